@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what warpflow needs to build and run, skipping whatever is already there:
+#   - Debian's GStreamer 1.22 development packages and plugins (apt);
+#   - torch==2.11.0 from PyPI into a venv cached outside the checkout, for tch =0.24.0.
+# Safe to run any number of times; a second run on a set-up machine takes about a second.
+set -euo pipefail
+
+WARPFLOW_CACHE="${WARPFLOW_CACHE:-$HOME/.cache/warpflow}"
+VENV="$WARPFLOW_CACHE/venv"
+TORCH_VERSION="2.11.0"
+
+APT_PACKAGES=(
+  pkg-config
+  libgstreamer1.0-dev
+  libgstreamer-plugins-base1.0-dev
+  gstreamer1.0-plugins-base
+  gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-bad
+  gstreamer1.0-libav
+  gstreamer1.0-tools
+  libgstrtspserver-1.0-dev
+)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ! "$VENV/bin/python" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" 2>/dev/null; then
+  echo "setup: installing torch==$TORCH_VERSION into $VENV (about 4.7 GB, a few minutes)" >&2
+  mkdir -p "$WARPFLOW_CACHE"
+  python3 -m venv "$VENV"
+  "$VENV/bin/python" -m pip install --quiet --upgrade pip
+  # torch's own CPU library links against the CUDA runtime wheels, so its dependencies come too.
+  "$VENV/bin/python" -m pip install --quiet "torch==$TORCH_VERSION"
+fi

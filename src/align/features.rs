@@ -1,0 +1,68 @@
+//! A reference's feature frames, stored row-major.
+
+use super::AlignError;
+
+/// `len` frames of `dim` features each, stored contiguously.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureMatrix {
+    dim: usize,
+    values: Vec<f32>,
+}
+
+impl FeatureMatrix {
+    /// Wraps row-major feature values; `values.len()` must be a multiple of `dim`.
+    pub fn new(dim: usize, values: Vec<f32>) -> Result<Self, AlignError> {
+        if dim == 0 || values.len() % dim != 0 {
+            return Err(AlignError::RaggedFeatures {
+                len: values.len(),
+                dim,
+            });
+        }
+        Ok(Self { dim, values })
+    }
+
+    /// Features per frame.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Number of frames.
+    pub fn len(&self) -> usize {
+        self.values.len() / self.dim
+    }
+
+    /// True when there are no frames.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// Frame `index`; panics if out of range, which is a caller bug, not bad input.
+    pub fn frame(&self, index: usize) -> &[f32] {
+        &self.values[index * self.dim..(index + 1) * self.dim]
+    }
+
+    /// Appends frames given row-major.
+    pub fn extend_from_rows(&mut self, rows: &[f32]) -> Result<(), AlignError> {
+        if rows.len() % self.dim != 0 {
+            return Err(AlignError::RaggedFeatures {
+                len: rows.len(),
+                dim: self.dim,
+            });
+        }
+        self.values.extend_from_slice(rows);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ragged_data_is_refused() {
+        assert!(FeatureMatrix::new(3, vec![0.0; 7]).is_err());
+        assert!(FeatureMatrix::new(0, vec![]).is_err());
+        let m = FeatureMatrix::new(3, vec![0.0; 6]).unwrap();
+        assert_eq!((m.len(), m.dim()), (2, 3));
+    }
+}

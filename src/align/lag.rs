@@ -1,0 +1,332 @@
+//! The A/V lag estimator: how much later the audio of a stream comes than its video.
+//!
+//! It cross-correlates two event envelopes of the same stream — an audio onset envelope
+//! (regularly spaced, e.g. every 5 ms) and a video change envelope (one value per frame) —
+//! over lags in `±max_lag_ns` on a 1 ms grid, reading the audio envelope between its samples
+//! by linear interpolation so the answer is finer than a video frame, and refining the peak
+//! with a parabola. Both envelopes are made zero-mean over the window, so steady signals do not
+//! count as events. When either envelope has no events in the window (silence, a still picture)
+//! it gives no estimate rather than a wrong one.
+//!
+//! Memory is bounded: samples older than the window and the lag range are dropped.
+
+use std::collections::VecDeque;
+
+use super::AlignError;
+
+/// Settings of the lag estimator.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LagConfig {
+    /// Largest |offset| searched.
+    pub max_lag_ns: u64,
+    /// Length of the video span each estimate looks at.
+    pub window_ns: u64,
+    /// Spacing of the searched lags.
+    pub lag_step_ns: u64,
+    /// Peak-to-peak range a video envelope must reach in the window to count as having events.
+    pub min_video_change: f32,
+    /// Peak-to-peak range an audio envelope must reach in the window to count as having events.
+    pub min_audio_change: f32,
+    /// Lags closer than this to the best one are not counted as rivals for the confidence.
+    pub rival_exclusion_ns: u64,
+}
+
+impl Default for LagConfig {
+    fn default() -> Self {
+        Self {
+            max_lag_ns: 500_000_000,
+            window_ns: 4_000_000_000,
+            lag_step_ns: 1_000_000,
+            min_video_change: 0.02,
+            min_audio_change: 0.5,
+            rival_exclusion_ns: 60_000_000,
+        }
+    }
+}
+
+impl LagConfig {
+    /// Checks that the settings can work.
+    pub fn validate(&self) -> Result<(), AlignError> {
+        let bad = |name, expected, actual: u64| AlignError::BadParameter {
+            name,
+            expected,
+            actual: actual.to_string(),
+        };
+        if self.lag_step_ns == 0 {
+            return Err(bad("lag_step_ns", "above 0", self.lag_step_ns));
+        }
+        if self.max_lag_ns < self.lag_step_ns {
+            return Err(bad("max_lag_ns", "at least one lag step", self.max_lag_ns));
+        }
+        if self.window_ns == 0 {
+            return Err(bad("window_ns", "above 0", self.window_ns));
+        }
+        Ok(())
+    }
+}
+
+/// One estimate of the A/V offset.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LagEstimate {
+    /// Positive when audio comes later than the video it belongs to.
+    pub offset_ns: i64,
+    /// How far the best lag stands above its rivals, in [0, 1].
+    pub confidence: f64,
+    /// End of the video span the estimate is made from.
+    pub window_end_ns: u64,
+}
+
+/// Online estimator of the offset between an audio and a video envelope.
+#[derive(Debug)]
+pub struct AvLagEstimator {
+    config: LagConfig,
+    audio: VecDeque<(u64, f32)>,
+    video: VecDeque<(u64, f32)>,
+    scores: Vec<f64>,
+}
+
+impl AvLagEstimator {
+    /// A new estimator with no samples.
+    pub fn new(config: LagConfig) -> Result<Self, AlignError> {
+        config.validate()?;
+        Ok(Self {
+            config,
+            audio: VecDeque::new(),
+            video: VecDeque::new(),
+            scores: Vec::new(),
+        })
+    }
+
+    /// The settings in use.
+    pub fn config(&self) -> &LagConfig {
+        &self.config
+    }
+
+    /// Adds an audio envelope sample; times must not decrease.
+    pub fn push_audio(&mut self, time_ns: u64, value: f32) {
+        push_in_order(&mut self.audio, time_ns, value);
+    }
+
+    /// Adds a video envelope sample; times must not decrease.
+    pub fn push_video(&mut self, time_ns: u64, value: f32) {
+        push_in_order(&mut self.video, time_ns, value);
+    }
+
+    /// Estimates the offset from everything before `complete_until_ns`, the time up to which
+    /// both envelopes are known to be complete. Returns `None` while the window holds no
+    /// events on either side or the correlation has no positive peak.
+    pub fn estimate(&mut self, complete_until_ns: u64) -> Option<LagEstimate> {
+        let max_lag = self.config.max_lag_ns;
+        let window_end = complete_until_ns.checked_sub(max_lag)?;
+        let window_start = window_end.saturating_sub(self.config.window_ns);
+        self.forget_before(window_start.saturating_sub(max_lag + self.config.lag_step_ns));
+
+        let video: Vec<(u64, f32)> = self
+            .video
+            .iter()
+            .copied()
+            .filter(|&(t, _)| t >= window_start && t < window_end)
+            .collect();
+        let audio_start = window_start.saturating_sub(max_lag);
+        let audio_end = window_end + max_lag;
+        let audio_values = self
+            .audio
+            .iter()
+            .filter(|&&(t, _)| t >= audio_start && t < audio_end)
+            .map(|s| s.1);
+        let (audio_mean, audio_range) = mean_and_range(audio_values);
+        let (video_mean, video_range) = mean_and_range(video.iter().map(|s| s.1));
+        if video_range < self.config.min_video_change || audio_range < self.config.min_audio_change
+        {
+            return None;
+        }
+
+        let step = self.config.lag_step_ns as i64;
+        let lag_count = (2 * max_lag / self.config.lag_step_ns + 1) as usize;
+        self.scores.clear();
+        for k in 0..lag_count {
+            let lag = -(max_lag as i64) + k as i64 * step;
+            let score: f64 = video
+                .iter()
+                .filter_map(|&(t, v)| {
+                    let audio = interpolate(&self.audio, t.checked_add_signed(lag)?)?;
+                    Some(f64::from(v - video_mean) * f64::from(audio - audio_mean))
+                })
+                .sum();
+            self.scores.push(score);
+        }
+
+        let (peak_index, peak) = self
+            .scores
+            .iter()
+            .copied()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(&b.1))?;
+        if peak <= 0.0 {
+            return None;
+        }
+        let exclusion = (self.config.rival_exclusion_ns / self.config.lag_step_ns) as usize;
+        let rival = self
+            .scores
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| k.abs_diff(peak_index) > exclusion)
+            .map(|(_, &s)| s)
+            .fold(0.0f64, f64::max);
+        let confidence = (1.0 - rival / peak).clamp(0.0, 1.0);
+        let refined = peak_index as f64 + parabolic_offset(&self.scores, peak_index);
+        let offset_ns = -(max_lag as i64) + (refined * step as f64).round() as i64;
+        Some(LagEstimate {
+            offset_ns,
+            confidence,
+            window_end_ns: window_end,
+        })
+    }
+
+    fn forget_before(&mut self, time_ns: u64) {
+        while self.audio.front().is_some_and(|&(t, _)| t < time_ns) {
+            self.audio.pop_front();
+        }
+        while self.video.front().is_some_and(|&(t, _)| t < time_ns) {
+            self.video.pop_front();
+        }
+    }
+}
+
+fn push_in_order(samples: &mut VecDeque<(u64, f32)>, time_ns: u64, value: f32) {
+    // A sample out of order would break the binary search; it is dropped, not reordered,
+    // because upstream guarantees order and a violation means a timestamp glitch.
+    if samples.back().is_none_or(|&(t, _)| t < time_ns) {
+        samples.push_back((time_ns, value));
+    }
+}
+
+fn mean_and_range(values: impl Iterator<Item = f32>) -> (f32, f32) {
+    let (mut sum, mut count, mut low, mut high) =
+        (0.0f64, 0usize, f32::INFINITY, f32::NEG_INFINITY);
+    for v in values {
+        sum += f64::from(v);
+        count += 1;
+        low = low.min(v);
+        high = high.max(v);
+    }
+    if count == 0 {
+        (0.0, 0.0)
+    } else {
+        ((sum / count as f64) as f32, high - low)
+    }
+}
+
+/// Linear interpolation of an ordered envelope at `time_ns`; `None` outside its span.
+fn interpolate(samples: &VecDeque<(u64, f32)>, time_ns: u64) -> Option<f32> {
+    let after = samples.partition_point(|&(t, _)| t < time_ns);
+    let &(t1, v1) = samples.get(after)?;
+    if t1 == time_ns {
+        return Some(v1);
+    }
+    let &(t0, v0) = samples.get(after.checked_sub(1)?)?;
+    let fraction = (time_ns - t0) as f32 / (t1 - t0) as f32;
+    Some(v0 + (v1 - v0) * fraction)
+}
+
+/// Sub-step position of a peak from the parabola through it and its neighbours, in [-0.5, 0.5].
+fn parabolic_offset(scores: &[f64], peak: usize) -> f64 {
+    if peak == 0 || peak + 1 >= scores.len() {
+        return 0.0;
+    }
+    let (left, centre, right) = (scores[peak - 1], scores[peak], scores[peak + 1]);
+    let curvature = left - 2.0 * centre + right;
+    if curvature >= 0.0 {
+        0.0
+    } else {
+        (0.5 * (left - right) / curvature).clamp(-0.5, 0.5)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    /// Feeds flashes every second at 30 fps and onset pulses `offset_ms` later on a 5 ms grid.
+    fn estimator_with_offset(offset_ms: i64, seconds: u64) -> (AvLagEstimator, u64) {
+        let mut estimator = AvLagEstimator::new(LagConfig::default()).unwrap();
+        let frame_ns = 1_000_000_000 / 30;
+        for frame in 0..seconds * 30 {
+            let t = frame * frame_ns;
+            estimator.push_video(
+                t,
+                if frame % 30 == 0 && frame > 0 {
+                    1.0
+                } else {
+                    0.0
+                },
+            );
+        }
+        for bin in 0..seconds * 200 {
+            let t = bin * 5 * MS;
+            let since_beep = (t as i64 - offset_ms * MS as i64).rem_euclid(1_000 * MS as i64);
+            let value = if since_beep < 10 * MS as i64 {
+                10.0 - since_beep as f32 / MS as f32
+            } else {
+                0.0
+            };
+            estimator.push_audio(t, value);
+        }
+        (estimator, seconds * 1_000 * MS)
+    }
+
+    #[test]
+    fn finds_known_offsets_within_one_envelope_bin() {
+        for offset_ms in [-120i64, -33, 0, 80, 200, 450] {
+            let (mut estimator, end) = estimator_with_offset(offset_ms, 8);
+            let estimate = estimator.estimate(end).expect("an estimate");
+            let error_ms = (estimate.offset_ns - offset_ms * MS as i64).abs() as f64 / 1e6;
+            assert!(
+                error_ms <= 5.0,
+                "offset {offset_ms} ms estimated as {} ns",
+                estimate.offset_ns
+            );
+            assert!(
+                estimate.confidence > 0.5,
+                "confidence {}",
+                estimate.confidence
+            );
+        }
+    }
+
+    #[test]
+    fn silence_or_a_still_picture_gives_no_estimate() {
+        let mut still = AvLagEstimator::new(LagConfig::default()).unwrap();
+        for i in 0..1000 {
+            still.push_video(i * 33 * MS, 0.0);
+            still.push_audio(i * 5 * MS, if i % 200 == 0 { 10.0 } else { 0.0 });
+        }
+        assert_eq!(still.estimate(6_000 * MS), None);
+
+        let mut silent = AvLagEstimator::new(LagConfig::default()).unwrap();
+        for i in 0..1000 {
+            silent.push_video(i * 33 * MS, if i % 30 == 0 { 1.0 } else { 0.0 });
+            silent.push_audio(i * 5 * MS, 0.0);
+        }
+        assert_eq!(silent.estimate(4_000 * MS), None);
+    }
+
+    #[test]
+    fn memory_stays_bounded_on_a_long_stream() {
+        let (mut estimator, _) = estimator_with_offset(40, 2);
+        for second in 2..600u64 {
+            for bin in 0..200 {
+                estimator.push_audio(second * 1_000 * MS + bin * 5 * MS, 0.0);
+            }
+            estimator.push_video(second * 1_000 * MS, 1.0);
+            estimator.estimate(second * 1_000 * MS);
+        }
+        assert!(
+            estimator.audio.len() < 2_000,
+            "audio samples kept: {}",
+            estimator.audio.len()
+        );
+    }
+}

@@ -1,0 +1,174 @@
+//! Command-line arguments (clap) and their translation into jobs.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+
+use warpflow::align::{LagConfig, OltwConfig};
+use warpflow::config::{ConfigError, Pace, SourceSpec};
+use warpflow::encode::{AudioFeatureKind, DeviceChoice};
+use warpflow::flow::{run_follow, run_sync, FollowJob, SyncJob};
+use warpflow::serve::{event_writer, OutputFormat};
+
+/// Streaming alignment of live audio and video.
+#[derive(Debug, Parser)]
+#[command(name = "warpflow", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Follow a live stream along a reference recording: position, tempo, confidence.
+    Follow(FollowArgs),
+    /// Measure the offset between the audio and the video of a live stream.
+    Sync(SyncArgs),
+}
+
+/// Options every job has.
+#[derive(Debug, Args)]
+struct CommonArgs {
+    /// The live source: a file, a URI (file://, rtsp://, http(s)://), webcam[:/dev/videoN],
+    /// test[?av_offset_ms=80&fps=30&duration_s=20&…], or a launch line ending in appsinks
+    /// named video and/or audio.
+    #[arg(long, value_name = "SOURCE", value_parser = parse_source)]
+    live: SourceSpec,
+    /// Pace of files and the test pattern: realtime (as if live) or fast (no drops).
+    #[arg(long, default_value = "realtime", value_parser = parse_pace)]
+    pace: Pace,
+    /// Where encoders run: auto, cpu, cuda or cuda:N.
+    #[arg(long, default_value = "auto", value_parser = parse_device)]
+    device: DeviceChoice,
+    /// Output on stdout: jsonl (one JSON event per line) or pretty (for people).
+    #[arg(long, default_value = "jsonl", value_parser = parse_output)]
+    output: OutputFormat,
+    /// Name of the stream in events.
+    #[arg(long, default_value = "live0")]
+    stream: String,
+    /// Seconds of running time between progress events.
+    #[arg(long, default_value_t = 1.0, value_parser = parse_positive_seconds)]
+    progress_interval_s: f64,
+}
+
+#[derive(Debug, Args)]
+struct SyncArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Largest A/V offset searched, in ms (either sign).
+    #[arg(long, default_value_t = 500)]
+    max_lag_ms: u64,
+    /// Seconds of video each estimate looks at.
+    #[arg(long, default_value_t = 4.0, value_parser = parse_positive_seconds)]
+    window_s: f64,
+    /// Milliseconds of running time between offset estimates.
+    #[arg(long, default_value_t = 500)]
+    emit_interval_ms: u64,
+}
+
+#[derive(Debug, Args)]
+struct FollowArgs {
+    /// The reference recording: a media file with audio.
+    #[arg(long, value_name = "REF", value_parser = parse_existing_file)]
+    reference: PathBuf,
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Features compared: logmel or chroma.
+    #[arg(long, default_value = "logmel", value_parser = parse_features)]
+    audio_features: AudioFeatureKind,
+    /// Width of the aligner's search band, in frames of 20 ms.
+    #[arg(long, default_value_t = 500)]
+    band_frames: usize,
+    /// How many steps in a row the aligner may advance one side alone (bounds the tempo).
+    #[arg(long, default_value_t = 3)]
+    max_run_count: usize,
+    /// Emit a position for every n-th live frame (1 = every 20 ms).
+    #[arg(long, default_value_t = 1)]
+    emit_every_frames: usize,
+}
+
+fn parse_source(text: &str) -> Result<SourceSpec, ConfigError> {
+    text.parse()
+}
+
+fn parse_pace(text: &str) -> Result<Pace, ConfigError> {
+    text.parse()
+}
+
+fn parse_device(text: &str) -> Result<DeviceChoice, warpflow::encode::EncodeError> {
+    text.parse()
+}
+
+fn parse_output(text: &str) -> Result<OutputFormat, ConfigError> {
+    text.parse()
+}
+
+fn parse_features(text: &str) -> Result<AudioFeatureKind, warpflow::encode::EncodeError> {
+    text.parse()
+}
+
+fn parse_positive_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && seconds > 0.0 => Ok(seconds),
+        _ => Err(format!("'{text}' is not a positive number of seconds")),
+    }
+}
+
+fn parse_existing_file(text: &str) -> Result<PathBuf, ConfigError> {
+    let path = PathBuf::from(text);
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(ConfigError::MissingFile { path })
+    }
+}
+
+fn seconds_to_ns(seconds: f64) -> u64 {
+    (seconds * 1e9).round() as u64
+}
+
+impl Cli {
+    /// Runs the chosen command.
+    pub fn run(self) -> Result<()> {
+        match self.command {
+            Command::Sync(args) => {
+                let writer = event_writer(args.common.output);
+                let job = SyncJob {
+                    source: args.common.live,
+                    pace: args.common.pace,
+                    device: args.common.device,
+                    stream: args.common.stream,
+                    lag: LagConfig {
+                        max_lag_ns: args.max_lag_ms * 1_000_000,
+                        window_ns: seconds_to_ns(args.window_s),
+                        ..LagConfig::default()
+                    },
+                    emit_every_ns: args.emit_interval_ms.max(1) * 1_000_000,
+                    progress_every_ns: seconds_to_ns(args.common.progress_interval_s),
+                };
+                run_sync(job, writer)?;
+            }
+            Command::Follow(args) => {
+                let writer = event_writer(args.common.output);
+                let job = FollowJob {
+                    reference: args.reference,
+                    live: args.common.live,
+                    pace: args.common.pace,
+                    device: args.common.device,
+                    features: args.audio_features,
+                    oltw: OltwConfig {
+                        band_frames: args.band_frames,
+                        max_run_count: args.max_run_count,
+                        ..OltwConfig::default()
+                    },
+                    emit_every_frames: args.emit_every_frames,
+                    stream: args.common.stream,
+                    progress_every_ns: seconds_to_ns(args.common.progress_interval_s),
+                };
+                run_follow(job, writer)?;
+            }
+        }
+        Ok(())
+    }
+}

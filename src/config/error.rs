@@ -1,0 +1,52 @@
+//! Errors of configuration parsing.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// A configuration value that cannot be used.
+#[derive(Debug, Error, PartialEq)]
+pub enum ConfigError {
+    /// A source or reference names a file that does not exist.
+    #[error("no such file: '{}'; give an existing media file, a URI, 'webcam', 'test' or a launch line", path.display())]
+    MissingFile {
+        /// The path as given.
+        path: PathBuf,
+    },
+    /// A source is in none of the known forms.
+    #[error("unknown source '{source_text}': {reason}")]
+    UnknownSource {
+        /// The source as given.
+        source_text: String,
+        /// Why it was not recognised.
+        reason: String,
+    },
+    /// A `test?…` parameter has a value that cannot be used.
+    #[error("test source parameter '{name}' has value '{value}', expected {expected}")]
+    BadTestParameter {
+        /// Parameter name.
+        name: String,
+        /// The value as given.
+        value: String,
+        /// What would be accepted.
+        expected: &'static str,
+    },
+    /// A `test?…` parameter that does not exist.
+    #[error("unknown test source parameter '{name}'; known parameters: {known}")]
+    UnknownTestParameter {
+        /// Parameter name as given.
+        name: String,
+        /// The parameters that exist.
+        known: &'static str,
+    },
+    /// A setting outside its accepted range.
+    #[error("{name} is '{value}', expected {expected}")]
+    BadValue {
+        /// Which setting.
+        name: &'static str,
+        /// The value as given.
+        value: String,
+        /// What would be accepted.
+        expected: &'static str,
+    },
+}

@@ -1,0 +1,13 @@
+//! Configuration: what users write (sources, test-pattern parameters, pacing) parsed into
+//! validated settings. Every parser here refuses bad input with a [`ConfigError`] that names
+//! the value at fault and what was expected; nothing here touches media, tensors or the graph.
+
+mod error;
+mod pace;
+mod source;
+mod test_pattern;
+
+pub use error::ConfigError;
+pub use pace::Pace;
+pub use source::SourceSpec;
+pub use test_pattern::TestPatternParams;

@@ -1,0 +1,202 @@
+//! The `SOURCE` argument: which media a run reads.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use super::{ConfigError, TestPatternParams};
+
+/// A media source in one of the forms of the command-line contract.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceSpec {
+    /// The built-in flash-and-beep test pattern.
+    Test(TestPatternParams),
+    /// A local media file.
+    File(PathBuf),
+    /// A network URI (`rtsp://`, `http://`, `https://`).
+    Uri(String),
+    /// A V4L2 camera with the default microphone; `None` means the system's first camera.
+    Webcam(Option<PathBuf>),
+    /// A GStreamer launch line with appsinks named `video` and/or `audio`.
+    LaunchLine(String),
+}
+
+const NETWORK_SCHEMES: [&str; 5] = ["rtsp", "rtsps", "rtspt", "http", "https"];
+
+impl FromStr for SourceSpec {
+    type Err = ConfigError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(unknown(text, "the source is empty"));
+        }
+        if text == "test" || text.starts_with("test?") {
+            let query = text
+                .strip_prefix("test")
+                .unwrap_or_default()
+                .trim_start_matches('?');
+            return TestPatternParams::from_query(query).map(SourceSpec::Test);
+        }
+        if text == "webcam" {
+            return Ok(SourceSpec::Webcam(None));
+        }
+        if let Some(device) = text.strip_prefix("webcam:") {
+            if device.is_empty() {
+                return Err(unknown(
+                    text,
+                    "'webcam:' must be followed by a device such as /dev/video0",
+                ));
+            }
+            return Ok(SourceSpec::Webcam(Some(PathBuf::from(device))));
+        }
+        if text.contains('!') {
+            return Ok(SourceSpec::LaunchLine(text.to_owned()));
+        }
+        if let Some((scheme, rest)) = text.split_once("://") {
+            let scheme = scheme.to_ascii_lowercase();
+            if scheme == "file" {
+                return existing_file(Path::new(&percent_decode(rest)));
+            }
+            if NETWORK_SCHEMES.contains(&scheme.as_str()) {
+                return Ok(SourceSpec::Uri(text.to_owned()));
+            }
+            return Err(unknown(
+                text,
+                "URI schemes understood are file, rtsp, rtsps, rtspt, http and https",
+            ));
+        }
+        existing_file(Path::new(text))
+    }
+}
+
+impl SourceSpec {
+    /// Whether the source produces data at its own pace (a camera or network stream), so that
+    /// `--pace` does not apply to it.
+    pub fn is_live(&self) -> bool {
+        matches!(self, SourceSpec::Webcam(_) | SourceSpec::Uri(_))
+    }
+
+    /// A description safe to print: credentials in URIs are masked.
+    pub fn display_name(&self) -> String {
+        match self {
+            SourceSpec::Test(_) => "test pattern".to_owned(),
+            SourceSpec::File(path) => path.display().to_string(),
+            SourceSpec::Uri(uri) => mask_credentials(uri),
+            SourceSpec::Webcam(None) => "webcam".to_owned(),
+            SourceSpec::Webcam(Some(device)) => format!("webcam {}", device.display()),
+            SourceSpec::LaunchLine(line) => format!("launch line '{line}'"),
+        }
+    }
+}
+
+fn existing_file(path: &Path) -> Result<SourceSpec, ConfigError> {
+    if path.is_file() {
+        Ok(SourceSpec::File(path.to_path_buf()))
+    } else {
+        Err(ConfigError::MissingFile {
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+fn unknown(text: &str, reason: &str) -> ConfigError {
+    ConfigError::UnknownSource {
+        source_text: mask_credentials(text),
+        reason: reason.to_owned(),
+    }
+}
+
+/// `rtsp://user:pass@host/x` becomes `rtsp://***@host/x`.
+fn mask_credentials(uri: &str) -> String {
+    let Some((scheme, rest)) = uri.split_once("://") else {
+        return uri.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => uri.to_owned(),
+    }
+}
+
+/// Decodes `%XX` escapes in a `file://` path; invalid escapes are kept as written.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_every_form() {
+        assert!(matches!("test".parse(), Ok(SourceSpec::Test(_))));
+        assert!(matches!("test?fps=25".parse(), Ok(SourceSpec::Test(p)) if p.fps == 25.0));
+        assert_eq!("webcam".parse(), Ok(SourceSpec::Webcam(None)));
+        assert_eq!(
+            "webcam:/dev/video2".parse(),
+            Ok(SourceSpec::Webcam(Some("/dev/video2".into())))
+        );
+        assert_eq!(
+            "rtsp://127.0.0.1:8554/x".parse(),
+            Ok(SourceSpec::Uri("rtsp://127.0.0.1:8554/x".into()))
+        );
+        assert!(matches!(
+            "videotestsrc ! appsink name=video".parse(),
+            Ok(SourceSpec::LaunchLine(_))
+        ));
+        assert!(matches!("Cargo.toml".parse(), Ok(SourceSpec::File(_))));
+        assert!(matches!(
+            format!("file://{}/Cargo.toml", env!("CARGO_MANIFEST_DIR")).parse(),
+            Ok(SourceSpec::File(_))
+        ));
+    }
+
+    #[test]
+    fn refuses_what_it_does_not_know() {
+        assert!(matches!(
+            "no/such/file.wav".parse::<SourceSpec>(),
+            Err(ConfigError::MissingFile { .. })
+        ));
+        assert!(matches!(
+            "ftp://host/x".parse::<SourceSpec>(),
+            Err(ConfigError::UnknownSource { .. })
+        ));
+        assert!(matches!(
+            "webcam:".parse::<SourceSpec>(),
+            Err(ConfigError::UnknownSource { .. })
+        ));
+        assert!(matches!(
+            "".parse::<SourceSpec>(),
+            Err(ConfigError::UnknownSource { .. })
+        ));
+    }
+
+    #[test]
+    fn credentials_never_reach_the_display_name() {
+        let spec: SourceSpec = "rtsp://admin:secret@cam.local/stream".parse().unwrap();
+        assert_eq!(spec.display_name(), "rtsp://***@cam.local/stream");
+        let plain: SourceSpec = "rtsp://cam.local/a@b".parse().unwrap();
+        assert_eq!(plain.display_name(), "rtsp://cam.local/a@b");
+    }
+
+    #[test]
+    fn file_uris_are_percent_decoded() {
+        assert_eq!(percent_decode("/tmp/a%20b.wav"), "/tmp/a b.wav");
+        assert_eq!(percent_decode("/tmp/100%"), "/tmp/100%");
+    }
+}

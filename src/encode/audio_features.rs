@@ -1,0 +1,210 @@
+//! Frame features for following a reference: log-mel or chroma vectors of unit length.
+
+use std::fmt;
+use std::str::FromStr;
+
+use tch::{Device, Tensor};
+
+use super::chroma::chroma_filterbank;
+use super::error::torch;
+use super::mel::LogMel;
+use super::spectrum::PowerSpectrum;
+use super::{AudioFrameParams, EncodeError, LOG_GAIN};
+
+/// Which audio features `follow` compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AudioFeatureKind {
+    /// Log-mel spectrum (timbre and pitch together); the default.
+    #[default]
+    LogMel,
+    /// Chroma (pitch classes only); robust to instrumentation changes.
+    Chroma,
+}
+
+impl FromStr for AudioFeatureKind {
+    type Err = EncodeError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "logmel" => Ok(Self::LogMel),
+            "chroma" => Ok(Self::Chroma),
+            _ => Err(EncodeError::BadParameter {
+                name: "--audio-features",
+                value: text.to_owned(),
+                expected: "'logmel' or 'chroma'",
+            }),
+        }
+    }
+}
+
+impl fmt::Display for AudioFeatureKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::LogMel => "logmel",
+            Self::Chroma => "chroma",
+        })
+    }
+}
+
+/// Number of mel bands of the log-mel features.
+const N_MELS: usize = 64;
+/// Lowest frequency that counts towards chroma; below it pitch is not resolved.
+const CHROMA_FMIN_HZ: f64 = 55.0;
+
+#[derive(Debug)]
+enum Projection {
+    LogMel(LogMel),
+    Chroma {
+        spectrum: PowerSpectrum,
+        filters_t: Tensor,
+    },
+}
+
+/// Encodes audio frames into unit-length feature rows (silence gives a zero row).
+#[derive(Debug)]
+pub struct AudioFeatureEncoder {
+    params: AudioFrameParams,
+    projection: Projection,
+    dim: usize,
+}
+
+impl AudioFeatureEncoder {
+    /// An encoder of `kind` features for frames framed by `params`, running on `device`.
+    pub fn new(
+        kind: AudioFeatureKind,
+        params: AudioFrameParams,
+        device: Device,
+    ) -> Result<Self, EncodeError> {
+        params.validate()?;
+        let spectrum = PowerSpectrum::new(params.frame_len, device)?;
+        let (projection, dim) = match kind {
+            AudioFeatureKind::LogMel => {
+                let log_mel = LogMel::new(spectrum, params.rate_hz, params.frame_len, N_MELS)?;
+                let dim = log_mel.n_mels();
+                (Projection::LogMel(log_mel), dim)
+            }
+            AudioFeatureKind::Chroma => {
+                let weights = chroma_filterbank(params.rate_hz, params.frame_len, CHROMA_FMIN_HZ);
+                let filters_t = Tensor::f_from_slice(&weights)
+                    .and_then(|t| t.f_view([12, spectrum.bins() as i64]))
+                    .and_then(|t| t.f_transpose(0, 1))
+                    .and_then(|t| t.f_contiguous())
+                    .map(|t| t.to_device(device))
+                    .map_err(torch("building the chroma filterbank"))?;
+                (
+                    Projection::Chroma {
+                        spectrum,
+                        filters_t,
+                    },
+                    12,
+                )
+            }
+        };
+        Ok(Self {
+            params,
+            projection,
+            dim,
+        })
+    }
+
+    /// Features per frame.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// The framing these features expect.
+    pub fn params(&self) -> AudioFrameParams {
+        self.params
+    }
+
+    /// Encodes row-major frames (`frame_len` samples each) into `dim` values per frame,
+    /// appended to `features`.
+    pub fn encode(&self, frames: &[f32], features: &mut Vec<f32>) -> Result<(), EncodeError> {
+        if frames.is_empty() {
+            return Ok(());
+        }
+        tch::no_grad(|| {
+            let spectrum = match &self.projection {
+                Projection::LogMel(log_mel) => log_mel.spectrum(),
+                Projection::Chroma { spectrum, .. } => spectrum,
+            };
+            let batch = spectrum.frames_tensor(frames)?;
+            let raw = match &self.projection {
+                Projection::LogMel(log_mel) => log_mel.log_mel(&batch)?,
+                Projection::Chroma {
+                    spectrum,
+                    filters_t,
+                } => spectrum
+                    .power(&batch)?
+                    .f_matmul(filters_t)
+                    .and_then(|chroma| (chroma * LOG_GAIN).f_log1p())
+                    .map_err(torch("computing chroma"))?,
+            };
+            let rows = raw
+                .f_norm_scalaropt_dim(2.0, [1i64].as_slice(), true)
+                .and_then(|norm| raw.f_div(&norm.clamp_min(1e-6)))
+                .and_then(|unit| Ok(unit.to_device(Device::Cpu)))
+                .map_err(torch("normalising feature rows"))?;
+            let values =
+                Vec::<f32>::try_from(&rows.view([-1])).map_err(torch("reading features back"))?;
+            features.extend_from_slice(&values);
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PARAMS: AudioFrameParams = AudioFrameParams {
+        rate_hz: 22_050,
+        frame_len: 2048,
+        hop_len: 441,
+    };
+
+    fn tone(hz: f32, len: usize) -> Vec<f32> {
+        (0..len)
+            .map(|n| {
+                0.5 * (2.0 * std::f32::consts::PI * hz * n as f32 / PARAMS.rate_hz as f32).sin()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rows_have_unit_length_and_silence_is_zero() {
+        for kind in [AudioFeatureKind::LogMel, AudioFeatureKind::Chroma] {
+            let encoder = AudioFeatureEncoder::new(kind, PARAMS, Device::Cpu).unwrap();
+            let mut frames = tone(440.0, 2048);
+            frames.extend(std::iter::repeat_n(0.0, 2048));
+            let mut features = Vec::new();
+            encoder.encode(&frames, &mut features).unwrap();
+            assert_eq!(features.len(), 2 * encoder.dim());
+            let norm: f32 = features[..encoder.dim()]
+                .iter()
+                .map(|v| v * v)
+                .sum::<f32>()
+                .sqrt();
+            assert!((norm - 1.0).abs() < 1e-4, "{kind}: norm {norm}");
+            assert!(
+                features[encoder.dim()..].iter().all(|&v| v == 0.0),
+                "{kind}: silence is not zero"
+            );
+        }
+    }
+
+    #[test]
+    fn chroma_of_a_tone_peaks_on_its_pitch_class() {
+        let encoder =
+            AudioFeatureEncoder::new(AudioFeatureKind::Chroma, PARAMS, Device::Cpu).unwrap();
+        let mut features = Vec::new();
+        encoder.encode(&tone(392.0, 2048), &mut features).unwrap();
+        let best = features
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .unwrap()
+            .0;
+        assert_eq!(best, 7, "G is pitch class 7: {features:?}");
+    }
+}

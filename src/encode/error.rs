@@ -1,0 +1,55 @@
+//! Errors of the encoders.
+
+use thiserror::Error;
+
+/// What can go wrong while encoding.
+#[derive(Debug, Error)]
+pub enum EncodeError {
+    /// libtorch refused an operation.
+    #[error("libtorch failed while {what}: {source}")]
+    Torch {
+        /// What the encoder was doing.
+        what: &'static str,
+        /// libtorch's own error.
+        source: tch::TchError,
+    },
+    /// The `--device` value is not understood.
+    #[error("device '{text}' is not understood; expected 'auto', 'cpu', 'cuda' or 'cuda:N'")]
+    BadDevice {
+        /// The value as given.
+        text: String,
+    },
+    /// CUDA was asked for but libtorch sees no such GPU.
+    #[error("device cuda:{index} was asked for, but libtorch sees {available} CUDA device(s); use --device cpu or auto")]
+    CudaUnavailable {
+        /// The index asked for.
+        index: usize,
+        /// How many devices libtorch sees.
+        available: usize,
+    },
+    /// Input data whose size does not match the encoder's settings.
+    #[error("{what} has {actual} values, expected a multiple of {expected}")]
+    BadInputSize {
+        /// Which input.
+        what: &'static str,
+        /// The size a unit of input must have.
+        expected: usize,
+        /// The size given.
+        actual: usize,
+    },
+    /// Encoder settings that cannot work.
+    #[error("encoder setting {name} is {value}, expected {expected}")]
+    BadParameter {
+        /// Setting name.
+        name: &'static str,
+        /// Value given.
+        value: String,
+        /// What would be accepted.
+        expected: &'static str,
+    },
+}
+
+/// Tags a libtorch error with what the encoder was doing.
+pub(crate) fn torch(what: &'static str) -> impl FnOnce(tch::TchError) -> EncodeError {
+    move |source| EncodeError::Torch { what, source }
+}

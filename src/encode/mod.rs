@@ -1,0 +1,28 @@
+//! Encoders: audio windows and video frames turned into feature vectors with libtorch.
+//!
+//! Every encoder works on a batch — many frames in one tensor — on the device chosen with
+//! [`DeviceChoice`], under no-grad, and hands back plain `Vec<f32>` rows for the aligner.
+//! Built-in encoders are DSP written as tensor ops (FFT, mel and chroma filterbanks, flux);
+//! they need no weights. This module owns tensors and devices; it knows nothing of GStreamer
+//! or of the graph, and it does no alignment.
+
+mod audio_features;
+mod chroma;
+mod device;
+mod error;
+mod framing;
+mod mel;
+mod onset;
+mod spectrum;
+mod video;
+
+pub use audio_features::{AudioFeatureEncoder, AudioFeatureKind};
+pub use device::DeviceChoice;
+pub use error::EncodeError;
+pub use framing::{AudioFrameParams, AudioFramer};
+pub use onset::OnsetEnvelope;
+pub use video::BrightnessChange;
+
+/// Power spectra are compressed as `ln(1 + LOG_GAIN · power)`: zero for silence, close to a
+/// decibel scale for sound, and never negative, which keeps cosine distances meaningful.
+pub(crate) const LOG_GAIN: f64 = 100.0;

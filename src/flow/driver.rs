@@ -1,0 +1,82 @@
+//! Running a worker: pump capture into the graph, step it, watch the bus, until the end.
+
+use std::time::{Duration, Instant};
+
+use timely::communication::allocator::Thread;
+use timely::communication::Allocator;
+use timely::worker::Worker;
+use timely::WorkerConfig;
+
+use crate::media::{Capture, CaptureState};
+
+use super::ingest::Ingest;
+use super::records::Timestamped;
+use super::{FailureSlot, FlowError};
+
+/// Records moved from a ring per pump: bounds how much enters the graph between steps.
+const PUMP_RECORDS: usize = 64;
+/// How long an idle worker sleeps before looking at the rings again.
+const IDLE_PARK: Duration = Duration::from_millis(1);
+
+/// A single timely worker on the calling thread.
+pub(crate) fn local_worker() -> Worker {
+    Worker::new(
+        WorkerConfig::default(),
+        Allocator::Thread(Thread::default()),
+        Some(Instant::now()),
+    )
+}
+
+/// Starts `capture` and runs the graph until every input has ended and the dataflow is done,
+/// or until capture or an operator fails.
+pub(crate) fn drive<A, V>(
+    worker: &mut Worker,
+    capture: &mut Capture,
+    ingest: &mut Ingest<A, V>,
+    failures: &FailureSlot,
+) -> Result<(), FlowError>
+where
+    A: Timestamped + Clone + 'static,
+    V: Timestamped + Clone + 'static,
+{
+    capture.start()?;
+    let outcome = feed_until_done(worker, capture, ingest, failures);
+    // Closing the inputs lets the graph drain and finish, also after a failure.
+    ingest.close();
+    capture.stop();
+    outcome?;
+    while worker.step_or_park(Some(IDLE_PARK)) {
+        if let Some(error) = failures.take() {
+            return Err(error);
+        }
+    }
+    failures.take().map_or(Ok(()), Err)
+}
+
+fn feed_until_done<A, V>(
+    worker: &mut Worker,
+    capture: &mut Capture,
+    ingest: &mut Ingest<A, V>,
+    failures: &FailureSlot,
+) -> Result<(), FlowError>
+where
+    A: Timestamped + Clone + 'static,
+    V: Timestamped + Clone + 'static,
+{
+    loop {
+        let moved = ingest.pump(PUMP_RECORDS);
+        let state = capture.poll()?;
+        if let Some(error) = failures.take() {
+            return Err(error);
+        }
+        if ingest.is_finished() {
+            return Ok(());
+        }
+        if state == CaptureState::Finished && moved == 0 {
+            // End-of-stream reached the bus: whatever the appsinks had is in the rings.
+            ingest.pump(usize::MAX);
+            return Ok(());
+        }
+        worker.step_or_park(Some(if moved > 0 { Duration::ZERO } else { IDLE_PARK }));
+    }
+}

@@ -1,0 +1,40 @@
+//! Errors of a run, from any stage of the graph.
+
+use thiserror::Error;
+
+use crate::align::AlignError;
+use crate::config::ConfigError;
+use crate::encode::EncodeError;
+use crate::media::MediaError;
+
+/// Why a run stopped early.
+#[derive(Debug, Error)]
+pub enum FlowError {
+    /// Bad configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Capture failed or the source is unusable.
+    #[error(transparent)]
+    Media(#[from] MediaError),
+    /// An encoder failed or is misconfigured.
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    /// An aligner refused its input or settings.
+    #[error(transparent)]
+    Align(#[from] AlignError),
+    /// Events could not be written out.
+    #[error("cannot write events: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+impl FlowError {
+    /// True when the user's input is at fault (exit code 2) rather than the run (exit code 1).
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            FlowError::Config(_) | FlowError::Align(_) => true,
+            FlowError::Media(error) => error.is_bad_input(),
+            FlowError::Encode(error) => !matches!(error, EncodeError::Torch { .. }),
+            FlowError::Output(_) => false,
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! The timely dataflow graph: capture records in, events out.
+//!
+//! Records enter through timely inputs stamped with their GStreamer running time in
+//! nanoseconds, so the frontier reads "everything captured before t has been processed"; the
+//! event sink turns that frontier into `progress` events. Each job ([`run_sync`],
+//! [`run_follow`]) wires capture ([`crate::media`]), encoders ([`crate::encode`]) and
+//! aligners ([`crate::align`]) into one graph of operators from [`operators`] and drives it
+//! until the source ends.
+
+mod driver;
+mod error;
+mod failure;
+mod follow_job;
+mod ingest;
+pub mod operators;
+mod records;
+mod reference;
+mod stages;
+mod sync_job;
+
+pub use error::FlowError;
+pub use failure::FailureSlot;
+pub use follow_job::{run_follow, FollowJob};
+pub use records::{EnvelopeSample, FeatureFrame, StreamEvent};
+pub use reference::{encode_reference_file, EncodedReference};
+pub use sync_job::{run_sync, SyncJob};

@@ -1,0 +1,126 @@
+//! `estimate_offset`: the A/V lag of one stream from its audio and video envelopes.
+//!
+//! Envelope samples go into an [`AvLagEstimator`] as they arrive. Every `emit_every_ns` of
+//! running time that both inputs' frontiers have passed, the estimator is asked for an
+//! estimate from the data before that time, which is complete and will not change: the
+//! `offset` event is final. The operator holds a capability at the next estimate's time, so
+//! downstream progress never runs ahead of an estimate still to come.
+
+use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::StreamVec;
+
+use crate::align::AvLagEstimator;
+use crate::events::{EventBody, SyncBand};
+use crate::flow::{EnvelopeSample, StreamEvent};
+
+/// Extension trait for estimating the A/V offset from two envelope streams.
+pub trait EstimateOffset<'scope> {
+    /// `self` is the audio onset envelope, `video` the video change envelope of `stream`.
+    ///
+    /// # Examples
+    /// ```
+    /// use timely::dataflow::operators::{Capture, ToStream};
+    /// use timely::dataflow::operators::capture::Extract;
+    /// use warpflow::align::{AvLagEstimator, LagConfig};
+    /// use warpflow::flow::EnvelopeSample;
+    /// use warpflow::flow::operators::EstimateOffset;
+    ///
+    /// let ms = 1_000_000u64;
+    /// let events = timely::example(move |scope| {
+    ///     // A flash at every whole second, a beep 40 ms after each.
+    ///     let video = (1..300u64).map(move |i| EnvelopeSample {
+    ///         time_ns: i * 1_000_000_000 / 30,
+    ///         value: if i % 30 == 0 { 1.0 } else { 0.0 },
+    ///     });
+    ///     let audio = (0..2000u64).map(move |i| EnvelopeSample {
+    ///         time_ns: i * 5 * ms,
+    ///         value: if (i * 5 * ms) % (1000 * ms) == 40 * ms { 5.0 } else { 0.0 },
+    ///     });
+    ///     let estimator = AvLagEstimator::new(LagConfig::default()).unwrap();
+    ///     audio.to_stream(scope).container::<Vec<_>>()
+    ///         .estimate_offset(video.to_stream(scope).container::<Vec<_>>(), estimator, 500 * ms, "live0".into())
+    ///         .capture()
+    /// });
+    /// assert!(!events.extract().is_empty());
+    /// ```
+    fn estimate_offset(
+        self,
+        video: StreamVec<'scope, u64, EnvelopeSample>,
+        estimator: AvLagEstimator,
+        emit_every_ns: u64,
+        stream: String,
+    ) -> StreamVec<'scope, u64, StreamEvent>;
+}
+
+impl<'scope> EstimateOffset<'scope> for StreamVec<'scope, u64, EnvelopeSample> {
+    fn estimate_offset(
+        self,
+        video: StreamVec<'scope, u64, EnvelopeSample>,
+        mut estimator: AvLagEstimator,
+        emit_every_ns: u64,
+        stream: String,
+    ) -> StreamVec<'scope, u64, StreamEvent> {
+        let emit_every_ns = emit_every_ns.max(1);
+        self.binary_frontier(
+            video,
+            Pipeline,
+            Pipeline,
+            "EstimateOffset",
+            move |initial, _| {
+                let mut next_emit_ns = emit_every_ns;
+                let mut capability = Some(initial);
+                let mut latest_ns = 0u64;
+                move |(audio_input, audio_frontier), (video_input, video_frontier), output| {
+                    audio_input.for_each_stamp(|_, containers| {
+                        for sample in containers.flat_map(|c| c.drain(..)) {
+                            latest_ns = latest_ns.max(sample.time_ns);
+                            estimator.push_audio(sample.time_ns, sample.value);
+                        }
+                    });
+                    video_input.for_each_stamp(|_, containers| {
+                        for sample in containers.flat_map(|c| c.drain(..)) {
+                            latest_ns = latest_ns.max(sample.time_ns);
+                            estimator.push_video(sample.time_ns, sample.value);
+                        }
+                    });
+                    let frontier = [
+                        audio_frontier.frontier().first(),
+                        video_frontier.frontier().first(),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .min()
+                    .copied();
+                    // Once both inputs are closed, everything up to the last sample is complete.
+                    let complete_until_ns = frontier.unwrap_or(latest_ns.saturating_add(1));
+                    if let Some(cap) = capability.as_mut() {
+                        while next_emit_ns <= complete_until_ns {
+                            cap.downgrade(&next_emit_ns);
+                            if let Some(estimate) = estimator.estimate(next_emit_ns) {
+                                let body = EventBody::Offset {
+                                    live_ns: estimate.window_end_ns,
+                                    av_offset_ns: estimate.offset_ns,
+                                    confidence: estimate.confidence,
+                                    band: SyncBand::from_offset_ns(estimate.offset_ns),
+                                    is_final: true,
+                                };
+                                output.session(&*cap).give(StreamEvent {
+                                    stream: stream.clone(),
+                                    body,
+                                });
+                            }
+                            next_emit_ns += emit_every_ns;
+                        }
+                        if frontier.is_some() {
+                            cap.downgrade(&next_emit_ns);
+                        }
+                    }
+                    if frontier.is_none() {
+                        capability = None;
+                    }
+                }
+            },
+        )
+    }
+}

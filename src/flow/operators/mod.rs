@@ -1,0 +1,11 @@
+//! The graph's operators, one per file, each an extension trait on timely streams.
+
+mod encode_batches;
+mod estimate_offset;
+mod follow_reference;
+mod write_events;
+
+pub use encode_batches::EncodeBatches;
+pub use estimate_offset::EstimateOffset;
+pub use follow_reference::{FollowReference, ReferenceTiming};
+pub use write_events::{EventSink, WriteEvents};

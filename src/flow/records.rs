@@ -1,0 +1,53 @@
+//! Records that travel between the graph's operators.
+
+use std::time::Instant;
+
+use crate::events::EventBody;
+use crate::media::{AudioChunk, VideoFrame};
+
+/// One value of an event envelope (audio onsets or video changes) at a point in time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EnvelopeSample {
+    /// Running time the value belongs to.
+    pub time_ns: u64,
+    /// Envelope value.
+    pub value: f32,
+}
+
+/// One frame's feature vector.
+#[derive(Debug, Clone)]
+pub struct FeatureFrame {
+    /// Running time of the frame's centre.
+    pub time_ns: u64,
+    /// The features.
+    pub values: Vec<f32>,
+    /// When the newest audio in the frame was captured, for latency.
+    pub captured_at: Instant,
+}
+
+/// An event on its way to the sink, before it gets its sequence number.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamEvent {
+    /// The stream it is about.
+    pub stream: String,
+    /// What it says.
+    pub body: EventBody,
+}
+
+/// Records that know their running time, so they can enter the graph at it.
+pub(crate) trait Timestamped {
+    /// Running time in nanoseconds.
+    fn pts_ns(&self) -> u64;
+}
+
+impl Timestamped for AudioChunk {
+    fn pts_ns(&self) -> u64 {
+        self.pts_ns
+    }
+}
+
+impl Timestamped for VideoFrame {
+    fn pts_ns(&self) -> u64 {
+        self.pts_ns
+    }
+}

@@ -1,0 +1,101 @@
+//! The encoding stages of the graph: framing plus an encoder, as batch functions for
+//! [`EncodeBatches`](super::operators::EncodeBatches).
+
+use std::time::Instant;
+
+use crate::encode::{AudioFeatureEncoder, AudioFramer, BrightnessChange, OnsetEnvelope};
+use crate::media::{AudioChunk, VideoFrame};
+
+use super::{EnvelopeSample, FeatureFrame, FlowError};
+
+/// Audio chunks → onset envelope samples (one per frame hop).
+pub(crate) fn onset_stage(
+    mut framer: AudioFramer,
+    mut envelope: OnsetEnvelope,
+) -> impl FnMut(&mut Vec<AudioChunk>, &mut Vec<EnvelopeSample>) -> Result<(), FlowError> {
+    let (mut frames, mut times, mut flux) = (Vec::new(), Vec::new(), Vec::new());
+    move |chunks, out| {
+        frames.clear();
+        times.clear();
+        flux.clear();
+        for chunk in chunks.drain(..) {
+            framer.push(chunk.pts_ns, &chunk.samples, &mut frames, &mut times);
+        }
+        envelope.encode(&frames, &mut flux)?;
+        out.extend(
+            times
+                .iter()
+                .zip(&flux)
+                .map(|(&time_ns, &value)| EnvelopeSample { time_ns, value }),
+        );
+        Ok(())
+    }
+}
+
+/// Greyscale frames → video change envelope samples (one per frame).
+pub(crate) fn video_change_stage(
+    mut change: BrightnessChange,
+) -> impl FnMut(&mut Vec<VideoFrame>, &mut Vec<EnvelopeSample>) -> Result<(), FlowError> {
+    let (mut pixels, mut values) = (Vec::new(), Vec::new());
+    move |frames, out| {
+        frames.sort_by_key(|f| f.pts_ns);
+        // Frames of one size go through the encoder together; a size change starts a new run.
+        let mut start = 0;
+        while start < frames.len() {
+            let size = frames[start].luma.len();
+            let end = frames[start..]
+                .iter()
+                .position(|f| f.luma.len() != size)
+                .map_or(frames.len(), |p| start + p);
+            pixels.clear();
+            values.clear();
+            for frame in &frames[start..end] {
+                pixels.extend_from_slice(&frame.luma);
+            }
+            change.encode(&pixels, size, &mut values)?;
+            out.extend(
+                frames[start..end]
+                    .iter()
+                    .zip(&values)
+                    .map(|(f, &value)| EnvelopeSample {
+                        time_ns: f.pts_ns,
+                        value,
+                    }),
+            );
+            start = end;
+        }
+        frames.clear();
+        Ok(())
+    }
+}
+
+/// Audio chunks → feature frames for following a reference.
+pub(crate) fn feature_stage(
+    mut framer: AudioFramer,
+    encoder: AudioFeatureEncoder,
+) -> impl FnMut(&mut Vec<AudioChunk>, &mut Vec<FeatureFrame>) -> Result<(), FlowError> {
+    let (mut frames, mut times, mut features) = (Vec::new(), Vec::new(), Vec::new());
+    move |chunks, out| {
+        frames.clear();
+        times.clear();
+        features.clear();
+        let mut captured_at = Instant::now();
+        for chunk in chunks.drain(..) {
+            framer.push(chunk.pts_ns, &chunk.samples, &mut frames, &mut times);
+            captured_at = chunk.captured_at;
+        }
+        encoder.encode(&frames, &mut features)?;
+        let dim = encoder.dim();
+        out.extend(
+            times
+                .iter()
+                .zip(features.chunks_exact(dim))
+                .map(|(&time_ns, values)| FeatureFrame {
+                    time_ns,
+                    values: values.to_vec(),
+                    captured_at,
+                }),
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,126 @@
+//! The `sync` job: the A/V offset of one live stream.
+//!
+//! ```text
+//! audio ─ onset envelope (log-mel flux, 5 ms hop) ─┐
+//!                                                   ├─ estimate offset ─ write events
+//! video ─ brightness change (per frame) ───────────┘
+//! ```
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use timely::dataflow::operators::Input;
+
+use crate::align::{AvLagEstimator, LagConfig};
+use crate::config::{Pace, SourceSpec};
+use crate::encode::{AudioFrameParams, AudioFramer, BrightnessChange, DeviceChoice, OnsetEnvelope};
+use crate::media::{
+    AudioChunk, AudioNeeds, Capture, MediaError, MediaNeeds, VideoFrame, VideoNeeds,
+};
+use crate::serve::{EventWriter, RunSummary};
+
+use super::driver::{drive, local_worker};
+use super::ingest::{Feed, Ingest};
+use super::operators::{EncodeBatches, EstimateOffset, EventSink, WriteEvents};
+use super::stages::{onset_stage, video_change_stage};
+use super::{FailureSlot, FlowError};
+
+/// Framing of the onset envelope: 16 ms windows every 5 ms at 16 kHz, fine enough to time an
+/// onset well inside one video frame.
+const ONSET_FRAMES: AudioFrameParams = AudioFrameParams {
+    rate_hz: 16_000,
+    frame_len: 256,
+    hop_len: 80,
+};
+/// Mel bands of the onset envelope.
+const ONSET_MELS: usize = 40;
+/// Picture size the change envelope is computed at; brightness changes need no detail.
+const CHANGE_PICTURE: VideoNeeds = VideoNeeds {
+    width: 64,
+    height: 48,
+};
+
+/// Settings of a `sync` run.
+#[derive(Debug, Clone)]
+pub struct SyncJob {
+    /// The live source.
+    pub source: SourceSpec,
+    /// Pace of a non-live source.
+    pub pace: Pace,
+    /// Where the encoders run.
+    pub device: DeviceChoice,
+    /// The stream's name in events.
+    pub stream: String,
+    /// Settings of the lag estimator.
+    pub lag: LagConfig,
+    /// Running time between offset estimates.
+    pub emit_every_ns: u64,
+    /// Running time between progress events.
+    pub progress_every_ns: u64,
+}
+
+/// Runs `job`, writing its events to `writer`; returns the run's summary.
+pub fn run_sync(
+    job: SyncJob,
+    writer: Box<dyn EventWriter + Send>,
+) -> Result<RunSummary, FlowError> {
+    let device = job.device.resolve()?;
+    let estimator = AvLagEstimator::new(job.lag.clone())?;
+    let framer = AudioFramer::new(ONSET_FRAMES)?;
+    let envelope = OnsetEnvelope::new(ONSET_FRAMES, ONSET_MELS, device)?;
+    let change = BrightnessChange::new(device);
+
+    let needs = MediaNeeds {
+        audio: Some(AudioNeeds {
+            rate_hz: ONSET_FRAMES.rate_hz,
+        }),
+        video: Some(CHANGE_PICTURE),
+    };
+    let mut capture = Capture::open(&job.source, needs, job.pace)?;
+    let missing = |kind| MediaError::MissingStream {
+        source_name: job.source.display_name(),
+        kind,
+    };
+    let audio_rx = capture.take_audio().ok_or_else(|| missing("audio"))?;
+    let video_rx = capture.take_video().ok_or_else(|| missing("video"))?;
+
+    let failures = FailureSlot::default();
+    let sink = Rc::new(RefCell::new(EventSink::new(
+        writer,
+        job.stream.clone(),
+        capture.stats(),
+        None,
+        job.progress_every_ns,
+    )));
+    let mut worker = local_worker();
+    let (audio_in, video_in) = worker.dataflow::<u64, _, _>(|scope| {
+        let (audio_in, audio) = scope.new_input::<Vec<AudioChunk>>();
+        let (video_in, video) = scope.new_input::<Vec<VideoFrame>>();
+        let audio_envelope = audio.encode_batches(
+            "OnsetEnvelope",
+            failures.clone(),
+            onset_stage(framer, envelope),
+        );
+        let video_envelope = video.encode_batches(
+            "BrightnessChange",
+            failures.clone(),
+            video_change_stage(change),
+        );
+        audio_envelope
+            .estimate_offset(
+                video_envelope,
+                estimator,
+                job.emit_every_ns,
+                job.stream.clone(),
+            )
+            .write_events(sink.clone(), failures.clone());
+        (audio_in, video_in)
+    });
+    let mut ingest = Ingest::new(
+        Some(Feed::new(audio_rx, audio_in)),
+        Some(Feed::new(video_rx, video_in)),
+    );
+    drive(&mut worker, &mut capture, &mut ingest, &failures)?;
+    let summary = sink.borrow_mut().finish()?;
+    Ok(summary)
+}

@@ -1,0 +1,16 @@
+//! warpflow: a streaming dataflow engine for live audio-video alignment.
+//!
+//! GStreamer captures live streams ([`media`]); a timely-dataflow graph ([`flow`]) encodes
+//! audio windows and video frames with libtorch ([`encode`]) and aligns them online
+//! ([`align`]); the results leave as versioned events ([`events`]) through sinks ([`serve`]).
+//! [`config`] turns command lines and parameters into validated settings.
+//!
+//! The contract between these parts (command line, event schema) is `DESIGN.md`.
+
+pub mod align;
+pub mod config;
+pub mod encode;
+pub mod events;
+pub mod flow;
+pub mod media;
+pub mod serve;

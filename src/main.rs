@@ -1,0 +1,32 @@
+//! The `warpflow` command line: `follow` a reference, or measure A/V `sync`, on live streams.
+//!
+//! Exit codes: 0 done, 2 bad input (the message names the culprit), 1 runtime failure.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::Cli;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WARPFLOW_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    match cli.run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("warpflow: error: {error:#}");
+            let bad_input = error
+                .downcast_ref::<warpflow::flow::FlowError>()
+                .is_some_and(|e| e.is_bad_input());
+            ExitCode::from(if bad_input { 2 } else { 1 })
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! Appsink callbacks: each GStreamer sample becomes a record in a ring.
+//!
+//! Timestamps become running time (the segment applied to the buffer's PTS), so that audio
+//! and video of one pipeline share one time axis whatever their segments say. Buffers without
+//! a timestamp cannot be placed in time and are skipped.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use gst_app::AppSink;
+use gst_video::prelude::*;
+
+use super::ring::RecordSender;
+use super::{AudioChunk, VideoFrame};
+
+/// Running time of a sample's buffer, or `None` when it has no usable timestamp.
+fn running_time_ns(sample: &gst::Sample, buffer: &gst::BufferRef) -> Option<u64> {
+    let pts = buffer.pts()?;
+    let running = match sample
+        .segment()
+        .and_then(|s| s.downcast_ref::<gst::ClockTime>())
+    {
+        Some(segment) => segment.to_running_time(pts)?,
+        None => pts,
+    };
+    Some(running.nseconds())
+}
+
+/// Sends every sample of `sink`, turned into a record by `to_record`, into `sender`.
+fn connect<T, F>(sink: &AppSink, sender: RecordSender<T>, to_record: F)
+where
+    T: Send + 'static,
+    F: Fn(&gst::Sample, &gst::BufferRef, u64) -> Result<T, gst::FlowError> + Send + 'static,
+{
+    let sender = Arc::new(Mutex::new(sender));
+    let on_eos = sender.clone();
+    sink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |sink| {
+                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                let Some(buffer) = sample.buffer() else {
+                    return Ok(gst::FlowSuccess::Ok);
+                };
+                let Some(pts_ns) = running_time_ns(&sample, buffer) else {
+                    return Ok(gst::FlowSuccess::Ok);
+                };
+                let record = to_record(&sample, buffer, pts_ns)?;
+                let mut sender = sender.lock().map_err(|_| gst::FlowError::Error)?;
+                if sender.send(record) {
+                    Ok(gst::FlowSuccess::Ok)
+                } else {
+                    Err(gst::FlowError::Flushing)
+                }
+            })
+            .eos(move |_| {
+                if let Ok(sender) = on_eos.lock() {
+                    sender.end();
+                }
+            })
+            .build(),
+    );
+}
+
+/// Sends every audio sample of `sink` (mono F32LE caps) into `sender`.
+pub(crate) fn connect_audio(sink: &AppSink, sender: RecordSender<AudioChunk>) {
+    connect(sink, sender, |_, buffer, pts_ns| {
+        let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
+        let samples = map
+            .as_slice()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        Ok(AudioChunk {
+            pts_ns,
+            samples,
+            captured_at: Instant::now(),
+        })
+    });
+}
+
+/// Sends every video sample of `sink` (GRAY8 caps) into `sender`, without row padding.
+pub(crate) fn connect_video(sink: &AppSink, sender: RecordSender<VideoFrame>) {
+    connect(sink, sender, |sample, buffer, pts_ns| {
+        let caps = sample.caps().ok_or(gst::FlowError::NotNegotiated)?;
+        let info =
+            gst_video::VideoInfo::from_caps(caps).map_err(|_| gst::FlowError::NotNegotiated)?;
+        let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info)
+            .map_err(|_| gst::FlowError::Error)?;
+        let (width, height) = (info.width(), info.height());
+        let stride = frame.plane_stride()[0] as usize;
+        let plane = frame.plane_data(0).map_err(|_| gst::FlowError::Error)?;
+        let mut luma = Vec::with_capacity((width * height) as usize);
+        for row in plane.chunks(stride).take(height as usize) {
+            luma.extend_from_slice(&row[..width as usize]);
+        }
+        Ok(VideoFrame {
+            pts_ns,
+            width,
+            height,
+            luma,
+            captured_at: Instant::now(),
+        })
+    });
+}

@@ -1,0 +1,72 @@
+//! Errors of capture.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// What can go wrong while building or running a capture pipeline.
+#[derive(Debug, Error)]
+pub enum MediaError {
+    /// GStreamer itself could not start.
+    #[error("GStreamer could not be initialised: {detail}")]
+    Init {
+        /// GStreamer's message.
+        detail: String,
+    },
+    /// A GStreamer element the pipeline needs is not installed.
+    #[error("GStreamer element '{factory}' is missing; install the GStreamer plugins ({hint})")]
+    MissingElement {
+        /// Element factory name.
+        factory: &'static str,
+        /// Which package usually has it.
+        hint: &'static str,
+    },
+    /// A launch line that GStreamer cannot parse, or that lacks a needed appsink.
+    #[error("launch line is not usable: {detail}")]
+    BadLaunchLine {
+        /// What is wrong.
+        detail: String,
+    },
+    /// A camera device that does not exist.
+    #[error("webcam device '{}' does not exist; list cameras with 'ls /dev/video*'", device.display())]
+    MissingDevice {
+        /// The device path.
+        device: PathBuf,
+    },
+    /// A source without the media the run needs.
+    #[error("{source_name} has no {kind} stream; this run needs {kind}")]
+    MissingStream {
+        /// The source, as printable.
+        source_name: String,
+        /// "audio" or "video".
+        kind: &'static str,
+    },
+    /// A source that could not be read or decoded before any data came out of it.
+    #[error("{source_name} cannot be read: {detail}")]
+    Unreadable {
+        /// The source, as printable.
+        source_name: String,
+        /// GStreamer's account of the problem.
+        detail: String,
+    },
+    /// The pipeline failed while running.
+    #[error("{source_name} failed while running: {detail}")]
+    Runtime {
+        /// The source, as printable.
+        source_name: String,
+        /// GStreamer's account of the problem.
+        detail: String,
+    },
+}
+
+impl MediaError {
+    /// True when the error lies in what the user gave (exit code 2), not in the run.
+    pub fn is_bad_input(&self) -> bool {
+        !matches!(
+            self,
+            MediaError::Init { .. }
+                | MediaError::Runtime { .. }
+                | MediaError::MissingElement { .. }
+        )
+    }
+}

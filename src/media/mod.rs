@@ -1,0 +1,34 @@
+//! Capture: GStreamer pipelines built from a [`SourceSpec`](crate::config::SourceSpec), whose
+//! appsinks hand timestamped records to the graph through bounded lock-free rings.
+//!
+//! Records carry GStreamer running time in nanoseconds. An appsink callback never blocks on
+//! the graph when the source is live or paced in real time: a full ring drops the record and
+//! counts it. With `--pace fast` the callback waits for room instead, which holds the pipeline
+//! back and loses nothing. This module knows GStreamer; it does no encoding or alignment.
+
+mod appsink;
+mod branches;
+mod capture;
+mod decode;
+mod error;
+mod needs;
+mod record;
+mod ring;
+mod source;
+mod stats;
+mod test_pattern;
+
+pub use capture::{Capture, CaptureState};
+pub use decode::decode_audio_file;
+pub use error::MediaError;
+pub use needs::{AudioNeeds, MediaNeeds, VideoNeeds};
+pub use record::{AudioChunk, VideoFrame};
+pub use ring::RecordReceiver;
+pub use stats::CaptureStats;
+
+/// Initialises GStreamer once; every entry point that builds pipelines calls it.
+pub fn init() -> Result<(), MediaError> {
+    gst::init().map_err(|e| MediaError::Init {
+        detail: e.to_string(),
+    })
+}

@@ -1,0 +1,49 @@
+//! What the encoders need from a source: which media, in which format.
+
+/// Audio the encoders need: mono F32 at one rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AudioNeeds {
+    /// Sample rate the audio is resampled to.
+    pub rate_hz: u32,
+}
+
+/// Video the encoders need: greyscale frames of one size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VideoNeeds {
+    /// Width the picture is scaled to.
+    pub width: u32,
+    /// Height the picture is scaled to.
+    pub height: u32,
+}
+
+/// The media a run needs; `None` means that medium is not captured at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MediaNeeds {
+    /// Audio, if needed.
+    pub audio: Option<AudioNeeds>,
+    /// Video, if needed.
+    pub video: Option<VideoNeeds>,
+}
+
+impl AudioNeeds {
+    /// Caps the audio appsink accepts.
+    pub fn caps(&self) -> gst::Caps {
+        gst::Caps::builder("audio/x-raw")
+            .field("format", "F32LE")
+            .field("layout", "interleaved")
+            .field("channels", 1i32)
+            .field("rate", self.rate_hz as i32)
+            .build()
+    }
+}
+
+impl VideoNeeds {
+    /// Caps the video appsink accepts.
+    pub fn caps(&self) -> gst::Caps {
+        gst::Caps::builder("video/x-raw")
+            .field("format", "GRAY8")
+            .field("width", self.width as i32)
+            .field("height", self.height as i32)
+            .build()
+    }
+}

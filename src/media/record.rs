@@ -1,0 +1,29 @@
+//! The records capture hands to the graph.
+
+use std::time::Instant;
+
+/// A buffer of mono audio samples.
+#[derive(Debug, Clone)]
+pub struct AudioChunk {
+    /// Running time of the first sample.
+    pub pts_ns: u64,
+    /// Samples in [-1, 1] at the rate asked for in [`AudioNeeds`](super::AudioNeeds).
+    pub samples: Vec<f32>,
+    /// When the appsink received it, for capture-to-event latency.
+    pub captured_at: Instant,
+}
+
+/// One greyscale video frame.
+#[derive(Debug, Clone)]
+pub struct VideoFrame {
+    /// Running time of the frame.
+    pub pts_ns: u64,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// `width · height` luma bytes, row by row without padding.
+    pub luma: Vec<u8>,
+    /// When the appsink received it, for capture-to-event latency.
+    pub captured_at: Instant,
+}

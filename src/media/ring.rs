@@ -1,0 +1,185 @@
+//! Bounded lock-free hand-off from an appsink's streaming thread to the graph's worker.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::Pace;
+
+use super::CaptureStats;
+
+/// How long a paced-fast sender sleeps between looks at a full ring.
+const FULL_RING_BACKOFF: Duration = Duration::from_micros(200);
+
+/// Flags shared by both ends of a ring.
+#[derive(Debug, Default)]
+struct RingFlags {
+    /// The producer has seen end-of-stream and will send nothing more.
+    ended: AtomicBool,
+    /// The consumer is going away; a waiting producer must give up.
+    closed: AtomicBool,
+}
+
+/// The streaming-thread end of a ring.
+pub(crate) struct RecordSender<T> {
+    producer: rtrb::Producer<T>,
+    flags: Arc<RingFlags>,
+    pace: Pace,
+    stats: CaptureStats,
+}
+
+/// The graph end of a ring.
+#[derive(Debug)]
+pub struct RecordReceiver<T> {
+    consumer: rtrb::Consumer<T>,
+    flags: Arc<RingFlags>,
+}
+
+/// Lets the owner of a pipeline release a sender that waits on a full ring, before stopping it.
+#[derive(Debug, Clone)]
+pub(crate) struct RingCloser {
+    flags: Arc<RingFlags>,
+}
+
+impl RingCloser {
+    /// From now on a full ring makes the sender give up instead of waiting.
+    pub(crate) fn close(&self) {
+        self.flags.closed.store(true, Ordering::Release);
+    }
+}
+
+/// A ring of `capacity` records; `pace` decides what a full ring does to the sender.
+pub(crate) fn record_ring<T>(
+    capacity: usize,
+    pace: Pace,
+    stats: CaptureStats,
+) -> (RecordSender<T>, RecordReceiver<T>, RingCloser) {
+    let (producer, consumer) = rtrb::RingBuffer::new(capacity);
+    let flags = Arc::new(RingFlags::default());
+    (
+        RecordSender {
+            producer,
+            flags: flags.clone(),
+            pace,
+            stats,
+        },
+        RecordReceiver {
+            consumer,
+            flags: flags.clone(),
+        },
+        RingCloser { flags },
+    )
+}
+
+impl<T> RecordSender<T> {
+    /// Hands a record over. Returns false only when the receiver is gone.
+    pub(crate) fn send(&mut self, record: T) -> bool {
+        self.stats.count_in();
+        let mut record = record;
+        loop {
+            match self.producer.push(record) {
+                Ok(()) => return true,
+                Err(rtrb::PushError::Full(back)) => {
+                    if self.flags.closed.load(Ordering::Acquire) || self.producer.is_abandoned() {
+                        return false;
+                    }
+                    match self.pace {
+                        Pace::Realtime => {
+                            self.stats.count_dropped();
+                            return true;
+                        }
+                        Pace::Fast => {
+                            record = back;
+                            std::thread::sleep(FULL_RING_BACKOFF);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Marks the end of the stream: nothing more will be sent.
+    pub(crate) fn end(&self) {
+        self.flags.ended.store(true, Ordering::Release);
+    }
+}
+
+impl<T> RecordReceiver<T> {
+    /// The next record, if one is waiting.
+    pub fn pop(&mut self) -> Option<T> {
+        self.consumer.pop().ok()
+    }
+
+    /// True once the stream has ended and every record has been taken.
+    pub fn is_finished(&self) -> bool {
+        // Read the flag first: records pushed before `end` are then visible to `is_empty`.
+        self.flags.ended.load(Ordering::Acquire) && self.consumer.is_empty()
+    }
+
+    /// Records waiting in the ring.
+    pub fn len(&self) -> usize {
+        self.consumer.slots()
+    }
+
+    /// True when no record is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.consumer.is_empty()
+    }
+}
+
+impl<T> Drop for RecordReceiver<T> {
+    fn drop(&mut self) {
+        self.flags.closed.store(true, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn realtime_drops_and_counts_when_full() {
+        let stats = CaptureStats::default();
+        let (mut sender, mut receiver, _) = record_ring(2, Pace::Realtime, stats.clone());
+        for i in 0..5 {
+            assert!(sender.send(i));
+        }
+        assert_eq!((stats.frames_in(), stats.frames_dropped()), (5, 3));
+        assert_eq!(receiver.pop(), Some(0));
+        assert_eq!(receiver.pop(), Some(1));
+        assert_eq!(receiver.pop(), None);
+        assert!(!receiver.is_finished());
+        sender.end();
+        assert!(receiver.is_finished());
+    }
+
+    #[test]
+    fn fast_waits_for_room_and_loses_nothing() {
+        let stats = CaptureStats::default();
+        let (mut sender, mut receiver, _) = record_ring(4, Pace::Fast, stats.clone());
+        let producer = std::thread::spawn(move || {
+            for i in 0..1000u32 {
+                assert!(sender.send(i));
+            }
+            sender.end();
+        });
+        let mut received = Vec::new();
+        while !receiver.is_finished() {
+            match receiver.pop() {
+                Some(v) => received.push(v),
+                None => std::thread::yield_now(),
+            }
+        }
+        producer.join().unwrap();
+        assert_eq!(received, (0..1000).collect::<Vec<_>>());
+        assert_eq!(stats.frames_dropped(), 0);
+    }
+
+    #[test]
+    fn a_waiting_sender_gives_up_when_the_receiver_goes() {
+        let (mut sender, receiver, _) = record_ring(1, Pace::Fast, CaptureStats::default());
+        assert!(sender.send(1));
+        drop(receiver);
+        assert!(!sender.send(2));
+    }
+}

@@ -1,0 +1,267 @@
+//! Building a pipeline for each form of `SOURCE`, ending in the conversion branches.
+
+use std::sync::{Arc, Mutex};
+
+use gst::prelude::*;
+use gst_app::AppSink;
+
+use crate::config::SourceSpec;
+
+use super::branches::{add_audio_branch, add_video_branch, make, Branch};
+use super::test_pattern::add_test_pattern;
+use super::{MediaError, MediaNeeds};
+
+/// A built, not yet started pipeline and its appsinks.
+pub(crate) struct BuiltPipeline {
+    pub pipeline: gst::Pipeline,
+    pub audio_sink: Option<AppSink>,
+    pub video_sink: Option<AppSink>,
+    /// Set by signal handlers that find the input unusable (e.g. a file without audio).
+    pub input_error: Arc<Mutex<Option<MediaError>>>,
+}
+
+/// Builds the pipeline for `spec`, delivering what `needs` asks for; `sync` makes the appsinks
+/// play in real time.
+pub(crate) fn build_pipeline(
+    spec: &SourceSpec,
+    needs: MediaNeeds,
+    sync: bool,
+) -> Result<BuiltPipeline, MediaError> {
+    let input_error = Arc::new(Mutex::new(None));
+    let name = spec.display_name();
+    match spec {
+        SourceSpec::LaunchLine(line) => launch_line(line, needs, sync, input_error),
+        SourceSpec::Test(params) => {
+            with_branches(needs, sync, input_error, |pipeline, audio, video| {
+                add_test_pattern(pipeline, params, video.as_ref(), audio.as_ref())
+            })
+        }
+        SourceSpec::File(path) => {
+            let uri =
+                gst::glib::filename_to_uri(path, None).map_err(|e| MediaError::Unreadable {
+                    source_name: name.clone(),
+                    detail: e.to_string(),
+                })?;
+            let slot = input_error.clone();
+            with_branches(needs, sync, input_error, |pipeline, audio, video| {
+                add_uri_decoder(pipeline, &uri, name, audio, video, sync, slot)
+            })
+        }
+        SourceSpec::Uri(uri) => {
+            let slot = input_error.clone();
+            with_branches(needs, sync, input_error, |pipeline, audio, video| {
+                add_uri_decoder(pipeline, uri, name, audio, video, sync, slot)
+            })
+        }
+        SourceSpec::Webcam(device) => {
+            with_branches(needs, sync, input_error, |pipeline, audio, video| {
+                add_webcam(pipeline, device.as_deref(), audio, video)
+            })
+        }
+    }
+}
+
+/// A new pipeline with the branches `needs` asks for, whose source part `add_source` adds and
+/// links to the branches' sink pads (audio first, then video).
+fn with_branches<F>(
+    needs: MediaNeeds,
+    sync: bool,
+    input_error: Arc<Mutex<Option<MediaError>>>,
+    add_source: F,
+) -> Result<BuiltPipeline, MediaError>
+where
+    F: FnOnce(&gst::Pipeline, Option<gst::Pad>, Option<gst::Pad>) -> Result<(), MediaError>,
+{
+    let pipeline = gst::Pipeline::new();
+    let audio: Option<Branch> = needs
+        .audio
+        .map(|n| add_audio_branch(&pipeline, n, sync))
+        .transpose()?;
+    let video: Option<Branch> = needs
+        .video
+        .map(|n| add_video_branch(&pipeline, n, sync))
+        .transpose()?;
+    add_source(
+        &pipeline,
+        audio.as_ref().map(|b| b.sink_pad.clone()),
+        video.as_ref().map(|b| b.sink_pad.clone()),
+    )?;
+    Ok(BuiltPipeline {
+        pipeline,
+        audio_sink: audio.map(|b| b.appsink),
+        video_sink: video.map(|b| b.appsink),
+        input_error,
+    })
+}
+
+/// `uridecodebin` for files and network URIs: each decoded pad goes to its branch, or to a
+/// fakesink when the run does not need that medium. When all pads are known and a needed
+/// medium is missing, the input is refused.
+fn add_uri_decoder(
+    pipeline: &gst::Pipeline,
+    uri: &str,
+    source_name: String,
+    audio_pad: Option<gst::Pad>,
+    video_pad: Option<gst::Pad>,
+    sync: bool,
+    input_error: Arc<Mutex<Option<MediaError>>>,
+) -> Result<(), MediaError> {
+    let decoder = make("uridecodebin", "gstreamer1.0-plugins-base")?;
+    decoder.set_property("uri", uri);
+    pipeline.add(&decoder).map_err(|e| MediaError::Runtime {
+        source_name: source_name.clone(),
+        detail: e.to_string(),
+    })?;
+
+    let pipeline_weak = pipeline.downgrade();
+    let (audio_target, video_target) = (audio_pad.clone(), video_pad.clone());
+    decoder.connect_pad_added(move |_, pad| {
+        let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+        let media = caps
+            .structure(0)
+            .map(|s| s.name().to_string())
+            .unwrap_or_default();
+        let target = if media.starts_with("audio/") {
+            audio_target.as_ref()
+        } else if media.starts_with("video/") {
+            video_target.as_ref()
+        } else {
+            None
+        };
+        match target {
+            Some(target) if !target.is_linked() => {
+                let _ = pad.link(target);
+            }
+            _ => {
+                if let Some(pipeline) = pipeline_weak.upgrade() {
+                    discard(&pipeline, pad, sync);
+                }
+            }
+        }
+    });
+
+    decoder.connect_no_more_pads(move |decoder| {
+        let missing = [("audio", &audio_pad), ("video", &video_pad)]
+            .into_iter()
+            .find(|(_, pad)| pad.as_ref().is_some_and(|p| !p.is_linked()))
+            .map(|(kind, _)| kind);
+        if let Some(kind) = missing {
+            if let Ok(mut slot) = input_error.lock() {
+                slot.get_or_insert(MediaError::MissingStream {
+                    source_name: source_name.clone(),
+                    kind,
+                });
+            }
+            gst::element_error!(
+                decoder,
+                gst::StreamError::WrongType,
+                ["{} has no {} stream", source_name, kind]
+            );
+        }
+    });
+    Ok(())
+}
+
+/// Sends a pad nobody needs into a fakesink, so that it does not stall the demuxer.
+fn discard(pipeline: &gst::Pipeline, pad: &gst::Pad, sync: bool) {
+    let Ok(sink) = gst::ElementFactory::make("fakesink")
+        .property("sync", sync)
+        .property("async", false)
+        .build()
+    else {
+        return;
+    };
+    if pipeline.add(&sink).is_ok() {
+        let _ = sink.sync_state_with_parent();
+        if let Some(sink_pad) = sink.static_pad("sink") {
+            let _ = pad.link(&sink_pad);
+        }
+    }
+}
+
+/// A V4L2 camera and the default microphone.
+fn add_webcam(
+    pipeline: &gst::Pipeline,
+    device: Option<&std::path::Path>,
+    audio_pad: Option<gst::Pad>,
+    video_pad: Option<gst::Pad>,
+) -> Result<(), MediaError> {
+    let link = |element: &gst::Element, target: &gst::Pad| -> Result<(), MediaError> {
+        pipeline.add(element).map_err(|e| MediaError::Runtime {
+            source_name: "webcam".into(),
+            detail: e.to_string(),
+        })?;
+        let pad = element
+            .static_pad("src")
+            .ok_or_else(|| MediaError::Runtime {
+                source_name: "webcam".into(),
+                detail: "source without a src pad".into(),
+            })?;
+        pad.link(target)
+            .map(|_| ())
+            .map_err(|e| MediaError::Runtime {
+                source_name: "webcam".into(),
+                detail: format!("{e:?}"),
+            })
+    };
+    if let Some(target) = video_pad {
+        let device = device
+            .map(|d| d.to_path_buf())
+            .unwrap_or_else(|| "/dev/video0".into());
+        if !device.exists() {
+            return Err(MediaError::MissingDevice { device });
+        }
+        let camera = make("v4l2src", "gstreamer1.0-plugins-good")?;
+        camera.set_property("device", device.display().to_string());
+        link(&camera, &target)?;
+    }
+    if let Some(target) = audio_pad {
+        let microphone = make("autoaudiosrc", "gstreamer1.0-plugins-good")?;
+        link(&microphone, &target)?;
+    }
+    Ok(())
+}
+
+/// A user's launch line, which must contain appsinks named `audio` and/or `video` for the
+/// media the run needs; their caps are set to what the encoders take.
+fn launch_line(
+    line: &str,
+    needs: MediaNeeds,
+    sync: bool,
+    input_error: Arc<Mutex<Option<MediaError>>>,
+) -> Result<BuiltPipeline, MediaError> {
+    let element = gst::parse::launch(line).map_err(|e| MediaError::BadLaunchLine {
+        detail: e.to_string(),
+    })?;
+    let pipeline = match element.downcast::<gst::Pipeline>() {
+        Ok(pipeline) => pipeline,
+        Err(element) => {
+            let pipeline = gst::Pipeline::new();
+            pipeline
+                .add(&element)
+                .map_err(|e| MediaError::BadLaunchLine {
+                    detail: e.to_string(),
+                })?;
+            pipeline
+        }
+    };
+    let find = |name: &'static str, caps: gst::Caps| -> Result<AppSink, MediaError> {
+        let sink = pipeline
+            .by_name(name)
+            .and_then(|e| e.downcast::<AppSink>().ok())
+            .ok_or_else(|| MediaError::BadLaunchLine {
+                detail: format!("it needs an appsink named '{name}' (… ! appsink name={name})"),
+            })?;
+        sink.set_caps(Some(&caps));
+        sink.set_property("sync", sync);
+        Ok(sink)
+    };
+    let audio_sink = needs.audio.map(|n| find("audio", n.caps())).transpose()?;
+    let video_sink = needs.video.map(|n| find("video", n.caps())).transpose()?;
+    Ok(BuiltPipeline {
+        pipeline,
+        audio_sink,
+        video_sink,
+        input_error,
+    })
+}

@@ -1,0 +1,36 @@
+//! Counters of what capture received and dropped, shared with whoever reports progress.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Counts records captured and dropped; cheap to clone and to update from streaming threads.
+#[derive(Debug, Clone, Default)]
+pub struct CaptureStats {
+    inner: Arc<Counters>,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    frames_in: AtomicU64,
+    frames_dropped: AtomicU64,
+}
+
+impl CaptureStats {
+    /// Records handed to the graph or dropped, in total.
+    pub fn frames_in(&self) -> u64 {
+        self.inner.frames_in.load(Ordering::Relaxed)
+    }
+
+    /// Records dropped because a ring was full.
+    pub fn frames_dropped(&self) -> u64 {
+        self.inner.frames_dropped.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_in(&self) {
+        self.inner.frames_in.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_dropped(&self) {
+        self.inner.frames_dropped.fetch_add(1, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,11 @@
+//! Delivering events to the people and programs that watch a run: JSON lines and a readable
+//! live view on standard output, and the one-line summary that ends every run. This module
+//! takes finished events and writes them out; it never computes or changes them.
+
+mod pretty;
+mod summary;
+mod writer;
+
+pub use pretty::PrettyWriter;
+pub use summary::RunSummary;
+pub use writer::{event_writer, EventWriter, JsonLinesWriter, OutputFormat};

@@ -1,0 +1,124 @@
+//! A readable live view of the events, one line each, for people watching a terminal.
+
+use std::io::{self, Write};
+
+use crate::events::{Event, EventBody};
+
+use super::{EventWriter, RunSummary};
+
+/// Positions arrive at the frame rate; people need only a few lines a second.
+const POSITION_EVERY_NS: u64 = 250_000_000;
+
+/// Writes events as aligned, readable lines.
+pub struct PrettyWriter<W: Write> {
+    out: W,
+    last_position_ns: Option<u64>,
+}
+
+impl<W: Write> PrettyWriter<W> {
+    /// Writes to `out`.
+    pub fn new(out: W) -> Self {
+        Self {
+            out,
+            last_position_ns: None,
+        }
+    }
+}
+
+fn seconds(ns: u64) -> f64 {
+    ns as f64 / 1e9
+}
+
+/// The line for one event, or `None` for events not worth a line on their own.
+fn describe(event: &Event) -> Option<String> {
+    let line = match &event.body {
+        EventBody::Offset { live_ns, av_offset_ns, confidence, band, .. } => format!(
+            "{:>8.2} s  {}  offset {:>+7.1} ms  confidence {:.2}  {}",
+            seconds(*live_ns),
+            event.stream,
+            *av_offset_ns as f64 / 1e6,
+            confidence,
+            band.as_str()
+        ),
+        EventBody::Position { live_ns, ref_ns, tempo, confidence, latency_ns, .. } => format!(
+            "{:>8.2} s  {}  at reference {:>8.2} s  tempo {:.2}  confidence {:.2}  latency {:.1} ms",
+            seconds(*live_ns),
+            event.stream,
+            seconds(*ref_ns),
+            tempo,
+            confidence,
+            *latency_ns as f64 / 1e6
+        ),
+        EventBody::Progress { frontier_ns, frames_in, frames_dropped, stage, ref_fraction } => {
+            let covered = ref_fraction.map(|f| format!("  reference {:.0}%", f * 100.0)).unwrap_or_default();
+            format!(
+                "{:>8.2} s  {}  {stage}: {frames_in} records in, {frames_dropped} dropped{covered}",
+                seconds(*frontier_ns),
+                event.stream
+            )
+        }
+        EventBody::Cue { cue, live_ns, .. } => format!("{:>8.2} s  {}  cue {cue}", seconds(*live_ns), event.stream),
+        EventBody::Match { reference, ref_start_ns, cost, .. } => {
+            format!("{:>8}    {}  matches {reference} at {:.2} s (cost {cost:.3})", "", event.stream, seconds(*ref_start_ns))
+        }
+        EventBody::Lost { live_ns, reason, retries } => {
+            format!("{:>8.2} s  {}  LOST: {reason} (retry {retries})", seconds(*live_ns), event.stream)
+        }
+        EventBody::Recovered { live_ns, retries } => {
+            format!("{:>8.2} s  {}  recovered after {retries} retries", seconds(*live_ns), event.stream)
+        }
+        EventBody::Discont { live_ns, reason } => format!("{:>8.2} s  {}  discontinuity: {reason}", seconds(*live_ns), event.stream),
+        EventBody::Eos => format!("{:>8}    {}  end of stream", "", event.stream),
+    };
+    Some(line)
+}
+
+impl<W: Write> EventWriter for PrettyWriter<W> {
+    fn write_event(&mut self, event: &Event) -> io::Result<()> {
+        if let EventBody::Position { live_ns, .. } = event.body {
+            if self
+                .last_position_ns
+                .is_some_and(|last| live_ns < last + POSITION_EVERY_NS)
+            {
+                return Ok(());
+            }
+            self.last_position_ns = Some(live_ns);
+        }
+        if let Some(line) = describe(event) {
+            writeln!(self.out, "{line}")?;
+            self.out.flush()?;
+        }
+        Ok(())
+    }
+
+    fn write_summary(&mut self, summary: &RunSummary) -> io::Result<()> {
+        writeln!(self.out, "{}", summary.line())?;
+        self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{Sequencer, SyncBand};
+
+    #[test]
+    fn offsets_read_as_milliseconds_with_their_band() {
+        let mut out = Vec::new();
+        let mut writer = PrettyWriter::new(&mut out);
+        let event = Sequencer::default().stamp(
+            "live0",
+            EventBody::Offset {
+                live_ns: 4_100_000_000,
+                av_offset_ns: 80_400_000,
+                confidence: 0.9,
+                band: SyncBand::Undetectable,
+                is_final: true,
+            },
+        );
+        writer.write_event(&event).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("offset   +80.4 ms"), "{text}");
+        assert!(text.contains("undetectable"), "{text}");
+    }
+}
