@@ -32,10 +32,17 @@ if [ "${#missing[@]}" -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if ! "$VENV/bin/python" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" 2>/dev/null; then
+if ! command -v cargo >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/cargo" ]; then
+  echo "setup: cargo is missing; install the Rust toolchain with rustup (https://rustup.rs) first" >&2
+  exit 1
+fi
+
+# A finished pip install leaves the dist-info folder; looking for it is much faster than importing torch.
+if ! compgen -G "$VENV/lib/python3*/site-packages/torch-$TORCH_VERSION.dist-info/RECORD" >/dev/null \
+   || ! compgen -G "$VENV/lib/python3*/site-packages/torch/lib/libtorch_cpu.so" >/dev/null; then
   echo "setup: installing torch==$TORCH_VERSION into $VENV (about 4.7 GB, a few minutes)" >&2
   mkdir -p "$WARPFLOW_CACHE"
   python3 -m venv "$VENV"

@@ -120,7 +120,10 @@ fn parse_existing_file(text: &str) -> Result<PathBuf, ConfigError> {
     if path.is_file() {
         Ok(path)
     } else {
-        Err(ConfigError::MissingFile { path })
+        Err(ConfigError::MissingFile {
+            path,
+            expected: "a media file with audio",
+        })
     }
 }
 

@@ -12,7 +12,7 @@ pub struct FeatureMatrix {
 impl FeatureMatrix {
     /// Wraps row-major feature values; `values.len()` must be a multiple of `dim`.
     pub fn new(dim: usize, values: Vec<f32>) -> Result<Self, AlignError> {
-        if dim == 0 || values.len() % dim != 0 {
+        if dim == 0 || !values.len().is_multiple_of(dim) {
             return Err(AlignError::RaggedFeatures {
                 len: values.len(),
                 dim,
@@ -43,7 +43,7 @@ impl FeatureMatrix {
 
     /// Appends frames given row-major.
     pub fn extend_from_rows(&mut self, rows: &[f32]) -> Result<(), AlignError> {
-        if rows.len() % self.dim != 0 {
+        if !rows.len().is_multiple_of(self.dim) {
             return Err(AlignError::RaggedFeatures {
                 len: rows.len(),
                 dim: self.dim,

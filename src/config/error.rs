@@ -8,10 +8,12 @@ use thiserror::Error;
 #[derive(Debug, Error, PartialEq)]
 pub enum ConfigError {
     /// A source or reference names a file that does not exist.
-    #[error("no such file: '{}'; give an existing media file, a URI, 'webcam', 'test' or a launch line", path.display())]
+    #[error("no such file: '{}'; expected {expected}", path.display())]
     MissingFile {
         /// The path as given.
         path: PathBuf,
+        /// What the argument should have been.
+        expected: &'static str,
     },
     /// A source is in none of the known forms.
     #[error("unknown source '{source_text}': {reason}")]

@@ -20,6 +20,9 @@ pub enum SourceSpec {
     LaunchLine(String),
 }
 
+/// The forms a source can take, for error messages.
+const SOURCE_FORMS: &str = "an existing media file, a URI, 'webcam', 'test' or a launch line";
+
 const NETWORK_SCHEMES: [&str; 5] = ["rtsp", "rtsps", "rtspt", "http", "https"];
 
 impl FromStr for SourceSpec {
@@ -95,6 +98,7 @@ fn existing_file(path: &Path) -> Result<SourceSpec, ConfigError> {
     } else {
         Err(ConfigError::MissingFile {
             path: path.to_path_buf(),
+            expected: SOURCE_FORMS,
         })
     }
 }

@@ -143,7 +143,7 @@ impl AudioFeatureEncoder {
             let rows = raw
                 .f_norm_scalaropt_dim(2.0, [1i64].as_slice(), true)
                 .and_then(|norm| raw.f_div(&norm.clamp_min(1e-6)))
-                .and_then(|unit| Ok(unit.to_device(Device::Cpu)))
+                .map(|unit| unit.to_device(Device::Cpu))
                 .map_err(torch("normalising feature rows"))?;
             let values =
                 Vec::<f32>::try_from(&rows.view([-1])).map_err(torch("reading features back"))?;

@@ -66,7 +66,7 @@ impl OnsetEnvelope {
                 .and_then(|joined| joined.f_diff(1, 0, None::<Tensor>, None::<Tensor>))
                 .and_then(|rise| rise.f_relu())
                 .and_then(|rise| rise.f_sum_dim_intlist([1i64].as_slice(), false, tch::Kind::Float))
-                .and_then(|sum| Ok(sum.to_device(Device::Cpu)))
+                .map(|sum| sum.to_device(Device::Cpu))
                 .map_err(torch("computing spectral flux"))?;
             self.previous = Some(
                 log_mel
@@ -99,7 +99,7 @@ mod tests {
         let signal: Vec<f32> = (0..16_000)
             .map(|n| {
                 if (onset..onset + 480).contains(&n) {
-                    0.5 * (n as f32 * 0.3927).sin()
+                    0.5 * (n as f32 * std::f32::consts::FRAC_PI_8).sin()
                 } else {
                     0.0
                 }

@@ -36,7 +36,7 @@ impl PowerSpectrum {
 
     /// Moves row-major frames to the device as a `[count, frame_len]` tensor.
     pub(crate) fn frames_tensor(&self, frames: &[f32]) -> Result<Tensor, EncodeError> {
-        if frames.len() % self.frame_len != 0 {
+        if !frames.len().is_multiple_of(self.frame_len) {
             return Err(EncodeError::BadInputSize {
                 what: "audio frame data",
                 expected: self.frame_len,

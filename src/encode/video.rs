@@ -38,7 +38,7 @@ impl BrightnessChange {
         pixels_per_frame: usize,
         change: &mut Vec<f32>,
     ) -> Result<(), EncodeError> {
-        if pixels_per_frame == 0 || pixels.len() % pixels_per_frame != 0 {
+        if pixels_per_frame == 0 || !pixels.len().is_multiple_of(pixels_per_frame) {
             return Err(EncodeError::BadInputSize {
                 what: "greyscale frame data",
                 expected: pixels_per_frame.max(1),
@@ -65,7 +65,7 @@ impl BrightnessChange {
                 .and_then(|joined| joined.f_diff(1, 0, None::<Tensor>, None::<Tensor>))
                 .and_then(|delta| delta.f_relu())
                 .and_then(|rise| rise.f_mean_dim([1i64].as_slice(), false, Kind::Float))
-                .and_then(|mean| Ok(mean.to_device(Device::Cpu)))
+                .map(|mean| mean.to_device(Device::Cpu))
                 .map_err(torch("computing the brightness change"))?;
             let last = frames
                 .f_narrow(0, count - 1, 1)

@@ -37,13 +37,15 @@ pub trait FollowReference<'scope> {
     /// ```
     /// use std::sync::Arc;
     /// use std::time::Instant;
-    /// use timely::dataflow::operators::{Capture, ToStream};
-    /// use timely::dataflow::operators::capture::Extract;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use timely::dataflow::operators::{Inspect, ToStream};
     /// use warpflow::align::{FeatureMatrix, OltwConfig, OnlineTimeWarper};
     /// use warpflow::flow::{FailureSlot, FeatureFrame};
     /// use warpflow::flow::operators::{FollowReference, ReferenceTiming};
     ///
-    /// let captured = timely::example(|scope| {
+    /// let positions = Arc::new(AtomicUsize::new(0));
+    /// let counted = positions.clone();
+    /// timely::example(move |scope| {
     ///     let reference = Arc::new(FeatureMatrix::new(2, vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0]).unwrap());
     ///     let warper = OnlineTimeWarper::new(reference, OltwConfig { band_frames: 4, ..Default::default() }).unwrap();
     ///     let timing = ReferenceTiming { hop_ns: 20e6, first_frame_ns: 0.0 };
@@ -51,9 +53,9 @@ pub trait FollowReference<'scope> {
     ///         .map(|(i, values)| FeatureFrame { time_ns: i as u64 * 20_000_000, values, captured_at: Instant::now() });
     ///     frames.to_stream(scope).container::<Vec<_>>()
     ///         .follow_reference(warper, timing, 1, "live0".into(), FailureSlot::default())
-    ///         .capture()
+    ///         .inspect(move |_| { counted.fetch_add(1, Ordering::Relaxed); });
     /// });
-    /// assert_eq!(captured.extract().iter().map(|(_, events)| events.len()).sum::<usize>(), 3);
+    /// assert_eq!(positions.load(Ordering::Relaxed), 3);
     /// ```
     fn follow_reference(
         self,
@@ -93,7 +95,7 @@ impl<'scope> FollowReference<'scope> for StreamVec<'scope, u64, FeatureFrame> {
                                 return;
                             }
                         };
-                        if tracked.live_index % emit_every_frames != 0 {
+                        if !tracked.live_index.is_multiple_of(emit_every_frames) {
                             continue;
                         }
                         let body = EventBody::Position {

@@ -103,7 +103,9 @@ pub trait WriteEvents {
     /// # Examples
     /// ```
     /// use std::cell::RefCell;
+    /// use std::io::Write;
     /// use std::rc::Rc;
+    /// use std::sync::{Arc, Mutex};
     /// use timely::dataflow::operators::ToStream;
     /// use warpflow::events::EventBody;
     /// use warpflow::flow::{FailureSlot, StreamEvent};
@@ -111,16 +113,30 @@ pub trait WriteEvents {
     /// use warpflow::media::CaptureStats;
     /// use warpflow::serve::JsonLinesWriter;
     ///
-    /// let writer = Box::new(JsonLinesWriter::new(std::io::sink(), std::io::sink()));
-    /// let sink = Rc::new(RefCell::new(EventSink::new(writer, "live0".into(), CaptureStats::default(), None, 1_000)));
-    /// let for_graph = sink.clone();
+    /// #[derive(Clone, Default)]
+    /// struct Shared(Arc<Mutex<Vec<u8>>>);
+    /// impl Write for Shared {
+    ///     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+    ///         self.0.lock().unwrap().extend_from_slice(bytes);
+    ///         Ok(bytes.len())
+    ///     }
+    ///     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    /// }
+    ///
+    /// let out = Shared::default();
+    /// let for_graph = out.clone();
     /// timely::example(move |scope| {
-    ///     vec![StreamEvent { stream: "live0".into(), body: EventBody::Eos }]
+    ///     let writer = Box::new(JsonLinesWriter::new(for_graph, std::io::sink()));
+    ///     let sink = Rc::new(RefCell::new(EventSink::new(writer, "live0".into(), CaptureStats::default(), None, 1_000)));
+    ///     let cue = EventBody::Cue { cue: "scene-2".into(), ref_ns: 5, live_ns: 7 };
+    ///     vec![StreamEvent { stream: "live0".into(), body: cue }]
     ///         .to_stream(scope)
     ///         .container::<Vec<_>>()
-    ///         .write_events(for_graph, FailureSlot::default());
+    ///         .write_events(sink, FailureSlot::default());
     /// });
-    /// assert!(sink.borrow_mut().finish().is_ok());
+    /// let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    /// let types: Vec<&str> = text.lines().map(|l| l.split("\"type\":\"").nth(1).unwrap().split('"').next().unwrap()).collect();
+    /// assert_eq!(types, ["cue", "progress", "eos"]);
     /// ```
     fn write_events(self, sink: Rc<RefCell<EventSink>>, failures: FailureSlot);
 }

@@ -1,0 +1,79 @@
+//! Per-frame cost of the aligners, without decoding or encoding.
+//!
+//! `oltw_push_frame`: one live frame through Dixon's online time warping, for band widths of
+//! 100 and 500 frames and feature dimensions 12 (chroma) and 64 (log-mel), on a reference of
+//! 30 000 frames (10 minutes at 20 ms). `lag_estimate`: one A/V offset estimate over a 4 s
+//! window with ±500 ms of lags on a 1 ms grid.
+//!
+//! Run with: `cargo bench --bench aligner` (results in `benches/README.md`).
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+
+use warpflow::align::{AvLagEstimator, FeatureMatrix, LagConfig, OltwConfig, OnlineTimeWarper};
+
+fn pseudo_random_frames(count: usize, dim: usize, seed: u64) -> Vec<f32> {
+    let mut state = seed | 1;
+    (0..count * dim)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 24) as f32
+        })
+        .collect()
+}
+
+fn oltw_push_frame(c: &mut Criterion) {
+    let mut group = c.benchmark_group("oltw_push_frame");
+    group.throughput(Throughput::Elements(1));
+    for dim in [12usize, 64] {
+        let reference = Arc::new(
+            FeatureMatrix::new(dim, pseudo_random_frames(30_000, dim, 7)).expect("whole frames"),
+        );
+        let live = pseudo_random_frames(4_096, dim, 11);
+        for band in [100usize, 500] {
+            let config = OltwConfig {
+                band_frames: band,
+                ..OltwConfig::default()
+            };
+            let mut warper =
+                OnlineTimeWarper::new(reference.clone(), config.clone()).expect("valid settings");
+            // Past the start-up, where every step advances both sides.
+            for frame in live.chunks_exact(dim).take(band + 10) {
+                warper.push_frame(frame).expect("right dimension");
+            }
+            let mut frames = live.chunks_exact(dim).cycle();
+            group.bench_with_input(BenchmarkId::new(format!("d{dim}"), band), &band, |b, _| {
+                b.iter(|| {
+                    let frame = frames.next().unwrap_or(&[]);
+                    black_box(
+                        warper
+                            .push_frame(black_box(frame))
+                            .expect("right dimension"),
+                    )
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+fn lag_estimate(c: &mut Criterion) {
+    let ms = 1_000_000u64;
+    let mut estimator = AvLagEstimator::new(LagConfig::default()).expect("valid settings");
+    for i in 0..1_200u64 {
+        estimator.push_audio(i * 5 * ms, if i % 200 == 16 { 5.0 } else { 0.1 });
+    }
+    for i in 0..180u64 {
+        estimator.push_video(i * 1_000 * ms / 30, if i % 30 == 0 { 1.0 } else { 0.0 });
+    }
+    c.bench_function("lag_estimate_4s_window", |b| {
+        b.iter(|| black_box(estimator.estimate(black_box(5_500 * ms))))
+    });
+}
+
+criterion_group!(benches, oltw_push_frame, lag_estimate);
+criterion_main!(benches);

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The whole test suite: sets up what is missing, then formatting, lints and every test
+# (unit, property, integration against real GStreamer pipelines and libtorch, doctests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+source scripts/env.sh
+cargo fmt --all -- --check
+cargo clippy --all-targets -- -D warnings
+cargo test

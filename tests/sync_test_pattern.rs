@@ -1,0 +1,93 @@
+//! `warpflow sync` on the built-in flash-and-beep pattern finds the offset it was given.
+
+mod common;
+
+use common::{events, median, of_type, warpflow};
+
+/// One video frame at 30 fps.
+const FRAME_NS: f64 = 1e9 / 30.0;
+
+/// Median offset (ns) of the estimates made after the first 3 s, and all progress events.
+fn measured_offset(offset_ms: i64, pace: &str, duration_s: u32) -> (f64, Vec<serde_json::Value>) {
+    let source = format!("test?av_offset_ms={offset_ms}&fps=30&duration_s={duration_s}");
+    let output = warpflow(&["sync", "--live", &source, "--pace", pace]);
+    assert!(
+        output.status.success(),
+        "sync failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let events = events(&output);
+    let mut offsets: Vec<f64> = of_type(&events, "offset")
+        .into_iter()
+        .filter(|e| e["live_ns"].as_u64().unwrap_or(0) >= 3_000_000_000)
+        .map(|e| e["av_offset_ns"].as_f64().unwrap_or(f64::NAN))
+        .collect();
+    assert!(
+        offsets.len() >= 4,
+        "too few estimates after 3 s: {offsets:?}"
+    );
+    let progress = of_type(&events, "progress").into_iter().cloned().collect();
+    (median(&mut offsets), progress)
+}
+
+#[test]
+fn reports_each_offset_within_one_video_frame() {
+    for offset_ms in [-120i64, 0, 80, 200] {
+        let (measured, _) = measured_offset(offset_ms, "fast", 8);
+        let error = (measured - offset_ms as f64 * 1e6).abs();
+        println!(
+            "offset {offset_ms:+} ms: measured {:+.1} ms (error {:.1} ms)",
+            measured / 1e6,
+            error / 1e6
+        );
+        assert!(
+            error <= FRAME_NS,
+            "offset {offset_ms} ms measured as {:.1} ms",
+            measured / 1e6
+        );
+    }
+}
+
+#[test]
+fn runs_in_real_time_without_drops_and_reports_progress_from_the_frontier() {
+    let (measured, progress) = measured_offset(80, "realtime", 6);
+    assert!(
+        (measured - 80e6).abs() <= FRAME_NS,
+        "measured {:.1} ms",
+        measured / 1e6
+    );
+    let frontiers: Vec<u64> = progress
+        .iter()
+        .map(|p| p["frontier_ns"].as_u64().unwrap_or(0))
+        .collect();
+    assert!(
+        frontiers.windows(2).all(|w| w[0] <= w[1]),
+        "frontier went backwards: {frontiers:?}"
+    );
+    let last = progress.last().expect("progress events");
+    assert_eq!(last["stage"], "finished");
+    assert_eq!(last["frames_dropped"], 0);
+    assert!(
+        last["frames_in"].as_u64().unwrap_or(0) > 150 + 500,
+        "records in: {}",
+        last["frames_in"]
+    );
+}
+
+#[test]
+fn every_event_is_versioned_and_numbered_without_gaps() {
+    let output = warpflow(&["sync", "--live", "test?duration_s=4", "--pace", "fast"]);
+    assert!(output.status.success());
+    let events = events(&output);
+    for (expected, event) in events.iter().enumerate() {
+        assert_eq!(event["v"], 1);
+        assert_eq!(event["stream"], "live0");
+        assert_eq!(event["seq"], expected as u64);
+    }
+    assert_eq!(events.last().map(|e| e["type"].clone()), Some("eos".into()));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("summary:") && stderr.contains("median A/V offset"),
+        "no summary line: {stderr}"
+    );
+}
