@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use warpflow::align::LagConfig;
 use warpflow::config::{Pace, SourceSpec, TestPatternParams};
 use warpflow::encode::DeviceChoice;
-use warpflow::flow::{run_sync, SyncJob};
+use warpflow::flow::{run_sync, StopSignal, SyncJob};
 use warpflow::serve::{event_writer, OutputFormat};
 
 fn main() -> Result<()> {
@@ -29,6 +29,7 @@ fn main() -> Result<()> {
         lag: LagConfig::default(),
         emit_every_ns: 500_000_000,
         progress_every_ns: 1_000_000_000,
+        stop: StopSignal::default(),
     };
     let summary = run_sync(job, event_writer(OutputFormat::JsonLines))?;
     let measured_ms = summary.median_offset_ns().map(|ns| ns as f64 / 1e6);

@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use warpflow::align::{LagConfig, OltwConfig};
 use warpflow::config::{ConfigError, Pace, SourceSpec};
 use warpflow::encode::{AudioFeatureKind, DeviceChoice};
-use warpflow::flow::{run_follow, run_sync, FollowJob, SyncJob};
+use warpflow::flow::{run_follow, run_sync, FollowJob, StopSignal, SyncJob};
 use warpflow::serve::{event_writer, OutputFormat};
 
 /// Streaming alignment of live audio and video.
@@ -133,7 +133,7 @@ fn seconds_to_ns(seconds: f64) -> u64 {
 
 impl Cli {
     /// Runs the chosen command.
-    pub fn run(self) -> Result<()> {
+    pub fn run(self, stop: StopSignal) -> Result<()> {
         match self.command {
             Command::Sync(args) => {
                 let writer = event_writer(args.common.output);
@@ -149,6 +149,7 @@ impl Cli {
                     },
                     emit_every_ns: args.emit_interval_ms.max(1) * 1_000_000,
                     progress_every_ns: seconds_to_ns(args.common.progress_interval_s),
+                    stop,
                 };
                 run_sync(job, writer)?;
             }
@@ -168,6 +169,7 @@ impl Cli {
                     emit_every_frames: args.emit_every_frames,
                     stream: args.common.stream,
                     progress_every_ns: seconds_to_ns(args.common.progress_interval_s),
+                    stop,
                 };
                 run_follow(job, writer)?;
             }

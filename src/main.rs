@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use cli::Cli;
+use warpflow::flow::StopSignal;
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -19,7 +20,19 @@ fn main() -> ExitCode {
         )
         .init();
     let cli = Cli::parse();
-    match cli.run() {
+    let stop = StopSignal::default();
+    let on_signal = stop.clone();
+    // The first Ctrl-C ends the run cleanly (last events and summary); a second one at once.
+    let handler = ctrlc::set_handler(move || {
+        if on_signal.is_requested() {
+            std::process::exit(130);
+        }
+        on_signal.request();
+    });
+    if let Err(error) = handler {
+        tracing::warn!("Ctrl-C will end the run abruptly: {error}");
+    }
+    match cli.run(stop) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("warpflow: error: {error:#}");

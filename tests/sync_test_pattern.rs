@@ -91,3 +91,32 @@ fn every_event_is_versioned_and_numbered_without_gaps() {
         "no summary line: {stderr}"
     );
 }
+
+#[test]
+fn ctrl_c_ends_a_live_run_cleanly_with_the_last_events_and_the_summary() {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_warpflow"))
+        .args(["sync", "--live", "test?duration_s=60"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the warpflow binary starts");
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let signal = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    assert!(signal.is_ok_and(|s| s.success()), "could not send SIGINT");
+    let output = child.wait_with_output().expect("warpflow ends");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let events = events(&output);
+    assert!(
+        !of_type(&events, "offset").is_empty(),
+        "no offset before the stop"
+    );
+    assert_eq!(events.last().map(|e| e["type"].clone()), Some("eos".into()));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("summary:"));
+}

@@ -11,7 +11,7 @@ use crate::media::{Capture, CaptureState};
 
 use super::ingest::Ingest;
 use super::records::Timestamped;
-use super::{FailureSlot, FlowError};
+use super::{FailureSlot, FlowError, StopSignal};
 
 /// Records moved from a ring per pump: bounds how much enters the graph between steps.
 const PUMP_RECORDS: usize = 64;
@@ -34,13 +34,14 @@ pub(crate) fn drive<A, V>(
     capture: &mut Capture,
     ingest: &mut Ingest<A, V>,
     failures: &FailureSlot,
+    stop: &StopSignal,
 ) -> Result<(), FlowError>
 where
     A: Timestamped + Clone + 'static,
     V: Timestamped + Clone + 'static,
 {
     capture.start()?;
-    let outcome = feed_until_done(worker, capture, ingest, failures);
+    let outcome = feed_until_done(worker, capture, ingest, failures, stop);
     // Closing the inputs lets the graph drain and finish, also after a failure.
     ingest.close();
     capture.stop();
@@ -58,12 +59,18 @@ fn feed_until_done<A, V>(
     capture: &mut Capture,
     ingest: &mut Ingest<A, V>,
     failures: &FailureSlot,
+    stop: &StopSignal,
 ) -> Result<(), FlowError>
 where
     A: Timestamped + Clone + 'static,
     V: Timestamped + Clone + 'static,
 {
+    let mut eos_sent = false;
     loop {
+        if stop.is_requested() && !eos_sent {
+            capture.send_eos();
+            eos_sent = true;
+        }
         let moved = ingest.pump(PUMP_RECORDS);
         let state = capture.poll()?;
         if let Some(error) = failures.take() {

@@ -24,7 +24,7 @@ use super::driver::{drive, local_worker};
 use super::ingest::{Feed, Ingest};
 use super::operators::{EncodeBatches, EventSink, FollowReference, WriteEvents};
 use super::stages::feature_stage;
-use super::{encode_reference_file, FailureSlot, FlowError};
+use super::{encode_reference_file, FailureSlot, FlowError, StopSignal};
 
 /// Framing of the features: 93 ms windows every 20 ms at 22.05 kHz.
 pub const FOLLOW_FRAMES: AudioFrameParams = AudioFrameParams {
@@ -54,6 +54,8 @@ pub struct FollowJob {
     pub stream: String,
     /// Running time between progress events.
     pub progress_every_ns: u64,
+    /// Ends the run early and cleanly when requested.
+    pub stop: StopSignal,
 }
 
 /// Runs `job`, writing its events to `writer`; returns the run's summary.
@@ -111,7 +113,7 @@ pub fn run_follow(
     });
     let mut ingest: Ingest<AudioChunk, VideoFrame> =
         Ingest::new(Some(Feed::new(audio_rx, audio_in)), None);
-    drive(&mut worker, &mut capture, &mut ingest, &failures)?;
+    drive(&mut worker, &mut capture, &mut ingest, &failures, &job.stop)?;
     let summary = sink.borrow_mut().finish()?;
     Ok(summary)
 }

@@ -16,6 +16,7 @@ pub mod operators;
 mod records;
 mod reference;
 mod stages;
+mod stop;
 mod sync_job;
 
 pub use error::FlowError;
@@ -23,4 +24,5 @@ pub use failure::FailureSlot;
 pub use follow_job::{run_follow, FollowJob};
 pub use records::{EnvelopeSample, FeatureFrame, StreamEvent};
 pub use reference::{encode_reference_file, EncodedReference};
+pub use stop::StopSignal;
 pub use sync_job::{run_sync, SyncJob};

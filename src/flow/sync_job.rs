@@ -23,7 +23,7 @@ use super::driver::{drive, local_worker};
 use super::ingest::{Feed, Ingest};
 use super::operators::{EncodeBatches, EstimateOffset, EventSink, WriteEvents};
 use super::stages::{onset_stage, video_change_stage};
-use super::{FailureSlot, FlowError};
+use super::{FailureSlot, FlowError, StopSignal};
 
 /// Framing of the onset envelope: 16 ms windows every 5 ms at 16 kHz, fine enough to time an
 /// onset well inside one video frame.
@@ -57,6 +57,8 @@ pub struct SyncJob {
     pub emit_every_ns: u64,
     /// Running time between progress events.
     pub progress_every_ns: u64,
+    /// Ends the run early and cleanly when requested.
+    pub stop: StopSignal,
 }
 
 /// Runs `job`, writing its events to `writer`; returns the run's summary.
@@ -120,7 +122,7 @@ pub fn run_sync(
         Some(Feed::new(audio_rx, audio_in)),
         Some(Feed::new(video_rx, video_in)),
     );
-    drive(&mut worker, &mut capture, &mut ingest, &failures)?;
+    drive(&mut worker, &mut capture, &mut ingest, &failures, &job.stop)?;
     let summary = sink.borrow_mut().finish()?;
     Ok(summary)
 }

@@ -138,6 +138,12 @@ impl Capture {
         })
     }
 
+    /// Asks the source to end: end-of-stream flows through the pipeline like at the end of a
+    /// file, so every record already captured still reaches the rings.
+    pub fn send_eos(&self) {
+        self.pipeline.send_event(gst::event::Eos::new());
+    }
+
     /// Stops the pipeline; streaming threads waiting on a full ring give up first.
     pub fn stop(&mut self) {
         for closer in &self.closers {
