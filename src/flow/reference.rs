@@ -1,4 +1,7 @@
 //! Encoding a reference recording into the feature matrix `follow` aligns against.
+//!
+//! The audio is decoded, framed and encoded as it comes, in batches, so memory holds the
+//! features and one batch of frames, never the whole recording's samples.
 
 use std::path::Path;
 
@@ -9,8 +12,8 @@ use crate::media::decode_audio_file;
 use super::operators::ReferenceTiming;
 use super::FlowError;
 
-/// Samples handed to the framer at a time, so memory stays bounded by this, not the file.
-const CHUNK_SAMPLES: usize = 1 << 16;
+/// Frames encoded together.
+const BATCH_FRAMES: usize = 256;
 
 /// A reference's features and how its frames map to time.
 #[derive(Debug)]
@@ -29,24 +32,36 @@ pub fn encode_reference_file(
     encoder: &AudioFeatureEncoder,
 ) -> Result<EncodedReference, FlowError> {
     let params = encoder.params();
-    let samples = decode_audio_file(path, params.rate_hz)?;
+    let rate = f64::from(params.rate_hz);
     let mut framer = AudioFramer::new(params)?;
     let mut features = FeatureMatrix::new(encoder.dim(), Vec::new())?;
     let (mut frames, mut times, mut rows) = (Vec::new(), Vec::new(), Vec::new());
-    let rate = f64::from(params.rate_hz);
-    for (k, chunk) in samples.chunks(CHUNK_SAMPLES).enumerate() {
-        frames.clear();
-        rows.clear();
-        let start_ns = ((k * CHUNK_SAMPLES) as f64 * 1e9 / rate).round() as u64;
-        framer.push(start_ns, chunk, &mut frames, &mut times);
-        encoder.encode(&frames, &mut rows)?;
-        features.extend_from_rows(&rows)?;
-    }
+    let mut samples_seen = 0u64;
+    let mut encode_frames =
+        |frames: &mut Vec<f32>, features: &mut FeatureMatrix| -> Result<(), FlowError> {
+            rows.clear();
+            encoder.encode(frames, &mut rows)?;
+            features.extend_from_rows(&rows)?;
+            frames.clear();
+            Ok(())
+        };
+    decode_audio_file(path, params.rate_hz, |samples| -> Result<(), FlowError> {
+        // Times count decoded samples: a reference's own time starts at 0 and has no gaps.
+        let start_ns = (samples_seen as f64 * 1e9 / rate).round() as u64;
+        samples_seen += samples.len() as u64;
+        framer.push(start_ns, samples, &mut frames, &mut times);
+        times.clear();
+        if frames.len() >= BATCH_FRAMES * params.frame_len {
+            encode_frames(&mut frames, &mut features)?;
+        }
+        Ok(())
+    })?;
+    encode_frames(&mut frames, &mut features)?;
     let timing = ReferenceTiming {
         hop_ns: params.hop_ns(),
         first_frame_ns: params.centre_offset_ns(),
     };
-    let duration_ns = (samples.len() as f64 * 1e9 / rate).round() as u64;
+    let duration_ns = (samples_seen as f64 * 1e9 / rate).round() as u64;
     Ok(EncodedReference {
         features,
         timing,

@@ -34,16 +34,35 @@ fn appsink(caps: &gst::Caps, sync: bool) -> AppSink {
         .build()
 }
 
-fn add_chain(pipeline: &gst::Pipeline, elements: &[&gst::Element]) -> Result<(), MediaError> {
-    pipeline
-        .add_many(elements)
-        .map_err(|e| MediaError::Runtime {
-            source_name: "pipeline".into(),
-            detail: e.to_string(),
-        })?;
-    gst::Element::link_many(elements).map_err(|e| MediaError::Runtime {
+/// `queue ! converters… ! appsink(caps)`, added to `pipeline` and linked.
+fn add_branch(
+    pipeline: &gst::Pipeline,
+    converters: &[&'static str],
+    caps: &gst::Caps,
+    sync: bool,
+) -> Result<Branch, MediaError> {
+    const PLUGINS: &str = "gstreamer1.0-plugins-base";
+    let runtime = |e: gst::glib::BoolError| MediaError::Runtime {
         source_name: "pipeline".into(),
         detail: e.to_string(),
+    };
+    let mut elements = vec![queue()?];
+    for factory in converters {
+        elements.push(make(factory, PLUGINS)?);
+    }
+    let sink = appsink(caps, sync);
+    elements.push(sink.clone().upcast());
+    pipeline.add_many(&elements).map_err(runtime)?;
+    gst::Element::link_many(&elements).map_err(runtime)?;
+    let sink_pad = elements[0]
+        .static_pad("sink")
+        .ok_or(MediaError::MissingElement {
+            factory: "queue",
+            hint: PLUGINS,
+        })?;
+    Ok(Branch {
+        sink_pad,
+        appsink: sink,
     })
 }
 
@@ -53,19 +72,12 @@ pub(crate) fn add_audio_branch(
     needs: AudioNeeds,
     sync: bool,
 ) -> Result<Branch, MediaError> {
-    let queue = queue()?;
-    let convert = make("audioconvert", "gstreamer1.0-plugins-base")?;
-    let resample = make("audioresample", "gstreamer1.0-plugins-base")?;
-    let sink = appsink(&needs.caps(), sync);
-    add_chain(pipeline, &[&queue, &convert, &resample, sink.upcast_ref()])?;
-    let sink_pad = queue.static_pad("sink").ok_or(MediaError::MissingElement {
-        factory: "queue",
-        hint: "gstreamer1.0-plugins-base",
-    })?;
-    Ok(Branch {
-        sink_pad,
-        appsink: sink,
-    })
+    add_branch(
+        pipeline,
+        &["audioconvert", "audioresample"],
+        &needs.caps(),
+        sync,
+    )
 }
 
 /// `queue ! videoconvert ! videoscale ! appsink` producing greyscale frames of the needed size.
@@ -74,17 +86,10 @@ pub(crate) fn add_video_branch(
     needs: VideoNeeds,
     sync: bool,
 ) -> Result<Branch, MediaError> {
-    let queue = queue()?;
-    let convert = make("videoconvert", "gstreamer1.0-plugins-base")?;
-    let scale = make("videoscale", "gstreamer1.0-plugins-base")?;
-    let sink = appsink(&needs.caps(), sync);
-    add_chain(pipeline, &[&queue, &convert, &scale, sink.upcast_ref()])?;
-    let sink_pad = queue.static_pad("sink").ok_or(MediaError::MissingElement {
-        factory: "queue",
-        hint: "gstreamer1.0-plugins-base",
-    })?;
-    Ok(Branch {
-        sink_pad,
-        appsink: sink,
-    })
+    add_branch(
+        pipeline,
+        &["videoconvert", "videoscale"],
+        &needs.caps(),
+        sync,
+    )
 }

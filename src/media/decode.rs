@@ -1,4 +1,4 @@
-//! Decoding a whole media file's audio at once, for references.
+//! Decoding a whole media file's audio, as fast as the machine allows, for references.
 
 use std::path::Path;
 use std::time::Duration;
@@ -10,8 +10,14 @@ use super::{AudioNeeds, Capture, CaptureState, MediaError, MediaNeeds};
 /// How long to sleep when the decoder has nothing new.
 const IDLE_WAIT: Duration = Duration::from_millis(1);
 
-/// Decodes all of `path`'s audio as mono F32 at `rate_hz`, as fast as the machine allows.
-pub fn decode_audio_file(path: &Path, rate_hz: u32) -> Result<Vec<f32>, MediaError> {
+/// Decodes all of `path`'s audio as mono F32 at `rate_hz` and hands it to `on_samples` in
+/// order, buffer by buffer, so memory does not grow with the file. An error from `on_samples`
+/// stops decoding and is returned.
+pub fn decode_audio_file<E, F>(path: &Path, rate_hz: u32, mut on_samples: F) -> Result<(), E>
+where
+    E: From<MediaError>,
+    F: FnMut(&[f32]) -> Result<(), E>,
+{
     let spec = SourceSpec::File(path.to_path_buf());
     let needs = MediaNeeds {
         audio: Some(AudioNeeds { rate_hz }),
@@ -25,20 +31,18 @@ pub fn decode_audio_file(path: &Path, rate_hz: u32) -> Result<Vec<f32>, MediaErr
             kind: "audio",
         })?;
     capture.start()?;
-    let mut samples = Vec::new();
     loop {
         let mut idle = true;
         while let Some(chunk) = receiver.pop() {
-            samples.extend_from_slice(&chunk.samples);
+            on_samples(&chunk.samples)?;
             idle = false;
         }
         let state = capture.poll()?;
         if receiver.is_finished() || (state == CaptureState::Finished && receiver.is_empty()) {
-            break;
+            return Ok(());
         }
         if idle {
             std::thread::sleep(IDLE_WAIT);
         }
     }
-    Ok(samples)
 }
