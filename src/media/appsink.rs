@@ -46,7 +46,7 @@ where
                 };
                 let record = to_record(&sample, buffer, pts_ns)?;
                 let mut sender = sender.lock().map_err(|_| gst::FlowError::Error)?;
-                if sender.send(record) {
+                if sender.send(record, pts_ns) {
                     Ok(gst::FlowSuccess::Ok)
                 } else {
                     Err(gst::FlowError::Flushing)

@@ -72,9 +72,10 @@ pub(crate) fn record_ring<T>(
 }
 
 impl<T> RecordSender<T> {
-    /// Hands a record over. Returns false only when the receiver is gone.
-    pub(crate) fn send(&mut self, record: T) -> bool {
-        self.stats.count_in();
+    /// Hands over a record captured at `running_time_ns`. Returns false only when the
+    /// receiver is gone.
+    pub(crate) fn send(&mut self, record: T, running_time_ns: u64) -> bool {
+        self.stats.count_in(running_time_ns);
         let mut record = record;
         loop {
             match self.producer.push(record) {
@@ -142,7 +143,7 @@ mod tests {
         let stats = CaptureStats::default();
         let (mut sender, mut receiver, _) = record_ring(2, Pace::Realtime, stats.clone());
         for i in 0..5 {
-            assert!(sender.send(i));
+            assert!(sender.send(i, i as u64));
         }
         assert_eq!((stats.frames_in(), stats.frames_dropped()), (5, 3));
         assert_eq!(receiver.pop(), Some(0));
@@ -159,7 +160,7 @@ mod tests {
         let (mut sender, mut receiver, _) = record_ring(4, Pace::Fast, stats.clone());
         let producer = std::thread::spawn(move || {
             for i in 0..1000u32 {
-                assert!(sender.send(i));
+                assert!(sender.send(i, u64::from(i)));
             }
             sender.end();
         });
@@ -178,8 +179,8 @@ mod tests {
     #[test]
     fn a_waiting_sender_gives_up_when_the_receiver_goes() {
         let (mut sender, receiver, _) = record_ring(1, Pace::Fast, CaptureStats::default());
-        assert!(sender.send(1));
+        assert!(sender.send(1, 1));
         drop(receiver);
-        assert!(!sender.send(2));
+        assert!(!sender.send(2, 2));
     }
 }

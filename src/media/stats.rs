@@ -13,6 +13,7 @@ pub struct CaptureStats {
 struct Counters {
     frames_in: AtomicU64,
     frames_dropped: AtomicU64,
+    latest_running_time_ns: AtomicU64,
 }
 
 impl CaptureStats {
@@ -26,8 +27,16 @@ impl CaptureStats {
         self.inner.frames_dropped.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn count_in(&self) {
+    /// The latest running time any record was captured at.
+    pub fn latest_running_time_ns(&self) -> u64 {
+        self.inner.latest_running_time_ns.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_in(&self, running_time_ns: u64) {
         self.inner.frames_in.fetch_add(1, Ordering::Relaxed);
+        self.inner
+            .latest_running_time_ns
+            .fetch_max(running_time_ns, Ordering::Relaxed);
     }
 
     pub(crate) fn count_dropped(&self) {

@@ -174,8 +174,10 @@ impl WriteEvents for StreamVec<'_, u64, StreamEvent> {
                 None if !closed => {
                     closed = true;
                     let stream = sink.stream.clone();
+                    // The graph has seen everything captured: the watermark is the stream's end.
+                    let end_ns = last_frontier_ns.max(sink.stats.latest_running_time_ns());
                     written = written
-                        .and_then(|_| sink.progress(last_frontier_ns, "finished", true))
+                        .and_then(|_| sink.progress(end_ns, "finished", true))
                         .and_then(|_| sink.emit(&stream, EventBody::Eos));
                 }
                 None => {}
