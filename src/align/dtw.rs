@@ -1,7 +1,7 @@
 //! Exact dynamic time warping over the full cost matrix: the reference implementation that
 //! the online aligner is checked against. Quadratic in time and memory; use it on small inputs.
 
-use super::{Distance, FeatureMatrix, DIAGONAL_WEIGHT};
+use super::{Distance, FeatureMatrix, StepWeights};
 
 /// The optimal warping path between two sequences and its cost.
 #[derive(Debug, Clone, PartialEq)]
@@ -12,13 +12,13 @@ pub struct DtwResult {
     pub path: Vec<(usize, usize)>,
 }
 
-/// Full-matrix DTW of `live` against `reference`, with the step weights of
-/// [`crate::align::OnlineTimeWarper`] (1 horizontal, 1 vertical, 2 diagonal).
+/// Full-matrix DTW of `live` against `reference` with the given step weights.
 /// Returns `None` if either sequence is empty.
 pub fn full_dtw(
     live: &FeatureMatrix,
     reference: &FeatureMatrix,
     distance: Distance,
+    weights: StepWeights,
 ) -> Option<DtwResult> {
     let (rows, cols) = (live.len(), reference.len());
     if rows == 0 || cols == 0 {
@@ -33,17 +33,17 @@ pub fn full_dtw(
                 d
             } else {
                 let up = if i > 0 {
-                    cost[at(i - 1, j)] + d
+                    cost[at(i - 1, j)] + weights.live * d
                 } else {
                     f32::INFINITY
                 };
                 let left = if j > 0 {
-                    cost[at(i, j - 1)] + d
+                    cost[at(i, j - 1)] + weights.reference * d
                 } else {
                     f32::INFINITY
                 };
                 let diag = if i > 0 && j > 0 {
-                    cost[at(i - 1, j - 1)] + DIAGONAL_WEIGHT * d
+                    cost[at(i - 1, j - 1)] + weights.diagonal * d
                 } else {
                     f32::INFINITY
                 };
@@ -85,7 +85,7 @@ mod tests {
     #[test]
     fn identical_sequences_cost_nothing_on_the_diagonal() {
         let a = seq(&[1.0, 2.0, 3.0, 4.0]);
-        let result = full_dtw(&a, &a, Distance::Euclidean).unwrap();
+        let result = full_dtw(&a, &a, Distance::Euclidean, StepWeights::default()).unwrap();
         assert_eq!(result.cost, 0.0);
         assert_eq!(result.path, vec![(0, 0), (1, 1), (2, 2), (3, 3)]);
     }
@@ -94,7 +94,13 @@ mod tests {
     fn a_repeated_frame_is_absorbed_by_a_vertical_step() {
         let live = seq(&[1.0, 2.0, 2.0, 3.0]);
         let reference = seq(&[1.0, 2.0, 3.0]);
-        let result = full_dtw(&live, &reference, Distance::Euclidean).unwrap();
+        let result = full_dtw(
+            &live,
+            &reference,
+            Distance::Euclidean,
+            StepWeights::default(),
+        )
+        .unwrap();
         assert_eq!(result.cost, 0.0);
         assert_eq!(result.path, vec![(0, 0), (1, 1), (2, 1), (3, 2)]);
     }

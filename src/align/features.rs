@@ -1,12 +1,14 @@
-//! A reference's feature frames, stored row-major.
+//! A reference's feature frames, stored row-major, with their norms.
 
-use super::AlignError;
+use super::{norm, AlignError};
 
-/// `len` frames of `dim` features each, stored contiguously.
+/// `len` frames of `dim` features each, stored contiguously. Each frame's L2 norm is kept
+/// beside it so that cosine distances against it cost one dot product.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeatureMatrix {
     dim: usize,
     values: Vec<f32>,
+    norms: Vec<f32>,
 }
 
 impl FeatureMatrix {
@@ -18,7 +20,8 @@ impl FeatureMatrix {
                 dim,
             });
         }
-        Ok(Self { dim, values })
+        let norms = values.chunks_exact(dim).map(norm).collect();
+        Ok(Self { dim, values, norms })
     }
 
     /// Features per frame.
@@ -41,6 +44,11 @@ impl FeatureMatrix {
         &self.values[index * self.dim..(index + 1) * self.dim]
     }
 
+    /// L2 norm of frame `index`.
+    pub fn frame_norm(&self, index: usize) -> f32 {
+        self.norms[index]
+    }
+
     /// Appends frames given row-major.
     pub fn extend_from_rows(&mut self, rows: &[f32]) -> Result<(), AlignError> {
         if !rows.len().is_multiple_of(self.dim) {
@@ -50,6 +58,7 @@ impl FeatureMatrix {
             });
         }
         self.values.extend_from_slice(rows);
+        self.norms.extend(rows.chunks_exact(self.dim).map(norm));
         Ok(())
     }
 }

@@ -12,15 +12,9 @@ mod features;
 mod lag;
 mod oltw;
 
-pub use distance::{cosine_distance, euclidean_distance, Distance};
+pub use distance::{cosine_distance, dot, euclidean_distance, manhattan_distance, norm, Distance};
 pub use dtw::{full_dtw, DtwResult};
 pub use error::AlignError;
 pub use features::FeatureMatrix;
 pub use lag::{AvLagEstimator, LagConfig, LagEstimate};
-pub use oltw::{OltwConfig, OnlineTimeWarper, TrackedPosition};
-
-/// Step weights of the DTW recursion shared by [`full_dtw`] and [`OnlineTimeWarper`]:
-/// a horizontal or vertical step costs the local distance once, a diagonal step twice, so every
-/// path from (0, 0) to (i, j) carries the same total weight `i + j + 1` and costs of paths of
-/// different lengths can be compared after dividing by it (Dixon 2005).
-pub(crate) const DIAGONAL_WEIGHT: f32 = 2.0;
+pub use oltw::{OltwConfig, OnlineTimeWarper, StepWeights, TrackedPosition};

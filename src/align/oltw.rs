@@ -1,21 +1,51 @@
 //! Online time warping (Dixon 2005): follows a live sequence along a reference as it arrives.
 //!
 //! The aligner grows the DTW cost matrix one live row or one reference column at a time,
-//! keeping only a band of `band_frames` cells behind the frontier (t, j). After each step it
-//! looks at the normalised path costs on the frontier's row and column: if the best lies on
-//! the column at an earlier live frame, the live stream is ahead and the reference advances;
-//! if it lies on the row at an earlier reference frame, the reference is ahead and the aligner
-//! waits for the next live frame; otherwise both advance. `max_run_count` caps how many times
-//! in a row one side may advance alone, which bounds the slope of the path.
+//! within a band of `band_frames` cells behind the frontier (t, j). After each step it looks
+//! at the normalised path costs on the frontier's row and column: if the best lies on the
+//! column at an earlier live frame, the live stream is ahead and the reference advances; if it
+//! lies on the row at an earlier reference frame, the reference is ahead and the aligner waits
+//! for the next live frame; otherwise both advance. `max_run_count` caps how many times in a
+//! row one side may advance alone, which bounds the slope of the path.
 //!
-//! Invariants: every retained row covers a contiguous run of reference frames ending at the
-//! current reference index `j`; at most `band_frames` rows are retained; reported reference
-//! positions never decrease.
+//! Only the frontier's row and column are kept (each at most `band_frames` cells), plus the
+//! last `band_frames` live frames: memory is O(c·d) and the work per live frame O(c·d),
+//! whatever the length of the stream or of the reference. Each cell carries its path cost and
+//! the total step weight of that path, so costs of paths of different lengths compare after
+//! dividing one by the other, for any step weights.
+//!
+//! Invariants: the row covers reference frames `[max(0, j−c+1), j]`, the column live frames
+//! `[max(0, t−c+1), t]`, and they meet at (t, j); reported reference positions never decrease.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::{AlignError, Distance, FeatureMatrix, DIAGONAL_WEIGHT};
+use super::{norm, AlignError, Distance, FeatureMatrix};
+
+/// Path-cost margin (in local-distance units) at which the confidence reaches 1 − 1/e.
+const CONFIDENCE_SCALE: f64 = 1.0;
+
+/// How much a step of the warping path costs, as multiples of the local distance.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepWeights {
+    /// A step along the live axis alone (the reference holds still).
+    pub live: f32,
+    /// A step along the reference axis alone (the live stream holds still).
+    pub reference: f32,
+    /// A step along both.
+    pub diagonal: f32,
+}
+
+impl Default for StepWeights {
+    /// Dixon's weights: 1, 1 and 2, under which every path to (i, j) weighs i + j + 1.
+    fn default() -> Self {
+        Self {
+            live: 1.0,
+            reference: 1.0,
+            diagonal: 2.0,
+        }
+    }
+}
 
 /// Settings of the online aligner.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +58,11 @@ pub struct OltwConfig {
     pub distance: Distance,
     /// Number of recent positions the tempo is estimated from.
     pub tempo_window_frames: usize,
+    /// Step weights of the DTW recursion.
+    pub step_weights: StepWeights,
+    /// Reference frames on either side of the best match that do not count as rivals when
+    /// the confidence is measured.
+    pub rival_exclusion_frames: usize,
 }
 
 impl Default for OltwConfig {
@@ -37,6 +72,8 @@ impl Default for OltwConfig {
             max_run_count: 3,
             distance: Distance::Cosine,
             tempo_window_frames: 50,
+            step_weights: StepWeights::default(),
+            rival_exclusion_frames: 10,
         }
     }
 }
@@ -44,26 +81,36 @@ impl Default for OltwConfig {
 impl OltwConfig {
     /// Checks that the settings can work.
     pub fn validate(&self) -> Result<(), AlignError> {
+        let bad = |name, expected, actual: String| {
+            Err(AlignError::BadParameter {
+                name,
+                expected,
+                actual,
+            })
+        };
         if self.band_frames < 2 {
-            return Err(AlignError::BadParameter {
-                name: "band_frames",
-                expected: "at least 2",
-                actual: self.band_frames.to_string(),
-            });
+            return bad("band_frames", "at least 2", self.band_frames.to_string());
         }
         if self.max_run_count < 1 {
-            return Err(AlignError::BadParameter {
-                name: "max_run_count",
-                expected: "at least 1",
-                actual: self.max_run_count.to_string(),
-            });
+            return bad(
+                "max_run_count",
+                "at least 1",
+                self.max_run_count.to_string(),
+            );
         }
         if self.tempo_window_frames < 2 {
-            return Err(AlignError::BadParameter {
-                name: "tempo_window_frames",
-                expected: "at least 2",
-                actual: self.tempo_window_frames.to_string(),
-            });
+            return bad(
+                "tempo_window_frames",
+                "at least 2",
+                self.tempo_window_frames.to_string(),
+            );
+        }
+        let w = self.step_weights;
+        if ![w.live, w.reference, w.diagonal]
+            .iter()
+            .all(|v| v.is_finite() && *v > 0.0)
+        {
+            return bad("step_weights", "finite and above 0", format!("{w:?}"));
         }
         Ok(())
     }
@@ -78,7 +125,7 @@ pub struct TrackedPosition {
     pub ref_index: usize,
     /// Reference frames per live frame over the recent path.
     pub tempo: f64,
-    /// How distinct the best match is from the rest of the band, in [0, 1].
+    /// How far the best match stands out from its rivals in the band, in [0, 1].
     pub confidence: f64,
     /// Path cost to the match divided by the path's total step weight.
     pub normalized_cost: f32,
@@ -92,20 +139,87 @@ enum Step {
     Both,
 }
 
-/// Accumulated costs of one live frame against reference frames `first_ref..`.
-#[derive(Debug, Default)]
-struct BandRow {
-    first_ref: usize,
-    cost: Vec<f32>,
+/// One cell of the cost matrix: the best path's cost and its total step weight.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Cell {
+    cost: f32,
+    weight: f32,
 }
 
-impl BandRow {
-    fn get(&self, ref_index: usize) -> f32 {
-        ref_index
-            .checked_sub(self.first_ref)
-            .and_then(|k| self.cost.get(k).copied())
-            .unwrap_or(f32::INFINITY)
+impl Cell {
+    const UNREACHED: Cell = Cell {
+        cost: f32::INFINITY,
+        weight: 1.0,
+    };
+
+    fn normalized(self) -> f32 {
+        self.cost / self.weight
     }
+
+    /// The cheapest way into a cell from its three predecessors, for local distance `d`.
+    fn best(
+        from_live: Cell,
+        from_reference: Cell,
+        from_diagonal: Cell,
+        d: f32,
+        w: StepWeights,
+    ) -> Cell {
+        let candidates = [
+            (from_live, w.live),
+            (from_reference, w.reference),
+            (from_diagonal, w.diagonal),
+        ];
+        let mut best = Cell::UNREACHED;
+        for (previous, weight) in candidates {
+            let cost = previous.cost + weight * d;
+            if cost < best.cost {
+                best = Cell {
+                    cost,
+                    weight: previous.weight + weight,
+                };
+            }
+        }
+        best
+    }
+}
+
+/// A run of cells along one axis, starting at `first`.
+#[derive(Debug, Default)]
+struct Strip {
+    first: usize,
+    cells: VecDeque<Cell>,
+}
+
+impl Strip {
+    fn get(&self, index: usize) -> Cell {
+        index
+            .checked_sub(self.first)
+            .and_then(|k| self.cells.get(k).copied())
+            .unwrap_or(Cell::UNREACHED)
+    }
+
+    /// Appends a cell, dropping the oldest beyond `capacity`.
+    fn push(&mut self, cell: Cell, capacity: usize) {
+        self.cells.push_back(cell);
+        if self.cells.len() > capacity {
+            self.cells.pop_front();
+            self.first += 1;
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (usize, Cell)> + '_ {
+        self.cells
+            .iter()
+            .enumerate()
+            .map(move |(k, &cell)| (self.first + k, cell))
+    }
+}
+
+/// A live frame kept for later column steps, with its norm.
+#[derive(Debug, Default)]
+struct LiveFrame {
+    values: Vec<f32>,
+    norm: f32,
 }
 
 /// Online time warping of a live sequence against a fixed reference.
@@ -113,8 +227,14 @@ impl BandRow {
 pub struct OnlineTimeWarper {
     reference: Arc<FeatureMatrix>,
     config: OltwConfig,
-    rows: VecDeque<BandRow>,
-    live_frames: VecDeque<Vec<f32>>,
+    /// Row t: reference frames `row.first..=j`.
+    row: Strip,
+    /// Column j: live frames `column.first..=t`.
+    column: Strip,
+    /// The strip being built by the current step, swapped in when done.
+    scratch: Strip,
+    /// The live frames of the column, oldest first.
+    live_frames: VecDeque<LiveFrame>,
     live_index: Option<usize>,
     ref_index: usize,
     pending_step: Step,
@@ -131,10 +251,22 @@ impl OnlineTimeWarper {
         if reference.is_empty() {
             return Err(AlignError::EmptyReference);
         }
+        let band = config.band_frames;
         Ok(Self {
             reference,
-            rows: VecDeque::with_capacity(config.band_frames + 1),
-            live_frames: VecDeque::with_capacity(config.band_frames + 1),
+            row: Strip {
+                first: 0,
+                cells: VecDeque::with_capacity(band + 1),
+            },
+            column: Strip {
+                first: 0,
+                cells: VecDeque::with_capacity(band + 1),
+            },
+            scratch: Strip {
+                first: 0,
+                cells: VecDeque::with_capacity(band + 1),
+            },
+            live_frames: VecDeque::with_capacity(band + 1),
             recent_positions: VecDeque::with_capacity(config.tempo_window_frames + 1),
             config,
             live_index: None,
@@ -149,6 +281,17 @@ impl OnlineTimeWarper {
     /// The reference being followed.
     pub fn reference(&self) -> &FeatureMatrix {
         &self.reference
+    }
+
+    /// The frontier (t, j): the newest live frame and the furthest reference frame computed.
+    pub fn frontier(&self) -> Option<(usize, usize)> {
+        self.live_index.map(|t| (t, self.ref_index))
+    }
+
+    /// Accumulated path cost at the frontier (t, j).
+    pub fn frontier_cost(&self) -> Option<f32> {
+        let cost = self.row.get(self.ref_index).cost;
+        (self.live_index.is_some() && cost.is_finite()).then_some(cost)
     }
 
     /// Takes the next live frame and returns where it sits in the reference.
@@ -187,52 +330,44 @@ impl OnlineTimeWarper {
         Ok(self.report())
     }
 
-    /// Accumulated path cost at (live, reference), if that cell is still in the band.
-    pub fn cost_at(&self, live_index: usize, ref_index: usize) -> Option<f32> {
-        let row = self.row_for(live_index)?;
-        let cost = row.get(ref_index);
-        cost.is_finite().then_some(cost)
+    fn distance_to_reference(&self, live: &[f32], live_norm: f32, ref_index: usize) -> f32 {
+        let reference = self.reference.frame(ref_index);
+        self.config.distance.between_with_norms(
+            live,
+            live_norm,
+            reference,
+            self.reference.frame_norm(ref_index),
+        )
     }
 
-    /// The best path that ends at the current frontier (t, j), traced back as far as the band
-    /// reaches, as (live, reference) pairs in increasing order.
-    pub fn path_within_band(&self) -> Vec<(usize, usize)> {
-        let Some(t) = self.live_index else {
-            return Vec::new();
+    fn keep_live_frame(&mut self, frame: &[f32], frame_norm: f32) {
+        let mut kept = if self.live_frames.len() >= self.config.band_frames {
+            self.live_frames.pop_front().unwrap_or_default()
+        } else {
+            LiveFrame::default()
         };
-        let mut path = vec![(t, self.ref_index)];
-        let (mut i, mut j) = (t, self.ref_index);
-        while (i, j) != (0, 0) {
-            let candidates = [
-                (i > 0 && j > 0).then(|| (i - 1, j - 1)),
-                (i > 0).then(|| (i - 1, j)),
-                (j > 0).then(|| (i, j - 1)),
-            ];
-            let best = candidates
-                .into_iter()
-                .flatten()
-                .filter_map(|(a, b)| self.cost_at(a, b).map(|c| ((a, b), c)))
-                .min_by(|x, y| x.1.total_cmp(&y.1));
-            match best {
-                Some(((a, b), _)) => {
-                    i = a;
-                    j = b;
-                    path.push((i, j));
-                }
-                None => break,
-            }
-        }
-        path.reverse();
-        path
+        kept.values.clear();
+        kept.values.extend_from_slice(frame);
+        kept.norm = frame_norm;
+        self.live_frames.push_back(kept);
     }
 
     fn start(&mut self, frame: &[f32]) {
-        let d = self.config.distance.between(frame, self.reference.frame(0));
-        self.rows.push_back(BandRow {
-            first_ref: 0,
-            cost: vec![d],
-        });
-        self.live_frames.push_back(frame.to_vec());
+        let frame_norm = norm(frame);
+        let d = self.distance_to_reference(frame, frame_norm, 0);
+        let cell = Cell {
+            cost: d,
+            weight: 1.0,
+        };
+        self.row = Strip {
+            first: 0,
+            cells: VecDeque::from([cell]),
+        };
+        self.column = Strip {
+            first: 0,
+            cells: VecDeque::from([cell]),
+        };
+        self.keep_live_frame(frame, frame_norm);
         self.live_index = Some(0);
         self.ref_index = 0;
     }
@@ -241,67 +376,70 @@ impl OnlineTimeWarper {
         self.ref_index + 1 < self.reference.len()
     }
 
-    fn row_for(&self, live_index: usize) -> Option<&BandRow> {
-        let t = self.live_index?;
-        let back = t.checked_sub(live_index)?;
-        let position = self.rows.len().checked_sub(back + 1)?;
-        self.rows.get(position)
-    }
-
-    fn local_cost(&self, up: f32, left: f32, diag: f32, d: f32) -> f32 {
-        (up + d).min(left + d).min(diag + DIAGONAL_WEIGHT * d)
-    }
-
     /// Adds row t+1 for `frame`, over the band of reference frames ending at j.
     fn add_live_row(&mut self, frame: &[f32]) {
-        let j = self.ref_index;
-        let first_ref = j.saturating_sub(self.config.band_frames - 1);
-        let mut row = if self.rows.len() >= self.config.band_frames {
-            self.live_frames.pop_front();
-            self.rows.pop_front().unwrap_or_default()
-        } else {
-            BandRow::default()
-        };
-        row.first_ref = first_ref;
-        row.cost.clear();
-        if let Some(previous) = self.rows.back() {
-            for ref_index in first_ref..=j {
-                let d = self
-                    .config
-                    .distance
-                    .between(frame, self.reference.frame(ref_index));
-                let left = row.cost.last().copied().unwrap_or(f32::INFINITY);
-                let diag = if ref_index > 0 {
-                    previous.get(ref_index - 1)
-                } else {
-                    f32::INFINITY
-                };
-                row.cost
-                    .push(self.local_cost(previous.get(ref_index), left, diag, d));
-            }
+        let (j, band, weights) = (
+            self.ref_index,
+            self.config.band_frames,
+            self.config.step_weights,
+        );
+        let frame_norm = norm(frame);
+        let mut row = std::mem::take(&mut self.scratch);
+        row.first = j.saturating_sub(band - 1);
+        row.cells.clear();
+        for ref_index in row.first..=j {
+            let d = self.distance_to_reference(frame, frame_norm, ref_index);
+            let from_reference = row.cells.back().copied().unwrap_or(Cell::UNREACHED);
+            let from_diagonal = if ref_index > 0 {
+                self.row.get(ref_index - 1)
+            } else {
+                Cell::UNREACHED
+            };
+            row.cells.push_back(Cell::best(
+                self.row.get(ref_index),
+                from_reference,
+                from_diagonal,
+                d,
+                weights,
+            ));
         }
-        self.rows.push_back(row);
-        self.live_frames.push_back(frame.to_vec());
+        let corner = row.cells.back().copied().unwrap_or(Cell::UNREACHED);
+        self.column.push(corner, band);
+        self.scratch = std::mem::replace(&mut self.row, row);
+        self.keep_live_frame(frame, frame_norm);
         self.live_index = self.live_index.map(|t| t + 1);
     }
 
-    /// Adds column j+1 to every retained row.
+    /// Adds column j+1 over the live frames of the band.
     fn add_reference_column(&mut self) {
-        let j = self.ref_index + 1;
-        let reference = self.reference.frame(j);
-        for r in 0..self.rows.len() {
-            let d = self
-                .config
-                .distance
-                .between(&self.live_frames[r], reference);
-            let (up, diag) = match r.checked_sub(1).map(|p| &self.rows[p]) {
-                Some(previous) => (previous.get(j), previous.get(j - 1)),
-                None => (f32::INFINITY, f32::INFINITY),
+        let (j, band, weights) = (
+            self.ref_index + 1,
+            self.config.band_frames,
+            self.config.step_weights,
+        );
+        let mut column = std::mem::take(&mut self.scratch);
+        column.first = self.column.first;
+        column.cells.clear();
+        for (k, live) in self.live_frames.iter().enumerate() {
+            let live_index = self.column.first + k;
+            let d = self.distance_to_reference(&live.values, live.norm, j);
+            let from_live = column.cells.back().copied().unwrap_or(Cell::UNREACHED);
+            let from_diagonal = if k > 0 {
+                self.column.get(live_index - 1)
+            } else {
+                Cell::UNREACHED
             };
-            let left = self.rows[r].get(j - 1);
-            let cost = self.local_cost(up, left, diag, d);
-            self.rows[r].cost.push(cost);
+            column.cells.push_back(Cell::best(
+                from_live,
+                self.column.get(live_index),
+                from_diagonal,
+                d,
+                weights,
+            ));
         }
+        let corner = column.cells.back().copied().unwrap_or(Cell::UNREACHED);
+        self.row.push(corner, band);
+        self.scratch = std::mem::replace(&mut self.column, column);
         self.ref_index = j;
     }
 
@@ -329,24 +467,15 @@ impl OnlineTimeWarper {
                 Step::Live
             };
         }
-        let normalized =
-            |live: usize, reference: usize, cost: f32| cost / (live + reference + 1) as f32;
         let mut best = (f32::INFINITY, t, j);
-        let rows = self.rows.len();
-        for (r, row) in self.rows.iter().enumerate() {
-            let live = t + 1 + r - rows;
-            let cost = normalized(live, j, row.get(j));
-            if cost < best.0 {
-                best = (cost, live, j);
+        for (live, cell) in self.column.iter() {
+            if cell.normalized() < best.0 {
+                best = (cell.normalized(), live, j);
             }
         }
-        if let Some(row) = self.rows.back() {
-            for (k, &cost) in row.cost.iter().enumerate() {
-                let reference = row.first_ref + k;
-                let cost = normalized(t, reference, cost);
-                if cost < best.0 {
-                    best = (cost, t, reference);
-                }
+        for (reference, cell) in self.row.iter() {
+            if cell.normalized() < best.0 {
+                best = (cell.normalized(), t, reference);
             }
         }
         let (_, live, reference) = best;
@@ -361,41 +490,41 @@ impl OnlineTimeWarper {
 
     fn report(&mut self) -> TrackedPosition {
         let t = self.live_index.unwrap_or(0);
-        let (mut best_cost, mut best_ref, mut sum, mut count) =
-            (f32::INFINITY, self.ref_index, 0.0f64, 0usize);
-        if let Some(row) = self.rows.back() {
-            for (k, &cost) in row.cost.iter().enumerate() {
-                let reference = row.first_ref + k;
-                let cost = cost / (t + reference + 1) as f32;
-                if !cost.is_finite() {
-                    continue;
-                }
-                sum += f64::from(cost);
-                count += 1;
-                if cost < best_cost {
-                    best_cost = cost;
-                    best_ref = reference;
-                }
-            }
-        }
+        let (best_ref, best) = self
+            .row
+            .iter()
+            .filter(|(_, cell)| cell.cost.is_finite())
+            .min_by(|a, b| a.1.normalized().total_cmp(&b.1.normalized()))
+            .unwrap_or((self.ref_index, Cell::UNREACHED));
+        let exclusion = self.config.rival_exclusion_frames;
+        let rival = self
+            .row
+            .iter()
+            .filter(|(reference, _)| reference.abs_diff(best_ref) > exclusion)
+            .map(|(_, cell)| cell.normalized())
+            .filter(|cost| cost.is_finite())
+            .fold(f32::INFINITY, f32::min);
+        // How much more the best rival path costs, scaled to the best path's length: about the
+        // local distance of the frames where the two part ways. One completely mismatched
+        // frame (distance ~1) already makes the match fairly sure.
+        let margin = f64::from((rival - best.normalized()) * best.weight);
+        let confidence = if margin.is_finite() {
+            (1.0 - (-margin / CONFIDENCE_SCALE).exp()).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
         let ref_index = best_ref.max(self.last_reported_ref);
         self.last_reported_ref = ref_index;
         if self.recent_positions.len() == self.config.tempo_window_frames {
             self.recent_positions.pop_front();
         }
         self.recent_positions.push_back((t, ref_index));
-        let mean = if count > 0 { sum / count as f64 } else { 0.0 };
-        let confidence = if mean > 0.0 {
-            ((mean - f64::from(best_cost)) / mean).clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
         TrackedPosition {
             live_index: t,
             ref_index,
             tempo: slope(&self.recent_positions),
             confidence,
-            normalized_cost: best_cost,
+            normalized_cost: best.normalized(),
         }
     }
 }
@@ -430,57 +559,54 @@ mod tests {
         Arc::new(FeatureMatrix::new(dim, values).unwrap())
     }
 
-    fn assert_monotone_and_continuous(path: &[(usize, usize)]) {
-        for pair in path.windows(2) {
-            let (a, b) = (pair[0], pair[1]);
-            let di = b.0 - a.0;
-            let dj = b.1 - a.1;
-            assert!(
-                di <= 1 && dj <= 1 && di + dj >= 1,
-                "path step {a:?} -> {b:?} is not a DTW step"
-            );
-        }
-    }
-
     proptest! {
         /// With a band wider than both sequences every cell is computed exactly, so the cost
-        /// at the end equals full DTW and the traced path is a valid warping path.
+        /// at the frontier equals full DTW, for Dixon's weights and for others.
         #[test]
-        fn full_band_equals_exact_dtw(len in 2usize..24, seed in proptest::collection::vec(-1.0f32..1.0, 3 * 24)) {
+        fn full_band_equals_exact_dtw(
+            len in 2usize..24,
+            seed in proptest::collection::vec(-1.0f32..1.0, 3 * 24),
+            weights in (0.5f32..3.0, 0.5f32..3.0, 0.5f32..4.0),
+        ) {
             let dim = 3;
             let reference = matrix(dim, seed[..len * dim].to_vec());
             let live_values: Vec<f32> = seed[..len * dim].iter().rev().map(|v| v * 0.7 + 0.1).collect();
             let live = FeatureMatrix::new(dim, live_values).unwrap();
-            let config = OltwConfig { band_frames: len + 1, distance: Distance::Euclidean, ..OltwConfig::default() };
+            let step_weights = StepWeights { live: weights.0, reference: weights.1, diagonal: weights.2 };
+            let config = OltwConfig { band_frames: len + 1, distance: Distance::Euclidean, step_weights, ..OltwConfig::default() };
             let mut warper = OnlineTimeWarper::new(reference.clone(), config).unwrap();
             for i in 0..live.len() {
                 warper.push_frame(live.frame(i)).unwrap();
             }
-            let exact = full_dtw(&live, &reference, Distance::Euclidean).unwrap();
-            let online = warper.cost_at(len - 1, len - 1).unwrap();
+            prop_assert_eq!(warper.frontier(), Some((len - 1, len - 1)));
+            let exact = full_dtw(&live, &reference, Distance::Euclidean, step_weights).unwrap();
+            let online = warper.frontier_cost().unwrap();
             prop_assert!((online - exact.cost).abs() <= 1e-4 * exact.cost.max(1.0), "online {online} exact {}", exact.cost);
-            let path = warper.path_within_band();
-            prop_assert_eq!(path.first().copied(), Some((0, 0)));
-            prop_assert_eq!(path.last().copied(), Some((len - 1, len - 1)));
-            assert_monotone_and_continuous(&path);
         }
 
-        /// With a narrow band the path is still a valid warping path and positions never go back.
+        /// With a narrow band the frontier still moves by DTW steps within the run limit, and
+        /// positions stay in the reference and never go back.
         #[test]
         fn narrow_band_paths_are_valid(ref_len in 5usize..60, live_len in 5usize..60, band in 2usize..8,
                                        values in proptest::collection::vec(0.0f32..1.0, 2 * 120)) {
             let reference = matrix(2, values[..ref_len * 2].to_vec());
             let live = FeatureMatrix::new(2, values[240 - live_len * 2..].to_vec()).unwrap();
             let config = OltwConfig { band_frames: band, ..OltwConfig::default() };
+            let max_ref_steps = config.max_run_count + 2;
             let mut warper = OnlineTimeWarper::new(reference, config).unwrap();
-            let mut last = 0;
+            let (mut last_ref, mut last_frontier) = (0, (0, 0));
             for i in 0..live.len() {
                 let position = warper.push_frame(live.frame(i)).unwrap();
-                prop_assert!(position.ref_index >= last);
-                prop_assert!(position.ref_index < ref_len);
+                let frontier = warper.frontier().unwrap();
+                prop_assert_eq!(frontier.0, i);
+                if i > 0 {
+                    prop_assert!(frontier.1 >= last_frontier.1 && frontier.1 - last_frontier.1 <= max_ref_steps);
+                }
+                prop_assert!(position.ref_index >= last_ref);
+                prop_assert!(position.ref_index < ref_len && position.ref_index + band > frontier.1);
                 prop_assert!((0.0..=1.0).contains(&position.confidence));
-                last = position.ref_index;
-                assert_monotone_and_continuous(&warper.path_within_band());
+                last_ref = position.ref_index;
+                last_frontier = frontier;
             }
         }
     }
@@ -523,17 +649,37 @@ mod tests {
         };
         let mut warper = OnlineTimeWarper::new(reference.clone(), config).unwrap();
         let mut worst = 0usize;
+        let mut last = None;
         for (i, &true_ref) in truth.iter().enumerate() {
             let tracked = warper.push_frame(reference.frame(true_ref)).unwrap();
             if i > 60 {
                 worst = worst.max(tracked.ref_index.abs_diff(true_ref));
             }
+            last = Some(tracked);
         }
         assert!(worst <= 2, "largest error after warm-up was {worst} frames");
+        let last = last.unwrap();
+        assert!((last.tempo - 1.25).abs() < 0.1, "tempo {}", last.tempo);
+        assert!(last.confidence > 0.5, "confidence {}", last.confidence);
     }
 
     #[test]
-    fn wrong_dimension_is_refused() {
+    fn memory_does_not_grow_with_the_stream() {
+        let reference = matrix(4, symbol_sequence(5_000, 4));
+        let config = OltwConfig {
+            band_frames: 50,
+            ..OltwConfig::default()
+        };
+        let mut warper = OnlineTimeWarper::new(reference.clone(), config).unwrap();
+        for i in 0..4_000 {
+            warper.push_frame(reference.frame(i)).unwrap();
+        }
+        assert!(warper.row.cells.len() <= 50 && warper.column.cells.len() <= 50);
+        assert!(warper.live_frames.len() <= 50);
+    }
+
+    #[test]
+    fn bad_settings_and_wrong_dimensions_are_refused() {
         let mut warper =
             OnlineTimeWarper::new(matrix(2, vec![0.0; 4]), OltwConfig::default()).unwrap();
         assert_eq!(
@@ -542,6 +688,18 @@ mod tests {
                 expected: 2,
                 actual: 1
             })
+        );
+        let zero_weight = OltwConfig {
+            step_weights: StepWeights {
+                diagonal: 0.0,
+                ..StepWeights::default()
+            },
+            ..OltwConfig::default()
+        };
+        assert!(OnlineTimeWarper::new(matrix(2, vec![0.0; 4]), zero_weight).is_err());
+        assert_eq!(
+            OnlineTimeWarper::new(matrix(2, vec![]), OltwConfig::default()).err(),
+            Some(AlignError::EmptyReference)
         );
     }
 }
