@@ -30,17 +30,14 @@ fn oltw_push_frame(c: &mut Criterion) {
     let mut group = c.benchmark_group("oltw_push_frame");
     group.throughput(Throughput::Elements(1));
     for dim in [12usize, 64] {
-        let reference = Arc::new(
-            FeatureMatrix::new(dim, pseudo_random_frames(30_000, dim, 7)).expect("whole frames"),
-        );
+        let reference = Arc::new(FeatureMatrix::new(dim, pseudo_random_frames(30_000, dim, 7)).expect("whole frames"));
         let live = pseudo_random_frames(4_096, dim, 11);
         for band in [100usize, 500] {
             let config = OltwConfig {
                 band_frames: band,
                 ..OltwConfig::default()
             };
-            let mut warper =
-                OnlineTimeWarper::new(reference.clone(), config.clone()).expect("valid settings");
+            let mut warper = OnlineTimeWarper::new(reference.clone(), config.clone()).expect("valid settings");
             // Past the start-up, where every step advances both sides.
             for frame in live.chunks_exact(dim).take(band + 10) {
                 warper.push_frame(frame).expect("right dimension");
@@ -49,11 +46,7 @@ fn oltw_push_frame(c: &mut Criterion) {
             group.bench_with_input(BenchmarkId::new(format!("d{dim}"), band), &band, |b, _| {
                 b.iter(|| {
                     let frame = frames.next().unwrap_or(&[]);
-                    black_box(
-                        warper
-                            .push_frame(black_box(frame))
-                            .expect("right dimension"),
-                    )
+                    black_box(warper.push_frame(black_box(frame)).expect("right dimension"))
                 })
             });
         }

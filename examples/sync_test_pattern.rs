@@ -19,8 +19,7 @@ fn main() -> Result<()> {
             .with_context(|| format!("'{text}' is not a number of milliseconds"))?,
         None => 80,
     };
-    let params =
-        TestPatternParams::from_query(&format!("av_offset_ms={av_offset_ms}&duration_s=8"))?;
+    let params = TestPatternParams::from_query(&format!("av_offset_ms={av_offset_ms}&duration_s=8"))?;
     let job = SyncJob {
         source: SourceSpec::Test(params),
         pace: Pace::Fast,

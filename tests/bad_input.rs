@@ -41,18 +41,12 @@ fn an_unknown_source_is_named() {
         &["sync", "--live", "ftp://host/clip.mp4"],
         &["ftp://host/clip.mp4", "unknown source"],
     );
-    assert_refused(
-        &["sync", "--live", "webcam:/dev/video99"],
-        &["/dev/video99"],
-    );
+    assert_refused(&["sync", "--live", "webcam:/dev/video99"], &["/dev/video99"]);
 }
 
 #[test]
 fn an_unparsable_test_parameter_is_named() {
-    assert_refused(
-        &["sync", "--live", "test?av_offset_ms=soon"],
-        &["av_offset_ms", "soon"],
-    );
+    assert_refused(&["sync", "--live", "test?av_offset_ms=soon"], &["av_offset_ms", "soon"]);
     assert_refused(&["sync", "--live", "test?fps=0"], &["fps"]);
     assert_refused(&["sync", "--live", "test?colour=red"], &["colour"]);
 }
@@ -66,14 +60,8 @@ fn a_file_without_audio_is_named() {
         video_only.display()
     ));
     let path = video_only.to_str().unwrap_or_default();
-    assert_refused(
-        &["sync", "--live", path, "--pace", "fast"],
-        &[path, "no audio"],
-    );
-    assert_refused(
-        &["follow", "--reference", path, "--live", "test"],
-        &[path, "no audio"],
-    );
+    assert_refused(&["sync", "--live", path, "--pace", "fast"], &[path, "no audio"]);
+    assert_refused(&["follow", "--reference", path, "--live", "test"], &[path, "no audio"]);
 }
 
 #[test]
@@ -85,10 +73,7 @@ fn an_undecodable_file_is_named() {
         .collect();
     std::fs::write(&garbage, bytes).expect("file written");
     let path = garbage.to_str().unwrap_or_default();
-    assert_refused(
-        &["sync", "--live", path, "--pace", "fast"],
-        &[path, "cannot be read"],
-    );
+    assert_refused(&["sync", "--live", path, "--pace", "fast"], &[path, "cannot be read"]);
 }
 
 #[test]
@@ -101,10 +86,7 @@ fn a_launch_line_without_the_needed_appsink_is_refused() {
 
 #[test]
 fn bad_options_are_named() {
-    assert_refused(
-        &["sync", "--live", "test", "--pace", "warp"],
-        &["--pace", "warp"],
-    );
+    assert_refused(&["sync", "--live", "test", "--pace", "warp"], &["--pace", "warp"]);
     assert_refused(&["sync", "--live", "test", "--device", "tpu"], &["tpu"]);
     assert_refused(
         &[

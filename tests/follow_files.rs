@@ -35,11 +35,7 @@ fn follow_errors(features: &str, format: LiveFormat) -> Vec<f64> {
         RATE_HZ,
         &render(&notes, &identity, RATE_HZ, total_ref_s, 0.0),
     );
-    write_wav(
-        &live_wav,
-        RATE_HZ,
-        &render(&notes, &map, RATE_HZ, 29.6, 0.01),
-    );
+    write_wav(&live_wav, RATE_HZ, &render(&notes, &map, RATE_HZ, 29.6, 0.01));
     gst_launch(&format!(
         "filesrc location={} ! wavparse ! audioconvert ! vorbisenc ! oggmux ! filesink location={}",
         reference_wav.display(),
@@ -115,9 +111,6 @@ fn follows_a_time_warped_rendition_with_chroma() {
 fn follows_an_mp3_rendition_against_an_ogg_reference() {
     let mut errors = follow_errors("logmel", LiveFormat::Mp3);
     let median_error = median(&mut errors);
-    println!(
-        "logmel, live MP3: median error {:.1} ms",
-        median_error * 1e3
-    );
+    println!("logmel, live MP3: median error {:.1} ms", median_error * 1e3);
     assert!(median_error < 0.1, "median error {median_error} s");
 }

@@ -22,10 +22,7 @@ fn measured_offset(offset_ms: i64, pace: &str, duration_s: u32) -> (f64, Vec<ser
         .filter(|e| e["live_ns"].as_u64().unwrap_or(0) >= 3_000_000_000)
         .map(|e| e["av_offset_ns"].as_f64().unwrap_or(f64::NAN))
         .collect();
-    assert!(
-        offsets.len() >= 4,
-        "too few estimates after 3 s: {offsets:?}"
-    );
+    assert!(offsets.len() >= 4, "too few estimates after 3 s: {offsets:?}");
     let progress = of_type(&events, "progress").into_iter().cloned().collect();
     (median(&mut offsets), progress)
 }
@@ -51,11 +48,7 @@ fn reports_each_offset_within_one_video_frame() {
 #[test]
 fn runs_in_real_time_without_drops_and_reports_progress_from_the_frontier() {
     let (measured, progress) = measured_offset(80, "realtime", 6);
-    assert!(
-        (measured - 80e6).abs() <= FRAME_NS,
-        "measured {:.1} ms",
-        measured / 1e6
-    );
+    assert!((measured - 80e6).abs() <= FRAME_NS, "measured {:.1} ms", measured / 1e6);
     let frontiers: Vec<u64> = progress
         .iter()
         .map(|p| p["frontier_ns"].as_u64().unwrap_or(0))
@@ -113,10 +106,7 @@ fn ctrl_c_ends_a_live_run_cleanly_with_the_last_events_and_the_summary() {
         String::from_utf8_lossy(&output.stderr)
     );
     let events = events(&output);
-    assert!(
-        !of_type(&events, "offset").is_empty(),
-        "no offset before the stop"
-    );
+    assert!(!of_type(&events, "offset").is_empty(), "no offset before the stop");
     assert_eq!(events.last().map(|e| e["type"].clone()), Some("eos".into()));
     assert!(String::from_utf8_lossy(&output.stderr).contains("summary:"));
 }

@@ -94,13 +94,7 @@ mod tests {
     fn a_repeated_frame_is_absorbed_by_a_vertical_step() {
         let live = seq(&[1.0, 2.0, 2.0, 3.0]);
         let reference = seq(&[1.0, 2.0, 3.0]);
-        let result = full_dtw(
-            &live,
-            &reference,
-            Distance::Euclidean,
-            StepWeights::default(),
-        )
-        .unwrap();
+        let result = full_dtw(&live, &reference, Distance::Euclidean, StepWeights::default()).unwrap();
         assert_eq!(result.cost, 0.0);
         assert_eq!(result.path, vec![(0, 0), (1, 1), (2, 1), (3, 2)]);
     }

@@ -1,27 +1,28 @@
-//! A reference's feature frames, stored row-major, with their norms.
+//! A reference's feature frames, stored row-major, with their inverse norms.
 
-use super::{norm, AlignError};
+use super::{inverse_norm, AlignError};
 
-/// `len` frames of `dim` features each, stored contiguously. Each frame's L2 norm is kept
+/// `len` frames of `dim` features each, stored contiguously. Each frame's inverse L2 norm is kept
 /// beside it so that cosine distances against it cost one dot product.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeatureMatrix {
     dim: usize,
     values: Vec<f32>,
-    norms: Vec<f32>,
+    inverse_norms: Vec<f32>,
 }
 
 impl FeatureMatrix {
     /// Wraps row-major feature values; `values.len()` must be a multiple of `dim`.
     pub fn new(dim: usize, values: Vec<f32>) -> Result<Self, AlignError> {
         if dim == 0 || !values.len().is_multiple_of(dim) {
-            return Err(AlignError::RaggedFeatures {
-                len: values.len(),
-                dim,
-            });
+            return Err(AlignError::RaggedFeatures { len: values.len(), dim });
         }
-        let norms = values.chunks_exact(dim).map(norm).collect();
-        Ok(Self { dim, values, norms })
+        let inverse_norms = values.chunks_exact(dim).map(inverse_norm).collect();
+        Ok(Self {
+            dim,
+            values,
+            inverse_norms,
+        })
     }
 
     /// Features per frame.
@@ -44,9 +45,9 @@ impl FeatureMatrix {
         &self.values[index * self.dim..(index + 1) * self.dim]
     }
 
-    /// L2 norm of frame `index`.
-    pub fn frame_norm(&self, index: usize) -> f32 {
-        self.norms[index]
+    /// `1 / ‖frame index‖` (0 for a zero frame).
+    pub fn frame_inverse_norm(&self, index: usize) -> f32 {
+        self.inverse_norms[index]
     }
 
     /// Appends frames given row-major.
@@ -58,7 +59,7 @@ impl FeatureMatrix {
             });
         }
         self.values.extend_from_slice(rows);
-        self.norms.extend(rows.chunks_exact(self.dim).map(norm));
+        self.inverse_norms.extend(rows.chunks_exact(self.dim).map(inverse_norm));
         Ok(())
     }
 }

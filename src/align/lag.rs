@@ -136,8 +136,7 @@ impl AvLagEstimator {
             .map(|s| s.1);
         let (audio_mean, audio_range) = mean_and_range(audio_values);
         let (video_mean, video_range) = mean_and_range(video.iter().map(|s| s.1));
-        if video_range < self.config.min_video_change || audio_range < self.config.min_audio_change
-        {
+        if video_range < self.config.min_video_change || audio_range < self.config.min_audio_change {
             return None;
         }
 
@@ -202,8 +201,7 @@ fn push_in_order(samples: &mut VecDeque<(u64, f32)>, time_ns: u64, value: f32) {
 }
 
 fn mean_and_range(values: impl Iterator<Item = f32>) -> (f32, f32) {
-    let (mut sum, mut count, mut low, mut high) =
-        (0.0f64, 0usize, f32::INFINITY, f32::NEG_INFINITY);
+    let (mut sum, mut count, mut low, mut high) = (0.0f64, 0usize, f32::INFINITY, f32::NEG_INFINITY);
     for v in values {
         sum += f64::from(v);
         count += 1;
@@ -255,14 +253,7 @@ mod tests {
         let frame_ns = 1_000_000_000 / 30;
         for frame in 0..seconds * 30 {
             let t = frame * frame_ns;
-            estimator.push_video(
-                t,
-                if frame % 30 == 0 && frame > 0 {
-                    1.0
-                } else {
-                    0.0
-                },
-            );
+            estimator.push_video(t, if frame % 30 == 0 && frame > 0 { 1.0 } else { 0.0 });
         }
         for bin in 0..seconds * 200 {
             let t = bin * 5 * MS;
@@ -288,11 +279,7 @@ mod tests {
                 "offset {offset_ms} ms estimated as {} ns",
                 estimate.offset_ns
             );
-            assert!(
-                estimate.confidence > 0.5,
-                "confidence {}",
-                estimate.confidence
-            );
+            assert!(estimate.confidence > 0.5, "confidence {}", estimate.confidence);
         }
     }
 

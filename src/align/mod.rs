@@ -12,7 +12,7 @@ mod features;
 mod lag;
 mod oltw;
 
-pub use distance::{cosine_distance, dot, euclidean_distance, manhattan_distance, norm, Distance};
+pub use distance::{cosine_distance, dot, euclidean_distance, inverse_norm, manhattan_distance, norm, Distance};
 pub use dtw::{full_dtw, DtwResult};
 pub use error::AlignError;
 pub use features::FeatureMatrix;

@@ -20,7 +20,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::{norm, AlignError, Distance, FeatureMatrix};
+use super::{inverse_norm, AlignError, Distance, FeatureMatrix};
 
 /// Path-cost margin (in local-distance units) at which the confidence reaches 1 − 1/e.
 const CONFIDENCE_SCALE: f64 = 1.0;
@@ -81,22 +81,12 @@ impl Default for OltwConfig {
 impl OltwConfig {
     /// Checks that the settings can work.
     pub fn validate(&self) -> Result<(), AlignError> {
-        let bad = |name, expected, actual: String| {
-            Err(AlignError::BadParameter {
-                name,
-                expected,
-                actual,
-            })
-        };
+        let bad = |name, expected, actual: String| Err(AlignError::BadParameter { name, expected, actual });
         if self.band_frames < 2 {
             return bad("band_frames", "at least 2", self.band_frames.to_string());
         }
         if self.max_run_count < 1 {
-            return bad(
-                "max_run_count",
-                "at least 1",
-                self.max_run_count.to_string(),
-            );
+            return bad("max_run_count", "at least 1", self.max_run_count.to_string());
         }
         if self.tempo_window_frames < 2 {
             return bad(
@@ -156,38 +146,52 @@ impl Cell {
         self.cost / self.weight
     }
 
+    /// Whether this cell's normalised cost is below `other`'s, without dividing (weights are
+    /// positive, so the comparison can be cross-multiplied).
+    #[inline(always)]
+    fn cheaper_than(self, other: Cell) -> bool {
+        self.cost * other.weight < other.cost * self.weight
+    }
+
+    /// The cell of `cells` (with their indices) of lowest normalised cost.
+    fn cheapest(cells: impl Iterator<Item = (usize, Cell)>) -> Option<(usize, Cell)> {
+        cells.fold(None, |best, (index, cell)| match best {
+            Some((_, current)) if !cell.cheaper_than(current) => best,
+            _ if cell.cost.is_finite() => Some((index, cell)),
+            _ => best,
+        })
+    }
+
     /// The cheapest way into a cell from its three predecessors, for local distance `d`.
-    fn best(
-        from_live: Cell,
-        from_reference: Cell,
-        from_diagonal: Cell,
-        d: f32,
-        w: StepWeights,
-    ) -> Cell {
-        let candidates = [
-            (from_live, w.live),
-            (from_reference, w.reference),
-            (from_diagonal, w.diagonal),
-        ];
-        let mut best = Cell::UNREACHED;
-        for (previous, weight) in candidates {
-            let cost = previous.cost + weight * d;
-            if cost < best.cost {
-                best = Cell {
-                    cost,
-                    weight: previous.weight + weight,
-                };
-            }
-        }
-        best
+    /// Written as selects rather than branches: which predecessor wins is data, and a
+    /// mispredicted branch per cell would cost more than the arithmetic.
+    #[inline(always)]
+    fn best(from_live: Cell, from_reference: Cell, from_diagonal: Cell, d: f32, w: StepWeights) -> Cell {
+        let mut cost = from_reference.cost + w.reference * d;
+        let mut weight = from_reference.weight + w.reference;
+        let live = from_live.cost + w.live * d;
+        let take_live = live <= cost;
+        cost = if take_live { live } else { cost };
+        weight = if take_live { from_live.weight + w.live } else { weight };
+        let diagonal = from_diagonal.cost + w.diagonal * d;
+        let take_diagonal = diagonal <= cost;
+        cost = if take_diagonal { diagonal } else { cost };
+        weight = if take_diagonal {
+            from_diagonal.weight + w.diagonal
+        } else {
+            weight
+        };
+        Cell { cost, weight }
     }
 }
 
-/// A run of cells along one axis, starting at `first`.
+/// A run of cells along one axis, starting at `first`. Contiguous, so the steps read it as a
+/// slice; dropping the oldest cell moves at most `band_frames` cells, which is small next to
+/// the distance work of the step that does it.
 #[derive(Debug, Default)]
 struct Strip {
     first: usize,
-    cells: VecDeque<Cell>,
+    cells: Vec<Cell>,
 }
 
 impl Strip {
@@ -200,9 +204,9 @@ impl Strip {
 
     /// Appends a cell, dropping the oldest beyond `capacity`.
     fn push(&mut self, cell: Cell, capacity: usize) {
-        self.cells.push_back(cell);
+        self.cells.push(cell);
         if self.cells.len() > capacity {
-            self.cells.pop_front();
+            self.cells.remove(0);
             self.first += 1;
         }
     }
@@ -215,11 +219,11 @@ impl Strip {
     }
 }
 
-/// A live frame kept for later column steps, with its norm.
+/// A live frame kept for later column steps, with its inverse norm.
 #[derive(Debug, Default)]
 struct LiveFrame {
     values: Vec<f32>,
-    norm: f32,
+    inverse_norm: f32,
 }
 
 /// Online time warping of a live sequence against a fixed reference.
@@ -233,6 +237,8 @@ pub struct OnlineTimeWarper {
     column: Strip,
     /// The strip being built by the current step, swapped in when done.
     scratch: Strip,
+    /// Local distances of the current step's cells.
+    distances: Vec<f32>,
     /// The live frames of the column, oldest first.
     live_frames: VecDeque<LiveFrame>,
     live_index: Option<usize>,
@@ -256,16 +262,17 @@ impl OnlineTimeWarper {
             reference,
             row: Strip {
                 first: 0,
-                cells: VecDeque::with_capacity(band + 1),
+                cells: Vec::with_capacity(band + 1),
             },
             column: Strip {
                 first: 0,
-                cells: VecDeque::with_capacity(band + 1),
+                cells: Vec::with_capacity(band + 1),
             },
             scratch: Strip {
                 first: 0,
-                cells: VecDeque::with_capacity(band + 1),
+                cells: Vec::with_capacity(band + 1),
             },
+            distances: Vec::with_capacity(band + 1),
             live_frames: VecDeque::with_capacity(band + 1),
             recent_positions: VecDeque::with_capacity(config.tempo_window_frames + 1),
             config,
@@ -330,17 +337,17 @@ impl OnlineTimeWarper {
         Ok(self.report())
     }
 
-    fn distance_to_reference(&self, live: &[f32], live_norm: f32, ref_index: usize) -> f32 {
+    fn distance_to_reference(&self, live: &[f32], live_inverse_norm: f32, ref_index: usize) -> f32 {
         let reference = self.reference.frame(ref_index);
-        self.config.distance.between_with_norms(
+        self.config.distance.between_with_inverse_norms(
             live,
-            live_norm,
+            live_inverse_norm,
             reference,
-            self.reference.frame_norm(ref_index),
+            self.reference.frame_inverse_norm(ref_index),
         )
     }
 
-    fn keep_live_frame(&mut self, frame: &[f32], frame_norm: f32) {
+    fn keep_live_frame(&mut self, frame: &[f32], frame_inverse_norm: f32) {
         let mut kept = if self.live_frames.len() >= self.config.band_frames {
             self.live_frames.pop_front().unwrap_or_default()
         } else {
@@ -348,26 +355,23 @@ impl OnlineTimeWarper {
         };
         kept.values.clear();
         kept.values.extend_from_slice(frame);
-        kept.norm = frame_norm;
+        kept.inverse_norm = frame_inverse_norm;
         self.live_frames.push_back(kept);
     }
 
     fn start(&mut self, frame: &[f32]) {
-        let frame_norm = norm(frame);
-        let d = self.distance_to_reference(frame, frame_norm, 0);
-        let cell = Cell {
-            cost: d,
-            weight: 1.0,
-        };
+        let frame_inverse_norm = inverse_norm(frame);
+        let d = self.distance_to_reference(frame, frame_inverse_norm, 0);
+        let cell = Cell { cost: d, weight: 1.0 };
         self.row = Strip {
             first: 0,
-            cells: VecDeque::from([cell]),
+            cells: vec![cell],
         };
         self.column = Strip {
             first: 0,
-            cells: VecDeque::from([cell]),
+            cells: vec![cell],
         };
-        self.keep_live_frame(frame, frame_norm);
+        self.keep_live_frame(frame, frame_inverse_norm);
         self.live_index = Some(0);
         self.ref_index = 0;
     }
@@ -378,67 +382,71 @@ impl OnlineTimeWarper {
 
     /// Adds row t+1 for `frame`, over the band of reference frames ending at j.
     fn add_live_row(&mut self, frame: &[f32]) {
-        let (j, band, weights) = (
-            self.ref_index,
-            self.config.band_frames,
-            self.config.step_weights,
-        );
-        let frame_norm = norm(frame);
-        let mut row = std::mem::take(&mut self.scratch);
-        row.first = j.saturating_sub(band - 1);
-        row.cells.clear();
-        for ref_index in row.first..=j {
-            let d = self.distance_to_reference(frame, frame_norm, ref_index);
-            let from_reference = row.cells.back().copied().unwrap_or(Cell::UNREACHED);
-            let from_diagonal = if ref_index > 0 {
-                self.row.get(ref_index - 1)
-            } else {
-                Cell::UNREACHED
-            };
-            row.cells.push_back(Cell::best(
-                self.row.get(ref_index),
-                from_reference,
-                from_diagonal,
-                d,
-                weights,
+        let (j, band, weights) = (self.ref_index, self.config.band_frames, self.config.step_weights);
+        let frame_inverse_norm = inverse_norm(frame);
+        let first = j.saturating_sub(band - 1);
+        // Distances first, in a loop of independent iterations the compiler can vectorise;
+        // the recurrence after it is then a short chain of adds and compares per cell.
+        self.distances.clear();
+        for ref_index in first..=j {
+            let reference = self.reference.frame(ref_index);
+            let reference_inverse_norm = self.reference.frame_inverse_norm(ref_index);
+            self.distances.push(self.config.distance.between_with_inverse_norms(
+                frame,
+                frame_inverse_norm,
+                reference,
+                reference_inverse_norm,
             ));
         }
-        let corner = row.cells.back().copied().unwrap_or(Cell::UNREACHED);
-        self.column.push(corner, band);
+        let mut row = std::mem::take(&mut self.scratch);
+        row.first = first;
+        row.cells.clear();
+        // The previous row ends at j too and is at most as long, so it starts at or after
+        // `first`: cells before its start are unreached.
+        let previous = &self.row;
+        let mut from_reference = Cell::UNREACHED;
+        for (ref_index, &d) in (first..=j).zip(&self.distances) {
+            let up = ref_index
+                .checked_sub(previous.first)
+                .map_or(Cell::UNREACHED, |k| previous.cells[k]);
+            let diagonal = ref_index
+                .checked_sub(previous.first + 1)
+                .map_or(Cell::UNREACHED, |k| previous.cells[k]);
+            from_reference = Cell::best(up, from_reference, diagonal, d, weights);
+            row.cells.push(from_reference);
+        }
+        self.column.push(from_reference, band);
         self.scratch = std::mem::replace(&mut self.row, row);
-        self.keep_live_frame(frame, frame_norm);
+        self.keep_live_frame(frame, frame_inverse_norm);
         self.live_index = self.live_index.map(|t| t + 1);
     }
 
-    /// Adds column j+1 over the live frames of the band.
+    /// Adds column j+1 over the live frames of the band (the column and the kept live frames
+    /// cover the same live indices).
     fn add_reference_column(&mut self) {
-        let (j, band, weights) = (
-            self.ref_index + 1,
-            self.config.band_frames,
-            self.config.step_weights,
-        );
+        let (j, band, weights) = (self.ref_index + 1, self.config.band_frames, self.config.step_weights);
+        let reference = self.reference.frame(j);
+        let reference_inverse_norm = self.reference.frame_inverse_norm(j);
+        self.distances.clear();
+        for live in &self.live_frames {
+            self.distances.push(self.config.distance.between_with_inverse_norms(
+                &live.values,
+                live.inverse_norm,
+                reference,
+                reference_inverse_norm,
+            ));
+        }
         let mut column = std::mem::take(&mut self.scratch);
         column.first = self.column.first;
         column.cells.clear();
-        for (k, live) in self.live_frames.iter().enumerate() {
-            let live_index = self.column.first + k;
-            let d = self.distance_to_reference(&live.values, live.norm, j);
-            let from_live = column.cells.back().copied().unwrap_or(Cell::UNREACHED);
-            let from_diagonal = if k > 0 {
-                self.column.get(live_index - 1)
-            } else {
-                Cell::UNREACHED
-            };
-            column.cells.push_back(Cell::best(
-                from_live,
-                self.column.get(live_index),
-                from_diagonal,
-                d,
-                weights,
-            ));
+        let mut from_live = Cell::UNREACHED;
+        let mut diagonal = Cell::UNREACHED;
+        for (&left, &d) in self.column.cells.iter().zip(&self.distances) {
+            from_live = Cell::best(from_live, left, diagonal, d, weights);
+            column.cells.push(from_live);
+            diagonal = left;
         }
-        let corner = column.cells.back().copied().unwrap_or(Cell::UNREACHED);
-        self.row.push(corner, band);
+        self.row.push(from_live, band);
         self.scratch = std::mem::replace(&mut self.column, column);
         self.ref_index = j;
     }
@@ -467,18 +475,19 @@ impl OnlineTimeWarper {
                 Step::Live
             };
         }
-        let mut best = (f32::INFINITY, t, j);
-        for (live, cell) in self.column.iter() {
-            if cell.normalized() < best.0 {
-                best = (cell.normalized(), live, j);
+        let on_column = Cell::cheapest(self.column.iter());
+        let on_row = Cell::cheapest(self.row.iter());
+        let (live, reference) = match (on_column, on_row) {
+            (Some((live, column_best)), Some((reference, row_best))) => {
+                // On a tie the column wins, as in the order of Dixon's tests.
+                if row_best.cheaper_than(column_best) {
+                    (t, reference)
+                } else {
+                    (live, j)
+                }
             }
-        }
-        for (reference, cell) in self.row.iter() {
-            if cell.normalized() < best.0 {
-                best = (cell.normalized(), t, reference);
-            }
-        }
-        let (_, live, reference) = best;
+            _ => (t, j),
+        };
         if live < t {
             Step::Reference
         } else if reference < j {
@@ -490,20 +499,14 @@ impl OnlineTimeWarper {
 
     fn report(&mut self) -> TrackedPosition {
         let t = self.live_index.unwrap_or(0);
-        let (best_ref, best) = self
-            .row
-            .iter()
-            .filter(|(_, cell)| cell.cost.is_finite())
-            .min_by(|a, b| a.1.normalized().total_cmp(&b.1.normalized()))
-            .unwrap_or((self.ref_index, Cell::UNREACHED));
+        let (best_ref, best) = Cell::cheapest(self.row.iter()).unwrap_or((self.ref_index, Cell::UNREACHED));
         let exclusion = self.config.rival_exclusion_frames;
-        let rival = self
-            .row
-            .iter()
-            .filter(|(reference, _)| reference.abs_diff(best_ref) > exclusion)
-            .map(|(_, cell)| cell.normalized())
-            .filter(|cost| cost.is_finite())
-            .fold(f32::INFINITY, f32::min);
+        let rival = Cell::cheapest(
+            self.row
+                .iter()
+                .filter(|(reference, _)| reference.abs_diff(best_ref) > exclusion),
+        )
+        .map_or(f32::INFINITY, |(_, cell)| cell.normalized());
         // How much more the best rival path costs, scaled to the best path's length: about the
         // local distance of the frames where the two part ways. One completely mismatched
         // frame (distance ~1) already makes the match fairly sure.
@@ -680,14 +683,10 @@ mod tests {
 
     #[test]
     fn bad_settings_and_wrong_dimensions_are_refused() {
-        let mut warper =
-            OnlineTimeWarper::new(matrix(2, vec![0.0; 4]), OltwConfig::default()).unwrap();
+        let mut warper = OnlineTimeWarper::new(matrix(2, vec![0.0; 4]), OltwConfig::default()).unwrap();
         assert_eq!(
             warper.push_frame(&[1.0]),
-            Err(AlignError::DimensionMismatch {
-                expected: 2,
-                actual: 1
-            })
+            Err(AlignError::DimensionMismatch { expected: 2, actual: 1 })
         );
         let zero_weight = OltwConfig {
             step_weights: StepWeights {

@@ -34,10 +34,7 @@ impl FromStr for SourceSpec {
             return Err(unknown(text, "the source is empty"));
         }
         if text == "test" || text.starts_with("test?") {
-            let query = text
-                .strip_prefix("test")
-                .unwrap_or_default()
-                .trim_start_matches('?');
+            let query = text.strip_prefix("test").unwrap_or_default().trim_start_matches('?');
             return TestPatternParams::from_query(query).map(SourceSpec::Test);
         }
         if text == "webcam" {

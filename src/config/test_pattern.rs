@@ -7,8 +7,7 @@
 
 use super::ConfigError;
 
-const KNOWN: &str =
-    "av_offset_ms, fps, duration_s, rate_hz, beep_hz, beep_ms, noise, width, height";
+const KNOWN: &str = "av_offset_ms, fps, duration_s, rate_hz, beep_hz, beep_ms, noise, width, height";
 
 /// Settings of the flash-and-beep pattern.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,50 +56,22 @@ impl TestPatternParams {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
             match name {
                 "av_offset_ms" => {
-                    params.av_offset_ms = parse(
-                        name,
-                        value,
-                        -490.0,
-                        490.0,
-                        "a whole number of ms from -490 to 490",
-                    )? as i64
+                    params.av_offset_ms =
+                        parse(name, value, -490.0, 490.0, "a whole number of ms from -490 to 490")? as i64
                 }
                 "fps" => params.fps = parse(name, value, 1.0, 120.0, "a frame rate from 1 to 120")?,
                 "duration_s" => {
-                    params.duration_s = parse(
-                        name,
-                        value,
-                        0.1,
-                        86_400.0,
-                        "a duration in seconds from 0.1 to 86400",
-                    )?
+                    params.duration_s = parse(name, value, 0.1, 86_400.0, "a duration in seconds from 0.1 to 86400")?
                 }
                 "rate_hz" => {
-                    params.rate_hz = parse(
-                        name,
-                        value,
-                        8_000.0,
-                        192_000.0,
-                        "a sample rate from 8000 to 192000 Hz",
-                    )? as u32
+                    params.rate_hz =
+                        parse(name, value, 8_000.0, 192_000.0, "a sample rate from 8000 to 192000 Hz")? as u32
                 }
-                "beep_hz" => {
-                    params.beep_hz =
-                        parse(name, value, 50.0, 8_000.0, "a pitch from 50 to 8000 Hz")?
-                }
-                "beep_ms" => {
-                    params.beep_ms =
-                        parse(name, value, 1.0, 400.0, "a beep length from 1 to 400 ms")? as u32
-                }
+                "beep_hz" => params.beep_hz = parse(name, value, 50.0, 8_000.0, "a pitch from 50 to 8000 Hz")?,
+                "beep_ms" => params.beep_ms = parse(name, value, 1.0, 400.0, "a beep length from 1 to 400 ms")? as u32,
                 "noise" => params.noise = parse(name, value, 0.0, 1.0, "an amplitude from 0 to 1")?,
-                "width" => {
-                    params.width =
-                        parse(name, value, 16.0, 3840.0, "a width from 16 to 3840 pixels")? as u32
-                }
-                "height" => {
-                    params.height =
-                        parse(name, value, 16.0, 2160.0, "a height from 16 to 2160 pixels")? as u32
-                }
+                "width" => params.width = parse(name, value, 16.0, 3840.0, "a width from 16 to 3840 pixels")? as u32,
+                "height" => params.height = parse(name, value, 16.0, 2160.0, "a height from 16 to 2160 pixels")? as u32,
                 _ => {
                     return Err(ConfigError::UnknownTestParameter {
                         name: name.to_owned(),
@@ -157,13 +128,7 @@ impl TestPatternParams {
     }
 }
 
-fn parse(
-    name: &str,
-    value: &str,
-    low: f64,
-    high: f64,
-    expected: &'static str,
-) -> Result<f64, ConfigError> {
+fn parse(name: &str, value: &str, low: f64, high: f64, expected: &'static str) -> Result<f64, ConfigError> {
     let bad = || ConfigError::BadTestParameter {
         name: name.to_owned(),
         value: value.to_owned(),
@@ -185,10 +150,7 @@ mod tests {
     fn parses_the_documented_example() {
         let p = TestPatternParams::from_query("av_offset_ms=80&fps=30&duration_s=20").unwrap();
         assert_eq!((p.av_offset_ms, p.fps, p.duration_s), (80, 30.0, 20.0));
-        assert_eq!(
-            TestPatternParams::from_query("").unwrap(),
-            TestPatternParams::default()
-        );
+        assert_eq!(TestPatternParams::from_query("").unwrap(), TestPatternParams::default());
     }
 
     #[test]
@@ -225,9 +187,7 @@ mod tests {
                 duration_s: 10.0,
                 ..Default::default()
             };
-            let flashes = (0..p.frame_count())
-                .filter(|&i| p.is_flash_frame(i))
-                .count();
+            let flashes = (0..p.frame_count()).filter(|&i| p.is_flash_frame(i)).count();
             assert_eq!(flashes, 10, "fps {fps}");
         }
     }

@@ -54,10 +54,7 @@ const CHROMA_FMIN_HZ: f64 = 55.0;
 #[derive(Debug)]
 enum Projection {
     LogMel(LogMel),
-    Chroma {
-        spectrum: PowerSpectrum,
-        filters_t: Tensor,
-    },
+    Chroma { spectrum: PowerSpectrum, filters_t: Tensor },
 }
 
 /// Encodes audio frames into unit-length feature rows (silence gives a zero row).
@@ -70,11 +67,7 @@ pub struct AudioFeatureEncoder {
 
 impl AudioFeatureEncoder {
     /// An encoder of `kind` features for frames framed by `params`, running on `device`.
-    pub fn new(
-        kind: AudioFeatureKind,
-        params: AudioFrameParams,
-        device: Device,
-    ) -> Result<Self, EncodeError> {
+    pub fn new(kind: AudioFeatureKind, params: AudioFrameParams, device: Device) -> Result<Self, EncodeError> {
         params.validate()?;
         let spectrum = PowerSpectrum::new(params.frame_len, device)?;
         let (projection, dim) = match kind {
@@ -91,13 +84,7 @@ impl AudioFeatureEncoder {
                     .and_then(|t| t.f_contiguous())
                     .map(|t| t.to_device(device))
                     .map_err(torch("building the chroma filterbank"))?;
-                (
-                    Projection::Chroma {
-                        spectrum,
-                        filters_t,
-                    },
-                    12,
-                )
+                (Projection::Chroma { spectrum, filters_t }, 12)
             }
         };
         Ok(Self {
@@ -131,10 +118,7 @@ impl AudioFeatureEncoder {
             let batch = spectrum.frames_tensor(frames)?;
             let raw = match &self.projection {
                 Projection::LogMel(log_mel) => log_mel.log_mel(&batch)?,
-                Projection::Chroma {
-                    spectrum,
-                    filters_t,
-                } => spectrum
+                Projection::Chroma { spectrum, filters_t } => spectrum
                     .power(&batch)?
                     .f_matmul(filters_t)
                     .and_then(|chroma| (chroma * LOG_GAIN).f_log1p())
@@ -145,8 +129,7 @@ impl AudioFeatureEncoder {
                 .and_then(|norm| raw.f_div(&norm.clamp_min(1e-6)))
                 .map(|unit| unit.to_device(Device::Cpu))
                 .map_err(torch("normalising feature rows"))?;
-            let values =
-                Vec::<f32>::try_from(&rows.view([-1])).map_err(torch("reading features back"))?;
+            let values = Vec::<f32>::try_from(&rows.view([-1])).map_err(torch("reading features back"))?;
             features.extend_from_slice(&values);
             Ok(())
         })
@@ -165,9 +148,7 @@ mod tests {
 
     fn tone(hz: f32, len: usize) -> Vec<f32> {
         (0..len)
-            .map(|n| {
-                0.5 * (2.0 * std::f32::consts::PI * hz * n as f32 / PARAMS.rate_hz as f32).sin()
-            })
+            .map(|n| 0.5 * (2.0 * std::f32::consts::PI * hz * n as f32 / PARAMS.rate_hz as f32).sin())
             .collect()
     }
 
@@ -180,11 +161,7 @@ mod tests {
             let mut features = Vec::new();
             encoder.encode(&frames, &mut features).unwrap();
             assert_eq!(features.len(), 2 * encoder.dim());
-            let norm: f32 = features[..encoder.dim()]
-                .iter()
-                .map(|v| v * v)
-                .sum::<f32>()
-                .sqrt();
+            let norm: f32 = features[..encoder.dim()].iter().map(|v| v * v).sum::<f32>().sqrt();
             assert!((norm - 1.0).abs() < 1e-4, "{kind}: norm {norm}");
             assert!(
                 features[encoder.dim()..].iter().all(|&v| v == 0.0),
@@ -195,16 +172,10 @@ mod tests {
 
     #[test]
     fn chroma_of_a_tone_peaks_on_its_pitch_class() {
-        let encoder =
-            AudioFeatureEncoder::new(AudioFeatureKind::Chroma, PARAMS, Device::Cpu).unwrap();
+        let encoder = AudioFeatureEncoder::new(AudioFeatureKind::Chroma, PARAMS, Device::Cpu).unwrap();
         let mut features = Vec::new();
         encoder.encode(&tone(392.0, 2048), &mut features).unwrap();
-        let best = features
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .unwrap()
-            .0;
+        let best = features.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
         assert_eq!(best, 7, "G is pitch class 7: {features:?}");
     }
 }

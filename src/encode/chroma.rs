@@ -33,20 +33,10 @@ mod tests {
         let weights = chroma_filterbank(rate, frame_len, 30.0);
         let bins = frame_len / 2 + 1;
         let column: Vec<f32> = (0..12).map(|c| weights[c * bins + 440]).collect();
-        let best = column
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .unwrap()
-            .0;
+        let best = column.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
         assert_eq!(best, 9);
         let c_column: Vec<f32> = (0..12).map(|c| weights[c * bins + 262]).collect();
-        let best_c = c_column
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .unwrap()
-            .0;
+        let best_c = c_column.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
         assert_eq!(best_c, 0);
     }
 }

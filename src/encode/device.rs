@@ -29,9 +29,7 @@ impl FromStr for DeviceChoice {
                 .strip_prefix("cuda:")
                 .and_then(|n| n.parse().ok())
                 .map(DeviceChoice::Cuda)
-                .ok_or_else(|| EncodeError::BadDevice {
-                    text: text.to_owned(),
-                }),
+                .ok_or_else(|| EncodeError::BadDevice { text: text.to_owned() }),
         }
     }
 }
@@ -72,14 +70,8 @@ mod tests {
     fn parses_the_documented_forms() {
         assert_eq!("auto".parse::<DeviceChoice>().unwrap(), DeviceChoice::Auto);
         assert_eq!("cpu".parse::<DeviceChoice>().unwrap(), DeviceChoice::Cpu);
-        assert_eq!(
-            "cuda".parse::<DeviceChoice>().unwrap(),
-            DeviceChoice::Cuda(0)
-        );
-        assert_eq!(
-            "cuda:3".parse::<DeviceChoice>().unwrap(),
-            DeviceChoice::Cuda(3)
-        );
+        assert_eq!("cuda".parse::<DeviceChoice>().unwrap(), DeviceChoice::Cuda(0));
+        assert_eq!("cuda:3".parse::<DeviceChoice>().unwrap(), DeviceChoice::Cuda(3));
         assert!("gpu".parse::<DeviceChoice>().is_err());
         assert!("cuda:x".parse::<DeviceChoice>().is_err());
     }

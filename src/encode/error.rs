@@ -20,7 +20,9 @@ pub enum EncodeError {
         text: String,
     },
     /// CUDA was asked for but libtorch sees no such GPU.
-    #[error("device cuda:{index} was asked for, but libtorch sees {available} CUDA device(s); use --device cpu or auto")]
+    #[error(
+        "device cuda:{index} was asked for, but libtorch sees {available} CUDA device(s); use --device cpu or auto"
+    )]
     CudaUnavailable {
         /// The index asked for.
         index: usize,

@@ -33,11 +33,7 @@ impl AudioFrameParams {
             return Err(bad("frame_len", self.frame_len, "at least 2 samples"));
         }
         if self.hop_len == 0 || self.hop_len > self.frame_len {
-            return Err(bad(
-                "hop_len",
-                self.hop_len,
-                "between 1 and the frame length",
-            ));
+            return Err(bad("hop_len", self.hop_len, "between 1 and the frame length"));
         }
         Ok(())
     }
@@ -83,13 +79,7 @@ impl AudioFramer {
 
     /// Adds `samples` whose first sample plays at `start_ns`, and appends every frame that is now
     /// complete to `frames` (row-major, `frame_len` values each) and its centre time to `times_ns`.
-    pub fn push(
-        &mut self,
-        start_ns: u64,
-        samples: &[f32],
-        frames: &mut Vec<f32>,
-        times_ns: &mut Vec<u64>,
-    ) {
+    pub fn push(&mut self, start_ns: u64, samples: &[f32], frames: &mut Vec<f32>, times_ns: &mut Vec<u64>) {
         let rate = f64::from(self.params.rate_hz);
         let half_hop_ns = (self.params.hop_ns() / 2.0) as u64;
         let continuous = self
@@ -108,9 +98,7 @@ impl AudioFramer {
         while offset + frame_len <= self.pending.len() {
             frames.extend_from_slice(&self.pending[offset..offset + frame_len]);
             let first_sample = self.samples_consumed + offset as u64;
-            let time = self.run_start_ns as f64
-                + first_sample as f64 * 1e9 / rate
-                + self.params.centre_offset_ns();
+            let time = self.run_start_ns as f64 + first_sample as f64 * 1e9 / rate + self.params.centre_offset_ns();
             times_ns.push(time.round() as u64);
             offset += hop;
         }
@@ -152,11 +140,7 @@ mod tests {
 
     #[test]
     fn bad_settings_are_refused() {
-        assert!(AudioFramer::new(AudioFrameParams {
-            hop_len: 0,
-            ..PARAMS
-        })
-        .is_err());
+        assert!(AudioFramer::new(AudioFrameParams { hop_len: 0, ..PARAMS }).is_err());
         assert!(AudioFramer::new(AudioFrameParams {
             frame_len: 4,
             hop_len: 8,

@@ -32,13 +32,7 @@ fn mel_to_hz(mel: f64) -> f64 {
 }
 
 /// Triangular mel filters, `[n_mels, frame_len/2 + 1]` row-major, each scaled to unit area.
-pub(crate) fn mel_filterbank(
-    rate_hz: u32,
-    frame_len: usize,
-    n_mels: usize,
-    fmin_hz: f64,
-    fmax_hz: f64,
-) -> Vec<f32> {
+pub(crate) fn mel_filterbank(rate_hz: u32, frame_len: usize, n_mels: usize, fmin_hz: f64, fmax_hz: f64) -> Vec<f32> {
     let bins = frame_len / 2 + 1;
     let (low, high) = (hz_to_mel(fmin_hz), hz_to_mel(fmax_hz));
     let edges: Vec<f64> = (0..n_mels + 2)

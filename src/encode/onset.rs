@@ -21,11 +21,7 @@ pub struct OnsetEnvelope {
 
 impl OnsetEnvelope {
     /// An onset envelope over `n_mels` bands for frames framed by `params`, on `device`.
-    pub fn new(
-        params: AudioFrameParams,
-        n_mels: usize,
-        device: Device,
-    ) -> Result<Self, EncodeError> {
+    pub fn new(params: AudioFrameParams, n_mels: usize, device: Device) -> Result<Self, EncodeError> {
         params.validate()?;
         let spectrum = PowerSpectrum::new(params.frame_len, device)?;
         let log_mel = LogMel::new(spectrum, params.rate_hz, params.frame_len, n_mels)?;
@@ -73,9 +69,7 @@ impl OnsetEnvelope {
                     .f_narrow(0, count - 1, 1)
                     .map_err(torch("keeping the last frame"))?,
             );
-            flux.extend(
-                Vec::<f32>::try_from(&values).map_err(torch("reading the onset envelope back"))?,
-            );
+            flux.extend(Vec::<f32>::try_from(&values).map_err(torch("reading the onset envelope back"))?);
             Ok(())
         })
     }
@@ -114,12 +108,7 @@ mod tests {
         framer.push(9_000 * 62_500, &signal[9_000..], &mut frames, &mut times);
         envelope.encode(&frames, &mut flux).unwrap();
         assert_eq!(flux.len(), times.len());
-        let peak = flux
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .unwrap()
-            .0;
+        let peak = flux.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
         let peak_ms = times[peak] as f64 / 1e6;
         assert!((peak_ms - 500.0).abs() <= 10.0, "peak at {peak_ms} ms");
         assert_eq!(flux[0], 0.0);

@@ -71,17 +71,10 @@ mod tests {
         let frame: Vec<f32> = (0..64)
             .map(|n| (2.0 * std::f32::consts::PI * 8.0 * n as f32 / 64.0).sin())
             .collect();
-        let power = spectrum
-            .power(&spectrum.frames_tensor(&frame).unwrap())
-            .unwrap();
+        let power = spectrum.power(&spectrum.frames_tensor(&frame).unwrap()).unwrap();
         assert_eq!(power.size(), vec![1, 33]);
         let values = Vec::<f32>::try_from(&power.view([-1])).unwrap();
-        let peak = values
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .unwrap()
-            .0;
+        let peak = values.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
         assert_eq!(peak, 8);
     }
 

@@ -19,10 +19,7 @@ pub struct BrightnessChange {
 impl BrightnessChange {
     /// A new envelope computed on `device`.
     pub fn new(device: Device) -> Self {
-        Self {
-            device,
-            previous: None,
-        }
+        Self { device, previous: None }
     }
 
     /// Forgets the previous frame, e.g. after a gap in the video.
@@ -32,12 +29,7 @@ impl BrightnessChange {
 
     /// Appends one change value per frame of `pixels`, which holds whole greyscale frames of
     /// `pixels_per_frame` bytes each.
-    pub fn encode(
-        &mut self,
-        pixels: &[u8],
-        pixels_per_frame: usize,
-        change: &mut Vec<f32>,
-    ) -> Result<(), EncodeError> {
+    pub fn encode(&mut self, pixels: &[u8], pixels_per_frame: usize, change: &mut Vec<f32>) -> Result<(), EncodeError> {
         if pixels_per_frame == 0 || !pixels.len().is_multiple_of(pixels_per_frame) {
             return Err(EncodeError::BadInputSize {
                 what: "greyscale frame data",
@@ -57,9 +49,7 @@ impl BrightnessChange {
             // A change of frame size (new caps) makes the old frame incomparable.
             let previous = match self.previous.take() {
                 Some((previous, size)) if size == pixels_per_frame => previous,
-                _ => frames
-                    .f_narrow(0, 0, 1)
-                    .map_err(torch("starting the video envelope"))?,
+                _ => frames.f_narrow(0, 0, 1).map_err(torch("starting the video envelope"))?,
             };
             let values = Tensor::f_cat(&[&previous, &frames], 0)
                 .and_then(|joined| joined.f_diff(1, 0, None::<Tensor>, None::<Tensor>))
@@ -71,9 +61,7 @@ impl BrightnessChange {
                 .f_narrow(0, count - 1, 1)
                 .map_err(torch("keeping the last frame"))?;
             self.previous = Some((last, pixels_per_frame));
-            change.extend(
-                Vec::<f32>::try_from(&values).map_err(torch("reading the video envelope back"))?,
-            );
+            change.extend(Vec::<f32>::try_from(&values).map_err(torch("reading the video envelope back"))?);
             Ok(())
         })
     }
@@ -90,12 +78,8 @@ mod tests {
         let mut pixels = vec![0u8; size * 5];
         pixels[2 * size..3 * size].fill(255);
         let mut change = Vec::new();
-        envelope
-            .encode(&pixels[..2 * size], size, &mut change)
-            .unwrap();
-        envelope
-            .encode(&pixels[2 * size..], size, &mut change)
-            .unwrap();
+        envelope.encode(&pixels[..2 * size], size, &mut change).unwrap();
+        envelope.encode(&pixels[2 * size..], size, &mut change).unwrap();
         assert_eq!(change.len(), 5);
         assert!((change[2] - 1.0).abs() < 1e-6);
         assert_eq!(change.iter().filter(|&&c| c > 0.0).count(), 1);

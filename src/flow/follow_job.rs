@@ -14,9 +14,7 @@ use timely::dataflow::operators::Input;
 
 use crate::align::{OltwConfig, OnlineTimeWarper};
 use crate::config::{Pace, SourceSpec};
-use crate::encode::{
-    AudioFeatureEncoder, AudioFeatureKind, AudioFrameParams, AudioFramer, DeviceChoice,
-};
+use crate::encode::{AudioFeatureEncoder, AudioFeatureKind, AudioFrameParams, AudioFramer, DeviceChoice};
 use crate::media::{AudioChunk, AudioNeeds, Capture, MediaError, MediaNeeds, VideoFrame};
 use crate::serve::{EventWriter, RunSummary};
 
@@ -59,10 +57,7 @@ pub struct FollowJob {
 }
 
 /// Runs `job`, writing its events to `writer`; returns the run's summary.
-pub fn run_follow(
-    job: FollowJob,
-    writer: Box<dyn EventWriter + Send>,
-) -> Result<RunSummary, FlowError> {
+pub fn run_follow(job: FollowJob, writer: Box<dyn EventWriter + Send>) -> Result<RunSummary, FlowError> {
     let device = job.device.resolve()?;
     job.oltw.validate()?;
     let encoder = AudioFeatureEncoder::new(job.features, FOLLOW_FRAMES, device)?;
@@ -77,12 +72,10 @@ pub fn run_follow(
         video: None,
     };
     let mut capture = Capture::open(&job.live, needs, job.pace)?;
-    let audio_rx = capture
-        .take_audio()
-        .ok_or_else(|| MediaError::MissingStream {
-            source_name: job.live.display_name(),
-            kind: "audio",
-        })?;
+    let audio_rx = capture.take_audio().ok_or_else(|| MediaError::MissingStream {
+        source_name: job.live.display_name(),
+        kind: "audio",
+    })?;
 
     let failures = FailureSlot::default();
     let sink = Rc::new(RefCell::new(EventSink::new(
@@ -96,11 +89,7 @@ pub fn run_follow(
     let audio_in = worker.dataflow::<u64, _, _>(|scope| {
         let (audio_in, audio) = scope.new_input::<Vec<AudioChunk>>();
         audio
-            .encode_batches(
-                "AudioFeatures",
-                failures.clone(),
-                feature_stage(framer, encoder),
-            )
+            .encode_batches("AudioFeatures", failures.clone(), feature_stage(framer, encoder))
             .follow_reference(
                 warper,
                 reference.timing,
@@ -111,8 +100,7 @@ pub fn run_follow(
             .write_events(sink.clone(), failures.clone());
         audio_in
     });
-    let mut ingest: Ingest<AudioChunk, VideoFrame> =
-        Ingest::new(Some(Feed::new(audio_rx, audio_in)), None);
+    let mut ingest: Ingest<AudioChunk, VideoFrame> = Ingest::new(Some(Feed::new(audio_rx, audio_in)), None);
     drive(&mut worker, &mut capture, &mut ingest, &failures, &job.stop)?;
     let summary = sink.borrow_mut().finish()?;
     Ok(summary)

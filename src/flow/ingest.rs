@@ -74,10 +74,7 @@ impl<A: Timestamped + Clone + 'static, V: Timestamped + Clone + 'static> Ingest<
     }
 }
 
-fn pump_slot<D: Timestamped + Clone + 'static>(
-    slot: &mut Option<Feed<D>>,
-    max_records: usize,
-) -> usize {
+fn pump_slot<D: Timestamped + Clone + 'static>(slot: &mut Option<Feed<D>>, max_records: usize) -> usize {
     let Some(feed) = slot else { return 0 };
     let (moved, done) = feed.pump(max_records);
     if done {

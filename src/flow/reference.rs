@@ -27,24 +27,20 @@ pub struct EncodedReference {
 }
 
 /// Decodes `path`'s audio and encodes it with `encoder`.
-pub fn encode_reference_file(
-    path: &Path,
-    encoder: &AudioFeatureEncoder,
-) -> Result<EncodedReference, FlowError> {
+pub fn encode_reference_file(path: &Path, encoder: &AudioFeatureEncoder) -> Result<EncodedReference, FlowError> {
     let params = encoder.params();
     let rate = f64::from(params.rate_hz);
     let mut framer = AudioFramer::new(params)?;
     let mut features = FeatureMatrix::new(encoder.dim(), Vec::new())?;
     let (mut frames, mut times, mut rows) = (Vec::new(), Vec::new(), Vec::new());
     let mut samples_seen = 0u64;
-    let mut encode_frames =
-        |frames: &mut Vec<f32>, features: &mut FeatureMatrix| -> Result<(), FlowError> {
-            rows.clear();
-            encoder.encode(frames, &mut rows)?;
-            features.extend_from_rows(&rows)?;
-            frames.clear();
-            Ok(())
-        };
+    let mut encode_frames = |frames: &mut Vec<f32>, features: &mut FeatureMatrix| -> Result<(), FlowError> {
+        rows.clear();
+        encoder.encode(frames, &mut rows)?;
+        features.extend_from_rows(&rows)?;
+        frames.clear();
+        Ok(())
+    };
     decode_audio_file(path, params.rate_hz, |samples| -> Result<(), FlowError> {
         // Times count decoded samples: a reference's own time starts at 0 and has no gaps.
         let start_ns = (samples_seen as f64 * 1e9 / rate).round() as u64;

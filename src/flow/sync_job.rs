@@ -14,9 +14,7 @@ use timely::dataflow::operators::Input;
 use crate::align::{AvLagEstimator, LagConfig};
 use crate::config::{Pace, SourceSpec};
 use crate::encode::{AudioFrameParams, AudioFramer, BrightnessChange, DeviceChoice, OnsetEnvelope};
-use crate::media::{
-    AudioChunk, AudioNeeds, Capture, MediaError, MediaNeeds, VideoFrame, VideoNeeds,
-};
+use crate::media::{AudioChunk, AudioNeeds, Capture, MediaError, MediaNeeds, VideoFrame, VideoNeeds};
 use crate::serve::{EventWriter, RunSummary};
 
 use super::driver::{drive, local_worker};
@@ -35,10 +33,7 @@ const ONSET_FRAMES: AudioFrameParams = AudioFrameParams {
 /// Mel bands of the onset envelope.
 const ONSET_MELS: usize = 40;
 /// Picture size the change envelope is computed at; brightness changes need no detail.
-const CHANGE_PICTURE: VideoNeeds = VideoNeeds {
-    width: 64,
-    height: 48,
-};
+const CHANGE_PICTURE: VideoNeeds = VideoNeeds { width: 64, height: 48 };
 
 /// Settings of a `sync` run.
 #[derive(Debug, Clone)]
@@ -62,10 +57,7 @@ pub struct SyncJob {
 }
 
 /// Runs `job`, writing its events to `writer`; returns the run's summary.
-pub fn run_sync(
-    job: SyncJob,
-    writer: Box<dyn EventWriter + Send>,
-) -> Result<RunSummary, FlowError> {
+pub fn run_sync(job: SyncJob, writer: Box<dyn EventWriter + Send>) -> Result<RunSummary, FlowError> {
     let device = job.device.resolve()?;
     let estimator = AvLagEstimator::new(job.lag.clone())?;
     let framer = AudioFramer::new(ONSET_FRAMES)?;
@@ -98,30 +90,14 @@ pub fn run_sync(
     let (audio_in, video_in) = worker.dataflow::<u64, _, _>(|scope| {
         let (audio_in, audio) = scope.new_input::<Vec<AudioChunk>>();
         let (video_in, video) = scope.new_input::<Vec<VideoFrame>>();
-        let audio_envelope = audio.encode_batches(
-            "OnsetEnvelope",
-            failures.clone(),
-            onset_stage(framer, envelope),
-        );
-        let video_envelope = video.encode_batches(
-            "BrightnessChange",
-            failures.clone(),
-            video_change_stage(change),
-        );
+        let audio_envelope = audio.encode_batches("OnsetEnvelope", failures.clone(), onset_stage(framer, envelope));
+        let video_envelope = video.encode_batches("BrightnessChange", failures.clone(), video_change_stage(change));
         audio_envelope
-            .estimate_offset(
-                video_envelope,
-                estimator,
-                job.emit_every_ns,
-                job.stream.clone(),
-            )
+            .estimate_offset(video_envelope, estimator, job.emit_every_ns, job.stream.clone())
             .write_events(sink.clone(), failures.clone());
         (audio_in, video_in)
     });
-    let mut ingest = Ingest::new(
-        Some(Feed::new(audio_rx, audio_in)),
-        Some(Feed::new(video_rx, video_in)),
-    );
+    let mut ingest = Ingest::new(Some(Feed::new(audio_rx, audio_in)), Some(Feed::new(video_rx, video_in)));
     drive(&mut worker, &mut capture, &mut ingest, &failures, &job.stop)?;
     let summary = sink.borrow_mut().finish()?;
     Ok(summary)

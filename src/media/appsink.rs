@@ -16,10 +16,7 @@ use super::{AudioChunk, VideoFrame};
 /// Running time of a sample's buffer, or `None` when it has no usable timestamp.
 fn running_time_ns(sample: &gst::Sample, buffer: &gst::BufferRef) -> Option<u64> {
     let pts = buffer.pts()?;
-    let running = match sample
-        .segment()
-        .and_then(|s| s.downcast_ref::<gst::ClockTime>())
-    {
+    let running = match sample.segment().and_then(|s| s.downcast_ref::<gst::ClockTime>()) {
         Some(segment) => segment.to_running_time(pts)?,
         None => pts,
     };
@@ -82,10 +79,9 @@ pub(crate) fn connect_audio(sink: &AppSink, sender: RecordSender<AudioChunk>) {
 pub(crate) fn connect_video(sink: &AppSink, sender: RecordSender<VideoFrame>) {
     connect(sink, sender, |sample, buffer, pts_ns| {
         let caps = sample.caps().ok_or(gst::FlowError::NotNegotiated)?;
-        let info =
-            gst_video::VideoInfo::from_caps(caps).map_err(|_| gst::FlowError::NotNegotiated)?;
-        let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info)
-            .map_err(|_| gst::FlowError::Error)?;
+        let info = gst_video::VideoInfo::from_caps(caps).map_err(|_| gst::FlowError::NotNegotiated)?;
+        let frame =
+            gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info).map_err(|_| gst::FlowError::Error)?;
         let (width, height) = (info.width(), info.height());
         let stride = frame.plane_stride()[0] as usize;
         let plane = frame.plane_data(0).map_err(|_| gst::FlowError::Error)?;

@@ -27,11 +27,7 @@ fn queue() -> Result<gst::Element, MediaError> {
 }
 
 fn appsink(caps: &gst::Caps, sync: bool) -> AppSink {
-    AppSink::builder()
-        .caps(caps)
-        .sync(sync)
-        .max_buffers(4)
-        .build()
+    AppSink::builder().caps(caps).sync(sync).max_buffers(4).build()
 }
 
 /// `queue ! converters… ! appsink(caps)`, added to `pipeline` and linked.
@@ -54,12 +50,10 @@ fn add_branch(
     elements.push(sink.clone().upcast());
     pipeline.add_many(&elements).map_err(runtime)?;
     gst::Element::link_many(&elements).map_err(runtime)?;
-    let sink_pad = elements[0]
-        .static_pad("sink")
-        .ok_or(MediaError::MissingElement {
-            factory: "queue",
-            hint: PLUGINS,
-        })?;
+    let sink_pad = elements[0].static_pad("sink").ok_or(MediaError::MissingElement {
+        factory: "queue",
+        hint: PLUGINS,
+    })?;
     Ok(Branch {
         sink_pad,
         appsink: sink,
@@ -67,29 +61,11 @@ fn add_branch(
 }
 
 /// `queue ! audioconvert ! audioresample ! appsink` producing mono F32 at `needs.rate_hz`.
-pub(crate) fn add_audio_branch(
-    pipeline: &gst::Pipeline,
-    needs: AudioNeeds,
-    sync: bool,
-) -> Result<Branch, MediaError> {
-    add_branch(
-        pipeline,
-        &["audioconvert", "audioresample"],
-        &needs.caps(),
-        sync,
-    )
+pub(crate) fn add_audio_branch(pipeline: &gst::Pipeline, needs: AudioNeeds, sync: bool) -> Result<Branch, MediaError> {
+    add_branch(pipeline, &["audioconvert", "audioresample"], &needs.caps(), sync)
 }
 
 /// `queue ! videoconvert ! videoscale ! appsink` producing greyscale frames of the needed size.
-pub(crate) fn add_video_branch(
-    pipeline: &gst::Pipeline,
-    needs: VideoNeeds,
-    sync: bool,
-) -> Result<Branch, MediaError> {
-    add_branch(
-        pipeline,
-        &["videoconvert", "videoscale"],
-        &needs.caps(),
-        sync,
-    )
+pub(crate) fn add_video_branch(pipeline: &gst::Pipeline, needs: VideoNeeds, sync: bool) -> Result<Branch, MediaError> {
+    add_branch(pipeline, &["videoconvert", "videoscale"], &needs.caps(), sync)
 }

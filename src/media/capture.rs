@@ -155,12 +155,7 @@ impl Capture {
     /// Says whose fault an error is: the input's when a handler found the input unusable or
     /// when a non-live source fails before producing anything; otherwise the run's.
     fn classify(&self, error: &gst::message::Error) -> MediaError {
-        if let Some(found) = self
-            .input_error
-            .lock()
-            .ok()
-            .and_then(|mut slot| slot.take())
-        {
+        if let Some(found) = self.input_error.lock().ok().and_then(|mut slot| slot.take()) {
             return found;
         }
         let detail = match error.debug() {

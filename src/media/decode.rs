@@ -24,12 +24,10 @@ where
         video: None,
     };
     let mut capture = Capture::open(&spec, needs, Pace::Fast)?;
-    let mut receiver = capture
-        .take_audio()
-        .ok_or_else(|| MediaError::MissingStream {
-            source_name: spec.display_name(),
-            kind: "audio",
-        })?;
+    let mut receiver = capture.take_audio().ok_or_else(|| MediaError::MissingStream {
+        source_name: spec.display_name(),
+        kind: "audio",
+    })?;
     capture.start()?;
     loop {
         let mut idle = true;

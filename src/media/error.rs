@@ -64,9 +64,7 @@ impl MediaError {
     pub fn is_bad_input(&self) -> bool {
         !matches!(
             self,
-            MediaError::Init { .. }
-                | MediaError::Runtime { .. }
-                | MediaError::MissingElement { .. }
+            MediaError::Init { .. } | MediaError::Runtime { .. } | MediaError::MissingElement { .. }
         )
     }
 }

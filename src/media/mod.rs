@@ -28,7 +28,5 @@ pub use stats::CaptureStats;
 
 /// Initialises GStreamer once; every entry point that builds pipelines calls it.
 pub fn init() -> Result<(), MediaError> {
-    gst::init().map_err(|e| MediaError::Init {
-        detail: e.to_string(),
-    })
+    gst::init().map_err(|e| MediaError::Init { detail: e.to_string() })
 }

@@ -22,26 +22,19 @@ pub(crate) struct BuiltPipeline {
 
 /// Builds the pipeline for `spec`, delivering what `needs` asks for; `sync` makes the appsinks
 /// play in real time.
-pub(crate) fn build_pipeline(
-    spec: &SourceSpec,
-    needs: MediaNeeds,
-    sync: bool,
-) -> Result<BuiltPipeline, MediaError> {
+pub(crate) fn build_pipeline(spec: &SourceSpec, needs: MediaNeeds, sync: bool) -> Result<BuiltPipeline, MediaError> {
     let input_error = Arc::new(Mutex::new(None));
     let name = spec.display_name();
     match spec {
         SourceSpec::LaunchLine(line) => launch_line(line, needs, sync, input_error),
-        SourceSpec::Test(params) => {
-            with_branches(needs, sync, input_error, |pipeline, audio, video| {
-                add_test_pattern(pipeline, params, video.as_ref(), audio.as_ref())
-            })
-        }
+        SourceSpec::Test(params) => with_branches(needs, sync, input_error, |pipeline, audio, video| {
+            add_test_pattern(pipeline, params, video.as_ref(), audio.as_ref())
+        }),
         SourceSpec::File(path) => {
-            let uri =
-                gst::glib::filename_to_uri(path, None).map_err(|e| MediaError::Unreadable {
-                    source_name: name.clone(),
-                    detail: e.to_string(),
-                })?;
+            let uri = gst::glib::filename_to_uri(path, None).map_err(|e| MediaError::Unreadable {
+                source_name: name.clone(),
+                detail: e.to_string(),
+            })?;
             let slot = input_error.clone();
             with_branches(needs, sync, input_error, |pipeline, audio, video| {
                 add_uri_decoder(pipeline, &uri, name, audio, video, sync, slot)
@@ -53,11 +46,9 @@ pub(crate) fn build_pipeline(
                 add_uri_decoder(pipeline, uri, name, audio, video, sync, slot)
             })
         }
-        SourceSpec::Webcam(device) => {
-            with_branches(needs, sync, input_error, |pipeline, audio, video| {
-                add_webcam(pipeline, device.as_deref(), audio, video)
-            })
-        }
+        SourceSpec::Webcam(device) => with_branches(needs, sync, input_error, |pipeline, audio, video| {
+            add_webcam(pipeline, device.as_deref(), audio, video)
+        }),
     }
 }
 
@@ -73,14 +64,8 @@ where
     F: FnOnce(&gst::Pipeline, Option<gst::Pad>, Option<gst::Pad>) -> Result<(), MediaError>,
 {
     let pipeline = gst::Pipeline::new();
-    let audio: Option<Branch> = needs
-        .audio
-        .map(|n| add_audio_branch(&pipeline, n, sync))
-        .transpose()?;
-    let video: Option<Branch> = needs
-        .video
-        .map(|n| add_video_branch(&pipeline, n, sync))
-        .transpose()?;
+    let audio: Option<Branch> = needs.audio.map(|n| add_audio_branch(&pipeline, n, sync)).transpose()?;
+    let video: Option<Branch> = needs.video.map(|n| add_video_branch(&pipeline, n, sync)).transpose()?;
     add_source(
         &pipeline,
         audio.as_ref().map(|b| b.sink_pad.clone()),
@@ -117,10 +102,7 @@ fn add_uri_decoder(
     let (audio_target, video_target) = (audio_pad.clone(), video_pad.clone());
     decoder.connect_pad_added(move |_, pad| {
         let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
-        let media = caps
-            .structure(0)
-            .map(|s| s.name().to_string())
-            .unwrap_or_default();
+        let media = caps.structure(0).map(|s| s.name().to_string()).unwrap_or_default();
         let target = if media.starts_with("audio/") {
             audio_target.as_ref()
         } else if media.starts_with("video/") {
@@ -191,23 +173,17 @@ fn add_webcam(
             source_name: "webcam".into(),
             detail: e.to_string(),
         })?;
-        let pad = element
-            .static_pad("src")
-            .ok_or_else(|| MediaError::Runtime {
-                source_name: "webcam".into(),
-                detail: "source without a src pad".into(),
-            })?;
-        pad.link(target)
-            .map(|_| ())
-            .map_err(|e| MediaError::Runtime {
-                source_name: "webcam".into(),
-                detail: format!("{e:?}"),
-            })
+        let pad = element.static_pad("src").ok_or_else(|| MediaError::Runtime {
+            source_name: "webcam".into(),
+            detail: "source without a src pad".into(),
+        })?;
+        pad.link(target).map(|_| ()).map_err(|e| MediaError::Runtime {
+            source_name: "webcam".into(),
+            detail: format!("{e:?}"),
+        })
     };
     if let Some(target) = video_pad {
-        let device = device
-            .map(|d| d.to_path_buf())
-            .unwrap_or_else(|| "/dev/video0".into());
+        let device = device.map(|d| d.to_path_buf()).unwrap_or_else(|| "/dev/video0".into());
         if !device.exists() {
             return Err(MediaError::MissingDevice { device });
         }
@@ -230,18 +206,14 @@ fn launch_line(
     sync: bool,
     input_error: Arc<Mutex<Option<MediaError>>>,
 ) -> Result<BuiltPipeline, MediaError> {
-    let element = gst::parse::launch(line).map_err(|e| MediaError::BadLaunchLine {
-        detail: e.to_string(),
-    })?;
+    let element = gst::parse::launch(line).map_err(|e| MediaError::BadLaunchLine { detail: e.to_string() })?;
     let pipeline = match element.downcast::<gst::Pipeline>() {
         Ok(pipeline) => pipeline,
         Err(element) => {
             let pipeline = gst::Pipeline::new();
             pipeline
                 .add(&element)
-                .map_err(|e| MediaError::BadLaunchLine {
-                    detail: e.to_string(),
-                })?;
+                .map_err(|e| MediaError::BadLaunchLine { detail: e.to_string() })?;
             pipeline
         }
     };

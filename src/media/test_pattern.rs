@@ -78,18 +78,12 @@ fn video_source(params: &TestPatternParams) -> AppSrc {
                     let _ = src.end_of_stream();
                     return;
                 }
-                let fill = if params.is_flash_frame(*index) {
-                    255
-                } else {
-                    0
-                };
+                let fill = if params.is_flash_frame(*index) { 255 } else { 0 };
                 let mut buffer = gst::Buffer::from_mut_slice(vec![fill; frame_bytes]);
                 if let Some(buffer) = buffer.get_mut() {
                     let pts = params.frame_time_ns(*index);
                     buffer.set_pts(gst::ClockTime::from_nseconds(pts));
-                    buffer.set_duration(gst::ClockTime::from_nseconds(
-                        params.frame_time_ns(*index + 1) - pts,
-                    ));
+                    buffer.set_duration(gst::ClockTime::from_nseconds(params.frame_time_ns(*index + 1) - pts));
                 }
                 *index += 1;
                 let _ = src.push_buffer(buffer);
@@ -145,8 +139,7 @@ fn audio_source(params: &TestPatternParams) -> AppSrc {
                         };
                         if (onset..onset + beep_ns).contains(&t_ns) {
                             let since_s = (t_ns - onset) as f64 / 1e9;
-                            value = BEEP_AMPLITUDE
-                                * (2.0 * std::f64::consts::PI * params.beep_hz * since_s).sin();
+                            value = BEEP_AMPLITUDE * (2.0 * std::f64::consts::PI * params.beep_hz * since_s).sin();
                         }
                     }
                     noise_state ^= noise_state << 13;

@@ -32,7 +32,13 @@ fn seconds(ns: u64) -> f64 {
 /// The line for one event, or `None` for events not worth a line on their own.
 fn describe(event: &Event) -> Option<String> {
     let line = match &event.body {
-        EventBody::Offset { live_ns, av_offset_ns, confidence, band, .. } => format!(
+        EventBody::Offset {
+            live_ns,
+            av_offset_ns,
+            confidence,
+            band,
+            ..
+        } => format!(
             "{:>8.2} s  {}  offset {:>+7.1} ms  confidence {:.2}  {}",
             seconds(*live_ns),
             event.stream,
@@ -40,7 +46,14 @@ fn describe(event: &Event) -> Option<String> {
             confidence,
             band.as_str()
         ),
-        EventBody::Position { live_ns, ref_ns, tempo, confidence, latency_ns, .. } => format!(
+        EventBody::Position {
+            live_ns,
+            ref_ns,
+            tempo,
+            confidence,
+            latency_ns,
+            ..
+        } => format!(
             "{:>8.2} s  {}  at reference {:>8.2} s  tempo {:.2}  confidence {:.2}  latency {:.1} ms",
             seconds(*live_ns),
             event.stream,
@@ -49,8 +62,16 @@ fn describe(event: &Event) -> Option<String> {
             confidence,
             *latency_ns as f64 / 1e6
         ),
-        EventBody::Progress { frontier_ns, frames_in, frames_dropped, stage, ref_fraction } => {
-            let covered = ref_fraction.map(|f| format!("  reference {:.0}%", f * 100.0)).unwrap_or_default();
+        EventBody::Progress {
+            frontier_ns,
+            frames_in,
+            frames_dropped,
+            stage,
+            ref_fraction,
+        } => {
+            let covered = ref_fraction
+                .map(|f| format!("  reference {:.0}%", f * 100.0))
+                .unwrap_or_default();
             format!(
                 "{:>8.2} s  {}  {stage}: {frames_in} records in, {frames_dropped} dropped{covered}",
                 seconds(*frontier_ns),
@@ -58,16 +79,42 @@ fn describe(event: &Event) -> Option<String> {
             )
         }
         EventBody::Cue { cue, live_ns, .. } => format!("{:>8.2} s  {}  cue {cue}", seconds(*live_ns), event.stream),
-        EventBody::Match { reference, ref_start_ns, cost, .. } => {
-            format!("{:>8}    {}  matches {reference} at {:.2} s (cost {cost:.3})", "", event.stream, seconds(*ref_start_ns))
+        EventBody::Match {
+            reference,
+            ref_start_ns,
+            cost,
+            ..
+        } => {
+            format!(
+                "{:>8}    {}  matches {reference} at {:.2} s (cost {cost:.3})",
+                "",
+                event.stream,
+                seconds(*ref_start_ns)
+            )
         }
-        EventBody::Lost { live_ns, reason, retries } => {
-            format!("{:>8.2} s  {}  LOST: {reason} (retry {retries})", seconds(*live_ns), event.stream)
+        EventBody::Lost {
+            live_ns,
+            reason,
+            retries,
+        } => {
+            format!(
+                "{:>8.2} s  {}  LOST: {reason} (retry {retries})",
+                seconds(*live_ns),
+                event.stream
+            )
         }
         EventBody::Recovered { live_ns, retries } => {
-            format!("{:>8.2} s  {}  recovered after {retries} retries", seconds(*live_ns), event.stream)
+            format!(
+                "{:>8.2} s  {}  recovered after {retries} retries",
+                seconds(*live_ns),
+                event.stream
+            )
         }
-        EventBody::Discont { live_ns, reason } => format!("{:>8.2} s  {}  discontinuity: {reason}", seconds(*live_ns), event.stream),
+        EventBody::Discont { live_ns, reason } => format!(
+            "{:>8.2} s  {}  discontinuity: {reason}",
+            seconds(*live_ns),
+            event.stream
+        ),
         EventBody::Eos => format!("{:>8}    {}  end of stream", "", event.stream),
     };
     Some(line)

@@ -76,10 +76,7 @@ impl RunSummary {
 
     /// The summary as one line of text.
     pub fn line(&self) -> String {
-        let mut parts = vec![format!(
-            "summary: {:.1} s of stream",
-            self.frontier_ns as f64 / 1e9
-        )];
+        let mut parts = vec![format!("summary: {:.1} s of stream", self.frontier_ns as f64 / 1e9)];
         if let Some(offset) = self.median_offset_ns() {
             parts.push(format!(
                 "median A/V offset {:+.1} ms ({}) over {} estimates, median confidence {:.2}",
@@ -89,10 +86,7 @@ impl RunSummary {
                 median(&self.offset_confidences).unwrap_or(0.0)
             ));
         } else if self.positions == 0 {
-            parts.push(
-                "no A/V offset estimate (no flashes and beeps, or no motion and sound, found)"
-                    .to_owned(),
-            );
+            parts.push("no A/V offset estimate (no flashes and beeps, or no motion and sound, found)".to_owned());
         }
         if self.positions > 0 {
             parts.push(format!(

@@ -20,9 +20,7 @@ pub fn warpflow(args: &[&str]) -> Output {
 pub fn events(output: &Output) -> Vec<Value> {
     String::from_utf8_lossy(&output.stdout)
         .lines()
-        .map(|line| {
-            serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON event: {line}: {e}"))
-        })
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON event: {line}: {e}")))
         .collect()
 }
 
@@ -65,9 +63,7 @@ pub fn gst_launch(line: &str) {
     use gst::prelude::*;
     gst::init().expect("GStreamer initialises");
     let pipeline = gst::parse::launch(line).unwrap_or_else(|e| panic!("{line}: {e}"));
-    pipeline
-        .set_state(gst::State::Playing)
-        .expect("pipeline plays");
+    pipeline.set_state(gst::State::Playing).expect("pipeline plays");
     let bus = pipeline.bus().expect("pipeline has a bus");
     for message in bus.iter_timed(gst::ClockTime::from_seconds(120)) {
         match message.view() {
@@ -76,9 +72,7 @@ pub fn gst_launch(line: &str) {
             _ => {}
         }
     }
-    pipeline
-        .set_state(gst::State::Null)
-        .expect("pipeline stops");
+    pipeline.set_state(gst::State::Null).expect("pipeline stops");
 }
 
 /// A note of the test melody.
@@ -130,10 +124,7 @@ impl TimeMap {
             .iter()
             .map(|&(a, b)| if swap { (b, a) } else { (a, b) })
             .collect();
-        let segment = points
-            .windows(2)
-            .position(|w| x <= w[1].0)
-            .unwrap_or(points.len() - 2);
+        let segment = points.windows(2).position(|w| x <= w[1].0).unwrap_or(points.len() - 2);
         let ((x0, y0), (x1, y1)) = (points[segment], points[segment + 1]);
         y0 + (x - x0) * (y1 - y0) / (x1 - x0)
     }
@@ -150,23 +141,14 @@ impl TimeMap {
 }
 
 /// Renders `notes` (harmonic tones with a decaying envelope), placed in time by `map`.
-pub fn render(
-    notes: &[Note],
-    map: &TimeMap,
-    rate_hz: u32,
-    total_live_s: f64,
-    noise: f32,
-) -> Vec<f32> {
+pub fn render(notes: &[Note], map: &TimeMap, rate_hz: u32, total_live_s: f64, noise: f32) -> Vec<f32> {
     let rate = f64::from(rate_hz);
     let mut out = vec![0.0f32; (total_live_s * rate) as usize];
     for note in notes {
         let start = map.live_of(note.start_s);
         let end = map.live_of(note.start_s + note.length_s);
         let hz = 440.0 * 2f64.powf((f64::from(note.midi) - 69.0) / 12.0);
-        let (first, last) = (
-            (start * rate) as usize,
-            ((end * rate) as usize).min(out.len()),
-        );
+        let (first, last) = ((start * rate) as usize, ((end * rate) as usize).min(out.len()));
         for (n, sample) in out.iter_mut().enumerate().take(last).skip(first) {
             let t = (n - first) as f64 / rate;
             let envelope = (t / 0.005).min(1.0) * (-3.0 * t).exp();

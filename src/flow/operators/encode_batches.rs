@@ -33,24 +33,14 @@ pub trait EncodeBatches<'scope, D> {
     ///         .inspect(|x| assert_eq!(x % 2, 0));
     /// });
     /// ```
-    fn encode_batches<R, F>(
-        self,
-        name: &str,
-        failures: FailureSlot,
-        encode: F,
-    ) -> StreamVec<'scope, u64, R>
+    fn encode_batches<R, F>(self, name: &str, failures: FailureSlot, encode: F) -> StreamVec<'scope, u64, R>
     where
         R: Clone + 'static,
         F: FnMut(&mut Vec<D>, &mut Vec<R>) -> Result<(), FlowError> + 'static;
 }
 
 impl<'scope, D: Clone + 'static> EncodeBatches<'scope, D> for StreamVec<'scope, u64, D> {
-    fn encode_batches<R, F>(
-        self,
-        name: &str,
-        failures: FailureSlot,
-        mut encode: F,
-    ) -> StreamVec<'scope, u64, R>
+    fn encode_batches<R, F>(self, name: &str, failures: FailureSlot, mut encode: F) -> StreamVec<'scope, u64, R>
     where
         R: Clone + 'static,
         F: FnMut(&mut Vec<D>, &mut Vec<R>) -> Result<(), FlowError> + 'static,
@@ -66,9 +56,7 @@ impl<'scope, D: Clone + 'static> EncodeBatches<'scope, D> for StreamVec<'scope, 
                     }
                     encoded.clear();
                     match encode(&mut batch, &mut encoded) {
-                        Ok(()) if !encoded.is_empty() => {
-                            output.session(&cap).give_container(&mut encoded)
-                        }
+                        Ok(()) if !encoded.is_empty() => output.session(&cap).give_container(&mut encoded),
                         Ok(()) => {}
                         Err(error) => failures.record(error),
                     }

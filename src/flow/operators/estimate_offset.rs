@@ -65,65 +65,56 @@ impl<'scope> EstimateOffset<'scope> for StreamVec<'scope, u64, EnvelopeSample> {
         stream: String,
     ) -> StreamVec<'scope, u64, StreamEvent> {
         let emit_every_ns = emit_every_ns.max(1);
-        self.binary_frontier(
-            video,
-            Pipeline,
-            Pipeline,
-            "EstimateOffset",
-            move |initial, _| {
-                let mut next_emit_ns = emit_every_ns;
-                let mut capability = Some(initial);
-                let mut latest_ns = 0u64;
-                move |(audio_input, audio_frontier), (video_input, video_frontier), output| {
-                    audio_input.for_each_stamp(|_, containers| {
-                        for sample in containers.flat_map(|c| c.drain(..)) {
-                            latest_ns = latest_ns.max(sample.time_ns);
-                            estimator.push_audio(sample.time_ns, sample.value);
-                        }
-                    });
-                    video_input.for_each_stamp(|_, containers| {
-                        for sample in containers.flat_map(|c| c.drain(..)) {
-                            latest_ns = latest_ns.max(sample.time_ns);
-                            estimator.push_video(sample.time_ns, sample.value);
-                        }
-                    });
-                    let frontier = [
-                        audio_frontier.frontier().first(),
-                        video_frontier.frontier().first(),
-                    ]
+        self.binary_frontier(video, Pipeline, Pipeline, "EstimateOffset", move |initial, _| {
+            let mut next_emit_ns = emit_every_ns;
+            let mut capability = Some(initial);
+            let mut latest_ns = 0u64;
+            move |(audio_input, audio_frontier), (video_input, video_frontier), output| {
+                audio_input.for_each_stamp(|_, containers| {
+                    for sample in containers.flat_map(|c| c.drain(..)) {
+                        latest_ns = latest_ns.max(sample.time_ns);
+                        estimator.push_audio(sample.time_ns, sample.value);
+                    }
+                });
+                video_input.for_each_stamp(|_, containers| {
+                    for sample in containers.flat_map(|c| c.drain(..)) {
+                        latest_ns = latest_ns.max(sample.time_ns);
+                        estimator.push_video(sample.time_ns, sample.value);
+                    }
+                });
+                let frontier = [audio_frontier.frontier().first(), video_frontier.frontier().first()]
                     .into_iter()
                     .flatten()
                     .min()
                     .copied();
-                    // Once both inputs are closed, everything up to the last sample is complete.
-                    let complete_until_ns = frontier.unwrap_or(latest_ns.saturating_add(1));
-                    if let Some(cap) = capability.as_mut() {
-                        while next_emit_ns <= complete_until_ns {
-                            cap.downgrade(&next_emit_ns);
-                            if let Some(estimate) = estimator.estimate(next_emit_ns) {
-                                let body = EventBody::Offset {
-                                    live_ns: estimate.window_end_ns,
-                                    av_offset_ns: estimate.offset_ns,
-                                    confidence: estimate.confidence,
-                                    band: SyncBand::from_offset_ns(estimate.offset_ns),
-                                    is_final: true,
-                                };
-                                output.session(&*cap).give(StreamEvent {
-                                    stream: stream.clone(),
-                                    body,
-                                });
-                            }
-                            next_emit_ns += emit_every_ns;
+                // Once both inputs are closed, everything up to the last sample is complete.
+                let complete_until_ns = frontier.unwrap_or(latest_ns.saturating_add(1));
+                if let Some(cap) = capability.as_mut() {
+                    while next_emit_ns <= complete_until_ns {
+                        cap.downgrade(&next_emit_ns);
+                        if let Some(estimate) = estimator.estimate(next_emit_ns) {
+                            let body = EventBody::Offset {
+                                live_ns: estimate.window_end_ns,
+                                av_offset_ns: estimate.offset_ns,
+                                confidence: estimate.confidence,
+                                band: SyncBand::from_offset_ns(estimate.offset_ns),
+                                is_final: true,
+                            };
+                            output.session(&*cap).give(StreamEvent {
+                                stream: stream.clone(),
+                                body,
+                            });
                         }
-                        if frontier.is_some() {
-                            cap.downgrade(&next_emit_ns);
-                        }
+                        next_emit_ns += emit_every_ns;
                     }
-                    if frontier.is_none() {
-                        capability = None;
+                    if frontier.is_some() {
+                        cap.downgrade(&next_emit_ns);
                     }
                 }
-            },
-        )
+                if frontier.is_none() {
+                    capability = None;
+                }
+            }
+        })
     }
 }
