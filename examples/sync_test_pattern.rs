@@ -6,7 +6,7 @@
 
 use anyhow::{Context, Result};
 
-use warpflow::align::LagConfig;
+use warpflow::align::{LagConfig, OffsetTrackerConfig};
 use warpflow::config::{Pace, SourceSpec, TestPatternParams};
 use warpflow::encode::DeviceChoice;
 use warpflow::flow::{run_sync, StopSignal, SyncJob};
@@ -26,6 +26,7 @@ fn main() -> Result<()> {
         device: DeviceChoice::Auto,
         stream: "pattern".into(),
         lag: LagConfig::default(),
+        tracker: OffsetTrackerConfig::default(),
         emit_every_ns: 500_000_000,
         progress_every_ns: 1_000_000_000,
         stop: StopSignal::default(),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
-use warpflow::align::{LagConfig, OltwConfig};
+use warpflow::align::{LagConfig, OffsetTrackerConfig, OltwConfig};
 use warpflow::config::{ConfigError, Pace, SourceSpec};
 use warpflow::encode::{AudioFeatureKind, DeviceChoice};
 use warpflow::flow::{run_follow, run_sync, FollowJob, StopSignal, SyncJob};
@@ -147,6 +147,7 @@ impl Cli {
                         window_ns: seconds_to_ns(args.window_s),
                         ..LagConfig::default()
                     },
+                    tracker: OffsetTrackerConfig::default(),
                     emit_every_ns: args.emit_interval_ms.max(1) * 1_000_000,
                     progress_every_ns: seconds_to_ns(args.common.progress_interval_s),
                     stop,

@@ -23,6 +23,25 @@ fn measured_offset(offset_ms: i64, pace: &str, duration_s: u32) -> (f64, Vec<ser
         .map(|e| e["av_offset_ns"].as_f64().unwrap_or(f64::NAN))
         .collect();
     assert!(offsets.len() >= 4, "too few estimates after 3 s: {offsets:?}");
+    // Once locked for 3 s, every tracked estimate is within a video frame of the truth.
+    let all = of_type(&events, "offset");
+    let locked_ns = all
+        .iter()
+        .find(|e| e["locked"] == true)
+        .and_then(|e| e["live_ns"].as_u64())
+        .expect("the track locks");
+    for event in all
+        .iter()
+        .filter(|e| e["live_ns"].as_u64().unwrap_or(0) >= locked_ns + 3_000_000_000)
+    {
+        let error = (event["av_offset_ns"].as_f64().unwrap_or(f64::NAN) - offset_ms as f64 * 1e6).abs();
+        assert!(
+            error <= FRAME_NS,
+            "offset {offset_ms} ms: estimate {} off by {:.1} ms",
+            event["live_ns"],
+            error / 1e6
+        );
+    }
     let progress = of_type(&events, "progress").into_iter().cloned().collect();
     (median(&mut offsets), progress)
 }
@@ -109,4 +128,48 @@ fn ctrl_c_ends_a_live_run_cleanly_with_the_last_events_and_the_summary() {
     assert!(!of_type(&events, "offset").is_empty(), "no offset before the stop");
     assert_eq!(events.last().map(|e| e["type"].clone()), Some("eos".into()));
     assert!(String::from_utf8_lossy(&output.stderr).contains("summary:"));
+}
+
+#[test]
+fn tracks_drift_between_audio_and_video_clocks() {
+    let output = warpflow(&[
+        "sync",
+        "--live",
+        "test?av_offset_ms=40&drift_ppm=2000&duration_s=30",
+        "--pace",
+        "fast",
+    ]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let events = events(&output);
+    let offsets = of_type(&events, "offset");
+    let first_ns = offsets
+        .first()
+        .and_then(|e| e["live_ns"].as_u64())
+        .expect("offset estimates");
+    let locked_ns = offsets
+        .iter()
+        .find(|e| e["locked"] == true)
+        .and_then(|e| e["live_ns"].as_u64())
+        .expect("the track locks");
+    assert!(
+        locked_ns - first_ns <= 3_000_000_000,
+        "locked {} s after the first estimate",
+        (locked_ns - first_ns) as f64 / 1e9
+    );
+    let last = offsets.last().expect("offset estimates");
+    let drift = last["drift_ppm"].as_f64().unwrap_or(f64::NAN);
+    println!("drift: measured {drift:.0} ppm for 2000 ppm");
+    assert!((drift - 2000.0).abs() < 400.0, "drift {drift} ppm");
+    for event in offsets
+        .iter()
+        .filter(|e| e["live_ns"].as_u64().unwrap_or(0) >= locked_ns + 3_000_000_000)
+    {
+        let live_s = event["live_ns"].as_f64().unwrap_or(0.0) / 1e9;
+        let truth_ns = 40e6 + 2000e-6 * live_s * 1e9;
+        let measured = event["av_offset_ns"].as_f64().unwrap_or(f64::NAN);
+        assert!(
+            (measured - truth_ns).abs() <= FRAME_NS,
+            "at {live_s} s: {measured} ns for {truth_ns} ns"
+        );
+    }
 }

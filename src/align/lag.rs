@@ -72,6 +72,8 @@ pub struct LagEstimate {
     pub offset_ns: i64,
     /// How far the best lag stands above its rivals, in [0, 1].
     pub confidence: f64,
+    /// Start of the video span the estimate is made from.
+    pub window_start_ns: u64,
     /// End of the video span the estimate is made from.
     pub window_end_ns: u64,
 }
@@ -178,6 +180,7 @@ impl AvLagEstimator {
         Some(LagEstimate {
             offset_ns,
             confidence,
+            window_start_ns: window_start,
             window_end_ns: window_end,
         })
     }

@@ -1,5 +1,5 @@
-//! Alignment algorithms: online time warping, exact DTW, the A/V lag estimator and the
-//! distance kernels they share.
+//! Alignment algorithms: online time warping, exact DTW, the A/V lag estimator and offset
+//! tracker, and the distance kernels they share.
 //!
 //! This module is pure Rust on purpose: it imports nothing of GStreamer, libtorch or timely,
 //! so it can be tested, fuzzed and benchmarked alone. Its inputs are feature vectors (`&[f32]`)
@@ -10,6 +10,7 @@ mod dtw;
 mod error;
 mod features;
 mod lag;
+mod offset_tracker;
 mod oltw;
 
 pub use distance::{cosine_distance, dot, euclidean_distance, inverse_norm, manhattan_distance, norm, Distance};
@@ -17,4 +18,5 @@ pub use dtw::{full_dtw, DtwResult};
 pub use error::AlignError;
 pub use features::FeatureMatrix;
 pub use lag::{AvLagEstimator, LagConfig, LagEstimate};
+pub use offset_tracker::{OffsetTracker, OffsetTrackerConfig, TrackedOffset};
 pub use oltw::{OltwConfig, OnlineTimeWarper, StepWeights, TrackedPosition};

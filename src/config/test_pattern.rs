@@ -7,13 +7,16 @@
 
 use super::ConfigError;
 
-const KNOWN: &str = "av_offset_ms, fps, duration_s, rate_hz, beep_hz, beep_ms, noise, width, height";
+const KNOWN: &str = "av_offset_ms, drift_ppm, fps, duration_s, rate_hz, beep_hz, beep_ms, noise, width, height";
 
 /// Settings of the flash-and-beep pattern.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TestPatternParams {
     /// How much later the beep plays than its flash, in ms (negative: earlier).
     pub av_offset_ms: i64,
+    /// How fast the beeps slide against the flashes, in parts per million of elapsed time
+    /// (positive: audio falls further behind), as when the two come from different clocks.
+    pub drift_ppm: f64,
     /// Video frame rate.
     pub fps: f64,
     /// Length of the pattern.
@@ -36,6 +39,7 @@ impl Default for TestPatternParams {
     fn default() -> Self {
         Self {
             av_offset_ms: 0,
+            drift_ppm: 0.0,
             fps: 30.0,
             duration_s: 20.0,
             rate_hz: 48_000,
@@ -58,6 +62,9 @@ impl TestPatternParams {
                 "av_offset_ms" => {
                     params.av_offset_ms =
                         parse(name, value, -490.0, 490.0, "a whole number of ms from -490 to 490")? as i64
+                }
+                "drift_ppm" => {
+                    params.drift_ppm = parse(name, value, -5_000.0, 5_000.0, "a drift from -5000 to 5000 ppm")?
                 }
                 "fps" => params.fps = parse(name, value, 1.0, 120.0, "a frame rate from 1 to 120")?,
                 "duration_s" => {

@@ -54,9 +54,15 @@ pub enum EventBody {
     Offset {
         /// Live running time at the end of the analysis window.
         live_ns: u64,
-        /// Positive when audio comes later than the video it belongs to.
+        /// Tracked (smoothed) offset; positive when audio comes later than its video.
         av_offset_ns: i64,
-        /// How sure the estimator is, in [0, 1].
+        /// This window's own estimate, before smoothing.
+        raw_offset_ns: i64,
+        /// How fast the offset changes, in parts per million.
+        drift_ppm: f64,
+        /// Whether the tracked offset has settled.
+        locked: bool,
+        /// How sure the estimator is of this window's estimate, in [0, 1].
         confidence: f64,
         /// The offset against ITU-R BT.1359.
         band: SyncBand,
@@ -150,6 +156,9 @@ mod tests {
             body: EventBody::Offset {
                 live_ns: 4_100_000_000,
                 av_offset_ns: -80_000_000,
+                raw_offset_ns: -81_000_000,
+                drift_ppm: 0.5,
+                locked: true,
                 confidence: 0.88,
                 band: SyncBand::from_offset_ns(-80_000_000),
                 is_final: true,

@@ -11,7 +11,7 @@ use std::rc::Rc;
 
 use timely::dataflow::operators::Input;
 
-use crate::align::{AvLagEstimator, LagConfig};
+use crate::align::{AvLagEstimator, LagConfig, OffsetTracker, OffsetTrackerConfig};
 use crate::config::{Pace, SourceSpec};
 use crate::encode::{AudioFrameParams, AudioFramer, BrightnessChange, DeviceChoice, OnsetEnvelope};
 use crate::media::{AudioChunk, AudioNeeds, Capture, MediaError, MediaNeeds, VideoFrame, VideoNeeds};
@@ -48,6 +48,8 @@ pub struct SyncJob {
     pub stream: String,
     /// Settings of the lag estimator.
     pub lag: LagConfig,
+    /// Settings of the offset tracker (smoothing, drift, lock).
+    pub tracker: OffsetTrackerConfig,
     /// Running time between offset estimates.
     pub emit_every_ns: u64,
     /// Running time between progress events.
@@ -60,6 +62,7 @@ pub struct SyncJob {
 pub fn run_sync(job: SyncJob, writer: Box<dyn EventWriter + Send>) -> Result<RunSummary, FlowError> {
     let device = job.device.resolve()?;
     let estimator = AvLagEstimator::new(job.lag.clone())?;
+    let tracker = OffsetTracker::new(job.tracker.clone())?;
     let framer = AudioFramer::new(ONSET_FRAMES)?;
     let envelope = OnsetEnvelope::new(ONSET_FRAMES, ONSET_MELS, device)?;
     let change = BrightnessChange::new(device);
@@ -93,7 +96,13 @@ pub fn run_sync(job: SyncJob, writer: Box<dyn EventWriter + Send>) -> Result<Run
         let audio_envelope = audio.encode_batches("OnsetEnvelope", failures.clone(), onset_stage(framer, envelope));
         let video_envelope = video.encode_batches("BrightnessChange", failures.clone(), video_change_stage(change));
         audio_envelope
-            .estimate_offset(video_envelope, estimator, job.emit_every_ns, job.stream.clone())
+            .estimate_offset(
+                video_envelope,
+                estimator,
+                tracker,
+                job.emit_every_ns,
+                job.stream.clone(),
+            )
             .write_events(sink.clone(), failures.clone());
         (audio_in, video_in)
     });

@@ -1,8 +1,8 @@
 //! The built-in flash-and-beep test pattern, generated into two appsrcs.
 //!
 //! Video: black frames, with the first frame of every second all white. Audio: quiet white
-//! noise, with a sine beep starting `av_offset_ms` after each flash frame's timestamp. The
-//! pattern is the ground truth for `sync`: the offset it must report is `av_offset_ms`.
+//! noise, with a sine beep starting `av_offset_ms` (plus `drift_ppm` of the time elapsed) after
+//! each flash frame's timestamp. The pattern is the ground truth for `sync`.
 
 use std::sync::Mutex;
 
@@ -95,8 +95,9 @@ fn video_source(params: &TestPatternParams) -> AppSrc {
 
 /// Start of the beep that belongs to second `second`, in ns; none before the first second.
 fn beep_onset_ns(params: &TestPatternParams, second: i64) -> Option<i64> {
-    let flash = params.flash_frame_of_second(u64::try_from(second).ok()?);
-    Some(params.frame_time_ns(flash) as i64 + params.av_offset_ms * 1_000_000)
+    let flash_ns = params.frame_time_ns(params.flash_frame_of_second(u64::try_from(second).ok()?)) as i64;
+    let drift_ns = (flash_ns as f64 * params.drift_ppm * 1e-6).round() as i64;
+    Some(flash_ns + params.av_offset_ms * 1_000_000 + drift_ns)
 }
 
 fn audio_source(params: &TestPatternParams) -> AppSrc {
@@ -131,7 +132,9 @@ fn audio_source(params: &TestPatternParams) -> AppSrc {
                 let mut bytes = Vec::with_capacity(count * 4);
                 for n in first..first + count as u64 {
                     let t_ns = (n as u128 * 1_000_000_000 / rate as u128) as i64;
-                    let second = (t_ns - params.av_offset_ms * 1_000_000).div_euclid(1_000_000_000);
+                    // The second whose beep may be sounding at t: undo the offset and the drift.
+                    let since_offset_ns = (t_ns - params.av_offset_ms * 1_000_000) as f64;
+                    let second = (since_offset_ns / (1.0 + params.drift_ppm * 1e-6) / 1e9).floor() as i64;
                     let mut value = 0.0f64;
                     for candidate in second - 1..=second + 1 {
                         let Some(onset) = beep_onset_ns(&params, candidate) else {

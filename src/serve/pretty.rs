@@ -35,16 +35,20 @@ fn describe(event: &Event) -> Option<String> {
         EventBody::Offset {
             live_ns,
             av_offset_ns,
+            drift_ppm,
+            locked,
             confidence,
             band,
             ..
         } => format!(
-            "{:>8.2} s  {}  offset {:>+7.1} ms  confidence {:.2}  {}",
+            "{:>8.2} s  {}  offset {:>+7.1} ms  drift {:>+6.0} ppm  confidence {:.2}  {}{}",
             seconds(*live_ns),
             event.stream,
             *av_offset_ns as f64 / 1e6,
+            drift_ppm,
             confidence,
-            band.as_str()
+            band.as_str(),
+            if *locked { "" } else { "  (settling)" }
         ),
         EventBody::Position {
             live_ns,
@@ -158,6 +162,9 @@ mod tests {
             EventBody::Offset {
                 live_ns: 4_100_000_000,
                 av_offset_ns: 80_400_000,
+                raw_offset_ns: 80_000_000,
+                drift_ppm: 0.0,
+                locked: true,
                 confidence: 0.9,
                 band: SyncBand::Undetectable,
                 is_final: true,

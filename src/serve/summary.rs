@@ -7,6 +7,9 @@ use crate::events::{Event, EventBody, SyncBand};
 pub struct RunSummary {
     offsets_ns: Vec<i64>,
     offset_confidences: Vec<f64>,
+    last_drift_ppm: f64,
+    first_offset_ns: Option<u64>,
+    locked_at_ns: Option<u64>,
     positions: u64,
     position_confidence_sum: f64,
     last_ref_ns: Option<u64>,
@@ -27,12 +30,20 @@ impl RunSummary {
     pub fn observe(&mut self, event: &Event) {
         match &event.body {
             EventBody::Offset {
+                live_ns,
                 av_offset_ns,
                 confidence,
+                drift_ppm,
+                locked,
                 ..
             } => {
                 self.offsets_ns.push(*av_offset_ns);
                 self.offset_confidences.push(*confidence);
+                self.last_drift_ppm = *drift_ppm;
+                let first = *self.first_offset_ns.get_or_insert(*live_ns);
+                if *locked && self.locked_at_ns.is_none() {
+                    self.locked_at_ns = Some(live_ns.saturating_sub(first));
+                }
             }
             EventBody::Position {
                 ref_ns,
@@ -64,6 +75,11 @@ impl RunSummary {
         median(&self.offsets_ns)
     }
 
+    /// Stream time from the first offset estimate to the first locked one.
+    pub fn time_to_lock_ns(&self) -> Option<u64> {
+        self.locked_at_ns
+    }
+
     /// Number of offset estimates.
     pub fn offset_count(&self) -> usize {
         self.offsets_ns.len()
@@ -78,12 +94,17 @@ impl RunSummary {
     pub fn line(&self) -> String {
         let mut parts = vec![format!("summary: {:.1} s of stream", self.frontier_ns as f64 / 1e9)];
         if let Some(offset) = self.median_offset_ns() {
+            let lock = match self.locked_at_ns {
+                Some(ns) => format!("locked {:.1} s after the first estimate", ns as f64 / 1e9),
+                None => "never locked".to_owned(),
+            };
             parts.push(format!(
-                "median A/V offset {:+.1} ms ({}) over {} estimates, median confidence {:.2}",
+                "median A/V offset {:+.1} ms ({}) over {} estimates, median confidence {:.2}, drift {:+.0} ppm, {lock}",
                 offset as f64 / 1e6,
                 SyncBand::from_offset_ns(offset).as_str(),
                 self.offsets_ns.len(),
-                median(&self.offset_confidences).unwrap_or(0.0)
+                median(&self.offset_confidences).unwrap_or(0.0),
+                self.last_drift_ppm
             ));
         } else if self.positions == 0 {
             parts.push("no A/V offset estimate (no flashes and beeps, or no motion and sound, found)".to_owned());

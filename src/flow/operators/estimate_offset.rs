@@ -10,7 +10,7 @@ use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::StreamVec;
 
-use crate::align::AvLagEstimator;
+use crate::align::{AvLagEstimator, OffsetTracker};
 use crate::events::{EventBody, SyncBand};
 use crate::flow::{EnvelopeSample, StreamEvent};
 
@@ -23,7 +23,7 @@ pub trait EstimateOffset<'scope> {
     /// use std::sync::atomic::{AtomicUsize, Ordering};
     /// use std::sync::Arc;
     /// use timely::dataflow::operators::{Inspect, ToStream};
-    /// use warpflow::align::{AvLagEstimator, LagConfig};
+    /// use warpflow::align::{AvLagEstimator, LagConfig, OffsetTracker, OffsetTrackerConfig};
     /// use warpflow::flow::EnvelopeSample;
     /// use warpflow::flow::operators::EstimateOffset;
     ///
@@ -41,8 +41,9 @@ pub trait EstimateOffset<'scope> {
     ///         value: if (i * 5 * ms) % (1000 * ms) == 40 * ms { 5.0 } else { 0.0 },
     ///     });
     ///     let estimator = AvLagEstimator::new(LagConfig::default()).unwrap();
+    ///     let tracker = OffsetTracker::new(OffsetTrackerConfig::default()).unwrap();
     ///     audio.to_stream(scope).container::<Vec<_>>()
-    ///         .estimate_offset(video.to_stream(scope).container::<Vec<_>>(), estimator, 500 * ms, "live0".into())
+    ///         .estimate_offset(video.to_stream(scope).container::<Vec<_>>(), estimator, tracker, 500 * ms, "live0".into())
     ///         .inspect(move |_| { counted.fetch_add(1, Ordering::Relaxed); });
     /// });
     /// assert!(offsets.load(Ordering::Relaxed) > 0);
@@ -51,6 +52,7 @@ pub trait EstimateOffset<'scope> {
         self,
         video: StreamVec<'scope, u64, EnvelopeSample>,
         estimator: AvLagEstimator,
+        tracker: OffsetTracker,
         emit_every_ns: u64,
         stream: String,
     ) -> StreamVec<'scope, u64, StreamEvent>;
@@ -61,6 +63,7 @@ impl<'scope> EstimateOffset<'scope> for StreamVec<'scope, u64, EnvelopeSample> {
         self,
         video: StreamVec<'scope, u64, EnvelopeSample>,
         mut estimator: AvLagEstimator,
+        mut tracker: OffsetTracker,
         emit_every_ns: u64,
         stream: String,
     ) -> StreamVec<'scope, u64, StreamEvent> {
@@ -93,11 +96,19 @@ impl<'scope> EstimateOffset<'scope> for StreamVec<'scope, u64, EnvelopeSample> {
                     while next_emit_ns <= complete_until_ns {
                         cap.downgrade(&next_emit_ns);
                         if let Some(estimate) = estimator.estimate(next_emit_ns) {
+                            // A window's estimate holds at its centre; the event reports it at the
+                            // window's end, carried there by the tracked drift.
+                            let centre_ns = estimate.window_start_ns.midpoint(estimate.window_end_ns);
+                            let tracked = tracker.update(centre_ns, estimate.offset_ns, estimate.confidence);
+                            let offset_ns = tracked.offset_at_ns(estimate.window_end_ns);
                             let body = EventBody::Offset {
                                 live_ns: estimate.window_end_ns,
-                                av_offset_ns: estimate.offset_ns,
+                                av_offset_ns: offset_ns,
+                                raw_offset_ns: estimate.offset_ns,
+                                drift_ppm: tracked.drift_ppm,
+                                locked: tracked.locked,
                                 confidence: estimate.confidence,
-                                band: SyncBand::from_offset_ns(estimate.offset_ns),
+                                band: SyncBand::from_offset_ns(offset_ns),
                                 is_final: true,
                             };
                             output.session(&*cap).give(StreamEvent {
