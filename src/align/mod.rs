@@ -12,6 +12,7 @@ mod features;
 mod lag;
 mod offset_tracker;
 mod oltw;
+mod subsequence;
 
 pub use distance::{cosine_distance, dot, euclidean_distance, inverse_norm, manhattan_distance, norm, Distance};
 pub use dtw::{full_dtw, DtwResult};
@@ -20,3 +21,4 @@ pub use features::FeatureMatrix;
 pub use lag::{AvLagEstimator, LagConfig, LagEstimate};
 pub use offset_tracker::{OffsetTracker, OffsetTrackerConfig, TrackedOffset};
 pub use oltw::{OltwConfig, OnlineTimeWarper, StepWeights, TrackedPosition};
+pub use subsequence::{SubsequenceMatch, SubsequenceSearch};

@@ -1,0 +1,195 @@
+//! Exact streaming subsequence DTW (SPRING, Sakurai et al. 2007): where in a long sequence
+//! does a short query match best, with the long sequence fed one frame at a time.
+//!
+//! For a query of `m` frames, each frame of the stream updates one column of `m` path costs,
+//! so the work per stream frame is O(m·d) and the memory O(m) whatever the stream's length.
+//! Every path may start at any stream frame (the query's first cell costs nothing to enter),
+//! and the best match is the cheapest path reaching the query's last frame. Steps are the
+//! symmetric ones (each cell's distance counted once, whichever way the path enters it), so
+//! the result equals [`full_dtw`](super::full_dtw) with unit weights, minimised over every
+//! start and end in the stream.
+//!
+//! `warpflow` feeds the *reference* as the stream and a window of recent *live* frames as the
+//! query: the answer is where in the reference the live stream has just been.
+
+use super::{AlignError, Distance, FeatureMatrix};
+
+/// The best match found so far.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SubsequenceMatch {
+    /// Accumulated path cost (sum of local distances along the path).
+    pub cost: f32,
+    /// First stream frame of the match.
+    pub start: usize,
+    /// Last stream frame of the match.
+    pub end: usize,
+}
+
+/// Streaming subsequence search of one query.
+#[derive(Debug)]
+pub struct SubsequenceSearch {
+    query: FeatureMatrix,
+    distance: Distance,
+    /// Path cost ending at (current stream frame, query frame i).
+    cost: Vec<f32>,
+    /// Stream frame where that path started.
+    start: Vec<usize>,
+    next_cost: Vec<f32>,
+    next_start: Vec<usize>,
+    frames_seen: usize,
+    best: Option<SubsequenceMatch>,
+}
+
+impl SubsequenceSearch {
+    /// A search for `query` (at least one frame).
+    pub fn new(query: FeatureMatrix, distance: Distance) -> Result<Self, AlignError> {
+        if query.is_empty() {
+            return Err(AlignError::EmptyReference);
+        }
+        let m = query.len();
+        Ok(Self {
+            query,
+            distance,
+            cost: vec![f32::INFINITY; m],
+            start: vec![0; m],
+            next_cost: vec![f32::INFINITY; m],
+            next_start: vec![0; m],
+            frames_seen: 0,
+            best: None,
+        })
+    }
+
+    /// Stream frames taken so far.
+    pub fn frames_seen(&self) -> usize {
+        self.frames_seen
+    }
+
+    /// Length of the query.
+    pub fn query_len(&self) -> usize {
+        self.query.len()
+    }
+
+    /// The best match so far, if any frame has been seen.
+    pub fn best(&self) -> Option<SubsequenceMatch> {
+        self.best
+    }
+
+    /// Takes the next stream frame.
+    pub fn push_frame(&mut self, frame: &[f32]) -> Result<(), AlignError> {
+        if frame.len() != self.query.dim() {
+            return Err(AlignError::DimensionMismatch {
+                expected: self.query.dim(),
+                actual: frame.len(),
+            });
+        }
+        let t = self.frames_seen;
+        for i in 0..self.query.len() {
+            let d = self.distance.between(frame, self.query.frame(i));
+            // Predecessors: (t, i-1) just computed, (t-1, i) and (t-1, i-1) from the last column;
+            // the query's first frame may also begin a new path here, for free.
+            let (mut best_cost, mut best_start) = (self.cost[i], self.start[i]);
+            if i == 0 {
+                if best_cost > 0.0 {
+                    best_cost = 0.0;
+                    best_start = t;
+                }
+            } else {
+                if self.next_cost[i - 1] < best_cost {
+                    best_cost = self.next_cost[i - 1];
+                    best_start = self.next_start[i - 1];
+                }
+                if self.cost[i - 1] < best_cost {
+                    best_cost = self.cost[i - 1];
+                    best_start = self.start[i - 1];
+                }
+            }
+            self.next_cost[i] = best_cost + d;
+            self.next_start[i] = best_start;
+        }
+        std::mem::swap(&mut self.cost, &mut self.next_cost);
+        std::mem::swap(&mut self.start, &mut self.next_start);
+        let last = self.query.len() - 1;
+        if self.best.is_none_or(|b| self.cost[last] < b.cost) {
+            self.best = Some(SubsequenceMatch {
+                cost: self.cost[last],
+                start: self.start[last],
+                end: t,
+            });
+        }
+        self.frames_seen += 1;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::align::{full_dtw, StepWeights};
+    use proptest::prelude::*;
+
+    const UNIT: StepWeights = StepWeights {
+        live: 1.0,
+        reference: 1.0,
+        diagonal: 1.0,
+    };
+
+    /// Every (start, end) of the stream, with full DTW each time.
+    fn brute_force(query: &FeatureMatrix, stream: &FeatureMatrix) -> f32 {
+        let mut best = f32::INFINITY;
+        for a in 0..stream.len() {
+            for b in a..stream.len() {
+                let rows: Vec<f32> = (a..=b).flat_map(|k| stream.frame(k).to_vec()).collect();
+                let span = FeatureMatrix::new(stream.dim(), rows).unwrap();
+                best = best.min(full_dtw(query, &span, Distance::Euclidean, UNIT).unwrap().cost);
+            }
+        }
+        best
+    }
+
+    proptest! {
+        #[test]
+        fn equals_brute_force_subsequence_dtw(
+            query_len in 1usize..6,
+            stream_len in 1usize..14,
+            values in proptest::collection::vec(-1.0f32..1.0, 2 * 20),
+        ) {
+            let query = FeatureMatrix::new(2, values[..query_len * 2].to_vec()).unwrap();
+            let stream = FeatureMatrix::new(2, values[40 - stream_len * 2..].to_vec()).unwrap();
+            let mut search = SubsequenceSearch::new(query.clone(), Distance::Euclidean).unwrap();
+            for k in 0..stream.len() {
+                search.push_frame(stream.frame(k)).unwrap();
+            }
+            let found = search.best().unwrap();
+            let exact = brute_force(&query, &stream);
+            prop_assert!((found.cost - exact).abs() <= 1e-4 * exact.max(1.0), "streaming {} brute force {exact}", found.cost);
+            prop_assert!(found.start <= found.end && found.end < stream.len());
+            // The reported span itself achieves the cost.
+            let rows: Vec<f32> = (found.start..=found.end).flat_map(|k| stream.frame(k).to_vec()).collect();
+            let span = FeatureMatrix::new(2, rows).unwrap();
+            let span_cost = full_dtw(&query, &span, Distance::Euclidean, UNIT).unwrap().cost;
+            prop_assert!((span_cost - found.cost).abs() <= 1e-4 * exact.max(1.0));
+        }
+    }
+
+    #[test]
+    fn finds_a_planted_copy() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let stream: Vec<f32> = (0..400)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 40) as f32 / (1u64 << 24) as f32
+            })
+            .collect();
+        let stream = FeatureMatrix::new(1, stream).unwrap();
+        let query = FeatureMatrix::new(1, (250..270).map(|k| stream.frame(k)[0]).collect()).unwrap();
+        let mut search = SubsequenceSearch::new(query, Distance::Euclidean).unwrap();
+        for k in 0..stream.len() {
+            search.push_frame(stream.frame(k)).unwrap();
+        }
+        let found = search.best().unwrap();
+        assert_eq!((found.start, found.end), (250, 269));
+        assert_eq!(found.cost, 0.0);
+    }
+}
