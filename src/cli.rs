@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
-use warpflow::align::{LagConfig, OffsetTrackerConfig, OltwConfig};
+use warpflow::align::{FollowerConfig, LagConfig, OffsetTrackerConfig, OltwConfig, RelocatorConfig};
 use warpflow::config::{ConfigError, Pace, SourceSpec};
 use warpflow::encode::{AudioFeatureKind, DeviceChoice};
 use warpflow::flow::{run_follow, run_sync, FollowJob, StopSignal, SyncJob};
@@ -83,6 +83,10 @@ struct FollowArgs {
     /// How many steps in a row the aligner may advance one side alone (bounds the tempo).
     #[arg(long, default_value_t = 3)]
     max_run_count: usize,
+    /// Seconds of recent live audio the relocation search looks for in the whole reference
+    /// (after jumps, skips, repeats); 0 turns relocation off.
+    #[arg(long, default_value_t = 3.0, value_parser = parse_non_negative_seconds)]
+    relocation_window_s: f64,
     /// Emit a position for every n-th live frame (1 = every 20 ms).
     #[arg(long, default_value_t = 1)]
     emit_every_frames: usize,
@@ -127,6 +131,22 @@ fn parse_existing_file(text: &str) -> Result<PathBuf, ConfigError> {
     }
 }
 
+/// Relocation settings for a search window of `window_s` seconds of 20 ms frames.
+fn relocation_config(window_s: f64) -> Option<RelocatorConfig> {
+    let query_frames = (window_s / 0.02).round() as usize;
+    (query_frames >= 2).then(|| RelocatorConfig {
+        query_frames,
+        ..RelocatorConfig::default()
+    })
+}
+
+fn parse_non_negative_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && seconds >= 0.0 => Ok(seconds),
+        _ => Err(format!("'{text}' is not a number of seconds, 0 or more")),
+    }
+}
+
 fn seconds_to_ns(seconds: f64) -> u64 {
     (seconds * 1e9).round() as u64
 }
@@ -162,10 +182,14 @@ impl Cli {
                     pace: args.common.pace,
                     device: args.common.device,
                     features: args.audio_features,
-                    oltw: OltwConfig {
-                        band_frames: args.band_frames,
-                        max_run_count: args.max_run_count,
-                        ..OltwConfig::default()
+                    follower: FollowerConfig {
+                        oltw: OltwConfig {
+                            band_frames: args.band_frames,
+                            max_run_count: args.max_run_count,
+                            ..OltwConfig::default()
+                        },
+                        relocation: relocation_config(args.relocation_window_s),
+                        ..FollowerConfig::default()
                     },
                     emit_every_frames: args.emit_every_frames,
                     stream: args.common.stream,

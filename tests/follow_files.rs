@@ -114,3 +114,69 @@ fn follows_an_mp3_rendition_against_an_ogg_reference() {
     println!("logmel, live MP3: median error {:.1} ms", median_error * 1e3);
     assert!(median_error < 0.1, "median error {median_error} s");
 }
+
+#[test]
+fn relocates_after_the_live_stream_jumps_ahead() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let total_ref_s = 40.0;
+    let notes = melody(total_ref_s);
+    let identity = TimeMap {
+        points: vec![(0.0, 0.0), (total_ref_s, total_ref_s)],
+    };
+    let reference = render(&notes, &identity, RATE_HZ, total_ref_s, 0.0);
+    // The performance skips from 12 s to 22 s of the reference.
+    let (jump_live_s, jump_to_s, rate) = (12.0, 22.0, RATE_HZ as f64);
+    let mut live: Vec<f32> = reference[..(jump_live_s * rate) as usize].to_vec();
+    live.extend_from_slice(&reference[(jump_to_s * rate) as usize..(34.0 * rate) as usize]);
+    let reference_wav = dir.path().join("reference.wav");
+    let live_wav = dir.path().join("live.wav");
+    write_wav(&reference_wav, RATE_HZ, &reference);
+    write_wav(&live_wav, RATE_HZ, &live);
+
+    let output = warpflow(&[
+        "follow",
+        "--reference",
+        reference_wav.to_str().unwrap_or_default(),
+        "--live",
+        live_wav.to_str().unwrap_or_default(),
+        "--pace",
+        "fast",
+    ]);
+    assert!(
+        output.status.success(),
+        "follow failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let events = events(&output);
+    let matches = of_type(&events, "match");
+    let first = matches.first().expect("a match event after the jump");
+    let live_end_s = first["live_end_ns"].as_f64().unwrap_or(f64::NAN) / 1e9;
+    let ref_end_s = first["ref_end_ns"].as_f64().unwrap_or(f64::NAN) / 1e9;
+    assert!(live_end_s > jump_live_s, "match before the jump: {first}");
+    assert!(
+        (ref_end_s - (live_end_s + jump_to_s - jump_live_s)).abs() < 0.1,
+        "match at the wrong place: {first}"
+    );
+    let truth = |live_s: f64| {
+        if live_s < jump_live_s {
+            live_s
+        } else {
+            live_s + jump_to_s - jump_live_s
+        }
+    };
+    let late_errors: Vec<f64> = of_type(&events, "position")
+        .iter()
+        .filter_map(|p| {
+            let live_s = p["live_ns"].as_f64()? / 1e9;
+            let ref_s = p["ref_ns"].as_f64()? / 1e9;
+            (live_s > jump_live_s + 3.0).then(|| (ref_s - truth(live_s)).abs())
+        })
+        .collect();
+    let within = late_errors.iter().filter(|&&e| e <= 0.1).count() as f64 / late_errors.len() as f64;
+    let found_after_s = first["live_end_ns"].as_f64().unwrap_or(0.0) / 1e9 - jump_live_s;
+    println!(
+        "relocated {found_after_s:.1} s of live after the jump; {:.0}% of positions from 3 s after it within 100 ms",
+        within * 100.0
+    );
+    assert!(within > 0.9, "{:.0}% within 100 ms", within * 100.0);
+}

@@ -248,6 +248,8 @@ pub struct OnlineTimeWarper {
     run_count: usize,
     recent_positions: VecDeque<(usize, usize)>,
     last_reported_ref: usize,
+    /// Reference frame the path starts from (0, or where a relocation put it).
+    origin_ref: usize,
 }
 
 impl OnlineTimeWarper {
@@ -282,7 +284,33 @@ impl OnlineTimeWarper {
             previous_step: None,
             run_count: 0,
             last_reported_ref: 0,
+            origin_ref: 0,
         })
+    }
+
+    /// Forgets the path so far and starts again with the next live frame matched to reference
+    /// frame `ref_index` (after a relocation). Positions may then go back once.
+    pub fn restart_at(&mut self, ref_index: usize) {
+        let origin = ref_index.min(self.reference.len() - 1);
+        self.origin_ref = origin;
+        self.ref_index = origin;
+        self.last_reported_ref = origin;
+        self.live_index = None;
+        self.live_frames.clear();
+        self.recent_positions.clear();
+        self.pending_step = Step::Both;
+        self.previous_step = None;
+        self.run_count = 0;
+    }
+
+    /// The settings in use.
+    pub fn config(&self) -> &OltwConfig {
+        &self.config
+    }
+
+    /// A shared handle on the reference.
+    pub fn reference_handle(&self) -> Arc<FeatureMatrix> {
+        self.reference.clone()
     }
 
     /// The reference being followed.
@@ -361,10 +389,10 @@ impl OnlineTimeWarper {
 
     fn start(&mut self, frame: &[f32]) {
         let frame_inverse_norm = inverse_norm(frame);
-        let d = self.distance_to_reference(frame, frame_inverse_norm, 0);
+        let d = self.distance_to_reference(frame, frame_inverse_norm, self.origin_ref);
         let cell = Cell { cost: d, weight: 1.0 };
         self.row = Strip {
-            first: 0,
+            first: self.origin_ref,
             cells: vec![cell],
         };
         self.column = Strip {
@@ -373,7 +401,7 @@ impl OnlineTimeWarper {
         };
         self.keep_live_frame(frame, frame_inverse_norm);
         self.live_index = Some(0);
-        self.ref_index = 0;
+        self.ref_index = self.origin_ref;
     }
 
     fn can_advance_reference(&self) -> bool {
@@ -384,7 +412,7 @@ impl OnlineTimeWarper {
     fn add_live_row(&mut self, frame: &[f32]) {
         let (j, band, weights) = (self.ref_index, self.config.band_frames, self.config.step_weights);
         let frame_inverse_norm = inverse_norm(frame);
-        let first = j.saturating_sub(band - 1);
+        let first = j.saturating_sub(band - 1).max(self.origin_ref);
         // Distances first, in a loop of independent iterations the compiler can vectorise;
         // the recurrence after it is then a short chain of adds and compares per cell.
         self.distances.clear();
@@ -664,6 +692,27 @@ mod tests {
         let last = last.unwrap();
         assert!((last.tempo - 1.25).abs() < 0.1, "tempo {}", last.tempo);
         assert!(last.confidence > 0.5, "confidence {}", last.confidence);
+    }
+
+    #[test]
+    fn follows_on_from_where_it_is_restarted() {
+        let dim = 16;
+        let reference = matrix(dim, symbol_sequence(1_000, dim));
+        let config = OltwConfig {
+            band_frames: 40,
+            ..OltwConfig::default()
+        };
+        let mut warper = OnlineTimeWarper::new(reference.clone(), config).unwrap();
+        for i in 0..100 {
+            warper.push_frame(reference.frame(i)).unwrap();
+        }
+        warper.restart_at(600);
+        let mut last = None;
+        for i in 600..700 {
+            last = Some(warper.push_frame(reference.frame(i)).unwrap());
+        }
+        let last = last.unwrap();
+        assert!(last.ref_index.abs_diff(699) <= 2, "at {} for 699", last.ref_index);
     }
 
     #[test]

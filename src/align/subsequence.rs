@@ -12,7 +12,7 @@
 //! `warpflow` feeds the *reference* as the stream and a window of recent *live* frames as the
 //! query: the answer is where in the reference the live stream has just been.
 
-use super::{AlignError, Distance, FeatureMatrix};
+use super::{inverse_norm, AlignError, Distance, FeatureMatrix};
 
 /// The best match found so far.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -83,8 +83,15 @@ impl SubsequenceSearch {
             });
         }
         let t = self.frames_seen;
+        let frame_inverse_norm = inverse_norm(frame);
         for i in 0..self.query.len() {
-            let d = self.distance.between(frame, self.query.frame(i));
+            let query_inverse_norm = self.query.frame_inverse_norm(i);
+            let d = self.distance.between_with_inverse_norms(
+                frame,
+                frame_inverse_norm,
+                self.query.frame(i),
+                query_inverse_norm,
+            );
             // Predecessors: (t, i-1) just computed, (t-1, i) and (t-1, i-1) from the last column;
             // the query's first frame may also begin a new path here, for free.
             let (mut best_cost, mut best_start) = (self.cost[i], self.start[i]);

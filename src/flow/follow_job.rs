@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use timely::dataflow::operators::Input;
 
-use crate::align::{OltwConfig, OnlineTimeWarper};
+use crate::align::{Follower, FollowerConfig};
 use crate::config::{Pace, SourceSpec};
 use crate::encode::{AudioFeatureEncoder, AudioFeatureKind, AudioFrameParams, AudioFramer, DeviceChoice};
 use crate::media::{AudioChunk, AudioNeeds, Capture, MediaError, MediaNeeds, VideoFrame};
@@ -44,8 +44,8 @@ pub struct FollowJob {
     pub device: DeviceChoice,
     /// Which features are compared.
     pub features: AudioFeatureKind,
-    /// Settings of the online aligner.
-    pub oltw: OltwConfig,
+    /// Settings of the tracker and of relocation.
+    pub follower: FollowerConfig,
     /// Emit a position for every n-th live frame.
     pub emit_every_frames: usize,
     /// The stream's name in events.
@@ -59,10 +59,14 @@ pub struct FollowJob {
 /// Runs `job`, writing its events to `writer`; returns the run's summary.
 pub fn run_follow(job: FollowJob, writer: Box<dyn EventWriter + Send>) -> Result<RunSummary, FlowError> {
     let device = job.device.resolve()?;
-    job.oltw.validate()?;
+    job.follower.oltw.validate()?;
     let encoder = AudioFeatureEncoder::new(job.features, FOLLOW_FRAMES, device)?;
     let reference = encode_reference_file(&job.reference, &encoder)?;
-    let warper = OnlineTimeWarper::new(Arc::new(reference.features), job.oltw.clone())?;
+    let follower = Follower::new(Arc::new(reference.features), job.follower.clone())?;
+    let reference_name = job
+        .reference
+        .file_stem()
+        .map_or_else(|| "reference".to_owned(), |s| s.to_string_lossy().into_owned());
     let framer = AudioFramer::new(FOLLOW_FRAMES)?;
 
     let needs = MediaNeeds {
@@ -91,10 +95,11 @@ pub fn run_follow(job: FollowJob, writer: Box<dyn EventWriter + Send>) -> Result
         audio
             .encode_batches("AudioFeatures", failures.clone(), feature_stage(framer, encoder))
             .follow_reference(
-                warper,
+                follower,
                 reference.timing,
                 job.emit_every_frames,
                 job.stream.clone(),
+                reference_name,
                 failures.clone(),
             )
             .write_events(sink.clone(), failures.clone());

@@ -1,0 +1,169 @@
+//! Following a reference: the local tracker plus relocation, with hysteresis.
+//!
+//! Every live frame goes to the [`OnlineTimeWarper`] and, when relocation is on, to the
+//! [`Relocator`]. A relocation candidate is acted on only when the next scan's candidate agrees
+//! with it (carried forward to the same live frame, within `agreement_frames`): one scan can be
+//! fooled by a passing resemblance, two in a row rarely are. The tracker then restarts at the
+//! candidate, and the step says so, so the caller can report the jump.
+
+use std::sync::Arc;
+
+use super::{AlignError, FeatureMatrix, OltwConfig, OnlineTimeWarper, RelocationCandidate, Relocator, RelocatorConfig};
+
+/// Settings of a follower.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FollowerConfig {
+    /// The local tracker.
+    pub oltw: OltwConfig,
+    /// Relocation, or `None` to follow without it.
+    pub relocation: Option<RelocatorConfig>,
+    /// How close (in reference frames) two candidates must be to confirm each other.
+    pub agreement_frames: usize,
+}
+
+impl Default for FollowerConfig {
+    fn default() -> Self {
+        Self {
+            oltw: OltwConfig::default(),
+            relocation: Some(RelocatorConfig::default()),
+            agreement_frames: 25,
+        }
+    }
+}
+
+/// What one live frame did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FollowStep {
+    /// Index of the live frame since the start of the stream.
+    pub live_index: usize,
+    /// Reference frame matching it.
+    pub ref_index: usize,
+    /// Reference frames per live frame over the recent path.
+    pub tempo: f64,
+    /// How sure the tracker is, in [0, 1].
+    pub confidence: f64,
+    /// Set when this frame relocated the tracker.
+    pub relocation: Option<RelocationCandidate>,
+}
+
+/// The local tracker and relocation together.
+#[derive(Debug)]
+pub struct Follower {
+    warper: OnlineTimeWarper,
+    relocator: Option<Relocator>,
+    pending: Option<RelocationCandidate>,
+    agreement_frames: usize,
+    frames: usize,
+}
+
+impl Follower {
+    /// A follower of `reference`.
+    pub fn new(reference: Arc<FeatureMatrix>, config: FollowerConfig) -> Result<Self, AlignError> {
+        let relocator = config
+            .relocation
+            .map(|r| Relocator::new(reference.clone(), r))
+            .transpose()?;
+        Ok(Self {
+            warper: OnlineTimeWarper::new(reference, config.oltw)?,
+            relocator,
+            pending: None,
+            agreement_frames: config.agreement_frames,
+            frames: 0,
+        })
+    }
+
+    /// Takes the next live frame.
+    pub fn push_frame(&mut self, frame: &[f32]) -> Result<FollowStep, AlignError> {
+        let live_index = self.frames;
+        self.frames += 1;
+        let tracked = self.warper.push_frame(frame)?;
+        let mut step = FollowStep {
+            live_index,
+            ref_index: tracked.ref_index,
+            tempo: tracked.tempo,
+            confidence: tracked.confidence,
+            relocation: None,
+        };
+        let Some(relocator) = self.relocator.as_mut() else {
+            return Ok(step);
+        };
+        let Some(candidate) = relocator.push_live(frame, tracked.ref_index)? else {
+            return Ok(step);
+        };
+        let confirmed = self.pending.is_some_and(|earlier| {
+            let carried = earlier.ref_index + (candidate.live_index - earlier.live_index);
+            carried.abs_diff(candidate.ref_index) <= self.agreement_frames
+        });
+        if confirmed {
+            self.pending = None;
+            self.warper.restart_at(candidate.ref_index + 1);
+            step.ref_index = candidate.ref_index;
+            step.relocation = Some(candidate);
+        } else {
+            self.pending = Some(candidate);
+        }
+        Ok(step)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn symbols(len: usize, dim: usize, seed: u64) -> Vec<f32> {
+        let mut values = vec![0.0; len * dim];
+        let mut state = seed;
+        for i in 0..len {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            values[i * dim + (state >> 33) as usize % dim] = 1.0;
+        }
+        values
+    }
+
+    #[test]
+    fn recovers_from_a_jump_and_says_so() {
+        let dim = 12;
+        let reference = Arc::new(FeatureMatrix::new(dim, symbols(2_000, dim, 5)).unwrap());
+        let config = FollowerConfig {
+            oltw: OltwConfig {
+                band_frames: 50,
+                ..OltwConfig::default()
+            },
+            relocation: Some(RelocatorConfig {
+                query_frames: 50,
+                cells_per_frame: 40_000,
+                ..RelocatorConfig::default()
+            }),
+            agreement_frames: 10,
+        };
+        let mut follower = Follower::new(reference.clone(), config).unwrap();
+        let live: Vec<usize> = (0..400).chain(1_300..1_700).collect();
+        let mut relocated_at = None;
+        let mut errors_after = Vec::new();
+        for (i, &truth) in live.iter().enumerate() {
+            let step = follower.push_frame(reference.frame(truth)).unwrap();
+            if step.relocation.is_some() && relocated_at.is_none() {
+                relocated_at = Some(i);
+            }
+            if relocated_at.is_some() {
+                errors_after.push(step.ref_index.abs_diff(truth));
+            }
+            if i < 400 {
+                assert!(step.relocation.is_none(), "relocated before the jump, at {i}");
+            }
+        }
+        let at = relocated_at.expect("a relocation after the jump");
+        assert!(
+            at >= 400 && at - 400 < 200,
+            "relocated {} frames after the jump",
+            at as i64 - 400
+        );
+        assert!(
+            errors_after.iter().all(|&e| e <= 3),
+            "errors after relocating: {:?}",
+            &errors_after[..10]
+        );
+    }
+}

@@ -1,0 +1,237 @@
+//! Relocation: finding the live stream again in the reference after a jump.
+//!
+//! Beside the local tracker, a [`SubsequenceSearch`] scans the whole reference for the last
+//! `query_frames` live frames, spending at most `cells_per_frame` cost cells per live frame
+//! (so its share of a core is bounded whatever the reference's length). When a scan ends, its
+//! best match is carried forward to the current live frame along the match's own slope and
+//! offered as a candidate — but only if it clearly beats the same window aligned where the
+//! tracker says the stream is (`max_cost_ratio`), which keeps repeated passages (a chorus, a
+//! refrain) from pulling the tracker away. The caller decides with hysteresis what to do with
+//! candidates (see `follow_reference`). Then a new scan starts with the newest window.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use super::{AlignError, Distance, FeatureMatrix, SubsequenceSearch};
+
+/// Settings of relocation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RelocatorConfig {
+    /// Live frames in the window searched for.
+    pub query_frames: usize,
+    /// Cost cells the search may compute per live frame.
+    pub cells_per_frame: usize,
+    /// A candidate must cost at most this fraction of the window aligned at the tracked position.
+    pub max_cost_ratio: f32,
+    /// Local distance.
+    pub distance: Distance,
+}
+
+impl Default for RelocatorConfig {
+    fn default() -> Self {
+        Self {
+            query_frames: 150,
+            cells_per_frame: 60_000,
+            max_cost_ratio: 0.7,
+            distance: Distance::Cosine,
+        }
+    }
+}
+
+/// Where the relocation search found the live stream.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RelocationCandidate {
+    /// Live frame the candidate is for (the newest one).
+    pub live_index: usize,
+    /// Reference frame matching it, carried forward from the match's end.
+    pub ref_index: usize,
+    /// The matched window: live frames `live_start..=live_end` against reference frames
+    /// `ref_start..=ref_end`.
+    pub live_start: usize,
+    /// Last live frame of the matched window.
+    pub live_end: usize,
+    /// First reference frame of the match.
+    pub ref_start: usize,
+    /// Last reference frame of the match.
+    pub ref_end: usize,
+    /// Path cost of the match per query frame.
+    pub cost_per_frame: f32,
+}
+
+#[derive(Debug)]
+struct Scan {
+    search: SubsequenceSearch,
+    query_end_live: usize,
+    query: FeatureMatrix,
+}
+
+/// Budgeted whole-reference search for the recent live window.
+#[derive(Debug)]
+pub struct Relocator {
+    reference: Arc<FeatureMatrix>,
+    config: RelocatorConfig,
+    recent: VecDeque<Vec<f32>>,
+    live_frames: usize,
+    scan: Option<Scan>,
+}
+
+impl Relocator {
+    /// A relocator over `reference`.
+    pub fn new(reference: Arc<FeatureMatrix>, config: RelocatorConfig) -> Result<Self, AlignError> {
+        if config.query_frames < 2 || config.cells_per_frame == 0 {
+            return Err(AlignError::BadParameter {
+                name: "relocation",
+                expected: "a query of at least 2 frames and a budget above 0",
+                actual: format!("{} frames, {} cells", config.query_frames, config.cells_per_frame),
+            });
+        }
+        if reference.is_empty() {
+            return Err(AlignError::EmptyReference);
+        }
+        Ok(Self {
+            reference,
+            recent: VecDeque::with_capacity(config.query_frames + 1),
+            config,
+            live_frames: 0,
+            scan: None,
+        })
+    }
+
+    /// Takes the next live frame; `tracked_ref` is where the tracker puts it. Returns a
+    /// candidate when a scan ends with a match that clearly beats the tracked position.
+    pub fn push_live(&mut self, frame: &[f32], tracked_ref: usize) -> Result<Option<RelocationCandidate>, AlignError> {
+        if frame.len() != self.reference.dim() {
+            return Err(AlignError::DimensionMismatch {
+                expected: self.reference.dim(),
+                actual: frame.len(),
+            });
+        }
+        if self.recent.len() == self.config.query_frames {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(frame.to_vec());
+        let live_index = self.live_frames;
+        self.live_frames += 1;
+        if self.scan.is_none() && self.recent.len() == self.config.query_frames {
+            let rows: Vec<f32> = self.recent.iter().flatten().copied().collect();
+            let query = FeatureMatrix::new(self.reference.dim(), rows)?;
+            let search = SubsequenceSearch::new(query.clone(), self.config.distance)?;
+            self.scan = Some(Scan {
+                search,
+                query_end_live: live_index,
+                query,
+            });
+        }
+        let Some(scan) = self.scan.as_mut() else {
+            return Ok(None);
+        };
+        let frames_per_step = (self.config.cells_per_frame / self.config.query_frames).max(1);
+        let end = (scan.search.frames_seen() + frames_per_step).min(self.reference.len());
+        for k in scan.search.frames_seen()..end {
+            scan.search.push_frame(self.reference.frame(k))?;
+        }
+        if scan.search.frames_seen() < self.reference.len() {
+            return Ok(None);
+        }
+        let Some(scan) = self.scan.take() else { return Ok(None) };
+        let Some(found) = scan.search.best() else {
+            return Ok(None);
+        };
+        // The same window aligned around the tracked position, for comparison.
+        let m = self.config.query_frames;
+        let tracked_at_query_end = tracked_ref.saturating_sub(live_index - scan.query_end_live);
+        let local_start = tracked_at_query_end.saturating_sub(2 * m);
+        let local_end = (tracked_at_query_end + m / 2).min(self.reference.len() - 1);
+        let mut local = SubsequenceSearch::new(scan.query, self.config.distance)?;
+        for k in local_start..=local_end {
+            local.push_frame(self.reference.frame(k))?;
+        }
+        let local_cost = local.best().map_or(f32::INFINITY, |b| b.cost);
+        // A match no better than the tracked one, or at the tracked place, is no relocation.
+        let clearly_better = found.cost < self.config.max_cost_ratio * local_cost;
+        let elsewhere = found.end.abs_diff(tracked_at_query_end) > m;
+        if !(clearly_better && elsewhere) {
+            return Ok(None);
+        }
+        let slope = ((found.end - found.start + 1) as f64 / m as f64).clamp(0.5, 2.0);
+        let carried = found.end as f64 + slope * (live_index - scan.query_end_live) as f64;
+        Ok(Some(RelocationCandidate {
+            live_index,
+            ref_index: (carried.round() as usize).min(self.reference.len() - 1),
+            live_start: scan.query_end_live + 1 - m,
+            live_end: scan.query_end_live,
+            ref_start: found.start,
+            ref_end: found.end,
+            cost_per_frame: found.cost / m as f32,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn symbols(len: usize, dim: usize, seed: u64) -> Vec<f32> {
+        let mut values = vec![0.0; len * dim];
+        let mut state = seed;
+        for i in 0..len {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            values[i * dim + (state >> 33) as usize % dim] = 1.0;
+        }
+        values
+    }
+
+    #[test]
+    fn finds_the_stream_after_a_jump() {
+        let dim = 12;
+        let reference = Arc::new(FeatureMatrix::new(dim, symbols(1_500, dim, 99)).unwrap());
+        let config = RelocatorConfig {
+            query_frames: 60,
+            cells_per_frame: 30_000,
+            ..RelocatorConfig::default()
+        };
+        let mut relocator = Relocator::new(reference.clone(), config).unwrap();
+        // The live stream plays 0..500, then jumps to 1100 and plays on; the tracker is lost
+        // and still believes in the old place.
+        let live: Vec<usize> = (0..500).chain(1_100..1_400).collect();
+        let mut found = None;
+        for (i, &r) in live.iter().enumerate() {
+            let tracked = if i < 500 { r } else { 500 };
+            if let Some(candidate) = relocator.push_live(reference.frame(r), tracked).unwrap() {
+                if candidate.live_start >= 500 && found.is_none() {
+                    found = Some((i, candidate));
+                }
+            }
+        }
+        let (i, candidate) = found.expect("a candidate after the jump");
+        assert!(
+            candidate.ref_index.abs_diff(live[i]) <= 3,
+            "candidate {} for truth {}",
+            candidate.ref_index,
+            live[i]
+        );
+        assert!(i - 500 < 150, "found {} frames after the jump", i - 500);
+    }
+
+    #[test]
+    fn a_repeated_passage_does_not_pull_the_tracker_away() {
+        let dim = 12;
+        // The reference plays a passage twice: frames 1000..1400 equal 200..600.
+        let mut values = symbols(2_000, dim, 7);
+        let copy: Vec<f32> = values[200 * dim..600 * dim].to_vec();
+        values[1_000 * dim..1_400 * dim].copy_from_slice(&copy);
+        let reference = Arc::new(FeatureMatrix::new(dim, values).unwrap());
+        let config = RelocatorConfig {
+            query_frames: 60,
+            cells_per_frame: 30_000,
+            ..RelocatorConfig::default()
+        };
+        let mut relocator = Relocator::new(reference.clone(), config).unwrap();
+        for r in 0..700 {
+            let candidate = relocator.push_live(reference.frame(r), r).unwrap();
+            assert!(candidate.is_none(), "spurious candidate {candidate:?} at {r}");
+        }
+    }
+}
