@@ -3,7 +3,8 @@
 //! `oltw_push_frame`: one live frame through Dixon's online time warping, for band widths of
 //! 100 and 500 frames and feature dimensions 12 (chroma) and 64 (log-mel), on a reference of
 //! 30 000 frames (10 minutes at 20 ms). `lag_estimate`: one A/V offset estimate over a 4 s
-//! window with ±500 ms of lags on a 1 ms grid.
+//! window with ±500 ms of lags on a 1 ms grid. `subsequence_push_frame`: one reference frame
+//! through the relocation search for a 150-frame (3 s) live window; its throughput is in cells.
 //!
 //! Run with: `cargo bench --bench aligner` (results in `benches/README.md`).
 
@@ -12,7 +13,9 @@ use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
-use warpflow::align::{AvLagEstimator, FeatureMatrix, LagConfig, OltwConfig, OnlineTimeWarper};
+use warpflow::align::{
+    AvLagEstimator, Distance, FeatureMatrix, LagConfig, OltwConfig, OnlineTimeWarper, SubsequenceSearch,
+};
 
 fn pseudo_random_frames(count: usize, dim: usize, seed: u64) -> Vec<f32> {
     let mut state = seed | 1;
@@ -68,5 +71,29 @@ fn lag_estimate(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, oltw_push_frame, lag_estimate);
+fn subsequence_push_frame(c: &mut Criterion) {
+    let mut group = c.benchmark_group("subsequence_push_frame");
+    let query_frames = 150;
+    group.throughput(Throughput::Elements(query_frames as u64));
+    for dim in [12usize, 64] {
+        let query = FeatureMatrix::new(dim, pseudo_random_frames(query_frames, dim, 3)).expect("whole frames");
+        let stream = pseudo_random_frames(4_096, dim, 5);
+        let mut search = SubsequenceSearch::new(query, Distance::Cosine).expect("a query");
+        let mut frames = stream.chunks_exact(dim).cycle();
+        group.bench_with_input(
+            BenchmarkId::new(format!("d{dim}"), query_frames),
+            &query_frames,
+            |b, _| {
+                b.iter(|| {
+                    search
+                        .push_frame(black_box(frames.next().unwrap_or(&[])))
+                        .expect("right dimension")
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(benches, oltw_push_frame, subsequence_push_frame, lag_estimate);
 criterion_main!(benches);
