@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use warpflow::align::{FollowerConfig, LagConfig, OffsetTrackerConfig, OltwConfig, RelocatorConfig};
 use warpflow::config::{ConfigError, Pace, SourceSpec};
 use warpflow::encode::{AudioFeatureKind, DeviceChoice};
-use warpflow::flow::{run_follow, run_sync, FollowJob, StopSignal, SyncJob};
+use warpflow::flow::{run_follow, run_locate, run_sync, FollowJob, LocateJob, StopSignal, SyncJob};
 use warpflow::serve::{event_writer, OutputFormat};
 
 /// Streaming alignment of live audio and video.
@@ -25,6 +25,8 @@ enum Command {
     Follow(FollowArgs),
     /// Measure the offset between the audio and the video of a live stream.
     Sync(SyncArgs),
+    /// Find where a live snippet sits in one or more reference recordings.
+    Locate(LocateArgs),
 }
 
 /// Options every job has.
@@ -90,6 +92,21 @@ struct FollowArgs {
     /// Emit a position for every n-th live frame (1 = every 20 ms).
     #[arg(long, default_value_t = 1)]
     emit_every_frames: usize,
+}
+
+#[derive(Debug, Args)]
+struct LocateArgs {
+    /// A reference recording (a media file with audio); give the option once per reference.
+    #[arg(long = "reference", value_name = "REF", required = true, value_parser = parse_existing_file)]
+    references: Vec<PathBuf>,
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Features compared: logmel or chroma.
+    #[arg(long, default_value = "logmel", value_parser = parse_features)]
+    audio_features: AudioFeatureKind,
+    /// Seconds of the most recent live audio searched for.
+    #[arg(long, default_value_t = 30.0, value_parser = parse_positive_seconds)]
+    max_query_s: f64,
 }
 
 fn parse_source(text: &str) -> Result<SourceSpec, ConfigError> {
@@ -197,6 +214,21 @@ impl Cli {
                     stop,
                 };
                 run_follow(job, writer)?;
+            }
+            Command::Locate(args) => {
+                let writer = event_writer(args.common.output);
+                let job = LocateJob {
+                    references: args.references,
+                    live: args.common.live,
+                    pace: args.common.pace,
+                    device: args.common.device,
+                    features: args.audio_features,
+                    max_query_frames: ((args.max_query_s / 0.02).round() as usize).max(1),
+                    stream: args.common.stream,
+                    progress_every_ns: seconds_to_ns(args.common.progress_interval_s),
+                    stop,
+                };
+                run_locate(job, writer)?;
             }
         }
         Ok(())

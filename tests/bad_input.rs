@@ -33,6 +33,18 @@ fn a_missing_file_is_named() {
         &["follow", "--reference", "no/such/ref.wav", "--live", "test"],
         &["no/such/ref.wav"],
     );
+    assert_refused(
+        &[
+            "locate",
+            "--reference",
+            "Cargo.toml",
+            "--reference",
+            "no/such/b.ogg",
+            "--live",
+            "test",
+        ],
+        &["no/such/b.ogg"],
+    );
 }
 
 #[test]

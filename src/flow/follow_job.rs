@@ -2,27 +2,22 @@
 //!
 //! ```text
 //! reference file ─ decode ─ features ───────────────┐ (before the run)
-//! live audio ─ features (log-mel or chroma, 20 ms) ─ follow reference (OLTW) ─ write events
+//! live audio ─ features (log-mel or chroma, 20 ms) ─ follow reference (OLTW + relocation) ─ write events
 //! ```
 
-use std::cell::RefCell;
-use std::path::PathBuf;
-use std::rc::Rc;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use timely::dataflow::operators::Input;
+use timely::dataflow::StreamVec;
 
 use crate::align::{Follower, FollowerConfig};
 use crate::config::{Pace, SourceSpec};
-use crate::encode::{AudioFeatureEncoder, AudioFeatureKind, AudioFrameParams, AudioFramer, DeviceChoice};
-use crate::media::{AudioChunk, AudioNeeds, Capture, MediaError, MediaNeeds, VideoFrame};
+use crate::encode::{AudioFeatureEncoder, AudioFeatureKind, AudioFrameParams, DeviceChoice};
 use crate::serve::{EventWriter, RunSummary};
 
-use super::driver::{drive, local_worker};
-use super::ingest::{Feed, Ingest};
-use super::operators::{EncodeBatches, EventSink, FollowReference, WriteEvents};
-use super::stages::feature_stage;
-use super::{encode_reference_file, FailureSlot, FlowError, StopSignal};
+use super::audio_job::{run_live_audio, FeatureStage, LiveAudioRun};
+use super::operators::{FollowReference, ReferenceTiming};
+use super::{encode_reference_file, FailureSlot, FeatureFrame, FlowError, StopSignal, StreamEvent};
 
 /// Framing of the features: 93 ms windows every 20 ms at 22.05 kHz.
 pub const FOLLOW_FRAMES: AudioFrameParams = AudioFrameParams {
@@ -62,51 +57,51 @@ pub fn run_follow(job: FollowJob, writer: Box<dyn EventWriter + Send>) -> Result
     job.follower.oltw.validate()?;
     let encoder = AudioFeatureEncoder::new(job.features, FOLLOW_FRAMES, device)?;
     let reference = encode_reference_file(&job.reference, &encoder)?;
-    let follower = Follower::new(Arc::new(reference.features), job.follower.clone())?;
-    let reference_name = job
-        .reference
-        .file_stem()
-        .map_or_else(|| "reference".to_owned(), |s| s.to_string_lossy().into_owned());
-    let framer = AudioFramer::new(FOLLOW_FRAMES)?;
-
-    let needs = MediaNeeds {
-        audio: Some(AudioNeeds {
-            rate_hz: FOLLOW_FRAMES.rate_hz,
-        }),
-        video: None,
+    let stage = FollowStage {
+        follower: Follower::new(Arc::new(reference.features), job.follower.clone())?,
+        timing: reference.timing,
+        emit_every_frames: job.emit_every_frames,
+        stream: job.stream.clone(),
+        reference_name: reference_name(&job.reference),
     };
-    let mut capture = Capture::open(&job.live, needs, job.pace)?;
-    let audio_rx = capture.take_audio().ok_or_else(|| MediaError::MissingStream {
-        source_name: job.live.display_name(),
-        kind: "audio",
-    })?;
+    let run = LiveAudioRun {
+        live: &job.live,
+        pace: job.pace,
+        stream: job.stream.clone(),
+        progress_every_ns: job.progress_every_ns,
+        reference_duration_ns: Some(reference.duration_ns),
+        stop: &job.stop,
+    };
+    run_live_audio(run, encoder, stage, writer)
+}
 
-    let failures = FailureSlot::default();
-    let sink = Rc::new(RefCell::new(EventSink::new(
-        writer,
-        job.stream.clone(),
-        capture.stats(),
-        Some(reference.duration_ns),
-        job.progress_every_ns,
-    )));
-    let mut worker = local_worker();
-    let audio_in = worker.dataflow::<u64, _, _>(|scope| {
-        let (audio_in, audio) = scope.new_input::<Vec<AudioChunk>>();
-        audio
-            .encode_batches("AudioFeatures", failures.clone(), feature_stage(framer, encoder))
-            .follow_reference(
-                follower,
-                reference.timing,
-                job.emit_every_frames,
-                job.stream.clone(),
-                reference_name,
-                failures.clone(),
-            )
-            .write_events(sink.clone(), failures.clone());
-        audio_in
-    });
-    let mut ingest: Ingest<AudioChunk, VideoFrame> = Ingest::new(Some(Feed::new(audio_rx, audio_in)), None);
-    drive(&mut worker, &mut capture, &mut ingest, &failures, &job.stop)?;
-    let summary = sink.borrow_mut().finish()?;
-    Ok(summary)
+/// How a reference is named in events: its file name without extension.
+pub(crate) fn reference_name(path: &Path) -> String {
+    path.file_stem()
+        .map_or_else(|| "reference".to_owned(), |s| s.to_string_lossy().into_owned())
+}
+
+struct FollowStage {
+    follower: Follower,
+    timing: ReferenceTiming,
+    emit_every_frames: usize,
+    stream: String,
+    reference_name: String,
+}
+
+impl FeatureStage for FollowStage {
+    fn attach<'scope>(
+        self,
+        frames: StreamVec<'scope, u64, FeatureFrame>,
+        failures: &FailureSlot,
+    ) -> StreamVec<'scope, u64, StreamEvent> {
+        frames.follow_reference(
+            self.follower,
+            self.timing,
+            self.emit_every_frames,
+            self.stream,
+            self.reference_name,
+            failures.clone(),
+        )
+    }
 }

@@ -3,15 +3,17 @@
 //! Records enter through timely inputs stamped with their GStreamer running time in
 //! nanoseconds, so the frontier reads "everything captured before t has been processed"; the
 //! event sink turns that frontier into `progress` events. Each job ([`run_sync`],
-//! [`run_follow`]) wires capture ([`crate::media`]), encoders ([`crate::encode`]) and
+//! [`run_follow`], [`run_locate`]) wires capture ([`crate::media`]), encoders ([`crate::encode`]) and
 //! aligners ([`crate::align`]) into one graph of operators from [`operators`] and drives it
 //! until the source ends.
 
+mod audio_job;
 mod driver;
 mod error;
 mod failure;
 mod follow_job;
 mod ingest;
+mod locate_job;
 pub mod operators;
 mod records;
 mod reference;
@@ -22,6 +24,7 @@ mod sync_job;
 pub use error::FlowError;
 pub use failure::FailureSlot;
 pub use follow_job::{run_follow, FollowJob};
+pub use locate_job::{run_locate, LocateJob};
 pub use records::{EnvelopeSample, FeatureFrame, StreamEvent};
 pub use reference::{encode_reference_file, EncodedReference};
 pub use stop::StopSignal;

@@ -1,0 +1,88 @@
+//! The `locate` job: where a live snippet sits in a library of references.
+//!
+//! ```text
+//! reference files ─ decode ─ features ───────────────┐ (before the run)
+//! live audio ─ features (log-mel or chroma, 20 ms) ─ locate references (subsequence DTW) ─ write events
+//! ```
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use timely::dataflow::StreamVec;
+
+use crate::config::{Pace, SourceSpec};
+use crate::encode::{AudioFeatureEncoder, AudioFeatureKind, DeviceChoice};
+use crate::serve::{EventWriter, RunSummary};
+
+use super::audio_job::{run_live_audio, FeatureStage, LiveAudioRun};
+use super::follow_job::{reference_name, FOLLOW_FRAMES};
+use super::operators::{LocateReferences, NamedReference};
+use super::{encode_reference_file, FailureSlot, FeatureFrame, FlowError, StopSignal, StreamEvent};
+
+/// Settings of a `locate` run.
+#[derive(Debug, Clone)]
+pub struct LocateJob {
+    /// The references (media files) to search.
+    pub references: Vec<PathBuf>,
+    /// The live source.
+    pub live: SourceSpec,
+    /// Pace of a non-live source.
+    pub pace: Pace,
+    /// Where the encoders run.
+    pub device: DeviceChoice,
+    /// Which features are compared.
+    pub features: AudioFeatureKind,
+    /// Most recent live frames (20 ms each) searched for.
+    pub max_query_frames: usize,
+    /// The stream's name in events.
+    pub stream: String,
+    /// Running time between progress events.
+    pub progress_every_ns: u64,
+    /// Ends the run early and cleanly when requested.
+    pub stop: StopSignal,
+}
+
+/// Runs `job`, writing its events to `writer`; returns the run's summary.
+pub fn run_locate(job: LocateJob, writer: Box<dyn EventWriter + Send>) -> Result<RunSummary, FlowError> {
+    let device = job.device.resolve()?;
+    let encoder = AudioFeatureEncoder::new(job.features, FOLLOW_FRAMES, device)?;
+    let mut references = Vec::with_capacity(job.references.len());
+    for path in &job.references {
+        let encoded = encode_reference_file(path, &encoder)?;
+        references.push(NamedReference {
+            name: reference_name(path),
+            features: Arc::new(encoded.features),
+            timing: encoded.timing,
+        });
+    }
+    let stage = LocateStage {
+        references,
+        max_query_frames: job.max_query_frames,
+        stream: job.stream.clone(),
+    };
+    let run = LiveAudioRun {
+        live: &job.live,
+        pace: job.pace,
+        stream: job.stream.clone(),
+        progress_every_ns: job.progress_every_ns,
+        reference_duration_ns: None,
+        stop: &job.stop,
+    };
+    run_live_audio(run, encoder, stage, writer)
+}
+
+struct LocateStage {
+    references: Vec<NamedReference>,
+    max_query_frames: usize,
+    stream: String,
+}
+
+impl FeatureStage for LocateStage {
+    fn attach<'scope>(
+        self,
+        frames: StreamVec<'scope, u64, FeatureFrame>,
+        failures: &FailureSlot,
+    ) -> StreamVec<'scope, u64, StreamEvent> {
+        frames.locate_references(self.references, self.max_query_frames, self.stream, failures.clone())
+    }
+}

@@ -1,0 +1,76 @@
+//! `warpflow locate`: a live snippet found in the right reference, at the right place.
+
+mod common;
+
+use common::{events, melody, of_type, render, warpflow, write_wav, TimeMap};
+
+const RATE_HZ: u32 = 22_050;
+
+#[test]
+fn finds_a_snippet_in_the_right_reference_at_the_right_place() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let identity = |s: f64| TimeMap {
+        points: vec![(0.0, 0.0), (s, s)],
+    };
+    let song = render(&melody(30.0), &identity(30.0), RATE_HZ, 30.0, 0.0);
+    // Another piece: the same kind of melody, other notes.
+    let other_notes: Vec<_> = melody(34.0)
+        .into_iter()
+        .skip(7)
+        .map(|mut n| {
+            n.midi = 52 + ((u32::from(n.midi) * 7 + 3) % 28) as u8;
+            n
+        })
+        .collect();
+    let other = render(&other_notes, &identity(34.0), RATE_HZ, 34.0, 0.0);
+    // The snippet: 6 s of the song from 17 s, with some noise.
+    let (start_s, length_s, rate) = (17.0, 6.0, RATE_HZ as f64);
+    let snippet: Vec<f32> = song[(start_s * rate) as usize..((start_s + length_s) * rate) as usize]
+        .iter()
+        .enumerate()
+        .map(|(i, s)| s + 0.005 * (((i * 7919) % 1000) as f32 / 500.0 - 1.0))
+        .collect();
+    let (song_wav, other_wav, snippet_wav) = (
+        dir.path().join("song.wav"),
+        dir.path().join("other.wav"),
+        dir.path().join("snippet.wav"),
+    );
+    write_wav(&song_wav, RATE_HZ, &song);
+    write_wav(&other_wav, RATE_HZ, &other);
+    write_wav(&snippet_wav, RATE_HZ, &snippet);
+
+    let output = warpflow(&[
+        "locate",
+        "--reference",
+        other_wav.to_str().unwrap_or_default(),
+        "--reference",
+        song_wav.to_str().unwrap_or_default(),
+        "--live",
+        snippet_wav.to_str().unwrap_or_default(),
+        "--pace",
+        "fast",
+    ]);
+    assert!(
+        output.status.success(),
+        "locate failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let events = events(&output);
+    let matches = of_type(&events, "match");
+    assert_eq!(matches.len(), 2, "one match per reference: {matches:?}");
+    let best = matches[0];
+    assert_eq!(best["reference"], "song");
+    let ref_start_s = best["ref_start_ns"].as_f64().unwrap_or(f64::NAN) / 1e9;
+    let live_start_s = best["live_start_ns"].as_f64().unwrap_or(f64::NAN) / 1e9;
+    println!(
+        "snippet found at {ref_start_s:.3} s of the song (truth {:.3} s), cost {} vs {}",
+        start_s + live_start_s,
+        best["cost"],
+        matches[1]["cost"]
+    );
+    assert!(
+        (ref_start_s - (start_s + live_start_s)).abs() < 0.1,
+        "found at {ref_start_s} s"
+    );
+    assert!(best["cost"].as_f64() < matches[1]["cost"].as_f64());
+}
