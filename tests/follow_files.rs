@@ -74,16 +74,19 @@ fn follow_errors(features: &str, format: LiveFormat) -> Vec<f64> {
     let positions = of_type(&events, "position");
     assert!(positions.len() > 1000, "{} positions", positions.len());
     let mut last_ref = 0;
-    positions
+    let signed_errors: Vec<f64> = positions
         .iter()
         .filter_map(|p| {
             let live_s = p["live_ns"].as_u64()? as f64 / 1e9;
             let ref_ns = p["ref_ns"].as_u64()?;
             assert!(ref_ns >= last_ref, "position went backwards");
             last_ref = ref_ns;
-            (live_s > 2.0).then(|| (ref_ns as f64 / 1e9 - map.ref_of(live_s)).abs())
+            (live_s > 2.0).then(|| ref_ns as f64 / 1e9 - map.ref_of(live_s))
         })
-        .collect()
+        .collect();
+    let mut signed = signed_errors.clone();
+    println!("{features}: median signed error {:+.1} ms", median(&mut signed) * 1e3);
+    signed_errors.into_iter().map(f64::abs).collect()
 }
 
 #[test]
@@ -179,4 +182,17 @@ fn relocates_after_the_live_stream_jumps_ahead() {
         within * 100.0
     );
     assert!(within > 0.9, "{:.0}% within 100 ms", within * 100.0);
+}
+
+#[test]
+fn follows_a_time_warped_rendition_with_log_mel_and_its_rise() {
+    let mut errors = follow_errors("logmel-flux", LiveFormat::Wav);
+    let within_50ms = errors.iter().filter(|&&e| e <= 0.05).count() as f64 / errors.len() as f64;
+    let median_error = median(&mut errors);
+    println!(
+        "logmel-flux: median error {:.1} ms, {:.1}% within 50 ms",
+        median_error * 1e3,
+        within_50ms * 100.0
+    );
+    assert!(median_error < 0.1, "median error {median_error} s");
 }

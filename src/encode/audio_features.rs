@@ -19,6 +19,9 @@ pub enum AudioFeatureKind {
     LogMel,
     /// Chroma (pitch classes only); robust to instrumentation changes.
     Chroma,
+    /// Log-mel spectrum with its rise since the previous frame (the half-wave rectified
+    /// spectral difference Dixon's tracker used), which marks note onsets sharply in time.
+    LogMelFlux,
 }
 
 impl FromStr for AudioFeatureKind {
@@ -28,10 +31,11 @@ impl FromStr for AudioFeatureKind {
         match text {
             "logmel" => Ok(Self::LogMel),
             "chroma" => Ok(Self::Chroma),
+            "logmel-flux" => Ok(Self::LogMelFlux),
             _ => Err(EncodeError::BadParameter {
                 name: "--audio-features",
                 value: text.to_owned(),
-                expected: "'logmel' or 'chroma'",
+                expected: "'logmel', 'logmel-flux' or 'chroma'",
             }),
         }
     }
@@ -42,9 +46,13 @@ impl fmt::Display for AudioFeatureKind {
         f.write_str(match self {
             Self::LogMel => "logmel",
             Self::Chroma => "chroma",
+            Self::LogMelFlux => "logmel-flux",
         })
     }
 }
+
+/// Weight of the rise against the level in `logmel-flux` features.
+const FLUX_WEIGHT: f64 = 2.0;
 
 /// Number of mel bands of the log-mel features.
 const N_MELS: usize = 64;
@@ -54,7 +62,15 @@ const CHROMA_FMIN_HZ: f64 = 55.0;
 #[derive(Debug)]
 enum Projection {
     LogMel(LogMel),
-    Chroma { spectrum: PowerSpectrum, filters_t: Tensor },
+    /// Log-mel and its rise; keeps the batch's last log-mel frame for the next batch.
+    LogMelFlux {
+        log_mel: LogMel,
+        previous: Option<Tensor>,
+    },
+    Chroma {
+        spectrum: PowerSpectrum,
+        filters_t: Tensor,
+    },
 }
 
 /// Encodes audio frames into unit-length feature rows (silence gives a zero row).
@@ -75,6 +91,17 @@ impl AudioFeatureEncoder {
                 let log_mel = LogMel::new(spectrum, params.rate_hz, params.frame_len, N_MELS)?;
                 let dim = log_mel.n_mels();
                 (Projection::LogMel(log_mel), dim)
+            }
+            AudioFeatureKind::LogMelFlux => {
+                let log_mel = LogMel::new(spectrum, params.rate_hz, params.frame_len, N_MELS)?;
+                let dim = 2 * log_mel.n_mels();
+                (
+                    Projection::LogMelFlux {
+                        log_mel,
+                        previous: None,
+                    },
+                    dim,
+                )
             }
             AudioFeatureKind::Chroma => {
                 let weights = chroma_filterbank(params.rate_hz, params.frame_len, CHROMA_FMIN_HZ);
@@ -104,20 +131,46 @@ impl AudioFeatureEncoder {
         self.params
     }
 
+    /// Forgets the previous frame (features with a time difference start afresh), e.g. before
+    /// encoding another recording with the same encoder.
+    pub fn reset(&mut self) {
+        if let Projection::LogMelFlux { previous, .. } = &mut self.projection {
+            *previous = None;
+        }
+    }
+
     /// Encodes row-major frames (`frame_len` samples each) into `dim` values per frame,
-    /// appended to `features`.
-    pub fn encode(&self, frames: &[f32], features: &mut Vec<f32>) -> Result<(), EncodeError> {
+    /// appended to `features`. Frames are consecutive across calls.
+    pub fn encode(&mut self, frames: &[f32], features: &mut Vec<f32>) -> Result<(), EncodeError> {
         if frames.is_empty() {
             return Ok(());
         }
         tch::no_grad(|| {
             let spectrum = match &self.projection {
-                Projection::LogMel(log_mel) => log_mel.spectrum(),
+                Projection::LogMel(log_mel) | Projection::LogMelFlux { log_mel, .. } => log_mel.spectrum(),
                 Projection::Chroma { spectrum, .. } => spectrum,
             };
             let batch = spectrum.frames_tensor(frames)?;
-            let raw = match &self.projection {
+            let raw = match &mut self.projection {
                 Projection::LogMel(log_mel) => log_mel.log_mel(&batch)?,
+                Projection::LogMelFlux { log_mel, previous } => {
+                    let current = log_mel.log_mel(&batch)?;
+                    let count = current.size()[0];
+                    let before = match previous.take() {
+                        Some(before) => before,
+                        None => current.f_narrow(0, 0, 1).map_err(torch("starting the flux"))?,
+                    };
+                    let rise = Tensor::f_cat(&[&before, &current], 0)
+                        .and_then(|joined| joined.f_diff(1, 0, None::<Tensor>, None::<Tensor>))
+                        .and_then(|delta| delta.f_relu())
+                        .map_err(torch("computing the log-mel rise"))?;
+                    *previous = Some(
+                        current
+                            .f_narrow(0, count - 1, 1)
+                            .map_err(torch("keeping the last frame"))?,
+                    );
+                    Tensor::f_cat(&[&current, &(rise * FLUX_WEIGHT)], 1).map_err(torch("joining log-mel and rise"))?
+                }
                 Projection::Chroma { spectrum, filters_t } => spectrum
                     .power(&batch)?
                     .f_matmul(filters_t)
@@ -154,8 +207,12 @@ mod tests {
 
     #[test]
     fn rows_have_unit_length_and_silence_is_zero() {
-        for kind in [AudioFeatureKind::LogMel, AudioFeatureKind::Chroma] {
-            let encoder = AudioFeatureEncoder::new(kind, PARAMS, Device::Cpu).unwrap();
+        for kind in [
+            AudioFeatureKind::LogMel,
+            AudioFeatureKind::LogMelFlux,
+            AudioFeatureKind::Chroma,
+        ] {
+            let mut encoder = AudioFeatureEncoder::new(kind, PARAMS, Device::Cpu).unwrap();
             let mut frames = tone(440.0, 2048);
             frames.extend(std::iter::repeat_n(0.0, 2048));
             let mut features = Vec::new();
@@ -172,7 +229,7 @@ mod tests {
 
     #[test]
     fn chroma_of_a_tone_peaks_on_its_pitch_class() {
-        let encoder = AudioFeatureEncoder::new(AudioFeatureKind::Chroma, PARAMS, Device::Cpu).unwrap();
+        let mut encoder = AudioFeatureEncoder::new(AudioFeatureKind::Chroma, PARAMS, Device::Cpu).unwrap();
         let mut features = Vec::new();
         encoder.encode(&tone(392.0, 2048), &mut features).unwrap();
         let best = features.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;

@@ -55,8 +55,8 @@ pub struct FollowJob {
 pub fn run_follow(job: FollowJob, writer: Box<dyn EventWriter + Send>) -> Result<RunSummary, FlowError> {
     let device = job.device.resolve()?;
     job.follower.oltw.validate()?;
-    let encoder = AudioFeatureEncoder::new(job.features, FOLLOW_FRAMES, device)?;
-    let reference = encode_reference_file(&job.reference, &encoder)?;
+    let mut encoder = AudioFeatureEncoder::new(job.features, FOLLOW_FRAMES, device)?;
+    let reference = encode_reference_file(&job.reference, &mut encoder)?;
     let stage = FollowStage {
         follower: Follower::new(Arc::new(reference.features), job.follower.clone())?,
         timing: reference.timing,

@@ -45,10 +45,10 @@ pub struct LocateJob {
 /// Runs `job`, writing its events to `writer`; returns the run's summary.
 pub fn run_locate(job: LocateJob, writer: Box<dyn EventWriter + Send>) -> Result<RunSummary, FlowError> {
     let device = job.device.resolve()?;
-    let encoder = AudioFeatureEncoder::new(job.features, FOLLOW_FRAMES, device)?;
+    let mut encoder = AudioFeatureEncoder::new(job.features, FOLLOW_FRAMES, device)?;
     let mut references = Vec::with_capacity(job.references.len());
     for path in &job.references {
-        let encoded = encode_reference_file(path, &encoder)?;
+        let encoded = encode_reference_file(path, &mut encoder)?;
         references.push(NamedReference {
             name: reference_name(path),
             features: Arc::new(encoded.features),

@@ -26,8 +26,10 @@ pub struct EncodedReference {
     pub duration_ns: u64,
 }
 
-/// Decodes `path`'s audio and encodes it with `encoder`.
-pub fn encode_reference_file(path: &Path, encoder: &AudioFeatureEncoder) -> Result<EncodedReference, FlowError> {
+/// Decodes `path`'s audio and encodes it with `encoder`, which is left reset for the next
+/// recording.
+pub fn encode_reference_file(path: &Path, encoder: &mut AudioFeatureEncoder) -> Result<EncodedReference, FlowError> {
+    encoder.reset();
     let params = encoder.params();
     let rate = f64::from(params.rate_hz);
     let mut framer = AudioFramer::new(params)?;
@@ -53,6 +55,7 @@ pub fn encode_reference_file(path: &Path, encoder: &AudioFeatureEncoder) -> Resu
         Ok(())
     })?;
     encode_frames(&mut frames, &mut features)?;
+    encoder.reset();
     let timing = ReferenceTiming {
         hop_ns: params.hop_ns(),
         first_frame_ns: params.centre_offset_ns(),

@@ -72,7 +72,7 @@ pub(crate) fn video_change_stage(
 /// Audio chunks → feature frames for following a reference.
 pub(crate) fn feature_stage(
     mut framer: AudioFramer,
-    encoder: AudioFeatureEncoder,
+    mut encoder: AudioFeatureEncoder,
 ) -> impl FnMut(&mut Vec<AudioChunk>, &mut Vec<FeatureFrame>) -> Result<(), FlowError> {
     let (mut frames, mut times, mut features) = (Vec::new(), Vec::new(), Vec::new());
     move |chunks, out| {
