@@ -6,7 +6,8 @@
 //! column at an earlier live frame, the live stream is ahead and the reference advances; if it
 //! lies on the row at an earlier reference frame, the reference is ahead and the aligner waits
 //! for the next live frame; otherwise both advance. `max_run_count` caps how many times in a
-//! row one side may advance alone, which bounds the slope of the path.
+//! row one side may advance alone, which bounds the slope of the path locally, and the tempo
+//! bounds (`min_tempo`..`max_tempo`, default 0.5×–2×) bound it over the tempo window.
 //!
 //! Only the frontier's row and column are kept (each at most `band_frames` cells), plus the
 //! last `band_frames` live frames: memory is O(c·d) and the work per live frame O(c·d),
@@ -63,6 +64,10 @@ pub struct OltwConfig {
     /// Reference frames on either side of the best match that do not count as rivals when
     /// the confidence is measured.
     pub rival_exclusion_frames: usize,
+    /// Slowest tempo (reference frames per live frame) the path may take over the tempo window.
+    pub min_tempo: f64,
+    /// Fastest tempo the path may take over the tempo window.
+    pub max_tempo: f64,
 }
 
 impl Default for OltwConfig {
@@ -74,6 +79,8 @@ impl Default for OltwConfig {
             tempo_window_frames: 50,
             step_weights: StepWeights::default(),
             rival_exclusion_frames: 10,
+            min_tempo: 0.5,
+            max_tempo: 2.0,
         }
     }
 }
@@ -93,6 +100,13 @@ impl OltwConfig {
                 "tempo_window_frames",
                 "at least 2",
                 self.tempo_window_frames.to_string(),
+            );
+        }
+        if !(self.min_tempo > 0.0 && self.min_tempo < 1.0 && self.max_tempo > 1.0 && self.max_tempo.is_finite()) {
+            return bad(
+                "min_tempo/max_tempo",
+                "0 < min_tempo < 1 < max_tempo",
+                format!("{}/{}", self.min_tempo, self.max_tempo),
             );
         }
         let w = self.step_weights;
@@ -246,7 +260,8 @@ pub struct OnlineTimeWarper {
     pending_step: Step,
     previous_step: Option<Step>,
     run_count: usize,
-    recent_positions: VecDeque<(usize, usize)>,
+    /// (t, j) after each of the last `tempo_window_frames` live frames: the path's recent slope.
+    recent_frontier: VecDeque<(usize, usize)>,
     last_reported_ref: usize,
     /// Reference frame the path starts from (0, or where a relocation put it).
     origin_ref: usize,
@@ -276,7 +291,7 @@ impl OnlineTimeWarper {
             },
             distances: Vec::with_capacity(band + 1),
             live_frames: VecDeque::with_capacity(band + 1),
-            recent_positions: VecDeque::with_capacity(config.tempo_window_frames + 1),
+            recent_frontier: VecDeque::with_capacity(config.tempo_window_frames + 1),
             config,
             live_index: None,
             ref_index: 0,
@@ -297,7 +312,7 @@ impl OnlineTimeWarper {
         self.last_reported_ref = origin;
         self.live_index = None;
         self.live_frames.clear();
-        self.recent_positions.clear();
+        self.recent_frontier.clear();
         self.pending_step = Step::Both;
         self.previous_step = None;
         self.run_count = 0;
@@ -503,6 +518,19 @@ impl OnlineTimeWarper {
                 Step::Live
             };
         }
+        // Over a full tempo window, a path running faster or slower than the bounds is held
+        // back. The slope is taken to the current j, so it moves with every step.
+        if self.recent_frontier.len() == self.config.tempo_window_frames {
+            if let Some(&(t0, j0)) = self.recent_frontier.front() {
+                let tempo = (j as f64 - j0 as f64) / (t - t0).max(1) as f64;
+                if tempo > self.config.max_tempo {
+                    return Step::Live;
+                }
+                if tempo < self.config.min_tempo {
+                    return Step::Reference;
+                }
+            }
+        }
         let on_column = Cell::cheapest(self.column.iter());
         let on_row = Cell::cheapest(self.row.iter());
         let (live, reference) = match (on_column, on_row) {
@@ -546,14 +574,14 @@ impl OnlineTimeWarper {
         };
         let ref_index = best_ref.max(self.last_reported_ref);
         self.last_reported_ref = ref_index;
-        if self.recent_positions.len() == self.config.tempo_window_frames {
-            self.recent_positions.pop_front();
+        if self.recent_frontier.len() == self.config.tempo_window_frames {
+            self.recent_frontier.pop_front();
         }
-        self.recent_positions.push_back((t, ref_index));
+        self.recent_frontier.push_back((t, self.ref_index));
         TrackedPosition {
             live_index: t,
             ref_index,
-            tempo: slope(&self.recent_positions),
+            tempo: slope(&self.recent_frontier),
             confidence,
             normalized_cost: best.normalized(),
         }
@@ -713,6 +741,29 @@ mod tests {
         }
         let last = last.unwrap();
         assert!(last.ref_index.abs_diff(699) <= 2, "at {} for 699", last.ref_index);
+    }
+
+    #[test]
+    fn the_path_keeps_within_the_tempo_bounds() {
+        let dim = 16;
+        let reference = matrix(dim, symbol_sequence(3_000, dim));
+        let config = OltwConfig {
+            band_frames: 40,
+            max_tempo: 1.5,
+            ..OltwConfig::default()
+        };
+        let mut warper = OnlineTimeWarper::new(reference.clone(), config).unwrap();
+        // The live stream runs at 2.5x: faster than the aligner may follow.
+        let mut highest = 0.0f64;
+        for i in 0..1_000 {
+            let tracked = warper.push_frame(reference.frame(i * 5 / 2)).unwrap();
+            if i > 200 {
+                highest = highest.max(tracked.tempo);
+            }
+        }
+        // The bound holds the path's end-to-end slope; the reported tempo is a least-squares slope
+        // over the same window, which may overshoot it a little.
+        assert!(highest <= 1.7, "tempo reached {highest}");
     }
 
     #[test]
