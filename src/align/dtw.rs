@@ -74,6 +74,51 @@ pub fn full_dtw(
     })
 }
 
+/// The cost of full DTW of `live` against `reference` (no path), in O(len(reference)) memory:
+/// the offline yardstick for the online aligner, and the kernel compared with other DTW
+/// libraries. Returns `None` if either sequence is empty.
+pub fn dtw_distance(
+    live: &FeatureMatrix,
+    reference: &FeatureMatrix,
+    distance: Distance,
+    weights: StepWeights,
+) -> Option<f32> {
+    let cols = reference.len();
+    if live.is_empty() || cols == 0 {
+        return None;
+    }
+    let mut previous = vec![f32::INFINITY; cols];
+    let mut current = vec![f32::INFINITY; cols];
+    let mut distances = vec![0.0f32; cols];
+    for i in 0..live.len() {
+        let (row, row_inverse_norm) = (live.frame(i), live.frame_inverse_norm(i));
+        for (j, d) in distances.iter_mut().enumerate() {
+            *d = distance.between_with_inverse_norms(
+                row,
+                row_inverse_norm,
+                reference.frame(j),
+                reference.frame_inverse_norm(j),
+            );
+        }
+        let mut left = f32::INFINITY;
+        for j in 0..cols {
+            let d = distances[j];
+            let cost = if i == 0 && j == 0 {
+                d
+            } else {
+                let diagonal = if j > 0 { previous[j - 1] } else { f32::INFINITY };
+                (previous[j] + weights.live * d)
+                    .min(left + weights.reference * d)
+                    .min(diagonal + weights.diagonal * d)
+            };
+            current[j] = cost;
+            left = cost;
+        }
+        std::mem::swap(&mut previous, &mut current);
+    }
+    Some(previous[cols - 1])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,6 +133,24 @@ mod tests {
         let result = full_dtw(&a, &a, Distance::Euclidean, StepWeights::default()).unwrap();
         assert_eq!(result.cost, 0.0);
         assert_eq!(result.path, vec![(0, 0), (1, 1), (2, 2), (3, 3)]);
+    }
+
+    #[test]
+    fn the_rolling_distance_equals_the_full_matrix() {
+        let a = seq(&[0.1, 0.9, 0.4, 0.4, 0.8, 0.2, 0.5]);
+        let b = seq(&[0.2, 0.8, 0.5, 0.7, 0.1]);
+        for weights in [
+            StepWeights::default(),
+            StepWeights {
+                live: 1.0,
+                reference: 1.0,
+                diagonal: 1.0,
+            },
+        ] {
+            let full = full_dtw(&a, &b, Distance::Euclidean, weights).unwrap().cost;
+            let rolling = dtw_distance(&a, &b, Distance::Euclidean, weights).unwrap();
+            assert!((full - rolling).abs() < 1e-6, "{full} vs {rolling}");
+        }
     }
 
     #[test]

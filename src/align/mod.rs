@@ -17,7 +17,7 @@ mod relocate;
 mod subsequence;
 
 pub use distance::{cosine_distance, dot, euclidean_distance, inverse_norm, manhattan_distance, norm, Distance};
-pub use dtw::{full_dtw, DtwResult};
+pub use dtw::{dtw_distance, full_dtw, DtwResult};
 pub use error::AlignError;
 pub use features::FeatureMatrix;
 pub use follower::{FollowStep, Follower, FollowerConfig};
