@@ -74,6 +74,17 @@ pub fn full_dtw(
     })
 }
 
+/// The smaller of two costs: a plain compare, which compiles to one instruction where
+/// `f32::min`'s NaN handling would add a dependent few (costs are never NaN here).
+#[inline(always)]
+fn cheaper(a: f32, b: f32) -> f32 {
+    if a < b {
+        a
+    } else {
+        b
+    }
+}
+
 /// The cost of full DTW of `live` against `reference` (no path), in O(len(reference)) memory:
 /// the offline yardstick for the online aligner, and the kernel compared with other DTW
 /// libraries. Returns `None` if either sequence is empty.
@@ -89,30 +100,27 @@ pub fn dtw_distance(
     }
     let mut previous = vec![f32::INFINITY; cols];
     let mut current = vec![f32::INFINITY; cols];
-    let mut distances = vec![0.0f32; cols];
+    let mut distances = Vec::with_capacity(cols);
     for i in 0..live.len() {
         let (row, row_inverse_norm) = (live.frame(i), live.frame_inverse_norm(i));
-        for (j, d) in distances.iter_mut().enumerate() {
-            *d = distance.between_with_inverse_norms(
-                row,
-                row_inverse_norm,
-                reference.frame(j),
-                reference.frame_inverse_norm(j),
-            );
-        }
-        let mut left = f32::INFINITY;
-        for j in 0..cols {
-            let d = distances[j];
-            let cost = if i == 0 && j == 0 {
-                d
-            } else {
-                let diagonal = if j > 0 { previous[j - 1] } else { f32::INFINITY };
-                (previous[j] + weights.live * d)
-                    .min(left + weights.reference * d)
-                    .min(diagonal + weights.diagonal * d)
-            };
-            current[j] = cost;
-            left = cost;
+        reference.distances_to(row, row_inverse_norm, 0..cols, distance, &mut distances);
+        if i == 0 {
+            // The first row can only be entered along the reference.
+            let mut left = 0.0f32;
+            for (j, (&d, cost)) in distances.iter().zip(current.iter_mut()).enumerate() {
+                *cost = if j == 0 { d } else { left + weights.reference * d };
+                left = *cost;
+            }
+        } else {
+            // The step from the left is the loop's only dependency: the other two are taken
+            // first, so each cell waits on one add and one compare.
+            let (mut left, mut diagonal) = (f32::INFINITY, f32::INFINITY);
+            for ((&d, &up), cost) in distances.iter().zip(&previous).zip(current.iter_mut()) {
+                let through = cheaper(up + weights.live * d, diagonal + weights.diagonal * d);
+                *cost = cheaper(through, left + weights.reference * d);
+                left = *cost;
+                diagonal = up;
+            }
         }
         std::mem::swap(&mut previous, &mut current);
     }

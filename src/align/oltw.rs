@@ -430,17 +430,13 @@ impl OnlineTimeWarper {
         let first = j.saturating_sub(band - 1).max(self.origin_ref);
         // Distances first, in a loop of independent iterations the compiler can vectorise;
         // the recurrence after it is then a short chain of adds and compares per cell.
-        self.distances.clear();
-        for ref_index in first..=j {
-            let reference = self.reference.frame(ref_index);
-            let reference_inverse_norm = self.reference.frame_inverse_norm(ref_index);
-            self.distances.push(self.config.distance.between_with_inverse_norms(
-                frame,
-                frame_inverse_norm,
-                reference,
-                reference_inverse_norm,
-            ));
-        }
+        self.reference.distances_to(
+            frame,
+            frame_inverse_norm,
+            first..j + 1,
+            self.config.distance,
+            &mut self.distances,
+        );
         let mut row = std::mem::take(&mut self.scratch);
         row.first = first;
         row.cells.clear();

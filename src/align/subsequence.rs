@@ -36,6 +36,8 @@ pub struct SubsequenceSearch {
     start: Vec<usize>,
     next_cost: Vec<f32>,
     next_start: Vec<usize>,
+    /// Local distances of the current stream frame to each query frame.
+    distances: Vec<f32>,
     frames_seen: usize,
     best: Option<SubsequenceMatch>,
 }
@@ -54,6 +56,7 @@ impl SubsequenceSearch {
             start: vec![0; m],
             next_cost: vec![f32::INFINITY; m],
             next_start: vec![0; m],
+            distances: Vec::with_capacity(m),
             frames_seen: 0,
             best: None,
         })
@@ -83,15 +86,11 @@ impl SubsequenceSearch {
             });
         }
         let t = self.frames_seen;
-        let frame_inverse_norm = inverse_norm(frame);
-        for i in 0..self.query.len() {
-            let query_inverse_norm = self.query.frame_inverse_norm(i);
-            let d = self.distance.between_with_inverse_norms(
-                frame,
-                frame_inverse_norm,
-                self.query.frame(i),
-                query_inverse_norm,
-            );
+        let m = self.query.len();
+        self.query
+            .distances_to(frame, inverse_norm(frame), 0..m, self.distance, &mut self.distances);
+        for i in 0..m {
+            let d = self.distances[i];
             // Predecessors: (t, i-1) just computed, (t-1, i) and (t-1, i-1) from the last column;
             // the query's first frame may also begin a new path here, for free.
             let (mut best_cost, mut best_start) = (self.cost[i], self.start[i]);
