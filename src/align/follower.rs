@@ -109,18 +109,7 @@ impl Follower {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn symbols(len: usize, dim: usize, seed: u64) -> Vec<f32> {
-        let mut values = vec![0.0; len * dim];
-        let mut state = seed;
-        for i in 0..len {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            values[i * dim + (state >> 33) as usize % dim] = 1.0;
-        }
-        values
-    }
+    use crate::align::test_sequences::symbols;
 
     #[test]
     fn recovers_from_a_jump_and_says_so() {

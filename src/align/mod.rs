@@ -15,6 +15,8 @@ mod offset_tracker;
 mod oltw;
 mod relocate;
 mod subsequence;
+#[cfg(test)]
+mod test_sequences;
 
 pub use distance::{cosine_distance, dot, euclidean_distance, inverse_norm, manhattan_distance, norm, Distance};
 pub use dtw::{dtw_distance, full_dtw, DtwResult};

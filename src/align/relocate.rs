@@ -170,18 +170,7 @@ impl Relocator {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn symbols(len: usize, dim: usize, seed: u64) -> Vec<f32> {
-        let mut values = vec![0.0; len * dim];
-        let mut state = seed;
-        for i in 0..len {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            values[i * dim + (state >> 33) as usize % dim] = 1.0;
-        }
-        values
-    }
+    use crate::align::test_sequences::symbols;
 
     #[test]
     fn finds_the_stream_after_a_jump() {
