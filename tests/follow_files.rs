@@ -100,6 +100,7 @@ fn follows_a_time_warped_rendition_with_log_mel() {
         within_50ms * 100.0
     );
     assert!(median_error < 0.1, "median error {median_error} s");
+    assert!(within_50ms >= 0.75, "{:.1}% within 50 ms", within_50ms * 100.0);
 }
 
 #[test]
