@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{events, gst_launch, median, melody, of_type, render, warpflow, write_wav, TimeMap};
+use common::{events, gst_launch, gst_time_stretch, median, melody, of_type, render, warpflow, write_wav, TimeMap};
 
 const RATE_HZ: u32 = 22_050;
 
@@ -195,5 +195,51 @@ fn follows_a_time_warped_rendition_with_log_mel_and_its_rise() {
         median_error * 1e3,
         within_50ms * 100.0
     );
+    assert!(median_error < 0.1, "median error {median_error} s");
+}
+
+#[test]
+fn follows_a_copy_of_itself_time_stretched_by_gstreamer() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let total_s = 30.0;
+    let identity = TimeMap {
+        points: vec![(0.0, 0.0), (total_s, total_s)],
+    };
+    let reference_wav = dir.path().join("reference.wav");
+    let stretched_wav = dir.path().join("stretched.wav");
+    write_wav(
+        &reference_wav,
+        RATE_HZ,
+        &render(&melody(total_s), &identity, RATE_HZ, total_s, 0.0),
+    );
+    // Played 1.2 times faster: live second s is reference second 1.2 s.
+    let rate = 1.2;
+    gst_time_stretch(&reference_wav, &stretched_wav, rate);
+    let output = warpflow(&[
+        "follow",
+        "--reference",
+        reference_wav.to_str().unwrap_or_default(),
+        "--live",
+        stretched_wav.to_str().unwrap_or_default(),
+        "--pace",
+        "fast",
+    ]);
+    assert!(
+        output.status.success(),
+        "follow failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let events = events(&output);
+    let mut errors: Vec<f64> = of_type(&events, "position")
+        .iter()
+        .filter_map(|p| {
+            let live_s = p["live_ns"].as_f64()? / 1e9;
+            let ref_s = p["ref_ns"].as_f64()? / 1e9;
+            (live_s > 2.0).then(|| (ref_s - rate * live_s).abs())
+        })
+        .collect();
+    assert!(errors.len() > 800, "{} positions", errors.len());
+    let median_error = median(&mut errors);
+    println!("scaletempo copy at 1.2x: median error {:.1} ms", median_error * 1e3);
     assert!(median_error < 0.1, "median error {median_error} s");
 }

@@ -167,3 +167,44 @@ pub fn render(notes: &[Note], map: &TimeMap, rate_hz: u32, total_live_s: f64, no
     }
     out
 }
+
+/// Writes a copy of `input` (WAV) played `rate` times faster with its pitch kept, by GStreamer's
+/// `scaletempo` under a rate seek: a time-stretched copy of the same recording.
+pub fn gst_time_stretch(input: &Path, output: &Path, rate: f64) {
+    use gst::prelude::*;
+    gst::init().expect("GStreamer initialises");
+    let line = format!(
+        "filesrc location={} ! wavparse ! audioconvert ! scaletempo ! audioconvert ! audioresample ! wavenc ! filesink location={}",
+        input.display(),
+        output.display()
+    );
+    let pipeline = gst::parse::launch(&line).unwrap_or_else(|e| panic!("{line}: {e}"));
+    pipeline.set_state(gst::State::Paused).expect("pipeline pauses");
+    let bus = pipeline.bus().expect("pipeline has a bus");
+    for message in bus.iter_timed(gst::ClockTime::from_seconds(30)) {
+        match message.view() {
+            gst::MessageView::AsyncDone(_) => break,
+            gst::MessageView::Error(e) => panic!("{line}: {}", e.error()),
+            _ => {}
+        }
+    }
+    pipeline
+        .seek(
+            rate,
+            gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE,
+            gst::SeekType::Set,
+            gst::ClockTime::ZERO,
+            gst::SeekType::None,
+            gst::ClockTime::NONE,
+        )
+        .expect("the pipeline takes a rate seek");
+    pipeline.set_state(gst::State::Playing).expect("pipeline plays");
+    for message in bus.iter_timed(gst::ClockTime::from_seconds(120)) {
+        match message.view() {
+            gst::MessageView::Eos(_) => break,
+            gst::MessageView::Error(e) => panic!("{line}: {}", e.error()),
+            _ => {}
+        }
+    }
+    pipeline.set_state(gst::State::Null).expect("pipeline stops");
+}
