@@ -660,6 +660,26 @@ mod tests {
         }
     }
 
+    proptest! {
+        /// Non-finite or extreme features do not make the aligner panic or report positions
+        /// outside the reference.
+        #[test]
+        fn strange_values_never_panic(values in proptest::collection::vec(
+            prop_oneof![Just(f32::NAN), Just(f32::INFINITY), Just(f32::NEG_INFINITY), Just(0.0f32), -1e30f32..1e30],
+            2 * 60,
+        )) {
+            let reference = matrix(2, values[..60].to_vec());
+            for distance in [Distance::Cosine, Distance::Euclidean, Distance::Manhattan] {
+                let config = OltwConfig { band_frames: 5, distance, ..OltwConfig::default() };
+                let mut warper = OnlineTimeWarper::new(reference.clone(), config).unwrap();
+                for frame in values[60..].chunks_exact(2) {
+                    let position = warper.push_frame(frame).unwrap();
+                    prop_assert!(position.ref_index < reference.len());
+                }
+            }
+        }
+    }
+
     /// One-hot frames cycling through `dim` symbols make every frame distinct from its
     /// neighbours, so the greedy choice at each step is unambiguous.
     fn symbol_sequence(len: usize, dim: usize) -> Vec<f32> {

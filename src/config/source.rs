@@ -201,3 +201,22 @@ mod tests {
         assert_eq!(percent_decode("/tmp/100%"), "/tmp/100%");
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever a user types, parsing answers with a source or an error, never a panic.
+        #[test]
+        fn any_text_parses_or_is_refused(text in ".{0,80}") {
+            let _ = text.parse::<SourceSpec>();
+        }
+
+        #[test]
+        fn any_test_query_parses_or_is_refused(query in "[a-z_=&0-9.+-]{0,60}") {
+            let _ = TestPatternParams::from_query(&query);
+        }
+    }
+}
