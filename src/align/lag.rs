@@ -145,16 +145,23 @@ impl AvLagEstimator {
         let step = self.config.lag_step_ns as i64;
         let lag_count = (2 * max_lag / self.config.lag_step_ns + 1) as usize;
         self.scores.clear();
-        for k in 0..lag_count {
-            let lag = -(max_lag as i64) + k as i64 * step;
-            let score: f64 = video
-                .iter()
-                .filter_map(|&(t, v)| {
-                    let audio = interpolate(&self.audio, t.checked_add_signed(lag)?)?;
-                    Some(f64::from(v - video_mean) * f64::from(audio - audio_mean))
-                })
-                .sum();
-            self.scores.push(score);
+        self.scores.resize(lag_count, 0.0);
+        // Video sample by video sample, the audio is read at t + lag for increasing lags, so
+        // one search finds the first audio sample and a pointer walks on from there.
+        let audio = self.audio.make_contiguous();
+        for &(t, v) in &video {
+            let weight = f64::from(v - video_mean);
+            let first_ns = t as i64 - max_lag as i64;
+            let mut next = audio.partition_point(|&(a, _)| (a as i64) < first_ns);
+            for (k, score) in self.scores.iter_mut().enumerate() {
+                let at_ns = first_ns + k as i64 * step;
+                while next < audio.len() && (audio[next].0 as i64) < at_ns {
+                    next += 1;
+                }
+                if let Some(value) = interpolate_at(audio, next, at_ns) {
+                    *score += weight * f64::from(value - audio_mean);
+                }
+            }
         }
 
         let (peak_index, peak) = self
@@ -218,15 +225,15 @@ fn mean_and_range(values: impl Iterator<Item = f32>) -> (f32, f32) {
     }
 }
 
-/// Linear interpolation of an ordered envelope at `time_ns`; `None` outside its span.
-fn interpolate(samples: &VecDeque<(u64, f32)>, time_ns: u64) -> Option<f32> {
-    let after = samples.partition_point(|&(t, _)| t < time_ns);
-    let &(t1, v1) = samples.get(after)?;
-    if t1 == time_ns {
+/// Linear interpolation of an ordered envelope at `time_ns`, where `next` is the first sample
+/// at or after it; `None` outside the envelope's span.
+fn interpolate_at(samples: &[(u64, f32)], next: usize, time_ns: i64) -> Option<f32> {
+    let &(t1, v1) = samples.get(next)?;
+    if t1 as i64 == time_ns {
         return Some(v1);
     }
-    let &(t0, v0) = samples.get(after.checked_sub(1)?)?;
-    let fraction = (time_ns - t0) as f32 / (t1 - t0) as f32;
+    let &(t0, v0) = samples.get(next.checked_sub(1)?)?;
+    let fraction = (time_ns - t0 as i64) as f32 / (t1 - t0) as f32;
     Some(v0 + (v1 - v0) * fraction)
 }
 
