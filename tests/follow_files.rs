@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{events, gst_launch, gst_time_stretch, median, melody, of_type, render, warpflow, write_wav, TimeMap};
+use common::{follow_events, gst_launch, gst_time_stretch, median, melody, of_type, render, write_wav, TimeMap};
 
 const RATE_HZ: u32 = 22_050;
 
@@ -54,23 +54,7 @@ fn follow_errors(features: &str, format: LiveFormat) -> Vec<f64> {
         }
     };
 
-    let output = warpflow(&[
-        "follow",
-        "--reference",
-        reference_ogg.to_str().unwrap_or_default(),
-        "--live",
-        live.to_str().unwrap_or_default(),
-        "--pace",
-        "fast",
-        "--audio-features",
-        features,
-    ]);
-    assert!(
-        output.status.success(),
-        "follow failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let events = events(&output);
+    let events = follow_events(&reference_ogg, &live, &["--audio-features", features]);
     let positions = of_type(&events, "position");
     assert!(positions.len() > 1000, "{} positions", positions.len());
     let mut last_ref = 0;
@@ -137,21 +121,7 @@ fn relocates_after_the_live_stream_jumps_ahead() {
     write_wav(&reference_wav, RATE_HZ, &reference);
     write_wav(&live_wav, RATE_HZ, &live);
 
-    let output = warpflow(&[
-        "follow",
-        "--reference",
-        reference_wav.to_str().unwrap_or_default(),
-        "--live",
-        live_wav.to_str().unwrap_or_default(),
-        "--pace",
-        "fast",
-    ]);
-    assert!(
-        output.status.success(),
-        "follow failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let events = events(&output);
+    let events = follow_events(&reference_wav, &live_wav, &[]);
     let matches = of_type(&events, "match");
     let first = matches.first().expect("a match event after the jump");
     let live_end_s = first["live_end_ns"].as_f64().unwrap_or(f64::NAN) / 1e9;
@@ -215,21 +185,7 @@ fn follows_a_copy_of_itself_time_stretched_by_gstreamer() {
     // Played 1.2 times faster: live second s is reference second 1.2 s.
     let rate = 1.2;
     gst_time_stretch(&reference_wav, &stretched_wav, rate);
-    let output = warpflow(&[
-        "follow",
-        "--reference",
-        reference_wav.to_str().unwrap_or_default(),
-        "--live",
-        stretched_wav.to_str().unwrap_or_default(),
-        "--pace",
-        "fast",
-    ]);
-    assert!(
-        output.status.success(),
-        "follow failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let events = events(&output);
+    let events = follow_events(&reference_wav, &stretched_wav, &[]);
     let mut errors: Vec<f64> = of_type(&events, "position")
         .iter()
         .filter_map(|p| {

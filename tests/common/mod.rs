@@ -58,20 +58,28 @@ pub fn write_wav(path: &Path, rate_hz: u32, samples: &[f32]) {
     std::fs::write(path, bytes).expect("WAV written");
 }
 
+/// Waits on `pipeline`'s bus for `until` (end-of-stream, or async-done after a state change);
+/// an error message fails the test, naming `line`.
+fn wait_for(pipeline: &gst::Element, line: &str, until: gst::MessageType) {
+    use gst::prelude::*;
+    let bus = pipeline.bus().expect("pipeline has a bus");
+    for message in bus.iter_timed(gst::ClockTime::from_seconds(120)) {
+        match message.view() {
+            gst::MessageView::Error(e) => panic!("{line}: {}", e.error()),
+            _ if message.type_() == until => return,
+            _ => {}
+        }
+    }
+    panic!("{line}: no {until:?} within 120 s");
+}
+
 /// Runs a GStreamer launch line to end-of-stream (to transcode test files).
 pub fn gst_launch(line: &str) {
     use gst::prelude::*;
     gst::init().expect("GStreamer initialises");
     let pipeline = gst::parse::launch(line).unwrap_or_else(|e| panic!("{line}: {e}"));
     pipeline.set_state(gst::State::Playing).expect("pipeline plays");
-    let bus = pipeline.bus().expect("pipeline has a bus");
-    for message in bus.iter_timed(gst::ClockTime::from_seconds(120)) {
-        match message.view() {
-            gst::MessageView::Eos(_) => break,
-            gst::MessageView::Error(e) => panic!("{line}: {}", e.error()),
-            _ => {}
-        }
-    }
+    wait_for(&pipeline, line, gst::MessageType::Eos);
     pipeline.set_state(gst::State::Null).expect("pipeline stops");
 }
 
@@ -180,14 +188,7 @@ pub fn gst_time_stretch(input: &Path, output: &Path, rate: f64) {
     );
     let pipeline = gst::parse::launch(&line).unwrap_or_else(|e| panic!("{line}: {e}"));
     pipeline.set_state(gst::State::Paused).expect("pipeline pauses");
-    let bus = pipeline.bus().expect("pipeline has a bus");
-    for message in bus.iter_timed(gst::ClockTime::from_seconds(30)) {
-        match message.view() {
-            gst::MessageView::AsyncDone(_) => break,
-            gst::MessageView::Error(e) => panic!("{line}: {}", e.error()),
-            _ => {}
-        }
-    }
+    wait_for(&pipeline, &line, gst::MessageType::AsyncDone);
     pipeline
         .seek(
             rate,
@@ -199,12 +200,27 @@ pub fn gst_time_stretch(input: &Path, output: &Path, rate: f64) {
         )
         .expect("the pipeline takes a rate seek");
     pipeline.set_state(gst::State::Playing).expect("pipeline plays");
-    for message in bus.iter_timed(gst::ClockTime::from_seconds(120)) {
-        match message.view() {
-            gst::MessageView::Eos(_) => break,
-            gst::MessageView::Error(e) => panic!("{line}: {}", e.error()),
-            _ => {}
-        }
-    }
+    wait_for(&pipeline, &line, gst::MessageType::Eos);
     pipeline.set_state(gst::State::Null).expect("pipeline stops");
+}
+
+/// Runs `warpflow follow` on two files (fast pace) with `extra` options; returns its events.
+pub fn follow_events(reference: &Path, live: &Path, extra: &[&str]) -> Vec<Value> {
+    let mut args = vec![
+        "follow",
+        "--reference",
+        reference.to_str().unwrap_or_default(),
+        "--live",
+        live.to_str().unwrap_or_default(),
+        "--pace",
+        "fast",
+    ];
+    args.extend_from_slice(extra);
+    let output = warpflow(&args);
+    assert!(
+        output.status.success(),
+        "follow failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    events(&output)
 }
