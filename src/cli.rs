@@ -129,11 +129,21 @@ fn parse_features(text: &str) -> Result<AudioFeatureKind, warpflow::encode::Enco
     text.parse()
 }
 
-fn parse_positive_seconds(text: &str) -> Result<f64, String> {
+/// A number of seconds, above 0 (or 0 too when `zero_allowed`).
+fn parse_seconds(text: &str, zero_allowed: bool) -> Result<f64, String> {
     match text.parse::<f64>() {
-        Ok(seconds) if seconds.is_finite() && seconds > 0.0 => Ok(seconds),
+        Ok(seconds) if seconds.is_finite() && (seconds > 0.0 || (zero_allowed && seconds == 0.0)) => Ok(seconds),
+        _ if zero_allowed => Err(format!("'{text}' is not a number of seconds, 0 or more")),
         _ => Err(format!("'{text}' is not a positive number of seconds")),
     }
+}
+
+fn parse_positive_seconds(text: &str) -> Result<f64, String> {
+    parse_seconds(text, false)
+}
+
+fn parse_non_negative_seconds(text: &str) -> Result<f64, String> {
+    parse_seconds(text, true)
 }
 
 fn parse_existing_file(text: &str) -> Result<PathBuf, ConfigError> {
@@ -155,13 +165,6 @@ fn relocation_config(window_s: f64) -> Option<RelocatorConfig> {
         query_frames,
         ..RelocatorConfig::default()
     })
-}
-
-fn parse_non_negative_seconds(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(seconds) if seconds.is_finite() && seconds >= 0.0 => Ok(seconds),
-        _ => Err(format!("'{text}' is not a number of seconds, 0 or more")),
-    }
 }
 
 fn seconds_to_ns(seconds: f64) -> u64 {

@@ -7,7 +7,7 @@
 //! several in a row mean the offset really changed (a re-cut, a new source) and the filter
 //! starts over from the newest. The track is *locked* once the offset's standard deviation is
 //! below `lock_std_ms` after at least `lock_min_estimates` estimates; the time from the first
-//! estimate to the first lock is the time-to-lock.
+//! estimate to the first locked one is the time-to-lock (the run summary reports it).
 
 use super::AlignError;
 
@@ -92,8 +92,6 @@ pub struct OffsetTracker {
     state: Option<(f64, f64, f64, [[f64; 2]; 2])>,
     estimates: u32,
     outliers_in_a_row: u32,
-    first_estimate_s: Option<f64>,
-    locked_after_s: Option<f64>,
 }
 
 impl TrackedOffset {
@@ -113,14 +111,7 @@ impl OffsetTracker {
             state: None,
             estimates: 0,
             outliers_in_a_row: 0,
-            first_estimate_s: None,
-            locked_after_s: None,
         })
-    }
-
-    /// Time from the first estimate to the first lock, once locked.
-    pub fn time_to_lock_ns(&self) -> Option<u64> {
-        self.locked_after_s.map(|s| (s * 1e9).round() as u64)
     }
 
     /// Takes a raw estimate that holds at `time_ns` (for an estimate over a window, its centre)
@@ -129,7 +120,7 @@ impl OffsetTracker {
         let time_s = time_ns as f64 / 1e9;
         let measured_ms = raw_offset_ns as f64 / 1e6;
         let measurement_var = (self.config.measurement_std_ms / confidence.clamp(0.05, 1.0)).powi(2);
-        self.first_estimate_s.get_or_insert(time_s);
+
         let mut outlier = false;
         match self.state {
             None => self.restart(time_s, measured_ms, measurement_var),
@@ -166,9 +157,7 @@ impl OffsetTracker {
                 .unwrap_or((time_s, measured_ms, 0.0, [[measurement_var, 0.0], [0.0, 0.0]]));
         let std_ms = p[0][0].max(0.0).sqrt();
         let locked = self.estimates >= self.config.lock_min_estimates && std_ms < self.config.lock_std_ms;
-        if locked && self.locked_after_s.is_none() {
-            self.locked_after_s = self.first_estimate_s.map(|first| time_s - first);
-        }
+
         TrackedOffset {
             time_ns,
             offset_ns: (offset * 1e6).round() as i64,
@@ -206,18 +195,20 @@ mod tests {
     #[test]
     fn settles_on_a_steady_offset_and_locks() {
         let mut tracker = OffsetTracker::new(OffsetTrackerConfig::default()).unwrap();
-        let mut last = None;
-        for i in 0..20u64 {
-            let raw = 80 * MS + (noise(i) * 4.0 * MS as f64) as i64;
-            last = Some(tracker.update(1_500_000_000 + i * 500_000_000, raw, 0.9));
-        }
-        let last = last.unwrap();
+        let tracked: Vec<TrackedOffset> = (0..20u64)
+            .map(|i| {
+                let raw = 80 * MS + (noise(i) * 4.0 * MS as f64) as i64;
+                tracker.update(1_500_000_000 + i * 500_000_000, raw, 0.9)
+            })
+            .collect();
+        let last = tracked.last().unwrap();
         assert!((last.offset_ns - 80 * MS).abs() < 2 * MS, "offset {}", last.offset_ns);
         assert!(last.locked);
+        let first_lock = tracked.iter().find(|t| t.locked).unwrap();
         assert!(
-            tracker.time_to_lock_ns().unwrap() <= 3_000_000_000,
-            "{:?}",
-            tracker.time_to_lock_ns()
+            first_lock.time_ns - tracked[0].time_ns <= 3_000_000_000,
+            "locked at {} ns",
+            first_lock.time_ns
         );
     }
 

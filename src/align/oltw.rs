@@ -323,21 +323,6 @@ impl OnlineTimeWarper {
         self.run_count = 0;
     }
 
-    /// The settings in use.
-    pub fn config(&self) -> &OltwConfig {
-        &self.config
-    }
-
-    /// A shared handle on the reference.
-    pub fn reference_handle(&self) -> Arc<FeatureMatrix> {
-        self.reference.clone()
-    }
-
-    /// The reference being followed.
-    pub fn reference(&self) -> &FeatureMatrix {
-        &self.reference
-    }
-
     /// The frontier (t, j): the newest live frame and the furthest reference frame computed.
     pub fn frontier(&self) -> Option<(usize, usize)> {
         self.live_index.map(|t| (t, self.ref_index))

@@ -67,11 +67,6 @@ impl SubsequenceSearch {
         self.frames_seen
     }
 
-    /// Length of the query.
-    pub fn query_len(&self) -> usize {
-        self.query.len()
-    }
-
     /// The best match so far, if any frame has been seen.
     pub fn best(&self) -> Option<SubsequenceMatch> {
         self.best

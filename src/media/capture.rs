@@ -79,11 +79,6 @@ impl Capture {
         })
     }
 
-    /// The source as printable (credentials masked).
-    pub fn source_name(&self) -> &str {
-        &self.source_name
-    }
-
     /// Counters of records captured and dropped.
     pub fn stats(&self) -> CaptureStats {
         self.stats.clone()

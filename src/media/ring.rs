@@ -117,11 +117,6 @@ impl<T> RecordReceiver<T> {
         self.flags.ended.load(Ordering::Acquire) && self.consumer.is_empty()
     }
 
-    /// Records waiting in the ring.
-    pub fn len(&self) -> usize {
-        self.consumer.slots()
-    }
-
     /// True when no record is waiting.
     pub fn is_empty(&self) -> bool {
         self.consumer.is_empty()

@@ -75,21 +75,6 @@ impl RunSummary {
         median(&self.offsets_ns)
     }
 
-    /// Stream time from the first offset estimate to the first locked one.
-    pub fn time_to_lock_ns(&self) -> Option<u64> {
-        self.locked_at_ns
-    }
-
-    /// Number of offset estimates.
-    pub fn offset_count(&self) -> usize {
-        self.offsets_ns.len()
-    }
-
-    /// Number of positions reported.
-    pub fn position_count(&self) -> u64 {
-        self.positions
-    }
-
     /// The summary as one line of text.
     pub fn line(&self) -> String {
         let mut parts = vec![format!("summary: {:.1} s of stream", self.frontier_ns as f64 / 1e9)];
