@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use warpflow::align::{dtw_distance, Distance, FeatureMatrix, OltwConfig, OnlineTimeWarper, StepWeights};
+use warpflow::align::{dtw_distance, Distance, FeatureMatrix, KernelSet, OltwConfig, OnlineTimeWarper, StepWeights};
 
 fn read_features(path: &str, dim: usize) -> Result<FeatureMatrix> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {path}"))?;
@@ -65,7 +65,8 @@ fn main() -> Result<()> {
     let mean_us = step_us.iter().sum::<f64>() / step_us.len().max(1) as f64;
     let p99_us = step_us.get(step_us.len() * 99 / 100).copied().unwrap_or(0.0);
     println!(
-        "{{\"dtw_seconds\":{dtw_seconds},\"dtw_cells_per_s\":{},\"oltw_mean_us\":{mean_us},\"oltw_p99_us\":{p99_us}}}",
+        "{{\"kernels\":\"{}\",\"dtw_seconds\":{dtw_seconds},\"dtw_cells_per_s\":{},\"oltw_mean_us\":{mean_us},\"oltw_p99_us\":{p99_us}}}",
+        KernelSet::active().name(),
         cells / dtw_seconds
     );
     Ok(())

@@ -1,6 +1,7 @@
 //! Exact dynamic time warping over the full cost matrix: the reference implementation that
 //! the online aligner is checked against. Quadratic in time and memory; use it on small inputs.
 
+use super::kernels::{self, KernelSet};
 use super::{Distance, FeatureMatrix, StepWeights};
 
 /// The optimal warping path between two sequences and its cost.
@@ -87,7 +88,10 @@ fn cheaper(a: f32, b: f32) -> f32 {
 
 /// The cost of full DTW of `live` against `reference` (no path), in O(len(reference)) memory:
 /// the offline yardstick for the online aligner, and the kernel compared with other DTW
-/// libraries. Returns `None` if either sequence is empty.
+/// libraries. Returns `None` if either sequence is empty or their dimensions differ.
+///
+/// Runs the wavefront kernel of [`KernelSet::active`] where there is one, else the row-by-row
+/// loop below.
 pub fn dtw_distance(
     live: &FeatureMatrix,
     reference: &FeatureMatrix,
@@ -95,8 +99,11 @@ pub fn dtw_distance(
     weights: StepWeights,
 ) -> Option<f32> {
     let cols = reference.len();
-    if live.is_empty() || cols == 0 {
+    if live.is_empty() || cols == 0 || live.dim() != reference.dim() {
         return None;
+    }
+    if let Some(cost) = kernels::full_dtw_cost(KernelSet::active(), live, reference, distance, weights) {
+        return Some(cost);
     }
     let mut previous = vec![f32::INFINITY; cols];
     let mut current = vec![f32::INFINITY; cols];

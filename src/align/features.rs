@@ -1,17 +1,14 @@
 //! A reference's feature frames, stored row-major, with their inverse norms, and a second
 //! time in panels for computing many distances at once.
 //!
-//! A panel holds [`PANEL_FRAMES`] consecutive frames dimension by dimension (the first value of
-//! each of the 8 frames, then the second, …), so that the distances from one vector to 8
-//! frames are computed together in eight independent lanes: the loop the compiler vectorises
-//! runs across frames, not along one frame's few dimensions. Rows serve single lookups.
+//! A panel holds 8 consecutive frames dimension by dimension (see [`super::kernels`]), so that
+//! the distances from one vector to many frames run across frames in SIMD lanes, not along one
+//! frame's few dimensions. Rows serve single lookups.
 
 use std::ops::Range;
 
+use super::kernels::{panel_distances, KernelSet, PANEL_FRAMES};
 use super::{inverse_norm, AlignError, Distance};
-
-/// Frames per panel.
-const PANEL_FRAMES: usize = 8;
 
 /// `len` frames of `dim` features each, stored contiguously. Each frame's inverse L2 norm is kept
 /// beside it so that cosine distances against it cost one dot product.
@@ -19,6 +16,7 @@ const PANEL_FRAMES: usize = 8;
 pub struct FeatureMatrix {
     dim: usize,
     values: Vec<f32>,
+    /// One per frame, then zeros up to a whole number of panels.
     inverse_norms: Vec<f32>,
     /// Panel `b`, value `k` of frame `8b + lane`, at `(b · dim + k) · 8 + lane`; frames past the
     /// end are zeros.
@@ -31,11 +29,10 @@ impl FeatureMatrix {
         if dim == 0 || !values.len().is_multiple_of(dim) {
             return Err(AlignError::RaggedFeatures { len: values.len(), dim });
         }
-        let inverse_norms = values.chunks_exact(dim).map(inverse_norm).collect();
         let mut matrix = Self {
             dim,
             values,
-            inverse_norms,
+            inverse_norms: Vec::new(),
             panels: Vec::new(),
         };
         matrix.rebuild_panels_from(0);
@@ -48,6 +45,14 @@ impl FeatureMatrix {
         let first_panel = first / PANEL_FRAMES;
         let panels = len.div_ceil(PANEL_FRAMES);
         self.panels.resize(panels * dim * PANEL_FRAMES, 0.0);
+        self.inverse_norms.truncate(first_panel * PANEL_FRAMES);
+        self.inverse_norms.extend((first_panel * PANEL_FRAMES..panels * PANEL_FRAMES).map(|frame| {
+            if frame < len {
+                inverse_norm(&self.values[frame * dim..(frame + 1) * dim])
+            } else {
+                0.0
+            }
+        }));
         for panel in first_panel..panels {
             for lane in 0..PANEL_FRAMES {
                 let frame = panel * PANEL_FRAMES + lane;
@@ -74,45 +79,28 @@ impl FeatureMatrix {
         if frames.is_empty() || query.len() != self.dim {
             return;
         }
+        let first_panel = frames.start / PANEL_FRAMES;
+        let panels = (frames.end - 1) / PANEL_FRAMES + 1 - first_panel;
         let panel_len = self.dim * PANEL_FRAMES;
-        for panel in frames.start / PANEL_FRAMES..=(frames.end - 1) / PANEL_FRAMES {
-            let columns = self.panels[panel * panel_len..(panel + 1) * panel_len].chunks_exact(PANEL_FRAMES);
-            let mut lanes = [0.0f32; PANEL_FRAMES];
-            match distance {
-                Distance::Euclidean | Distance::Manhattan => {
-                    let squared = distance == Distance::Euclidean;
-                    for (&q, column) in query.iter().zip(columns) {
-                        for (lane, &value) in lanes.iter_mut().zip(column) {
-                            let difference = q - value;
-                            *lane += if squared {
-                                difference * difference
-                            } else {
-                                difference.abs()
-                            };
-                        }
-                    }
-                    if squared {
-                        lanes.iter_mut().for_each(|lane| *lane = lane.sqrt());
-                    }
-                }
-                Distance::Cosine => {
-                    for (&q, column) in query.iter().zip(columns) {
-                        for (lane, &value) in lanes.iter_mut().zip(column) {
-                            *lane += q * value;
-                        }
-                    }
-                    let first = panel * PANEL_FRAMES;
-                    for (lane, dot) in lanes.iter_mut().enumerate() {
-                        let inverse = self.inverse_norms.get(first + lane).copied().unwrap_or(0.0);
-                        *dot = (1.0 - *dot * query_inverse_norm * inverse).clamp(0.0, 2.0);
-                    }
-                }
-            }
-            let first = panel * PANEL_FRAMES;
-            let from = frames.start.max(first) - first;
-            let to = frames.end.min(first + PANEL_FRAMES) - first;
-            out.extend_from_slice(&lanes[from..to]);
-        }
+        out.resize(panels * PANEL_FRAMES, 0.0);
+        panel_distances(
+            KernelSet::active(),
+            &self.panels[first_panel * panel_len..],
+            query,
+            query_inverse_norm,
+            &self.inverse_norms[first_panel * PANEL_FRAMES..],
+            distance,
+            out,
+        );
+        let skipped = frames.start - first_panel * PANEL_FRAMES;
+        out.truncate(skipped + frames.len());
+        out.drain(..skipped);
+    }
+
+    /// Panel `index` (frames `8 · index .. 8 · index + 8`), or `None` past the last.
+    pub(crate) fn panel(&self, index: usize) -> Option<&[f32]> {
+        let panel_len = self.dim * PANEL_FRAMES;
+        self.panels.get(index * panel_len..(index + 1) * panel_len)
     }
 
     /// Features per frame.
@@ -150,7 +138,6 @@ impl FeatureMatrix {
         }
         let first = self.len();
         self.values.extend_from_slice(rows);
-        self.inverse_norms.extend(rows.chunks_exact(self.dim).map(inverse_norm));
         self.rebuild_panels_from(first);
         Ok(())
     }

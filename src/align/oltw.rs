@@ -21,6 +21,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use super::live_window::LiveWindow;
 use super::{inverse_norm, AlignError, Distance, FeatureMatrix};
 
 /// Path-cost margin (in local-distance units) at which the confidence reaches 1 − 1/e.
@@ -238,13 +239,6 @@ impl Strip {
     }
 }
 
-/// A live frame kept for later column steps, with its inverse norm.
-#[derive(Debug, Default)]
-struct LiveFrame {
-    values: Vec<f32>,
-    inverse_norm: f32,
-}
-
 /// Online time warping of a live sequence against a fixed reference.
 #[derive(Debug)]
 pub struct OnlineTimeWarper {
@@ -258,8 +252,8 @@ pub struct OnlineTimeWarper {
     scratch: Strip,
     /// Local distances of the current step's cells.
     distances: Vec<f32>,
-    /// The live frames of the column, oldest first.
-    live_frames: VecDeque<LiveFrame>,
+    /// The live frames of the column.
+    live_frames: LiveWindow,
     live_index: Option<usize>,
     ref_index: usize,
     pending_step: Step,
@@ -279,6 +273,7 @@ impl OnlineTimeWarper {
         if reference.is_empty() {
             return Err(AlignError::EmptyReference);
         }
+        let dim = reference.dim();
         let band = config.band_frames;
         Ok(Self {
             reference,
@@ -295,7 +290,7 @@ impl OnlineTimeWarper {
                 cells: Vec::with_capacity(band + 1),
             },
             distances: Vec::with_capacity(band + 1),
-            live_frames: VecDeque::with_capacity(band + 1),
+            live_frames: LiveWindow::new(dim, band),
             recent_frontier: VecDeque::with_capacity(config.tempo_window_frames + 1),
             config,
             live_index: None,
@@ -380,18 +375,6 @@ impl OnlineTimeWarper {
         )
     }
 
-    fn keep_live_frame(&mut self, frame: &[f32], frame_inverse_norm: f32) {
-        let mut kept = if self.live_frames.len() >= self.config.band_frames {
-            self.live_frames.pop_front().unwrap_or_default()
-        } else {
-            LiveFrame::default()
-        };
-        kept.values.clear();
-        kept.values.extend_from_slice(frame);
-        kept.inverse_norm = frame_inverse_norm;
-        self.live_frames.push_back(kept);
-    }
-
     fn start(&mut self, frame: &[f32]) {
         let frame_inverse_norm = inverse_norm(frame);
         let d = self.distance_to_reference(frame, frame_inverse_norm, self.origin_ref);
@@ -404,7 +387,7 @@ impl OnlineTimeWarper {
             first: 0,
             cells: vec![cell],
         };
-        self.keep_live_frame(frame, frame_inverse_norm);
+        self.live_frames.push(frame, frame_inverse_norm);
         self.live_index = Some(0);
         self.ref_index = self.origin_ref;
     }
@@ -446,7 +429,7 @@ impl OnlineTimeWarper {
         }
         self.column.push(from_reference, band);
         self.scratch = std::mem::replace(&mut self.row, row);
-        self.keep_live_frame(frame, frame_inverse_norm);
+        self.live_frames.push(frame, frame_inverse_norm);
         self.live_index = self.live_index.map(|t| t + 1);
     }
 
@@ -456,15 +439,8 @@ impl OnlineTimeWarper {
         let (j, band, weights) = (self.ref_index + 1, self.config.band_frames, self.config.step_weights);
         let reference = self.reference.frame(j);
         let reference_inverse_norm = self.reference.frame_inverse_norm(j);
-        self.distances.clear();
-        for live in &self.live_frames {
-            self.distances.push(self.config.distance.between_with_inverse_norms(
-                &live.values,
-                live.inverse_norm,
-                reference,
-                reference_inverse_norm,
-            ));
-        }
+        self.live_frames
+            .distances_to(reference, reference_inverse_norm, self.config.distance, &mut self.distances);
         let mut column = std::mem::take(&mut self.scratch);
         column.first = self.column.first;
         column.cells.clear();
@@ -773,7 +749,6 @@ mod tests {
             warper.push_frame(reference.frame(i)).unwrap();
         }
         assert!(warper.row.cells.len() <= 50 && warper.column.cells.len() <= 50);
-        assert!(warper.live_frames.len() <= 50);
     }
 
     #[test]

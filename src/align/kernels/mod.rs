@@ -1,0 +1,181 @@
+//! The inner loops of every aligner: distances from one vector to many frames held in panels,
+//! and the cost of full DTW. Each has a portable version and, on x86-64 processors with AVX2
+//! and FMA, a hand-vectorised one chosen at run time.
+//!
+//! A panel holds [`PANEL_FRAMES`] consecutive frames dimension by dimension (the first value of
+//! each of the 8 frames, then the second, …), so that the distances from one vector to 8 frames
+//! are computed together in eight lanes. Frames past the end of the data are zeros.
+//!
+//! `WARPFLOW_KERNELS=portable` in the environment forces the portable versions (to compare
+//! them, or on a machine whose AVX2 misbehaves). This module owns no data: callers lay out the
+//! panels ([`super::FeatureMatrix`], the aligner's live window) and keep them.
+
+mod portable;
+#[cfg(target_arch = "x86_64")]
+mod x86_panels;
+#[cfg(target_arch = "x86_64")]
+mod x86_wavefront;
+
+use std::sync::OnceLock;
+
+use super::{Distance, FeatureMatrix, StepWeights};
+
+/// Frames per panel.
+pub(crate) const PANEL_FRAMES: usize = 8;
+
+/// Which implementation of the kernels this process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelSet {
+    /// Plain Rust that the compiler vectorises for the baseline target.
+    Portable,
+    /// Explicit AVX2 and FMA (x86-64 processors since about 2013).
+    Avx2Fma,
+}
+
+impl KernelSet {
+    /// The set in use: the fastest the processor supports, unless `WARPFLOW_KERNELS=portable`.
+    pub fn active() -> KernelSet {
+        static ACTIVE: OnceLock<KernelSet> = OnceLock::new();
+        *ACTIVE.get_or_init(|| {
+            let forced_portable = std::env::var("WARPFLOW_KERNELS").is_ok_and(|v| v == "portable");
+            if !forced_portable && avx2_fma_available() {
+                KernelSet::Avx2Fma
+            } else {
+                KernelSet::Portable
+            }
+        })
+    }
+
+    /// Short name for logs and benchmark tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            KernelSet::Portable => "portable",
+            KernelSet::Avx2Fma => "avx2+fma",
+        }
+    }
+}
+
+fn avx2_fma_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Writes to `out` the distances from `query` to every frame of `panels` (whole panels of
+/// `dim`-value frames; `out.len()` frames, a multiple of [`PANEL_FRAMES`]). `inverse_norms`
+/// holds the frames' inverse L2 norms (needed for cosine only, padded like the panels).
+pub(crate) fn panel_distances(
+    kernels: KernelSet,
+    panels: &[f32],
+    query: &[f32],
+    query_inverse_norm: f32,
+    inverse_norms: &[f32],
+    distance: Distance,
+    out: &mut [f32],
+) {
+    let dim = query.len();
+    let frames = out.len();
+    assert!(
+        frames.is_multiple_of(PANEL_FRAMES)
+            && panels.len() >= frames * dim
+            && (distance != Distance::Cosine || inverse_norms.len() >= frames),
+        "panel_distances: {frames} outputs need {} panel values and {frames} norms, got {} and {}",
+        frames * dim,
+        panels.len(),
+        inverse_norms.len()
+    );
+    match kernels {
+        #[cfg(target_arch = "x86_64")]
+        KernelSet::Avx2Fma if avx2_fma_available() => {
+            x86_panels::panel_distances(panels, query, query_inverse_norm, inverse_norms, distance, out)
+        }
+        _ => portable::panel_distances(panels, query, query_inverse_norm, inverse_norms, distance, out),
+    }
+}
+
+/// The cost of full DTW of `live` against `reference`, or `None` when this kernel set has no
+/// full-DTW kernel (the caller then runs its own row-by-row loop).
+pub(crate) fn full_dtw_cost(
+    kernels: KernelSet,
+    live: &FeatureMatrix,
+    reference: &FeatureMatrix,
+    distance: Distance,
+    weights: StepWeights,
+) -> Option<f32> {
+    match kernels {
+        #[cfg(target_arch = "x86_64")]
+        KernelSet::Avx2Fma if avx2_fma_available() => Some(x86_wavefront::full_dtw_cost(live, reference, distance, weights)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::align::{full_dtw, inverse_norm};
+    use proptest::prelude::*;
+
+    const ALL_DISTANCES: [Distance; 3] = [Distance::Cosine, Distance::Euclidean, Distance::Manhattan];
+
+    fn matrix(dim: usize, len: usize, seed: &[f32]) -> FeatureMatrix {
+        let values = (0..len * dim).map(|k| seed[k % seed.len()] * (1.0 + (k / seed.len()) as f32)).collect();
+        FeatureMatrix::new(dim, values).unwrap()
+    }
+
+    proptest! {
+        /// Both kernel sets give the distances `Distance::between_with_inverse_norms` gives.
+        #[test]
+        fn panel_kernels_equal_single_distances(
+            dim in 1usize..40,
+            panels in 1usize..7,
+            seed in proptest::collection::vec(-3.0f32..3.0, 64),
+        ) {
+            let frames = matrix(dim, panels * PANEL_FRAMES - 3, &seed);
+            let query: Vec<f32> = seed.iter().rev().cycle().take(dim).copied().collect();
+            for kernels in [KernelSet::Portable, KernelSet::active()] {
+                for distance in ALL_DISTANCES {
+                    let mut out = vec![f32::NAN; panels * PANEL_FRAMES];
+                    let norms: Vec<f32> = (0..panels * PANEL_FRAMES)
+                        .map(|k| if k < frames.len() { frames.frame_inverse_norm(k) } else { 0.0 })
+                        .collect();
+                    let all_panels: Vec<f32> = (0..panels).flat_map(|p| frames.panel(p).unwrap().to_vec()).collect();
+                    panel_distances(kernels, &all_panels, &query, inverse_norm(&query), &norms, distance, &mut out);
+                    for (k, &got) in out.iter().enumerate().take(frames.len()) {
+                        let expected = distance.between_with_inverse_norms(&query, inverse_norm(&query), frames.frame(k), frames.frame_inverse_norm(k));
+                        prop_assert!((got - expected).abs() <= 1e-4 * expected.abs().max(1.0), "{kernels:?} {distance:?} frame {k}: {got} vs {expected}");
+                    }
+                }
+            }
+        }
+
+        /// The wavefront's full-DTW cost equals the full cost matrix's, for any shape, distance
+        /// and step weights (shapes cross the 16-row blocks and the 4-step groups).
+        #[test]
+        fn wavefront_cost_equals_the_full_matrix(
+            dim in 1usize..20,
+            rows in 1usize..50,
+            cols in 1usize..50,
+            weights in (0.5f32..3.0, 0.5f32..3.0, 0.5f32..3.0),
+            seed in proptest::collection::vec(-2.0f32..2.0, 97),
+        ) {
+            let live = matrix(dim, rows, &seed);
+            let reference = matrix(dim, cols, &seed[13..]);
+            let weights = StepWeights { live: weights.0, reference: weights.1, diagonal: weights.2 };
+            for distance in ALL_DISTANCES {
+                let expected = full_dtw(&live, &reference, distance, weights).unwrap().cost;
+                match full_dtw_cost(KernelSet::active(), &live, &reference, distance, weights) {
+                    Some(got) => prop_assert!(
+                        (got - expected).abs() <= 1e-4 * expected.abs().max(1.0),
+                        "{distance:?} {rows}x{cols}: {got} vs {expected}"
+                    ),
+                    None => prop_assert_eq!(KernelSet::active(), KernelSet::Portable),
+                }
+            }
+        }
+    }
+}

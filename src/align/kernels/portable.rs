@@ -1,0 +1,50 @@
+//! Portable panel distances: plain Rust over eight-lane arrays, which the compiler vectorises
+//! for whatever target it builds for.
+
+use super::PANEL_FRAMES;
+use crate::align::Distance;
+
+/// See [`super::panel_distances`]; the caller has checked the lengths.
+pub(super) fn panel_distances(
+    panels: &[f32],
+    query: &[f32],
+    query_inverse_norm: f32,
+    inverse_norms: &[f32],
+    distance: Distance,
+    out: &mut [f32],
+) {
+    let panel_len = query.len() * PANEL_FRAMES;
+    for (panel, lanes_out) in out.chunks_exact_mut(PANEL_FRAMES).enumerate() {
+        let columns = panels[panel * panel_len..(panel + 1) * panel_len].chunks_exact(PANEL_FRAMES);
+        let mut lanes = [0.0f32; PANEL_FRAMES];
+        match distance {
+            Distance::Euclidean => {
+                for (&q, column) in query.iter().zip(columns) {
+                    for (lane, &value) in lanes.iter_mut().zip(column) {
+                        *lane += (q - value) * (q - value);
+                    }
+                }
+                lanes.iter_mut().for_each(|lane| *lane = lane.sqrt());
+            }
+            Distance::Manhattan => {
+                for (&q, column) in query.iter().zip(columns) {
+                    for (lane, &value) in lanes.iter_mut().zip(column) {
+                        *lane += (q - value).abs();
+                    }
+                }
+            }
+            Distance::Cosine => {
+                for (&q, column) in query.iter().zip(columns) {
+                    for (lane, &value) in lanes.iter_mut().zip(column) {
+                        *lane += q * value;
+                    }
+                }
+                let norms = &inverse_norms[panel * PANEL_FRAMES..(panel + 1) * PANEL_FRAMES];
+                for (dot, &inverse) in lanes.iter_mut().zip(norms) {
+                    *dot = (1.0 - *dot * query_inverse_norm * inverse).clamp(0.0, 2.0);
+                }
+            }
+        }
+        lanes_out.copy_from_slice(&lanes);
+    }
+}

@@ -1,0 +1,106 @@
+//! The online aligner's most recent live frames, kept in panels in a ring, so that the distances
+//! from a new reference frame to all of them run through the same kernels as a row's distances.
+//!
+//! Live frame `i` lives in slot `i mod slots`; slots come in whole panels. The window knows
+//! nothing of the cost matrix: it only stores frames and answers distances, oldest first.
+
+use super::kernels::{panel_distances, KernelSet, PANEL_FRAMES};
+use super::Distance;
+
+#[derive(Debug)]
+pub(crate) struct LiveWindow {
+    dim: usize,
+    capacity: usize,
+    slots: usize,
+    /// Slot `s`, value `k` at `((s / 8) · dim + k) · 8 + s mod 8`.
+    panels: Vec<f32>,
+    /// Inverse L2 norm per slot.
+    inverse_norms: Vec<f32>,
+    /// Live index of the oldest frame kept.
+    first: usize,
+    len: usize,
+    /// Distances in slot order, before they are put in live order.
+    by_slot: Vec<f32>,
+}
+
+impl LiveWindow {
+    /// A window of the last `capacity` frames of `dim` values.
+    pub(crate) fn new(dim: usize, capacity: usize) -> Self {
+        let slots = capacity.max(1).next_multiple_of(PANEL_FRAMES);
+        Self {
+            dim,
+            capacity: capacity.max(1),
+            slots,
+            panels: vec![0.0; slots * dim],
+            inverse_norms: vec![0.0; slots],
+            first: 0,
+            len: 0,
+            by_slot: vec![0.0; slots],
+        }
+    }
+
+    /// Forgets every frame; the next one pushed has live index 0.
+    pub(crate) fn clear(&mut self) {
+        self.first = 0;
+        self.len = 0;
+    }
+
+    /// Keeps the next live frame, dropping the oldest when the window is full.
+    pub(crate) fn push(&mut self, frame: &[f32], frame_inverse_norm: f32) {
+        if self.len == self.capacity {
+            self.first += 1;
+        } else {
+            self.len += 1;
+        }
+        let slot = (self.first + self.len - 1) % self.slots;
+        let (panel, lane) = (slot / PANEL_FRAMES, slot % PANEL_FRAMES);
+        for (k, &value) in frame.iter().enumerate().take(self.dim) {
+            self.panels[(panel * self.dim + k) * PANEL_FRAMES + lane] = value;
+        }
+        self.inverse_norms[slot] = frame_inverse_norm;
+    }
+
+    /// Writes to `out` the distances from `query` to the frames kept, oldest first.
+    pub(crate) fn distances_to(&mut self, query: &[f32], query_inverse_norm: f32, distance: Distance, out: &mut Vec<f32>) {
+        out.clear();
+        if query.len() != self.dim || self.len == 0 {
+            return;
+        }
+        panel_distances(
+            KernelSet::active(),
+            &self.panels,
+            query,
+            query_inverse_norm,
+            &self.inverse_norms,
+            distance,
+            &mut self.by_slot,
+        );
+        let start = self.first % self.slots;
+        let until_wrap = (self.slots - start).min(self.len);
+        out.extend_from_slice(&self.by_slot[start..start + until_wrap]);
+        out.extend_from_slice(&self.by_slot[..self.len - until_wrap]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::align::inverse_norm;
+
+    #[test]
+    fn distances_come_oldest_first_across_the_wrap() {
+        let mut window = LiveWindow::new(2, 10);
+        for i in 0..27 {
+            let frame = [i as f32, 1.0];
+            window.push(&frame, inverse_norm(&frame));
+        }
+        let mut out = Vec::new();
+        window.distances_to(&[0.0, 1.0], 1.0, Distance::Manhattan, &mut out);
+        let expected: Vec<f32> = (17..27).map(|i| i as f32).collect();
+        assert_eq!(out, expected);
+        window.clear();
+        window.push(&[5.0, 1.0], 1.0);
+        window.distances_to(&[0.0, 1.0], 1.0, Distance::Manhattan, &mut out);
+        assert_eq!(out, vec![5.0]);
+    }
+}
