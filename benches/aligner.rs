@@ -1,8 +1,9 @@
 //! Per-frame cost of the aligners, without decoding or encoding.
 //!
 //! `oltw_push_frame`: one live frame through Dixon's online time warping, for band widths of
-//! 100 and 500 frames and feature dimensions 12 (chroma) and 64 (log-mel), on a reference of
-//! 30 000 frames (10 minutes at 20 ms). `lag_estimate`: one A/V offset estimate over a 4 s
+//! 100, 500 and 2000 frames and feature dimensions 12 (chroma) and 128 (a learned embedding), on a
+//! reference of 30 000 frames (10 minutes at 20 ms). `full_dtw`: the cost of full DTW of two
+//! 1000-frame sequences; its throughput is in cells. `lag_estimate`: one A/V offset estimate over a 4 s
 //! window with ±500 ms of lags on a 1 ms grid. `subsequence_push_frame`: one reference frame
 //! through the relocation search for a 150-frame (3 s) live window; its throughput is in cells.
 //!
@@ -14,7 +15,8 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 use warpflow::align::{
-    AvLagEstimator, Distance, FeatureMatrix, LagConfig, OltwConfig, OnlineTimeWarper, SubsequenceSearch,
+    dtw_distance, AvLagEstimator, Distance, FeatureMatrix, LagConfig, OltwConfig, OnlineTimeWarper, StepWeights,
+    SubsequenceSearch,
 };
 
 fn pseudo_random_frames(count: usize, dim: usize, seed: u64) -> Vec<f32> {
@@ -32,10 +34,10 @@ fn pseudo_random_frames(count: usize, dim: usize, seed: u64) -> Vec<f32> {
 fn oltw_push_frame(c: &mut Criterion) {
     let mut group = c.benchmark_group("oltw_push_frame");
     group.throughput(Throughput::Elements(1));
-    for dim in [12usize, 64] {
+    for dim in [12usize, 128] {
         let reference = Arc::new(FeatureMatrix::new(dim, pseudo_random_frames(30_000, dim, 7)).expect("whole frames"));
         let live = pseudo_random_frames(4_096, dim, 11);
-        for band in [100usize, 500] {
+        for band in [100usize, 500, 2000] {
             let config = OltwConfig {
                 band_frames: band,
                 ..OltwConfig::default()
@@ -53,6 +55,27 @@ fn oltw_push_frame(c: &mut Criterion) {
                 })
             });
         }
+    }
+    group.finish();
+}
+
+fn full_dtw(c: &mut Criterion) {
+    let mut group = c.benchmark_group("full_dtw");
+    let frames = 1_000;
+    group.throughput(Throughput::Elements((frames * frames) as u64));
+    for dim in [12usize, 128] {
+        let live = FeatureMatrix::new(dim, pseudo_random_frames(frames, dim, 3)).expect("whole frames");
+        let reference = FeatureMatrix::new(dim, pseudo_random_frames(frames, dim, 5)).expect("whole frames");
+        group.bench_with_input(BenchmarkId::new(format!("d{dim}"), frames), &frames, |b, _| {
+            b.iter(|| {
+                black_box(dtw_distance(
+                    &live,
+                    &reference,
+                    Distance::Euclidean,
+                    StepWeights::default(),
+                ))
+            })
+        });
     }
     group.finish();
 }
@@ -75,7 +98,7 @@ fn subsequence_push_frame(c: &mut Criterion) {
     let mut group = c.benchmark_group("subsequence_push_frame");
     let query_frames = 150;
     group.throughput(Throughput::Elements(query_frames as u64));
-    for dim in [12usize, 64] {
+    for dim in [12usize, 128] {
         let query = FeatureMatrix::new(dim, pseudo_random_frames(query_frames, dim, 3)).expect("whole frames");
         let stream = pseudo_random_frames(4_096, dim, 5);
         let mut search = SubsequenceSearch::new(query, Distance::Cosine).expect("a query");
@@ -95,5 +118,5 @@ fn subsequence_push_frame(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, oltw_push_frame, subsequence_push_frame, lag_estimate);
+criterion_group!(benches, oltw_push_frame, full_dtw, subsequence_push_frame, lag_estimate);
 criterion_main!(benches);

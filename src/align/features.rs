@@ -46,13 +46,14 @@ impl FeatureMatrix {
         let panels = len.div_ceil(PANEL_FRAMES);
         self.panels.resize(panels * dim * PANEL_FRAMES, 0.0);
         self.inverse_norms.truncate(first_panel * PANEL_FRAMES);
-        self.inverse_norms.extend((first_panel * PANEL_FRAMES..panels * PANEL_FRAMES).map(|frame| {
-            if frame < len {
-                inverse_norm(&self.values[frame * dim..(frame + 1) * dim])
-            } else {
-                0.0
-            }
-        }));
+        self.inverse_norms
+            .extend((first_panel * PANEL_FRAMES..panels * PANEL_FRAMES).map(|frame| {
+                if frame < len {
+                    inverse_norm(&self.values[frame * dim..(frame + 1) * dim])
+                } else {
+                    0.0
+                }
+            }));
         for panel in first_panel..panels {
             for lane in 0..PANEL_FRAMES {
                 let frame = panel * PANEL_FRAMES + lane;

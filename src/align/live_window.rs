@@ -61,7 +61,13 @@ impl LiveWindow {
     }
 
     /// Writes to `out` the distances from `query` to the frames kept, oldest first.
-    pub(crate) fn distances_to(&mut self, query: &[f32], query_inverse_norm: f32, distance: Distance, out: &mut Vec<f32>) {
+    pub(crate) fn distances_to(
+        &mut self,
+        query: &[f32],
+        query_inverse_norm: f32,
+        distance: Distance,
+        out: &mut Vec<f32>,
+    ) {
         out.clear();
         if query.len() != self.dim || self.len == 0 {
             return;

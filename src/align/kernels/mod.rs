@@ -1,5 +1,5 @@
 //! The inner loops of every aligner: distances from one vector to many frames held in panels,
-//! and the cost of full DTW. Each has a portable version and, on x86-64 processors with AVX2
+//! the cost of full DTW, and the min-plus scan that fills the online aligner's strips. Each has a portable version and, on x86-64 processors with AVX2
 //! and FMA, a hand-vectorised one chosen at run time.
 //!
 //! A panel holds [`PANEL_FRAMES`] consecutive frames dimension by dimension (the first value of
@@ -13,6 +13,8 @@
 mod portable;
 #[cfg(target_arch = "x86_64")]
 mod x86_panels;
+#[cfg(target_arch = "x86_64")]
+mod x86_scan;
 #[cfg(target_arch = "x86_64")]
 mod x86_wavefront;
 
@@ -109,8 +111,28 @@ pub(crate) fn full_dtw_cost(
 ) -> Option<f32> {
     match kernels {
         #[cfg(target_arch = "x86_64")]
-        KernelSet::Avx2Fma if avx2_fma_available() => Some(x86_wavefront::full_dtw_cost(live, reference, distance, weights)),
+        KernelSet::Avx2Fma if avx2_fma_available() => {
+            Some(x86_wavefront::full_dtw_cost(live, reference, distance, weights))
+        }
         _ => None,
+    }
+}
+
+/// Writes `out[k] = min(entered[k], out[k−1] + step[k])` for every k, with `out[−1] = ∞`: the
+/// costs of a strip of DTW cells given each cell's best entry from beside (`entered`) and the
+/// cost of the step into it along the strip. All three slices have the same length.
+pub(crate) fn min_plus_scan(kernels: KernelSet, entered: &[f32], step: &[f32], out: &mut [f32]) {
+    assert!(
+        entered.len() == out.len() && step.len() == out.len(),
+        "min_plus_scan: lengths {} {} {} differ",
+        entered.len(),
+        step.len(),
+        out.len()
+    );
+    match kernels {
+        #[cfg(target_arch = "x86_64")]
+        KernelSet::Avx2Fma if avx2_fma_available() => x86_scan::min_plus_scan(entered, step, out),
+        _ => portable::min_plus_scan(entered, step, out),
     }
 }
 
@@ -123,7 +145,9 @@ mod tests {
     const ALL_DISTANCES: [Distance; 3] = [Distance::Cosine, Distance::Euclidean, Distance::Manhattan];
 
     fn matrix(dim: usize, len: usize, seed: &[f32]) -> FeatureMatrix {
-        let values = (0..len * dim).map(|k| seed[k % seed.len()] * (1.0 + (k / seed.len()) as f32)).collect();
+        let values = (0..len * dim)
+            .map(|k| seed[k % seed.len()] * (1.0 + (k / seed.len()) as f32))
+            .collect();
         FeatureMatrix::new(dim, values).unwrap()
     }
 
@@ -150,6 +174,23 @@ mod tests {
                         prop_assert!((got - expected).abs() <= 1e-4 * expected.abs().max(1.0), "{kernels:?} {distance:?} frame {k}: {got} vs {expected}");
                     }
                 }
+            }
+        }
+
+        /// The eight-lane scan equals the cell-by-cell one (up to rounding: it adds in another
+        /// order), for any length and with unreachable cells.
+        #[test]
+        fn min_plus_scans_agree(
+            values in proptest::collection::vec((0.0f32..50.0, 0.0f32..3.0, proptest::bool::weighted(0.2)), 0..70),
+        ) {
+            let entered: Vec<f32> = values.iter().map(|&(e, _, unreachable)| if unreachable { f32::INFINITY } else { e }).collect();
+            let step: Vec<f32> = values.iter().map(|&(_, s, _)| s).collect();
+            let mut expected = vec![0.0; values.len()];
+            portable::min_plus_scan(&entered, &step, &mut expected);
+            let mut got = vec![0.0; values.len()];
+            min_plus_scan(KernelSet::active(), &entered, &step, &mut got);
+            for (k, (&g, &e)) in got.iter().zip(&expected).enumerate() {
+                prop_assert!(g == e || (g - e).abs() <= 1e-5 * e.abs().max(1.0), "cell {k}: {g} vs {e}");
             }
         }
 

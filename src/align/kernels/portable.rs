@@ -1,5 +1,5 @@
-//! Portable panel distances: plain Rust over eight-lane arrays, which the compiler vectorises
-//! for whatever target it builds for.
+//! Portable kernels: panel distances over eight-lane arrays, which the compiler vectorises for
+//! whatever target it builds for, and the min-plus scan cell by cell.
 
 use super::PANEL_FRAMES;
 use crate::align::Distance;
@@ -46,5 +46,15 @@ pub(super) fn panel_distances(
             }
         }
         lanes_out.copy_from_slice(&lanes);
+    }
+}
+
+/// See [`super::min_plus_scan`]; the caller has checked the lengths.
+pub(super) fn min_plus_scan(entered: &[f32], step: &[f32], out: &mut [f32]) {
+    let mut previous = f32::INFINITY;
+    for ((value, &entered), &step) in out.iter_mut().zip(entered).zip(step) {
+        let along = previous + step;
+        previous = if along < entered { along } else { entered };
+        *value = previous;
     }
 }

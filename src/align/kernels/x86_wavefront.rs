@@ -19,8 +19,8 @@
 #![allow(unsafe_code)]
 
 use std::arch::x86_64::{
-    __m256, _mm256_add_ps, _mm256_blend_ps, _mm256_loadu_ps, _mm256_min_ps, _mm256_mul_ps,
-    _mm256_permutevar8x32_ps, _mm256_set1_ps, _mm256_setr_epi32, _mm256_setzero_ps, _mm256_storeu_ps,
+    __m256, _mm256_add_ps, _mm256_blend_ps, _mm256_loadu_ps, _mm256_min_ps, _mm256_mul_ps, _mm256_permutevar8x32_ps,
+    _mm256_set1_ps, _mm256_setr_epi32, _mm256_setzero_ps, _mm256_storeu_ps,
 };
 
 use super::x86_panels::{accumulate, finish, COSINE, EUCLIDEAN, MANHATTAN};
@@ -70,7 +70,11 @@ fn wavefront<const METRIC: u8>(live: &FeatureMatrix, reference: &FeatureMatrix, 
     let zero_panel = vec![0.0f32; reference.dim() * PANEL_FRAMES];
     let rotate_up = _mm256_setr_epi32(7, 0, 1, 2, 3, 4, 5, 6);
     let infinity = _mm256_set1_ps(f32::INFINITY);
-    let weights = [w.live, w.diagonal, w.reference].map(|weight| _mm256_set1_ps(weight));
+    let weights = [
+        _mm256_set1_ps(w.live),
+        _mm256_set1_ps(w.diagonal),
+        _mm256_set1_ps(w.reference),
+    ];
 
     for first_row in (0..rows).step_by(ROWS) {
         let panels = [first_row / PANEL_FRAMES, first_row / PANEL_FRAMES + 1]
@@ -90,7 +94,10 @@ fn wavefront<const METRIC: u8>(live: &FeatureMatrix, reference: &FeatureMatrix, 
             tile_distances::<METRIC>(panels, &live_norms, reference, chunk_start, &mut tile[ROWS..]);
             for step in chunk_start..chunk_start + CHUNK {
                 let costs = diagonal_costs(&tile, ROWS + step - chunk_start);
-                let rotated = [0, 1].map(|r| _mm256_permutevar8x32_ps(left[r], rotate_up));
+                let rotated = [
+                    _mm256_permutevar8x32_ps(left[0], rotate_up),
+                    _mm256_permutevar8x32_ps(left[1], rotate_up),
+                ];
                 let up = [
                     _mm256_blend_ps::<1>(rotated[0], _mm256_set1_ps(above[step + 1])),
                     _mm256_blend_ps::<1>(rotated[1], rotated[0]),
@@ -138,14 +145,35 @@ fn tile_distances<const METRIC: u8>(
     let (dim, last) = (reference.dim(), reference.len() - 1);
     assert!(out.len() >= CHUNK && panels.iter().all(|panel| panel.len() == dim * PANEL_FRAMES));
     // SAFETY: `live_norms` holds 16 values.
-    let live_norms = unsafe { [_mm256_loadu_ps(live_norms.as_ptr()), _mm256_loadu_ps(live_norms.as_ptr().add(8))] };
+    let live_norms = unsafe {
+        [
+            _mm256_loadu_ps(live_norms.as_ptr()),
+            _mm256_loadu_ps(live_norms.as_ptr().add(8)),
+        ]
+    };
     for pass in (0..CHUNK).step_by(FRAMES_PER_PASS) {
-        let frames: [usize; FRAMES_PER_PASS] = std::array::from_fn(|f| (chunk_start + pass + f).min(last));
-        let values = frames.map(|frame| reference.frame(frame));
+        let mut frames = [0usize; FRAMES_PER_PASS];
+        for (f, frame) in frames.iter_mut().enumerate() {
+            *frame = (chunk_start + pass + f).min(last);
+        }
+        let values = [
+            reference.frame(frames[0]),
+            reference.frame(frames[1]),
+            reference.frame(frames[2]),
+            reference.frame(frames[3]),
+        ];
         let mut sums = [[_mm256_setzero_ps(); FRAMES_PER_PASS]; 2];
+        // `k` indexes the panels and four reference frames at once.
+        #[allow(clippy::needless_range_loop)]
         for k in 0..dim {
-            // SAFETY: each panel holds `dim · 8` values (asserted above).
-            let q = panels.map(|panel| unsafe { _mm256_loadu_ps(panel.as_ptr().add(k * PANEL_FRAMES)) });
+            // SAFETY: each panel holds `dim · 8` values (asserted above). No closures here:
+            // they would not inherit this function's target features and would not inline.
+            let q = unsafe {
+                [
+                    _mm256_loadu_ps(panels[0].as_ptr().add(k * PANEL_FRAMES)),
+                    _mm256_loadu_ps(panels[1].as_ptr().add(k * PANEL_FRAMES)),
+                ]
+            };
             for f in 0..FRAMES_PER_PASS {
                 let v = _mm256_set1_ps(values[f][k]);
                 sums[0][f] = accumulate::<METRIC>(sums[0][f], q[0], v);
@@ -170,8 +198,9 @@ fn tile_distances<const METRIC: u8>(
 #[inline]
 fn diagonal_costs(tile: &[TileColumn], at: usize) -> [__m256; 2] {
     assert!(at >= ROWS - 1 && at < tile.len());
-    let low = |entry: usize| tile[entry].as_ptr();
-    let high = |entry: usize| tile[entry][PANEL_FRAMES..].as_ptr();
+    let base = tile.as_ptr().cast::<f32>();
+    let low = |entry: usize| base.wrapping_add(entry * ROWS);
+    let high = |entry: usize| base.wrapping_add(entry * ROWS + PANEL_FRAMES);
     // SAFETY: every entry read is in `at − 15 ..= at` (asserted above) and each pointer has 8
     // values after it.
     unsafe {

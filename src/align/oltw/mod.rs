@@ -21,8 +21,11 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+mod strip;
+
 use super::live_window::LiveWindow;
 use super::{inverse_norm, AlignError, Distance, FeatureMatrix};
+use strip::{Cell, Strip, StripKind};
 
 /// Path-cost margin (in local-distance units) at which the confidence reaches 1 − 1/e.
 const CONFIDENCE_SCALE: f64 = 1.0;
@@ -149,96 +152,6 @@ enum Step {
     Both,
 }
 
-/// One cell of the cost matrix: the best path's cost and its total step weight.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Cell {
-    cost: f32,
-    weight: f32,
-}
-
-impl Cell {
-    const UNREACHED: Cell = Cell {
-        cost: f32::INFINITY,
-        weight: 1.0,
-    };
-
-    fn normalized(self) -> f32 {
-        self.cost / self.weight
-    }
-
-    /// Whether this cell's normalised cost is below `other`'s, without dividing (weights are
-    /// positive, so the comparison can be cross-multiplied).
-    #[inline(always)]
-    fn cheaper_than(self, other: Cell) -> bool {
-        self.cost * other.weight < other.cost * self.weight
-    }
-
-    /// The cell of `cells` (with their indices) of lowest normalised cost.
-    fn cheapest(cells: impl Iterator<Item = (usize, Cell)>) -> Option<(usize, Cell)> {
-        cells.fold(None, |best, (index, cell)| match best {
-            Some((_, current)) if !cell.cheaper_than(current) => best,
-            _ if cell.cost.is_finite() => Some((index, cell)),
-            _ => best,
-        })
-    }
-
-    /// The cheapest way into a cell from its three predecessors, for local distance `d`.
-    /// Written as selects rather than branches: which predecessor wins is data, and a
-    /// mispredicted branch per cell would cost more than the arithmetic.
-    #[inline(always)]
-    fn best(from_live: Cell, from_reference: Cell, from_diagonal: Cell, d: f32, w: StepWeights) -> Cell {
-        let mut cost = from_reference.cost + w.reference * d;
-        let mut weight = from_reference.weight + w.reference;
-        let live = from_live.cost + w.live * d;
-        let take_live = live <= cost;
-        cost = if take_live { live } else { cost };
-        weight = if take_live { from_live.weight + w.live } else { weight };
-        let diagonal = from_diagonal.cost + w.diagonal * d;
-        let take_diagonal = diagonal <= cost;
-        cost = if take_diagonal { diagonal } else { cost };
-        weight = if take_diagonal {
-            from_diagonal.weight + w.diagonal
-        } else {
-            weight
-        };
-        Cell { cost, weight }
-    }
-}
-
-/// A run of cells along one axis, starting at `first`. Contiguous, so the steps read it as a
-/// slice; dropping the oldest cell moves at most `band_frames` cells, which is small next to
-/// the distance work of the step that does it.
-#[derive(Debug, Default)]
-struct Strip {
-    first: usize,
-    cells: Vec<Cell>,
-}
-
-impl Strip {
-    fn get(&self, index: usize) -> Cell {
-        index
-            .checked_sub(self.first)
-            .and_then(|k| self.cells.get(k).copied())
-            .unwrap_or(Cell::UNREACHED)
-    }
-
-    /// Appends a cell, dropping the oldest beyond `capacity`.
-    fn push(&mut self, cell: Cell, capacity: usize) {
-        self.cells.push(cell);
-        if self.cells.len() > capacity {
-            self.cells.remove(0);
-            self.first += 1;
-        }
-    }
-
-    fn iter(&self) -> impl Iterator<Item = (usize, Cell)> + '_ {
-        self.cells
-            .iter()
-            .enumerate()
-            .map(move |(k, &cell)| (self.first + k, cell))
-    }
-}
-
 /// Online time warping of a live sequence against a fixed reference.
 #[derive(Debug)]
 pub struct OnlineTimeWarper {
@@ -277,18 +190,9 @@ impl OnlineTimeWarper {
         let band = config.band_frames;
         Ok(Self {
             reference,
-            row: Strip {
-                first: 0,
-                cells: Vec::with_capacity(band + 1),
-            },
-            column: Strip {
-                first: 0,
-                cells: Vec::with_capacity(band + 1),
-            },
-            scratch: Strip {
-                first: 0,
-                cells: Vec::with_capacity(band + 1),
-            },
+            row: Strip::default(),
+            column: Strip::default(),
+            scratch: Strip::default(),
             distances: Vec::with_capacity(band + 1),
             live_frames: LiveWindow::new(dim, band),
             recent_frontier: VecDeque::with_capacity(config.tempo_window_frames + 1),
@@ -379,14 +283,8 @@ impl OnlineTimeWarper {
         let frame_inverse_norm = inverse_norm(frame);
         let d = self.distance_to_reference(frame, frame_inverse_norm, self.origin_ref);
         let cell = Cell { cost: d, weight: 1.0 };
-        self.row = Strip {
-            first: self.origin_ref,
-            cells: vec![cell],
-        };
-        self.column = Strip {
-            first: 0,
-            cells: vec![cell],
-        };
+        self.row = Strip::single(self.origin_ref, cell);
+        self.column = Strip::single(0, cell);
         self.live_frames.push(frame, frame_inverse_norm);
         self.live_index = Some(0);
         self.ref_index = self.origin_ref;
@@ -411,22 +309,9 @@ impl OnlineTimeWarper {
             &mut self.distances,
         );
         let mut row = std::mem::take(&mut self.scratch);
-        row.first = first;
-        row.cells.clear();
-        // The previous row ends at j too and is at most as long, so it starts at or after
-        // `first`: cells before its start are unreached.
-        let previous = &self.row;
-        let mut from_reference = Cell::UNREACHED;
-        for (ref_index, &d) in (first..=j).zip(&self.distances) {
-            let up = ref_index
-                .checked_sub(previous.first)
-                .map_or(Cell::UNREACHED, |k| previous.cells[k]);
-            let diagonal = ref_index
-                .checked_sub(previous.first + 1)
-                .map_or(Cell::UNREACHED, |k| previous.cells[k]);
-            from_reference = Cell::best(up, from_reference, diagonal, d, weights);
-            row.cells.push(from_reference);
-        }
+        let t = self.live_index.map_or(0, |t| t + 1);
+        let first_weight = weights.live * t as f32 + weights.reference * (first - self.origin_ref) as f32 + 1.0;
+        let from_reference = row.fill_after(&self.row, StripKind::Row, first, &self.distances, weights, first_weight);
         self.column.push(from_reference, band);
         self.scratch = std::mem::replace(&mut self.row, row);
         self.live_frames.push(frame, frame_inverse_norm);
@@ -439,18 +324,23 @@ impl OnlineTimeWarper {
         let (j, band, weights) = (self.ref_index + 1, self.config.band_frames, self.config.step_weights);
         let reference = self.reference.frame(j);
         let reference_inverse_norm = self.reference.frame_inverse_norm(j);
-        self.live_frames
-            .distances_to(reference, reference_inverse_norm, self.config.distance, &mut self.distances);
+        self.live_frames.distances_to(
+            reference,
+            reference_inverse_norm,
+            self.config.distance,
+            &mut self.distances,
+        );
         let mut column = std::mem::take(&mut self.scratch);
-        column.first = self.column.first;
-        column.cells.clear();
-        let mut from_live = Cell::UNREACHED;
-        let mut diagonal = Cell::UNREACHED;
-        for (&left, &d) in self.column.cells.iter().zip(&self.distances) {
-            from_live = Cell::best(from_live, left, diagonal, d, weights);
-            column.cells.push(from_live);
-            diagonal = left;
-        }
+        let first = self.column.first();
+        let first_weight = weights.live * first as f32 + weights.reference * (j - self.origin_ref) as f32 + 1.0;
+        let from_live = column.fill_after(
+            &self.column,
+            StripKind::Column,
+            first,
+            &self.distances,
+            weights,
+            first_weight,
+        );
         self.row.push(from_live, band);
         self.scratch = std::mem::replace(&mut self.column, column);
         self.ref_index = j;
@@ -493,8 +383,8 @@ impl OnlineTimeWarper {
                 }
             }
         }
-        let on_column = Cell::cheapest(self.column.iter());
-        let on_row = Cell::cheapest(self.row.iter());
+        let on_column = self.column.cheapest();
+        let on_row = self.row.cheapest();
         let (live, reference) = match (on_column, on_row) {
             (Some((live, column_best)), Some((reference, row_best))) => {
                 // On a tie the column wins, as in the order of Dixon's tests.
@@ -517,14 +407,16 @@ impl OnlineTimeWarper {
 
     fn report(&mut self) -> TrackedPosition {
         let t = self.live_index.unwrap_or(0);
-        let (best_ref, best) = Cell::cheapest(self.row.iter()).unwrap_or((self.ref_index, Cell::UNREACHED));
+        let (best_ref, best) = self.row.cheapest().unwrap_or((self.ref_index, Cell::UNREACHED));
         let exclusion = self.config.rival_exclusion_frames;
-        let rival = Cell::cheapest(
-            self.row
-                .iter()
-                .filter(|(reference, _)| reference.abs_diff(best_ref) > exclusion),
-        )
-        .map_or(f32::INFINITY, |(_, cell)| cell.normalized());
+        let rival = [
+            self.row.cheapest_within(0..best_ref.saturating_sub(exclusion)),
+            self.row.cheapest_within(best_ref + exclusion + 1..usize::MAX),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|(_, cell)| cell.normalized())
+        .fold(f32::INFINITY, f32::min);
         // How much more the best rival path costs, scaled to the best path's length: about the
         // local distance of the frames where the two part ways. One completely mismatched
         // frame (distance ~1) already makes the match fairly sure.
@@ -748,7 +640,7 @@ mod tests {
         for i in 0..4_000 {
             warper.push_frame(reference.frame(i)).unwrap();
         }
-        assert!(warper.row.cells.len() <= 50 && warper.column.cells.len() <= 50);
+        assert!(warper.row.len() <= 50 && warper.column.len() <= 50);
     }
 
     #[test]
