@@ -2,7 +2,9 @@
 
 mod common;
 
-use common::{follow_events, gst_launch, gst_time_stretch, median, melody, of_type, render, write_wav, TimeMap};
+use common::{
+    follow_events, gst_launch, gst_time_stretch, median, melody, of_type, positions, render, write_wav, TimeMap,
+};
 
 const RATE_HZ: u32 = 22_050;
 
@@ -16,7 +18,9 @@ enum LiveFormat {
 }
 
 /// Follows a rendition whose tempo changes (0.8× for a third, then 1.25×, then 1.1×) with
-/// noise, and returns the errors (s) of positions after the first two seconds.
+/// noise, and returns the errors (s) of provisional positions after the first two seconds;
+/// checks that every one of those frames also gets a final position, and prints how close the
+/// final ones are.
 fn follow_errors(features: &str, format: LiveFormat) -> Vec<f64> {
     let dir = tempfile::tempdir().expect("temporary folder");
     let total_ref_s = 30.0;
@@ -55,21 +59,43 @@ fn follow_errors(features: &str, format: LiveFormat) -> Vec<f64> {
     };
 
     let events = follow_events(&reference_ogg, &live, &["--audio-features", features]);
-    let positions = of_type(&events, "position");
-    assert!(positions.len() > 1000, "{} positions", positions.len());
-    let mut last_ref = 0;
-    let signed_errors: Vec<f64> = positions
-        .iter()
-        .filter_map(|p| {
-            let live_s = p["live_ns"].as_u64()? as f64 / 1e9;
-            let ref_ns = p["ref_ns"].as_u64()?;
-            assert!(ref_ns >= last_ref, "position went backwards");
-            last_ref = ref_ns;
-            (live_s > 2.0).then(|| ref_ns as f64 / 1e9 - map.ref_of(live_s))
-        })
-        .collect();
+    let provisional = positions(&events, false);
+    let settled = positions(&events, true);
+    assert!(provisional.len() > 1000, "{} positions", provisional.len());
+    let live_times =
+        |events: &[&serde_json::Value]| -> Vec<u64> { events.iter().filter_map(|p| p["live_ns"].as_u64()).collect() };
+    assert_eq!(
+        live_times(&settled),
+        live_times(&provisional),
+        "one final position per provisional one"
+    );
+    let errors = |events: &[&serde_json::Value]| -> Vec<f64> {
+        let mut last_ref = 0;
+        events
+            .iter()
+            .filter_map(|p| {
+                let live_s = p["live_ns"].as_u64()? as f64 / 1e9;
+                let ref_ns = p["ref_ns"].as_u64()?;
+                assert!(ref_ns >= last_ref, "position went backwards: {p}");
+                last_ref = ref_ns;
+                (live_s > 2.0).then(|| ref_ns as f64 / 1e9 - map.ref_of(live_s))
+            })
+            .collect()
+    };
+    let signed_errors = errors(&provisional);
     let mut signed = signed_errors.clone();
-    println!("{features}: median signed error {:+.1} ms", median(&mut signed) * 1e3);
+    let mut settled_signed = errors(&settled);
+    let settled_bias = median(&mut settled_signed.clone());
+    let mut settled_errors: Vec<f64> = settled_signed.drain(..).map(f64::abs).collect();
+    let settled_within_50ms =
+        settled_errors.iter().filter(|&&e| e <= 0.05).count() as f64 / settled_errors.len() as f64;
+    println!(
+        "{features}: median signed error {:+.1} ms; final positions: median signed {:+.1} ms, median error {:.1} ms, {:.1}% within 50 ms",
+        median(&mut signed) * 1e3,
+        settled_bias * 1e3,
+        median(&mut settled_errors) * 1e3,
+        settled_within_50ms * 100.0
+    );
     signed_errors.into_iter().map(f64::abs).collect()
 }
 
@@ -138,7 +164,7 @@ fn relocates_after_the_live_stream_jumps_ahead() {
             live_s + jump_to_s - jump_live_s
         }
     };
-    let late_errors: Vec<f64> = of_type(&events, "position")
+    let late_errors: Vec<f64> = positions(&events, false)
         .iter()
         .filter_map(|p| {
             let live_s = p["live_ns"].as_f64()? / 1e9;
@@ -186,7 +212,7 @@ fn follows_a_copy_of_itself_time_stretched_by_gstreamer() {
     let rate = 1.2;
     gst_time_stretch(&reference_wav, &stretched_wav, rate);
     let events = follow_events(&reference_wav, &stretched_wav, &[]);
-    let mut errors: Vec<f64> = of_type(&events, "position")
+    let mut errors: Vec<f64> = positions(&events, false)
         .iter()
         .filter_map(|p| {
             let live_s = p["live_ns"].as_f64()? / 1e9;

@@ -52,18 +52,26 @@ pub fn full_dtw(
             };
         }
     }
+    // Back from the end, each cell to the predecessor the recurrence took: the cheapest entry
+    // (its cost plus the weighted local distance), the diagonal first on ties, then the live
+    // step, as the online aligner orders them.
     let mut path = vec![(rows - 1, cols - 1)];
     let (mut i, mut j) = (rows - 1, cols - 1);
     while (i, j) != (0, 0) {
+        let d = distance.between(live.frame(i), reference.frame(j));
         let candidates = [
-            (i > 0 && j > 0).then(|| (i - 1, j - 1)),
-            (i > 0).then(|| (i - 1, j)),
-            (j > 0).then(|| (i, j - 1)),
+            (i > 0 && j > 0).then(|| ((i - 1, j - 1), weights.diagonal)),
+            (i > 0).then(|| ((i - 1, j), weights.live)),
+            (j > 0).then(|| ((i, j - 1), weights.reference)),
         ];
-        let (ni, nj) = candidates
-            .into_iter()
-            .flatten()
-            .min_by(|a, b| cost[at(a.0, a.1)].total_cmp(&cost[at(b.0, b.1)]))?;
+        let mut best: Option<((usize, usize), f32)> = None;
+        for ((pi, pj), w) in candidates.into_iter().flatten() {
+            let through = cost[at(pi, pj)] + w * d;
+            if best.is_none_or(|(_, lowest)| through < lowest) {
+                best = Some(((pi, pj), through));
+            }
+        }
+        let ((ni, nj), _) = best?;
         i = ni;
         j = nj;
         path.push((i, j));

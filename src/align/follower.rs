@@ -8,7 +8,10 @@
 
 use std::sync::Arc;
 
-use super::{AlignError, FeatureMatrix, OltwConfig, OnlineTimeWarper, RelocationCandidate, Relocator, RelocatorConfig};
+use super::{
+    AlignError, FeatureMatrix, FinalPosition, OltwConfig, OnlineTimeWarper, RelocationCandidate, Relocator,
+    RelocatorConfig,
+};
 
 /// Settings of a follower.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,6 +57,10 @@ pub struct Follower {
     pending: Option<RelocationCandidate>,
     agreement_frames: usize,
     frames: usize,
+    /// The live frame the tracker's current path started at (0, or just after a relocation).
+    path_start_frame: usize,
+    /// Final positions found and not yet taken, in this follower's frame numbering.
+    final_positions: Vec<FinalPosition>,
 }
 
 impl Follower {
@@ -69,7 +76,36 @@ impl Follower {
             pending: None,
             agreement_frames: config.agreement_frames,
             frames: 0,
+            path_start_frame: 0,
+            final_positions: Vec::new(),
         })
+    }
+
+    /// Whether the tracker reports final positions (see [`OnlineTimeWarper::drain_final_positions`]).
+    pub fn settles_positions(&self) -> bool {
+        self.warper.settles_positions()
+    }
+
+    /// Takes the positions that have become final, in live order, with live indices counted
+    /// like [`FollowStep::live_index`]. A relocation ends the path it interrupts: what of it had
+    /// not become final by then is not reported.
+    pub fn drain_final_positions(&mut self) -> std::vec::Drain<'_, FinalPosition> {
+        self.final_positions.drain(..)
+    }
+
+    /// Declares the rest of the path final once the live stream has ended.
+    pub fn finish(&mut self) {
+        self.warper.finish();
+        self.take_final_positions();
+    }
+
+    fn take_final_positions(&mut self) {
+        let start = self.path_start_frame;
+        self.final_positions
+            .extend(self.warper.drain_final_positions().map(|position| FinalPosition {
+                live_index: position.live_index + start,
+                ..position
+            }));
     }
 
     /// Takes the next live frame.
@@ -77,6 +113,7 @@ impl Follower {
         let live_index = self.frames;
         self.frames += 1;
         let tracked = self.warper.push_frame(frame)?;
+        self.take_final_positions();
         let mut step = FollowStep {
             live_index,
             ref_index: tracked.ref_index,
@@ -97,6 +134,7 @@ impl Follower {
         if confirmed {
             self.pending = None;
             self.warper.restart_at(candidate.ref_index + 1);
+            self.path_start_frame = live_index + 1;
             step.ref_index = candidate.ref_index;
             step.relocation = Some(candidate);
         } else {

@@ -28,6 +28,6 @@ pub use follower::{FollowStep, Follower, FollowerConfig};
 pub use kernels::KernelSet;
 pub use lag::{AvLagEstimator, LagConfig, LagEstimate};
 pub use offset_tracker::{OffsetTracker, OffsetTrackerConfig, TrackedOffset};
-pub use oltw::{OltwConfig, OnlineTimeWarper, StepWeights, TrackedPosition};
+pub use oltw::{FinalPosition, OltwConfig, OnlineTimeWarper, StepWeights, TrackedPosition};
 pub use relocate::{RelocationCandidate, Relocator, RelocatorConfig};
 pub use subsequence::{SubsequenceMatch, SubsequenceSearch};

@@ -126,7 +126,11 @@ fn describe(event: &Event) -> Option<String> {
 
 impl<W: Write> EventWriter for PrettyWriter<W> {
     fn write_event(&mut self, event: &Event) -> io::Result<()> {
-        if let EventBody::Position { live_ns, .. } = event.body {
+        if let EventBody::Position { live_ns, is_final, .. } = event.body {
+            // The settled path comes a band behind; the live view shows where things are now.
+            if is_final {
+                return Ok(());
+            }
             if self
                 .last_position_ns
                 .is_some_and(|last| live_ns < last + POSITION_EVERY_NS)

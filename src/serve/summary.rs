@@ -11,6 +11,7 @@ pub struct RunSummary {
     first_offset_ns: Option<u64>,
     locked_at_ns: Option<u64>,
     positions: u64,
+    final_positions: u64,
     position_confidence_sum: f64,
     last_ref_ns: Option<u64>,
     last_tempo: Option<f64>,
@@ -45,6 +46,7 @@ impl RunSummary {
                     self.locked_at_ns = Some(live_ns.saturating_sub(first));
                 }
             }
+            EventBody::Position { is_final: true, .. } => self.final_positions += 1,
             EventBody::Position {
                 ref_ns,
                 tempo,
@@ -96,8 +98,9 @@ impl RunSummary {
         }
         if self.positions > 0 {
             parts.push(format!(
-                "{} positions, last at reference {:.2} s, tempo {:.2}, mean confidence {:.2}",
+                "{} positions ({} final), last at reference {:.2} s, tempo {:.2}, mean confidence {:.2}",
                 self.positions,
+                self.final_positions,
                 self.last_ref_ns.unwrap_or(0) as f64 / 1e9,
                 self.last_tempo.unwrap_or(1.0),
                 self.position_confidence_sum / self.positions as f64

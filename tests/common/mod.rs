@@ -29,6 +29,15 @@ pub fn of_type<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
     events.iter().filter(|e| e["type"] == kind).collect()
 }
 
+/// The `position` events that are final (`true`) or provisional (`false`).
+#[allow(dead_code)]
+pub fn positions(events: &[Value], settled: bool) -> Vec<&Value> {
+    events
+        .iter()
+        .filter(|e| e["type"] == "position" && e["final"] == settled)
+        .collect()
+}
+
 /// Median of a non-empty list.
 pub fn median(values: &mut [f64]) -> f64 {
     assert!(!values.is_empty(), "median of nothing");

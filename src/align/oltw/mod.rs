@@ -21,10 +21,13 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+mod path_history;
 mod strip;
 
 use super::live_window::LiveWindow;
 use super::{inverse_norm, AlignError, Distance, FeatureMatrix};
+pub use path_history::FinalPosition;
+use path_history::PathHistory;
 use strip::{Cell, Strip, StripKind};
 
 /// Path-cost margin (in local-distance units) at which the confidence reaches 1 − 1/e.
@@ -76,6 +79,10 @@ pub struct OltwConfig {
     pub min_tempo: f64,
     /// Fastest tempo the path may take over the tempo window.
     pub max_tempo: f64,
+    /// How often (in live frames) to look for positions that have become final; 0 never does,
+    /// and spares the aligner the bookkeeping (one byte per computed cell, kept back to the
+    /// last final position, at most about 8 band widths).
+    pub settle_every_frames: usize,
 }
 
 impl Default for OltwConfig {
@@ -88,6 +95,7 @@ impl Default for OltwConfig {
             step_weights: StepWeights::default(),
             rival_exclusion_frames: 10,
             startup_frames: 10,
+            settle_every_frames: 10,
             min_tempo: 0.5,
             max_tempo: 2.0,
         }
@@ -177,6 +185,10 @@ pub struct OnlineTimeWarper {
     last_reported_ref: usize,
     /// Reference frame the path starts from (0, or where a relocation put it).
     origin_ref: usize,
+    /// How recent cells were entered, when final positions are looked for.
+    history: Option<PathHistory>,
+    /// Positions found final and not yet taken.
+    final_positions: Vec<FinalPosition>,
 }
 
 impl OnlineTimeWarper {
@@ -188,6 +200,7 @@ impl OnlineTimeWarper {
         }
         let dim = reference.dim();
         let band = config.band_frames;
+        let config_settle_every = config.settle_every_frames;
         Ok(Self {
             reference,
             row: Strip::default(),
@@ -204,6 +217,8 @@ impl OnlineTimeWarper {
             run_count: 0,
             last_reported_ref: 0,
             origin_ref: 0,
+            history: (config_settle_every > 0).then(|| PathHistory::new(8 * band + 2 * config_settle_every)),
+            final_positions: Vec::new(),
         })
     }
 
@@ -266,7 +281,54 @@ impl OnlineTimeWarper {
             };
             break;
         }
-        Ok(self.report())
+        let position = self.report();
+        self.settle_if_due();
+        Ok(position)
+    }
+
+    /// Takes the positions that have become final since the last call, in live order: each
+    /// is on every path the aligner may still extend, so no later input can change it. They
+    /// trail the live edge by about the band width (see `settle_every_frames`).
+    pub fn drain_final_positions(&mut self) -> std::vec::Drain<'_, FinalPosition> {
+        self.final_positions.drain(..)
+    }
+
+    /// Declares the whole path final once the live stream has ended: nothing can extend it any
+    /// more, so the path to the best cell of the last row is the answer. Take the positions with
+    /// [`OnlineTimeWarper::drain_final_positions`].
+    pub fn finish(&mut self) {
+        let (Some(history), Some(t), Some((best_ref, _))) =
+            (self.history.as_mut(), self.live_index, self.row.cheapest())
+        else {
+            return;
+        };
+        history.settle_to_end((t, best_ref), &mut self.final_positions);
+    }
+
+    /// Whether this aligner looks for final positions (`settle_every_frames` above 0).
+    pub fn settles_positions(&self) -> bool {
+        self.history.is_some()
+    }
+
+    fn settle_if_due(&mut self) {
+        let (Some(history), Some(t)) = (self.history.as_mut(), self.live_index) else {
+            return;
+        };
+        if !t.is_multiple_of(self.config.settle_every_frames) {
+            return;
+        }
+        let (Some(row_first), Some(column_first), Some((best_ref, _))) = (
+            self.row.first_reached(),
+            self.column.first_reached(),
+            self.row.cheapest(),
+        ) else {
+            return;
+        };
+        history.settle(
+            [(t, row_first), (column_first, self.ref_index)],
+            (t, best_ref),
+            &mut self.final_positions,
+        );
     }
 
     fn distance_to_reference(&self, live: &[f32], live_inverse_norm: f32, ref_index: usize) -> f32 {
@@ -285,6 +347,9 @@ impl OnlineTimeWarper {
         let cell = Cell { cost: d, weight: 1.0 };
         self.row = Strip::single(self.origin_ref, cell);
         self.column = Strip::single(0, cell);
+        if let Some(history) = self.history.as_mut() {
+            history.restart(self.origin_ref);
+        }
         self.live_frames.push(frame, frame_inverse_norm);
         self.live_index = Some(0);
         self.ref_index = self.origin_ref;
@@ -311,8 +376,20 @@ impl OnlineTimeWarper {
         let mut row = std::mem::take(&mut self.scratch);
         let t = self.live_index.map_or(0, |t| t + 1);
         let first_weight = weights.live * t as f32 + weights.reference * (first - self.origin_ref) as f32 + 1.0;
-        let from_reference = row.fill_after(&self.row, StripKind::Row, first, &self.distances, weights, first_weight);
+        let record = self.history.is_some();
+        let from_reference = row.fill_after(
+            &self.row,
+            StripKind::Row,
+            first,
+            &self.distances,
+            weights,
+            first_weight,
+            record,
+        );
         self.column.push(from_reference, band);
+        if let Some(history) = self.history.as_mut() {
+            history.push_row(t, first, row.entries());
+        }
         self.scratch = std::mem::replace(&mut self.row, row);
         self.live_frames.push(frame, frame_inverse_norm);
         self.live_index = self.live_index.map(|t| t + 1);
@@ -340,8 +417,12 @@ impl OnlineTimeWarper {
             &self.distances,
             weights,
             first_weight,
+            self.history.is_some(),
         );
         self.row.push(from_live, band);
+        if let Some(history) = self.history.as_mut() {
+            history.push_column(j, first, column.entries());
+        }
         self.scratch = std::mem::replace(&mut self.column, column);
         self.ref_index = j;
     }
@@ -454,6 +535,7 @@ fn slope(points: &VecDeque<(usize, usize)>) -> f64 {
 mod tests {
     use super::*;
     use crate::align::full_dtw;
+    use crate::align::test_sequences::symbols;
     use proptest::prelude::*;
 
     fn matrix(dim: usize, values: Vec<f32>) -> Arc<FeatureMatrix> {
@@ -509,6 +591,97 @@ mod tests {
                 prop_assert!((0.0..=1.0).contains(&position.confidence));
                 last_ref = position.ref_index;
                 last_frontier = frontier;
+            }
+        }
+    }
+
+    proptest! {
+        /// With a band wider than both sequences, the path the aligner records (traced back
+        /// from the corner) is exactly full DTW's. Small whole-number features keep every sum
+        /// exact, so ties are real ties, broken the same way on both sides.
+        #[test]
+        fn recorded_path_equals_full_dtw(
+            len in 2usize..30,
+            seed in proptest::collection::vec(0u8..4, 2 * 60),
+            weights in prop_oneof![Just((1.0f32, 1.0f32, 2.0f32)), Just((1.0, 1.0, 1.0)), Just((2.0, 1.0, 2.0))],
+        ) {
+            let reference = matrix(2, seed[..2 * len].iter().map(|&v| f32::from(v)).collect());
+            let live = FeatureMatrix::new(2, seed[60..60 + 2 * len].iter().map(|&v| f32::from(v)).collect()).unwrap();
+            let step_weights = StepWeights { live: weights.0, reference: weights.1, diagonal: weights.2 };
+            let config = OltwConfig { band_frames: len + 1, startup_frames: len + 1, distance: Distance::Manhattan, step_weights, settle_every_frames: 1_000, ..OltwConfig::default() };
+            let mut warper = OnlineTimeWarper::new(reference.clone(), config).unwrap();
+            for i in 0..live.len() {
+                warper.push_frame(live.frame(i)).unwrap();
+            }
+            prop_assert_eq!(warper.frontier(), Some((len - 1, len - 1)));
+            let history = warper.history.as_ref().unwrap();
+            let mut recorded = vec![(len - 1, len - 1)];
+            while let Some(previous) = history.predecessor(recorded[recorded.len() - 1]) {
+                recorded.push(previous);
+            }
+            recorded.reverse();
+            let exact = full_dtw(&live, &reference, Distance::Manhattan, step_weights).unwrap();
+            prop_assert_eq!(recorded, exact.path);
+        }
+    }
+
+    proptest! {
+        /// Final positions are exact: every path from the frontier's reached cells at the end
+        /// runs through them (each is traced back to check), they come in live order without
+        /// gaps and never go back, and no position reported after one became final is behind it.
+        #[test]
+        fn final_positions_lie_on_every_frontier_path(
+            len in 60usize..160,
+            band in 8usize..30,
+            settle_every in 1usize..12,
+            weights in prop_oneof![Just((1.0f32, 1.0f32, 2.0f32)), Just((1.0, 1.0, 1.0)), Just((1.0, 2.0, 2.5))],
+            moves in proptest::collection::vec(0usize..3, 200),
+            seed in 1u64..1000,
+        ) {
+            let dim = 6;
+            let reference = matrix(dim, symbols(len, dim, seed));
+            // The live stream holds (0), steps (1) or skips a frame (2) through the reference.
+            let mut truth = vec![0usize];
+            for &m in &moves {
+                let next = truth[truth.len() - 1] + m;
+                if next >= len { break; }
+                truth.push(next);
+            }
+            let step_weights = StepWeights { live: weights.0, reference: weights.1, diagonal: weights.2 };
+            let config = OltwConfig { band_frames: band, settle_every_frames: settle_every, step_weights, distance: Distance::Euclidean, ..OltwConfig::default() };
+            let mut warper = OnlineTimeWarper::new(reference.clone(), config).unwrap();
+            let mut finals: Vec<(FinalPosition, usize)> = Vec::new();
+            let mut reported = Vec::new();
+            for (t, &k) in truth.iter().enumerate() {
+                reported.push(warper.push_frame(reference.frame(k)).unwrap().ref_index);
+                finals.extend(warper.drain_final_positions().map(|f| (f, t)));
+            }
+            for pair in finals.windows(2) {
+                prop_assert_eq!(pair[1].0.live_index, pair[0].0.live_index + 1);
+                prop_assert!(pair[1].0.ref_first >= pair[0].0.ref_last);
+            }
+            for &(f, found_at) in &finals {
+                prop_assert!(reported[found_at..].iter().all(|&r| r >= f.ref_last), "reported behind final {f:?}");
+            }
+            let history = warper.history.as_ref().unwrap();
+            let (t, j) = warper.frontier().unwrap();
+            let ends = (warper.row.first()..=j).map(|x| (t, x))
+                .chain((warper.column.first()..=t).map(|y| (y, j)))
+                .filter(|&(y, x)| if y == t { warper.row.get(x).cost.is_finite() } else { warper.column.get(y).cost.is_finite() });
+            for end in ends {
+                // Each frame's first and last reference frame on the path from `end`.
+                let mut spans = std::collections::HashMap::new();
+                let mut cell = end;
+                loop {
+                    spans.entry(cell.0).and_modify(|span: &mut (usize, usize)| span.0 = cell.1).or_insert((cell.1, cell.1));
+                    match history.predecessor(cell) {
+                        Some(previous) => cell = previous,
+                        None => break,
+                    }
+                }
+                for &(f, _) in finals.iter().filter(|(f, _)| f.live_index > cell.0) {
+                    prop_assert_eq!(spans.get(&f.live_index).copied(), Some((f.ref_first, f.ref_last)), "path from {:?}", end);
+                }
             }
         }
     }
@@ -572,14 +745,44 @@ mod tests {
         let mut warper = OnlineTimeWarper::new(reference.clone(), config).unwrap();
         let mut worst = 0usize;
         let mut last = None;
+        let mut finals = Vec::new();
+        let mut final_lag = Vec::new();
         for (i, &true_ref) in truth.iter().enumerate() {
             let tracked = warper.push_frame(reference.frame(true_ref)).unwrap();
             if i > 60 {
                 worst = worst.max(tracked.ref_index.abs_diff(true_ref));
             }
             last = Some(tracked);
+            for settled in warper.drain_final_positions() {
+                final_lag.push(i - settled.live_index);
+                finals.push(settled);
+            }
         }
         assert!(worst <= 2, "largest error after warm-up was {worst} frames");
+        // Final positions come about a band behind the live edge, the rest when the stream
+        // ends; they cover every frame, in order, and sit on the true path.
+        assert!(
+            finals.len() + 2 * 40 >= truth.len(),
+            "{} final of {} frames",
+            finals.len(),
+            truth.len()
+        );
+        warper.finish();
+        finals.extend(warper.drain_final_positions());
+        assert_eq!(finals.len(), truth.len());
+        assert!(finals.iter().enumerate().all(|(k, f)| f.live_index == k));
+        let final_worst = finals
+            .iter()
+            .skip(60)
+            .map(|f| (f.ref_middle() - truth[f.live_index] as f64).abs())
+            .fold(0.0, f64::max);
+        assert!(final_worst <= 2.0, "largest final error {final_worst}");
+        final_lag.sort_unstable();
+        assert!(
+            final_lag[final_lag.len() / 2] <= 2 * 40,
+            "median lag {}",
+            final_lag[final_lag.len() / 2]
+        );
         let last = last.unwrap();
         assert!((last.tempo - 1.25).abs() < 0.1, "tempo {}", last.tempo);
         assert!(last.confidence > 0.5, "confidence {}", last.confidence);

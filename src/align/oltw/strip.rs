@@ -8,6 +8,7 @@
 
 use std::ops::Range;
 
+use super::path_history::{ENTRY_DIAGONAL, ENTRY_LIVE, ENTRY_REFERENCE};
 use super::StepWeights;
 use crate::align::kernels::{min_plus_scan, KernelSet};
 
@@ -41,7 +42,7 @@ impl Cell {
     /// arithmetically with a `0.0`/`1.0` factor (exact, as weights are finite), which the
     /// compiler cannot turn into branches.
     #[inline(always)]
-    fn best(from_live: Cell, from_reference: Cell, from_diagonal: Cell, d: f32, w: StepWeights) -> Cell {
+    fn best(from_live: Cell, from_reference: Cell, from_diagonal: Cell, d: f32, w: StepWeights) -> (Cell, u8) {
         let live = from_live.cost + w.live * d;
         let diagonal = from_diagonal.cost + w.diagonal * d;
         let across = if live < diagonal { live } else { diagonal };
@@ -50,10 +51,18 @@ impl Cell {
             + (1.0 - diagonal_factor) * (from_live.weight + w.live);
         let along = from_reference.cost + w.reference * d;
         let across_factor = 1.0 - f32::from(u8::from(along < across));
-        Cell {
+        let cell = Cell {
             cost: if along < across { along } else { across },
             weight: across_factor * across_weight + (1.0 - across_factor) * (from_reference.weight + w.reference),
-        }
+        };
+        let entry = if along < across {
+            ENTRY_REFERENCE
+        } else if live < diagonal {
+            ENTRY_LIVE
+        } else {
+            ENTRY_DIAGONAL
+        };
+        (cell, entry)
     }
 }
 
@@ -78,6 +87,8 @@ pub(super) struct Strip {
     /// step along the strip into it.
     from_beside: Vec<f32>,
     step_along: Vec<f32>,
+    /// How each cell was entered (see [`super::path_history`]), when asked for.
+    entries: Vec<u8>,
 }
 
 impl Strip {
@@ -98,6 +109,19 @@ impl Strip {
 
     pub(super) fn len(&self) -> usize {
         self.costs.len()
+    }
+
+    /// How each cell was entered, as of the last [`Strip::fill_after`] that recorded them.
+    pub(super) fn entries(&self) -> &[u8] {
+        &self.entries
+    }
+
+    /// The index along the strip's axis of the first cell any path reaches.
+    pub(super) fn first_reached(&self) -> Option<usize> {
+        self.costs
+            .iter()
+            .position(|cost| cost.is_finite())
+            .map(|k| self.first + k)
     }
 
     pub(super) fn get(&self, index: usize) -> Cell {
@@ -146,7 +170,9 @@ impl Strip {
     /// them), every path to a cell weighs the same, so weights follow from position and the
     /// costs are a min-plus scan, `cost[k] = min(from_beside[k], cost[k−1] + step_along[k])`,
     /// which the kernels compute eight cells at a time. Otherwise each cell carries the weight
-    /// of the path it took, one cell after the other.
+    /// of the path it took, one cell after the other. With `record_entries`, the strip also
+    /// notes how each cell was entered.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn fill_after(
         &mut self,
         beside: &Strip,
@@ -155,6 +181,7 @@ impl Strip {
         distances: &[f32],
         w: StepWeights,
         first_weight: f32,
+        record_entries: bool,
     ) -> Cell {
         let len = match kind {
             StripKind::Row => distances.len(),
@@ -177,9 +204,13 @@ impl Strip {
             StripKind::Column => (w.live, w.reference),
         };
         if w.diagonal == w.live + w.reference {
-            self.fill_positional(beside, offset, &distances[..len], (w_along, w_across, w.diagonal));
+            let weights = (w_along, w_across, w.diagonal);
+            self.fill_positional(beside, offset, &distances[..len], weights);
             for (k, weight) in self.weights.iter_mut().enumerate() {
                 *weight = first_weight + w_along * k as f32;
+            }
+            if record_entries {
+                self.record_positional_entries(beside, kind, offset, &distances[..len], weights);
             }
         } else {
             self.fill_path_weighted(beside, kind, offset, &distances[..len], w);
@@ -222,6 +253,66 @@ impl Strip {
         );
     }
 
+    /// Notes how each cell of a strip filled by [`Strip::fill_positional`] was entered: the
+    /// cheapest of its three entries, with the recurrence's order on ties (diagonal, then live).
+    fn record_positional_entries(
+        &mut self,
+        beside: &Strip,
+        kind: StripKind,
+        offset: usize,
+        distances: &[f32],
+        (w_along, w_across, w_diagonal): (f32, f32, f32),
+    ) {
+        let len = distances.len();
+        let along_entry = match kind {
+            StripKind::Row => ENTRY_REFERENCE,
+            StripKind::Column => ENTRY_LIVE,
+        };
+        let choose = |along: f32, across: f32, diagonal: f32| {
+            let (live, reference) = match kind {
+                StripKind::Row => (across, along),
+                StripKind::Column => (along, across),
+            };
+            let fewer_steps = if live <= reference { live } else { reference };
+            if diagonal <= fewer_steps {
+                ENTRY_DIAGONAL
+            } else if live <= reference {
+                ENTRY_LIVE
+            } else {
+                ENTRY_REFERENCE
+            }
+        };
+        // Cells with nothing beside them are entered along the strip.
+        self.entries.clear();
+        self.entries.resize(len, along_entry);
+        let reach = (len - offset).min(beside.len());
+        if reach == 0 {
+            return;
+        }
+        let along_into = |k: usize| {
+            if k > 0 {
+                self.costs[k - 1] + w_along * distances[k]
+            } else {
+                f32::INFINITY
+            }
+        };
+        self.entries[offset] = choose(
+            along_into(offset),
+            beside.costs[0] + w_across * distances[offset],
+            f32::INFINITY,
+        );
+        let cells = offset + 1..offset + reach;
+        for ((((entry, &previous), &d), &across), &diagonal) in self.entries[cells.clone()]
+            .iter_mut()
+            .zip(&self.costs[cells.start - 1..cells.end - 1])
+            .zip(&distances[cells])
+            .zip(&beside.costs[1..reach])
+            .zip(&beside.costs[..reach - 1])
+        {
+            *entry = choose(previous + w_along * d, across + w_across * d, diagonal + w_diagonal * d);
+        }
+    }
+
     fn fill_path_weighted(
         &mut self,
         beside: &Strip,
@@ -230,6 +321,8 @@ impl Strip {
         distances: &[f32],
         w: StepWeights,
     ) {
+        self.entries.clear();
+        self.entries.resize(distances.len(), ENTRY_REFERENCE);
         let mut along = Cell::UNREACHED;
         let mut diagonal = Cell::UNREACHED;
         for (k, &d) in distances.iter().enumerate() {
@@ -238,12 +331,13 @@ impl Strip {
             } else {
                 Cell::UNREACHED
             };
-            let next = match kind {
+            let (next, entry) = match kind {
                 StripKind::Row => Cell::best(across, along, diagonal, d, w),
                 StripKind::Column => Cell::best(along, across, diagonal, d, w),
             };
             self.costs[k] = next.cost;
             self.weights[k] = next.weight;
+            self.entries[k] = entry;
             along = next;
             diagonal = across;
         }

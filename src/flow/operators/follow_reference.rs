@@ -1,17 +1,24 @@
 //! `follow_reference`: where each live feature frame sits in the reference.
 //!
 //! Frames go through a [`Follower`] (the local online time warper, plus relocation) in time
-//! order; each yields a `position` event (every `emit_every_frames`-th frame, or all with 1).
-//! The tracker never revises an answer once given, so positions are final. When the follower
-//! relocates after a jump, a `match` event reports the live span and the reference span that
-//! matched, before the position that follows it. Reference frame indices become reference
-//! times with the reference's own framing, and live indices live times with the live framing.
+//! order; each yields a provisional `position` event (`"final": false`, every
+//! `emit_every_frames`-th frame, or all with 1): the tracker's best answer now, which never goes
+//! back. When the follower finds positions final (the optimal path through them can no longer
+//! change, about a band behind the live edge, and the rest when the input ends), the same
+//! frames get a second `position` event with `"final": true`, whose reference time may differ
+//! from the provisional one. When the follower relocates after a jump, a `match` event reports
+//! the live span and the reference span that matched, before the position that follows it.
+//! Reference frame indices become reference times with the reference's own framing; live
+//! indices become the times the frames arrived with.
+
+use std::collections::VecDeque;
+use std::time::Instant;
 
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::StreamVec;
 
-use crate::align::Follower;
+use crate::align::{FinalPosition, Follower};
 use crate::events::EventBody;
 use crate::flow::{FailureSlot, FeatureFrame, StreamEvent};
 
@@ -27,7 +34,12 @@ pub struct ReferenceTiming {
 impl ReferenceTiming {
     /// Reference time of frame `index`.
     pub fn time_ns(&self, index: usize) -> u64 {
-        (self.first_frame_ns + index as f64 * self.hop_ns).round() as u64
+        self.time_at_ns(index as f64)
+    }
+
+    /// Reference time of a fractional frame position.
+    pub fn time_at_ns(&self, position: f64) -> u64 {
+        (self.first_frame_ns + position * self.hop_ns).round().max(0.0) as u64
     }
 }
 
@@ -59,7 +71,8 @@ pub trait FollowReference<'scope> {
     ///         .follow_reference(follower, timing, 1, "live0".into(), "song".into(), FailureSlot::default())
     ///         .inspect(move |_| { counted.fetch_add(1, Ordering::Relaxed); });
     /// });
-    /// assert_eq!(positions.load(Ordering::Relaxed), 3);
+    /// // Three provisional positions, and three final ones when the input ends.
+    /// assert_eq!(positions.load(Ordering::Relaxed), 6);
     /// ```
     fn follow_reference(
         self,
@@ -70,6 +83,16 @@ pub trait FollowReference<'scope> {
         reference: String,
         failures: FailureSlot,
     ) -> StreamVec<'scope, u64, StreamEvent>;
+}
+
+/// What a final position's event needs of its frame, kept until the position is final.
+#[derive(Debug, Clone, Copy)]
+struct AwaitingFinal {
+    live_index: usize,
+    live_ns: u64,
+    captured_at: Instant,
+    tempo: f64,
+    confidence: f64,
 }
 
 impl<'scope> FollowReference<'scope> for StreamVec<'scope, u64, FeatureFrame> {
@@ -84,9 +107,22 @@ impl<'scope> FollowReference<'scope> for StreamVec<'scope, u64, FeatureFrame> {
     ) -> StreamVec<'scope, u64, StreamEvent> {
         let emit_every_frames = emit_every_frames.max(1);
         let mut frames = Vec::new();
-        self.unary(Pipeline, "FollowReference", move |_, _| {
-            move |input, output| {
+        let mut awaiting: VecDeque<AwaitingFinal> = VecDeque::new();
+        let mut finals = Vec::new();
+        self.unary_frontier(Pipeline, "FollowReference", move |initial, _| {
+            // Held at the input frontier, for the final positions given when the input ends.
+            let mut capability = Some(initial);
+            move |(input, frontier), output| {
                 input.for_each_stamp(|cap, containers| {
+                    // Held no earlier than the latest input, so the final positions given at the
+                    // end come after every event before them.
+                    if let Some(held) = capability.as_mut() {
+                        if let Some(&time) = cap.least() {
+                            if held.time() < &time {
+                                held.downgrade(&time);
+                            }
+                        }
+                    }
                     frames.clear();
                     for container in containers {
                         frames.append(container);
@@ -120,24 +156,94 @@ impl<'scope> FollowReference<'scope> for StreamVec<'scope, u64, FeatureFrame> {
                                 body,
                             });
                         }
-                        if !step.live_index.is_multiple_of(emit_every_frames) && step.relocation.is_none() {
-                            continue;
+                        let emitted = step.live_index.is_multiple_of(emit_every_frames) || step.relocation.is_some();
+                        if emitted && follower.settles_positions() {
+                            awaiting.push_back(AwaitingFinal {
+                                live_index: step.live_index,
+                                live_ns: frame.time_ns,
+                                captured_at: frame.captured_at,
+                                tempo: step.tempo,
+                                confidence: step.confidence,
+                            });
                         }
-                        let body = EventBody::Position {
-                            live_ns: frame.time_ns,
-                            ref_ns: timing.time_ns(step.ref_index),
-                            tempo: step.tempo,
-                            confidence: step.confidence,
-                            latency_ns: frame.captured_at.elapsed().as_nanos() as u64,
-                            is_final: true,
-                        };
-                        session.give(StreamEvent {
-                            stream: stream.clone(),
-                            body,
-                        });
+                        if emitted {
+                            let body = EventBody::Position {
+                                live_ns: frame.time_ns,
+                                ref_ns: timing.time_ns(step.ref_index),
+                                tempo: step.tempo,
+                                confidence: step.confidence,
+                                latency_ns: frame.captured_at.elapsed().as_nanos() as u64,
+                                is_final: false,
+                            };
+                            session.give(StreamEvent {
+                                stream: stream.clone(),
+                                body,
+                            });
+                        }
+                        finals.extend(follower.drain_final_positions());
+                        for body in settled_positions(&mut awaiting, &mut finals, timing) {
+                            session.give(StreamEvent {
+                                stream: stream.clone(),
+                                body,
+                            });
+                        }
                     }
                 });
+                match frontier.frontier().first() {
+                    Some(&time) => {
+                        if let Some(cap) = capability.as_mut().filter(|cap| cap.time() < &time) {
+                            cap.downgrade(&time);
+                        }
+                    }
+                    None => {
+                        let Some(cap) = capability.take() else { return };
+                        follower.finish();
+                        finals.extend(follower.drain_final_positions());
+                        let mut session = output.session(&cap);
+                        for body in settled_positions(&mut awaiting, &mut finals, timing) {
+                            session.give(StreamEvent {
+                                stream: stream.clone(),
+                                body,
+                            });
+                        }
+                    }
+                }
             }
         })
     }
+}
+
+/// The final `position` events for the frames awaiting one whose positions are in `finals`;
+/// frames passed over (a relocation cut their path short) stop waiting.
+fn settled_positions(
+    awaiting: &mut VecDeque<AwaitingFinal>,
+    finals: &mut Vec<FinalPosition>,
+    timing: ReferenceTiming,
+) -> Vec<EventBody> {
+    let mut bodies = Vec::new();
+    for settled in finals.drain(..) {
+        while awaiting
+            .front()
+            .is_some_and(|frame| frame.live_index < settled.live_index)
+        {
+            awaiting.pop_front();
+        }
+        let Some(frame) = awaiting
+            .front()
+            .copied()
+            .filter(|frame| frame.live_index == settled.live_index)
+        else {
+            continue;
+        };
+        awaiting.pop_front();
+        bodies.push(EventBody::Position {
+            live_ns: frame.live_ns,
+            ref_ns: timing.time_at_ns(settled.ref_middle()),
+            tempo: frame.tempo,
+            confidence: frame.confidence,
+            latency_ns: frame.captured_at.elapsed().as_nanos() as u64,
+            is_final: true,
+        });
+    }
+    bodies
 }
