@@ -12,6 +12,9 @@ pub enum Distance {
     Cosine,
     /// Euclidean (L2) distance.
     Euclidean,
+    /// The square of the Euclidean distance: a sum over dimensions, so distances over blocks of
+    /// dimensions add up (what [`super::Modalities`] relies on).
+    SquaredEuclidean,
     /// Manhattan (L1) distance.
     Manhattan,
 }
@@ -22,6 +25,7 @@ impl Distance {
         match self {
             Distance::Cosine => cosine_distance(a, b),
             Distance::Euclidean => euclidean_distance(a, b),
+            Distance::SquaredEuclidean => squared_euclidean_distance(a, b),
             Distance::Manhattan => manhattan_distance(a, b),
         }
     }
@@ -34,6 +38,7 @@ impl Distance {
         match self {
             Distance::Cosine => (1.0 - dot(a, b) * inverse_norm_a * inverse_norm_b).clamp(0.0, 2.0),
             Distance::Euclidean => euclidean_distance(a, b),
+            Distance::SquaredEuclidean => squared_euclidean_distance(a, b),
             Distance::Manhattan => manhattan_distance(a, b),
         }
     }
@@ -96,7 +101,13 @@ pub fn cosine_distance(a: &[f32], b: &[f32]) -> f32 {
 /// Euclidean distance.
 #[inline]
 pub fn euclidean_distance(a: &[f32], b: &[f32]) -> f32 {
-    lane_sum(a, b, |x, y| (x - y) * (x - y)).sqrt()
+    squared_euclidean_distance(a, b).sqrt()
+}
+
+/// Squared Euclidean distance.
+#[inline]
+pub fn squared_euclidean_distance(a: &[f32], b: &[f32]) -> f32 {
+    lane_sum(a, b, |x, y| (x - y) * (x - y))
 }
 
 /// Manhattan distance.
@@ -144,6 +155,7 @@ mod tests {
             prop_assert!(close(dot(&a, &b), scalar_dot(&a, &b), scale));
             let l2: f64 = a.iter().zip(&b).map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2)).sum::<f64>().sqrt();
             prop_assert!(close(euclidean_distance(&a, &b), l2, scale.sqrt()));
+            prop_assert!(close(squared_euclidean_distance(&a, &b), l2 * l2, scale));
             let l1: f64 = a.iter().zip(&b).map(|(&x, &y)| (f64::from(x) - f64::from(y)).abs()).sum();
             prop_assert!(close(manhattan_distance(&a, &b), l1, scale.sqrt()));
             let norms = scalar_dot(&a, &a).sqrt() * scalar_dot(&b, &b).sqrt();

@@ -163,7 +163,7 @@ mod tests {
             matrix.extend_from_rows(&seed[len * dim..(len + extra) * dim]).unwrap();
             let query = &seed[seed.len() - dim..];
             let frames = range.0.min(range.1)..range.0.max(range.1).min(matrix.len());
-            for distance in [Distance::Cosine, Distance::Euclidean, Distance::Manhattan] {
+            for distance in [Distance::Cosine, Distance::Euclidean, Distance::SquaredEuclidean, Distance::Manhattan] {
                 let mut out = Vec::new();
                 matrix.distances_to(query, inverse_norm(query), frames.clone(), distance, &mut out);
                 prop_assert_eq!(out.len(), frames.len());

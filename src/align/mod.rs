@@ -13,6 +13,7 @@ mod follower;
 mod kernels;
 mod lag;
 mod live_window;
+mod modalities;
 mod offset_tracker;
 mod oltw;
 mod relocate;
@@ -20,13 +21,17 @@ mod subsequence;
 #[cfg(test)]
 mod test_sequences;
 
-pub use distance::{cosine_distance, dot, euclidean_distance, inverse_norm, manhattan_distance, norm, Distance};
+pub use distance::{
+    cosine_distance, dot, euclidean_distance, inverse_norm, manhattan_distance, norm, squared_euclidean_distance,
+    Distance,
+};
 pub use dtw::{dtw_distance, full_dtw, DtwResult};
 pub use error::AlignError;
 pub use features::FeatureMatrix;
 pub use follower::{FollowStep, Follower, FollowerConfig};
 pub use kernels::KernelSet;
 pub use lag::{AvLagEstimator, LagConfig, LagEstimate};
+pub use modalities::{Modalities, Modality};
 pub use offset_tracker::{OffsetTracker, OffsetTrackerConfig, TrackedOffset};
 pub use oltw::{FinalPosition, OltwConfig, OnlineTimeWarper, StepWeights, TrackedPosition};
 pub use relocate::{RelocationCandidate, Relocator, RelocatorConfig};

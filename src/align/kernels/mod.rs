@@ -142,7 +142,12 @@ mod tests {
     use crate::align::{full_dtw, inverse_norm};
     use proptest::prelude::*;
 
-    const ALL_DISTANCES: [Distance; 3] = [Distance::Cosine, Distance::Euclidean, Distance::Manhattan];
+    const ALL_DISTANCES: [Distance; 4] = [
+        Distance::Cosine,
+        Distance::Euclidean,
+        Distance::SquaredEuclidean,
+        Distance::Manhattan,
+    ];
 
     fn matrix(dim: usize, len: usize, seed: &[f32]) -> FeatureMatrix {
         let values = (0..len * dim)

@@ -18,13 +18,15 @@ pub(super) fn panel_distances(
         let columns = panels[panel * panel_len..(panel + 1) * panel_len].chunks_exact(PANEL_FRAMES);
         let mut lanes = [0.0f32; PANEL_FRAMES];
         match distance {
-            Distance::Euclidean => {
+            Distance::Euclidean | Distance::SquaredEuclidean => {
                 for (&q, column) in query.iter().zip(columns) {
                     for (lane, &value) in lanes.iter_mut().zip(column) {
                         *lane += (q - value) * (q - value);
                     }
                 }
-                lanes.iter_mut().for_each(|lane| *lane = lane.sqrt());
+                if distance == Distance::Euclidean {
+                    lanes.iter_mut().for_each(|lane| *lane = lane.sqrt());
+                }
             }
             Distance::Manhattan => {
                 for (&q, column) in query.iter().zip(columns) {

@@ -20,6 +20,7 @@ const BLOCK_PANELS: usize = 4;
 pub(super) const EUCLIDEAN: u8 = 0;
 pub(super) const MANHATTAN: u8 = 1;
 pub(super) const COSINE: u8 = 2;
+pub(super) const SQUARED_EUCLIDEAN: u8 = 3;
 
 /// See [`super::panel_distances`]; the caller has checked the lengths and the processor.
 pub(super) fn panel_distances(
@@ -34,6 +35,9 @@ pub(super) fn panel_distances(
     unsafe {
         match distance {
             Distance::Euclidean => panels_with::<EUCLIDEAN>(panels, query, query_inverse_norm, inverse_norms, out),
+            Distance::SquaredEuclidean => {
+                panels_with::<SQUARED_EUCLIDEAN>(panels, query, query_inverse_norm, inverse_norms, out)
+            }
             Distance::Manhattan => panels_with::<MANHATTAN>(panels, query, query_inverse_norm, inverse_norms, out),
             Distance::Cosine => panels_with::<COSINE>(panels, query, query_inverse_norm, inverse_norms, out),
         }
@@ -45,7 +49,7 @@ pub(super) fn panel_distances(
 #[inline]
 pub(super) fn accumulate<const METRIC: u8>(sum: __m256, q: __m256, v: __m256) -> __m256 {
     match METRIC {
-        EUCLIDEAN => {
+        EUCLIDEAN | SQUARED_EUCLIDEAN => {
             let difference = _mm256_sub_ps(q, v);
             _mm256_fmadd_ps(difference, difference, sum)
         }
@@ -61,7 +65,7 @@ pub(super) fn accumulate<const METRIC: u8>(sum: __m256, q: __m256, v: __m256) ->
 pub(super) fn finish<const METRIC: u8>(sum: __m256, inverse_norms: __m256) -> __m256 {
     match METRIC {
         EUCLIDEAN => _mm256_sqrt_ps(sum),
-        MANHATTAN => sum,
+        MANHATTAN | SQUARED_EUCLIDEAN => sum,
         _ => {
             let one = _mm256_set1_ps(1.0);
             let cosine = _mm256_sub_ps(one, _mm256_mul_ps(sum, inverse_norms));

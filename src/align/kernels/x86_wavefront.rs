@@ -23,7 +23,7 @@ use std::arch::x86_64::{
     _mm256_set1_ps, _mm256_setr_epi32, _mm256_setzero_ps, _mm256_storeu_ps,
 };
 
-use super::x86_panels::{accumulate, finish, COSINE, EUCLIDEAN, MANHATTAN};
+use super::x86_panels::{accumulate, finish, COSINE, EUCLIDEAN, MANHATTAN, SQUARED_EUCLIDEAN};
 use super::PANEL_FRAMES;
 use crate::align::{Distance, FeatureMatrix, StepWeights};
 
@@ -49,6 +49,7 @@ pub(super) fn full_dtw_cost(
     unsafe {
         match distance {
             Distance::Euclidean => wavefront::<EUCLIDEAN>(live, reference, weights),
+            Distance::SquaredEuclidean => wavefront::<SQUARED_EUCLIDEAN>(live, reference, weights),
             Distance::Manhattan => wavefront::<MANHATTAN>(live, reference, weights),
             Distance::Cosine => wavefront::<COSINE>(live, reference, weights),
         }
