@@ -23,7 +23,7 @@ mod sync_job;
 
 pub use error::FlowError;
 pub use failure::FailureSlot;
-pub use follow_job::{run_follow, FollowJob};
+pub use follow_job::{run_follow, FollowJob, FOLLOW_FRAMES};
 pub use locate_job::{run_locate, LocateJob};
 pub use records::{EnvelopeSample, FeatureFrame, StreamEvent};
 pub use reference::{encode_reference_file, EncodedReference};

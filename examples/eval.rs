@@ -1,0 +1,133 @@
+//! The Rust side of the accuracy harness (`benches/eval/run.py` drives it and scores the
+//! results). For each case folder holding `reference.wav` and `live.wav`, it encodes both with
+//! `follow`'s features, follows the live features frame by frame as `follow` does, and writes:
+//! - `warpflow.csv`: the provisional position of every live frame (what `follow` emits at once);
+//! - `warpflow_final.csv`: the final positions (what `follow` emits a band later);
+//! - `offline_dtw.csv`: full DTW of the whole live recording against the whole reference, the
+//!   offline yardstick an online tracker is measured against;
+//! - `reference.f32`, `live.f32`: the feature arrays (little-endian, row-major), so that other
+//!   aligners run on the very same arrays;
+//! - `run.json`: step times, real-time factor, frame timing and the lag of final positions.
+//!
+//! Tracks are CSV lines `live_s,ref_s`, one per live frame, times in each recording's own clock.
+//!
+//! Run with: `cargo run --release --example eval -- CASES_DIR [FEATURES]` (FEATURES as
+//! `follow --audio-features`, default `logmel`).
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+
+use warpflow::align::{full_dtw, FeatureMatrix, Follower, FollowerConfig};
+use warpflow::encode::{AudioFeatureEncoder, AudioFeatureKind};
+use warpflow::flow::operators::ReferenceTiming;
+use warpflow::flow::{encode_reference_file, FOLLOW_FRAMES};
+
+fn write_track(path: &Path, track: impl Iterator<Item = (f64, f64)>) -> Result<()> {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?);
+    writeln!(out, "live_s,ref_s")?;
+    for (live_s, ref_s) in track {
+        writeln!(out, "{live_s:.4},{ref_s:.4}")?;
+    }
+    Ok(())
+}
+
+fn write_features(path: &Path, features: &FeatureMatrix) -> Result<()> {
+    let bytes: Vec<u8> = (0..features.len())
+        .flat_map(|k| features.frame(k).iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<_>>())
+        .collect();
+    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+}
+
+fn seconds(timing: &ReferenceTiming, position: f64) -> f64 {
+    timing.time_at_ns(position) as f64 / 1e9
+}
+
+fn run_case(folder: &Path, encoder: &mut AudioFeatureEncoder) -> Result<()> {
+    let reference = encode_reference_file(&folder.join("reference.wav"), encoder)?;
+    let live = encode_reference_file(&folder.join("live.wav"), encoder)?;
+    write_features(&folder.join("reference.f32"), &reference.features)?;
+    write_features(&folder.join("live.f32"), &live.features)?;
+    let (ref_timing, live_timing) = (reference.timing, live.timing);
+    let config = FollowerConfig::default();
+    let distance = config.oltw.distance;
+    let reference_features = Arc::new(reference.features);
+    let mut follower = Follower::new(reference_features.clone(), config)?;
+
+    let mut provisional = Vec::with_capacity(live.features.len());
+    let mut finals = Vec::new();
+    let mut final_lags = Vec::new();
+    let mut step_us = Vec::with_capacity(live.features.len());
+    let started = Instant::now();
+    for i in 0..live.features.len() {
+        let step_started = Instant::now();
+        let step = follower.push_frame(live.features.frame(i))?;
+        step_us.push(step_started.elapsed().as_secs_f64() * 1e6);
+        provisional.push((seconds(&live_timing, i as f64), seconds(&ref_timing, step.ref_index as f64)));
+        for settled in follower.drain_final_positions() {
+            final_lags.push((i - settled.live_index) as f64 * ref_timing.hop_ns / 1e9);
+            finals.push(settled);
+        }
+    }
+    let follow_s = started.elapsed().as_secs_f64();
+    follower.finish();
+    finals.extend(follower.drain_final_positions());
+    write_track(&folder.join("warpflow.csv"), provisional.into_iter())?;
+    write_track(
+        &folder.join("warpflow_final.csv"),
+        finals
+            .iter()
+            .map(|f| (seconds(&live_timing, f.live_index as f64), seconds(&ref_timing, f.ref_middle()))),
+    )?;
+
+    let offline = full_dtw(&live.features, &reference_features, distance, FollowerConfig::default().oltw.step_weights)
+        .context("full DTW of empty features")?;
+    let mut spans: Vec<(usize, usize)> = vec![(usize::MAX, 0); live.features.len()];
+    for &(i, j) in &offline.path {
+        spans[i] = (spans[i].0.min(j), spans[i].1.max(j));
+    }
+    write_track(
+        &folder.join("offline_dtw.csv"),
+        spans.iter().enumerate().map(|(i, &(first, last))| {
+            (seconds(&live_timing, i as f64), seconds(&ref_timing, (first + last) as f64 / 2.0))
+        }),
+    )?;
+
+    step_us.sort_by(|a, b| a.total_cmp(b));
+    final_lags.sort_by(|a, b| a.total_cmp(b));
+    let live_s = live.duration_ns as f64 / 1e9;
+    let run = serde_json::json!({
+        "frames": live.features.len(),
+        "dim": live.features.dim(),
+        "hop_s": ref_timing.hop_ns / 1e9,
+        "window_s": FOLLOW_FRAMES.frame_len as f64 / f64::from(FOLLOW_FRAMES.rate_hz),
+        "step_mean_us": step_us.iter().sum::<f64>() / step_us.len().max(1) as f64,
+        "step_p99_us": step_us.get(step_us.len() * 99 / 100).copied().unwrap_or(0.0),
+        "real_time_factor": follow_s / live_s.max(1e-9),
+        "final_lag_median_s": final_lags.get(final_lags.len() / 2).copied().unwrap_or(0.0),
+    });
+    std::fs::write(folder.join("run.json"), run.to_string())?;
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cases = args.first().context("usage: eval CASES_DIR [FEATURES]")?;
+    let kind: AudioFeatureKind = args.get(1).map_or("logmel", String::as_str).parse()?;
+    let mut encoder = AudioFeatureEncoder::new(kind, FOLLOW_FRAMES, tch::Device::Cpu)?;
+    let mut folders: Vec<_> = std::fs::read_dir(cases)
+        .with_context(|| format!("reading {cases}"))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.join("case.json").exists())
+        .collect();
+    folders.sort();
+    for folder in folders {
+        let started = Instant::now();
+        run_case(&folder, &mut encoder).with_context(|| format!("case {}", folder.display()))?;
+        eprintln!("{}: {:.1} s", folder.display(), started.elapsed().as_secs_f64());
+    }
+    Ok(())
+}
