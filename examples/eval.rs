@@ -7,12 +7,14 @@
 //!   offline yardstick an online tracker is measured against;
 //! - `reference.f32`, `live.f32`: the feature arrays (little-endian, row-major), so that other
 //!   aligners run on the very same arrays;
-//! - `run.json`: step times, real-time factor, frame timing and the lag of final positions.
+//! - `run.json`: step times (with the relocation search, and of the tracker alone), real-time
+//!   factor, frame timing, the lag of final positions and the relocations made.
 //!
 //! Tracks are CSV lines `live_s,ref_s`, one per live frame, times in each recording's own clock.
 //!
-//! Run with: `cargo run --release --example eval -- CASES_DIR [FEATURES]` (FEATURES as
-//! `follow --audio-features`, default `logmel`).
+//! Run with: `cargo run --release --example eval -- CASES_DIR [FEATURES] [--lookahead-frames N]
+//! [--no-relocation]` (FEATURES as `follow --audio-features`, default `logmel`; the other options
+//! as `follow`'s).
 
 use std::io::Write;
 use std::path::Path;
@@ -27,7 +29,8 @@ use warpflow::flow::operators::ReferenceTiming;
 use warpflow::flow::{encode_reference_file, FOLLOW_FRAMES};
 
 fn write_track(path: &Path, track: impl Iterator<Item = (f64, f64)>) -> Result<()> {
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?);
+    let mut out =
+        std::io::BufWriter::new(std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?);
     writeln!(out, "live_s,ref_s")?;
     for (live_s, ref_s) in track {
         writeln!(out, "{live_s:.4},{ref_s:.4}")?;
@@ -37,7 +40,13 @@ fn write_track(path: &Path, track: impl Iterator<Item = (f64, f64)>) -> Result<(
 
 fn write_features(path: &Path, features: &FeatureMatrix) -> Result<()> {
     let bytes: Vec<u8> = (0..features.len())
-        .flat_map(|k| features.frame(k).iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<_>>())
+        .flat_map(|k| {
+            features
+                .frame(k)
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect::<Vec<_>>()
+        })
         .collect();
     std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
 }
@@ -46,13 +55,13 @@ fn seconds(timing: &ReferenceTiming, position: f64) -> f64 {
     timing.time_at_ns(position) as f64 / 1e9
 }
 
-fn run_case(folder: &Path, encoder: &mut AudioFeatureEncoder) -> Result<()> {
+fn run_case(folder: &Path, encoder: &mut AudioFeatureEncoder, options: &Options) -> Result<()> {
     let reference = encode_reference_file(&folder.join("reference.wav"), encoder)?;
     let live = encode_reference_file(&folder.join("live.wav"), encoder)?;
     write_features(&folder.join("reference.f32"), &reference.features)?;
     write_features(&folder.join("live.f32"), &live.features)?;
     let (ref_timing, live_timing) = (reference.timing, live.timing);
-    let config = FollowerConfig::default();
+    let config = options.follower.clone();
     let distance = config.oltw.distance;
     let reference_features = Arc::new(reference.features);
     let mut follower = Follower::new(reference_features.clone(), config)?;
@@ -61,12 +70,22 @@ fn run_case(folder: &Path, encoder: &mut AudioFeatureEncoder) -> Result<()> {
     let mut finals = Vec::new();
     let mut final_lags = Vec::new();
     let mut step_us = Vec::with_capacity(live.features.len());
+    let mut relocations = Vec::new();
     let started = Instant::now();
     for i in 0..live.features.len() {
         let step_started = Instant::now();
         let step = follower.push_frame(live.features.frame(i))?;
+        if let Some(found) = step.relocation {
+            relocations.push((
+                seconds(&live_timing, i as f64),
+                seconds(&ref_timing, found.ref_index as f64),
+            ));
+        }
         step_us.push(step_started.elapsed().as_secs_f64() * 1e6);
-        provisional.push((seconds(&live_timing, i as f64), seconds(&ref_timing, step.ref_index as f64)));
+        provisional.push((
+            seconds(&live_timing, i as f64),
+            seconds(&ref_timing, step.ref_index as f64),
+        ));
         for settled in follower.drain_final_positions() {
             final_lags.push((i - settled.live_index) as f64 * ref_timing.hop_ns / 1e9);
             finals.push(settled);
@@ -78,13 +97,21 @@ fn run_case(folder: &Path, encoder: &mut AudioFeatureEncoder) -> Result<()> {
     write_track(&folder.join("warpflow.csv"), provisional.into_iter())?;
     write_track(
         &folder.join("warpflow_final.csv"),
-        finals
-            .iter()
-            .map(|f| (seconds(&live_timing, f.live_index as f64), seconds(&ref_timing, f.ref_middle()))),
+        finals.iter().map(|f| {
+            (
+                seconds(&live_timing, f.live_index as f64),
+                seconds(&ref_timing, f.ref_middle()),
+            )
+        }),
     )?;
 
-    let offline = full_dtw(&live.features, &reference_features, distance, FollowerConfig::default().oltw.step_weights)
-        .context("full DTW of empty features")?;
+    let offline = full_dtw(
+        &live.features,
+        &reference_features,
+        distance,
+        options.follower.oltw.step_weights,
+    )
+    .context("full DTW of empty features")?;
     let mut spans: Vec<(usize, usize)> = vec![(usize::MAX, 0); live.features.len()];
     for &(i, j) in &offline.path {
         spans[i] = (spans[i].0.min(j), spans[i].1.max(j));
@@ -92,10 +119,28 @@ fn run_case(folder: &Path, encoder: &mut AudioFeatureEncoder) -> Result<()> {
     write_track(
         &folder.join("offline_dtw.csv"),
         spans.iter().enumerate().map(|(i, &(first, last))| {
-            (seconds(&live_timing, i as f64), seconds(&ref_timing, (first + last) as f64 / 2.0))
+            (
+                seconds(&live_timing, i as f64),
+                seconds(&ref_timing, (first + last) as f64 / 2.0),
+            )
         }),
     )?;
 
+    // The tracker alone (no relocation search), for comparison with other online trackers.
+    let mut tracker_only = Follower::new(
+        reference_features.clone(),
+        FollowerConfig {
+            relocation: None,
+            ..options.follower.clone()
+        },
+    )?;
+    let mut tracker_us = Vec::with_capacity(live.features.len());
+    for i in 0..live.features.len() {
+        let step_started = Instant::now();
+        tracker_only.push_frame(live.features.frame(i))?;
+        tracker_us.push(step_started.elapsed().as_secs_f64() * 1e6);
+    }
+    tracker_us.sort_by(|a, b| a.total_cmp(b));
     step_us.sort_by(|a, b| a.total_cmp(b));
     final_lags.sort_by(|a, b| a.total_cmp(b));
     let live_s = live.duration_ns as f64 / 1e9;
@@ -107,17 +152,51 @@ fn run_case(folder: &Path, encoder: &mut AudioFeatureEncoder) -> Result<()> {
         "step_mean_us": step_us.iter().sum::<f64>() / step_us.len().max(1) as f64,
         "step_p99_us": step_us.get(step_us.len() * 99 / 100).copied().unwrap_or(0.0),
         "real_time_factor": follow_s / live_s.max(1e-9),
+        "tracker_step_mean_us": tracker_us.iter().sum::<f64>() / tracker_us.len().max(1) as f64,
+        "tracker_step_p99_us": tracker_us.get(tracker_us.len() * 99 / 100).copied().unwrap_or(0.0),
         "final_lag_median_s": final_lags.get(final_lags.len() / 2).copied().unwrap_or(0.0),
+        "relocations": relocations,
     });
     std::fs::write(folder.join("run.json"), run.to_string())?;
     Ok(())
 }
 
+/// What to run: the features and the follower's settings.
+struct Options {
+    features: AudioFeatureKind,
+    follower: FollowerConfig,
+}
+
+impl Options {
+    /// `[FEATURES] [--lookahead-frames N] [--no-relocation]`.
+    fn parse(args: &[String]) -> Result<Self> {
+        let mut options = Options {
+            features: AudioFeatureKind::LogMel,
+            follower: FollowerConfig::default(),
+        };
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--lookahead-frames" => {
+                    let value = args.next().context("--lookahead-frames needs a number")?;
+                    options.follower.oltw.lookahead_frames =
+                        value.parse().with_context(|| format!("--lookahead-frames '{value}'"))?;
+                }
+                "--no-relocation" => options.follower.relocation = None,
+                features => options.features = features.parse()?,
+            }
+        }
+        Ok(options)
+    }
+}
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let cases = args.first().context("usage: eval CASES_DIR [FEATURES]")?;
-    let kind: AudioFeatureKind = args.get(1).map_or("logmel", String::as_str).parse()?;
-    let mut encoder = AudioFeatureEncoder::new(kind, FOLLOW_FRAMES, tch::Device::Cpu)?;
+    let (cases, rest) = args
+        .split_first()
+        .context("usage: eval CASES_DIR [FEATURES] [--lookahead-frames N] [--no-relocation]")?;
+    let options = Options::parse(rest)?;
+    let mut encoder = AudioFeatureEncoder::new(options.features, FOLLOW_FRAMES, tch::Device::Cpu)?;
     let mut folders: Vec<_> = std::fs::read_dir(cases)
         .with_context(|| format!("reading {cases}"))?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
@@ -126,7 +205,7 @@ fn main() -> Result<()> {
     folders.sort();
     for folder in folders {
         let started = Instant::now();
-        run_case(&folder, &mut encoder).with_context(|| format!("case {}", folder.display()))?;
+        run_case(&folder, &mut encoder, &options).with_context(|| format!("case {}", folder.display()))?;
         eprintln!("{}: {:.1} s", folder.display(), started.elapsed().as_secs_f64());
     }
     Ok(())

@@ -85,6 +85,11 @@ struct FollowArgs {
     /// How many steps in a row the aligner may advance one side alone (bounds the tempo).
     #[arg(long, default_value_t = 3)]
     max_run_count: usize,
+    /// Reference frames the aligner keeps computed ahead of its best match, so that provisional
+    /// positions move on at note onsets without waiting (0 = Dixon's rule alone; 10 helps music
+    /// with clear onsets, and can run ahead on long sustained notes).
+    #[arg(long, default_value_t = 0)]
+    lookahead_frames: usize,
     /// Seconds of recent live audio the relocation search looks for in the whole reference
     /// (after jumps, skips, repeats); 0 turns relocation off.
     #[arg(long, default_value_t = 3.0, value_parser = parse_non_negative_seconds)]
@@ -206,6 +211,7 @@ impl Cli {
                         oltw: OltwConfig {
                             band_frames: args.band_frames,
                             max_run_count: args.max_run_count,
+                            lookahead_frames: args.lookahead_frames,
                             ..OltwConfig::default()
                         },
                         relocation: relocation_config(args.relocation_window_s),

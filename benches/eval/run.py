@@ -12,7 +12,8 @@ kind: % of events within 25/50/100/300 ms, median error, miss rate (events more 
 or before any position), and for jumps and repeats the live time from the jump until positions
 are back within 300 ms.
 
-Run with: ./scripts/eval.sh   (it installs what this needs and calls this script)
+Run with: ./scripts/eval.sh [FEATURES [FOLLOW OPTIONS]]   (it installs what this needs, builds
+the cases and calls this script: `python benches/eval/run.py CASES_DIR FEATURES OPTIONS...`)
 """
 
 import json
@@ -89,8 +90,9 @@ def matchmaker_track(folder, dim, hop_s, first_frame_s):
 def main():
     cases_dir = sys.argv[1]
     features = sys.argv[2] if len(sys.argv) > 2 else "logmel"
-    subprocess.run(["cargo", "run", "--quiet", "--release", "--example", "eval", "--", cases_dir, features],
-                   cwd=REPO, check=True)
+    follow_options = sys.argv[3:]
+    subprocess.run(["cargo", "run", "--quiet", "--release", "--example", "eval", "--", cases_dir, features,
+                    *follow_options], cwd=REPO, check=True)
     methods = ["warpflow", "warpflow final", "matchmaker", "offline DTW"]
     pooled = {}  # (kind, method) -> list of error arrays
     relocations = {}  # (kind, method) -> list of seconds
@@ -120,7 +122,7 @@ def main():
             if kind in ("jump", "repeat"):
                 relocations.setdefault((kind, method), []).append(relocation_s(truth, errors))
 
-    print(f"features: {features}; cases in {cases_dir}")
+    print(f"features: {features}; follow options: {' '.join(follow_options) or 'defaults'}; cases in {cases_dir}")
     print()
     print("| cases | method | events | ≤ 25 ms | ≤ 50 ms | ≤ 100 ms | ≤ 300 ms | median error | miss rate |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
@@ -141,9 +143,13 @@ def main():
     print()
     w, m = timings["warpflow"], timings["matchmaker"]
     window_s = w[0]["window_s"]
+    print(f"feature dimension {w[0]['dim']}, {1e3 * w[0]['hop_s']:.0f} ms hop; the relocation search scans the whole reference at 60 000 cells per live frame")
+    print()
     print("| method | decision latency | step mean | step p99 (worst case) | real-time factor |")
     print("| --- | --- | --- | --- | --- |")
-    print(f"| warpflow | {1e3 * window_s / 2:.0f} ms of window + {np.mean([r['step_mean_us'] for r in w]):.1f} µs "
+    print(f"| warpflow tracker | {1e3 * window_s / 2:.0f} ms of window + {np.mean([r['tracker_step_mean_us'] for r in w]):.1f} µs "
+          f"| {np.mean([r['tracker_step_mean_us'] for r in w]):.1f} µs | {max(r['tracker_step_p99_us'] for r in w):.1f} µs | |")
+    print(f"| warpflow with relocation | {1e3 * window_s / 2:.0f} ms of window + {np.mean([r['step_mean_us'] for r in w]):.1f} µs "
           f"| {np.mean([r['step_mean_us'] for r in w]):.1f} µs | {max(r['step_p99_us'] for r in w):.1f} µs "
           f"| {np.mean([r['real_time_factor'] for r in w]):.5f} |")
     print(f"| warpflow final | {np.median(final_lags):.1f} s (median lag behind the live edge) | | | |")

@@ -87,8 +87,8 @@ impl Follower {
     }
 
     /// Takes the positions that have become final, in live order, with live indices counted
-    /// like [`FollowStep::live_index`]. A relocation ends the path it interrupts: what of it had
-    /// not become final by then is not reported.
+    /// like [`FollowStep::live_index`]. A relocation ends the path it interrupts: the rest of
+    /// that path is settled then, as at the end of the stream.
     pub fn drain_final_positions(&mut self) -> std::vec::Drain<'_, FinalPosition> {
         self.final_positions.drain(..)
     }
@@ -133,6 +133,9 @@ impl Follower {
         });
         if confirmed {
             self.pending = None;
+            // The stretch before the jump ends here: its best path is as final as it will get.
+            self.warper.finish();
+            self.take_final_positions();
             self.warper.restart_at(candidate.ref_index + 1);
             self.path_start_frame = live_index + 1;
             step.ref_index = candidate.ref_index;

@@ -83,6 +83,9 @@ pub struct OltwConfig {
     /// and spares the aligner the bookkeeping (one byte per computed cell, kept back to the
     /// last final position, at most about 8 band widths).
     pub settle_every_frames: usize,
+    /// How far (in reference frames) the frontier is kept ahead of the best match, so that the
+    /// match can move on as soon as the live stream does; 0 leaves it to Dixon's rule alone.
+    pub lookahead_frames: usize,
 }
 
 impl Default for OltwConfig {
@@ -96,6 +99,7 @@ impl Default for OltwConfig {
             rival_exclusion_frames: 10,
             startup_frames: 10,
             settle_every_frames: 10,
+            lookahead_frames: 0,
             min_tempo: 0.5,
             max_tempo: 2.0,
         }
@@ -466,6 +470,11 @@ impl OnlineTimeWarper {
         }
         let on_column = self.column.cheapest();
         let on_row = self.row.cheapest();
+        if let Some((best_ref, _)) = on_row {
+            if j < best_ref + self.config.lookahead_frames {
+                return Step::Reference;
+            }
+        }
         let (live, reference) = match (on_column, on_row) {
             (Some((live, column_best)), Some((reference, row_best))) => {
                 // On a tie the column wins, as in the order of Dixon's tests.

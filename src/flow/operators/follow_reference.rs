@@ -214,7 +214,7 @@ impl<'scope> FollowReference<'scope> for StreamVec<'scope, u64, FeatureFrame> {
 }
 
 /// The final `position` events for the frames awaiting one whose positions are in `finals`;
-/// frames passed over (a relocation cut their path short) stop waiting.
+/// frames passed over (none are, unless a final position is missing) stop waiting.
 fn settled_positions(
     awaiting: &mut VecDeque<AwaitingFinal>,
     finals: &mut Vec<FinalPosition>,
