@@ -13,7 +13,7 @@
 //! Tracks are CSV lines `live_s,ref_s`, one per live frame, times in each recording's own clock.
 //!
 //! Run with: `cargo run --release --example eval -- CASES_DIR [FEATURES] [--lookahead-frames N]
-//! [--no-relocation]` (FEATURES as `follow --audio-features`, default `logmel`; the other options
+//! [--no-relocation] [--transposition]` (FEATURES as `follow --audio-features`, default `logmel`; the other options
 //! as `follow`'s).
 
 use std::io::Write;
@@ -105,8 +105,19 @@ fn run_case(folder: &Path, encoder: &mut AudioFeatureEncoder, options: &Options)
         }),
     )?;
 
+    // Offline DTW on the features the tracker compared: rotated back by the transposition it
+    // settled on, when it estimates one.
+    let semitones = follower.transposition_semitones().unwrap_or(0);
+    let dim = live.features.dim();
+    let rotated: Vec<f32> = (0..live.features.len())
+        .flat_map(|i| {
+            let frame = live.features.frame(i);
+            (0..dim).map(move |k| frame[(k + semitones) % dim])
+        })
+        .collect();
+    let live_compared = FeatureMatrix::new(dim, rotated)?;
     let offline = full_dtw(
-        &live.features,
+        &live_compared,
         &reference_features,
         distance,
         options.follower.oltw.step_weights,
@@ -156,10 +167,14 @@ fn run_case(folder: &Path, encoder: &mut AudioFeatureEncoder, options: &Options)
         "tracker_step_p99_us": tracker_us.get(tracker_us.len() * 99 / 100).copied().unwrap_or(0.0),
         "final_lag_median_s": final_lags.get(final_lags.len() / 2).copied().unwrap_or(0.0),
         "relocations": relocations,
+        "transposition_semitones": follower.transposition_semitones(),
     });
     std::fs::write(folder.join("run.json"), run.to_string())?;
     Ok(())
 }
+
+/// Live frames before a transposition estimate may leave 0 (as `follow --transposition`).
+const TRANSPOSITION_SETTLE_FRAMES: usize = 150;
 
 /// What to run: the features and the follower's settings.
 struct Options {
@@ -168,7 +183,7 @@ struct Options {
 }
 
 impl Options {
-    /// `[FEATURES] [--lookahead-frames N] [--no-relocation]`.
+    /// `[FEATURES] [--lookahead-frames N] [--no-relocation] [--transposition]`.
     fn parse(args: &[String]) -> Result<Self> {
         let mut options = Options {
             features: AudioFeatureKind::LogMel,
@@ -183,6 +198,7 @@ impl Options {
                         value.parse().with_context(|| format!("--lookahead-frames '{value}'"))?;
                 }
                 "--no-relocation" => options.follower.relocation = None,
+                "--transposition" => options.follower.transposition_settle_frames = Some(TRANSPOSITION_SETTLE_FRAMES),
                 features => options.features = features.parse()?,
             }
         }
@@ -194,7 +210,7 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (cases, rest) = args
         .split_first()
-        .context("usage: eval CASES_DIR [FEATURES] [--lookahead-frames N] [--no-relocation]")?;
+        .context("usage: eval CASES_DIR [FEATURES] [--lookahead-frames N] [--no-relocation] [--transposition]")?;
     let options = Options::parse(rest)?;
     let mut encoder = AudioFeatureEncoder::new(options.features, FOLLOW_FRAMES, tch::Device::Cpu)?;
     let mut folders: Vec<_> = std::fs::read_dir(cases)

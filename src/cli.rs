@@ -90,6 +90,10 @@ struct FollowArgs {
     /// with clear onsets, and can run ahead on long sustained notes).
     #[arg(long, default_value_t = 0)]
     lookahead_frames: usize,
+    /// Estimate the key the live stream is played in against the reference's and undo it, for
+    /// performances transposed by some semitones (needs --audio-features chroma).
+    #[arg(long)]
+    transposition: bool,
     /// Seconds of recent live audio the relocation search looks for in the whole reference
     /// (after jumps, skips, repeats); 0 turns relocation off.
     #[arg(long, default_value_t = 3.0, value_parser = parse_non_negative_seconds)]
@@ -215,6 +219,8 @@ impl Cli {
                             ..OltwConfig::default()
                         },
                         relocation: relocation_config(args.relocation_window_s),
+                        // A key shows after a few seconds of music: 3 s at 20 ms frames.
+                        transposition_settle_frames: args.transposition.then_some(150),
                         ..FollowerConfig::default()
                     },
                     emit_every_frames: args.emit_every_frames,

@@ -113,3 +113,18 @@ fn bad_options_are_named() {
         &["mfcc"],
     );
 }
+
+#[test]
+fn transposition_without_chroma_is_refused() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let wav = dir.path().join("reference.wav");
+    gst_launch(&format!(
+        "audiotestsrc num-buffers=20 ! audioconvert ! wavenc ! filesink location={}",
+        wav.display()
+    ));
+    let path = wav.to_str().expect("a UTF-8 path");
+    assert_refused(
+        &["follow", "--reference", path, "--live", path, "--transposition"],
+        &["transposition", "chroma"],
+    );
+}

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::{
     AlignError, FeatureMatrix, FinalPosition, OltwConfig, OnlineTimeWarper, RelocationCandidate, Relocator,
-    RelocatorConfig,
+    RelocatorConfig, TranspositionTracker,
 };
 
 /// Settings of a follower.
@@ -22,6 +22,9 @@ pub struct FollowerConfig {
     pub relocation: Option<RelocatorConfig>,
     /// How close (in reference frames) two candidates must be to confirm each other.
     pub agreement_frames: usize,
+    /// Estimate the live stream's transposition and undo it (12-bin chroma features only), after
+    /// this many live frames; `None` compares frames as they come.
+    pub transposition_settle_frames: Option<usize>,
 }
 
 impl Default for FollowerConfig {
@@ -30,6 +33,7 @@ impl Default for FollowerConfig {
             oltw: OltwConfig::default(),
             relocation: Some(RelocatorConfig::default()),
             agreement_frames: 25,
+            transposition_settle_frames: None,
         }
     }
 }
@@ -61,11 +65,18 @@ pub struct Follower {
     path_start_frame: usize,
     /// Final positions found and not yet taken, in this follower's frame numbering.
     final_positions: Vec<FinalPosition>,
+    transposition: Option<TranspositionTracker>,
+    /// The live frame as the aligners see it (rotated back to the reference's key).
+    rotated: Vec<f32>,
 }
 
 impl Follower {
     /// A follower of `reference`.
     pub fn new(reference: Arc<FeatureMatrix>, config: FollowerConfig) -> Result<Self, AlignError> {
+        let transposition = config
+            .transposition_settle_frames
+            .map(|frames| TranspositionTracker::new(&reference, frames))
+            .transpose()?;
         let relocator = config
             .relocation
             .map(|r| Relocator::new(reference.clone(), r))
@@ -78,7 +89,14 @@ impl Follower {
             frames: 0,
             path_start_frame: 0,
             final_positions: Vec::new(),
+            transposition,
+            rotated: Vec::new(),
         })
+    }
+
+    /// Semitones the live stream is estimated to sit above the reference, when estimated.
+    pub fn transposition_semitones(&self) -> Option<usize> {
+        self.transposition.as_ref().map(TranspositionTracker::semitones)
     }
 
     /// Whether the tracker reports final positions (see [`OnlineTimeWarper::drain_final_positions`]).
@@ -110,6 +128,18 @@ impl Follower {
 
     /// Takes the next live frame.
     pub fn push_frame(&mut self, frame: &[f32]) -> Result<FollowStep, AlignError> {
+        let Some(transposition) = self.transposition.as_mut() else {
+            return self.follow(frame);
+        };
+        let mut rotated = std::mem::take(&mut self.rotated);
+        transposition.push_frame(frame, &mut rotated)?;
+        let step = self.follow(&rotated);
+        self.rotated = rotated;
+        step
+    }
+
+    /// Follows a frame as the aligners see it.
+    fn follow(&mut self, frame: &[f32]) -> Result<FollowStep, AlignError> {
         let live_index = self.frames;
         self.frames += 1;
         let tracked = self.warper.push_frame(frame)?;
@@ -167,13 +197,16 @@ mod tests {
                 ..RelocatorConfig::default()
             }),
             agreement_frames: 10,
+            ..FollowerConfig::default()
         };
         let mut follower = Follower::new(reference.clone(), config).unwrap();
+        let mut finals = Vec::new();
         let live: Vec<usize> = (0..400).chain(1_300..1_700).collect();
         let mut relocated_at = None;
         let mut errors_after = Vec::new();
         for (i, &truth) in live.iter().enumerate() {
             let step = follower.push_frame(reference.frame(truth)).unwrap();
+            finals.extend(follower.drain_final_positions());
             if step.relocation.is_some() && relocated_at.is_none() {
                 relocated_at = Some(i);
             }
@@ -195,5 +228,13 @@ mod tests {
             "errors after relocating: {:?}",
             &errors_after[..10]
         );
+        // Every frame gets one final position, in order: the stretch before the jump is settled
+        // when the relocation cuts it, the rest at the end; both sit on the truth.
+        follower.finish();
+        finals.extend(follower.drain_final_positions());
+        assert!(finals.iter().map(|f| f.live_index).eq(0..live.len()));
+        let settled_error = |f: &FinalPosition| (f.ref_middle() - live[f.live_index] as f64).abs();
+        assert!(finals[..390].iter().all(|f| settled_error(f) <= 2.0));
+        assert!(finals[at + 10..].iter().all(|f| settled_error(f) <= 2.0));
     }
 }

@@ -20,6 +20,7 @@ mod relocate;
 mod subsequence;
 #[cfg(test)]
 mod test_sequences;
+mod transposition;
 
 pub use distance::{
     cosine_distance, dot, euclidean_distance, inverse_norm, manhattan_distance, norm, squared_euclidean_distance,
@@ -36,3 +37,4 @@ pub use offset_tracker::{OffsetTracker, OffsetTrackerConfig, TrackedOffset};
 pub use oltw::{FinalPosition, OltwConfig, OnlineTimeWarper, StepWeights, TrackedPosition};
 pub use relocate::{RelocationCandidate, Relocator, RelocatorConfig};
 pub use subsequence::{SubsequenceMatch, SubsequenceSearch};
+pub use transposition::TranspositionTracker;
