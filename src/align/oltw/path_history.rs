@@ -12,7 +12,7 @@
 //! older ones). While the live stream pauses, the end paths may run side by side for long; when
 //! more than `capacity_strips` rows or columns pile up that way, the oldest half of the
 //! currently best path is declared final, which bounds memory at the price of exactness for
-//! pauses longer than that (8 band widths as the aligner sets it).
+//! pauses longer than that (3 band widths as the aligner sets it).
 
 use std::collections::VecDeque;
 
@@ -35,6 +35,10 @@ pub struct FinalPosition {
     /// The last reference frame the path reaches at that live frame (more than `ref_first`
     /// where the live stream runs ahead of the reference).
     pub ref_last: usize,
+    /// True when every path still in play runs through it (or the stream ended); false when it
+    /// was settled on the best path alone because the paths had not met within the memory
+    /// bound (a long pause, or live input going on past the reference's end).
+    pub exact: bool,
 }
 
 impl FinalPosition {
@@ -106,6 +110,7 @@ impl PathHistory {
         debug_assert_eq!(live_index, self.first_row + self.rows.len());
         let strip = self.recycled(first, entries);
         self.rows.push_back(strip);
+        self.enforce_capacity();
     }
 
     /// Records the entries of the column of reference frame `ref_index`, starting at live `first`.
@@ -113,6 +118,7 @@ impl PathHistory {
         debug_assert_eq!(ref_index, self.first_column + self.columns.len());
         let strip = self.recycled(first, entries);
         self.columns.push_back(strip);
+        self.enforce_capacity();
     }
 
     fn recycled(&mut self, first: usize, entries: &[u8]) -> StripEntries {
@@ -166,26 +172,29 @@ impl PathHistory {
     /// current column) and its best cell, settles every position the end cells' paths share and
     /// appends the newly final ones to `out`, one per live frame, in order.
     pub(super) fn settle(&mut self, ends: [CellIndex; 2], best: CellIndex, out: &mut Vec<FinalPosition>) {
-        let Some(meeting) = self.meeting_point(ends[0], ends[1]).or_else(|| self.forced_point(best)) else {
-            return;
-        };
-        self.settle_at(meeting, out);
+        if let Some(meeting) = self.meeting_point(ends[0], ends[1]) {
+            self.settle_through(meeting, false, true, out);
+        } else if let Some(forced) = self.forced_point(best) {
+            self.settle_through(forced, false, false, out);
+        }
     }
 
     /// Settles the whole path to `last` once the live stream has ended (nothing can extend the
     /// path any more, so the best frontier cell's path is the answer), including `last`'s frame.
     pub(super) fn settle_to_end(&mut self, last: CellIndex, out: &mut Vec<FinalPosition>) {
-        self.settle_through(last, true, out);
-    }
-
-    fn settle_at(&mut self, meeting: CellIndex, out: &mut Vec<FinalPosition>) {
-        self.settle_through(meeting, false, out);
+        self.settle_through(last, true, true, out);
     }
 
     /// Reports the frames from the first unreported one up to `meeting`'s (included or not) as
     /// final, and makes the first path cell of `meeting`'s frame the settled cell: it is on
     /// every path too, and the next walk back ends there with that frame complete.
-    fn settle_through(&mut self, meeting: CellIndex, include_meeting_frame: bool, out: &mut Vec<FinalPosition>) {
+    fn settle_through(
+        &mut self,
+        meeting: CellIndex,
+        include_meeting_frame: bool,
+        exact: bool,
+        out: &mut Vec<FinalPosition>,
+    ) {
         let end_live = meeting.0 + usize::from(include_meeting_frame);
         if end_live <= self.next_final_live {
             return;
@@ -205,6 +214,7 @@ impl PathHistory {
                         live_index: cell.0,
                         ref_first: cell.1,
                         ref_last: cell.1,
+                        exact,
                     }),
                 }
             }
@@ -223,18 +233,58 @@ impl PathHistory {
     }
 
     /// When more strips than the capacity wait behind the frontier, the cell halfway back along
-    /// the best path, to be declared final.
+    /// the best path (or as far back as it is recorded), to be declared final.
     fn forced_point(&self, best: CellIndex) -> Option<CellIndex> {
-        if self.rows.len() <= self.capacity_strips && self.columns.len() <= self.capacity_strips {
+        let (rows_over, columns_over) = (
+            self.rows.len() > self.capacity_strips,
+            self.columns.len() > self.capacity_strips,
+        );
+        if !rows_over && !columns_over {
             return None;
         }
         let live_limit = self.first_row + self.rows.len() / 2;
         let ref_limit = self.first_column + self.columns.len() / 2;
         let mut cell = best;
-        while cell.0 > live_limit || cell.1 > ref_limit {
-            cell = self.predecessor(cell)?;
+        while (rows_over && cell.0 > live_limit) || (columns_over && cell.1 > ref_limit) {
+            match self.predecessor(cell) {
+                Some(previous) => cell = previous,
+                None => break,
+            }
         }
         Some(cell)
+    }
+
+    /// Rows and columns kept.
+    #[cfg(test)]
+    pub(super) fn strips_kept(&self) -> usize {
+        self.rows.len() + self.columns.len()
+    }
+
+    /// Drops the oldest strips beyond twice the capacity, whatever the paths: when even forcing
+    /// cannot settle (the best path itself stays behind, as when the reference has ended and the
+    /// live stream goes on), memory and the walks stay bounded, and the frames dropped are
+    /// never reported final.
+    fn enforce_capacity(&mut self) {
+        let limit = 2 * self.capacity_strips;
+        while self.rows.len() > limit {
+            if let Some(strip) = self.rows.pop_front() {
+                self.spare.push(strip);
+            }
+            self.first_row += 1;
+        }
+        while self.columns.len() > limit {
+            if let Some(strip) = self.columns.pop_front() {
+                self.spare.push(strip);
+            }
+            self.first_column += 1;
+        }
+        if self.settled.0 < self.first_row || self.settled.1 < self.first_column {
+            self.settled = (
+                self.first_row.max(self.settled.0),
+                self.first_column.max(self.settled.1),
+            );
+            self.next_final_live = self.next_final_live.max(self.settled.0);
+        }
     }
 
     /// The latest cell on both paths, walking back from both ends; `None` when a trace runs
