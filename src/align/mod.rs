@@ -1,5 +1,7 @@
-//! Alignment algorithms: online time warping, exact DTW, the A/V lag estimator and offset
-//! tracker, and the distance kernels they share.
+//! Alignment algorithms: online time warping (with provisional and final positions), relocation
+//! by streaming subsequence DTW, exact DTW, the A/V lag estimator and offset tracker, costs over
+//! several modalities, transposition for chroma, and the distance kernels they share (`kernels`,
+//! with AVX2 versions chosen at run time).
 //!
 //! This module is pure Rust on purpose: it imports nothing of GStreamer, libtorch or timely,
 //! so it can be tested, fuzzed and benchmarked alone. Its inputs are feature vectors (`&[f32]`)

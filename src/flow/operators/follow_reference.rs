@@ -62,7 +62,7 @@ pub trait FollowReference<'scope> {
     /// let counted = positions.clone();
     /// timely::example(move |scope| {
     ///     let reference = Arc::new(FeatureMatrix::new(2, vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0]).unwrap());
-    ///     let config = FollowerConfig { oltw: OltwConfig { band_frames: 4, ..Default::default() }, relocation: None, agreement_frames: 1 };
+    ///     let config = FollowerConfig { oltw: OltwConfig { band_frames: 4, ..Default::default() }, relocation: None, ..Default::default() };
     ///     let follower = Follower::new(reference, config).unwrap();
     ///     let timing = ReferenceTiming { hop_ns: 20e6, first_frame_ns: 0.0 };
     ///     let frames = vec![vec![1.0, 0.0], vec![0.0, 1.0], vec![1.0, 1.0]].into_iter().enumerate()
