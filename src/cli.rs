@@ -7,8 +7,11 @@ use clap::{Args, Parser, Subcommand};
 
 use warpflow::align::{FollowerConfig, LagConfig, OffsetTrackerConfig, OltwConfig, RelocatorConfig};
 use warpflow::config::{ConfigError, Pace, SourceSpec};
-use warpflow::encode::{AudioFeatureKind, DeviceChoice};
-use warpflow::flow::{run_follow, run_locate, run_sync, FollowJob, LocateJob, StopSignal, SyncJob};
+use warpflow::encode::{AudioFeatureEncoder, AudioFeatureKind, DeviceChoice, SampleFormat};
+use warpflow::flow::{
+    is_reference_file, run_follow, run_locate, run_sync, write_reference_file, FlowError, FollowJob, LocateJob,
+    StopSignal, SyncJob, FOLLOW_FRAMES,
+};
 use warpflow::serve::{event_writer, OutputFormat};
 
 /// Streaming alignment of live audio and video.
@@ -27,6 +30,8 @@ enum Command {
     Sync(SyncArgs),
     /// Find where a live snippet sits in one or more reference recordings.
     Locate(LocateArgs),
+    /// Encode a reference recording once into a .wfr file, which follow then loads at once.
+    EncodeRef(EncodeRefArgs),
 }
 
 /// Options every job has.
@@ -71,7 +76,8 @@ struct SyncArgs {
 
 #[derive(Debug, Args)]
 struct FollowArgs {
-    /// The reference recording: a media file with audio.
+    /// The reference recording: a media file with audio, or a .wfr file made by encode-ref with
+    /// the same --audio-features.
     #[arg(long, value_name = "REF", value_parser = parse_existing_file)]
     reference: PathBuf,
     #[command(flatten)]
@@ -101,6 +107,25 @@ struct FollowArgs {
     /// Emit a position for every n-th live frame (1 = every 20 ms).
     #[arg(long, default_value_t = 1)]
     emit_every_frames: usize,
+}
+
+#[derive(Debug, Args)]
+struct EncodeRefArgs {
+    /// The reference recording: a media file with audio.
+    #[arg(value_name = "REF", value_parser = parse_existing_file)]
+    reference: PathBuf,
+    /// The reference file to write (its name must end in .wfr).
+    #[arg(short = 'o', long = "output", value_name = "OUT.wfr", value_parser = parse_wfr_path)]
+    output: PathBuf,
+    /// Features, as follow's --audio-features: logmel, logmel-flux or chroma.
+    #[arg(long, default_value = "logmel", value_parser = parse_features)]
+    audio_features: AudioFeatureKind,
+    /// How values are stored: f32 (exact), f16 (half the size) or int8 (a quarter).
+    #[arg(long, default_value = "f32", value_parser = parse_sample_format)]
+    format: SampleFormat,
+    /// Where the encoder runs: auto, cpu or cuda[:N].
+    #[arg(long, default_value = "auto", value_parser = parse_device)]
+    device: DeviceChoice,
 }
 
 #[derive(Debug, Args)]
@@ -136,6 +161,21 @@ fn parse_output(text: &str) -> Result<OutputFormat, ConfigError> {
 
 fn parse_features(text: &str) -> Result<AudioFeatureKind, warpflow::encode::EncodeError> {
     text.parse()
+}
+
+fn parse_sample_format(text: &str) -> Result<SampleFormat, warpflow::encode::ReferenceFileError> {
+    text.parse()
+}
+
+fn parse_wfr_path(text: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(text);
+    if is_reference_file(&path) {
+        Ok(path)
+    } else {
+        Err(format!(
+            "'{text}' does not end in .wfr, which follow needs to know it for a reference file"
+        ))
+    }
 }
 
 /// A number of seconds, above 0 (or 0 too when `zero_allowed`).
@@ -229,6 +269,26 @@ impl Cli {
                     stop,
                 };
                 run_follow(job, writer)?;
+            }
+            Command::EncodeRef(args) => {
+                let started = std::time::Instant::now();
+                let device = args.device.resolve().map_err(FlowError::from)?;
+                let mut encoder =
+                    AudioFeatureEncoder::new(args.audio_features, FOLLOW_FRAMES, device).map_err(FlowError::from)?;
+                let file = write_reference_file(&args.reference, &args.output, &mut encoder, args.format)?;
+                let bytes = std::fs::metadata(&args.output).map(|m| m.len()).unwrap_or(0);
+                eprintln!(
+                    "encode-ref: {} s of {} as {} frames of {} {} values ({:?}), {} bytes, in {:.1} s",
+                    file.duration_ns as f64 / 1e9,
+                    args.reference.display(),
+                    file.features.len(),
+                    file.features.dim(),
+                    file.encoder,
+                    file.format,
+                    bytes,
+                    started.elapsed().as_secs_f64()
+                );
+                eprintln!("encode-ref: wrote {}", args.output.display());
             }
             Command::Locate(args) => {
                 let writer = event_writer(args.common.output);

@@ -76,6 +76,7 @@ enum Projection {
 /// Encodes audio frames into unit-length feature rows (silence gives a zero row).
 #[derive(Debug)]
 pub struct AudioFeatureEncoder {
+    kind: AudioFeatureKind,
     params: AudioFrameParams,
     projection: Projection,
     dim: usize,
@@ -115,6 +116,7 @@ impl AudioFeatureEncoder {
             }
         };
         Ok(Self {
+            kind,
             params,
             projection,
             dim,
@@ -124,6 +126,11 @@ impl AudioFeatureEncoder {
     /// Features per frame.
     pub fn dim(&self) -> usize {
         self.dim
+    }
+
+    /// Which features these are.
+    pub fn kind(&self) -> AudioFeatureKind {
+        self.kind
     }
 
     /// The framing these features expect.

@@ -13,6 +13,7 @@ mod error;
 mod framing;
 mod mel;
 mod onset;
+mod reference_file;
 mod spectrum;
 mod video;
 
@@ -21,6 +22,7 @@ pub use device::DeviceChoice;
 pub use error::EncodeError;
 pub use framing::{AudioFrameParams, AudioFramer};
 pub use onset::OnsetEnvelope;
+pub use reference_file::{ReferenceFile, ReferenceFileError, SampleFormat};
 pub use video::BrightnessChange;
 
 /// Power spectra are compressed as `ln(1 + LOG_GAIN · power)`: zero for silence, close to a

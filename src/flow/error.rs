@@ -4,7 +4,7 @@ use thiserror::Error;
 
 use crate::align::AlignError;
 use crate::config::ConfigError;
-use crate::encode::EncodeError;
+use crate::encode::{EncodeError, ReferenceFileError};
 use crate::media::MediaError;
 
 /// Why a run stopped early.
@@ -25,6 +25,22 @@ pub enum FlowError {
     /// Events could not be written out.
     #[error("cannot write events: {0}")]
     Output(#[from] std::io::Error),
+    /// A reference file could not be read or written, or was made otherwise than the run.
+    #[error("{path}: {source}")]
+    ReferenceFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        source: ReferenceFileError,
+    },
+    /// A reference file could not be read or written.
+    #[error("{path}: {source}")]
+    ReferenceFileIo {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
 }
 
 impl FlowError {
@@ -35,6 +51,7 @@ impl FlowError {
             FlowError::Media(error) => error.is_bad_input(),
             FlowError::Encode(error) => !matches!(error, EncodeError::Torch { .. }),
             FlowError::Output(_) => false,
+            FlowError::ReferenceFile { .. } | FlowError::ReferenceFileIo { .. } => true,
         }
     }
 }

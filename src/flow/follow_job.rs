@@ -17,7 +17,7 @@ use crate::serve::{EventWriter, RunSummary};
 
 use super::audio_job::{run_live_audio, FeatureStage, LiveAudioRun};
 use super::operators::{FollowReference, ReferenceTiming};
-use super::{encode_reference_file, FailureSlot, FeatureFrame, FlowError, StopSignal, StreamEvent};
+use super::{load_reference, FailureSlot, FeatureFrame, FlowError, StopSignal, StreamEvent};
 
 /// Framing of the features: 93 ms windows every 20 ms at 22.05 kHz.
 pub const FOLLOW_FRAMES: AudioFrameParams = AudioFrameParams {
@@ -56,7 +56,7 @@ pub fn run_follow(job: FollowJob, writer: Box<dyn EventWriter + Send>) -> Result
     let device = job.device.resolve()?;
     job.follower.oltw.validate()?;
     let mut encoder = AudioFeatureEncoder::new(job.features, FOLLOW_FRAMES, device)?;
-    let reference = encode_reference_file(&job.reference, &mut encoder)?;
+    let reference = load_reference(&job.reference, &mut encoder)?;
     let stage = FollowStage {
         follower: Follower::new(Arc::new(reference.features), job.follower.clone())?,
         timing: reference.timing,

@@ -26,6 +26,6 @@ pub use failure::FailureSlot;
 pub use follow_job::{run_follow, FollowJob, FOLLOW_FRAMES};
 pub use locate_job::{run_locate, LocateJob};
 pub use records::{EnvelopeSample, FeatureFrame, StreamEvent};
-pub use reference::{encode_reference_file, EncodedReference};
+pub use reference::{encode_reference_file, is_reference_file, load_reference, write_reference_file, EncodedReference};
 pub use stop::StopSignal;
 pub use sync_job::{run_sync, SyncJob};

@@ -1,12 +1,14 @@
 //! Encoding a reference recording into the feature matrix `follow` aligns against.
 //!
 //! The audio is decoded, framed and encoded as it comes, in batches, so memory holds the
-//! features and one batch of frames, never the whole recording's samples.
+//! features and one batch of frames, never the whole recording's samples. A reference encoded
+//! once can be kept in a `.wfr` file ([`write_reference_file`]) and loaded instead
+//! ([`load_reference`]), after checking it was made as the run would make it.
 
 use std::path::Path;
 
 use crate::align::FeatureMatrix;
-use crate::encode::{AudioFeatureEncoder, AudioFramer};
+use crate::encode::{AudioFeatureEncoder, AudioFramer, ReferenceFile, SampleFormat};
 use crate::media::decode_audio_file;
 
 use super::operators::ReferenceTiming;
@@ -66,4 +68,65 @@ pub fn encode_reference_file(path: &Path, encoder: &mut AudioFeatureEncoder) -> 
         timing,
         duration_ns,
     })
+}
+
+/// Whether `path` names a reference file (`.wfr`) rather than a media file.
+pub fn is_reference_file(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|extension| extension.eq_ignore_ascii_case("wfr"))
+}
+
+/// The reference at `path`: read from a `.wfr` file made with `encoder`'s settings, or decoded
+/// and encoded from a media file.
+pub fn load_reference(path: &Path, encoder: &mut AudioFeatureEncoder) -> Result<EncodedReference, FlowError> {
+    if !is_reference_file(path) {
+        return encode_reference_file(path, encoder);
+    }
+    let in_file = |source| FlowError::ReferenceFile {
+        path: path.to_path_buf(),
+        source,
+    };
+    let bytes = std::fs::read(path).map_err(|source| FlowError::ReferenceFileIo {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let file = ReferenceFile::parse(&bytes).map_err(in_file)?;
+    let params = encoder.params();
+    file.check_made_like(&encoder.kind().to_string(), params, encoder.dim())
+        .map_err(in_file)?;
+    Ok(EncodedReference {
+        features: file.features,
+        timing: ReferenceTiming {
+            hop_ns: params.hop_ns(),
+            first_frame_ns: params.centre_offset_ns(),
+        },
+        duration_ns: file.duration_ns,
+    })
+}
+
+/// Encodes the media file `reference` with `encoder` and writes it to `output` as a `.wfr` file
+/// with values stored as `format`; returns what was written.
+pub fn write_reference_file(
+    reference: &Path,
+    output: &Path,
+    encoder: &mut AudioFeatureEncoder,
+    format: SampleFormat,
+) -> Result<ReferenceFile, FlowError> {
+    let encoded = encode_reference_file(reference, encoder)?;
+    let file = ReferenceFile {
+        encoder: encoder.kind().to_string(),
+        params: encoder.params(),
+        duration_ns: encoded.duration_ns,
+        format,
+        features: encoded.features,
+    };
+    let bytes = file.to_bytes().map_err(|source| FlowError::ReferenceFile {
+        path: output.to_path_buf(),
+        source,
+    })?;
+    std::fs::write(output, bytes).map_err(|source| FlowError::ReferenceFileIo {
+        path: output.to_path_buf(),
+        source,
+    })?;
+    Ok(file)
 }

@@ -30,7 +30,6 @@ pub fn of_type<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
 }
 
 /// The `position` events that are final (`true`) or provisional (`false`).
-#[allow(dead_code)]
 pub fn positions(events: &[Value], settled: bool) -> Vec<&Value> {
     events
         .iter()

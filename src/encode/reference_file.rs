@@ -1,0 +1,521 @@
+//! Reference files (`.wfr`): a reference's features encoded once, with what made them, so that
+//! `follow` can start at once and refuse features made with other settings than its own.
+//!
+//! Version 1, little-endian throughout:
+//!
+//! ```text
+//! magic      8   b"WFREF\r\n\x1a" (a text transfer or a truncated copy shows at once)
+//! version    2   u16 = 1
+//! format     2   u16: 0 = f32, 1 = f16, 2 = int8 with one f32 scale per frame
+//! dim        4   u32, values per frame
+//! frames     8   u64
+//! rate_hz    4   u32  ┐
+//! frame_len  4   u32  │ the encoder's framing
+//! hop_len    4   u32  ┘
+//! duration   8   u64, the recording's length in ns
+//! name_len   2   u16, at most 64
+//! name       n   the encoder's name (UTF-8), e.g. `logmel`
+//! header_crc 4   CRC-32 of every byte before it
+//! data_crc   4   CRC-32 of the data
+//! data           f32: frames·dim values; f16: frames·dim halves;
+//!                int8: frames f32 scales, then frames·dim signed bytes (value = byte · scale)
+//! ```
+//!
+//! [`ReferenceFile::parse`] checks everything before trusting anything: the magic, the version,
+//! the header's checksum, that the sizes agree with the bytes there are (without allocating
+//! what a corrupt header asks for), and the data's checksum.
+
+use half::f16;
+use thiserror::Error;
+
+use super::AudioFrameParams;
+use crate::align::FeatureMatrix;
+
+const MAGIC: &[u8; 8] = b"WFREF\r\n\x1a";
+const VERSION: u16 = 1;
+const MAX_NAME_LEN: usize = 64;
+/// Bytes before the name.
+const FIXED_HEADER_LEN: usize = 8 + 2 + 2 + 4 + 8 + 4 + 4 + 4 + 8 + 2;
+
+/// How feature values are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SampleFormat {
+    /// 32-bit floats: exact.
+    #[default]
+    F32,
+    /// 16-bit floats: half the size, about 3 significant digits.
+    F16,
+    /// 8-bit integers scaled per frame: a quarter of the size, 1/127 of each frame's largest value.
+    Int8,
+}
+
+impl SampleFormat {
+    fn code(self) -> u16 {
+        match self {
+            SampleFormat::F32 => 0,
+            SampleFormat::F16 => 1,
+            SampleFormat::Int8 => 2,
+        }
+    }
+
+    fn from_code(code: u16) -> Option<Self> {
+        match code {
+            0 => Some(SampleFormat::F32),
+            1 => Some(SampleFormat::F16),
+            2 => Some(SampleFormat::Int8),
+            _ => None,
+        }
+    }
+
+    /// Bytes of data for `frames` frames of `dim` values.
+    fn data_len(self, frames: u64, dim: u64) -> Option<u64> {
+        let values = frames.checked_mul(dim)?;
+        match self {
+            SampleFormat::F32 => values.checked_mul(4),
+            SampleFormat::F16 => values.checked_mul(2),
+            SampleFormat::Int8 => frames.checked_mul(4)?.checked_add(values),
+        }
+    }
+}
+
+impl std::str::FromStr for SampleFormat {
+    type Err = ReferenceFileError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "f32" => Ok(SampleFormat::F32),
+            "f16" => Ok(SampleFormat::F16),
+            "int8" => Ok(SampleFormat::Int8),
+            _ => Err(ReferenceFileError::BadHeader {
+                field: "format",
+                detail: format!("'{text}' is not one of f32, f16, int8"),
+            }),
+        }
+    }
+}
+
+/// What is wrong with a reference file.
+#[derive(Debug, Error, PartialEq)]
+pub enum ReferenceFileError {
+    /// The file does not start like a reference file.
+    #[error("not a warpflow reference file (it does not start with the .wfr signature)")]
+    NotAReferenceFile,
+    /// A version this build cannot read.
+    #[error("reference file version {found}; this build reads version {VERSION}")]
+    UnsupportedVersion {
+        /// The file's version.
+        found: u16,
+    },
+    /// Fewer bytes than the header says.
+    #[error("reference file is truncated: {actual} bytes, the header needs {expected}")]
+    Truncated {
+        /// Bytes the file should have.
+        expected: u64,
+        /// Bytes it has.
+        actual: u64,
+    },
+    /// A checksum does not match.
+    #[error("reference file is corrupt: the {part} checksum is {stored:08x}, the bytes give {computed:08x}")]
+    Corrupt {
+        /// `header` or `data`.
+        part: &'static str,
+        /// Checksum in the file.
+        stored: u32,
+        /// Checksum of the bytes there.
+        computed: u32,
+    },
+    /// The file was made with other encoder settings than the run's.
+    #[error("reference file was made with {field} {file}, this run uses {run}; make it again with `warpflow encode-ref` and the run's settings")]
+    Mismatch {
+        /// What differs.
+        field: &'static str,
+        /// The file's value.
+        file: String,
+        /// The run's value.
+        run: String,
+    },
+    /// A header field holds a value that cannot be right.
+    #[error("reference file header: {field} {detail}")]
+    BadHeader {
+        /// The field.
+        field: &'static str,
+        /// What is wrong with it.
+        detail: String,
+    },
+}
+
+/// A decoded reference file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReferenceFile {
+    /// Name of the encoder that made the features (`logmel`, `chroma`, …).
+    pub encoder: String,
+    /// The encoder's framing.
+    pub params: AudioFrameParams,
+    /// Length of the recording.
+    pub duration_ns: u64,
+    /// How the values were stored.
+    pub format: SampleFormat,
+    /// The features, as 32-bit floats whatever the storage.
+    pub features: FeatureMatrix,
+}
+
+impl ReferenceFile {
+    /// The file's bytes, with the values stored as `self.format`.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, ReferenceFileError> {
+        let name = self.encoder.as_bytes();
+        if name.len() > MAX_NAME_LEN {
+            return Err(ReferenceFileError::BadHeader {
+                field: "encoder name",
+                detail: format!("is {} bytes long, at most {MAX_NAME_LEN}", name.len()),
+            });
+        }
+        let (frames, dim) = (self.features.len(), self.features.dim());
+        let mut bytes = Vec::with_capacity(FIXED_HEADER_LEN + name.len() + 8 + frames * dim * 4);
+        bytes.extend_from_slice(MAGIC);
+        bytes.extend_from_slice(&VERSION.to_le_bytes());
+        bytes.extend_from_slice(&self.format.code().to_le_bytes());
+        bytes.extend_from_slice(&(dim as u32).to_le_bytes());
+        bytes.extend_from_slice(&(frames as u64).to_le_bytes());
+        bytes.extend_from_slice(&self.params.rate_hz.to_le_bytes());
+        bytes.extend_from_slice(&(self.params.frame_len as u32).to_le_bytes());
+        bytes.extend_from_slice(&(self.params.hop_len as u32).to_le_bytes());
+        bytes.extend_from_slice(&self.duration_ns.to_le_bytes());
+        bytes.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        bytes.extend_from_slice(name);
+        let header_crc = crc32fast::hash(&bytes);
+        let data = self.data_bytes();
+        bytes.extend_from_slice(&header_crc.to_le_bytes());
+        bytes.extend_from_slice(&crc32fast::hash(&data).to_le_bytes());
+        bytes.extend_from_slice(&data);
+        Ok(bytes)
+    }
+
+    fn data_bytes(&self) -> Vec<u8> {
+        let frames = (0..self.features.len()).map(|k| self.features.frame(k));
+        match self.format {
+            SampleFormat::F32 => frames.flatten().flat_map(|v| v.to_le_bytes()).collect(),
+            SampleFormat::F16 => frames.flatten().flat_map(|&v| f16::from_f32(v).to_le_bytes()).collect(),
+            SampleFormat::Int8 => {
+                let scales: Vec<f32> = frames
+                    .clone()
+                    .map(|frame| frame.iter().fold(0.0f32, |m, v| m.max(v.abs())) / 127.0)
+                    .collect();
+                let mut data: Vec<u8> = scales.iter().flat_map(|s| s.to_le_bytes()).collect();
+                for (frame, &scale) in frames.zip(&scales) {
+                    data.extend(frame.iter().map(|&v| {
+                        let q = if scale > 0.0 {
+                            (v / scale).round().clamp(-127.0, 127.0)
+                        } else {
+                            0.0
+                        };
+                        (q as i8) as u8
+                    }));
+                }
+                data
+            }
+        }
+    }
+
+    /// Reads a reference file's bytes, checking everything first.
+    pub fn parse(bytes: &[u8]) -> Result<Self, ReferenceFileError> {
+        let mut reader = Reader { bytes, at: 0 };
+        if reader.take(MAGIC.len()) != Some(MAGIC.as_slice()) {
+            return Err(ReferenceFileError::NotAReferenceFile);
+        }
+        let version = reader.u16()?;
+        if version != VERSION {
+            return Err(ReferenceFileError::UnsupportedVersion { found: version });
+        }
+        let format_code = reader.u16()?;
+        let (dim, frames) = (reader.u32()?, reader.u64()?);
+        let (rate_hz, frame_len, hop_len) = (reader.u32()?, reader.u32()?, reader.u32()?);
+        let duration_ns = reader.u64()?;
+        let name_len = usize::from(reader.u16()?);
+        if name_len > MAX_NAME_LEN {
+            return Err(bad(
+                "encoder name",
+                format!("is {name_len} bytes long, at most {MAX_NAME_LEN}"),
+            ));
+        }
+        let name = reader.take(name_len).ok_or_else(|| reader.truncated(name_len as u64))?;
+        let header_end = reader.at;
+        let (header_crc, data_crc) = (reader.u32()?, reader.u32()?);
+        let computed = crc32fast::hash(&bytes[..header_end]);
+        if computed != header_crc {
+            return Err(ReferenceFileError::Corrupt {
+                part: "header",
+                stored: header_crc,
+                computed,
+            });
+        }
+        let format = SampleFormat::from_code(format_code)
+            .ok_or_else(|| bad("format", format!("{format_code} is not 0 (f32), 1 (f16) or 2 (int8)")))?;
+        if dim == 0 {
+            return Err(bad("dim", "is 0; frames need at least one value".to_owned()));
+        }
+        let encoder = std::str::from_utf8(name)
+            .map_err(|_| bad("encoder name", "is not UTF-8".to_owned()))?
+            .to_owned();
+        let params = AudioFrameParams {
+            rate_hz,
+            frame_len: frame_len as usize,
+            hop_len: hop_len as usize,
+        };
+        params
+            .validate()
+            .map_err(|error| bad("framing", format!("cannot work: {error}")))?;
+        let data_len = format
+            .data_len(frames, u64::from(dim))
+            .ok_or_else(|| bad("frames", format!("{frames} × {dim} values overflow")))?;
+        let available = (bytes.len() - reader.at) as u64;
+        if available != data_len {
+            return Err(ReferenceFileError::Truncated {
+                expected: reader.at as u64 + data_len,
+                actual: bytes.len() as u64,
+            });
+        }
+        let data = &bytes[reader.at..];
+        let computed = crc32fast::hash(data);
+        if computed != data_crc {
+            return Err(ReferenceFileError::Corrupt {
+                part: "data",
+                stored: data_crc,
+                computed,
+            });
+        }
+        let values = decode_values(format, data, frames as usize, dim as usize);
+        if values.iter().any(|v| !v.is_finite()) {
+            return Err(bad("data", "holds values that are not finite".to_owned()));
+        }
+        let features = FeatureMatrix::new(dim as usize, values).map_err(|error| bad("data", error.to_string()))?;
+        Ok(Self {
+            encoder,
+            params,
+            duration_ns,
+            format,
+            features,
+        })
+    }
+}
+
+impl ReferenceFile {
+    /// Checks that the features were made by encoder `encoder` with framing `params` and
+    /// `dim` values per frame, as the run would make them.
+    pub fn check_made_like(
+        &self,
+        encoder: &str,
+        params: AudioFrameParams,
+        dim: usize,
+    ) -> Result<(), ReferenceFileError> {
+        let mismatch = |field, file: String, run: String| Err(ReferenceFileError::Mismatch { field, file, run });
+        if self.encoder != encoder {
+            return mismatch("encoder", format!("'{}'", self.encoder), format!("'{encoder}'"));
+        }
+        if self.params != params {
+            let show = |p: AudioFrameParams| {
+                format!(
+                    "{} Hz, {}-sample frames every {} samples",
+                    p.rate_hz, p.frame_len, p.hop_len
+                )
+            };
+            return mismatch("framing", show(self.params), show(params));
+        }
+        if self.features.dim() != dim {
+            return mismatch("dimension", self.features.dim().to_string(), dim.to_string());
+        }
+        Ok(())
+    }
+}
+
+fn bad(field: &'static str, detail: String) -> ReferenceFileError {
+    ReferenceFileError::BadHeader { field, detail }
+}
+
+/// The values of checked data, as 32-bit floats.
+fn decode_values(format: SampleFormat, data: &[u8], frames: usize, dim: usize) -> Vec<f32> {
+    match format {
+        SampleFormat::F32 => data
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+        SampleFormat::F16 => data
+            .chunks_exact(2)
+            .map(|b| f16::from_le_bytes([b[0], b[1]]).to_f32())
+            .collect(),
+        SampleFormat::Int8 => {
+            let (scales, values) = data.split_at(frames * 4);
+            let scales: Vec<f32> = scales
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            values
+                .chunks_exact(dim.max(1))
+                .zip(&scales)
+                .flat_map(|(frame, &scale)| frame.iter().map(move |&b| f32::from(b as i8) * scale))
+                .collect()
+        }
+    }
+}
+
+/// Reads fields in order, never past the end.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, len: usize) -> Option<&'a [u8]> {
+        let taken = self.bytes.get(self.at..self.at.checked_add(len)?)?;
+        self.at += len;
+        Some(taken)
+    }
+
+    fn truncated(&self, needed: u64) -> ReferenceFileError {
+        ReferenceFileError::Truncated {
+            expected: self.at as u64 + needed,
+            actual: self.bytes.len() as u64,
+        }
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], ReferenceFileError> {
+        let taken = self.take(N).ok_or_else(|| self.truncated(N as u64))?;
+        let mut out = [0u8; N];
+        out.copy_from_slice(taken);
+        Ok(out)
+    }
+
+    fn u16(&mut self) -> Result<u16, ReferenceFileError> {
+        self.array().map(u16::from_le_bytes)
+    }
+
+    fn u32(&mut self) -> Result<u32, ReferenceFileError> {
+        self.array().map(u32::from_le_bytes)
+    }
+
+    fn u64(&mut self) -> Result<u64, ReferenceFileError> {
+        self.array().map(u64::from_le_bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn sample(format: SampleFormat) -> ReferenceFile {
+        let values: Vec<f32> = (0..7 * 5).map(|k| ((k * 37 % 23) as f32 - 11.0) / 3.0).collect();
+        ReferenceFile {
+            encoder: "logmel".to_owned(),
+            params: AudioFrameParams {
+                rate_hz: 22_050,
+                frame_len: 2048,
+                hop_len: 441,
+            },
+            duration_ns: 1_234_567_890,
+            format,
+            features: FeatureMatrix::new(5, values).unwrap(),
+        }
+    }
+
+    #[test]
+    fn round_trips_in_every_format() {
+        for (format, tolerance) in [
+            (SampleFormat::F32, 0.0),
+            (SampleFormat::F16, 2e-3),
+            (SampleFormat::Int8, 1.0 / 127.0),
+        ] {
+            let file = sample(format);
+            let read = ReferenceFile::parse(&file.to_bytes().unwrap()).unwrap();
+            assert_eq!(
+                (&read.encoder, read.params, read.duration_ns, read.format),
+                (&file.encoder, file.params, file.duration_ns, format)
+            );
+            for k in 0..file.features.len() {
+                let largest = file.features.frame(k).iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                for (a, b) in file.features.frame(k).iter().zip(read.features.frame(k)) {
+                    assert!(
+                        (a - b).abs() <= tolerance * largest.max(1.0),
+                        "{format:?}: {a} read as {b}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn truncated_and_damaged_files_are_refused_with_the_reason() {
+        let bytes = sample(SampleFormat::F32).to_bytes().unwrap();
+        assert_eq!(
+            ReferenceFile::parse(b"RIFF....WAVE"),
+            Err(ReferenceFileError::NotAReferenceFile)
+        );
+        assert!(matches!(
+            ReferenceFile::parse(&bytes[..bytes.len() - 3]),
+            Err(ReferenceFileError::Truncated { .. })
+        ));
+        let mut damaged = bytes.clone();
+        let last = damaged.len() - 1;
+        damaged[last] ^= 0x40;
+        assert!(matches!(
+            ReferenceFile::parse(&damaged),
+            Err(ReferenceFileError::Corrupt { part: "data", .. })
+        ));
+        let mut damaged = bytes;
+        damaged[20] ^= 1;
+        assert!(matches!(
+            ReferenceFile::parse(&damaged),
+            Err(ReferenceFileError::Corrupt { part: "header", .. })
+        ));
+    }
+
+    #[test]
+    fn a_file_made_otherwise_is_refused_with_both_settings() {
+        let file = sample(SampleFormat::F32);
+        assert_eq!(file.check_made_like("logmel", file.params, 5), Ok(()));
+        let error = file.check_made_like("chroma", file.params, 5).unwrap_err().to_string();
+        assert!(error.contains("'logmel'") && error.contains("'chroma'"), "{error}");
+        let other = AudioFrameParams {
+            hop_len: 512,
+            ..file.params
+        };
+        assert!(matches!(
+            file.check_made_like("logmel", other, 5),
+            Err(ReferenceFileError::Mismatch { field: "framing", .. })
+        ));
+        assert!(matches!(
+            file.check_made_like("logmel", file.params, 12),
+            Err(ReferenceFileError::Mismatch { field: "dimension", .. })
+        ));
+    }
+
+    proptest! {
+        /// Any bytes at all: an error or a file, never a panic (nor a huge allocation).
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = ReferenceFile::parse(&bytes);
+        }
+
+        /// A valid file with arbitrary bytes after its signature changed or cut off is refused,
+        /// or, where the change cancels out, reads as before.
+        #[test]
+        fn every_damage_is_caught(
+            format in prop_oneof![Just(SampleFormat::F32), Just(SampleFormat::F16), Just(SampleFormat::Int8)],
+            changes in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+            cut in proptest::option::of(any::<prop::sample::Index>()),
+        ) {
+            let file = sample(format);
+            let mut bytes = file.to_bytes().unwrap();
+            let original = ReferenceFile::parse(&bytes).unwrap();
+            for (at, value) in changes {
+                let at = at.index(bytes.len());
+                bytes[at] ^= value;
+            }
+            if let Some(cut) = cut {
+                bytes.truncate(cut.index(bytes.len()));
+            }
+            if let Ok(read) = ReferenceFile::parse(&bytes) {
+                prop_assert_eq!(read, original);
+            }
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! `warpflow encode-ref` and `follow` on the `.wfr` files it writes: the same positions as from
+//! the media file, smaller files within tolerance, and files that do not fit the run refused.
+
+mod common;
+
+use std::path::Path;
+
+use common::{follow_events, melody, positions, render, warpflow, write_wav, TimeMap};
+
+const RATE_HZ: u32 = 22_050;
+
+/// A 20 s reference and a rendition of it at 1.1× with noise, as WAV files in `dir`.
+fn recordings(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let total_s = 20.0;
+    let notes = melody(total_s);
+    let identity = TimeMap {
+        points: vec![(0.0, 0.0), (total_s, total_s)],
+    };
+    let faster = TimeMap {
+        points: vec![(0.0, 0.0), (total_s, total_s / 1.1)],
+    };
+    let (reference, live) = (dir.join("reference.wav"), dir.join("live.wav"));
+    write_wav(&reference, RATE_HZ, &render(&notes, &identity, RATE_HZ, total_s, 0.0));
+    write_wav(&live, RATE_HZ, &render(&notes, &faster, RATE_HZ, total_s / 1.1, 0.01));
+    (reference, live)
+}
+
+fn encode_ref(reference: &Path, output: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "encode-ref",
+        reference.to_str().unwrap_or_default(),
+        "-o",
+        output.to_str().unwrap_or_default(),
+    ];
+    args.extend_from_slice(extra);
+    warpflow(&args)
+}
+
+fn provisional_refs(events: &[serde_json::Value]) -> Vec<u64> {
+    positions(events, false)
+        .iter()
+        .filter_map(|p| p["ref_ns"].as_u64())
+        .collect()
+}
+
+#[test]
+fn follow_on_a_reference_file_gives_the_positions_of_the_media_file() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let (reference, live) = recordings(dir.path());
+    let wfr = dir.path().join("reference.wfr");
+    let output = encode_ref(&reference, &wfr, &[]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let from_media = provisional_refs(&follow_events(&reference, &live, &[]));
+    let from_file = provisional_refs(&follow_events(&wfr, &live, &[]));
+    assert!(from_media.len() > 500);
+    assert_eq!(from_file, from_media);
+
+    // A quarter of the size, and positions within a frame or two of the exact ones.
+    let small = dir.path().join("reference-int8.wfr");
+    assert!(encode_ref(&reference, &small, &["--format", "int8"]).status.success());
+    let size = |path: &Path| std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    assert!(
+        size(&small) * 3 < size(&wfr),
+        "int8 {} bytes, f32 {}",
+        size(&small),
+        size(&wfr)
+    );
+    let from_small = provisional_refs(&follow_events(&small, &live, &[]));
+    let mut differences: Vec<u64> = from_small
+        .iter()
+        .zip(&from_media)
+        .map(|(a, b)| a.abs_diff(*b))
+        .collect();
+    differences.sort_unstable();
+    let median_ms = differences[differences.len() / 2] as f64 / 1e6;
+    println!("int8 reference: median difference {median_ms:.1} ms from the exact features");
+    assert!(median_ms <= 40.0, "int8 positions differ by {median_ms} ms (median)");
+}
+
+#[test]
+fn reference_files_that_do_not_fit_the_run_are_refused() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let (reference, live) = recordings(dir.path());
+    let chroma = dir.path().join("chroma.wfr");
+    assert!(encode_ref(&reference, &chroma, &["--audio-features", "chroma"])
+        .status
+        .success());
+    let refused = |args: &[&str], needles: &[&str]| {
+        let output = warpflow(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        for needle in needles {
+            assert!(stderr.contains(needle), "{args:?}: no '{needle}' in {stderr}");
+        }
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    };
+    let (chroma_path, live_path) = (chroma.to_str().unwrap_or_default(), live.to_str().unwrap_or_default());
+    // Made with chroma, followed with log-mel.
+    refused(
+        &[
+            "follow",
+            "--reference",
+            chroma_path,
+            "--live",
+            live_path,
+            "--pace",
+            "fast",
+        ],
+        &["chroma.wfr", "'chroma'", "'logmel'", "encode-ref"],
+    );
+    // Cut short, as by an interrupted copy.
+    let bytes = std::fs::read(&chroma).expect("the file");
+    let cut = dir.path().join("cut.wfr");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).expect("writing");
+    refused(
+        &[
+            "follow",
+            "--reference",
+            cut.to_str().unwrap_or_default(),
+            "--live",
+            live_path,
+            "--audio-features",
+            "chroma",
+        ],
+        &["cut.wfr", "truncated"],
+    );
+    // A media file where a reference file is expected, and an output name follow would not know.
+    let wav_named_wfr = dir.path().join("sound.wfr");
+    std::fs::copy(&reference, &wav_named_wfr).expect("copying");
+    refused(
+        &[
+            "follow",
+            "--reference",
+            wav_named_wfr.to_str().unwrap_or_default(),
+            "--live",
+            live_path,
+        ],
+        &["sound.wfr", "not a warpflow reference file"],
+    );
+    refused(
+        &[
+            "encode-ref",
+            reference.to_str().unwrap_or_default(),
+            "-o",
+            "out.features",
+        ],
+        &["out.features", ".wfr"],
+    );
+}
