@@ -13,7 +13,7 @@
 //! Tracks are CSV lines `live_s,ref_s`, one per live frame, times in each recording's own clock.
 //!
 //! Run with: `cargo run --release --example eval -- CASES_DIR [FEATURES] [--lookahead-frames N]
-//! [--no-relocation] [--transposition]` (FEATURES as `follow --audio-features`, default `logmel`; the other options
+//! [--band-frames N] [--no-relocation] [--transposition]` (FEATURES as `follow --audio-features`, default `logmel`; the other options
 //! as `follow`'s).
 
 use std::io::Write;
@@ -183,7 +183,7 @@ struct Options {
 }
 
 impl Options {
-    /// `[FEATURES] [--lookahead-frames N] [--no-relocation] [--transposition]`.
+    /// `[FEATURES] [--lookahead-frames N] [--band-frames N] [--no-relocation] [--transposition]`.
     fn parse(args: &[String]) -> Result<Self> {
         let mut options = Options {
             features: AudioFeatureKind::LogMel,
@@ -197,6 +197,11 @@ impl Options {
                     options.follower.oltw.lookahead_frames =
                         value.parse().with_context(|| format!("--lookahead-frames '{value}'"))?;
                 }
+                "--band-frames" => {
+                    let value = args.next().context("--band-frames needs a number")?;
+                    options.follower.oltw.band_frames =
+                        value.parse().with_context(|| format!("--band-frames '{value}'"))?;
+                }
                 "--no-relocation" => options.follower.relocation = None,
                 "--transposition" => options.follower.transposition_settle_frames = Some(TRANSPOSITION_SETTLE_FRAMES),
                 features => options.features = features.parse()?,
@@ -208,9 +213,9 @@ impl Options {
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (cases, rest) = args
-        .split_first()
-        .context("usage: eval CASES_DIR [FEATURES] [--lookahead-frames N] [--no-relocation] [--transposition]")?;
+    let (cases, rest) = args.split_first().context(
+        "usage: eval CASES_DIR [FEATURES] [--lookahead-frames N] [--band-frames N] [--no-relocation] [--transposition]",
+    )?;
     let options = Options::parse(rest)?;
     let mut encoder = AudioFeatureEncoder::new(options.features, FOLLOW_FRAMES, tch::Device::Cpu)?;
     let mut folders: Vec<_> = std::fs::read_dir(cases)
