@@ -12,6 +12,7 @@
 //! `warpflow` feeds the *reference* as the stream and a window of recent *live* frames as the
 //! query: the answer is where in the reference the live stream has just been.
 
+use super::kernels::{min_plus_scan, KernelSet};
 use super::{inverse_norm, AlignError, Distance, FeatureMatrix};
 
 /// The best match found so far.
@@ -38,6 +39,8 @@ pub struct SubsequenceSearch {
     next_start: Vec<usize>,
     /// Local distances of the current stream frame to each query frame.
     distances: Vec<f32>,
+    /// Each cell's cheapest entry from the previous stream frame, plus its local distance.
+    entered: Vec<f32>,
     frames_seen: usize,
     best: Option<SubsequenceMatch>,
 }
@@ -57,6 +60,7 @@ impl SubsequenceSearch {
             next_cost: vec![f32::INFINITY; m],
             next_start: vec![0; m],
             distances: Vec::with_capacity(m),
+            entered: Vec::with_capacity(m),
             frames_seen: 0,
             best: None,
         })
@@ -84,28 +88,40 @@ impl SubsequenceSearch {
         let m = self.query.len();
         self.query
             .distances_to(frame, inverse_norm(frame), 0..m, self.distance, &mut self.distances);
-        for i in 0..m {
-            let d = self.distances[i];
-            // Predecessors: (t, i-1) just computed, (t-1, i) and (t-1, i-1) from the last column;
-            // the query's first frame may also begin a new path here, for free.
-            let (mut best_cost, mut best_start) = (self.cost[i], self.start[i]);
-            if i == 0 {
-                if best_cost > 0.0 {
-                    best_cost = 0.0;
-                    best_start = t;
-                }
-            } else {
-                if self.next_cost[i - 1] < best_cost {
-                    best_cost = self.next_cost[i - 1];
-                    best_start = self.next_start[i - 1];
-                }
-                if self.cost[i - 1] < best_cost {
-                    best_cost = self.cost[i - 1];
-                    best_start = self.start[i - 1];
-                }
-            }
-            self.next_cost[i] = best_cost + d;
-            self.next_start[i] = best_start;
+        // Costs first, as a min-plus scan (eight cells at a time where the kernels can): cell i
+        // is entered from the previous stream frame (same or previous query frame) or along
+        // the query from cell i − 1; the query's first frame may also begin a new path here,
+        // for free, which no path undercuts.
+        self.entered.clear();
+        self.entered.push(self.distances[0]);
+        self.entered.extend(
+            self.distances[1..]
+                .iter()
+                .zip(self.cost[1..].iter().zip(&self.cost[..m - 1]))
+                .map(|(&d, (&up, &diagonal))| d + if up < diagonal { up } else { diagonal }),
+        );
+        min_plus_scan(KernelSet::active(), &self.entered, &self.distances, &mut self.next_cost);
+        // Then where each path started, following the same choices (the previous stream frame
+        // first, then along the query, then diagonally, each only when strictly cheaper). Only
+        // the start carries from cell to cell here: a conditional move, no branch.
+        let mut left_start = if self.cost[0] > 0.0 { t } else { self.start[0] };
+        self.next_start[0] = left_start;
+        let earlier = self.cost[1..]
+            .iter()
+            .zip(&self.start[1..])
+            .zip(self.cost[..m - 1].iter().zip(&self.start[..m - 1]));
+        for ((next_start, &left_cost), ((&up_cost, &up_start), (&diagonal_cost, &diagonal_start))) in self.next_start
+            [1..]
+            .iter_mut()
+            .zip(&self.next_cost[..m - 1])
+            .zip(earlier)
+        {
+            let take_left = left_cost < up_cost;
+            let lowest = if take_left { left_cost } else { up_cost };
+            let start = if take_left { left_start } else { up_start };
+            let start = if diagonal_cost < lowest { diagonal_start } else { start };
+            *next_start = start;
+            left_start = start;
         }
         std::mem::swap(&mut self.cost, &mut self.next_cost);
         std::mem::swap(&mut self.start, &mut self.next_start);
