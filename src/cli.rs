@@ -275,7 +275,27 @@ impl Cli {
                 let device = args.device.resolve().map_err(FlowError::from)?;
                 let mut encoder =
                     AudioFeatureEncoder::new(args.audio_features, FOLLOW_FRAMES, device).map_err(FlowError::from)?;
-                let file = write_reference_file(&args.reference, &args.output, &mut encoder, args.format)?;
+                let progress = indicatif::ProgressBar::new(0).with_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{msg} [{bar:40}] {percent:>3}% {elapsed_precise} (eta {eta_precise})",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                progress.set_message(format!("encoding {}", args.reference.display()));
+                let file = write_reference_file(
+                    &args.reference,
+                    &args.output,
+                    &mut encoder,
+                    args.format,
+                    |done_ns, total_ns| {
+                        if let Some(total_ns) = total_ns {
+                            progress.set_length(total_ns / 1_000_000);
+                        }
+                        progress.set_position(done_ns / 1_000_000);
+                    },
+                );
+                progress.finish_and_clear();
+                let file = file?;
                 let bytes = std::fs::metadata(&args.output).map(|m| m.len()).unwrap_or(0);
                 eprintln!(
                     "encode-ref: {} s of {} as {} frames of {} {} values ({:?}), {} bytes, in {:.1} s",

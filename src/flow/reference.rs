@@ -31,6 +31,16 @@ pub struct EncodedReference {
 /// Decodes `path`'s audio and encodes it with `encoder`, which is left reset for the next
 /// recording.
 pub fn encode_reference_file(path: &Path, encoder: &mut AudioFeatureEncoder) -> Result<EncodedReference, FlowError> {
+    encode_reference_file_with_progress(path, encoder, |_, _| {})
+}
+
+/// [`encode_reference_file`], telling `on_progress` how much audio (ns) is done so far and,
+/// once known, how long the recording is.
+pub fn encode_reference_file_with_progress(
+    path: &Path,
+    encoder: &mut AudioFeatureEncoder,
+    mut on_progress: impl FnMut(u64, Option<u64>),
+) -> Result<EncodedReference, FlowError> {
     encoder.reset();
     let params = encoder.params();
     let rate = f64::from(params.rate_hz);
@@ -45,10 +55,11 @@ pub fn encode_reference_file(path: &Path, encoder: &mut AudioFeatureEncoder) -> 
         frames.clear();
         Ok(())
     };
-    decode_audio_file(path, params.rate_hz, |samples| -> Result<(), FlowError> {
+    decode_audio_file(path, params.rate_hz, |samples, total_ns| -> Result<(), FlowError> {
         // Times count decoded samples: a reference's own time starts at 0 and has no gaps.
         let start_ns = (samples_seen as f64 * 1e9 / rate).round() as u64;
         samples_seen += samples.len() as u64;
+        on_progress((samples_seen as f64 * 1e9 / rate).round() as u64, total_ns);
         framer.push(start_ns, samples, &mut frames, &mut times);
         times.clear();
         if frames.len() >= BATCH_FRAMES * params.frame_len {
@@ -105,14 +116,16 @@ pub fn load_reference(path: &Path, encoder: &mut AudioFeatureEncoder) -> Result<
 }
 
 /// Encodes the media file `reference` with `encoder` and writes it to `output` as a `.wfr` file
-/// with values stored as `format`; returns what was written.
+/// with values stored as `format`, telling `on_progress` as
+/// [`encode_reference_file_with_progress`] does; returns what was written.
 pub fn write_reference_file(
     reference: &Path,
     output: &Path,
     encoder: &mut AudioFeatureEncoder,
     format: SampleFormat,
+    on_progress: impl FnMut(u64, Option<u64>),
 ) -> Result<ReferenceFile, FlowError> {
-    let encoded = encode_reference_file(reference, encoder)?;
+    let encoded = encode_reference_file_with_progress(reference, encoder, on_progress)?;
     let file = ReferenceFile {
         encoder: encoder.kind().to_string(),
         params: encoder.params(),

@@ -133,6 +133,13 @@ impl Capture {
         })
     }
 
+    /// The source's length, once the pipeline knows it (files, after they start playing).
+    pub fn duration_ns(&self) -> Option<u64> {
+        self.pipeline
+            .query_duration::<gst::ClockTime>()
+            .map(gst::ClockTime::nseconds)
+    }
+
     /// Asks the source to end: end-of-stream flows through the pipeline like at the end of a
     /// file, so every record already captured still reaches the rings.
     pub fn send_eos(&self) {
