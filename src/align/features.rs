@@ -1,14 +1,19 @@
-//! A reference's feature frames, stored row-major, with their inverse norms, and a second
-//! time in panels for computing many distances at once.
+//! A reference's feature frames, stored row-major, with their inverse norms, and — for frames of
+//! few dimensions — a second time in panels for computing many distances at once.
 //!
 //! A panel holds 8 consecutive frames dimension by dimension (see [`super::kernels`]), so that
 //! the distances from one vector to many frames run across frames in SIMD lanes, not along one
-//! frame's few dimensions. Rows serve single lookups.
+//! frame's few dimensions. From [`PANELS_BELOW_DIM`] dimensions on, a frame's own dimensions fill
+//! the lanes well enough, so distances run along the rows and the second copy, which would
+//! double the memory of an hour-long reference, is not kept.
 
 use std::ops::Range;
 
-use super::kernels::{panel_distances, KernelSet, PANEL_FRAMES};
+use super::kernels::{panel_distances, row_distances, KernelSet, PANEL_FRAMES};
 use super::{inverse_norm, AlignError, Distance};
+
+/// Frames of at least this many values are not kept in panels.
+pub const PANELS_BELOW_DIM: usize = 32;
 
 /// `len` frames of `dim` features each, stored contiguously. Each frame's inverse L2 norm is kept
 /// beside it so that cosine distances against it cost one dot product.
@@ -19,7 +24,7 @@ pub struct FeatureMatrix {
     /// One per frame, then zeros up to a whole number of panels.
     inverse_norms: Vec<f32>,
     /// Panel `b`, value `k` of frame `8b + lane`, at `(b · dim + k) · 8 + lane`; frames past the
-    /// end are zeros.
+    /// end are zeros. Empty from [`PANELS_BELOW_DIM`] dimensions on.
     panels: Vec<f32>,
 }
 
@@ -44,7 +49,6 @@ impl FeatureMatrix {
         let (dim, len) = (self.dim, self.len());
         let first_panel = first / PANEL_FRAMES;
         let panels = len.div_ceil(PANEL_FRAMES);
-        self.panels.resize(panels * dim * PANEL_FRAMES, 0.0);
         self.inverse_norms.truncate(first_panel * PANEL_FRAMES);
         self.inverse_norms
             .extend((first_panel * PANEL_FRAMES..panels * PANEL_FRAMES).map(|frame| {
@@ -54,6 +58,10 @@ impl FeatureMatrix {
                     0.0
                 }
             }));
+        if !self.has_panels() {
+            return;
+        }
+        self.panels.resize(panels * dim * PANEL_FRAMES, 0.0);
         for panel in first_panel..panels {
             for lane in 0..PANEL_FRAMES {
                 let frame = panel * PANEL_FRAMES + lane;
@@ -80,6 +88,19 @@ impl FeatureMatrix {
         if frames.is_empty() || query.len() != self.dim {
             return;
         }
+        if !self.has_panels() {
+            out.resize(frames.len(), 0.0);
+            row_distances(
+                KernelSet::active(),
+                &self.values[frames.start * self.dim..frames.end * self.dim],
+                query,
+                query_inverse_norm,
+                &self.inverse_norms[frames.clone()],
+                distance,
+                out,
+            );
+            return;
+        }
         let first_panel = frames.start / PANEL_FRAMES;
         let panels = (frames.end - 1) / PANEL_FRAMES + 1 - first_panel;
         let panel_len = self.dim * PANEL_FRAMES;
@@ -98,10 +119,20 @@ impl FeatureMatrix {
         out.drain(..skipped);
     }
 
-    /// Panel `index` (frames `8 · index .. 8 · index + 8`), or `None` past the last.
-    pub(crate) fn panel(&self, index: usize) -> Option<&[f32]> {
-        let panel_len = self.dim * PANEL_FRAMES;
-        self.panels.get(index * panel_len..(index + 1) * panel_len)
+    fn has_panels(&self) -> bool {
+        self.dim < PANELS_BELOW_DIM
+    }
+
+    /// Writes panel `index` (frames `8 · index .. 8 · index + 8`, zeros past the last) to `out`,
+    /// which must hold `8 · dim` values.
+    pub(crate) fn copy_panel(&self, index: usize, out: &mut [f32]) {
+        let (dim, len) = (self.dim, self.len());
+        for lane in 0..PANEL_FRAMES {
+            let frame = index * PANEL_FRAMES + lane;
+            for k in 0..dim {
+                out[k * PANEL_FRAMES + lane] = if frame < len { self.values[frame * dim + k] } else { 0.0 };
+            }
+        }
     }
 
     /// Features per frame.
@@ -150,14 +181,15 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
-        /// Panelled distances equal one-at-a-time distances, for any range and any growth.
+        /// Distances over panels (few dimensions) or rows (many) equal one-at-a-time distances,
+        /// for any range and any growth.
         #[test]
         fn panelled_distances_equal_single_ones(
-            dim in 1usize..20,
+            dim in prop_oneof![1usize..20, 30usize..70],
             len in 1usize..40,
             extra in 0usize..12,
             range in (0usize..52, 0usize..52),
-            seed in proptest::collection::vec(-2.0f32..2.0, 52 * 20 + 20),
+            seed in proptest::collection::vec(-2.0f32..2.0, 52 * 70 + 70),
         ) {
             let mut matrix = FeatureMatrix::new(dim, seed[..len * dim].to_vec()).unwrap();
             matrix.extend_from_rows(&seed[len * dim..(len + extra) * dim]).unwrap();

@@ -1,5 +1,6 @@
-//! The inner loops of every aligner: distances from one vector to many frames held in panels,
-//! the cost of full DTW, and the min-plus scan that fills the online aligner's strips. Each has a portable version and, on x86-64 processors with AVX2
+//! The inner loops of every aligner: distances from one vector to many frames (held in panels
+//! for frames of few dimensions, row by row for many), the cost of full DTW, and the min-plus
+//! scan that fills the online aligner's strips and the relocation search's columns. Each has a portable version and, on x86-64 processors with AVX2
 //! and FMA, a hand-vectorised one chosen at run time.
 //!
 //! A panel holds [`PANEL_FRAMES`] consecutive frames dimension by dimension (the first value of
@@ -13,6 +14,8 @@
 mod portable;
 #[cfg(target_arch = "x86_64")]
 mod x86_panels;
+#[cfg(target_arch = "x86_64")]
+mod x86_rows;
 #[cfg(target_arch = "x86_64")]
 mod x86_scan;
 #[cfg(target_arch = "x86_64")]
@@ -100,6 +103,35 @@ pub(crate) fn panel_distances(
     }
 }
 
+/// Writes to `out` the distances from `query` to each of the `out.len()` frames stored row by
+/// row in `rows` (`query.len()` values each); `inverse_norms` holds their inverse L2 norms
+/// (needed for cosine only).
+pub(crate) fn row_distances(
+    kernels: KernelSet,
+    rows: &[f32],
+    query: &[f32],
+    query_inverse_norm: f32,
+    inverse_norms: &[f32],
+    distance: Distance,
+    out: &mut [f32],
+) {
+    let (dim, frames) = (query.len(), out.len());
+    assert!(
+        dim > 0 && rows.len() >= frames * dim && (distance != Distance::Cosine || inverse_norms.len() >= frames),
+        "row_distances: {frames} outputs need {} row values and {frames} norms, got {} and {}",
+        frames * dim,
+        rows.len(),
+        inverse_norms.len()
+    );
+    match kernels {
+        #[cfg(target_arch = "x86_64")]
+        KernelSet::Avx2Fma if avx2_fma_available() => {
+            x86_rows::row_distances(rows, query, query_inverse_norm, inverse_norms, distance, out)
+        }
+        _ => portable::row_distances(rows, query, query_inverse_norm, inverse_norms, distance, out),
+    }
+}
+
 /// The cost of full DTW of `live` against `reference`, or `None` when this kernel set has no
 /// full-DTW kernel (the caller then runs its own row-by-row loop).
 pub(crate) fn full_dtw_cost(
@@ -172,10 +204,36 @@ mod tests {
                     let norms: Vec<f32> = (0..panels * PANEL_FRAMES)
                         .map(|k| if k < frames.len() { frames.frame_inverse_norm(k) } else { 0.0 })
                         .collect();
-                    let all_panels: Vec<f32> = (0..panels).flat_map(|p| frames.panel(p).unwrap().to_vec()).collect();
+                    let mut all_panels = vec![0.0; panels * PANEL_FRAMES * dim];
+                    for (p, panel) in all_panels.chunks_exact_mut(PANEL_FRAMES * dim).enumerate() {
+                        frames.copy_panel(p, panel);
+                    }
                     panel_distances(kernels, &all_panels, &query, inverse_norm(&query), &norms, distance, &mut out);
                     for (k, &got) in out.iter().enumerate().take(frames.len()) {
                         let expected = distance.between_with_inverse_norms(&query, inverse_norm(&query), frames.frame(k), frames.frame_inverse_norm(k));
+                        prop_assert!((got - expected).abs() <= 1e-4 * expected.abs().max(1.0), "{kernels:?} {distance:?} frame {k}: {got} vs {expected}");
+                    }
+                }
+            }
+        }
+
+        /// Both kernel sets' row distances equal single distances, for any dimension.
+        #[test]
+        fn row_kernels_equal_single_distances(
+            dim in 1usize..150,
+            frames in 1usize..11,
+            seed in proptest::collection::vec(-3.0f32..3.0, 64),
+        ) {
+            let rows = matrix(dim, frames, &seed);
+            let query: Vec<f32> = seed.iter().rev().cycle().take(dim).copied().collect();
+            let values: Vec<f32> = (0..frames).flat_map(|k| rows.frame(k).to_vec()).collect();
+            let norms: Vec<f32> = (0..frames).map(|k| rows.frame_inverse_norm(k)).collect();
+            for kernels in [KernelSet::Portable, KernelSet::active()] {
+                for distance in ALL_DISTANCES {
+                    let mut out = vec![f32::NAN; frames];
+                    row_distances(kernels, &values, &query, inverse_norm(&query), &norms, distance, &mut out);
+                    for (k, &got) in out.iter().enumerate() {
+                        let expected = distance.between_with_inverse_norms(&query, inverse_norm(&query), rows.frame(k), rows.frame_inverse_norm(k));
                         prop_assert!((got - expected).abs() <= 1e-4 * expected.abs().max(1.0), "{kernels:?} {distance:?} frame {k}: {got} vs {expected}");
                     }
                 }

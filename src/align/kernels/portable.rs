@@ -1,8 +1,8 @@
 //! Portable kernels: panel distances over eight-lane arrays, which the compiler vectorises for
-//! whatever target it builds for, and the min-plus scan cell by cell.
+//! whatever target it builds for, row distances, and the min-plus scan cell by cell.
 
 use super::PANEL_FRAMES;
-use crate::align::Distance;
+use crate::align::{dot, euclidean_distance, manhattan_distance, squared_euclidean_distance, Distance};
 
 /// See [`super::panel_distances`]; the caller has checked the lengths.
 pub(super) fn panel_distances(
@@ -58,5 +58,25 @@ pub(super) fn min_plus_scan(entered: &[f32], step: &[f32], out: &mut [f32]) {
         let along = previous + step;
         previous = if along < entered { along } else { entered };
         *value = previous;
+    }
+}
+
+/// See [`super::row_distances`]; the caller has checked the lengths.
+pub(super) fn row_distances(
+    rows: &[f32],
+    query: &[f32],
+    query_inverse_norm: f32,
+    inverse_norms: &[f32],
+    distance: Distance,
+    out: &mut [f32],
+) {
+    let dim = query.len();
+    for (frame, (row, value)) in rows.chunks_exact(dim).zip(out.iter_mut()).enumerate() {
+        *value = match distance {
+            Distance::Cosine => (1.0 - dot(query, row) * query_inverse_norm * inverse_norms[frame]).clamp(0.0, 2.0),
+            Distance::Euclidean => euclidean_distance(query, row),
+            Distance::SquaredEuclidean => squared_euclidean_distance(query, row),
+            Distance::Manhattan => manhattan_distance(query, row),
+        };
     }
 }

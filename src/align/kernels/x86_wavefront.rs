@@ -68,7 +68,10 @@ fn wavefront<const METRIC: u8>(live: &FeatureMatrix, reference: &FeatureMatrix, 
     // Entry `ROWS + j − chunk_start` holds reference frame j's distances; the first ROWS entries
     // carry the previous chunk's last frames (infinite before the first chunk).
     let mut tile = vec![[f32::INFINITY; ROWS]; ROWS + CHUNK];
-    let zero_panel = vec![0.0f32; reference.dim() * PANEL_FRAMES];
+    let mut live_panels = [
+        vec![0.0f32; reference.dim() * PANEL_FRAMES],
+        vec![0.0f32; reference.dim() * PANEL_FRAMES],
+    ];
     let rotate_up = _mm256_setr_epi32(7, 0, 1, 2, 3, 4, 5, 6);
     let infinity = _mm256_set1_ps(f32::INFINITY);
     let weights = [
@@ -78,8 +81,10 @@ fn wavefront<const METRIC: u8>(live: &FeatureMatrix, reference: &FeatureMatrix, 
     ];
 
     for first_row in (0..rows).step_by(ROWS) {
-        let panels = [first_row / PANEL_FRAMES, first_row / PANEL_FRAMES + 1]
-            .map(|panel| live.panel(panel).unwrap_or(&zero_panel));
+        let [low, high] = &mut live_panels;
+        live.copy_panel(first_row / PANEL_FRAMES, low);
+        live.copy_panel(first_row / PANEL_FRAMES + 1, high);
+        let panels = [low.as_slice(), high.as_slice()];
         let live_norms: [f32; ROWS] = std::array::from_fn(|lane| {
             let row = first_row + lane;
             if row < rows {
