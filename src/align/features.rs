@@ -24,8 +24,9 @@ pub struct FeatureMatrix {
     /// One per frame, then zeros up to a whole number of panels.
     inverse_norms: Vec<f32>,
     /// Panel `b`, value `k` of frame `8b + lane`, at `(b · dim + k) · 8 + lane`; frames past the
-    /// end are zeros. Empty from [`PANELS_BELOW_DIM`] dimensions on.
+    /// end are zeros. Empty from [`PANELS_BELOW_DIM`] dimensions on, unless asked for.
     panels: Vec<f32>,
+    keeps_panels: bool,
 }
 
 impl FeatureMatrix {
@@ -39,9 +40,21 @@ impl FeatureMatrix {
             values,
             inverse_norms: Vec::new(),
             panels: Vec::new(),
+            keeps_panels: dim < PANELS_BELOW_DIM,
         };
         matrix.rebuild_panels_from(0);
         Ok(matrix)
+    }
+
+    /// The same frames, kept in panels too whatever their dimension: for small matrices that
+    /// many distances are computed against (a relocation query), where the panels cost little
+    /// memory and are faster than rows up to about 64 values.
+    pub fn with_panels(mut self) -> Self {
+        if !self.keeps_panels {
+            self.keeps_panels = true;
+            self.rebuild_panels_from(0);
+        }
+        self
     }
 
     /// Rewrites the panels from the one holding frame `first` to the end.
@@ -120,7 +133,7 @@ impl FeatureMatrix {
     }
 
     fn has_panels(&self) -> bool {
-        self.dim < PANELS_BELOW_DIM
+        self.keeps_panels
     }
 
     /// Writes panel `index` (frames `8 · index .. 8 · index + 8`, zeros past the last) to `out`,
@@ -195,7 +208,11 @@ mod tests {
             matrix.extend_from_rows(&seed[len * dim..(len + extra) * dim]).unwrap();
             let query = &seed[seed.len() - dim..];
             let frames = range.0.min(range.1)..range.0.max(range.1).min(matrix.len());
-            for distance in [Distance::Cosine, Distance::Euclidean, Distance::SquaredEuclidean, Distance::Manhattan] {
+            let panelled = matrix.clone().with_panels();
+            for (distance, matrix) in [Distance::Cosine, Distance::Euclidean, Distance::SquaredEuclidean, Distance::Manhattan]
+                .into_iter()
+                .flat_map(|distance| [(distance, &matrix), (distance, &panelled)])
+            {
                 let mut out = Vec::new();
                 matrix.distances_to(query, inverse_norm(query), frames.clone(), distance, &mut out);
                 prop_assert_eq!(out.len(), frames.len());

@@ -53,7 +53,7 @@ impl SubsequenceSearch {
         }
         let m = query.len();
         Ok(Self {
-            query,
+            query: query.with_panels(),
             distance,
             cost: vec![f32::INFINITY; m],
             start: vec![0; m],
