@@ -15,6 +15,8 @@ import time
 
 import numpy as np
 
+import matchmaker_runner
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Dixon's setting: a 20 ms hop, a band of 500 frames.
 FRAME_RATE = 50
@@ -42,22 +44,7 @@ def warpflow(ref_path, live_path, dim, kernels=None):
 
 
 def matchmaker_step_us(reference, live):
-    from matchmaker.dp.oltw_arzt import OnlineTimeWarpingArztFrame
-
-    positions = np.arange(len(reference), dtype=np.float32) / FRAME_RATE
-    aligner = OnlineTimeWarpingArztFrame(
-        reference_features=reference,
-        score_positions=positions,
-        ref_frame_to_beat=positions,
-        window_size=BAND // FRAME_RATE,
-        frame_rate=FRAME_RATE,
-        distance_func="Euclidean",
-    )
-    steps = []
-    for frame in live:
-        started = time.perf_counter()
-        aligner.step(frame[None, :])
-        steps.append((time.perf_counter() - started) * 1e6)
+    _, steps = matchmaker_runner.follow(reference, live, FRAME_RATE, BAND, "Euclidean")
     steps.sort()
     return sum(steps) / len(steps), steps[len(steps) * 99 // 100]
 

@@ -20,9 +20,11 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import matchmaker_runner  # noqa: E402  (benches/, beside this folder)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 THRESHOLDS_S = (0.025, 0.05, 0.1, 0.3)
@@ -60,31 +62,15 @@ def relocation_s(truth, errors):
 
 
 def matchmaker_track(folder, dim, hop_s, first_frame_s):
-    from matchmaker.dp.oltw_arzt import OnlineTimeWarpingArztFrame
-
     reference = np.fromfile(os.path.join(folder, "reference.f32"), dtype="<f4").reshape(-1, dim)
     live = np.fromfile(os.path.join(folder, "live.f32"), dtype="<f4").reshape(-1, dim)
     frame_rate = round(1.0 / hop_s)
-    positions = (first_frame_s + np.arange(len(reference)) * hop_s).astype(np.float32)
-    aligner = OnlineTimeWarpingArztFrame(
-        reference_features=reference,
-        score_positions=positions,
-        ref_frame_to_beat=positions,
-        window_size=WINDOW_FRAMES // frame_rate,
-        frame_rate=frame_rate,
-        distance_func="Cosine",
-    )
-    refs, steps = [], []
-    for frame in live:
-        started = time.perf_counter()
-        aligner.step(frame[None, :])
-        steps.append(time.perf_counter() - started)
-        refs.append(first_frame_s + aligner.window_index * hop_s)
+    refs, steps = matchmaker_runner.follow(reference, live, frame_rate, WINDOW_FRAMES, "Cosine", first_frame_s)
     live_s = first_frame_s + np.arange(len(live)) * hop_s
     steps.sort()
-    timing = {"step_mean_us": 1e6 * float(np.mean(steps)), "step_p99_us": 1e6 * steps[len(steps) * 99 // 100],
-              "real_time_factor": float(np.sum(steps)) / max(1e-9, len(live) * hop_s)}
-    return (live_s, np.array(refs)), timing
+    timing = {"step_mean_us": float(np.mean(steps)), "step_p99_us": steps[len(steps) * 99 // 100],
+              "real_time_factor": 1e-6 * float(np.sum(steps)) / max(1e-9, len(live) * hop_s)}
+    return (live_s, refs), timing
 
 
 def main():
