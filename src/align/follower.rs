@@ -2,9 +2,11 @@
 //!
 //! Every live frame goes to the [`OnlineTimeWarper`] and, when relocation is on, to the
 //! [`Relocator`]. A relocation candidate is acted on only when the next scan's candidate agrees
-//! with it (carried forward to the same live frame, within `agreement_frames`): one scan can be
-//! fooled by a passing resemblance, two in a row rarely are. The tracker then restarts at the
-//! candidate, and the step says so, so the caller can report the jump.
+//! with it (carried forward to the same live frame, within `agreement_frames`) and matches at
+//! least as well: one scan can be fooled by a passing resemblance, two in a row rarely are, and
+//! a match that worsens from one scan to the next is live input that matches nothing well. The
+//! tracker then restarts at the candidate, and the step says so, so the caller can report the
+//! jump.
 
 use std::sync::Arc;
 
@@ -157,10 +159,9 @@ impl Follower {
         let Some(candidate) = relocator.push_live(frame, tracked.ref_index)? else {
             return Ok(step);
         };
-        let confirmed = self.pending.is_some_and(|earlier| {
-            let carried = earlier.ref_index + (candidate.live_index - earlier.live_index);
-            carried.abs_diff(candidate.ref_index) <= self.agreement_frames
-        });
+        let confirmed = self
+            .pending
+            .is_some_and(|earlier| confirms(&earlier, &candidate, self.agreement_frames));
         if confirmed {
             self.pending = None;
             // The stretch before the jump ends here: its best path is as final as it will get.
@@ -177,10 +178,43 @@ impl Follower {
     }
 }
 
+/// Whether `later` confirms `earlier`: the same place once carried forward (within
+/// `agreement_frames`), matched at least as well. After a jump the searched window fills with
+/// frames from the new place, so the match gets better scan after scan; live input that matches
+/// nothing well (a noise tail, applause) gets worse, and the place it matches least badly is no
+/// jump.
+fn confirms(earlier: &RelocationCandidate, later: &RelocationCandidate, agreement_frames: usize) -> bool {
+    let carried = earlier.ref_index + (later.live_index - earlier.live_index);
+    carried.abs_diff(later.ref_index) <= agreement_frames && later.cost_per_frame <= earlier.cost_per_frame
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::align::test_sequences::symbols;
+
+    #[test]
+    fn a_candidate_confirms_only_at_the_same_place_and_no_worse() {
+        let earlier = RelocationCandidate {
+            live_index: 100,
+            ref_index: 500,
+            live_start: 50,
+            live_end: 100,
+            ref_start: 450,
+            ref_end: 500,
+            cost_per_frame: 0.3,
+        };
+        let later = |ref_index, cost_per_frame| RelocationCandidate {
+            live_index: 110,
+            ref_index,
+            cost_per_frame,
+            ..earlier
+        };
+        assert!(confirms(&earlier, &later(512, 0.2), 10));
+        assert!(confirms(&earlier, &later(510, 0.3), 10));
+        assert!(!confirms(&earlier, &later(530, 0.2), 10), "another place");
+        assert!(!confirms(&earlier, &later(510, 0.4), 10), "a worsening match");
+    }
 
     #[test]
     fn recovers_from_a_jump_and_says_so() {
