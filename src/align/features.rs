@@ -9,7 +9,7 @@
 
 use std::ops::Range;
 
-use super::kernels::{panel_distances, row_distances, KernelSet, PANEL_FRAMES};
+use super::kernels::{panel_distances, row_distances, Frames, KernelSet, Query, PANEL_FRAMES};
 use super::{inverse_norm, AlignError, Distance};
 
 /// Frames of at least this many values are not kept in panels.
@@ -101,32 +101,29 @@ impl FeatureMatrix {
         if frames.is_empty() || query.len() != self.dim {
             return;
         }
+        let query = Query {
+            values: query,
+            inverse_norm: query_inverse_norm,
+            distance,
+        };
         if !self.has_panels() {
             out.resize(frames.len(), 0.0);
-            row_distances(
-                KernelSet::active(),
-                &self.values[frames.start * self.dim..frames.end * self.dim],
-                query,
-                query_inverse_norm,
-                &self.inverse_norms[frames.clone()],
-                distance,
-                out,
-            );
+            let rows = Frames {
+                values: &self.values[frames.start * self.dim..frames.end * self.dim],
+                inverse_norms: &self.inverse_norms[frames.clone()],
+            };
+            row_distances(KernelSet::active(), query, rows, out);
             return;
         }
         let first_panel = frames.start / PANEL_FRAMES;
         let panels = (frames.end - 1) / PANEL_FRAMES + 1 - first_panel;
         let panel_len = self.dim * PANEL_FRAMES;
         out.resize(panels * PANEL_FRAMES, 0.0);
-        panel_distances(
-            KernelSet::active(),
-            &self.panels[first_panel * panel_len..],
-            query,
-            query_inverse_norm,
-            &self.inverse_norms[first_panel * PANEL_FRAMES..],
-            distance,
-            out,
-        );
+        let panels = Frames {
+            values: &self.panels[first_panel * panel_len..],
+            inverse_norms: &self.inverse_norms[first_panel * PANEL_FRAMES..],
+        };
+        panel_distances(KernelSet::active(), query, panels, out);
         let skipped = frames.start - first_panel * PANEL_FRAMES;
         out.truncate(skipped + frames.len());
         out.drain(..skipped);

@@ -4,7 +4,7 @@
 //! Live frame `i` lives in slot `i mod slots`; slots come in whole panels. The window knows
 //! nothing of the cost matrix: it only stores frames and answers distances, oldest first.
 
-use super::kernels::{panel_distances, KernelSet, PANEL_FRAMES};
+use super::kernels::{panel_distances, Frames, KernelSet, Query, PANEL_FRAMES};
 use super::Distance;
 
 #[derive(Debug)]
@@ -72,15 +72,16 @@ impl LiveWindow {
         if query.len() != self.dim || self.len == 0 {
             return;
         }
-        panel_distances(
-            KernelSet::active(),
-            &self.panels,
-            query,
-            query_inverse_norm,
-            &self.inverse_norms,
+        let query = Query {
+            values: query,
+            inverse_norm: query_inverse_norm,
             distance,
-            &mut self.by_slot,
-        );
+        };
+        let panels = Frames {
+            values: &self.panels,
+            inverse_norms: &self.inverse_norms,
+        };
+        panel_distances(KernelSet::active(), query, panels, &mut self.by_slot);
         let start = self.first % self.slots;
         let until_wrap = (self.slots - start).min(self.len);
         out.extend_from_slice(&self.by_slot[start..start + until_wrap]);

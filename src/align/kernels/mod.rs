@@ -60,6 +60,42 @@ impl KernelSet {
     }
 }
 
+/// The vector distances are measured from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Query<'a> {
+    /// Its values.
+    pub values: &'a [f32],
+    /// `1 / ‖values‖` (0 for a zero vector), for cosine.
+    pub inverse_norm: f32,
+    /// The distance measured.
+    pub distance: Distance,
+}
+
+/// The frames distances are measured to: their values in the kernel's layout (panels or rows),
+/// and their inverse L2 norms (needed for cosine only).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Frames<'a> {
+    /// Values, in panels or row by row.
+    pub values: &'a [f32],
+    /// One inverse norm per frame.
+    pub inverse_norms: &'a [f32],
+}
+
+impl Frames<'_> {
+    /// Checks that the frames hold `count` frames of `dim` values (and their norms, for cosine).
+    fn check(&self, kernel: &str, count: usize, dim: usize, distance: Distance) {
+        assert!(
+            dim > 0
+                && self.values.len() >= count * dim
+                && (distance != Distance::Cosine || self.inverse_norms.len() >= count),
+            "{kernel}: {count} outputs need {} values and {count} norms, got {} and {}",
+            count * dim,
+            self.values.len(),
+            self.inverse_norms.len()
+        );
+    }
+}
+
 fn avx2_fma_available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
@@ -72,63 +108,30 @@ fn avx2_fma_available() -> bool {
 }
 
 /// Writes to `out` the distances from `query` to every frame of `panels` (whole panels of
-/// `dim`-value frames; `out.len()` frames, a multiple of [`PANEL_FRAMES`]). `inverse_norms`
-/// holds the frames' inverse L2 norms (needed for cosine only, padded like the panels).
-pub(crate) fn panel_distances(
-    kernels: KernelSet,
-    panels: &[f32],
-    query: &[f32],
-    query_inverse_norm: f32,
-    inverse_norms: &[f32],
-    distance: Distance,
-    out: &mut [f32],
-) {
-    let dim = query.len();
-    let frames = out.len();
+/// `dim`-value frames; `out.len()` frames, a multiple of [`PANEL_FRAMES`]; norms padded like the
+/// panels).
+pub(crate) fn panel_distances(kernels: KernelSet, query: Query, panels: Frames, out: &mut [f32]) {
     assert!(
-        frames.is_multiple_of(PANEL_FRAMES)
-            && panels.len() >= frames * dim
-            && (distance != Distance::Cosine || inverse_norms.len() >= frames),
-        "panel_distances: {frames} outputs need {} panel values and {frames} norms, got {} and {}",
-        frames * dim,
-        panels.len(),
-        inverse_norms.len()
+        out.len().is_multiple_of(PANEL_FRAMES),
+        "panel_distances: {} outputs",
+        out.len()
     );
+    panels.check("panel_distances", out.len(), query.values.len(), query.distance);
     match kernels {
         #[cfg(target_arch = "x86_64")]
-        KernelSet::Avx2Fma if avx2_fma_available() => {
-            x86_panels::panel_distances(panels, query, query_inverse_norm, inverse_norms, distance, out)
-        }
-        _ => portable::panel_distances(panels, query, query_inverse_norm, inverse_norms, distance, out),
+        KernelSet::Avx2Fma if avx2_fma_available() => x86_panels::panel_distances(query, panels, out),
+        _ => portable::panel_distances(query, panels, out),
     }
 }
 
 /// Writes to `out` the distances from `query` to each of the `out.len()` frames stored row by
-/// row in `rows` (`query.len()` values each); `inverse_norms` holds their inverse L2 norms
-/// (needed for cosine only).
-pub(crate) fn row_distances(
-    kernels: KernelSet,
-    rows: &[f32],
-    query: &[f32],
-    query_inverse_norm: f32,
-    inverse_norms: &[f32],
-    distance: Distance,
-    out: &mut [f32],
-) {
-    let (dim, frames) = (query.len(), out.len());
-    assert!(
-        dim > 0 && rows.len() >= frames * dim && (distance != Distance::Cosine || inverse_norms.len() >= frames),
-        "row_distances: {frames} outputs need {} row values and {frames} norms, got {} and {}",
-        frames * dim,
-        rows.len(),
-        inverse_norms.len()
-    );
+/// row in `rows` (`query.values.len()` values each).
+pub(crate) fn row_distances(kernels: KernelSet, query: Query, rows: Frames, out: &mut [f32]) {
+    rows.check("row_distances", out.len(), query.values.len(), query.distance);
     match kernels {
         #[cfg(target_arch = "x86_64")]
-        KernelSet::Avx2Fma if avx2_fma_available() => {
-            x86_rows::row_distances(rows, query, query_inverse_norm, inverse_norms, distance, out)
-        }
-        _ => portable::row_distances(rows, query, query_inverse_norm, inverse_norms, distance, out),
+        KernelSet::Avx2Fma if avx2_fma_available() => x86_rows::row_distances(query, rows, out),
+        _ => portable::row_distances(query, rows, out),
     }
 }
 
@@ -208,7 +211,8 @@ mod tests {
                     for (p, panel) in all_panels.chunks_exact_mut(PANEL_FRAMES * dim).enumerate() {
                         frames.copy_panel(p, panel);
                     }
-                    panel_distances(kernels, &all_panels, &query, inverse_norm(&query), &norms, distance, &mut out);
+                    let from = Query { values: &query, inverse_norm: inverse_norm(&query), distance };
+                    panel_distances(kernels, from, Frames { values: &all_panels, inverse_norms: &norms }, &mut out);
                     for (k, &got) in out.iter().enumerate().take(frames.len()) {
                         let expected = distance.between_with_inverse_norms(&query, inverse_norm(&query), frames.frame(k), frames.frame_inverse_norm(k));
                         prop_assert!((got - expected).abs() <= 1e-4 * expected.abs().max(1.0), "{kernels:?} {distance:?} frame {k}: {got} vs {expected}");
@@ -231,7 +235,8 @@ mod tests {
             for kernels in [KernelSet::Portable, KernelSet::active()] {
                 for distance in ALL_DISTANCES {
                     let mut out = vec![f32::NAN; frames];
-                    row_distances(kernels, &values, &query, inverse_norm(&query), &norms, distance, &mut out);
+                    let from = Query { values: &query, inverse_norm: inverse_norm(&query), distance };
+                    row_distances(kernels, from, Frames { values: &values, inverse_norms: &norms }, &mut out);
                     for (k, &got) in out.iter().enumerate() {
                         let expected = distance.between_with_inverse_norms(&query, inverse_norm(&query), rows.frame(k), rows.frame_inverse_norm(k));
                         prop_assert!((got - expected).abs() <= 1e-4 * expected.abs().max(1.0), "{kernels:?} {distance:?} frame {k}: {got} vs {expected}");

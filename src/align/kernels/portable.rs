@@ -1,18 +1,17 @@
 //! Portable kernels: panel distances over eight-lane arrays, which the compiler vectorises for
 //! whatever target it builds for, row distances, and the min-plus scan cell by cell.
 
-use super::PANEL_FRAMES;
-use crate::align::{dot, euclidean_distance, manhattan_distance, squared_euclidean_distance, Distance};
+use super::{Frames, Query, PANEL_FRAMES};
+use crate::align::Distance;
 
 /// See [`super::panel_distances`]; the caller has checked the lengths.
-pub(super) fn panel_distances(
-    panels: &[f32],
-    query: &[f32],
-    query_inverse_norm: f32,
-    inverse_norms: &[f32],
-    distance: Distance,
-    out: &mut [f32],
-) {
+pub(super) fn panel_distances(query: Query, panels: Frames, out: &mut [f32]) {
+    let Query {
+        values: query,
+        inverse_norm: query_inverse_norm,
+        distance,
+    } = query;
+    let (inverse_norms, panels) = (panels.inverse_norms, panels.values);
     let panel_len = query.len() * PANEL_FRAMES;
     for (panel, lanes_out) in out.chunks_exact_mut(PANEL_FRAMES).enumerate() {
         let columns = panels[panel * panel_len..(panel + 1) * panel_len].chunks_exact(PANEL_FRAMES);
@@ -62,21 +61,16 @@ pub(super) fn min_plus_scan(entered: &[f32], step: &[f32], out: &mut [f32]) {
 }
 
 /// See [`super::row_distances`]; the caller has checked the lengths.
-pub(super) fn row_distances(
-    rows: &[f32],
-    query: &[f32],
-    query_inverse_norm: f32,
-    inverse_norms: &[f32],
-    distance: Distance,
-    out: &mut [f32],
-) {
-    let dim = query.len();
-    for (frame, (row, value)) in rows.chunks_exact(dim).zip(out.iter_mut()).enumerate() {
-        *value = match distance {
-            Distance::Cosine => (1.0 - dot(query, row) * query_inverse_norm * inverse_norms[frame]).clamp(0.0, 2.0),
-            Distance::Euclidean => euclidean_distance(query, row),
-            Distance::SquaredEuclidean => squared_euclidean_distance(query, row),
-            Distance::Manhattan => manhattan_distance(query, row),
-        };
+pub(super) fn row_distances(query: Query, rows: Frames, out: &mut [f32]) {
+    let dim = query.values.len();
+    for ((row, value), &inverse_norm) in rows
+        .values
+        .chunks_exact(dim)
+        .zip(out.iter_mut())
+        .zip(rows.inverse_norms)
+    {
+        *value = query
+            .distance
+            .between_with_inverse_norms(query.values, query.inverse_norm, row, inverse_norm);
     }
 }

@@ -11,7 +11,7 @@ use std::arch::x86_64::{
     _mm256_mul_ps, _mm256_set1_ps, _mm256_setzero_ps, _mm256_sqrt_ps, _mm256_storeu_ps, _mm256_sub_ps,
 };
 
-use super::PANEL_FRAMES;
+use super::{Frames, Query, PANEL_FRAMES};
 use crate::align::Distance;
 
 /// Panels computed together in the main loop.
@@ -23,23 +23,14 @@ pub(super) const COSINE: u8 = 2;
 pub(super) const SQUARED_EUCLIDEAN: u8 = 3;
 
 /// See [`super::panel_distances`]; the caller has checked the lengths and the processor.
-pub(super) fn panel_distances(
-    panels: &[f32],
-    query: &[f32],
-    query_inverse_norm: f32,
-    inverse_norms: &[f32],
-    distance: Distance,
-    out: &mut [f32],
-) {
+pub(super) fn panel_distances(query: Query, panels: Frames, out: &mut [f32]) {
     // SAFETY: the dispatcher calls this only after detecting AVX2 and FMA.
     unsafe {
-        match distance {
-            Distance::Euclidean => panels_with::<EUCLIDEAN>(panels, query, query_inverse_norm, inverse_norms, out),
-            Distance::SquaredEuclidean => {
-                panels_with::<SQUARED_EUCLIDEAN>(panels, query, query_inverse_norm, inverse_norms, out)
-            }
-            Distance::Manhattan => panels_with::<MANHATTAN>(panels, query, query_inverse_norm, inverse_norms, out),
-            Distance::Cosine => panels_with::<COSINE>(panels, query, query_inverse_norm, inverse_norms, out),
+        match query.distance {
+            Distance::Euclidean => panels_with::<EUCLIDEAN>(query, panels, out),
+            Distance::SquaredEuclidean => panels_with::<SQUARED_EUCLIDEAN>(query, panels, out),
+            Distance::Manhattan => panels_with::<MANHATTAN>(query, panels, out),
+            Distance::Cosine => panels_with::<COSINE>(query, panels, out),
         }
     }
 }
@@ -88,13 +79,9 @@ fn pair_norms<const METRIC: u8>(inverse_norms: &[f32], panel: usize, query_inver
 }
 
 #[target_feature(enable = "avx2,fma")]
-fn panels_with<const METRIC: u8>(
-    panels: &[f32],
-    query: &[f32],
-    query_inverse_norm: f32,
-    inverse_norms: &[f32],
-    out: &mut [f32],
-) {
+fn panels_with<const METRIC: u8>(query: Query, panels: Frames, out: &mut [f32]) {
+    let (query, query_inverse_norm) = (query.values, query.inverse_norm);
+    let (panels, inverse_norms) = (panels.values, panels.inverse_norms);
     let dim = query.len();
     let panel_len = dim * PANEL_FRAMES;
     let count = out.len() / PANEL_FRAMES;

@@ -9,6 +9,7 @@
 use std::arch::x86_64::{__m256, _mm256_loadu_ps, _mm256_setzero_ps, _mm256_storeu_ps};
 
 use super::x86_panels::{accumulate, COSINE, EUCLIDEAN, MANHATTAN, SQUARED_EUCLIDEAN};
+use super::{Frames, Query};
 use crate::align::Distance;
 
 /// Frames per pass.
@@ -16,23 +17,14 @@ const BLOCK_FRAMES: usize = 4;
 const LANES: usize = 8;
 
 /// See [`super::row_distances`]; the caller has checked the lengths and the processor.
-pub(super) fn row_distances(
-    rows: &[f32],
-    query: &[f32],
-    query_inverse_norm: f32,
-    inverse_norms: &[f32],
-    distance: Distance,
-    out: &mut [f32],
-) {
+pub(super) fn row_distances(query: Query, rows: Frames, out: &mut [f32]) {
     // SAFETY: the dispatcher calls this only after detecting AVX2 and FMA.
     unsafe {
-        match distance {
-            Distance::Euclidean => rows_with::<EUCLIDEAN>(rows, query, query_inverse_norm, inverse_norms, out),
-            Distance::SquaredEuclidean => {
-                rows_with::<SQUARED_EUCLIDEAN>(rows, query, query_inverse_norm, inverse_norms, out)
-            }
-            Distance::Manhattan => rows_with::<MANHATTAN>(rows, query, query_inverse_norm, inverse_norms, out),
-            Distance::Cosine => rows_with::<COSINE>(rows, query, query_inverse_norm, inverse_norms, out),
+        match query.distance {
+            Distance::Euclidean => rows_with::<EUCLIDEAN>(query, rows, out),
+            Distance::SquaredEuclidean => rows_with::<SQUARED_EUCLIDEAN>(query, rows, out),
+            Distance::Manhattan => rows_with::<MANHATTAN>(query, rows, out),
+            Distance::Cosine => rows_with::<COSINE>(query, rows, out),
         }
     }
 }
@@ -67,13 +59,9 @@ fn lane_total(sum: __m256) -> f32 {
 }
 
 #[target_feature(enable = "avx2,fma")]
-fn rows_with<const METRIC: u8>(
-    rows: &[f32],
-    query: &[f32],
-    query_inverse_norm: f32,
-    inverse_norms: &[f32],
-    out: &mut [f32],
-) {
+fn rows_with<const METRIC: u8>(query: Query, rows: Frames, out: &mut [f32]) {
+    let (query, query_inverse_norm) = (query.values, query.inverse_norm);
+    let (rows, inverse_norms) = (rows.values, rows.inverse_norms);
     let dim = query.len();
     let frames = out.len();
     assert!(dim > 0 && rows.len() >= frames * dim && (METRIC != COSINE || inverse_norms.len() >= frames));
