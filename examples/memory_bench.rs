@@ -1,38 +1,77 @@
 //! Peak memory of following an hour-long reference: builds the features of a synthetic
 //! reference of the given length and dimension, follows 60 s of live frames through it with
-//! relocation on, and prints the process's peak resident set (VmHWM) as one line per setting.
+//! relocation on, and prints the process's peak resident set (VmHWM) and, at the end, its
+//! private (anonymous) and file-backed resident memory, as one line per setting.
 //!
-//! Run with: `cargo run --release --example memory_bench -- 3600 12` (seconds, dimension; one
-//! setting per process, so each peak is its own).
+//! `owned` keeps the features in the process, as when `follow` encodes a media file; `mapped`
+//! writes them to a `.wfr` file first and follows the memory-mapped file, as `follow` does with
+//! a reference file (the peak is reset after writing, so it counts the run only).
+//!
+//! Run with: `cargo run --release --example memory_bench -- 3600 12 [owned|mapped]` (seconds,
+//! dimension, storage; one setting per process, so each peak is its own).
 
 use std::sync::Arc;
+
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
 use warpflow::align::{FeatureMatrix, Follower, FollowerConfig};
+use warpflow::encode::{MappedFile, ReferenceFile, SampleFormat};
+use warpflow::flow::FOLLOW_FRAMES;
 
 /// Frames per second of the follow features (20 ms hop).
 const FRAMES_PER_S: usize = 50;
 
-fn peak_rss_kib() -> Result<u64> {
+/// A memory figure of this process, in MiB, from its `/proc/self/status` line `field`.
+fn status_mib(field: &str) -> Result<f64> {
     let status = std::fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("no VmHWM line in /proc/self/status")
+        .find_map(|line| line.strip_prefix(field))
+        .and_then(|rest| {
+            rest.trim()
+                .trim_start_matches(':')
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .map(|kib| kib as f64 / 1024.0)
+        .with_context(|| format!("no {field} line in /proc/self/status"))
+}
+
+/// Writes `features` to a `.wfr` file in `folder` and maps it back.
+fn through_reference_file(features: FeatureMatrix, folder: &Path) -> Result<FeatureMatrix> {
+    let path = folder.join("reference.wfr");
+    let file = ReferenceFile {
+        encoder: "logmel".to_owned(),
+        params: FOLLOW_FRAMES,
+        duration_ns: 0,
+        format: SampleFormat::F32,
+        features,
+    };
+    std::fs::write(&path, file.to_bytes()?).with_context(|| format!("writing {}", path.display()))?;
+    drop(file);
+    // Resets the peak resident set, so that it counts following the mapped file only.
+    std::fs::write("/proc/self/clear_refs", "5").context("resetting the peak resident set")?;
+    let mapped = MappedFile::open(&path).with_context(|| format!("mapping {}", path.display()))?;
+    Ok(ReferenceFile::from_mapped(Arc::new(mapped))?.features)
 }
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [seconds, dim] = args.as_slice() else {
-        bail!("usage: memory_bench SECONDS DIM")
+    let (seconds, dim, storage) = match args.as_slice() {
+        [seconds, dim] => (seconds, dim, "owned"),
+        [seconds, dim, storage] if storage == "owned" || storage == "mapped" => (seconds, dim, storage.as_str()),
+        _ => bail!("usage: memory_bench SECONDS DIM [owned|mapped]"),
     };
     let seconds: usize = seconds
         .parse()
         .with_context(|| format!("SECONDS '{seconds}' is not a number"))?;
     let dim: usize = dim.parse().with_context(|| format!("DIM '{dim}' is not a number"))?;
-    let before_kib = peak_rss_kib()?;
+    let before_mib = status_mib("VmHWM")?;
     let frames = seconds * FRAMES_PER_S;
     let mut state = 0x2545_f491_4f6c_dd1du64;
     let values: Vec<f32> = (0..frames * dim)
@@ -43,16 +82,21 @@ fn main() -> Result<()> {
             (state >> 40) as f32 / (1u64 << 24) as f32
         })
         .collect();
-    let reference = Arc::new(FeatureMatrix::new(dim, values)?);
+    let features = FeatureMatrix::new(dim, values)?;
+    let folder = tempfile::tempdir().context("making a folder for the reference file")?;
+    let reference = Arc::new(match storage {
+        "mapped" => through_reference_file(features, folder.path())?,
+        _ => features,
+    });
     let mut follower = Follower::new(reference.clone(), FollowerConfig::default())?;
     for i in 0..60 * FRAMES_PER_S {
         follower.push_frame(reference.frame(i % frames))?;
     }
-    let peak_kib = peak_rss_kib()?;
     println!(
-        "{{\"reference_s\":{seconds},\"dim\":{dim},\"frames\":{frames},\"peak_rss_mib\":{:.1},\"start_rss_mib\":{:.1}}}",
-        peak_kib as f64 / 1024.0,
-        before_kib as f64 / 1024.0
+        "{{\"reference_s\":{seconds},\"dim\":{dim},\"frames\":{frames},\"storage\":\"{storage}\",\"peak_rss_mib\":{:.1},\"anon_rss_mib\":{:.1},\"file_rss_mib\":{:.1},\"start_rss_mib\":{before_mib:.1}}}",
+        status_mib("VmHWM")?,
+        status_mib("RssAnon")?,
+        status_mib("RssFile")?,
     );
     Ok(())
 }

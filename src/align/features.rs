@@ -6,8 +6,14 @@
 //! frame's few dimensions. From [`PANELS_BELOW_DIM`] dimensions on, a frame's own dimensions fill
 //! the lanes well enough, so distances run along the rows and the second copy, which would
 //! double the memory of an hour-long reference, is not kept.
+//!
+//! The values are either owned or shared read-only from elsewhere ([`SharedValues`]), e.g. a
+//! memory-mapped reference file: an hour-long reference then costs the process its inverse norms
+//! (4 bytes a frame) and pages the kernel may drop and read again, not a private copy.
 
+use std::fmt;
 use std::ops::Range;
+use std::sync::Arc;
 
 use super::kernels::{panel_distances, row_distances, Frames, KernelSet, Query, PANEL_FRAMES};
 use super::{inverse_norm, AlignError, Distance};
@@ -15,12 +21,52 @@ use super::{inverse_norm, AlignError, Distance};
 /// Frames of at least this many values are not kept in panels.
 pub const PANELS_BELOW_DIM: usize = 32;
 
+/// Feature values kept outside the matrix and only read: a memory-mapped file, for instance.
+pub trait SharedValues: fmt::Debug + Send + Sync {
+    /// The values, row-major.
+    fn values(&self) -> &[f32];
+}
+
+/// Where a matrix's values live.
+#[derive(Debug, Clone)]
+enum Values {
+    Owned(Vec<f32>),
+    Shared(Arc<dyn SharedValues>),
+}
+
+impl Values {
+    fn as_slice(&self) -> &[f32] {
+        match self {
+            Values::Owned(values) => values,
+            Values::Shared(shared) => shared.values(),
+        }
+    }
+
+    /// Appends `rows`; shared values are copied first, as the matrix cannot write to them.
+    fn extend_from_slice(&mut self, rows: &[f32]) {
+        match self {
+            Values::Owned(values) => values.extend_from_slice(rows),
+            Values::Shared(shared) => {
+                let mut values = shared.values().to_vec();
+                values.extend_from_slice(rows);
+                *self = Values::Owned(values);
+            }
+        }
+    }
+}
+
+impl PartialEq for Values {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
 /// `len` frames of `dim` features each, stored contiguously. Each frame's inverse L2 norm is kept
 /// beside it so that cosine distances against it cost one dot product.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeatureMatrix {
     dim: usize,
-    values: Vec<f32>,
+    values: Values,
     /// One per frame, then zeros up to a whole number of panels.
     inverse_norms: Vec<f32>,
     /// Panel `b`, value `k` of frame `8b + lane`, at `(b · dim + k) · 8 + lane`; frames past the
@@ -32,8 +78,19 @@ pub struct FeatureMatrix {
 impl FeatureMatrix {
     /// Wraps row-major feature values; `values.len()` must be a multiple of `dim`.
     pub fn new(dim: usize, values: Vec<f32>) -> Result<Self, AlignError> {
-        if dim == 0 || !values.len().is_multiple_of(dim) {
-            return Err(AlignError::RaggedFeatures { len: values.len(), dim });
+        Self::with_values(dim, Values::Owned(values))
+    }
+
+    /// Reads row-major feature values kept elsewhere, without copying them; the matrix keeps
+    /// the inverse norms (and, below [`PANELS_BELOW_DIM`] values a frame, the panels).
+    pub fn from_shared(dim: usize, values: Arc<dyn SharedValues>) -> Result<Self, AlignError> {
+        Self::with_values(dim, Values::Shared(values))
+    }
+
+    fn with_values(dim: usize, values: Values) -> Result<Self, AlignError> {
+        let len = values.as_slice().len();
+        if dim == 0 || !len.is_multiple_of(dim) {
+            return Err(AlignError::RaggedFeatures { len, dim });
         }
         let mut matrix = Self {
             dim,
@@ -60,13 +117,14 @@ impl FeatureMatrix {
     /// Rewrites the panels from the one holding frame `first` to the end.
     fn rebuild_panels_from(&mut self, first: usize) {
         let (dim, len) = (self.dim, self.len());
+        let values = self.values.as_slice();
         let first_panel = first / PANEL_FRAMES;
         let panels = len.div_ceil(PANEL_FRAMES);
         self.inverse_norms.truncate(first_panel * PANEL_FRAMES);
         self.inverse_norms
             .extend((first_panel * PANEL_FRAMES..panels * PANEL_FRAMES).map(|frame| {
                 if frame < len {
-                    inverse_norm(&self.values[frame * dim..(frame + 1) * dim])
+                    inverse_norm(&values[frame * dim..(frame + 1) * dim])
                 } else {
                     0.0
                 }
@@ -79,7 +137,7 @@ impl FeatureMatrix {
             for lane in 0..PANEL_FRAMES {
                 let frame = panel * PANEL_FRAMES + lane;
                 for k in 0..dim {
-                    let value = if frame < len { self.values[frame * dim + k] } else { 0.0 };
+                    let value = if frame < len { values[frame * dim + k] } else { 0.0 };
                     self.panels[(panel * dim + k) * PANEL_FRAMES + lane] = value;
                 }
             }
@@ -109,7 +167,7 @@ impl FeatureMatrix {
         if !self.has_panels() {
             out.resize(frames.len(), 0.0);
             let rows = Frames {
-                values: &self.values[frames.start * self.dim..frames.end * self.dim],
+                values: &self.values.as_slice()[frames.start * self.dim..frames.end * self.dim],
                 inverse_norms: &self.inverse_norms[frames.clone()],
             };
             row_distances(KernelSet::active(), query, rows, out);
@@ -137,10 +195,11 @@ impl FeatureMatrix {
     /// which must hold `8 · dim` values.
     pub(crate) fn copy_panel(&self, index: usize, out: &mut [f32]) {
         let (dim, len) = (self.dim, self.len());
+        let values = self.values.as_slice();
         for lane in 0..PANEL_FRAMES {
             let frame = index * PANEL_FRAMES + lane;
             for k in 0..dim {
-                out[k * PANEL_FRAMES + lane] = if frame < len { self.values[frame * dim + k] } else { 0.0 };
+                out[k * PANEL_FRAMES + lane] = if frame < len { values[frame * dim + k] } else { 0.0 };
             }
         }
     }
@@ -152,17 +211,23 @@ impl FeatureMatrix {
 
     /// Number of frames.
     pub fn len(&self) -> usize {
-        self.values.len() / self.dim
+        self.values.as_slice().len() / self.dim
     }
 
     /// True when there are no frames.
     pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
+        self.values.as_slice().is_empty()
+    }
+
+    /// Whether the values are read from elsewhere ([`FeatureMatrix::from_shared`]) rather than
+    /// held by the matrix.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.values, Values::Shared(_))
     }
 
     /// Frame `index`; panics if out of range, which is a caller bug, not bad input.
     pub fn frame(&self, index: usize) -> &[f32] {
-        &self.values[index * self.dim..(index + 1) * self.dim]
+        &self.values.as_slice()[index * self.dim..(index + 1) * self.dim]
     }
 
     /// `1 / ‖frame index‖` (0 for a zero frame).
@@ -219,6 +284,46 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[derive(Debug)]
+    struct Kept(Vec<f32>);
+
+    impl SharedValues for Kept {
+        fn values(&self) -> &[f32] {
+            &self.0
+        }
+    }
+
+    #[test]
+    fn shared_values_read_like_owned_ones_and_are_copied_to_grow() {
+        for dim in [3, 40] {
+            let values: Vec<f32> = (0..dim * 11).map(|k| (k % 7) as f32 - 3.0).collect();
+            let owned = FeatureMatrix::new(dim, values.clone()).unwrap();
+            let mut shared = FeatureMatrix::from_shared(dim, Arc::new(Kept(values.clone()))).unwrap();
+            assert!(shared.is_shared() && !owned.is_shared());
+            assert_eq!(shared, owned);
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            owned.distances_to(
+                &values[..dim],
+                inverse_norm(&values[..dim]),
+                2..9,
+                Distance::Cosine,
+                &mut a,
+            );
+            shared.distances_to(
+                &values[..dim],
+                inverse_norm(&values[..dim]),
+                2..9,
+                Distance::Cosine,
+                &mut b,
+            );
+            assert_eq!(a, b);
+            shared.extend_from_rows(&values[..dim]).unwrap();
+            assert!(!shared.is_shared());
+            assert_eq!((shared.len(), shared.frame(11)), (12, &values[..dim]));
+        }
+        assert!(FeatureMatrix::from_shared(3, Arc::new(Kept(vec![0.0; 7]))).is_err());
     }
 
     #[test]

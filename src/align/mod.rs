@@ -30,7 +30,7 @@ pub use distance::{
 };
 pub use dtw::{dtw_distance, full_dtw, DtwResult};
 pub use error::AlignError;
-pub use features::FeatureMatrix;
+pub use features::{FeatureMatrix, SharedValues};
 pub use follower::{FollowStep, Follower, FollowerConfig};
 pub use kernels::KernelSet;
 pub use lag::{AvLagEstimator, LagConfig, LagEstimate};

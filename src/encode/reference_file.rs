@@ -1,7 +1,7 @@
 //! Reference files (`.wfr`): a reference's features encoded once, with what made them, so that
 //! `follow` can start at once and refuse features made with other settings than its own.
 //!
-//! Version 1, little-endian throughout:
+//! Version 2, little-endian throughout (version 1, still read, has no padding):
 //!
 //! ```text
 //! magic      8   b"WFREF\r\n\x1a" (a text transfer or a truncated copy shows at once)
@@ -15,6 +15,7 @@
 //! duration   8   u64, the recording's length in ns
 //! name_len   2   u16, at most 64
 //! name       n   the encoder's name (UTF-8), e.g. `logmel`
+//! padding    p   zeros, so that the data starts at a multiple of 64 bytes
 //! header_crc 4   CRC-32 of every byte before it
 //! data_crc   4   CRC-32 of the data
 //! data           f32: frames·dim values; f16: frames·dim halves;
@@ -23,19 +24,36 @@
 //!
 //! [`ReferenceFile::parse`] checks everything before trusting anything: the magic, the version,
 //! the header's checksum, that the sizes agree with the bytes there are (without allocating
-//! what a corrupt header asks for), and the data's checksum.
+//! what a corrupt header asks for), and the data's checksum. [`ReferenceFile::from_mapped`]
+//! does the same on a memory-mapped file and, for f32 data, leaves the values in the mapping:
+//! an hour-long reference is then read in place rather than copied into the process (the data's
+//! alignment to 64 bytes is what lets the mapped bytes be read as floats).
+
+use std::ops::Range;
+use std::sync::Arc;
 
 use half::f16;
 use thiserror::Error;
 
+use super::mapped_file::{MappedFile, MappedValues};
 use super::AudioFrameParams;
 use crate::align::FeatureMatrix;
 
 const MAGIC: &[u8; 8] = b"WFREF\r\n\x1a";
-const VERSION: u16 = 1;
+const VERSION: u16 = 2;
+/// The version before the data was aligned.
+const UNALIGNED_VERSION: u16 = 1;
 const MAX_NAME_LEN: usize = 64;
 /// Bytes before the name.
 const FIXED_HEADER_LEN: usize = 8 + 2 + 2 + 4 + 8 + 4 + 4 + 4 + 8 + 2;
+/// The data starts at a multiple of this many bytes.
+const DATA_ALIGNMENT: usize = 64;
+
+/// Zeros after a name of `name_len` bytes that put the data at a multiple of [`DATA_ALIGNMENT`].
+fn padding_len(name_len: usize) -> usize {
+    let unpadded = FIXED_HEADER_LEN + name_len + 8;
+    (DATA_ALIGNMENT - unpadded % DATA_ALIGNMENT) % DATA_ALIGNMENT
+}
 
 /// How feature values are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -101,7 +119,7 @@ pub enum ReferenceFileError {
     #[error("not a warpflow reference file (it does not start with the .wfr signature)")]
     NotAReferenceFile,
     /// A version this build cannot read.
-    #[error("reference file version {found}; this build reads version {VERSION}")]
+    #[error("reference file version {found}; this build reads versions {UNALIGNED_VERSION} and {VERSION}")]
     UnsupportedVersion {
         /// The file's version.
         found: u16,
@@ -182,6 +200,7 @@ impl ReferenceFile {
         bytes.extend_from_slice(&self.duration_ns.to_le_bytes());
         bytes.extend_from_slice(&(name.len() as u16).to_le_bytes());
         bytes.extend_from_slice(name);
+        bytes.resize(bytes.len() + padding_len(name.len()), 0);
         let header_crc = crc32fast::hash(&bytes);
         let data = self.data_bytes();
         bytes.extend_from_slice(&header_crc.to_le_bytes());
@@ -218,12 +237,57 @@ impl ReferenceFile {
 
     /// Reads a reference file's bytes, checking everything first.
     pub fn parse(bytes: &[u8]) -> Result<Self, ReferenceFileError> {
+        let layout = Layout::read(bytes)?;
+        let data = &bytes[layout.data.clone()];
+        let values = decode_values(layout.format, data, layout.frames, layout.dim);
+        let features = FeatureMatrix::new(layout.dim, values).map_err(|error| bad("data", error.to_string()))?;
+        layout.into_file(features)
+    }
+
+    /// Reads a memory-mapped reference file, checking everything first as [`Self::parse`]
+    /// does. f32 values are read in place from the mapping ([`FeatureMatrix::is_shared`]);
+    /// f16 and int8 values, and files of version 1, are decoded into memory.
+    pub fn from_mapped(file: Arc<MappedFile>) -> Result<Self, ReferenceFileError> {
+        let layout = Layout::read(file.bytes())?;
+        let in_place = match layout.format {
+            SampleFormat::F32 => MappedValues::new(file.clone(), layout.data.clone()),
+            SampleFormat::F16 | SampleFormat::Int8 => None,
+        };
+        let features = match in_place {
+            Some(values) => FeatureMatrix::from_shared(layout.dim, Arc::new(values)),
+            None => {
+                let data = &file.bytes()[layout.data.clone()];
+                FeatureMatrix::new(
+                    layout.dim,
+                    decode_values(layout.format, data, layout.frames, layout.dim),
+                )
+            }
+        }
+        .map_err(|error| bad("data", error.to_string()))?;
+        layout.into_file(features)
+    }
+}
+
+/// A checked header and where its data lies.
+struct Layout {
+    encoder: String,
+    params: AudioFrameParams,
+    duration_ns: u64,
+    format: SampleFormat,
+    dim: usize,
+    frames: usize,
+    data: Range<usize>,
+}
+
+impl Layout {
+    /// Checks the header and the data's size and checksum; allocates nothing the header asks for.
+    fn read(bytes: &[u8]) -> Result<Self, ReferenceFileError> {
         let mut reader = Reader { bytes, at: 0 };
         if reader.take(MAGIC.len()) != Some(MAGIC.as_slice()) {
             return Err(ReferenceFileError::NotAReferenceFile);
         }
         let version = reader.u16()?;
-        if version != VERSION {
+        if version != VERSION && version != UNALIGNED_VERSION {
             return Err(ReferenceFileError::UnsupportedVersion { found: version });
         }
         let format_code = reader.u16()?;
@@ -238,6 +302,10 @@ impl ReferenceFile {
             ));
         }
         let name = reader.take(name_len).ok_or_else(|| reader.truncated(name_len as u64))?;
+        if version == VERSION {
+            let padding = padding_len(name_len);
+            reader.take(padding).ok_or_else(|| reader.truncated(padding as u64))?;
+        }
         let header_end = reader.at;
         let (header_crc, data_crc) = (reader.u32()?, reader.u32()?);
         let computed = crc32fast::hash(&bytes[..header_end]);
@@ -274,8 +342,8 @@ impl ReferenceFile {
                 actual: bytes.len() as u64,
             });
         }
-        let data = &bytes[reader.at..];
-        let computed = crc32fast::hash(data);
+        let data = reader.at..bytes.len();
+        let computed = crc32fast::hash(&bytes[data.clone()]);
         if computed != data_crc {
             return Err(ReferenceFileError::Corrupt {
                 part: "data",
@@ -283,16 +351,28 @@ impl ReferenceFile {
                 computed,
             });
         }
-        let values = decode_values(format, data, frames as usize, dim as usize);
-        if values.iter().any(|v| !v.is_finite()) {
-            return Err(bad("data", "holds values that are not finite".to_owned()));
-        }
-        let features = FeatureMatrix::new(dim as usize, values).map_err(|error| bad("data", error.to_string()))?;
         Ok(Self {
             encoder,
             params,
             duration_ns,
             format,
+            dim: dim as usize,
+            // The data's length matched, so the count fits in memory.
+            frames: frames as usize,
+            data,
+        })
+    }
+
+    /// The file, once its features are in hand; refuses values that are not finite.
+    fn into_file(self, features: FeatureMatrix) -> Result<ReferenceFile, ReferenceFileError> {
+        if (0..features.len()).any(|k| features.frame(k).iter().any(|v| !v.is_finite())) {
+            return Err(bad("data", "holds values that are not finite".to_owned()));
+        }
+        Ok(ReferenceFile {
+            encoder: self.encoder,
+            params: self.params,
+            duration_ns: self.duration_ns,
+            format: self.format,
             features,
         })
     }
@@ -439,6 +519,53 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    fn mapped(bytes: &[u8]) -> Result<ReferenceFile, ReferenceFileError> {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut file, bytes).unwrap();
+        ReferenceFile::from_mapped(Arc::new(MappedFile::open(file.path()).unwrap()))
+    }
+
+    #[test]
+    fn mapped_files_read_f32_in_place_and_decode_the_rest() {
+        for format in [SampleFormat::F32, SampleFormat::F16, SampleFormat::Int8] {
+            let bytes = sample(format).to_bytes().unwrap();
+            let read = mapped(&bytes).unwrap();
+            assert_eq!(read, ReferenceFile::parse(&bytes).unwrap(), "{format:?}");
+            assert_eq!(read.features.is_shared(), format == SampleFormat::F32, "{format:?}");
+        }
+        let mut damaged = sample(SampleFormat::F32).to_bytes().unwrap();
+        let last = damaged.len() - 1;
+        damaged[last] ^= 0x40;
+        assert!(matches!(
+            mapped(&damaged),
+            Err(ReferenceFileError::Corrupt { part: "data", .. })
+        ));
+        assert_eq!(mapped(b""), Err(ReferenceFileError::NotAReferenceFile));
+    }
+
+    #[test]
+    fn data_is_aligned_for_any_name_and_version_1_files_still_read() {
+        for name in ["", "chroma", "logmel-flux", &"x".repeat(MAX_NAME_LEN)] {
+            let file = ReferenceFile {
+                encoder: name.to_owned(),
+                ..sample(SampleFormat::F32)
+            };
+            let bytes = file.to_bytes().unwrap();
+            let data_len = file.features.len() * file.features.dim() * 4;
+            assert_eq!((bytes.len() - data_len) % DATA_ALIGNMENT, 0, "name '{name}'");
+            assert_eq!(ReferenceFile::parse(&bytes).unwrap(), file);
+            // The same file as version 1 wrote it: no padding.
+            let header_end = FIXED_HEADER_LEN + name.len();
+            let mut old = bytes[..header_end].to_vec();
+            old[8..10].copy_from_slice(&UNALIGNED_VERSION.to_le_bytes());
+            old.extend_from_slice(&crc32fast::hash(&old).to_le_bytes());
+            let data_start = bytes.len() - data_len;
+            old.extend_from_slice(&bytes[data_start - 4..]);
+            assert_eq!(ReferenceFile::parse(&old).unwrap(), file);
+            assert_eq!(mapped(&old).unwrap(), file);
         }
     }
 

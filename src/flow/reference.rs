@@ -6,9 +6,10 @@
 //! ([`load_reference`]), after checking it was made as the run would make it.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::align::FeatureMatrix;
-use crate::encode::{AudioFeatureEncoder, AudioFramer, ReferenceFile, SampleFormat};
+use crate::encode::{AudioFeatureEncoder, AudioFramer, MappedFile, ReferenceFile, SampleFormat};
 use crate::media::decode_audio_file;
 
 use super::operators::ReferenceTiming;
@@ -87,8 +88,8 @@ pub fn is_reference_file(path: &Path) -> bool {
         .is_some_and(|extension| extension.eq_ignore_ascii_case("wfr"))
 }
 
-/// The reference at `path`: read from a `.wfr` file made with `encoder`'s settings, or decoded
-/// and encoded from a media file.
+/// The reference at `path`: read from a `.wfr` file made with `encoder`'s settings (memory-mapped;
+/// f32 features are read in place), or decoded and encoded from a media file.
 pub fn load_reference(path: &Path, encoder: &mut AudioFeatureEncoder) -> Result<EncodedReference, FlowError> {
     if !is_reference_file(path) {
         return encode_reference_file(path, encoder);
@@ -97,11 +98,11 @@ pub fn load_reference(path: &Path, encoder: &mut AudioFeatureEncoder) -> Result<
         path: path.to_path_buf(),
         source,
     };
-    let bytes = std::fs::read(path).map_err(|source| FlowError::ReferenceFileIo {
+    let mapped = MappedFile::open(path).map_err(|source| FlowError::ReferenceFileIo {
         path: path.to_path_buf(),
         source,
     })?;
-    let file = ReferenceFile::parse(&bytes).map_err(in_file)?;
+    let file = ReferenceFile::from_mapped(Arc::new(mapped)).map_err(in_file)?;
     let params = encoder.params();
     file.check_made_like(&encoder.kind().to_string(), params, encoder.dim())
         .map_err(in_file)?;
