@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs what warpflow needs to build and run, skipping whatever is already there:
 #   - Debian's GStreamer 1.22 development packages and plugins (apt);
-#   - torch==2.11.0 from PyPI into a venv cached outside the checkout, for tch =0.24.0.
+#   - torch==2.11.0 from PyPI into a venv cached outside the checkout, for tch =0.24.0;
+#   - librosa into the same venv, which the encoder tests compare with.
 # Safe to run any number of times; a second run on a set-up machine takes about a second.
 set -euo pipefail
 
 WARPFLOW_CACHE="${WARPFLOW_CACHE:-$HOME/.cache/warpflow}"
 VENV="$WARPFLOW_CACHE/venv"
 TORCH_VERSION="2.11.0"
+LIBROSA_VERSION="0.11.0"
 
 APT_PACKAGES=(
   pkg-config
@@ -49,4 +51,11 @@ if ! compgen -G "$VENV/lib/python3*/site-packages/torch-$TORCH_VERSION.dist-info
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
   # torch's own CPU library links against the CUDA runtime wheels, so its dependencies come too.
   "$VENV/bin/python" -m pip install --quiet "torch==$TORCH_VERSION"
+fi
+
+# librosa: the tests compare the built-in audio encoders with it (numpy < 2 as the aligner
+# peers in scripts/peers.sh need).
+if ! compgen -G "$VENV/lib/python3*/site-packages/librosa-$LIBROSA_VERSION.dist-info/RECORD" >/dev/null; then
+  echo "setup: installing librosa==$LIBROSA_VERSION into $VENV" >&2
+  "$VENV/bin/python" -m pip install --quiet "numpy<2" "librosa==$LIBROSA_VERSION"
 fi

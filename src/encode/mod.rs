@@ -8,6 +8,7 @@
 
 mod audio_features;
 mod chroma;
+mod dct;
 mod device;
 mod error;
 mod framing;
@@ -15,6 +16,7 @@ mod mapped_file;
 mod mel;
 mod onset;
 mod reference_file;
+mod spectral;
 mod spectrum;
 mod video;
 
@@ -25,6 +27,7 @@ pub use framing::{AudioFrameParams, AudioFramer};
 pub use mapped_file::MappedFile;
 pub use onset::OnsetEnvelope;
 pub use reference_file::{ReferenceFile, ReferenceFileError, SampleFormat};
+pub use spectral::{SpectralEncoder, SpectralFeature};
 pub use video::BrightnessChange;
 
 /// Power spectra are compressed as `ln(1 + LOG_GAIN · power)`: zero for silence, close to a
