@@ -6,6 +6,7 @@ use std::str::FromStr;
 use tch::{Device, Tensor};
 
 use super::chroma::chroma_filterbank;
+use super::device::frames_per_pass;
 use super::error::torch;
 use super::mel::LogMel;
 use super::spectrum::PowerSpectrum;
@@ -80,6 +81,7 @@ pub struct AudioFeatureEncoder {
     params: AudioFrameParams,
     projection: Projection,
     dim: usize,
+    device: Device,
 }
 
 impl AudioFeatureEncoder {
@@ -120,6 +122,7 @@ impl AudioFeatureEncoder {
             params,
             projection,
             dim,
+            device,
         })
     }
 
@@ -149,9 +152,21 @@ impl AudioFeatureEncoder {
     /// Encodes row-major frames (`frame_len` samples each) into `dim` values per frame,
     /// appended to `features`. Frames are consecutive across calls.
     pub fn encode(&mut self, frames: &[f32], features: &mut Vec<f32>) -> Result<(), EncodeError> {
-        if frames.is_empty() {
-            return Ok(());
+        let frame_len = self.params.frame_len;
+        if !frames.len().is_multiple_of(frame_len) {
+            return Err(EncodeError::BadInputSize {
+                what: "audio frame data",
+                expected: frame_len,
+                actual: frames.len(),
+            });
         }
+        let pass = frames_per_pass(self.device, frame_len * 4).saturating_mul(frame_len);
+        frames
+            .chunks(pass)
+            .try_for_each(|part| self.encode_pass(part, features))
+    }
+
+    fn encode_pass(&mut self, frames: &[f32], features: &mut Vec<f32>) -> Result<(), EncodeError> {
         tch::no_grad(|| {
             let spectrum = match &self.projection {
                 Projection::LogMel(log_mel) | Projection::LogMelFlux { log_mel, .. } => log_mel.spectrum(),

@@ -12,6 +12,7 @@ use std::str::FromStr;
 
 use tch::{Device, Kind, Tensor};
 
+use super::device::frames_per_pass;
 use super::error::torch;
 use super::EncodeError;
 
@@ -203,9 +204,13 @@ impl VideoEncoder {
                 actual: pixels.len(),
             });
         }
-        if pixels.is_empty() {
-            return Ok(());
-        }
+        let pass = frames_per_pass(self.device, frame_bytes).saturating_mul(frame_bytes);
+        pixels
+            .chunks(pass)
+            .try_for_each(|part| self.encode_pass(part, features))
+    }
+
+    fn encode_pass(&mut self, pixels: &[u8], features: &mut Vec<f32>) -> Result<(), EncodeError> {
         tch::no_grad(|| {
             let frames = self.frames_tensor(pixels)?;
             let rows = match self.feature {
@@ -223,29 +228,31 @@ impl VideoEncoder {
         })
     }
 
-    /// `[count, channels, height, width]` floats in [0, 1] on the device.
+    /// `[count, height, width, channels]` floats in [0, 1] on the device: packed as they came,
+    /// so that every later step reads memory in order.
     fn frames_tensor(&self, pixels: &[u8]) -> Result<Tensor, EncodeError> {
         let f = self.format;
         let count = (pixels.len() / f.frame_bytes()) as i64;
         let channels = f.layout.channels() as i64;
         Tensor::f_from_slice(pixels)
             .and_then(|t| t.f_view([count, f.height as i64, f.width as i64, channels]))
-            .map(|t| t.to_device(self.device))
-            .and_then(|t| t.f_permute([0, 3, 1, 2]))
-            .map(|t| t.to_kind(Kind::Float) / 255.0)
+            .map(|t| t.to_device(self.device).to_kind(Kind::Float) / 255.0)
             .map_err(torch("moving video frames to the device"))
     }
 
     /// `[count, 1, height, width]` luma.
     fn luma(&self, frames: &Tensor) -> Result<Tensor, EncodeError> {
-        match self.format.layout {
-            PixelLayout::Gray => Ok(frames.shallow_clone()),
+        let f = self.format;
+        let shape = [frames.size()[0], 1, f.height as i64, f.width as i64];
+        match f.layout {
+            PixelLayout::Gray => frames.f_reshape(shape),
             PixelLayout::Rgb => Tensor::f_from_slice(&[0.299f32, 0.587, 0.114])
-                .and_then(|w| w.f_view([1, 3, 1, 1]))
+                .and_then(|w| w.f_view([3, 1]))
                 .map(|w| w.to_device(self.device))
-                .and_then(|w| (frames * w).f_sum_dim_intlist([1i64].as_slice(), true, Kind::Float))
-                .map_err(torch("computing luma")),
+                .and_then(|w| frames.f_matmul(&w))
+                .and_then(|luma| luma.f_reshape(shape)),
         }
+        .map_err(torch("computing luma"))
     }
 
     /// `[count, bins³]` shares of pixels per RGB cell.
@@ -263,12 +270,12 @@ impl VideoEncoder {
         let result = (|| -> Result<Tensor, tch::TchError> {
             let (red, green, blue) = match self.format.layout {
                 PixelLayout::Rgb => (
-                    level(frames.f_select(1, 0)?)?,
-                    level(frames.f_select(1, 1)?)?,
-                    level(frames.f_select(1, 2)?)?,
+                    level(frames.f_select(3, 0)?)?,
+                    level(frames.f_select(3, 1)?)?,
+                    level(frames.f_select(3, 2)?)?,
                 ),
                 PixelLayout::Gray => {
-                    let grey = level(frames.f_select(1, 0)?)?;
+                    let grey = level(frames.f_select(3, 0)?)?;
                     (grey.shallow_clone(), grey.shallow_clone(), grey)
                 }
             };
