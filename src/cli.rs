@@ -7,10 +7,10 @@ use clap::{Args, Parser, Subcommand};
 
 use warpflow::align::{FollowerConfig, LagConfig, OffsetTrackerConfig, OltwConfig, RelocatorConfig};
 use warpflow::config::{ConfigError, Pace, SourceSpec};
-use warpflow::encode::{AudioFeatureEncoder, AudioFeatureKind, DeviceChoice, SampleFormat};
+use warpflow::encode::{AudioFeatureEncoder, AudioFeatureKind, DeviceChoice, SampleFormat, VideoFeature};
 use warpflow::flow::{
-    is_reference_file, run_follow, run_locate, run_sync, write_reference_file, FlowError, FollowJob, LocateJob,
-    StopSignal, SyncJob, FOLLOW_FRAMES,
+    is_reference_file, run_follow, run_locate, run_sync, write_reference_file, FlowError, FollowEncoders, FollowJob,
+    LocateJob, StopSignal, SyncJob, VideoComparison, FOLLOW_FRAMES,
 };
 use warpflow::serve::{event_writer, OutputFormat};
 
@@ -85,6 +85,14 @@ struct FollowArgs {
     /// Features compared: logmel or chroma.
     #[arg(long, default_value = "logmel", value_parser = parse_features)]
     audio_features: AudioFeatureKind,
+    /// Video features compared beside the audio: thumbnail[:SIDE] (the picture's layout),
+    /// motion[:GRID] (where it moves) or histogram[:BINS] (its grey levels); the reference and
+    /// the live source then need video.
+    #[arg(long, value_name = "FEATURE", value_parser = parse_video_features)]
+    video_features: Option<VideoFeature>,
+    /// Weight of the video's cost against the audio's 1 (with --video-features).
+    #[arg(long, default_value_t = 1.0, value_parser = parse_weight)]
+    video_weight: f32,
     /// Width of the aligner's search band, in frames of 20 ms.
     #[arg(long, default_value_t = 500)]
     band_frames: usize,
@@ -120,6 +128,12 @@ struct EncodeRefArgs {
     /// Features, as follow's --audio-features: logmel, logmel-flux or chroma.
     #[arg(long, default_value = "logmel", value_parser = parse_features)]
     audio_features: AudioFeatureKind,
+    /// Video features, as follow's --video-features (the reference then needs video).
+    #[arg(long, value_name = "FEATURE", value_parser = parse_video_features)]
+    video_features: Option<VideoFeature>,
+    /// Weight of the video's cost, as follow's --video-weight.
+    #[arg(long, default_value_t = 1.0, value_parser = parse_weight)]
+    video_weight: f32,
     /// How values are stored: f32 (exact), f16 (half the size) or int8 (a quarter).
     #[arg(long, default_value = "f32", value_parser = parse_sample_format)]
     format: SampleFormat,
@@ -149,6 +163,17 @@ fn parse_source(text: &str) -> Result<SourceSpec, ConfigError> {
 
 fn parse_pace(text: &str) -> Result<Pace, ConfigError> {
     text.parse()
+}
+
+fn parse_video_features(text: &str) -> Result<VideoFeature, warpflow::encode::EncodeError> {
+    text.parse()
+}
+
+fn parse_weight(text: &str) -> Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(weight) if weight.is_finite() && weight >= 0.0 => Ok(weight),
+        _ => Err(format!("'{text}' is not a weight; expected a number of at least 0")),
+    }
 }
 
 fn parse_device(text: &str) -> Result<DeviceChoice, warpflow::encode::EncodeError> {
@@ -251,6 +276,10 @@ impl Cli {
                     pace: args.common.pace,
                     device: args.common.device,
                     features: args.audio_features,
+                    video: args.video_features.map(|feature| VideoComparison {
+                        feature,
+                        weight: args.video_weight,
+                    }),
                     follower: FollowerConfig {
                         oltw: OltwConfig {
                             band_frames: args.band_frames,
@@ -273,8 +302,13 @@ impl Cli {
             Command::EncodeRef(args) => {
                 let started = std::time::Instant::now();
                 let device = args.device.resolve().map_err(FlowError::from)?;
-                let mut encoder =
+                let audio =
                     AudioFeatureEncoder::new(args.audio_features, FOLLOW_FRAMES, device).map_err(FlowError::from)?;
+                let video = args.video_features.map(|feature| VideoComparison {
+                    feature,
+                    weight: args.video_weight,
+                });
+                let mut encoders = FollowEncoders::new(audio, video)?;
                 let progress = indicatif::ProgressBar::new(0).with_style(
                     indicatif::ProgressStyle::with_template(
                         "{msg} [{bar:40}] {percent:>3}% {elapsed_precise} (eta {eta_precise})",
@@ -285,7 +319,7 @@ impl Cli {
                 let file = write_reference_file(
                     &args.reference,
                     &args.output,
-                    &mut encoder,
+                    &mut encoders,
                     args.format,
                     |done_ns, total_ns| {
                         if let Some(total_ns) = total_ns {

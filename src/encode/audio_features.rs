@@ -136,6 +136,11 @@ impl AudioFeatureEncoder {
         self.kind
     }
 
+    /// The device the encoder runs on.
+    pub fn device(&self) -> Device {
+        self.device
+    }
+
     /// The framing these features expect.
     pub fn params(&self) -> AudioFrameParams {
         self.params

@@ -1,8 +1,10 @@
 //! What `follow` and `locate` share: live audio captured, framed and encoded into feature
-//! frames, a job-specific stage turning them into events, and the event sink.
+//! frames (joined with video features when they are compared too), a job-specific stage turning
+//! them into events, and the event sink.
 //!
 //! ```text
-//! live audio ─ features (log-mel or chroma, 20 ms) ─ job stage ─ write events
+//! live audio ─ features (log-mel or chroma, 20 ms) ─┬─ job stage ─ write events
+//! live video ─ features (thumbnail, motion…) ─ join ┘   (video only when compared)
 //! ```
 
 use std::cell::RefCell;
@@ -12,14 +14,16 @@ use timely::dataflow::operators::Input;
 use timely::dataflow::StreamVec;
 
 use crate::config::{Pace, SourceSpec};
-use crate::encode::{AudioFeatureEncoder, AudioFramer};
+use crate::encode::AudioFramer;
 use crate::media::{AudioChunk, AudioNeeds, Capture, MediaError, MediaNeeds, VideoFrame};
+
+use super::follow_features::FollowEncoders;
 use crate::serve::{EventWriter, RunSummary};
 
 use super::driver::{drive, local_worker};
 use super::ingest::{Feed, Ingest};
-use super::operators::{EncodeBatches, EventSink, WriteEvents};
-use super::stages::feature_stage;
+use super::operators::{EncodeBatches, EventSink, JoinVideo, WriteEvents, LIVE_VIDEO_WAIT_NS};
+use super::stages::{feature_stage, video_feature_stage};
 use super::{FailureSlot, FeatureFrame, FlowError, StopSignal, StreamEvent};
 
 /// The job-specific part of the graph: feature frames in, events out.
@@ -43,26 +47,34 @@ pub(crate) struct LiveAudioRun<'a> {
     pub stop: &'a StopSignal,
 }
 
-/// Captures `run.live`'s audio, encodes it with `encoder` and runs `stage` on the frames until
-/// the source ends, writing events to `writer`.
+/// Captures `run.live`'s audio (and video, when `encoders` compare it), encodes it with
+/// `encoders` and runs `stage` on the frames until the source ends, writing events to `writer`.
 pub(crate) fn run_live_audio<S: FeatureStage>(
     run: LiveAudioRun<'_>,
-    encoder: AudioFeatureEncoder,
+    encoders: FollowEncoders,
     stage: S,
     writer: Box<dyn EventWriter + Send>,
 ) -> Result<RunSummary, FlowError> {
-    let framer = AudioFramer::new(encoder.params())?;
+    let params = encoders.audio.params();
+    let framer = AudioFramer::new(params)?;
     let needs = MediaNeeds {
         audio: Some(AudioNeeds {
-            rate_hz: encoder.params().rate_hz,
+            rate_hz: params.rate_hz,
         }),
-        video: None,
+        video: encoders.video_needs(),
     };
     let mut capture = Capture::open(run.live, needs, run.pace)?;
-    let audio_rx = capture.take_audio().ok_or_else(|| MediaError::MissingStream {
+    let missing = |kind| MediaError::MissingStream {
         source_name: run.live.display_name(),
-        kind: "audio",
-    })?;
+        kind,
+    };
+    let audio_rx = capture.take_audio().ok_or_else(|| missing("audio"))?;
+    let video_rx = match needs.video {
+        Some(_) => Some(capture.take_video().ok_or_else(|| missing("video"))?),
+        None => None,
+    };
+    let joiner = encoders.joiner();
+    let FollowEncoders { audio, video, .. } = encoders;
 
     let failures = FailureSlot::default();
     let sink = Rc::new(RefCell::new(EventSink::new(
@@ -73,15 +85,27 @@ pub(crate) fn run_live_audio<S: FeatureStage>(
         run.progress_every_ns,
     )));
     let mut worker = local_worker();
-    let audio_in = worker.dataflow::<u64, _, _>(|scope| {
-        let (audio_in, audio) = scope.new_input::<Vec<AudioChunk>>();
-        let frames = audio.encode_batches("AudioFeatures", failures.clone(), feature_stage(framer, encoder));
+    let (audio_in, video_in) = worker.dataflow::<u64, _, _>(|scope| {
+        let (audio_in, audio_chunks) = scope.new_input::<Vec<AudioChunk>>();
+        let mut frames = audio_chunks.encode_batches("AudioFeatures", failures.clone(), feature_stage(framer, audio));
+        let mut video_in = None;
+        if let (Some((encoder, _)), Some(joiner)) = (video, joiner) {
+            let (input, pictures) = scope.new_input::<Vec<VideoFrame>>();
+            let video_frames = pictures.encode_batches("VideoFeatures", failures.clone(), video_feature_stage(encoder));
+            let max_wait_ns = match run.pace {
+                Pace::Realtime => Some(LIVE_VIDEO_WAIT_NS),
+                Pace::Fast => None,
+            };
+            frames = frames.join_video(video_frames, joiner, max_wait_ns, failures.clone());
+            video_in = Some(input);
+        }
         stage
             .attach(frames, &failures)
             .write_events(sink.clone(), failures.clone());
-        audio_in
+        (audio_in, video_in)
     });
-    let mut ingest: Ingest<AudioChunk, VideoFrame> = Ingest::new(Some(Feed::new(audio_rx, audio_in)), None);
+    let video_feed = video_rx.zip(video_in).map(|(rx, input)| Feed::new(rx, input));
+    let mut ingest: Ingest<AudioChunk, VideoFrame> = Ingest::new(Some(Feed::new(audio_rx, audio_in)), video_feed);
     drive(&mut worker, &mut capture, &mut ingest, &failures, run.stop)?;
     let summary = sink.borrow_mut().finish()?;
     Ok(summary)

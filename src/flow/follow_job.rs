@@ -1,8 +1,9 @@
 //! The `follow` job: where a live stream is in a reference recording.
 //!
 //! ```text
-//! reference file ─ decode ─ features ───────────────┐ (before the run)
-//! live audio ─ features (log-mel or chroma, 20 ms) ─ follow reference (OLTW + relocation) ─ write events
+//! reference file ─ decode ─ features ─────────────────┐ (before the run)
+//! live audio ─ features (log-mel or chroma, 20 ms) ─┬─ follow reference (OLTW + relocation) ─ write events
+//! live video ─ features ─ join (with --video-features) ┘
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use crate::encode::{AudioFeatureEncoder, AudioFeatureKind, AudioFrameParams, Dev
 use crate::serve::{EventWriter, RunSummary};
 
 use super::audio_job::{run_live_audio, FeatureStage, LiveAudioRun};
+use super::follow_features::{FollowEncoders, VideoComparison};
 use super::operators::{FollowReference, ReferenceTiming};
 use super::{load_reference, FailureSlot, FeatureFrame, FlowError, StopSignal, StreamEvent};
 
@@ -37,8 +39,10 @@ pub struct FollowJob {
     pub pace: Pace,
     /// Where the encoders run.
     pub device: DeviceChoice,
-    /// Which features are compared.
+    /// Which audio features are compared.
     pub features: AudioFeatureKind,
+    /// Video features compared beside them, if any.
+    pub video: Option<VideoComparison>,
     /// Settings of the tracker and of relocation.
     pub follower: FollowerConfig,
     /// Emit a position for every n-th live frame.
@@ -55,10 +59,16 @@ pub struct FollowJob {
 pub fn run_follow(job: FollowJob, writer: Box<dyn EventWriter + Send>) -> Result<RunSummary, FlowError> {
     let device = job.device.resolve()?;
     job.follower.oltw.validate()?;
-    let mut encoder = AudioFeatureEncoder::new(job.features, FOLLOW_FRAMES, device)?;
-    let reference = load_reference(&job.reference, &mut encoder)?;
+    let audio = AudioFeatureEncoder::new(job.features, FOLLOW_FRAMES, device)?;
+    let mut encoders = FollowEncoders::new(audio, job.video)?;
+    let reference = load_reference(&job.reference, &mut encoders)?;
+    let mut follower = job.follower.clone();
+    follower.oltw.distance = encoders.distance();
+    if let Some(relocation) = follower.relocation.as_mut() {
+        relocation.distance = encoders.distance();
+    }
     let stage = FollowStage {
-        follower: Follower::new(Arc::new(reference.features), job.follower.clone())?,
+        follower: Follower::new(Arc::new(reference.features), follower)?,
         timing: reference.timing,
         emit_every_frames: job.emit_every_frames,
         stream: job.stream.clone(),
@@ -72,7 +82,7 @@ pub fn run_follow(job: FollowJob, writer: Box<dyn EventWriter + Send>) -> Result
         reference_duration_ns: Some(reference.duration_ns),
         stop: &job.stop,
     };
-    run_live_audio(run, encoder, stage, writer)
+    run_live_audio(run, encoders, stage, writer)
 }
 
 /// How a reference is named in events: its file name without extension.

@@ -15,6 +15,7 @@ use crate::encode::{AudioFeatureEncoder, AudioFeatureKind, DeviceChoice};
 use crate::serve::{EventWriter, RunSummary};
 
 use super::audio_job::{run_live_audio, FeatureStage, LiveAudioRun};
+use super::follow_features::FollowEncoders;
 use super::follow_job::{reference_name, FOLLOW_FRAMES};
 use super::operators::{LocateReferences, NamedReference};
 use super::{encode_reference_file, FailureSlot, FeatureFrame, FlowError, StopSignal, StreamEvent};
@@ -68,7 +69,7 @@ pub fn run_locate(job: LocateJob, writer: Box<dyn EventWriter + Send>) -> Result
         reference_duration_ns: None,
         stop: &job.stop,
     };
-    run_live_audio(run, encoder, stage, writer)
+    run_live_audio(run, FollowEncoders::new(encoder, None)?, stage, writer)
 }
 
 struct LocateStage {

@@ -11,6 +11,7 @@ mod audio_job;
 mod driver;
 mod error;
 mod failure;
+mod follow_features;
 mod follow_job;
 mod ingest;
 mod locate_job;
@@ -23,9 +24,13 @@ mod sync_job;
 
 pub use error::FlowError;
 pub use failure::FailureSlot;
+pub use follow_features::{FollowEncoders, FrameJoiner, VideoComparison, FOLLOW_PICTURE};
 pub use follow_job::{run_follow, FollowJob, FOLLOW_FRAMES};
 pub use locate_job::{run_locate, LocateJob};
 pub use records::{EnvelopeSample, FeatureFrame, StreamEvent};
-pub use reference::{encode_reference_file, is_reference_file, load_reference, write_reference_file, EncodedReference};
+pub use reference::{
+    encode_followed_reference, encode_reference_file, is_reference_file, load_reference, write_reference_file,
+    EncodedReference,
+};
 pub use stop::StopSignal;
 pub use sync_job::{run_sync, SyncJob};

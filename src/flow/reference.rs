@@ -9,14 +9,21 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::align::FeatureMatrix;
+use crate::encode::VideoEncoder;
 use crate::encode::{AudioFeatureEncoder, AudioFramer, MappedFile, ReferenceFile, SampleFormat};
-use crate::media::decode_audio_file;
+use crate::media::{decode_media_file, VideoNeeds};
 
+use super::follow_features::FollowEncoders;
 use super::operators::ReferenceTiming;
 use super::FlowError;
 
-/// Frames encoded together.
+/// Audio frames encoded together.
 const BATCH_FRAMES: usize = 256;
+/// Video frames encoded together.
+const BATCH_PICTURES: usize = 64;
+
+/// A video frame's features and its time (ns).
+type TimedFeatures = (u64, Vec<f32>);
 
 /// A reference's features and how its frames map to time.
 #[derive(Debug)]
@@ -40,9 +47,50 @@ pub fn encode_reference_file(path: &Path, encoder: &mut AudioFeatureEncoder) -> 
 pub fn encode_reference_file_with_progress(
     path: &Path,
     encoder: &mut AudioFeatureEncoder,
-    mut on_progress: impl FnMut(u64, Option<u64>),
+    on_progress: impl FnMut(u64, Option<u64>),
 ) -> Result<EncodedReference, FlowError> {
+    encode_audio_and_video(path, encoder, None, on_progress).map(|(reference, _)| reference)
+}
+
+/// The reference `follow` compares with `encoders`: audio features, or audio features joined
+/// with video features on the audio frames' times (see [`super::follow_features`]); progress
+/// as [`encode_reference_file_with_progress`].
+pub fn encode_followed_reference(
+    path: &Path,
+    encoders: &mut FollowEncoders,
+    on_progress: impl FnMut(u64, Option<u64>),
+) -> Result<EncodedReference, FlowError> {
+    let Some(mut joiner) = encoders.joiner() else {
+        return encode_reference_file_with_progress(path, &mut encoders.audio, on_progress);
+    };
+    let video = encoders.video.as_mut().map(|(encoder, _)| encoder);
+    let (audio, video_rows) = encode_audio_and_video(path, &mut encoders.audio, video, on_progress)?;
+    for (time_ns, values) in video_rows {
+        joiner.push_video(time_ns, values)?;
+    }
+    let mut joined = Vec::with_capacity(audio.features.len() * encoders.dim());
+    for k in 0..audio.features.len() {
+        let time_ns = audio.timing.time_ns(k);
+        joiner.join(time_ns, audio.features.frame(k), &mut joined)?;
+    }
+    Ok(EncodedReference {
+        features: FeatureMatrix::new(encoders.dim(), joined)?,
+        ..audio
+    })
+}
+
+/// Decodes `path`'s audio, and its video when `video` is given, and encodes them as they come:
+/// the audio features, and each video frame's features with its time.
+fn encode_audio_and_video(
+    path: &Path,
+    encoder: &mut AudioFeatureEncoder,
+    mut video: Option<&mut VideoEncoder>,
+    mut on_progress: impl FnMut(u64, Option<u64>),
+) -> Result<(EncodedReference, Vec<TimedFeatures>), FlowError> {
     encoder.reset();
+    if let Some(video) = video.as_mut() {
+        video.reset();
+    }
     let params = encoder.params();
     let rate = f64::from(params.rate_hz);
     let mut framer = AudioFramer::new(params)?;
@@ -56,30 +104,63 @@ pub fn encode_reference_file_with_progress(
         frames.clear();
         Ok(())
     };
-    decode_audio_file(path, params.rate_hz, |samples, total_ns| -> Result<(), FlowError> {
-        // Times count decoded samples: a reference's own time starts at 0 and has no gaps.
-        let start_ns = (samples_seen as f64 * 1e9 / rate).round() as u64;
-        samples_seen += samples.len() as u64;
-        on_progress((samples_seen as f64 * 1e9 / rate).round() as u64, total_ns);
-        framer.push(start_ns, samples, &mut frames, &mut times);
-        times.clear();
-        if frames.len() >= BATCH_FRAMES * params.frame_len {
-            encode_frames(&mut frames, &mut features)?;
-        }
-        Ok(())
-    })?;
+    let video_needs = video.as_ref().map(|encoder| VideoNeeds {
+        width: encoder.format().width as u32,
+        height: encoder.format().height as u32,
+    });
+    let mut video_rows = Vec::new();
+    let (mut pixels, mut pixel_times, mut values) = (Vec::new(), Vec::new(), Vec::new());
+    let mut encode_pictures =
+        |pixels: &mut Vec<u8>, pixel_times: &mut Vec<u64>, video_rows: &mut Vec<TimedFeatures>| {
+            let Some(video) = video.as_mut() else {
+                return Ok::<(), FlowError>(());
+            };
+            values.clear();
+            video.encode(pixels, &mut values)?;
+            let dim = video.dim();
+            video_rows.extend(pixel_times.drain(..).zip(values.chunks_exact(dim).map(<[f32]>::to_vec)));
+            pixels.clear();
+            Ok(())
+        };
+    decode_media_file(
+        path,
+        params.rate_hz,
+        video_needs,
+        |samples, total_ns| -> Result<(), FlowError> {
+            // Times count decoded samples: a reference's own time starts at 0 and has no gaps.
+            let start_ns = (samples_seen as f64 * 1e9 / rate).round() as u64;
+            samples_seen += samples.len() as u64;
+            on_progress((samples_seen as f64 * 1e9 / rate).round() as u64, total_ns);
+            framer.push(start_ns, samples, &mut frames, &mut times);
+            times.clear();
+            if frames.len() >= BATCH_FRAMES * params.frame_len {
+                encode_frames(&mut frames, &mut features)?;
+            }
+            Ok(())
+        },
+        |frame| -> Result<(), FlowError> {
+            pixels.extend_from_slice(&frame.luma);
+            pixel_times.push(frame.pts_ns);
+            if pixel_times.len() >= BATCH_PICTURES {
+                encode_pictures(&mut pixels, &mut pixel_times, &mut video_rows)?;
+            }
+            Ok(())
+        },
+    )?;
     encode_frames(&mut frames, &mut features)?;
+    encode_pictures(&mut pixels, &mut pixel_times, &mut video_rows)?;
     encoder.reset();
     let timing = ReferenceTiming {
         hop_ns: params.hop_ns(),
         first_frame_ns: params.centre_offset_ns(),
     };
     let duration_ns = (samples_seen as f64 * 1e9 / rate).round() as u64;
-    Ok(EncodedReference {
+    let reference = EncodedReference {
         features,
         timing,
         duration_ns,
-    })
+    };
+    Ok((reference, video_rows))
 }
 
 /// Whether `path` names a reference file (`.wfr`) rather than a media file.
@@ -90,9 +171,9 @@ pub fn is_reference_file(path: &Path) -> bool {
 
 /// The reference at `path`: read from a `.wfr` file made with `encoder`'s settings (memory-mapped;
 /// f32 features are read in place), or decoded and encoded from a media file.
-pub fn load_reference(path: &Path, encoder: &mut AudioFeatureEncoder) -> Result<EncodedReference, FlowError> {
+pub fn load_reference(path: &Path, encoders: &mut FollowEncoders) -> Result<EncodedReference, FlowError> {
     if !is_reference_file(path) {
-        return encode_reference_file(path, encoder);
+        return encode_followed_reference(path, encoders, |_, _| {});
     }
     let in_file = |source| FlowError::ReferenceFile {
         path: path.to_path_buf(),
@@ -103,8 +184,8 @@ pub fn load_reference(path: &Path, encoder: &mut AudioFeatureEncoder) -> Result<
         source,
     })?;
     let file = ReferenceFile::from_mapped(Arc::new(mapped)).map_err(in_file)?;
-    let params = encoder.params();
-    file.check_made_like(&encoder.kind().to_string(), params, encoder.dim())
+    let params = encoders.audio.params();
+    file.check_made_like(encoders.name(), params, encoders.dim())
         .map_err(in_file)?;
     Ok(EncodedReference {
         features: file.features,
@@ -122,14 +203,14 @@ pub fn load_reference(path: &Path, encoder: &mut AudioFeatureEncoder) -> Result<
 pub fn write_reference_file(
     reference: &Path,
     output: &Path,
-    encoder: &mut AudioFeatureEncoder,
+    encoders: &mut FollowEncoders,
     format: SampleFormat,
     on_progress: impl FnMut(u64, Option<u64>),
 ) -> Result<ReferenceFile, FlowError> {
-    let encoded = encode_reference_file_with_progress(reference, encoder, on_progress)?;
+    let encoded = encode_followed_reference(reference, encoders, on_progress)?;
     let file = ReferenceFile {
-        encoder: encoder.kind().to_string(),
-        params: encoder.params(),
+        encoder: encoders.name().to_owned(),
+        params: encoders.audio.params(),
         duration_ns: encoded.duration_ns,
         format,
         features: encoded.features,

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use crate::encode::{AudioFeatureEncoder, AudioFramer, BrightnessChange, OnsetEnvelope};
+use crate::encode::{AudioFeatureEncoder, AudioFramer, BrightnessChange, OnsetEnvelope, VideoEncoder};
 use crate::media::{AudioChunk, VideoFrame};
 
 use super::{EnvelopeSample, FeatureFrame, FlowError};
@@ -94,6 +94,34 @@ pub(crate) fn feature_stage(
                     time_ns,
                     values: values.to_vec(),
                     captured_at,
+                }),
+        );
+        Ok(())
+    }
+}
+
+/// Greyscale frames → video feature frames (one per picture, timed at the picture).
+pub(crate) fn video_feature_stage(
+    mut encoder: VideoEncoder,
+) -> impl FnMut(&mut Vec<VideoFrame>, &mut Vec<FeatureFrame>) -> Result<(), FlowError> {
+    let (mut pixels, mut features) = (Vec::new(), Vec::new());
+    move |frames, out| {
+        frames.sort_by_key(|f| f.pts_ns);
+        pixels.clear();
+        features.clear();
+        for frame in frames.iter() {
+            pixels.extend_from_slice(&frame.luma);
+        }
+        encoder.encode(&pixels, &mut features)?;
+        let dim = encoder.dim();
+        out.extend(
+            frames
+                .drain(..)
+                .zip(features.chunks_exact(dim))
+                .map(|(frame, values)| FeatureFrame {
+                    time_ns: frame.pts_ns,
+                    values: values.to_vec(),
+                    captured_at: frame.captured_at,
                 }),
         );
         Ok(())

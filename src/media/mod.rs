@@ -19,7 +19,7 @@ mod stats;
 mod test_pattern;
 
 pub use capture::{Capture, CaptureState};
-pub use decode::decode_audio_file;
+pub use decode::{decode_audio_file, decode_media_file};
 pub use error::MediaError;
 pub use needs::{AudioNeeds, MediaNeeds, VideoNeeds};
 pub use record::{AudioChunk, VideoFrame};

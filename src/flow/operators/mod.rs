@@ -3,11 +3,13 @@
 mod encode_batches;
 mod estimate_offset;
 mod follow_reference;
+mod join_video;
 mod locate_references;
 mod write_events;
 
 pub use encode_batches::EncodeBatches;
 pub use estimate_offset::EstimateOffset;
 pub use follow_reference::{FollowReference, ReferenceTiming};
+pub use join_video::{JoinVideo, LIVE_VIDEO_WAIT_NS};
 pub use locate_references::{LocateReferences, NamedReference};
 pub use write_events::{EventSink, WriteEvents};

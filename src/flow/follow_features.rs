@@ -1,0 +1,194 @@
+//! What `follow` compares: audio features alone, or audio and video features joined into one
+//! frame per audio frame.
+//!
+//! Video runs at its own rate, slower than the 50 audio frames a second: each audio frame takes
+//! the newest video frame at or before its time (a sample-and-hold), and [`Modalities`] lays
+//! the two blocks out so that the aligner's squared Euclidean distance is the weighted sum of
+//! the blocks' cosine distances. Before the first video frame the video block is zeros. The
+//! reference is joined the same way as the live stream, so the two are alike.
+
+use std::collections::VecDeque;
+
+use crate::align::{AlignError, Distance, Modalities, Modality};
+use crate::encode::{AudioFeatureEncoder, PixelLayout, VideoEncoder, VideoFeature, VideoFrameFormat};
+use crate::media::VideoNeeds;
+
+use super::FlowError;
+
+/// Size of the greyscale picture video features are computed from: features of the picture's
+/// layout and motion need no detail.
+pub const FOLLOW_PICTURE: VideoNeeds = VideoNeeds { width: 64, height: 48 };
+
+/// Video features compared beside the audio, and their weight against the audio's 1.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VideoComparison {
+    /// The video feature.
+    pub feature: VideoFeature,
+    /// Weight of the video's cosine distance; the audio's is 1.
+    pub weight: f32,
+}
+
+/// The encoders of what `follow` compares.
+#[derive(Debug)]
+pub struct FollowEncoders {
+    /// The audio encoder.
+    pub audio: AudioFeatureEncoder,
+    /// The video encoder and how its frames join the audio's, when video is compared.
+    pub video: Option<(VideoEncoder, Modalities)>,
+    name: String,
+}
+
+impl FollowEncoders {
+    /// Encoders for `audio` features and, with `video`, video features on the same device.
+    pub fn new(audio: AudioFeatureEncoder, video: Option<VideoComparison>) -> Result<Self, FlowError> {
+        let Some(video) = video else {
+            let name = audio.kind().to_string();
+            return Ok(Self {
+                audio,
+                video: None,
+                name,
+            });
+        };
+        let format = VideoFrameFormat {
+            width: FOLLOW_PICTURE.width as usize,
+            height: FOLLOW_PICTURE.height as usize,
+            layout: PixelLayout::Gray,
+        };
+        let encoder = VideoEncoder::new(video.feature, format, audio.device())?;
+        let modalities = Modalities::new(vec![
+            Modality {
+                name: "audio".into(),
+                dim: audio.dim(),
+                weight: 1.0,
+            },
+            Modality {
+                name: "video".into(),
+                dim: encoder.dim(),
+                weight: video.weight,
+            },
+        ])?;
+        let name = format!("{}+{}*{}", audio.kind(), video.feature, video.weight);
+        Ok(Self {
+            audio,
+            video: Some((encoder, modalities)),
+            name,
+        })
+    }
+
+    /// The features' name, as reference files record it: the audio kind (`logmel`), or with
+    /// video the audio kind, the video feature and its weight (`logmel+thumbnail:16*0.5`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Values per compared frame.
+    pub fn dim(&self) -> usize {
+        match &self.video {
+            Some((_, modalities)) => modalities.dim(),
+            None => self.audio.dim(),
+        }
+    }
+
+    /// The distance the aligners compare frames with.
+    pub fn distance(&self) -> Distance {
+        match &self.video {
+            Some((_, modalities)) => modalities.distance(),
+            None => Distance::Cosine,
+        }
+    }
+
+    /// The picture the video encoder takes, when video is compared.
+    pub fn video_needs(&self) -> Option<VideoNeeds> {
+        self.video.as_ref().map(|_| FOLLOW_PICTURE)
+    }
+
+    /// A joiner of this run's audio and video frames, when video is compared.
+    pub fn joiner(&self) -> Option<FrameJoiner> {
+        self.video
+            .as_ref()
+            .map(|(encoder, modalities)| FrameJoiner::new(modalities.clone(), encoder.dim()))
+    }
+}
+
+/// Joins audio frames with the newest video frame at or before each one's time.
+#[derive(Debug, Clone)]
+pub struct FrameJoiner {
+    modalities: Modalities,
+    video_dim: usize,
+    latest: Vec<f32>,
+    /// Video frames not yet reached by an audio frame, in time order.
+    waiting: VecDeque<(u64, Vec<f32>)>,
+}
+
+impl FrameJoiner {
+    fn new(modalities: Modalities, video_dim: usize) -> Self {
+        Self {
+            modalities,
+            video_dim,
+            latest: vec![0.0; video_dim],
+            waiting: VecDeque::new(),
+        }
+    }
+
+    /// Takes a video frame's features; frames come in time order.
+    pub fn push_video(&mut self, time_ns: u64, values: Vec<f32>) -> Result<(), AlignError> {
+        if values.len() != self.video_dim {
+            return Err(AlignError::DimensionMismatch {
+                expected: self.video_dim,
+                actual: values.len(),
+            });
+        }
+        self.waiting.push_back((time_ns, values));
+        Ok(())
+    }
+
+    /// Appends to `out` the audio frame at `time_ns` joined with the newest video frame at or
+    /// before it; audio frames come in time order.
+    pub fn join(&mut self, time_ns: u64, audio: &[f32], out: &mut Vec<f32>) -> Result<(), AlignError> {
+        while self.waiting.front().is_some_and(|&(time, _)| time <= time_ns) {
+            if let Some((_, values)) = self.waiting.pop_front() {
+                self.latest = values;
+            }
+        }
+        self.modalities.combine(&[audio, &self.latest], out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn joiner() -> FrameJoiner {
+        let modalities = Modalities::new(vec![
+            Modality {
+                name: "audio".into(),
+                dim: 2,
+                weight: 1.0,
+            },
+            Modality {
+                name: "video".into(),
+                dim: 1,
+                weight: 2.0,
+            },
+        ])
+        .unwrap();
+        FrameJoiner::new(modalities, 1)
+    }
+
+    #[test]
+    fn audio_frames_take_the_newest_video_frame_before_them() {
+        let mut joiner = joiner();
+        let mut out = Vec::new();
+        joiner.join(5, &[1.0, 0.0], &mut out).unwrap();
+        assert_eq!(out[2], 0.0, "no video yet: zeros");
+        joiner.push_video(10, vec![3.0]).unwrap();
+        joiner.push_video(30, vec![-3.0]).unwrap();
+        for (time, expected) in [(9, 0.0), (10, 1.0), (29, 1.0), (30, -1.0), (99, -1.0)] {
+            out.clear();
+            joiner.join(time, &[1.0, 0.0], &mut out).unwrap();
+            // The video block is at unit length times sqrt(2 / 2).
+            assert_eq!(out[2], expected, "at {time}");
+        }
+        assert!(joiner.push_video(40, vec![1.0, 2.0]).is_err());
+    }
+}
