@@ -49,6 +49,42 @@ pub enum EncodeError {
         /// What would be accepted.
         expected: &'static str,
     },
+    /// A model's contract is missing or cannot work.
+    #[error("model {}: {detail}", model.display())]
+    ModelContract {
+        /// The model file.
+        model: std::path::PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A file is not a TorchScript module libtorch can load.
+    #[error("model {}: not a TorchScript module libtorch can load ({source}); export it with torch.jit.script or torch.jit.trace and .save()", model.display())]
+    ModelLoad {
+        /// The model file.
+        model: std::path::PathBuf,
+        /// libtorch's own error.
+        source: tch::TchError,
+    },
+    /// A model refused input made as its contract says.
+    #[error("model {} refused input {input} as its contract declares it: {message}", model.display())]
+    ModelInput {
+        /// The model file.
+        model: std::path::PathBuf,
+        /// The input's shape and type.
+        input: String,
+        /// What the model said.
+        message: String,
+    },
+    /// A model's output is not what its contract declares.
+    #[error("model {} gives {actual}; expected {expected}", model.display())]
+    ModelOutput {
+        /// The model file.
+        model: std::path::PathBuf,
+        /// The declared output.
+        expected: String,
+        /// What came out.
+        actual: String,
+    },
 }
 
 /// Tags a libtorch error with what the encoder was doing.

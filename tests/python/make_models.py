@@ -1,0 +1,62 @@
+"""Small TorchScript models for tests/torchscript_models.rs, each with its contract.
+
+Usage: python make_models.py OUT_DIR
+Writes (each NAME.pt with NAME.toml):
+- energy.pt: audio, 16 kHz windows of 400 samples -> [mean square, peak];
+- channel_means.pt: video, 8x6 RGB, normalised -> the three channel means;
+- channel_means_bgr.pt: the same model declared BGR;
+- echo.pt: audio, returns its input ([batch, 400]) although it declares 2 values;
+- linear512.pt: audio, a Linear(512, 4) declared with 400-sample windows;
+- integers.pt: audio, returns [batch, 2] integers.
+"""
+
+import os
+import sys
+
+import torch
+
+
+class Energy(torch.nn.Module):
+    def forward(self, x):
+        return torch.stack([(x * x).mean(1), x.abs().amax(1)], 1)
+
+
+class ChannelMeans(torch.nn.Module):
+    def forward(self, x):
+        return x.mean([2, 3])
+
+
+class Echo(torch.nn.Module):
+    def forward(self, x):
+        return x
+
+
+class Integers(torch.nn.Module):
+    def forward(self, x):
+        return torch.zeros(x.shape[0], 2, dtype=torch.int64)
+
+
+AUDIO = 'kind = "audio"\nsample_rate_hz = 16000\nwindow_samples = 400\noutput_dim = {dim}\n'
+VIDEO = ('kind = "video"\nwidth = 8\nheight = 6\nchannels = "{order}"\nmean = [0.5, 0.5, 0.5]\n'
+         'std = [0.25, 0.25, 0.25]\noutput_dim = 3\n')
+
+
+def save(out, name, module, contract):
+    torch.jit.script(module).save(os.path.join(out, name + ".pt"))
+    with open(os.path.join(out, name + ".toml"), "w") as f:
+        f.write(contract)
+
+
+def main():
+    out = sys.argv[1]
+    torch.manual_seed(0)
+    save(out, "energy", Energy(), AUDIO.format(dim=2))
+    save(out, "channel_means", ChannelMeans(), VIDEO.format(order="rgb"))
+    save(out, "channel_means_bgr", ChannelMeans(), VIDEO.format(order="bgr"))
+    save(out, "echo", Echo(), AUDIO.format(dim=2))
+    save(out, "linear512", torch.nn.Linear(512, 4), AUDIO.format(dim=4))
+    save(out, "integers", Integers(), AUDIO.format(dim=2))
+
+
+if __name__ == "__main__":
+    main()

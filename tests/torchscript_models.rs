@@ -1,0 +1,99 @@
+//! TorchScript encoders against small models built at test time with the venv's torch: the
+//! contract is honoured (window, channel order, normalisation), and models that break it are
+//! refused naming the model, the expected and the actual shape.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use warpflow::encode::{EncodeError, ModelSettings, TorchScriptEncoder};
+
+fn python() -> PathBuf {
+    let venv = std::env::var_os("VIRTUAL_ENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/warpflow/venv"));
+    venv.join("bin/python")
+}
+
+/// Builds the test models into a temporary folder.
+fn models() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let output = Command::new(python())
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/make_models.py"))
+        .arg(dir.path())
+        .output()
+        .expect("running the venv's python (./scripts/setup.sh installs torch there)");
+    assert!(
+        output.status.success(),
+        "make_models.py: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    dir
+}
+
+const CPU: ModelSettings = ModelSettings {
+    device: tch::Device::Cpu,
+    max_batch: 3,
+    half: false,
+};
+
+#[test]
+fn audio_and_video_models_run_as_their_contracts_say() {
+    let dir = models();
+    let mut energy = TorchScriptEncoder::load(&dir.path().join("energy.pt"), CPU).expect("energy.pt loads");
+    let params = energy.audio_params().expect("an audio contract");
+    assert_eq!((params.rate_hz, params.frame_len, params.hop_len), (16_000, 400, 400));
+    assert!(energy.name().starts_with("model:energy:"), "{}", energy.name());
+    // Seven windows (more than one batch of three): window k holds the value k / 10.
+    let windows: Vec<f32> = (0..7).flat_map(|k| std::iter::repeat_n(k as f32 / 10.0, 400)).collect();
+    let mut rows = Vec::new();
+    energy.encode_audio(&windows, &mut rows).expect("encoding");
+    assert_eq!(rows.len(), 14);
+    for k in 0..7 {
+        let value = k as f32 / 10.0;
+        assert!((rows[2 * k] - value * value).abs() < 1e-6 && (rows[2 * k + 1] - value).abs() < 1e-6);
+    }
+    assert!(energy.encode_audio(&windows[..399], &mut rows).is_err());
+
+    // A pure red frame: channel means (1 − 0.5) / 0.25 = 2 for red, −2 for green and blue.
+    let red: Vec<u8> = std::iter::repeat_n([255u8, 0, 0], 48).flatten().collect();
+    for (model, expected) in [
+        ("channel_means.pt", [2.0, -2.0, -2.0]),
+        ("channel_means_bgr.pt", [-2.0, -2.0, 2.0]),
+    ] {
+        let mut encoder = TorchScriptEncoder::load(&dir.path().join(model), CPU).expect("loads");
+        let mut means = Vec::new();
+        encoder.encode_video(&red, &mut means).expect("encoding");
+        for (got, want) in means.iter().zip(expected) {
+            assert!((got - want).abs() < 1e-5, "{model}: {means:?}");
+        }
+    }
+}
+
+#[test]
+fn models_that_break_their_contract_are_refused_with_both_shapes() {
+    let dir = models();
+    let load = |name: &str| TorchScriptEncoder::load(&dir.path().join(name), CPU);
+    let echo = load("echo.pt")
+        .expect_err("echo gives windows, not 2 values")
+        .to_string();
+    assert!(
+        echo.contains("echo.pt") && echo.contains("[2, 400]") && echo.contains("[batch, 2]"),
+        "{echo}"
+    );
+    let integers = load("integers.pt").expect_err("integers are not features").to_string();
+    assert!(integers.contains("Int64"), "{integers}");
+    let linear = load("linear512.pt").expect_err("a 512-input layer fed 400 samples");
+    assert!(matches!(linear, EncodeError::ModelInput { .. }), "{linear}");
+    assert!(linear.to_string().contains("[2, 400]"), "{linear}");
+
+    let not_a_model = dir.path().join("noise.pt");
+    std::fs::write(&not_a_model, b"not a model").expect("writing");
+    std::fs::copy(dir.path().join("energy.toml"), dir.path().join("noise.toml")).expect("copying");
+    assert!(matches!(
+        TorchScriptEncoder::load(&not_a_model, CPU),
+        Err(EncodeError::ModelLoad { .. })
+    ));
+    std::fs::remove_file(dir.path().join("energy.toml")).expect("removing");
+    let missing = load("energy.pt").expect_err("no contract").to_string();
+    assert!(missing.contains("energy.toml"), "{missing}");
+}
