@@ -7,10 +7,10 @@ use clap::{Args, Parser, Subcommand};
 
 use warpflow::align::{FollowerConfig, LagConfig, OffsetTrackerConfig, OltwConfig, RelocatorConfig};
 use warpflow::config::{ConfigError, Pace, SourceSpec};
-use warpflow::encode::{AudioFeatureEncoder, AudioFeatureKind, DeviceChoice, SampleFormat, VideoFeature};
+use warpflow::encode::{AudioFeatureKind, DeviceChoice, SampleFormat, VideoFeature};
 use warpflow::flow::{
-    is_reference_file, run_follow, run_locate, run_sync, write_reference_file, FlowError, FollowEncoders, FollowJob,
-    LocateJob, StopSignal, SyncJob, VideoComparison, FOLLOW_FRAMES,
+    follow_audio_encoder, is_reference_file, run_follow, run_locate, run_sync, write_reference_file, FlowError,
+    FollowEncoders, FollowJob, LocateJob, StopSignal, SyncJob, VideoComparison,
 };
 use warpflow::serve::{event_writer, OutputFormat};
 
@@ -85,6 +85,10 @@ struct FollowArgs {
     /// Features compared: logmel or chroma.
     #[arg(long, default_value = "logmel", value_parser = parse_features)]
     audio_features: AudioFeatureKind,
+    /// A TorchScript audio model (FILE.pt with its contract FILE.toml beside it) whose output is
+    /// compared instead of --audio-features; frame counts stay in frames of 20 ms.
+    #[arg(long, value_name = "FILE.pt", value_parser = parse_existing_file)]
+    audio_model: Option<PathBuf>,
     /// Video features compared beside the audio: thumbnail[:SIDE] (the picture's layout),
     /// motion[:GRID] (where it moves) or histogram[:BINS] (its grey levels); the reference and
     /// the live source then need video.
@@ -128,6 +132,9 @@ struct EncodeRefArgs {
     /// Features, as follow's --audio-features: logmel, logmel-flux or chroma.
     #[arg(long, default_value = "logmel", value_parser = parse_features)]
     audio_features: AudioFeatureKind,
+    /// A TorchScript audio model, as follow's --audio-model.
+    #[arg(long, value_name = "FILE.pt", value_parser = parse_existing_file)]
+    audio_model: Option<PathBuf>,
     /// Video features, as follow's --video-features (the reference then needs video).
     #[arg(long, value_name = "FEATURE", value_parser = parse_video_features)]
     video_features: Option<VideoFeature>,
@@ -276,6 +283,7 @@ impl Cli {
                     pace: args.common.pace,
                     device: args.common.device,
                     features: args.audio_features,
+                    audio_model: args.audio_model,
                     video: args.video_features.map(|feature| VideoComparison {
                         feature,
                         weight: args.video_weight,
@@ -302,8 +310,7 @@ impl Cli {
             Command::EncodeRef(args) => {
                 let started = std::time::Instant::now();
                 let device = args.device.resolve().map_err(FlowError::from)?;
-                let audio =
-                    AudioFeatureEncoder::new(args.audio_features, FOLLOW_FRAMES, device).map_err(FlowError::from)?;
+                let audio = follow_audio_encoder(args.audio_features, args.audio_model.as_deref(), device)?;
                 let video = args.video_features.map(|feature| VideoComparison {
                     feature,
                     weight: args.video_weight,

@@ -1,6 +1,9 @@
 //! TorchScript encoders against small models built at test time with the venv's torch: the
-//! contract is honoured (window, channel order, normalisation), and models that break it are
-//! refused naming the model, the expected and the actual shape.
+//! contract is honoured (window, channel order, normalisation), models that break it are
+//! refused naming the model, the expected and the actual shape, and `follow --audio-model`
+//! follows a performance on a model's features.
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -96,4 +99,48 @@ fn models_that_break_their_contract_are_refused_with_both_shapes() {
     std::fs::remove_file(dir.path().join("energy.toml")).expect("removing");
     let missing = load("energy.pt").expect_err("no contract").to_string();
     assert!(missing.contains("energy.toml"), "{missing}");
+}
+
+#[test]
+fn follow_runs_on_a_models_features_and_refuses_a_broken_model() {
+    use common::{follow_events, melody, positions, render, write_wav, TimeMap};
+    let dir = models();
+    let (total_s, rate_hz) = (20.0, 22_050);
+    let notes = melody(total_s);
+    let identity = TimeMap {
+        points: vec![(0.0, 0.0), (total_s, total_s)],
+    };
+    let faster = TimeMap {
+        points: vec![(0.0, 0.0), (total_s, total_s / 1.1)],
+    };
+    let (reference, live) = (dir.path().join("reference.wav"), dir.path().join("live.wav"));
+    write_wav(&reference, rate_hz, &render(&notes, &identity, rate_hz, total_s, 0.0));
+    write_wav(&live, rate_hz, &render(&notes, &faster, rate_hz, total_s / 1.1, 0.01));
+
+    let model = dir.path().join("log_spectrum.pt");
+    let events = follow_events(&reference, &live, &["--audio-model", model.to_str().unwrap_or_default()]);
+    let mut errors_ms: Vec<f64> = positions(&events, false)
+        .iter()
+        .filter_map(|p| Some((p["live_ns"].as_f64()? / 1e9, p["ref_ns"].as_f64()? / 1e9)))
+        .filter(|(live_s, _)| *live_s > 2.0)
+        .map(|(live_s, ref_s)| 1e3 * (ref_s - faster.ref_of(live_s)).abs())
+        .collect();
+    assert!(errors_ms.len() > 500, "{} positions", errors_ms.len());
+    let median_ms = common::median(&mut errors_ms);
+    println!("follow on log_spectrum.pt features: median error {median_ms:.1} ms");
+    assert!(median_ms < 60.0, "median error {median_ms} ms");
+
+    let echo = dir.path().join("echo.pt");
+    let refused = common::warpflow(&[
+        "follow",
+        "--reference",
+        reference.to_str().unwrap_or_default(),
+        "--live",
+        live.to_str().unwrap_or_default(),
+        "--audio-model",
+        echo.to_str().unwrap_or_default(),
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(message.contains("echo.pt") && message.contains("[2, 400]") && message.contains("[batch, 2]"), "{message}");
 }

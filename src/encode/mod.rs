@@ -6,6 +6,7 @@
 //! they need no weights. This module owns tensors and devices; it knows nothing of GStreamer
 //! or of the graph, and it does no alignment.
 
+mod audio_encoder;
 mod audio_features;
 mod chroma;
 mod dct;
@@ -23,6 +24,7 @@ mod spectrum;
 mod video;
 mod video_features;
 
+pub use audio_encoder::{AudioEncoder, AudioModel};
 pub use audio_features::{AudioFeatureEncoder, AudioFeatureKind};
 pub use device::DeviceChoice;
 pub use error::EncodeError;

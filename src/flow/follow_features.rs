@@ -10,14 +10,43 @@
 use std::collections::VecDeque;
 
 use crate::align::{AlignError, Distance, Modalities, Modality};
-use crate::encode::{AudioFeatureEncoder, PixelLayout, VideoEncoder, VideoFeature, VideoFrameFormat};
+use std::path::Path;
+
+use crate::encode::{
+    AudioEncoder, AudioFeatureEncoder, AudioFeatureKind, AudioModel, ModelSettings, PixelLayout, TorchScriptEncoder,
+    VideoEncoder, VideoFeature, VideoFrameFormat,
+};
 use crate::media::VideoNeeds;
 
-use super::FlowError;
+use super::{FlowError, FOLLOW_FRAMES};
 
 /// Size of the greyscale picture video features are computed from: features of the picture's
 /// layout and motion need no detail.
 pub const FOLLOW_PICTURE: VideoNeeds = VideoNeeds { width: 64, height: 48 };
+
+/// Windows a TorchScript audio model is given per forward pass, at most.
+const MODEL_MAX_BATCH: usize = 64;
+
+/// The audio encoder of a `follow` run: the built-in `features` (framed as [`FOLLOW_FRAMES`]),
+/// or the TorchScript model at `model` (framed as its contract says), on `device`.
+pub fn follow_audio_encoder(
+    features: AudioFeatureKind,
+    model: Option<&Path>,
+    device: tch::Device,
+) -> Result<Box<dyn AudioEncoder>, FlowError> {
+    let Some(path) = model else {
+        return Ok(Box::new(AudioFeatureEncoder::new(features, FOLLOW_FRAMES, device)?));
+    };
+    let settings = ModelSettings {
+        device,
+        max_batch: MODEL_MAX_BATCH,
+        half: false,
+    };
+    Ok(Box::new(AudioModel::new(
+        TorchScriptEncoder::load(path, settings)?,
+        path,
+    )?))
+}
 
 /// Video features compared beside the audio, and their weight against the audio's 1.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -32,7 +61,7 @@ pub struct VideoComparison {
 #[derive(Debug)]
 pub struct FollowEncoders {
     /// The audio encoder.
-    pub audio: AudioFeatureEncoder,
+    pub audio: Box<dyn AudioEncoder>,
     /// The video encoder and how its frames join the audio's, when video is compared.
     pub video: Option<(VideoEncoder, Modalities)>,
     name: String,
@@ -40,9 +69,9 @@ pub struct FollowEncoders {
 
 impl FollowEncoders {
     /// Encoders for `audio` features and, with `video`, video features on the same device.
-    pub fn new(audio: AudioFeatureEncoder, video: Option<VideoComparison>) -> Result<Self, FlowError> {
+    pub fn new(audio: Box<dyn AudioEncoder>, video: Option<VideoComparison>) -> Result<Self, FlowError> {
         let Some(video) = video else {
-            let name = audio.kind().to_string();
+            let name = audio.name();
             return Ok(Self {
                 audio,
                 video: None,
@@ -67,7 +96,7 @@ impl FollowEncoders {
                 weight: video.weight,
             },
         ])?;
-        let name = format!("{}+{}*{}", audio.kind(), video.feature, video.weight);
+        let name = format!("{}+{}*{}", audio.name(), video.feature, video.weight);
         Ok(Self {
             audio,
             video: Some((encoder, modalities)),
@@ -75,8 +104,8 @@ impl FollowEncoders {
         })
     }
 
-    /// The features' name, as reference files record it: the audio kind (`logmel`), or with
-    /// video the audio kind, the video feature and its weight (`logmel+thumbnail:16*0.5`).
+    /// The features' name, as reference files record it: the audio encoder's (`logmel`), or with
+    /// video the audio encoder's, the video feature and its weight (`logmel+thumbnail:16*0.5`).
     pub fn name(&self) -> &str {
         &self.name
     }

@@ -13,11 +13,11 @@ use timely::dataflow::StreamVec;
 
 use crate::align::{Follower, FollowerConfig};
 use crate::config::{Pace, SourceSpec};
-use crate::encode::{AudioFeatureEncoder, AudioFeatureKind, AudioFrameParams, DeviceChoice};
+use crate::encode::{AudioFeatureKind, AudioFrameParams, DeviceChoice};
 use crate::serve::{EventWriter, RunSummary};
 
 use super::audio_job::{run_live_audio, FeatureStage, LiveAudioRun};
-use super::follow_features::{FollowEncoders, VideoComparison};
+use super::follow_features::{follow_audio_encoder, FollowEncoders, VideoComparison};
 use super::operators::{FollowReference, ReferenceTiming};
 use super::{load_reference, FailureSlot, FeatureFrame, FlowError, StopSignal, StreamEvent};
 
@@ -39,8 +39,10 @@ pub struct FollowJob {
     pub pace: Pace,
     /// Where the encoders run.
     pub device: DeviceChoice,
-    /// Which audio features are compared.
+    /// Which built-in audio features are compared.
     pub features: AudioFeatureKind,
+    /// A TorchScript audio model whose output is compared instead.
+    pub audio_model: Option<PathBuf>,
     /// Video features compared beside them, if any.
     pub video: Option<VideoComparison>,
     /// Settings of the tracker and of relocation.
@@ -59,10 +61,17 @@ pub struct FollowJob {
 pub fn run_follow(job: FollowJob, writer: Box<dyn EventWriter + Send>) -> Result<RunSummary, FlowError> {
     let device = job.device.resolve()?;
     job.follower.oltw.validate()?;
-    let audio = AudioFeatureEncoder::new(job.features, FOLLOW_FRAMES, device)?;
+    let audio = follow_audio_encoder(job.features, job.audio_model.as_deref(), device)?;
     let mut encoders = FollowEncoders::new(audio, job.video)?;
     let reference = load_reference(&job.reference, &mut encoders)?;
     let mut follower = job.follower.clone();
+    // Frame counts are given in frames of 20 ms; a model's windows may be timed otherwise.
+    let frames_per_20ms = FOLLOW_FRAMES.hop_ns() / encoders.audio.params().hop_ns();
+    let rescale = |frames: usize| ((frames as f64 * frames_per_20ms).round() as usize).max(2);
+    follower.oltw.band_frames = rescale(follower.oltw.band_frames);
+    if let Some(relocation) = follower.relocation.as_mut() {
+        relocation.query_frames = rescale(relocation.query_frames);
+    }
     follower.oltw.distance = encoders.distance();
     if let Some(relocation) = follower.relocation.as_mut() {
         relocation.distance = encoders.distance();

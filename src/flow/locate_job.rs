@@ -69,7 +69,7 @@ pub fn run_locate(job: LocateJob, writer: Box<dyn EventWriter + Send>) -> Result
         reference_duration_ns: None,
         stop: &job.stop,
     };
-    run_live_audio(run, FollowEncoders::new(encoder, None)?, stage, writer)
+    run_live_audio(run, FollowEncoders::new(Box::new(encoder), None)?, stage, writer)
 }
 
 struct LocateStage {

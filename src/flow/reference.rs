@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::align::FeatureMatrix;
 use crate::encode::VideoEncoder;
-use crate::encode::{AudioFeatureEncoder, AudioFramer, MappedFile, ReferenceFile, SampleFormat};
+use crate::encode::{AudioEncoder, AudioFramer, MappedFile, ReferenceFile, SampleFormat};
 use crate::media::{decode_media_file, VideoNeeds};
 
 use super::follow_features::FollowEncoders;
@@ -38,7 +38,7 @@ pub struct EncodedReference {
 
 /// Decodes `path`'s audio and encodes it with `encoder`, which is left reset for the next
 /// recording.
-pub fn encode_reference_file(path: &Path, encoder: &mut AudioFeatureEncoder) -> Result<EncodedReference, FlowError> {
+pub fn encode_reference_file(path: &Path, encoder: &mut dyn AudioEncoder) -> Result<EncodedReference, FlowError> {
     encode_reference_file_with_progress(path, encoder, |_, _| {})
 }
 
@@ -46,7 +46,7 @@ pub fn encode_reference_file(path: &Path, encoder: &mut AudioFeatureEncoder) -> 
 /// once known, how long the recording is.
 pub fn encode_reference_file_with_progress(
     path: &Path,
-    encoder: &mut AudioFeatureEncoder,
+    encoder: &mut dyn AudioEncoder,
     on_progress: impl FnMut(u64, Option<u64>),
 ) -> Result<EncodedReference, FlowError> {
     encode_audio_and_video(path, encoder, None, on_progress).map(|(reference, _)| reference)
@@ -61,10 +61,10 @@ pub fn encode_followed_reference(
     on_progress: impl FnMut(u64, Option<u64>),
 ) -> Result<EncodedReference, FlowError> {
     let Some(mut joiner) = encoders.joiner() else {
-        return encode_reference_file_with_progress(path, &mut encoders.audio, on_progress);
+        return encode_reference_file_with_progress(path, encoders.audio.as_mut(), on_progress);
     };
     let video = encoders.video.as_mut().map(|(encoder, _)| encoder);
-    let (audio, video_rows) = encode_audio_and_video(path, &mut encoders.audio, video, on_progress)?;
+    let (audio, video_rows) = encode_audio_and_video(path, encoders.audio.as_mut(), video, on_progress)?;
     for (time_ns, values) in video_rows {
         joiner.push_video(time_ns, values)?;
     }
@@ -83,7 +83,7 @@ pub fn encode_followed_reference(
 /// the audio features, and each video frame's features with its time.
 fn encode_audio_and_video(
     path: &Path,
-    encoder: &mut AudioFeatureEncoder,
+    encoder: &mut dyn AudioEncoder,
     mut video: Option<&mut VideoEncoder>,
     mut on_progress: impl FnMut(u64, Option<u64>),
 ) -> Result<(EncodedReference, Vec<TimedFeatures>), FlowError> {

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use crate::encode::{AudioFeatureEncoder, AudioFramer, BrightnessChange, OnsetEnvelope, VideoEncoder};
+use crate::encode::{AudioEncoder, AudioFramer, BrightnessChange, OnsetEnvelope, VideoEncoder};
 use crate::media::{AudioChunk, VideoFrame};
 
 use super::{EnvelopeSample, FeatureFrame, FlowError};
@@ -72,7 +72,7 @@ pub(crate) fn video_change_stage(
 /// Audio chunks → feature frames for following a reference.
 pub(crate) fn feature_stage(
     mut framer: AudioFramer,
-    mut encoder: AudioFeatureEncoder,
+    mut encoder: Box<dyn AudioEncoder>,
 ) -> impl FnMut(&mut Vec<AudioChunk>, &mut Vec<FeatureFrame>) -> Result<(), FlowError> {
     let (mut frames, mut times, mut features) = (Vec::new(), Vec::new(), Vec::new());
     move |chunks, out| {

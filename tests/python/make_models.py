@@ -7,7 +7,8 @@ Writes (each NAME.pt with NAME.toml):
 - channel_means_bgr.pt: the same model declared BGR;
 - echo.pt: audio, returns its input ([batch, 400]) although it declares 2 values;
 - linear512.pt: audio, a Linear(512, 4) declared with 400-sample windows;
-- integers.pt: audio, returns [batch, 2] integers.
+- integers.pt: audio, returns [batch, 2] integers;
+- log_spectrum.pt: audio, 16 kHz windows of 512 samples every 320 (20 ms) -> 32 log band energies.
 """
 
 import os
@@ -29,6 +30,14 @@ class ChannelMeans(torch.nn.Module):
 class Echo(torch.nn.Module):
     def forward(self, x):
         return x
+
+
+class LogSpectrum(torch.nn.Module):
+    def forward(self, x):
+        window = torch.hann_window(x.shape[1], device=x.device, dtype=x.dtype)
+        power = torch.fft.rfft(x * window).abs() ** 2
+        bands = power[:, 1:257].reshape(x.shape[0], 32, 8).sum(2)
+        return torch.log1p(100.0 * bands)
 
 
 class Integers(torch.nn.Module):
@@ -56,6 +65,8 @@ def main():
     save(out, "echo", Echo(), AUDIO.format(dim=2))
     save(out, "linear512", torch.nn.Linear(512, 4), AUDIO.format(dim=4))
     save(out, "integers", Integers(), AUDIO.format(dim=2))
+    save(out, "log_spectrum", LogSpectrum(),
+         'kind = "audio"\nsample_rate_hz = 16000\nwindow_samples = 512\nhop_samples = 320\noutput_dim = 32\n')
 
 
 if __name__ == "__main__":
