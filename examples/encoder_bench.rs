@@ -6,8 +6,13 @@
 //! (librosa's defaults). Video: 240 frames of 320×240 RGB. libtorch runs on the threads it is
 //! given (`--threads`, default 1, for a like-for-like comparison with librosa's single thread).
 //!
+//! With `--model FILE.pt` (and its contract beside it, see `scripts/export_model.py`) it also
+//! times that TorchScript model on batches of 1, 8 and 32 inputs of its declared shape, e.g. a
+//! ResNet-18 exported by `python scripts/export_model.py resnet18 resnet18.pt`.
+//!
 //! Run with: `cargo run --release --example encoder_bench -- [--device cpu|cuda|auto]
-//! [--threads N]`; librosa must be in the venv (scripts/setup.sh puts it there).
+//! [--threads N] [--model FILE.pt [--half]]`; librosa must be in the venv (scripts/setup.sh
+//! puts it there).
 
 use std::path::Path;
 use std::process::Command;
@@ -16,8 +21,8 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 
 use warpflow::encode::{
-    AudioFeatureEncoder, AudioFeatureKind, AudioFrameParams, DeviceChoice, PixelLayout, SpectralEncoder,
-    SpectralFeature, VideoEncoder, VideoFeature, VideoFrameFormat,
+    AudioFeatureEncoder, AudioFeatureKind, AudioFrameParams, ChannelOrder, DeviceChoice, ModelContract, ModelSettings,
+    PixelLayout, SpectralEncoder, SpectralFeature, TorchScriptEncoder, VideoEncoder, VideoFeature, VideoFrameFormat,
 };
 
 const PARAMS: AudioFrameParams = AudioFrameParams {
@@ -103,13 +108,15 @@ fn librosa_mel_frames_per_s(samples: &[f32]) -> Result<f64> {
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (mut device, mut threads) = (DeviceChoice::Cpu, 1i32);
+    let (mut device, mut threads, mut model, mut half) = (DeviceChoice::Cpu, 1i32, None, false);
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
             "--device" => device = rest.next().context("--device needs a value")?.parse()?,
             "--threads" => threads = rest.next().context("--threads needs a number")?.parse()?,
-            other => bail!("unknown option '{other}'; expected --device or --threads"),
+            "--model" => model = Some(std::path::PathBuf::from(rest.next().context("--model needs a file")?)),
+            "--half" => half = true,
+            other => bail!("unknown option '{other}'; expected --device, --threads, --model or --half"),
         }
     }
     let device = device.resolve()?;
@@ -186,6 +193,43 @@ fn main() -> Result<()> {
                 "| video {feature} | {} | {batch} | {rate:.0} | {ms:.3} |",
                 feature.dim()
             );
+        }
+    }
+    if let Some(path) = model {
+        let settings = ModelSettings {
+            device,
+            max_batch: 32,
+            half,
+        };
+        let mut encoder = TorchScriptEncoder::load(&path, settings)?;
+        let input_len = match encoder.contract() {
+            ModelContract::Audio { window_samples, .. } => *window_samples,
+            ModelContract::Video {
+                width,
+                height,
+                channels,
+                ..
+            } => width * height * if *channels == ChannelOrder::Gray { 1 } else { 3 },
+        };
+        let name = path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        for batch in [1, 8, 32] {
+            let (rate, ms) = match encoder.contract() {
+                ModelContract::Audio { .. } => {
+                    let windows = vec![0.1f32; 64 * input_len];
+                    measure(&windows, input_len, batch, |chunk, out| {
+                        Ok(encoder.encode_audio(chunk, out)?)
+                    })?
+                }
+                ModelContract::Video { .. } => {
+                    let frames: Vec<u8> = (0..64 * input_len).map(|k| (k * 7 % 251) as u8).collect();
+                    measure(&frames, input_len, batch, |chunk, out| {
+                        Ok(encoder.encode_video(chunk, out)?)
+                    })?
+                }
+            };
+            println!("| model {name} | {} | {batch} | {rate:.1} | {ms:.3} |", encoder.dim());
         }
     }
     let librosa = librosa_mel_frames_per_s(&samples)?;

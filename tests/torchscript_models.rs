@@ -118,7 +118,11 @@ fn follow_runs_on_a_models_features_and_refuses_a_broken_model() {
     write_wav(&live, rate_hz, &render(&notes, &faster, rate_hz, total_s / 1.1, 0.01));
 
     let model = dir.path().join("log_spectrum.pt");
-    let events = follow_events(&reference, &live, &["--audio-model", model.to_str().unwrap_or_default()]);
+    let events = follow_events(
+        &reference,
+        &live,
+        &["--audio-model", model.to_str().unwrap_or_default()],
+    );
     let mut errors_ms: Vec<f64> = positions(&events, false)
         .iter()
         .filter_map(|p| Some((p["live_ns"].as_f64()? / 1e9, p["ref_ns"].as_f64()? / 1e9)))
@@ -142,5 +146,8 @@ fn follow_runs_on_a_models_features_and_refuses_a_broken_model() {
     ]);
     assert_eq!(refused.status.code(), Some(2));
     let message = String::from_utf8_lossy(&refused.stderr);
-    assert!(message.contains("echo.pt") && message.contains("[2, 400]") && message.contains("[batch, 2]"), "{message}");
+    assert!(
+        message.contains("echo.pt") && message.contains("[2, 400]") && message.contains("[batch, 2]"),
+        "{message}"
+    );
 }
