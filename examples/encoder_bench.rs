@@ -22,7 +22,8 @@ use anyhow::{bail, Context, Result};
 
 use warpflow::encode::{
     AudioFeatureEncoder, AudioFeatureKind, AudioFrameParams, ChannelOrder, DeviceChoice, ModelContract, ModelSettings,
-    PixelLayout, SpectralEncoder, SpectralFeature, TorchScriptEncoder, VideoEncoder, VideoFeature, VideoFrameFormat,
+    PixelLayout, SpectralEncoder, SpectralFeature, TorchScriptEncoder, VideoFeature, VideoFeatureEncoder,
+    VideoFrameFormat,
 };
 
 const PARAMS: AudioFrameParams = AudioFrameParams {
@@ -185,7 +186,7 @@ fn main() -> Result<()> {
         VideoFeature::MotionEnergy { grid: 4 },
     ] {
         for batch in [1, 8, 64] {
-            let mut encoder = VideoEncoder::new(feature, VIDEO, device)?;
+            let mut encoder = VideoFeatureEncoder::new(feature, VIDEO, device)?;
             let (rate, ms) = measure(&pixels, VIDEO.frame_bytes(), batch, |chunk, out| {
                 Ok(encoder.encode(chunk, out)?)
             })?;

@@ -10,7 +10,7 @@ use warpflow::config::{ConfigError, Pace, SourceSpec};
 use warpflow::encode::{AudioFeatureKind, DeviceChoice, SampleFormat, VideoFeature};
 use warpflow::flow::{
     follow_audio_encoder, is_reference_file, run_follow, run_locate, run_sync, write_reference_file, FlowError,
-    FollowEncoders, FollowJob, LocateJob, StopSignal, SyncJob, VideoComparison,
+    FollowEncoders, FollowJob, LocateJob, StopSignal, SyncJob, VideoComparison, VideoSource,
 };
 use warpflow::serve::{event_writer, OutputFormat};
 
@@ -94,7 +94,11 @@ struct FollowArgs {
     /// the live source then need video.
     #[arg(long, value_name = "FEATURE", value_parser = parse_video_features)]
     video_features: Option<VideoFeature>,
-    /// Weight of the video's cost against the audio's 1 (with --video-features).
+    /// A TorchScript video model (FILE.pt with its contract FILE.toml) whose output is compared
+    /// beside the audio instead of --video-features; frames are captured at its declared size.
+    #[arg(long, value_name = "FILE.pt", value_parser = parse_existing_file, conflicts_with = "video_features")]
+    video_model: Option<PathBuf>,
+    /// Weight of the video's cost against the audio's 1 (with --video-features or --video-model).
     #[arg(long, default_value_t = 1.0, value_parser = parse_weight)]
     video_weight: f32,
     /// Width of the aligner's search band, in frames of 20 ms.
@@ -138,6 +142,9 @@ struct EncodeRefArgs {
     /// Video features, as follow's --video-features (the reference then needs video).
     #[arg(long, value_name = "FEATURE", value_parser = parse_video_features)]
     video_features: Option<VideoFeature>,
+    /// A TorchScript video model, as follow's --video-model.
+    #[arg(long, value_name = "FILE.pt", value_parser = parse_existing_file, conflicts_with = "video_features")]
+    video_model: Option<PathBuf>,
     /// Weight of the video's cost, as follow's --video-weight.
     #[arg(long, default_value_t = 1.0, value_parser = parse_weight)]
     video_weight: f32,
@@ -181,6 +188,16 @@ fn parse_weight(text: &str) -> Result<f32, String> {
         Ok(weight) if weight.is_finite() && weight >= 0.0 => Ok(weight),
         _ => Err(format!("'{text}' is not a weight; expected a number of at least 0")),
     }
+}
+
+/// What of the picture `follow` compares, from the options (which clap keeps from naming both).
+fn video_comparison(features: Option<VideoFeature>, model: Option<PathBuf>, weight: f32) -> Option<VideoComparison> {
+    let source = match (model, features) {
+        (Some(path), _) => VideoSource::Model(path),
+        (None, Some(feature)) => VideoSource::Features(feature),
+        (None, None) => return None,
+    };
+    Some(VideoComparison { source, weight })
 }
 
 fn parse_device(text: &str) -> Result<DeviceChoice, warpflow::encode::EncodeError> {
@@ -284,10 +301,7 @@ impl Cli {
                     device: args.common.device,
                     features: args.audio_features,
                     audio_model: args.audio_model,
-                    video: args.video_features.map(|feature| VideoComparison {
-                        feature,
-                        weight: args.video_weight,
-                    }),
+                    video: video_comparison(args.video_features, args.video_model, args.video_weight),
                     follower: FollowerConfig {
                         oltw: OltwConfig {
                             band_frames: args.band_frames,
@@ -311,10 +325,7 @@ impl Cli {
                 let started = std::time::Instant::now();
                 let device = args.device.resolve().map_err(FlowError::from)?;
                 let audio = follow_audio_encoder(args.audio_features, args.audio_model.as_deref(), device)?;
-                let video = args.video_features.map(|feature| VideoComparison {
-                    feature,
-                    weight: args.video_weight,
-                });
+                let video = video_comparison(args.video_features, args.video_model, args.video_weight);
                 let mut encoders = FollowEncoders::new(audio, video)?;
                 let progress = indicatif::ProgressBar::new(0).with_style(
                     indicatif::ProgressStyle::with_template(

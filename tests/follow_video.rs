@@ -97,6 +97,18 @@ fn video_places_what_audio_alone_cannot() {
     // The premise: the sound alone does not tell the seconds apart.
     assert!(right_audio_only < 0.5, "audio alone: {right_audio_only}");
 
+    // A TorchScript video model in place of the built-in features: grid means of a 32×24 copy.
+    let models = common::test_models();
+    let cells = models.path().join("cells.pt");
+    let with_model = follow_events(
+        &reference,
+        &live,
+        &["--video-model", cells.to_str().unwrap_or_default()],
+    );
+    let right_with_model = share_right(&with_model, 6.4);
+    println!("with the cells.pt video model: {:.1}%", 100.0 * right_with_model);
+    assert!(right_with_model >= 0.95, "with a video model: {right_with_model}");
+
     // A reference file made with the same video settings gives the same positions; one made
     // without video is refused, naming both settings.
     let wfr = dir.path().join("reference.wfr");

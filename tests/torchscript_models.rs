@@ -5,33 +5,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use warpflow::encode::{EncodeError, ModelSettings, TorchScriptEncoder};
 
-fn python() -> PathBuf {
-    let venv = std::env::var_os("VIRTUAL_ENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/warpflow/venv"));
-    venv.join("bin/python")
-}
-
-/// Builds the test models into a temporary folder.
-fn models() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temporary folder");
-    let output = Command::new(python())
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/make_models.py"))
-        .arg(dir.path())
-        .output()
-        .expect("running the venv's python (./scripts/setup.sh installs torch there)");
-    assert!(
-        output.status.success(),
-        "make_models.py: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    dir
-}
+use common::test_models as models;
 
 const CPU: ModelSettings = ModelSettings {
     device: tch::Device::Cpu,

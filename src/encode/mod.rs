@@ -22,6 +22,7 @@ mod reference_file;
 mod spectral;
 mod spectrum;
 mod video;
+mod video_encoder;
 mod video_features;
 
 pub use audio_encoder::{AudioEncoder, AudioModel};
@@ -36,7 +37,8 @@ pub use onset::OnsetEnvelope;
 pub use reference_file::{ReferenceFile, ReferenceFileError, SampleFormat};
 pub use spectral::{SpectralEncoder, SpectralFeature};
 pub use video::BrightnessChange;
-pub use video_features::{PixelLayout, VideoEncoder, VideoFeature, VideoFrameFormat};
+pub use video_encoder::{VideoEncoder, VideoModel};
+pub use video_features::{PixelLayout, VideoFeature, VideoFeatureEncoder, VideoFrameFormat};
 
 /// Power spectra are compressed as `ln(1 + LOG_GAIN · power)`: zero for silence, close to a
 /// decibel scale for sound, and never negative, which keeps cosine distances meaningful.

@@ -48,7 +48,7 @@ impl TorchScriptEncoder {
         })?;
         let stem = path.file_stem().map_or_else(
             || "model".to_owned(),
-            |s| s.to_string_lossy().chars().take(32).collect(),
+            |s| s.to_string_lossy().chars().take(24).collect(),
         );
         let name = format!("model:{stem}:{:08x}", crc32fast::hash(&bytes));
         let mut module = CModule::load_on_device(path, settings.device).map_err(|source| EncodeError::ModelLoad {

@@ -13,7 +13,7 @@
 //! frame_len  4   u32  │ the encoder's framing
 //! hop_len    4   u32  ┘
 //! duration   8   u64, the recording's length in ns
-//! name_len   2   u16, at most 64
+//! name_len   2   u16, at most 160
 //! name       n   the encoder's name (UTF-8), e.g. `logmel`
 //! padding    p   zeros, so that the data starts at a multiple of 64 bytes
 //! header_crc 4   CRC-32 of every byte before it
@@ -43,7 +43,7 @@ const MAGIC: &[u8; 8] = b"WFREF\r\n\x1a";
 const VERSION: u16 = 2;
 /// The version before the data was aligned.
 const UNALIGNED_VERSION: u16 = 1;
-const MAX_NAME_LEN: usize = 64;
+const MAX_NAME_LEN: usize = 160;
 /// Bytes before the name.
 const FIXED_HEADER_LEN: usize = 8 + 2 + 2 + 4 + 8 + 4 + 4 + 4 + 8 + 2;
 /// The data starts at a multiple of this many bytes.

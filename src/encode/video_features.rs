@@ -70,7 +70,7 @@ pub enum VideoFeature {
     },
     /// Mean absolute luma change since the previous frame in each cell of a `grid × grid`
     /// division of the picture (luma in [0, 1]): where and how much the picture moves. The first
-    /// frame, and the first after [`VideoEncoder::reset`], gives zeros.
+    /// frame, and the first after [`VideoFeatureEncoder::reset`], gives zeros.
     MotionEnergy {
         /// Cells per side.
         grid: usize,
@@ -135,7 +135,7 @@ impl fmt::Display for VideoFeature {
 
 /// Streaming encoder of one [`VideoFeature`] over frames of one format.
 #[derive(Debug)]
-pub struct VideoEncoder {
+pub struct VideoFeatureEncoder {
     feature: VideoFeature,
     format: VideoFrameFormat,
     device: Device,
@@ -143,7 +143,7 @@ pub struct VideoEncoder {
     previous_luma: Option<Tensor>,
 }
 
-impl VideoEncoder {
+impl VideoFeatureEncoder {
     /// An encoder of `feature` for frames of `format`, on `device`.
     pub fn new(feature: VideoFeature, format: VideoFrameFormat, device: Device) -> Result<Self, EncodeError> {
         let size = match feature {
@@ -339,7 +339,7 @@ mod tests {
     };
 
     fn encode(feature: VideoFeature, format: VideoFrameFormat, pixels: &[u8]) -> Vec<f32> {
-        let mut encoder = VideoEncoder::new(feature, format, Device::Cpu).unwrap();
+        let mut encoder = VideoFeatureEncoder::new(feature, format, Device::Cpu).unwrap();
         let mut out = Vec::new();
         encoder.encode(pixels, &mut out).unwrap();
         out
@@ -401,7 +401,7 @@ mod tests {
         // The box left the top-left quarter and entered the bottom-right one (4 of 12 pixels).
         assert!((motion[4] - 4.0 / 12.0).abs() < 1e-5 && (motion[7] - 4.0 / 12.0).abs() < 1e-5);
         assert!(motion[5].abs() < 1e-6 && motion[6].abs() < 1e-6);
-        let mut encoder = VideoEncoder::new(feature, RGB, Device::Cpu).unwrap();
+        let mut encoder = VideoFeatureEncoder::new(feature, RGB, Device::Cpu).unwrap();
         let mut split = Vec::new();
         encoder.encode(&pixels[..RGB.frame_bytes()], &mut split).unwrap();
         encoder.encode(&pixels[RGB.frame_bytes()..], &mut split).unwrap();
@@ -422,7 +422,7 @@ mod tests {
         for bad in ["thumb", "motion:0", "histogram:x", "thumbnail:65"] {
             assert!(bad.parse::<VideoFeature>().is_err(), "{bad}");
         }
-        let mut encoder = VideoEncoder::new(VideoFeature::MotionEnergy { grid: 2 }, RGB, Device::Cpu).unwrap();
+        let mut encoder = VideoFeatureEncoder::new(VideoFeature::MotionEnergy { grid: 2 }, RGB, Device::Cpu).unwrap();
         let error = encoder.encode(&[0; 10], &mut Vec::new()).unwrap_err().to_string();
         assert!(error.contains("144"), "{error}");
     }

@@ -10,22 +10,34 @@
 use std::collections::VecDeque;
 
 use crate::align::{AlignError, Distance, Modalities, Modality};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::encode::{
     AudioEncoder, AudioFeatureEncoder, AudioFeatureKind, AudioModel, ModelSettings, PixelLayout, TorchScriptEncoder,
-    VideoEncoder, VideoFeature, VideoFrameFormat,
+    VideoEncoder, VideoFeature, VideoFeatureEncoder, VideoFrameFormat, VideoModel,
 };
 use crate::media::VideoNeeds;
 
 use super::{FlowError, FOLLOW_FRAMES};
 
-/// Size of the greyscale picture video features are computed from: features of the picture's
-/// layout and motion need no detail.
-pub const FOLLOW_PICTURE: VideoNeeds = VideoNeeds { width: 64, height: 48 };
+/// Size of the greyscale picture the built-in video features are computed from: features of
+/// the picture's layout and motion need no detail.
+pub const FOLLOW_PICTURE: VideoNeeds = VideoNeeds {
+    width: 64,
+    height: 48,
+    colour: false,
+};
 
-/// Windows a TorchScript audio model is given per forward pass, at most.
+/// Windows or frames a TorchScript model is given per forward pass, at most.
 const MODEL_MAX_BATCH: usize = 64;
+
+fn model_settings(device: tch::Device) -> ModelSettings {
+    ModelSettings {
+        device,
+        max_batch: MODEL_MAX_BATCH,
+        half: false,
+    }
+}
 
 /// The audio encoder of a `follow` run: the built-in `features` (framed as [`FOLLOW_FRAMES`]),
 /// or the TorchScript model at `model` (framed as its contract says), on `device`.
@@ -37,24 +49,47 @@ pub fn follow_audio_encoder(
     let Some(path) = model else {
         return Ok(Box::new(AudioFeatureEncoder::new(features, FOLLOW_FRAMES, device)?));
     };
-    let settings = ModelSettings {
-        device,
-        max_batch: MODEL_MAX_BATCH,
-        half: false,
-    };
     Ok(Box::new(AudioModel::new(
-        TorchScriptEncoder::load(path, settings)?,
+        TorchScriptEncoder::load(path, model_settings(device))?,
         path,
     )?))
 }
 
-/// Video features compared beside the audio, and their weight against the audio's 1.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// What is compared of the picture.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VideoSource {
+    /// A built-in feature of a 64×48 greyscale copy ([`FOLLOW_PICTURE`]).
+    Features(VideoFeature),
+    /// A TorchScript model's output, on frames of its contract's size and channels.
+    Model(PathBuf),
+}
+
+/// Video compared beside the audio, and its weight against the audio's 1.
+#[derive(Debug, Clone, PartialEq)]
 pub struct VideoComparison {
-    /// The video feature.
-    pub feature: VideoFeature,
+    /// What is compared.
+    pub source: VideoSource,
     /// Weight of the video's cosine distance; the audio's is 1.
     pub weight: f32,
+}
+
+impl VideoSource {
+    fn encoder(&self, device: tch::Device) -> Result<Box<dyn VideoEncoder>, FlowError> {
+        match self {
+            VideoSource::Features(feature) => {
+                let format = VideoFrameFormat {
+                    width: FOLLOW_PICTURE.width as usize,
+                    height: FOLLOW_PICTURE.height as usize,
+                    layout: PixelLayout::Gray,
+                };
+                Ok(Box::new(VideoFeatureEncoder::new(*feature, format, device)?))
+            }
+            VideoSource::Model(path) => Ok(Box::new(VideoModel::new(
+                TorchScriptEncoder::load(path, model_settings(device))?,
+                path,
+            )?)),
+        }
+    }
 }
 
 /// The encoders of what `follow` compares.
@@ -63,7 +98,7 @@ pub struct FollowEncoders {
     /// The audio encoder.
     pub audio: Box<dyn AudioEncoder>,
     /// The video encoder and how its frames join the audio's, when video is compared.
-    pub video: Option<(VideoEncoder, Modalities)>,
+    pub video: Option<(Box<dyn VideoEncoder>, Modalities)>,
     name: String,
 }
 
@@ -78,12 +113,7 @@ impl FollowEncoders {
                 name,
             });
         };
-        let format = VideoFrameFormat {
-            width: FOLLOW_PICTURE.width as usize,
-            height: FOLLOW_PICTURE.height as usize,
-            layout: PixelLayout::Gray,
-        };
-        let encoder = VideoEncoder::new(video.feature, format, audio.device())?;
+        let encoder = video.source.encoder(audio.device())?;
         let modalities = Modalities::new(vec![
             Modality {
                 name: "audio".into(),
@@ -96,7 +126,7 @@ impl FollowEncoders {
                 weight: video.weight,
             },
         ])?;
-        let name = format!("{}+{}*{}", audio.name(), video.feature, video.weight);
+        let name = format!("{}+{}*{}", audio.name(), encoder.name(), video.weight);
         Ok(Self {
             audio,
             video: Some((encoder, modalities)),
@@ -105,7 +135,7 @@ impl FollowEncoders {
     }
 
     /// The features' name, as reference files record it: the audio encoder's (`logmel`), or with
-    /// video the audio encoder's, the video feature and its weight (`logmel+thumbnail:16*0.5`).
+    /// video the audio encoder's, the video encoder's and its weight (`logmel+thumbnail:16*0.5`).
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -128,7 +158,14 @@ impl FollowEncoders {
 
     /// The picture the video encoder takes, when video is compared.
     pub fn video_needs(&self) -> Option<VideoNeeds> {
-        self.video.as_ref().map(|_| FOLLOW_PICTURE)
+        self.video.as_ref().map(|(encoder, _)| {
+            let format = encoder.format();
+            VideoNeeds {
+                width: format.width as u32,
+                height: format.height as u32,
+                colour: format.layout == PixelLayout::Rgb,
+            }
+        })
     }
 
     /// A joiner of this run's audio and video frames, when video is compared.

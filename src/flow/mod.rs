@@ -24,7 +24,9 @@ mod sync_job;
 
 pub use error::FlowError;
 pub use failure::FailureSlot;
-pub use follow_features::{follow_audio_encoder, FollowEncoders, FrameJoiner, VideoComparison, FOLLOW_PICTURE};
+pub use follow_features::{
+    follow_audio_encoder, FollowEncoders, FrameJoiner, VideoComparison, VideoSource, FOLLOW_PICTURE,
+};
 pub use follow_job::{run_follow, FollowJob, FOLLOW_FRAMES};
 pub use locate_job::{run_locate, LocateJob};
 pub use records::{EnvelopeSample, FeatureFrame, StreamEvent};

@@ -9,8 +9,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::align::FeatureMatrix;
-use crate::encode::VideoEncoder;
 use crate::encode::{AudioEncoder, AudioFramer, MappedFile, ReferenceFile, SampleFormat};
+use crate::encode::{PixelLayout, VideoEncoder};
 use crate::media::{decode_media_file, VideoNeeds};
 
 use super::follow_features::FollowEncoders;
@@ -63,18 +63,22 @@ pub fn encode_followed_reference(
     let Some(mut joiner) = encoders.joiner() else {
         return encode_reference_file_with_progress(path, encoders.audio.as_mut(), on_progress);
     };
-    let video = encoders.video.as_mut().map(|(encoder, _)| encoder);
+    let dim = encoders.dim();
+    let video: Option<&mut dyn VideoEncoder> = match encoders.video.as_mut() {
+        Some((encoder, _)) => Some(encoder.as_mut()),
+        None => None,
+    };
     let (audio, video_rows) = encode_audio_and_video(path, encoders.audio.as_mut(), video, on_progress)?;
     for (time_ns, values) in video_rows {
         joiner.push_video(time_ns, values)?;
     }
-    let mut joined = Vec::with_capacity(audio.features.len() * encoders.dim());
+    let mut joined = Vec::with_capacity(audio.features.len() * dim);
     for k in 0..audio.features.len() {
         let time_ns = audio.timing.time_ns(k);
         joiner.join(time_ns, audio.features.frame(k), &mut joined)?;
     }
     Ok(EncodedReference {
-        features: FeatureMatrix::new(encoders.dim(), joined)?,
+        features: FeatureMatrix::new(dim, joined)?,
         ..audio
     })
 }
@@ -84,7 +88,7 @@ pub fn encode_followed_reference(
 fn encode_audio_and_video(
     path: &Path,
     encoder: &mut dyn AudioEncoder,
-    mut video: Option<&mut VideoEncoder>,
+    mut video: Option<&mut dyn VideoEncoder>,
     mut on_progress: impl FnMut(u64, Option<u64>),
 ) -> Result<(EncodedReference, Vec<TimedFeatures>), FlowError> {
     encoder.reset();
@@ -104,9 +108,13 @@ fn encode_audio_and_video(
         frames.clear();
         Ok(())
     };
-    let video_needs = video.as_ref().map(|encoder| VideoNeeds {
-        width: encoder.format().width as u32,
-        height: encoder.format().height as u32,
+    let video_needs = video.as_ref().map(|encoder| {
+        let format = encoder.format();
+        VideoNeeds {
+            width: format.width as u32,
+            height: format.height as u32,
+            colour: format.layout == PixelLayout::Rgb,
+        }
     });
     let mut video_rows = Vec::new();
     let (mut pixels, mut pixel_times, mut values) = (Vec::new(), Vec::new(), Vec::new());
@@ -139,7 +147,7 @@ fn encode_audio_and_video(
             Ok(())
         },
         |frame| -> Result<(), FlowError> {
-            pixels.extend_from_slice(&frame.luma);
+            pixels.extend_from_slice(&frame.pixels);
             pixel_times.push(frame.pts_ns);
             if pixel_times.len() >= BATCH_PICTURES {
                 encode_pictures(&mut pixels, &mut pixel_times, &mut video_rows)?;

@@ -42,15 +42,15 @@ pub(crate) fn video_change_stage(
         // Frames of one size go through the encoder together; a size change starts a new run.
         let mut start = 0;
         while start < frames.len() {
-            let size = frames[start].luma.len();
+            let size = frames[start].pixels.len();
             let end = frames[start..]
                 .iter()
-                .position(|f| f.luma.len() != size)
+                .position(|f| f.pixels.len() != size)
                 .map_or(frames.len(), |p| start + p);
             pixels.clear();
             values.clear();
             for frame in &frames[start..end] {
-                pixels.extend_from_slice(&frame.luma);
+                pixels.extend_from_slice(&frame.pixels);
             }
             change.encode(&pixels, size, &mut values)?;
             out.extend(
@@ -102,7 +102,7 @@ pub(crate) fn feature_stage(
 
 /// Greyscale frames → video feature frames (one per picture, timed at the picture).
 pub(crate) fn video_feature_stage(
-    mut encoder: VideoEncoder,
+    mut encoder: Box<dyn VideoEncoder>,
 ) -> impl FnMut(&mut Vec<VideoFrame>, &mut Vec<FeatureFrame>) -> Result<(), FlowError> {
     let (mut pixels, mut features) = (Vec::new(), Vec::new());
     move |frames, out| {
@@ -110,7 +110,7 @@ pub(crate) fn video_feature_stage(
         pixels.clear();
         features.clear();
         for frame in frames.iter() {
-            pixels.extend_from_slice(&frame.luma);
+            pixels.extend_from_slice(&frame.pixels);
         }
         encoder.encode(&pixels, &mut features)?;
         let dim = encoder.dim();

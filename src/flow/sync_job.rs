@@ -33,7 +33,11 @@ const ONSET_FRAMES: AudioFrameParams = AudioFrameParams {
 /// Mel bands of the onset envelope.
 const ONSET_MELS: usize = 40;
 /// Picture size the change envelope is computed at; brightness changes need no detail.
-const CHANGE_PICTURE: VideoNeeds = VideoNeeds { width: 64, height: 48 };
+const CHANGE_PICTURE: VideoNeeds = VideoNeeds {
+    width: 64,
+    height: 48,
+    colour: false,
+};
 
 /// Settings of a `sync` run.
 #[derive(Debug, Clone)]

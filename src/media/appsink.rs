@@ -75,7 +75,7 @@ pub(crate) fn connect_audio(sink: &AppSink, sender: RecordSender<AudioChunk>) {
     });
 }
 
-/// Sends every video sample of `sink` (GRAY8 caps) into `sender`, without row padding.
+/// Sends every video sample of `sink` (GRAY8 or RGB caps) into `sender`, without row padding.
 pub(crate) fn connect_video(sink: &AppSink, sender: RecordSender<VideoFrame>) {
     connect(sink, sender, |sample, buffer, pts_ns| {
         let caps = sample.caps().ok_or(gst::FlowError::NotNegotiated)?;
@@ -83,17 +83,24 @@ pub(crate) fn connect_video(sink: &AppSink, sender: RecordSender<VideoFrame>) {
         let frame =
             gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info).map_err(|_| gst::FlowError::Error)?;
         let (width, height) = (info.width(), info.height());
+        let channels: u8 = if info.format() == gst_video::VideoFormat::Rgb {
+            3
+        } else {
+            1
+        };
+        let row_bytes = width as usize * usize::from(channels);
         let stride = frame.plane_stride()[0] as usize;
         let plane = frame.plane_data(0).map_err(|_| gst::FlowError::Error)?;
-        let mut luma = Vec::with_capacity((width * height) as usize);
+        let mut pixels = Vec::with_capacity(row_bytes * height as usize);
         for row in plane.chunks(stride).take(height as usize) {
-            luma.extend_from_slice(&row[..width as usize]);
+            pixels.extend_from_slice(row.get(..row_bytes).ok_or(gst::FlowError::Error)?);
         }
         Ok(VideoFrame {
             pts_ns,
             width,
             height,
-            luma,
+            channels,
+            pixels,
             captured_at: Instant::now(),
         })
     });

@@ -7,13 +7,15 @@ pub struct AudioNeeds {
     pub rate_hz: u32,
 }
 
-/// Video the encoders need: greyscale frames of one size.
+/// Video the encoders need: frames of one size, greyscale or RGB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VideoNeeds {
     /// Width the picture is scaled to.
     pub width: u32,
     /// Height the picture is scaled to.
     pub height: u32,
+    /// RGB (3 bytes a pixel) rather than greyscale (1 byte).
+    pub colour: bool,
 }
 
 /// The media a run needs; `None` means that medium is not captured at all.
@@ -41,7 +43,7 @@ impl VideoNeeds {
     /// Caps the video appsink accepts.
     pub fn caps(&self) -> gst::Caps {
         gst::Caps::builder("video/x-raw")
-            .field("format", "GRAY8")
+            .field("format", if self.colour { "RGB" } else { "GRAY8" })
             .field("width", self.width as i32)
             .field("height", self.height as i32)
             .build()

@@ -13,7 +13,7 @@ pub struct AudioChunk {
     pub captured_at: Instant,
 }
 
-/// One greyscale video frame.
+/// One video frame, greyscale or RGB as asked for in [`VideoNeeds`](super::VideoNeeds).
 #[derive(Debug, Clone)]
 pub struct VideoFrame {
     /// Running time of the frame.
@@ -22,8 +22,10 @@ pub struct VideoFrame {
     pub width: u32,
     /// Height in pixels.
     pub height: u32,
-    /// `width · height` luma bytes, row by row without padding.
-    pub luma: Vec<u8>,
+    /// Bytes per pixel: 1 (luma) or 3 (red, green, blue).
+    pub channels: u8,
+    /// `width · height · channels` bytes, row by row without padding.
+    pub pixels: Vec<u8>,
     /// When the appsink received it, for capture-to-event latency.
     pub captured_at: Instant,
 }

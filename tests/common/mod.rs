@@ -8,6 +8,32 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+/// The venv's Python, where scripts/setup.sh installs torch and librosa.
+pub fn python() -> std::path::PathBuf {
+    let venv = std::env::var_os("VIRTUAL_ENV")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/warpflow/venv")
+        });
+    venv.join("bin/python")
+}
+
+/// Builds the small TorchScript test models (tests/python/make_models.py) into a new folder.
+pub fn test_models() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let output = Command::new(python())
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/make_models.py"))
+        .arg(dir.path())
+        .output()
+        .expect("running the venv's python (./scripts/setup.sh installs torch there)");
+    assert!(
+        output.status.success(),
+        "make_models.py: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    dir
+}
+
 /// Runs the `warpflow` binary with `args`.
 pub fn warpflow(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_warpflow"))

@@ -8,7 +8,8 @@ Writes (each NAME.pt with NAME.toml):
 - echo.pt: audio, returns its input ([batch, 400]) although it declares 2 values;
 - linear512.pt: audio, a Linear(512, 4) declared with 400-sample windows;
 - integers.pt: audio, returns [batch, 2] integers;
-- log_spectrum.pt: audio, 16 kHz windows of 512 samples every 320 (20 ms) -> 32 log band energies.
+- log_spectrum.pt: audio, 16 kHz windows of 512 samples every 320 (20 ms) -> 32 log band energies;
+- cells.pt: video, 32x24 greyscale -> the means of an 8x6 grid of cells (48 values).
 """
 
 import os
@@ -40,6 +41,11 @@ class LogSpectrum(torch.nn.Module):
         return torch.log1p(100.0 * bands)
 
 
+class Cells(torch.nn.Module):
+    def forward(self, x):
+        return torch.nn.functional.adaptive_avg_pool2d(x, (6, 8)).flatten(1)
+
+
 class Integers(torch.nn.Module):
     def forward(self, x):
         return torch.zeros(x.shape[0], 2, dtype=torch.int64)
@@ -65,6 +71,7 @@ def main():
     save(out, "echo", Echo(), AUDIO.format(dim=2))
     save(out, "linear512", torch.nn.Linear(512, 4), AUDIO.format(dim=4))
     save(out, "integers", Integers(), AUDIO.format(dim=2))
+    save(out, "cells", Cells(), 'kind = "video"\nwidth = 32\nheight = 24\nchannels = "gray"\noutput_dim = 48\n')
     save(out, "log_spectrum", LogSpectrum(),
          'kind = "audio"\nsample_rate_hz = 16000\nwindow_samples = 512\nhop_samples = 320\noutput_dim = 32\n')
 
