@@ -2,7 +2,9 @@
 # Installs what warpflow needs to build and run, skipping whatever is already there:
 #   - Debian's GStreamer 1.22 development packages and plugins (apt);
 #   - torch==2.11.0 from PyPI into a venv cached outside the checkout, for tch =0.24.0;
-#   - librosa into the same venv, which the encoder tests compare with.
+#   - librosa into the same venv, which the encoder tests compare with;
+#   - Silero VAD's TorchScript model (silero-vad from PyPI, MIT licence) with its contract, into
+#     ~/.cache/warpflow/models, and espeak-ng, whose speech the VAD test listens to.
 # Safe to run any number of times; a second run on a set-up machine takes about a second.
 set -euo pipefail
 
@@ -10,6 +12,7 @@ WARPFLOW_CACHE="${WARPFLOW_CACHE:-$HOME/.cache/warpflow}"
 VENV="$WARPFLOW_CACHE/venv"
 TORCH_VERSION="2.11.0"
 LIBROSA_VERSION="0.11.0"
+SILERO_VAD_VERSION="6.2.3"
 
 APT_PACKAGES=(
   pkg-config
@@ -21,6 +24,7 @@ APT_PACKAGES=(
   gstreamer1.0-libav
   gstreamer1.0-tools
   libgstrtspserver-1.0-dev
+  espeak-ng
 )
 
 missing=()
@@ -59,3 +63,16 @@ if ! compgen -G "$VENV/lib/python3*/site-packages/librosa-$LIBROSA_VERSION.dist-
   echo "setup: installing librosa==$LIBROSA_VERSION into $VENV" >&2
   "$VENV/bin/python" -m pip install --quiet "numpy<2" "librosa==$LIBROSA_VERSION"
 fi
+
+# Silero VAD: only its TorchScript file is needed (its other dependencies would pull another
+# torch), so the wheel comes without them, and the model is copied beside its contract.
+MODELS="$WARPFLOW_CACHE/models"
+if [ ! -f "$MODELS/silero_vad.jit" ]; then
+  if ! compgen -G "$VENV/lib/python3*/site-packages/silero_vad-$SILERO_VAD_VERSION.dist-info/RECORD" >/dev/null; then
+    echo "setup: installing silero-vad==$SILERO_VAD_VERSION (model file only) into $VENV" >&2
+    "$VENV/bin/python" -m pip install --quiet --no-deps "silero-vad==$SILERO_VAD_VERSION"
+  fi
+  mkdir -p "$MODELS"
+  cp "$(compgen -G "$VENV/lib/python3*/site-packages/silero_vad/data/silero_vad.jit" | head -n 1)" "$MODELS/silero_vad.jit"
+fi
+cp "$(dirname "$0")/../models/silero_vad.toml" "$MODELS/silero_vad.toml"

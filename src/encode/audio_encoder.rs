@@ -21,7 +21,7 @@ pub trait AudioEncoder: fmt::Debug {
     /// Encodes row-major frames into `dim` values each, appended to `features`.
     fn encode(&mut self, frames: &[f32], features: &mut Vec<f32>) -> Result<(), EncodeError>;
     /// Forgets the stream so far, before another recording.
-    fn reset(&mut self);
+    fn reset(&mut self) -> Result<(), EncodeError>;
 }
 
 impl AudioEncoder for AudioFeatureEncoder {
@@ -45,8 +45,9 @@ impl AudioEncoder for AudioFeatureEncoder {
         AudioFeatureEncoder::encode(self, frames, features)
     }
 
-    fn reset(&mut self) {
+    fn reset(&mut self) -> Result<(), EncodeError> {
         AudioFeatureEncoder::reset(self);
+        Ok(())
     }
 }
 
@@ -95,6 +96,8 @@ impl AudioEncoder for AudioModel {
         self.model.encode_audio(frames, features)
     }
 
-    /// Models are taken as stateless: each window is encoded on its own.
-    fn reset(&mut self) {}
+    /// Clears a stateful model's state (its contract's `reset_method`).
+    fn reset(&mut self) -> Result<(), EncodeError> {
+        self.model.reset()
+    }
 }

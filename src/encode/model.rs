@@ -2,15 +2,17 @@
 //! contract ([`ModelContract`]) declares.
 //!
 //! A model is checked when it is loaded: a batch of two inputs of the declared shape goes
-//! through it, and the output must be `[2, output_dim]` floating point; otherwise it is refused
-//! with the model's name, the expected and the actual shape. Every later batch is checked the
-//! same way. Models run under no-grad, in evaluation mode, in batches of at most `max_batch`
-//! rows, and on CUDA in half precision when asked (on the CPU half precision is slower than
-//! single, so it is not used there).
+//! through it (one for a stateful model, whose state is then reset), and the output must be
+//! `[batch, output_dim]` floating point; otherwise it is refused with the model's name, the
+//! expected and the actual shape. Every later batch is checked the same way. Models run under
+//! no-grad, in evaluation mode, in batches of at most `max_batch` rows (a stateful model, such
+//! as Silero VAD, one window at a time, in order: its batch rows would be separate streams), and
+//! on CUDA in half precision when asked (on the CPU half precision is slower than single, so it
+//! is not used there).
 
 use std::path::{Path, PathBuf};
 
-use tch::{CModule, Device, Kind, Tensor};
+use tch::{CModule, Device, IValue, Kind, Tensor};
 
 use super::model_contract::{ChannelOrder, ModelContract};
 use super::{AudioFrameParams, EncodeError};
@@ -62,18 +64,20 @@ impl TorchScriptEncoder {
         } else {
             Kind::Float
         };
-        let encoder = Self {
+        let stateful = matches!(contract, ModelContract::Audio { stateful: true, .. });
+        let mut encoder = Self {
             path: path.to_path_buf(),
             module,
             contract,
             settings: ModelSettings {
-                max_batch: settings.max_batch.max(1),
+                max_batch: if stateful { 1 } else { settings.max_batch.max(1) },
                 ..settings
             },
             kind,
             name,
         };
         encoder.check_with_zeros()?;
+        encoder.reset()?;
         Ok(encoder)
     }
 
@@ -115,8 +119,30 @@ impl TorchScriptEncoder {
         }
     }
 
+    /// Clears a stateful model's state (with its contract's `reset_method`); nothing otherwise.
+    pub fn reset(&mut self) -> Result<(), EncodeError> {
+        let ModelContract::Audio {
+            reset_method: Some(method),
+            ..
+        } = &self.contract
+        else {
+            return Ok(());
+        };
+        self.module
+            .method_is::<IValue>(method, &[])
+            .map(|_| ())
+            .map_err(|error| EncodeError::ModelContract {
+                model: self.path.clone(),
+                detail: format!(
+                    "reset_method '{method}' failed: {}",
+                    error.to_string().lines().next().unwrap_or_default()
+                ),
+            })
+    }
+
     fn check_with_zeros(&self) -> Result<(), EncodeError> {
-        let input = tch::no_grad(|| Tensor::zeros(self.input_shape(2), (self.kind, self.settings.device)));
+        let rows = self.settings.max_batch.min(2);
+        let input = tch::no_grad(|| Tensor::zeros(self.input_shape(rows), (self.kind, self.settings.device)));
         let mut out = Vec::new();
         self.forward_checked(&input, &mut out)
     }
@@ -124,11 +150,34 @@ impl TorchScriptEncoder {
     /// Runs the model on `input` and appends its rows to `out`, checking their shape.
     fn forward_checked(&self, input: &Tensor, out: &mut Vec<f32>) -> Result<(), EncodeError> {
         let count = input.size()[0];
-        let output = tch::no_grad(|| self.module.forward_ts(&[input])).map_err(|error| EncodeError::ModelInput {
+        let refused = |error: tch::TchError| EncodeError::ModelInput {
             model: self.path.clone(),
             input: format!("{:?} {:?}", input.size(), input.kind()),
             message: error.to_string().lines().next().unwrap_or_default().to_owned(),
-        })?;
+        };
+        let output = match self.contract {
+            ModelContract::Audio {
+                pass_sample_rate: true,
+                sample_rate_hz,
+                ..
+            } => {
+                let arguments = [
+                    IValue::Tensor(input.shallow_clone()),
+                    IValue::Int(i64::from(sample_rate_hz)),
+                ];
+                match tch::no_grad(|| self.module.forward_is(&arguments)).map_err(refused)? {
+                    IValue::Tensor(output) => output,
+                    other => {
+                        return Err(EncodeError::ModelOutput {
+                            model: self.path.clone(),
+                            expected: format!("a [batch, {}] tensor", self.dim()),
+                            actual: format!("{other:?}").chars().take(80).collect(),
+                        })
+                    }
+                }
+            }
+            _ => tch::no_grad(|| self.module.forward_ts(&[input])).map_err(refused)?,
+        };
         let dim = self.dim() as i64;
         let floating = matches!(output.kind(), Kind::Float | Kind::Half | Kind::Double | Kind::BFloat16);
         if output.size() != [count, dim] || !floating {

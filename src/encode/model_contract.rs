@@ -8,6 +8,10 @@
 //! window_samples = 512
 //! hop_samples = 512        # optional, the window by default
 //! output_dim = 1
+//! pass_sample_rate = true  # optional: forward(x, sample_rate_hz), as Silero VAD takes it
+//! stateful = true          # optional: the model carries state from window to window, so
+//!                          # windows go one at a time, in order
+//! reset_method = "reset_states"  # optional: called to forget that state
 //! ```
 //!
 //! ```toml
@@ -63,6 +67,14 @@ pub enum ModelContract {
         hop_samples: Option<usize>,
         /// Values per output row.
         output_dim: usize,
+        /// Whether `forward` takes the sample rate as a second argument.
+        #[serde(default)]
+        pass_sample_rate: bool,
+        /// Whether the model keeps state from one window to the next.
+        #[serde(default)]
+        stateful: bool,
+        /// The method that clears that state, if any.
+        reset_method: Option<String>,
     },
     /// Video frames in: `[batch, channels, height, width]` floats.
     Video {

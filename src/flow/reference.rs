@@ -91,7 +91,7 @@ fn encode_audio_and_video(
     mut video: Option<&mut dyn VideoEncoder>,
     mut on_progress: impl FnMut(u64, Option<u64>),
 ) -> Result<(EncodedReference, Vec<TimedFeatures>), FlowError> {
-    encoder.reset();
+    encoder.reset()?;
     if let Some(video) = video.as_mut() {
         video.reset();
     }
@@ -157,7 +157,7 @@ fn encode_audio_and_video(
     )?;
     encode_frames(&mut frames, &mut features)?;
     encode_pictures(&mut pixels, &mut pixel_times, &mut video_rows)?;
-    encoder.reset();
+    encoder.reset()?;
     let timing = ReferenceTiming {
         hop_ns: params.hop_ns(),
         first_frame_ns: params.centre_offset_ns(),
