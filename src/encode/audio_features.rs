@@ -52,6 +52,14 @@ impl fmt::Display for AudioFeatureKind {
     }
 }
 
+/// Added to every compressed value before a row is scaled to unit length. Silence then points
+/// the flat way (every value alike) instead of being a zero row, which is equally far from
+/// everything: a live pause full of faint noise matches a reference pause of digital silence
+/// better than it matches sound, and quiet passages weigh less than loud ones. Measured with
+/// `./scripts/eval.sh` (logmel): tempo cases 61.8 → 69.0% of events within 50 ms (provisional),
+/// 96.3 → 97.9% (final); 0.3 and 2 to 4 did about as well.
+const SILENCE_FLOOR: f64 = 1.0;
+
 /// Weight of the rise against the level in `logmel-flux` features.
 const FLUX_WEIGHT: f64 = 2.0;
 
@@ -74,7 +82,8 @@ enum Projection {
     },
 }
 
-/// Encodes audio frames into unit-length feature rows (silence gives a zero row).
+/// Encodes audio frames into unit-length feature rows (silence gives the flat row, every value
+/// `1/√dim`).
 #[derive(Debug)]
 pub struct AudioFeatureEncoder {
     kind: AudioFeatureKind,
@@ -204,6 +213,7 @@ impl AudioFeatureEncoder {
                     .and_then(|chroma| (chroma * LOG_GAIN).f_log1p())
                     .map_err(torch("computing chroma"))?,
             };
+            let raw = raw + SILENCE_FLOOR;
             let rows = raw
                 .f_norm_scalaropt_dim(2.0, [1i64].as_slice(), true)
                 .and_then(|norm| raw.f_div(&norm.clamp_min(1e-6)))
@@ -233,7 +243,7 @@ mod tests {
     }
 
     #[test]
-    fn rows_have_unit_length_and_silence_is_zero() {
+    fn rows_have_unit_length_and_silence_is_flat() {
         for kind in [
             AudioFeatureKind::LogMel,
             AudioFeatureKind::LogMelFlux,
@@ -247,9 +257,10 @@ mod tests {
             assert_eq!(features.len(), 2 * encoder.dim());
             let norm: f32 = features[..encoder.dim()].iter().map(|v| v * v).sum::<f32>().sqrt();
             assert!((norm - 1.0).abs() < 1e-4, "{kind}: norm {norm}");
+            let flat = 1.0 / (encoder.dim() as f32).sqrt();
             assert!(
-                features[encoder.dim()..].iter().all(|&v| v == 0.0),
-                "{kind}: silence is not zero"
+                features[encoder.dim()..].iter().all(|&v| (v - flat).abs() < 1e-6),
+                "{kind}: silence is not flat"
             );
         }
     }
