@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use warpflow::align::{LagConfig, OffsetTrackerConfig};
 use warpflow::config::{Pace, SourceSpec, TestPatternParams};
 use warpflow::encode::DeviceChoice;
+use warpflow::flow::operators::Batching;
 use warpflow::flow::{run_sync, StopSignal, SyncJob};
 use warpflow::serve::{event_writer, OutputFormat};
 
@@ -24,6 +25,7 @@ fn main() -> Result<()> {
         source: SourceSpec::Test(params),
         pace: Pace::Fast,
         device: DeviceChoice::Auto,
+        batching: Batching::default(),
         stream: "pattern".into(),
         lag: LagConfig::default(),
         tracker: OffsetTrackerConfig::default(),

@@ -62,6 +62,9 @@ impl TorchScriptEncoder {
             module.to(settings.device, Kind::Half, false);
             Kind::Half
         } else {
+            if settings.half {
+                tracing::warn!(model = %path.display(), "half precision is for CUDA; on the CPU the model runs in single precision");
+            }
             Kind::Float
         };
         let stateful = matches!(contract, ModelContract::Audio { stateful: true, .. });

@@ -22,7 +22,7 @@ use crate::serve::{EventWriter, RunSummary};
 
 use super::driver::{drive, local_worker};
 use super::ingest::{Feed, Ingest};
-use super::operators::{EncodeBatches, EventSink, JoinVideo, WriteEvents, LIVE_VIDEO_WAIT_NS};
+use super::operators::{Batching, EncodeBatches, EventSink, JoinVideo, WriteEvents, LIVE_VIDEO_WAIT_NS};
 use super::stages::{feature_stage, video_feature_stage};
 use super::{FailureSlot, FeatureFrame, FlowError, StopSignal, StreamEvent};
 
@@ -44,6 +44,7 @@ pub(crate) struct LiveAudioRun<'a> {
     pub progress_every_ns: u64,
     /// For `progress.ref_fraction`, when there is one reference.
     pub reference_duration_ns: Option<u64>,
+    pub batching: Batching,
     pub stop: &'a StopSignal,
 }
 
@@ -87,11 +88,21 @@ pub(crate) fn run_live_audio<S: FeatureStage>(
     let mut worker = local_worker();
     let (audio_in, video_in) = worker.dataflow::<u64, _, _>(|scope| {
         let (audio_in, audio_chunks) = scope.new_input::<Vec<AudioChunk>>();
-        let mut frames = audio_chunks.encode_batches("AudioFeatures", failures.clone(), feature_stage(framer, audio));
+        let mut frames = audio_chunks.encode_batches_with(
+            "AudioFeatures",
+            failures.clone(),
+            run.batching,
+            feature_stage(framer, audio),
+        );
         let mut video_in = None;
         if let (Some((encoder, _)), Some(joiner)) = (video, joiner) {
             let (input, pictures) = scope.new_input::<Vec<VideoFrame>>();
-            let video_frames = pictures.encode_batches("VideoFeatures", failures.clone(), video_feature_stage(encoder));
+            let video_frames = pictures.encode_batches_with(
+                "VideoFeatures",
+                failures.clone(),
+                run.batching,
+                video_feature_stage(encoder),
+            );
             let max_wait_ns = match run.pace {
                 Pace::Realtime => Some(LIVE_VIDEO_WAIT_NS),
                 Pace::Fast => None,

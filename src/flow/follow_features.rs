@@ -31,26 +31,29 @@ pub const FOLLOW_PICTURE: VideoNeeds = VideoNeeds {
 /// Windows or frames a TorchScript model is given per forward pass, at most.
 const MODEL_MAX_BATCH: usize = 64;
 
-fn model_settings(device: tch::Device) -> ModelSettings {
+/// How TorchScript models run on `device`: in half precision when `half` (CUDA only).
+pub fn model_settings(device: tch::Device, half: bool) -> ModelSettings {
     ModelSettings {
         device,
         max_batch: MODEL_MAX_BATCH,
-        half: false,
+        half,
     }
 }
 
 /// The audio encoder of a `follow` run: the built-in `features` (framed as [`FOLLOW_FRAMES`]),
-/// or the TorchScript model at `model` (framed as its contract says), on `device`.
+/// or the TorchScript model at `model` (framed as its contract says), on `device`; a model runs
+/// in half precision when `half` and the device is CUDA.
 pub fn follow_audio_encoder(
     features: AudioFeatureKind,
     model: Option<&Path>,
     device: tch::Device,
+    half: bool,
 ) -> Result<Box<dyn AudioEncoder>, FlowError> {
     let Some(path) = model else {
         return Ok(Box::new(AudioFeatureEncoder::new(features, FOLLOW_FRAMES, device)?));
     };
     Ok(Box::new(AudioModel::new(
-        TorchScriptEncoder::load(path, model_settings(device))?,
+        TorchScriptEncoder::load(path, model_settings(device, half))?,
         path,
     )?))
 }
@@ -74,7 +77,7 @@ pub struct VideoComparison {
 }
 
 impl VideoSource {
-    fn encoder(&self, device: tch::Device) -> Result<Box<dyn VideoEncoder>, FlowError> {
+    fn encoder(&self, device: tch::Device, half: bool) -> Result<Box<dyn VideoEncoder>, FlowError> {
         match self {
             VideoSource::Features(feature) => {
                 let format = VideoFrameFormat {
@@ -85,7 +88,7 @@ impl VideoSource {
                 Ok(Box::new(VideoFeatureEncoder::new(*feature, format, device)?))
             }
             VideoSource::Model(path) => Ok(Box::new(VideoModel::new(
-                TorchScriptEncoder::load(path, model_settings(device))?,
+                TorchScriptEncoder::load(path, model_settings(device, half))?,
                 path,
             )?)),
         }
@@ -103,8 +106,9 @@ pub struct FollowEncoders {
 }
 
 impl FollowEncoders {
-    /// Encoders for `audio` features and, with `video`, video features on the same device.
-    pub fn new(audio: Box<dyn AudioEncoder>, video: Option<VideoComparison>) -> Result<Self, FlowError> {
+    /// Encoders for `audio` features and, with `video`, video features on the same device (a
+    /// video model in half precision when `half` and the device is CUDA).
+    pub fn new(audio: Box<dyn AudioEncoder>, video: Option<VideoComparison>, half: bool) -> Result<Self, FlowError> {
         let Some(video) = video else {
             let name = audio.name();
             return Ok(Self {
@@ -113,7 +117,7 @@ impl FollowEncoders {
                 name,
             });
         };
-        let encoder = video.source.encoder(audio.device())?;
+        let encoder = video.source.encoder(audio.device(), half)?;
         let modalities = Modalities::new(vec![
             Modality {
                 name: "audio".into(),

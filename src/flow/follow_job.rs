@@ -18,7 +18,7 @@ use crate::serve::{EventWriter, RunSummary};
 
 use super::audio_job::{run_live_audio, FeatureStage, LiveAudioRun};
 use super::follow_features::{follow_audio_encoder, FollowEncoders, VideoComparison};
-use super::operators::{FollowReference, ReferenceTiming};
+use super::operators::{Batching, FollowReference, ReferenceTiming};
 use super::{load_reference, FailureSlot, FeatureFrame, FlowError, StopSignal, StreamEvent};
 
 /// Framing of the features: 93 ms windows every 20 ms at 22.05 kHz.
@@ -41,8 +41,12 @@ pub struct FollowJob {
     pub device: DeviceChoice,
     /// Which built-in audio features are compared.
     pub features: AudioFeatureKind,
+    /// How the encoders gather batches.
+    pub batching: Batching,
     /// A TorchScript audio model whose output is compared instead.
     pub audio_model: Option<PathBuf>,
+    /// TorchScript models run in half precision (on CUDA; ignored on the CPU).
+    pub half_precision: bool,
     /// Video features compared beside them, if any.
     pub video: Option<VideoComparison>,
     /// Settings of the tracker and of relocation.
@@ -61,8 +65,8 @@ pub struct FollowJob {
 pub fn run_follow(job: FollowJob, writer: Box<dyn EventWriter + Send>) -> Result<RunSummary, FlowError> {
     let device = job.device.resolve()?;
     job.follower.oltw.validate()?;
-    let audio = follow_audio_encoder(job.features, job.audio_model.as_deref(), device)?;
-    let mut encoders = FollowEncoders::new(audio, job.video)?;
+    let audio = follow_audio_encoder(job.features, job.audio_model.as_deref(), device, job.half_precision)?;
+    let mut encoders = FollowEncoders::new(audio, job.video, job.half_precision)?;
     let reference = load_reference(&job.reference, &mut encoders)?;
     let mut follower = job.follower.clone();
     // Frame counts are given in frames of 20 ms; a model's windows may be timed otherwise.
@@ -89,6 +93,7 @@ pub fn run_follow(job: FollowJob, writer: Box<dyn EventWriter + Send>) -> Result
         stream: job.stream.clone(),
         progress_every_ns: job.progress_every_ns,
         reference_duration_ns: Some(reference.duration_ns),
+        batching: job.batching,
         stop: &job.stop,
     };
     run_live_audio(run, encoders, stage, writer)

@@ -1,10 +1,12 @@
 //! Moving records from capture rings into the graph's inputs.
 //!
-//! Each medium has its own timely input, advanced to the running time of its latest record,
-//! so the graph's frontier is the earliest of them: a stalled medium holds progress back
-//! instead of letting the other run ahead of it. A record whose time is behind its input's
-//! (a timestamp glitch) enters at the input's current time. When a ring's stream has ended and
-//! the ring is empty, its input is closed.
+//! Each medium has its own timely input, advanced just past the running time of its latest
+//! record, so the graph's frontier is the earliest of them: a stalled medium holds progress
+//! back instead of letting the other run ahead of it. Advancing past the record at once (not
+//! when the next one comes) lets the events it causes leave without waiting a buffer's
+//! duration for the frontier. A record whose time is behind its input's (a timestamp glitch, or
+//! two records at one time) enters at the input's current time. When a ring's stream has ended
+//! and the ring is empty, its input is closed.
 
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::InputHandle;
@@ -38,6 +40,7 @@ impl<D: Timestamped + Clone + 'static> Feed<D> {
             let time = record.pts_ns().max(*self.input.time());
             self.input.advance_to(time);
             self.input.send(record);
+            self.input.advance_to(time.saturating_add(1));
             moved += 1;
         }
         (moved, self.receiver.is_finished())

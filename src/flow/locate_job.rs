@@ -17,7 +17,7 @@ use crate::serve::{EventWriter, RunSummary};
 use super::audio_job::{run_live_audio, FeatureStage, LiveAudioRun};
 use super::follow_features::FollowEncoders;
 use super::follow_job::{reference_name, FOLLOW_FRAMES};
-use super::operators::{LocateReferences, NamedReference};
+use super::operators::{Batching, LocateReferences, NamedReference};
 use super::{encode_reference_file, FailureSlot, FeatureFrame, FlowError, StopSignal, StreamEvent};
 
 /// Settings of a `locate` run.
@@ -33,6 +33,8 @@ pub struct LocateJob {
     pub device: DeviceChoice,
     /// Which features are compared.
     pub features: AudioFeatureKind,
+    /// How the encoders gather batches.
+    pub batching: Batching,
     /// Most recent live frames (20 ms each) searched for.
     pub max_query_frames: usize,
     /// The stream's name in events.
@@ -67,9 +69,10 @@ pub fn run_locate(job: LocateJob, writer: Box<dyn EventWriter + Send>) -> Result
         stream: job.stream.clone(),
         progress_every_ns: job.progress_every_ns,
         reference_duration_ns: None,
+        batching: job.batching,
         stop: &job.stop,
     };
-    run_live_audio(run, FollowEncoders::new(Box::new(encoder), None)?, stage, writer)
+    run_live_audio(run, FollowEncoders::new(Box::new(encoder), None, false)?, stage, writer)
 }
 
 struct LocateStage {

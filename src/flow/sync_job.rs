@@ -19,7 +19,7 @@ use crate::serve::{EventWriter, RunSummary};
 
 use super::driver::{drive, local_worker};
 use super::ingest::{Feed, Ingest};
-use super::operators::{EncodeBatches, EstimateOffset, EventSink, WriteEvents};
+use super::operators::{Batching, EncodeBatches, EstimateOffset, EventSink, WriteEvents};
 use super::stages::{onset_stage, video_change_stage};
 use super::{FailureSlot, FlowError, StopSignal};
 
@@ -50,6 +50,8 @@ pub struct SyncJob {
     pub device: DeviceChoice,
     /// The stream's name in events.
     pub stream: String,
+    /// How the encoders gather batches.
+    pub batching: Batching,
     /// Settings of the lag estimator.
     pub lag: LagConfig,
     /// Settings of the offset tracker (smoothing, drift, lock).
@@ -97,8 +99,18 @@ pub fn run_sync(job: SyncJob, writer: Box<dyn EventWriter + Send>) -> Result<Run
     let (audio_in, video_in) = worker.dataflow::<u64, _, _>(|scope| {
         let (audio_in, audio) = scope.new_input::<Vec<AudioChunk>>();
         let (video_in, video) = scope.new_input::<Vec<VideoFrame>>();
-        let audio_envelope = audio.encode_batches("OnsetEnvelope", failures.clone(), onset_stage(framer, envelope));
-        let video_envelope = video.encode_batches("BrightnessChange", failures.clone(), video_change_stage(change));
+        let audio_envelope = audio.encode_batches_with(
+            "OnsetEnvelope",
+            failures.clone(),
+            job.batching,
+            onset_stage(framer, envelope),
+        );
+        let video_envelope = video.encode_batches_with(
+            "BrightnessChange",
+            failures.clone(),
+            job.batching,
+            video_change_stage(change),
+        );
         audio_envelope
             .estimate_offset(
                 video_envelope,

@@ -7,7 +7,7 @@ mod join_video;
 mod locate_references;
 mod write_events;
 
-pub use encode_batches::EncodeBatches;
+pub use encode_batches::{Batching, EncodeBatches};
 pub use estimate_offset::EstimateOffset;
 pub use follow_reference::{FollowReference, ReferenceTiming};
 pub use join_video::{JoinVideo, LIVE_VIDEO_WAIT_NS};
