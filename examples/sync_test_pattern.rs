@@ -26,6 +26,7 @@ fn main() -> Result<()> {
         pace: Pace::Fast,
         device: DeviceChoice::Auto,
         batching: Batching::default(),
+        speech_model: None,
         stream: "pattern".into(),
         lag: LagConfig::default(),
         tracker: OffsetTrackerConfig::default(),

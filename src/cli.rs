@@ -90,6 +90,14 @@ struct SyncArgs {
     /// Milliseconds of running time between offset estimates.
     #[arg(long, default_value_t = 500)]
     emit_interval_ms: u64,
+    /// A voice-activity model (FILE.pt with its contract FILE.toml; the set-up installs Silero
+    /// VAD as ~/.cache/warpflow/models/silero_vad.jit): onsets in speech, which a face shows,
+    /// then weigh more than music or off-screen noise.
+    #[arg(long, value_name = "FILE.pt", value_parser = parse_existing_file)]
+    speech_model: Option<PathBuf>,
+    /// Weight of onsets the speech model hears no speech in (speech weighs 1).
+    #[arg(long, default_value_t = 0.25, value_parser = parse_unit_weight, requires = "speech_model")]
+    non_speech_weight: f32,
 }
 
 #[derive(Debug, Args)]
@@ -215,6 +223,13 @@ fn parse_weight(text: &str) -> Result<f32, String> {
     }
 }
 
+fn parse_unit_weight(text: &str) -> Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(weight) if (0.0..=1.0).contains(&weight) => Ok(weight),
+        _ => Err(format!("'{text}' is not a weight between 0 and 1")),
+    }
+}
+
 /// What of the picture `follow` compares, from the options (which clap keeps from naming both).
 fn video_comparison(features: Option<VideoFeature>, model: Option<PathBuf>, weight: f32) -> Option<VideoComparison> {
     let source = match (model, features) {
@@ -307,9 +322,11 @@ impl Cli {
                     pace: args.common.pace,
                     device: args.common.device,
                     stream: args.common.stream,
+                    speech_model: args.speech_model,
                     lag: LagConfig {
                         max_lag_ns: args.max_lag_ms * 1_000_000,
                         window_ns: seconds_to_ns(args.window_s),
+                        non_speech_weight: args.non_speech_weight,
                         ..LagConfig::default()
                     },
                     tracker: OffsetTrackerConfig::default(),

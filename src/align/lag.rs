@@ -8,10 +8,17 @@
 //! count as events. When either envelope has no events in the window (silence, a still picture)
 //! it gives no estimate rather than a wrong one.
 //!
+//! With speech windows from a voice-activity model ([`AvLagEstimator::push_speech`]), each
+//! audio sample's deviation from the mean is weighted by the probability of speech around it
+//! ([`SpeechWeights`]): onsets in speech, which the picture shows, count more than music or
+//! off-screen noise. Whether the window has events is still judged on the unweighted envelope,
+//! so a stream without speech gets estimates as before.
+//!
 //! Memory is bounded: samples older than the window and the lag range are dropped.
 
 use std::collections::VecDeque;
 
+use super::speech_weights::{SpeechWeights, SpeechWindow};
 use super::AlignError;
 
 /// Settings of the lag estimator.
@@ -29,6 +36,9 @@ pub struct LagConfig {
     pub min_audio_change: f32,
     /// Lags closer than this to the best one are not counted as rivals for the confidence.
     pub rival_exclusion_ns: u64,
+    /// Weight of audio the voice-activity model hears no speech in (speech weighs 1), once
+    /// speech windows are given.
+    pub non_speech_weight: f32,
 }
 
 impl Default for LagConfig {
@@ -40,6 +50,7 @@ impl Default for LagConfig {
             min_video_change: 0.02,
             min_audio_change: 0.5,
             rival_exclusion_ns: 60_000_000,
+            non_speech_weight: 0.25,
         }
     }
 }
@@ -60,6 +71,13 @@ impl LagConfig {
         }
         if self.window_ns == 0 {
             return Err(bad("window_ns", "above 0", self.window_ns));
+        }
+        if !(0.0..=1.0).contains(&self.non_speech_weight) {
+            return Err(AlignError::BadParameter {
+                name: "non_speech_weight",
+                expected: "between 0 and 1",
+                actual: self.non_speech_weight.to_string(),
+            });
         }
         Ok(())
     }
@@ -84,6 +102,10 @@ pub struct AvLagEstimator {
     config: LagConfig,
     audio: VecDeque<(u64, f32)>,
     video: VecDeque<(u64, f32)>,
+    speech: SpeechWeights,
+    /// The audio of one estimate, centred and weighted.
+    weighted_audio: Vec<(u64, f32)>,
+    weights: Vec<f32>,
     scores: Vec<f64>,
 }
 
@@ -92,9 +114,12 @@ impl AvLagEstimator {
     pub fn new(config: LagConfig) -> Result<Self, AlignError> {
         config.validate()?;
         Ok(Self {
+            speech: SpeechWeights::new(config.non_speech_weight),
             config,
             audio: VecDeque::new(),
             video: VecDeque::new(),
+            weighted_audio: Vec::new(),
+            weights: Vec::new(),
             scores: Vec::new(),
         })
     }
@@ -107,6 +132,11 @@ impl AvLagEstimator {
     /// Adds an audio envelope sample; times must not decrease.
     pub fn push_audio(&mut self, time_ns: u64, value: f32) {
         push_in_order(&mut self.audio, time_ns, value);
+    }
+
+    /// Adds the probability of speech over a span of the audio; spans must come in order.
+    pub fn push_speech(&mut self, window: SpeechWindow) {
+        self.speech.push(window);
     }
 
     /// Adds a video envelope sample; times must not decrease.
@@ -146,9 +176,20 @@ impl AvLagEstimator {
         let lag_count = (2 * max_lag / self.config.lag_step_ns + 1) as usize;
         self.scores.clear();
         self.scores.resize(lag_count, 0.0);
+        // Old samples were forgotten above, so this is the window and its lag range.
+        self.weights.clear();
+        self.speech
+            .weights_at(self.audio.iter().map(|s| s.0), &mut self.weights);
+        self.weighted_audio.clear();
+        self.weighted_audio.extend(
+            self.audio
+                .iter()
+                .zip(&self.weights)
+                .map(|(&(t, a), &w)| (t, (a - audio_mean) * w)),
+        );
         // Video sample by video sample, the audio is read at t + lag for increasing lags, so
         // one search finds the first audio sample and a pointer walks on from there.
-        let audio = self.audio.make_contiguous();
+        let audio = &self.weighted_audio;
         for &(t, v) in &video {
             let weight = f64::from(v - video_mean);
             let first_ns = t as i64 - max_lag as i64;
@@ -159,7 +200,7 @@ impl AvLagEstimator {
                     next += 1;
                 }
                 if let Some(value) = interpolate_at(audio, next, at_ns) {
-                    *score += weight * f64::from(value - audio_mean);
+                    *score += weight * f64::from(value);
                 }
             }
         }
@@ -199,6 +240,7 @@ impl AvLagEstimator {
         while self.video.front().is_some_and(|&(t, _)| t < time_ns) {
             self.video.pop_front();
         }
+        self.speech.forget_before(time_ns);
     }
 }
 
@@ -294,6 +336,56 @@ mod tests {
     }
 
     #[test]
+    fn speech_windows_let_speech_onsets_outweigh_louder_off_screen_sounds() {
+        // Flashes every second; 80 ms after each a spoken onset, and 400 ms before each a
+        // louder knock that the picture does not show (and that is no speech, nor within the
+        // padding a voice-activity model's late judgement gets).
+        let feed = |estimator: &mut AvLagEstimator| {
+            for frame in 0..8 * 30u64 {
+                let value = if frame % 30 == 0 && frame > 0 { 1.0 } else { 0.0 };
+                estimator.push_video(frame * 1_000_000_000 / 30, value);
+            }
+            for bin in 0..8 * 200u64 {
+                let t = bin * 5 * MS;
+                let phase_ms = (t / MS) % 1_000;
+                let value = match phase_ms {
+                    80..=85 => 6.0,
+                    600..=605 => 10.0,
+                    _ => 0.0,
+                };
+                estimator.push_audio(t, value);
+            }
+        };
+        let mut plain = AvLagEstimator::new(LagConfig::default()).unwrap();
+        feed(&mut plain);
+        let fooled = plain.estimate(8_000 * MS).expect("an estimate");
+        assert!(
+            (fooled.offset_ns + 400 * MS as i64).abs() <= 5 * MS as i64,
+            "without speech windows the knocks win: {} ns",
+            fooled.offset_ns
+        );
+
+        let mut weighted = AvLagEstimator::new(LagConfig::default()).unwrap();
+        feed(&mut weighted);
+        for window in 0..8_000 / 32u64 {
+            let start_ns = window * 32 * MS;
+            let phase_ms = (start_ns / MS) % 1_000;
+            let probability = if (40..160).contains(&phase_ms) { 0.95 } else { 0.02 };
+            weighted.push_speech(SpeechWindow {
+                start_ns,
+                end_ns: start_ns + 32 * MS,
+                probability,
+            });
+        }
+        let estimate = weighted.estimate(8_000 * MS).expect("an estimate");
+        assert!(
+            (estimate.offset_ns - 80 * MS as i64).abs() <= 5 * MS as i64,
+            "with speech windows the spoken onsets win: {} ns",
+            estimate.offset_ns
+        );
+    }
+
+    #[test]
     fn silence_or_a_still_picture_gives_no_estimate() {
         let mut still = AvLagEstimator::new(LagConfig::default()).unwrap();
         for i in 0..1000 {
@@ -324,6 +416,19 @@ mod tests {
             estimator.audio.len() < 2_000,
             "audio samples kept: {}",
             estimator.audio.len()
+        );
+        for second in 0..600u64 {
+            estimator.push_speech(SpeechWindow {
+                start_ns: second * 1_000 * MS,
+                end_ns: (second + 1) * 1_000 * MS,
+                probability: 0.5,
+            });
+        }
+        estimator.estimate(600_000 * MS);
+        assert!(
+            estimator.speech.len() < 10,
+            "speech windows kept: {}",
+            estimator.speech.len()
         );
     }
 }

@@ -19,6 +19,7 @@ mod modalities;
 mod offset_tracker;
 mod oltw;
 mod relocate;
+mod speech_weights;
 mod subsequence;
 #[cfg(test)]
 mod test_sequences;
@@ -38,5 +39,6 @@ pub use modalities::{Modalities, Modality};
 pub use offset_tracker::{OffsetTracker, OffsetTrackerConfig, TrackedOffset};
 pub use oltw::{FinalPosition, OltwConfig, OnlineTimeWarper, StepWeights, TrackedPosition};
 pub use relocate::{RelocationCandidate, Relocator, RelocatorConfig};
+pub use speech_weights::{SpeechWeights, SpeechWindow};
 pub use subsequence::{SubsequenceMatch, SubsequenceSearch};
 pub use transposition::TranspositionTracker;

@@ -29,7 +29,7 @@ pub use follow_features::{
 };
 pub use follow_job::{run_follow, FollowJob, FOLLOW_FRAMES};
 pub use locate_job::{run_locate, LocateJob};
-pub use records::{EnvelopeSample, FeatureFrame, StreamEvent};
+pub use records::{AudioEvidence, EnvelopeSample, FeatureFrame, StreamEvent};
 pub use reference::{
     encode_followed_reference, encode_reference_file, is_reference_file, load_reference, write_reference_file,
     EncodedReference,

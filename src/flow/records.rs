@@ -2,6 +2,7 @@
 
 use std::time::Instant;
 
+use crate::align::SpeechWindow;
 use crate::events::EventBody;
 use crate::media::{AudioChunk, VideoFrame};
 
@@ -12,6 +13,15 @@ pub struct EnvelopeSample {
     pub time_ns: u64,
     /// Envelope value.
     pub value: f32,
+}
+
+/// What the audio side of `sync` gives the offset estimator.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AudioEvidence {
+    /// A sample of the onset envelope.
+    Onset(EnvelopeSample),
+    /// The probability of speech over a span, from a voice-activity model.
+    Speech(SpeechWindow),
 }
 
 /// One frame's feature vector.

@@ -3,31 +3,72 @@
 
 use std::time::Instant;
 
+use crate::align::SpeechWindow;
 use crate::encode::{AudioEncoder, AudioFramer, BrightnessChange, OnsetEnvelope, VideoEncoder};
 use crate::media::{AudioChunk, VideoFrame};
 
-use super::{EnvelopeSample, FeatureFrame, FlowError};
+use super::{AudioEvidence, EnvelopeSample, FeatureFrame, FlowError};
 
-/// Audio chunks → onset envelope samples (one per frame hop).
+/// A voice-activity model (one probability of speech per window) and its framing.
+#[derive(Debug)]
+pub(crate) struct SpeechDetector {
+    /// Frames the audio as the model's contract says.
+    pub framer: AudioFramer,
+    /// The model; its output has one value per window.
+    pub model: Box<dyn AudioEncoder>,
+}
+
+/// Audio chunks → onset envelope samples (one per frame hop) and, with a `speech` detector,
+/// the probability of speech per detector window.
 pub(crate) fn onset_stage(
     mut framer: AudioFramer,
     mut envelope: OnsetEnvelope,
-) -> impl FnMut(&mut Vec<AudioChunk>, &mut Vec<EnvelopeSample>) -> Result<(), FlowError> {
+    mut speech: Option<SpeechDetector>,
+) -> impl FnMut(&mut Vec<AudioChunk>, &mut Vec<AudioEvidence>) -> Result<(), FlowError> {
     let (mut frames, mut times, mut flux) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut windows, mut window_times, mut probabilities) = (Vec::new(), Vec::new(), Vec::new());
     move |chunks, out| {
         frames.clear();
         times.clear();
         flux.clear();
+        windows.clear();
+        window_times.clear();
+        probabilities.clear();
         for chunk in chunks.drain(..) {
             framer.push(chunk.pts_ns, &chunk.samples, &mut frames, &mut times);
+            if let Some(detector) = speech.as_mut() {
+                detector
+                    .framer
+                    .push(chunk.pts_ns, &chunk.samples, &mut windows, &mut window_times);
+            }
         }
         envelope.encode(&frames, &mut flux)?;
         out.extend(
             times
                 .iter()
                 .zip(&flux)
-                .map(|(&time_ns, &value)| EnvelopeSample { time_ns, value }),
+                .map(|(&time_ns, &value)| AudioEvidence::Onset(EnvelopeSample { time_ns, value })),
         );
+        if let Some(detector) = speech.as_mut() {
+            detector.model.encode(&windows, &mut probabilities)?;
+            // The framer times a window at its centre; the weights need its span.
+            let params = detector.framer.params();
+            let half_ns = params.centre_offset_ns().round() as u64;
+            let length_ns = (params.frame_len as f64 * 1e9 / f64::from(params.rate_hz)).round() as u64;
+            out.extend(
+                window_times
+                    .iter()
+                    .zip(&probabilities)
+                    .map(|(&centre_ns, &probability)| {
+                        let start_ns = centre_ns.saturating_sub(half_ns);
+                        AudioEvidence::Speech(SpeechWindow {
+                            start_ns,
+                            end_ns: start_ns + length_ns,
+                            probability,
+                        })
+                    }),
+            );
+        }
         Ok(())
     }
 }

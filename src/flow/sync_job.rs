@@ -2,25 +2,33 @@
 //!
 //! ```text
 //! audio ─ onset envelope (log-mel flux, 5 ms hop) ─┐
-//!                                                   ├─ estimate offset ─ write events
+//!         [+ speech probability, 32 ms windows]     ├─ estimate offset ─ write events
 //! video ─ brightness change (per frame) ───────────┘
 //! ```
+//!
+//! With a voice-activity model (`--speech-model`, e.g. Silero VAD), onsets in speech weigh more
+//! than those in music or noise, which the picture does not show.
 
 use std::cell::RefCell;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use timely::dataflow::operators::Input;
 
 use crate::align::{AvLagEstimator, LagConfig, OffsetTracker, OffsetTrackerConfig};
 use crate::config::{Pace, SourceSpec};
-use crate::encode::{AudioFrameParams, AudioFramer, BrightnessChange, DeviceChoice, OnsetEnvelope};
+use crate::encode::{
+    AudioEncoder, AudioFrameParams, AudioFramer, AudioModel, BrightnessChange, DeviceChoice, EncodeError,
+    OnsetEnvelope, TorchScriptEncoder,
+};
 use crate::media::{AudioChunk, AudioNeeds, Capture, MediaError, MediaNeeds, VideoFrame, VideoNeeds};
 use crate::serve::{EventWriter, RunSummary};
 
 use super::driver::{drive, local_worker};
+use super::follow_features::model_settings;
 use super::ingest::{Feed, Ingest};
 use super::operators::{Batching, EncodeBatches, EstimateOffset, EventSink, WriteEvents};
-use super::stages::{onset_stage, video_change_stage};
+use super::stages::{onset_stage, video_change_stage, SpeechDetector};
 use super::{FailureSlot, FlowError, StopSignal};
 
 /// Framing of the onset envelope: 16 ms windows every 5 ms at 16 kHz, fine enough to time an
@@ -52,6 +60,9 @@ pub struct SyncJob {
     pub stream: String,
     /// How the encoders gather batches.
     pub batching: Batching,
+    /// A voice-activity model (FILE.pt with its contract): one probability of speech per
+    /// window of 16 kHz audio, by which onsets are weighted.
+    pub speech_model: Option<PathBuf>,
     /// Settings of the lag estimator.
     pub lag: LagConfig,
     /// Settings of the offset tracker (smoothing, drift, lock).
@@ -72,6 +83,11 @@ pub fn run_sync(job: SyncJob, writer: Box<dyn EventWriter + Send>) -> Result<Run
     let framer = AudioFramer::new(ONSET_FRAMES)?;
     let envelope = OnsetEnvelope::new(ONSET_FRAMES, ONSET_MELS, device)?;
     let change = BrightnessChange::new(device);
+    let speech = job
+        .speech_model
+        .as_deref()
+        .map(|path| speech_detector(path, device))
+        .transpose()?;
 
     let needs = MediaNeeds {
         audio: Some(AudioNeeds {
@@ -103,7 +119,7 @@ pub fn run_sync(job: SyncJob, writer: Box<dyn EventWriter + Send>) -> Result<Run
             "OnsetEnvelope",
             failures.clone(),
             job.batching,
-            onset_stage(framer, envelope),
+            onset_stage(framer, envelope, speech),
         );
         let video_envelope = video.encode_batches_with(
             "BrightnessChange",
@@ -126,4 +142,28 @@ pub fn run_sync(job: SyncJob, writer: Box<dyn EventWriter + Send>) -> Result<Run
     drive(&mut worker, &mut capture, &mut ingest, &failures, &job.stop)?;
     let summary = sink.borrow_mut().finish()?;
     Ok(summary)
+}
+
+/// Loads the voice-activity model at `path`, which must give one value per window of audio at
+/// the rate `sync` captures.
+fn speech_detector(path: &Path, device: tch::Device) -> Result<SpeechDetector, FlowError> {
+    let model = AudioModel::new(TorchScriptEncoder::load(path, model_settings(device, false))?, path)?;
+    let params = model.params();
+    if model.dim() != 1 || params.rate_hz != ONSET_FRAMES.rate_hz {
+        return Err(EncodeError::ModelContract {
+            model: path.to_path_buf(),
+            detail: format!(
+                "a speech model gives one value per window (the probability of speech) of {} Hz audio; \
+                 its contract declares output_dim = {} and sample_rate_hz = {}",
+                ONSET_FRAMES.rate_hz,
+                model.dim(),
+                params.rate_hz
+            ),
+        }
+        .into());
+    }
+    Ok(SpeechDetector {
+        framer: AudioFramer::new(params)?,
+        model: Box::new(model),
+    })
 }

@@ -1,6 +1,7 @@
 //! `estimate_offset`: the A/V lag of one stream from its audio and video envelopes.
 //!
-//! Envelope samples go into an [`AvLagEstimator`] as they arrive. Every `emit_every_ns` of
+//! Envelope samples (and speech windows, when a voice-activity model runs) go into an
+//! [`AvLagEstimator`] as they arrive. Every `emit_every_ns` of
 //! running time that both inputs' frontiers have passed, the estimator is asked for an
 //! estimate from the data before that time, which is complete and will not change: the
 //! `offset` event is final. The operator holds a capability at the next estimate's time, so
@@ -12,11 +13,12 @@ use timely::dataflow::StreamVec;
 
 use crate::align::{AvLagEstimator, OffsetTracker};
 use crate::events::{EventBody, SyncBand};
-use crate::flow::{EnvelopeSample, StreamEvent};
+use crate::flow::{AudioEvidence, EnvelopeSample, StreamEvent};
 
 /// Extension trait for estimating the A/V offset from two envelope streams.
 pub trait EstimateOffset<'scope> {
-    /// `self` is the audio onset envelope, `video` the video change envelope of `stream`.
+    /// `self` is the audio onset envelope (with any speech windows), `video` the video change
+    /// envelope of `stream`.
     ///
     /// # Examples
     /// ```
@@ -24,7 +26,7 @@ pub trait EstimateOffset<'scope> {
     /// use std::sync::Arc;
     /// use timely::dataflow::operators::{Inspect, ToStream};
     /// use warpflow::align::{AvLagEstimator, LagConfig, OffsetTracker, OffsetTrackerConfig};
-    /// use warpflow::flow::EnvelopeSample;
+    /// use warpflow::flow::{AudioEvidence, EnvelopeSample};
     /// use warpflow::flow::operators::EstimateOffset;
     ///
     /// let ms = 1_000_000u64;
@@ -36,10 +38,10 @@ pub trait EstimateOffset<'scope> {
     ///         time_ns: i * 1_000_000_000 / 30,
     ///         value: if i % 30 == 0 { 1.0 } else { 0.0 },
     ///     });
-    ///     let audio = (0..2000u64).map(move |i| EnvelopeSample {
+    ///     let audio = (0..2000u64).map(move |i| AudioEvidence::Onset(EnvelopeSample {
     ///         time_ns: i * 5 * ms,
     ///         value: if (i * 5 * ms) % (1000 * ms) == 40 * ms { 5.0 } else { 0.0 },
-    ///     });
+    ///     }));
     ///     let estimator = AvLagEstimator::new(LagConfig::default()).unwrap();
     ///     let tracker = OffsetTracker::new(OffsetTrackerConfig::default()).unwrap();
     ///     audio.to_stream(scope).container::<Vec<_>>()
@@ -58,7 +60,7 @@ pub trait EstimateOffset<'scope> {
     ) -> StreamVec<'scope, u64, StreamEvent>;
 }
 
-impl<'scope> EstimateOffset<'scope> for StreamVec<'scope, u64, EnvelopeSample> {
+impl<'scope> EstimateOffset<'scope> for StreamVec<'scope, u64, AudioEvidence> {
     fn estimate_offset(
         self,
         video: StreamVec<'scope, u64, EnvelopeSample>,
@@ -74,9 +76,14 @@ impl<'scope> EstimateOffset<'scope> for StreamVec<'scope, u64, EnvelopeSample> {
             let mut latest_ns = 0u64;
             move |(audio_input, audio_frontier), (video_input, video_frontier), output| {
                 audio_input.for_each_stamp(|_, containers| {
-                    for sample in containers.flat_map(|c| c.drain(..)) {
-                        latest_ns = latest_ns.max(sample.time_ns);
-                        estimator.push_audio(sample.time_ns, sample.value);
+                    for evidence in containers.flat_map(|c| c.drain(..)) {
+                        match evidence {
+                            AudioEvidence::Onset(sample) => {
+                                latest_ns = latest_ns.max(sample.time_ns);
+                                estimator.push_audio(sample.time_ns, sample.value);
+                            }
+                            AudioEvidence::Speech(window) => estimator.push_speech(window),
+                        }
                     }
                 });
                 video_input.for_each_stamp(|_, containers| {
