@@ -1,8 +1,16 @@
 //! Bounded lock-free hand-off from an appsink's streaming thread to the graph's worker.
+//!
+//! A live source must not wait, and a late record is worth less than a fresh one: when the
+//! ring is full in real time, the oldest waiting record makes room for the new one and is
+//! counted as dropped (`crossbeam`'s `ArrayQueue::force_push` does this without a lock; a
+//! single-producer ring such as rtrb cannot drop from the consumer's end). Paced fast, the
+//! sender waits for room instead, which holds the pipeline back and loses nothing.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+
+use crossbeam_queue::ArrayQueue;
 
 use crate::config::Pace;
 
@@ -22,7 +30,7 @@ struct RingFlags {
 
 /// The streaming-thread end of a ring.
 pub(crate) struct RecordSender<T> {
-    producer: rtrb::Producer<T>,
+    queue: Arc<ArrayQueue<T>>,
     flags: Arc<RingFlags>,
     pace: Pace,
     stats: CaptureStats,
@@ -31,7 +39,7 @@ pub(crate) struct RecordSender<T> {
 /// The graph end of a ring.
 #[derive(Debug)]
 pub struct RecordReceiver<T> {
-    consumer: rtrb::Consumer<T>,
+    queue: Arc<ArrayQueue<T>>,
     flags: Arc<RingFlags>,
 }
 
@@ -54,17 +62,17 @@ pub(crate) fn record_ring<T>(
     pace: Pace,
     stats: CaptureStats,
 ) -> (RecordSender<T>, RecordReceiver<T>, RingCloser) {
-    let (producer, consumer) = rtrb::RingBuffer::new(capacity);
+    let queue = Arc::new(ArrayQueue::new(capacity.max(1)));
     let flags = Arc::new(RingFlags::default());
     (
         RecordSender {
-            producer,
+            queue: queue.clone(),
             flags: flags.clone(),
             pace,
             stats,
         },
         RecordReceiver {
-            consumer,
+            queue,
             flags: flags.clone(),
         },
         RingCloser { flags },
@@ -75,21 +83,26 @@ impl<T> RecordSender<T> {
     /// Hands over a record captured at `running_time_ns`. Returns false only when the
     /// receiver is gone.
     pub(crate) fn send(&mut self, record: T, running_time_ns: u64) -> bool {
+        if self.flags.closed.load(Ordering::Acquire) {
+            return false;
+        }
         self.stats.count_in(running_time_ns);
-        let mut record = record;
-        loop {
-            match self.producer.push(record) {
-                Ok(()) => return true,
-                Err(rtrb::PushError::Full(back)) => {
-                    if self.flags.closed.load(Ordering::Acquire) || self.producer.is_abandoned() {
-                        return false;
-                    }
-                    match self.pace {
-                        Pace::Realtime => {
-                            self.stats.count_dropped();
-                            return true;
-                        }
-                        Pace::Fast => {
+        match self.pace {
+            Pace::Realtime => {
+                if self.queue.force_push(record).is_some() {
+                    self.stats.count_dropped();
+                }
+                true
+            }
+            Pace::Fast => {
+                let mut record = record;
+                loop {
+                    match self.queue.push(record) {
+                        Ok(()) => return true,
+                        Err(back) => {
+                            if self.flags.closed.load(Ordering::Acquire) {
+                                return false;
+                            }
                             record = back;
                             std::thread::sleep(FULL_RING_BACKOFF);
                         }
@@ -108,18 +121,18 @@ impl<T> RecordSender<T> {
 impl<T> RecordReceiver<T> {
     /// The next record, if one is waiting.
     pub fn pop(&mut self) -> Option<T> {
-        self.consumer.pop().ok()
+        self.queue.pop()
     }
 
     /// True once the stream has ended and every record has been taken.
     pub fn is_finished(&self) -> bool {
         // Read the flag first: records pushed before `end` are then visible to `is_empty`.
-        self.flags.ended.load(Ordering::Acquire) && self.consumer.is_empty()
+        self.flags.ended.load(Ordering::Acquire) && self.queue.is_empty()
     }
 
     /// True when no record is waiting.
     pub fn is_empty(&self) -> bool {
-        self.consumer.is_empty()
+        self.queue.is_empty()
     }
 }
 
@@ -134,15 +147,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn realtime_drops_and_counts_when_full() {
+    fn realtime_drops_the_oldest_and_counts_when_full() {
         let stats = CaptureStats::default();
         let (mut sender, mut receiver, _) = record_ring(2, Pace::Realtime, stats.clone());
         for i in 0..5 {
             assert!(sender.send(i, i as u64));
         }
         assert_eq!((stats.frames_in(), stats.frames_dropped()), (5, 3));
-        assert_eq!(receiver.pop(), Some(0));
-        assert_eq!(receiver.pop(), Some(1));
+        assert_eq!(receiver.pop(), Some(3));
+        assert_eq!(receiver.pop(), Some(4));
         assert_eq!(receiver.pop(), None);
         assert!(!receiver.is_finished());
         sender.end();
