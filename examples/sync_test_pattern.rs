@@ -11,6 +11,7 @@ use warpflow::config::{Pace, SourceSpec, TestPatternParams};
 use warpflow::encode::DeviceChoice;
 use warpflow::flow::operators::Batching;
 use warpflow::flow::{run_sync, StopSignal, SyncJob};
+use warpflow::media::SupervisionConfig;
 use warpflow::serve::{event_writer, OutputFormat};
 
 fn main() -> Result<()> {
@@ -26,6 +27,7 @@ fn main() -> Result<()> {
         pace: Pace::Fast,
         device: DeviceChoice::Auto,
         batching: Batching::default(),
+        supervision: SupervisionConfig::default(),
         speech_model: None,
         stream: "pattern".into(),
         lag: LagConfig::default(),

@@ -13,6 +13,7 @@ use warpflow::flow::{
     follow_audio_encoder, is_reference_file, run_follow, run_locate, run_sync, write_reference_file, FlowError,
     FollowEncoders, FollowJob, LocateJob, StopSignal, SyncJob, VideoComparison, VideoSource,
 };
+use warpflow::media::SupervisionConfig;
 use warpflow::serve::{event_writer, OutputFormat};
 
 /// Streaming alignment of live audio and video.
@@ -66,6 +67,10 @@ struct CommonArgs {
     /// Records after which a waiting batch is encoded anyway (with --max-batch-wait-ms).
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
     max_batch: u64,
+    /// Seconds without data after which a live source (camera, network stream) is reported
+    /// lost and rebuilt, with growing delays between attempts.
+    #[arg(long, default_value_t = 5.0, value_parser = parse_positive_seconds)]
+    stall_timeout_s: f64,
 }
 
 impl CommonArgs {
@@ -73,6 +78,13 @@ impl CommonArgs {
         Batching {
             max_records: self.max_batch as usize,
             max_wait: std::time::Duration::from_millis(self.max_batch_wait_ms),
+        }
+    }
+
+    fn supervision(&self) -> SupervisionConfig {
+        SupervisionConfig {
+            stall_timeout: std::time::Duration::from_secs_f64(self.stall_timeout_s),
+            ..SupervisionConfig::default()
         }
     }
 }
@@ -316,8 +328,10 @@ impl Cli {
             Command::Sync(args) => {
                 let writer = event_writer(args.common.output);
                 let batching = args.common.batching();
+                let supervision = args.common.supervision();
                 let job = SyncJob {
                     batching,
+                    supervision,
                     source: args.common.live,
                     pace: args.common.pace,
                     device: args.common.device,
@@ -339,6 +353,7 @@ impl Cli {
             Command::Follow(args) => {
                 let writer = event_writer(args.common.output);
                 let batching = args.common.batching();
+                let supervision = args.common.supervision();
                 let job = FollowJob {
                     reference: args.reference,
                     live: args.common.live,
@@ -346,6 +361,7 @@ impl Cli {
                     device: args.common.device,
                     features: args.audio_features,
                     batching,
+                    supervision,
                     half_precision: args.half,
                     audio_model: args.audio_model,
                     video: video_comparison(args.video_features, args.video_model, args.video_weight),
@@ -412,6 +428,7 @@ impl Cli {
             Command::Locate(args) => {
                 let writer = event_writer(args.common.output);
                 let batching = args.common.batching();
+                let supervision = args.common.supervision();
                 let job = LocateJob {
                     references: args.references,
                     live: args.common.live,
@@ -419,6 +436,7 @@ impl Cli {
                     device: args.common.device,
                     features: args.audio_features,
                     batching,
+                    supervision,
                     max_query_frames: ((args.max_query_s / 0.02).round() as usize).max(1),
                     stream: args.common.stream,
                     progress_every_ns: seconds_to_ns(args.common.progress_interval_s),

@@ -233,7 +233,8 @@ impl AvLagEstimator {
         })
     }
 
-    fn forget_before(&mut self, time_ns: u64) {
+    /// Drops every sample (and speech window) before `time_ns`; estimates rest on later ones.
+    pub fn forget_before(&mut self, time_ns: u64) {
         while self.audio.front().is_some_and(|&(t, _)| t < time_ns) {
             self.audio.pop_front();
         }

@@ -114,6 +114,14 @@ impl OffsetTracker {
         })
     }
 
+    /// Forgets every estimate: the next one starts the track afresh and lock must be earned
+    /// again (after an outage, when the offset may have changed).
+    pub fn forget(&mut self) {
+        self.state = None;
+        self.estimates = 0;
+        self.outliers_in_a_row = 0;
+    }
+
     /// Takes a raw estimate that holds at `time_ns` (for an estimate over a window, its centre)
     /// with `confidence` in [0, 1].
     pub fn update(&mut self, time_ns: u64, raw_offset_ns: i64, confidence: f64) -> TrackedOffset {

@@ -23,7 +23,7 @@ pub enum SourceSpec {
 /// The forms a source can take, for error messages.
 const SOURCE_FORMS: &str = "an existing media file, a URI, 'webcam', 'test' or a launch line";
 
-const NETWORK_SCHEMES: [&str; 5] = ["rtsp", "rtsps", "rtspt", "http", "https"];
+const NETWORK_SCHEMES: [&str; 6] = ["rtsp", "rtsps", "rtspt", "rtspu", "http", "https"];
 
 impl FromStr for SourceSpec {
     type Err = ConfigError;
@@ -62,7 +62,7 @@ impl FromStr for SourceSpec {
             }
             return Err(unknown(
                 text,
-                "URI schemes understood are file, rtsp, rtsps, rtspt, http and https",
+                "URI schemes understood are file, rtsp, rtsps, rtspt (TCP), rtspu (UDP), http and https",
             ));
         }
         existing_file(Path::new(text))
@@ -87,6 +87,28 @@ impl SourceSpec {
             SourceSpec::LaunchLine(line) => format!("launch line '{line}'"),
         }
     }
+}
+
+impl SourceSpec {
+    /// `text` (e.g. a GStreamer message about this source) with the URI's credentials masked,
+    /// so that logs and events never show a password.
+    pub fn redact(&self, text: &str) -> String {
+        let SourceSpec::Uri(uri) = self else {
+            return text.to_owned();
+        };
+        match credentials(uri) {
+            Some(userinfo) => text.replace(userinfo, "***"),
+            None => text.to_owned(),
+        }
+    }
+}
+
+/// The `user:password` part of a URI's authority, if it has one.
+fn credentials(uri: &str) -> Option<&str> {
+    let (_, rest) = uri.split_once("://")?;
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let at = rest[..authority_end].rfind('@')?;
+    Some(&rest[..at])
 }
 
 fn existing_file(path: &Path) -> Result<SourceSpec, ConfigError> {
@@ -142,6 +164,16 @@ fn percent_decode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_are_masked_in_names_and_messages() {
+        let spec: SourceSpec = "rtsp://admin:s3cret@10.0.0.2:554/live".parse().unwrap();
+        assert_eq!(spec.display_name(), "rtsp://***@10.0.0.2:554/live");
+        let message = "Could not open rtsp://admin:s3cret@10.0.0.2:554/live (admin:s3cret refused)";
+        let redacted = spec.redact(message);
+        assert!(!redacted.contains("s3cret"), "{redacted}");
+        assert!(redacted.contains("rtsp://***@10.0.0.2:554/live"), "{redacted}");
+    }
 
     #[test]
     fn recognises_every_form() {

@@ -10,18 +10,18 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use timely::dataflow::operators::Input;
+use timely::dataflow::operators::{Concat, Input};
 use timely::dataflow::StreamVec;
 
 use crate::config::{Pace, SourceSpec};
 use crate::encode::AudioFramer;
-use crate::media::{AudioChunk, AudioNeeds, Capture, MediaError, MediaNeeds, VideoFrame};
+use crate::media::{AudioChunk, AudioNeeds, Capture, MediaError, MediaNeeds, SupervisionConfig, VideoFrame};
 
 use super::follow_features::FollowEncoders;
 use crate::serve::{EventWriter, RunSummary};
 
 use super::driver::{drive, local_worker};
-use super::ingest::{Feed, Ingest};
+use super::ingest::{Feed, Ingest, StatusFeed};
 use super::operators::{Batching, EncodeBatches, EventSink, JoinVideo, WriteEvents, LIVE_VIDEO_WAIT_NS};
 use super::stages::{feature_stage, video_feature_stage};
 use super::{FailureSlot, FeatureFrame, FlowError, StopSignal, StreamEvent};
@@ -45,6 +45,7 @@ pub(crate) struct LiveAudioRun<'a> {
     /// For `progress.ref_fraction`, when there is one reference.
     pub reference_duration_ns: Option<u64>,
     pub batching: Batching,
+    pub supervision: SupervisionConfig,
     pub stop: &'a StopSignal,
 }
 
@@ -65,6 +66,7 @@ pub(crate) fn run_live_audio<S: FeatureStage>(
         video: encoders.video_needs(),
     };
     let mut capture = Capture::open(run.live, needs, run.pace)?;
+    capture.set_supervision(run.supervision);
     let missing = |kind| MediaError::MissingStream {
         source_name: run.live.display_name(),
         kind,
@@ -80,14 +82,15 @@ pub(crate) fn run_live_audio<S: FeatureStage>(
     let failures = FailureSlot::default();
     let sink = Rc::new(RefCell::new(EventSink::new(
         writer,
-        run.stream,
+        run.stream.clone(),
         capture.stats(),
         run.reference_duration_ns,
         run.progress_every_ns,
     )));
     let mut worker = local_worker();
-    let (audio_in, video_in) = worker.dataflow::<u64, _, _>(|scope| {
+    let (audio_in, video_in, status_in) = worker.dataflow::<u64, _, _>(|scope| {
         let (audio_in, audio_chunks) = scope.new_input::<Vec<AudioChunk>>();
+        let (status_in, status) = scope.new_input::<Vec<StreamEvent>>();
         let mut frames = audio_chunks.encode_batches_with(
             "AudioFeatures",
             failures.clone(),
@@ -112,11 +115,16 @@ pub(crate) fn run_live_audio<S: FeatureStage>(
         }
         stage
             .attach(frames, &failures)
+            .concat(status)
             .write_events(sink.clone(), failures.clone());
-        (audio_in, video_in)
+        (audio_in, video_in, status_in)
     });
     let video_feed = video_rx.zip(video_in).map(|(rx, input)| Feed::new(rx, input));
-    let mut ingest: Ingest<AudioChunk, VideoFrame> = Ingest::new(Some(Feed::new(audio_rx, audio_in)), video_feed);
+    let mut ingest: Ingest<AudioChunk, VideoFrame> = Ingest::new(
+        Some(Feed::new(audio_rx, audio_in)),
+        video_feed,
+        StatusFeed::new(run.stream, status_in),
+    );
     drive(&mut worker, &mut capture, &mut ingest, &failures, run.stop)?;
     let summary = sink.borrow_mut().finish()?;
     Ok(summary)

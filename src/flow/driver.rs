@@ -73,6 +73,9 @@ where
         }
         let moved = ingest.pump(PUMP_RECORDS);
         let state = capture.poll()?;
+        for status in capture.take_statuses() {
+            ingest.send_status(status);
+        }
         if let Some(error) = failures.take() {
             return Err(error);
         }

@@ -14,6 +14,7 @@ use timely::dataflow::StreamVec;
 use crate::align::{Follower, FollowerConfig};
 use crate::config::{Pace, SourceSpec};
 use crate::encode::{AudioFeatureKind, AudioFrameParams, DeviceChoice};
+use crate::media::SupervisionConfig;
 use crate::serve::{EventWriter, RunSummary};
 
 use super::audio_job::{run_live_audio, FeatureStage, LiveAudioRun};
@@ -43,6 +44,8 @@ pub struct FollowJob {
     pub features: AudioFeatureKind,
     /// How the encoders gather batches.
     pub batching: Batching,
+    /// How a live source is supervised (stall timeout, retry delays).
+    pub supervision: SupervisionConfig,
     /// A TorchScript audio model whose output is compared instead.
     pub audio_model: Option<PathBuf>,
     /// TorchScript models run in half precision (on CUDA; ignored on the CPU).
@@ -94,6 +97,7 @@ pub fn run_follow(job: FollowJob, writer: Box<dyn EventWriter + Send>) -> Result
         progress_every_ns: job.progress_every_ns,
         reference_duration_ns: Some(reference.duration_ns),
         batching: job.batching,
+        supervision: job.supervision,
         stop: &job.stop,
     };
     run_live_audio(run, encoders, stage, writer)

@@ -7,13 +7,18 @@
 //! duration for the frontier. A record whose time is behind its input's (a timestamp glitch, or
 //! two records at one time) enters at the input's current time. When a ring's stream has ended
 //! and the ring is empty, its input is closed.
+//!
+//! A third input carries the source's health (`lost`, `recovered`) as events. It follows the
+//! media inputs — never ahead of the latest of them, never holding them back — and closes with
+//! them.
 
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::InputHandle;
 
-use crate::media::RecordReceiver;
+use crate::events::EventBody;
+use crate::media::{RecordReceiver, SourceStatus};
 
-use super::records::Timestamped;
+use super::records::{StreamEvent, Timestamped};
 
 /// A timely input carrying vectors of `D` at running times in ns.
 pub(crate) type RecordInput<D> = InputHandle<u64, CapacityContainerBuilder<Vec<D>>>;
@@ -47,33 +52,128 @@ impl<D: Timestamped + Clone + 'static> Feed<D> {
     }
 }
 
+/// The input of a stream's health events.
+pub(crate) struct StatusFeed {
+    stream: String,
+    input: RecordInput<StreamEvent>,
+}
+
+impl StatusFeed {
+    /// Health events of `stream` enter through `input`.
+    pub(crate) fn new(stream: String, input: RecordInput<StreamEvent>) -> Self {
+        Self { stream, input }
+    }
+}
+
 /// All feeds of one capture.
 pub(crate) struct Ingest<A: Clone + 'static, V: Clone + 'static> {
     audio: Option<Feed<A>>,
     video: Option<Feed<V>>,
+    status: Option<StatusFeed>,
 }
 
 impl<A: Timestamped + Clone + 'static, V: Timestamped + Clone + 'static> Ingest<A, V> {
-    /// Feeds for the media a job captures.
-    pub(crate) fn new(audio: Option<Feed<A>>, video: Option<Feed<V>>) -> Self {
-        Self { audio, video }
+    /// Feeds for the media a job captures, and for the source's health.
+    pub(crate) fn new(audio: Option<Feed<A>>, video: Option<Feed<V>>, status: StatusFeed) -> Self {
+        Self {
+            audio,
+            video,
+            status: Some(status),
+        }
+    }
+
+    /// Sends a change in the source's health into the graph. A loss is sent after everything
+    /// captured before it, and moves every input past it: nothing older can come any more, so
+    /// the `lost` event leaves at once instead of waiting for the source to return.
+    pub(crate) fn send_status(&mut self, status: SourceStatus) {
+        let lost = matches!(status, SourceStatus::Lost { .. });
+        if lost {
+            self.pump(usize::MAX);
+        }
+        let latest_input = [
+            self.audio.as_ref().map(|f| *f.input.time()),
+            self.video.as_ref().map(|f| *f.input.time()),
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(0);
+        let Some(feed) = self.status.as_mut() else { return };
+        let (time_ns, body) = match status {
+            SourceStatus::Lost {
+                live_ns,
+                reason,
+                retries,
+            } => (
+                live_ns,
+                EventBody::Lost {
+                    live_ns,
+                    reason,
+                    retries,
+                },
+            ),
+            SourceStatus::Recovered { live_ns, retries } => (live_ns, EventBody::Recovered { live_ns, retries }),
+        };
+        let time = if lost { time_ns.max(latest_input) } else { time_ns }.max(*feed.input.time());
+        feed.input.advance_to(time);
+        feed.input.send(StreamEvent {
+            stream: feed.stream.clone(),
+            body,
+        });
+        if lost {
+            let past = time.saturating_add(1);
+            advance_feed(&mut self.audio, past);
+            advance_feed(&mut self.video, past);
+        }
+        self.follow_media();
     }
 
     /// Moves waiting records into the graph (at most `max_records` per medium, so one pump
     /// never floods the graph) and closes inputs whose stream ended. Returns records moved.
     pub(crate) fn pump(&mut self, max_records: usize) -> usize {
-        pump_slot(&mut self.audio, max_records) + pump_slot(&mut self.video, max_records)
+        let moved = pump_slot(&mut self.audio, max_records) + pump_slot(&mut self.video, max_records);
+        self.follow_media();
+        moved
+    }
+
+    /// Advances the status input to the earliest media input, or closes it with them.
+    fn follow_media(&mut self) {
+        let earliest = [
+            self.audio.as_ref().map(|f| *f.input.time()),
+            self.video.as_ref().map(|f| *f.input.time()),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        match (earliest, self.status.as_mut()) {
+            (Some(time), Some(feed)) => {
+                if time > *feed.input.time() {
+                    feed.input.advance_to(time);
+                }
+            }
+            (None, _) => self.status = None,
+            (Some(_), None) => {}
+        }
     }
 
     /// True once every input is closed.
     pub(crate) fn is_finished(&self) -> bool {
-        self.audio.is_none() && self.video.is_none()
+        self.audio.is_none() && self.video.is_none() && self.status.is_none()
     }
 
     /// Closes every input, e.g. when the run is stopped early.
     pub(crate) fn close(&mut self) {
         self.audio = None;
         self.video = None;
+        self.status = None;
+    }
+}
+
+fn advance_feed<D: Timestamped + Clone + 'static>(slot: &mut Option<Feed<D>>, time: u64) {
+    if let Some(feed) = slot {
+        if time > *feed.input.time() {
+            feed.input.advance_to(time);
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use timely::dataflow::StreamVec;
 
 use crate::config::{Pace, SourceSpec};
 use crate::encode::{AudioFeatureEncoder, AudioFeatureKind, DeviceChoice};
+use crate::media::SupervisionConfig;
 use crate::serve::{EventWriter, RunSummary};
 
 use super::audio_job::{run_live_audio, FeatureStage, LiveAudioRun};
@@ -35,6 +36,8 @@ pub struct LocateJob {
     pub features: AudioFeatureKind,
     /// How the encoders gather batches.
     pub batching: Batching,
+    /// How a live source is supervised (stall timeout, retry delays).
+    pub supervision: SupervisionConfig,
     /// Most recent live frames (20 ms each) searched for.
     pub max_query_frames: usize,
     /// The stream's name in events.
@@ -70,6 +73,7 @@ pub fn run_locate(job: LocateJob, writer: Box<dyn EventWriter + Send>) -> Result
         progress_every_ns: job.progress_every_ns,
         reference_duration_ns: None,
         batching: job.batching,
+        supervision: job.supervision,
         stop: &job.stop,
     };
     run_live_audio(run, FollowEncoders::new(Box::new(encoder), None, false)?, stage, writer)

@@ -22,6 +22,11 @@ pub enum AudioEvidence {
     Onset(EnvelopeSample),
     /// The probability of speech over a span, from a voice-activity model.
     Speech(SpeechWindow),
+    /// The source came back after an outage at this time: estimates start afresh there.
+    Restart {
+        /// Running time of the first record after the outage.
+        time_ns: u64,
+    },
 }
 
 /// One frame's feature vector.

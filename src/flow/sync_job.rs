@@ -13,7 +13,8 @@ use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use timely::dataflow::operators::Input;
+use timely::dataflow::operators::vec::Map;
+use timely::dataflow::operators::{Concat, Input};
 
 use crate::align::{AvLagEstimator, LagConfig, OffsetTracker, OffsetTrackerConfig};
 use crate::config::{Pace, SourceSpec};
@@ -21,15 +22,18 @@ use crate::encode::{
     AudioEncoder, AudioFrameParams, AudioFramer, AudioModel, BrightnessChange, DeviceChoice, EncodeError,
     OnsetEnvelope, TorchScriptEncoder,
 };
-use crate::media::{AudioChunk, AudioNeeds, Capture, MediaError, MediaNeeds, VideoFrame, VideoNeeds};
+use crate::events::EventBody;
+use crate::media::{
+    AudioChunk, AudioNeeds, Capture, MediaError, MediaNeeds, SupervisionConfig, VideoFrame, VideoNeeds,
+};
 use crate::serve::{EventWriter, RunSummary};
 
 use super::driver::{drive, local_worker};
 use super::follow_features::model_settings;
-use super::ingest::{Feed, Ingest};
+use super::ingest::{Feed, Ingest, StatusFeed};
 use super::operators::{Batching, EncodeBatches, EstimateOffset, EventSink, WriteEvents};
 use super::stages::{onset_stage, video_change_stage, SpeechDetector};
-use super::{FailureSlot, FlowError, StopSignal};
+use super::{AudioEvidence, FailureSlot, FlowError, StopSignal, StreamEvent};
 
 /// Framing of the onset envelope: 16 ms windows every 5 ms at 16 kHz, fine enough to time an
 /// onset well inside one video frame.
@@ -60,6 +64,8 @@ pub struct SyncJob {
     pub stream: String,
     /// How the encoders gather batches.
     pub batching: Batching,
+    /// How a live source is supervised (stall timeout, retry delays).
+    pub supervision: SupervisionConfig,
     /// A voice-activity model (FILE.pt with its contract): one probability of speech per
     /// window of 16 kHz audio, by which onsets are weighted.
     pub speech_model: Option<PathBuf>,
@@ -96,6 +102,7 @@ pub fn run_sync(job: SyncJob, writer: Box<dyn EventWriter + Send>) -> Result<Run
         video: Some(CHANGE_PICTURE),
     };
     let mut capture = Capture::open(&job.source, needs, job.pace)?;
+    capture.set_supervision(job.supervision);
     let missing = |kind| MediaError::MissingStream {
         source_name: job.source.display_name(),
         kind,
@@ -112,15 +119,23 @@ pub fn run_sync(job: SyncJob, writer: Box<dyn EventWriter + Send>) -> Result<Run
         job.progress_every_ns,
     )));
     let mut worker = local_worker();
-    let (audio_in, video_in) = worker.dataflow::<u64, _, _>(|scope| {
+    let (audio_in, video_in, status_in) = worker.dataflow::<u64, _, _>(|scope| {
         let (audio_in, audio) = scope.new_input::<Vec<AudioChunk>>();
         let (video_in, video) = scope.new_input::<Vec<VideoFrame>>();
-        let audio_envelope = audio.encode_batches_with(
-            "OnsetEnvelope",
-            failures.clone(),
-            job.batching,
-            onset_stage(framer, envelope, speech),
-        );
+        let (status_in, status) = scope.new_input::<Vec<StreamEvent>>();
+        // After an outage the estimate starts afresh from the data that came back.
+        let restarts = status.clone().flat_map(|event| match event.body {
+            EventBody::Recovered { live_ns, .. } => Some(AudioEvidence::Restart { time_ns: live_ns }),
+            _ => None,
+        });
+        let audio_envelope = audio
+            .encode_batches_with(
+                "OnsetEnvelope",
+                failures.clone(),
+                job.batching,
+                onset_stage(framer, envelope, speech),
+            )
+            .concat(restarts);
         let video_envelope = video.encode_batches_with(
             "BrightnessChange",
             failures.clone(),
@@ -135,10 +150,15 @@ pub fn run_sync(job: SyncJob, writer: Box<dyn EventWriter + Send>) -> Result<Run
                 job.emit_every_ns,
                 job.stream.clone(),
             )
+            .concat(status)
             .write_events(sink.clone(), failures.clone());
-        (audio_in, video_in)
+        (audio_in, video_in, status_in)
     });
-    let mut ingest = Ingest::new(Some(Feed::new(audio_rx, audio_in)), Some(Feed::new(video_rx, video_in)));
+    let mut ingest = Ingest::new(
+        Some(Feed::new(audio_rx, audio_in)),
+        Some(Feed::new(video_rx, video_in)),
+        StatusFeed::new(job.stream.clone(), status_in),
+    );
     drive(&mut worker, &mut capture, &mut ingest, &failures, &job.stop)?;
     let summary = sink.borrow_mut().finish()?;
     Ok(summary)

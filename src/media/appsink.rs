@@ -4,13 +4,12 @@
 //! and video of one pipeline share one time axis whatever their segments say. Buffers without
 //! a timestamp cannot be placed in time and are skipped.
 
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use gst_app::AppSink;
 use gst_video::prelude::*;
 
-use super::ring::RecordSender;
+use super::ring::SharedSender;
 use super::{AudioChunk, VideoFrame};
 
 /// Running time of a sample's buffer, or `None` when it has no usable timestamp.
@@ -24,13 +23,11 @@ fn running_time_ns(sample: &gst::Sample, buffer: &gst::BufferRef) -> Option<u64>
 }
 
 /// Sends every sample of `sink`, turned into a record by `to_record`, into `sender`.
-fn connect<T, F>(sink: &AppSink, sender: RecordSender<T>, to_record: F)
+fn connect<T, F>(sink: &AppSink, sender: SharedSender<T>, to_record: F)
 where
     T: Send + 'static,
     F: Fn(&gst::Sample, &gst::BufferRef, u64) -> Result<T, gst::FlowError> + Send + 'static,
 {
-    let sender = Arc::new(Mutex::new(sender));
-    let on_eos = sender.clone();
     sink.set_callbacks(
         gst_app::AppSinkCallbacks::builder()
             .new_sample(move |sink| {
@@ -49,17 +46,12 @@ where
                     Err(gst::FlowError::Flushing)
                 }
             })
-            .eos(move |_| {
-                if let Ok(sender) = on_eos.lock() {
-                    sender.end();
-                }
-            })
             .build(),
     );
 }
 
 /// Sends every audio sample of `sink` (mono F32LE caps) into `sender`.
-pub(crate) fn connect_audio(sink: &AppSink, sender: RecordSender<AudioChunk>) {
+pub(crate) fn connect_audio(sink: &AppSink, sender: SharedSender<AudioChunk>) {
     connect(sink, sender, |_, buffer, pts_ns| {
         let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
         let samples = map
@@ -76,7 +68,7 @@ pub(crate) fn connect_audio(sink: &AppSink, sender: RecordSender<AudioChunk>) {
 }
 
 /// Sends every video sample of `sink` (GRAY8 or RGB caps) into `sender`, without row padding.
-pub(crate) fn connect_video(sink: &AppSink, sender: RecordSender<VideoFrame>) {
+pub(crate) fn connect_video(sink: &AppSink, sender: SharedSender<VideoFrame>) {
     connect(sink, sender, |sample, buffer, pts_ns| {
         let caps = sample.caps().ok_or(gst::FlowError::NotNegotiated)?;
         let info = gst_video::VideoInfo::from_caps(caps).map_err(|_| gst::FlowError::NotNegotiated)?;

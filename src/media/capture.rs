@@ -1,14 +1,22 @@
-//! A running capture: one source's pipeline, its rings and its bus.
+//! A running capture: one source's pipeline, its rings and its bus, and — for live sources —
+//! its supervision: a source that fails or stalls is torn down and rebuilt into the same rings.
+//!
+//! The rings end when end-of-stream reaches the bus (every sink has had its last buffer). A
+//! file or the test pattern ends there. A live source does not end by itself — a camera or a
+//! network feed that says end-of-stream (a server shutting down or restarting) is lost and
+//! rebuilt — unless the run asked it to end ([`Capture::send_eos`]).
 
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use gst::prelude::*;
 
 use crate::config::{Pace, SourceSpec};
 
 use super::appsink::{connect_audio, connect_video};
-use super::ring::{record_ring, RingCloser};
+use super::ring::{record_ring, RingCloser, SharedSender};
 use super::source::build_pipeline;
+use super::supervision::{SourceStatus, SupervisionConfig, Supervisor, SupervisorAction};
 use super::{AudioChunk, CaptureStats, MediaError, MediaNeeds, RecordReceiver, VideoFrame};
 
 /// Capacity of the audio ring, in buffers (a few seconds of typical 10–20 ms buffers).
@@ -19,64 +27,96 @@ const VIDEO_RING_RECORDS: usize = 32;
 /// Where a capture stands after looking at its bus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CaptureState {
-    /// Data is flowing or about to.
+    /// Data is flowing or about to (or a lost live source is waiting to be rebuilt).
     Running,
     /// The source reached end-of-stream.
     Finished,
 }
 
-/// One source's pipeline, from GStreamer to the rings.
-pub struct Capture {
-    source_name: String,
-    live: bool,
+/// A built pipeline and its bus.
+struct Running {
     pipeline: gst::Pipeline,
     bus: gst::Bus,
+    input_error: Arc<Mutex<Option<MediaError>>>,
+}
+
+/// One source's pipeline, from GStreamer to the rings.
+pub struct Capture {
+    spec: SourceSpec,
+    needs: MediaNeeds,
+    /// Whether the appsinks play in real time.
+    sync: bool,
+    source_name: String,
+    live: bool,
+    running: Option<Running>,
+    audio_sender: Option<SharedSender<AudioChunk>>,
+    video_sender: Option<SharedSender<VideoFrame>>,
     audio: Option<RecordReceiver<AudioChunk>>,
     video: Option<RecordReceiver<VideoFrame>>,
     closers: Vec<RingCloser>,
     stats: CaptureStats,
-    input_error: Arc<Mutex<Option<MediaError>>>,
+    supervision: SupervisionConfig,
+    supervisor: Option<Supervisor>,
+    /// The base time of the first pipeline, which rebuilt ones keep, so that running time
+    /// goes on across an outage instead of starting again from zero.
+    base_time: Option<gst::ClockTime>,
+    statuses: Vec<SourceStatus>,
+    eos_requested: bool,
     finished: bool,
 }
 
 impl Capture {
     /// Builds the pipeline for `spec` delivering what `needs` asks for. Live sources always run
-    /// in real time; `pace` applies to files and the test pattern.
+    /// in real time and are supervised; `pace` applies to files and the test pattern.
     pub fn open(spec: &SourceSpec, needs: MediaNeeds, pace: Pace) -> Result<Self, MediaError> {
         super::init()?;
         let live = spec.is_live();
         let pace = if live { Pace::Realtime } else { pace };
-        let built = build_pipeline(spec, needs, pace == Pace::Realtime)?;
         let stats = CaptureStats::default();
         let mut closers = Vec::new();
-        let audio = built.audio_sink.as_ref().map(|sink| {
-            let (sender, receiver, closer) = record_ring(AUDIO_RING_RECORDS, pace, stats.clone());
-            connect_audio(sink, sender);
-            closers.push(closer);
-            receiver
-        });
-        let video = built.video_sink.as_ref().map(|sink| {
-            let (sender, receiver, closer) = record_ring(VIDEO_RING_RECORDS, pace, stats.clone());
-            connect_video(sink, sender);
-            closers.push(closer);
-            receiver
-        });
-        let bus = built.pipeline.bus().ok_or_else(|| MediaError::Runtime {
-            source_name: spec.display_name(),
-            detail: "pipeline without a bus".into(),
-        })?;
-        Ok(Self {
+        let (audio_sender, audio) = needs
+            .audio
+            .map(|_| {
+                let (sender, receiver, closer) = record_ring(AUDIO_RING_RECORDS, pace, stats.clone());
+                closers.push(closer);
+                (Arc::new(Mutex::new(sender)), receiver)
+            })
+            .unzip();
+        let (video_sender, video) = needs
+            .video
+            .map(|_| {
+                let (sender, receiver, closer) = record_ring(VIDEO_RING_RECORDS, pace, stats.clone());
+                closers.push(closer);
+                (Arc::new(Mutex::new(sender)), receiver)
+            })
+            .unzip();
+        let mut capture = Self {
+            spec: spec.clone(),
+            needs,
+            sync: pace == Pace::Realtime,
             source_name: spec.display_name(),
             live,
-            pipeline: built.pipeline,
-            bus,
+            running: None,
+            audio_sender,
+            video_sender,
             audio,
             video,
             closers,
             stats,
-            input_error: built.input_error,
+            supervision: SupervisionConfig::default(),
+            supervisor: None,
+            base_time: None,
+            statuses: Vec::new(),
+            eos_requested: false,
             finished: false,
-        })
+        };
+        capture.running = Some(capture.build()?);
+        Ok(capture)
+    }
+
+    /// Sets how a live source is supervised (before [`Capture::start`]).
+    pub fn set_supervision(&mut self, config: SupervisionConfig) {
+        self.supervision = config;
     }
 
     /// Counters of records captured and dropped.
@@ -94,11 +134,156 @@ impl Capture {
         self.video.take()
     }
 
-    /// Starts the pipeline.
+    /// Starts the pipeline. A live source that fails here has never delivered anything, so
+    /// the failure is the input's (a wrong address, a missing device), not an outage.
     pub fn start(&mut self) -> Result<(), MediaError> {
-        if self.pipeline.set_state(gst::State::Playing).is_err() {
+        self.play()?;
+        if self.live {
+            self.supervisor = Some(Supervisor::new(
+                self.supervision,
+                Instant::now(),
+                self.stats.frames_in(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Reads the bus without waiting: end-of-stream finishes; errors become [`MediaError`]s,
+    /// except on a live source that has delivered data, which is lost, torn down and rebuilt
+    /// (see [`Capture::take_statuses`]).
+    pub fn poll(&mut self) -> Result<CaptureState, MediaError> {
+        let now = Instant::now();
+        let mut failure = None;
+        let mut ended = false;
+        if let Some(running) = &self.running {
+            while let Some(message) = running.bus.pop() {
+                match message.view() {
+                    gst::MessageView::Eos(_) => {
+                        ended = true;
+                        break;
+                    }
+                    gst::MessageView::Error(error) => {
+                        failure = Some(self.classify(error));
+                        break;
+                    }
+                    gst::MessageView::Warning(warning) => {
+                        let text = self.spec.redact(&warning.error().to_string());
+                        tracing::warn!(source = %self.source_name, "{text}");
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if ended {
+            match self.supervisor.as_mut() {
+                Some(supervisor) if !self.eos_requested => {
+                    if let Some(action) = supervisor.on_error(now, "the source ended the stream".into()) {
+                        self.apply(action, now);
+                    }
+                }
+                _ => {
+                    self.end_rings();
+                    self.finished = true;
+                }
+            }
+        }
+        if let Some(error) = failure {
+            match self.supervisor.as_mut() {
+                Some(supervisor) if !supervisor.never_started() => {
+                    if let Some(action) = supervisor.on_error(now, error.to_string()) {
+                        self.apply(action, now);
+                    }
+                }
+                _ => return Err(error),
+            }
+        }
+        if !self.finished {
+            let frames_in = self.stats.frames_in();
+            if let Some(action) = self.supervisor.as_mut().and_then(|s| s.observe(now, frames_in)) {
+                self.apply(action, now);
+            }
+        }
+        Ok(if self.finished {
+            CaptureState::Finished
+        } else {
+            CaptureState::Running
+        })
+    }
+
+    /// Changes in the source's health since the last call, oldest first.
+    pub fn take_statuses(&mut self) -> Vec<SourceStatus> {
+        std::mem::take(&mut self.statuses)
+    }
+
+    /// The source's length, once the pipeline knows it (files, after they start playing).
+    pub fn duration_ns(&self) -> Option<u64> {
+        self.running
+            .as_ref()?
+            .pipeline
+            .query_duration::<gst::ClockTime>()
+            .map(gst::ClockTime::nseconds)
+    }
+
+    /// Asks the source to end: end-of-stream flows through the pipeline like at the end of a
+    /// file, so every record already captured still reaches the rings. A lost source, which
+    /// has no pipeline, ends its rings at once.
+    pub fn send_eos(&mut self) {
+        self.eos_requested = true;
+        match &self.running {
+            Some(running) => {
+                running.pipeline.send_event(gst::event::Eos::new());
+            }
+            None => {
+                self.end_rings();
+                self.finished = true;
+            }
+        }
+    }
+
+    /// Stops the pipeline; streaming threads waiting on a full ring give up first.
+    pub fn stop(&mut self) {
+        for closer in &self.closers {
+            closer.close();
+        }
+        self.tear_down();
+    }
+
+    /// Builds a pipeline for the source, feeding the capture's rings.
+    fn build(&self) -> Result<Running, MediaError> {
+        let built = build_pipeline(&self.spec, self.needs, self.sync)?;
+        if let (Some(sink), Some(sender)) = (&built.audio_sink, &self.audio_sender) {
+            connect_audio(sink, sender.clone());
+        }
+        if let (Some(sink), Some(sender)) = (&built.video_sink, &self.video_sender) {
+            connect_video(sink, sender.clone());
+        }
+        let bus = built.pipeline.bus().ok_or_else(|| MediaError::Runtime {
+            source_name: self.source_name.clone(),
+            detail: "pipeline without a bus".into(),
+        })?;
+        Ok(Running {
+            pipeline: built.pipeline,
+            bus,
+            input_error: built.input_error,
+        })
+    }
+
+    /// Sets the built pipeline playing; a live one on the system clock at the first
+    /// pipeline's base time.
+    fn play(&mut self) -> Result<(), MediaError> {
+        let Some(running) = &self.running else {
+            return Ok(());
+        };
+        if self.live {
+            let clock = gst::SystemClock::obtain();
+            running.pipeline.use_clock(Some(&clock));
+            let base_time = *self.base_time.get_or_insert_with(|| clock.time());
+            running.pipeline.set_start_time(gst::ClockTime::NONE);
+            running.pipeline.set_base_time(base_time);
+        }
+        if running.pipeline.set_state(gst::State::Playing).is_err() {
             // The reason is on the bus; give it a moment to arrive.
-            if let Some(message) = self
+            if let Some(message) = running
                 .bus
                 .timed_pop_filtered(gst::ClockTime::from_seconds(1), &[gst::MessageType::Error])
             {
@@ -114,57 +299,78 @@ impl Capture {
         Ok(())
     }
 
-    /// Reads the bus without waiting: errors become [`MediaError`]s, end-of-stream finishes.
-    pub fn poll(&mut self) -> Result<CaptureState, MediaError> {
-        while let Some(message) = self.bus.pop() {
-            match message.view() {
-                gst::MessageView::Eos(_) => self.finished = true,
-                gst::MessageView::Error(error) => return Err(self.classify(error)),
-                gst::MessageView::Warning(warning) => {
-                    tracing::warn!(source = %self.source_name, "{}", warning.error());
+    /// Carries out what supervision decided.
+    fn apply(&mut self, action: SupervisorAction, now: Instant) {
+        match action {
+            SupervisorAction::TearDown { reason, retries } => {
+                tracing::warn!(source = %self.source_name, retries, "lost: {reason}");
+                self.tear_down();
+                self.statuses.push(SourceStatus::Lost {
+                    live_ns: self.stats.latest_running_time_ns(),
+                    reason,
+                    retries,
+                });
+            }
+            SupervisorAction::Rebuild => {
+                tracing::info!(source = %self.source_name, "rebuilding the source");
+                let started = self
+                    .build()
+                    .map(|running| self.running = Some(running))
+                    .and_then(|_| self.play());
+                if let Err(error) = started {
+                    if let Some(action) = self
+                        .supervisor
+                        .as_mut()
+                        .and_then(|s| s.on_error(now, error.to_string()))
+                    {
+                        self.apply(action, now);
+                    }
                 }
-                _ => {}
+            }
+            SupervisorAction::Recovered { retries } => {
+                tracing::info!(source = %self.source_name, retries, "recovered");
+                self.statuses.push(SourceStatus::Recovered {
+                    live_ns: self.stats.latest_running_time_ns(),
+                    retries,
+                });
             }
         }
-        Ok(if self.finished {
-            CaptureState::Finished
-        } else {
-            CaptureState::Running
-        })
     }
 
-    /// The source's length, once the pipeline knows it (files, after they start playing).
-    pub fn duration_ns(&self) -> Option<u64> {
-        self.pipeline
-            .query_duration::<gst::ClockTime>()
-            .map(gst::ClockTime::nseconds)
-    }
-
-    /// Asks the source to end: end-of-stream flows through the pipeline like at the end of a
-    /// file, so every record already captured still reaches the rings.
-    pub fn send_eos(&self) {
-        self.pipeline.send_event(gst::event::Eos::new());
-    }
-
-    /// Stops the pipeline; streaming threads waiting on a full ring give up first.
-    pub fn stop(&mut self) {
-        for closer in &self.closers {
-            closer.close();
+    fn tear_down(&mut self) {
+        if let Some(running) = self.running.take() {
+            let _ = running.pipeline.set_state(gst::State::Null);
         }
-        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+
+    fn end_rings(&self) {
+        if let Some(sender) = &self.audio_sender {
+            if let Ok(sender) = sender.lock() {
+                sender.end();
+            }
+        }
+        if let Some(sender) = &self.video_sender {
+            if let Ok(sender) = sender.lock() {
+                sender.end();
+            }
+        }
     }
 
     /// Says whose fault an error is: the input's when a handler found the input unusable or
     /// when a non-live source fails before producing anything; otherwise the run's.
     fn classify(&self, error: &gst::message::Error) -> MediaError {
-        if let Some(found) = self.input_error.lock().ok().and_then(|mut slot| slot.take()) {
+        let found = self
+            .running
+            .as_ref()
+            .and_then(|running| running.input_error.lock().ok().and_then(|mut slot| slot.take()));
+        if let Some(found) = found {
             return found;
         }
-        let detail = match error.debug() {
+        let detail = self.spec.redact(&match error.debug() {
             Some(debug) => format!("{} ({})", error.error(), debug),
             None => error.error().to_string(),
-        };
-        if self.stats.frames_in() == 0 && !self.live {
+        });
+        if self.stats.frames_in() == 0 {
             MediaError::Unreadable {
                 source_name: self.source_name.clone(),
                 detail,

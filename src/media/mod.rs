@@ -2,9 +2,11 @@
 //! appsinks hand timestamped records to the graph through bounded lock-free rings.
 //!
 //! Records carry GStreamer running time in nanoseconds. An appsink callback never blocks on
-//! the graph when the source is live or paced in real time: a full ring drops the record and
-//! counts it. With `--pace fast` the callback waits for room instead, which holds the pipeline
-//! back and loses nothing. This module knows GStreamer; it does no encoding or alignment.
+//! the graph when the source is live or paced in real time: a full ring drops its oldest record
+//! and counts it. With `--pace fast` the callback waits for room instead, which holds the
+//! pipeline back and loses nothing. Live sources are supervised: one that fails or stalls is
+//! reported lost and rebuilt into the same rings. This module knows GStreamer; it does no
+//! encoding or alignment.
 
 mod appsink;
 mod branches;
@@ -16,6 +18,7 @@ mod record;
 mod ring;
 mod source;
 mod stats;
+mod supervision;
 mod test_pattern;
 
 pub use capture::{Capture, CaptureState};
@@ -25,6 +28,7 @@ pub use needs::{AudioNeeds, MediaNeeds, VideoNeeds};
 pub use record::{AudioChunk, VideoFrame};
 pub use ring::RecordReceiver;
 pub use stats::CaptureStats;
+pub use supervision::{SourceStatus, SupervisionConfig};
 
 /// Initialises GStreamer once; every entry point that builds pipelines calls it.
 pub fn init() -> Result<(), MediaError> {

@@ -7,7 +7,7 @@
 //! sender waits for room instead, which holds the pipeline back and loses nothing.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crossbeam_queue::ArrayQueue;
@@ -35,6 +35,10 @@ pub(crate) struct RecordSender<T> {
     pace: Pace,
     stats: CaptureStats,
 }
+
+/// A sender that successive pipelines of one source share, so that a rebuilt source feeds
+/// the same ring.
+pub(crate) type SharedSender<T> = Arc<Mutex<RecordSender<T>>>;
 
 /// The graph end of a ring.
 #[derive(Debug)]

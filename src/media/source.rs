@@ -98,6 +98,13 @@ fn add_uri_decoder(
         detail: e.to_string(),
     })?;
 
+    decoder.connect("source-setup", false, |values| {
+        if let Some(source) = values.get(1).and_then(|v| v.get::<gst::Element>().ok()) {
+            configure_network_source(&source);
+        }
+        None
+    });
+
     let pipeline_weak = pipeline.downgrade();
     let (audio_target, video_target) = (audio_pad.clone(), video_pad.clone());
     decoder.connect_pad_added(move |_, pad| {
@@ -142,6 +149,20 @@ fn add_uri_decoder(
         }
     });
     Ok(())
+}
+
+/// Jitterbuffer latency of RTSP sources: rtspsrc's default of 2 s would delay every event by
+/// that much; packets later than this are dropped rather than let latency grow.
+const RTSP_LATENCY_MS: u32 = 200;
+
+/// Settles an RTSP source for live use: a short, bounded jitterbuffer, so that latency stays
+/// the same after a reconnect. The transport follows the scheme (`rtspt://` TCP, `rtspu://`
+/// UDP, `rtsp://` UDP falling back to TCP), as rtspsrc has it.
+fn configure_network_source(source: &gst::Element) {
+    if source.factory().is_some_and(|f| f.name() == "rtspsrc") {
+        source.set_property("latency", RTSP_LATENCY_MS);
+        source.set_property("drop-on-latency", true);
+    }
 }
 
 /// Sends a pad nobody needs into a fakesink, so that it does not stall the demuxer.

@@ -6,6 +6,10 @@
 //! estimate from the data before that time, which is complete and will not change: the
 //! `offset` event is final. The operator holds a capability at the next estimate's time, so
 //! downstream progress never runs ahead of an estimate still to come.
+//!
+//! A restart (the source came back after an outage) takes effect when the estimates reach its
+//! time: the samples before it are forgotten and the tracker starts afresh, so no estimate
+//! straddles the gap and lock is earned again.
 
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
@@ -74,6 +78,7 @@ impl<'scope> EstimateOffset<'scope> for StreamVec<'scope, u64, AudioEvidence> {
             let mut next_emit_ns = emit_every_ns;
             let mut capability = Some(initial);
             let mut latest_ns = 0u64;
+            let mut restarts_ns: Vec<u64> = Vec::new();
             move |(audio_input, audio_frontier), (video_input, video_frontier), output| {
                 audio_input.for_each_stamp(|_, containers| {
                     for evidence in containers.flat_map(|c| c.drain(..)) {
@@ -83,6 +88,7 @@ impl<'scope> EstimateOffset<'scope> for StreamVec<'scope, u64, AudioEvidence> {
                                 estimator.push_audio(sample.time_ns, sample.value);
                             }
                             AudioEvidence::Speech(window) => estimator.push_speech(window),
+                            AudioEvidence::Restart { time_ns } => restarts_ns.push(time_ns),
                         }
                     }
                 });
@@ -102,6 +108,11 @@ impl<'scope> EstimateOffset<'scope> for StreamVec<'scope, u64, AudioEvidence> {
                 if let Some(cap) = capability.as_mut() {
                     while next_emit_ns <= complete_until_ns {
                         cap.downgrade(&next_emit_ns);
+                        if let Some(restart_ns) = restarts_ns.iter().copied().filter(|&t| t <= next_emit_ns).max() {
+                            restarts_ns.retain(|&t| t > next_emit_ns);
+                            estimator.forget_before(restart_ns);
+                            tracker.forget();
+                        }
                         if let Some(estimate) = estimator.estimate(next_emit_ns) {
                             // A window's estimate holds at its centre; the event reports it at the
                             // window's end, carried there by the tracked drift.
