@@ -97,6 +97,60 @@ fn a_launch_line_without_the_needed_appsink_is_refused() {
 }
 
 #[test]
+fn caps_the_encoders_cannot_use_are_explained() {
+    assert_refused(
+        &[
+            "sync",
+            "--live",
+            "audiotestsrc num-buffers=100 ! audio/x-raw,format=S16LE,rate=8000,channels=2 ! appsink name=audio \
+             videotestsrc num-buffers=30 ! appsink name=video",
+        ],
+        &[
+            "cannot be converted",
+            "audio F32LE mono 16000 Hz",
+            "audioconvert ! audioresample",
+        ],
+    );
+}
+
+#[test]
+fn corrupt_bytes_in_the_middle_of_a_file_are_reported_without_a_hang() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let clip = dir.path().join("clip.ogg");
+    gst_launch(&format!(
+        "videotestsrc num-buffers=300 ! video/x-raw,width=160,height=120,framerate=30/1 ! theoraenc ! queue ! mux. \
+         audiotestsrc num-buffers=500 samplesperbuffer=960 ! audio/x-raw,rate=48000 ! vorbisenc ! queue ! mux. \
+         oggmux name=mux ! filesink location={}",
+        clip.display()
+    ));
+    let mut bytes = std::fs::read(&clip).expect("clip read");
+    let start = bytes.len() / 3;
+    for (i, byte) in bytes[start..start + 20_000].iter_mut().enumerate() {
+        *byte = ((i as u32).wrapping_mul(2_654_435_761) >> 13) as u8;
+    }
+    let corrupt = dir.path().join("corrupt.ogg");
+    std::fs::write(&corrupt, bytes).expect("corrupt clip written");
+    let path = corrupt.to_str().unwrap_or_default();
+
+    let started = std::time::Instant::now();
+    let output = warpflow(&["sync", "--live", path, "--pace", "fast"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(started.elapsed().as_secs() < 60, "the run took {:?}", started.elapsed());
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    match output.status.code() {
+        // Decoded past the damage: the lost stretch is reported, and the run ends normally.
+        Some(0) => {
+            let events = common::events(&output);
+            let discont = common::of_type(&events, "discont");
+            assert!(!discont.is_empty(), "the damage was papered over: {events:?}");
+            assert_eq!(events.last().map(|e| e["type"].clone()), Some("eos".into()));
+        }
+        Some(2) => assert!(stderr.contains(path), "{stderr}"),
+        code => panic!("exit {code:?}: {stderr}"),
+    }
+}
+
+#[test]
 fn bad_options_are_named() {
     assert_refused(&["sync", "--live", "test", "--pace", "warp"], &["--pace", "warp"]);
     assert_refused(&["sync", "--live", "test", "--device", "tpu"], &["tpu"]);

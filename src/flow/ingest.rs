@@ -113,6 +113,7 @@ impl<A: Timestamped + Clone + 'static, V: Timestamped + Clone + 'static> Ingest<
                 },
             ),
             SourceStatus::Recovered { live_ns, retries } => (live_ns, EventBody::Recovered { live_ns, retries }),
+            SourceStatus::Discont { live_ns, reason } => (live_ns, EventBody::Discont { live_ns, reason }),
         };
         let time = if lost { time_ns.max(latest_input) } else { time_ns }.max(*feed.input.time());
         feed.input.advance_to(time);

@@ -123,9 +123,11 @@ pub fn run_sync(job: SyncJob, writer: Box<dyn EventWriter + Send>) -> Result<Run
         let (audio_in, audio) = scope.new_input::<Vec<AudioChunk>>();
         let (video_in, video) = scope.new_input::<Vec<VideoFrame>>();
         let (status_in, status) = scope.new_input::<Vec<StreamEvent>>();
-        // After an outage the estimate starts afresh from the data that came back.
+        // After an outage or a jump the estimate starts afresh from the data after it.
         let restarts = status.clone().flat_map(|event| match event.body {
-            EventBody::Recovered { live_ns, .. } => Some(AudioEvidence::Restart { time_ns: live_ns }),
+            EventBody::Recovered { live_ns, .. } | EventBody::Discont { live_ns, .. } => {
+                Some(AudioEvidence::Restart { time_ns: live_ns })
+            }
             _ => None,
         });
         let audio_envelope = audio

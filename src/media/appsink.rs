@@ -2,14 +2,17 @@
 //!
 //! Timestamps become running time (the segment applied to the buffer's PTS), so that audio
 //! and video of one pipeline share one time axis whatever their segments say. Buffers without
-//! a timestamp cannot be placed in time and are skipped.
+//! a timestamp cannot be placed in time and are skipped. Jumps in the timestamps are noted in
+//! a shared list for the capture to report (see [`TimestampWatch`]).
 
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use gst_app::AppSink;
 use gst_video::prelude::*;
 
 use super::ring::SharedSender;
+use super::timestamp_watch::{Discontinuity, TimestampWatch};
 use super::{AudioChunk, VideoFrame};
 
 /// Running time of a sample's buffer, or `None` when it has no usable timestamp.
@@ -22,12 +25,17 @@ fn running_time_ns(sample: &gst::Sample, buffer: &gst::BufferRef) -> Option<u64>
     Some(running.nseconds())
 }
 
-/// Sends every sample of `sink`, turned into a record by `to_record`, into `sender`.
-fn connect<T, F>(sink: &AppSink, sender: SharedSender<T>, to_record: F)
+/// Discontinuities the appsinks of a capture found, oldest first.
+pub(crate) type DiscontinuityLog = Arc<Mutex<Vec<Discontinuity>>>;
+
+/// Sends every sample of `sink`, turned into a record by `to_record`, into `sender`, noting
+/// jumps in its timestamps in `log`.
+fn connect<T, F>(sink: &AppSink, sender: SharedSender<T>, log: DiscontinuityLog, to_record: F)
 where
     T: Send + 'static,
     F: Fn(&gst::Sample, &gst::BufferRef, u64) -> Result<T, gst::FlowError> + Send + 'static,
 {
+    let mut watch = TimestampWatch::default();
     sink.set_callbacks(
         gst_app::AppSinkCallbacks::builder()
             .new_sample(move |sink| {
@@ -38,6 +46,12 @@ where
                 let Some(pts_ns) = running_time_ns(&sample, buffer) else {
                     return Ok(gst::FlowSuccess::Ok);
                 };
+                let duration_ns = buffer.duration().map_or(0, gst::ClockTime::nseconds);
+                if let Some(jump) = watch.observe(pts_ns, duration_ns) {
+                    if let Ok(mut log) = log.lock() {
+                        log.push(jump);
+                    }
+                }
                 let record = to_record(&sample, buffer, pts_ns)?;
                 let mut sender = sender.lock().map_err(|_| gst::FlowError::Error)?;
                 if sender.send(record, pts_ns) {
@@ -51,8 +65,8 @@ where
 }
 
 /// Sends every audio sample of `sink` (mono F32LE caps) into `sender`.
-pub(crate) fn connect_audio(sink: &AppSink, sender: SharedSender<AudioChunk>) {
-    connect(sink, sender, |_, buffer, pts_ns| {
+pub(crate) fn connect_audio(sink: &AppSink, sender: SharedSender<AudioChunk>, log: DiscontinuityLog) {
+    connect(sink, sender, log, |_, buffer, pts_ns| {
         let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
         let samples = map
             .as_slice()
@@ -68,8 +82,8 @@ pub(crate) fn connect_audio(sink: &AppSink, sender: SharedSender<AudioChunk>) {
 }
 
 /// Sends every video sample of `sink` (GRAY8 or RGB caps) into `sender`, without row padding.
-pub(crate) fn connect_video(sink: &AppSink, sender: SharedSender<VideoFrame>) {
-    connect(sink, sender, |sample, buffer, pts_ns| {
+pub(crate) fn connect_video(sink: &AppSink, sender: SharedSender<VideoFrame>, log: DiscontinuityLog) {
+    connect(sink, sender, log, |sample, buffer, pts_ns| {
         let caps = sample.caps().ok_or(gst::FlowError::NotNegotiated)?;
         let info = gst_video::VideoInfo::from_caps(caps).map_err(|_| gst::FlowError::NotNegotiated)?;
         let frame =

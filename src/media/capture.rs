@@ -13,7 +13,7 @@ use gst::prelude::*;
 
 use crate::config::{Pace, SourceSpec};
 
-use super::appsink::{connect_audio, connect_video};
+use super::appsink::{connect_audio, connect_video, DiscontinuityLog};
 use super::ring::{record_ring, RingCloser, SharedSender};
 use super::source::build_pipeline;
 use super::supervision::{SourceStatus, SupervisionConfig, Supervisor, SupervisorAction};
@@ -23,6 +23,8 @@ use super::{AudioChunk, CaptureStats, MediaError, MediaNeeds, RecordReceiver, Vi
 const AUDIO_RING_RECORDS: usize = 256;
 /// Capacity of the video ring, in frames (about a second at 30 fps).
 const VIDEO_RING_RECORDS: usize = 32;
+/// Jumps this close to the last one reported are the same jump seen by the other medium.
+const SAME_DISCONT_NS: u64 = 1_000_000_000;
 
 /// Where a capture stands after looking at its bus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +63,8 @@ pub struct Capture {
     /// goes on across an outage instead of starting again from zero.
     base_time: Option<gst::ClockTime>,
     statuses: Vec<SourceStatus>,
+    discontinuities: DiscontinuityLog,
+    last_discont_ns: Option<u64>,
     eos_requested: bool,
     finished: bool,
 }
@@ -107,6 +111,8 @@ impl Capture {
             supervisor: None,
             base_time: None,
             statuses: Vec::new(),
+            discontinuities: DiscontinuityLog::default(),
+            last_discont_ns: None,
             eos_requested: false,
             finished: false,
         };
@@ -197,6 +203,7 @@ impl Capture {
                 _ => return Err(error),
             }
         }
+        self.report_discontinuities();
         if !self.finished {
             let frames_in = self.stats.frames_in();
             if let Some(action) = self.supervisor.as_mut().and_then(|s| s.observe(now, frames_in)) {
@@ -252,10 +259,10 @@ impl Capture {
     fn build(&self) -> Result<Running, MediaError> {
         let built = build_pipeline(&self.spec, self.needs, self.sync)?;
         if let (Some(sink), Some(sender)) = (&built.audio_sink, &self.audio_sender) {
-            connect_audio(sink, sender.clone());
+            connect_audio(sink, sender.clone(), self.discontinuities.clone());
         }
         if let (Some(sink), Some(sender)) = (&built.video_sink, &self.video_sender) {
-            connect_video(sink, sender.clone());
+            connect_video(sink, sender.clone(), self.discontinuities.clone());
         }
         let bus = built.pipeline.bus().ok_or_else(|| MediaError::Runtime {
             source_name: self.source_name.clone(),
@@ -337,6 +344,29 @@ impl Capture {
         }
     }
 
+    /// Moves the jumps the appsinks found into the statuses, one per jump however many media
+    /// saw it.
+    fn report_discontinuities(&mut self) {
+        let found = match self.discontinuities.lock() {
+            Ok(mut log) => std::mem::take(&mut *log),
+            Err(_) => return,
+        };
+        for jump in found {
+            if self
+                .last_discont_ns
+                .is_some_and(|last| last.abs_diff(jump.live_ns) < SAME_DISCONT_NS)
+            {
+                continue;
+            }
+            tracing::warn!(source = %self.source_name, live_ns = jump.live_ns, "discontinuity: {}", jump.reason);
+            self.last_discont_ns = Some(jump.live_ns);
+            self.statuses.push(SourceStatus::Discont {
+                live_ns: jump.live_ns,
+                reason: jump.reason,
+            });
+        }
+    }
+
     fn tear_down(&mut self) {
         if let Some(running) = self.running.take() {
             let _ = running.pipeline.set_state(gst::State::Null);
@@ -370,6 +400,13 @@ impl Capture {
             Some(debug) => format!("{} ({})", error.error(), debug),
             None => error.error().to_string(),
         });
+        if detail.contains("not-negotiated") {
+            return MediaError::UnusableCaps {
+                source_name: self.source_name.clone(),
+                needs: self.needs.describe(),
+                detail,
+            };
+        }
         if self.stats.frames_in() == 0 {
             MediaError::Unreadable {
                 source_name: self.source_name.clone(),

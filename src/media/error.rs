@@ -49,6 +49,20 @@ pub enum MediaError {
         /// GStreamer's account of the problem.
         detail: String,
     },
+    /// The source's media could not be brought to the format the encoders take.
+    #[error(
+        "{source_name} gives media in a format that cannot be converted to what this run needs ({needs}); \
+         a launch line must convert before its appsinks (… ! audioconvert ! audioresample ! appsink name=audio, \
+         … ! videoconvert ! videoscale ! appsink name=video): {detail}"
+    )]
+    UnusableCaps {
+        /// The source, as printable.
+        source_name: String,
+        /// What the run's appsinks accept.
+        needs: String,
+        /// GStreamer's account of the problem.
+        detail: String,
+    },
     /// The pipeline failed while running.
     #[error("{source_name} failed while running: {detail}")]
     Runtime {

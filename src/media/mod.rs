@@ -20,6 +20,7 @@ mod source;
 mod stats;
 mod supervision;
 mod test_pattern;
+mod timestamp_watch;
 
 pub use capture::{Capture, CaptureState};
 pub use decode::{decode_audio_file, decode_media_file};

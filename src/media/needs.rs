@@ -27,6 +27,18 @@ pub struct MediaNeeds {
     pub video: Option<VideoNeeds>,
 }
 
+impl MediaNeeds {
+    /// The formats asked for, in words: "audio F32LE mono 16000 Hz, video GRAY8 64×48".
+    pub fn describe(&self) -> String {
+        let audio = self.audio.map(|a| format!("audio F32LE mono {} Hz", a.rate_hz));
+        let video = self.video.map(|v| {
+            let format = if v.colour { "RGB" } else { "GRAY8" };
+            format!("video {format} {}×{}", v.width, v.height)
+        });
+        [audio, video].into_iter().flatten().collect::<Vec<_>>().join(", ")
+    }
+}
+
 impl AudioNeeds {
     /// Caps the audio appsink accepts.
     pub fn caps(&self) -> gst::Caps {

@@ -49,6 +49,13 @@ pub enum SourceStatus {
         /// Rebuilds it took.
         retries: u32,
     },
+    /// The timestamps jumped (a gap, or a reset) while data kept flowing.
+    Discont {
+        /// Running time of the first record after the jump.
+        live_ns: u64,
+        /// What happened, in words.
+        reason: String,
+    },
 }
 
 /// What the owner of the pipeline must do, and what to tell the graph.
