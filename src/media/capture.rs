@@ -222,6 +222,13 @@ impl Capture {
         std::mem::take(&mut self.statuses)
     }
 
+    /// The pipeline clock's running time now: what a record's running time is compared with
+    /// to tell how long ago it was captured. `None` while the source is down or not playing.
+    pub fn running_time_ns(&self) -> Option<u64> {
+        let running = self.running.as_ref()?;
+        running.pipeline.current_running_time().map(gst::ClockTime::nseconds)
+    }
+
     /// The source's length, once the pipeline knows it (files, after they start playing).
     pub fn duration_ns(&self) -> Option<u64> {
         self.running
