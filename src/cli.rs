@@ -6,7 +6,7 @@ use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
 use warpflow::align::{FollowerConfig, LagConfig, OffsetTrackerConfig, OltwConfig, RelocatorConfig};
-use warpflow::config::{ConfigError, Pace, SourceSpec};
+use warpflow::config::{ConfigError, Pace, PipelineFile, PipelineStream, SourceSpec};
 use warpflow::encode::{AudioFeatureKind, DeviceChoice, SampleFormat, VideoFeature};
 use warpflow::flow::operators::Batching;
 use warpflow::flow::{
@@ -42,8 +42,12 @@ struct CommonArgs {
     /// The live source: a file, a URI (file://, rtsp://, http(s)://), webcam[:/dev/videoN],
     /// test[?av_offset_ms=80&fps=30&duration_s=20&…], or a launch line ending in appsinks
     /// named video and/or audio.
-    #[arg(long, value_name = "SOURCE", value_parser = parse_source)]
-    live: SourceSpec,
+    #[arg(long, value_name = "SOURCE", value_parser = parse_source, required_unless_present = "pipeline")]
+    live: Option<SourceSpec>,
+    /// A pipeline description (TOML, see pipelines/) naming the stream and its source, instead
+    /// of --live.
+    #[arg(long, value_name = "FILE.toml", value_parser = parse_pipeline, conflicts_with = "live")]
+    pipeline: Option<PipelineStream>,
     /// Pace of files and the test pattern: realtime (as if live) or fast (no drops).
     #[arg(long, default_value = "realtime", value_parser = parse_pace)]
     pace: Pace,
@@ -53,9 +57,9 @@ struct CommonArgs {
     /// Output on stdout: jsonl (one JSON event per line) or pretty (for people).
     #[arg(long, default_value = "jsonl", value_parser = parse_output)]
     output: OutputFormat,
-    /// Name of the stream in events.
-    #[arg(long, default_value = "live0")]
-    stream: String,
+    /// Name of the stream in events (default: the pipeline file's stream id, or live0).
+    #[arg(long)]
+    stream: Option<String>,
     /// Seconds of running time between progress events.
     #[arg(long, default_value_t = 1.0, value_parser = parse_positive_seconds)]
     progress_interval_s: f64,
@@ -79,6 +83,17 @@ impl CommonArgs {
             max_records: self.max_batch as usize,
             max_wait: std::time::Duration::from_millis(self.max_batch_wait_ms),
         }
+    }
+
+    /// The source and the stream's name, from --live or --pipeline.
+    fn source_and_stream(&self) -> Result<(SourceSpec, String)> {
+        let (source, file_id) = match (&self.live, &self.pipeline) {
+            (Some(source), _) => (source.clone(), None),
+            (None, Some(stream)) => (stream.source.clone(), Some(stream.id.clone())),
+            (None, None) => anyhow::bail!("no source: give --live SOURCE or --pipeline FILE.toml"),
+        };
+        let stream = self.stream.clone().or(file_id).unwrap_or_else(|| "live0".to_owned());
+        Ok((source, stream))
     }
 
     fn supervision(&self) -> SupervisionConfig {
@@ -220,6 +235,10 @@ fn parse_source(text: &str) -> Result<SourceSpec, ConfigError> {
     text.parse()
 }
 
+fn parse_pipeline(text: &str) -> Result<PipelineStream, ConfigError> {
+    PipelineFile::load(std::path::Path::new(text)).and_then(PipelineFile::single_stream)
+}
+
 fn parse_pace(text: &str) -> Result<Pace, ConfigError> {
     text.parse()
 }
@@ -329,13 +348,14 @@ impl Cli {
                 let writer = event_writer(args.common.output);
                 let batching = args.common.batching();
                 let supervision = args.common.supervision();
+                let (source, stream) = args.common.source_and_stream()?;
                 let job = SyncJob {
                     batching,
                     supervision,
-                    source: args.common.live,
+                    source: source.clone(),
                     pace: args.common.pace,
                     device: args.common.device,
-                    stream: args.common.stream,
+                    stream: stream.clone(),
                     speech_model: args.speech_model,
                     lag: LagConfig {
                         max_lag_ns: args.max_lag_ms * 1_000_000,
@@ -354,9 +374,10 @@ impl Cli {
                 let writer = event_writer(args.common.output);
                 let batching = args.common.batching();
                 let supervision = args.common.supervision();
+                let (source, stream) = args.common.source_and_stream()?;
                 let job = FollowJob {
                     reference: args.reference,
-                    live: args.common.live,
+                    live: source.clone(),
                     pace: args.common.pace,
                     device: args.common.device,
                     features: args.audio_features,
@@ -378,7 +399,7 @@ impl Cli {
                         ..FollowerConfig::default()
                     },
                     emit_every_frames: args.emit_every_frames,
-                    stream: args.common.stream,
+                    stream: stream.clone(),
                     progress_every_ns: seconds_to_ns(args.common.progress_interval_s),
                     stop,
                 };
@@ -429,16 +450,17 @@ impl Cli {
                 let writer = event_writer(args.common.output);
                 let batching = args.common.batching();
                 let supervision = args.common.supervision();
+                let (source, stream) = args.common.source_and_stream()?;
                 let job = LocateJob {
                     references: args.references,
-                    live: args.common.live,
+                    live: source.clone(),
                     pace: args.common.pace,
                     device: args.common.device,
                     features: args.audio_features,
                     batching,
                     supervision,
                     max_query_frames: ((args.max_query_s / 0.02).round() as usize).max(1),
-                    stream: args.common.stream,
+                    stream: stream.clone(),
                     progress_every_ns: seconds_to_ns(args.common.progress_interval_s),
                     stop,
                 };

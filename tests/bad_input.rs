@@ -151,6 +151,18 @@ fn corrupt_bytes_in_the_middle_of_a_file_are_reported_without_a_hang() {
 }
 
 #[test]
+fn a_pipeline_file_of_several_streams_is_refused_naming_them() {
+    assert_refused(
+        &["sync", "--pipeline", "pipelines/two-cameras.toml"],
+        &["pipelines/two-cameras.toml", "2 streams (stage-left, stage-right)"],
+    );
+    assert_refused(
+        &["sync", "--pipeline", "no/such/pipeline.toml"],
+        &["no/such/pipeline.toml", "cannot be read"],
+    );
+}
+
+#[test]
 fn bad_options_are_named() {
     assert_refused(&["sync", "--live", "test", "--pace", "warp"], &["--pace", "warp"]);
     assert_refused(&["sync", "--live", "test", "--device", "tpu"], &["tpu"]);

@@ -187,3 +187,28 @@ fn tracks_drift_between_audio_and_video_clocks() {
         );
     }
 }
+
+#[test]
+fn a_pipeline_file_names_the_source_and_the_stream() {
+    let _shared = shared();
+    let output = warpflow(&["sync", "--pipeline", "pipelines/test-pattern.toml", "--pace", "fast"]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let events = events(&output);
+    assert!(
+        events.iter().all(|e| e["stream"] == "pattern"),
+        "the file's stream id names the events"
+    );
+    let mut offsets_ms: Vec<f64> = of_type(&events, "offset")
+        .iter()
+        .filter_map(|e| e["av_offset_ns"].as_f64())
+        .map(|ns| ns / 1e6)
+        .collect();
+    // The file's pattern has audio 80 ms late.
+    let measured_ms = median(&mut offsets_ms);
+    assert!((measured_ms - 80.0).abs() <= FRAME_NS / 1e6, "{measured_ms} ms");
+}

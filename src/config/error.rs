@@ -41,6 +41,14 @@ pub enum ConfigError {
         /// The parameters that exist.
         known: &'static str,
     },
+    /// A pipeline description file that cannot be used.
+    #[error("pipeline file '{}': {detail}", path.display())]
+    BadPipelineFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with the line where TOML knows it.
+        detail: String,
+    },
     /// A setting outside its accepted range.
     #[error("{name} is '{value}', expected {expected}")]
     BadValue {

@@ -4,10 +4,12 @@
 
 mod error;
 mod pace;
+mod pipeline_file;
 mod source;
 mod test_pattern;
 
 pub use error::ConfigError;
 pub use pace::Pace;
+pub use pipeline_file::{PipelineFile, PipelineStream};
 pub use source::SourceSpec;
 pub use test_pattern::TestPatternParams;
