@@ -225,3 +225,66 @@ fn follows_a_copy_of_itself_time_stretched_by_gstreamer() {
     println!("scaletempo copy at 1.2x: median error {:.1} ms", median_error * 1e3);
     assert!(median_error < 0.1, "median error {median_error} s");
 }
+
+#[test]
+fn goes_on_at_the_right_place_after_a_gap_in_the_live_stream() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let total_s = 40.0;
+    let notes = melody(total_s);
+    let identity = TimeMap {
+        points: vec![(0.0, 0.0), (total_s, total_s)],
+    };
+    let reference_wav = dir.path().join("reference.wav");
+    write_wav(
+        &reference_wav,
+        RATE_HZ,
+        &render(&notes, &identity, RATE_HZ, total_s, 0.0),
+    );
+    // The live copy loses data halfway: garbage in the middle of its Ogg pages, which the
+    // demuxer skips, so the timestamps jump over what was lost.
+    let live_ogg = dir.path().join("live.ogg");
+    gst_launch(&format!(
+        "filesrc location={} ! wavparse ! audioconvert ! vorbisenc ! oggmux ! filesink location={}",
+        reference_wav.display(),
+        live_ogg.display()
+    ));
+    let mut bytes = std::fs::read(&live_ogg).expect("live read");
+    let start = bytes.len() / 2;
+    for (i, byte) in bytes[start..start + 15_000].iter_mut().enumerate() {
+        *byte = ((i as u32).wrapping_mul(2_654_435_761) >> 13) as u8;
+    }
+    let live = dir.path().join("live_damaged.ogg");
+    std::fs::write(&live, bytes).expect("damaged live written");
+
+    let events = follow_events(&reference_wav, &live, &[]);
+    let gap = of_type(&events, "discont");
+    let gap = gap.first().expect("a discont event for the lost data");
+    let resumed_s = gap["live_ns"].as_f64().unwrap_or(f64::NAN) / 1e9;
+    // The same recording: the truth after the gap is ref = live. Told how much was lost, the
+    // tracker goes on near the right place at once (the last frames before the damage are
+    // garbled, so not exactly), where relocation alone would take seconds from a gap behind.
+    let errors_s = |from_s: f64, to_s: f64| -> Vec<f64> {
+        positions(&events, false)
+            .iter()
+            .filter_map(|p| {
+                let live_s = p["live_ns"].as_f64()? / 1e9;
+                let ref_s = p["ref_ns"].as_f64()? / 1e9;
+                (live_s > resumed_s + from_s && live_s < resumed_s + to_s).then(|| (ref_s - live_s).abs())
+            })
+            .collect()
+    };
+    let first = errors_s(0.0, 0.2);
+    let settled = errors_s(2.0, 5.0);
+    let within = settled.iter().filter(|&&e| e <= 0.1).count() as f64 / settled.len().max(1) as f64;
+    println!(
+        "{}: first position after it {:.2} s off; {:.0}% of positions 2–5 s after it within 100 ms",
+        gap["reason"],
+        first.first().copied().unwrap_or(f64::NAN),
+        within * 100.0
+    );
+    assert!(
+        first.first().is_some_and(|&e| e < 1.0),
+        "first positions after the gap: {first:?}"
+    );
+    assert!(within >= 0.9, "{:.0}% within 100 ms: {settled:?}", within * 100.0);
+}

@@ -7,7 +7,12 @@
 //! a match that worsens from one scan to the next is live input that matches nothing well. The
 //! tracker then restarts at the candidate, and the step says so, so the caller can report the
 //! jump.
+//!
+//! When the live stream loses frames (the source was down, or data was lost), the performance
+//! went on meanwhile: [`Follower::skip_live_frames`] restarts the tracker where the recent tempo
+//! would have brought it, and relocation corrects that guess if the performance did otherwise.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::{
@@ -70,7 +75,16 @@ pub struct Follower {
     transposition: Option<TranspositionTracker>,
     /// The live frame as the aligners see it (rotated back to the reference's key).
     rotated: Vec<f32>,
+    /// (live frame, reference frame) every [`PATH_SAMPLE_FRAMES`] frames of the current path,
+    /// the newest [`PATH_SAMPLES`]: the tempo over the last seconds, steadier than the
+    /// tracker's own estimate from the last few steps.
+    path_samples: VecDeque<(usize, usize)>,
 }
+
+/// Live frames between samples of the path (half a second at a 20 ms hop).
+const PATH_SAMPLE_FRAMES: usize = 25;
+/// Samples kept: about ten seconds of path.
+const PATH_SAMPLES: usize = 20;
 
 impl Follower {
     /// A follower of `reference`.
@@ -93,6 +107,7 @@ impl Follower {
             final_positions: Vec::new(),
             transposition,
             rotated: Vec::new(),
+            path_samples: VecDeque::with_capacity(PATH_SAMPLES + 1),
         })
     }
 
@@ -128,6 +143,44 @@ impl Follower {
             }));
     }
 
+    /// The live stream lost `missing_frames` frames before the next one: the path so far is
+    /// settled, and the tracker restarts `missing_frames` × the recent tempo further on.
+    pub fn skip_live_frames(&mut self, missing_frames: usize) {
+        if missing_frames == 0 {
+            return;
+        }
+        self.pending = None;
+        self.warper.finish();
+        self.take_final_positions();
+        let (ref_index, tempo) = self.recent_tempo();
+        // The next frame comes `missing_frames + 1` frames after the latest one.
+        let ahead = ((missing_frames + 1) as f64 * tempo).round() as usize;
+        self.warper.restart_at(ref_index + ahead);
+        self.path_samples.clear();
+        self.frames += missing_frames;
+        self.path_start_frame = self.frames;
+        if let Some(relocator) = self.relocator.as_mut() {
+            relocator.skip_live_frames(missing_frames);
+        }
+    }
+
+    /// The latest sampled reference frame, and the tempo (reference frames per live frame) of
+    /// the sampled path: 1 until the path is a few samples long.
+    fn recent_tempo(&self) -> (usize, f64) {
+        let (Some(&(first_live, first_ref)), Some(&(last_live, last_ref))) =
+            (self.path_samples.front(), self.path_samples.back())
+        else {
+            return (0, 1.0);
+        };
+        if last_live < first_live + 2 * PATH_SAMPLE_FRAMES {
+            return (last_ref, 1.0);
+        }
+        let tempo = (last_ref as f64 - first_ref as f64) / (last_live - first_live) as f64;
+        // Projected from the latest sample to the latest frame.
+        let since = self.frames.saturating_sub(last_live + 1) as f64;
+        (last_ref + (since * tempo).round() as usize, tempo.max(0.0))
+    }
+
     /// Takes the next live frame.
     pub fn push_frame(&mut self, frame: &[f32]) -> Result<FollowStep, AlignError> {
         let Some(transposition) = self.transposition.as_mut() else {
@@ -145,6 +198,12 @@ impl Follower {
         let live_index = self.frames;
         self.frames += 1;
         let tracked = self.warper.push_frame(frame)?;
+        if live_index.is_multiple_of(PATH_SAMPLE_FRAMES) || self.path_samples.is_empty() {
+            if self.path_samples.len() == PATH_SAMPLES {
+                self.path_samples.pop_front();
+            }
+            self.path_samples.push_back((live_index, tracked.ref_index));
+        }
         self.take_final_positions();
         let mut step = FollowStep {
             live_index,
@@ -169,6 +228,8 @@ impl Follower {
             self.take_final_positions();
             self.warper.restart_at(candidate.ref_index + 1);
             self.path_start_frame = live_index + 1;
+            self.path_samples.clear();
+            self.path_samples.push_back((live_index, candidate.ref_index));
             step.ref_index = candidate.ref_index;
             step.relocation = Some(candidate);
         } else {
@@ -270,5 +331,42 @@ mod tests {
         let settled_error = |f: &FinalPosition| (f.ref_middle() - live[f.live_index] as f64).abs();
         assert!(finals[..390].iter().all(|f| settled_error(f) <= 2.0));
         assert!(finals[at + 10..].iter().all(|f| settled_error(f) <= 2.0));
+    }
+
+    #[test]
+    fn after_lost_frames_the_tracker_goes_on_at_the_recent_tempo() {
+        let dim = 12;
+        let reference = Arc::new(FeatureMatrix::new(dim, symbols(2_000, dim, 9)).unwrap());
+        let config = FollowerConfig {
+            oltw: OltwConfig {
+                band_frames: 40,
+                ..OltwConfig::default()
+            },
+            relocation: None,
+            ..FollowerConfig::default()
+        };
+        // The live stream plays the reference at its own pace; frames 300..500 never arrive.
+        let run = |skip: bool| {
+            let mut follower = Follower::new(reference.clone(), config.clone()).unwrap();
+            let mut errors_after_gap = Vec::new();
+            for truth in (0..300).chain(500..700) {
+                if truth == 500 && skip {
+                    follower.skip_live_frames(200);
+                }
+                let step = follower.push_frame(reference.frame(truth)).unwrap();
+                if truth >= 500 {
+                    errors_after_gap.push(step.ref_index.abs_diff(truth));
+                }
+            }
+            errors_after_gap
+        };
+        let told = run(true);
+        assert!(told.iter().all(|&e| e <= 2), "told of the gap: {:?}", &told[..10]);
+        let untold = run(false);
+        assert!(
+            untold[0] > 100,
+            "without being told, the tracker stays behind: {}",
+            untold[0]
+        );
     }
 }

@@ -97,6 +97,15 @@ impl Relocator {
         })
     }
 
+    /// The live stream skipped `missing_frames` frames (an outage, a gap): the recent frames
+    /// and the scan over them are dropped, since a query spanning the gap would be no stretch
+    /// the stream really played.
+    pub fn skip_live_frames(&mut self, missing_frames: usize) {
+        self.recent.clear();
+        self.scan = None;
+        self.live_frames += missing_frames;
+    }
+
     /// Takes the next live frame; `tracked_ref` is where the tracker puts it. Returns a
     /// candidate when a scan ends with a match that clearly beats the tracked position.
     pub fn push_live(&mut self, frame: &[f32], tracked_ref: usize) -> Result<Option<RelocationCandidate>, AlignError> {

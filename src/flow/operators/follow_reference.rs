@@ -9,7 +9,9 @@
 //! from the provisional one. When the follower relocates after a jump, a `match` event reports
 //! the live span and the reference span that matched, before the position that follows it.
 //! Reference frame indices become reference times with the reference's own framing; live
-//! indices become the times the frames arrived with.
+//! indices become the times the frames arrived with. A step of several hops between live
+//! frames (the source was lost and came back, or data was lost) tells the follower how many
+//! frames never came, so it goes on where the performance would be.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -85,6 +87,9 @@ pub trait FollowReference<'scope> {
     ) -> StreamVec<'scope, u64, StreamEvent>;
 }
 
+/// A step between live frames of this many hops or more means frames were lost.
+const MIN_GAP_HOPS: f64 = 2.5;
+
 /// What a final position's event needs of its frame, kept until the position is final.
 #[derive(Debug, Clone, Copy)]
 struct AwaitingFinal {
@@ -109,6 +114,7 @@ impl<'scope> FollowReference<'scope> for StreamVec<'scope, u64, FeatureFrame> {
         let mut frames = Vec::new();
         let mut awaiting: VecDeque<AwaitingFinal> = VecDeque::new();
         let mut finals = Vec::new();
+        let mut latest_frame_ns: Option<u64> = None;
         self.unary_frontier(Pipeline, "FollowReference", move |initial, _| {
             // Held at the input frontier, for the final positions given when the input ends.
             let mut capability = Some(initial);
@@ -130,6 +136,15 @@ impl<'scope> FollowReference<'scope> for StreamVec<'scope, u64, FeatureFrame> {
                     frames.sort_by_key(|f: &FeatureFrame| f.time_ns);
                     let mut session = output.session(&cap);
                     for frame in frames.drain(..) {
+                        // Frames come a hop apart; a longer step is live audio that never came
+                        // (an outage, a gap), during which the performance went on.
+                        if let Some(previous_ns) = latest_frame_ns {
+                            let hops = (frame.time_ns.saturating_sub(previous_ns)) as f64 / timing.hop_ns;
+                            if hops >= MIN_GAP_HOPS {
+                                follower.skip_live_frames(hops.round() as usize - 1);
+                            }
+                        }
+                        latest_frame_ns = Some(frame.time_ns);
                         let step = match follower.push_frame(&frame.values) {
                             Ok(step) => step,
                             Err(error) => {
