@@ -39,7 +39,7 @@ enum Command {
 /// Options every job has.
 #[derive(Debug, Args)]
 struct CommonArgs {
-    /// The live source: a file, a URI (file://, rtsp://, http(s)://), webcam[:/dev/videoN],
+    /// The live source: a file, a URI (file://, rtsp://, http(s)://), webcam[:/dev/videoN][?mic=alsa:hw:1],
     /// test[?av_offset_ms=80&fps=30&duration_s=20&…], or a launch line ending in appsinks
     /// named video and/or audio.
     #[arg(long, value_name = "SOURCE", value_parser = parse_source, required_unless_present = "pipeline")]

@@ -54,6 +54,10 @@ fn an_unknown_source_is_named() {
         &["ftp://host/clip.mp4", "unknown source"],
     );
     assert_refused(&["sync", "--live", "webcam:/dev/video99"], &["/dev/video99"]);
+    assert_refused(
+        &["sync", "--live", "webcam:/dev/video0?mic=bluetooth"],
+        &["webcam mic", "bluetooth", "alsa:DEVICE"],
+    );
 }
 
 #[test]

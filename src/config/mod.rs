@@ -7,9 +7,11 @@ mod pace;
 mod pipeline_file;
 mod source;
 mod test_pattern;
+mod webcam;
 
 pub use error::ConfigError;
 pub use pace::Pace;
 pub use pipeline_file::{PipelineFile, PipelineStream};
 pub use source::SourceSpec;
 pub use test_pattern::TestPatternParams;
+pub use webcam::{Microphone, WebcamSpec};

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use super::{ConfigError, TestPatternParams};
+use super::{ConfigError, TestPatternParams, WebcamSpec};
 
 /// A media source in one of the forms of the command-line contract.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,8 +14,8 @@ pub enum SourceSpec {
     File(PathBuf),
     /// A network URI (`rtsp://`, `http://`, `https://`).
     Uri(String),
-    /// A V4L2 camera with the default microphone; `None` means the system's first camera.
-    Webcam(Option<PathBuf>),
+    /// A V4L2 camera and a microphone.
+    Webcam(WebcamSpec),
     /// A GStreamer launch line with appsinks named `video` and/or `audio`.
     LaunchLine(String),
 }
@@ -37,17 +37,10 @@ impl FromStr for SourceSpec {
             let query = text.strip_prefix("test").unwrap_or_default().trim_start_matches('?');
             return TestPatternParams::from_query(query).map(SourceSpec::Test);
         }
-        if text == "webcam" {
-            return Ok(SourceSpec::Webcam(None));
-        }
-        if let Some(device) = text.strip_prefix("webcam:") {
-            if device.is_empty() {
-                return Err(unknown(
-                    text,
-                    "'webcam:' must be followed by a device such as /dev/video0",
-                ));
+        if let Some(rest) = text.strip_prefix("webcam") {
+            if rest.is_empty() || rest.starts_with(':') || rest.starts_with('?') {
+                return WebcamSpec::parse(rest).map(SourceSpec::Webcam);
             }
-            return Ok(SourceSpec::Webcam(Some(PathBuf::from(device))));
         }
         if text.contains('!') {
             return Ok(SourceSpec::LaunchLine(text.to_owned()));
@@ -82,8 +75,7 @@ impl SourceSpec {
             SourceSpec::Test(_) => "test pattern".to_owned(),
             SourceSpec::File(path) => path.display().to_string(),
             SourceSpec::Uri(uri) => mask_credentials(uri),
-            SourceSpec::Webcam(None) => "webcam".to_owned(),
-            SourceSpec::Webcam(Some(device)) => format!("webcam {}", device.display()),
+            SourceSpec::Webcam(webcam) => webcam.to_string(),
             SourceSpec::LaunchLine(line) => format!("launch line '{line}'"),
         }
     }
@@ -179,11 +171,15 @@ mod tests {
     fn recognises_every_form() {
         assert!(matches!("test".parse(), Ok(SourceSpec::Test(_))));
         assert!(matches!("test?fps=25".parse(), Ok(SourceSpec::Test(p)) if p.fps == 25.0));
-        assert_eq!("webcam".parse(), Ok(SourceSpec::Webcam(None)));
-        assert_eq!(
-            "webcam:/dev/video2".parse(),
-            Ok(SourceSpec::Webcam(Some("/dev/video2".into())))
-        );
+        assert!(matches!(
+            "webcam".parse(),
+            Ok(SourceSpec::Webcam(WebcamSpec { device: None, .. }))
+        ));
+        assert!(matches!(
+            "webcam:/dev/video2?mic=pulse".parse(),
+            Ok(SourceSpec::Webcam(WebcamSpec { device: Some(d), microphone: crate::config::Microphone::Pulse(None) }))
+                if d == Path::new("/dev/video2")
+        ));
         assert_eq!(
             "rtsp://127.0.0.1:8554/x".parse(),
             Ok(SourceSpec::Uri("rtsp://127.0.0.1:8554/x".into()))
@@ -211,7 +207,7 @@ mod tests {
         ));
         assert!(matches!(
             "webcam:".parse::<SourceSpec>(),
-            Err(ConfigError::UnknownSource { .. })
+            Err(ConfigError::BadValue { .. })
         ));
         assert!(matches!(
             "".parse::<SourceSpec>(),

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use gst::prelude::*;
 use gst_app::AppSink;
 
-use crate::config::SourceSpec;
+use crate::config::{Microphone, SourceSpec, WebcamSpec};
 
 use super::branches::{add_audio_branch, add_video_branch, make, Branch};
 use super::test_pattern::add_test_pattern;
@@ -46,8 +46,8 @@ pub(crate) fn build_pipeline(spec: &SourceSpec, needs: MediaNeeds, sync: bool) -
                 add_uri_decoder(pipeline, uri, name, audio, video, sync, slot)
             })
         }
-        SourceSpec::Webcam(device) => with_branches(needs, sync, input_error, |pipeline, audio, video| {
-            add_webcam(pipeline, device.as_deref(), audio, video)
+        SourceSpec::Webcam(webcam) => with_branches(needs, sync, input_error, |pipeline, audio, video| {
+            add_webcam(pipeline, webcam, audio, video)
         }),
     }
 }
@@ -182,10 +182,10 @@ fn discard(pipeline: &gst::Pipeline, pad: &gst::Pad, sync: bool) {
     }
 }
 
-/// A V4L2 camera and the default microphone.
+/// A V4L2 camera and its microphone.
 fn add_webcam(
     pipeline: &gst::Pipeline,
-    device: Option<&std::path::Path>,
+    webcam: &WebcamSpec,
     audio_pad: Option<gst::Pad>,
     video_pad: Option<gst::Pad>,
 ) -> Result<(), MediaError> {
@@ -204,7 +204,7 @@ fn add_webcam(
         })
     };
     if let Some(target) = video_pad {
-        let device = device.map(|d| d.to_path_buf()).unwrap_or_else(|| "/dev/video0".into());
+        let device = webcam.device.clone().unwrap_or_else(|| "/dev/video0".into());
         if !device.exists() {
             return Err(MediaError::MissingDevice { device });
         }
@@ -213,7 +213,29 @@ fn add_webcam(
         link(&camera, &target)?;
     }
     if let Some(target) = audio_pad {
-        let microphone = make("autoaudiosrc", "gstreamer1.0-plugins-good")?;
+        let microphone = match &webcam.microphone {
+            Microphone::Auto => make("autoaudiosrc", "gstreamer1.0-plugins-good")?,
+            Microphone::Pulse(name) => {
+                let source = make("pulsesrc", "gstreamer1.0-pulseaudio")?;
+                if let Some(name) = name {
+                    source.set_property("device", name);
+                }
+                source
+            }
+            Microphone::Alsa(name) => {
+                let source = make("alsasrc", "gstreamer1.0-alsa")?;
+                if let Some(name) = name {
+                    source.set_property("device", name);
+                }
+                source
+            }
+            Microphone::None => {
+                return Err(MediaError::MissingStream {
+                    source_name: webcam.to_string(),
+                    kind: "audio",
+                })
+            }
+        };
         link(&microphone, &target)?;
     }
     Ok(())
