@@ -76,7 +76,18 @@ fn offsets_ms(events: &[Value], from_ns: u64, to_ns: u64) -> Vec<f64> {
 }
 
 #[test]
-fn sync_over_rtsp_survives_the_server_going_down_and_coming_back() {
+fn sync_over_rtsp_tcp_survives_the_server_going_down_and_coming_back() {
+    survives_the_server_going_down_and_coming_back("rtspt");
+}
+
+#[test]
+fn sync_over_rtsp_udp_survives_the_server_going_down_and_coming_back() {
+    survives_the_server_going_down_and_coming_back("rtspu");
+}
+
+/// Runs `sync` on the server over `scheme` (rtspt: TCP, rtspu: UDP), stops the server once
+/// locked, starts it again, and checks the events and the offsets on both sides of the outage.
+fn survives_the_server_going_down_and_coming_back(scheme: &str) {
     gst::init().expect("GStreamer initialises");
     let dir = tempfile::tempdir().expect("temporary folder");
     let file = flash_and_beep_file(dir.path(), 60);
@@ -90,7 +101,7 @@ fn sync_over_rtsp_survives_the_server_going_down_and_coming_back() {
         .args([
             "sync",
             "--live",
-            &format!("rtspt://127.0.0.1:{port}/x"),
+            &format!("{scheme}://127.0.0.1:{port}/x"),
             "--stall-timeout-s",
             "2",
         ])
@@ -146,7 +157,7 @@ fn sync_over_rtsp_survives_the_server_going_down_and_coming_back() {
     let mut after = offsets_ms(&seen, recovered_ns + 4_000_000_000, u64::MAX);
     let (before_ms, after_ms) = (median(&mut before), median(&mut after));
     println!(
-        "RTSP: offset {before_ms:.1} ms before the outage ({} estimates), lost at {:.1} s ({}), \
+        "RTSP over {scheme}: offset {before_ms:.1} ms before the outage ({} estimates), lost at {:.1} s ({}), \
          recovered at {:.1} s, {after_ms:.1} ms after ({} estimates)",
         before.len(),
         lost_ns as f64 / 1e9,
