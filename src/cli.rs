@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use warpflow::align::{FollowerConfig, LagConfig, OffsetTrackerConfig, OltwConfig, RelocatorConfig};
@@ -14,7 +14,8 @@ use warpflow::flow::{
     FollowEncoders, FollowJob, LocateJob, StopSignal, SyncJob, VideoComparison, VideoSource,
 };
 use warpflow::media::SupervisionConfig;
-use warpflow::serve::{event_writer, OutputFormat};
+use warpflow::serve::feed::{FeedServer, FeedSettings, FeedWriter};
+use warpflow::serve::{event_writer, EventWriter, OutputFormat};
 
 /// Streaming alignment of live audio and video.
 #[derive(Debug, Parser)]
@@ -75,6 +76,13 @@ struct CommonArgs {
     /// lost and rebuilt, with growing delays between attempts.
     #[arg(long, default_value_t = 5.0, value_parser = parse_positive_seconds)]
     stall_timeout_s: f64,
+    /// Serve the events over WebSocket at ws://ADDR/events (e.g. 127.0.0.1:8750; give
+    /// 0.0.0.0:PORT to be reached from other machines), with /healthz.
+    #[arg(long, value_name = "ADDR")]
+    serve: Option<std::net::SocketAddr>,
+    /// With --serve: every route but /healthz wants 'Authorization: Bearer TOKEN' or ?token=.
+    #[arg(long, value_name = "TOKEN", requires = "serve")]
+    token: Option<String>,
 }
 
 impl CommonArgs {
@@ -83,6 +91,19 @@ impl CommonArgs {
             max_records: self.max_batch as usize,
             max_wait: std::time::Duration::from_millis(self.max_batch_wait_ms),
         }
+    }
+
+    /// Standard output's writer, publishing to the feed too when --serve asks for one.
+    fn output(&self) -> Result<(Box<dyn EventWriter + Send>, Option<FeedServer>)> {
+        let writer = event_writer(self.output);
+        let Some(bind) = self.serve else {
+            return Ok((writer, None));
+        };
+        let server = FeedServer::start(FeedSettings::new(bind, self.token.clone()))
+            .with_context(|| format!("cannot serve the event feed at {bind}"))?;
+        eprintln!("warpflow: events at ws://{}/events", server.local_addr());
+        let writer: Box<dyn EventWriter + Send> = Box::new(FeedWriter::new(writer, server.hub()));
+        Ok((writer, Some(server)))
     }
 
     /// The source and the stream's name, from --live or --pipeline.
@@ -231,6 +252,13 @@ struct LocateArgs {
     max_query_s: f64,
 }
 
+/// Gives the feed's clients a moment to receive the run's last events before it stops.
+fn linger(feed: Option<FeedServer>) {
+    if feed.is_some() {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+}
+
 fn parse_source(text: &str) -> Result<SourceSpec, ConfigError> {
     text.parse()
 }
@@ -345,7 +373,7 @@ impl Cli {
     pub fn run(self, stop: StopSignal) -> Result<()> {
         match self.command {
             Command::Sync(args) => {
-                let writer = event_writer(args.common.output);
+                let (writer, feed) = args.common.output()?;
                 let batching = args.common.batching();
                 let supervision = args.common.supervision();
                 let (source, stream) = args.common.source_and_stream()?;
@@ -369,9 +397,10 @@ impl Cli {
                     stop,
                 };
                 run_sync(job, writer)?;
+                linger(feed);
             }
             Command::Follow(args) => {
-                let writer = event_writer(args.common.output);
+                let (writer, feed) = args.common.output()?;
                 let batching = args.common.batching();
                 let supervision = args.common.supervision();
                 let (source, stream) = args.common.source_and_stream()?;
@@ -404,6 +433,7 @@ impl Cli {
                     stop,
                 };
                 run_follow(job, writer)?;
+                linger(feed);
             }
             Command::EncodeRef(args) => {
                 let started = std::time::Instant::now();
@@ -447,7 +477,7 @@ impl Cli {
                 eprintln!("encode-ref: wrote {}", args.output.display());
             }
             Command::Locate(args) => {
-                let writer = event_writer(args.common.output);
+                let (writer, feed) = args.common.output()?;
                 let batching = args.common.batching();
                 let supervision = args.common.supervision();
                 let (source, stream) = args.common.source_and_stream()?;
@@ -465,6 +495,7 @@ impl Cli {
                     stop,
                 };
                 run_locate(job, writer)?;
+                linger(feed);
             }
         }
         Ok(())

@@ -1,0 +1,18 @@
+//! The live event feed (`--serve ADDR`): the run's events over WebSocket to any number of
+//! clients, with filters, resumption from a bounded replay buffer and a heartbeat, on a small
+//! tokio runtime of its own so that no client can slow the engine.
+//!
+//! The engine publishes each event once into the [`FeedHub`] (a lock held for a push, and a
+//! non-blocking broadcast); each client's task reads from the broadcast at its own pace. A
+//! client that falls further behind than the broadcast holds is told so and disconnected;
+//! the others do not notice. This module serves events; it never makes or changes them.
+
+mod hub;
+mod replay;
+mod server;
+mod writer;
+
+pub use hub::{FeedHub, Subscription};
+pub use replay::{FeedEvent, ReplayBuffer, ReplayStart};
+pub use server::{FeedServer, FeedSettings};
+pub use writer::FeedWriter;

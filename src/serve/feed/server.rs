@@ -1,0 +1,279 @@
+//! The feed's HTTP side: `GET /events` (WebSocket), `GET /healthz`, bearer-token checks, on a
+//! tokio runtime of its own.
+//!
+//! `/events` takes `stream` and `type` (comma-separated lists), `from_seq` (resume from the
+//! replay buffer; a `replay_truncated` message says when it no longer reaches that far) and
+//! `token`. When nothing else was sent for a second, a `heartbeat` message carries each
+//! stream's watermark. A client more than the queue behind gets a close frame (1008, "too
+//! slow …") and is dropped.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::{FeedEvent, FeedHub, ReplayStart};
+
+/// How often an idle client hears that the run is alive.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+/// How long a message to a client may take before the client counts as gone.
+const SEND_TIMEOUT: Duration = Duration::from_secs(5);
+/// WebSocket close code for a policy violation: here, reading too slowly.
+const CLOSE_TOO_SLOW: u16 = 1008;
+
+/// How the feed is served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedSettings {
+    /// Address to listen on (127.0.0.1 unless the user says otherwise).
+    pub bind: SocketAddr,
+    /// When set, every route but `/healthz` wants `Authorization: Bearer TOKEN` or `?token=`.
+    pub token: Option<String>,
+    /// Events kept for clients that resume with `from_seq`.
+    pub replay_events: usize,
+    /// Events a client may fall behind before it is cut off.
+    pub client_queue_events: usize,
+}
+
+impl FeedSettings {
+    /// Settings for `bind` with the default buffer sizes.
+    pub fn new(bind: SocketAddr, token: Option<String>) -> Self {
+        Self {
+            bind,
+            token,
+            replay_events: 10_000,
+            client_queue_events: 1_024,
+        }
+    }
+}
+
+struct App {
+    hub: Arc<FeedHub>,
+    token: Option<String>,
+}
+
+impl App {
+    fn authorised(&self, headers: &HeaderMap, params: &HashMap<String, String>) -> bool {
+        let Some(token) = &self.token else { return true };
+        let bearer = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "));
+        bearer == Some(token.as_str()) || params.get("token") == Some(token)
+    }
+}
+
+/// What a client asked for.
+#[derive(Debug, Clone, Default)]
+struct Filter {
+    streams: Option<Vec<String>>,
+    kinds: Option<Vec<String>>,
+    from_seq: Option<u64>,
+}
+
+impl Filter {
+    fn from_params(params: &HashMap<String, String>) -> Result<Self, String> {
+        let list = |name: &str| {
+            params
+                .get(name)
+                .map(|value| value.split(',').map(str::to_owned).collect::<Vec<_>>())
+        };
+        let from_seq = params
+            .get("from_seq")
+            .map(|value| {
+                value
+                    .parse()
+                    .map_err(|_| format!("from_seq is '{value}', expected a whole number ≥ 0"))
+            })
+            .transpose()?;
+        Ok(Self {
+            streams: list("stream"),
+            kinds: list("type"),
+            from_seq,
+        })
+    }
+
+    fn accepts(&self, event: &FeedEvent) -> bool {
+        self.streams.as_ref().is_none_or(|s| s.contains(&event.stream))
+            && self.kinds.as_ref().is_none_or(|k| k.contains(&event.kind))
+    }
+
+    fn accepts_stream(&self, stream: &str) -> bool {
+        self.streams.as_ref().is_none_or(|s| s.iter().any(|x| x == stream))
+    }
+}
+
+/// A running feed server; dropping it stops it.
+pub struct FeedServer {
+    runtime: Option<tokio::runtime::Runtime>,
+    local_addr: SocketAddr,
+    hub: Arc<FeedHub>,
+}
+
+impl FeedServer {
+    /// Binds `settings.bind` and serves in the background.
+    pub fn start(settings: FeedSettings) -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("warpflow-feed")
+            .enable_all()
+            .build()?;
+        let listener = std::net::TcpListener::bind(settings.bind)?;
+        listener.set_nonblocking(true)?;
+        let local_addr = listener.local_addr()?;
+        let hub = Arc::new(FeedHub::new(settings.replay_events, settings.client_queue_events));
+        let app = Arc::new(App {
+            hub: hub.clone(),
+            token: settings.token,
+        });
+        let router = Router::new()
+            .route("/events", get(events))
+            .route("/healthz", get(|| async { "ok" }))
+            .with_state(app);
+        let listener = {
+            let _entered = runtime.enter();
+            tokio::net::TcpListener::from_std(listener)?
+        };
+        runtime.spawn(async move {
+            if let Err(error) = axum::serve(listener, router).await {
+                tracing::error!("the event feed stopped: {error}");
+            }
+        });
+        Ok(Self {
+            runtime: Some(runtime),
+            local_addr,
+            hub,
+        })
+    }
+
+    /// The address it listens on (with the port chosen when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Where the run publishes its events.
+    pub fn hub(&self) -> Arc<FeedHub> {
+        self.hub.clone()
+    }
+}
+
+impl Drop for FeedServer {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_timeout(Duration::from_millis(500));
+        }
+    }
+}
+
+async fn events(
+    upgrade: WebSocketUpgrade,
+    State(app): State<Arc<App>>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if !app.authorised(&headers, &params) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            "this feed wants 'Authorization: Bearer TOKEN' or ?token=TOKEN",
+        )
+            .into_response();
+    }
+    let filter = match Filter::from_params(&params) {
+        Ok(filter) => filter,
+        Err(reason) => return (StatusCode::BAD_REQUEST, reason).into_response(),
+    };
+    upgrade.on_upgrade(move |socket| serve_client(socket, app.hub.clone(), filter))
+}
+
+/// Sends `text`; false when the client is gone or too slow to take it.
+async fn send(socket: &mut WebSocket, text: String) -> bool {
+    matches!(
+        tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text.into()))).await,
+        Ok(Ok(()))
+    )
+}
+
+async fn close(socket: &mut WebSocket, code: u16, reason: String) {
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(Message::Close(Some(frame)))).await;
+}
+
+async fn serve_client(mut socket: WebSocket, hub: Arc<FeedHub>, filter: Filter) {
+    let subscription = hub.subscribe(filter.from_seq, |event| filter.accepts(event));
+    if let ReplayStart::Truncated { from_seq, oldest_seq } = subscription.start {
+        let notice = serde_json::json!({
+            "v": crate::events::SCHEMA_VERSION,
+            "type": "replay_truncated",
+            "from_seq": from_seq,
+            "oldest_seq": oldest_seq,
+        });
+        if !send(&mut socket, notice.to_string()).await {
+            return;
+        }
+    }
+    for event in subscription.replay {
+        if !send(&mut socket, event.json.clone()).await {
+            return;
+        }
+    }
+    let mut live = subscription.live;
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut sent_since_tick = true;
+    loop {
+        tokio::select! {
+            received = live.recv() => match received {
+                Ok(event) => {
+                    if filter.accepts(&event) {
+                        if !send(&mut socket, event.json.clone()).await {
+                            return;
+                        }
+                        sent_since_tick = true;
+                    }
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    let reason = format!("too slow: {missed} events missed; reconnect with from_seq");
+                    close(&mut socket, CLOSE_TOO_SLOW, reason).await;
+                    return;
+                }
+                Err(RecvError::Closed) => {
+                    close(&mut socket, 1000, "the run ended".into()).await;
+                    return;
+                }
+            },
+            _ = heartbeat.tick() => {
+                if !sent_since_tick {
+                    let frontiers: serde_json::Map<String, serde_json::Value> = hub
+                        .frontiers_ns()
+                        .into_iter()
+                        .filter(|(stream, _)| filter.accepts_stream(stream))
+                        .map(|(stream, ns)| (stream, ns.into()))
+                        .collect();
+                    let beat = serde_json::json!({
+                        "v": crate::events::SCHEMA_VERSION,
+                        "type": "heartbeat",
+                        "frontiers_ns": frontiers,
+                    });
+                    if !send(&mut socket, beat.to_string()).await {
+                        return;
+                    }
+                }
+                sent_since_tick = false;
+            }
+            incoming = socket.recv() => match incoming {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}

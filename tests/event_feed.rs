@@ -1,0 +1,204 @@
+//! The WebSocket event feed with real clients: a `warpflow sync --serve` run read by
+//! tokio-tungstenite clients (filters, resume from the replay buffer, the token), and the feed
+//! served in-process to a fast and a slow client (the slow one is cut off, the fast one keeps
+//! every event).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde_json::Value;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+use warpflow::events::{Event, EventBody};
+use warpflow::serve::feed::{FeedServer, FeedSettings};
+
+/// A `warpflow sync --serve 127.0.0.1:0` run on the test pattern, killed when dropped.
+struct ServedRun {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl ServedRun {
+    fn start(extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_warpflow"))
+            .args(["sync", "--live", "test?duration_s=30", "--serve", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the warpflow binary starts");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        let addr = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|line| {
+                line.strip_prefix("warpflow: events at ws://")
+                    .and_then(|rest| rest.strip_suffix("/events"))
+                    .and_then(|addr| addr.parse().ok())
+            })
+            .expect("the run says where it serves");
+        // Keep draining standard error so that the run never blocks on it.
+        std::thread::spawn(move || lines.for_each(drop));
+        Self { child, addr }
+    }
+
+    fn url(&self, query: &str) -> String {
+        format!("ws://{}/events{query}", self.addr)
+    }
+}
+
+impl Drop for ServedRun {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads JSON messages until `count` events (not heartbeats) have come, or 30 s pass.
+async fn read_events<S>(socket: &mut S, count: usize) -> Vec<Value>
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    let mut events = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while events.len() < count {
+        let next = tokio::time::timeout_at(deadline, socket.next()).await;
+        let Ok(Some(Ok(message))) = next else { break };
+        if let Message::Text(text) = message {
+            let value: Value = serde_json::from_str(text.as_str()).expect("JSON");
+            if value["type"] != "heartbeat" {
+                events.push(value);
+            }
+        }
+    }
+    events
+}
+
+#[tokio::test]
+async fn clients_filter_resume_and_need_the_token() {
+    let run = ServedRun::start(&["--token", "s3cret"]);
+
+    // Without the token: refused before the upgrade.
+    let refused = tokio_tungstenite::connect_async(run.url("")).await;
+    assert!(
+        refused.as_ref().is_err_and(|e| e.to_string().contains("401")),
+        "no token: {refused:?}"
+    );
+
+    // With it in the query, only offsets when asked for.
+    let (mut offsets, _) = tokio_tungstenite::connect_async(run.url("?type=offset&token=s3cret"))
+        .await
+        .expect("the token is accepted");
+    let seen = read_events(&mut offsets, 3).await;
+    assert_eq!(seen.len(), 3, "three offsets: {seen:?}");
+    assert!(seen.iter().all(|e| e["type"] == "offset"), "{seen:?}");
+    let last_seq = seen[2]["seq"].as_u64().expect("seq");
+    offsets.close(None).await.expect("closed");
+
+    // Resuming from an earlier seq, with the token as a bearer header: every event from there,
+    // numbered without a gap.
+    let mut request = run
+        .url(&format!("?from_seq={}", last_seq - 1))
+        .into_client_request()
+        .expect("a request");
+    request
+        .headers_mut()
+        .insert("Authorization", "Bearer s3cret".parse().expect("a header"));
+    let (mut resumed, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("the bearer token is accepted");
+    let replayed = read_events(&mut resumed, 6).await;
+    let seqs: Vec<u64> = replayed.iter().filter_map(|e| e["seq"].as_u64()).collect();
+    assert_eq!(seqs, (last_seq - 1..last_seq + 5).collect::<Vec<_>>(), "{replayed:?}");
+
+    // /healthz needs no token.
+    let mut http = std::net::TcpStream::connect(run.addr).expect("connects");
+    http.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("request sent");
+    let mut reply = String::new();
+    http.read_to_string(&mut reply).expect("reply read");
+    assert!(reply.starts_with("HTTP/1.1 200") && reply.ends_with("ok"), "{reply}");
+}
+
+/// A cue event of about 4 KiB, so that a client that stops reading fills its socket buffers
+/// within seconds.
+fn bulky_cue(seq: u64) -> Event {
+    Event {
+        v: 1,
+        stream: "live0".into(),
+        seq,
+        body: EventBody::Cue {
+            cue: format!("{seq}:{}", "x".repeat(4_096)),
+            ref_ns: seq,
+            live_ns: seq,
+        },
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_client_is_cut_off_and_a_fast_one_keeps_every_event() {
+    let settings = FeedSettings {
+        client_queue_events: 256,
+        ..FeedSettings::new("127.0.0.1:0".parse().expect("an address"), None)
+    };
+    let server = FeedServer::start(settings).expect("the feed starts");
+    let hub = server.hub();
+    let url = format!("ws://{}/events", server.local_addr());
+    let (mut fast, _) = tokio_tungstenite::connect_async(&url).await.expect("fast connects");
+    // The slow client never reads; its socket buffers fill, then its queue.
+    let (slow, _) = tokio_tungstenite::connect_async(&url).await.expect("slow connects");
+    while hub.clients() < 2 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // About 2500 events (10 MB) a second for 4 s: easy for a client that reads, far more than
+    // the socket buffers and the queue of one that does not.
+    const EVENTS: u64 = 10_000;
+    let publisher = {
+        let hub = Arc::clone(&hub);
+        tokio::task::spawn_blocking(move || {
+            for seq in 0..EVENTS {
+                hub.publish(&bulky_cue(seq));
+                if seq % 5 == 4 {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }
+        })
+    };
+    let received = read_events(&mut fast, EVENTS as usize).await;
+    publisher.await.expect("published");
+    let seqs: Vec<u64> = received.iter().filter_map(|e| e["seq"].as_u64()).collect();
+    let first_missing = (0..EVENTS)
+        .zip(&seqs)
+        .find(|(want, got)| want != *got)
+        .map(|(want, _)| want);
+    assert!(
+        seqs.len() as u64 == EVENTS && first_missing.is_none(),
+        "the fast client got {} of {EVENTS} events, first out of place: {first_missing:?}",
+        seqs.len()
+    );
+
+    // The slow one was told why and dropped.
+    let (_, mut slow_reader) = slow.split();
+    let mut close_reason = None;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while let Ok(Some(Ok(message))) = tokio::time::timeout_at(deadline, slow_reader.next()).await {
+        if let Message::Close(Some(frame)) = message {
+            close_reason = Some((u16::from(frame.code), frame.reason.to_string()));
+            break;
+        }
+    }
+    let (code, reason) = close_reason.expect("a close frame for the slow client");
+    assert_eq!(code, 1008);
+    assert!(reason.starts_with("too slow"), "{reason}");
+    println!("fast client: all {EVENTS} events; slow client closed: {code} {reason}");
+    // The feed's own runtime is stopped outside this test's async context.
+    tokio::task::spawn_blocking(move || drop(server))
+        .await
+        .expect("the feed stops");
+}
