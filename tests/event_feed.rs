@@ -116,13 +116,36 @@ async fn clients_filter_resume_and_need_the_token() {
     let seqs: Vec<u64> = replayed.iter().filter_map(|e| e["seq"].as_u64()).collect();
     assert_eq!(seqs, (last_seq - 1..last_seq + 5).collect::<Vec<_>>(), "{replayed:?}");
 
-    // /healthz needs no token.
-    let mut http = std::net::TcpStream::connect(run.addr).expect("connects");
-    http.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .expect("request sent");
+    // /healthz needs no token; /metrics does.
+    let health = http_get(run.addr, "/healthz", None);
+    assert!(health.starts_with("HTTP/1.1 200") && health.ends_with("ok"), "{health}");
+    let refused = http_get(run.addr, "/metrics", None);
+    assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
+    let metrics = http_get(run.addr, "/metrics", Some("s3cret"));
+    assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+    for needle in [
+        "# TYPE warpflow_records_in_total counter",
+        "warpflow_events_total{stream=\"live0\",type=\"offset\"}",
+        "# TYPE warpflow_feed_clients gauge",
+    ] {
+        assert!(metrics.contains(needle), "no {needle:?} in {metrics}");
+    }
+}
+
+/// A plain HTTP/1.1 GET of `path`, with a bearer `token` if given; the whole reply.
+fn http_get(addr: SocketAddr, path: &str, token: Option<&str>) -> String {
+    let mut http = std::net::TcpStream::connect(addr).expect("connects");
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        http,
+        "GET {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .expect("request sent");
     let mut reply = String::new();
     http.read_to_string(&mut reply).expect("reply read");
-    assert!(reply.starts_with("HTTP/1.1 200") && reply.ends_with("ok"), "{reply}");
+    reply
 }
 
 /// A cue event of about 4 KiB, so that a client that stops reading fills its socket buffers

@@ -8,7 +8,7 @@ use tokio::sync::broadcast;
 
 use crate::events::{Event, EventBody};
 
-use super::{FeedEvent, ReplayBuffer, ReplayStart};
+use super::{FeedEvent, FeedMetrics, ReplayBuffer, ReplayStart};
 
 /// What a new client gets: the events it asked for that are held, whether they reach back as
 /// far as it asked, and the live events from then on.
@@ -24,6 +24,7 @@ pub struct Subscription {
 struct HubState {
     replay: ReplayBuffer,
     frontier_ns: BTreeMap<String, u64>,
+    metrics: FeedMetrics,
 }
 
 /// Shared by the engine (publishing) and the server (subscribing).
@@ -41,6 +42,7 @@ impl FeedHub {
             state: Mutex::new(HubState {
                 replay: ReplayBuffer::new(replay_events),
                 frontier_ns: BTreeMap::new(),
+                metrics: FeedMetrics::default(),
             }),
             sender,
         }
@@ -53,6 +55,7 @@ impl FeedHub {
         if let EventBody::Progress { frontier_ns, .. } = event.body {
             state.frontier_ns.insert(event.stream.clone(), frontier_ns);
         }
+        state.metrics.observe(event, &feed_event.kind);
         state.replay.push(feed_event.clone());
         // Under the lock, so that a subscriber's replay and live events neither overlap nor
         // leave a hole. No receiver is no error: nobody is watching yet.
@@ -76,6 +79,15 @@ impl FeedHub {
         self.state
             .lock()
             .map(|state| state.frontier_ns.clone())
+            .unwrap_or_default()
+    }
+
+    /// The Prometheus text of what has been published so far.
+    pub fn metrics_text(&self) -> String {
+        let clients = self.clients();
+        self.state
+            .lock()
+            .map(|state| state.metrics.render(clients))
             .unwrap_or_default()
     }
 

@@ -8,11 +8,13 @@
 //! the others do not notice. This module serves events; it never makes or changes them.
 
 mod hub;
+mod metrics;
 mod replay;
 mod server;
 mod writer;
 
 pub use hub::{FeedHub, Subscription};
+pub use metrics::FeedMetrics;
 pub use replay::{FeedEvent, ReplayBuffer, ReplayStart};
 pub use server::{FeedServer, FeedSettings};
 pub use writer::FeedWriter;

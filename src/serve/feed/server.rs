@@ -1,5 +1,5 @@
-//! The feed's HTTP side: `GET /events` (WebSocket), `GET /healthz`, bearer-token checks, on a
-//! tokio runtime of its own.
+//! The feed's HTTP side: `GET /events` (WebSocket), `GET /metrics` (Prometheus text),
+//! `GET /healthz`, bearer-token checks, on a tokio runtime of its own.
 //!
 //! `/events` takes `stream` and `type` (comma-separated lists), `from_seq` (resume from the
 //! replay buffer; a `replay_truncated` message says when it no longer reaches that far) and
@@ -135,6 +135,7 @@ impl FeedServer {
         });
         let router = Router::new()
             .route("/events", get(events))
+            .route("/metrics", get(metrics))
             .route("/healthz", get(|| async { "ok" }))
             .with_state(app);
         let listener = {
@@ -170,6 +171,25 @@ impl Drop for FeedServer {
             runtime.shutdown_timeout(Duration::from_millis(500));
         }
     }
+}
+
+async fn metrics(
+    State(app): State<Arc<App>>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if !app.authorised(&headers, &params) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            "this feed wants 'Authorization: Bearer TOKEN' or ?token=TOKEN",
+        )
+            .into_response();
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        app.hub.metrics_text(),
+    )
+        .into_response()
 }
 
 async fn events(
