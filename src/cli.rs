@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use warpflow::align::{FollowerConfig, LagConfig, OffsetTrackerConfig, OltwConfig, RelocatorConfig};
-use warpflow::config::{ConfigError, Pace, PipelineFile, PipelineStream, SourceSpec};
+use warpflow::config::{load_cues, ConfigError, Cue, Pace, PipelineFile, PipelineStream, SourceSpec};
 use warpflow::encode::{AudioFeatureKind, DeviceChoice, SampleFormat, VideoFeature};
 use warpflow::flow::operators::Batching;
 use warpflow::flow::{
@@ -156,6 +156,10 @@ struct FollowArgs {
     reference: PathBuf,
     #[command(flatten)]
     common: CommonArgs,
+    /// Cues to announce as the live stream reaches them: WebVTT (.vtt), SubRip (.srt) or a
+    /// JSON list of {"id", "ref_s"} (.json); times are reference times.
+    #[arg(long, value_name = "FILE", value_parser = parse_cues)]
+    cues: Option<CueFile>,
     /// Features compared: logmel or chroma.
     #[arg(long, default_value = "logmel", value_parser = parse_features)]
     audio_features: AudioFeatureKind,
@@ -257,6 +261,14 @@ fn linger(feed: Option<FeedServer>) {
     if feed.is_some() {
         std::thread::sleep(std::time::Duration::from_millis(300));
     }
+}
+
+/// The cues of a `--cues` file, read when the command line is.
+#[derive(Debug, Clone)]
+struct CueFile(Vec<Cue>);
+
+fn parse_cues(text: &str) -> Result<CueFile, ConfigError> {
+    load_cues(std::path::Path::new(text)).map(CueFile)
 }
 
 fn parse_source(text: &str) -> Result<SourceSpec, ConfigError> {
@@ -428,6 +440,7 @@ impl Cli {
                         ..FollowerConfig::default()
                     },
                     emit_every_frames: args.emit_every_frames,
+                    cues: args.cues.map(|file| file.0).unwrap_or_default(),
                     stream: stream.clone(),
                     progress_every_ns: seconds_to_ns(args.common.progress_interval_s),
                     stop,

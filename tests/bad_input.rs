@@ -167,6 +167,22 @@ fn a_pipeline_file_of_several_streams_is_refused_naming_them() {
 }
 
 #[test]
+fn a_bad_cue_file_is_refused_with_the_line_at_fault() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let cues = dir.path().join("cues.vtt");
+    std::fs::write(
+        &cues,
+        "WEBVTT\n\n00:01.000 --> 00:02.000\nok\n\n00:0x.000 --> 00:03.000\nbad\n",
+    )
+    .expect("cues written");
+    let path = cues.to_str().unwrap_or_default();
+    assert_refused(
+        &["follow", "--reference", "Cargo.toml", "--live", "test", "--cues", path],
+        &[path, "line 6", "00:0x.000"],
+    );
+}
+
+#[test]
 fn bad_options_are_named() {
     assert_refused(&["sync", "--live", "test", "--pace", "warp"], &["--pace", "warp"]);
     assert_refused(&["sync", "--live", "test", "--device", "tpu"], &["tpu"]);

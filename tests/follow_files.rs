@@ -288,3 +288,63 @@ fn goes_on_at_the_right_place_after_a_gap_in_the_live_stream() {
     );
     assert!(within >= 0.9, "{:.0}% within 100 ms: {settled:?}", within * 100.0);
 }
+
+#[test]
+fn announces_each_cue_when_the_live_stream_reaches_it() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let total_ref_s = 20.0;
+    let notes = melody(total_ref_s);
+    let identity = TimeMap {
+        points: vec![(0.0, 0.0), (total_ref_s, total_ref_s)],
+    };
+    // The live rendition is slower in its middle part, so cues come later in live time.
+    let map = TimeMap {
+        points: vec![(0.0, 0.0), (6.0, 6.0), (14.0, 16.0), (total_ref_s, 22.0)],
+    };
+    let reference_wav = dir.path().join("reference.wav");
+    let live_wav = dir.path().join("live.wav");
+    write_wav(
+        &reference_wav,
+        RATE_HZ,
+        &render(&notes, &identity, RATE_HZ, total_ref_s, 0.0),
+    );
+    write_wav(&live_wav, RATE_HZ, &render(&notes, &map, RATE_HZ, 22.0, 0.01));
+    let cues = dir.path().join("cues.srt");
+    std::fs::write(
+        &cues,
+        "1\n00:00:04,000 --> 00:00:05,000\nFirst line\n\n\
+         2\n00:00:10,000 --> 00:00:11,000\nSecond line\n\n\
+         3\n00:00:16,000 --> 00:00:17,000\nThird line\n",
+    )
+    .expect("cues written");
+
+    let events = follow_events(
+        &reference_wav,
+        &live_wav,
+        &["--cues", cues.to_str().unwrap_or_default()],
+    );
+    let announced: Vec<(String, f64, f64)> = of_type(&events, "cue")
+        .iter()
+        .map(|e| {
+            (
+                e["cue"].as_str().unwrap_or_default().to_owned(),
+                e["ref_ns"].as_f64().unwrap_or(f64::NAN) / 1e9,
+                e["live_ns"].as_f64().unwrap_or(f64::NAN) / 1e9,
+            )
+        })
+        .collect();
+    println!("cues announced (id, ref s, live s): {announced:?}");
+    let ids: Vec<&str> = announced.iter().map(|(id, _, _)| id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["First line", "Second line", "Third line"],
+        "each cue once, in order"
+    );
+    for (id, ref_s, live_s) in &announced {
+        let truth_s = map.live_of(*ref_s);
+        assert!(
+            (live_s - truth_s).abs() <= 0.2,
+            "{id}: announced at {live_s:.2} s of live, reached at {truth_s:.2} s"
+        );
+    }
+}

@@ -41,6 +41,16 @@ pub enum ConfigError {
         /// The parameters that exist.
         known: &'static str,
     },
+    /// A cue file that cannot be used (`line` 0: the file as a whole).
+    #[error("cue file '{}'{}: {detail}", path.display(), if *line > 0 { format!(", line {line}") } else { String::new() })]
+    BadCueFile {
+        /// The file.
+        path: PathBuf,
+        /// The line at fault, from 1; 0 when no single line is.
+        line: usize,
+        /// What is wrong.
+        detail: String,
+    },
     /// A pipeline description file that cannot be used.
     #[error("pipeline file '{}': {detail}", path.display())]
     BadPipelineFile {

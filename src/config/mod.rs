@@ -2,6 +2,7 @@
 //! validated settings. Every parser here refuses bad input with a [`ConfigError`] that names
 //! the value at fault and what was expected; nothing here touches media, tensors or the graph.
 
+mod cues;
 mod error;
 mod pace;
 mod pipeline_file;
@@ -9,6 +10,7 @@ mod source;
 mod test_pattern;
 mod webcam;
 
+pub use cues::{load_cues, Cue};
 pub use error::ConfigError;
 pub use pace::Pace;
 pub use pipeline_file::{PipelineFile, PipelineStream};

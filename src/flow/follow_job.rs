@@ -12,6 +12,7 @@ use std::sync::Arc;
 use timely::dataflow::StreamVec;
 
 use crate::align::{Follower, FollowerConfig};
+use crate::config::Cue;
 use crate::config::{Pace, SourceSpec};
 use crate::encode::{AudioFeatureKind, AudioFrameParams, DeviceChoice};
 use crate::media::SupervisionConfig;
@@ -19,7 +20,7 @@ use crate::serve::{EventWriter, RunSummary};
 
 use super::audio_job::{run_live_audio, FeatureStage, LiveAudioRun};
 use super::follow_features::{follow_audio_encoder, FollowEncoders, VideoComparison};
-use super::operators::{Batching, FollowReference, ReferenceTiming};
+use super::operators::{Batching, FollowEvents, FollowReference, ReferenceTiming};
 use super::{load_reference, FailureSlot, FeatureFrame, FlowError, StopSignal, StreamEvent};
 
 /// Framing of the features: 93 ms windows every 20 ms at 22.05 kHz.
@@ -56,6 +57,8 @@ pub struct FollowJob {
     pub follower: FollowerConfig,
     /// Emit a position for every n-th live frame.
     pub emit_every_frames: usize,
+    /// Cues to announce as the live stream reaches them (`--cues`), sorted by time.
+    pub cues: Vec<Cue>,
     /// The stream's name in events.
     pub stream: String,
     /// Running time between progress events.
@@ -85,6 +88,7 @@ pub fn run_follow(job: FollowJob, writer: Box<dyn EventWriter + Send>) -> Result
     }
     let stage = FollowStage {
         follower: Follower::new(Arc::new(reference.features), follower)?,
+        cues: job.cues.clone(),
         timing: reference.timing,
         emit_every_frames: job.emit_every_frames,
         stream: job.stream.clone(),
@@ -111,6 +115,7 @@ pub(crate) fn reference_name(path: &Path) -> String {
 
 struct FollowStage {
     follower: Follower,
+    cues: Vec<Cue>,
     timing: ReferenceTiming,
     emit_every_frames: usize,
     stream: String,
@@ -123,13 +128,12 @@ impl FeatureStage for FollowStage {
         frames: StreamVec<'scope, u64, FeatureFrame>,
         failures: &FailureSlot,
     ) -> StreamVec<'scope, u64, StreamEvent> {
-        frames.follow_reference(
-            self.follower,
-            self.timing,
-            self.emit_every_frames,
-            self.stream,
-            self.reference_name,
-            failures.clone(),
-        )
+        let events = FollowEvents {
+            emit_every_frames: self.emit_every_frames,
+            stream: self.stream,
+            reference: self.reference_name,
+            cues: self.cues,
+        };
+        frames.follow_reference(self.follower, self.timing, events, failures.clone())
     }
 }

@@ -8,6 +8,7 @@
 //! until the source ends.
 
 mod audio_job;
+mod cue_cursor;
 mod driver;
 mod error;
 mod failure;

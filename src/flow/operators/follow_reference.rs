@@ -8,6 +8,8 @@
 //! frames get a second `position` event with `"final": true`, whose reference time may differ
 //! from the provisional one. When the follower relocates after a jump, a `match` event reports
 //! the live span and the reference span that matched, before the position that follows it.
+//! Cues (`--cues`) are announced with `cue` events as the provisional positions pass them (after
+//! a relocation, only the cue in force at the new place).
 //! Reference frame indices become reference times with the reference's own framing; live
 //! indices become the times the frames arrived with. A step of several hops between live
 //! frames (the source was lost and came back, or data was lost) tells the follower how many
@@ -21,7 +23,9 @@ use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::StreamVec;
 
 use crate::align::{FinalPosition, Follower};
+use crate::config::Cue;
 use crate::events::EventBody;
+use crate::flow::cue_cursor::CueCursor;
 use crate::flow::{FailureSlot, FeatureFrame, StreamEvent};
 
 /// How reference frame indices map to reference time.
@@ -45,10 +49,24 @@ impl ReferenceTiming {
     }
 }
 
+/// What the events of a followed stream say besides positions: their stream, how often,
+/// the reference's name, and the cues to announce.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FollowEvents {
+    /// Every this many live frames a provisional position (relocations always).
+    pub emit_every_frames: usize,
+    /// The stream's name.
+    pub stream: String,
+    /// The reference's name in `match` events.
+    pub reference: String,
+    /// Cues sorted by reference time, announced as the positions pass them.
+    pub cues: Vec<Cue>,
+}
+
 /// Extension trait for following a reference with a stream of live feature frames.
 pub trait FollowReference<'scope> {
-    /// Aligns each frame with `follower` and emits `position` (and `match`) events for
-    /// `stream`; `reference` names the reference in `match` events.
+    /// Aligns each frame with `follower` and emits `position` (and `match` and `cue`) events as
+    /// `events` says.
     ///
     /// # Examples
     /// ```
@@ -58,7 +76,7 @@ pub trait FollowReference<'scope> {
     /// use timely::dataflow::operators::{Inspect, ToStream};
     /// use warpflow::align::{FeatureMatrix, Follower, FollowerConfig, OltwConfig};
     /// use warpflow::flow::{FailureSlot, FeatureFrame};
-    /// use warpflow::flow::operators::{FollowReference, ReferenceTiming};
+    /// use warpflow::flow::operators::{FollowEvents, FollowReference, ReferenceTiming};
     ///
     /// let positions = Arc::new(AtomicUsize::new(0));
     /// let counted = positions.clone();
@@ -69,8 +87,9 @@ pub trait FollowReference<'scope> {
     ///     let timing = ReferenceTiming { hop_ns: 20e6, first_frame_ns: 0.0 };
     ///     let frames = vec![vec![1.0, 0.0], vec![0.0, 1.0], vec![1.0, 1.0]].into_iter().enumerate()
     ///         .map(|(i, values)| FeatureFrame { time_ns: i as u64 * 20_000_000, values, captured_at: Instant::now() });
+    ///     let events = FollowEvents { emit_every_frames: 1, stream: "live0".into(), reference: "song".into(), cues: Vec::new() };
     ///     frames.to_stream(scope).container::<Vec<_>>()
-    ///         .follow_reference(follower, timing, 1, "live0".into(), "song".into(), FailureSlot::default())
+    ///         .follow_reference(follower, timing, events, FailureSlot::default())
     ///         .inspect(move |_| { counted.fetch_add(1, Ordering::Relaxed); });
     /// });
     /// // Three provisional positions, and three final ones when the input ends.
@@ -80,9 +99,7 @@ pub trait FollowReference<'scope> {
         self,
         follower: Follower,
         timing: ReferenceTiming,
-        emit_every_frames: usize,
-        stream: String,
-        reference: String,
+        events: FollowEvents,
         failures: FailureSlot,
     ) -> StreamVec<'scope, u64, StreamEvent>;
 }
@@ -105,12 +122,17 @@ impl<'scope> FollowReference<'scope> for StreamVec<'scope, u64, FeatureFrame> {
         self,
         mut follower: Follower,
         timing: ReferenceTiming,
-        emit_every_frames: usize,
-        stream: String,
-        reference: String,
+        events: FollowEvents,
         failures: FailureSlot,
     ) -> StreamVec<'scope, u64, StreamEvent> {
+        let FollowEvents {
+            emit_every_frames,
+            stream,
+            reference,
+            cues,
+        } = events;
         let emit_every_frames = emit_every_frames.max(1);
+        let mut cues = CueCursor::new(cues);
         let mut frames = Vec::new();
         let mut awaiting: VecDeque<AwaitingFinal> = VecDeque::new();
         let mut finals = Vec::new();
@@ -171,6 +193,21 @@ impl<'scope> FollowReference<'scope> for StreamVec<'scope, u64, FeatureFrame> {
                                 body,
                             });
                         }
+                        let position_ns = timing.time_ns(step.ref_index);
+                        let reached: Vec<Cue> = match step.relocation {
+                            Some(_) => cues.jump_to(position_ns).cloned().into_iter().collect(),
+                            None => cues.reach(position_ns).to_vec(),
+                        };
+                        for cue in reached {
+                            session.give(StreamEvent {
+                                stream: stream.clone(),
+                                body: EventBody::Cue {
+                                    cue: cue.id,
+                                    ref_ns: cue.ref_ns,
+                                    live_ns: frame.time_ns,
+                                },
+                            });
+                        }
                         let emitted = step.live_index.is_multiple_of(emit_every_frames) || step.relocation.is_some();
                         if emitted && follower.settles_positions() {
                             awaiting.push_back(AwaitingFinal {
@@ -184,7 +221,7 @@ impl<'scope> FollowReference<'scope> for StreamVec<'scope, u64, FeatureFrame> {
                         if emitted {
                             let body = EventBody::Position {
                                 live_ns: frame.time_ns,
-                                ref_ns: timing.time_ns(step.ref_index),
+                                ref_ns: position_ns,
                                 tempo: step.tempo,
                                 confidence: step.confidence,
                                 latency_ns: frame.captured_at.elapsed().as_nanos() as u64,

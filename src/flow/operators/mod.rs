@@ -9,7 +9,7 @@ mod write_events;
 
 pub use encode_batches::{Batching, EncodeBatches};
 pub use estimate_offset::EstimateOffset;
-pub use follow_reference::{FollowReference, ReferenceTiming};
+pub use follow_reference::{FollowEvents, FollowReference, ReferenceTiming};
 pub use join_video::{JoinVideo, LIVE_VIDEO_WAIT_NS};
 pub use locate_references::{LocateReferences, NamedReference};
 pub use write_events::{EventSink, WriteEvents};
