@@ -10,8 +10,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::rtsp::{flash_and_beep_file, RtspServer};
-use gst::glib;
+use common::rtsp::{flash_and_beep_file, run_main_context, RtspServer};
 use warpflow::config::{Pace, SourceSpec};
 use warpflow::media::{AudioNeeds, Capture, MediaNeeds, SupervisionConfig, VideoNeeds};
 
@@ -108,9 +107,7 @@ fn main() {
 
     let dir = tempfile::tempdir().expect("temporary folder");
     let file = flash_and_beep_file(dir.path(), 60);
-    let main_loop = glib::MainLoop::new(None, false);
-    let looping = main_loop.clone();
-    std::thread::spawn(move || looping.run());
+    run_main_context();
     let server = RtspServer::start(&file, 0);
     let port = server.port;
     let spec: SourceSpec = format!("rtspt://127.0.0.1:{port}/x").parse().expect("an RTSP URI");
@@ -152,5 +149,4 @@ fn main() {
     println!("\nsource statuses during the RTSP run: {statuses:?}");
     drop(capture);
     server.stop();
-    main_loop.quit();
 }

@@ -173,8 +173,26 @@ async fn a_slow_client_is_cut_off_and_a_fast_one_keeps_every_event() {
     let hub = server.hub();
     let url = format!("ws://{}/events", server.local_addr());
     let (mut fast, _) = tokio_tungstenite::connect_async(&url).await.expect("fast connects");
-    // The slow client never reads; its socket buffers fill, then its queue.
+    // The slow client reads a message every 10 ms (until it has been cut off, then all that is
+    // left): its socket buffers fill, then its queue.
     let (slow, _) = tokio_tungstenite::connect_async(&url).await.expect("slow connects");
+    let cut_off = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let slow_reader = {
+        let cut_off = Arc::clone(&cut_off);
+        tokio::spawn(async move {
+            let (_, mut reader) = slow.split();
+            let mut close_reason = None;
+            while let Some(Ok(message)) = reader.next().await {
+                if let Message::Close(Some(frame)) = message {
+                    close_reason = Some((u16::from(frame.code), frame.reason.to_string()));
+                }
+                if !cut_off.load(std::sync::atomic::Ordering::Relaxed) {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+            close_reason
+        })
+    };
     while hub.clients() < 2 {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -206,17 +224,19 @@ async fn a_slow_client_is_cut_off_and_a_fast_one_keeps_every_event() {
         seqs.len()
     );
 
-    // The slow one was told why and dropped.
-    let (_, mut slow_reader) = slow.split();
-    let mut close_reason = None;
+    // The slow one was dropped by the feed while the fast one stays connected.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while let Ok(Some(Ok(message))) = tokio::time::timeout_at(deadline, slow_reader.next()).await {
-        if let Message::Close(Some(frame)) = message {
-            close_reason = Some((u16::from(frame.code), frame.reason.to_string()));
-            break;
-        }
+    while hub.clients() > 1 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let (code, reason) = close_reason.expect("a close frame for the slow client");
+    assert_eq!(hub.clients(), 1, "the slow client is cut off, the fast one is not");
+    // Reading what its buffers still hold, the slow client comes to the close frame saying why.
+    cut_off.store(true, std::sync::atomic::Ordering::Relaxed);
+    let close_reason = tokio::time::timeout_at(deadline, slow_reader)
+        .await
+        .expect("the slow client's connection ends")
+        .expect("the slow reader ran");
+    let (code, reason) = close_reason.expect("a close frame telling the slow client why");
     assert_eq!(code, 1008);
     assert!(reason.starts_with("too slow"), "{reason}");
     println!("fast client: all {EVENTS} events; slow client closed: {code} {reason}");

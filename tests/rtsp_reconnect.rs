@@ -11,8 +11,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
 use common::median;
-use common::rtsp::{flash_and_beep_file, RtspServer, FRAME_MS, OFFSET_MS};
-use gst::glib;
+use common::rtsp::{flash_and_beep_file, run_main_context, RtspServer, FRAME_MS, OFFSET_MS};
 use serde_json::Value;
 
 /// A running `warpflow`, killed if the test fails before it ends.
@@ -91,9 +90,7 @@ fn survives_the_server_going_down_and_coming_back(scheme: &str) {
     gst::init().expect("GStreamer initialises");
     let dir = tempfile::tempdir().expect("temporary folder");
     let file = flash_and_beep_file(dir.path(), 60);
-    let main_loop = glib::MainLoop::new(None, false);
-    let looping = main_loop.clone();
-    std::thread::spawn(move || looping.run());
+    run_main_context();
 
     let server = RtspServer::start(&file, 0);
     let port = server.port;
@@ -143,7 +140,6 @@ fn survives_the_server_going_down_and_coming_back(scheme: &str) {
     assert!(signal.is_ok_and(|s| s.success()), "could not send SIGINT");
     let output = child.wait_with_output().expect("warpflow ends");
     server.stop();
-    main_loop.quit();
     assert_eq!(
         output.status.code(),
         Some(0),

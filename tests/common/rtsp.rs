@@ -61,6 +61,16 @@ pub fn flash_and_beep_file(dir: &Path, length_s: u64) -> PathBuf {
     output
 }
 
+/// Runs GLib's default main context, which the servers attach to, on a thread of its own
+/// (once per process, however many servers and tests use it).
+pub fn run_main_context() {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        let main_loop = glib::MainLoop::new(None, false);
+        std::thread::spawn(move || main_loop.run());
+    });
+}
+
 /// A gst-rtsp-server serving `file` at `/x`, encoded live to H.264 and Opus.
 pub struct RtspServer {
     server: gst_rtsp_server::RTSPServer,

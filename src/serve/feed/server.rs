@@ -60,13 +60,23 @@ struct App {
 }
 
 impl App {
-    fn authorised(&self, headers: &HeaderMap, params: &HashMap<String, String>) -> bool {
-        let Some(token) = &self.token else { return true };
+    /// The 401 reply for a request without the feed's token; `None` lets it through.
+    fn refusal(&self, headers: &HeaderMap, params: &HashMap<String, String>) -> Option<Response> {
+        let token = self.token.as_ref()?;
         let bearer = headers
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.strip_prefix("Bearer "));
-        bearer == Some(token.as_str()) || params.get("token") == Some(token)
+        if bearer == Some(token.as_str()) || params.get("token") == Some(token) {
+            return None;
+        }
+        Some(
+            (
+                StatusCode::UNAUTHORIZED,
+                "this feed wants 'Authorization: Bearer TOKEN' or ?token=TOKEN",
+            )
+                .into_response(),
+        )
     }
 }
 
@@ -178,12 +188,8 @@ async fn metrics(
     Query(params): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    if !app.authorised(&headers, &params) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            "this feed wants 'Authorization: Bearer TOKEN' or ?token=TOKEN",
-        )
-            .into_response();
+    if let Some(refusal) = app.refusal(&headers, &params) {
+        return refusal;
     }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
@@ -198,12 +204,8 @@ async fn events(
     Query(params): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    if !app.authorised(&headers, &params) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            "this feed wants 'Authorization: Bearer TOKEN' or ?token=TOKEN",
-        )
-            .into_response();
+    if let Some(refusal) = app.refusal(&headers, &params) {
+        return refusal;
     }
     let filter = match Filter::from_params(&params) {
         Ok(filter) => filter,
@@ -225,7 +227,9 @@ async fn close(socket: &mut WebSocket, code: u16, reason: String) {
         code,
         reason: reason.into(),
     };
-    let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(Message::Close(Some(frame)))).await;
+    // A client that still reads, however slowly, gets the reason; one that reads nothing is
+    // dropped without it once the send times out.
+    let _ = tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Close(Some(frame)))).await;
 }
 
 async fn serve_client(mut socket: WebSocket, hub: Arc<FeedHub>, filter: Filter) {
