@@ -348,3 +348,45 @@ fn announces_each_cue_when_the_live_stream_reaches_it() {
         );
     }
 }
+
+#[test]
+fn reads_files_named_relative_to_the_working_folder() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let notes = melody(8.0);
+    let identity = TimeMap {
+        points: vec![(0.0, 0.0), (8.0, 8.0)],
+    };
+    write_wav(
+        &dir.path().join("reference.wav"),
+        RATE_HZ,
+        &render(&notes, &identity, RATE_HZ, 8.0, 0.0),
+    );
+    write_wav(
+        &dir.path().join("live.wav"),
+        RATE_HZ,
+        &render(&notes, &identity, RATE_HZ, 8.0, 0.01),
+    );
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_warpflow"))
+        .args([
+            "follow",
+            "--reference",
+            "reference.wav",
+            "--live",
+            "live.wav",
+            "--pace",
+            "fast",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .expect("the warpflow binary runs");
+    assert!(
+        output.status.success(),
+        "relative paths: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let events = common::events(&output);
+    assert!(
+        !positions(&events, true).is_empty(),
+        "positions of the relative live file"
+    );
+}

@@ -31,10 +31,14 @@ pub(crate) fn build_pipeline(spec: &SourceSpec, needs: MediaNeeds, sync: bool) -
             add_test_pattern(pipeline, params, video.as_ref(), audio.as_ref())
         }),
         SourceSpec::File(path) => {
-            let uri = gst::glib::filename_to_uri(path, None).map_err(|e| MediaError::Unreadable {
-                source_name: name.clone(),
-                detail: e.to_string(),
-            })?;
+            // GLib wants an absolute path; people give paths relative to where they are.
+            let uri = std::path::absolute(path)
+                .map_err(|e| e.to_string())
+                .and_then(|path| gst::glib::filename_to_uri(path, None).map_err(|e| e.to_string()))
+                .map_err(|detail| MediaError::Unreadable {
+                    source_name: name.clone(),
+                    detail,
+                })?;
             let slot = input_error.clone();
             with_branches(needs, sync, input_error, |pipeline, audio, video| {
                 add_uri_decoder(pipeline, &uri, name, audio, video, sync, slot)
