@@ -5,6 +5,8 @@
 #   - librosa into the same venv, which the encoder tests compare with;
 #   - Silero VAD's TorchScript model (silero-vad from PyPI, MIT licence) with its contract, into
 #     ~/.cache/warpflow/models, and espeak-ng, whose speech the VAD test listens to.
+#   - Debian's Chromium and playwright-core (npm, cached beside the venv), with which the
+#     browser test drives the live page.
 # Safe to run any number of times; a second run on a set-up machine takes about a second.
 set -euo pipefail
 
@@ -25,6 +27,8 @@ APT_PACKAGES=(
   gstreamer1.0-tools
   libgstrtspserver-1.0-dev
   espeak-ng
+  chromium
+  nodejs
 )
 
 missing=()
@@ -39,6 +43,25 @@ if [ "${#missing[@]}" -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Debian's own nodejs comes without npm (NodeSource's carries it).
+if ! command -v npm >/dev/null 2>&1; then
+  echo "setup: installing npm" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends npm >/dev/null
+fi
+
+# playwright-core drives the system's Chromium; it never downloads a browser of its own.
+BROWSER="$WARPFLOW_CACHE/browser"
+PLAYWRIGHT_VERSION="1.65.1"
+if [ ! -f "$BROWSER/node_modules/playwright-core/package.json" ] \
+   || ! grep -q "\"version\": \"$PLAYWRIGHT_VERSION\"" "$BROWSER/node_modules/playwright-core/package.json"; then
+  echo "setup: installing playwright-core@$PLAYWRIGHT_VERSION into $BROWSER" >&2
+  mkdir -p "$BROWSER"
+  npm install --silent --no-audit --no-fund --prefix "$BROWSER" "playwright-core@$PLAYWRIGHT_VERSION" >/dev/null
 fi
 
 if ! command -v cargo >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/cargo" ]; then

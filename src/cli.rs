@@ -14,7 +14,7 @@ use warpflow::flow::{
     FollowEncoders, FollowJob, LocateJob, StopSignal, SyncJob, VideoComparison, VideoSource,
 };
 use warpflow::media::SupervisionConfig;
-use warpflow::serve::feed::{FeedServer, FeedSettings, FeedWriter};
+use warpflow::serve::feed::{CueMark, FeedServer, FeedSettings, FeedWriter, RunDescription};
 use warpflow::serve::{event_writer, EventWriter, OutputFormat};
 
 /// Streaming alignment of live audio and video.
@@ -93,15 +93,20 @@ impl CommonArgs {
         }
     }
 
-    /// Standard output's writer, publishing to the feed too when --serve asks for one.
-    fn output(&self) -> Result<(Box<dyn EventWriter + Send>, Option<FeedServer>)> {
+    /// Standard output's writer, publishing to the feed too when --serve asks for one; `run`
+    /// is what the feed's page is told about the run.
+    fn output(&self, run: RunDescription) -> Result<(Box<dyn EventWriter + Send>, Option<FeedServer>)> {
         let writer = event_writer(self.output);
         let Some(bind) = self.serve else {
             return Ok((writer, None));
         };
-        let server = FeedServer::start(FeedSettings::new(bind, self.token.clone()))
-            .with_context(|| format!("cannot serve the event feed at {bind}"))?;
+        let settings = FeedSettings {
+            run,
+            ..FeedSettings::new(bind, self.token.clone())
+        };
+        let server = FeedServer::start(settings).with_context(|| format!("cannot serve the event feed at {bind}"))?;
         eprintln!("warpflow: events at ws://{}/events", server.local_addr());
+        eprintln!("warpflow: live page at http://{}/", server.local_addr());
         let writer: Box<dyn EventWriter + Send> = Box::new(FeedWriter::new(writer, server.hub()));
         Ok((writer, Some(server)))
     }
@@ -385,7 +390,7 @@ impl Cli {
     pub fn run(self, stop: StopSignal) -> Result<()> {
         match self.command {
             Command::Sync(args) => {
-                let (writer, feed) = args.common.output()?;
+                let (writer, feed) = args.common.output(RunDescription::new("sync"))?;
                 let batching = args.common.batching();
                 let supervision = args.common.supervision();
                 let (source, stream) = args.common.source_and_stream()?;
@@ -412,7 +417,18 @@ impl Cli {
                 linger(feed);
             }
             Command::Follow(args) => {
-                let (writer, feed) = args.common.output()?;
+                let cues = args.cues.as_ref().map(|file| file.0.as_slice()).unwrap_or_default();
+                let run = RunDescription {
+                    cues: cues
+                        .iter()
+                        .map(|cue| CueMark {
+                            id: cue.id.clone(),
+                            ref_ns: cue.ref_ns,
+                        })
+                        .collect(),
+                    ..RunDescription::new("follow")
+                };
+                let (writer, feed) = args.common.output(run)?;
                 let batching = args.common.batching();
                 let supervision = args.common.supervision();
                 let (source, stream) = args.common.source_and_stream()?;
@@ -490,7 +506,7 @@ impl Cli {
                 eprintln!("encode-ref: wrote {}", args.output.display());
             }
             Command::Locate(args) => {
-                let (writer, feed) = args.common.output()?;
+                let (writer, feed) = args.common.output(RunDescription::new("locate"))?;
                 let batching = args.common.batching();
                 let supervision = args.common.supervision();
                 let (source, stream) = args.common.source_and_stream()?;

@@ -1,6 +1,6 @@
 //! The live event feed (`--serve ADDR`): the run's events over WebSocket to any number of
-//! clients, with filters, resumption from a bounded replay buffer and a heartbeat, on a small
-//! tokio runtime of its own so that no client can slow the engine.
+//! clients, with filters, resumption from a bounded replay buffer and a heartbeat, and a live
+//! page drawing them, on a small tokio runtime of its own so that no client can slow the engine.
 //!
 //! The engine publishes each event once into the [`FeedHub`] (a lock held for a push, and a
 //! non-blocking broadcast); each client's task reads from the broadcast at its own pace. A
@@ -9,12 +9,14 @@
 
 mod hub;
 mod metrics;
+mod page;
 mod replay;
 mod server;
 mod writer;
 
 pub use hub::{FeedHub, Subscription};
 pub use metrics::FeedMetrics;
+pub use page::{CueMark, RunDescription, LIVE_PAGE_HTML};
 pub use replay::{FeedEvent, ReplayBuffer, ReplayStart};
 pub use server::{FeedServer, FeedSettings};
 pub use writer::FeedWriter;

@@ -1,5 +1,6 @@
-//! The feed's HTTP side: `GET /events` (WebSocket), `GET /metrics` (Prometheus text),
-//! `GET /healthz`, bearer-token checks, on a tokio runtime of its own.
+//! The feed's HTTP side: `GET /` (the live page), `GET /run` (what the run is), `GET /events`
+//! (WebSocket), `GET /metrics` (Prometheus text), `GET /healthz`, bearer-token checks, on a
+//! tokio runtime of its own.
 //!
 //! `/events` takes `stream` and `type` (comma-separated lists), `from_seq` (resume from the
 //! replay buffer; a `replay_truncated` message says when it no longer reaches that far) and
@@ -15,12 +16,12 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::{FeedEvent, FeedHub, ReplayStart};
+use super::{FeedEvent, FeedHub, ReplayStart, RunDescription, LIVE_PAGE_HTML};
 
 /// How often an idle client hears that the run is alive.
 const HEARTBEAT: Duration = Duration::from_secs(1);
@@ -40,6 +41,8 @@ pub struct FeedSettings {
     pub replay_events: usize,
     /// Events a client may fall behind before it is cut off.
     pub client_queue_events: usize,
+    /// What `GET /run` tells the page about the run.
+    pub run: RunDescription,
 }
 
 impl FeedSettings {
@@ -50,6 +53,7 @@ impl FeedSettings {
             token,
             replay_events: 10_000,
             client_queue_events: 1_024,
+            run: RunDescription::default(),
         }
     }
 }
@@ -57,6 +61,7 @@ impl FeedSettings {
 struct App {
     hub: Arc<FeedHub>,
     token: Option<String>,
+    run: RunDescription,
 }
 
 impl App {
@@ -142,8 +147,11 @@ impl FeedServer {
         let app = Arc::new(App {
             hub: hub.clone(),
             token: settings.token,
+            run: settings.run,
         });
         let router = Router::new()
+            .route("/", get(page))
+            .route("/run", get(run_description))
             .route("/events", get(events))
             .route("/metrics", get(metrics))
             .route("/healthz", get(|| async { "ok" }))
@@ -180,6 +188,31 @@ impl Drop for FeedServer {
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_timeout(Duration::from_millis(500));
         }
+    }
+}
+
+async fn page(
+    State(app): State<Arc<App>>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refusal) = app.refusal(&headers, &params) {
+        return refusal;
+    }
+    Html(LIVE_PAGE_HTML).into_response()
+}
+
+async fn run_description(
+    State(app): State<Arc<App>>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refusal) = app.refusal(&headers, &params) {
+        return refusal;
+    }
+    match serde_json::to_string(&app.run) {
+        Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
+        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
     }
 }
 

@@ -1,0 +1,58 @@
+// Opens warpflow's live page in headless Chromium, waits until the named plots have points,
+// saves a screenshot and prints what the page showed as one JSON line. PLOT is a canvas id
+// (path, offset, tempo, confidence) or "cue" for the current-cue box.
+//   node live_page.cjs URL SCREENSHOT.png PLOT[,PLOT...] [TIMEOUT_S]
+// Exits 0 when every named plot received points, 1 when one stayed empty, 2 on bad use.
+"use strict";
+const path = require("path");
+
+const [url, screenshot, plots, timeout_s = "45"] = process.argv.slice(2);
+if (!url || !screenshot || !plots) {
+  console.error("usage: node live_page.cjs URL SCREENSHOT.png PLOT[,PLOT...] [TIMEOUT_S]");
+  process.exit(2);
+}
+const modules = process.env.WARPFLOW_BROWSER_MODULES;
+const { chromium } = require(modules ? path.join(modules, "playwright-core") : "playwright-core");
+
+(async () => {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    // No sandbox as root; no background networking: the machine has no internet.
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  const wanted = plots.split(",");
+  let shown = { connected: false, points: {} };
+  let ok = false;
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const messages = [];
+    page.on("console", (m) => { if (m.type() === "error") messages.push(m.text()); });
+    page.on("pageerror", (e) => messages.push(String(e)));
+    await page.goto(url);
+    const deadline = Date.now() + 1000 * Number(timeout_s);
+    while (Date.now() < deadline) {
+      shown = await page.evaluate(() => ({
+        connected: window.warpflowPage.connected(),
+        points: window.warpflowPage.points(),
+        cue: document.getElementById("cue").textContent,
+        log_lines: document.getElementById("log").children.length,
+        command: document.getElementById("command").textContent,
+      }));
+      // "cue" stands for the cue box: it shows the cue in force.
+      const has = (p) => (p === "cue" ? shown.cue.length > 0 : shown.points[p] > 0);
+      if (shown.connected && wanted.every(has)) { ok = true; break; }
+      await page.waitForTimeout(250);
+    }
+    // A few more seconds of data make the screenshot say something.
+    if (ok) await page.waitForTimeout(3000);
+    shown = { ...shown, points: await page.evaluate(() => window.warpflowPage.points()), errors: messages };
+    await page.screenshot({ path: screenshot, fullPage: true });
+    shown.cue = await page.evaluate(() => document.getElementById("cue").textContent);
+    if (messages.length) ok = false;
+  } finally {
+    await browser.close();
+  }
+  console.log(JSON.stringify({ ok, wanted, ...shown }));
+  process.exit(ok ? 0 : 1);
+})().catch((error) => { console.error(String(error)); process.exit(1); });

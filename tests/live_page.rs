@@ -1,0 +1,189 @@
+//! The live page in a real browser: headless Chromium (Debian's, driven by playwright-core
+//! through `tests/browser/live_page.cjs`) opens `GET /` of a running `warpflow --serve`, and the
+//! test fails unless the page connects and its plots receive points. Screenshots are kept in
+//! the target folder (`target/tmp/live_page/`) as the test's artifacts.
+//!
+//! `./scripts/setup.sh` installs Chromium and playwright-core; without them these tests fail
+//! and say so.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use common::{melody, render, write_wav, TimeMap};
+use serde_json::Value;
+
+const RATE_HZ: u32 = 22_050;
+
+/// A `warpflow … --serve 127.0.0.1:0` run, killed when dropped.
+struct ServedRun {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl ServedRun {
+    fn start(args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_warpflow"))
+            .args(args)
+            .args(["--serve", "127.0.0.1:0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the warpflow binary starts");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        let addr = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|line| {
+                line.strip_prefix("warpflow: live page at http://")
+                    .and_then(|rest| rest.strip_suffix('/'))
+                    .and_then(|addr| addr.parse().ok())
+            })
+            .expect("the run says where its page is");
+        std::thread::spawn(move || lines.for_each(drop));
+        Self { child, addr }
+    }
+}
+
+impl Drop for ServedRun {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The status line and body of a plain HTTP GET.
+fn http_get(addr: SocketAddr, path: &str) -> (String, String) {
+    let mut stream = TcpStream::connect(addr).expect("the feed accepts connections");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request sent");
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).expect("reply read");
+    let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
+    (head.lines().next().unwrap_or_default().to_owned(), body.to_owned())
+}
+
+/// Where the screenshots go.
+fn artifacts() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("live_page");
+    std::fs::create_dir_all(&dir).expect("artifact folder");
+    dir
+}
+
+/// Opens `url` in headless Chromium until every one of `wanted` has data, saves `screenshot`
+/// and returns what the page showed.
+fn open_in_browser(url: &str, screenshot: &Path, wanted: &str) -> Value {
+    let modules = std::env::var_os("WARPFLOW_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache/warpflow")))
+        .expect("HOME or WARPFLOW_CACHE is set")
+        .join("browser/node_modules");
+    assert!(
+        modules.join("playwright-core").is_dir() && Path::new("/usr/bin/chromium").exists(),
+        "the browser test needs Chromium and playwright-core: run ./scripts/setup.sh"
+    );
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/live_page.cjs");
+    let output = Command::new("node")
+        .arg(script)
+        .args([url, &screenshot.to_string_lossy(), wanted, "60"])
+        .env("WARPFLOW_BROWSER_MODULES", &modules)
+        .output()
+        .expect("node runs (./scripts/setup.sh installs it)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    println!("page: {stdout}");
+    println!("screenshot: {}", screenshot.display());
+    assert!(
+        output.status.success(),
+        "the page did not show {wanted}: {stdout} {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(stdout.trim()).expect("the browser script prints one JSON line")
+}
+
+#[test]
+fn the_page_of_a_sync_run_draws_the_offset_behind_its_token() {
+    let run = ServedRun::start(&[
+        "sync",
+        "--live",
+        "test?duration_s=120&av_offset_ms=80",
+        "--token",
+        "s3cret",
+    ]);
+    let (status, _) = http_get(run.addr, "/");
+    assert!(status.contains(" 401 "), "GET / without the token: {status}");
+    let (status, page) = http_get(run.addr, "/?token=s3cret");
+    assert!(status.contains(" 200 "), "GET / with the token: {status}");
+    assert!(
+        page.contains("<title>warpflow live</title>"),
+        "GET / serves the live page"
+    );
+    let (_, description) = http_get(run.addr, "/run?token=s3cret");
+    assert_eq!(description, r#"{"command":"sync","cues":[]}"#);
+
+    let url = format!("http://{}/?token=s3cret", run.addr);
+    let shown = open_in_browser(&url, &artifacts().join("sync.png"), "offset,confidence");
+    assert_eq!(shown["command"], "sync");
+    assert!(shown["points"]["offset"].as_u64() > Some(0), "{shown}");
+    assert_eq!(shown["errors"], serde_json::json!([]), "the page logged errors");
+}
+
+#[test]
+fn the_page_of_a_follow_run_draws_the_path_and_shows_the_cue_in_force() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let total_ref_s = 40.0;
+    let notes = melody(total_ref_s);
+    let identity = TimeMap {
+        points: vec![(0.0, 0.0), (total_ref_s, total_ref_s)],
+    };
+    // The live rendition is slower at first, then faster: the path bends.
+    let warped = TimeMap {
+        points: vec![(0.0, 0.0), (10.0, 12.0), (total_ref_s, 37.0)],
+    };
+    let reference = dir.path().join("reference.wav");
+    let live = dir.path().join("live.wav");
+    write_wav(
+        &reference,
+        RATE_HZ,
+        &render(&notes, &identity, RATE_HZ, total_ref_s, 0.0),
+    );
+    write_wav(&live, RATE_HZ, &render(&notes, &warped, RATE_HZ, 37.0, 0.01));
+    let cues = dir.path().join("cues.vtt");
+    std::fs::write(
+        &cues,
+        "WEBVTT\n\n00:00:03.000 --> 00:00:06.000\nFirst line\n\n\
+         00:00:09.000 --> 00:00:12.000\nSecond line\n\n00:00:20.000 --> 00:00:24.000\nThird line\n",
+    )
+    .expect("cue file written");
+    let run = ServedRun::start(&[
+        "follow",
+        "--reference",
+        &reference.to_string_lossy(),
+        "--live",
+        &live.to_string_lossy(),
+        "--pace",
+        "realtime",
+        "--cues",
+        &cues.to_string_lossy(),
+    ]);
+    let (_, description) = http_get(run.addr, "/run");
+    let description: Value = serde_json::from_str(&description).expect("/run is JSON");
+    assert_eq!(description["cues"][1]["id"], "Second line");
+    assert_eq!(description["cues"][1]["ref_ns"], 9_000_000_000u64);
+
+    let url = format!("http://{}/", run.addr);
+    let shown = open_in_browser(&url, &artifacts().join("follow.png"), "path,tempo,cue");
+    assert_eq!(shown["command"], "follow");
+    let cue = shown["cue"].as_str().unwrap_or_default();
+    assert!(
+        ["First line", "Second line", "Third line"].contains(&cue),
+        "the cue box shows a cue of the file: {shown}"
+    );
+    assert_eq!(shown["errors"], serde_json::json!([]), "the page logged errors");
+}
