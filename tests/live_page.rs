@@ -1,6 +1,7 @@
 //! The live page in a real browser: headless Chromium (Debian's, driven by playwright-core
 //! through `tests/browser/live_page.cjs`) opens `GET /` of a running `warpflow --serve`, and the
-//! test fails unless the page connects and its plots receive points. Screenshots are kept in
+//! test fails unless the page connects, its plots receive points, and after its connection
+//! drops it reconnects and resumes without missing an event. Screenshots are kept in
 //! the target folder (`target/tmp/live_page/`) as the test's artifacts.
 //!
 //! `./scripts/setup.sh` installs Chromium and playwright-core; without them these tests fail
@@ -104,7 +105,13 @@ fn open_in_browser(url: &str, screenshot: &Path, wanted: &str) -> Value {
         "the page did not show {wanted}: {stdout} {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    serde_json::from_str(stdout.trim()).expect("the browser script prints one JSON line")
+    let shown: Value = serde_json::from_str(stdout.trim()).expect("the browser script prints one JSON line");
+    assert!(
+        shown["connections"].as_u64() >= Some(2),
+        "the page reconnected: {shown}"
+    );
+    assert_eq!(shown["seq_gaps"], 0, "the page resumed without a gap: {shown}");
+    shown
 }
 
 #[test]

@@ -1,5 +1,6 @@
 // Opens warpflow's live page in headless Chromium, waits until the named plots have points,
-// saves a screenshot and prints what the page showed as one JSON line. PLOT is a canvas id
+// drops the page's connection and checks that it comes back without missing an event, saves a
+// screenshot and prints what the page showed as one JSON line. PLOT is a canvas id
 // (path, offset, tempo, confidence) or "cue" for the current-cue box.
 //   node live_page.cjs URL SCREENSHOT.png PLOT[,PLOT...] [TIMEOUT_S]
 // Exits 0 when every named plot received points, 1 when one stayed empty, 2 on bad use.
@@ -44,12 +45,26 @@ const { chromium } = require(modules ? path.join(modules, "playwright-core") : "
       if (shown.connected && wanted.every(has)) { ok = true; break; }
       await page.waitForTimeout(250);
     }
-    // A few more seconds of data make the screenshot say something.
-    if (ok) await page.waitForTimeout(3000);
-    shown = { ...shown, points: await page.evaluate(() => window.warpflowPage.points()), errors: messages };
+    // The connection drops: the page must come back by itself and resume without a gap.
+    if (ok) {
+      const before = await page.evaluate(() => window.warpflowPage.connections());
+      await page.evaluate(() => window.warpflowPage.dropConnection());
+      const back = Date.now() + 15000;
+      while (Date.now() < back &&
+             !(await page.evaluate((n) => window.warpflowPage.connections() > n && window.warpflowPage.connected(), before))) {
+        await page.waitForTimeout(100);
+      }
+      // A few more seconds of data make the screenshot say something.
+      await page.waitForTimeout(3000);
+    }
+    shown = { ...shown, ...(await page.evaluate(() => ({
+      points: window.warpflowPage.points(),
+      connections: window.warpflowPage.connections(),
+      seq_gaps: window.warpflowPage.seqGaps(),
+    }))), errors: messages };
     await page.screenshot({ path: screenshot, fullPage: true });
     shown.cue = await page.evaluate(() => document.getElementById("cue").textContent);
-    if (messages.length) ok = false;
+    if (messages.length || shown.connections < 2 || shown.seq_gaps > 0) ok = false;
   } finally {
     await browser.close();
   }
