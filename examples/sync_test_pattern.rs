@@ -35,6 +35,7 @@ fn main() -> Result<()> {
         emit_every_ns: 500_000_000,
         progress_every_ns: 1_000_000_000,
         stop: StopSignal::default(),
+        metrics: Default::default(),
     };
     let summary = run_sync(job, event_writer(OutputFormat::JsonLines))?;
     let measured_ms = summary.median_offset_ns().map(|ns| ns as f64 / 1e6);

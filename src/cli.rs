@@ -1,6 +1,7 @@
 //! Command-line arguments (clap) and their translation into jobs.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -8,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use warpflow::align::{FollowerConfig, LagConfig, OffsetTrackerConfig, OltwConfig, RelocatorConfig};
 use warpflow::config::{load_cues, ConfigError, Cue, Pace, PipelineFile, PipelineStream, SourceSpec};
 use warpflow::encode::{AudioFeatureKind, DeviceChoice, SampleFormat, VideoFeature};
+use warpflow::engine_metrics::EngineMetrics;
 use warpflow::flow::operators::Batching;
 use warpflow::flow::{
     follow_audio_encoder, is_reference_file, run_follow, run_locate, run_sync, write_reference_file, FlowError,
@@ -94,14 +96,19 @@ impl CommonArgs {
     }
 
     /// Standard output's writer, publishing to the feed too when --serve asks for one; `run`
-    /// is what the feed's page is told about the run.
-    fn output(&self, run: RunDescription) -> Result<(Box<dyn EventWriter + Send>, Option<FeedServer>)> {
+    /// is what the feed's page is told about the run, `engine` what the engine measures.
+    fn output(
+        &self,
+        run: RunDescription,
+        engine: Arc<EngineMetrics>,
+    ) -> Result<(Box<dyn EventWriter + Send>, Option<FeedServer>)> {
         let writer = event_writer(self.output);
         let Some(bind) = self.serve else {
             return Ok((writer, None));
         };
         let settings = FeedSettings {
             run,
+            engine,
             ..FeedSettings::new(bind, self.token.clone())
         };
         let server = FeedServer::start(settings).with_context(|| format!("cannot serve the event feed at {bind}"))?;
@@ -390,7 +397,8 @@ impl Cli {
     pub fn run(self, stop: StopSignal) -> Result<()> {
         match self.command {
             Command::Sync(args) => {
-                let (writer, feed) = args.common.output(RunDescription::new("sync"))?;
+                let metrics = Arc::new(EngineMetrics::default());
+                let (writer, feed) = args.common.output(RunDescription::new("sync"), metrics.clone())?;
                 let batching = args.common.batching();
                 let supervision = args.common.supervision();
                 let (source, stream) = args.common.source_and_stream()?;
@@ -412,6 +420,7 @@ impl Cli {
                     emit_every_ns: args.emit_interval_ms.max(1) * 1_000_000,
                     progress_every_ns: seconds_to_ns(args.common.progress_interval_s),
                     stop,
+                    metrics,
                 };
                 run_sync(job, writer)?;
                 linger(feed);
@@ -428,7 +437,8 @@ impl Cli {
                         .collect(),
                     ..RunDescription::new("follow")
                 };
-                let (writer, feed) = args.common.output(run)?;
+                let metrics = Arc::new(EngineMetrics::default());
+                let (writer, feed) = args.common.output(run, metrics.clone())?;
                 let batching = args.common.batching();
                 let supervision = args.common.supervision();
                 let (source, stream) = args.common.source_and_stream()?;
@@ -460,6 +470,7 @@ impl Cli {
                     stream: stream.clone(),
                     progress_every_ns: seconds_to_ns(args.common.progress_interval_s),
                     stop,
+                    metrics,
                 };
                 run_follow(job, writer)?;
                 linger(feed);
@@ -506,7 +517,8 @@ impl Cli {
                 eprintln!("encode-ref: wrote {}", args.output.display());
             }
             Command::Locate(args) => {
-                let (writer, feed) = args.common.output(RunDescription::new("locate"))?;
+                let metrics = Arc::new(EngineMetrics::default());
+                let (writer, feed) = args.common.output(RunDescription::new("locate"), metrics.clone())?;
                 let batching = args.common.batching();
                 let supervision = args.common.supervision();
                 let (source, stream) = args.common.source_and_stream()?;
@@ -522,6 +534,7 @@ impl Cli {
                     stream: stream.clone(),
                     progress_every_ns: seconds_to_ns(args.common.progress_interval_s),
                     stop,
+                    metrics,
                 };
                 run_locate(job, writer)?;
                 linger(feed);

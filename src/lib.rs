@@ -3,13 +3,15 @@
 //! GStreamer captures live streams ([`media`]); a timely-dataflow graph ([`flow`]) encodes
 //! audio windows and video frames with libtorch ([`encode`]) and aligns them online
 //! ([`align`]); the results leave as versioned events ([`events`]) through sinks ([`serve`]).
-//! [`config`] turns command lines and parameters into validated settings.
+//! [`config`] turns command lines and parameters into validated settings; [`engine_metrics`]
+//! holds what the engine measures about itself.
 //!
 //! The contract between these parts (command line, event schema) is `DESIGN.md`.
 
 pub mod align;
 pub mod config;
 pub mod encode;
+pub mod engine_metrics;
 pub mod events;
 pub mod flow;
 pub mod media;

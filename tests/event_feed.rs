@@ -127,8 +127,27 @@ async fn clients_filter_resume_and_need_the_token() {
         "# TYPE warpflow_records_in_total counter",
         "warpflow_events_total{stream=\"live0\",type=\"offset\"}",
         "# TYPE warpflow_feed_clients gauge",
+        "# TYPE warpflow_event_latency_seconds histogram",
+        "# TYPE warpflow_encoder_batch_records histogram",
+        "# TYPE warpflow_capture_queue_records gauge",
+        "warpflow_capture_queue_records{stream=\"live0\",medium=\"video\"}",
     ] {
         assert!(metrics.contains(needle), "no {needle:?} in {metrics}");
+    }
+    // The engine's histograms have observations: offsets were estimated and their latency
+    // measured, both encoders ran.
+    for counted in [
+        "warpflow_event_latency_seconds_count{stream=\"live0\",type=\"offset\"}",
+        "warpflow_aligner_step_seconds_count{stream=\"live0\"}",
+        "warpflow_encoder_batch_seconds_count{stream=\"live0\",stage=\"OnsetEnvelope\"}",
+        "warpflow_encoder_batch_records_count{stream=\"live0\",stage=\"BrightnessChange\"}",
+    ] {
+        let count: u64 = metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(counted))
+            .and_then(|rest| rest.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {counted} in {metrics}"));
+        assert!(count > 0, "{counted} is {count}");
     }
 }
 

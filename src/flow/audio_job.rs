@@ -9,18 +9,20 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use timely::dataflow::operators::{Concat, Input};
 use timely::dataflow::StreamVec;
 
 use crate::config::{Pace, SourceSpec};
 use crate::encode::AudioFramer;
+use crate::engine_metrics::EngineMetrics;
 use crate::media::{AudioChunk, AudioNeeds, Capture, MediaError, MediaNeeds, SupervisionConfig, VideoFrame};
 
 use super::follow_features::FollowEncoders;
 use crate::serve::{EventWriter, RunSummary};
 
-use super::driver::{drive, local_worker};
+use super::driver::{drive, local_worker, QueueDepths};
 use super::ingest::{Feed, Ingest, StatusFeed};
 use super::operators::{Batching, EncodeBatches, EventSink, JoinVideo, WriteEvents, LIVE_VIDEO_WAIT_NS};
 use super::stages::{feature_stage, video_feature_stage};
@@ -47,6 +49,7 @@ pub(crate) struct LiveAudioRun<'a> {
     pub batching: Batching,
     pub supervision: SupervisionConfig,
     pub stop: &'a StopSignal,
+    pub metrics: Arc<EngineMetrics>,
 }
 
 /// Captures `run.live`'s audio (and video, when `encoders` compare it), encodes it with
@@ -95,6 +98,7 @@ pub(crate) fn run_live_audio<S: FeatureStage>(
             "AudioFeatures",
             failures.clone(),
             run.batching,
+            run.metrics.encoder(&run.stream, "AudioFeatures"),
             feature_stage(framer, audio),
         );
         let mut video_in = None;
@@ -104,6 +108,7 @@ pub(crate) fn run_live_audio<S: FeatureStage>(
                 "VideoFeatures",
                 failures.clone(),
                 run.batching,
+                run.metrics.encoder(&run.stream, "VideoFeatures"),
                 video_feature_stage(encoder),
             );
             let max_wait_ns = match run.pace {
@@ -123,9 +128,10 @@ pub(crate) fn run_live_audio<S: FeatureStage>(
     let mut ingest: Ingest<AudioChunk, VideoFrame> = Ingest::new(
         Some(Feed::new(audio_rx, audio_in)),
         video_feed,
-        StatusFeed::new(run.stream, status_in),
+        StatusFeed::new(run.stream.clone(), status_in),
     );
-    drive(&mut worker, &mut capture, &mut ingest, &failures, run.stop)?;
+    let depths = QueueDepths::new(&run.metrics, &run.stream);
+    drive(&mut worker, &mut capture, &mut ingest, &failures, run.stop, &depths)?;
     let summary = sink.borrow_mut().finish()?;
     Ok(summary)
 }

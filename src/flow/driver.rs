@@ -7,6 +7,9 @@ use timely::communication::Allocator;
 use timely::worker::Worker;
 use timely::WorkerConfig;
 
+use std::sync::Arc;
+
+use crate::engine_metrics::{EngineMetrics, Gauge};
 use crate::media::{Capture, CaptureState};
 
 use super::ingest::Ingest;
@@ -27,21 +30,38 @@ pub(crate) fn local_worker() -> Worker {
     )
 }
 
+/// The gauges of a stream's capture rings.
+pub(crate) struct QueueDepths {
+    audio: Arc<Gauge>,
+    video: Arc<Gauge>,
+}
+
+impl QueueDepths {
+    /// `stream`'s gauges in `metrics`.
+    pub(crate) fn new(metrics: &EngineMetrics, stream: &str) -> Self {
+        Self {
+            audio: metrics.queue_depth(stream, "audio"),
+            video: metrics.queue_depth(stream, "video"),
+        }
+    }
+}
+
 /// Starts `capture` and runs the graph until every input has ended and the dataflow is done,
-/// or until capture or an operator fails.
+/// or until capture or an operator fails; `depths` follow the rings as records are moved.
 pub(crate) fn drive<A, V>(
     worker: &mut Worker,
     capture: &mut Capture,
     ingest: &mut Ingest<A, V>,
     failures: &FailureSlot,
     stop: &StopSignal,
+    depths: &QueueDepths,
 ) -> Result<(), FlowError>
 where
     A: Timestamped + Clone + 'static,
     V: Timestamped + Clone + 'static,
 {
     capture.start()?;
-    let outcome = feed_until_done(worker, capture, ingest, failures, stop);
+    let outcome = feed_until_done(worker, capture, ingest, failures, stop, depths);
     // Closing the inputs lets the graph drain and finish, also after a failure.
     ingest.close();
     capture.stop();
@@ -60,6 +80,7 @@ fn feed_until_done<A, V>(
     ingest: &mut Ingest<A, V>,
     failures: &FailureSlot,
     stop: &StopSignal,
+    depths: &QueueDepths,
 ) -> Result<(), FlowError>
 where
     A: Timestamped + Clone + 'static,
@@ -72,6 +93,9 @@ where
             eos_sent = true;
         }
         let moved = ingest.pump(PUMP_RECORDS);
+        let (audio_waiting, video_waiting) = ingest.waiting();
+        depths.audio.set(audio_waiting as u64);
+        depths.video.set(video_waiting as u64);
         let state = capture.poll()?;
         for status in capture.take_statuses() {
             ingest.send_status(status);

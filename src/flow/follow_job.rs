@@ -15,6 +15,7 @@ use crate::align::{Follower, FollowerConfig};
 use crate::config::Cue;
 use crate::config::{Pace, SourceSpec};
 use crate::encode::{AudioFeatureKind, AudioFrameParams, DeviceChoice};
+use crate::engine_metrics::{AlignerMetrics, EngineMetrics};
 use crate::media::SupervisionConfig;
 use crate::serve::{EventWriter, RunSummary};
 
@@ -65,6 +66,8 @@ pub struct FollowJob {
     pub progress_every_ns: u64,
     /// Ends the run early and cleanly when requested.
     pub stop: StopSignal,
+    /// Where the engine records its timings and queue depths (for `GET /metrics`).
+    pub metrics: Arc<EngineMetrics>,
 }
 
 /// Runs `job`, writing its events to `writer`; returns the run's summary.
@@ -93,6 +96,7 @@ pub fn run_follow(job: FollowJob, writer: Box<dyn EventWriter + Send>) -> Result
         emit_every_frames: job.emit_every_frames,
         stream: job.stream.clone(),
         reference_name: reference_name(&job.reference),
+        metrics: job.metrics.aligner(&job.stream, "position"),
     };
     let run = LiveAudioRun {
         live: &job.live,
@@ -103,6 +107,7 @@ pub fn run_follow(job: FollowJob, writer: Box<dyn EventWriter + Send>) -> Result
         batching: job.batching,
         supervision: job.supervision,
         stop: &job.stop,
+        metrics: job.metrics.clone(),
     };
     run_live_audio(run, encoders, stage, writer)
 }
@@ -120,6 +125,7 @@ struct FollowStage {
     emit_every_frames: usize,
     stream: String,
     reference_name: String,
+    metrics: AlignerMetrics,
 }
 
 impl FeatureStage for FollowStage {
@@ -134,6 +140,6 @@ impl FeatureStage for FollowStage {
             reference: self.reference_name,
             cues: self.cues,
         };
-        frames.follow_reference(self.follower, self.timing, events, failures.clone())
+        frames.follow_reference(self.follower, self.timing, events, self.metrics, failures.clone())
     }
 }

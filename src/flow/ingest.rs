@@ -137,6 +137,14 @@ impl<A: Timestamped + Clone + 'static, V: Timestamped + Clone + 'static> Ingest<
         moved
     }
 
+    /// Records waiting in the audio and the video ring.
+    pub(crate) fn waiting(&self) -> (usize, usize) {
+        (
+            self.audio.as_ref().map_or(0, |f| f.receiver.len()),
+            self.video.as_ref().map_or(0, |f| f.receiver.len()),
+        )
+    }
+
     /// Advances the status input to the earliest media input, or closes it with them.
     fn follow_media(&mut self) {
         let earliest = [

@@ -12,6 +12,7 @@ use timely::dataflow::StreamVec;
 
 use crate::config::{Pace, SourceSpec};
 use crate::encode::{AudioFeatureEncoder, AudioFeatureKind, DeviceChoice};
+use crate::engine_metrics::EngineMetrics;
 use crate::media::SupervisionConfig;
 use crate::serve::{EventWriter, RunSummary};
 
@@ -46,6 +47,8 @@ pub struct LocateJob {
     pub progress_every_ns: u64,
     /// Ends the run early and cleanly when requested.
     pub stop: StopSignal,
+    /// Where the engine records its timings and queue depths (for `GET /metrics`).
+    pub metrics: Arc<EngineMetrics>,
 }
 
 /// Runs `job`, writing its events to `writer`; returns the run's summary.
@@ -75,6 +78,7 @@ pub fn run_locate(job: LocateJob, writer: Box<dyn EventWriter + Send>) -> Result
         batching: job.batching,
         supervision: job.supervision,
         stop: &job.stop,
+        metrics: job.metrics.clone(),
     };
     run_live_audio(run, FollowEncoders::new(Box::new(encoder), None, false)?, stage, writer)
 }

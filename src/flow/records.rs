@@ -13,6 +13,8 @@ pub struct EnvelopeSample {
     pub time_ns: u64,
     /// Envelope value.
     pub value: f32,
+    /// When the media it was computed from was captured.
+    pub captured_at: Instant,
 }
 
 /// What the audio side of `sync` gives the offset estimator.

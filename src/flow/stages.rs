@@ -27,15 +27,18 @@ pub(crate) fn onset_stage(
 ) -> impl FnMut(&mut Vec<AudioChunk>, &mut Vec<AudioEvidence>) -> Result<(), FlowError> {
     let (mut frames, mut times, mut flux) = (Vec::new(), Vec::new(), Vec::new());
     let (mut windows, mut window_times, mut probabilities) = (Vec::new(), Vec::new(), Vec::new());
+    let mut captured: Vec<Instant> = Vec::new();
     move |chunks, out| {
         frames.clear();
         times.clear();
         flux.clear();
+        captured.clear();
         windows.clear();
         window_times.clear();
         probabilities.clear();
         for chunk in chunks.drain(..) {
             framer.push(chunk.pts_ns, &chunk.samples, &mut frames, &mut times);
+            captured.resize(times.len(), chunk.captured_at);
             if let Some(detector) = speech.as_mut() {
                 detector
                     .framer
@@ -47,7 +50,14 @@ pub(crate) fn onset_stage(
             times
                 .iter()
                 .zip(&flux)
-                .map(|(&time_ns, &value)| AudioEvidence::Onset(EnvelopeSample { time_ns, value })),
+                .zip(&captured)
+                .map(|((&time_ns, &value), &captured_at)| {
+                    AudioEvidence::Onset(EnvelopeSample {
+                        time_ns,
+                        value,
+                        captured_at,
+                    })
+                }),
         );
         if let Some(detector) = speech.as_mut() {
             detector.model.encode(&windows, &mut probabilities)?;
@@ -101,6 +111,7 @@ pub(crate) fn video_change_stage(
                     .map(|(f, &value)| EnvelopeSample {
                         time_ns: f.pts_ns,
                         value,
+                        captured_at: f.captured_at,
                     }),
             );
             start = end;

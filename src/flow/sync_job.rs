@@ -12,6 +12,7 @@
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use timely::dataflow::operators::vec::Map;
 use timely::dataflow::operators::{Concat, Input};
@@ -22,13 +23,14 @@ use crate::encode::{
     AudioEncoder, AudioFrameParams, AudioFramer, AudioModel, BrightnessChange, DeviceChoice, EncodeError,
     OnsetEnvelope, TorchScriptEncoder,
 };
+use crate::engine_metrics::EngineMetrics;
 use crate::events::EventBody;
 use crate::media::{
     AudioChunk, AudioNeeds, Capture, MediaError, MediaNeeds, SupervisionConfig, VideoFrame, VideoNeeds,
 };
 use crate::serve::{EventWriter, RunSummary};
 
-use super::driver::{drive, local_worker};
+use super::driver::{drive, local_worker, QueueDepths};
 use super::follow_features::model_settings;
 use super::ingest::{Feed, Ingest, StatusFeed};
 use super::operators::{Batching, EncodeBatches, EstimateOffset, EventSink, WriteEvents};
@@ -79,6 +81,8 @@ pub struct SyncJob {
     pub progress_every_ns: u64,
     /// Ends the run early and cleanly when requested.
     pub stop: StopSignal,
+    /// Where the engine records its timings and queue depths (for `GET /metrics`).
+    pub metrics: Arc<EngineMetrics>,
 }
 
 /// Runs `job`, writing its events to `writer`; returns the run's summary.
@@ -135,6 +139,7 @@ pub fn run_sync(job: SyncJob, writer: Box<dyn EventWriter + Send>) -> Result<Run
                 "OnsetEnvelope",
                 failures.clone(),
                 job.batching,
+                job.metrics.encoder(&job.stream, "OnsetEnvelope"),
                 onset_stage(framer, envelope, speech),
             )
             .concat(restarts);
@@ -142,6 +147,7 @@ pub fn run_sync(job: SyncJob, writer: Box<dyn EventWriter + Send>) -> Result<Run
             "BrightnessChange",
             failures.clone(),
             job.batching,
+            job.metrics.encoder(&job.stream, "BrightnessChange"),
             video_change_stage(change),
         );
         audio_envelope
@@ -151,6 +157,7 @@ pub fn run_sync(job: SyncJob, writer: Box<dyn EventWriter + Send>) -> Result<Run
                 tracker,
                 job.emit_every_ns,
                 job.stream.clone(),
+                job.metrics.aligner(&job.stream, "offset"),
             )
             .concat(status)
             .write_events(sink.clone(), failures.clone());
@@ -161,7 +168,8 @@ pub fn run_sync(job: SyncJob, writer: Box<dyn EventWriter + Send>) -> Result<Run
         Some(Feed::new(video_rx, video_in)),
         StatusFeed::new(job.stream.clone(), status_in),
     );
-    drive(&mut worker, &mut capture, &mut ingest, &failures, &job.stop)?;
+    let depths = QueueDepths::new(&job.metrics, &job.stream);
+    drive(&mut worker, &mut capture, &mut ingest, &failures, &job.stop, &depths)?;
     let summary = sink.borrow_mut().finish()?;
     Ok(summary)
 }

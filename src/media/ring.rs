@@ -138,6 +138,11 @@ impl<T> RecordReceiver<T> {
     pub fn is_empty(&self) -> bool {
         self.queue.is_empty()
     }
+
+    /// Records waiting.
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
 }
 
 impl<T> Drop for RecordReceiver<T> {

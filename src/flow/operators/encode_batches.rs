@@ -7,7 +7,8 @@
 //! up to that long, until [`Batching::max_records`] have gathered. The batch's output leaves
 //! under a capability held at its earliest record's time, so the frontier after the encoder
 //! waits for the batch: that wait is the added latency. An encoder error is left in the
-//! [`FailureSlot`] for the driver, and the batch yields nothing.
+//! [`FailureSlot`] for the driver, and the batch yields nothing. Each batch's size and encoding
+//! time go to the stage's [`EncoderMetrics`].
 
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,7 @@ use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::StreamVec;
 
+use crate::engine_metrics::EncoderMetrics;
 use crate::flow::{FailureSlot, FlowError};
 
 /// How records are gathered into batches.
@@ -64,12 +66,14 @@ pub trait EncodeBatches<'scope, D> {
         R: Clone + 'static,
         F: FnMut(&mut Vec<D>, &mut Vec<R>) -> Result<(), FlowError> + 'static;
 
-    /// [`EncodeBatches::encode_batches`], gathering records as `batching` says.
+    /// [`EncodeBatches::encode_batches`], gathering records as `batching` says and recording
+    /// each batch in `metrics`.
     fn encode_batches_with<R, F>(
         self,
         name: &str,
         failures: FailureSlot,
         batching: Batching,
+        metrics: EncoderMetrics,
         encode: F,
     ) -> StreamVec<'scope, u64, R>
     where
@@ -83,7 +87,7 @@ impl<'scope, D: Clone + 'static> EncodeBatches<'scope, D> for StreamVec<'scope, 
         R: Clone + 'static,
         F: FnMut(&mut Vec<D>, &mut Vec<R>) -> Result<(), FlowError> + 'static,
     {
-        self.encode_batches_with(name, failures, Batching::default(), encode)
+        self.encode_batches_with(name, failures, Batching::default(), EncoderMetrics::detached(), encode)
     }
 
     fn encode_batches_with<R, F>(
@@ -91,6 +95,7 @@ impl<'scope, D: Clone + 'static> EncodeBatches<'scope, D> for StreamVec<'scope, 
         name: &str,
         failures: FailureSlot,
         batching: Batching,
+        metrics: EncoderMetrics,
         mut encode: F,
     ) -> StreamVec<'scope, u64, R>
     where
@@ -136,7 +141,11 @@ impl<'scope, D: Clone + 'static> EncodeBatches<'scope, D> for StreamVec<'scope, 
                     while !rest.is_empty() {
                         let mut part: Vec<D> = rest.drain(..size.min(rest.len())).collect();
                         encoded.clear();
-                        match encode(&mut part, &mut encoded) {
+                        metrics.batch_records.observe(part.len() as f64);
+                        let started = Instant::now();
+                        let result = encode(&mut part, &mut encoded);
+                        metrics.batch_seconds.observe_duration(started.elapsed());
+                        match result {
                             Ok(()) if !encoded.is_empty() => {
                                 if let Some(cap) = batch_cap.as_ref() {
                                     output.session(cap).give_container(&mut encoded);
@@ -170,15 +179,19 @@ mod tests {
 
     use super::*;
 
-    /// The sizes of the batches `encode` saw for 7 records at once.
+    /// The sizes of the batches `encode` saw for 7 records at once; the stage's metrics count
+    /// the same batches and records.
     fn batch_sizes(batching: Batching) -> Vec<usize> {
         let sizes = Arc::new(Mutex::new(Vec::new()));
         let seen = sizes.clone();
+        let metrics = EncoderMetrics::detached();
+        let recorded = metrics.clone();
         timely::example(move |scope| {
             (0u64..7).to_stream(scope).container::<Vec<_>>().encode_batches_with(
                 "Count",
                 FailureSlot::default(),
                 batching,
+                recorded,
                 move |batch: &mut Vec<u64>, out: &mut Vec<u64>| {
                     seen.lock().expect("no other holder panics").push(batch.len());
                     out.append(batch);
@@ -187,6 +200,8 @@ mod tests {
             );
         });
         let sizes = sizes.lock().expect("the dataflow has ended").clone();
+        assert_eq!(metrics.batch_records.count(), sizes.len() as u64);
+        assert_eq!(metrics.batch_seconds.count(), sizes.len() as u64);
         sizes
     }
 
@@ -222,6 +237,7 @@ mod tests {
                         "Count",
                         FailureSlot::default(),
                         batching,
+                        EncoderMetrics::detached(),
                         move |batch: &mut Vec<u64>, out: &mut Vec<u64>| {
                             seen.lock().expect("no other holder panics").push(batch.len());
                             out.append(batch);
@@ -262,6 +278,7 @@ mod tests {
                         "Count",
                         FailureSlot::default(),
                         batching,
+                        EncoderMetrics::detached(),
                         move |batch: &mut Vec<u64>, out: &mut Vec<u64>| {
                             seen.lock().expect("no other holder panics").push(batch.len());
                             out.append(batch);

@@ -10,12 +10,19 @@
 //! A restart (the source came back after an outage) takes effect when the estimates reach its
 //! time: the samples before it are forgotten and the tracker starts afresh, so no estimate
 //! straddles the gap and lock is earned again.
+//!
+//! Each estimate's time goes to the aligner's step histogram, and the time from the capture of
+//! the newest sample it uses to its event to the latency histogram.
+
+use std::collections::VecDeque;
+use std::time::Instant;
 
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::StreamVec;
 
 use crate::align::{AvLagEstimator, OffsetTracker};
+use crate::engine_metrics::AlignerMetrics;
 use crate::events::{EventBody, SyncBand};
 use crate::flow::{AudioEvidence, EnvelopeSample, StreamEvent};
 
@@ -28,8 +35,10 @@ pub trait EstimateOffset<'scope> {
     /// ```
     /// use std::sync::atomic::{AtomicUsize, Ordering};
     /// use std::sync::Arc;
+    /// use std::time::Instant;
     /// use timely::dataflow::operators::{Inspect, ToStream};
     /// use warpflow::align::{AvLagEstimator, LagConfig, OffsetTracker, OffsetTrackerConfig};
+    /// use warpflow::engine_metrics::AlignerMetrics;
     /// use warpflow::flow::{AudioEvidence, EnvelopeSample};
     /// use warpflow::flow::operators::EstimateOffset;
     ///
@@ -41,15 +50,18 @@ pub trait EstimateOffset<'scope> {
     ///     let video = (1..300u64).map(move |i| EnvelopeSample {
     ///         time_ns: i * 1_000_000_000 / 30,
     ///         value: if i % 30 == 0 { 1.0 } else { 0.0 },
+    ///         captured_at: Instant::now(),
     ///     });
     ///     let audio = (0..2000u64).map(move |i| AudioEvidence::Onset(EnvelopeSample {
     ///         time_ns: i * 5 * ms,
     ///         value: if (i * 5 * ms) % (1000 * ms) == 40 * ms { 5.0 } else { 0.0 },
+    ///         captured_at: Instant::now(),
     ///     }));
     ///     let estimator = AvLagEstimator::new(LagConfig::default()).unwrap();
     ///     let tracker = OffsetTracker::new(OffsetTrackerConfig::default()).unwrap();
     ///     audio.to_stream(scope).container::<Vec<_>>()
-    ///         .estimate_offset(video.to_stream(scope).container::<Vec<_>>(), estimator, tracker, 500 * ms, "live0".into())
+    ///         .estimate_offset(video.to_stream(scope).container::<Vec<_>>(), estimator, tracker, 500 * ms, "live0".into(),
+    ///                          AlignerMetrics::detached())
     ///         .inspect(move |_| { counted.fetch_add(1, Ordering::Relaxed); });
     /// });
     /// assert!(offsets.load(Ordering::Relaxed) > 0);
@@ -61,6 +73,7 @@ pub trait EstimateOffset<'scope> {
         tracker: OffsetTracker,
         emit_every_ns: u64,
         stream: String,
+        metrics: AlignerMetrics,
     ) -> StreamVec<'scope, u64, StreamEvent>;
 }
 
@@ -72,6 +85,7 @@ impl<'scope> EstimateOffset<'scope> for StreamVec<'scope, u64, AudioEvidence> {
         mut tracker: OffsetTracker,
         emit_every_ns: u64,
         stream: String,
+        metrics: AlignerMetrics,
     ) -> StreamVec<'scope, u64, StreamEvent> {
         let emit_every_ns = emit_every_ns.max(1);
         self.binary_frontier(video, Pipeline, Pipeline, "EstimateOffset", move |initial, _| {
@@ -79,12 +93,15 @@ impl<'scope> EstimateOffset<'scope> for StreamVec<'scope, u64, AudioEvidence> {
             let mut capability = Some(initial);
             let mut latest_ns = 0u64;
             let mut restarts_ns: Vec<u64> = Vec::new();
+            // Capture instants of the samples not yet covered by an estimate.
+            let mut pending_captures: VecDeque<(u64, Instant)> = VecDeque::new();
             move |(audio_input, audio_frontier), (video_input, video_frontier), output| {
                 audio_input.for_each_stamp(|_, containers| {
                     for evidence in containers.flat_map(|c| c.drain(..)) {
                         match evidence {
                             AudioEvidence::Onset(sample) => {
                                 latest_ns = latest_ns.max(sample.time_ns);
+                                pending_captures.push_back((sample.time_ns, sample.captured_at));
                                 estimator.push_audio(sample.time_ns, sample.value);
                             }
                             AudioEvidence::Speech(window) => estimator.push_speech(window),
@@ -95,6 +112,7 @@ impl<'scope> EstimateOffset<'scope> for StreamVec<'scope, u64, AudioEvidence> {
                 video_input.for_each_stamp(|_, containers| {
                     for sample in containers.flat_map(|c| c.drain(..)) {
                         latest_ns = latest_ns.max(sample.time_ns);
+                        pending_captures.push_back((sample.time_ns, sample.captured_at));
                         estimator.push_video(sample.time_ns, sample.value);
                     }
                 });
@@ -113,7 +131,11 @@ impl<'scope> EstimateOffset<'scope> for StreamVec<'scope, u64, AudioEvidence> {
                             estimator.forget_before(restart_ns);
                             tracker.forget();
                         }
-                        if let Some(estimate) = estimator.estimate(next_emit_ns) {
+                        let newest_capture = take_captures_until(&mut pending_captures, next_emit_ns);
+                        let started = Instant::now();
+                        let estimated = estimator.estimate(next_emit_ns);
+                        metrics.step_seconds.observe_duration(started.elapsed());
+                        if let Some(estimate) = estimated {
                             // A window's estimate holds at its centre; the event reports it at the
                             // window's end, carried there by the tracked drift.
                             let centre_ns = estimate.window_start_ns.midpoint(estimate.window_end_ns);
@@ -133,6 +155,9 @@ impl<'scope> EstimateOffset<'scope> for StreamVec<'scope, u64, AudioEvidence> {
                                 stream: stream.clone(),
                                 body,
                             });
+                            if let Some(captured_at) = newest_capture {
+                                metrics.event_latency.observe_duration(captured_at.elapsed());
+                            }
                         }
                         next_emit_ns += emit_every_ns;
                     }
@@ -146,4 +171,17 @@ impl<'scope> EstimateOffset<'scope> for StreamVec<'scope, u64, AudioEvidence> {
             }
         })
     }
+}
+
+/// Removes the captures of samples at or before `until_ns` and returns the newest of them.
+fn take_captures_until(pending: &mut VecDeque<(u64, Instant)>, until_ns: u64) -> Option<Instant> {
+    let mut newest: Option<Instant> = None;
+    pending.retain(|&(time_ns, captured_at)| {
+        let covered = time_ns <= until_ns;
+        if covered {
+            newest = Some(newest.map_or(captured_at, |n| n.max(captured_at)));
+        }
+        !covered
+    });
+    newest
 }

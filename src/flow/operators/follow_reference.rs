@@ -24,6 +24,7 @@ use timely::dataflow::StreamVec;
 
 use crate::align::{FinalPosition, Follower};
 use crate::config::Cue;
+use crate::engine_metrics::AlignerMetrics;
 use crate::events::EventBody;
 use crate::flow::cue_cursor::CueCursor;
 use crate::flow::{FailureSlot, FeatureFrame, StreamEvent};
@@ -75,6 +76,7 @@ pub trait FollowReference<'scope> {
     /// use std::time::Instant;
     /// use timely::dataflow::operators::{Inspect, ToStream};
     /// use warpflow::align::{FeatureMatrix, Follower, FollowerConfig, OltwConfig};
+    /// use warpflow::engine_metrics::AlignerMetrics;
     /// use warpflow::flow::{FailureSlot, FeatureFrame};
     /// use warpflow::flow::operators::{FollowEvents, FollowReference, ReferenceTiming};
     ///
@@ -89,7 +91,7 @@ pub trait FollowReference<'scope> {
     ///         .map(|(i, values)| FeatureFrame { time_ns: i as u64 * 20_000_000, values, captured_at: Instant::now() });
     ///     let events = FollowEvents { emit_every_frames: 1, stream: "live0".into(), reference: "song".into(), cues: Vec::new() };
     ///     frames.to_stream(scope).container::<Vec<_>>()
-    ///         .follow_reference(follower, timing, events, FailureSlot::default())
+    ///         .follow_reference(follower, timing, events, AlignerMetrics::detached(), FailureSlot::default())
     ///         .inspect(move |_| { counted.fetch_add(1, Ordering::Relaxed); });
     /// });
     /// // Three provisional positions, and three final ones when the input ends.
@@ -100,6 +102,7 @@ pub trait FollowReference<'scope> {
         follower: Follower,
         timing: ReferenceTiming,
         events: FollowEvents,
+        metrics: AlignerMetrics,
         failures: FailureSlot,
     ) -> StreamVec<'scope, u64, StreamEvent>;
 }
@@ -123,6 +126,7 @@ impl<'scope> FollowReference<'scope> for StreamVec<'scope, u64, FeatureFrame> {
         mut follower: Follower,
         timing: ReferenceTiming,
         events: FollowEvents,
+        metrics: AlignerMetrics,
         failures: FailureSlot,
     ) -> StreamVec<'scope, u64, StreamEvent> {
         let FollowEvents {
@@ -167,7 +171,10 @@ impl<'scope> FollowReference<'scope> for StreamVec<'scope, u64, FeatureFrame> {
                             }
                         }
                         latest_frame_ns = Some(frame.time_ns);
-                        let step = match follower.push_frame(&frame.values) {
+                        let started = Instant::now();
+                        let pushed = follower.push_frame(&frame.values);
+                        metrics.step_seconds.observe_duration(started.elapsed());
+                        let step = match pushed {
                             Ok(step) => step,
                             Err(error) => {
                                 failures.record(error);
@@ -219,12 +226,14 @@ impl<'scope> FollowReference<'scope> for StreamVec<'scope, u64, FeatureFrame> {
                             });
                         }
                         if emitted {
+                            let latency = frame.captured_at.elapsed();
+                            metrics.event_latency.observe_duration(latency);
                             let body = EventBody::Position {
                                 live_ns: frame.time_ns,
                                 ref_ns: position_ns,
                                 tempo: step.tempo,
                                 confidence: step.confidence,
-                                latency_ns: frame.captured_at.elapsed().as_nanos() as u64,
+                                latency_ns: latency.as_nanos() as u64,
                                 is_final: false,
                             };
                             session.give(StreamEvent {

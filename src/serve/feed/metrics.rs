@@ -1,14 +1,13 @@
-//! What `GET /metrics` reports, in Prometheus text format: counts and latencies read off the
-//! events the run publishes. Names follow Prometheus conventions (a `warpflow_` prefix, base
-//! units, `_total` counters); labels are the stream and the event type, both bounded.
+//! What `GET /metrics` reports about the published events, in Prometheus text format: records
+//! in and dropped, the watermark, events by type, connected clients (the engine's own timings
+//! are [`crate::engine_metrics`]). Names follow Prometheus conventions (a `warpflow_` prefix,
+//! base units, `_total` counters); labels are the stream and the event type, both bounded.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use crate::engine_metrics::escape_label as escape;
 use crate::events::{Event, EventBody};
-
-/// Upper bounds (seconds) of the capture-to-event latency histogram's buckets.
-const LATENCY_BUCKETS_S: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
 
 #[derive(Debug, Default, Clone)]
 struct StreamCounts {
@@ -16,10 +15,6 @@ struct StreamCounts {
     frames_dropped: u64,
     frontier_ns: u64,
     events_by_type: BTreeMap<String, u64>,
-    /// Cumulative bucket counts, then the count and sum of every observation.
-    latency_buckets: [u64; LATENCY_BUCKETS_S.len()],
-    latency_count: u64,
-    latency_sum_s: f64,
 }
 
 /// Running totals per stream.
@@ -33,32 +28,16 @@ impl FeedMetrics {
     pub fn observe(&mut self, event: &Event, kind: &str) {
         let counts = self.streams.entry(event.stream.clone()).or_default();
         *counts.events_by_type.entry(kind.to_owned()).or_default() += 1;
-        match &event.body {
-            EventBody::Progress {
-                frontier_ns,
-                frames_in,
-                frames_dropped,
-                ..
-            } => {
-                counts.frames_in = *frames_in;
-                counts.frames_dropped = *frames_dropped;
-                counts.frontier_ns = *frontier_ns;
-            }
-            EventBody::Position {
-                latency_ns,
-                is_final: false,
-                ..
-            } => {
-                let latency_s = *latency_ns as f64 / 1e9;
-                for (bucket, bound) in counts.latency_buckets.iter_mut().zip(LATENCY_BUCKETS_S) {
-                    if latency_s <= bound {
-                        *bucket += 1;
-                    }
-                }
-                counts.latency_count += 1;
-                counts.latency_sum_s += latency_s;
-            }
-            _ => {}
+        if let EventBody::Progress {
+            frontier_ns,
+            frames_in,
+            frames_dropped,
+            ..
+        } = &event.body
+        {
+            counts.frames_in = *frames_in;
+            counts.frames_dropped = *frames_dropped;
+            counts.frontier_ns = *frontier_ns;
         }
     }
 
@@ -112,33 +91,6 @@ impl FeedMetrics {
             })
             .collect();
         family("warpflow_events_total", "counter", "Events published, by type.", events);
-        let mut latency = Vec::new();
-        for (stream, counts) in &self.streams {
-            let stream = escape(stream);
-            for (bound, n) in LATENCY_BUCKETS_S.iter().zip(counts.latency_buckets) {
-                latency.push(format!(
-                    "warpflow_event_latency_seconds_bucket{{stream=\"{stream}\",le=\"{bound}\"}} {n}"
-                ));
-            }
-            latency.push(format!(
-                "warpflow_event_latency_seconds_bucket{{stream=\"{stream}\",le=\"+Inf\"}} {}",
-                counts.latency_count
-            ));
-            latency.push(format!(
-                "warpflow_event_latency_seconds_sum{{stream=\"{stream}\"}} {}",
-                counts.latency_sum_s
-            ));
-            latency.push(format!(
-                "warpflow_event_latency_seconds_count{{stream=\"{stream}\"}} {}",
-                counts.latency_count
-            ));
-        }
-        family(
-            "warpflow_event_latency_seconds",
-            "histogram",
-            "Capture to event latency of provisional positions.",
-            latency,
-        );
         family(
             "warpflow_feed_clients",
             "gauge",
@@ -147,11 +99,6 @@ impl FeedMetrics {
         );
         out
     }
-}
-
-/// A label value with `\`, `"` and newlines escaped, as the text format wants.
-fn escape(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -168,7 +115,7 @@ mod tests {
     }
 
     #[test]
-    fn counts_records_events_and_latencies_in_prometheus_text() {
+    fn counts_records_and_events_in_prometheus_text() {
         let mut metrics = FeedMetrics::default();
         for (seq, latency_ms) in [(0, 3u64), (1, 40), (2, 700)] {
             let position = EventBody::Position {
@@ -196,11 +143,6 @@ mod tests {
             "warpflow_records_dropped_total{stream=\"live0\"} 3",
             "warpflow_frontier_seconds{stream=\"live0\"} 2.5",
             "warpflow_events_total{stream=\"live0\",type=\"position\"} 3",
-            "warpflow_event_latency_seconds_bucket{stream=\"live0\",le=\"0.005\"} 1",
-            "warpflow_event_latency_seconds_bucket{stream=\"live0\",le=\"0.05\"} 2",
-            "warpflow_event_latency_seconds_bucket{stream=\"live0\",le=\"1\"} 3",
-            "warpflow_event_latency_seconds_bucket{stream=\"live0\",le=\"+Inf\"} 3",
-            "warpflow_event_latency_seconds_count{stream=\"live0\"} 3",
             "warpflow_feed_clients 2",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");

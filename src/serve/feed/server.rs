@@ -21,6 +21,8 @@ use axum::routing::get;
 use axum::Router;
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::engine_metrics::EngineMetrics;
+
 use super::{FeedEvent, FeedHub, ReplayStart, RunDescription, LIVE_PAGE_HTML};
 
 /// How often an idle client hears that the run is alive.
@@ -31,7 +33,7 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 const CLOSE_TOO_SLOW: u16 = 1008;
 
 /// How the feed is served.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct FeedSettings {
     /// Address to listen on (127.0.0.1 unless the user says otherwise).
     pub bind: SocketAddr,
@@ -43,6 +45,8 @@ pub struct FeedSettings {
     pub client_queue_events: usize,
     /// What `GET /run` tells the page about the run.
     pub run: RunDescription,
+    /// The engine's own measurements, served with the feed's at `GET /metrics`.
+    pub engine: Arc<EngineMetrics>,
 }
 
 impl FeedSettings {
@@ -54,6 +58,7 @@ impl FeedSettings {
             replay_events: 10_000,
             client_queue_events: 1_024,
             run: RunDescription::default(),
+            engine: Arc::default(),
         }
     }
 }
@@ -62,6 +67,7 @@ struct App {
     hub: Arc<FeedHub>,
     token: Option<String>,
     run: RunDescription,
+    engine: Arc<EngineMetrics>,
 }
 
 impl App {
@@ -148,6 +154,7 @@ impl FeedServer {
             hub: hub.clone(),
             token: settings.token,
             run: settings.run,
+            engine: settings.engine,
         });
         let router = Router::new()
             .route("/", get(page))
@@ -226,7 +233,7 @@ async fn metrics(
     }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        app.hub.metrics_text(),
+        app.hub.metrics_text() + &app.engine.render(),
     )
         .into_response()
 }
