@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod feed_load;
 pub mod rtsp;
 
 use std::path::Path;
