@@ -16,7 +16,7 @@ use warpflow::flow::{
     FollowEncoders, FollowJob, LocateJob, StopSignal, SyncJob, VideoComparison, VideoSource,
 };
 use warpflow::media::SupervisionConfig;
-use warpflow::serve::feed::{CueMark, FeedServer, FeedSettings, FeedWriter, RunDescription};
+use warpflow::serve::feed::{CueMark, FeedPublisher, FeedServer, FeedSettings, FeedWriter, RunDescription};
 use warpflow::serve::{event_writer, EventWriter, OutputFormat};
 
 /// Streaming alignment of live audio and video.
@@ -37,6 +37,18 @@ enum Command {
     Locate(LocateArgs),
     /// Encode a reference recording once into a .wfr file, which follow then loads at once.
     EncodeRef(EncodeRefArgs),
+    /// Serve the live page and one event feed for several runs started with --publish.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on (give 0.0.0.0:PORT to be reached from other machines).
+    #[arg(long, default_value = "127.0.0.1:8750")]
+    bind: std::net::SocketAddr,
+    /// Every route but /healthz wants 'Authorization: Bearer TOKEN' or ?token=, publishers too.
+    #[arg(long, value_name = "TOKEN")]
+    token: Option<String>,
 }
 
 /// Options every job has.
@@ -82,8 +94,13 @@ struct CommonArgs {
     /// 0.0.0.0:PORT to be reached from other machines), with /healthz.
     #[arg(long, value_name = "ADDR")]
     serve: Option<std::net::SocketAddr>,
+    /// Push the events to a 'warpflow serve' at ws://HOST:PORT as well (give each run its own
+    /// --stream); the run never waits on it, and a server that is away is retried.
+    #[arg(long, value_name = "URL")]
+    publish: Option<String>,
     /// With --serve: every route but /healthz wants 'Authorization: Bearer TOKEN' or ?token=.
-    #[arg(long, value_name = "TOKEN", requires = "serve")]
+    /// With --publish: the token of the 'warpflow serve'.
+    #[arg(long, value_name = "TOKEN")]
     token: Option<String>,
 }
 
@@ -102,7 +119,13 @@ impl CommonArgs {
         run: RunDescription,
         engine: Arc<EngineMetrics>,
     ) -> Result<(Box<dyn EventWriter + Send>, Option<FeedServer>)> {
-        let writer = event_writer(self.output);
+        if self.token.is_some() && self.serve.is_none() && self.publish.is_none() {
+            anyhow::bail!("--token goes with --serve or --publish");
+        }
+        let mut writer = event_writer(self.output);
+        if let Some(url) = &self.publish {
+            writer = Box::new(FeedPublisher::start(writer, url, self.token.clone(), &run)?);
+        }
         let Some(bind) = self.serve else {
             return Ok((writer, None));
         };
@@ -515,6 +538,20 @@ impl Cli {
                     started.elapsed().as_secs_f64()
                 );
                 eprintln!("encode-ref: wrote {}", args.output.display());
+            }
+            Command::Serve(args) => {
+                let settings = FeedSettings {
+                    accept_publishers: true,
+                    ..FeedSettings::new(args.bind, args.token)
+                };
+                let server = FeedServer::start(settings).with_context(|| format!("cannot serve at {}", args.bind))?;
+                let addr = server.local_addr();
+                eprintln!("warpflow: live page at http://{addr}/");
+                eprintln!("warpflow: events at ws://{addr}/events");
+                eprintln!("warpflow: runs publish with --publish ws://{addr}");
+                while !stop.is_requested() {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
             }
             Command::Locate(args) => {
                 let metrics = Arc::new(EngineMetrics::default());

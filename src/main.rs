@@ -11,6 +11,19 @@ use clap::Parser;
 use cli::Cli;
 use warpflow::flow::StopSignal;
 
+/// The error and its causes on one line; a cause whose words the message already carries (the
+/// library's errors name their source in their own text) is not repeated.
+fn error_message(error: &anyhow::Error) -> String {
+    let mut message = error.to_string();
+    for cause in error.chain().skip(1) {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message = format!("{message}: {text}");
+        }
+    }
+    message
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -32,7 +45,7 @@ fn main() -> ExitCode {
     match cli.run(stop) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("warpflow: error: {error:#}");
+            eprintln!("warpflow: error: {}", error_message(&error));
             let bad_input = error
                 .downcast_ref::<warpflow::flow::FlowError>()
                 .is_some_and(|e| e.is_bad_input());

@@ -10,6 +10,8 @@
 mod hub;
 mod metrics;
 mod page;
+mod publish;
+mod publisher;
 mod replay;
 mod server;
 mod writer;
@@ -17,6 +19,8 @@ mod writer;
 pub use hub::{FeedHub, Subscription};
 pub use metrics::FeedMetrics;
 pub use page::{CueMark, RunDescription, LIVE_PAGE_HTML};
+pub use publish::Publishers;
+pub use publisher::FeedPublisher;
 pub use replay::{FeedEvent, ReplayBuffer, ReplayStart};
 pub use server::{FeedServer, FeedSettings};
 pub use writer::FeedWriter;

@@ -17,6 +17,9 @@ pub struct RunDescription {
     pub command: String,
     /// The reference's cues (`follow --cues`), drawn on the alignment path before they come.
     pub cues: Vec<CueMark>,
+    /// For `warpflow serve`: the commands of the runs that have published to it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<String>,
 }
 
 /// One cue of the reference.
@@ -33,7 +36,7 @@ impl RunDescription {
     pub fn new(command: &str) -> Self {
         Self {
             command: command.to_owned(),
-            cues: Vec::new(),
+            ..Self::default()
         }
     }
 }
@@ -68,6 +71,7 @@ mod tests {
                 id: "scene-2".into(),
                 ref_ns: 3_600_000_000,
             }],
+            runs: Vec::new(),
         };
         let json = serde_json::to_value(&run).expect("serialises");
         assert_eq!(json["command"], "follow");

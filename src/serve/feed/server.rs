@@ -1,6 +1,7 @@
 //! The feed's HTTP side: `GET /` (the live page), `GET /run` (what the run is), `GET /events`
-//! (WebSocket), `GET /metrics` (Prometheus text), `GET /healthz`, bearer-token checks, on a
-//! tokio runtime of its own.
+//! (WebSocket), `GET /metrics` (Prometheus text), `GET /healthz`, and on `warpflow serve`
+//! `GET /publish` (runs pushing their events); bearer-token checks, on a tokio runtime of its
+//! own.
 //!
 //! `/events` takes `stream` and `type` (comma-separated lists), `from_seq` (resume from the
 //! replay buffer; a `replay_truncated` message says when it no longer reaches that far) and
@@ -23,7 +24,8 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::engine_metrics::EngineMetrics;
 
-use super::{FeedEvent, FeedHub, ReplayStart, RunDescription, LIVE_PAGE_HTML};
+use super::publish::serve_publisher;
+use super::{FeedEvent, FeedHub, Publishers, ReplayStart, RunDescription, LIVE_PAGE_HTML};
 
 /// How often an idle client hears that the run is alive.
 const HEARTBEAT: Duration = Duration::from_secs(1);
@@ -47,6 +49,8 @@ pub struct FeedSettings {
     pub run: RunDescription,
     /// The engine's own measurements, served with the feed's at `GET /metrics`.
     pub engine: Arc<EngineMetrics>,
+    /// Whether runs may publish their events here (`GET /publish`, for `warpflow serve`).
+    pub accept_publishers: bool,
 }
 
 impl FeedSettings {
@@ -59,6 +63,7 @@ impl FeedSettings {
             client_queue_events: 1_024,
             run: RunDescription::default(),
             engine: Arc::default(),
+            accept_publishers: false,
         }
     }
 }
@@ -68,6 +73,8 @@ struct App {
     token: Option<String>,
     run: RunDescription,
     engine: Arc<EngineMetrics>,
+    /// Set when runs may publish here.
+    publishers: Option<Publishers>,
 }
 
 impl App {
@@ -155,10 +162,12 @@ impl FeedServer {
             token: settings.token,
             run: settings.run,
             engine: settings.engine,
+            publishers: settings.accept_publishers.then(Publishers::default),
         });
         let router = Router::new()
             .route("/", get(page))
             .route("/run", get(run_description))
+            .route("/publish", get(publish))
             .route("/events", get(events))
             .route("/metrics", get(metrics))
             .route("/healthz", get(|| async { "ok" }))
@@ -217,10 +226,34 @@ async fn run_description(
     if let Some(refusal) = app.refusal(&headers, &params) {
         return refusal;
     }
-    match serde_json::to_string(&app.run) {
+    let run = match &app.publishers {
+        Some(publishers) => publishers.description(),
+        None => app.run.clone(),
+    };
+    match serde_json::to_string(&run) {
         Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
         Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
     }
+}
+
+async fn publish(
+    upgrade: WebSocketUpgrade,
+    State(app): State<Arc<App>>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refusal) = app.refusal(&headers, &params) {
+        return refusal;
+    }
+    if app.publishers.is_none() {
+        let reason = "this is a run's own feed; runs publish to 'warpflow serve'";
+        return (StatusCode::NOT_FOUND, reason).into_response();
+    }
+    upgrade.on_upgrade(move |socket| async move {
+        if let Some(publishers) = &app.publishers {
+            serve_publisher(socket, &app.hub, publishers).await;
+        }
+    })
 }
 
 async fn metrics(
