@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use super::{ConfigError, TestPatternParams, WebcamSpec};
+use super::{ConfigError, PushedSource, TestPatternParams, WebcamSpec};
 
 /// A media source in one of the forms of the command-line contract.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,6 +18,8 @@ pub enum SourceSpec {
     Webcam(WebcamSpec),
     /// A GStreamer launch line with appsinks named `video` and/or `audio`.
     LaunchLine(String),
+    /// Media a host program pushes in (the `avalign` element); never parsed from text.
+    Pushed(PushedSource),
 }
 
 /// The forms a source can take, for error messages.
@@ -77,6 +79,7 @@ impl SourceSpec {
             SourceSpec::Uri(uri) => mask_credentials(uri),
             SourceSpec::Webcam(webcam) => webcam.to_string(),
             SourceSpec::LaunchLine(line) => format!("launch line '{line}'"),
+            SourceSpec::Pushed(_) => "the element's input".to_owned(),
         }
     }
 }

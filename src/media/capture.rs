@@ -97,7 +97,8 @@ impl Capture {
         let mut capture = Self {
             spec: spec.clone(),
             needs,
-            sync: pace == Pace::Realtime,
+            // Pushed media come paced by their host pipeline, on its clock.
+            sync: pace == Pace::Realtime && !matches!(spec, SourceSpec::Pushed(_)),
             source_name: spec.display_name(),
             live,
             running: None,

@@ -8,6 +8,7 @@ use gst_app::AppSink;
 use crate::config::{Microphone, SourceSpec, WebcamSpec};
 
 use super::branches::{add_audio_branch, add_video_branch, make, Branch};
+use super::pushed::{add_pushed_inputs, PushedInputs};
 use super::test_pattern::add_test_pattern;
 use super::{MediaError, MediaNeeds};
 
@@ -53,6 +54,15 @@ pub(crate) fn build_pipeline(spec: &SourceSpec, needs: MediaNeeds, sync: bool) -
         SourceSpec::Webcam(webcam) => with_branches(needs, sync, input_error, |pipeline, audio, video| {
             add_webcam(pipeline, webcam, audio, video)
         }),
+        SourceSpec::Pushed(pushed) => {
+            let inputs = pushed.inputs::<PushedInputs>().ok_or_else(|| MediaError::Runtime {
+                source_name: name.clone(),
+                detail: "the pushed source carries no PushedInputs".into(),
+            })?;
+            with_branches(needs, sync, input_error, |pipeline, audio, video| {
+                add_pushed_inputs(pipeline, &inputs, audio, video)
+            })
+        }
     }
 }
 

@@ -1,0 +1,222 @@
+//! The element's properties, as plain values, and how they become a warpflow job.
+//!
+//! Properties change only in NULL or READY; the engine reads a copy when it starts.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use warpflow::align::{FollowerConfig, LagConfig, OffsetTrackerConfig, OltwConfig};
+use warpflow::config::{load_cues, Pace, SourceSpec};
+use warpflow::encode::{AudioFeatureKind, DeviceChoice};
+use warpflow::engine_metrics::EngineMetrics;
+use warpflow::flow::operators::Batching;
+use warpflow::flow::{FollowJob, StopSignal, SyncJob, VideoComparison, VideoSource};
+use warpflow::media::{Medium, SupervisionConfig};
+
+use super::Mode;
+
+pub(super) const DEFAULT_MODE: Mode = Mode::Sync;
+pub(super) const DEFAULT_FEATURES: &str = "logmel";
+pub(super) const DEFAULT_DEVICE: &str = "auto";
+/// 0: the mode's own default (sync: a 4 s window; follow: a 10 s band).
+pub(super) const DEFAULT_WINDOW_S: f64 = 0.0;
+pub(super) const DEFAULT_EMIT_INTERVAL_MS: u32 = 500;
+pub(super) const DEFAULT_STREAM: &str = "avalign";
+pub(super) const DEFAULT_ATTACH_META: bool = true;
+pub(super) const DEFAULT_LOSSLESS: bool = false;
+/// A follow frame is 20 ms.
+const FOLLOW_HOP_S: f64 = 0.02;
+
+/// Everything the properties say.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Settings {
+    pub mode: Mode,
+    pub reference: Option<String>,
+    pub cues: Option<String>,
+    pub features: String,
+    pub audio_model: Option<String>,
+    pub video_model: Option<String>,
+    pub device: String,
+    pub window_s: f64,
+    pub emit_interval_ms: u32,
+    pub serve: Option<String>,
+    pub stream: String,
+    pub attach_meta: bool,
+    /// Analyse every buffer even in a live pipeline, holding it back when analysis lags.
+    pub lossless: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            mode: DEFAULT_MODE,
+            reference: None,
+            cues: None,
+            features: DEFAULT_FEATURES.into(),
+            audio_model: None,
+            video_model: None,
+            device: DEFAULT_DEVICE.into(),
+            window_s: DEFAULT_WINDOW_S,
+            emit_interval_ms: DEFAULT_EMIT_INTERVAL_MS,
+            serve: None,
+            stream: DEFAULT_STREAM.into(),
+            attach_meta: DEFAULT_ATTACH_META,
+            lossless: DEFAULT_LOSSLESS,
+        }
+    }
+}
+
+/// A job ready to run, with its source.
+pub(super) enum Job {
+    Sync(Box<SyncJob>),
+    Follow(Box<FollowJob>),
+}
+
+impl Settings {
+    /// The job these settings describe, reading `source`; a message naming the property at
+    /// fault when they do not make one.
+    pub fn job(
+        &self,
+        source: SourceSpec,
+        live: bool,
+        stop: StopSignal,
+        metrics: Arc<EngineMetrics>,
+    ) -> Result<Job, String> {
+        let device: DeviceChoice = self
+            .device
+            .parse()
+            .map_err(|e| format!("property 'device' is '{}': {e}", self.device))?;
+        let pace = if live { Pace::Realtime } else { Pace::Fast };
+        let emit_every_ns = u64::from(self.emit_interval_ms.max(1)) * 1_000_000;
+        match self.mode {
+            Mode::Sync => {
+                let defaults = LagConfig::default();
+                let window_ns = match self.window_s {
+                    w if w > 0.0 => (w * 1e9).round() as u64,
+                    _ => defaults.window_ns,
+                };
+                Ok(Job::Sync(Box::new(SyncJob {
+                    source,
+                    pace,
+                    device,
+                    stream: self.stream.clone(),
+                    batching: Batching::default(),
+                    supervision: SupervisionConfig::default(),
+                    speech_model: None,
+                    lag: LagConfig { window_ns, ..defaults },
+                    tracker: OffsetTrackerConfig::default(),
+                    emit_every_ns,
+                    progress_every_ns: 1_000_000_000,
+                    stop,
+                    metrics,
+                })))
+            }
+            Mode::Follow => {
+                let reference = self
+                    .reference
+                    .as_ref()
+                    .filter(|r| !r.is_empty())
+                    .ok_or("mode=follow needs the property 'reference' (a media file or a .wfr)")?;
+                if !std::path::Path::new(reference).is_file() {
+                    return Err(format!("property 'reference': no file {reference}"));
+                }
+                let features: AudioFeatureKind = self
+                    .features
+                    .parse()
+                    .map_err(|e| format!("property 'features' is '{}': {e}", self.features))?;
+                let cues = match self.cues.as_ref().filter(|c| !c.is_empty()) {
+                    Some(path) => load_cues(path.as_ref()).map_err(|e| format!("property 'cues': {e}"))?,
+                    None => Vec::new(),
+                };
+                let video = match &self.video_model {
+                    Some(path) if !path.is_empty() => Some(VideoComparison {
+                        source: VideoSource::Model(PathBuf::from(path)),
+                        weight: 0.5,
+                    }),
+                    _ => None::<VideoComparison>,
+                };
+                let mut oltw = OltwConfig::default();
+                if self.window_s > 0.0 {
+                    oltw.band_frames = ((self.window_s / FOLLOW_HOP_S).round() as usize).max(2);
+                }
+                // Positions every emit interval: a frame is 20 ms.
+                let emit_every_frames = ((f64::from(self.emit_interval_ms) / 20.0).round() as usize).max(1);
+                Ok(Job::Follow(Box::new(FollowJob {
+                    reference: PathBuf::from(reference),
+                    live: source,
+                    pace,
+                    device,
+                    features,
+                    batching: Batching::default(),
+                    supervision: SupervisionConfig::default(),
+                    audio_model: self.audio_model.as_ref().filter(|m| !m.is_empty()).map(PathBuf::from),
+                    half_precision: false,
+                    video,
+                    follower: FollowerConfig {
+                        oltw,
+                        ..FollowerConfig::default()
+                    },
+                    emit_every_frames,
+                    cues,
+                    stream: self.stream.clone(),
+                    progress_every_ns: 1_000_000_000,
+                    stop,
+                    metrics,
+                })))
+            }
+        }
+    }
+
+    /// The media the run reads: sync both; follow the audio, and the video when it is compared.
+    pub fn media(&self) -> Vec<Medium> {
+        match self.mode {
+            Mode::Sync => vec![Medium::Audio, Medium::Video],
+            Mode::Follow if self.video_model.as_ref().is_some_and(|m| !m.is_empty()) => {
+                vec![Medium::Audio, Medium::Video]
+            }
+            Mode::Follow => vec![Medium::Audio],
+        }
+    }
+
+    /// Where the feed listens, when `serve` is set.
+    pub fn serve_address(&self) -> Result<Option<std::net::SocketAddr>, String> {
+        match self.serve.as_deref().filter(|s| !s.is_empty()) {
+            None => Ok(None),
+            Some(text) => text
+                .parse()
+                .map(Some)
+                .map_err(|e| format!("property 'serve' is '{text}', expected HOST:PORT such as 127.0.0.1:8750 ({e})")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn follow_without_a_reference_is_refused_naming_the_property() {
+        let settings = Settings {
+            mode: Mode::Follow,
+            ..Settings::default()
+        };
+        let refused = settings.job(
+            SourceSpec::LaunchLine(String::new()),
+            false,
+            StopSignal::default(),
+            Arc::default(),
+        );
+        assert!(matches!(refused, Err(message) if message.contains("'reference'")));
+    }
+
+    #[test]
+    fn a_bad_serve_address_is_refused_naming_it() {
+        let settings = Settings {
+            serve: Some("localhost".into()),
+            ..Settings::default()
+        };
+        let refused = settings.serve_address();
+        assert!(matches!(refused, Err(message) if message.contains("'localhost'")));
+        assert_eq!(Settings::default().serve_address(), Ok(None));
+    }
+}
