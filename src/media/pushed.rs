@@ -9,6 +9,7 @@
 //! file loses nothing. This module moves buffers; it never looks into them.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use gst::prelude::*;
@@ -66,6 +67,7 @@ pub struct PushedInputs {
     live: bool,
     slots: Mutex<Slots>,
     attached: Condvar,
+    dropped: AtomicU64,
 }
 
 impl PushedInputs {
@@ -80,6 +82,7 @@ impl PushedInputs {
             live,
             slots: Mutex::new(slots),
             attached: Condvar::new(),
+            dropped: AtomicU64::new(0),
         })
     }
 
@@ -122,6 +125,7 @@ impl PushedInputs {
                 if self.live {
                     if slot.held.len() == HELD_BUFFERS {
                         slot.held.pop_front();
+                        self.dropped.fetch_add(1, Ordering::Relaxed);
                     }
                     slot.held.push_back(buffer);
                     return true;
@@ -132,8 +136,18 @@ impl PushedInputs {
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
             }
         };
+        if self.live && appsrc.current_level_buffers() >= LIVE_QUEUE_BUFFERS {
+            // Analysis is behind a live pipeline: this buffer is not analysed.
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return true;
+        }
         // Outside the lock: in a non-live pipeline this waits for room.
         appsrc.push_buffer(buffer).is_ok()
+    }
+
+    /// Buffers of a live pipeline left unanalysed because analysis was behind.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
     }
 
     /// No more buffers of `medium` will come.

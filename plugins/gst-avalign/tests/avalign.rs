@@ -1,7 +1,7 @@
 //! `avalign` driven through `gst_check::Harness`es, one on its video pads and one on its audio
 //! pads: buffers pass through unchanged, a flash-and-beep input made with the beep 80 ms after
-//! each flash gives offset messages of +80 ms, a flushing seek restarts the alignment, and EOS
-//! on both pads ends the run with an `eos` event.
+//! each flash gives offset messages of +80 ms, a flushing seek restarts the alignment, EOS
+//! on both pads ends the run with an `eos` event, and a live pipeline is never held back.
 
 use std::sync::Once;
 use std::time::{Duration, Instant};
@@ -61,6 +61,9 @@ impl Rig {
                 .field("channels", 1)
                 .build(),
         );
+        // The harnesses' clock only moves when a test moves it: nothing here depends on the
+        // machine's speed.
+        video.use_testclock();
         video.play();
         Self {
             element,
@@ -304,4 +307,36 @@ fn follow_without_a_reference_is_refused_when_it_starts() {
     };
     assert!(error.error().to_string().contains("'reference'"), "{}", error.error());
     let _ = pipeline.set_state(gst::State::Null);
+}
+
+#[test]
+fn a_live_pipeline_is_never_held_back() {
+    // A harness answers the latency query as a live source: without `lossless` the engine's
+    // inputs drop what analysis cannot take, and every push returns at once.
+    let mut rig = Rig::new(&[("mode", "sync"), ("emit-interval", "250")]);
+    let (video, audio) = rig.push_flashes_and_beeps(0, 20);
+    assert_eq!((video.len(), audio.len()), (600, 2000), "every buffer went through");
+    rig.end();
+    let events = rig.events_until(Duration::from_secs(60), |s| s.get::<&str>("type") == Ok("eos"));
+    assert_eq!(
+        events.last().and_then(|e| e.get::<&str>("type").ok()),
+        Some("eos"),
+        "{events:?}"
+    );
+    let progress = events.iter().rfind(|e| e.get::<&str>("type") == Ok("progress"));
+    let progress = progress.unwrap_or_else(|| panic!("progress events: {events:?}"));
+    let (taken, dropped_in_engine) = (
+        progress.get::<u64>("frames_in").unwrap_or_default(),
+        progress.get::<u64>("frames_dropped").unwrap_or_default(),
+    );
+    let left_out = rig.element.property::<u64>("dropped");
+    println!(
+        "live: {taken} records analysed ({dropped_in_engine} dropped in the engine), {left_out} buffers \
+         left unanalysed, of 2600 pushed at once"
+    );
+    assert!(taken > 0, "the engine analysed what it could");
+    assert!(
+        left_out > 0,
+        "pushed far faster than real time, some buffers were left out and counted"
+    );
 }

@@ -32,6 +32,8 @@ pub(super) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 #[derive(Default)]
 struct State {
     engine: Option<Engine>,
+    /// Buffers left unanalysed by the engines before this one.
+    dropped_before: u64,
     /// Set once starting failed: the error is on the bus, buffers only pass through.
     failed: bool,
     video_segment: gst::FormattedSegment<gst::ClockTime>,
@@ -175,7 +177,12 @@ impl AvAlign {
             }
             gst::EventView::FlushStop(_) => {
                 // Alignment starts afresh from wherever the stream now is.
-                let engine = locked(&self.state).engine.take();
+                let engine = {
+                    let mut state = locked(&self.state);
+                    let engine = state.engine.take();
+                    state.dropped_before += engine.as_ref().map_or(0, |e| e.inputs().dropped());
+                    engine
+                };
                 if let Some(engine) = engine {
                     engine.discard();
                 }
@@ -193,6 +200,7 @@ impl AvAlign {
                     });
                     gst::debug!(CAT, imp = self, "{medium:?} ended; every input ended: {all_ended}");
                     if all_ended {
+                        state.dropped_before += state.engine.as_ref().map_or(0, |e| e.inputs().dropped());
                         state.engine.take()
                     } else {
                         None
@@ -384,6 +392,11 @@ impl ObjectImpl for AvAlign {
                     .default_value(settings::DEFAULT_LOSSLESS)
                     .flags(ready)
                     .build(),
+                glib::ParamSpecUInt64::builder("dropped")
+                    .nick("Dropped")
+                    .blurb("Buffers of a live pipeline left unanalysed because analysis was behind (they still passed through)")
+                    .read_only()
+                    .build(),
                 glib::ParamSpecUInt64::builder("analysis-latency")
                     .nick("Analysis latency")
                     .blurb("Nanoseconds by which results trail the media they are about: window, hop and encoder budget (the buffers themselves pass without delay)")
@@ -425,8 +438,14 @@ impl ObjectImpl for AvAlign {
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
-        if pspec.name() == "analysis-latency" {
-            return self.analysis_latency().nseconds().to_value();
+        match pspec.name() {
+            "analysis-latency" => return self.analysis_latency().nseconds().to_value(),
+            "dropped" => {
+                let state = locked(&self.state);
+                let current = state.engine.as_ref().map_or(0, |e| e.inputs().dropped());
+                return (state.dropped_before + current).to_value();
+            }
+            _ => {}
         }
         let settings = locked(&self.settings);
         match pspec.name() {
