@@ -7,4 +7,6 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+# The gst-launch test loads the plugin as GStreamer would: the cdylib must be built.
+cargo build --workspace
 cargo test --workspace

@@ -14,7 +14,7 @@ fn plugin_dir() -> PathBuf {
         .to_path_buf();
     assert!(
         dir.join("libgstavalign.so").is_file(),
-        "libgstavalign.so is built beside the tests in {}",
+        "no libgstavalign.so in {}: build it first (cargo build -p gst-plugin-avalign; scripts/test.sh does)",
         dir.display()
     );
     dir
