@@ -7,13 +7,13 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use warpflow::align::{FollowerConfig, LagConfig, OffsetTrackerConfig, OltwConfig, RelocatorConfig};
-use warpflow::config::{load_cues, ConfigError, Cue, Pace, PipelineFile, PipelineStream, SourceSpec};
+use warpflow::config::{load_cues, ConfigError, Cue, Pace, PipelineFile, SourceSpec};
 use warpflow::encode::{AudioFeatureKind, DeviceChoice, SampleFormat, VideoFeature};
 use warpflow::engine_metrics::EngineMetrics;
 use warpflow::flow::operators::Batching;
 use warpflow::flow::{
-    follow_audio_encoder, is_reference_file, run_follow, run_locate, run_sync, write_reference_file, FlowError,
-    FollowEncoders, FollowJob, LocateJob, StopSignal, SyncJob, VideoComparison, VideoSource,
+    follow_audio_encoder, is_reference_file, run_follow, run_locate, run_streams, run_sync, write_reference_file,
+    FlowError, FollowEncoders, FollowJob, LocateJob, StopSignal, StreamJob, SyncJob, VideoComparison, VideoSource,
 };
 use warpflow::media::SupervisionConfig;
 use warpflow::serve::feed::{CueMark, FeedPublisher, FeedServer, FeedSettings, FeedWriter, RunDescription};
@@ -56,13 +56,16 @@ struct ServeArgs {
 struct CommonArgs {
     /// The live source: a file, a URI (file://, rtsp://, http(s)://), webcam[:/dev/videoN][?mic=alsa:hw:1],
     /// test[?av_offset_ms=80&fps=30&duration_s=20&…], or a launch line ending in appsinks
-    /// named video and/or audio.
+    /// named video and/or audio. Give it several times for several streams in one run.
     #[arg(long, value_name = "SOURCE", value_parser = parse_source, required_unless_present = "pipeline")]
-    live: Option<SourceSpec>,
-    /// A pipeline description (TOML, see pipelines/) naming the stream and its source, instead
-    /// of --live.
+    live: Vec<SourceSpec>,
+    /// A pipeline description (TOML, see pipelines/) naming streams and their sources, instead
+    /// of --live; every stream of the file runs.
     #[arg(long, value_name = "FILE.toml", value_parser = parse_pipeline, conflicts_with = "live")]
-    pipeline: Option<PipelineStream>,
+    pipeline: Option<PipelineFile>,
+    /// Timely workers (threads) the streams are shared out to, by a hash of their ids.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=256))]
+    workers: u64,
     /// Pace of files and the test pattern: realtime (as if live) or fast (no drops).
     #[arg(long, default_value = "realtime", value_parser = parse_pace)]
     pace: Pace,
@@ -72,9 +75,10 @@ struct CommonArgs {
     /// Output on stdout: jsonl (one JSON event per line) or pretty (for people).
     #[arg(long, default_value = "jsonl", value_parser = parse_output)]
     output: OutputFormat,
-    /// Name of the stream in events (default: the pipeline file's stream id, or live0).
+    /// Name of the stream in events, once per --live in the same order (default: live0,
+    /// live1, …, or the pipeline file's ids).
     #[arg(long)]
-    stream: Option<String>,
+    stream: Vec<String>,
     /// Seconds of running time between progress events.
     #[arg(long, default_value_t = 1.0, value_parser = parse_positive_seconds)]
     progress_interval_s: f64,
@@ -141,15 +145,53 @@ impl CommonArgs {
         Ok((writer, Some(server)))
     }
 
-    /// The source and the stream's name, from --live or --pipeline.
-    fn source_and_stream(&self) -> Result<(SourceSpec, String)> {
-        let (source, file_id) = match (&self.live, &self.pipeline) {
-            (Some(source), _) => (source.clone(), None),
-            (None, Some(stream)) => (stream.source.clone(), Some(stream.id.clone())),
-            (None, None) => anyhow::bail!("no source: give --live SOURCE or --pipeline FILE.toml"),
+    /// Each stream's source and name, from --live (named by --stream) or --pipeline.
+    fn sources_and_streams(&self) -> Result<Vec<(SourceSpec, String)>> {
+        let named: Vec<(SourceSpec, Option<String>)> = match &self.pipeline {
+            Some(file) => file
+                .streams
+                .iter()
+                .map(|s| (s.source.clone(), Some(s.id.clone())))
+                .collect(),
+            None => self.live.iter().map(|source| (source.clone(), None)).collect(),
         };
-        let stream = self.stream.clone().or(file_id).unwrap_or_else(|| "live0".to_owned());
-        Ok((source, stream))
+        if named.is_empty() {
+            anyhow::bail!("no source: give --live SOURCE or --pipeline FILE.toml");
+        }
+        if self.stream.len() > named.len() {
+            return Err(bad_value(
+                "--stream",
+                self.stream.join(", "),
+                "at most one --stream per --live, in the same order",
+            ));
+        }
+        let streams: Vec<(SourceSpec, String)> = named
+            .into_iter()
+            .enumerate()
+            .map(|(index, (source, file_id))| {
+                let name = self.stream.get(index).cloned().or(file_id);
+                (source, name.unwrap_or_else(|| format!("live{index}")))
+            })
+            .collect();
+        for (index, (_, name)) in streams.iter().enumerate() {
+            if streams[..index].iter().any(|(_, other)| other == name) {
+                return Err(bad_value("--stream", name.clone(), "a name of its own for each stream"));
+            }
+        }
+        Ok(streams)
+    }
+
+    /// The one stream of a command that takes one.
+    fn source_and_stream(&self) -> Result<(SourceSpec, String)> {
+        let mut streams = self.sources_and_streams()?;
+        match (streams.pop(), streams.is_empty()) {
+            (Some(stream), true) => Ok(stream),
+            (_, _) => Err(bad_value(
+                "the number of streams",
+                (streams.len() + 1).to_string(),
+                "one for this command: give --live once",
+            )),
+        }
     }
 
     fn supervision(&self) -> SupervisionConfig {
@@ -291,6 +333,28 @@ struct LocateArgs {
     max_query_s: f64,
 }
 
+/// Runs the streams' jobs together; the first stream to fail fails the run (the others'
+/// failures are printed), after every stream has ended.
+fn run_many(jobs: Vec<StreamJob>, writer: Box<dyn EventWriter + Send>, workers: u64) -> Result<()> {
+    let outcomes = run_streams(jobs, writer, workers as usize);
+    let mut failed = outcomes
+        .into_iter()
+        .filter_map(|outcome| outcome.result.err().map(|error| (outcome.stream, error)));
+    let first = failed.next();
+    for (stream, error) in failed {
+        eprintln!("warpflow: stream '{stream}' failed: {error}");
+    }
+    match first {
+        Some((stream, error)) => Err(anyhow::Error::from(error).context(format!("stream '{stream}'"))),
+        None => Ok(()),
+    }
+}
+
+/// A command-line value refused as bad input (exit code 2).
+fn bad_value(name: &'static str, value: String, expected: &'static str) -> anyhow::Error {
+    FlowError::from(ConfigError::BadValue { name, value, expected }).into()
+}
+
 /// Gives the feed's clients a moment to receive the run's last events before it stops.
 fn linger(feed: Option<FeedServer>) {
     if feed.is_some() {
@@ -310,8 +374,8 @@ fn parse_source(text: &str) -> Result<SourceSpec, ConfigError> {
     text.parse()
 }
 
-fn parse_pipeline(text: &str) -> Result<PipelineStream, ConfigError> {
-    PipelineFile::load(std::path::Path::new(text)).and_then(PipelineFile::single_stream)
+fn parse_pipeline(text: &str) -> Result<PipelineFile, ConfigError> {
+    PipelineFile::load(std::path::Path::new(text))
 }
 
 fn parse_pace(text: &str) -> Result<Pace, ConfigError> {
@@ -424,7 +488,8 @@ impl Cli {
                 let (writer, feed) = args.common.output(RunDescription::new("sync"), metrics.clone())?;
                 let batching = args.common.batching();
                 let supervision = args.common.supervision();
-                let (source, stream) = args.common.source_and_stream()?;
+                let streams = args.common.sources_and_streams()?;
+                let (source, stream) = streams[0].clone();
                 let job = SyncJob {
                     batching,
                     supervision,
@@ -445,7 +510,18 @@ impl Cli {
                     stop,
                     metrics,
                 };
-                run_sync(job, writer)?;
+                if streams.len() == 1 {
+                    run_sync(job, writer)?;
+                } else {
+                    let jobs = streams.into_iter().map(|(source, stream)| {
+                        StreamJob::Sync(Box::new(SyncJob {
+                            source,
+                            stream,
+                            ..job.clone()
+                        }))
+                    });
+                    run_many(jobs.collect(), writer, args.common.workers)?;
+                }
                 linger(feed);
             }
             Command::Follow(args) => {
@@ -464,7 +540,8 @@ impl Cli {
                 let (writer, feed) = args.common.output(run, metrics.clone())?;
                 let batching = args.common.batching();
                 let supervision = args.common.supervision();
-                let (source, stream) = args.common.source_and_stream()?;
+                let streams = args.common.sources_and_streams()?;
+                let (source, stream) = streams[0].clone();
                 let job = FollowJob {
                     reference: args.reference,
                     live: source.clone(),
@@ -495,7 +572,18 @@ impl Cli {
                     stop,
                     metrics,
                 };
-                run_follow(job, writer)?;
+                if streams.len() == 1 {
+                    run_follow(job, writer)?;
+                } else {
+                    let jobs = streams.into_iter().map(|(live, stream)| {
+                        StreamJob::Follow(Box::new(FollowJob {
+                            live,
+                            stream,
+                            ..job.clone()
+                        }))
+                    });
+                    run_many(jobs.collect(), writer, args.common.workers)?;
+                }
                 linger(feed);
             }
             Command::EncodeRef(args) => {

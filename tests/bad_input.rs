@@ -155,10 +155,22 @@ fn corrupt_bytes_in_the_middle_of_a_file_are_reported_without_a_hang() {
 }
 
 #[test]
-fn a_pipeline_file_of_several_streams_is_refused_naming_them() {
+fn stream_names_and_pipeline_files_are_checked() {
     assert_refused(
-        &["sync", "--pipeline", "pipelines/two-cameras.toml"],
-        &["pipelines/two-cameras.toml", "2 streams (stage-left, stage-right)"],
+        &[
+            "sync", "--live", "test", "--live", "test", "--stream", "a", "--stream", "a",
+        ],
+        &["--stream is 'a'", "a name of its own for each stream"],
+    );
+    assert_refused(
+        &[
+            "locate",
+            "--reference",
+            "Cargo.toml",
+            "--pipeline",
+            "pipelines/two-cameras.toml",
+        ],
+        &["the number of streams is '2'", "one for this command"],
     );
     assert_refused(
         &["sync", "--pipeline", "no/such/pipeline.toml"],

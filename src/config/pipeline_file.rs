@@ -7,8 +7,8 @@
 //! source = "webcam:/dev/video0"     # any SOURCE form of --live, launch lines included
 //! ```
 //!
-//! A file may describe several streams (a two-camera setup); a run takes one of them
-//! ([`PipelineFile::single_stream`]) until runs of many streams land.
+//! A file may describe several streams (a two-camera setup); `sync` and `follow` run them all
+//! in one process.
 
 use std::path::{Path, PathBuf};
 
@@ -89,22 +89,6 @@ impl PipelineFile {
             streams,
         })
     }
-
-    /// The one stream a single-stream run takes; a file of several is refused, naming them.
-    pub fn single_stream(self) -> Result<PipelineStream, ConfigError> {
-        if self.streams.len() == 1 {
-            return Ok(self.streams.into_iter().next().expect("one stream"));
-        }
-        let ids: Vec<&str> = self.streams.iter().map(|s| s.id.as_str()).collect();
-        Err(ConfigError::BadPipelineFile {
-            path: self.path.clone(),
-            detail: format!(
-                "it describes {} streams ({}); this run takes one: give one of their sources with --live",
-                ids.len(),
-                ids.join(", ")
-            ),
-        })
-    }
 }
 
 #[cfg(test)]
@@ -145,20 +129,6 @@ mod tests {
                 ("webcam.toml", 1)
             ]
         );
-    }
-
-    #[test]
-    fn a_single_stream_is_taken_and_several_are_named() {
-        let (_dir, path) = write("[[stream]]\nid = \"a\"\nsource = \"test?fps=25\"\n");
-        let stream = PipelineFile::load(&path).and_then(PipelineFile::single_stream);
-        assert!(matches!(stream, Ok(PipelineStream { ref id, source: SourceSpec::Test(_) }) if id == "a"));
-
-        let (_dir, path) =
-            write("[[stream]]\nid = \"left\"\nsource = \"test\"\n[[stream]]\nid = \"right\"\nsource = \"webcam\"\n");
-        let error = PipelineFile::load(&path)
-            .and_then(PipelineFile::single_stream)
-            .unwrap_err();
-        assert!(error.to_string().contains("2 streams (left, right)"), "{error}");
     }
 
     #[test]

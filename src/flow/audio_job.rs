@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use timely::dataflow::operators::{Concat, Input};
 use timely::dataflow::StreamVec;
+use timely::worker::Worker;
 
 use crate::config::{Pace, SourceSpec};
 use crate::encode::AudioFramer;
@@ -22,7 +23,7 @@ use crate::media::{AudioChunk, AudioNeeds, Capture, MediaError, MediaNeeds, Supe
 use super::follow_features::FollowEncoders;
 use crate::serve::{EventWriter, RunSummary};
 
-use super::driver::{drive, local_worker, QueueDepths};
+use super::driver::{drive, local_worker, QueueDepths, StreamFeed};
 use super::ingest::{Feed, Ingest, StatusFeed};
 use super::operators::{Batching, EncodeBatches, EventSink, JoinVideo, WriteEvents, LIVE_VIDEO_WAIT_NS};
 use super::stages::{feature_stage, video_feature_stage};
@@ -60,6 +61,22 @@ pub(crate) fn run_live_audio<S: FeatureStage>(
     stage: S,
     writer: Box<dyn EventWriter + Send>,
 ) -> Result<RunSummary, FlowError> {
+    let mut worker = local_worker();
+    let (feed, sink) = build_live_audio(&mut worker, run, encoders, stage, writer)?;
+    drive(&mut worker, feed)?;
+    let summary = sink.borrow_mut().finish()?;
+    Ok(summary)
+}
+
+/// Adds the graph of [`run_live_audio`] to `worker`: the stream's feed, and the sink its events
+/// go to.
+pub(crate) fn build_live_audio<S: FeatureStage>(
+    worker: &mut Worker,
+    run: LiveAudioRun<'_>,
+    encoders: FollowEncoders,
+    stage: S,
+    writer: Box<dyn EventWriter + Send>,
+) -> Result<(StreamFeed, Rc<RefCell<EventSink>>), FlowError> {
     let params = encoders.audio.params();
     let framer = AudioFramer::new(params)?;
     let needs = MediaNeeds {
@@ -90,7 +107,6 @@ pub(crate) fn run_live_audio<S: FeatureStage>(
         run.reference_duration_ns,
         run.progress_every_ns,
     )));
-    let mut worker = local_worker();
     let (audio_in, video_in, status_in) = worker.dataflow::<u64, _, _>(|scope| {
         let (audio_in, audio_chunks) = scope.new_input::<Vec<AudioChunk>>();
         let (status_in, status) = scope.new_input::<Vec<StreamEvent>>();
@@ -125,13 +141,17 @@ pub(crate) fn run_live_audio<S: FeatureStage>(
         (audio_in, video_in, status_in)
     });
     let video_feed = video_rx.zip(video_in).map(|(rx, input)| Feed::new(rx, input));
-    let mut ingest: Ingest<AudioChunk, VideoFrame> = Ingest::new(
+    let ingest: Ingest<AudioChunk, VideoFrame> = Ingest::new(
         Some(Feed::new(audio_rx, audio_in)),
         video_feed,
         StatusFeed::new(run.stream.clone(), status_in),
     );
-    let depths = QueueDepths::new(&run.metrics, &run.stream);
-    drive(&mut worker, &mut capture, &mut ingest, &failures, run.stop, &depths)?;
-    let summary = sink.borrow_mut().finish()?;
-    Ok(summary)
+    let feed = StreamFeed {
+        capture,
+        ingest,
+        failures,
+        depths: QueueDepths::new(&run.metrics, &run.stream),
+        stop: run.stop.clone(),
+    };
+    Ok((feed, sink))
 }

@@ -1,4 +1,6 @@
-//! Running a worker: pump capture into the graph, step it, watch the bus, until the end.
+//! Running a worker: pump each stream's capture into the graph, step it, watch the buses,
+//! until every stream has ended. Streams on one worker share its thread; one that fails ends
+//! alone.
 
 use std::time::{Duration, Instant};
 
@@ -10,10 +12,9 @@ use timely::WorkerConfig;
 use std::sync::Arc;
 
 use crate::engine_metrics::{EngineMetrics, Gauge};
-use crate::media::{Capture, CaptureState};
+use crate::media::{AudioChunk, Capture, CaptureState, VideoFrame};
 
 use super::ingest::Ingest;
-use super::records::Timestamped;
 use super::{FailureSlot, FlowError, StopSignal};
 
 /// Records moved from a ring per pump: bounds how much enters the graph between steps.
@@ -46,71 +47,118 @@ impl QueueDepths {
     }
 }
 
-/// Starts `capture` and runs the graph until every input has ended and the dataflow is done,
-/// or until capture or an operator fails; `depths` follow the rings as records are moved.
-pub(crate) fn drive<A, V>(
-    worker: &mut Worker,
-    capture: &mut Capture,
-    ingest: &mut Ingest<A, V>,
-    failures: &FailureSlot,
-    stop: &StopSignal,
-    depths: &QueueDepths,
-) -> Result<(), FlowError>
-where
-    A: Timestamped + Clone + 'static,
-    V: Timestamped + Clone + 'static,
-{
-    capture.start()?;
-    let outcome = feed_until_done(worker, capture, ingest, failures, stop, depths);
-    // Closing the inputs lets the graph drain and finish, also after a failure.
-    ingest.close();
-    capture.stop();
-    outcome?;
-    while worker.step_or_park(Some(IDLE_PARK)) {
-        if let Some(error) = failures.take() {
-            return Err(error);
-        }
-    }
-    failures.take().map_or(Ok(()), Err)
+/// One stream's way into a worker's graph: its capture, the inputs it feeds, the slot its
+/// operators leave errors in, and what it reports.
+pub(crate) struct StreamFeed {
+    pub capture: Capture,
+    pub ingest: Ingest<AudioChunk, VideoFrame>,
+    pub failures: FailureSlot,
+    pub depths: QueueDepths,
+    pub stop: StopSignal,
 }
 
-fn feed_until_done<A, V>(
-    worker: &mut Worker,
-    capture: &mut Capture,
-    ingest: &mut Ingest<A, V>,
-    failures: &FailureSlot,
-    stop: &StopSignal,
-    depths: &QueueDepths,
-) -> Result<(), FlowError>
-where
-    A: Timestamped + Clone + 'static,
-    V: Timestamped + Clone + 'static,
-{
-    let mut eos_sent = false;
-    loop {
-        if stop.is_requested() && !eos_sent {
-            capture.send_eos();
-            eos_sent = true;
+/// A stream being driven, and how it ended once it has.
+struct Driven {
+    feed: StreamFeed,
+    eos_sent: bool,
+    outcome: Option<Result<(), FlowError>>,
+}
+
+impl Driven {
+    /// One round: moves records in, watches the bus. `Some(moved)` while the stream goes on.
+    fn feed_once(&mut self) -> Result<Option<usize>, FlowError> {
+        let feed = &mut self.feed;
+        if feed.stop.is_requested() && !self.eos_sent {
+            feed.capture.send_eos();
+            self.eos_sent = true;
         }
-        let moved = ingest.pump(PUMP_RECORDS);
-        let (audio_waiting, video_waiting) = ingest.waiting();
-        depths.audio.set(audio_waiting as u64);
-        depths.video.set(video_waiting as u64);
-        let state = capture.poll()?;
-        for status in capture.take_statuses() {
-            ingest.send_status(status);
+        let moved = feed.ingest.pump(PUMP_RECORDS);
+        let (audio_waiting, video_waiting) = feed.ingest.waiting();
+        feed.depths.audio.set(audio_waiting as u64);
+        feed.depths.video.set(video_waiting as u64);
+        let state = feed.capture.poll()?;
+        for status in feed.capture.take_statuses() {
+            feed.ingest.send_status(status);
         }
-        if let Some(error) = failures.take() {
+        if let Some(error) = feed.failures.take() {
             return Err(error);
         }
-        if ingest.is_finished() {
-            return Ok(());
+        if feed.ingest.is_finished() {
+            return Ok(None);
         }
         if state == CaptureState::Finished && moved == 0 {
             // End-of-stream reached the bus: whatever the appsinks had is in the rings.
-            ingest.pump(usize::MAX);
-            return Ok(());
+            feed.ingest.pump(usize::MAX);
+            return Ok(None);
+        }
+        Ok(Some(moved))
+    }
+
+    /// The stream's inputs are done (ended, or failed with `outcome`): close them so that its
+    /// graph drains and finishes.
+    fn end(&mut self, outcome: Result<(), FlowError>) {
+        self.feed.ingest.close();
+        self.feed.capture.stop();
+        self.outcome = Some(outcome);
+    }
+}
+
+/// Starts every stream's capture and runs the worker until each stream's inputs have ended and
+/// the dataflows are done. A stream that fails ends alone, with its error as its outcome; the
+/// others go on. Outcomes come in the order of `feeds`.
+pub(crate) fn drive_streams(worker: &mut Worker, feeds: Vec<StreamFeed>) -> Vec<Result<(), FlowError>> {
+    let mut driven: Vec<Driven> = feeds
+        .into_iter()
+        .map(|feed| Driven {
+            feed,
+            eos_sent: false,
+            outcome: None,
+        })
+        .collect();
+    for stream in &mut driven {
+        if let Err(error) = stream.feed.capture.start() {
+            stream.end(Err(error.into()));
+        }
+    }
+    loop {
+        let mut moved = 0;
+        let mut feeding = false;
+        for stream in driven.iter_mut().filter(|s| s.outcome.is_none()) {
+            match stream.feed_once() {
+                Ok(Some(records)) => {
+                    moved += records;
+                    feeding = true;
+                }
+                Ok(None) => stream.end(Ok(())),
+                Err(error) => stream.end(Err(error)),
+            }
+        }
+        if !feeding {
+            break;
         }
         worker.step_or_park(Some(if moved > 0 { Duration::ZERO } else { IDLE_PARK }));
     }
+    while worker.step_or_park(Some(IDLE_PARK)) {
+        for stream in &mut driven {
+            if let Some(error) = stream.feed.failures.take() {
+                stream.outcome = Some(Err(error));
+            }
+        }
+    }
+    driven
+        .into_iter()
+        .map(|stream| {
+            let late = stream.feed.failures.take();
+            match (stream.outcome, late) {
+                (Some(Err(error)), _) => Err(error),
+                (_, Some(error)) => Err(error),
+                _ => Ok(()),
+            }
+        })
+        .collect()
+}
+
+/// [`drive_streams`] for one stream.
+pub(crate) fn drive(worker: &mut Worker, feed: StreamFeed) -> Result<(), FlowError> {
+    drive_streams(worker, vec![feed]).pop().unwrap_or(Ok(()))
 }

@@ -6,10 +6,13 @@
 //! live video ─ features ─ join (with --video-features) ┘
 //! ```
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::Arc;
 
 use timely::dataflow::StreamVec;
+use timely::worker::Worker;
 
 use crate::align::{Follower, FollowerConfig};
 use crate::config::Cue;
@@ -19,9 +22,10 @@ use crate::engine_metrics::{AlignerMetrics, EngineMetrics};
 use crate::media::SupervisionConfig;
 use crate::serve::{EventWriter, RunSummary};
 
-use super::audio_job::{run_live_audio, FeatureStage, LiveAudioRun};
+use super::audio_job::{build_live_audio, FeatureStage, LiveAudioRun};
+use super::driver::{drive, local_worker, StreamFeed};
 use super::follow_features::{follow_audio_encoder, FollowEncoders, VideoComparison};
-use super::operators::{Batching, FollowEvents, FollowReference, ReferenceTiming};
+use super::operators::{Batching, EventSink, FollowEvents, FollowReference, ReferenceTiming};
 use super::{load_reference, FailureSlot, FeatureFrame, FlowError, StopSignal, StreamEvent};
 
 /// Framing of the features: 93 ms windows every 20 ms at 22.05 kHz.
@@ -72,10 +76,23 @@ pub struct FollowJob {
 
 /// Runs `job`, writing its events to `writer`; returns the run's summary.
 pub fn run_follow(job: FollowJob, writer: Box<dyn EventWriter + Send>) -> Result<RunSummary, FlowError> {
+    let mut worker = local_worker();
+    let (feed, sink) = build_follow(&mut worker, &job, writer)?;
+    drive(&mut worker, feed)?;
+    let summary = sink.borrow_mut().finish()?;
+    Ok(summary)
+}
+
+/// Adds `job`'s graph to `worker`: the stream's feed, and the sink its events go to.
+pub(crate) fn build_follow(
+    worker: &mut Worker,
+    job: &FollowJob,
+    writer: Box<dyn EventWriter + Send>,
+) -> Result<(StreamFeed, Rc<RefCell<EventSink>>), FlowError> {
     let device = job.device.resolve()?;
     job.follower.oltw.validate()?;
     let audio = follow_audio_encoder(job.features, job.audio_model.as_deref(), device, job.half_precision)?;
-    let mut encoders = FollowEncoders::new(audio, job.video, job.half_precision)?;
+    let mut encoders = FollowEncoders::new(audio, job.video.clone(), job.half_precision)?;
     let reference = load_reference(&job.reference, &mut encoders)?;
     let mut follower = job.follower.clone();
     // Frame counts are given in frames of 20 ms; a model's windows may be timed otherwise.
@@ -109,7 +126,7 @@ pub fn run_follow(job: FollowJob, writer: Box<dyn EventWriter + Send>) -> Result
         stop: &job.stop,
         metrics: job.metrics.clone(),
     };
-    run_live_audio(run, encoders, stage, writer)
+    build_live_audio(worker, run, encoders, stage, writer)
 }
 
 /// How a reference is named in events: its file name without extension.

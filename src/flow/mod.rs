@@ -16,6 +16,7 @@ mod follow_features;
 mod follow_job;
 mod ingest;
 mod locate_job;
+mod many_streams;
 pub mod operators;
 mod records;
 mod reference;
@@ -30,6 +31,7 @@ pub use follow_features::{
 };
 pub use follow_job::{run_follow, FollowJob, FOLLOW_FRAMES};
 pub use locate_job::{run_locate, LocateJob};
+pub use many_streams::{run_streams, worker_of, SharedWriter, StreamJob, StreamOutcome};
 pub use records::{AudioEvidence, EnvelopeSample, FeatureFrame, StreamEvent};
 pub use reference::{
     encode_followed_reference, encode_reference_file, is_reference_file, load_reference, write_reference_file,

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use timely::dataflow::operators::vec::Map;
 use timely::dataflow::operators::{Concat, Input};
+use timely::worker::Worker;
 
 use crate::align::{AvLagEstimator, LagConfig, OffsetTracker, OffsetTrackerConfig};
 use crate::config::{Pace, SourceSpec};
@@ -30,7 +31,7 @@ use crate::media::{
 };
 use crate::serve::{EventWriter, RunSummary};
 
-use super::driver::{drive, local_worker, QueueDepths};
+use super::driver::{drive, local_worker, QueueDepths, StreamFeed};
 use super::follow_features::model_settings;
 use super::ingest::{Feed, Ingest, StatusFeed};
 use super::operators::{Batching, EncodeBatches, EstimateOffset, EventSink, WriteEvents};
@@ -87,6 +88,19 @@ pub struct SyncJob {
 
 /// Runs `job`, writing its events to `writer`; returns the run's summary.
 pub fn run_sync(job: SyncJob, writer: Box<dyn EventWriter + Send>) -> Result<RunSummary, FlowError> {
+    let mut worker = local_worker();
+    let (feed, sink) = build_sync(&mut worker, &job, writer)?;
+    drive(&mut worker, feed)?;
+    let summary = sink.borrow_mut().finish()?;
+    Ok(summary)
+}
+
+/// Adds `job`'s graph to `worker`: the stream's feed, and the sink its events go to.
+pub(crate) fn build_sync(
+    worker: &mut Worker,
+    job: &SyncJob,
+    writer: Box<dyn EventWriter + Send>,
+) -> Result<(StreamFeed, Rc<RefCell<EventSink>>), FlowError> {
     let device = job.device.resolve()?;
     let estimator = AvLagEstimator::new(job.lag.clone())?;
     let tracker = OffsetTracker::new(job.tracker.clone())?;
@@ -122,7 +136,6 @@ pub fn run_sync(job: SyncJob, writer: Box<dyn EventWriter + Send>) -> Result<Run
         None,
         job.progress_every_ns,
     )));
-    let mut worker = local_worker();
     let (audio_in, video_in, status_in) = worker.dataflow::<u64, _, _>(|scope| {
         let (audio_in, audio) = scope.new_input::<Vec<AudioChunk>>();
         let (video_in, video) = scope.new_input::<Vec<VideoFrame>>();
@@ -163,15 +176,19 @@ pub fn run_sync(job: SyncJob, writer: Box<dyn EventWriter + Send>) -> Result<Run
             .write_events(sink.clone(), failures.clone());
         (audio_in, video_in, status_in)
     });
-    let mut ingest = Ingest::new(
+    let ingest = Ingest::new(
         Some(Feed::new(audio_rx, audio_in)),
         Some(Feed::new(video_rx, video_in)),
         StatusFeed::new(job.stream.clone(), status_in),
     );
-    let depths = QueueDepths::new(&job.metrics, &job.stream);
-    drive(&mut worker, &mut capture, &mut ingest, &failures, &job.stop, &depths)?;
-    let summary = sink.borrow_mut().finish()?;
-    Ok(summary)
+    let feed = StreamFeed {
+        capture,
+        ingest,
+        failures,
+        depths: QueueDepths::new(&job.metrics, &job.stream),
+        stop: job.stop.clone(),
+    };
+    Ok((feed, sink))
 }
 
 /// Loads the voice-activity model at `path`, which must give one value per window of audio at

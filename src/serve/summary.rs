@@ -18,6 +18,8 @@ pub struct RunSummary {
     frames_in: u64,
     frames_dropped: u64,
     frontier_ns: u64,
+    /// The stream the events were about.
+    stream: Option<String>,
 }
 
 fn median<T: Copy + PartialOrd>(values: &[T]) -> Option<T> {
@@ -29,6 +31,9 @@ fn median<T: Copy + PartialOrd>(values: &[T]) -> Option<T> {
 impl RunSummary {
     /// Takes an event into account.
     pub fn observe(&mut self, event: &Event) {
+        if self.stream.is_none() {
+            self.stream = Some(event.stream.clone());
+        }
         match &event.body {
             EventBody::Offset {
                 live_ns,
@@ -79,7 +84,8 @@ impl RunSummary {
 
     /// The summary as one line of text.
     pub fn line(&self) -> String {
-        let mut parts = vec![format!("summary: {:.1} s of stream", self.frontier_ns as f64 / 1e9)];
+        let stream = self.stream.as_deref().unwrap_or("stream");
+        let mut parts = vec![format!("summary: {:.1} s of {stream}", self.frontier_ns as f64 / 1e9)];
         if let Some(offset) = self.median_offset_ns() {
             let lock = match self.locked_at_ns {
                 Some(ns) => format!("locked {:.1} s after the first estimate", ns as f64 / 1e9),
