@@ -1,0 +1,173 @@
+//! How many live audio streams one core follows in real time, and their latency, with
+//! synthetic feature frames (no capture, no encoding): the timely graph and the aligner alone.
+//!
+//! Each stream is a `follow_reference` operator (band 500 frames) fed one feature frame every
+//! 20 ms of wall-clock time, all on one timely worker (one thread): once tracking alone, once
+//! with relocation (its background search budget, 60 000 cells per frame, is the bulk). Every
+//! tick pushes a frame into every stream and steps the worker until each stream's output has
+//! passed the tick. A stream count keeps real time when the worker's busy time per tick stays
+//! under the 20 ms the tick lasts (p99). Latency: each provisional position's `latency_ns`,
+//! from the frame's creation to its event.
+//!
+//! `cargo bench --bench streams` (STREAMS_SECONDS sets each run's length, default 10 s).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use timely::dataflow::operators::{Input, Inspect, Probe};
+use timely::dataflow::ProbeHandle;
+
+use warpflow::align::{FeatureMatrix, Follower, FollowerConfig, OltwConfig};
+use warpflow::engine_metrics::AlignerMetrics;
+use warpflow::events::EventBody;
+use warpflow::flow::operators::{FollowEvents, FollowReference, ReferenceTiming};
+use warpflow::flow::{FailureSlot, FeatureFrame};
+
+const HOP: Duration = Duration::from_millis(20);
+const REFERENCE_FRAMES: usize = 30_000;
+const BAND_FRAMES: usize = 500;
+
+fn pseudo_random_frames(count: usize, dim: usize, seed: u64) -> Vec<f32> {
+    let mut state = seed | 1;
+    (0..count * dim)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 24) as f32
+        })
+        .collect()
+}
+
+/// What one run measured.
+struct RunReport {
+    busy_ms: Vec<f64>,
+    latency_ms: Vec<f64>,
+}
+
+fn quantile(values: &[f64], q: f64) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+/// `streams` streams of dimension `dim` for `ticks` ticks of 20 ms, in real time.
+fn run(reference: &Arc<FeatureMatrix>, dim: usize, streams: usize, ticks: usize, relocation: bool) -> RunReport {
+    let live = pseudo_random_frames(4_096, dim, 11);
+    let latencies = Arc::new(std::sync::Mutex::new(Vec::new()));
+    timely::execute_directly({
+        let reference = reference.clone();
+        let latencies = latencies.clone();
+        move |worker| {
+            let probe = ProbeHandle::new();
+            let mut inputs = Vec::with_capacity(streams);
+            worker.dataflow::<u64, _, _>(|scope| {
+                for stream in 0..streams {
+                    let (input, frames) = scope.new_input::<Vec<FeatureFrame>>();
+                    let defaults = FollowerConfig::default();
+                    let config = FollowerConfig {
+                        oltw: OltwConfig {
+                            band_frames: BAND_FRAMES,
+                            ..OltwConfig::default()
+                        },
+                        relocation: defaults.relocation.filter(|_| relocation),
+                        ..defaults
+                    };
+                    let follower = Follower::new(reference.clone(), config).expect("valid settings");
+                    let timing = ReferenceTiming {
+                        hop_ns: HOP.as_nanos() as f64,
+                        first_frame_ns: 0.0,
+                    };
+                    let events = FollowEvents {
+                        emit_every_frames: 1,
+                        stream: format!("s{stream}"),
+                        reference: "reference".into(),
+                        cues: Vec::new(),
+                    };
+                    let seen = latencies.clone();
+                    frames
+                        .follow_reference(
+                            follower,
+                            timing,
+                            events,
+                            AlignerMetrics::detached(),
+                            FailureSlot::default(),
+                        )
+                        .inspect(move |event| {
+                            if let EventBody::Position {
+                                latency_ns,
+                                is_final: false,
+                                ..
+                            } = event.body
+                            {
+                                if let Ok(mut seen) = seen.lock() {
+                                    seen.push(latency_ns as f64 / 1e6);
+                                }
+                            }
+                        })
+                        .probe_with(&probe);
+                    inputs.push(input);
+                }
+            });
+            let mut busy_ms = Vec::with_capacity(ticks);
+            let start = Instant::now();
+            for tick in 0..ticks {
+                let due = start + HOP * tick as u32;
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                let began = Instant::now();
+                let time_ns = tick as u64 * HOP.as_nanos() as u64;
+                for (stream, input) in inputs.iter_mut().enumerate() {
+                    let offset = (tick + stream * 37) % (live.len() / dim);
+                    input.send(FeatureFrame {
+                        time_ns,
+                        values: live[offset * dim..(offset + 1) * dim].to_vec(),
+                        captured_at: Instant::now(),
+                    });
+                    input.advance_to(time_ns + 1);
+                }
+                worker.step_while(|| probe.less_than(&(time_ns + 1)));
+                busy_ms.push(began.elapsed().as_secs_f64() * 1e3);
+            }
+            // The warm-up (the aligner's start-up frames) is not what a long run sees.
+            busy_ms.drain(..busy_ms.len().min(50));
+            let latency_ms = latencies.lock().map(|l| l.clone()).unwrap_or_default();
+            RunReport { busy_ms, latency_ms }
+        }
+    })
+}
+
+fn main() {
+    let seconds: usize = std::env::var("STREAMS_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    let ticks = seconds * 50;
+    println!("| relocation | d | streams | busy per 20 ms tick: mean | p99 | core load | latency p50 | p99 | real time |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    for (relocation, dim) in [(false, 12usize), (false, 128), (true, 12), (true, 128)] {
+        let reference =
+            Arc::new(FeatureMatrix::new(dim, pseudo_random_frames(REFERENCE_FRAMES, dim, 7)).expect("whole frames"));
+        for streams in [1usize, 16, 64, 256, 512, 1024, 2048, 4096] {
+            let report = run(&reference, dim, streams, ticks, relocation);
+            let mean = report.busy_ms.iter().sum::<f64>() / report.busy_ms.len().max(1) as f64;
+            let p99 = quantile(&report.busy_ms, 0.99);
+            let keeps = p99 < HOP.as_secs_f64() * 1e3;
+            println!(
+                "| {} | {dim} | {streams} | {mean:.2} ms | {p99:.2} ms | {:.0}% | {:.2} ms | {:.2} ms | {} |",
+                if relocation { "on" } else { "off" },
+                100.0 * mean / (HOP.as_secs_f64() * 1e3),
+                quantile(&report.latency_ms, 0.5),
+                quantile(&report.latency_ms, 0.99),
+                if keeps { "yes" } else { "no" }
+            );
+            if !keeps {
+                break;
+            }
+        }
+    }
+}
