@@ -147,7 +147,9 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
     let ticks = seconds * 50;
-    println!("| relocation | d | streams | busy per 20 ms tick: mean | p99 | core load | latency p50 | p99 | real time |");
+    println!(
+        "| relocation | d | streams | busy per 20 ms tick: mean | p99 | core load | latency p50 | p99 | real time |"
+    );
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for (relocation, dim) in [(false, 12usize), (false, 128), (true, 12), (true, 128)] {
         let reference =
