@@ -12,8 +12,9 @@ use warpflow::encode::{AudioFeatureKind, DeviceChoice, SampleFormat, VideoFeatur
 use warpflow::engine_metrics::EngineMetrics;
 use warpflow::flow::operators::Batching;
 use warpflow::flow::{
-    follow_audio_encoder, is_reference_file, run_follow, run_locate, run_streams, run_sync, write_reference_file,
-    FlowError, FollowEncoders, FollowJob, LocateJob, StopSignal, StreamJob, SyncJob, VideoComparison, VideoSource,
+    follow_audio_encoder, is_reference_file, run_follow, run_locate, run_streams, run_streams_in_cluster, run_sync,
+    write_reference_file, ClusterPart, FlowError, FollowEncoders, FollowJob, LocateJob, StopSignal, StreamJob, SyncJob,
+    VideoComparison, VideoSource,
 };
 use warpflow::media::SupervisionConfig;
 use warpflow::serve::feed::{CueMark, FeedPublisher, FeedServer, FeedSettings, FeedWriter, RunDescription};
@@ -63,9 +64,23 @@ struct CommonArgs {
     /// of --live; every stream of the file runs.
     #[arg(long, value_name = "FILE.toml", value_parser = parse_pipeline, conflicts_with = "live")]
     pipeline: Option<PipelineFile>,
-    /// Timely workers (threads) the streams are shared out to, by a hash of their ids.
+    /// Timely workers (threads) the streams are shared out to, by a hash of their ids (in a
+    /// cluster: per process).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=256))]
     workers: u64,
+    /// Processes of a cluster run (timely's -n); each process is given the same streams and
+    /// holds those that hash to its workers.
+    #[arg(short = 'n', long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    processes: u64,
+    /// This process's index in the cluster, from 0 (timely's -p).
+    #[arg(short = 'p', long, default_value_t = 0)]
+    process: u64,
+    /// The cluster's processes, one host:port per line in index order (timely's -h).
+    #[arg(short = 'h', long, value_name = "FILE", requires = "processes")]
+    hostfile: Option<PathBuf>,
+    /// Print help.
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
     /// Pace of files and the test pattern: realtime (as if live) or fast (no drops).
     #[arg(long, default_value = "realtime", value_parser = parse_pace)]
     pace: Pace,
@@ -181,6 +196,51 @@ impl CommonArgs {
         Ok(streams)
     }
 
+    /// This process's part of a cluster run, when -n asks for one.
+    fn cluster_part(&self) -> Result<Option<ClusterPart>> {
+        if self.processes == 1 {
+            return Ok(None);
+        }
+        let Some(hostfile) = &self.hostfile else {
+            return Err(bad_value(
+                "-n",
+                self.processes.to_string(),
+                "-h HOSTFILE too: one host:port per process",
+            ));
+        };
+        let text = std::fs::read_to_string(hostfile).map_err(|e| {
+            bad_value(
+                "-h",
+                format!("{} ({e})", hostfile.display()),
+                "a readable hostfile of host:port lines",
+            )
+        })?;
+        let addresses: Vec<String> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(str::to_owned)
+            .collect();
+        if addresses.len() != self.processes as usize || self.process >= self.processes {
+            return Err(bad_value(
+                "the hostfile",
+                format!(
+                    "{} ({} addresses, -n {}, -p {})",
+                    hostfile.display(),
+                    addresses.len(),
+                    self.processes,
+                    self.process
+                ),
+                "one host:port line per process, and -p below -n",
+            ));
+        }
+        Ok(Some(ClusterPart {
+            threads: self.workers as usize,
+            process: self.process as usize,
+            addresses,
+        }))
+    }
+
     /// The one stream of a command that takes one.
     fn source_and_stream(&self) -> Result<(SourceSpec, String)> {
         let mut streams = self.sources_and_streams()?;
@@ -203,6 +263,7 @@ impl CommonArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
 struct SyncArgs {
     #[command(flatten)]
     common: CommonArgs,
@@ -226,6 +287,7 @@ struct SyncArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
 struct FollowArgs {
     /// The reference recording: a media file with audio, or a .wfr file made by encode-ref with
     /// the same --audio-features.
@@ -319,6 +381,7 @@ struct EncodeRefArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
 struct LocateArgs {
     /// A reference recording (a media file with audio); give the option once per reference.
     #[arg(long = "reference", value_name = "REF", required = true, value_parser = parse_existing_file)]
@@ -333,10 +396,14 @@ struct LocateArgs {
     max_query_s: f64,
 }
 
-/// Runs the streams' jobs together; the first stream to fail fails the run (the others'
-/// failures are printed), after every stream has ended.
-fn run_many(jobs: Vec<StreamJob>, writer: Box<dyn EventWriter + Send>, workers: u64) -> Result<()> {
-    let outcomes = run_streams(jobs, writer, workers as usize);
+/// Runs the streams' jobs together (across the cluster, when `common` describes one); the
+/// first stream to fail fails the run (the others' failures are printed), after every stream
+/// has ended.
+fn run_many(jobs: Vec<StreamJob>, writer: Box<dyn EventWriter + Send>, common: &CommonArgs) -> Result<()> {
+    let outcomes = match common.cluster_part()? {
+        Some(part) => run_streams_in_cluster(jobs, writer, part)?,
+        None => run_streams(jobs, writer, common.workers as usize),
+    };
     let mut failed = outcomes
         .into_iter()
         .filter_map(|outcome| outcome.result.err().map(|error| (outcome.stream, error)));
@@ -510,7 +577,7 @@ impl Cli {
                     stop,
                     metrics,
                 };
-                if streams.len() == 1 {
+                if streams.len() == 1 && args.common.processes == 1 {
                     run_sync(job, writer)?;
                 } else {
                     let jobs = streams.into_iter().map(|(source, stream)| {
@@ -520,7 +587,7 @@ impl Cli {
                             ..job.clone()
                         }))
                     });
-                    run_many(jobs.collect(), writer, args.common.workers)?;
+                    run_many(jobs.collect(), writer, &args.common)?;
                 }
                 linger(feed);
             }
@@ -572,7 +639,7 @@ impl Cli {
                     stop,
                     metrics,
                 };
-                if streams.len() == 1 {
+                if streams.len() == 1 && args.common.processes == 1 {
                     run_follow(job, writer)?;
                 } else {
                     let jobs = streams.into_iter().map(|(live, stream)| {
@@ -582,7 +649,7 @@ impl Cli {
                             ..job.clone()
                         }))
                     });
-                    run_many(jobs.collect(), writer, args.common.workers)?;
+                    run_many(jobs.collect(), writer, &args.common)?;
                 }
                 linger(feed);
             }

@@ -2,6 +2,10 @@
 //! chosen by a hash of the stream's id, and each worker runs on a thread of its own, driving
 //! the captures and graphs of all the streams it holds.
 //!
+//! Across processes (timely's cluster mode) every worker builds every stream's dataflow, as
+//! timely wants, but only the worker a stream hashes to captures it and writes its events;
+//! the others close their inputs at once.
+//!
 //! A stream's media never leave the worker that captures them (its graph is a dataflow of its
 //! own on that worker), so streams on different workers never wait on each other, and a
 //! stream that fails ends alone. Events of all streams go to one writer, each carrying its
@@ -9,6 +13,8 @@
 
 use std::io;
 use std::sync::{Arc, Mutex};
+
+use timely::worker::Worker;
 
 use crate::events::Event;
 use crate::serve::{EventWriter, RunSummary};
@@ -117,35 +123,126 @@ pub fn run_streams(jobs: Vec<StreamJob>, writer: Box<dyn EventWriter + Send>, wo
     outcomes
 }
 
-/// One worker: builds each job's graph, drives them all, finishes their sinks.
+/// One worker of its own: builds each job's graph, drives them all, finishes their sinks.
 fn run_shard(jobs: Vec<StreamJob>, writer: &SharedWriter) -> Vec<StreamOutcome> {
     let mut worker = local_worker();
+    run_on_worker(&mut worker, &jobs, writer, |_| true)
+}
+
+/// Builds the graph of every job on `worker`; those `owns` accepts are captured and driven
+/// here, the others only take part in the graph (their inputs closed, their events unwritten)
+/// so that every worker of a cluster builds the same dataflows.
+fn run_on_worker(
+    worker: &mut Worker,
+    jobs: &[StreamJob],
+    writer: &SharedWriter,
+    owns: impl Fn(&str) -> bool,
+) -> Vec<StreamOutcome> {
     let mut outcomes = Vec::new();
     let mut running = Vec::new();
     let mut feeds = Vec::new();
     for job in jobs {
         let stream = job.stream().to_owned();
-        let built = match &job {
-            StreamJob::Sync(job) => build_sync(&mut worker, job, Box::new(writer.clone())),
-            StreamJob::Follow(job) => build_follow(&mut worker, job, Box::new(writer.clone())),
+        let owned = owns(&stream);
+        let out: Box<dyn EventWriter + Send> = if owned {
+            Box::new(writer.clone())
+        } else {
+            Box::new(Unwritten)
         };
-        match built {
-            Ok((feed, sink)) => {
+        let built = match job {
+            StreamJob::Sync(job) => build_sync(worker, job, out),
+            StreamJob::Follow(job) => build_follow(worker, job, out),
+        };
+        match (built, owned) {
+            (Ok((feed, sink)), true) => {
                 feeds.push(feed);
                 running.push((stream, sink));
             }
-            Err(error) => outcomes.push(StreamOutcome {
+            (Ok((mut feed, _)), false) => feed.ingest.close(),
+            (Err(error), _) => outcomes.push(StreamOutcome {
                 stream,
                 result: Err(error),
             }),
         }
     }
-    let driven = drive_streams(&mut worker, feeds);
+    let driven = drive_streams(worker, feeds);
     for ((stream, sink), driven) in running.into_iter().zip(driven) {
         let result = driven.and_then(|()| sink.borrow_mut().finish().map_err(FlowError::from));
         outcomes.push(StreamOutcome { stream, result });
     }
     outcomes
+}
+
+/// Where a stream's events go on the workers that do not hold it: nowhere.
+struct Unwritten;
+
+impl EventWriter for Unwritten {
+    fn write_event(&mut self, _event: &Event) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn write_summary(&mut self, _summary: &RunSummary) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// This process's part of a cluster run (timely's `-n/-p/-h`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterPart {
+    /// Worker threads in each process.
+    pub threads: usize,
+    /// This process's index.
+    pub process: usize,
+    /// Every process's `host:port`, in index order.
+    pub addresses: Vec<String>,
+}
+
+/// Runs every job across the processes of a cluster, each process holding the streams whose
+/// ids hash to its workers, and writing their events to its own `writer`. Outcomes are this
+/// process's streams'.
+pub fn run_streams_in_cluster(
+    jobs: Vec<StreamJob>,
+    writer: Box<dyn EventWriter + Send>,
+    part: ClusterPart,
+) -> Result<Vec<StreamOutcome>, FlowError> {
+    let writer = SharedWriter::new(writer);
+    let threads = part.threads.max(1);
+    let config = timely::Config {
+        communication: timely::CommunicationConfig::Cluster {
+            threads,
+            process: part.process,
+            addresses: part.addresses,
+            report: false,
+            zerocopy: false,
+        },
+        worker: timely::WorkerConfig::default(),
+    };
+    let jobs = Arc::new(jobs);
+    // Standard output carries the events: timely's "awaiting connections" lines go to
+    // standard error while the processes connect.
+    // The workers start writing only once standard output is theirs again.
+    let redirect = gag::Redirect::stdout(io::stderr()).ok();
+    let stdout_back = Arc::new(std::sync::Barrier::new(threads + 1));
+    let gate = stdout_back.clone();
+    let guards = timely::execute(config, move |worker| {
+        gate.wait();
+        let (index, peers) = (worker.index(), worker.peers());
+        run_on_worker(worker, &jobs, &writer, |stream| worker_of(stream, peers) == index)
+    });
+    drop(redirect);
+    if guards.is_ok() {
+        stdout_back.wait();
+    }
+    let guards =
+        guards.map_err(|reason| FlowError::Output(io::Error::other(format!("the cluster did not start: {reason}"))))?;
+    let mut outcomes = Vec::new();
+    for joined in guards.join() {
+        match joined {
+            Ok(worker_outcomes) => outcomes.extend(worker_outcomes),
+            Err(reason) => return Err(FlowError::Output(io::Error::other(reason))),
+        }
+    }
+    Ok(outcomes)
 }
 
 #[cfg(test)]

@@ -31,7 +31,9 @@ pub use follow_features::{
 };
 pub use follow_job::{run_follow, FollowJob, FOLLOW_FRAMES};
 pub use locate_job::{run_locate, LocateJob};
-pub use many_streams::{run_streams, worker_of, SharedWriter, StreamJob, StreamOutcome};
+pub use many_streams::{
+    run_streams, run_streams_in_cluster, worker_of, ClusterPart, SharedWriter, StreamJob, StreamOutcome,
+};
 pub use records::{AudioEvidence, EnvelopeSample, FeatureFrame, StreamEvent};
 pub use reference::{
     encode_followed_reference, encode_reference_file, is_reference_file, load_reference, write_reference_file,
