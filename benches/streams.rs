@@ -9,7 +9,10 @@
 //! under the 20 ms the tick lasts (p99). Latency: each provisional position's `latency_ns`,
 //! from the frame's creation to its event.
 //!
-//! `cargo bench --bench streams` (STREAMS_SECONDS sets each run's length, default 10 s).
+//! Then the same with 1 and 2 workers (threads), as `--workers` runs them.
+//!
+//! `cargo bench --bench streams` (STREAMS_SECONDS sets each run's length, default 10 s;
+//! STREAMS_PART=capacity or workers runs one of the two tables).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -147,6 +150,17 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
     let ticks = seconds * 50;
+    let part = std::env::var("STREAMS_PART").unwrap_or_default();
+    if part != "workers" {
+        capacity_table(ticks);
+    }
+    if part != "capacity" {
+        workers_table(ticks);
+    }
+}
+
+/// Streams one core keeps in real time, doubling until it no longer does.
+fn capacity_table(ticks: usize) {
     println!(
         "| relocation | d | streams | busy per 20 ms tick: mean | p99 | core load | latency p50 | p99 | real time |"
     );
@@ -170,6 +184,39 @@ fn main() {
             if !keeps {
                 break;
             }
+        }
+    }
+}
+
+/// Streams kept in real time with 1 and 2 workers (threads, each a timely worker of its own
+/// holding its share of the streams, as `--workers` does), tracking alone at d = 12.
+fn workers_table(ticks: usize) {
+    let dim = 12;
+    let reference =
+        Arc::new(FeatureMatrix::new(dim, pseudo_random_frames(REFERENCE_FRAMES, dim, 7)).expect("whole frames"));
+    println!();
+    println!("| workers | streams | busy per tick p99 (worst worker) | latency p99 | real time |");
+    println!("| --- | --- | --- | --- | --- |");
+    for workers in [1usize, 2] {
+        for per_worker in [256usize, 384] {
+            let reports: Vec<RunReport> = std::thread::scope(|scope| {
+                let runs: Vec<_> = (0..workers)
+                    .map(|_| scope.spawn(|| run(&reference, dim, per_worker, ticks, false)))
+                    .collect();
+                runs.into_iter().filter_map(|r| r.join().ok()).collect()
+            });
+            let busy_p99 = reports.iter().map(|r| quantile(&r.busy_ms, 0.99)).fold(0.0, f64::max);
+            let latencies: Vec<f64> = reports.iter().flat_map(|r| r.latency_ms.iter().copied()).collect();
+            println!(
+                "| {workers} | {} | {busy_p99:.2} ms | {:.2} ms | {} |",
+                workers * per_worker,
+                quantile(&latencies, 0.99),
+                if busy_p99 < HOP.as_secs_f64() * 1e3 {
+                    "yes"
+                } else {
+                    "no"
+                }
+            );
         }
     }
 }
