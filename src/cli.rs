@@ -549,6 +549,9 @@ fn seconds_to_ns(seconds: f64) -> u64 {
 impl Cli {
     /// Runs the chosen command.
     pub fn run(self, stop: StopSignal) -> Result<()> {
+        if !matches!(self.command, Command::EncodeRef(_)) {
+            warpflow::encode::encode_on_calling_threads();
+        }
         match self.command {
             Command::Sync(args) => {
                 let metrics = Arc::new(EngineMetrics::default());

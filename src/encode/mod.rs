@@ -27,7 +27,7 @@ mod video_features;
 
 pub use audio_encoder::{AudioEncoder, AudioModel};
 pub use audio_features::{AudioFeatureEncoder, AudioFeatureKind};
-pub use device::DeviceChoice;
+pub use device::{encode_on_calling_threads, DeviceChoice};
 pub use error::EncodeError;
 pub use framing::{AudioFrameParams, AudioFramer};
 pub use mapped_file::MappedFile;

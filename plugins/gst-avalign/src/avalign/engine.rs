@@ -33,6 +33,9 @@ pub(super) struct Engine {
 impl Engine {
     /// Starts a job as `settings` say, reading media pushed into [`Engine::inputs`].
     pub fn start(element: &gst::Element, settings: &Settings, live: bool, latest: Arc<Latest>) -> Result<Self, String> {
+        // Small live batches: libtorch's spinning thread pool would only take cores from the
+        // pipeline.
+        warpflow::encode::encode_on_calling_threads();
         let inputs = PushedInputs::new(live, &settings.media());
         let stop = StopSignal::default();
         let metrics = Arc::new(EngineMetrics::default());
