@@ -3,9 +3,10 @@
 //! served in-process to a fast and a slow client (the slow one is cut off, the fast one keeps
 //! every event).
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,47 +17,18 @@ use tokio_tungstenite::tungstenite::Message;
 use warpflow::events::{Event, EventBody};
 use warpflow::serve::feed::{FeedServer, FeedSettings};
 
-/// A `warpflow sync --serve 127.0.0.1:0` run on the test pattern, killed when dropped.
-struct ServedRun {
-    child: Child,
-    addr: SocketAddr,
+use common::served::Served;
+
+/// A `warpflow sync --serve 127.0.0.1:0` run on the test pattern, with `extra` arguments.
+fn served_sync(extra: &[&str]) -> Served {
+    let mut args = vec!["sync", "--live", "test?duration_s=30", "--serve", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    Served::start(&args)
 }
 
-impl ServedRun {
-    fn start(extra: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_warpflow"))
-            .args(["sync", "--live", "test?duration_s=30", "--serve", "127.0.0.1:0"])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the warpflow binary starts");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let mut lines = BufReader::new(stderr).lines();
-        let addr = lines
-            .by_ref()
-            .map_while(Result::ok)
-            .find_map(|line| {
-                line.strip_prefix("warpflow: events at ws://")
-                    .and_then(|rest| rest.strip_suffix("/events"))
-                    .and_then(|addr| addr.parse().ok())
-            })
-            .expect("the run says where it serves");
-        // Keep draining standard error so that the run never blocks on it.
-        std::thread::spawn(move || lines.for_each(drop));
-        Self { child, addr }
-    }
-
-    fn url(&self, query: &str) -> String {
-        format!("ws://{}/events{query}", self.addr)
-    }
-}
-
-impl Drop for ServedRun {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The run's `/events` URL with `query`.
+fn events_url(run: &Served, query: &str) -> String {
+    format!("ws://{}/events{query}", run.addr)
 }
 
 /// Reads JSON messages until `count` events (not heartbeats) have come, or 30 s pass.
@@ -81,17 +53,17 @@ where
 
 #[tokio::test]
 async fn clients_filter_resume_and_need_the_token() {
-    let run = ServedRun::start(&["--token", "s3cret"]);
+    let run = served_sync(&["--token", "s3cret"]);
 
     // Without the token: refused before the upgrade.
-    let refused = tokio_tungstenite::connect_async(run.url("")).await;
+    let refused = tokio_tungstenite::connect_async(events_url(&run, "")).await;
     assert!(
         refused.as_ref().is_err_and(|e| e.to_string().contains("401")),
         "no token: {refused:?}"
     );
 
     // With it in the query, only offsets when asked for.
-    let (mut offsets, _) = tokio_tungstenite::connect_async(run.url("?type=offset&token=s3cret"))
+    let (mut offsets, _) = tokio_tungstenite::connect_async(events_url(&run, "?type=offset&token=s3cret"))
         .await
         .expect("the token is accepted");
     let seen = read_events(&mut offsets, 3).await;
@@ -102,8 +74,7 @@ async fn clients_filter_resume_and_need_the_token() {
 
     // Resuming from an earlier seq, with the token as a bearer header: every event from there,
     // numbered without a gap.
-    let mut request = run
-        .url(&format!("?from_seq={}", last_seq - 1))
+    let mut request = events_url(&run, &format!("?from_seq={}", last_seq - 1))
         .into_client_request()
         .expect("a request");
     request

@@ -9,53 +9,16 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
+use common::served::Served;
 use common::{melody, render, write_wav, TimeMap};
 use serde_json::Value;
 
 const RATE_HZ: u32 = 22_050;
-
-/// A `warpflow … --serve 127.0.0.1:0` run, killed when dropped.
-struct ServedRun {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl ServedRun {
-    fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_warpflow"))
-            .args(args)
-            .args(["--serve", "127.0.0.1:0"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the warpflow binary starts");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let mut lines = BufReader::new(stderr).lines();
-        let addr = lines
-            .by_ref()
-            .map_while(Result::ok)
-            .find_map(|line| {
-                line.strip_prefix("warpflow: live page at http://")
-                    .and_then(|rest| rest.strip_suffix('/'))
-                    .and_then(|addr| addr.parse().ok())
-            })
-            .expect("the run says where its page is");
-        std::thread::spawn(move || lines.for_each(drop));
-        Self { child, addr }
-    }
-}
-
-impl Drop for ServedRun {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// The status line and body of a plain HTTP GET.
 fn http_get(addr: SocketAddr, path: &str) -> (String, String) {
@@ -116,12 +79,14 @@ fn open_in_browser(url: &str, screenshot: &Path, wanted: &str) -> Value {
 
 #[test]
 fn the_page_of_a_sync_run_draws_the_offset_behind_its_token() {
-    let run = ServedRun::start(&[
+    let run = Served::start(&[
         "sync",
         "--live",
         "test?duration_s=120&av_offset_ms=80",
         "--token",
         "s3cret",
+        "--serve",
+        "127.0.0.1:0",
     ]);
     let (status, _) = http_get(run.addr, "/");
     assert!(status.contains(" 401 "), "GET / without the token: {status}");
@@ -168,7 +133,7 @@ fn the_page_of_a_follow_run_draws_the_path_and_shows_the_cue_in_force() {
          00:00:09.000 --> 00:00:12.000\nSecond line\n\n00:00:20.000 --> 00:00:24.000\nThird line\n",
     )
     .expect("cue file written");
-    let run = ServedRun::start(&[
+    let run = Served::start(&[
         "follow",
         "--reference",
         &reference.to_string_lossy(),
@@ -178,6 +143,8 @@ fn the_page_of_a_follow_run_draws_the_path_and_shows_the_cue_in_force() {
         "realtime",
         "--cues",
         &cues.to_string_lossy(),
+        "--serve",
+        "127.0.0.1:0",
     ]);
     let (_, description) = http_get(run.addr, "/run");
     let description: Value = serde_json::from_str(&description).expect("/run is JSON");

@@ -3,7 +3,8 @@
 //! whole; a run that takes a stream name already published, or brings the wrong token, is
 //! refused and says why.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::net::SocketAddr;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
@@ -12,41 +13,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
-/// `warpflow serve --bind 127.0.0.1:0 --token s3cret`, killed when dropped.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Server {
-    fn start() -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_warpflow"))
-            .args(["serve", "--bind", "127.0.0.1:0", "--token", "s3cret"])
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the warpflow binary starts");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let mut lines = BufReader::new(stderr).lines();
-        let addr = lines
-            .by_ref()
-            .map_while(Result::ok)
-            .find_map(|line| {
-                line.strip_prefix("warpflow: events at ws://")
-                    .and_then(|rest| rest.strip_suffix("/events"))
-                    .and_then(|addr| addr.parse().ok())
-            })
-            .expect("the server says where it serves");
-        std::thread::spawn(move || lines.for_each(drop));
-        Self { child, addr }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::served::Served;
 
 /// A `sync` run on the test pattern made with `av_offset_ms`, publishing as `stream`.
 fn publishing_run(server: SocketAddr, stream: &str, av_offset_ms: i32, token: &str) -> Child {
@@ -76,7 +43,7 @@ fn finished(child: Child) -> Output {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_runs_publish_to_one_server_and_a_clashing_one_is_refused() {
-    let server = Server::start();
+    let server = Served::start(&["serve", "--bind", "127.0.0.1:0", "--token", "s3cret"]);
     let (mut feed, _) = tokio_tungstenite::connect_async(format!("ws://{}/events?token=s3cret", server.addr))
         .await
         .expect("the feed client connects");

@@ -4,14 +4,15 @@
 //! it). Shared by `tests/feed_load.rs` (no event lost) and `benches/feed_load.rs` (latency).
 
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
+
+use super::served::Served;
 
 /// What one client saw.
 #[derive(Debug, Clone, Default)]
@@ -66,28 +67,24 @@ pub fn noise_file(dir: &Path, seconds: u32) -> PathBuf {
 /// event for `duration`, then stops the run.
 pub fn run_load(file: &Path, clients: usize, duration: Duration) -> LoadReport {
     let file = file.to_string_lossy();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_warpflow"))
-        .args(["follow", "--reference", &file, "--live", &file, "--pace", "realtime"])
-        .args(["--serve", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the warpflow binary starts");
-    let stderr = child.stderr.take().expect("piped stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let addr: SocketAddr = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|line| {
-            line.strip_prefix("warpflow: events at ws://")
-                .and_then(|rest| rest.strip_suffix("/events"))
-                .and_then(|addr| addr.parse().ok())
-        })
-        .expect("the run says where it serves");
-    std::thread::spawn(move || lines.for_each(drop));
+    let mut run = Served::start_with(
+        &[
+            "follow",
+            "--reference",
+            &file,
+            "--live",
+            &file,
+            "--pace",
+            "realtime",
+            "--serve",
+            "127.0.0.1:0",
+        ],
+        Stdio::piped(),
+    );
+    let addr = run.addr;
 
     let printed = Arc::new(Mutex::new((Vec::new(), 0u64)));
-    let stdout = child.stdout.take().expect("piped stdout");
+    let stdout = run.stdout().expect("piped stdout");
     let collector = {
         let printed = printed.clone();
         std::thread::spawn(move || {
@@ -128,8 +125,7 @@ pub fn run_load(file: &Path, clients: usize, duration: Duration) -> LoadReport {
         }
         reports
     });
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(run);
     let _ = collector.join();
     let (latencies_ms, events_printed) = printed.lock().expect("the collector has ended").clone();
     LoadReport {

@@ -5,6 +5,7 @@
 
 pub mod feed_load;
 pub mod rtsp;
+pub mod served;
 
 use std::path::Path;
 use std::process::{Command, Output};
