@@ -15,8 +15,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{Query, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -77,25 +78,27 @@ struct App {
     publishers: Option<Publishers>,
 }
 
-impl App {
-    /// The 401 reply for a request without the feed's token; `None` lets it through.
-    fn refusal(&self, headers: &HeaderMap, params: &HashMap<String, String>) -> Option<Response> {
-        let token = self.token.as_ref()?;
-        let bearer = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "));
-        if bearer == Some(token.as_str()) || params.get("token") == Some(token) {
-            return None;
-        }
-        Some(
-            (
-                StatusCode::UNAUTHORIZED,
-                "this feed wants 'Authorization: Bearer TOKEN' or ?token=TOKEN",
-            )
-                .into_response(),
-        )
+/// Lets a request through when the feed has no token or the request brings it (as a bearer
+/// header or `?token=`); answers 401 otherwise. Every route but `/healthz` goes through it.
+async fn require_token(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    let Some(token) = app.token.as_ref() else {
+        return next.run(request).await;
+    };
+    let bearer = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    let query = Query::<HashMap<String, String>>::try_from_uri(request.uri()).map(|Query(params)| params);
+    let in_query = query.is_ok_and(|params| params.get("token") == Some(token));
+    if bearer == Some(token.as_str()) || in_query {
+        return next.run(request).await;
     }
+    (
+        StatusCode::UNAUTHORIZED,
+        "this feed wants 'Authorization: Bearer TOKEN' or ?token=TOKEN",
+    )
+        .into_response()
 }
 
 /// What a client asked for.
@@ -170,6 +173,7 @@ impl FeedServer {
             .route("/publish", get(publish))
             .route("/events", get(events))
             .route("/metrics", get(metrics))
+            .route_layer(middleware::from_fn_with_state(app.clone(), require_token))
             .route("/healthz", get(|| async { "ok" }))
             .with_state(app);
         let listener = {
@@ -207,25 +211,11 @@ impl Drop for FeedServer {
     }
 }
 
-async fn page(
-    State(app): State<Arc<App>>,
-    Query(params): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
-    if let Some(refusal) = app.refusal(&headers, &params) {
-        return refusal;
-    }
+async fn page() -> Response {
     Html(LIVE_PAGE_HTML).into_response()
 }
 
-async fn run_description(
-    State(app): State<Arc<App>>,
-    Query(params): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
-    if let Some(refusal) = app.refusal(&headers, &params) {
-        return refusal;
-    }
+async fn run_description(State(app): State<Arc<App>>) -> Response {
     let run = match &app.publishers {
         Some(publishers) => publishers.description(),
         None => app.run.clone(),
@@ -236,15 +226,7 @@ async fn run_description(
     }
 }
 
-async fn publish(
-    upgrade: WebSocketUpgrade,
-    State(app): State<Arc<App>>,
-    Query(params): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
-    if let Some(refusal) = app.refusal(&headers, &params) {
-        return refusal;
-    }
+async fn publish(upgrade: WebSocketUpgrade, State(app): State<Arc<App>>) -> Response {
     if app.publishers.is_none() {
         let reason = "this is a run's own feed; runs publish to 'warpflow serve'";
         return (StatusCode::NOT_FOUND, reason).into_response();
@@ -256,14 +238,7 @@ async fn publish(
     })
 }
 
-async fn metrics(
-    State(app): State<Arc<App>>,
-    Query(params): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
-    if let Some(refusal) = app.refusal(&headers, &params) {
-        return refusal;
-    }
+async fn metrics(State(app): State<Arc<App>>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         app.hub.metrics_text() + &app.engine.render(),
@@ -275,11 +250,7 @@ async fn events(
     upgrade: WebSocketUpgrade,
     State(app): State<Arc<App>>,
     Query(params): Query<HashMap<String, String>>,
-    headers: HeaderMap,
 ) -> Response {
-    if let Some(refusal) = app.refusal(&headers, &params) {
-        return refusal;
-    }
     let filter = match Filter::from_params(&params) {
         Ok(filter) => filter,
         Err(reason) => return (StatusCode::BAD_REQUEST, reason).into_response(),
