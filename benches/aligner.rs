@@ -19,17 +19,10 @@ use warpflow::align::{
     SubsequenceSearch,
 };
 
-fn pseudo_random_frames(count: usize, dim: usize, seed: u64) -> Vec<f32> {
-    let mut state = seed | 1;
-    (0..count * dim)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 40) as f32 / (1u64 << 24) as f32
-        })
-        .collect()
-}
+#[path = "common/synthetic.rs"]
+mod synthetic;
+
+use synthetic::pseudo_random_frames;
 
 fn oltw_push_frame(c: &mut Criterion) {
     let mut group = c.benchmark_group("oltw_push_frame");

@@ -30,17 +30,10 @@ const HOP: Duration = Duration::from_millis(20);
 const REFERENCE_FRAMES: usize = 30_000;
 const BAND_FRAMES: usize = 500;
 
-fn pseudo_random_frames(count: usize, dim: usize, seed: u64) -> Vec<f32> {
-    let mut state = seed | 1;
-    (0..count * dim)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 40) as f32 / (1u64 << 24) as f32
-        })
-        .collect()
-}
+#[path = "common/synthetic.rs"]
+mod synthetic;
+
+use synthetic::pseudo_random_frames;
 
 /// What one run measured.
 struct RunReport {

@@ -174,11 +174,6 @@ impl PushedInputs {
         self.attached.notify_all();
     }
 
-    /// Whether the host pipeline is live.
-    pub fn is_live(&self) -> bool {
-        self.live
-    }
-
     /// Connects `appsrc` as the input of `medium`: what was held goes in first.
     fn attach(&self, medium: Medium, appsrc: AppSrc) {
         let mut slots = self.slots();

@@ -43,6 +43,13 @@ struct State {
 }
 
 impl State {
+    /// Takes the engine away, keeping the count of what it left unanalysed.
+    fn take_engine(&mut self) -> Option<Engine> {
+        let engine = self.engine.take();
+        self.dropped_before += engine.as_ref().map_or(0, |e| e.inputs().dropped());
+        engine
+    }
+
     fn segment(&self, medium: Medium) -> &gst::FormattedSegment<gst::ClockTime> {
         match medium {
             Medium::Audio => &self.audio_segment,
@@ -177,12 +184,7 @@ impl AvAlign {
             }
             gst::EventView::FlushStop(_) => {
                 // Alignment starts afresh from wherever the stream now is.
-                let engine = {
-                    let mut state = locked(&self.state);
-                    let engine = state.engine.take();
-                    state.dropped_before += engine.as_ref().map_or(0, |e| e.inputs().dropped());
-                    engine
-                };
+                let engine = locked(&self.state).take_engine();
                 if let Some(engine) = engine {
                     engine.discard();
                 }
@@ -200,8 +202,7 @@ impl AvAlign {
                     });
                     gst::debug!(CAT, imp = self, "{medium:?} ended; every input ended: {all_ended}");
                     if all_ended {
-                        state.dropped_before += state.engine.as_ref().map_or(0, |e| e.inputs().dropped());
-                        state.engine.take()
+                        state.take_engine()
                     } else {
                         None
                     }
