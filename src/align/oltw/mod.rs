@@ -670,9 +670,9 @@ mod tests {
             for pair in finals.windows(2) {
                 prop_assert!(pair[1].0.live_index > pair[0].0.live_index);
                 if pair[0].0.exact && pair[1].0.exact {
-                    prop_assert_eq!(pair[1].0.live_index, pair[0].0.live_index + 1);
+                    prop_assert_eq!(pair[1].0.live_index, pair[0].0.live_index + 1, "pair {:?}", pair);
                 }
-                prop_assert!(pair[1].0.ref_first >= pair[0].0.ref_last);
+                prop_assert!(pair[1].0.ref_first >= pair[0].0.ref_last, "pair {:?}", pair);
             }
             for &(f, found_at) in &finals {
                 prop_assert!(reported[found_at..].iter().all(|&r| r >= f.ref_last), "reported behind final {f:?}");

@@ -77,6 +77,8 @@ pub(super) struct PathHistory {
     /// The latest cell known to be on every path, and the first live frame not yet reported.
     settled: CellIndex,
     next_final_live: usize,
+    /// The last reported final's `ref_last`: no later final may start before it.
+    final_ref_floor: usize,
     /// Strips no longer needed, kept for reuse.
     spare: Vec<StripEntries>,
 }
@@ -91,6 +93,7 @@ impl PathHistory {
             first_column: 0,
             settled: (0, 0),
             next_final_live: 0,
+            final_ref_floor: 0,
             spare: Vec::new(),
         }
     }
@@ -102,6 +105,7 @@ impl PathHistory {
         self.first_column = origin_ref + 1;
         self.settled = (0, origin_ref);
         self.next_final_live = 0;
+        self.final_ref_floor = origin_ref;
         self.push_row(0, origin_ref, &[ENTRY_START]);
     }
 
@@ -172,7 +176,12 @@ impl PathHistory {
     /// current column) and its best cell, settles every position the end cells' paths share and
     /// appends the newly final ones to `out`, one per live frame, in order.
     pub(super) fn settle(&mut self, ends: [CellIndex; 2], best: CellIndex, out: &mut Vec<FinalPosition>) {
-        if let Some(meeting) = self.meeting_point(ends[0], ends[1]) {
+        // The end paths may meet only at the settled cell: nothing new is final then, and the
+        // memory bound must still be able to force progress.
+        let meeting = self
+            .meeting_point(ends[0], ends[1])
+            .filter(|meeting| meeting.0 > self.next_final_live);
+        if let Some(meeting) = meeting {
             self.settle_through(meeting, false, true, out);
         } else if let Some(forced) = self.forced_point(best) {
             self.settle_through(forced, false, false, out);
@@ -227,9 +236,25 @@ impl PathHistory {
             }
         }
         out[first_new..].reverse();
+        self.hold_at_floor(&mut out[first_new..]);
         self.settled = meeting_frame_start;
         self.next_final_live = end_live;
         self.forget_before_settled();
+    }
+
+    /// Keeps final positions from going back. A forced (inexact) final commits to the best
+    /// path of its moment, which the recurrence does not know of: a later path may run behind
+    /// it. Such frames are held at the committed reference frame and marked inexact, since
+    /// positions must never move backwards across final events.
+    fn hold_at_floor(&mut self, new_finals: &mut [FinalPosition]) {
+        for position in new_finals {
+            if position.ref_first < self.final_ref_floor {
+                position.ref_first = self.final_ref_floor;
+                position.ref_last = position.ref_last.max(self.final_ref_floor);
+                position.exact = false;
+            }
+            self.final_ref_floor = position.ref_last;
+        }
     }
 
     /// When more strips than the capacity wait behind the frontier, the cell halfway back along
