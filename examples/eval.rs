@@ -13,17 +13,19 @@
 //! Tracks are CSV lines `live_s,ref_s`, one per live frame, times in each recording's own clock.
 //!
 //! Run with: `cargo run --release --example eval -- CASES_DIR [FEATURES] [--lookahead-frames N]
-//! [--band-frames N] [--no-relocation] [--transposition]` (FEATURES as `follow --audio-features`, default `logmel`; the other options
-//! as `follow`'s).
+//! [--band-frames N] [--no-relocation] [--transposition]` (FEATURES as `follow --audio-features`,
+//! default `logmel`; the other options as `follow`'s). For comparing aligner settings `follow`
+//! does not offer: `--step-weights L,R,D`, `--normalisation path-weight|manhattan` and
+//! `--tempo-tie-margin M` (see `OltwConfig`); offline DTW keeps Dixon's weights whatever they are.
 
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
-use warpflow::align::{full_dtw, FeatureMatrix, Follower, FollowerConfig};
+use warpflow::align::{full_dtw, FeatureMatrix, Follower, FollowerConfig, Normalisation, StepWeights};
 use warpflow::encode::{AudioFeatureEncoder, AudioFeatureKind};
 use warpflow::flow::operators::ReferenceTiming;
 use warpflow::flow::{encode_reference_file, FOLLOW_FRAMES};
@@ -116,13 +118,8 @@ fn run_case(folder: &Path, encoder: &mut AudioFeatureEncoder, options: &Options)
         })
         .collect();
     let live_compared = FeatureMatrix::new(dim, rotated)?;
-    let offline = full_dtw(
-        &live_compared,
-        &reference_features,
-        distance,
-        options.follower.oltw.step_weights,
-    )
-    .context("full DTW of empty features")?;
+    let offline = full_dtw(&live_compared, &reference_features, distance, StepWeights::default())
+        .context("full DTW of empty features")?;
     let mut spans: Vec<(usize, usize)> = vec![(usize::MAX, 0); live.features.len()];
     for &(i, j) in &offline.path {
         spans[i] = (spans[i].0.min(j), spans[i].1.max(j));
@@ -183,7 +180,8 @@ struct Options {
 }
 
 impl Options {
-    /// `[FEATURES] [--lookahead-frames N] [--band-frames N] [--no-relocation] [--transposition]`.
+    /// `[FEATURES] [--lookahead-frames N] [--band-frames N] [--no-relocation] [--transposition]
+    /// [--step-weights L,R,D] [--normalisation path-weight|manhattan] [--tempo-tie-margin M]`.
     fn parse(args: &[String]) -> Result<Self> {
         let mut options = Options {
             features: AudioFeatureKind::LogMel,
@@ -202,6 +200,35 @@ impl Options {
                     options.follower.oltw.band_frames =
                         value.parse().with_context(|| format!("--band-frames '{value}'"))?;
                 }
+                "--step-weights" => {
+                    let value = args.next().context("--step-weights needs LIVE,REFERENCE,DIAGONAL")?;
+                    let weights: Vec<f32> = value
+                        .split(',')
+                        .map(str::parse)
+                        .collect::<Result<_, _>>()
+                        .with_context(|| format!("--step-weights '{value}'"))?;
+                    let [live, reference, diagonal] = weights[..] else {
+                        bail!("--step-weights '{value}': expected three numbers, LIVE,REFERENCE,DIAGONAL");
+                    };
+                    options.follower.oltw.step_weights = StepWeights {
+                        live,
+                        reference,
+                        diagonal,
+                    };
+                }
+                "--normalisation" => {
+                    let value = args.next().context("--normalisation needs path-weight or manhattan")?;
+                    options.follower.oltw.normalisation = match value.as_str() {
+                        "path-weight" => Normalisation::PathWeight,
+                        "manhattan" => Normalisation::Manhattan,
+                        other => bail!("--normalisation '{other}': expected path-weight or manhattan"),
+                    };
+                }
+                "--tempo-tie-margin" => {
+                    let value = args.next().context("--tempo-tie-margin needs a number")?;
+                    options.follower.oltw.tempo_tie_margin =
+                        value.parse().with_context(|| format!("--tempo-tie-margin '{value}'"))?;
+                }
                 "--no-relocation" => options.follower.relocation = None,
                 "--transposition" => options.follower.transposition_settle_frames = Some(TRANSPOSITION_SETTLE_FRAMES),
                 features => options.features = features.parse()?,
@@ -214,7 +241,8 @@ impl Options {
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (cases, rest) = args.split_first().context(
-        "usage: eval CASES_DIR [FEATURES] [--lookahead-frames N] [--band-frames N] [--no-relocation] [--transposition]",
+        "usage: eval CASES_DIR [FEATURES] [--lookahead-frames N] [--band-frames N] [--no-relocation] [--transposition] \
+         [--step-weights L,R,D] [--normalisation path-weight|manhattan] [--tempo-tie-margin M]",
     )?;
     let options = Options::parse(rest)?;
     let mut encoder = AudioFeatureEncoder::new(options.features, FOLLOW_FRAMES, tch::Device::Cpu)?;

@@ -329,8 +329,9 @@ struct FollowArgs {
     #[arg(long, default_value_t = 3)]
     max_run_count: usize,
     /// Reference frames the aligner keeps computed ahead of its best match, so that provisional
-    /// positions move on at note onsets without waiting (0 = Dixon's rule alone; 10 helps music
-    /// with clear onsets, and can run ahead on long sustained notes).
+    /// positions move on at note onsets without waiting (0 = Dixon's rule alone; 5 helps music
+    /// with clear onsets under changing tempo, and runs ahead where live and reference match
+    /// exactly, as a time-stretched copy of the same recording).
     #[arg(long, default_value_t = 0)]
     lookahead_frames: usize,
     /// Estimate the key the live stream is played in against the reference's and undo it, for

@@ -12,8 +12,12 @@
 //! Only the frontier's row and column are kept (each at most `band_frames` cells), plus the
 //! last `band_frames` live frames: memory is O(c·d) and the work per live frame O(c·d),
 //! whatever the length of the stream or of the reference. Each cell carries its path cost and
-//! the total step weight of that path, so costs of paths of different lengths compare after
-//! dividing one by the other, for any step weights.
+//! the path's length (its total step weight, or its Manhattan length: [`Normalisation`]), so
+//! costs of paths of different lengths compare after dividing one by the other. The defaults
+//! are Arzt and Widmer's: unit step weights under Manhattan normalisation, which holds the path
+//! near tempo 1 where the features cannot tell (Dixon's 1, 1, 2 under either normalisation
+//! has no such prior). Where several reference frames next to the best match are about as
+//! good, the reported position is the one the recent tempo predicts.
 //!
 //! Invariants: the row covers reference frames `[max(0, j−c+1), j]`, the column live frames
 //! `[max(0, t−c+1), t]`, and they meet at (t, j); reported reference positions never decrease.
@@ -44,6 +48,17 @@ pub struct StepWeights {
     pub diagonal: f32,
 }
 
+impl StepWeights {
+    /// Arzt and Widmer's weights, 1, 1 and 1: with [`Normalisation::Manhattan`], a diagonal
+    /// step costs half as much per unit of path length as a single one, which holds the path
+    /// near tempo 1 where the features cannot tell (held notes, another instrument's timbre).
+    pub const ARZT: StepWeights = StepWeights {
+        live: 1.0,
+        reference: 1.0,
+        diagonal: 1.0,
+    };
+}
+
 impl Default for StepWeights {
     /// Dixon's weights: 1, 1 and 2, under which every path to (i, j) weighs i + j + 1.
     fn default() -> Self {
@@ -51,6 +66,34 @@ impl Default for StepWeights {
             live: 1.0,
             reference: 1.0,
             diagonal: 2.0,
+        }
+    }
+}
+
+/// What a path's cost is divided by, so that paths of different lengths compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Normalisation {
+    /// The path's total step weight: the average local distance along the path, weighted as
+    /// the steps are. Costs of paths through flat stretches (a held note, a pause) do not
+    /// depend on how fast the path crosses them.
+    PathWeight,
+    /// The cell's Manhattan distance from the start, i + j + 1, whatever the step weights
+    /// (Arzt and Widmer's choice). With a diagonal weighing less than the two single steps,
+    /// a path that runs ahead of the live stream along a flat stretch costs more than one that
+    /// keeps pace: a prior for tempo near 1, where the path-weight average has none.
+    Manhattan,
+}
+
+impl Normalisation {
+    /// How much each step adds to the normaliser.
+    fn step_lengths(self, weights: StepWeights) -> StepWeights {
+        match self {
+            Normalisation::PathWeight => weights,
+            Normalisation::Manhattan => StepWeights {
+                live: 1.0,
+                reference: 1.0,
+                diagonal: 2.0,
+            },
         }
     }
 }
@@ -68,6 +111,8 @@ pub struct OltwConfig {
     pub tempo_window_frames: usize,
     /// Step weights of the DTW recursion.
     pub step_weights: StepWeights,
+    /// What path costs are divided by before they are compared.
+    pub normalisation: Normalisation,
     /// Reference frames on either side of the best match that do not count as rivals when
     /// the confidence is measured.
     pub rival_exclusion_frames: usize,
@@ -87,6 +132,10 @@ pub struct OltwConfig {
     /// How far (in reference frames) the frontier is kept ahead of the best match, so that the
     /// match can move on as soon as the live stream does; 0 leaves it to Dixon's rule alone.
     pub lookahead_frames: usize,
+    /// Cost margin (in local-distance units, as the confidence's) within which reference frames
+    /// next to the best match count as tied with it; among tied frames the reported position is
+    /// the one the recent tempo predicts. 0 reports the best match alone.
+    pub tempo_tie_margin: f32,
 }
 
 impl Default for OltwConfig {
@@ -96,11 +145,13 @@ impl Default for OltwConfig {
             max_run_count: 3,
             distance: Distance::Cosine,
             tempo_window_frames: 50,
-            step_weights: StepWeights::default(),
+            step_weights: StepWeights::ARZT,
+            normalisation: Normalisation::Manhattan,
             rival_exclusion_frames: 10,
             startup_frames: 10,
             settle_every_frames: 25,
             lookahead_frames: 0,
+            tempo_tie_margin: 0.02,
             min_tempo: 0.5,
             max_tempo: 2.0,
         }
@@ -187,6 +238,8 @@ pub struct OnlineTimeWarper {
     run_count: usize,
     /// (t, j) after each of the last `tempo_window_frames` live frames: the path's recent slope.
     recent_frontier: VecDeque<(usize, usize)>,
+    /// (t, best match) over the same window: the tempo of the matches themselves.
+    recent_reported: VecDeque<(usize, usize)>,
     last_reported_ref: usize,
     /// Reference frame the path starts from (0, or where a relocation put it).
     origin_ref: usize,
@@ -214,6 +267,7 @@ impl OnlineTimeWarper {
             distances: Vec::with_capacity(band + 1),
             live_frames: LiveWindow::new(dim, band),
             recent_frontier: VecDeque::with_capacity(config.tempo_window_frames + 1),
+            recent_reported: VecDeque::with_capacity(config.tempo_window_frames + 1),
             config,
             live_index: None,
             ref_index: 0,
@@ -237,6 +291,7 @@ impl OnlineTimeWarper {
         self.live_index = None;
         self.live_frames.clear();
         self.recent_frontier.clear();
+        self.recent_reported.clear();
         self.pending_step = Step::Both;
         self.previous_step = None;
         self.run_count = 0;
@@ -367,6 +422,7 @@ impl OnlineTimeWarper {
     /// Adds row t+1 for `frame`, over the band of reference frames ending at j.
     fn add_live_row(&mut self, frame: &[f32]) {
         let (j, band, weights) = (self.ref_index, self.config.band_frames, self.config.step_weights);
+        let lengths = self.config.normalisation.step_lengths(weights);
         let frame_inverse_norm = inverse_norm(frame);
         let first = j.saturating_sub(band - 1).max(self.origin_ref);
         // Distances first, in a loop of independent iterations the compiler can vectorise;
@@ -380,7 +436,7 @@ impl OnlineTimeWarper {
         );
         let mut row = std::mem::take(&mut self.scratch);
         let t = self.live_index.map_or(0, |t| t + 1);
-        let first_weight = weights.live * t as f32 + weights.reference * (first - self.origin_ref) as f32 + 1.0;
+        let first_weight = lengths.live * t as f32 + lengths.reference * (first - self.origin_ref) as f32 + 1.0;
         let record = self.history.is_some();
         let from_reference = row.fill_after(
             &self.row,
@@ -388,6 +444,7 @@ impl OnlineTimeWarper {
             first,
             &self.distances,
             weights,
+            lengths,
             first_weight,
             record,
         );
@@ -404,6 +461,7 @@ impl OnlineTimeWarper {
     /// cover the same live indices).
     fn add_reference_column(&mut self) {
         let (j, band, weights) = (self.ref_index + 1, self.config.band_frames, self.config.step_weights);
+        let lengths = self.config.normalisation.step_lengths(weights);
         let reference = self.reference.frame(j);
         let reference_inverse_norm = self.reference.frame_inverse_norm(j);
         self.live_frames.distances_to(
@@ -414,13 +472,14 @@ impl OnlineTimeWarper {
         );
         let mut column = std::mem::take(&mut self.scratch);
         let first = self.column.first();
-        let first_weight = weights.live * first as f32 + weights.reference * (j - self.origin_ref) as f32 + 1.0;
+        let first_weight = lengths.live * first as f32 + lengths.reference * (j - self.origin_ref) as f32 + 1.0;
         let from_live = column.fill_after(
             &self.column,
             StripKind::Column,
             first,
             &self.distances,
             weights,
+            lengths,
             first_weight,
             self.history.is_some(),
         );
@@ -496,6 +555,27 @@ impl OnlineTimeWarper {
         }
     }
 
+    /// Among the reference frames around the best match whose paths cost about as much (a
+    /// held note, a pause: the features cannot tell them apart), the one the recent tempo
+    /// predicts; the best match where none is tied or no tempo is known yet.
+    fn tempo_guided(&self, best_ref: usize, best: Cell) -> usize {
+        let margin = self.config.tempo_tie_margin;
+        if margin <= 0.0 || self.recent_reported.len() < self.config.tempo_window_frames {
+            return best_ref;
+        }
+        let tempo = slope(&self.recent_reported).clamp(self.config.min_tempo, self.config.max_tempo);
+        let predicted = self.last_reported_ref as f64 + tempo;
+        let tied = |j: usize| {
+            let cell = self.row.get(j);
+            cell.cost.is_finite() && (cell.normalized() - best.normalized()) * best.weight <= margin
+        };
+        let mut last = best_ref;
+        while last < self.ref_index && tied(last + 1) {
+            last += 1;
+        }
+        (predicted.round().max(0.0) as usize).clamp(best_ref, last)
+    }
+
     fn report(&mut self) -> TrackedPosition {
         let t = self.live_index.unwrap_or(0);
         let (best_ref, best) = self.row.cheapest().unwrap_or((self.ref_index, Cell::UNREACHED));
@@ -517,8 +597,12 @@ impl OnlineTimeWarper {
         } else {
             0.0
         };
-        let ref_index = best_ref.max(self.last_reported_ref);
+        let ref_index = self.tempo_guided(best_ref, best).max(self.last_reported_ref);
         self.last_reported_ref = ref_index;
+        if self.recent_reported.len() == self.config.tempo_window_frames {
+            self.recent_reported.pop_front();
+        }
+        self.recent_reported.push_back((t, best_ref));
         if self.recent_frontier.len() == self.config.tempo_window_frames {
             self.recent_frontier.pop_front();
         }
@@ -695,6 +779,63 @@ mod tests {
                 }
                 for &(f, _) in finals.iter().filter(|(f, _)| f.exact && f.live_index > cell.0) {
                     prop_assert_eq!(spans.get(&f.live_index).copied(), Some((f.ref_first, f.ref_last)), "path from {:?}", end);
+                }
+            }
+        }
+    }
+
+    proptest! {
+        /// Under Manhattan normalisation every reached cell (t, j) of the frontier's row and
+        /// column is divided by t + j + 1 (from the origin), whatever the step weights.
+        #[test]
+        fn manhattan_normalises_by_cell_position(
+            values in proptest::collection::vec(0.0f32..1.0, 2 * 80),
+            weights in prop_oneof![Just((1.0f32, 1.0f32, 1.0f32)), Just((1.0, 2.0, 2.5)), Just((2.0, 1.0, 0.5))],
+        ) {
+            let reference = matrix(2, values[..80].to_vec());
+            let step_weights = StepWeights { live: weights.0, reference: weights.1, diagonal: weights.2 };
+            let config = OltwConfig { band_frames: 12, step_weights, normalisation: Normalisation::Manhattan, ..OltwConfig::default() };
+            let mut warper = OnlineTimeWarper::new(reference, config).unwrap();
+            for frame in values[80..].chunks_exact(2) {
+                warper.push_frame(frame).unwrap();
+                let (t, j) = warper.frontier().unwrap();
+                for x in warper.row.first()..=j {
+                    let cell = warper.row.get(x);
+                    prop_assert!(!cell.cost.is_finite() || cell.weight == (t + x + 1) as f32, "row cell ({t}, {x}) weighs {}", cell.weight);
+                }
+                for y in warper.column.first()..=t {
+                    let cell = warper.column.get(y);
+                    prop_assert!(!cell.cost.is_finite() || cell.weight == (y + j + 1) as f32, "column cell ({y}, {j}) weighs {}", cell.weight);
+                }
+            }
+        }
+
+        /// The position the recent tempo picks lies at or after the best match, within the
+        /// computed row, and every reference frame from the best match to it is tied with the
+        /// best within the margin.
+        #[test]
+        fn tempo_guided_positions_stay_among_ties(
+            values in proptest::collection::vec(0.0f32..1.0, 2 * 120),
+            margin in 0.0f32..0.5,
+            lookahead in 0usize..8,
+        ) {
+            let reference = matrix(2, values[..120].to_vec());
+            let config = OltwConfig {
+                band_frames: 20,
+                tempo_window_frames: 5,
+                tempo_tie_margin: margin,
+                lookahead_frames: lookahead,
+                ..OltwConfig::default()
+            };
+            let mut warper = OnlineTimeWarper::new(reference, config).unwrap();
+            for frame in values[120..].chunks_exact(2) {
+                warper.push_frame(frame).unwrap();
+                let (best_ref, best) = warper.row.cheapest().unwrap();
+                let chosen = warper.tempo_guided(best_ref, best);
+                prop_assert!(chosen >= best_ref && chosen <= warper.ref_index);
+                for j in best_ref..=chosen {
+                    let cell = warper.row.get(j);
+                    prop_assert!((cell.normalized() - best.normalized()) * best.weight <= margin, "frame {j} is not tied");
                 }
             }
         }

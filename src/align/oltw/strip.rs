@@ -163,15 +163,17 @@ impl Strip {
     /// Makes this strip the successor of `beside` (the previous row for a row, the previous
     /// column for a column), starting at `first` with one cell per value of `distances`, and
     /// returns its last cell. Cell k is entered along the strip from cell k−1, from beside at
-    /// the same index, and diagonally from beside at the index before. `first_weight` is the
-    /// weight of any path to the first cell when weights depend on position only (see below).
+    /// the same index, and diagonally from beside at the index before. Steps add `w` times the
+    /// local distance to a path's cost and `length` to its weight, the normaliser costs are
+    /// compared by; `first_weight` is the weight of any path to the first cell when weights
+    /// depend on position only (see below).
     ///
-    /// When the diagonal weighs as much as the two single steps together (Dixon's 1, 1, 2 among
-    /// them), every path to a cell weighs the same, so weights follow from position and the
-    /// costs are a min-plus scan, `cost[k] = min(from_beside[k], cost[k−1] + step_along[k])`,
-    /// which the kernels compute eight cells at a time. Otherwise each cell carries the weight
-    /// of the path it took, one cell after the other. With `record_entries`, the strip also
-    /// notes how each cell was entered.
+    /// When the diagonal's length is that of the two single steps together (Dixon's 1, 1, 2
+    /// among them), every path to a cell weighs the same, so weights follow from position and
+    /// the costs are a min-plus scan, `cost[k] = min(from_beside[k], cost[k−1] + step_along[k])`,
+    /// which the kernels compute eight cells at a time. Otherwise (then `length` is `w`) each
+    /// cell carries the weight of the path it took, one cell after the other. With
+    /// `record_entries`, the strip also notes how each cell was entered.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn fill_after(
         &mut self,
@@ -180,6 +182,7 @@ impl Strip {
         first: usize,
         distances: &[f32],
         w: StepWeights,
+        length: StepWeights,
         first_weight: f32,
         record_entries: bool,
     ) -> Cell {
@@ -203,16 +206,21 @@ impl Strip {
             StripKind::Row => (w.reference, w.live),
             StripKind::Column => (w.live, w.reference),
         };
-        if w.diagonal == w.live + w.reference {
+        if length.diagonal == length.live + length.reference {
             let weights = (w_along, w_across, w.diagonal);
             self.fill_positional(beside, offset, &distances[..len], weights);
+            let length_along = match kind {
+                StripKind::Row => length.reference,
+                StripKind::Column => length.live,
+            };
             for (k, weight) in self.weights.iter_mut().enumerate() {
-                *weight = first_weight + w_along * k as f32;
+                *weight = first_weight + length_along * k as f32;
             }
             if record_entries {
                 self.record_positional_entries(beside, kind, offset, &distances[..len], weights);
             }
         } else {
+            debug_assert_eq!(w, length);
             self.fill_path_weighted(beside, kind, offset, &distances[..len], w);
         }
         self.get(first + len - 1)
