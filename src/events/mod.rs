@@ -16,6 +16,20 @@ use serde::{Deserialize, Serialize};
 /// The version written in every event's `v` field.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// How a stream broke (`discont` events).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiscontKind {
+    /// The timestamps jumped forward with no word from the source: data never came, and the
+    /// time axis after the jump may not be the one before it.
+    Gap,
+    /// The timestamps went back.
+    Reset,
+    /// The source said it lost data (a GStreamer GAP event, a buffer flagged DISCONT, as after
+    /// lost network packets); the time axis goes on unbroken.
+    Loss,
+}
+
 /// One event as it goes on the wire.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
@@ -124,10 +138,12 @@ pub enum EventBody {
         /// Reconnection attempts it took.
         retries: u32,
     },
-    /// Timestamps jumped.
+    /// The stream broke: its timestamps jumped, or its source lost data.
     Discont {
-        /// Live running time after the jump.
+        /// Live running time after the jump, or at the start of the lost span.
         live_ns: u64,
+        /// How it broke.
+        kind: DiscontKind,
         /// Why, in words.
         reason: String,
     },

@@ -15,8 +15,8 @@
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::InputHandle;
 
-use crate::events::EventBody;
-use crate::media::{RecordReceiver, SourceStatus};
+use crate::events::{DiscontKind, EventBody};
+use crate::media::{DiscontinuityKind, RecordReceiver, SourceStatus};
 
 use super::records::{StreamEvent, Timestamped};
 
@@ -113,7 +113,14 @@ impl<A: Timestamped + Clone + 'static, V: Timestamped + Clone + 'static> Ingest<
                 },
             ),
             SourceStatus::Recovered { live_ns, retries } => (live_ns, EventBody::Recovered { live_ns, retries }),
-            SourceStatus::Discont { live_ns, reason } => (live_ns, EventBody::Discont { live_ns, reason }),
+            SourceStatus::Discont { live_ns, kind, reason } => {
+                let kind = match kind {
+                    DiscontinuityKind::Gap => DiscontKind::Gap,
+                    DiscontinuityKind::Reset => DiscontKind::Reset,
+                    DiscontinuityKind::Loss => DiscontKind::Loss,
+                };
+                (live_ns, EventBody::Discont { live_ns, kind, reason })
+            }
         };
         let time = if lost { time_ns.max(latest_input) } else { time_ns }.max(*feed.input.time());
         feed.input.advance_to(time);

@@ -25,7 +25,7 @@ use crate::encode::{
     OnsetEnvelope, TorchScriptEncoder,
 };
 use crate::engine_metrics::EngineMetrics;
-use crate::events::EventBody;
+use crate::events::{DiscontKind, EventBody};
 use crate::media::{
     AudioChunk, AudioNeeds, Capture, MediaError, MediaNeeds, SupervisionConfig, VideoFrame, VideoNeeds,
 };
@@ -140,11 +140,15 @@ pub(crate) fn build_sync(
         let (audio_in, audio) = scope.new_input::<Vec<AudioChunk>>();
         let (video_in, video) = scope.new_input::<Vec<VideoFrame>>();
         let (status_in, status) = scope.new_input::<Vec<StreamEvent>>();
-        // After an outage or a jump the estimate starts afresh from the data after it.
+        // After an outage or a jump the estimate starts afresh from the data after it; a loss
+        // the source announced leaves the time axis, and so the estimate, as they were.
         let restarts = status.clone().flat_map(|event| match event.body {
-            EventBody::Recovered { live_ns, .. } | EventBody::Discont { live_ns, .. } => {
-                Some(AudioEvidence::Restart { time_ns: live_ns })
-            }
+            EventBody::Recovered { live_ns, .. }
+            | EventBody::Discont {
+                live_ns,
+                kind: DiscontKind::Gap | DiscontKind::Reset,
+                ..
+            } => Some(AudioEvidence::Restart { time_ns: live_ns }),
             _ => None,
         });
         let audio_envelope = audio

@@ -2,8 +2,9 @@
 //!
 //! Timestamps become running time (the segment applied to the buffer's PTS), so that audio
 //! and video of one pipeline share one time axis whatever their segments say. Buffers without
-//! a timestamp cannot be placed in time and are skipped. Jumps in the timestamps are noted in
-//! a shared list for the capture to report (see [`TimestampWatch`]).
+//! a timestamp cannot be placed in time and are skipped. Breaks in the stream — jumps in the
+//! timestamps, GAP events, buffers flagged DISCONT — are noted in a shared list for the
+//! capture to report (see [`TimestampWatch`]).
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -28,37 +29,100 @@ fn running_time_ns(sample: &gst::Sample, buffer: &gst::BufferRef) -> Option<u64>
 /// Discontinuities the appsinks of a capture found, oldest first.
 pub(crate) type DiscontinuityLog = Arc<Mutex<Vec<Discontinuity>>>;
 
+/// What one appsink's callbacks share: the watch over its stream, and the segment in force
+/// (GAP events are timed in it).
+#[derive(Default)]
+struct SinkWatch {
+    timestamps: TimestampWatch,
+    segment: Option<gst::FormattedSegment<gst::ClockTime>>,
+}
+
+impl SinkWatch {
+    /// Takes a serialized event the sink received: a new segment, or a span without data.
+    fn observe_event(&mut self, event: &gst::EventRef) -> Option<Discontinuity> {
+        match event.view() {
+            gst::EventView::Segment(segment) => {
+                self.segment = segment.segment().downcast_ref::<gst::ClockTime>().cloned();
+                None
+            }
+            gst::EventView::Gap(gap) => {
+                let (start, duration) = gap.get();
+                let running = match &self.segment {
+                    Some(segment) => segment.to_running_time(start)?,
+                    None => start,
+                };
+                self.timestamps
+                    .observe_gap(running.nseconds(), duration.map(gst::ClockTime::nseconds))
+            }
+            _ => None,
+        }
+    }
+}
+
+fn note(log: &DiscontinuityLog, found: Option<Discontinuity>) {
+    if let (Some(found), Ok(mut log)) = (found, log.lock()) {
+        log.push(found);
+    }
+}
+
 /// Sends every sample of `sink`, turned into a record by `to_record`, into `sender`, noting
-/// jumps in its timestamps in `log`.
+/// breaks in its stream in `log`.
 fn connect<T, F>(sink: &AppSink, sender: SharedSender<T>, log: DiscontinuityLog, to_record: F)
 where
     T: Send + 'static,
-    F: Fn(&gst::Sample, &gst::BufferRef, u64) -> Result<T, gst::FlowError> + Send + 'static,
+    F: Fn(&gst::Sample, &gst::BufferRef, u64) -> Result<T, gst::FlowError> + Send + Sync + 'static,
 {
-    let mut watch = TimestampWatch::default();
+    let watch = Arc::new(Mutex::new(SinkWatch::default()));
+    let handle_sample = {
+        let (watch, log) = (watch.clone(), log.clone());
+        move |sample: gst::Sample| -> Result<gst::FlowSuccess, gst::FlowError> {
+            let Some(buffer) = sample.buffer() else {
+                return Ok(gst::FlowSuccess::Ok);
+            };
+            let Some(pts_ns) = running_time_ns(&sample, buffer) else {
+                return Ok(gst::FlowSuccess::Ok);
+            };
+            let duration_ns = buffer.duration().map_or(0, gst::ClockTime::nseconds);
+            let flagged = buffer.flags().contains(gst::BufferFlags::DISCONT);
+            if let Ok(mut watch) = watch.lock() {
+                note(&log, watch.timestamps.observe(pts_ns, duration_ns, flagged));
+            }
+            let record = to_record(&sample, buffer, pts_ns)?;
+            let mut sender = sender.lock().map_err(|_| gst::FlowError::Error)?;
+            if sender.send(record, pts_ns) {
+                Ok(gst::FlowSuccess::Ok)
+            } else {
+                Err(gst::FlowError::Flushing)
+            }
+        }
+    };
+    let handle_sample = Arc::new(handle_sample);
+    let on_sample = handle_sample.clone();
     sink.set_callbacks(
         gst_app::AppSinkCallbacks::builder()
             .new_sample(move |sink| {
                 let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                let Some(buffer) = sample.buffer() else {
-                    return Ok(gst::FlowSuccess::Ok);
+                on_sample(sample)
+            })
+            .new_event(move |sink| {
+                // Samples are pulled as they come, so the next object is this event; a sample
+                // found instead is handled as one rather than lost.
+                let Ok(object) = sink.pull_object() else {
+                    return false;
                 };
-                let Some(pts_ns) = running_time_ns(&sample, buffer) else {
-                    return Ok(gst::FlowSuccess::Ok);
-                };
-                let duration_ns = buffer.duration().map_or(0, gst::ClockTime::nseconds);
-                if let Some(jump) = watch.observe(pts_ns, duration_ns) {
-                    if let Ok(mut log) = log.lock() {
-                        log.push(jump);
+                match object.downcast::<gst::Event>() {
+                    Ok(event) => {
+                        if let Ok(mut watch) = watch.lock() {
+                            note(&log, watch.observe_event(&event));
+                        }
+                    }
+                    Err(object) => {
+                        if let Ok(sample) = object.downcast::<gst::Sample>() {
+                            let _ = handle_sample(sample);
+                        }
                     }
                 }
-                let record = to_record(&sample, buffer, pts_ns)?;
-                let mut sender = sender.lock().map_err(|_| gst::FlowError::Error)?;
-                if sender.send(record, pts_ns) {
-                    Ok(gst::FlowSuccess::Ok)
-                } else {
-                    Err(gst::FlowError::Flushing)
-                }
+                false
             })
             .build(),
     );

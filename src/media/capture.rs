@@ -370,6 +370,7 @@ impl Capture {
             self.last_discont_ns = Some(jump.live_ns);
             self.statuses.push(SourceStatus::Discont {
                 live_ns: jump.live_ns,
+                kind: jump.kind,
                 reason: jump.reason,
             });
         }

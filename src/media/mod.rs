@@ -32,6 +32,7 @@ pub use record::{AudioChunk, VideoFrame};
 pub use ring::RecordReceiver;
 pub use stats::CaptureStats;
 pub use supervision::{SourceStatus, SupervisionConfig};
+pub use timestamp_watch::DiscontinuityKind;
 
 /// Initialises GStreamer once; every entry point that builds pipelines calls it.
 pub fn init() -> Result<(), MediaError> {

@@ -9,6 +9,8 @@
 
 use std::time::{Duration, Instant};
 
+use super::timestamp_watch::DiscontinuityKind;
+
 /// Timeouts and retry delays of supervision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SupervisionConfig {
@@ -49,10 +51,13 @@ pub enum SourceStatus {
         /// Rebuilds it took.
         retries: u32,
     },
-    /// The timestamps jumped (a gap, or a reset) while data kept flowing.
+    /// The stream broke while data kept flowing: the timestamps jumped (a gap, a reset), or
+    /// the source said it lost data.
     Discont {
-        /// Running time of the first record after the jump.
+        /// Running time of the first record after the jump, or of the start of the lost span.
         live_ns: u64,
+        /// How it broke.
+        kind: DiscontinuityKind,
         /// What happened, in words.
         reason: String,
     },

@@ -114,7 +114,7 @@ fn describe(event: &Event) -> Option<String> {
                 event.stream
             )
         }
-        EventBody::Discont { live_ns, reason } => format!(
+        EventBody::Discont { live_ns, reason, .. } => format!(
             "{:>8.2} s  {}  discontinuity: {reason}",
             seconds(*live_ns),
             event.stream
