@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what warpflow needs to build and run, skipping whatever is already there:
-#   - Debian's GStreamer 1.22 development packages and plugins (apt);
+#   - Debian's GStreamer 1.22 development packages and plugins (apt), and the RTSP server's
+#     Python bindings, with which a test runs a server in a process of its own to kill it;
 #   - torch==2.11.0 from PyPI into a venv cached outside the checkout, for tch =0.24.0;
 #   - librosa into the same venv, which the encoder tests compare with;
 #   - Silero VAD's TorchScript model (silero-vad from PyPI, MIT licence) with its contract, into
@@ -26,6 +27,8 @@ APT_PACKAGES=(
   gstreamer1.0-libav
   gstreamer1.0-tools
   libgstrtspserver-1.0-dev
+  gir1.2-gst-rtsp-server-1.0
+  python3-gi
   espeak-ng
   chromium
   nodejs

@@ -1,11 +1,13 @@
 //! `warpflow sync` against a real RTSP server on 127.0.0.1 (gst-rtsp-server, H.264 video and
 //! Opus audio made from a flash-and-beep file with a known offset): the offset is right; the
-//! server is stopped mid-stream and started again, and the run reports `lost`, then
-//! `recovered`, then the right offset again — without ending.
+//! server goes down mid-stream — shut down in order, or its process killed outright — and
+//! comes back, and the run reports `lost`, then `recovered`, then the right offset again —
+//! without ending.
 
 mod common;
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
@@ -76,24 +78,97 @@ fn offsets_ms(events: &[Value], from_ns: u64, to_ns: u64) -> Vec<f64> {
 
 #[test]
 fn sync_over_rtsp_tcp_survives_the_server_going_down_and_coming_back() {
-    survives_the_server_going_down_and_coming_back("rtspt");
+    survives_the_server_going_down_and_coming_back("rtspt", Shutdown::Orderly);
 }
 
 #[test]
 fn sync_over_rtsp_udp_survives_the_server_going_down_and_coming_back() {
-    survives_the_server_going_down_and_coming_back("rtspu");
+    survives_the_server_going_down_and_coming_back("rtspu", Shutdown::Orderly);
 }
 
-/// Runs `sync` on the server over `scheme` (rtspt: TCP, rtspu: UDP), stops the server once
+#[test]
+fn sync_over_rtsp_udp_survives_the_server_process_being_killed() {
+    survives_the_server_going_down_and_coming_back("rtspu", Shutdown::Killed);
+}
+
+/// How the server goes down.
+#[derive(Debug, Clone, Copy)]
+enum Shutdown {
+    /// In this process: it stops listening and closes its clients' sessions.
+    Orderly,
+    /// In a process of its own, killed with SIGKILL: no goodbye of any kind.
+    Killed,
+}
+
+/// A server of either kind, serving the same media.
+enum Server {
+    InProcess(RtspServer),
+    Process(ServerProcess),
+}
+
+/// The server's process, killed if the test fails while it runs.
+struct ServerProcess(Child);
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Server {
+    fn start(shutdown: Shutdown, file: &Path, port: u16) -> (Self, u16) {
+        match shutdown {
+            Shutdown::Orderly => {
+                let server = RtspServer::start(file, port);
+                let port = server.port;
+                (Server::InProcess(server), port)
+            }
+            Shutdown::Killed => {
+                let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/rtsp_server.py");
+                // Debian's Python, which has the RTSP server's bindings (the venv has not).
+                let mut child = Command::new("/usr/bin/python3")
+                    .arg(&script)
+                    .arg(file)
+                    .arg(port.to_string())
+                    .stdout(Stdio::piped())
+                    .spawn()
+                    .expect("python3 starts the RTSP server");
+                let mut line = String::new();
+                let stdout = child.stdout.take().expect("piped stdout");
+                BufReader::new(stdout)
+                    .read_line(&mut line)
+                    .expect("the server says where it listens");
+                let port = line
+                    .trim()
+                    .strip_prefix("listening ")
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or_else(|| panic!("the server did not start: '{line}'"));
+                (Server::Process(ServerProcess(child)), port)
+            }
+        }
+    }
+
+    fn go_down(self) {
+        match self {
+            Server::InProcess(server) => server.stop(),
+            Server::Process(mut process) => {
+                process.0.kill().expect("SIGKILL reaches the server");
+                process.0.wait().expect("the server is reaped");
+            }
+        }
+    }
+}
+
+/// Runs `sync` on a server over `scheme` (rtspt: TCP, rtspu: UDP), takes the server down once
 /// locked, starts it again, and checks the events and the offsets on both sides of the outage.
-fn survives_the_server_going_down_and_coming_back(scheme: &str) {
+fn survives_the_server_going_down_and_coming_back(scheme: &str, shutdown: Shutdown) {
     gst::init().expect("GStreamer initialises");
     let dir = tempfile::tempdir().expect("temporary folder");
     let file = flash_and_beep_file(dir.path(), 60);
     run_main_context();
 
-    let server = RtspServer::start(&file, 0);
-    let port = server.port;
+    let (server, port) = Server::start(shutdown, &file, 0);
     let child = Command::new(env!("CARGO_BIN_EXE_warpflow"))
         .args([
             "sync",
@@ -116,12 +191,12 @@ fn survives_the_server_going_down_and_coming_back(scheme: &str) {
     });
     assert!(locked, "no locked offset within 40 s: {seen:?}");
 
-    server.stop();
+    server.go_down();
     let lost = collect_until(&events, &mut seen, Duration::from_secs(20), |e| e["type"] == "lost");
     assert!(lost, "no lost event after the server stopped: {seen:?}");
     std::thread::sleep(Duration::from_secs(3));
 
-    let server = RtspServer::start(&file, port);
+    let (server, _) = Server::start(shutdown, &file, port);
     let recovered = collect_until(&events, &mut seen, Duration::from_secs(30), |e| {
         e["type"] == "recovered"
     });
@@ -139,7 +214,7 @@ fn survives_the_server_going_down_and_coming_back(scheme: &str) {
     let signal = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
     assert!(signal.is_ok_and(|s| s.success()), "could not send SIGINT");
     let output = child.wait_with_output().expect("warpflow ends");
-    server.stop();
+    server.go_down();
     assert_eq!(
         output.status.code(),
         Some(0),
@@ -153,7 +228,7 @@ fn survives_the_server_going_down_and_coming_back(scheme: &str) {
     let mut after = offsets_ms(&seen, recovered_ns + 4_000_000_000, u64::MAX);
     let (before_ms, after_ms) = (median(&mut before), median(&mut after));
     println!(
-        "RTSP over {scheme}: offset {before_ms:.1} ms before the outage ({} estimates), lost at {:.1} s ({}), \
+        "RTSP over {scheme}, server {shutdown:?}: offset {before_ms:.1} ms before the outage ({} estimates), lost at {:.1} s ({}), \
          recovered at {:.1} s, {after_ms:.1} ms after ({} estimates)",
         before.len(),
         lost_ns as f64 / 1e9,
