@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use warpflow::align::{FollowerConfig, LagConfig, OffsetTrackerConfig, OltwConfig, RelocatorConfig};
-use warpflow::config::{load_cues, ConfigError, Cue, Pace, PipelineFile, SourceSpec};
+use warpflow::config::{load_cues, ConfigError, Cue, Pace, PipelineFile, PipelineStream, SourceSpec};
 use warpflow::encode::{AudioFeatureKind, DeviceChoice, SampleFormat, VideoFeature};
 use warpflow::engine_metrics::EngineMetrics;
 use warpflow::flow::operators::Batching;
@@ -52,6 +52,15 @@ struct ServeArgs {
     token: Option<String>,
 }
 
+/// One stream of a run: where it comes from, its name in events, and (from a pipeline file)
+/// what `follow` follows it along.
+struct NamedStream {
+    source: SourceSpec,
+    name: String,
+    reference: Option<PathBuf>,
+    cues: Option<Vec<Cue>>,
+}
+
 /// Options every job has.
 #[derive(Debug, Args)]
 struct CommonArgs {
@@ -60,9 +69,10 @@ struct CommonArgs {
     /// named video and/or audio. Give it several times for several streams in one run.
     #[arg(long, value_name = "SOURCE", value_parser = parse_source, required_unless_present = "pipeline")]
     live: Vec<SourceSpec>,
-    /// A pipeline description (TOML, see pipelines/) naming streams and their sources, instead
-    /// of --live; every stream of the file runs.
-    #[arg(long, value_name = "FILE.toml", value_parser = parse_pipeline, conflicts_with = "live")]
+    /// A pipeline description (TOML, see pipelines/) naming streams and their sources (for
+    /// follow, also each stream's reference and cues), instead of --live; every stream of the
+    /// file runs.
+    #[arg(long, visible_alias = "streams", value_name = "FILE.toml", value_parser = parse_pipeline, conflicts_with = "live")]
     pipeline: Option<PipelineFile>,
     /// Timely workers (threads) the streams are shared out to, by a hash of their ids (in a
     /// cluster: per process).
@@ -162,12 +172,13 @@ impl CommonArgs {
 
     /// Each stream's source and name, from --live (named by --stream) or --pipeline.
     fn sources_and_streams(&self) -> Result<Vec<(SourceSpec, String)>> {
-        let named: Vec<(SourceSpec, Option<String>)> = match &self.pipeline {
-            Some(file) => file
-                .streams
-                .iter()
-                .map(|s| (s.source.clone(), Some(s.id.clone())))
-                .collect(),
+        Ok(self.streams()?.into_iter().map(|s| (s.source, s.name)).collect())
+    }
+
+    /// Each stream's source, name, and the reference and cues a pipeline file gives it.
+    fn streams(&self) -> Result<Vec<NamedStream>> {
+        let named: Vec<(SourceSpec, Option<&PipelineStream>)> = match &self.pipeline {
+            Some(file) => file.streams.iter().map(|s| (s.source.clone(), Some(s))).collect(),
             None => self.live.iter().map(|source| (source.clone(), None)).collect(),
         };
         if named.is_empty() {
@@ -180,17 +191,26 @@ impl CommonArgs {
                 "at most one --stream per --live, in the same order",
             ));
         }
-        let streams: Vec<(SourceSpec, String)> = named
+        let streams: Vec<NamedStream> = named
             .into_iter()
             .enumerate()
-            .map(|(index, (source, file_id))| {
-                let name = self.stream.get(index).cloned().or(file_id);
-                (source, name.unwrap_or_else(|| format!("live{index}")))
+            .map(|(index, (source, described))| {
+                let name = self.stream.get(index).cloned().or(described.map(|s| s.id.clone()));
+                NamedStream {
+                    source,
+                    name: name.unwrap_or_else(|| format!("live{index}")),
+                    reference: described.and_then(|s| s.reference.clone()),
+                    cues: described.and_then(|s| s.cues.clone()),
+                }
             })
             .collect();
-        for (index, (_, name)) in streams.iter().enumerate() {
-            if streams[..index].iter().any(|(_, other)| other == name) {
-                return Err(bad_value("--stream", name.clone(), "a name of its own for each stream"));
+        for (index, stream) in streams.iter().enumerate() {
+            if streams[..index].iter().any(|other| other.name == stream.name) {
+                return Err(bad_value(
+                    "--stream",
+                    stream.name.clone(),
+                    "a name of its own for each stream",
+                ));
             }
         }
         Ok(streams)
@@ -290,9 +310,10 @@ struct SyncArgs {
 #[command(disable_help_flag = true)]
 struct FollowArgs {
     /// The reference recording: a media file with audio, or a .wfr file made by encode-ref with
-    /// the same --audio-features.
-    #[arg(long, value_name = "REF", value_parser = parse_existing_file)]
-    reference: PathBuf,
+    /// the same --audio-features. Streams of a --pipeline file that name their own reference
+    /// follow that instead.
+    #[arg(long, value_name = "REF", value_parser = parse_existing_file, required_unless_present = "pipeline")]
+    reference: Option<PathBuf>,
     #[command(flatten)]
     common: CommonArgs,
     /// Cues to announce as the live stream reaches them: WebVTT (.vtt), SubRip (.srt) or a
@@ -419,6 +440,17 @@ fn run_many(jobs: Vec<StreamJob>, writer: Box<dyn EventWriter + Send>, common: &
 }
 
 /// A command-line value refused as bad input (exit code 2).
+/// The reference `stream` follows: its own from the pipeline file, else --reference.
+fn follow_reference(stream: &NamedStream, reference: Option<&PathBuf>) -> Result<PathBuf> {
+    stream.reference.clone().or_else(|| reference.cloned()).ok_or_else(|| {
+        bad_value(
+            "--reference",
+            format!("none for stream '{}'", stream.name),
+            "--reference REF, or a reference for every stream of the --pipeline file",
+        )
+    })
+}
+
 fn bad_value(name: &'static str, value: String, expected: &'static str) -> anyhow::Error {
     FlowError::from(ConfigError::BadValue { name, value, expected }).into()
 }
@@ -611,11 +643,11 @@ impl Cli {
                 let (writer, feed) = args.common.output(run, metrics.clone())?;
                 let batching = args.common.batching();
                 let supervision = args.common.supervision();
-                let streams = args.common.sources_and_streams()?;
-                let (source, stream) = streams[0].clone();
+                let streams = args.common.streams()?;
+                let first = &streams[0];
                 let job = FollowJob {
-                    reference: args.reference,
-                    live: source.clone(),
+                    reference: follow_reference(first, args.reference.as_ref())?,
+                    live: first.source.clone(),
                     pace: args.common.pace,
                     device: args.common.device,
                     features: args.audio_features,
@@ -637,8 +669,12 @@ impl Cli {
                         ..FollowerConfig::default()
                     },
                     emit_every_frames: args.emit_every_frames,
-                    cues: args.cues.map(|file| file.0).unwrap_or_default(),
-                    stream: stream.clone(),
+                    cues: first
+                        .cues
+                        .clone()
+                        .or_else(|| args.cues.as_ref().map(|file| file.0.clone()))
+                        .unwrap_or_default(),
+                    stream: first.name.clone(),
                     progress_every_ns: seconds_to_ns(args.common.progress_interval_s),
                     stop,
                     metrics,
@@ -646,14 +682,20 @@ impl Cli {
                 if streams.len() == 1 && args.common.processes == 1 {
                     run_follow(job, writer)?;
                 } else {
-                    let jobs = streams.into_iter().map(|(live, stream)| {
-                        StreamJob::Follow(Box::new(FollowJob {
-                            live,
-                            stream,
+                    let mut jobs = Vec::with_capacity(streams.len());
+                    for stream in streams {
+                        jobs.push(StreamJob::Follow(Box::new(FollowJob {
+                            reference: follow_reference(&stream, args.reference.as_ref())?,
+                            cues: stream
+                                .cues
+                                .or_else(|| args.cues.as_ref().map(|file| file.0.clone()))
+                                .unwrap_or_default(),
+                            live: stream.source,
+                            stream: stream.name,
                             ..job.clone()
-                        }))
-                    });
-                    run_many(jobs.collect(), writer, &args.common)?;
+                        })));
+                    }
+                    run_many(jobs, writer, &args.common)?;
                 }
                 linger(feed);
             }

@@ -1,7 +1,8 @@
-//! Several streams in one run (`--live` given more than once, `--workers`): each stream's
-//! events are whole and numbered on their own, each measures its own offset, a stream that
-//! fails ends alone while the others finish, and a camera that stalls on the same worker does
-//! not stop the others' events.
+//! Several streams in one run (`--live` given more than once, `--workers`, a `--streams`
+//! file): each stream's events are whole and numbered on their own, each measures its own
+//! offset or follows its own reference with its own cues, a stream that fails ends alone while
+//! the others finish, and a camera that stalls on the same worker does not stop the others'
+//! events.
 
 mod common;
 
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use common::rtsp::{flash_and_beep_file, run_main_context, RtspServer};
-use common::{events, warpflow};
+use common::{events, median, melody, render, warpflow, write_wav, Note, TimeMap};
 
 /// The stream's events, checked to be numbered 0, 1, 2… and to end with `eos`.
 fn whole_stream<'a>(events: &'a [Value], stream: &str) -> Vec<&'a Value> {
@@ -188,4 +189,86 @@ fn a_stalled_camera_does_not_hold_back_a_stream_on_the_same_worker() {
         Some("eos".into()),
         "the pattern ended"
     );
+}
+
+#[test]
+fn each_stream_of_a_streams_file_follows_its_own_reference_and_cues() {
+    const RATE_HZ: u32 = 22_050;
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let length_s = 16.0;
+    // Two different pieces: the second has the first's notes in other pitches.
+    let first = melody(length_s);
+    let second: Vec<Note> = first
+        .iter()
+        .map(|note| Note {
+            midi: 52 + (note.midi - 52 + 11) % 28,
+            ..*note
+        })
+        .collect();
+    let identity = TimeMap {
+        points: vec![(0.0, 0.0), (length_s, length_s)],
+    };
+    // stage-a plays 10% faster than its recording, stage-b 10% slower.
+    let played = [("stage-a", &first, 1.1, 6.0), ("stage-b", &second, 0.9, 9.0)];
+    let mut toml = String::new();
+    for (id, notes, tempo, cue_s) in played {
+        let map = TimeMap {
+            points: vec![(0.0, 0.0), (length_s, length_s / tempo)],
+        };
+        write_wav(
+            &dir.path().join(format!("{id}-reference.wav")),
+            RATE_HZ,
+            &render(notes, &identity, RATE_HZ, length_s, 0.0),
+        );
+        let live = dir.path().join(format!("{id}-live.wav"));
+        write_wav(&live, RATE_HZ, &render(notes, &map, RATE_HZ, length_s / tempo, 0.01));
+        std::fs::write(
+            dir.path().join(format!("{id}.json")),
+            format!(r#"[{{"id": "{id}-cue", "ref_s": {cue_s}}}]"#),
+        )
+        .expect("cues written");
+        toml.push_str(&format!(
+            "[[stream]]\nid = \"{id}\"\nsource = \"{}\"\nreference = \"{id}-reference.wav\"\ncues = \"{id}.json\"\n\n",
+            live.display()
+        ));
+    }
+    let file = dir.path().join("stages.toml");
+    std::fs::write(&file, toml).expect("streams file written");
+
+    let output = warpflow(&[
+        "follow",
+        "--streams",
+        file.to_str().unwrap_or_default(),
+        "--pace",
+        "fast",
+        "--workers",
+        "2",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let events = events(&output);
+    for (id, _, tempo, cue_s) in played {
+        let own = whole_stream(&events, id);
+        let mut errors_s: Vec<f64> = own
+            .iter()
+            .filter(|e| e["type"] == "position" && e["final"] == false)
+            .filter_map(|e| Some((e["live_ns"].as_f64()? / 1e9, e["ref_ns"].as_f64()? / 1e9)))
+            .filter(|&(live_s, _)| live_s > 2.0)
+            .map(|(live_s, ref_s)| (ref_s - live_s * tempo).abs())
+            .collect();
+        let median_error_s = median(&mut errors_s);
+        let cues: Vec<(String, f64)> = own
+            .iter()
+            .filter(|e| e["type"] == "cue")
+            .filter_map(|e| Some((e["cue"].as_str()?.to_owned(), e["live_ns"].as_f64()? / 1e9)))
+            .collect();
+        println!("{id}: median error {:.1} ms, cues {cues:?}", median_error_s * 1e3);
+        assert!(
+            median_error_s < 0.1,
+            "{id} follows its own reference: {median_error_s} s"
+        );
+        assert_eq!(cues.len(), 1, "{id} announces its own cue once: {cues:?}");
+        assert_eq!(cues[0].0, format!("{id}-cue"));
+        assert!((cues[0].1 - cue_s / tempo).abs() < 0.3, "{id}: cue at {} s", cues[0].1);
+    }
 }

@@ -5,24 +5,31 @@
 //! [[stream]]
 //! id = "stage"                      # the stream's name in events
 //! source = "webcam:/dev/video0"     # any SOURCE form of --live, launch lines included
+//! reference = "rehearsal.wav"       # follow: what this stream follows (else --reference)
+//! cues = "act1.srt"                 # follow: this stream's cues (else --cues)
 //! ```
 //!
-//! A file may describe several streams (a two-camera setup); `sync` and `follow` run them all
-//! in one process.
+//! A file may describe several streams (a two-camera setup, two stages each with its own
+//! recording); `sync` and `follow` run them all in one process. Relative paths are taken from
+//! the file's folder; `sync` has no use for references and cues and leaves them be.
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{ConfigError, SourceSpec};
+use super::{load_cues, ConfigError, Cue, SourceSpec};
 
-/// One stream of a description: its name and its source.
+/// One stream of a description: its name, its source, and what `follow` follows it along.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PipelineStream {
     /// The stream's name in events.
     pub id: String,
     /// Where its media comes from.
     pub source: SourceSpec,
+    /// Its own reference recording, if the file names one.
+    pub reference: Option<PathBuf>,
+    /// Its own cues, read from the file the description names, if it names one.
+    pub cues: Option<Vec<Cue>>,
 }
 
 /// A parsed description file.
@@ -49,11 +56,14 @@ struct RawFile {
 struct RawStream {
     id: String,
     source: String,
+    reference: Option<PathBuf>,
+    cues: Option<PathBuf>,
 }
 
 impl PipelineFile {
     /// Reads and checks the file at `path`: TOML with one or more `[[stream]]` tables, each
-    /// with an `id` and a `source`, ids unique.
+    /// with an `id` and a `source` (and optionally a `reference` and `cues`, which must exist
+    /// and parse), ids unique.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let bad = |detail: String| ConfigError::BadPipelineFile {
             path: path.to_path_buf(),
@@ -81,7 +91,26 @@ impl PipelineFile {
                 .source
                 .parse()
                 .map_err(|e: ConfigError| bad(format!("stream '{}': {e}", stream.id)))?;
-            streams.push(PipelineStream { id: stream.id, source });
+            let folder = path.parent().unwrap_or(Path::new("."));
+            let reference = stream.reference.map(|file| folder.join(file));
+            if let Some(reference) = reference.as_ref().filter(|file| !file.is_file()) {
+                return Err(bad(format!(
+                    "stream '{}': reference {} is not a file",
+                    stream.id,
+                    reference.display()
+                )));
+            }
+            let cues = stream
+                .cues
+                .map(|file| load_cues(&folder.join(file)))
+                .transpose()
+                .map_err(|e| bad(format!("stream '{}': {e}", stream.id)))?;
+            streams.push(PipelineStream {
+                id: stream.id,
+                source,
+                reference,
+                cues,
+            });
         }
         Ok(Self {
             path: path.to_path_buf(),
@@ -149,11 +178,34 @@ mod tests {
                 "appears twice",
             ),
             ("[[stream]\n", "line 1"),
+            (
+                "[[stream]]\nid = \"a\"\nsource = \"test\"\nreference = \"nowhere.wav\"\n",
+                "stream 'a': reference",
+            ),
+            (
+                "[[stream]]\nid = \"a\"\nsource = \"test\"\ncues = \"nowhere.srt\"\n",
+                "stream 'a': ",
+            ),
         ] {
             let (_dir, path) = write(text);
             let error = PipelineFile::load(&path).unwrap_err().to_string();
             assert!(error.contains("pipeline.toml"), "{error}");
             assert!(error.contains(needle), "{text:?}: {error}");
         }
+    }
+
+    #[test]
+    fn references_and_cues_are_found_beside_the_file() {
+        let (dir, path) = write(
+            "[[stream]]\nid = \"left\"\nsource = \"test\"\nreference = \"left.wav\"\ncues = \"left.srt\"\n\
+             [[stream]]\nid = \"right\"\nsource = \"test\"\n",
+        );
+        std::fs::write(dir.path().join("left.wav"), b"RIFF").expect("written");
+        std::fs::write(dir.path().join("left.srt"), "1\n00:00:02,500 --> 00:00:04,000\nHello\n").expect("written");
+        let file = PipelineFile::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(file.streams[0].reference, Some(dir.path().join("left.wav")));
+        let cues = file.streams[0].cues.as_ref().expect("cues");
+        assert_eq!((cues.len(), cues[0].ref_ns), (1, 2_500_000_000));
+        assert_eq!((&file.streams[1].reference, &file.streams[1].cues), (&None, &None));
     }
 }
