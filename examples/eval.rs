@@ -16,7 +16,7 @@
 //! [--band-frames N] [--no-relocation] [--transposition]` (FEATURES as `follow --audio-features`,
 //! default `logmel`; the other options as `follow`'s). For comparing aligner settings `follow`
 //! does not offer: `--step-weights L,R,D`, `--normalisation path-weight|manhattan` and
-//! `--tempo-tie-margin M` (see `OltwConfig`); offline DTW keeps Dixon's weights whatever they are.
+//! `--tempo-tie-margin M` (see `OltwConfig`); offline DTW takes the tracker's step weights.
 
 use std::io::Write;
 use std::path::Path;
@@ -118,8 +118,13 @@ fn run_case(folder: &Path, encoder: &mut AudioFeatureEncoder, options: &Options)
         })
         .collect();
     let live_compared = FeatureMatrix::new(dim, rotated)?;
-    let offline = full_dtw(&live_compared, &reference_features, distance, StepWeights::default())
-        .context("full DTW of empty features")?;
+    let offline = full_dtw(
+        &live_compared,
+        &reference_features,
+        distance,
+        options.follower.oltw.step_weights,
+    )
+    .context("full DTW of empty features")?;
     let mut spans: Vec<(usize, usize)> = vec![(usize::MAX, 0); live.features.len()];
     for &(i, j) in &offline.path {
         spans[i] = (spans[i].0.min(j), spans[i].1.max(j));
