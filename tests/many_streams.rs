@@ -272,3 +272,122 @@ fn each_stream_of_a_streams_file_follows_its_own_reference_and_cues() {
         assert!((cues[0].1 - cue_s / tempo).abs() < 0.3, "{id}: cue at {} s", cues[0].1);
     }
 }
+
+#[test]
+fn a_stalled_camera_does_not_delay_the_positions_of_a_stream_on_the_same_worker() {
+    const RATE_HZ: u32 = 22_050;
+    gst::init().expect("GStreamer initialises");
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let camera_file = flash_and_beep_file(dir.path(), 60);
+    run_main_context();
+    let server = RtspServer::start(&camera_file, 0);
+    let length_s = 24.0;
+    let notes = melody(length_s);
+    let identity = TimeMap {
+        points: vec![(0.0, 0.0), (length_s, length_s)],
+    };
+    let piece = dir.path().join("piece.wav");
+    write_wav(&piece, RATE_HZ, &render(&notes, &identity, RATE_HZ, length_s, 0.01));
+    let streams = dir.path().join("streams.toml");
+    std::fs::write(
+        &streams,
+        format!(
+            "[[stream]]\nid = \"camera\"\nsource = \"rtspt://127.0.0.1:{}/x\"\nreference = \"{}\"\n\n\
+             [[stream]]\nid = \"piece\"\nsource = \"{}\"\nreference = \"{}\"\n",
+            server.port,
+            camera_file.display(),
+            piece.display(),
+            piece.display()
+        ),
+    )
+    .expect("streams file written");
+    // One worker holds both streams: the camera's outage and rebuilds happen on the thread
+    // that also drives the piece.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_warpflow"))
+        .args([
+            "follow",
+            "--pace",
+            "realtime",
+            "--stall-timeout-s",
+            "1",
+            "--workers",
+            "1",
+        ])
+        .args(["--streams", streams.to_str().unwrap_or_default()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the warpflow binary starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (sender, receiver) = std::sync::mpsc::channel::<Value>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(event) = serde_json::from_str(&line) {
+                if sender.send(event).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let mut seen: Vec<Value> = Vec::new();
+    let mut server = Some(server);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        let Ok(event) = receiver.recv_timeout(left) else { break };
+        // Once the piece is 8 s in, the camera's server goes away for good.
+        let piece_at_ns = (event["stream"] == "piece")
+            .then(|| event["live_ns"].as_u64())
+            .flatten()
+            .unwrap_or(0);
+        if piece_at_ns > 8_000_000_000 {
+            if let Some(server) = server.take() {
+                server.stop();
+            }
+        }
+        let piece_ended = event["stream"] == "piece" && event["type"] == "eos";
+        seen.push(event);
+        if piece_ended {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let lost_at = seen
+        .iter()
+        .position(|e| e["stream"] == "camera" && e["type"] == "lost")
+        .unwrap_or_else(|| panic!("the camera was reported lost: {seen:?}"));
+    let latencies_ms = |events: &[Value]| -> Vec<f64> {
+        events
+            .iter()
+            .filter(|e| e["stream"] == "piece" && e["type"] == "position" && e["final"] == false)
+            .filter_map(|e| e["latency_ns"].as_f64())
+            .map(|ns| ns / 1e6)
+            .collect()
+    };
+    let p99 = |mut values: Vec<f64>| -> (f64, usize) {
+        values.sort_by(f64::total_cmp);
+        let at = (values.len() * 99 / 100).min(values.len().saturating_sub(1));
+        (values.get(at).copied().unwrap_or(f64::NAN), values.len())
+    };
+    let (before_ms, before_n) = p99(latencies_ms(&seen[..lost_at]));
+    let (during_ms, during_n) = p99(latencies_ms(&seen[lost_at..]));
+    let rebuilds = seen
+        .iter()
+        .filter(|e| e["stream"] == "camera" && e["type"] == "lost")
+        .count();
+    println!(
+        "piece: position latency p99 {before_ms:.1} ms before the camera stalled ({before_n} positions), \
+         {during_ms:.1} ms while it was lost and rebuilt {rebuilds} times ({during_n} positions)"
+    );
+    assert!(
+        during_n > 200,
+        "the piece went on while the camera was lost: {during_n} positions"
+    );
+    // A hold-back by the camera's outage would show as seconds (its stall timeout, its
+    // rebuilds); the bound leaves room for a shared machine's noise.
+    assert!(
+        during_ms <= (3.0 * before_ms).max(150.0),
+        "the camera's outage delayed the piece: p99 {during_ms:.1} ms, {before_ms:.1} ms before"
+    );
+}
