@@ -145,6 +145,21 @@ impl PushedInputs {
         appsrc.push_buffer(buffer).is_ok()
     }
 
+    /// Announces that `medium` has no data from `start` (running time) for `duration`, as a
+    /// GAP event from upstream says: it goes into the analysis in order with the buffers, and
+    /// comes out as a loss. Before the capture is ready there is nothing to tell.
+    pub fn announce_gap(&self, medium: Medium, start: gst::ClockTime, duration: Option<gst::ClockTime>) {
+        let appsrc = {
+            let mut slots = self.slots();
+            let slot = slots.slot(medium);
+            match (&slot.appsrc, slot.wanted) {
+                (Some(appsrc), true) => appsrc.clone(),
+                _ => return,
+            }
+        };
+        appsrc.send_event(gst::event::Gap::builder(start).duration(duration).build());
+    }
+
     /// Buffers of a live pipeline left unanalysed because analysis was behind.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
@@ -180,6 +195,14 @@ impl PushedInputs {
         let slot = slots.slot(medium);
         if let Some(caps) = &slot.caps {
             appsrc.set_caps(Some(caps));
+        }
+        // A live appsrc lets go of its oldest buffers beyond its bound without a word: those
+        // are counted here instead.
+        let room = LIVE_QUEUE_BUFFERS as usize;
+        if self.live && slot.held.len() > room {
+            let excess = slot.held.len() - room;
+            slot.held.drain(..excess);
+            self.dropped.fetch_add(excess as u64, Ordering::Relaxed);
         }
         for buffer in slot.held.drain(..) {
             let _ = appsrc.push_buffer(buffer);

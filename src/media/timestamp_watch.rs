@@ -38,12 +38,22 @@ pub(crate) struct TimestampWatch {
     previous: Option<(u64, u64)>,
     /// A GAP event came after the last buffer: the next buffer's DISCONT flag is that loss.
     loss_reported: bool,
+    /// Where the span the last GAP event announced starts, until data from after it comes: a
+    /// filter that delays (a resampler) may still hand over the end of what came before it.
+    announced_start_ns: Option<u64>,
 }
 
 impl TimestampWatch {
     /// Takes the next buffer, at `pts_ns` lasting `duration_ns` (0 when unknown), flagged
     /// DISCONT or not. The first buffer is never a discontinuity: streams start flagged.
     pub(crate) fn observe(&mut self, pts_ns: u64, duration_ns: u64, flagged: bool) -> Option<Discontinuity> {
+        if let Some(start_ns) = self.announced_start_ns.take() {
+            if pts_ns < start_ns && pts_ns + MIN_RESET_NS >= start_ns {
+                // The delayed end of the data before the announced span: no jump.
+                self.announced_start_ns = Some(start_ns);
+                return None;
+            }
+        }
         let loss_reported = std::mem::take(&mut self.loss_reported);
         let found = self.previous.and_then(|(end_ns, last_duration_ns)| {
             let gap_limit_ns = MIN_GAP_NS.max(2 * last_duration_ns.max(duration_ns));
@@ -86,6 +96,7 @@ impl TimestampWatch {
         let span_end_ns = start_ns + duration_ns.unwrap_or(0);
         self.previous = Some((end_ns.max(span_end_ns), last_duration_ns));
         self.loss_reported = true;
+        self.announced_start_ns = Some(start_ns);
         let reason = match duration_ns {
             Some(ns) => format!("the source reported {} ms without data (GAP event)", ns / 1_000_000),
             None => "the source reported a span without data (GAP event)".to_string(),
@@ -152,8 +163,13 @@ mod tests {
         );
         let flagged = watch.observe(120 * MS, 20 * MS, true).expect("a loss");
         assert_eq!(flagged.reason, "the source marked a discontinuity");
-        // A long GAP event moves the expected time on: the data after it is no gap.
+        // A long GAP event moves the expected time on: the data after it is no gap, nor is
+        // the delayed end of what came before it (a resampler drains after the event).
         assert!(watch.observe_gap(140 * MS, Some(2_000 * MS)).is_some());
+        assert_eq!(watch.observe(138 * MS, 2 * MS, false), None);
         assert_eq!(watch.observe(2_140 * MS, 20 * MS, false), None);
+        // Once data after the span has come, going back is a reset again.
+        let reset = watch.observe(140 * MS, 20 * MS, false).expect("a reset");
+        assert_eq!(reset.kind, DiscontinuityKind::Reset);
     }
 }

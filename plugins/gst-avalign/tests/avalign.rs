@@ -288,6 +288,26 @@ fn a_flushing_seek_restarts_the_alignment() {
 }
 
 #[test]
+fn a_gap_upstream_is_reported_as_a_loss_where_it_was() {
+    let mut rig = Rig::new(&[("mode", "sync"), ("lossless", "true")]);
+    rig.push_flashes_and_beeps(0, 3);
+    // One second of both media lost upstream, announced by GAP events, then data again.
+    let (start, duration) = (gst::ClockTime::from_seconds(3), gst::ClockTime::from_seconds(1));
+    for harness in [&mut rig.video, &mut rig.audio] {
+        assert!(harness.push_event(gst::event::Gap::builder(start).duration(duration).build()));
+    }
+    rig.push_flashes_and_beeps(4, 3);
+    rig.end();
+    let events = rig.events_until(Duration::from_secs(60), |s| s.get::<&str>("type") == Ok("eos"));
+    let disconts: Vec<(String, u64)> = events
+        .iter()
+        .filter(|e| e.get::<&str>("type") == Ok("discont"))
+        .filter_map(|e| Some((e.get::<String>("kind").ok()?, e.get::<u64>("live_ns").ok()?)))
+        .collect();
+    assert_eq!(disconts, [("loss".to_owned(), 3_000_000_000)], "{events:?}");
+}
+
+#[test]
 fn follow_without_a_reference_is_refused_when_it_starts() {
     init();
     let pipeline = gst::Pipeline::new();
@@ -335,8 +355,10 @@ fn a_live_pipeline_is_never_held_back() {
          left unanalysed, of 2600 pushed at once"
     );
     assert!(taken > 0, "the engine analysed what it could");
+    // Which stage lets go (the element's inputs, or the engine's rings behind them) depends
+    // on how fast the machine analyses; that something was let go, and counted, does not.
     assert!(
-        left_out > 0,
+        left_out + dropped_in_engine > 0,
         "pushed far faster than real time, some buffers were left out and counted"
     );
 }

@@ -182,6 +182,15 @@ impl AvAlign {
                     (Err(_), _) => gst::warning!(CAT, imp = self, "{medium:?} segment not in time: not analysed"),
                 }
             }
+            gst::EventView::Gap(gap) => {
+                // Data upstream lost: the analysis hears of it at the same place in the stream.
+                let (start, duration) = gap.get();
+                let state = locked(&self.state);
+                let running = state.segment(medium).to_running_time(start);
+                if let (Some(running), Some(engine)) = (running, state.engine.as_ref()) {
+                    engine.inputs().announce_gap(medium, running, duration);
+                }
+            }
             gst::EventView::FlushStop(_) => {
                 // Alignment starts afresh from wherever the stream now is.
                 let engine = locked(&self.state).take_engine();
