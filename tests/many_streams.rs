@@ -6,14 +6,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use common::rtsp::{flash_and_beep_file, run_main_context, RtspServer};
-use common::{events, median, melody, render, warpflow, write_wav, Note, TimeMap};
+use common::{event_lines, events, median, melody, render, warpflow, write_wav, Note, TimeMap};
 
 /// The stream's events, checked to be numbered 0, 1, 2… and to end with `eos`.
 fn whole_stream<'a>(events: &'a [Value], stream: &str) -> Vec<&'a Value> {
@@ -129,17 +128,7 @@ fn a_stalled_camera_does_not_hold_back_a_stream_on_the_same_worker() {
         .stderr(Stdio::null())
         .spawn()
         .expect("the warpflow binary starts");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (sender, receiver) = std::sync::mpsc::channel::<Value>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Ok(event) = serde_json::from_str(&line) {
-                if sender.send(event).is_err() {
-                    break;
-                }
-            }
-        }
-    });
+    let receiver = event_lines(&mut child);
     let mut seen: Vec<Value> = Vec::new();
     let mut stopped_server = Some(server);
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -318,17 +307,7 @@ fn a_stalled_camera_does_not_delay_the_positions_of_a_stream_on_the_same_worker(
         .stderr(Stdio::null())
         .spawn()
         .expect("the warpflow binary starts");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (sender, receiver) = std::sync::mpsc::channel::<Value>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Ok(event) = serde_json::from_str(&line) {
-                if sender.send(event).is_err() {
-                    break;
-                }
-            }
-        }
-    });
+    let receiver = event_lines(&mut child);
     let mut seen: Vec<Value> = Vec::new();
     let mut server = Some(server);
     let deadline = Instant::now() + Duration::from_secs(90);

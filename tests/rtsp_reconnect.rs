@@ -9,11 +9,11 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-use common::median;
 use common::rtsp::{flash_and_beep_file, run_main_context, RtspServer, FRAME_MS, OFFSET_MS};
+use common::{event_lines, median};
 use serde_json::Value;
 
 /// A running `warpflow`, killed if the test fails before it ends.
@@ -26,21 +26,6 @@ impl Drop for Run {
             let _ = child.wait();
         }
     }
-}
-
-/// The run's events, line by line, as they come.
-fn event_lines(child: &mut Child) -> Receiver<Value> {
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let event = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not a JSON event: {line}: {e}"));
-            if sender.send(event).is_err() {
-                break;
-            }
-        }
-    });
-    receiver
 }
 
 /// Collects events until one satisfies `until` or `timeout` passes; returns whether one did.

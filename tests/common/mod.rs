@@ -12,6 +12,23 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+/// The events a running `warpflow` prints on its standard output (piped), one JSON object per
+/// line, as they come; a line that is not one fails the reading thread, which ends the stream.
+pub fn event_lines(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<Value> {
+    use std::io::BufRead;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let event = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not a JSON event: {line}: {e}"));
+            if sender.send(event).is_err() {
+                break;
+            }
+        }
+    });
+    receiver
+}
+
 /// The venv's Python, where scripts/setup.sh installs torch and librosa.
 pub fn python() -> std::path::PathBuf {
     let venv = std::env::var_os("VIRTUAL_ENV")
