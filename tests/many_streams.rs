@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -108,6 +108,41 @@ fn a_failing_stream_ends_alone() {
     );
 }
 
+/// The events of a run whose `camera` stream's server is taken down at the first event that
+/// satisfies `stall_when`, read until `stream` ends (at most 90 s), and where in them the
+/// camera was reported lost.
+fn events_while_the_camera_stalls(
+    mut child: Child,
+    server: RtspServer,
+    stream: &str,
+    stall_when: impl Fn(&Value) -> bool,
+) -> (Vec<Value>, usize) {
+    let receiver = event_lines(&mut child);
+    let mut seen: Vec<Value> = Vec::new();
+    let mut server = Some(server);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        let Ok(event) = receiver.recv_timeout(left) else { break };
+        if stall_when(&event) {
+            if let Some(server) = server.take() {
+                server.stop();
+            }
+        }
+        let ended = event["stream"] == stream && event["type"] == "eos";
+        seen.push(event);
+        if ended {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let lost_at = seen
+        .iter()
+        .position(|e| e["stream"] == "camera" && e["type"] == "lost")
+        .unwrap_or_else(|| panic!("the camera was reported lost: {seen:?}"));
+    (seen, lost_at)
+}
+
 #[test]
 fn a_stalled_camera_does_not_hold_back_a_stream_on_the_same_worker() {
     gst::init().expect("GStreamer initialises");
@@ -115,7 +150,7 @@ fn a_stalled_camera_does_not_hold_back_a_stream_on_the_same_worker() {
     let file = flash_and_beep_file(dir.path(), 60);
     run_main_context();
     let server = RtspServer::start(&file, 0);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_warpflow"))
+    let child = Command::new(env!("CARGO_BIN_EXE_warpflow"))
         .args(["sync", "--pace", "realtime", "--stall-timeout-s", "2"])
         .args([
             "--live",
@@ -128,31 +163,10 @@ fn a_stalled_camera_does_not_hold_back_a_stream_on_the_same_worker() {
         .stderr(Stdio::null())
         .spawn()
         .expect("the warpflow binary starts");
-    let receiver = event_lines(&mut child);
-    let mut seen: Vec<Value> = Vec::new();
-    let mut stopped_server = Some(server);
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        let Ok(event) = receiver.recv_timeout(left) else { break };
+    let (seen, lost_at) = events_while_the_camera_stalls(child, server, "pattern", |event| {
         // The camera stalls once it has given an offset: its server goes away.
-        if event["stream"] == "camera" && event["type"] == "offset" {
-            if let Some(server) = stopped_server.take() {
-                server.stop();
-            }
-        }
-        let pattern_ended = event["stream"] == "pattern" && event["type"] == "eos";
-        seen.push(event);
-        if pattern_ended {
-            break;
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-
-    let lost_at = seen
-        .iter()
-        .position(|e| e["stream"] == "camera" && e["type"] == "lost")
-        .unwrap_or_else(|| panic!("the camera was reported lost: {seen:?}"));
+        event["stream"] == "camera" && event["type"] == "offset"
+    });
     let pattern_after: Vec<&Value> = seen[lost_at..]
         .iter()
         .filter(|e| e["stream"] == "pattern" && e["type"] == "offset")
@@ -292,7 +306,7 @@ fn a_stalled_camera_does_not_delay_the_positions_of_a_stream_on_the_same_worker(
     .expect("streams file written");
     // One worker holds both streams: the camera's outage and rebuilds happen on the thread
     // that also drives the piece.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_warpflow"))
+    let child = Command::new(env!("CARGO_BIN_EXE_warpflow"))
         .args([
             "follow",
             "--pace",
@@ -307,35 +321,10 @@ fn a_stalled_camera_does_not_delay_the_positions_of_a_stream_on_the_same_worker(
         .stderr(Stdio::null())
         .spawn()
         .expect("the warpflow binary starts");
-    let receiver = event_lines(&mut child);
-    let mut seen: Vec<Value> = Vec::new();
-    let mut server = Some(server);
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        let Ok(event) = receiver.recv_timeout(left) else { break };
+    let (seen, lost_at) = events_while_the_camera_stalls(child, server, "piece", |event| {
         // Once the piece is 8 s in, the camera's server goes away for good.
-        let piece_at_ns = (event["stream"] == "piece")
-            .then(|| event["live_ns"].as_u64())
-            .flatten()
-            .unwrap_or(0);
-        if piece_at_ns > 8_000_000_000 {
-            if let Some(server) = server.take() {
-                server.stop();
-            }
-        }
-        let piece_ended = event["stream"] == "piece" && event["type"] == "eos";
-        seen.push(event);
-        if piece_ended {
-            break;
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-
-    let lost_at = seen
-        .iter()
-        .position(|e| e["stream"] == "camera" && e["type"] == "lost")
-        .unwrap_or_else(|| panic!("the camera was reported lost: {seen:?}"));
+        event["stream"] == "piece" && event["live_ns"].as_u64().is_some_and(|ns| ns > 8_000_000_000)
+    });
     let latencies_ms = |events: &[Value]| -> Vec<f64> {
         events
             .iter()
