@@ -29,8 +29,9 @@ fn running_time_ns(sample: &gst::Sample, buffer: &gst::BufferRef) -> Option<u64>
 /// Discontinuities the appsinks of a capture found, oldest first.
 pub(crate) type DiscontinuityLog = Arc<Mutex<Vec<Discontinuity>>>;
 
-/// What one appsink's callbacks share: the watch over its stream, and the segment in force
-/// (GAP events are timed in it).
+/// What one appsink's callbacks share: the watch over its stream, and the segment of the
+/// latest sample, in which GAP events are timed (appsink keeps SEGMENT events to itself and
+/// hands the segment over with each sample instead).
 #[derive(Default)]
 struct SinkWatch {
     timestamps: TimestampWatch,
@@ -38,13 +39,9 @@ struct SinkWatch {
 }
 
 impl SinkWatch {
-    /// Takes a serialized event the sink received: a new segment, or a span without data.
+    /// Takes a serialized event the sink received: a span without data is a loss.
     fn observe_event(&mut self, event: &gst::EventRef) -> Option<Discontinuity> {
         match event.view() {
-            gst::EventView::Segment(segment) => {
-                self.segment = segment.segment().downcast_ref::<gst::ClockTime>().cloned();
-                None
-            }
             gst::EventView::Gap(gap) => {
                 let (start, duration) = gap.get();
                 let running = match &self.segment {
@@ -86,6 +83,10 @@ where
             let flagged = buffer.flags().contains(gst::BufferFlags::DISCONT);
             if let Ok(mut watch) = watch.lock() {
                 note(&log, watch.timestamps.observe(pts_ns, duration_ns, flagged));
+                watch.segment = sample
+                    .segment()
+                    .and_then(|s| s.downcast_ref::<gst::ClockTime>())
+                    .cloned();
             }
             let record = to_record(&sample, buffer, pts_ns)?;
             let mut sender = sender.lock().map_err(|_| gst::FlowError::Error)?;
