@@ -16,7 +16,7 @@
 //! [--band-frames N] [--no-relocation] [--transposition]` (FEATURES as `follow --audio-features`,
 //! default `logmel`; the other options as `follow`'s). For comparing aligner settings `follow`
 //! does not offer: `--step-weights L,R,D`, `--normalisation path-weight|manhattan` and
-//! `--tempo-tie-margin M` (see `OltwConfig`); offline DTW takes the tracker's step weights.
+//! `--prediction-margin M` (see `OltwConfig`); offline DTW takes the tracker's step weights.
 
 use std::io::Write;
 use std::path::Path;
@@ -66,7 +66,7 @@ fn run_case(folder: &Path, encoder: &mut AudioFeatureEncoder, options: &Options)
     let config = options.follower.clone();
     let distance = config.oltw.distance;
     let reference_features = Arc::new(reference.features);
-    let mut follower = Follower::new(reference_features.clone(), config)?;
+    let mut follower = Follower::new(reference_features.clone(), config.clone())?;
 
     let mut provisional = Vec::with_capacity(live.features.len());
     let mut finals = Vec::new();
@@ -144,7 +144,7 @@ fn run_case(folder: &Path, encoder: &mut AudioFeatureEncoder, options: &Options)
         reference_features.clone(),
         FollowerConfig {
             relocation: None,
-            ..options.follower.clone()
+            ..config
         },
     )?;
     let mut tracker_us = Vec::with_capacity(live.features.len());
@@ -186,7 +186,7 @@ struct Options {
 
 impl Options {
     /// `[FEATURES] [--lookahead-frames N] [--band-frames N] [--no-relocation] [--transposition]
-    /// [--step-weights L,R,D] [--normalisation path-weight|manhattan] [--tempo-tie-margin M]`.
+    /// [--step-weights L,R,D] [--normalisation path-weight|manhattan] [--prediction-margin M]`.
     fn parse(args: &[String]) -> Result<Self> {
         let mut options = Options {
             features: AudioFeatureKind::LogMel,
@@ -229,10 +229,11 @@ impl Options {
                         other => bail!("--normalisation '{other}': expected path-weight or manhattan"),
                     };
                 }
-                "--tempo-tie-margin" => {
-                    let value = args.next().context("--tempo-tie-margin needs a number")?;
-                    options.follower.oltw.tempo_tie_margin =
-                        value.parse().with_context(|| format!("--tempo-tie-margin '{value}'"))?;
+                "--prediction-margin" => {
+                    let value = args.next().context("--prediction-margin needs a number")?;
+                    options.follower.oltw.prediction_margin = value
+                        .parse()
+                        .with_context(|| format!("--prediction-margin '{value}'"))?;
                 }
                 "--no-relocation" => options.follower.relocation = None,
                 "--transposition" => options.follower.transposition_settle_frames = Some(TRANSPOSITION_SETTLE_FRAMES),
@@ -247,7 +248,7 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (cases, rest) = args.split_first().context(
         "usage: eval CASES_DIR [FEATURES] [--lookahead-frames N] [--band-frames N] [--no-relocation] [--transposition] \
-         [--step-weights L,R,D] [--normalisation path-weight|manhattan] [--tempo-tie-margin M]",
+         [--step-weights L,R,D] [--normalisation path-weight|manhattan] [--prediction-margin M]",
     )?;
     let options = Options::parse(rest)?;
     let mut encoder = AudioFeatureEncoder::new(options.features, FOLLOW_FRAMES, tch::Device::Cpu)?;

@@ -350,10 +350,9 @@ struct FollowArgs {
     #[arg(long, default_value_t = 3)]
     max_run_count: usize,
     /// Reference frames the aligner keeps computed ahead of its best match, so that provisional
-    /// positions move on at note onsets without waiting (0 = Dixon's rule alone; 5 helps music
-    /// with clear onsets under changing tempo, and runs ahead where live and reference match
-    /// exactly, as a time-stretched copy of the same recording).
-    #[arg(long, default_value_t = 0)]
+    /// positions move on at a note onset as soon as the live stream reaches it (0 = Dixon's rule
+    /// alone, which lets them catch up over the next frames).
+    #[arg(long, default_value_t = 10)]
     lookahead_frames: usize,
     /// Estimate the key the live stream is played in against the reference's and undo it, for
     /// performances transposed by some semitones (needs --audio-features chroma).
