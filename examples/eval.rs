@@ -26,7 +26,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 
 use warpflow::align::{full_dtw, FeatureMatrix, Follower, FollowerConfig, Normalisation, StepWeights};
-use warpflow::encode::{AudioFeatureEncoder, AudioFeatureKind};
+use warpflow::encode::{AudioEncoder, AudioFeatureEncoder, AudioFeatureKind};
 use warpflow::flow::operators::ReferenceTiming;
 use warpflow::flow::{encode_reference_file, FOLLOW_FRAMES};
 
@@ -63,7 +63,10 @@ fn run_case(folder: &Path, encoder: &mut AudioFeatureEncoder, options: &Options)
     write_features(&folder.join("reference.f32"), &reference.features)?;
     write_features(&folder.join("live.f32"), &live.features)?;
     let (ref_timing, live_timing) = (reference.timing, live.timing);
-    let config = options.follower.clone();
+    let config = FollowerConfig {
+        silence: Some(encoder.silence()?),
+        ..options.follower.clone()
+    };
     let distance = config.oltw.distance;
     let reference_features = Arc::new(reference.features);
     let mut follower = Follower::new(reference_features.clone(), config.clone())?;

@@ -8,6 +8,11 @@
 //! tracker then restarts at the candidate, and the step says so, so the caller can report the
 //! jump.
 //!
+//! Before the path starts, a live frame nearer to silence (as the encoder encodes it) than to
+//! any of the reference's first frames means the performance has not begun: the position waits
+//! at the reference's start, where the tracker would otherwise take the silence for the first
+//! notes and run into the reference at tempo 1.
+//!
 //! When the live stream loses frames (the source was down, or data was lost), the performance
 //! went on meanwhile: [`Follower::skip_live_frames`] restarts the tracker where the recent tempo
 //! would have brought it, and relocation corrects that guess if the performance did otherwise.
@@ -16,8 +21,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::{
-    AlignError, FeatureMatrix, FinalPosition, OltwConfig, OnlineTimeWarper, RelocationCandidate, Relocator,
-    RelocatorConfig, TranspositionTracker,
+    inverse_norm, AlignError, Distance, FeatureMatrix, FinalPosition, OltwConfig, OnlineTimeWarper,
+    RelocationCandidate, Relocator, RelocatorConfig, TranspositionTracker,
 };
 
 /// Settings of a follower.
@@ -32,6 +37,13 @@ pub struct FollowerConfig {
     /// Estimate the live stream's transposition and undo it (12-bin chroma features only), after
     /// this many live frames; `None` compares frames as they come.
     pub transposition_settle_frames: Option<usize>,
+    /// The features of silence, as the encoder gives them. Before the path starts, a live
+    /// frame strictly nearer to it than to each of the reference's first `start_gate_frames`
+    /// frames keeps the position at the reference's start. `None` starts the path at once.
+    pub silence: Option<Vec<f32>>,
+    /// How many of the reference's first frames a live frame is compared with before the
+    /// path starts.
+    pub start_gate_frames: usize,
 }
 
 impl Default for FollowerConfig {
@@ -41,6 +53,8 @@ impl Default for FollowerConfig {
             relocation: Some(RelocatorConfig::default()),
             agreement_frames: 25,
             transposition_settle_frames: None,
+            silence: None,
+            start_gate_frames: 25,
         }
     }
 }
@@ -63,6 +77,8 @@ pub struct FollowStep {
 /// The local tracker and relocation together.
 #[derive(Debug)]
 pub struct Follower {
+    reference: Arc<FeatureMatrix>,
+    distance: Distance,
     warper: OnlineTimeWarper,
     relocator: Option<Relocator>,
     pending: Option<RelocationCandidate>,
@@ -79,6 +95,11 @@ pub struct Follower {
     /// the newest [`PATH_SAMPLES`]: the tempo over the last seconds, steadier than the
     /// tracker's own estimate from the last few steps.
     path_samples: VecDeque<(usize, usize)>,
+    /// Silence, and how many of the reference's first frames it is weighed against, until the
+    /// path starts.
+    start_gate: Option<(Vec<f32>, usize)>,
+    /// Distances from the live frame to the reference's first frames.
+    gate_distances: Vec<f32>,
 }
 
 /// Live frames between samples of the path (half a second at a 20 ms hop).
@@ -97,8 +118,11 @@ impl Follower {
             .relocation
             .map(|r| Relocator::new(reference.clone(), r))
             .transpose()?;
+        let distance = config.oltw.distance;
         Ok(Self {
-            warper: OnlineTimeWarper::new(reference, config.oltw)?,
+            warper: OnlineTimeWarper::new(reference.clone(), config.oltw)?,
+            reference,
+            distance,
             relocator,
             pending: None,
             agreement_frames: config.agreement_frames,
@@ -108,6 +132,8 @@ impl Follower {
             transposition,
             rotated: Vec::new(),
             path_samples: VecDeque::with_capacity(PATH_SAMPLES + 1),
+            start_gate: config.silence.map(|silence| (silence, config.start_gate_frames)),
+            gate_distances: Vec::with_capacity(config.start_gate_frames),
         })
     }
 
@@ -150,6 +176,7 @@ impl Follower {
             return;
         }
         self.pending = None;
+        self.start_gate = None;
         self.warper.finish();
         self.take_final_positions();
         let (ref_index, tempo) = self.recent_tempo();
@@ -197,6 +224,9 @@ impl Follower {
     fn follow(&mut self, frame: &[f32]) -> Result<FollowStep, AlignError> {
         let live_index = self.frames;
         self.frames += 1;
+        if self.before_the_reference(frame) {
+            return self.wait_at_the_start(live_index, frame);
+        }
         let tracked = self.warper.push_frame(frame)?;
         if live_index.is_multiple_of(PATH_SAMPLE_FRAMES) || self.path_samples.is_empty() {
             if self.path_samples.len() == PATH_SAMPLES {
@@ -205,17 +235,67 @@ impl Follower {
             self.path_samples.push_back((live_index, tracked.ref_index));
         }
         self.take_final_positions();
-        let mut step = FollowStep {
+        let step = FollowStep {
             live_index,
             ref_index: tracked.ref_index,
             tempo: tracked.tempo,
             confidence: tracked.confidence,
             relocation: None,
         };
+        self.look_for_a_jump(frame, step)
+    }
+
+    /// Whether the path has not started and `frame` is silence: strictly nearer to the
+    /// encoder's silence than to each of the reference's first frames. The first frame that is
+    /// not starts the path, for good.
+    fn before_the_reference(&mut self, frame: &[f32]) -> bool {
+        let Some((silence, frames)) = self.start_gate.as_ref() else {
+            return false;
+        };
+        let to_silence = self.distance.between(frame, silence);
+        self.reference.distances_to(
+            frame,
+            inverse_norm(frame),
+            0..*frames,
+            self.distance,
+            &mut self.gate_distances,
+        );
+        let waits = !self.gate_distances.is_empty() && self.gate_distances.iter().all(|&d| to_silence < d);
+        if !waits {
+            self.start_gate = None;
+        }
+        waits
+    }
+
+    /// A frame before the reference: its position is the reference's start, final at once.
+    fn wait_at_the_start(&mut self, live_index: usize, frame: &[f32]) -> Result<FollowStep, AlignError> {
+        self.path_start_frame = live_index + 1;
+        if self.warper.settles_positions() {
+            self.final_positions.push(FinalPosition {
+                live_index,
+                ref_first: 0,
+                ref_last: 0,
+                exact: true,
+            });
+        }
+        let step = FollowStep {
+            live_index,
+            ref_index: 0,
+            tempo: 1.0,
+            confidence: 0.0,
+            relocation: None,
+        };
+        self.look_for_a_jump(frame, step)
+    }
+
+    /// Gives `frame` to the relocation search, and moves the tracker when two scans in a row
+    /// agree on another place.
+    fn look_for_a_jump(&mut self, frame: &[f32], mut step: FollowStep) -> Result<FollowStep, AlignError> {
+        let live_index = step.live_index;
         let Some(relocator) = self.relocator.as_mut() else {
             return Ok(step);
         };
-        let Some(candidate) = relocator.push_live(frame, tracked.ref_index)? else {
+        let Some(candidate) = relocator.push_live(frame, step.ref_index)? else {
             return Ok(step);
         };
         let confirmed = self
@@ -223,6 +303,7 @@ impl Follower {
             .is_some_and(|earlier| confirms(&earlier, &candidate, self.agreement_frames));
         if confirmed {
             self.pending = None;
+            self.start_gate = None;
             // The stretch before the jump ends here: its best path is as final as it will get.
             self.warper.finish();
             self.take_final_positions();
@@ -331,6 +412,62 @@ mod tests {
         let settled_error = |f: &FinalPosition| (f.ref_middle() - live[f.live_index] as f64).abs();
         assert!(finals[..390].iter().all(|f| settled_error(f) <= 2.0));
         assert!(finals[at + 10..].iter().all(|f| settled_error(f) <= 2.0));
+    }
+
+    #[test]
+    fn waits_at_the_start_while_the_live_stream_has_not_reached_the_reference() {
+        let dim = 12;
+        // Over a floor of 0.2 (silence), the reference opens on a faint note and goes on with
+        // louder ones; the live stream starts with a second of the floor with a little noise
+        // before it plays the reference. The lead-in is nearest the first frame, and nearly as
+        // near all the others: under Manhattan normalisation a path through them costs less per
+        // step than one that stays.
+        let mut values: Vec<f32> = symbols(601, dim, 3).iter().map(|&v| 0.2 + 0.28 * v).collect();
+        values[..dim]
+            .iter_mut()
+            .enumerate()
+            .for_each(|(d, v)| *v = if d == 0 { 0.4 } else { 0.2 });
+        let reference = Arc::new(FeatureMatrix::new(dim, values).unwrap());
+        let lead_in = |k: usize| -> Vec<f32> { (0..dim).map(|d| 0.2 + 0.01 * ((k * 7 + d * 3) % 5) as f32).collect() };
+        let run = |gated: bool| {
+            let config = FollowerConfig {
+                oltw: OltwConfig {
+                    band_frames: 50,
+                    ..OltwConfig::default()
+                },
+                relocation: None,
+                silence: gated.then(|| vec![0.2; dim]),
+                ..FollowerConfig::default()
+            };
+            let mut follower = Follower::new(reference.clone(), config).unwrap();
+            let lead: Vec<usize> = (0..50)
+                .map(|k| follower.push_frame(&lead_in(k)).unwrap().ref_index)
+                .collect();
+            let errors: Vec<usize> = (1..300)
+                .map(|truth| {
+                    follower
+                        .push_frame(reference.frame(truth))
+                        .unwrap()
+                        .ref_index
+                        .abs_diff(truth)
+                })
+                .collect();
+            follower.finish();
+            let finals: Vec<FinalPosition> = follower.drain_final_positions().collect();
+            (lead, errors, finals)
+        };
+        let (lead, errors, finals) = run(true);
+        assert!(lead.iter().all(|&j| j == 0), "positions during the lead-in: {lead:?}");
+        assert!(errors[20..].iter().all(|&e| e <= 2), "errors after it: {errors:?}");
+        assert!(
+            finals.iter().map(|f| f.live_index).eq(0..349),
+            "one final position per frame, in order"
+        );
+        let (ungated, _, _) = run(false);
+        assert!(
+            ungated[49] > 20,
+            "without the gate the lead-in runs into the reference: {ungated:?}"
+        );
     }
 
     #[test]

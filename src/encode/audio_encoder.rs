@@ -22,6 +22,15 @@ pub trait AudioEncoder: fmt::Debug {
     fn encode(&mut self, frames: &[f32], features: &mut Vec<f32>) -> Result<(), EncodeError>;
     /// Forgets the stream so far, before another recording.
     fn reset(&mut self) -> Result<(), EncodeError>;
+    /// The features of silence: one window of zeros, after which the encoder is reset, so a
+    /// recording encoded next starts afresh.
+    fn silence(&mut self) -> Result<Vec<f32>, EncodeError> {
+        let window = vec![0.0; self.params().frame_len];
+        let mut features = Vec::with_capacity(self.dim());
+        self.encode(&window, &mut features)?;
+        self.reset()?;
+        Ok(features)
+    }
 }
 
 impl AudioEncoder for AudioFeatureEncoder {

@@ -160,6 +160,16 @@ impl FollowEncoders {
         }
     }
 
+    /// The features of silence, which tell the follower when a performance has begun; `None`
+    /// when video is compared too, as a live frame then also holds a picture that silence says
+    /// nothing about.
+    pub fn silence(&mut self) -> Result<Option<Vec<f32>>, FlowError> {
+        if self.video.is_some() {
+            return Ok(None);
+        }
+        Ok(Some(self.audio.silence()?))
+    }
+
     /// The picture the video encoder takes, when video is compared.
     pub fn video_needs(&self) -> Option<VideoNeeds> {
         self.video.as_ref().map(|(encoder, _)| {

@@ -99,6 +99,8 @@ pub(crate) fn build_follow(
     let frames_per_20ms = FOLLOW_FRAMES.hop_ns() / encoders.audio.params().hop_ns();
     let rescale = |frames: usize| ((frames as f64 * frames_per_20ms).round() as usize).max(2);
     follower.oltw.band_frames = rescale(follower.oltw.band_frames);
+    follower.start_gate_frames = rescale(follower.start_gate_frames);
+    follower.silence = encoders.silence()?;
     if let Some(relocation) = follower.relocation.as_mut() {
         relocation.query_frames = rescale(relocation.query_frames);
     }
