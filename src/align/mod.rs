@@ -37,7 +37,9 @@ pub use kernels::KernelSet;
 pub use lag::{AvLagEstimator, LagConfig, LagEstimate};
 pub use modalities::{Modalities, Modality};
 pub use offset_tracker::{OffsetTracker, OffsetTrackerConfig, TrackedOffset};
-pub use oltw::{FinalPosition, Normalisation, OltwConfig, OnlineTimeWarper, StepWeights, TrackedPosition};
+pub use oltw::{
+    FinalPosition, Normalisation, OltwConfig, OnlineTimeWarper, StepWeights, TrackedPosition, SPREAD_LAG_FRAMES,
+};
 pub use relocate::{RelocationCandidate, Relocator, RelocatorConfig};
 pub use speech_weights::{SpeechWeights, SpeechWindow};
 pub use subsequence::{SubsequenceMatch, SubsequenceSearch};

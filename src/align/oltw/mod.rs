@@ -132,10 +132,12 @@ pub struct OltwConfig {
     /// How far (in reference frames) the frontier is kept ahead of the best match, so that the
     /// match can move on as soon as the live stream does; 0 leaves it to Dixon's rule alone.
     pub lookahead_frames: usize,
-    /// Margin (in local-distance units) within which the live frame may be farther from the
-    /// reference frame the recent tempo predicts than from the best match, and the prediction
-    /// is still reported: the features cannot tell the two apart (a held note, a pause), and
-    /// the tempo can. 0 reports the best match alone.
+    /// How much farther the live frame may be from the reference frame the recent tempo
+    /// predicts than from the best match, with the prediction still reported (the features
+    /// cannot tell the two apart, as along a held note or a pause, and the tempo can): a
+    /// fraction of the reference's spread, the median distance between its frames
+    /// [`SPREAD_LAG_FRAMES`] apart, so that it means the same for features that differ much
+    /// (log-mel) or little (chroma) from one note to the next. 0 reports the best match alone.
     pub prediction_margin: f32,
 }
 
@@ -152,7 +154,7 @@ impl Default for OltwConfig {
             startup_frames: 10,
             settle_every_frames: 25,
             lookahead_frames: 10,
-            prediction_margin: 0.01,
+            prediction_margin: 0.2,
             min_tempo: 0.5,
             max_tempo: 2.0,
         }
@@ -246,6 +248,8 @@ pub struct OnlineTimeWarper {
     /// The furthest reference frame of a final position: no later position is reported
     /// before it.
     final_floor: usize,
+    /// See [`reference_spread`]: the unit of `prediction_margin`.
+    reference_spread: f32,
     /// Reference frame the path starts from (0, or where a relocation put it).
     origin_ref: usize,
     /// How recent cells were entered, when final positions are looked for.
@@ -264,6 +268,7 @@ impl OnlineTimeWarper {
         let dim = reference.dim();
         let band = config.band_frames;
         let config_settle_every = config.settle_every_frames;
+        let spread = reference_spread(&reference, config.distance);
         Ok(Self {
             reference,
             row: Strip::default(),
@@ -281,6 +286,7 @@ impl OnlineTimeWarper {
             run_count: 0,
             reported_position: 0.0,
             final_floor: 0,
+            reference_spread: spread,
             origin_ref: 0,
             history: (config_settle_every > 0).then(|| PathHistory::new(3 * band + 2 * config_settle_every)),
             final_positions: Vec::new(),
@@ -578,7 +584,7 @@ impl OnlineTimeWarper {
     /// The test is on the frame's own distances, not on path costs: those carry the same bias
     /// (a path longer by k frames of near-zero distance costs about k × its mean distance less).
     fn predicted_or_best(&mut self, best_ref: usize, frame: &[f32]) -> usize {
-        let margin = self.config.prediction_margin;
+        let margin = self.config.prediction_margin * self.reference_spread;
         let mut position = best_ref as f64;
         if margin > 0.0 && self.recent_positions.len() == self.config.tempo_window_frames {
             let tempo = slope(&self.recent_positions).clamp(self.config.min_tempo, self.config.max_tempo);
@@ -637,6 +643,29 @@ impl OnlineTimeWarper {
             normalized_cost: best.normalized(),
         }
     }
+}
+
+/// Frames apart whose distance measures how much a reference changes: half a second at
+/// `follow`'s 20 ms hop, about a note.
+pub const SPREAD_LAG_FRAMES: usize = 25;
+/// Pairs of frames the spread is measured on, at most (spread evenly over the reference).
+const SPREAD_SAMPLES: usize = 4096;
+
+/// The median distance between frames [`SPREAD_LAG_FRAMES`] apart; 0 for a reference shorter
+/// than that.
+fn reference_spread(reference: &FeatureMatrix, distance: Distance) -> f32 {
+    if reference.len() <= SPREAD_LAG_FRAMES {
+        return 0.0;
+    }
+    let pairs = reference.len() - SPREAD_LAG_FRAMES;
+    let stride = (pairs / SPREAD_SAMPLES).max(1);
+    let mut distances: Vec<f32> = (0..pairs)
+        .step_by(stride)
+        .map(|k| distance.between(reference.frame(k), reference.frame(k + SPREAD_LAG_FRAMES)))
+        .collect();
+    let middle = distances.len() / 2;
+    distances.select_nth_unstable_by(middle, f32::total_cmp);
+    distances[middle]
 }
 
 /// Reference frames per live frame from the oldest to the newest point; 1 until there are two.
@@ -833,8 +862,8 @@ mod tests {
         }
 
         /// Each reported position is the best match, the last one reported, or a computed frame
-        /// the live frame is within the margin as near to as to the best match; positions never
-        /// go back.
+        /// the live frame is as near to as to the best match, within the margin times the
+        /// reference's spread; positions never go back.
         #[test]
         fn reported_positions_are_the_best_match_or_as_near_to_the_live_frame(
             values in proptest::collection::vec(0.0f32..1.0, 2 * 120),
@@ -858,7 +887,7 @@ mod tests {
                 if reported != best_ref && reported != before {
                     let distance = |j| warper.distance_to_reference(frame, inverse_norm(frame), j);
                     prop_assert!(
-                        distance(reported) <= distance(best_ref) + margin,
+                        distance(reported) <= distance(best_ref) + margin * warper.reference_spread,
                         "frame {reported} is farther from the live frame than the best match {best_ref}"
                     );
                 }
@@ -992,6 +1021,20 @@ mod tests {
         }
         let last = last.unwrap();
         assert!(last.ref_index.abs_diff(699) <= 2, "at {} for 699", last.ref_index);
+    }
+
+    #[test]
+    fn the_spread_is_the_median_distance_a_note_apart() {
+        // Frames cycle through three symbols: frames 25 apart always differ (25 mod 3 = 1).
+        let cycling: Vec<f32> = (0..300)
+            .flat_map(|k| (0..3).map(move |d| f32::from(u8::from(k % 3 == d))))
+            .collect();
+        let spread = reference_spread(&FeatureMatrix::new(3, cycling).unwrap(), Distance::Euclidean);
+        assert!((spread - 2f32.sqrt()).abs() < 1e-6, "spread {spread}");
+        let constant = FeatureMatrix::new(3, vec![1.0; 3 * 300]).unwrap();
+        assert_eq!(reference_spread(&constant, Distance::Euclidean), 0.0);
+        let short = FeatureMatrix::new(3, vec![1.0; 3 * 10]).unwrap();
+        assert_eq!(reference_spread(&short, Distance::Euclidean), 0.0);
     }
 
     #[test]
