@@ -105,6 +105,17 @@ impl Engine {
     pub fn discard(self) {
         self.muted.store(true, Ordering::Release);
     }
+
+    /// Lets the run finish what its inputs still hold, once every input has ended, and waits
+    /// for it. No stop is requested: a stop ends the capture with an EOS that its sources
+    /// take before the buffers still queued in them, which would go unanalysed and uncounted.
+    pub fn finish(mut self) {
+        if let Some(thread) = self.thread.take() {
+            self.inputs.end(Medium::Audio);
+            self.inputs.end(Medium::Video);
+            let _ = thread.join();
+        }
+    }
 }
 
 impl Drop for Engine {

@@ -216,7 +216,9 @@ impl AvAlign {
                         None
                     }
                 };
-                drop(finished);
+                if let Some(engine) = finished {
+                    engine.finish();
+                }
             }
             _ => {}
         }
