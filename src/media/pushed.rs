@@ -26,6 +26,9 @@ const HELD_BUFFERS: usize = 512;
 const NON_LIVE_QUEUE_BYTES: u64 = 32 << 20;
 /// Buffers an appsrc of a live pipeline holds before it drops the oldest.
 const LIVE_QUEUE_BUFFERS: u64 = 256;
+/// Bytes an appsrc of a live pipeline holds before it drops the oldest (its default, 200 kB,
+/// is under three frames of 320×240 RGB).
+const LIVE_QUEUE_BYTES: u64 = 64 << 20;
 
 /// Audio or video.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,7 +139,7 @@ impl PushedInputs {
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
             }
         };
-        if self.live && appsrc.current_level_buffers() >= LIVE_QUEUE_BUFFERS {
+        if self.live && !has_room(&appsrc, &buffer) {
             // Analysis is behind a live pipeline: this buffer is not analysed.
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return true;
@@ -196,13 +199,15 @@ impl PushedInputs {
         if let Some(caps) = &slot.caps {
             appsrc.set_caps(Some(caps));
         }
-        // A live appsrc lets go of its oldest buffers beyond its bound without a word: those
-        // are counted here instead.
-        let room = LIVE_QUEUE_BUFFERS as usize;
-        if self.live && slot.held.len() > room {
-            let excess = slot.held.len() - room;
-            slot.held.drain(..excess);
-            self.dropped.fetch_add(excess as u64, Ordering::Relaxed);
+        // A live appsrc lets go of its oldest buffers beyond its bounds without a word: those
+        // are counted here instead, the oldest first.
+        if self.live {
+            let mut bytes: u64 = slot.held.iter().map(|b| b.size() as u64).sum();
+            while slot.held.len() as u64 > LIVE_QUEUE_BUFFERS || bytes > LIVE_QUEUE_BYTES {
+                let Some(oldest) = slot.held.pop_front() else { break };
+                bytes -= oldest.size() as u64;
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
         }
         for buffer in slot.held.drain(..) {
             let _ = appsrc.push_buffer(buffer);
@@ -234,6 +239,7 @@ pub(crate) fn add_pushed_inputs(
         appsrc.set_is_live(inputs.live);
         if inputs.live {
             appsrc.set_max_buffers(LIVE_QUEUE_BUFFERS);
+            appsrc.set_max_bytes(LIVE_QUEUE_BYTES);
             appsrc.set_leaky_type(gst_app::AppLeakyType::Downstream);
         } else {
             appsrc.set_max_bytes(NON_LIVE_QUEUE_BYTES);
@@ -249,6 +255,12 @@ pub(crate) fn add_pushed_inputs(
         appsrc.set_block(!inputs.live);
     }
     Ok(())
+}
+
+/// Whether a live appsrc takes `buffer` without letting go of an older one.
+fn has_room(appsrc: &AppSrc, buffer: &gst::Buffer) -> bool {
+    appsrc.current_level_buffers() < LIVE_QUEUE_BUFFERS
+        && appsrc.current_level_bytes() + buffer.size() as u64 <= LIVE_QUEUE_BYTES
 }
 
 fn runtime(detail: String) -> MediaError {
