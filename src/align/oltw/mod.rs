@@ -574,7 +574,8 @@ impl OnlineTimeWarper {
     /// The position to report for `frame`: the one the tempo of the recent positions predicts
     /// from the last one, while `frame` is about as near to that reference frame as to the
     /// best match (within `prediction_margin`); otherwise the frame nearest the prediction, on
-    /// the way to the best match, that is. Never before the last one reported.
+    /// the way to the best match, that is. Never before the last one reported, nor before a
+    /// position already final.
     ///
     /// Where the features cannot tell frames apart the best match drifts: along a held note
     /// under Manhattan normalisation it runs ahead to the note's end (a longer path of equal
