@@ -110,6 +110,10 @@ impl Engine {
     /// for it. No stop is requested: a stop ends the capture with an EOS that its sources
     /// take before the buffers still queued in them, which would go unanalysed and uncounted.
     pub fn finish(mut self) {
+        self.end_inputs_and_wait();
+    }
+
+    fn end_inputs_and_wait(&mut self) {
         if let Some(thread) = self.thread.take() {
             self.inputs.end(Medium::Audio);
             self.inputs.end(Medium::Video);
@@ -121,11 +125,9 @@ impl Engine {
 impl Drop for Engine {
     /// Ends the run (its last events are still posted) and waits for it.
     fn drop(&mut self) {
-        if let Some(thread) = self.thread.take() {
+        if self.thread.is_some() {
             self.stop.request();
-            self.inputs.end(Medium::Audio);
-            self.inputs.end(Medium::Video);
-            let _ = thread.join();
         }
+        self.end_inputs_and_wait();
     }
 }
