@@ -113,7 +113,7 @@ fn follow_streams(
             let seen = latencies.clone();
             frames
                 .follow_reference(
-                    follower,
+                    Some(follower),
                     timing,
                     events,
                     AlignerMetrics::detached(),

@@ -30,6 +30,7 @@ fn main() -> Result<()> {
         supervision: SupervisionConfig::default(),
         speech_model: None,
         stream: "pattern".into(),
+        captured_by: None,
         lag: LagConfig::default(),
         tracker: OffsetTrackerConfig::default(),
         emit_every_ns: 500_000_000,

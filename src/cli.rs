@@ -59,6 +59,8 @@ struct NamedStream {
     name: String,
     reference: Option<PathBuf>,
     cues: Option<Vec<Cue>>,
+    /// The process that captures it in a cluster run, if it is pinned to one.
+    captured_by: Option<usize>,
 }
 
 /// Options every job has.
@@ -88,6 +90,11 @@ struct CommonArgs {
     /// The cluster's processes, one host:port per line in index order (timely's -h).
     #[arg(short = 'h', long, value_name = "FILE", requires = "processes")]
     hostfile: Option<PathBuf>,
+    /// STREAM=PROCESS: in a cluster run, the process whose machine captures that stream's
+    /// source (a camera on its USB port); the stream is still held, and its events written,
+    /// by the worker its id hashes to. Give it once per pinned stream.
+    #[arg(long, value_name = "STREAM=PROCESS", value_parser = parse_captured_by)]
+    captured_by: Vec<(String, usize)>,
     /// Print help.
     #[arg(long, action = clap::ArgAction::Help)]
     help: Option<bool>,
@@ -170,11 +177,6 @@ impl CommonArgs {
         Ok((writer, Some(server)))
     }
 
-    /// Each stream's source and name, from --live (named by --stream) or --pipeline.
-    fn sources_and_streams(&self) -> Result<Vec<(SourceSpec, String)>> {
-        Ok(self.streams()?.into_iter().map(|s| (s.source, s.name)).collect())
-    }
-
     /// Each stream's source, name, and the reference and cues a pipeline file gives it.
     fn streams(&self) -> Result<Vec<NamedStream>> {
         let named: Vec<(SourceSpec, Option<&PipelineStream>)> = match &self.pipeline {
@@ -196,14 +198,40 @@ impl CommonArgs {
             .enumerate()
             .map(|(index, (source, described))| {
                 let name = self.stream.get(index).cloned().or(described.map(|s| s.id.clone()));
+                let name = name.unwrap_or_else(|| format!("live{index}"));
+                let pinned = self.captured_by.iter().find(|(stream, _)| *stream == name);
                 NamedStream {
                     source,
-                    name: name.unwrap_or_else(|| format!("live{index}")),
+                    captured_by: pinned
+                        .map(|(_, process)| *process)
+                        .or(described.and_then(|s| s.captured_by)),
+                    name,
                     reference: described.and_then(|s| s.reference.clone()),
                     cues: described.and_then(|s| s.cues.clone()),
                 }
             })
             .collect();
+        if let Some((stream, _)) = self
+            .captured_by
+            .iter()
+            .find(|(stream, _)| !streams.iter().any(|s| s.name == *stream))
+        {
+            return Err(bad_value(
+                "--captured-by",
+                stream.clone(),
+                "the name of a stream of the run (--stream or the pipeline file's ids)",
+            ));
+        }
+        if let Some(stream) = streams
+            .iter()
+            .find(|s| s.captured_by.is_some_and(|process| process as u64 >= self.processes))
+        {
+            return Err(bad_value(
+                "--captured-by",
+                format!("{}={}", stream.name, stream.captured_by.unwrap_or_default()),
+                "a process of the run: below -n",
+            ));
+        }
         for (index, stream) in streams.iter().enumerate() {
             if streams[..index].iter().any(|other| other.name == stream.name) {
                 return Err(bad_value(
@@ -263,9 +291,9 @@ impl CommonArgs {
 
     /// The one stream of a command that takes one.
     fn source_and_stream(&self) -> Result<(SourceSpec, String)> {
-        let mut streams = self.sources_and_streams()?;
+        let mut streams = self.streams()?;
         match (streams.pop(), streams.is_empty()) {
-            (Some(stream), true) => Ok(stream),
+            (Some(stream), true) => Ok((stream.source, stream.name)),
             (_, _) => Err(bad_value(
                 "the number of streams",
                 (streams.len() + 1).to_string(),
@@ -477,6 +505,18 @@ fn parse_pipeline(text: &str) -> Result<PipelineFile, ConfigError> {
     PipelineFile::load(std::path::Path::new(text))
 }
 
+fn parse_captured_by(text: &str) -> Result<(String, usize), String> {
+    match text.rsplit_once('=') {
+        Some((stream, process)) if !stream.is_empty() => match process.parse::<usize>() {
+            Ok(process) => Ok((stream.to_owned(), process)),
+            Err(_) => Err(format!(
+                "'{process}' is not a process index; expected STREAM=PROCESS, e.g. desk=1"
+            )),
+        },
+        _ => Err(format!("'{text}' is not STREAM=PROCESS, e.g. desk=1")),
+    }
+}
+
 fn parse_pace(text: &str) -> Result<Pace, ConfigError> {
     text.parse()
 }
@@ -590,15 +630,16 @@ impl Cli {
                 let (writer, feed) = args.common.output(RunDescription::new("sync"), metrics.clone())?;
                 let batching = args.common.batching();
                 let supervision = args.common.supervision();
-                let streams = args.common.sources_and_streams()?;
-                let (source, stream) = streams[0].clone();
+                let streams = args.common.streams()?;
+                let first = &streams[0];
                 let job = SyncJob {
                     batching,
                     supervision,
-                    source: source.clone(),
+                    source: first.source.clone(),
                     pace: args.common.pace,
                     device: args.common.device,
-                    stream: stream.clone(),
+                    stream: first.name.clone(),
+                    captured_by: first.captured_by,
                     speech_model: args.speech_model,
                     lag: LagConfig {
                         max_lag_ns: args.max_lag_ms * 1_000_000,
@@ -615,10 +656,11 @@ impl Cli {
                 if streams.len() == 1 && args.common.processes == 1 {
                     run_sync(job, writer)?;
                 } else {
-                    let jobs = streams.into_iter().map(|(source, stream)| {
+                    let jobs = streams.into_iter().map(|stream| {
                         StreamJob::Sync(Box::new(SyncJob {
-                            source,
-                            stream,
+                            source: stream.source,
+                            stream: stream.name,
+                            captured_by: stream.captured_by,
                             ..job.clone()
                         }))
                     });
@@ -674,6 +716,7 @@ impl Cli {
                         .or_else(|| args.cues.as_ref().map(|file| file.0.clone()))
                         .unwrap_or_default(),
                     stream: first.name.clone(),
+                    captured_by: first.captured_by,
                     progress_every_ns: seconds_to_ns(args.common.progress_interval_s),
                     stop,
                     metrics,
@@ -691,6 +734,7 @@ impl Cli {
                                 .unwrap_or_default(),
                             live: stream.source,
                             stream: stream.name,
+                            captured_by: stream.captured_by,
                             ..job.clone()
                         })));
                     }

@@ -226,3 +226,19 @@ fn transposition_without_chroma_is_refused() {
         &["transposition", "chroma"],
     );
 }
+
+#[test]
+fn a_capture_pinned_to_an_unknown_stream_or_process_is_refused() {
+    assert_refused(
+        &["sync", "--live", "test", "--stream", "desk", "--captured-by", "stage=0"],
+        &["--captured-by", "stage"],
+    );
+    assert_refused(
+        &["sync", "--live", "test", "--stream", "desk", "--captured-by", "desk=1"],
+        &["--captured-by", "desk=1", "below -n"],
+    );
+    assert_refused(
+        &["sync", "--live", "test", "--captured-by", "desk"],
+        &["STREAM=PROCESS"],
+    );
+}

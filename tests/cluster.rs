@@ -1,14 +1,19 @@
 //! Two `warpflow sync` processes on 127.0.0.1 as one timely cluster (`-n 2 -p {0,1} -h
 //! HOSTFILE`) given the same four streams: each stream is captured and measured by exactly one
 //! process, whose standard output carries its events as pure JSON lines, numbered without gaps
-//! and right within a video frame.
+//! and right within a video frame. Two of the streams are pinned (`--captured-by`) to the
+//! process that does not hold them: their media cross between the processes through the
+//! exchange pact, and their events still come, complete and right, from the holder.
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
+use warpflow::flow::worker_of;
 
 const STREAMS: [(&str, f64); 4] = [("a", 40.0), ("b", -80.0), ("c", 120.0), ("d", 0.0)];
+/// Streams captured by the process that does not hold them.
+const PINNED: [&str; 2] = ["b", "c"];
 
 #[test]
 fn two_processes_share_four_streams_and_each_stream_arrives_once() {
@@ -29,6 +34,10 @@ fn two_processes_share_four_streams_and_each_stream_arrives_once() {
             "--stream".into(),
             name.into(),
         ]);
+    }
+    for name in PINNED {
+        let other = 1 - worker_of(name, 2);
+        args.extend(["--captured-by".into(), format!("{name}={other}")]);
     }
     args.extend([
         "-n".into(),
@@ -67,7 +76,10 @@ fn two_processes_share_four_streams_and_each_stream_arrives_once() {
         }
     }
     assert_eq!(owner.len(), 4, "every stream arrived: {owner:?}");
-    println!("streams by process: {owner:?}");
+    println!("streams by process: {owner:?}, captured by the other: {PINNED:?}");
+    for (name, _) in STREAMS {
+        assert_eq!(owner[name], worker_of(name, 2), "{name}: events from its holder");
+    }
     for (name, offset_ms) in STREAMS {
         let own = events.get(name).unwrap_or_else(|| panic!("no events of stream {name}"));
         let seqs: Vec<u64> = own.iter().filter_map(|e| e["seq"].as_u64()).collect();
@@ -77,6 +89,13 @@ fn two_processes_share_four_streams_and_each_stream_arrives_once() {
             "stream {name}: every seq once"
         );
         assert_eq!(own.last().map(|e| e["type"].clone()), Some("eos".into()));
+        // The capture's counters reach the holder too, wherever the capture ran.
+        let frames_in = own
+            .iter()
+            .rev()
+            .find_map(|e| e["frames_in"].as_u64())
+            .unwrap_or_default();
+        assert!(frames_in > 300, "{name}: {frames_in} records counted in");
         let measured = own
             .iter()
             .rev()

@@ -7,6 +7,7 @@
 //! source = "webcam:/dev/video0"     # any SOURCE form of --live, launch lines included
 //! reference = "rehearsal.wav"       # follow: what this stream follows (else --reference)
 //! cues = "act1.srt"                 # follow: this stream's cues (else --cues)
+//! captured_by = 1                   # cluster runs: the process whose machine has the source
 //! ```
 //!
 //! A file may describe several streams (a two-camera setup, two stages each with its own
@@ -30,6 +31,8 @@ pub struct PipelineStream {
     pub reference: Option<PathBuf>,
     /// Its own cues, read from the file the description names, if it names one.
     pub cues: Option<Vec<Cue>>,
+    /// In a cluster run, the process that captures its source, if the file pins it to one.
+    pub captured_by: Option<usize>,
 }
 
 /// A parsed description file.
@@ -58,6 +61,7 @@ struct RawStream {
     source: String,
     reference: Option<PathBuf>,
     cues: Option<PathBuf>,
+    captured_by: Option<usize>,
 }
 
 impl PipelineFile {
@@ -110,6 +114,7 @@ impl PipelineFile {
                 source,
                 reference,
                 cues,
+                captured_by: stream.captured_by,
             });
         }
         Ok(Self {

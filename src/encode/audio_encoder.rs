@@ -6,7 +6,7 @@ use std::fmt;
 use tch::Device;
 
 use super::model_contract::ModelContract;
-use super::{AudioFeatureEncoder, AudioFrameParams, EncodeError, TorchScriptEncoder};
+use super::{AudioFeatureEncoder, AudioFeatureKind, AudioFrameParams, EncodeError, TorchScriptEncoder};
 
 /// An audio encoder as the graph and the reference encoding use it.
 pub trait AudioEncoder: fmt::Debug {
@@ -22,6 +22,11 @@ pub trait AudioEncoder: fmt::Debug {
     fn encode(&mut self, frames: &[f32], features: &mut Vec<f32>) -> Result<(), EncodeError>;
     /// Forgets the stream so far, before another recording.
     fn reset(&mut self) -> Result<(), EncodeError>;
+    /// True when each frame's features depend on that frame alone, so that one encoder may
+    /// encode the frames of several streams in one batch.
+    fn is_stateless(&self) -> bool {
+        false
+    }
     /// The features of silence: one window of zeros, after which the encoder is reset, so a
     /// recording encoded next starts afresh.
     fn silence(&mut self) -> Result<Vec<f32>, EncodeError> {
@@ -57,6 +62,11 @@ impl AudioEncoder for AudioFeatureEncoder {
     fn reset(&mut self) -> Result<(), EncodeError> {
         AudioFeatureEncoder::reset(self);
         Ok(())
+    }
+
+    /// All but `logmel-flux`, whose rise looks back at the previous frame.
+    fn is_stateless(&self) -> bool {
+        self.kind() != AudioFeatureKind::LogMelFlux
     }
 }
 
@@ -108,5 +118,10 @@ impl AudioEncoder for AudioModel {
     /// Clears a stateful model's state (its contract's `reset_method`).
     fn reset(&mut self) -> Result<(), EncodeError> {
         self.model.reset()
+    }
+
+    /// Unless its contract says it keeps state from one window to the next.
+    fn is_stateless(&self) -> bool {
+        !self.model.is_stateful()
     }
 }

@@ -122,6 +122,11 @@ impl TorchScriptEncoder {
         }
     }
 
+    /// True when the contract says the model keeps state from one window to the next.
+    pub fn is_stateful(&self) -> bool {
+        matches!(self.contract, ModelContract::Audio { stateful: true, .. })
+    }
+
     /// Clears a stateful model's state (with its contract's `reset_method`); nothing otherwise.
     pub fn reset(&mut self) -> Result<(), EncodeError> {
         let ModelContract::Audio {

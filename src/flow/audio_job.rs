@@ -3,37 +3,46 @@
 //! them into events, and the event sink.
 //!
 //! ```text
-//! live audio ─ features (log-mel or chroma, 20 ms) ─┬─ job stage ─ write events
-//! live video ─ features (thumbnail, motion…) ─ join ┘   (video only when compared)
+//! live audio ─ exchange ─ features (log-mel or chroma, 20 ms) ─┬─ job stage ─ write events
+//! live video ─ exchange ─ features (thumbnail, motion…) ─ join ┘   (video only when compared)
+//! health ─── exchange ───────────────────────────────────────────────────────┘
 //! ```
+//!
+//! The exchanges send every record to the worker that holds the stream (see
+//! [`super::placement`]): the capturing worker only feeds the inputs.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use timely::dataflow::operators::{Concat, Input};
+use timely::dataflow::operators::{Concat, Exchange, Input};
 use timely::dataflow::StreamVec;
 use timely::worker::Worker;
 
 use crate::config::{Pace, SourceSpec};
 use crate::encode::AudioFramer;
 use crate::engine_metrics::EngineMetrics;
-use crate::media::{AudioChunk, AudioNeeds, Capture, MediaError, MediaNeeds, SupervisionConfig, VideoFrame};
-
-use super::follow_features::FollowEncoders;
+use crate::media::{AudioChunk, AudioNeeds, CaptureStats, MediaNeeds, SupervisionConfig, VideoFrame};
 use crate::serve::{EventWriter, RunSummary};
 
-use super::driver::{drive, local_worker, QueueDepths, StreamFeed};
-use super::ingest::{Feed, Ingest, StatusFeed};
-use super::operators::{Batching, EncodeBatches, EventSink, JoinVideo, WriteEvents, LIVE_VIDEO_WAIT_NS};
-use super::stages::{feature_stage, video_feature_stage};
-use super::{FailureSlot, FeatureFrame, FlowError, StopSignal, StreamEvent};
+use super::driver::{local_worker, open_capture, BuiltStream, OpenedCapture, QueueDepths, StreamFeed};
+use super::encoder_pool::EncoderPools;
+use super::follow_features::FollowEncoders;
+use super::held::{held_stage, held_writer};
+use super::ingest::{health_events, Feed, Ingest, StatusFeed};
+use super::operators::{
+    Batching, EncodeBatches, EncodePooled, EventSink, JoinVideo, PooledAudio, WriteEvents, LIVE_VIDEO_WAIT_NS,
+};
+use super::placement::StreamSite;
+use super::stages::video_feature_stage;
+use super::{FailureSlot, FeatureFrame, FlowError, StatusRecord, StopSignal, StreamEvent};
 
 /// The job-specific part of the graph: feature frames in, events out.
-pub(crate) trait FeatureStage {
-    /// Adds the stage's operators after `frames`.
+pub(crate) trait FeatureStage: Sized {
+    /// Adds the stage's operators after `frames`. `stage` is `None` on workers that do not hold
+    /// the stream: they add the same operators, with nothing to do.
     fn attach<'scope>(
-        self,
+        stage: Option<Self>,
         frames: StreamVec<'scope, u64, FeatureFrame>,
         failures: &FailureSlot,
     ) -> StreamVec<'scope, u64, StreamEvent>;
@@ -51,6 +60,9 @@ pub(crate) struct LiveAudioRun<'a> {
     pub supervision: SupervisionConfig,
     pub stop: &'a StopSignal,
     pub metrics: Arc<EngineMetrics>,
+    /// Video features are compared beside the audio (the same on every worker, which all
+    /// build the same dataflow).
+    pub video_compared: bool,
 }
 
 /// Captures `run.live`'s audio (and video, when `encoders` compare it), encodes it with
@@ -62,70 +74,79 @@ pub(crate) fn run_live_audio<S: FeatureStage>(
     writer: Box<dyn EventWriter + Send>,
 ) -> Result<RunSummary, FlowError> {
     let mut worker = local_worker();
-    let (feed, sink) = build_live_audio(&mut worker, run, encoders, stage, writer)?;
-    drive(&mut worker, feed)?;
-    let summary = sink.borrow_mut().finish()?;
-    Ok(summary)
+    let pools = EncoderPools::default();
+    let at = StreamSite::alone();
+    let built = build_live_audio(&mut worker, at, &pools, run, Some(encoders), Some(stage), writer)?;
+    built.run_alone(&mut worker, &pools)
 }
 
-/// Adds the graph of [`run_live_audio`] to `worker`: the stream's feed, and the sink its events
-/// go to.
+/// Adds the graph of [`run_live_audio`] to `worker` as `at` says: the capture and the inputs it
+/// feeds where the stream is captured, the encoders, `stage` and the sink where it is held.
+/// `encoders` are needed on both (they say what to capture), `stage` where it is held; the
+/// audio encoder takes a seat in `pools`, the worker's.
 pub(crate) fn build_live_audio<S: FeatureStage>(
     worker: &mut Worker,
+    at: StreamSite,
+    pools: &EncoderPools,
     run: LiveAudioRun<'_>,
-    encoders: FollowEncoders,
-    stage: S,
+    encoders: Option<FollowEncoders>,
+    stage: Option<S>,
     writer: Box<dyn EventWriter + Send>,
-) -> Result<(StreamFeed, Rc<RefCell<EventSink>>), FlowError> {
-    let params = encoders.audio.params();
-    let framer = AudioFramer::new(params)?;
-    let needs = MediaNeeds {
-        audio: Some(AudioNeeds {
-            rate_hz: params.rate_hz,
-        }),
-        video: encoders.video_needs(),
+) -> Result<BuiltStream, FlowError> {
+    let role = at.role;
+    // Only the capturer opens the source: on another machine it may not exist.
+    let opened = match (role.captures, encoders.as_ref()) {
+        (true, Some(encoders)) => {
+            let needs = MediaNeeds {
+                audio: Some(AudioNeeds {
+                    rate_hz: encoders.audio.params().rate_hz,
+                }),
+                video: encoders.video_needs(),
+            };
+            Some(open_capture(run.live, needs, run.pace, run.supervision)?)
+        }
+        _ => None,
     };
-    let mut capture = Capture::open(run.live, needs, run.pace)?;
-    capture.set_supervision(run.supervision);
-    let missing = |kind| MediaError::MissingStream {
-        source_name: run.live.display_name(),
-        kind,
-    };
-    let audio_rx = capture.take_audio().ok_or_else(|| missing("audio"))?;
-    let video_rx = match needs.video {
-        Some(_) => Some(capture.take_video().ok_or_else(|| missing("video"))?),
+    let held = match encoders.filter(|_| role.holds) {
+        Some(encoders) => {
+            let framer = AudioFramer::new(encoders.audio.params())?;
+            let joiner = encoders.joiner();
+            let FollowEncoders { audio, video, .. } = encoders;
+            let seat = pools.seat(audio, run.batching, &run.metrics, &run.stream);
+            Some((PooledAudio { framer, seat }, video.map(|(encoder, _)| encoder), joiner))
+        }
         None => None,
     };
-    let joiner = encoders.joiner();
-    let FollowEncoders { audio, video, .. } = encoders;
+    let (audio_stage, video_stage, joiner) = match held {
+        Some((audio, video, joiner)) => (Some(audio), video.map(video_feature_stage), joiner),
+        None => (None, None, None),
+    };
 
     let failures = FailureSlot::default();
+    let stats = CaptureStats::default();
     let sink = Rc::new(RefCell::new(EventSink::new(
-        writer,
+        held_writer(role, writer),
         run.stream.clone(),
-        capture.stats(),
+        stats.clone(),
         run.reference_duration_ns,
         run.progress_every_ns,
     )));
+    let holder = at.holder as u64;
     let (audio_in, video_in, status_in) = worker.dataflow::<u64, _, _>(|scope| {
         let (audio_in, audio_chunks) = scope.new_input::<Vec<AudioChunk>>();
-        let (status_in, status) = scope.new_input::<Vec<StreamEvent>>();
-        let mut frames = audio_chunks.encode_batches_with(
-            "AudioFeatures",
-            failures.clone(),
-            run.batching,
-            run.metrics.encoder(&run.stream, "AudioFeatures"),
-            feature_stage(framer, audio),
-        );
+        let (status_in, status) = scope.new_input::<Vec<StatusRecord>>();
+        let mut frames = audio_chunks
+            .exchange(move |_| holder)
+            .encode_pooled(audio_stage, failures.clone());
         let mut video_in = None;
-        if let (Some((encoder, _)), Some(joiner)) = (video, joiner) {
+        if run.video_compared {
             let (input, pictures) = scope.new_input::<Vec<VideoFrame>>();
-            let video_frames = pictures.encode_batches_with(
+            let video_frames = pictures.exchange(move |_| holder).encode_batches_with(
                 "VideoFeatures",
                 failures.clone(),
                 run.batching,
                 run.metrics.encoder(&run.stream, "VideoFeatures"),
-                video_feature_stage(encoder),
+                held_stage(video_stage, "VideoFeatures"),
             );
             let max_wait_ns = match run.pace {
                 Pace::Realtime => Some(LIVE_VIDEO_WAIT_NS),
@@ -134,24 +155,37 @@ pub(crate) fn build_live_audio<S: FeatureStage>(
             frames = frames.join_video(video_frames, joiner, max_wait_ns, failures.clone());
             video_in = Some(input);
         }
-        stage
-            .attach(frames, &failures)
-            .concat(status)
+        S::attach(stage, frames, &failures)
+            .concat(health_events(status.exchange(move |_| holder), stats))
             .write_events(sink.clone(), failures.clone());
         (audio_in, video_in, status_in)
     });
-    let video_feed = video_rx.zip(video_in).map(|(rx, input)| Feed::new(rx, input));
-    let ingest: Ingest<AudioChunk, VideoFrame> = Ingest::new(
-        Some(Feed::new(audio_rx, audio_in)),
-        video_feed,
-        StatusFeed::new(run.stream.clone(), status_in),
-    );
-    let feed = StreamFeed {
-        capture,
-        ingest,
-        failures,
-        depths: QueueDepths::new(&run.metrics, &run.stream),
-        stop: run.stop.clone(),
+    // Dropping the inputs of a worker that does not capture closes them at once.
+    let feed = match opened {
+        Some(OpenedCapture {
+            capture,
+            audio: Some(audio_rx),
+            video,
+        }) => {
+            let video_feed = video.zip(video_in).map(|(rx, input)| Feed::new(rx, input));
+            let ingest: Ingest<AudioChunk, VideoFrame> = Ingest::new(
+                Some(Feed::new(audio_rx, audio_in)),
+                video_feed,
+                StatusFeed::new(run.stream.clone(), status_in, capture.stats()),
+            );
+            Some(StreamFeed {
+                capture,
+                ingest,
+                failures: failures.clone(),
+                depths: QueueDepths::new(&run.metrics, &run.stream),
+                stop: run.stop.clone(),
+            })
+        }
+        _ => None,
     };
-    Ok((feed, sink))
+    Ok(BuiltStream {
+        feed,
+        sink: role.holds.then_some(sink),
+        failures,
+    })
 }

@@ -2,6 +2,8 @@
 //! until every stream has ended. Streams on one worker share its thread; one that fails ends
 //! alone.
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use timely::communication::allocator::Thread;
@@ -11,10 +13,16 @@ use timely::WorkerConfig;
 
 use std::sync::Arc;
 
+use crate::config::{Pace, SourceSpec};
 use crate::engine_metrics::{EngineMetrics, Gauge};
-use crate::media::{AudioChunk, Capture, CaptureState, VideoFrame};
+use crate::media::{
+    AudioChunk, Capture, CaptureState, MediaError, MediaNeeds, RecordReceiver, SupervisionConfig, VideoFrame,
+};
+use crate::serve::RunSummary;
 
+use super::encoder_pool::EncoderPools;
 use super::ingest::Ingest;
+use super::operators::EventSink;
 use super::{FailureSlot, FlowError, StopSignal};
 
 /// Records moved from a ring per pump: bounds how much enters the graph between steps.
@@ -55,6 +63,61 @@ pub(crate) struct StreamFeed {
     pub failures: FailureSlot,
     pub depths: QueueDepths,
     pub stop: StopSignal,
+}
+
+/// A source opened for capture, with the rings of the media `needs` asked for.
+pub(crate) struct OpenedCapture {
+    pub capture: Capture,
+    pub audio: Option<RecordReceiver<AudioChunk>>,
+    pub video: Option<RecordReceiver<VideoFrame>>,
+}
+
+/// Opens `source` for the media in `needs`; a source that lacks one of them is refused.
+pub(crate) fn open_capture(
+    source: &SourceSpec,
+    needs: MediaNeeds,
+    pace: Pace,
+    supervision: SupervisionConfig,
+) -> Result<OpenedCapture, FlowError> {
+    let mut capture = Capture::open(source, needs, pace)?;
+    capture.set_supervision(supervision);
+    let missing = |kind| MediaError::MissingStream {
+        source_name: source.display_name(),
+        kind,
+    };
+    let audio = match needs.audio {
+        Some(_) => Some(capture.take_audio().ok_or_else(|| missing("audio"))?),
+        None => None,
+    };
+    let video = match needs.video {
+        Some(_) => Some(capture.take_video().ok_or_else(|| missing("video"))?),
+        None => None,
+    };
+    Ok(OpenedCapture { capture, audio, video })
+}
+
+/// One stream's part on one worker, as built: its feed where it is captured, its sink where it
+/// is held, and the slot this worker's operators leave errors in.
+pub(crate) struct BuiltStream {
+    pub feed: Option<StreamFeed>,
+    pub sink: Option<Rc<RefCell<EventSink>>>,
+    pub failures: FailureSlot,
+}
+
+impl BuiltStream {
+    /// Drives the stream on `worker`, its only worker, with the encoders of `pools`, and
+    /// finishes its sink.
+    pub(crate) fn run_alone(self, worker: &mut Worker, pools: &EncoderPools) -> Result<RunSummary, FlowError> {
+        let driven = drive_streams(worker, self.feed.into_iter().collect(), pools);
+        driven.into_iter().try_for_each(|outcome| outcome)?;
+        if let Some(error) = self.failures.take() {
+            return Err(error);
+        }
+        match self.sink {
+            Some(sink) => Ok(sink.borrow_mut().finish()?),
+            None => Ok(RunSummary::default()),
+        }
+    }
 }
 
 /// A stream being driven, and how it ended once it has.
@@ -104,9 +167,14 @@ impl Driven {
 }
 
 /// Starts every stream's capture and runs the worker until each stream's inputs have ended and
-/// the dataflows are done. A stream that fails ends alone, with its error as its outcome; the
-/// others go on. Outcomes come in the order of `feeds`.
-pub(crate) fn drive_streams(worker: &mut Worker, feeds: Vec<StreamFeed>) -> Vec<Result<(), FlowError>> {
+/// the dataflows are done, encoding what waits in `pools` after every step. A stream that
+/// fails ends alone, with its error as its outcome; the others go on. Outcomes come in the
+/// order of `feeds`.
+pub(crate) fn drive_streams(
+    worker: &mut Worker,
+    feeds: Vec<StreamFeed>,
+    pools: &EncoderPools,
+) -> Vec<Result<(), FlowError>> {
     let mut driven: Vec<Driven> = feeds
         .into_iter()
         .map(|feed| Driven {
@@ -120,6 +188,8 @@ pub(crate) fn drive_streams(worker: &mut Worker, feeds: Vec<StreamFeed>) -> Vec<
             stream.end(Err(error.into()));
         }
     }
+    // How long until a batch waiting in the pools is due.
+    let mut batch_due = IDLE_PARK;
     loop {
         let mut moved = 0;
         let mut feeding = false;
@@ -136,9 +206,12 @@ pub(crate) fn drive_streams(worker: &mut Worker, feeds: Vec<StreamFeed>) -> Vec<
         if !feeding {
             break;
         }
-        worker.step_or_park(Some(if moved > 0 { Duration::ZERO } else { IDLE_PARK }));
+        let park = if moved > 0 { Duration::ZERO } else { IDLE_PARK };
+        worker.step_or_park(Some(park.min(batch_due)));
+        batch_due = pools.flush().unwrap_or(IDLE_PARK);
     }
-    while worker.step_or_park(Some(IDLE_PARK)) {
+    while worker.step_or_park(Some(batch_due)) {
+        batch_due = pools.flush().unwrap_or(IDLE_PARK);
         for stream in &mut driven {
             if let Some(error) = stream.feed.failures.take() {
                 stream.outcome = Some(Err(error));
@@ -156,9 +229,4 @@ pub(crate) fn drive_streams(worker: &mut Worker, feeds: Vec<StreamFeed>) -> Vec<
             }
         })
         .collect()
-}
-
-/// [`drive_streams`] for one stream.
-pub(crate) fn drive(worker: &mut Worker, feed: StreamFeed) -> Result<(), FlowError> {
-    drive_streams(worker, vec![feed]).pop().unwrap_or(Ok(()))
 }

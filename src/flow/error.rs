@@ -33,6 +33,13 @@ pub enum FlowError {
         /// What is wrong.
         source: ReferenceFileError,
     },
+    /// Records reached an operator on a worker that does not hold their stream: a fault of the
+    /// run's placement, never of the input.
+    #[error("records reached {operator} on a worker that does not hold their stream")]
+    NotHeld {
+        /// The operator they reached.
+        operator: &'static str,
+    },
     /// A reference file could not be read or written.
     #[error("{path}: {source}")]
     ReferenceFileIo {
@@ -50,7 +57,7 @@ impl FlowError {
             FlowError::Config(_) | FlowError::Align(_) => true,
             FlowError::Media(error) => error.is_bad_input(),
             FlowError::Encode(error) => !matches!(error, EncodeError::Torch { .. }),
-            FlowError::Output(_) => false,
+            FlowError::Output(_) | FlowError::NotHeld { .. } => false,
             FlowError::ReferenceFile { .. } | FlowError::ReferenceFileIo { .. } => true,
         }
     }

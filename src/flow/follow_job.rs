@@ -6,9 +6,7 @@
 //! live video ─ features ─ join (with --video-features) ┘
 //! ```
 
-use std::cell::RefCell;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 use std::sync::Arc;
 
 use timely::dataflow::StreamVec;
@@ -23,9 +21,11 @@ use crate::media::SupervisionConfig;
 use crate::serve::{EventWriter, RunSummary};
 
 use super::audio_job::{build_live_audio, FeatureStage, LiveAudioRun};
-use super::driver::{drive, local_worker, StreamFeed};
+use super::driver::{local_worker, BuiltStream};
+use super::encoder_pool::EncoderPools;
 use super::follow_features::{follow_audio_encoder, FollowEncoders, VideoComparison};
-use super::operators::{Batching, EventSink, FollowEvents, FollowReference, ReferenceTiming};
+use super::operators::{Batching, FollowEvents, FollowReference, ReferenceTiming};
+use super::placement::StreamSite;
 use super::{load_reference, FailureSlot, FeatureFrame, FlowError, StopSignal, StreamEvent};
 
 /// Framing of the features: 93 ms windows every 20 ms at 22.05 kHz.
@@ -66,6 +66,9 @@ pub struct FollowJob {
     pub cues: Vec<Cue>,
     /// The stream's name in events.
     pub stream: String,
+    /// The process of a cluster run that captures the source (`--captured-by`), when the
+    /// stream is pinned to one; else the process that holds the stream captures it.
+    pub captured_by: Option<usize>,
     /// Running time between progress events.
     pub progress_every_ns: u64,
     /// Ends the run early and cleanly when requested.
@@ -77,23 +80,57 @@ pub struct FollowJob {
 /// Runs `job`, writing its events to `writer`; returns the run's summary.
 pub fn run_follow(job: FollowJob, writer: Box<dyn EventWriter + Send>) -> Result<RunSummary, FlowError> {
     let mut worker = local_worker();
-    let (feed, sink) = build_follow(&mut worker, &job, writer)?;
-    drive(&mut worker, feed)?;
-    let summary = sink.borrow_mut().finish()?;
-    Ok(summary)
+    let pools = EncoderPools::default();
+    build_follow(&mut worker, StreamSite::alone(), &pools, &job, writer)?.run_alone(&mut worker, &pools)
 }
 
-/// Adds `job`'s graph to `worker`: the stream's feed, and the sink its events go to.
+/// Adds `job`'s graph to `worker` as `at` says: the capture where the stream is captured, the
+/// encoders, the reference, the follower and the sink where it is held.
 pub(crate) fn build_follow(
     worker: &mut Worker,
+    at: StreamSite,
+    pools: &EncoderPools,
     job: &FollowJob,
     writer: Box<dyn EventWriter + Send>,
-) -> Result<(StreamFeed, Rc<RefCell<EventSink>>), FlowError> {
-    let device = job.device.resolve()?;
+) -> Result<BuiltStream, FlowError> {
     job.follower.oltw.validate()?;
-    let audio = follow_audio_encoder(job.features, job.audio_model.as_deref(), device, job.half_precision)?;
-    let mut encoders = FollowEncoders::new(audio, job.video.clone(), job.half_precision)?;
-    let reference = load_reference(&job.reference, &mut encoders)?;
+    let role = at.role;
+    // The capturer needs the encoders to know what to capture; the holder runs them.
+    let mut encoders = match role.captures || role.holds {
+        true => {
+            let device = job.device.resolve()?;
+            let audio = follow_audio_encoder(job.features, job.audio_model.as_deref(), device, job.half_precision)?;
+            Some(FollowEncoders::new(audio, job.video.clone(), job.half_precision)?)
+        }
+        false => None,
+    };
+    let mut reference_duration_ns = None;
+    let stage = match encoders.as_mut().filter(|_| role.holds) {
+        Some(encoders) => {
+            let stage = follow_stage(job, encoders)?;
+            reference_duration_ns = Some(stage.reference_duration_ns);
+            Some(stage)
+        }
+        None => None,
+    };
+    let run = LiveAudioRun {
+        live: &job.live,
+        pace: job.pace,
+        stream: job.stream.clone(),
+        progress_every_ns: job.progress_every_ns,
+        reference_duration_ns,
+        batching: job.batching,
+        supervision: job.supervision,
+        stop: &job.stop,
+        metrics: job.metrics.clone(),
+        video_compared: job.video.is_some(),
+    };
+    build_live_audio(worker, at, pools, run, encoders, stage, writer)
+}
+
+/// The holder's part of `job`: its reference encoded with `encoders`, and the follower over it.
+fn follow_stage(job: &FollowJob, encoders: &mut FollowEncoders) -> Result<FollowStage, FlowError> {
+    let reference = load_reference(&job.reference, encoders)?;
     let mut follower = job.follower.clone();
     // Frame counts are given in frames of 20 ms; a model's windows may be timed otherwise.
     let frames_per_20ms = FOLLOW_FRAMES.hop_ns() / encoders.audio.params().hop_ns();
@@ -108,27 +145,16 @@ pub(crate) fn build_follow(
     if let Some(relocation) = follower.relocation.as_mut() {
         relocation.distance = encoders.distance();
     }
-    let stage = FollowStage {
+    Ok(FollowStage {
         follower: Follower::new(Arc::new(reference.features), follower)?,
         cues: job.cues.clone(),
         timing: reference.timing,
+        reference_duration_ns: reference.duration_ns,
         emit_every_frames: job.emit_every_frames,
         stream: job.stream.clone(),
         reference_name: reference_name(&job.reference),
         metrics: job.metrics.aligner(&job.stream, "position"),
-    };
-    let run = LiveAudioRun {
-        live: &job.live,
-        pace: job.pace,
-        stream: job.stream.clone(),
-        progress_every_ns: job.progress_every_ns,
-        reference_duration_ns: Some(reference.duration_ns),
-        batching: job.batching,
-        supervision: job.supervision,
-        stop: &job.stop,
-        metrics: job.metrics.clone(),
-    };
-    build_live_audio(worker, run, encoders, stage, writer)
+    })
 }
 
 /// How a reference is named in events: its file name without extension.
@@ -141,6 +167,7 @@ struct FollowStage {
     follower: Follower,
     cues: Vec<Cue>,
     timing: ReferenceTiming,
+    reference_duration_ns: u64,
     emit_every_frames: usize,
     stream: String,
     reference_name: String,
@@ -149,16 +176,36 @@ struct FollowStage {
 
 impl FeatureStage for FollowStage {
     fn attach<'scope>(
-        self,
+        stage: Option<Self>,
         frames: StreamVec<'scope, u64, FeatureFrame>,
         failures: &FailureSlot,
     ) -> StreamVec<'scope, u64, StreamEvent> {
-        let events = FollowEvents {
-            emit_every_frames: self.emit_every_frames,
-            stream: self.stream,
-            reference: self.reference_name,
-            cues: self.cues,
+        let Some(stage) = stage else {
+            // Never used: no frame reaches a worker that does not hold the stream.
+            let timing = ReferenceTiming {
+                hop_ns: FOLLOW_FRAMES.hop_ns(),
+                first_frame_ns: 0.0,
+            };
+            let events = FollowEvents {
+                emit_every_frames: 1,
+                stream: String::new(),
+                reference: String::new(),
+                cues: Vec::new(),
+            };
+            return frames.follow_reference(None, timing, events, AlignerMetrics::detached(), failures.clone());
         };
-        frames.follow_reference(self.follower, self.timing, events, self.metrics, failures.clone())
+        let events = FollowEvents {
+            emit_every_frames: stage.emit_every_frames,
+            stream: stage.stream,
+            reference: stage.reference_name,
+            cues: stage.cues,
+        };
+        frames.follow_reference(
+            Some(stage.follower),
+            stage.timing,
+            events,
+            stage.metrics,
+            failures.clone(),
+        )
     }
 }

@@ -8,17 +8,22 @@
 //! two records at one time) enters at the input's current time. When a ring's stream has ended
 //! and the ring is empty, its input is closed.
 //!
-//! A third input carries the source's health (`lost`, `recovered`) as events. It follows the
-//! media inputs — never ahead of the latest of them, never holding them back — and closes with
-//! them.
+//! A third input carries the source's health (`lost`, `recovered`) as events, and the capture's
+//! counters (records in and dropped) for the `progress` events of the worker that holds the
+//! stream, which may be another one, in another process. It follows the media inputs — never
+//! ahead of the latest of them, never holding them back — and closes with them.
 
 use timely::container::CapacityContainerBuilder;
-use timely::dataflow::InputHandle;
+use timely::dataflow::operators::vec::Map;
+use timely::dataflow::{InputHandle, StreamVec};
 
 use crate::events::{DiscontKind, EventBody};
-use crate::media::{DiscontinuityKind, RecordReceiver, SourceStatus};
+use crate::media::{CaptureStats, DiscontinuityKind, RecordReceiver, SourceStatus};
 
-use super::records::{StreamEvent, Timestamped};
+use super::records::{StatusRecord, StreamEvent, Timestamped};
+
+/// Running time between reports of the capture's counters, while they change.
+const COUNTS_EVERY_NS: u64 = 100_000_000;
 
 /// A timely input carrying vectors of `D` at running times in ns.
 pub(crate) type RecordInput<D> = InputHandle<u64, CapacityContainerBuilder<Vec<D>>>;
@@ -52,17 +57,61 @@ impl<D: Timestamped + Clone + 'static> Feed<D> {
     }
 }
 
-/// The input of a stream's health events.
+/// The input of a stream's health events and capture counters.
 pub(crate) struct StatusFeed {
     stream: String,
-    input: RecordInput<StreamEvent>,
+    input: RecordInput<StatusRecord>,
+    stats: CaptureStats,
+    /// The counts last sent, and the input time they were sent at.
+    sent_counts: Option<((u64, u64), u64)>,
 }
 
 impl StatusFeed {
-    /// Health events of `stream` enter through `input`.
-    pub(crate) fn new(stream: String, input: RecordInput<StreamEvent>) -> Self {
-        Self { stream, input }
+    /// Health events of `stream`, and the counters of `stats`, enter through `input`.
+    pub(crate) fn new(stream: String, input: RecordInput<StatusRecord>, stats: CaptureStats) -> Self {
+        Self {
+            stream,
+            input,
+            stats,
+            sent_counts: None,
+        }
     }
+
+    /// Sends the counters if they changed and the last report is `COUNTS_EVERY_NS` old (or
+    /// at once with `now`).
+    fn report_counts(&mut self, now: bool) {
+        let counts = (self.stats.frames_in(), self.stats.frames_dropped());
+        let time = *self.input.time();
+        let due = match self.sent_counts {
+            None => true,
+            Some((sent, at)) => sent != counts && (now || time >= at.saturating_add(COUNTS_EVERY_NS)),
+        };
+        if due {
+            self.input.send(StatusRecord::Counts {
+                frames_in: counts.0,
+                frames_dropped: counts.1,
+            });
+            self.sent_counts = Some((counts, time));
+        }
+    }
+}
+
+/// The holder's end of a status input: health records as events; the capture's counters go to
+/// `stats`, which the holder's `progress` events read.
+pub(crate) fn health_events<'scope>(
+    status: StreamVec<'scope, u64, StatusRecord>,
+    stats: CaptureStats,
+) -> StreamVec<'scope, u64, StreamEvent> {
+    status.flat_map(move |record| match record {
+        StatusRecord::Health(event) => Some(event),
+        StatusRecord::Counts {
+            frames_in,
+            frames_dropped,
+        } => {
+            stats.mirror(frames_in, frames_dropped);
+            None
+        }
+    })
 }
 
 /// All feeds of one capture.
@@ -124,10 +173,10 @@ impl<A: Timestamped + Clone + 'static, V: Timestamped + Clone + 'static> Ingest<
         };
         let time = if lost { time_ns.max(latest_input) } else { time_ns }.max(*feed.input.time());
         feed.input.advance_to(time);
-        feed.input.send(StreamEvent {
+        feed.input.send(StatusRecord::Health(StreamEvent {
             stream: feed.stream.clone(),
             body,
-        });
+        }));
         if lost {
             let past = time.saturating_add(1);
             advance_feed(&mut self.audio, past);
@@ -166,9 +215,13 @@ impl<A: Timestamped + Clone + 'static, V: Timestamped + Clone + 'static> Ingest<
                 if time > *feed.input.time() {
                     feed.input.advance_to(time);
                 }
+                feed.report_counts(false);
             }
-            (None, _) => self.status = None,
-            (Some(_), None) => {}
+            (None, Some(feed)) => {
+                feed.report_counts(true);
+                self.status = None;
+            }
+            (_, None) => {}
         }
     }
 
@@ -179,6 +232,9 @@ impl<A: Timestamped + Clone + 'static, V: Timestamped + Clone + 'static> Ingest<
 
     /// Closes every input, e.g. when the run is stopped early.
     pub(crate) fn close(&mut self) {
+        if let Some(feed) = self.status.as_mut() {
+            feed.report_counts(true);
+        }
         self.audio = None;
         self.video = None;
         self.status = None;

@@ -79,6 +79,7 @@ pub fn run_locate(job: LocateJob, writer: Box<dyn EventWriter + Send>) -> Result
         supervision: job.supervision,
         stop: &job.stop,
         metrics: job.metrics.clone(),
+        video_compared: false,
     };
     run_live_audio(run, FollowEncoders::new(Box::new(encoder), None, false)?, stage, writer)
 }
@@ -91,10 +92,16 @@ struct LocateStage {
 
 impl FeatureStage for LocateStage {
     fn attach<'scope>(
-        self,
+        stage: Option<Self>,
         frames: StreamVec<'scope, u64, FeatureFrame>,
         failures: &FailureSlot,
     ) -> StreamVec<'scope, u64, StreamEvent> {
-        frames.locate_references(self.references, self.max_query_frames, self.stream, failures.clone())
+        // Where the stream is not held there is nothing to search.
+        let stage = stage.unwrap_or(LocateStage {
+            references: Vec::new(),
+            max_query_frames: 1,
+            stream: String::new(),
+        });
+        frames.locate_references(stage.references, stage.max_query_frames, stage.stream, failures.clone())
     }
 }

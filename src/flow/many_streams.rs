@@ -1,15 +1,14 @@
-//! Many streams in one run: each stream's graph goes to one of `workers` timely workers,
-//! chosen by a hash of the stream's id, and each worker runs on a thread of its own, driving
-//! the captures and graphs of all the streams it holds.
+//! Many streams in one run, on timely's own workers: `--workers N` threads of one process, or
+//! the processes of a cluster (`-n/-p/-h`), each with its threads.
 //!
-//! Across processes (timely's cluster mode) every worker builds every stream's dataflow, as
-//! timely wants, but only the worker a stream hashes to captures it and writes its events;
-//! the others close their inputs at once.
-//!
-//! A stream's media never leave the worker that captures them (its graph is a dataflow of its
-//! own on that worker), so streams on different workers never wait on each other, and a
-//! stream that fails ends alone. Events of all streams go to one writer, each carrying its
-//! stream's id and numbered per stream.
+//! Every worker builds every stream's dataflow, as timely wants; [`super::placement`] says
+//! which worker holds a stream (by a hash of its id) and which captures it (the holder, or a
+//! worker of the process the stream is pinned to). The capturer feeds the dataflow's inputs,
+//! whose exchange pacts carry every record to the holder; the holder encodes, aligns and writes
+//! the stream's events. Each stream keeps a dataflow of its own, so its frontier is its own:
+//! streams on one worker never wait on each other, and a stream that fails ends alone. Events
+//! of all streams go to one writer per process, each carrying its stream's id and numbered per
+//! stream.
 
 use std::io;
 use std::sync::{Arc, Mutex};
@@ -19,8 +18,10 @@ use timely::worker::Worker;
 use crate::events::Event;
 use crate::serve::{EventWriter, RunSummary};
 
-use super::driver::{drive_streams, local_worker};
+use super::driver::{drive_streams, BuiltStream};
+use super::encoder_pool::EncoderPools;
 use super::follow_job::build_follow;
+use super::placement::{Placement, StreamSite};
 use super::sync_job::build_sync;
 use super::{FlowError, FollowJob, SyncJob};
 
@@ -39,6 +40,29 @@ impl StreamJob {
         match self {
             StreamJob::Sync(job) => &job.stream,
             StreamJob::Follow(job) => &job.stream,
+        }
+    }
+
+    /// The process its source must be captured in, if it is pinned to one.
+    pub fn captured_by(&self) -> Option<usize> {
+        match self {
+            StreamJob::Sync(job) => job.captured_by,
+            StreamJob::Follow(job) => job.captured_by,
+        }
+    }
+
+    /// Adds the job's dataflow to `worker`, with the part `at` gives this worker.
+    fn build(
+        &self,
+        worker: &mut Worker,
+        at: StreamSite,
+        pools: &EncoderPools,
+        writer: &SharedWriter,
+    ) -> Result<BuiltStream, FlowError> {
+        let writer = Box::new(writer.clone());
+        match self {
+            StreamJob::Sync(job) => build_sync(worker, at, job, writer),
+            StreamJob::Follow(job) => build_follow(worker, at, pools, job, writer),
         }
     }
 }
@@ -75,115 +99,35 @@ impl EventWriter for SharedWriter {
     }
 }
 
-/// The worker (of `workers`) that holds `stream`: FNV-1a of its id, so that a stream lands
-/// on the same worker in every run.
-pub fn worker_of(stream: &str, workers: usize) -> usize {
-    let hash = stream.bytes().fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    });
-    (hash % workers.max(1) as u64) as usize
+/// How the workers of a run are laid out.
+#[derive(Debug, Clone, Copy)]
+struct Layout {
+    threads: usize,
+    processes: usize,
 }
 
-/// Runs every job on `workers` workers until all have ended; outcomes in the order of `jobs`.
+/// Runs every job on `workers` timely workers (threads of this process) until all have ended;
+/// outcomes in the order of `jobs`.
 pub fn run_streams(jobs: Vec<StreamJob>, writer: Box<dyn EventWriter + Send>, workers: usize) -> Vec<StreamOutcome> {
-    let writer = SharedWriter::new(writer);
-    let workers = workers.clamp(1, jobs.len().max(1));
+    let threads = workers.clamp(1, jobs.len().max(1));
+    let layout = Layout { threads, processes: 1 };
     let order: Vec<String> = jobs.iter().map(|job| job.stream().to_owned()).collect();
-    let mut shards: Vec<Vec<StreamJob>> = (0..workers).map(|_| Vec::new()).collect();
-    for job in jobs {
-        shards[worker_of(job.stream(), workers)].push(job);
-    }
-    let threads: Vec<_> = shards
-        .into_iter()
-        .enumerate()
-        .filter(|(_, shard)| !shard.is_empty())
-        .map(|(index, shard)| {
-            let writer = writer.clone();
-            let names: Vec<String> = shard.iter().map(|job| job.stream().to_owned()).collect();
-            let thread = std::thread::Builder::new()
-                .name(format!("warpflow-worker-{index}"))
-                .spawn(move || run_shard(shard, &writer));
-            (names, thread)
-        })
-        .collect();
-    let mut outcomes: Vec<StreamOutcome> = Vec::new();
-    for (names, thread) in threads {
-        let joined = thread
-            .map_err(|e| e.to_string())
-            .and_then(|t| t.join().map_err(|_| "a worker thread panicked".to_owned()));
-        match joined {
-            Ok(shard_outcomes) => outcomes.extend(shard_outcomes),
-            Err(reason) => outcomes.extend(names.into_iter().map(|stream| StreamOutcome {
-                stream,
-                result: Err(FlowError::Output(io::Error::other(reason.clone()))),
-            })),
+    let run = run_on_workers(timely::Config::process(threads), jobs, writer, layout);
+    let mut outcomes = match run {
+        Ok(outcomes) => outcomes,
+        Err(error) => {
+            let reason = error.to_string();
+            order
+                .iter()
+                .map(|stream| StreamOutcome {
+                    stream: stream.clone(),
+                    result: Err(FlowError::Output(io::Error::other(reason.clone()))),
+                })
+                .collect()
         }
-    }
+    };
     outcomes.sort_by_key(|outcome| order.iter().position(|s| *s == outcome.stream));
     outcomes
-}
-
-/// One worker of its own: builds each job's graph, drives them all, finishes their sinks.
-fn run_shard(jobs: Vec<StreamJob>, writer: &SharedWriter) -> Vec<StreamOutcome> {
-    let mut worker = local_worker();
-    run_on_worker(&mut worker, &jobs, writer, |_| true)
-}
-
-/// Builds the graph of every job on `worker`; those `owns` accepts are captured and driven
-/// here, the others only take part in the graph (their inputs closed, their events unwritten)
-/// so that every worker of a cluster builds the same dataflows.
-fn run_on_worker(
-    worker: &mut Worker,
-    jobs: &[StreamJob],
-    writer: &SharedWriter,
-    owns: impl Fn(&str) -> bool,
-) -> Vec<StreamOutcome> {
-    let mut outcomes = Vec::new();
-    let mut running = Vec::new();
-    let mut feeds = Vec::new();
-    for job in jobs {
-        let stream = job.stream().to_owned();
-        let owned = owns(&stream);
-        let out: Box<dyn EventWriter + Send> = if owned {
-            Box::new(writer.clone())
-        } else {
-            Box::new(Unwritten)
-        };
-        let built = match job {
-            StreamJob::Sync(job) => build_sync(worker, job, out),
-            StreamJob::Follow(job) => build_follow(worker, job, out),
-        };
-        match (built, owned) {
-            (Ok((feed, sink)), true) => {
-                feeds.push(feed);
-                running.push((stream, sink));
-            }
-            (Ok((mut feed, _)), false) => feed.ingest.close(),
-            (Err(error), _) => outcomes.push(StreamOutcome {
-                stream,
-                result: Err(error),
-            }),
-        }
-    }
-    let driven = drive_streams(worker, feeds);
-    for ((stream, sink), driven) in running.into_iter().zip(driven) {
-        let result = driven.and_then(|()| sink.borrow_mut().finish().map_err(FlowError::from));
-        outcomes.push(StreamOutcome { stream, result });
-    }
-    outcomes
-}
-
-/// Where a stream's events go on the workers that do not hold it: nowhere.
-struct Unwritten;
-
-impl EventWriter for Unwritten {
-    fn write_event(&mut self, _event: &Event) -> io::Result<()> {
-        Ok(())
-    }
-
-    fn write_summary(&mut self, _summary: &RunSummary) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 /// This process's part of a cluster run (timely's `-n/-p/-h`).
@@ -197,19 +141,21 @@ pub struct ClusterPart {
     pub addresses: Vec<String>,
 }
 
-/// Runs every job across the processes of a cluster, each process holding the streams whose
-/// ids hash to its workers, and writing their events to its own `writer`. Outcomes are this
-/// process's streams'.
+/// Runs every job across the processes of a cluster: each process captures the streams placed
+/// on its workers for capture and holds those placed on them to hold, writing the events of the
+/// streams it holds to its own `writer`. Outcomes are this process's streams'.
 pub fn run_streams_in_cluster(
     jobs: Vec<StreamJob>,
     writer: Box<dyn EventWriter + Send>,
     part: ClusterPart,
 ) -> Result<Vec<StreamOutcome>, FlowError> {
-    let writer = SharedWriter::new(writer);
-    let threads = part.threads.max(1);
+    let layout = Layout {
+        threads: part.threads.max(1),
+        processes: part.addresses.len().max(1),
+    };
     let config = timely::Config {
         communication: timely::CommunicationConfig::Cluster {
-            threads,
+            threads: layout.threads,
             process: part.process,
             addresses: part.addresses,
             report: false,
@@ -217,43 +163,152 @@ pub fn run_streams_in_cluster(
         },
         worker: timely::WorkerConfig::default(),
     };
-    let jobs = Arc::new(jobs);
+    run_on_workers(config, jobs, writer, layout)
+}
+
+/// Starts the workers `config` describes in this process and runs every job on them.
+fn run_on_workers(
+    config: timely::Config,
+    jobs: Vec<StreamJob>,
+    writer: Box<dyn EventWriter + Send>,
+    layout: Layout,
+) -> Result<Vec<StreamOutcome>, FlowError> {
+    let mut refused = Vec::new();
+    let mut placed = Vec::new();
+    for job in jobs {
+        match Placement::of(job.stream(), job.captured_by(), layout.threads, layout.processes) {
+            Ok(placement) => placed.push((job, placement)),
+            Err(error) => refused.push(StreamOutcome {
+                stream: job.stream().to_owned(),
+                result: Err(error.into()),
+            }),
+        }
+    }
+    let writer = SharedWriter::new(writer);
+    let placed = Arc::new(placed);
+    let clustered = matches!(config.communication, timely::CommunicationConfig::Cluster { .. });
     // Standard output carries the events: timely's "awaiting connections" lines go to
-    // standard error while the processes connect.
-    // The workers start writing only once standard output is theirs again.
-    let redirect = gag::Redirect::stdout(io::stderr()).ok();
-    let stdout_back = Arc::new(std::sync::Barrier::new(threads + 1));
+    // standard error while the processes connect, and the workers start writing only once
+    // standard output is theirs again.
+    let redirect = clustered.then(|| gag::Redirect::stdout(io::stderr()).ok()).flatten();
+    let stdout_back = Arc::new(std::sync::Barrier::new(layout.threads + 1));
     let gate = stdout_back.clone();
     let guards = timely::execute(config, move |worker| {
         gate.wait();
-        let (index, peers) = (worker.index(), worker.peers());
-        run_on_worker(worker, &jobs, &writer, |stream| worker_of(stream, peers) == index)
+        run_on_worker(worker, &placed, &writer)
     });
     drop(redirect);
     if guards.is_ok() {
         stdout_back.wait();
     }
     let guards =
-        guards.map_err(|reason| FlowError::Output(io::Error::other(format!("the cluster did not start: {reason}"))))?;
-    let mut outcomes = Vec::new();
+        guards.map_err(|reason| FlowError::Output(io::Error::other(format!("the workers did not start: {reason}"))))?;
+    let mut parts = Vec::new();
     for joined in guards.join() {
         match joined {
-            Ok(worker_outcomes) => outcomes.extend(worker_outcomes),
+            Ok(worker_parts) => parts.extend(worker_parts),
             Err(reason) => return Err(FlowError::Output(io::Error::other(reason))),
         }
     }
+    let mut outcomes = merge_parts(parts);
+    outcomes.extend(refused);
     Ok(outcomes)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// What one worker did for one stream: `Some` summary where it held the stream.
+struct StreamPart {
+    stream: String,
+    result: Result<Option<RunSummary>, FlowError>,
+}
 
-    #[test]
-    fn a_stream_always_lands_on_the_same_worker_and_all_workers_are_used() {
-        assert_eq!(worker_of("stage-left", 4), worker_of("stage-left", 4));
-        assert_eq!(worker_of("anything", 1), 0);
-        let used: std::collections::BTreeSet<usize> = (0..64).map(|i| worker_of(&format!("cam{i}"), 4)).collect();
-        assert_eq!(used.len(), 4, "64 streams spread over 4 workers: {used:?}");
+/// Builds every job's dataflow on `worker`, drives the captures this worker runs until they
+/// end, and finishes the sinks of the streams it holds.
+fn run_on_worker(worker: &mut Worker, placed: &[(StreamJob, Placement)], writer: &SharedWriter) -> Vec<StreamPart> {
+    let index = worker.index();
+    // The streams this worker holds share its encoders.
+    let pools = EncoderPools::default();
+    let mut parts = Vec::new();
+    let mut captured = Vec::new();
+    let mut held = Vec::new();
+    for (job, placement) in placed {
+        let stream = job.stream().to_owned();
+        let at = StreamSite::new(*placement, index);
+        let built = job.build(worker, at, &pools, writer).or_else(|error| {
+            // The dataflow must exist on every worker all the same.
+            let bystander = job.build(worker, at.bystander(), &pools, writer);
+            parts.push(StreamPart {
+                stream: stream.clone(),
+                result: Err(error),
+            });
+            bystander
+        });
+        match built {
+            Ok(built) => {
+                if let Some(feed) = built.feed {
+                    captured.push((stream.clone(), feed));
+                }
+                if let Some(sink) = built.sink {
+                    held.push((stream, sink, built.failures));
+                }
+            }
+            Err(error) => parts.push(StreamPart {
+                stream,
+                result: Err(error),
+            }),
+        }
     }
+    let (streams, feeds): (Vec<String>, Vec<_>) = captured.into_iter().unzip();
+    let driven = drive_streams(worker, feeds, &pools);
+    let mut failed_captures = Vec::new();
+    for (stream, driven) in streams.into_iter().zip(driven) {
+        match driven {
+            Ok(()) => parts.push(StreamPart {
+                stream,
+                result: Ok(None),
+            }),
+            Err(error) => {
+                failed_captures.push(stream.clone());
+                parts.push(StreamPart {
+                    stream,
+                    result: Err(error),
+                });
+            }
+        }
+    }
+    for (stream, sink, failures) in held {
+        let result = match failures.take() {
+            Some(error) => Err(error),
+            // A stream whose capture failed here has said so; it gets no summary.
+            None if failed_captures.contains(&stream) => Ok(None),
+            None => sink.borrow_mut().finish().map(Some).map_err(FlowError::from),
+        };
+        parts.push(StreamPart { stream, result });
+    }
+    parts
+}
+
+/// One outcome per stream from the parts of this process's workers: the first failure, else
+/// the holder's summary (or an empty one where the stream is held in another process).
+fn merge_parts(parts: Vec<StreamPart>) -> Vec<StreamOutcome> {
+    let mut outcomes: Vec<StreamOutcome> = Vec::new();
+    for part in parts {
+        let index = match outcomes.iter().position(|o| o.stream == part.stream) {
+            Some(index) => index,
+            None => {
+                outcomes.push(StreamOutcome {
+                    stream: part.stream.clone(),
+                    result: Ok(RunSummary::default()),
+                });
+                outcomes.len() - 1
+            }
+        };
+        let outcome = &mut outcomes[index];
+        match (&outcome.result, part.result) {
+            (Err(_), _) => {}
+            (Ok(_), Err(error)) => outcome.result = Err(error),
+            (Ok(_), Ok(Some(summary))) => outcome.result = Ok(summary),
+            (Ok(_), Ok(None)) => {}
+        }
+    }
+    outcomes
 }

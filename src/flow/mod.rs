@@ -10,14 +10,17 @@
 mod audio_job;
 mod cue_cursor;
 mod driver;
+mod encoder_pool;
 mod error;
 mod failure;
 mod follow_features;
 mod follow_job;
+mod held;
 mod ingest;
 mod locate_job;
 mod many_streams;
 pub mod operators;
+mod placement;
 mod records;
 mod reference;
 mod stages;
@@ -31,9 +34,9 @@ pub use follow_features::{
 };
 pub use follow_job::{run_follow, FollowJob, FOLLOW_FRAMES};
 pub use locate_job::{run_locate, LocateJob};
-pub use many_streams::{
-    run_streams, run_streams_in_cluster, worker_of, ClusterPart, SharedWriter, StreamJob, StreamOutcome,
-};
+pub use many_streams::{run_streams, run_streams_in_cluster, ClusterPart, SharedWriter, StreamJob, StreamOutcome};
+pub use placement::{worker_of, Placement, Role, StreamSite};
+pub(crate) use records::StatusRecord;
 pub use records::{AudioEvidence, EnvelopeSample, FeatureFrame, StreamEvent};
 pub use reference::{
     encode_followed_reference, encode_reference_file, is_reference_file, load_reference, write_reference_file,

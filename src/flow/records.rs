@@ -2,6 +2,8 @@
 
 use std::time::Instant;
 
+use serde::{Deserialize, Serialize};
+
 use crate::align::SpeechWindow;
 use crate::events::EventBody;
 use crate::media::{AudioChunk, VideoFrame};
@@ -43,12 +45,27 @@ pub struct FeatureFrame {
 }
 
 /// An event on its way to the sink, before it gets its sequence number.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StreamEvent {
     /// The stream it is about.
     pub stream: String,
     /// What it says.
     pub body: EventBody,
+}
+
+/// What a stream's status input carries from the worker that captures the stream to the one
+/// that holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) enum StatusRecord {
+    /// A change in the source's health (`lost`, `recovered`, `discont`), as an event.
+    Health(StreamEvent),
+    /// The capture's counters so far, for the holder's `progress` events.
+    Counts {
+        /// Records handed to the graph or dropped.
+        frames_in: u64,
+        /// Records dropped because a ring was full.
+        frames_dropped: u64,
+    },
 }
 
 /// Records that know their running time, so they can enter the graph at it.

@@ -121,37 +121,6 @@ pub(crate) fn video_change_stage(
     }
 }
 
-/// Audio chunks → feature frames for following a reference.
-pub(crate) fn feature_stage(
-    mut framer: AudioFramer,
-    mut encoder: Box<dyn AudioEncoder>,
-) -> impl FnMut(&mut Vec<AudioChunk>, &mut Vec<FeatureFrame>) -> Result<(), FlowError> {
-    let (mut frames, mut times, mut features) = (Vec::new(), Vec::new(), Vec::new());
-    // Per frame, when the chunk that completed its window was captured: a batch of several
-    // chunks must not make early frames look as fresh as the last chunk.
-    let mut captured: Vec<Instant> = Vec::new();
-    move |chunks, out| {
-        frames.clear();
-        times.clear();
-        features.clear();
-        captured.clear();
-        for chunk in chunks.drain(..) {
-            framer.push(chunk.pts_ns, &chunk.samples, &mut frames, &mut times);
-            captured.resize(times.len(), chunk.captured_at);
-        }
-        encoder.encode(&frames, &mut features)?;
-        let dim = encoder.dim();
-        out.extend(times.iter().zip(&captured).zip(features.chunks_exact(dim)).map(
-            |((&time_ns, &captured_at), values)| FeatureFrame {
-                time_ns,
-                values: values.to_vec(),
-                captured_at,
-            },
-        ));
-        Ok(())
-    }
-}
-
 /// Greyscale frames → video feature frames (one per picture, timed at the picture).
 pub(crate) fn video_feature_stage(
     mut encoder: Box<dyn VideoEncoder>,
@@ -177,64 +146,5 @@ pub(crate) fn video_feature_stage(
                 }),
         );
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use tch::Device;
-
-    use crate::encode::{AudioFrameParams, EncodeError};
-
-    use super::*;
-
-    /// One value per frame: its mean.
-    #[derive(Debug)]
-    struct FrameMean;
-
-    impl AudioEncoder for FrameMean {
-        fn name(&self) -> String {
-            "mean".to_owned()
-        }
-        fn params(&self) -> AudioFrameParams {
-            AudioFrameParams {
-                rate_hz: 1000,
-                frame_len: 4,
-                hop_len: 4,
-            }
-        }
-        fn dim(&self) -> usize {
-            1
-        }
-        fn device(&self) -> Device {
-            Device::Cpu
-        }
-        fn encode(&mut self, frames: &[f32], features: &mut Vec<f32>) -> Result<(), EncodeError> {
-            features.extend(frames.chunks_exact(4).map(|frame| frame.iter().sum::<f32>() / 4.0));
-            Ok(())
-        }
-        fn reset(&mut self) -> Result<(), EncodeError> {
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn each_frame_keeps_the_capture_time_of_the_chunk_that_completed_it() {
-        let framer = AudioFramer::new(FrameMean.params()).expect("valid framing");
-        let mut stage = feature_stage(framer, Box::new(FrameMean));
-        let early = Instant::now();
-        let late = early + Duration::from_millis(500);
-        let chunk = |pts_ns, value, captured_at| AudioChunk {
-            pts_ns,
-            samples: vec![value; 8],
-            captured_at,
-        };
-        let mut chunks = vec![chunk(0, 1.0, early), chunk(8_000_000, 2.0, late)];
-        let mut frames = Vec::new();
-        stage(&mut chunks, &mut frames).expect("the encoder accepts the frames");
-        let seen: Vec<(f32, Instant)> = frames.iter().map(|f| (f.values[0], f.captured_at)).collect();
-        assert_eq!(seen, vec![(1.0, early), (1.0, early), (2.0, late), (2.0, late)]);
     }
 }

@@ -6,6 +6,9 @@
 //! video ─ brightness change (per frame) ───────────┘
 //! ```
 //!
+//! Audio, video and the source's health enter on the worker that captures the stream and
+//! cross to the one that holds it through an exchange pact (see [`super::placement`]).
+//!
 //! With a voice-activity model (`--speech-model`, e.g. Silero VAD), onsets in speech weigh more
 //! than those in music or noise, which the picture does not show.
 
@@ -15,7 +18,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use timely::dataflow::operators::vec::Map;
-use timely::dataflow::operators::{Concat, Input};
+use timely::dataflow::operators::{Concat, Exchange, Input};
 use timely::worker::Worker;
 
 use crate::align::{AvLagEstimator, LagConfig, OffsetTracker, OffsetTrackerConfig};
@@ -26,17 +29,18 @@ use crate::encode::{
 };
 use crate::engine_metrics::EngineMetrics;
 use crate::events::{DiscontKind, EventBody};
-use crate::media::{
-    AudioChunk, AudioNeeds, Capture, MediaError, MediaNeeds, SupervisionConfig, VideoFrame, VideoNeeds,
-};
+use crate::media::{AudioChunk, AudioNeeds, CaptureStats, MediaNeeds, SupervisionConfig, VideoFrame, VideoNeeds};
 use crate::serve::{EventWriter, RunSummary};
 
-use super::driver::{drive, local_worker, QueueDepths, StreamFeed};
+use super::driver::{local_worker, open_capture, BuiltStream, OpenedCapture, QueueDepths, StreamFeed};
+use super::encoder_pool::EncoderPools;
 use super::follow_features::model_settings;
-use super::ingest::{Feed, Ingest, StatusFeed};
+use super::held::{held_stage, held_writer};
+use super::ingest::{health_events, Feed, Ingest, StatusFeed};
 use super::operators::{Batching, EncodeBatches, EstimateOffset, EventSink, WriteEvents};
+use super::placement::StreamSite;
 use super::stages::{onset_stage, video_change_stage, SpeechDetector};
-use super::{AudioEvidence, FailureSlot, FlowError, StopSignal, StreamEvent};
+use super::{AudioEvidence, FailureSlot, FlowError, StatusRecord, StopSignal};
 
 /// Framing of the onset envelope: 16 ms windows every 5 ms at 16 kHz, fine enough to time an
 /// onset well inside one video frame.
@@ -65,6 +69,9 @@ pub struct SyncJob {
     pub device: DeviceChoice,
     /// The stream's name in events.
     pub stream: String,
+    /// The process of a cluster run that captures the source (`--captured-by`), when the
+    /// stream is pinned to one; else the process that holds the stream captures it.
+    pub captured_by: Option<usize>,
     /// How the encoders gather batches.
     pub batching: Batching,
     /// How a live source is supervised (stall timeout, retry delays).
@@ -89,60 +96,79 @@ pub struct SyncJob {
 /// Runs `job`, writing its events to `writer`; returns the run's summary.
 pub fn run_sync(job: SyncJob, writer: Box<dyn EventWriter + Send>) -> Result<RunSummary, FlowError> {
     let mut worker = local_worker();
-    let (feed, sink) = build_sync(&mut worker, &job, writer)?;
-    drive(&mut worker, feed)?;
-    let summary = sink.borrow_mut().finish()?;
-    Ok(summary)
+    build_sync(&mut worker, StreamSite::alone(), &job, writer)?.run_alone(&mut worker, &EncoderPools::default())
 }
 
-/// Adds `job`'s graph to `worker`: the stream's feed, and the sink its events go to.
+/// The holder's encoding stages: audio chunks to onset evidence, pictures to brightness change.
+struct SyncStages<A, V> {
+    audio: A,
+    video: V,
+}
+
+/// Adds `job`'s graph to `worker` as `at` says: the capture where the stream is captured, the
+/// encoders, the estimator and the sink where it is held.
 pub(crate) fn build_sync(
     worker: &mut Worker,
+    at: StreamSite,
     job: &SyncJob,
     writer: Box<dyn EventWriter + Send>,
-) -> Result<(StreamFeed, Rc<RefCell<EventSink>>), FlowError> {
-    let device = job.device.resolve()?;
+) -> Result<BuiltStream, FlowError> {
+    let role = at.role;
     let estimator = AvLagEstimator::new(job.lag.clone())?;
     let tracker = OffsetTracker::new(job.tracker.clone())?;
-    let framer = AudioFramer::new(ONSET_FRAMES)?;
-    let envelope = OnsetEnvelope::new(ONSET_FRAMES, ONSET_MELS, device)?;
-    let change = BrightnessChange::new(device);
-    let speech = job
-        .speech_model
-        .as_deref()
-        .map(|path| speech_detector(path, device))
-        .transpose()?;
-
-    let needs = MediaNeeds {
-        audio: Some(AudioNeeds {
-            rate_hz: ONSET_FRAMES.rate_hz,
-        }),
-        video: Some(CHANGE_PICTURE),
+    let stages = match role.holds {
+        true => {
+            let device = job.device.resolve()?;
+            let framer = AudioFramer::new(ONSET_FRAMES)?;
+            let envelope = OnsetEnvelope::new(ONSET_FRAMES, ONSET_MELS, device)?;
+            let speech = job
+                .speech_model
+                .as_deref()
+                .map(|path| speech_detector(path, device))
+                .transpose()?;
+            Some(SyncStages {
+                audio: onset_stage(framer, envelope, speech),
+                video: video_change_stage(BrightnessChange::new(device)),
+            })
+        }
+        false => None,
     };
-    let mut capture = Capture::open(&job.source, needs, job.pace)?;
-    capture.set_supervision(job.supervision);
-    let missing = |kind| MediaError::MissingStream {
-        source_name: job.source.display_name(),
-        kind,
+    let (audio_stage, video_stage) = match stages {
+        Some(SyncStages { audio, video }) => (Some(audio), Some(video)),
+        None => (None, None),
     };
-    let audio_rx = capture.take_audio().ok_or_else(|| missing("audio"))?;
-    let video_rx = capture.take_video().ok_or_else(|| missing("video"))?;
+    // Only the capturer opens the source: on another machine it may not exist.
+    let opened = match role.captures {
+        true => {
+            let needs = MediaNeeds {
+                audio: Some(AudioNeeds {
+                    rate_hz: ONSET_FRAMES.rate_hz,
+                }),
+                video: Some(CHANGE_PICTURE),
+            };
+            Some(open_capture(&job.source, needs, job.pace, job.supervision)?)
+        }
+        false => None,
+    };
 
     let failures = FailureSlot::default();
+    let stats = CaptureStats::default();
     let sink = Rc::new(RefCell::new(EventSink::new(
-        writer,
+        held_writer(role, writer),
         job.stream.clone(),
-        capture.stats(),
+        stats.clone(),
         None,
         job.progress_every_ns,
     )));
+    let holder = at.holder as u64;
     let (audio_in, video_in, status_in) = worker.dataflow::<u64, _, _>(|scope| {
         let (audio_in, audio) = scope.new_input::<Vec<AudioChunk>>();
         let (video_in, video) = scope.new_input::<Vec<VideoFrame>>();
-        let (status_in, status) = scope.new_input::<Vec<StreamEvent>>();
+        let (status_in, status) = scope.new_input::<Vec<StatusRecord>>();
+        let health = health_events(status.exchange(move |_| holder), stats);
         // After an outage or a jump the estimate starts afresh from the data after it; a loss
         // the source announced leaves the time axis, and so the estimate, as they were.
-        let restarts = status.clone().flat_map(|event| match event.body {
+        let restarts = health.clone().flat_map(|event| match event.body {
             EventBody::Recovered { live_ns, .. }
             | EventBody::Discont {
                 live_ns,
@@ -152,20 +178,21 @@ pub(crate) fn build_sync(
             _ => None,
         });
         let audio_envelope = audio
+            .exchange(move |_| holder)
             .encode_batches_with(
                 "OnsetEnvelope",
                 failures.clone(),
                 job.batching,
                 job.metrics.encoder(&job.stream, "OnsetEnvelope"),
-                onset_stage(framer, envelope, speech),
+                held_stage(audio_stage, "OnsetEnvelope"),
             )
             .concat(restarts);
-        let video_envelope = video.encode_batches_with(
+        let video_envelope = video.exchange(move |_| holder).encode_batches_with(
             "BrightnessChange",
             failures.clone(),
             job.batching,
             job.metrics.encoder(&job.stream, "BrightnessChange"),
-            video_change_stage(change),
+            held_stage(video_stage, "BrightnessChange"),
         );
         audio_envelope
             .estimate_offset(
@@ -176,23 +203,37 @@ pub(crate) fn build_sync(
                 job.stream.clone(),
                 job.metrics.aligner(&job.stream, "offset"),
             )
-            .concat(status)
+            .concat(health)
             .write_events(sink.clone(), failures.clone());
         (audio_in, video_in, status_in)
     });
-    let ingest = Ingest::new(
-        Some(Feed::new(audio_rx, audio_in)),
-        Some(Feed::new(video_rx, video_in)),
-        StatusFeed::new(job.stream.clone(), status_in),
-    );
-    let feed = StreamFeed {
-        capture,
-        ingest,
-        failures,
-        depths: QueueDepths::new(&job.metrics, &job.stream),
-        stop: job.stop.clone(),
+    // Dropping the inputs of a worker that does not capture closes them at once.
+    let feed = match opened {
+        Some(OpenedCapture {
+            capture,
+            audio: Some(audio_rx),
+            video: Some(video_rx),
+        }) => {
+            let ingest = Ingest::new(
+                Some(Feed::new(audio_rx, audio_in)),
+                Some(Feed::new(video_rx, video_in)),
+                StatusFeed::new(job.stream.clone(), status_in, capture.stats()),
+            );
+            Some(StreamFeed {
+                capture,
+                ingest,
+                failures: failures.clone(),
+                depths: QueueDepths::new(&job.metrics, &job.stream),
+                stop: job.stop.clone(),
+            })
+        }
+        _ => None,
     };
-    Ok((feed, sink))
+    Ok(BuiltStream {
+        feed,
+        sink: role.holds.then_some(sink),
+        failures,
+    })
 }
 
 /// Loads the voice-activity model at `path`, which must give one value per window of audio at

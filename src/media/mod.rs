@@ -11,6 +11,7 @@
 mod appsink;
 mod branches;
 mod capture;
+pub mod capture_time;
 mod decode;
 mod error;
 mod needs;

@@ -42,4 +42,11 @@ impl CaptureStats {
     pub(crate) fn count_dropped(&self) {
         self.inner.frames_dropped.fetch_add(1, Ordering::Relaxed);
     }
+
+    /// Takes on the counts another worker's capture reported (counts only grow, so a late
+    /// report never lowers them).
+    pub(crate) fn mirror(&self, frames_in: u64, frames_dropped: u64) {
+        self.inner.frames_in.fetch_max(frames_in, Ordering::Relaxed);
+        self.inner.frames_dropped.fetch_max(frames_dropped, Ordering::Relaxed);
+    }
 }

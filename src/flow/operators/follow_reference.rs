@@ -14,6 +14,9 @@
 //! indices become the times the frames arrived with. A step of several hops between live
 //! frames (the source was lost and came back, or data was lost) tells the follower how many
 //! frames never came, so it goes on where the performance would be.
+//!
+//! On a worker that does not hold the stream there is no follower (`None`): the operator is
+//! there because every worker builds the same dataflow, and records never reach it.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -27,7 +30,7 @@ use crate::config::Cue;
 use crate::engine_metrics::AlignerMetrics;
 use crate::events::EventBody;
 use crate::flow::cue_cursor::CueCursor;
-use crate::flow::{FailureSlot, FeatureFrame, StreamEvent};
+use crate::flow::{FailureSlot, FeatureFrame, FlowError, StreamEvent};
 
 /// How reference frame indices map to reference time.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -67,7 +70,7 @@ pub struct FollowEvents {
 /// Extension trait for following a reference with a stream of live feature frames.
 pub trait FollowReference<'scope> {
     /// Aligns each frame with `follower` and emits `position` (and `match` and `cue`) events as
-    /// `events` says.
+    /// `events` says; `follower` is `None` on workers that do not hold the stream.
     ///
     /// # Examples
     /// ```
@@ -91,7 +94,7 @@ pub trait FollowReference<'scope> {
     ///         .map(|(i, values)| FeatureFrame { time_ns: i as u64 * 20_000_000, values, captured_at: Instant::now() });
     ///     let events = FollowEvents { emit_every_frames: 1, stream: "live0".into(), reference: "song".into(), cues: Vec::new() };
     ///     frames.to_stream(scope).container::<Vec<_>>()
-    ///         .follow_reference(follower, timing, events, AlignerMetrics::detached(), FailureSlot::default())
+    ///         .follow_reference(Some(follower), timing, events, AlignerMetrics::detached(), FailureSlot::default())
     ///         .inspect(move |_| { counted.fetch_add(1, Ordering::Relaxed); });
     /// });
     /// // Three provisional positions, and three final ones when the input ends.
@@ -99,7 +102,7 @@ pub trait FollowReference<'scope> {
     /// ```
     fn follow_reference(
         self,
-        follower: Follower,
+        follower: Option<Follower>,
         timing: ReferenceTiming,
         events: FollowEvents,
         metrics: AlignerMetrics,
@@ -123,7 +126,7 @@ struct AwaitingFinal {
 impl<'scope> FollowReference<'scope> for StreamVec<'scope, u64, FeatureFrame> {
     fn follow_reference(
         self,
-        mut follower: Follower,
+        mut follower: Option<Follower>,
         timing: ReferenceTiming,
         events: FollowEvents,
         metrics: AlignerMetrics,
@@ -159,6 +162,13 @@ impl<'scope> FollowReference<'scope> for StreamVec<'scope, u64, FeatureFrame> {
                     for container in containers {
                         frames.append(container);
                     }
+                    let Some(follower) = follower.as_mut() else {
+                        failures.record(FlowError::NotHeld {
+                            operator: "FollowReference",
+                        });
+                        frames.clear();
+                        return;
+                    };
                     frames.sort_by_key(|f: &FeatureFrame| f.time_ns);
                     let mut session = output.session(&cap);
                     for frame in frames.drain(..) {
@@ -258,6 +268,7 @@ impl<'scope> FollowReference<'scope> for StreamVec<'scope, u64, FeatureFrame> {
                     }
                     None => {
                         let Some(cap) = capability.take() else { return };
+                        let Some(follower) = follower.as_mut() else { return };
                         follower.finish();
                         finals.extend(follower.drain_final_positions());
                         let mut session = output.session(&cap);

@@ -8,11 +8,15 @@
 //! picture rather than stall the aligner; a file read at full speed always waits (its decoder
 //! may run audio seconds ahead of video, and the video ends with the file). The joined frames
 //! leave under a capability held at the audio input's frontier.
+//!
+//! On a worker that does not hold the stream there is no joiner (`None`): the operator is
+//! there because every worker builds the same dataflow, and records never reach it.
 
 use std::collections::VecDeque;
 
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::Capability;
 use timely::dataflow::StreamVec;
 
 use crate::flow::follow_features::FrameJoiner;
@@ -26,11 +30,12 @@ pub const LIVE_VIDEO_WAIT_NS: u64 = 1_000_000_000;
 pub trait JoinVideo<'scope> {
     /// Each audio frame of `self` joined by `joiner` with the newest frame of `video` at or
     /// before its time; an audio frame waits for the video at most until the newest audio is
-    /// `max_wait_ns` ahead of it (`None`: until the video has passed it or ended).
+    /// `max_wait_ns` ahead of it (`None`: until the video has passed it or ended). `joiner`
+    /// is `None` on workers that do not hold the stream.
     fn join_video(
         self,
         video: StreamVec<'scope, u64, FeatureFrame>,
-        joiner: FrameJoiner,
+        joiner: Option<FrameJoiner>,
         max_wait_ns: Option<u64>,
         failures: FailureSlot,
     ) -> StreamVec<'scope, u64, FeatureFrame>;
@@ -40,7 +45,7 @@ impl<'scope> JoinVideo<'scope> for StreamVec<'scope, u64, FeatureFrame> {
     fn join_video(
         self,
         video: StreamVec<'scope, u64, FeatureFrame>,
-        mut joiner: FrameJoiner,
+        mut joiner: Option<FrameJoiner>,
         max_wait_ns: Option<u64>,
         failures: FailureSlot,
     ) -> StreamVec<'scope, u64, FeatureFrame> {
@@ -56,6 +61,15 @@ impl<'scope> JoinVideo<'scope> for StreamVec<'scope, u64, FeatureFrame> {
                 video_input.for_each_stamp(|_, containers| {
                     pictures.extend(containers.flat_map(|c| c.drain(..)));
                 });
+                let Some(joiner) = joiner.as_mut() else {
+                    if !(waiting.is_empty() && pictures.is_empty()) {
+                        failures.record(FlowError::NotHeld { operator: "JoinVideo" });
+                        waiting.clear();
+                        pictures.clear();
+                    }
+                    follow_frontier(&mut capability, audio_frontier.frontier().first(), true);
+                    return;
+                };
                 pictures.sort_by_key(|f| f.time_ns);
                 for picture in pictures.drain(..) {
                     if let Err(error) = joiner.push_video(picture.time_ns, picture.values) {
@@ -86,16 +100,23 @@ impl<'scope> JoinVideo<'scope> for StreamVec<'scope, u64, FeatureFrame> {
                         }
                     }
                 }
-                match audio_frontier.frontier().first() {
-                    Some(&time) => {
-                        if let Some(cap) = capability.as_mut().filter(|cap| cap.time() < &time) {
-                            cap.downgrade(&time);
-                        }
-                    }
-                    None if waiting.is_empty() => capability = None,
-                    None => {}
-                }
+                follow_frontier(&mut capability, audio_frontier.frontier().first(), waiting.is_empty());
             }
         })
+    }
+}
+
+/// Moves the held capability up to the audio frontier, and drops it once the audio has ended
+/// and nothing waits: frontiers are shared by all workers, so even a worker that holds no
+/// record must let go.
+fn follow_frontier(capability: &mut Option<Capability<u64>>, frontier: Option<&u64>, drained: bool) {
+    match frontier {
+        Some(&time) => {
+            if let Some(cap) = capability.as_mut().filter(|cap| cap.time() < &time) {
+                cap.downgrade(&time);
+            }
+        }
+        None if drained => *capability = None,
+        None => {}
     }
 }

@@ -1,6 +1,7 @@
 //! The graph's operators, one per file, each an extension trait on timely streams.
 
 mod encode_batches;
+mod encode_pooled;
 mod estimate_offset;
 mod follow_reference;
 mod join_video;
@@ -8,6 +9,7 @@ mod locate_references;
 mod write_events;
 
 pub use encode_batches::{Batching, EncodeBatches};
+pub(crate) use encode_pooled::{EncodePooled, PooledAudio};
 pub use estimate_offset::EstimateOffset;
 pub use follow_reference::{FollowEvents, FollowReference, ReferenceTiming};
 pub use join_video::{JoinVideo, LIVE_VIDEO_WAIT_NS};

@@ -100,6 +100,7 @@ impl Settings {
                     pace,
                     device,
                     stream: self.stream.clone(),
+                    captured_by: None,
                     batching: Batching::default(),
                     supervision: SupervisionConfig::default(),
                     speech_model: None,
@@ -157,6 +158,7 @@ impl Settings {
                         ..FollowerConfig::default()
                     },
                     emit_every_frames,
+                    captured_by: None,
                     cues,
                     stream: self.stream.clone(),
                     progress_every_ns: 1_000_000_000,
