@@ -6,7 +6,9 @@
 //! offsets show each stream is still measured right. CPU is the run's user + system time (of
 //! both processes, in a cluster) over its wall time.
 //!
-//! `cargo bench --bench pipelines` (PIPELINES_SECONDS sets each run's length, default 15 s).
+//! `cargo bench --bench pipelines` (PIPELINES_SECONDS sets each run's length, default 15 s;
+//! PIPELINES_BIN runs another build of warpflow instead, e.g. an earlier commit's, for a
+//! before-and-after on one machine).
 
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -44,11 +46,11 @@ struct RowOutcome {
 
 /// Runs `streams` test patterns of `seconds` each under `layout`, every process under
 /// /usr/bin/time.
-fn run_row(layout: Layout, streams: usize, seconds: u64, hostfile: &std::path::Path) -> RowOutcome {
+fn run_row(binary: &str, layout: Layout, streams: usize, seconds: u64, hostfile: &std::path::Path) -> RowOutcome {
     let mut args = vec![
         "-f".to_owned(),
         "%U %S".to_owned(),
-        env!("CARGO_BIN_EXE_warpflow").to_owned(),
+        binary.to_owned(),
         "sync".into(),
         "--pace".into(),
         "realtime".into(),
@@ -110,6 +112,9 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(15);
+    let binary = std::env::var("PIPELINES_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_warpflow").to_owned());
+    println!("{binary}");
+    println!();
     let dir = tempfile::tempdir().expect("temporary folder");
     let ports: Vec<u16> = (0..2)
         .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port"))
@@ -127,7 +132,7 @@ fn main() {
     for (layout, counts) in rows {
         for &streams in counts {
             let started = Instant::now();
-            let outcome = run_row(layout, streams, seconds, &hostfile);
+            let outcome = run_row(&binary, layout, streams, seconds, &hostfile);
             let wall_s = started.elapsed().as_secs_f64();
             let records: u64 = outcome.summaries.iter().map(|s| s.0).sum();
             let dropped: u64 = outcome.summaries.iter().map(|s| s.1).sum();

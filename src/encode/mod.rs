@@ -33,7 +33,7 @@ pub use framing::{AudioFrameParams, AudioFramer};
 pub use mapped_file::MappedFile;
 pub use model::{ModelSettings, TorchScriptEncoder};
 pub use model_contract::{ChannelOrder, ModelContract};
-pub use onset::OnsetEnvelope;
+pub use onset::{LogMelBands, OnsetEnvelope, SpectralFlux};
 pub use reference_file::{ReferenceFile, ReferenceFileError, SampleFormat};
 pub use spectral::{SpectralEncoder, SpectralFeature};
 pub use video::BrightnessChange;

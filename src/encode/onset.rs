@@ -1,77 +1,147 @@
 //! The audio onset envelope: log-mel spectral flux, one value per frame.
 //!
 //! Flux is the sum over mel bands of the increase in log-mel energy since the previous frame;
-//! decreases count as zero, so the envelope rises where sounds start. It keeps the last frame
-//! of each batch so consecutive batches join without a seam.
+//! decreases count as zero, so the envelope rises where sounds start. It comes in two parts,
+//! so that a worker can encode the bands of all the streams it holds in one batch:
+//! [`LogMelBands`], an [`AudioEncoder`] with no memory of its stream, and [`SpectralFlux`],
+//! which keeps one stream's previous frame (so that consecutive batches join without a seam).
+//! [`OnsetEnvelope`] is the two together, for one stream.
 
-use tch::{Device, Tensor};
+use tch::Device;
 
+use super::audio_encoder::AudioEncoder;
+use super::device::frames_per_pass;
 use super::error::torch;
 use super::mel::LogMel;
 use super::spectrum::PowerSpectrum;
 use super::{AudioFrameParams, EncodeError};
 
-/// Streaming log-mel spectral flux.
+/// Log-mel energies per frame: the bands the onset envelope compares.
 #[derive(Debug)]
-pub struct OnsetEnvelope {
+pub struct LogMelBands {
     params: AudioFrameParams,
     log_mel: LogMel,
-    previous: Option<Tensor>,
+}
+
+impl LogMelBands {
+    /// `n_mels` bands for frames framed by `params`, on `device`.
+    pub fn new(params: AudioFrameParams, n_mels: usize, device: Device) -> Result<Self, EncodeError> {
+        params.validate()?;
+        let spectrum = PowerSpectrum::new(params.frame_len, device)?;
+        let log_mel = LogMel::new(spectrum, params.rate_hz, params.frame_len, n_mels)?;
+        Ok(Self { params, log_mel })
+    }
+
+    fn encode_pass(&self, frames: &[f32], rows: &mut Vec<f32>) -> Result<(), EncodeError> {
+        tch::no_grad(|| {
+            let batch = self.log_mel.spectrum().frames_tensor(frames)?;
+            let bands = self.log_mel.log_mel(&batch)?.to_device(Device::Cpu).reshape([-1]);
+            rows.extend(Vec::<f32>::try_from(&bands).map_err(torch("reading log-mel bands back"))?);
+            Ok(())
+        })
+    }
+}
+
+impl AudioEncoder for LogMelBands {
+    fn name(&self) -> String {
+        format!("logmel-bands{}", self.log_mel.n_mels())
+    }
+
+    fn params(&self) -> AudioFrameParams {
+        self.params
+    }
+
+    fn dim(&self) -> usize {
+        self.log_mel.n_mels()
+    }
+
+    fn device(&self) -> Device {
+        self.log_mel.spectrum().device()
+    }
+
+    fn encode(&mut self, frames: &[f32], rows: &mut Vec<f32>) -> Result<(), EncodeError> {
+        let frame_len = self.params.frame_len;
+        if !frames.len().is_multiple_of(frame_len) {
+            return Err(EncodeError::BadInputSize {
+                what: "audio frame data",
+                expected: frame_len,
+                actual: frames.len(),
+            });
+        }
+        let pass = frames_per_pass(self.device(), frame_len * 4).saturating_mul(frame_len);
+        frames.chunks(pass).try_for_each(|part| self.encode_pass(part, rows))
+    }
+
+    fn reset(&mut self) -> Result<(), EncodeError> {
+        Ok(())
+    }
+
+    fn is_stateless(&self) -> bool {
+        true
+    }
+}
+
+/// One stream's spectral flux over consecutive rows of log-mel bands.
+#[derive(Debug, Default)]
+pub struct SpectralFlux {
+    previous: Option<Vec<f32>>,
+}
+
+impl SpectralFlux {
+    /// The flux of `bands` against the previous row; the first row ever has nothing before it
+    /// and is compared with itself (0).
+    pub fn push(&mut self, bands: &[f32]) -> f32 {
+        let previous = self.previous.get_or_insert_with(|| bands.to_vec());
+        let flux = bands
+            .iter()
+            .zip(previous.iter())
+            .map(|(now, before)| (now - before).max(0.0))
+            .sum();
+        previous.copy_from_slice(bands);
+        flux
+    }
+
+    /// Forgets the previous row, e.g. after a gap in the audio.
+    pub fn reset(&mut self) {
+        self.previous = None;
+    }
+}
+
+/// Streaming log-mel spectral flux of one stream.
+#[derive(Debug)]
+pub struct OnsetEnvelope {
+    bands: LogMelBands,
+    flux: SpectralFlux,
+    rows: Vec<f32>,
 }
 
 impl OnsetEnvelope {
     /// An onset envelope over `n_mels` bands for frames framed by `params`, on `device`.
     pub fn new(params: AudioFrameParams, n_mels: usize, device: Device) -> Result<Self, EncodeError> {
-        params.validate()?;
-        let spectrum = PowerSpectrum::new(params.frame_len, device)?;
-        let log_mel = LogMel::new(spectrum, params.rate_hz, params.frame_len, n_mels)?;
         Ok(Self {
-            params,
-            log_mel,
-            previous: None,
+            bands: LogMelBands::new(params, n_mels, device)?,
+            flux: SpectralFlux::default(),
+            rows: Vec::new(),
         })
     }
 
     /// The framing this envelope expects.
     pub fn params(&self) -> AudioFrameParams {
-        self.params
+        self.bands.params
     }
 
     /// Forgets the previous frame, e.g. after a gap in the audio.
     pub fn reset(&mut self) {
-        self.previous = None;
+        self.flux.reset();
     }
 
     /// Appends one flux value per frame of `frames` (row-major, `frame_len` samples each).
     pub fn encode(&mut self, frames: &[f32], flux: &mut Vec<f32>) -> Result<(), EncodeError> {
-        if frames.is_empty() {
-            return Ok(());
-        }
-        tch::no_grad(|| {
-            let batch = self.log_mel.spectrum().frames_tensor(frames)?;
-            let log_mel = self.log_mel.log_mel(&batch)?;
-            let count = log_mel.size()[0];
-            // The first frame ever has nothing before it and is compared with itself.
-            let previous = match self.previous.take() {
-                Some(previous) => previous,
-                None => log_mel
-                    .f_narrow(0, 0, 1)
-                    .map_err(torch("starting the onset envelope"))?,
-            };
-            let values = Tensor::f_cat(&[&previous, &log_mel], 0)
-                .and_then(|joined| joined.f_diff(1, 0, None::<Tensor>, None::<Tensor>))
-                .and_then(|rise| rise.f_relu())
-                .and_then(|rise| rise.f_sum_dim_intlist([1i64].as_slice(), false, tch::Kind::Float))
-                .map(|sum| sum.to_device(Device::Cpu))
-                .map_err(torch("computing spectral flux"))?;
-            self.previous = Some(
-                log_mel
-                    .f_narrow(0, count - 1, 1)
-                    .map_err(torch("keeping the last frame"))?,
-            );
-            flux.extend(Vec::<f32>::try_from(&values).map_err(torch("reading the onset envelope back"))?);
-            Ok(())
-        })
+        self.rows.clear();
+        self.bands.encode(frames, &mut self.rows)?;
+        let n_mels = self.bands.dim();
+        flux.extend(self.rows.chunks_exact(n_mels).map(|row| self.flux.push(row)));
+        Ok(())
     }
 }
 

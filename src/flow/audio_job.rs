@@ -112,7 +112,7 @@ pub(crate) fn build_live_audio<S: FeatureStage>(
             let framer = AudioFramer::new(encoders.audio.params())?;
             let joiner = encoders.joiner();
             let FollowEncoders { audio, video, .. } = encoders;
-            let seat = pools.seat(audio, run.batching, &run.metrics, &run.stream);
+            let seat = pools.seat(audio, run.batching, &run.metrics, &run.stream, "AudioFeatures");
             Some((PooledAudio { framer, seat }, video.map(|(encoder, _)| encoder), joiner))
         }
         None => None,

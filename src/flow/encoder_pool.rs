@@ -2,15 +2,16 @@
 //! the frames of them all: what keeps a GPU busy, and what spares a CPU the fixed cost of one
 //! op per stream per step.
 //!
-//! Each stream's audio-features operator frames its own audio (framing follows each stream's
+//! Each stream's `encode_pooled` operator frames its own audio (framing follows each stream's
 //! timestamps) and leaves the frames at its [`PoolSeat`]. After each step of the worker the
 //! driver calls [`EncoderPools::flush`]: every pool whose batch is due (as [`Batching`] says)
 //! encodes the frames waiting at all its seats in one call, hands each seat its rows and wakes
 //! its operator, which sends them on. Encoders that give the same features (the same name,
-//! framing and device) share one pool when they keep no state between frames (log-mel,
-//! chroma, stateless models); one with a memory of its stream (the rise of `logmel-flux`, a
-//! recurrent model) gets a pool of its own. A shared batch that fails is encoded again seat by
-//! seat, so that only the stream at fault fails.
+//! framing and device) share one pool when they keep no state between frames: `follow`'s
+//! log-mel and chroma, stateless models, and `sync`'s log-mel bands (each stream then takes
+//! their flux itself). One with a memory of its stream (the rise of `logmel-flux`, a recurrent
+//! model) gets a pool of its own. A shared batch that fails is encoded again seat by seat, so
+//! that only the stream at fault fails.
 //!
 //! The pools belong to one worker's thread; nothing here crosses threads.
 
@@ -25,9 +26,6 @@ use crate::engine_metrics::{EncoderMetrics, EngineMetrics};
 
 use super::operators::Batching;
 
-/// Name of the encoding stage in metrics; a shared pool's metrics carry the stream label
-/// [`SHARED_STREAM`].
-const STAGE: &str = "AudioFeatures";
 /// The stream label of a shared pool's batch metrics.
 pub(crate) const SHARED_STREAM: &str = "shared";
 
@@ -68,13 +66,15 @@ pub(crate) struct PoolSeat {
 impl EncoderPools {
     /// A seat for `stream` at the pool of encoders like `encoder`, which becomes that pool's
     /// encoder if there is none yet (and is dropped otherwise: the pool has one like it). An
-    /// encoder that keeps state between frames gets a pool of its own.
+    /// encoder that keeps state between frames gets a pool of its own. The pool's batches are
+    /// recorded in `metrics` as `stage`, of the stream [`SHARED_STREAM`] when shared.
     pub(crate) fn seat(
         &self,
         encoder: Box<dyn AudioEncoder>,
         batching: Batching,
         metrics: &EngineMetrics,
         stream: &str,
+        stage: &str,
     ) -> PoolSeat {
         let key = encoder.is_stateless().then(|| {
             let params = encoder.params();
@@ -104,7 +104,7 @@ impl EncoderPools {
                     key,
                     encoder,
                     batching,
-                    metrics: metrics.encoder(label, STAGE),
+                    metrics: metrics.encoder(label, stage),
                     seats: vec![Rc::downgrade(&seat)],
                     frames: Vec::new(),
                     rows: Vec::new(),
@@ -223,6 +223,8 @@ pub(crate) mod tests {
 
     use super::*;
 
+    const STAGE: &str = "Mean";
+
     /// One value per frame of two samples, its mean; counts its calls; fails on a frame of NaNs.
     #[derive(Debug)]
     pub(crate) struct FrameMean {
@@ -285,8 +287,8 @@ pub(crate) mod tests {
         let pools = EncoderPools::default();
         let metrics = EngineMetrics::default();
         let calls = Rc::new(RefCell::new(0));
-        let a = pools.seat(encoder(&calls, true), Batching::default(), &metrics, "a");
-        let b = pools.seat(encoder(&calls, true), Batching::default(), &metrics, "b");
+        let a = pools.seat(encoder(&calls, true), Batching::default(), &metrics, "a", STAGE);
+        let b = pools.seat(encoder(&calls, true), Batching::default(), &metrics, "b", STAGE);
         a.leave(&[1.0, 1.0, 2.0, 2.0]);
         b.leave(&[5.0, 5.0]);
         assert_eq!(pools.flush(), None);
@@ -301,8 +303,8 @@ pub(crate) mod tests {
         let pools = EncoderPools::default();
         let metrics = EngineMetrics::default();
         let calls = Rc::new(RefCell::new(0));
-        let a = pools.seat(encoder(&calls, false), Batching::default(), &metrics, "a");
-        let b = pools.seat(encoder(&calls, false), Batching::default(), &metrics, "b");
+        let a = pools.seat(encoder(&calls, false), Batching::default(), &metrics, "a", STAGE);
+        let b = pools.seat(encoder(&calls, false), Batching::default(), &metrics, "b", STAGE);
         a.leave(&[1.0, 1.0]);
         b.leave(&[3.0, 3.0]);
         pools.flush();
@@ -315,8 +317,8 @@ pub(crate) mod tests {
         let pools = EncoderPools::default();
         let metrics = EngineMetrics::default();
         let calls = Rc::new(RefCell::new(0));
-        let good = pools.seat(encoder(&calls, true), Batching::default(), &metrics, "good");
-        let bad = pools.seat(encoder(&calls, true), Batching::default(), &metrics, "bad");
+        let good = pools.seat(encoder(&calls, true), Batching::default(), &metrics, "good", STAGE);
+        let bad = pools.seat(encoder(&calls, true), Batching::default(), &metrics, "bad", STAGE);
         good.leave(&[4.0, 4.0]);
         bad.leave(&[f32::NAN, 0.0]);
         pools.flush();
@@ -333,7 +335,7 @@ pub(crate) mod tests {
             max_records: 3,
             max_wait: Duration::from_secs(60),
         };
-        let a = pools.seat(encoder(&calls, true), batching, &metrics, "a");
+        let a = pools.seat(encoder(&calls, true), batching, &metrics, "a", STAGE);
         a.leave(&[1.0, 1.0, 2.0, 2.0]);
         assert!(pools.flush().is_some_and(|wait| wait > Duration::from_secs(50)));
         assert!(taken(&a).is_empty());
@@ -347,7 +349,7 @@ pub(crate) mod tests {
         let pools = EncoderPools::default();
         let metrics = EngineMetrics::default();
         let calls = Rc::new(RefCell::new(0));
-        let a = pools.seat(encoder(&calls, true), Batching::default(), &metrics, "a");
+        let a = pools.seat(encoder(&calls, true), Batching::default(), &metrics, "a", STAGE);
         drop(a);
         pools.flush();
         assert!(pools.pools.borrow().is_empty());

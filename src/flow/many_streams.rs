@@ -61,7 +61,7 @@ impl StreamJob {
     ) -> Result<BuiltStream, FlowError> {
         let writer = Box::new(writer.clone());
         match self {
-            StreamJob::Sync(job) => build_sync(worker, at, job, writer),
+            StreamJob::Sync(job) => build_sync(worker, at, pools, job, writer),
             StreamJob::Follow(job) => build_follow(worker, at, pools, job, writer),
         }
     }

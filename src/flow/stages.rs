@@ -1,10 +1,9 @@
-//! The encoding stages of the graph: framing plus an encoder, as batch functions for
-//! [`EncodeBatches`](super::operators::EncodeBatches).
-
-use std::time::Instant;
+//! The graph's per-stream encoding stages, as batch functions for
+//! [`EncodeBatches`](super::operators::EncodeBatches): framing plus an encoder a stream keeps
+//! to itself, or what follows a shared encoder (the flux of a stream's log-mel bands).
 
 use crate::align::SpeechWindow;
-use crate::encode::{AudioEncoder, AudioFramer, BrightnessChange, OnsetEnvelope, VideoEncoder};
+use crate::encode::{AudioEncoder, AudioFramer, BrightnessChange, SpectralFlux, VideoEncoder};
 use crate::media::{AudioChunk, VideoFrame};
 
 use super::{AudioEvidence, EnvelopeSample, FeatureFrame, FlowError};
@@ -18,67 +17,55 @@ pub(crate) struct SpeechDetector {
     pub model: Box<dyn AudioEncoder>,
 }
 
-/// Audio chunks → onset envelope samples (one per frame hop) and, with a `speech` detector,
-/// the probability of speech per detector window.
-pub(crate) fn onset_stage(
-    mut framer: AudioFramer,
-    mut envelope: OnsetEnvelope,
-    mut speech: Option<SpeechDetector>,
+/// Rows of log-mel bands (one per frame hop) → onset envelope samples, through one stream's
+/// `flux`.
+pub(crate) fn flux_stage(
+    mut flux: SpectralFlux,
+) -> impl FnMut(&mut Vec<FeatureFrame>, &mut Vec<AudioEvidence>) -> Result<(), FlowError> {
+    move |frames, out| {
+        out.extend(frames.drain(..).map(|frame| {
+            AudioEvidence::Onset(EnvelopeSample {
+                time_ns: frame.time_ns,
+                value: flux.push(&frame.values),
+                captured_at: frame.captured_at,
+            })
+        }));
+        Ok(())
+    }
+}
+
+/// Audio chunks → the probability of speech per window of the `detector`'s model.
+pub(crate) fn speech_stage(
+    mut detector: SpeechDetector,
 ) -> impl FnMut(&mut Vec<AudioChunk>, &mut Vec<AudioEvidence>) -> Result<(), FlowError> {
-    let (mut frames, mut times, mut flux) = (Vec::new(), Vec::new(), Vec::new());
     let (mut windows, mut window_times, mut probabilities) = (Vec::new(), Vec::new(), Vec::new());
-    let mut captured: Vec<Instant> = Vec::new();
     move |chunks, out| {
-        frames.clear();
-        times.clear();
-        flux.clear();
-        captured.clear();
         windows.clear();
         window_times.clear();
         probabilities.clear();
         for chunk in chunks.drain(..) {
-            framer.push(chunk.pts_ns, &chunk.samples, &mut frames, &mut times);
-            captured.resize(times.len(), chunk.captured_at);
-            if let Some(detector) = speech.as_mut() {
-                detector
-                    .framer
-                    .push(chunk.pts_ns, &chunk.samples, &mut windows, &mut window_times);
-            }
+            detector
+                .framer
+                .push(chunk.pts_ns, &chunk.samples, &mut windows, &mut window_times);
         }
-        envelope.encode(&frames, &mut flux)?;
+        detector.model.encode(&windows, &mut probabilities)?;
+        // The framer times a window at its centre; the weights need its span.
+        let params = detector.framer.params();
+        let half_ns = params.centre_offset_ns().round() as u64;
+        let length_ns = (params.frame_len as f64 * 1e9 / f64::from(params.rate_hz)).round() as u64;
         out.extend(
-            times
+            window_times
                 .iter()
-                .zip(&flux)
-                .zip(&captured)
-                .map(|((&time_ns, &value), &captured_at)| {
-                    AudioEvidence::Onset(EnvelopeSample {
-                        time_ns,
-                        value,
-                        captured_at,
+                .zip(&probabilities)
+                .map(|(&centre_ns, &probability)| {
+                    let start_ns = centre_ns.saturating_sub(half_ns);
+                    AudioEvidence::Speech(SpeechWindow {
+                        start_ns,
+                        end_ns: start_ns + length_ns,
+                        probability,
                     })
                 }),
         );
-        if let Some(detector) = speech.as_mut() {
-            detector.model.encode(&windows, &mut probabilities)?;
-            // The framer times a window at its centre; the weights need its span.
-            let params = detector.framer.params();
-            let half_ns = params.centre_offset_ns().round() as u64;
-            let length_ns = (params.frame_len as f64 * 1e9 / f64::from(params.rate_hz)).round() as u64;
-            out.extend(
-                window_times
-                    .iter()
-                    .zip(&probabilities)
-                    .map(|(&centre_ns, &probability)| {
-                        let start_ns = centre_ns.saturating_sub(half_ns);
-                        AudioEvidence::Speech(SpeechWindow {
-                            start_ns,
-                            end_ns: start_ns + length_ns,
-                            probability,
-                        })
-                    }),
-            );
-        }
         Ok(())
     }
 }

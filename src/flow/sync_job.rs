@@ -1,9 +1,9 @@
 //! The `sync` job: the A/V offset of one live stream.
 //!
 //! ```text
-//! audio ─ onset envelope (log-mel flux, 5 ms hop) ─┐
-//!         [+ speech probability, 32 ms windows]     ├─ estimate offset ─ write events
-//! video ─ brightness change (per frame) ───────────┘
+//! audio ─┬─ log-mel bands (5 ms hop, shared encoder) ─ flux ─┐
+//!        └─ [speech probability, 32 ms windows] ─────────────┼─ estimate offset ─ write events
+//! video ─ brightness change (per frame) ─────────────────────┘
 //! ```
 //!
 //! Audio, video and the source's health enter on the worker that captures the stream and
@@ -24,8 +24,8 @@ use timely::worker::Worker;
 use crate::align::{AvLagEstimator, LagConfig, OffsetTracker, OffsetTrackerConfig};
 use crate::config::{Pace, SourceSpec};
 use crate::encode::{
-    AudioEncoder, AudioFrameParams, AudioFramer, AudioModel, BrightnessChange, DeviceChoice, EncodeError,
-    OnsetEnvelope, TorchScriptEncoder,
+    AudioEncoder, AudioFrameParams, AudioFramer, AudioModel, BrightnessChange, DeviceChoice, EncodeError, LogMelBands,
+    SpectralFlux, TorchScriptEncoder,
 };
 use crate::engine_metrics::EngineMetrics;
 use crate::events::{DiscontKind, EventBody};
@@ -37,9 +37,9 @@ use super::encoder_pool::EncoderPools;
 use super::follow_features::model_settings;
 use super::held::{held_stage, held_writer};
 use super::ingest::{health_events, Feed, Ingest, StatusFeed};
-use super::operators::{Batching, EncodeBatches, EstimateOffset, EventSink, WriteEvents};
+use super::operators::{Batching, EncodeBatches, EncodePooled, EstimateOffset, EventSink, PooledAudio, WriteEvents};
 use super::placement::StreamSite;
-use super::stages::{onset_stage, video_change_stage, SpeechDetector};
+use super::stages::{flux_stage, speech_stage, video_change_stage, SpeechDetector};
 use super::{AudioEvidence, FailureSlot, FlowError, StatusRecord, StopSignal};
 
 /// Framing of the onset envelope: 16 ms windows every 5 ms at 16 kHz, fine enough to time an
@@ -96,20 +96,26 @@ pub struct SyncJob {
 /// Runs `job`, writing its events to `writer`; returns the run's summary.
 pub fn run_sync(job: SyncJob, writer: Box<dyn EventWriter + Send>) -> Result<RunSummary, FlowError> {
     let mut worker = local_worker();
-    build_sync(&mut worker, StreamSite::alone(), &job, writer)?.run_alone(&mut worker, &EncoderPools::default())
+    let pools = EncoderPools::default();
+    build_sync(&mut worker, StreamSite::alone(), &pools, &job, writer)?.run_alone(&mut worker, &pools)
 }
 
-/// The holder's encoding stages: audio chunks to onset evidence, pictures to brightness change.
-struct SyncStages<A, V> {
-    audio: A,
+/// The holder's encoding stages: audio to log-mel bands at the worker's shared encoder and
+/// their flux, audio to the probability of speech, pictures to brightness change.
+struct SyncStages<F, S, V> {
+    bands: PooledAudio,
+    flux: F,
+    speech: Option<S>,
     video: V,
 }
 
 /// Adds `job`'s graph to `worker` as `at` says: the capture where the stream is captured, the
-/// encoders, the estimator and the sink where it is held.
+/// encoders (the log-mel bands at a seat in `pools`), the estimator and the sink where it is
+/// held.
 pub(crate) fn build_sync(
     worker: &mut Worker,
     at: StreamSite,
+    pools: &EncoderPools,
     job: &SyncJob,
     writer: Box<dyn EventWriter + Send>,
 ) -> Result<BuiltStream, FlowError> {
@@ -119,23 +125,33 @@ pub(crate) fn build_sync(
     let stages = match role.holds {
         true => {
             let device = job.device.resolve()?;
-            let framer = AudioFramer::new(ONSET_FRAMES)?;
-            let envelope = OnsetEnvelope::new(ONSET_FRAMES, ONSET_MELS, device)?;
+            let bands = Box::new(LogMelBands::new(ONSET_FRAMES, ONSET_MELS, device)?);
+            let seat = pools.seat(bands, job.batching, &job.metrics, &job.stream, "OnsetBands");
             let speech = job
                 .speech_model
                 .as_deref()
                 .map(|path| speech_detector(path, device))
                 .transpose()?;
             Some(SyncStages {
-                audio: onset_stage(framer, envelope, speech),
+                bands: PooledAudio {
+                    framer: AudioFramer::new(ONSET_FRAMES)?,
+                    seat,
+                },
+                flux: flux_stage(SpectralFlux::default()),
+                speech: speech.map(speech_stage),
                 video: video_change_stage(BrightnessChange::new(device)),
             })
         }
         false => None,
     };
-    let (audio_stage, video_stage) = match stages {
-        Some(SyncStages { audio, video }) => (Some(audio), Some(video)),
-        None => (None, None),
+    let (bands_stage, flux_stage, speech_stage, video_stage) = match stages {
+        Some(SyncStages {
+            bands,
+            flux,
+            speech,
+            video,
+        }) => (Some(bands), Some(flux), speech, Some(video)),
+        None => (None, None, None, None),
     };
     // Only the capturer opens the source: on another machine it may not exist.
     let opened = match role.captures {
@@ -177,16 +193,30 @@ pub(crate) fn build_sync(
             } => Some(AudioEvidence::Restart { time_ns: live_ns }),
             _ => None,
         });
-        let audio_envelope = audio
-            .exchange(move |_| holder)
+        let audio = audio.exchange(move |_| holder);
+        let mut audio_envelope = audio
+            .clone()
+            .encode_pooled(bands_stage, failures.clone())
             .encode_batches_with(
-                "OnsetEnvelope",
+                "OnsetFlux",
                 failures.clone(),
-                job.batching,
-                job.metrics.encoder(&job.stream, "OnsetEnvelope"),
-                held_stage(audio_stage, "OnsetEnvelope"),
+                Batching::default(),
+                job.metrics.encoder(&job.stream, "OnsetFlux"),
+                held_stage(flux_stage, "OnsetFlux"),
             )
             .concat(restarts);
+        // Every worker builds the speech branch when the job has a model, so that their
+        // dataflows stay alike.
+        if job.speech_model.is_some() {
+            let speech = audio.encode_batches_with(
+                "SpeechProbability",
+                failures.clone(),
+                job.batching,
+                job.metrics.encoder(&job.stream, "SpeechProbability"),
+                held_stage(speech_stage, "SpeechProbability"),
+            );
+            audio_envelope = audio_envelope.concat(speech);
+        }
         let video_envelope = video.exchange(move |_| holder).encode_batches_with(
             "BrightnessChange",
             failures.clone(),

@@ -163,7 +163,7 @@ mod tests {
                     stateless: true,
                 });
                 let framer = AudioFramer::new(encoder.params()).expect("valid framing");
-                let seat = pools.seat(encoder, Batching::default(), &metrics, name);
+                let seat = pools.seat(encoder, Batching::default(), &metrics, name, "Mean");
                 let stage = PooledAudio { framer, seat };
                 let (input, captured) = worker.dataflow::<u64, _, _>(|scope| {
                     let (input, chunks) = scope.new_input::<Vec<AudioChunk>>();
