@@ -9,10 +9,10 @@
 //! under the 20 ms the tick lasts (p99). Latency: each provisional position's `latency_ns`,
 //! from the frame's creation to its event.
 //!
-//! Then the same with 1 and 2 workers (threads), as `--workers` runs them, and with two
-//! processes on 127.0.0.1 as one timely cluster (one worker each), as `-n 2 -p I -h HOSTS`
-//! runs them: both build every stream's operator and each feeds the half it owns, so a tick
-//! ends in either process only once the other has passed it too. The bench starts the two
+//! Then the same with 1 and 2 workers (timely's threads of one process), as `--workers` runs
+//! them, and with two processes on 127.0.0.1 as one timely cluster (one worker each), as
+//! `-n 2 -p I -h HOSTS` runs them: every worker builds every stream's operator and feeds the
+//! share it owns, so a tick ends on a worker only once the others have passed it too. The bench starts the two
 //! processes itself (this binary again, told its part by `STREAMS_CLUSTER_*` variables).
 //!
 //! `cargo bench --bench streams` (STREAMS_SECONDS sets each run's length, default 10 s;
@@ -219,8 +219,9 @@ fn capacity_table(ticks: usize) {
     }
 }
 
-/// Streams kept in real time with 1 and 2 workers (threads, each a timely worker of its own
-/// holding its share of the streams, as `--workers` does), tracking alone at d = 12.
+/// Streams kept in real time with 1 and 2 workers (threads of one process, timely's own, as
+/// `--workers` runs them: every worker builds every stream's operator and feeds its share),
+/// tracking alone at d = 12.
 fn workers_table(ticks: usize) {
     let dim = 12;
     let reference =
@@ -230,17 +231,27 @@ fn workers_table(ticks: usize) {
     println!("| --- | --- | --- | --- | --- |");
     for workers in [1usize, 2] {
         for per_worker in [256usize, 384] {
-            let reports: Vec<RunReport> = std::thread::scope(|scope| {
-                let runs: Vec<_> = (0..workers)
-                    .map(|_| scope.spawn(|| run(&reference, dim, per_worker, ticks, false)))
-                    .collect();
-                runs.into_iter().filter_map(|r| r.join().ok()).collect()
-            });
+            let reference = reference.clone();
+            let streams = workers * per_worker;
+            let guards = timely::execute(timely::Config::process(workers), move |worker| {
+                let (index, peers) = (worker.index(), worker.peers());
+                follow_streams(
+                    worker,
+                    &reference,
+                    dim,
+                    streams,
+                    |s| s % peers == index,
+                    ticks,
+                    false,
+                    None,
+                )
+            })
+            .expect("the workers start");
+            let reports: Vec<RunReport> = guards.join().into_iter().flatten().collect();
             let busy_p99 = reports.iter().map(|r| quantile(&r.busy_ms, 0.99)).fold(0.0, f64::max);
             let latencies: Vec<f64> = reports.iter().flat_map(|r| r.latency_ms.iter().copied()).collect();
             println!(
-                "| {workers} | {} | {busy_p99:.2} ms | {:.2} ms | {} |",
-                workers * per_worker,
+                "| {workers} | {streams} | {busy_p99:.2} ms | {:.2} ms | {} |",
                 quantile(&latencies, 0.99),
                 if busy_p99 < HOP.as_secs_f64() * 1e3 {
                     "yes"

@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::Path;
 
 use super::model_contract::{ChannelOrder, ModelContract};
-use super::{EncodeError, PixelLayout, TorchScriptEncoder, VideoFeatureEncoder, VideoFrameFormat};
+use super::{EncodeError, PixelLayout, TorchScriptEncoder, VideoFeature, VideoFeatureEncoder, VideoFrameFormat};
 
 /// A video encoder as the graph and the reference encoding use it.
 pub trait VideoEncoder: fmt::Debug {
@@ -19,6 +19,11 @@ pub trait VideoEncoder: fmt::Debug {
     fn encode(&mut self, pixels: &[u8], features: &mut Vec<f32>) -> Result<(), EncodeError>;
     /// Forgets the stream so far, before another recording.
     fn reset(&mut self);
+    /// True when each frame's features depend on that frame alone, so that one encoder may
+    /// encode the frames of several streams in one batch.
+    fn is_stateless(&self) -> bool {
+        false
+    }
 }
 
 impl VideoEncoder for VideoFeatureEncoder {
@@ -40,6 +45,11 @@ impl VideoEncoder for VideoFeatureEncoder {
 
     fn reset(&mut self) {
         VideoFeatureEncoder::reset(self);
+    }
+
+    /// All but motion energy, which compares each frame with the one before.
+    fn is_stateless(&self) -> bool {
+        !matches!(self.feature(), VideoFeature::MotionEnergy { .. })
     }
 }
 
@@ -102,4 +112,9 @@ impl VideoEncoder for VideoModel {
 
     /// Models are taken as stateless: each frame is encoded on its own.
     fn reset(&mut self) {}
+
+    /// A video model's contract declares no state.
+    fn is_stateless(&self) -> bool {
+        true
+    }
 }

@@ -5,6 +5,7 @@
 //! ```text
 //! live audio ─ exchange ─ features (log-mel or chroma, 20 ms) ─┬─ job stage ─ write events
 //! live video ─ exchange ─ features (thumbnail, motion…) ─ join ┘   (video only when compared)
+//! (both encoders shared with the worker's other streams where they keep no state)
 //! health ─── exchange ───────────────────────────────────────────────────────┘
 //! ```
 //!
@@ -28,13 +29,12 @@ use crate::serve::{EventWriter, RunSummary};
 use super::driver::{local_worker, open_capture, BuiltStream, OpenedCapture, QueueDepths, StreamFeed};
 use super::encoder_pool::EncoderPools;
 use super::follow_features::FollowEncoders;
-use super::held::{held_stage, held_writer};
+use super::held::held_writer;
 use super::ingest::{health_events, Feed, Ingest, StatusFeed};
 use super::operators::{
-    Batching, EncodeBatches, EncodePooled, EventSink, JoinVideo, PooledAudio, WriteEvents, LIVE_VIDEO_WAIT_NS,
+    Batching, EncodePooled, EventSink, JoinVideo, Pictures, PooledStage, WriteEvents, LIVE_VIDEO_WAIT_NS,
 };
 use super::placement::StreamSite;
-use super::stages::video_feature_stage;
 use super::{FailureSlot, FeatureFrame, FlowError, StatusRecord, StopSignal, StreamEvent};
 
 /// The job-specific part of the graph: feature frames in, events out.
@@ -112,13 +112,20 @@ pub(crate) fn build_live_audio<S: FeatureStage>(
             let framer = AudioFramer::new(encoders.audio.params())?;
             let joiner = encoders.joiner();
             let FollowEncoders { audio, video, .. } = encoders;
-            let seat = pools.seat(audio, run.batching, &run.metrics, &run.stream, "AudioFeatures");
-            Some((PooledAudio { framer, seat }, video.map(|(encoder, _)| encoder), joiner))
+            let audio = PooledStage {
+                framing: framer,
+                seat: pools.seat(audio, run.batching, &run.metrics, &run.stream, "AudioFeatures"),
+            };
+            let video = video.map(|(encoder, _)| PooledStage {
+                framing: Pictures,
+                seat: pools.seat(encoder, run.batching, &run.metrics, &run.stream, "VideoFeatures"),
+            });
+            Some((audio, video, joiner))
         }
         None => None,
     };
     let (audio_stage, video_stage, joiner) = match held {
-        Some((audio, video, joiner)) => (Some(audio), video.map(video_feature_stage), joiner),
+        Some((audio, video, joiner)) => (Some(audio), video, joiner),
         None => (None, None, None),
     };
 
@@ -135,19 +142,17 @@ pub(crate) fn build_live_audio<S: FeatureStage>(
     let (audio_in, video_in, status_in) = worker.dataflow::<u64, _, _>(|scope| {
         let (audio_in, audio_chunks) = scope.new_input::<Vec<AudioChunk>>();
         let (status_in, status) = scope.new_input::<Vec<StatusRecord>>();
-        let mut frames = audio_chunks
-            .exchange(move |_| holder)
-            .encode_pooled(audio_stage, failures.clone());
+        let mut frames =
+            audio_chunks
+                .exchange(move |_| holder)
+                .encode_pooled("AudioFeatures", audio_stage, failures.clone());
         let mut video_in = None;
         if run.video_compared {
             let (input, pictures) = scope.new_input::<Vec<VideoFrame>>();
-            let video_frames = pictures.exchange(move |_| holder).encode_batches_with(
-                "VideoFeatures",
-                failures.clone(),
-                run.batching,
-                run.metrics.encoder(&run.stream, "VideoFeatures"),
-                held_stage(video_stage, "VideoFeatures"),
-            );
+            let video_frames =
+                pictures
+                    .exchange(move |_| holder)
+                    .encode_pooled("VideoFeatures", video_stage, failures.clone());
             let max_wait_ns = match run.pace {
                 Pace::Realtime => Some(LIVE_VIDEO_WAIT_NS),
                 Pace::Fast => None,

@@ -1,16 +1,17 @@
-//! Audio encoders a worker shares among the streams it holds, so that one tensor op encodes
+//! Encoders a worker shares among the streams it holds, so that one tensor op encodes
 //! the frames of them all: what keeps a GPU busy, and what spares a CPU the fixed cost of one
 //! op per stream per step.
 //!
-//! Each stream's `encode_pooled` operator frames its own audio (framing follows each stream's
-//! timestamps) and leaves the frames at its [`PoolSeat`]. After each step of the worker the
+//! Each stream's `encode_pooled` operator frames its own records (audio framing follows each
+//! stream's timestamps; a picture is a frame) and leaves the frames at its [`PoolSeat`]. After each step of the worker the
 //! driver calls [`EncoderPools::flush`]: every pool whose batch is due (as [`Batching`] says)
 //! encodes the frames waiting at all its seats in one call, hands each seat its rows and wakes
 //! its operator, which sends them on. Encoders that give the same features (the same name,
-//! framing and device) share one pool when they keep no state between frames: `follow`'s
-//! log-mel and chroma, stateless models, and `sync`'s log-mel bands (each stream then takes
-//! their flux itself). One with a memory of its stream (the rise of `logmel-flux`, a recurrent
-//! model) gets a pool of its own. A shared batch that fails is encoded again seat by seat, so
+//! framing or picture format and device) share one pool when they keep no state between
+//! frames: `follow`'s log-mel and chroma, its luma thumbnails and colour histograms, stateless
+//! models, and `sync`'s log-mel bands (each stream then takes their flux itself). One with a
+//! memory of its stream (the rise of `logmel-flux`, motion energy, a recurrent model) gets a
+//! pool of its own. A shared batch that fails is encoded again seat by seat, so
 //! that only the stream at fault fails.
 //!
 //! The pools belong to one worker's thread; nothing here crosses threads.
@@ -21,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use timely::scheduling::Activator;
 
-use crate::encode::{AudioEncoder, EncodeError};
+use crate::encode::{AudioEncoder, EncodeError, VideoEncoder};
 use crate::engine_metrics::{EncoderMetrics, EngineMetrics};
 
 use super::operators::Batching;
@@ -29,27 +30,111 @@ use super::operators::Batching;
 /// The stream label of a shared pool's batch metrics.
 pub(crate) const SHARED_STREAM: &str = "shared";
 
+/// What a pool needs of an encoder: frames of a fixed number of samples in, rows of a fixed
+/// width out, and whether it may serve several streams.
+pub(crate) trait PooledEncoder: Sized + 'static {
+    /// One sample of a frame: an audio sample, or a byte of a picture.
+    type Sample: Copy + 'static;
+    /// Samples per frame.
+    fn frame_len(&self) -> usize;
+    /// Values per row.
+    fn row_len(&self) -> usize;
+    /// Encodes row-major frames, appending one row each to `rows`.
+    fn encode_frames(&mut self, frames: &[Self::Sample], rows: &mut Vec<f32>) -> Result<(), EncodeError>;
+    /// Equal for encoders that give equal features; `None` for one that keeps state between
+    /// frames, which must serve one stream only.
+    fn share_key(&self) -> Option<String>;
+    /// The worker's pools of encoders of this kind.
+    fn pools_in(pools: &EncoderPools) -> &RefCell<Vec<Pool<Self>>>;
+}
+
+impl PooledEncoder for Box<dyn AudioEncoder> {
+    type Sample = f32;
+
+    fn frame_len(&self) -> usize {
+        self.params().frame_len
+    }
+
+    fn row_len(&self) -> usize {
+        self.dim()
+    }
+
+    fn encode_frames(&mut self, frames: &[f32], rows: &mut Vec<f32>) -> Result<(), EncodeError> {
+        self.encode(frames, rows)
+    }
+
+    fn share_key(&self) -> Option<String> {
+        let params = self.params();
+        self.is_stateless().then(|| {
+            format!(
+                "{}/{}/{}/{}/{:?}",
+                self.name(),
+                params.rate_hz,
+                params.frame_len,
+                params.hop_len,
+                self.device()
+            )
+        })
+    }
+
+    fn pools_in(pools: &EncoderPools) -> &RefCell<Vec<Pool<Self>>> {
+        &pools.inner.audio
+    }
+}
+
+impl PooledEncoder for Box<dyn VideoEncoder> {
+    type Sample = u8;
+
+    fn frame_len(&self) -> usize {
+        self.format().frame_bytes()
+    }
+
+    fn row_len(&self) -> usize {
+        self.dim()
+    }
+
+    fn encode_frames(&mut self, frames: &[u8], rows: &mut Vec<f32>) -> Result<(), EncodeError> {
+        self.encode(frames, rows)
+    }
+
+    fn share_key(&self) -> Option<String> {
+        let format = self.format();
+        self.is_stateless()
+            .then(|| format!("{}/{}x{}/{:?}", self.name(), format.width, format.height, format.layout))
+    }
+
+    fn pools_in(pools: &EncoderPools) -> &RefCell<Vec<Pool<Self>>> {
+        &pools.inner.video
+    }
+}
+
 /// The pools of one worker.
 #[derive(Clone, Default)]
 pub(crate) struct EncoderPools {
-    pools: Rc<RefCell<Vec<Pool>>>,
-}
-
-struct Pool {
-    /// Encoders with equal keys give equal features; `None` for an encoder that is not shared.
-    key: Option<String>,
-    encoder: Box<dyn AudioEncoder>,
-    batching: Batching,
-    metrics: EncoderMetrics,
-    seats: Vec<Weak<RefCell<Seat>>>,
-    frames: Vec<f32>,
-    rows: Vec<f32>,
+    inner: Rc<PoolsOfKinds>,
 }
 
 #[derive(Default)]
-struct Seat {
+struct PoolsOfKinds {
+    audio: RefCell<Vec<Pool<Box<dyn AudioEncoder>>>>,
+    video: RefCell<Vec<Pool<Box<dyn VideoEncoder>>>>,
+}
+
+/// One encoder and the seats of the streams it serves.
+pub(crate) struct Pool<E: PooledEncoder> {
+    /// Encoders with equal keys give equal features; `None` for an encoder that is not shared.
+    key: Option<String>,
+    encoder: E,
+    batching: Batching,
+    metrics: EncoderMetrics,
+    seats: Vec<Weak<RefCell<Seat<E::Sample>>>>,
+    frames: Vec<E::Sample>,
+    rows: Vec<f32>,
+}
+
+struct Seat<S> {
     /// Frames left to encode, row-major, and when the first of them was left.
-    waiting: Vec<f32>,
+    waiting: Vec<S>,
     waiting_since: Option<Instant>,
     /// Rows encoded and not yet taken.
     encoded: Vec<f32>,
@@ -58,8 +143,9 @@ struct Seat {
 }
 
 /// One stream's place at a pool.
-pub(crate) struct PoolSeat {
-    seat: Rc<RefCell<Seat>>,
+pub(crate) struct PoolSeat<S> {
+    seat: Rc<RefCell<Seat<S>>>,
+    frame_len: usize,
     dim: usize,
 }
 
@@ -68,31 +154,28 @@ impl EncoderPools {
     /// encoder if there is none yet (and is dropped otherwise: the pool has one like it). An
     /// encoder that keeps state between frames gets a pool of its own. The pool's batches are
     /// recorded in `metrics` as `stage`, of the stream [`SHARED_STREAM`] when shared.
-    pub(crate) fn seat(
+    pub(crate) fn seat<E: PooledEncoder>(
         &self,
-        encoder: Box<dyn AudioEncoder>,
+        encoder: E,
         batching: Batching,
         metrics: &EngineMetrics,
         stream: &str,
         stage: &str,
-    ) -> PoolSeat {
-        let key = encoder.is_stateless().then(|| {
-            let params = encoder.params();
-            format!(
-                "{}/{}/{}/{}/{:?}",
-                encoder.name(),
-                params.rate_hz,
-                params.frame_len,
-                params.hop_len,
-                encoder.device()
-            )
-        });
-        let seat = Rc::new(RefCell::new(Seat::default()));
+    ) -> PoolSeat<E::Sample> {
+        let key = encoder.share_key();
+        let seat = Rc::new(RefCell::new(Seat {
+            waiting: Vec::new(),
+            waiting_since: None,
+            encoded: Vec::new(),
+            failure: None,
+            activator: None,
+        }));
         let placed = PoolSeat {
             seat: seat.clone(),
-            dim: encoder.dim(),
+            frame_len: encoder.frame_len(),
+            dim: encoder.row_len(),
         };
-        let mut pools = self.pools.borrow_mut();
+        let mut pools = E::pools_in(self).borrow_mut();
         let shared = key
             .as_ref()
             .and_then(|key| pools.iter_mut().find(|p| p.key.as_ref() == Some(key)));
@@ -117,17 +200,23 @@ impl EncoderPools {
     /// Encodes what waits at every pool whose batch is due. Returns how long until the next
     /// batch is due, if one waits that is not.
     pub(crate) fn flush(&self) -> Option<Duration> {
-        let mut pools = self.pools.borrow_mut();
-        pools.retain(|pool| pool.seats.iter().any(|seat| seat.strong_count() > 0));
-        pools.iter_mut().filter_map(Pool::flush).min()
+        let audio = flush_all(&self.inner.audio);
+        let video = flush_all(&self.inner.video);
+        audio.into_iter().chain(video).min()
     }
 }
 
-impl Pool {
+fn flush_all<E: PooledEncoder>(pools: &RefCell<Vec<Pool<E>>>) -> Option<Duration> {
+    let mut pools = pools.borrow_mut();
+    pools.retain(|pool| pool.seats.iter().any(|seat| seat.strong_count() > 0));
+    pools.iter_mut().filter_map(Pool::flush).min()
+}
+
+impl<E: PooledEncoder> Pool<E> {
     fn flush(&mut self) -> Option<Duration> {
         self.seats.retain(|seat| seat.strong_count() > 0);
-        let seats: Vec<Rc<RefCell<Seat>>> = self.seats.iter().filter_map(Weak::upgrade).collect();
-        let frame_len = self.encoder.params().frame_len;
+        let seats: Vec<_> = self.seats.iter().filter_map(Weak::upgrade).collect();
+        let frame_len = self.encoder.frame_len().max(1);
         let counts: Vec<usize> = seats.iter().map(|s| s.borrow().waiting.len() / frame_len).collect();
         let waiting: usize = counts.iter().sum();
         if waiting == 0 {
@@ -150,9 +239,9 @@ impl Pool {
         self.rows.clear();
         self.metrics.batch_records.observe(waiting as f64);
         let started = Instant::now();
-        let together = self.encoder.encode(&self.frames, &mut self.rows);
+        let together = self.encoder.encode_frames(&self.frames, &mut self.rows);
         self.metrics.batch_seconds.observe_duration(started.elapsed());
-        let dim = self.encoder.dim();
+        let dim = self.encoder.row_len();
         let mut offset = 0;
         for (seat, &count) in seats.iter().zip(&counts) {
             if count == 0 {
@@ -167,7 +256,7 @@ impl Pool {
                 Err(_) => {
                     let mut alone = Vec::with_capacity(count * dim);
                     let frames = &self.frames[offset * frame_len..(offset + count) * frame_len];
-                    match self.encoder.encode(frames, &mut alone) {
+                    match self.encoder.encode_frames(frames, &mut alone) {
                         Ok(()) => seat.encoded.append(&mut alone),
                         Err(error) => seat.failure = Some(error),
                     }
@@ -182,10 +271,15 @@ impl Pool {
     }
 }
 
-impl PoolSeat {
+impl<S: Copy> PoolSeat<S> {
     /// Values per encoded row.
     pub(crate) fn dim(&self) -> usize {
         self.dim
+    }
+
+    /// Samples per frame.
+    pub(crate) fn frame_len(&self) -> usize {
+        self.frame_len
     }
 
     /// Wakes `activator`'s operator when rows are ready.
@@ -194,7 +288,7 @@ impl PoolSeat {
     }
 
     /// Leaves row-major frames to encode.
-    pub(crate) fn leave(&self, frames: &[f32]) {
+    pub(crate) fn leave(&self, frames: &[S]) {
         if frames.is_empty() {
             return;
         }
@@ -276,7 +370,7 @@ pub(crate) mod tests {
         })
     }
 
-    fn taken(seat: &PoolSeat) -> Vec<f32> {
+    fn taken(seat: &PoolSeat<f32>) -> Vec<f32> {
         let mut rows = Vec::new();
         seat.take(&mut rows).expect("no failure");
         rows
@@ -352,6 +446,6 @@ pub(crate) mod tests {
         let a = pools.seat(encoder(&calls, true), Batching::default(), &metrics, "a", STAGE);
         drop(a);
         pools.flush();
-        assert!(pools.pools.borrow().is_empty());
+        assert!(pools.inner.audio.borrow().is_empty());
     }
 }

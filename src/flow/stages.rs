@@ -3,7 +3,7 @@
 //! to itself, or what follows a shared encoder (the flux of a stream's log-mel bands).
 
 use crate::align::SpeechWindow;
-use crate::encode::{AudioEncoder, AudioFramer, BrightnessChange, SpectralFlux, VideoEncoder};
+use crate::encode::{AudioEncoder, AudioFramer, BrightnessChange, SpectralFlux};
 use crate::media::{AudioChunk, VideoFrame};
 
 use super::{AudioEvidence, EnvelopeSample, FeatureFrame, FlowError};
@@ -104,34 +104,6 @@ pub(crate) fn video_change_stage(
             start = end;
         }
         frames.clear();
-        Ok(())
-    }
-}
-
-/// Greyscale frames → video feature frames (one per picture, timed at the picture).
-pub(crate) fn video_feature_stage(
-    mut encoder: Box<dyn VideoEncoder>,
-) -> impl FnMut(&mut Vec<VideoFrame>, &mut Vec<FeatureFrame>) -> Result<(), FlowError> {
-    let (mut pixels, mut features) = (Vec::new(), Vec::new());
-    move |frames, out| {
-        frames.sort_by_key(|f| f.pts_ns);
-        pixels.clear();
-        features.clear();
-        for frame in frames.iter() {
-            pixels.extend_from_slice(&frame.pixels);
-        }
-        encoder.encode(&pixels, &mut features)?;
-        let dim = encoder.dim();
-        out.extend(
-            frames
-                .drain(..)
-                .zip(features.chunks_exact(dim))
-                .map(|(frame, values)| FeatureFrame {
-                    time_ns: frame.pts_ns,
-                    values: values.to_vec(),
-                    captured_at: frame.captured_at,
-                }),
-        );
         Ok(())
     }
 }

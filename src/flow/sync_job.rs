@@ -37,7 +37,7 @@ use super::encoder_pool::EncoderPools;
 use super::follow_features::model_settings;
 use super::held::{held_stage, held_writer};
 use super::ingest::{health_events, Feed, Ingest, StatusFeed};
-use super::operators::{Batching, EncodeBatches, EncodePooled, EstimateOffset, EventSink, PooledAudio, WriteEvents};
+use super::operators::{Batching, EncodeBatches, EncodePooled, EstimateOffset, EventSink, PooledStage, WriteEvents};
 use super::placement::StreamSite;
 use super::stages::{flux_stage, speech_stage, video_change_stage, SpeechDetector};
 use super::{AudioEvidence, FailureSlot, FlowError, StatusRecord, StopSignal};
@@ -103,7 +103,7 @@ pub fn run_sync(job: SyncJob, writer: Box<dyn EventWriter + Send>) -> Result<Run
 /// The holder's encoding stages: audio to log-mel bands at the worker's shared encoder and
 /// their flux, audio to the probability of speech, pictures to brightness change.
 struct SyncStages<F, S, V> {
-    bands: PooledAudio,
+    bands: PooledStage<AudioFramer, f32>,
     flux: F,
     speech: Option<S>,
     video: V,
@@ -125,7 +125,7 @@ pub(crate) fn build_sync(
     let stages = match role.holds {
         true => {
             let device = job.device.resolve()?;
-            let bands = Box::new(LogMelBands::new(ONSET_FRAMES, ONSET_MELS, device)?);
+            let bands: Box<dyn AudioEncoder> = Box::new(LogMelBands::new(ONSET_FRAMES, ONSET_MELS, device)?);
             let seat = pools.seat(bands, job.batching, &job.metrics, &job.stream, "OnsetBands");
             let speech = job
                 .speech_model
@@ -133,8 +133,8 @@ pub(crate) fn build_sync(
                 .map(|path| speech_detector(path, device))
                 .transpose()?;
             Some(SyncStages {
-                bands: PooledAudio {
-                    framer: AudioFramer::new(ONSET_FRAMES)?,
+                bands: PooledStage {
+                    framing: AudioFramer::new(ONSET_FRAMES)?,
                     seat,
                 },
                 flux: flux_stage(SpectralFlux::default()),
@@ -196,7 +196,7 @@ pub(crate) fn build_sync(
         let audio = audio.exchange(move |_| holder);
         let mut audio_envelope = audio
             .clone()
-            .encode_pooled(bands_stage, failures.clone())
+            .encode_pooled("OnsetBands", bands_stage, failures.clone())
             .encode_batches_with(
                 "OnsetFlux",
                 failures.clone(),

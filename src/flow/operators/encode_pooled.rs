@@ -1,11 +1,12 @@
-//! `encode_pooled`: audio chunks to feature frames through an encoder the worker may share
-//! with the other streams it holds (see `flow::encoder_pool`).
+//! `encode_pooled`: a stream's records to feature frames through an encoder the worker may
+//! share with the other streams it holds (see `flow::encoder_pool`).
 //!
-//! The operator frames its stream's audio and leaves the frames at its seat in the pool; the
-//! worker's driver encodes all seats' frames in one batch after the step, and wakes the
-//! operator, which sends each row on as a feature frame under the time its audio came in at.
-//! Until then the operator holds a capability no later than its oldest waiting frame, so the
-//! frontier after it waits for the batch. An encoder error is left in the [`FailureSlot`].
+//! The operator turns its stream's records into frames (audio by its framer, pictures as they
+//! are) and leaves them at its seat in the pool; the worker's driver encodes all seats' frames
+//! in one batch after the step, and wakes the operator, which sends each row on as a feature
+//! frame under the time its record came in at. Until then the operator holds a capability no
+//! later than its oldest waiting frame, so the frontier after it waits for the batch. An
+//! encoder error is left in the [`FailureSlot`].
 //!
 //! On a worker that does not hold the stream there is no stage (`None`): the operator is there
 //! because every worker builds the same dataflow, and records never reach it.
@@ -13,73 +14,145 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
+use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Pipeline;
-use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::generic::{Operator, OutputBuilderSession};
 use timely::dataflow::operators::Capability;
 use timely::dataflow::StreamVec;
 
-use crate::encode::AudioFramer;
+use crate::encode::{AudioFramer, EncodeError};
 use crate::flow::encoder_pool::PoolSeat;
 use crate::flow::{FailureSlot, FeatureFrame, FlowError};
-use crate::media::AudioChunk;
+use crate::media::{AudioChunk, VideoFrame};
+
+/// How one stream's records become frames of its encoder's input.
+pub(crate) trait Framing<R>: 'static {
+    /// One sample of a frame.
+    type Sample: Copy + 'static;
+    /// Appends the frames of `records` to `frames` (`frame_len` samples each), and each
+    /// frame's time and capture instant to `stamps`.
+    fn frame(
+        &mut self,
+        records: &mut Vec<R>,
+        frame_len: usize,
+        frames: &mut Vec<Self::Sample>,
+        stamps: &mut Vec<(u64, Instant)>,
+    ) -> Result<(), FlowError>;
+}
+
+impl Framing<AudioChunk> for AudioFramer {
+    type Sample = f32;
+
+    fn frame(
+        &mut self,
+        chunks: &mut Vec<AudioChunk>,
+        _frame_len: usize,
+        frames: &mut Vec<f32>,
+        stamps: &mut Vec<(u64, Instant)>,
+    ) -> Result<(), FlowError> {
+        let mut times = Vec::new();
+        for chunk in chunks.drain(..) {
+            self.push(chunk.pts_ns, &chunk.samples, frames, &mut times);
+            // Each frame keeps the capture time of the chunk that completed it.
+            stamps.extend(times.drain(..).map(|time_ns| (time_ns, chunk.captured_at)));
+        }
+        Ok(())
+    }
+}
+
+/// Pictures are frames as they come, in time order, each of the encoder's size.
+pub(crate) struct Pictures;
+
+impl Framing<VideoFrame> for Pictures {
+    type Sample = u8;
+
+    fn frame(
+        &mut self,
+        pictures: &mut Vec<VideoFrame>,
+        frame_len: usize,
+        frames: &mut Vec<u8>,
+        stamps: &mut Vec<(u64, Instant)>,
+    ) -> Result<(), FlowError> {
+        pictures.sort_by_key(|picture| picture.pts_ns);
+        for picture in pictures.drain(..) {
+            if picture.pixels.len() != frame_len {
+                return Err(EncodeError::BadInputSize {
+                    what: "video frame bytes",
+                    expected: frame_len,
+                    actual: picture.pixels.len(),
+                }
+                .into());
+            }
+            frames.extend_from_slice(&picture.pixels);
+            stamps.push((picture.pts_ns, picture.captured_at));
+        }
+        Ok(())
+    }
+}
 
 /// A stream's framing and its seat at an encoder pool.
-pub(crate) struct PooledAudio {
-    /// Frames the stream's audio as the encoder expects.
-    pub framer: AudioFramer,
+pub(crate) struct PooledStage<F, S> {
+    /// Turns the stream's records into frames.
+    pub framing: F,
     /// Where the frames are encoded.
-    pub seat: PoolSeat,
+    pub seat: PoolSeat<S>,
 }
 
 /// A frame left at the pool, waiting for its row.
 struct Waiting {
     time_ns: u64,
     captured_at: Instant,
-    /// The time its audio came in at, which its feature frame leaves at.
+    /// The time its record came in at, which its feature frame leaves at.
     stamp: u64,
 }
 
-/// Extension trait for encoding a stream's audio at a shared encoder.
-pub(crate) trait EncodePooled<'scope> {
-    /// Feature frames of the audio, encoded at `stage`'s seat; `None` on workers that do not
+/// Extension trait for encoding a stream's records at a shared encoder.
+pub(crate) trait EncodePooled<'scope, R> {
+    /// Feature frames of the records, encoded at `stage`'s seat; `None` on workers that do not
     /// hold the stream.
-    fn encode_pooled(self, stage: Option<PooledAudio>, failures: FailureSlot) -> StreamVec<'scope, u64, FeatureFrame>;
+    fn encode_pooled<F: Framing<R>>(
+        self,
+        name: &'static str,
+        stage: Option<PooledStage<F, F::Sample>>,
+        failures: FailureSlot,
+    ) -> StreamVec<'scope, u64, FeatureFrame>;
 }
 
-impl<'scope> EncodePooled<'scope> for StreamVec<'scope, u64, AudioChunk> {
-    fn encode_pooled(
+impl<'scope, R: Clone + 'static> EncodePooled<'scope, R> for StreamVec<'scope, u64, R> {
+    fn encode_pooled<F: Framing<R>>(
         self,
-        mut stage: Option<PooledAudio>,
+        name: &'static str,
+        mut stage: Option<PooledStage<F, F::Sample>>,
         failures: FailureSlot,
     ) -> StreamVec<'scope, u64, FeatureFrame> {
         let scope = self.scope();
-        self.unary_frontier(Pipeline, "AudioFeatures", move |initial, info| {
+        self.unary_frontier(Pipeline, name, move |initial, info| {
             if let Some(stage) = stage.as_ref() {
                 stage.seat.wake(scope.activator_for(info.address));
             }
             let mut capability = Some(initial);
             let mut waiting: VecDeque<Waiting> = VecDeque::new();
-            let (mut frames, mut times, mut captured, mut rows) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let (mut records, mut frames, mut stamps, mut rows) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             move |(input, frontier), output| {
                 input.for_each_stamp(|cap, containers| {
+                    records.clear();
+                    for container in containers {
+                        records.append(container);
+                    }
                     let Some(stage) = stage.as_mut() else {
-                        failures.record(FlowError::NotHeld {
-                            operator: "AudioFeatures",
-                        });
-                        containers.for_each(|c| c.clear());
+                        failures.record(FlowError::NotHeld { operator: name });
                         return;
                     };
                     let Some(&stamp) = cap.least() else { return };
                     frames.clear();
-                    times.clear();
-                    captured.clear();
-                    for chunk in containers.flat_map(|c| c.drain(..)) {
-                        stage.framer.push(chunk.pts_ns, &chunk.samples, &mut frames, &mut times);
-                        // Each frame keeps the capture time of the chunk that completed it.
-                        captured.resize(times.len(), chunk.captured_at);
+                    stamps.clear();
+                    let frame_len = stage.seat.frame_len();
+                    if let Err(error) = stage.framing.frame(&mut records, frame_len, &mut frames, &mut stamps) {
+                        failures.record(error);
+                        return;
                     }
                     stage.seat.leave(&frames);
-                    waiting.extend(times.iter().zip(&captured).map(|(&time_ns, &captured_at)| Waiting {
+                    waiting.extend(stamps.iter().map(|&(time_ns, captured_at)| Waiting {
                         time_ns,
                         captured_at,
                         stamp,
@@ -117,11 +190,7 @@ fn send_rows(
     dim: usize,
     waiting: &mut VecDeque<Waiting>,
     capability: Option<&Capability<u64>>,
-    output: &mut timely::dataflow::operators::generic::OutputBuilderSession<
-        '_,
-        u64,
-        timely::container::CapacityContainerBuilder<Vec<FeatureFrame>>,
-    >,
+    output: &mut OutputBuilderSession<'_, u64, CapacityContainerBuilder<Vec<FeatureFrame>>>,
 ) {
     let Some(capability) = capability else { return };
     for values in rows.chunks_exact(dim.max(1)) {
@@ -164,10 +233,12 @@ mod tests {
                 });
                 let framer = AudioFramer::new(encoder.params()).expect("valid framing");
                 let seat = pools.seat(encoder, Batching::default(), &metrics, name, "Mean");
-                let stage = PooledAudio { framer, seat };
+                let stage = PooledStage { framing: framer, seat };
                 let (input, captured) = worker.dataflow::<u64, _, _>(|scope| {
                     let (input, chunks) = scope.new_input::<Vec<AudioChunk>>();
-                    let captured = chunks.encode_pooled(Some(stage), FailureSlot::default()).capture();
+                    let captured = chunks
+                        .encode_pooled("AudioFeatures", Some(stage), FailureSlot::default())
+                        .capture();
                     (input, captured)
                 });
                 streams.push((input, captured));
@@ -212,5 +283,26 @@ mod tests {
             assert_eq!(seen[0], vec![(1.0, early), (1.0, early), (2.0, late), (2.0, late)]);
             assert_eq!(seen[1], vec![(7.0, early), (7.0, early)]);
         });
+    }
+
+    #[test]
+    fn pictures_are_framed_in_time_order_and_a_picture_of_another_size_is_refused() {
+        let picture = |pts_ns, pixels: Vec<u8>| VideoFrame {
+            pts_ns,
+            width: 2,
+            height: 1,
+            channels: 1,
+            pixels,
+            captured_at: Instant::now(),
+        };
+        let (mut frames, mut stamps) = (Vec::new(), Vec::new());
+        let mut pictures = vec![picture(40, vec![3, 4]), picture(20, vec![1, 2])];
+        Pictures
+            .frame(&mut pictures, 2, &mut frames, &mut stamps)
+            .expect("pictures of the encoder's size");
+        assert_eq!(frames, vec![1, 2, 3, 4]);
+        assert_eq!(stamps.iter().map(|s| s.0).collect::<Vec<_>>(), vec![20, 40]);
+        let mut odd = vec![picture(60, vec![1, 2, 3])];
+        assert!(Pictures.frame(&mut odd, 2, &mut frames, &mut stamps).is_err());
     }
 }

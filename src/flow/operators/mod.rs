@@ -9,7 +9,7 @@ mod locate_references;
 mod write_events;
 
 pub use encode_batches::{Batching, EncodeBatches};
-pub(crate) use encode_pooled::{EncodePooled, PooledAudio};
+pub(crate) use encode_pooled::{EncodePooled, Pictures, PooledStage};
 pub use estimate_offset::EstimateOffset;
 pub use follow_reference::{FollowEvents, FollowReference, ReferenceTiming};
 pub use join_video::{JoinVideo, LIVE_VIDEO_WAIT_NS};
