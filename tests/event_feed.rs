@@ -106,11 +106,11 @@ async fn clients_filter_resume_and_need_the_token() {
         assert!(metrics.contains(needle), "no {needle:?} in {metrics}");
     }
     // The engine's histograms have observations: offsets were estimated and their latency
-    // measured, both encoders ran.
+    // measured, both encoders ran (the onset bands at the worker's shared encoder).
     for counted in [
         "warpflow_event_latency_seconds_count{stream=\"live0\",type=\"offset\"}",
         "warpflow_aligner_step_seconds_count{stream=\"live0\"}",
-        "warpflow_encoder_batch_seconds_count{stream=\"live0\",stage=\"OnsetEnvelope\"}",
+        "warpflow_encoder_batch_seconds_count{stream=\"shared\",stage=\"OnsetBands\"}",
         "warpflow_encoder_batch_records_count{stream=\"live0\",stage=\"BrightnessChange\"}",
     ] {
         let count: u64 = metrics
