@@ -5,7 +5,10 @@
 //! event sink turns that frontier into `progress` events. Each job ([`run_sync`],
 //! [`run_follow`], [`run_locate`]) wires capture ([`crate::media`]), encoders ([`crate::encode`]) and
 //! aligners ([`crate::align`]) into one graph of operators from [`operators`] and drives it
-//! until the source ends.
+//! until the source ends. With many streams ([`run_streams`], [`run_streams_in_cluster`]) each
+//! stream keeps a dataflow of its own on every worker; [`Placement`] says which worker captures
+//! it and which holds it, exchange pacts carry its records between the two, and the streams a
+//! worker holds share its stateless encoders.
 
 mod audio_job;
 mod cue_cursor;
