@@ -231,23 +231,9 @@ fn workers_table(ticks: usize) {
     println!("| --- | --- | --- | --- | --- |");
     for workers in [1usize, 2] {
         for per_worker in [256usize, 384] {
-            let reference = reference.clone();
             let streams = workers * per_worker;
-            let guards = timely::execute(timely::Config::process(workers), move |worker| {
-                let (index, peers) = (worker.index(), worker.peers());
-                follow_streams(
-                    worker,
-                    &reference,
-                    dim,
-                    streams,
-                    |s| s % peers == index,
-                    ticks,
-                    false,
-                    None,
-                )
-            })
-            .expect("the workers start");
-            let reports: Vec<RunReport> = guards.join().into_iter().flatten().collect();
+            let config = timely::Config::process(workers);
+            let reports = follow_on_workers(config, &reference, dim, streams, ticks, None);
             let busy_p99 = reports.iter().map(|r| quantile(&r.busy_ms, 0.99)).fold(0.0, f64::max);
             let latencies: Vec<f64> = reports.iter().flat_map(|r| r.latency_ms.iter().copied()).collect();
             println!(
@@ -360,6 +346,26 @@ fn cluster_process(process: &str, ticks: usize) {
         },
         worker: timely::WorkerConfig::default(),
     };
+    for report in follow_on_workers(config, &reference, dim, streams, ticks, Some(first_tick)) {
+        println!(
+            "RESULT {} {}",
+            quantile(&report.busy_ms, 0.99),
+            quantile(&report.latency_ms, 0.99)
+        );
+    }
+}
+
+/// [`follow_streams`] on the workers `config` starts in this process, each feeding the streams
+/// whose index modulo the number of workers is its own; the reports of this process's workers.
+fn follow_on_workers(
+    config: timely::Config,
+    reference: &Arc<FeatureMatrix>,
+    dim: usize,
+    streams: usize,
+    ticks: usize,
+    first_tick: Option<Instant>,
+) -> Vec<RunReport> {
+    let reference = reference.clone();
     let guards = timely::execute(config, move |worker| {
         let (index, peers) = (worker.index(), worker.peers());
         follow_streams(
@@ -370,17 +376,11 @@ fn cluster_process(process: &str, ticks: usize) {
             |s| s % peers == index,
             ticks,
             false,
-            Some(first_tick),
+            first_tick,
         )
     })
-    .expect("the cluster starts");
-    for report in guards.join().into_iter().flatten() {
-        println!(
-            "RESULT {} {}",
-            quantile(&report.busy_ms, 0.99),
-            quantile(&report.latency_ms, 0.99)
-        );
-    }
+    .expect("the workers start");
+    guards.join().into_iter().flatten().collect()
 }
 
 /// Milliseconds since the Unix epoch: a clock both processes of a cluster read alike.

@@ -77,6 +77,25 @@ pub(crate) fn frames_per_pass(device: tch::Device, frame_bytes: usize) -> usize 
     }
 }
 
+/// Checks that `frames` holds whole audio frames of `frame_len` samples (at least one sample),
+/// and hands them to `encode` in passes of [`frames_per_pass`] frames for `device`.
+pub(crate) fn in_audio_passes(
+    frames: &[f32],
+    frame_len: usize,
+    device: tch::Device,
+    encode: impl FnMut(&[f32]) -> Result<(), EncodeError>,
+) -> Result<(), EncodeError> {
+    if frame_len == 0 || !frames.len().is_multiple_of(frame_len) {
+        return Err(EncodeError::BadInputSize {
+            what: "audio frame data",
+            expected: frame_len,
+            actual: frames.len(),
+        });
+    }
+    let pass = frames_per_pass(device, frame_len * 4).saturating_mul(frame_len);
+    frames.chunks(pass).try_for_each(encode)
+}
+
 /// Runs libtorch's CPU operators on the calling threads only, without an intra-op pool.
 ///
 /// Live runs encode small batches as they come; libtorch's OpenMP pool then spends its time

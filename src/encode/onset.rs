@@ -10,7 +10,7 @@
 use tch::Device;
 
 use super::audio_encoder::AudioEncoder;
-use super::device::frames_per_pass;
+use super::device::in_audio_passes;
 use super::error::torch;
 use super::mel::LogMel;
 use super::spectrum::PowerSpectrum;
@@ -60,16 +60,10 @@ impl AudioEncoder for LogMelBands {
     }
 
     fn encode(&mut self, frames: &[f32], rows: &mut Vec<f32>) -> Result<(), EncodeError> {
-        let frame_len = self.params.frame_len;
-        if !frames.len().is_multiple_of(frame_len) {
-            return Err(EncodeError::BadInputSize {
-                what: "audio frame data",
-                expected: frame_len,
-                actual: frames.len(),
-            });
-        }
-        let pass = frames_per_pass(self.device(), frame_len * 4).saturating_mul(frame_len);
-        frames.chunks(pass).try_for_each(|part| self.encode_pass(part, rows))
+        let device = self.device();
+        in_audio_passes(frames, self.params.frame_len, device, |part| {
+            self.encode_pass(part, rows)
+        })
     }
 
     fn reset(&mut self) -> Result<(), EncodeError> {
