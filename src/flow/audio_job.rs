@@ -26,11 +26,11 @@ use crate::engine_metrics::EngineMetrics;
 use crate::media::{AudioChunk, AudioNeeds, CaptureStats, MediaNeeds, SupervisionConfig, VideoFrame};
 use crate::serve::{EventWriter, RunSummary};
 
-use super::driver::{local_worker, open_capture, BuiltStream, OpenedCapture, QueueDepths, StreamFeed};
+use super::driver::{local_worker, open_capture, BuiltStream, StreamInputs};
 use super::encoder_pool::EncoderPools;
 use super::follow_features::FollowEncoders;
 use super::held::held_writer;
-use super::ingest::{health_events, Feed, Ingest, StatusFeed};
+use super::ingest::health_events;
 use super::operators::{
     Batching, EncodePooled, EventSink, JoinVideo, Pictures, PooledStage, WriteEvents, LIVE_VIDEO_WAIT_NS,
 };
@@ -166,28 +166,12 @@ pub(crate) fn build_live_audio<S: FeatureStage>(
         (audio_in, video_in, status_in)
     });
     // Dropping the inputs of a worker that does not capture closes them at once.
-    let feed = match opened {
-        Some(OpenedCapture {
-            capture,
-            audio: Some(audio_rx),
-            video,
-        }) => {
-            let video_feed = video.zip(video_in).map(|(rx, input)| Feed::new(rx, input));
-            let ingest: Ingest<AudioChunk, VideoFrame> = Ingest::new(
-                Some(Feed::new(audio_rx, audio_in)),
-                video_feed,
-                StatusFeed::new(run.stream.clone(), status_in, capture.stats()),
-            );
-            Some(StreamFeed {
-                capture,
-                ingest,
-                failures: failures.clone(),
-                depths: QueueDepths::new(&run.metrics, &run.stream),
-                stop: run.stop.clone(),
-            })
-        }
-        _ => None,
+    let inputs = StreamInputs {
+        audio: audio_in,
+        video: video_in,
+        status: status_in,
     };
+    let feed = opened.map(|opened| opened.into_feed(inputs, &run.stream, &failures, &run.metrics, run.stop));
     Ok(BuiltStream {
         feed,
         sink: role.holds.then_some(sink),

@@ -21,9 +21,9 @@ use crate::media::{
 use crate::serve::RunSummary;
 
 use super::encoder_pool::EncoderPools;
-use super::ingest::Ingest;
+use super::ingest::{Feed, Ingest, RecordInput, StatusFeed};
 use super::operators::EventSink;
-use super::{FailureSlot, FlowError, StopSignal};
+use super::{FailureSlot, FlowError, StatusRecord, StopSignal};
 
 /// Records moved from a ring per pump: bounds how much enters the graph between steps.
 const PUMP_RECORDS: usize = 64;
@@ -70,6 +70,40 @@ pub(crate) struct OpenedCapture {
     pub capture: Capture,
     pub audio: Option<RecordReceiver<AudioChunk>>,
     pub video: Option<RecordReceiver<VideoFrame>>,
+}
+
+/// The inputs of one stream's dataflow, as the worker that captures the stream feeds them.
+pub(crate) struct StreamInputs {
+    pub audio: RecordInput<AudioChunk>,
+    /// Absent when the stream's video is not used.
+    pub video: Option<RecordInput<VideoFrame>>,
+    pub status: RecordInput<StatusRecord>,
+}
+
+impl OpenedCapture {
+    /// This capture's way into `inputs`: each ring into its medium's input (an input without
+    /// a ring is closed at once), the source's health and counters into the status input.
+    pub(crate) fn into_feed(
+        self,
+        inputs: StreamInputs,
+        stream: &str,
+        failures: &FailureSlot,
+        metrics: &EngineMetrics,
+        stop: &StopSignal,
+    ) -> StreamFeed {
+        let ingest = Ingest::new(
+            self.audio.map(|rx| Feed::new(rx, inputs.audio)),
+            self.video.zip(inputs.video).map(|(rx, input)| Feed::new(rx, input)),
+            StatusFeed::new(stream.to_owned(), inputs.status, self.capture.stats()),
+        );
+        StreamFeed {
+            capture: self.capture,
+            ingest,
+            failures: failures.clone(),
+            depths: QueueDepths::new(metrics, stream),
+            stop: stop.clone(),
+        }
+    }
 }
 
 /// Opens `source` for the media in `needs`; a source that lacks one of them is refused.

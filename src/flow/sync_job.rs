@@ -32,11 +32,11 @@ use crate::events::{DiscontKind, EventBody};
 use crate::media::{AudioChunk, AudioNeeds, CaptureStats, MediaNeeds, SupervisionConfig, VideoFrame, VideoNeeds};
 use crate::serve::{EventWriter, RunSummary};
 
-use super::driver::{local_worker, open_capture, BuiltStream, OpenedCapture, QueueDepths, StreamFeed};
+use super::driver::{local_worker, open_capture, BuiltStream, StreamInputs};
 use super::encoder_pool::EncoderPools;
 use super::follow_features::model_settings;
 use super::held::{held_stage, held_writer};
-use super::ingest::{health_events, Feed, Ingest, StatusFeed};
+use super::ingest::health_events;
 use super::operators::{Batching, EncodeBatches, EncodePooled, EstimateOffset, EventSink, PooledStage, WriteEvents};
 use super::placement::StreamSite;
 use super::stages::{flux_stage, speech_stage, video_change_stage, SpeechDetector};
@@ -238,27 +238,12 @@ pub(crate) fn build_sync(
         (audio_in, video_in, status_in)
     });
     // Dropping the inputs of a worker that does not capture closes them at once.
-    let feed = match opened {
-        Some(OpenedCapture {
-            capture,
-            audio: Some(audio_rx),
-            video: Some(video_rx),
-        }) => {
-            let ingest = Ingest::new(
-                Some(Feed::new(audio_rx, audio_in)),
-                Some(Feed::new(video_rx, video_in)),
-                StatusFeed::new(job.stream.clone(), status_in, capture.stats()),
-            );
-            Some(StreamFeed {
-                capture,
-                ingest,
-                failures: failures.clone(),
-                depths: QueueDepths::new(&job.metrics, &job.stream),
-                stop: job.stop.clone(),
-            })
-        }
-        _ => None,
+    let inputs = StreamInputs {
+        audio: audio_in,
+        video: Some(video_in),
+        status: status_in,
     };
+    let feed = opened.map(|opened| opened.into_feed(inputs, &job.stream, &failures, &job.metrics, &job.stop));
     Ok(BuiltStream {
         feed,
         sink: role.holds.then_some(sink),
