@@ -2,7 +2,9 @@
 //!
 //! `oltw_push_frame`: one live frame through Dixon's online time warping, for band widths of
 //! 100, 500 and 2000 frames and feature dimensions 12 (chroma) and 128 (a learned embedding), on a
-//! reference of 30 000 frames (10 minutes at 20 ms). `full_dtw`: the cost of full DTW of two
+//! reference of 30 000 frames (10 minutes at 20 ms). `oltw_push_frame_stored`: the same at
+//! d = 128, band 500, with the reference read in place from a memory-mapped reference file in
+//! f32, f16 or int8. `full_dtw`: the cost of full DTW of two
 //! 1000-frame sequences; its throughput is in cells. `lag_estimate`: one A/V offset estimate over a 4 s
 //! window with ±500 ms of lags on a 1 ms grid. `subsequence_push_frame`: one reference frame
 //! through the relocation search for a 150-frame (3 s) live window; its throughput is in cells.
@@ -18,11 +20,27 @@ use warpflow::align::{
     dtw_distance, AvLagEstimator, Distance, FeatureMatrix, LagConfig, OltwConfig, OnlineTimeWarper, StepWeights,
     SubsequenceSearch,
 };
+use warpflow::encode::{AudioFrameParams, MappedFile, ReferenceFile, SampleFormat};
 
 #[path = "common/synthetic.rs"]
 mod synthetic;
 
 use synthetic::pseudo_random_frames;
+
+/// A warper on `reference` with a band of `band` frames, past the start-up (where every step
+/// advances both sides), and the live frames to go on with.
+fn warper_past_startup(reference: Arc<FeatureMatrix>, band: usize, live: &[f32]) -> OnlineTimeWarper {
+    let dim = reference.dim();
+    let config = OltwConfig {
+        band_frames: band,
+        ..OltwConfig::default()
+    };
+    let mut warper = OnlineTimeWarper::new(reference, config).expect("valid settings");
+    for frame in live.chunks_exact(dim).take(band + 10) {
+        warper.push_frame(frame).expect("right dimension");
+    }
+    warper
+}
 
 fn oltw_push_frame(c: &mut Criterion) {
     let mut group = c.benchmark_group("oltw_push_frame");
@@ -31,15 +49,7 @@ fn oltw_push_frame(c: &mut Criterion) {
         let reference = Arc::new(FeatureMatrix::new(dim, pseudo_random_frames(30_000, dim, 7)).expect("whole frames"));
         let live = pseudo_random_frames(4_096, dim, 11);
         for band in [100usize, 500, 2000] {
-            let config = OltwConfig {
-                band_frames: band,
-                ..OltwConfig::default()
-            };
-            let mut warper = OnlineTimeWarper::new(reference.clone(), config.clone()).expect("valid settings");
-            // Past the start-up, where every step advances both sides.
-            for frame in live.chunks_exact(dim).take(band + 10) {
-                warper.push_frame(frame).expect("right dimension");
-            }
+            let mut warper = warper_past_startup(reference.clone(), band, &live);
             let mut frames = live.chunks_exact(dim).cycle();
             group.bench_with_input(BenchmarkId::new(format!("d{dim}"), band), &band, |b, _| {
                 b.iter(|| {
@@ -48,6 +58,53 @@ fn oltw_push_frame(c: &mut Criterion) {
                 })
             });
         }
+    }
+    group.finish();
+}
+
+/// `features` written to a reference file of `format` and read back memory-mapped, in place.
+fn mapped_reference(features: FeatureMatrix, format: SampleFormat, folder: &std::path::Path) -> Arc<FeatureMatrix> {
+    let file = ReferenceFile {
+        encoder: "bench".to_owned(),
+        params: AudioFrameParams {
+            rate_hz: 22_050,
+            frame_len: 2048,
+            hop_len: 441,
+        },
+        duration_ns: 0,
+        format,
+        features,
+    };
+    let path = folder.join(format!("{format:?}.wfr"));
+    std::fs::write(&path, file.to_bytes().expect("a writable reference")).expect("a writable folder");
+    let mapped = MappedFile::open(&path).expect("the file just written");
+    Arc::new(
+        ReferenceFile::from_mapped(Arc::new(mapped))
+            .expect("a valid file")
+            .features,
+    )
+}
+
+fn oltw_push_frame_stored(c: &mut Criterion) {
+    let mut group = c.benchmark_group("oltw_push_frame_stored");
+    group.throughput(Throughput::Elements(1));
+    let (dim, band) = (128, 500);
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let features = FeatureMatrix::new(dim, pseudo_random_frames(30_000, dim, 7)).expect("whole frames");
+    let live = pseudo_random_frames(4_096, dim, 11);
+    for format in [SampleFormat::F32, SampleFormat::F16, SampleFormat::Int8] {
+        let reference = mapped_reference(features.clone(), format, folder.path());
+        let mut warper = warper_past_startup(reference, band, &live);
+        let mut frames = live.chunks_exact(dim).cycle();
+        group.bench_function(
+            BenchmarkId::new(format!("d{dim}_band{band}"), format!("{format:?}")),
+            |b| {
+                b.iter(|| {
+                    let frame = frames.next().unwrap_or(&[]);
+                    black_box(warper.push_frame(black_box(frame)).expect("right dimension"))
+                })
+            },
+        );
     }
     group.finish();
 }
@@ -111,5 +168,12 @@ fn subsequence_push_frame(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, oltw_push_frame, full_dtw, subsequence_push_frame, lag_estimate);
+criterion_group!(
+    benches,
+    oltw_push_frame,
+    oltw_push_frame_stored,
+    full_dtw,
+    subsequence_push_frame,
+    lag_estimate
+);
 criterion_main!(benches);

@@ -79,7 +79,7 @@ fn run_case(folder: &Path, encoder: &mut AudioFeatureEncoder, options: &Options)
     let started = Instant::now();
     for i in 0..live.features.len() {
         let step_started = Instant::now();
-        let step = follower.push_frame(live.features.frame(i))?;
+        let step = follower.push_frame(&live.features.frame(i))?;
         if let Some(found) = step.relocation {
             relocations.push((
                 seconds(&live_timing, i as f64),
@@ -153,7 +153,7 @@ fn run_case(folder: &Path, encoder: &mut AudioFeatureEncoder, options: &Options)
     let mut tracker_us = Vec::with_capacity(live.features.len());
     for i in 0..live.features.len() {
         let step_started = Instant::now();
-        tracker_only.push_frame(live.features.frame(i))?;
+        tracker_only.push_frame(&live.features.frame(i))?;
         tracker_us.push(step_started.elapsed().as_secs_f64() * 1e6);
     }
     tracker_us.sort_by(|a, b| a.total_cmp(b));

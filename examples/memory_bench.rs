@@ -4,11 +4,12 @@
 //! private (anonymous) and file-backed resident memory, as one line per setting.
 //!
 //! `owned` keeps the features in the process, as when `follow` encodes a media file; `mapped`
-//! writes them to a `.wfr` file first and follows the memory-mapped file, as `follow` does with
-//! a reference file (the peak is reset after writing, so it counts the run only).
+//! writes them to an f32 `.wfr` file first and follows the memory-mapped file, as `follow` does
+//! with a reference file (the peak is reset after writing, so it counts the run only);
+//! `mapped-f16` and `mapped-int8` do the same with an f16 or int8 file, read in place too.
 //!
-//! Run with: `cargo run --release --example memory_bench -- 3600 12 [owned|mapped]` (seconds,
-//! dimension, storage; one setting per process, so each peak is its own).
+//! Run with: `cargo run --release --example memory_bench -- 3600 12 [owned|mapped|mapped-f16|mapped-int8]`
+//! (seconds, dimension, storage; one setting per process, so each peak is its own).
 
 use std::sync::Arc;
 
@@ -42,14 +43,14 @@ fn status_mib(field: &str) -> Result<f64> {
         .with_context(|| format!("no {field} line in /proc/self/status"))
 }
 
-/// Writes `features` to a `.wfr` file in `folder` and maps it back.
-fn through_reference_file(features: FeatureMatrix, folder: &Path) -> Result<FeatureMatrix> {
+/// Writes `features` to a `.wfr` file of `format` in `folder` and maps it back.
+fn through_reference_file(features: FeatureMatrix, format: SampleFormat, folder: &Path) -> Result<FeatureMatrix> {
     let path = folder.join("reference.wfr");
     let file = ReferenceFile {
         encoder: "logmel".to_owned(),
         params: FOLLOW_FRAMES,
         duration_ns: 0,
-        format: SampleFormat::F32,
+        format,
         features,
     };
     std::fs::write(&path, file.to_bytes()?).with_context(|| format!("writing {}", path.display()))?;
@@ -64,8 +65,15 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (seconds, dim, storage) = match args.as_slice() {
         [seconds, dim] => (seconds, dim, "owned"),
-        [seconds, dim, storage] if storage == "owned" || storage == "mapped" => (seconds, dim, storage.as_str()),
-        _ => bail!("usage: memory_bench SECONDS DIM [owned|mapped]"),
+        [seconds, dim, storage] => (seconds, dim, storage.as_str()),
+        _ => bail!("usage: memory_bench SECONDS DIM [owned|mapped|mapped-f16|mapped-int8]"),
+    };
+    let mapped_format = match storage {
+        "owned" => None,
+        "mapped" => Some(SampleFormat::F32),
+        "mapped-f16" => Some(SampleFormat::F16),
+        "mapped-int8" => Some(SampleFormat::Int8),
+        _ => bail!("storage '{storage}' is not one of owned, mapped, mapped-f16, mapped-int8"),
     };
     let seconds: usize = seconds
         .parse()
@@ -84,13 +92,13 @@ fn main() -> Result<()> {
         .collect();
     let features = FeatureMatrix::new(dim, values)?;
     let folder = tempfile::tempdir().context("making a folder for the reference file")?;
-    let reference = Arc::new(match storage {
-        "mapped" => through_reference_file(features, folder.path())?,
-        _ => features,
+    let reference = Arc::new(match mapped_format {
+        Some(format) => through_reference_file(features, format, folder.path())?,
+        None => features,
     });
     let mut follower = Follower::new(reference.clone(), FollowerConfig::default())?;
     for i in 0..60 * FRAMES_PER_S {
-        follower.push_frame(reference.frame(i % frames))?;
+        follower.push_frame(&reference.frame(i % frames))?;
     }
     println!(
         "{{\"reference_s\":{seconds},\"dim\":{dim},\"frames\":{frames},\"storage\":\"{storage}\",\"peak_rss_mib\":{:.1},\"anon_rss_mib\":{:.1},\"file_rss_mib\":{:.1},\"start_rss_mib\":{before_mib:.1}}}",

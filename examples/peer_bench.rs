@@ -58,7 +58,7 @@ fn main() -> Result<()> {
     let mut step_us: Vec<f64> = Vec::with_capacity(live.len());
     for i in 0..live.len() {
         let started = Instant::now();
-        std::hint::black_box(warper.push_frame(live.frame(i))?);
+        std::hint::black_box(warper.push_frame(&live.frame(i))?);
         step_us.push(started.elapsed().as_secs_f64() * 1e6);
     }
     step_us.sort_by(|a, b| a.total_cmp(b));

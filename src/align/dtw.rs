@@ -29,7 +29,7 @@ pub fn full_dtw(
     let at = |i: usize, j: usize| i * cols + j;
     for i in 0..rows {
         for j in 0..cols {
-            let d = distance.between(live.frame(i), reference.frame(j));
+            let d = distance.between(&live.frame(i), &reference.frame(j));
             cost[at(i, j)] = if i == 0 && j == 0 {
                 d
             } else {
@@ -58,7 +58,7 @@ pub fn full_dtw(
     let mut path = vec![(rows - 1, cols - 1)];
     let (mut i, mut j) = (rows - 1, cols - 1);
     while (i, j) != (0, 0) {
-        let d = distance.between(live.frame(i), reference.frame(j));
+        let d = distance.between(&live.frame(i), &reference.frame(j));
         let candidates = [
             (i > 0 && j > 0).then(|| ((i - 1, j - 1), weights.diagonal)),
             (i > 0).then(|| ((i - 1, j), weights.live)),
@@ -118,7 +118,7 @@ pub fn dtw_distance(
     let mut distances = Vec::with_capacity(cols);
     for i in 0..live.len() {
         let (row, row_inverse_norm) = (live.frame(i), live.frame_inverse_norm(i));
-        reference.distances_to(row, row_inverse_norm, 0..cols, distance, &mut distances);
+        reference.distances_to(&row, row_inverse_norm, 0..cols, distance, &mut distances);
         if i == 0 {
             // The first row can only be entered along the reference.
             let mut left = 0.0f32;

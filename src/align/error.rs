@@ -21,6 +21,14 @@ pub enum AlignError {
         /// Dimension asked for.
         dim: usize,
     },
+    /// Int8 feature data did not come with one scale per frame.
+    #[error("int8 feature data of {frames} frames came with {scales} scales, expected one per frame")]
+    MissingScales {
+        /// Frames in the data.
+        frames: usize,
+        /// Scales given.
+        scales: usize,
+    },
     /// The reference has no frames.
     #[error("the reference has no feature frames; it must hold at least one")]
     EmptyReference,

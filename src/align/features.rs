@@ -7,24 +7,27 @@
 //! the lanes well enough, so distances run along the rows and the second copy, which would
 //! double the memory of an hour-long reference, is not kept.
 //!
-//! The values are either owned or shared read-only from elsewhere ([`SharedValues`]), e.g. a
-//! memory-mapped reference file: an hour-long reference then costs the process its inverse norms
-//! (4 bytes a frame) and pages the kernel may drop and read again, not a private copy.
+//! The values are either owned (f32) or shared read-only from elsewhere ([`SharedValues`]), e.g.
+//! a memory-mapped reference file, in any of the encodings of [`EncodedRows`]: an hour-long
+//! reference then costs the process its inverse norms (4 bytes a frame) and pages the kernel may
+//! drop and read again, not a private copy, and an f16 or int8 file is aligned on as it is
+//! stored, at a half or a quarter of the f32 size.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
-use super::kernels::{panel_distances, row_distances, Frames, KernelSet, Query, PANEL_FRAMES};
-use super::{inverse_norm, AlignError, Distance};
+use super::kernels::{panel_distances, row_distances, Frames, KernelSet, Query, Rows, PANEL_FRAMES};
+use super::{inverse_norm, AlignError, Distance, EncodedRows};
 
 /// Frames of at least this many values are not kept in panels.
 pub const PANELS_BELOW_DIM: usize = 32;
 
 /// Feature values kept outside the matrix and only read: a memory-mapped file, for instance.
 pub trait SharedValues: fmt::Debug + Send + Sync {
-    /// The values, row-major.
-    fn values(&self) -> &[f32];
+    /// The values, row-major, as they are stored.
+    fn rows(&self) -> EncodedRows<'_>;
 }
 
 /// Where a matrix's values live.
@@ -35,19 +38,20 @@ enum Values {
 }
 
 impl Values {
-    fn as_slice(&self) -> &[f32] {
+    fn rows(&self) -> EncodedRows<'_> {
         match self {
-            Values::Owned(values) => values,
-            Values::Shared(shared) => shared.values(),
+            Values::Owned(values) => EncodedRows::F32(values),
+            Values::Shared(shared) => shared.rows(),
         }
     }
 
-    /// Appends `rows`; shared values are copied first, as the matrix cannot write to them.
-    fn extend_from_slice(&mut self, rows: &[f32]) {
+    /// Appends `rows` of `dim` values; shared values are widened into a copy first, as the
+    /// matrix cannot write to them.
+    fn extend_from_slice(&mut self, rows: &[f32], dim: usize) {
         match self {
             Values::Owned(values) => values.extend_from_slice(rows),
             Values::Shared(shared) => {
-                let mut values = shared.values().to_vec();
+                let mut values = shared.rows().to_f32(dim);
                 values.extend_from_slice(rows);
                 *self = Values::Owned(values);
             }
@@ -55,15 +59,9 @@ impl Values {
     }
 }
 
-impl PartialEq for Values {
-    fn eq(&self, other: &Self) -> bool {
-        self.as_slice() == other.as_slice()
-    }
-}
-
 /// `len` frames of `dim` features each, stored contiguously. Each frame's inverse L2 norm is kept
 /// beside it so that cosine distances against it cost one dot product.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct FeatureMatrix {
     dim: usize,
     values: Values,
@@ -81,16 +79,26 @@ impl FeatureMatrix {
         Self::with_values(dim, Values::Owned(values))
     }
 
-    /// Reads row-major feature values kept elsewhere, without copying them; the matrix keeps
-    /// the inverse norms (and, below [`PANELS_BELOW_DIM`] values a frame, the panels).
+    /// Reads row-major feature values kept elsewhere, without copying or widening them; the
+    /// matrix keeps the inverse norms (and, below [`PANELS_BELOW_DIM`] values a frame, the
+    /// panels, in f32). Int8 rows need one scale per frame.
     pub fn from_shared(dim: usize, values: Arc<dyn SharedValues>) -> Result<Self, AlignError> {
         Self::with_values(dim, Values::Shared(values))
     }
 
     fn with_values(dim: usize, values: Values) -> Result<Self, AlignError> {
-        let len = values.as_slice().len();
+        let rows = values.rows();
+        let len = rows.value_count();
         if dim == 0 || !len.is_multiple_of(dim) {
             return Err(AlignError::RaggedFeatures { len, dim });
+        }
+        if let EncodedRows::Int8 { scales, .. } = rows {
+            if scales.len() != len / dim {
+                return Err(AlignError::MissingScales {
+                    frames: len / dim,
+                    scales: scales.len(),
+                });
+            }
         }
         let mut matrix = Self {
             dim,
@@ -117,14 +125,14 @@ impl FeatureMatrix {
     /// Rewrites the panels from the one holding frame `first` to the end.
     fn rebuild_panels_from(&mut self, first: usize) {
         let (dim, len) = (self.dim, self.len());
-        let values = self.values.as_slice();
+        let rows = self.values.rows();
         let first_panel = first / PANEL_FRAMES;
         let panels = len.div_ceil(PANEL_FRAMES);
         self.inverse_norms.truncate(first_panel * PANEL_FRAMES);
         self.inverse_norms
             .extend((first_panel * PANEL_FRAMES..panels * PANEL_FRAMES).map(|frame| {
                 if frame < len {
-                    inverse_norm(&values[frame * dim..(frame + 1) * dim])
+                    inverse_norm(&rows.frame(frame, dim))
                 } else {
                     0.0
                 }
@@ -134,13 +142,14 @@ impl FeatureMatrix {
         }
         self.panels.resize(panels * dim * PANEL_FRAMES, 0.0);
         for panel in first_panel..panels {
-            for lane in 0..PANEL_FRAMES {
-                let frame = panel * PANEL_FRAMES + lane;
-                for k in 0..dim {
-                    let value = if frame < len { values[frame * dim + k] } else { 0.0 };
-                    self.panels[(panel * dim + k) * PANEL_FRAMES + lane] = value;
-                }
-            }
+            let start = (panel * dim) * PANEL_FRAMES;
+            copy_panel_from(
+                rows,
+                dim,
+                len,
+                panel,
+                &mut self.panels[start..start + dim * PANEL_FRAMES],
+            );
         }
     }
 
@@ -166,8 +175,8 @@ impl FeatureMatrix {
         };
         if !self.has_panels() {
             out.resize(frames.len(), 0.0);
-            let rows = Frames {
-                values: &self.values.as_slice()[frames.start * self.dim..frames.end * self.dim],
+            let rows = Rows {
+                values: self.values.rows().frames(frames.clone(), self.dim),
                 inverse_norms: &self.inverse_norms[frames.clone()],
             };
             row_distances(KernelSet::active(), query, rows, out);
@@ -194,14 +203,7 @@ impl FeatureMatrix {
     /// Writes panel `index` (frames `8 · index .. 8 · index + 8`, zeros past the last) to `out`,
     /// which must hold `8 · dim` values.
     pub(crate) fn copy_panel(&self, index: usize, out: &mut [f32]) {
-        let (dim, len) = (self.dim, self.len());
-        let values = self.values.as_slice();
-        for lane in 0..PANEL_FRAMES {
-            let frame = index * PANEL_FRAMES + lane;
-            for k in 0..dim {
-                out[k * PANEL_FRAMES + lane] = if frame < len { values[frame * dim + k] } else { 0.0 };
-            }
-        }
+        copy_panel_from(self.values.rows(), self.dim, self.len(), index, out);
     }
 
     /// Features per frame.
@@ -211,12 +213,12 @@ impl FeatureMatrix {
 
     /// Number of frames.
     pub fn len(&self) -> usize {
-        self.values.as_slice().len() / self.dim
+        self.values.rows().value_count() / self.dim
     }
 
     /// True when there are no frames.
     pub fn is_empty(&self) -> bool {
-        self.values.as_slice().is_empty()
+        self.values.rows().value_count() == 0
     }
 
     /// Whether the values are read from elsewhere ([`FeatureMatrix::from_shared`]) rather than
@@ -225,9 +227,15 @@ impl FeatureMatrix {
         matches!(self.values, Values::Shared(_))
     }
 
-    /// Frame `index`; panics if out of range, which is a caller bug, not bad input.
-    pub fn frame(&self, index: usize) -> &[f32] {
-        &self.values.as_slice()[index * self.dim..(index + 1) * self.dim]
+    /// The values as they are stored (f32, or f16 or int8 read in place).
+    pub fn rows(&self) -> EncodedRows<'_> {
+        self.values.rows()
+    }
+
+    /// Frame `index`: borrowed where the values are f32, widened into a copy where they are f16
+    /// or int8. Panics if out of range, which is a caller bug, not bad input.
+    pub fn frame(&self, index: usize) -> Cow<'_, [f32]> {
+        self.values.rows().frame(index, self.dim)
     }
 
     /// `1 / ‖frame index‖` (0 for a zero frame).
@@ -244,9 +252,29 @@ impl FeatureMatrix {
             });
         }
         let first = self.len();
-        self.values.extend_from_slice(rows);
+        self.values.extend_from_slice(rows, self.dim);
         self.rebuild_panels_from(first);
         Ok(())
+    }
+}
+
+impl PartialEq for FeatureMatrix {
+    /// Equal frames of equal dimension, however each matrix stores them.
+    fn eq(&self, other: &Self) -> bool {
+        self.dim == other.dim
+            && self.len() == other.len()
+            && (0..self.len()).all(|frame| self.frame(frame) == other.frame(frame))
+    }
+}
+
+/// Writes panel `index` of the `len` frames in `rows` to `out` (`8 · dim` values), zeros past
+/// the last frame.
+fn copy_panel_from(rows: EncodedRows<'_>, dim: usize, len: usize, index: usize, out: &mut [f32]) {
+    for lane in 0..PANEL_FRAMES {
+        let frame = index * PANEL_FRAMES + lane;
+        for k in 0..dim {
+            out[k * PANEL_FRAMES + lane] = if frame < len { rows.value(frame, dim, k) } else { 0.0 };
+        }
     }
 }
 
@@ -279,7 +307,7 @@ mod tests {
                 matrix.distances_to(query, inverse_norm(query), frames.clone(), distance, &mut out);
                 prop_assert_eq!(out.len(), frames.len());
                 for (k, &d) in frames.clone().zip(&out) {
-                    let single = distance.between_with_inverse_norms(query, inverse_norm(query), matrix.frame(k), matrix.frame_inverse_norm(k));
+                    let single = distance.between_with_inverse_norms(query, inverse_norm(query), &matrix.frame(k), matrix.frame_inverse_norm(k));
                     prop_assert!((d - single).abs() <= 1e-4 * single.abs().max(1.0), "{distance:?} frame {k}: {d} vs {single}");
                 }
             }
@@ -290,8 +318,8 @@ mod tests {
     struct Kept(Vec<f32>);
 
     impl SharedValues for Kept {
-        fn values(&self) -> &[f32] {
-            &self.0
+        fn rows(&self) -> EncodedRows<'_> {
+            EncodedRows::F32(&self.0)
         }
     }
 
@@ -321,9 +349,57 @@ mod tests {
             assert_eq!(a, b);
             shared.extend_from_rows(&values[..dim]).unwrap();
             assert!(!shared.is_shared());
-            assert_eq!((shared.len(), shared.frame(11)), (12, &values[..dim]));
+            assert_eq!((shared.len(), &*shared.frame(11)), (12, &values[..dim]));
         }
         assert!(FeatureMatrix::from_shared(3, Arc::new(Kept(vec![0.0; 7]))).is_err());
+    }
+
+    #[derive(Debug)]
+    enum Encoded {
+        Halves(Vec<u16>),
+        Bytes(Vec<f32>, Vec<i8>),
+    }
+
+    impl SharedValues for Encoded {
+        fn rows(&self) -> EncodedRows<'_> {
+            match self {
+                Encoded::Halves(bits) => EncodedRows::F16(bits),
+                Encoded::Bytes(scales, values) => EncodedRows::Int8 { scales, values },
+            }
+        }
+    }
+
+    #[test]
+    fn f16_and_int8_values_are_read_in_place_as_their_decoded_values() {
+        for dim in [3, 40] {
+            let frames = 13;
+            let halves: Vec<u16> = (0..dim * frames)
+                .map(|k| half::f16::from_f32((k % 11) as f32 * 0.37 - 2.0).to_bits())
+                .collect();
+            let scales: Vec<f32> = (0..frames).map(|k| 0.01 + k as f32 / 100.0).collect();
+            let bytes: Vec<i8> = (0..dim * frames).map(|k| ((k * 37) % 255) as u8 as i8).collect();
+            for encoded in [
+                Encoded::Halves(halves.clone()),
+                Encoded::Bytes(scales.clone(), bytes.clone()),
+            ] {
+                let shared = FeatureMatrix::from_shared(dim, Arc::new(encoded)).unwrap();
+                let decoded = FeatureMatrix::new(dim, shared.rows().to_f32(dim)).unwrap();
+                assert!(shared.is_shared() && !shared.rows().is_f32());
+                assert_eq!(shared, decoded);
+                let query: Vec<f32> = (0..dim).map(|k| (k % 5) as f32 - 1.5).collect();
+                for distance in [Distance::Cosine, Distance::Euclidean, Distance::Manhattan] {
+                    let (mut a, mut b) = (Vec::new(), Vec::new());
+                    shared.distances_to(&query, inverse_norm(&query), 1..12, distance, &mut a);
+                    decoded.distances_to(&query, inverse_norm(&query), 1..12, distance, &mut b);
+                    assert_eq!(a, b, "dim {dim} {distance:?}");
+                }
+            }
+        }
+        let short_scales = Encoded::Bytes(vec![1.0; 2], vec![0; 9]);
+        assert_eq!(
+            FeatureMatrix::from_shared(3, Arc::new(short_scales)).unwrap_err(),
+            AlignError::MissingScales { frames: 3, scales: 2 }
+        );
     }
 
     #[test]

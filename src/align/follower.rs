@@ -381,7 +381,7 @@ mod tests {
         let mut relocated_at = None;
         let mut errors_after = Vec::new();
         for (i, &truth) in live.iter().enumerate() {
-            let step = follower.push_frame(reference.frame(truth)).unwrap();
+            let step = follower.push_frame(&reference.frame(truth)).unwrap();
             finals.extend(follower.drain_final_positions());
             if step.relocation.is_some() && relocated_at.is_none() {
                 relocated_at = Some(i);
@@ -446,7 +446,7 @@ mod tests {
             let errors: Vec<usize> = (1..300)
                 .map(|truth| {
                     follower
-                        .push_frame(reference.frame(truth))
+                        .push_frame(&reference.frame(truth))
                         .unwrap()
                         .ref_index
                         .abs_diff(truth)
@@ -490,7 +490,7 @@ mod tests {
                 if truth == 500 && skip {
                     follower.skip_live_frames(200);
                 }
-                let step = follower.push_frame(reference.frame(truth)).unwrap();
+                let step = follower.push_frame(&reference.frame(truth)).unwrap();
                 if truth >= 500 {
                     errors_after_gap.push(step.ref_index.abs_diff(truth));
                 }

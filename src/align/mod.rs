@@ -9,6 +9,7 @@
 
 mod distance;
 mod dtw;
+mod encoded_rows;
 mod error;
 mod features;
 mod follower;
@@ -30,6 +31,7 @@ pub use distance::{
     Distance,
 };
 pub use dtw::{dtw_distance, full_dtw, DtwResult};
+pub use encoded_rows::EncodedRows;
 pub use error::AlignError;
 pub use features::{FeatureMatrix, SharedValues};
 pub use follower::{FollowStep, Follower, FollowerConfig};

@@ -170,7 +170,7 @@ mod tests {
         let reference = combined(&modalities, 0..400);
         let mut search = SubsequenceSearch::new(combined(&modalities, 120..200), modalities.distance()).unwrap();
         for k in 0..reference.len() {
-            search.push_frame(reference.frame(k)).unwrap();
+            search.push_frame(&reference.frame(k)).unwrap();
         }
         let found = search.best().unwrap();
         assert_eq!((found.start, found.end), (120, 199));

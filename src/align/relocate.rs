@@ -137,7 +137,7 @@ impl Relocator {
         let frames_per_step = (self.config.cells_per_frame / self.config.query_frames).max(1);
         let end = (scan.search.frames_seen() + frames_per_step).min(self.reference.len());
         for k in scan.search.frames_seen()..end {
-            scan.search.push_frame(self.reference.frame(k))?;
+            scan.search.push_frame(&self.reference.frame(k))?;
         }
         if scan.search.frames_seen() < self.reference.len() {
             return Ok(None);
@@ -153,7 +153,7 @@ impl Relocator {
         let local_end = (tracked_at_query_end + m / 2).min(self.reference.len() - 1);
         let mut local = SubsequenceSearch::new(scan.query, self.config.distance)?;
         for k in local_start..=local_end {
-            local.push_frame(self.reference.frame(k))?;
+            local.push_frame(&self.reference.frame(k))?;
         }
         let local_cost = local.best().map_or(f32::INFINITY, |b| b.cost);
         // A match no better than the tracked one, or at the tracked place, is no relocation.
@@ -197,7 +197,7 @@ mod tests {
         let mut found = None;
         for (i, &r) in live.iter().enumerate() {
             let tracked = if i < 500 { r } else { 500 };
-            if let Some(candidate) = relocator.push_live(reference.frame(r), tracked).unwrap() {
+            if let Some(candidate) = relocator.push_live(&reference.frame(r), tracked).unwrap() {
                 if candidate.live_start >= 500 && found.is_none() {
                     found = Some((i, candidate));
                 }
@@ -228,7 +228,7 @@ mod tests {
         };
         let mut relocator = Relocator::new(reference.clone(), config).unwrap();
         for r in 0..700 {
-            let candidate = relocator.push_live(reference.frame(r), r).unwrap();
+            let candidate = relocator.push_live(&reference.frame(r), r).unwrap();
             assert!(candidate.is_none(), "spurious candidate {candidate:?} at {r}");
         }
     }

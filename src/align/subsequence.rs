@@ -174,7 +174,7 @@ mod tests {
             let stream = FeatureMatrix::new(2, values[40 - stream_len * 2..].to_vec()).unwrap();
             let mut search = SubsequenceSearch::new(query.clone(), Distance::Euclidean).unwrap();
             for k in 0..stream.len() {
-                search.push_frame(stream.frame(k)).unwrap();
+                search.push_frame(&stream.frame(k)).unwrap();
             }
             let found = search.best().unwrap();
             let exact = brute_force(&query, &stream);
@@ -203,7 +203,7 @@ mod tests {
         let query = FeatureMatrix::new(1, (250..270).map(|k| stream.frame(k)[0]).collect()).unwrap();
         let mut search = SubsequenceSearch::new(query, Distance::Euclidean).unwrap();
         for k in 0..stream.len() {
-            search.push_frame(stream.frame(k)).unwrap();
+            search.push_frame(&stream.frame(k)).unwrap();
         }
         let found = search.best().unwrap();
         assert_eq!((found.start, found.end), (250, 269));

@@ -47,7 +47,7 @@ impl TranspositionTracker {
         }
         let mut reference_profile = [0.0; PITCH_CLASSES];
         for k in 0..reference.len() {
-            add_pattern(&mut reference_profile, reference.frame(k));
+            add_pattern(&mut reference_profile, &reference.frame(k));
         }
         Ok(Self {
             reference_profile,
@@ -166,7 +166,7 @@ mod tests {
                 tracker.push_frame(frame, &mut rotated).unwrap();
             }
             assert_eq!(tracker.semitones(), semitones);
-            assert_eq!(rotated.as_slice(), reference.frame(reference.len() - 1));
+            assert_eq!(rotated.as_slice(), &*reference.frame(reference.len() - 1));
         }
     }
 

@@ -1,5 +1,5 @@
 //! A file mapped into memory, read-only: the reference-file reader checks its bytes once, and
-//! the aligner then reads f32 features from the mapping in place.
+//! the aligner then reads the features (f32, f16 or int8) from the mapping in place.
 //!
 //! The kernel pages the mapping in as it is read and may drop the pages again under memory
 //! pressure (they are the file's, clean), so an hour-long reference costs no private memory. A
@@ -13,7 +13,7 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::align::SharedValues;
+use crate::align::{EncodedRows, SharedValues};
 
 /// A whole file, mapped read-only.
 #[derive(Debug)]
@@ -38,33 +38,63 @@ impl MappedFile {
     }
 }
 
-/// Little-endian f32 values at a byte range of a mapped file, read in place.
+/// How the values at a range of a mapped file are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MappedEncoding {
+    /// Little-endian f32 values.
+    F32,
+    /// Little-endian IEEE half-precision values.
+    F16,
+    /// `frames` little-endian f32 scales, then one signed byte per value.
+    Int8 {
+        /// Frames, and so scales.
+        frames: usize,
+    },
+}
+
+/// Feature values at a byte range of a mapped file, read in place.
 #[derive(Debug)]
 pub(crate) struct MappedValues {
     file: Arc<MappedFile>,
     range: Range<usize>,
+    encoding: MappedEncoding,
 }
 
 impl MappedValues {
-    /// The f32 values at `range` of `file`, or `None` where they cannot be read in place: the
-    /// range is out of the file, not aligned for f32, or this machine is big-endian.
-    pub(crate) fn new(file: Arc<MappedFile>, range: Range<usize>) -> Option<Self> {
+    /// The values at `range` of `file`, or `None` where they cannot be read in place: the range
+    /// is out of the file or not aligned for its values, or this machine is big-endian.
+    pub(crate) fn new(file: Arc<MappedFile>, range: Range<usize>, encoding: MappedEncoding) -> Option<Self> {
         if cfg!(target_endian = "big") {
             return None;
         }
         let bytes = file.bytes().get(range.clone())?;
-        bytemuck::try_cast_slice::<u8, f32>(bytes).ok()?;
-        Some(Self { file, range })
+        rows_of(bytes, encoding)?;
+        Some(Self { file, range, encoding })
     }
 }
 
+/// The values in `bytes`, if they are aligned for their encoding and long enough for its scales.
+fn rows_of(bytes: &[u8], encoding: MappedEncoding) -> Option<EncodedRows<'_>> {
+    Some(match encoding {
+        MappedEncoding::F32 => EncodedRows::F32(bytemuck::try_cast_slice(bytes).ok()?),
+        MappedEncoding::F16 => EncodedRows::F16(bytemuck::try_cast_slice(bytes).ok()?),
+        MappedEncoding::Int8 { frames } => {
+            let (scales, values) = bytes.split_at_checked(frames.checked_mul(4)?)?;
+            EncodedRows::Int8 {
+                scales: bytemuck::try_cast_slice(scales).ok()?,
+                values: bytemuck::cast_slice(values),
+            }
+        }
+    })
+}
+
 impl SharedValues for MappedValues {
-    fn values(&self) -> &[f32] {
-        // `new` checked that the range is in the file and aligned.
+    fn rows(&self) -> EncodedRows<'_> {
+        // `new` checked that the range is in the file, aligned and long enough.
         self.file
             .bytes()
             .get(self.range.clone())
-            .and_then(|bytes| bytemuck::try_cast_slice(bytes).ok())
-            .unwrap_or_default()
+            .and_then(|bytes| rows_of(bytes, self.encoding))
+            .unwrap_or(EncodedRows::F32(&[]))
     }
 }

@@ -35,7 +35,7 @@ use std::sync::Arc;
 use half::f16;
 use thiserror::Error;
 
-use super::mapped_file::{MappedFile, MappedValues};
+use super::mapped_file::{MappedEncoding, MappedFile, MappedValues};
 use super::AudioFrameParams;
 use crate::align::FeatureMatrix;
 
@@ -210,7 +210,8 @@ impl ReferenceFile {
     }
 
     fn data_bytes(&self) -> Vec<u8> {
-        let frames = (0..self.features.len()).map(|k| self.features.frame(k));
+        let values = self.features.rows().to_f32(self.features.dim());
+        let frames = values.chunks_exact(self.features.dim());
         match self.format {
             SampleFormat::F32 => frames.flatten().flat_map(|v| v.to_le_bytes()).collect(),
             SampleFormat::F16 => frames.flatten().flat_map(|&v| f16::from_f32(v).to_le_bytes()).collect(),
@@ -245,14 +246,17 @@ impl ReferenceFile {
     }
 
     /// Reads a memory-mapped reference file, checking everything first as [`Self::parse`]
-    /// does. f32 values are read in place from the mapping ([`FeatureMatrix::is_shared`]);
-    /// f16 and int8 values, and files of version 1, are decoded into memory.
+    /// does. The values are read in place from the mapping in their own encoding, f32, f16 or
+    /// int8 ([`FeatureMatrix::is_shared`]); files of version 1, whose data may not be aligned,
+    /// are decoded into memory.
     pub fn from_mapped(file: Arc<MappedFile>) -> Result<Self, ReferenceFileError> {
         let layout = Layout::read(file.bytes())?;
-        let in_place = match layout.format {
-            SampleFormat::F32 => MappedValues::new(file.clone(), layout.data.clone()),
-            SampleFormat::F16 | SampleFormat::Int8 => None,
+        let encoding = match layout.format {
+            SampleFormat::F32 => MappedEncoding::F32,
+            SampleFormat::F16 => MappedEncoding::F16,
+            SampleFormat::Int8 => MappedEncoding::Int8 { frames: layout.frames },
         };
+        let in_place = MappedValues::new(file.clone(), layout.data.clone(), encoding);
         let features = match in_place {
             Some(values) => FeatureMatrix::from_shared(layout.dim, Arc::new(values)),
             None => {
@@ -512,7 +516,7 @@ mod tests {
             );
             for k in 0..file.features.len() {
                 let largest = file.features.frame(k).iter().fold(0.0f32, |m, v| m.max(v.abs()));
-                for (a, b) in file.features.frame(k).iter().zip(read.features.frame(k)) {
+                for (a, b) in file.features.frame(k).iter().zip(read.features.frame(k).iter()) {
                     assert!(
                         (a - b).abs() <= tolerance * largest.max(1.0),
                         "{format:?}: {a} read as {b}"
@@ -529,12 +533,13 @@ mod tests {
     }
 
     #[test]
-    fn mapped_files_read_f32_in_place_and_decode_the_rest() {
+    fn mapped_files_are_read_in_place_in_every_format() {
         for format in [SampleFormat::F32, SampleFormat::F16, SampleFormat::Int8] {
             let bytes = sample(format).to_bytes().unwrap();
             let read = mapped(&bytes).unwrap();
             assert_eq!(read, ReferenceFile::parse(&bytes).unwrap(), "{format:?}");
-            assert_eq!(read.features.is_shared(), format == SampleFormat::F32, "{format:?}");
+            assert!(read.features.is_shared(), "{format:?}");
+            assert_eq!(read.features.rows().is_f32(), format == SampleFormat::F32, "{format:?}");
         }
         let mut damaged = sample(SampleFormat::F32).to_bytes().unwrap();
         let last = damaged.len() - 1;

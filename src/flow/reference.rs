@@ -75,7 +75,7 @@ pub fn encode_followed_reference(
     let mut joined = Vec::with_capacity(audio.features.len() * dim);
     for k in 0..audio.features.len() {
         let time_ns = audio.timing.time_ns(k);
-        joiner.join(time_ns, audio.features.frame(k), &mut joined)?;
+        joiner.join(time_ns, &audio.features.frame(k), &mut joined)?;
     }
     Ok(EncodedReference {
         features: FeatureMatrix::new(dim, joined)?,

@@ -1,7 +1,8 @@
 //! The inner loops of every aligner: distances from one vector to many frames (held in panels
-//! for frames of few dimensions, row by row for many), the cost of full DTW, and the min-plus
-//! scan that fills the online aligner's strips and the relocation search's columns. Each has a portable version and, on x86-64 processors with AVX2
-//! and FMA, a hand-vectorised one chosen at run time.
+//! for frames of few dimensions, row by row for many, the rows in f32, f16 or int8), the cost of
+//! full DTW, and the min-plus scan that fills the online aligner's strips and the relocation
+//! search's columns. Each has a portable version and, on x86-64 processors with AVX2, FMA and
+//! F16C, a hand-vectorised one chosen at run time.
 //!
 //! A panel holds [`PANEL_FRAMES`] consecutive frames dimension by dimension (the first value of
 //! each of the 8 frames, then the second, …), so that the distances from one vector to 8 frames
@@ -23,7 +24,7 @@ mod x86_wavefront;
 
 use std::sync::OnceLock;
 
-use super::{Distance, FeatureMatrix, StepWeights};
+use super::{Distance, EncodedRows, FeatureMatrix, StepWeights};
 
 /// Frames per panel.
 pub(crate) const PANEL_FRAMES: usize = 8;
@@ -33,7 +34,7 @@ pub(crate) const PANEL_FRAMES: usize = 8;
 pub enum KernelSet {
     /// Plain Rust that the compiler vectorises for the baseline target.
     Portable,
-    /// Explicit AVX2 and FMA (x86-64 processors since about 2013).
+    /// Explicit AVX2, FMA and F16C (x86-64 processors since about 2013).
     Avx2Fma,
 }
 
@@ -96,10 +97,21 @@ impl Frames<'_> {
     }
 }
 
+/// Frames stored row by row, in any encoding, for [`row_distances`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rows<'a> {
+    /// The frames' values.
+    pub values: EncodedRows<'a>,
+    /// One inverse norm per frame.
+    pub inverse_norms: &'a [f32],
+}
+
 fn avx2_fma_available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma")
+            && std::arch::is_x86_feature_detected!("f16c")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -126,8 +138,22 @@ pub(crate) fn panel_distances(kernels: KernelSet, query: Query, panels: Frames, 
 
 /// Writes to `out` the distances from `query` to each of the `out.len()` frames stored row by
 /// row in `rows` (`query.values.len()` values each).
-pub(crate) fn row_distances(kernels: KernelSet, query: Query, rows: Frames, out: &mut [f32]) {
-    rows.check("row_distances", out.len(), query.values.len(), query.distance);
+pub(crate) fn row_distances(kernels: KernelSet, query: Query, rows: Rows, out: &mut [f32]) {
+    let (count, dim) = (out.len(), query.values.len());
+    let scales_ok = match rows.values {
+        EncodedRows::Int8 { scales, .. } => scales.len() >= count,
+        _ => true,
+    };
+    assert!(
+        dim > 0
+            && rows.values.value_count() >= count * dim
+            && scales_ok
+            && (query.distance != Distance::Cosine || rows.inverse_norms.len() >= count),
+        "row_distances: {count} outputs need {} values, their scales and {count} norms, got {} values and {} norms",
+        count * dim,
+        rows.values.value_count(),
+        rows.inverse_norms.len()
+    );
     match kernels {
         #[cfg(target_arch = "x86_64")]
         KernelSet::Avx2Fma if avx2_fma_available() => x86_rows::row_distances(query, rows, out),
@@ -214,7 +240,7 @@ mod tests {
                     let from = Query { values: &query, inverse_norm: inverse_norm(&query), distance };
                     panel_distances(kernels, from, Frames { values: &all_panels, inverse_norms: &norms }, &mut out);
                     for (k, &got) in out.iter().enumerate().take(frames.len()) {
-                        let expected = distance.between_with_inverse_norms(&query, inverse_norm(&query), frames.frame(k), frames.frame_inverse_norm(k));
+                        let expected = distance.between_with_inverse_norms(&query, inverse_norm(&query), &frames.frame(k), frames.frame_inverse_norm(k));
                         prop_assert!((got - expected).abs() <= 1e-4 * expected.abs().max(1.0), "{kernels:?} {distance:?} frame {k}: {got} vs {expected}");
                     }
                 }
@@ -236,10 +262,39 @@ mod tests {
                 for distance in ALL_DISTANCES {
                     let mut out = vec![f32::NAN; frames];
                     let from = Query { values: &query, inverse_norm: inverse_norm(&query), distance };
-                    row_distances(kernels, from, Frames { values: &values, inverse_norms: &norms }, &mut out);
+                    row_distances(kernels, from, Rows { values: EncodedRows::F32(&values), inverse_norms: &norms }, &mut out);
                     for (k, &got) in out.iter().enumerate() {
-                        let expected = distance.between_with_inverse_norms(&query, inverse_norm(&query), rows.frame(k), rows.frame_inverse_norm(k));
+                        let expected = distance.between_with_inverse_norms(&query, inverse_norm(&query), &rows.frame(k), rows.frame_inverse_norm(k));
                         prop_assert!((got - expected).abs() <= 1e-4 * expected.abs().max(1.0), "{kernels:?} {distance:?} frame {k}: {got} vs {expected}");
+                    }
+                }
+            }
+        }
+
+        /// Row distances over f16 and int8 rows equal, bit for bit, those over the same rows
+        /// widened to f32 first, in both kernel sets: the kernels widen exactly as decoding does.
+        #[test]
+        fn encoded_rows_give_the_distances_of_their_decoded_values(
+            dim in 1usize..150,
+            frames in 1usize..11,
+            seed in proptest::collection::vec(-3.0f32..3.0, 64),
+            bytes in proptest::collection::vec(any::<i8>(), 1..300),
+        ) {
+            let values = (0..frames * dim).map(|k| seed[k % seed.len()] * (1.0 + (k / seed.len()) as f32));
+            let halves: Vec<u16> = values.map(|v| half::f16::from_f32(v).to_bits()).collect();
+            let scales: Vec<f32> = (0..frames).map(|k| seed[k % seed.len()].abs() / 127.0).collect();
+            let ints: Vec<i8> = (0..frames * dim).map(|k| bytes[k % bytes.len()]).collect();
+            let query: Vec<f32> = seed.iter().rev().cycle().take(dim).copied().collect();
+            for encoded in [EncodedRows::F16(&halves), EncodedRows::Int8 { scales: &scales, values: &ints }] {
+                let decoded = encoded.to_f32(dim);
+                let norms: Vec<f32> = decoded.chunks_exact(dim).map(inverse_norm).collect();
+                for kernels in [KernelSet::Portable, KernelSet::active()] {
+                    for distance in ALL_DISTANCES {
+                        let from = Query { values: &query, inverse_norm: inverse_norm(&query), distance };
+                        let (mut got, mut expected) = (vec![f32::NAN; frames], vec![f32::NAN; frames]);
+                        row_distances(kernels, from, Rows { values: encoded, inverse_norms: &norms }, &mut got);
+                        row_distances(kernels, from, Rows { values: EncodedRows::F32(&decoded), inverse_norms: &norms }, &mut expected);
+                        prop_assert_eq!(&got, &expected, "{:?} {:?} {:?}", kernels, distance, encoded);
                     }
                 }
             }

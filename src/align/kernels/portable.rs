@@ -1,7 +1,7 @@
 //! Portable kernels: panel distances over eight-lane arrays, which the compiler vectorises for
 //! whatever target it builds for, row distances, and the min-plus scan cell by cell.
 
-use super::{Frames, Query, PANEL_FRAMES};
+use super::{Frames, Query, Rows, PANEL_FRAMES};
 use crate::align::Distance;
 
 /// See [`super::panel_distances`]; the caller has checked the lengths.
@@ -61,16 +61,15 @@ pub(super) fn min_plus_scan(entered: &[f32], step: &[f32], out: &mut [f32]) {
 }
 
 /// See [`super::row_distances`]; the caller has checked the lengths.
-pub(super) fn row_distances(query: Query, rows: Frames, out: &mut [f32]) {
+pub(super) fn row_distances(query: Query, rows: Rows, out: &mut [f32]) {
     let dim = query.values.len();
-    for ((row, value), &inverse_norm) in rows
-        .values
-        .chunks_exact(dim)
-        .zip(out.iter_mut())
-        .zip(rows.inverse_norms)
-    {
-        *value = query
-            .distance
-            .between_with_inverse_norms(query.values, query.inverse_norm, row, inverse_norm);
+    for (frame, value) in out.iter_mut().enumerate() {
+        let inverse_norm = rows.inverse_norms.get(frame).copied().unwrap_or(0.0);
+        *value = query.distance.between_with_inverse_norms(
+            query.values,
+            query.inverse_norm,
+            &rows.values.frame(frame, dim),
+            inverse_norm,
+        );
     }
 }

@@ -411,7 +411,7 @@ impl OnlineTimeWarper {
         self.config.distance.between_with_inverse_norms(
             live,
             live_inverse_norm,
-            reference,
+            &reference,
             self.reference.frame_inverse_norm(ref_index),
         )
     }
@@ -480,7 +480,7 @@ impl OnlineTimeWarper {
         let reference = self.reference.frame(j);
         let reference_inverse_norm = self.reference.frame_inverse_norm(j);
         self.live_frames.distances_to(
-            reference,
+            &reference,
             reference_inverse_norm,
             self.config.distance,
             &mut self.distances,
@@ -662,7 +662,7 @@ fn reference_spread(reference: &FeatureMatrix, distance: Distance) -> f32 {
     let stride = (pairs / SPREAD_SAMPLES).max(1);
     let mut distances: Vec<f32> = (0..pairs)
         .step_by(stride)
-        .map(|k| distance.between(reference.frame(k), reference.frame(k + SPREAD_LAG_FRAMES)))
+        .map(|k| distance.between(&reference.frame(k), &reference.frame(k + SPREAD_LAG_FRAMES)))
         .collect();
     let middle = distances.len() / 2;
     distances.select_nth_unstable_by(middle, f32::total_cmp);
@@ -706,7 +706,7 @@ mod tests {
             let config = OltwConfig { band_frames: len + 1, startup_frames: len + 1, distance: Distance::Euclidean, step_weights, ..OltwConfig::default() };
             let mut warper = OnlineTimeWarper::new(reference.clone(), config).unwrap();
             for i in 0..live.len() {
-                warper.push_frame(live.frame(i)).unwrap();
+                warper.push_frame(&live.frame(i)).unwrap();
             }
             prop_assert_eq!(warper.frontier(), Some((len - 1, len - 1)));
             let exact = full_dtw(&live, &reference, Distance::Euclidean, step_weights).unwrap();
@@ -726,7 +726,7 @@ mod tests {
             let mut warper = OnlineTimeWarper::new(reference, config).unwrap();
             let (mut last_ref, mut last_frontier) = (0, (0, 0));
             for i in 0..live.len() {
-                let position = warper.push_frame(live.frame(i)).unwrap();
+                let position = warper.push_frame(&live.frame(i)).unwrap();
                 let frontier = warper.frontier().unwrap();
                 prop_assert_eq!(frontier.0, i);
                 if i > 0 {
@@ -757,7 +757,7 @@ mod tests {
             let config = OltwConfig { band_frames: len + 1, startup_frames: len + 1, distance: Distance::Manhattan, step_weights, settle_every_frames: 1_000, ..OltwConfig::default() };
             let mut warper = OnlineTimeWarper::new(reference.clone(), config).unwrap();
             for i in 0..live.len() {
-                warper.push_frame(live.frame(i)).unwrap();
+                warper.push_frame(&live.frame(i)).unwrap();
             }
             prop_assert_eq!(warper.frontier(), Some((len - 1, len - 1)));
             let history = warper.history.as_ref().unwrap();
@@ -799,7 +799,7 @@ mod tests {
             let mut finals: Vec<(FinalPosition, usize)> = Vec::new();
             let mut reported = Vec::new();
             for (t, &k) in truth.iter().enumerate() {
-                reported.push(warper.push_frame(reference.frame(k)).unwrap().ref_index);
+                reported.push(warper.push_frame(&reference.frame(k)).unwrap().ref_index);
                 finals.extend(warper.drain_final_positions().map(|f| (f, t)));
             }
             // In order; without gaps unless the memory bound dropped some (never while exact).
@@ -959,7 +959,7 @@ mod tests {
         let mut finals = Vec::new();
         let mut final_lag = Vec::new();
         for (i, &true_ref) in truth.iter().enumerate() {
-            let tracked = warper.push_frame(reference.frame(true_ref)).unwrap();
+            let tracked = warper.push_frame(&reference.frame(true_ref)).unwrap();
             if i > 60 {
                 worst = worst.max(tracked.ref_index.abs_diff(true_ref));
             }
@@ -1013,12 +1013,12 @@ mod tests {
         };
         let mut warper = OnlineTimeWarper::new(reference.clone(), config).unwrap();
         for i in 0..100 {
-            warper.push_frame(reference.frame(i)).unwrap();
+            warper.push_frame(&reference.frame(i)).unwrap();
         }
         warper.restart_at(600);
         let mut last = None;
         for i in 600..700 {
-            last = Some(warper.push_frame(reference.frame(i)).unwrap());
+            last = Some(warper.push_frame(&reference.frame(i)).unwrap());
         }
         let last = last.unwrap();
         assert!(last.ref_index.abs_diff(699) <= 2, "at {} for 699", last.ref_index);
@@ -1051,7 +1051,7 @@ mod tests {
         // The live stream runs at 2.5x: faster than the aligner may follow.
         let mut highest = 0.0f64;
         for i in 0..1_000 {
-            let tracked = warper.push_frame(reference.frame(i * 5 / 2)).unwrap();
+            let tracked = warper.push_frame(&reference.frame(i * 5 / 2)).unwrap();
             if i > 200 {
                 highest = highest.max(tracked.tempo);
             }
@@ -1070,7 +1070,7 @@ mod tests {
         };
         let mut warper = OnlineTimeWarper::new(reference.clone(), config).unwrap();
         for i in 0..4_000 {
-            warper.push_frame(reference.frame(i)).unwrap();
+            warper.push_frame(&reference.frame(i)).unwrap();
         }
         assert!(warper.row.len() <= 50 && warper.column.len() <= 50);
     }
@@ -1087,7 +1087,7 @@ mod tests {
         let mut warper = OnlineTimeWarper::new(reference.clone(), config).unwrap();
         let mut finals = 0;
         for i in 0..20_000 {
-            warper.push_frame(reference.frame((i * 7) % 300)).unwrap();
+            warper.push_frame(&reference.frame((i * 7) % 300)).unwrap();
             finals += warper.drain_final_positions().count();
         }
         let kept = warper.history.as_ref().unwrap().strips_kept();

@@ -127,7 +127,7 @@ fn locate(query: &VecDeque<FeatureFrame>, references: &[NamedReference]) -> Resu
     for reference in references {
         let mut search = SubsequenceSearch::new(query_features.clone(), Distance::Cosine)?;
         for k in 0..reference.features.len() {
-            search.push_frame(reference.features.frame(k))?;
+            search.push_frame(&reference.features.frame(k))?;
         }
         if let Some(best) = search.best() {
             let cost = f64::from(best.cost) / query.len() as f64;
