@@ -18,6 +18,7 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
+use super::cache_aligned::CacheAligned;
 use super::kernels::{panel_distances, row_distances, Frames, KernelSet, Query, Rows, PANEL_FRAMES};
 use super::{inverse_norm, AlignError, Distance, EncodedRows};
 
@@ -33,14 +34,14 @@ pub trait SharedValues: fmt::Debug + Send + Sync {
 /// Where a matrix's values live.
 #[derive(Debug, Clone)]
 enum Values {
-    Owned(Vec<f32>),
+    Owned(CacheAligned),
     Shared(Arc<dyn SharedValues>),
 }
 
 impl Values {
     fn rows(&self) -> EncodedRows<'_> {
         match self {
-            Values::Owned(values) => EncodedRows::F32(values),
+            Values::Owned(values) => EncodedRows::F32(values.as_slice()),
             Values::Shared(shared) => shared.rows(),
         }
     }
@@ -51,7 +52,7 @@ impl Values {
         match self {
             Values::Owned(values) => values.extend_from_slice(rows),
             Values::Shared(shared) => {
-                let mut values = shared.rows().to_f32(dim);
+                let mut values = CacheAligned::from_vec(shared.rows().to_f32(dim));
                 values.extend_from_slice(rows);
                 *self = Values::Owned(values);
             }
@@ -69,14 +70,14 @@ pub struct FeatureMatrix {
     inverse_norms: Vec<f32>,
     /// Panel `b`, value `k` of frame `8b + lane`, at `(b · dim + k) · 8 + lane`; frames past the
     /// end are zeros. Empty from [`PANELS_BELOW_DIM`] dimensions on, unless asked for.
-    panels: Vec<f32>,
+    panels: CacheAligned,
     keeps_panels: bool,
 }
 
 impl FeatureMatrix {
     /// Wraps row-major feature values; `values.len()` must be a multiple of `dim`.
     pub fn new(dim: usize, values: Vec<f32>) -> Result<Self, AlignError> {
-        Self::with_values(dim, Values::Owned(values))
+        Self::with_values(dim, Values::Owned(CacheAligned::from_vec(values)))
     }
 
     /// Reads row-major feature values kept elsewhere, without copying or widening them; the
@@ -104,7 +105,7 @@ impl FeatureMatrix {
             dim,
             values,
             inverse_norms: Vec::new(),
-            panels: Vec::new(),
+            panels: CacheAligned::default(),
             keeps_panels: dim < PANELS_BELOW_DIM,
         };
         matrix.rebuild_panels_from(0);
@@ -148,7 +149,7 @@ impl FeatureMatrix {
                 dim,
                 len,
                 panel,
-                &mut self.panels[start..start + dim * PANEL_FRAMES],
+                &mut self.panels.as_mut_slice()[start..start + dim * PANEL_FRAMES],
             );
         }
     }
@@ -187,7 +188,7 @@ impl FeatureMatrix {
         let panel_len = self.dim * PANEL_FRAMES;
         out.resize(panels * PANEL_FRAMES, 0.0);
         let panels = Frames {
-            values: &self.panels[first_panel * panel_len..],
+            values: &self.panels.as_slice()[first_panel * panel_len..],
             inverse_norms: &self.inverse_norms[first_panel * PANEL_FRAMES..],
         };
         panel_distances(KernelSet::active(), query, panels, out);

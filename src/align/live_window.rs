@@ -4,6 +4,7 @@
 //! Live frame `i` lives in slot `i mod slots`; slots come in whole panels. The window knows
 //! nothing of the cost matrix: it only stores frames and answers distances, oldest first.
 
+use super::cache_aligned::CacheAligned;
 use super::kernels::{panel_distances, Frames, KernelSet, Query, PANEL_FRAMES};
 use super::Distance;
 
@@ -13,7 +14,7 @@ pub(crate) struct LiveWindow {
     capacity: usize,
     slots: usize,
     /// Slot `s`, value `k` at `((s / 8) · dim + k) · 8 + s mod 8`.
-    panels: Vec<f32>,
+    panels: CacheAligned,
     /// Inverse L2 norm per slot.
     inverse_norms: Vec<f32>,
     /// Live index of the oldest frame kept.
@@ -31,7 +32,7 @@ impl LiveWindow {
             dim,
             capacity: capacity.max(1),
             slots,
-            panels: vec![0.0; slots * dim],
+            panels: CacheAligned::from_vec(vec![0.0; slots * dim]),
             inverse_norms: vec![0.0; slots],
             first: 0,
             len: 0,
@@ -54,8 +55,9 @@ impl LiveWindow {
         }
         let slot = (self.first + self.len - 1) % self.slots;
         let (panel, lane) = (slot / PANEL_FRAMES, slot % PANEL_FRAMES);
+        let panels = self.panels.as_mut_slice();
         for (k, &value) in frame.iter().enumerate().take(self.dim) {
-            self.panels[(panel * self.dim + k) * PANEL_FRAMES + lane] = value;
+            panels[(panel * self.dim + k) * PANEL_FRAMES + lane] = value;
         }
         self.inverse_norms[slot] = frame_inverse_norm;
     }
@@ -78,7 +80,7 @@ impl LiveWindow {
             distance,
         };
         let panels = Frames {
-            values: &self.panels,
+            values: self.panels.as_slice(),
             inverse_norms: &self.inverse_norms,
         };
         panel_distances(KernelSet::active(), query, panels, &mut self.by_slot);

@@ -7,6 +7,7 @@
 //! so it can be tested, fuzzed and benchmarked alone. Its inputs are feature vectors (`&[f32]`)
 //! and envelope samples with times in nanoseconds; its outputs are positions and offsets.
 
+mod cache_aligned;
 mod distance;
 mod dtw;
 mod encoded_rows;
