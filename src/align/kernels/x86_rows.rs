@@ -1,6 +1,7 @@
 //! Distances to frames stored row by row, with AVX2, FMA and F16C: eight dimensions per step,
-//! four frames per pass so that each query chunk loaded serves four of them. For frames of many
-//! dimensions this is as fast as the panel layout, which then need not be kept.
+//! eight frames per pass so that each query chunk loaded serves eight of them, and the eight
+//! frames' sums reduced together (a tree of horizontal adds) and finished in one register. For
+//! frames of many dimensions this is as fast as the panel layout, which then need not be kept.
 //!
 //! The rows may be f32, f16 or int8 with a scale per frame ([`EncodedRows`]); eight values are
 //! widened in registers as they are loaded, exactly as decoding them first would (an int8
@@ -12,16 +13,17 @@
 #![allow(unsafe_code)]
 
 use std::arch::x86_64::{
-    __m128i, __m256, _mm256_cvtepi32_ps, _mm256_cvtepi8_epi32, _mm256_cvtph_ps, _mm256_loadu_ps, _mm256_mul_ps,
-    _mm256_set1_ps, _mm256_setzero_ps, _mm256_storeu_ps, _mm_loadl_epi64, _mm_loadu_si128,
+    __m128i, __m256, _mm256_add_ps, _mm256_cvtepi32_ps, _mm256_cvtepi8_epi32, _mm256_cvtph_ps, _mm256_hadd_ps,
+    _mm256_loadu_ps, _mm256_mul_ps, _mm256_permute2f128_ps, _mm256_set1_ps, _mm256_setzero_ps, _mm256_storeu_ps,
+    _mm_loadl_epi64, _mm_loadu_si128,
 };
 
-use super::x86_panels::{accumulate, COSINE, EUCLIDEAN, MANHATTAN, SQUARED_EUCLIDEAN};
+use super::x86_panels::{accumulate, finish, COSINE, EUCLIDEAN, MANHATTAN, SQUARED_EUCLIDEAN};
 use super::{Query, Rows};
 use crate::align::{Distance, EncodedRows};
 
-/// Frames per pass.
-const BLOCK_FRAMES: usize = 4;
+/// Frames per pass: one register of results.
+const BLOCK_FRAMES: usize = 8;
 const LANES: usize = 8;
 
 /// See [`super::row_distances`]; the caller has checked the lengths and the processor.
@@ -162,14 +164,41 @@ fn finish_scalar<const METRIC: u8>(sum: f32, inverse_norms: f32) -> f32 {
     }
 }
 
+/// Lane `b` of the result: the sum of the lanes of `sums[b]`.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn lane_totals(sums: &[__m256; BLOCK_FRAMES]) -> __m256 {
+    // Each horizontal add halves the lanes per sum; the two 128-bit halves then hold the low
+    // and high halves of all eight sums.
+    let pairs = [
+        _mm256_hadd_ps(sums[0], sums[1]),
+        _mm256_hadd_ps(sums[2], sums[3]),
+        _mm256_hadd_ps(sums[4], sums[5]),
+        _mm256_hadd_ps(sums[6], sums[7]),
+    ];
+    let first_four = _mm256_hadd_ps(pairs[0], pairs[1]);
+    let last_four = _mm256_hadd_ps(pairs[2], pairs[3]);
+    _mm256_add_ps(
+        _mm256_permute2f128_ps::<0x20>(first_four, last_four),
+        _mm256_permute2f128_ps::<0x31>(first_four, last_four),
+    )
+}
+
+/// A register's lanes.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn to_array(lanes: __m256) -> [f32; LANES] {
+    let mut array = [0.0f32; LANES];
+    // SAFETY: `array` holds 8 values.
+    unsafe { _mm256_storeu_ps(array.as_mut_ptr(), lanes) };
+    array
+}
+
 /// The sum of a register's lanes.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 fn lane_total(sum: __m256) -> f32 {
-    let mut lanes = [0.0f32; LANES];
-    // SAFETY: `lanes` holds 8 values.
-    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), sum) };
-    lanes.iter().sum()
+    to_array(sum).iter().sum()
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -209,9 +238,28 @@ fn rows_with<const METRIC: u8, R: LoadRows>(query: Query, rows: R, inverse_norms
                 *sum = accumulate::<METRIC>(*sum, q, v);
             }
         }
-        for (b, &sum) in sums.iter().enumerate() {
-            out[frame + b] = finish_frame(frame + b, lane_total(sum));
+        let mut totals = [0.0f32; BLOCK_FRAMES];
+        // SAFETY: `totals` holds 8 values.
+        unsafe { _mm256_storeu_ps(totals.as_mut_ptr(), lane_totals(&sums)) };
+        if whole < dim {
+            for (b, total) in totals.iter_mut().enumerate() {
+                let at = (frame + b) * dim;
+                *total += (whole..dim)
+                    .map(|k| scalar_term::<METRIC>(query[k], rows.value(frame + b, at + k)))
+                    .sum::<f32>();
+            }
         }
+        let norms = if METRIC == COSINE {
+            // SAFETY: frame + 8 ≤ frames ≤ inverse_norms.len() for cosine (asserted).
+            _mm256_mul_ps(_mm256_set1_ps(query_inverse_norm), unsafe {
+                _mm256_loadu_ps(inverse_norms.as_ptr().add(frame))
+            })
+        } else {
+            _mm256_setzero_ps()
+        };
+        // SAFETY: `totals` holds 8 values, and frame + 8 ≤ out.len().
+        let distances = finish::<METRIC>(unsafe { _mm256_loadu_ps(totals.as_ptr()) }, norms);
+        out[frame..frame + BLOCK_FRAMES].copy_from_slice(&to_array(distances));
         frame += BLOCK_FRAMES;
     }
     while frame < frames {
