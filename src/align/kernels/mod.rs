@@ -1,7 +1,7 @@
 //! The inner loops of every aligner: distances from one vector to many frames (held in panels
 //! for frames of few dimensions, row by row for many, the rows in f32, f16 or int8), the cost of
-//! full DTW, and the min-plus scan that fills the online aligner's strips and the relocation
-//! search's columns. Each has a portable version and, on x86-64 processors with AVX2, FMA and
+//! full DTW, the min-plus scan that fills the online aligner's strips and the relocation
+//! search's columns, and the search for a strip's cheapest cell. Each has a portable version and, on x86-64 processors with AVX2, FMA and
 //! F16C, a hand-vectorised one chosen at run time.
 //!
 //! A panel holds [`PANEL_FRAMES`] consecutive frames dimension by dimension (the first value of
@@ -13,6 +13,8 @@
 //! panels ([`super::FeatureMatrix`], the aligner's live window) and keep them.
 
 mod portable;
+#[cfg(target_arch = "x86_64")]
+mod x86_lowest;
 #[cfg(target_arch = "x86_64")]
 mod x86_panels;
 #[cfg(target_arch = "x86_64")]
@@ -197,6 +199,16 @@ pub(crate) fn min_plus_scan(kernels: KernelSet, entered: &[f32], step: &[f32], o
     }
 }
 
+/// The position of the lowest value of `values`, the first on ties, or `None` if none is finite
+/// (a NaN never wins).
+pub(crate) fn lowest_finite(kernels: KernelSet, values: &[f32]) -> Option<usize> {
+    match kernels {
+        #[cfg(target_arch = "x86_64")]
+        KernelSet::Avx2Fma if avx2_fma_available() => x86_lowest::lowest_finite(values),
+        _ => portable::lowest_finite(values),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,6 +309,27 @@ mod tests {
                         prop_assert_eq!(&got, &expected, "{:?} {:?} {:?}", kernels, distance, encoded);
                     }
                 }
+            }
+        }
+
+        /// Both kernel sets find the first lowest finite value, as a plain search does.
+        #[test]
+        fn lowest_values_are_found_as_one_by_one(
+            values in proptest::collection::vec(prop_oneof![
+                4 => 0.0f32..10.0,
+                1 => Just(f32::INFINITY),
+                1 => Just(f32::NAN),
+                2 => Just(3.0f32),
+            ], 0..70),
+        ) {
+            let mut expected: Option<usize> = None;
+            for (k, &value) in values.iter().enumerate() {
+                if value.is_finite() && expected.is_none_or(|best| value < values[best]) {
+                    expected = Some(k);
+                }
+            }
+            for kernels in [KernelSet::Portable, KernelSet::active()] {
+                prop_assert_eq!(lowest_finite(kernels, &values), expected, "{:?}", kernels);
             }
         }
 

@@ -1,5 +1,6 @@
 //! Portable kernels: panel distances over eight-lane arrays, which the compiler vectorises for
-//! whatever target it builds for, row distances, and the min-plus scan cell by cell.
+//! whatever target it builds for, row distances, the min-plus scan cell by cell, and the
+//! lowest value's position in eight lanes.
 
 use super::{Frames, Query, Rows, PANEL_FRAMES};
 use crate::align::Distance;
@@ -72,4 +73,27 @@ pub(super) fn row_distances(query: Query, rows: Rows, out: &mut [f32]) {
             inverse_norm,
         );
     }
+}
+
+/// See [`super::lowest_finite`]. The lowest value first, in eight independent lanes (which
+/// vectorises), then the first position holding it.
+pub(super) fn lowest_finite(values: &[f32]) -> Option<usize> {
+    const LANES: usize = 8;
+    let mut lanes = [f32::INFINITY; LANES];
+    let chunks = values.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (lane, &value) in lanes.iter_mut().zip(chunk) {
+            *lane = if value < *lane { value } else { *lane };
+        }
+    }
+    let lowest =
+        lanes.into_iter().chain(rest.iter().copied()).fold(
+            f32::INFINITY,
+            |lowest, value| if value < lowest { value } else { lowest },
+        );
+    if !lowest.is_finite() {
+        return None;
+    }
+    values.iter().position(|&value| value == lowest)
 }

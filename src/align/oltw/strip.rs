@@ -3,14 +3,17 @@
 //! fills a new strip from the one beside it.
 //!
 //! Costs and weights are kept in two arrays (not as pairs) so that the scans over a strip and
-//! the recurrence's independent parts vectorise. This module knows nothing of live frames, the
+//! the recurrence's independent parts vectorise. Each change also brings the normalised costs
+//! (cost / weight) and the cheapest cell up to date: the aligner asks for the cheapest cell of
+//! a strip several times a step (for the step decision, the report, the confidence's rivals),
+//! and one division pass per change serves them all. This module knows nothing of live frames, the
 //! reference or step decisions; [`super::OnlineTimeWarper`] drives it.
 
 use std::ops::Range;
 
 use super::path_history::{ENTRY_DIAGONAL, ENTRY_LIVE, ENTRY_REFERENCE};
 use super::StepWeights;
-use crate::align::kernels::{min_plus_scan, KernelSet};
+use crate::align::kernels::{lowest_finite, min_plus_scan, KernelSet};
 
 /// One cell of the cost matrix: the best path's cost and its total step weight.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -83,6 +86,10 @@ pub(super) struct Strip {
     first: usize,
     costs: Vec<f32>,
     weights: Vec<f32>,
+    /// `costs[k] / weights[k]`.
+    normalised: Vec<f32>,
+    /// Offset of the cell of lowest normalised cost, the first on ties; `None` if none is reached.
+    cheapest_at: Option<usize>,
     /// Scratch for the recurrence: each cell's best entry from beside, and the cost of the
     /// step along the strip into it.
     from_beside: Vec<f32>,
@@ -94,12 +101,26 @@ pub(super) struct Strip {
 impl Strip {
     /// A strip of one cell at `index`.
     pub(super) fn single(index: usize, cell: Cell) -> Self {
-        Self {
+        let mut strip = Self {
             first: index,
             costs: vec![cell.cost],
             weights: vec![cell.weight],
             ..Self::default()
-        }
+        };
+        strip.renormalise();
+        strip
+    }
+
+    /// Recomputes the normalised costs and the cheapest cell from the costs and weights.
+    fn renormalise(&mut self) {
+        self.normalised.clear();
+        self.normalised.extend(
+            self.costs
+                .iter()
+                .zip(&self.weights)
+                .map(|(&cost, &weight)| cost / weight),
+        );
+        self.cheapest_at = lowest_finite(KernelSet::active(), &self.normalised);
     }
 
     /// Index of the first cell along the strip's axis.
@@ -138,10 +159,22 @@ impl Strip {
     pub(super) fn push(&mut self, cell: Cell, capacity: usize) {
         self.costs.push(cell.cost);
         self.weights.push(cell.weight);
+        self.normalised.push(cell.normalized());
+        let at = self.costs.len() - 1;
+        // The first on ties: the new last cell wins only if strictly cheaper.
+        self.cheapest_at = match self.cheapest_at {
+            Some(best) if self.normalised[at] >= self.normalised[best] || self.normalised[at].is_nan() => Some(best),
+            _ => lowest_finite(KernelSet::active(), &self.normalised[at..]).map(|_| at),
+        };
         if self.costs.len() > capacity {
             self.costs.remove(0);
             self.weights.remove(0);
+            self.normalised.remove(0);
             self.first += 1;
+            self.cheapest_at = match self.cheapest_at {
+                Some(0) => lowest_finite(KernelSet::active(), &self.normalised),
+                other => other.map(|at| at - 1),
+            };
         }
     }
 
@@ -150,14 +183,16 @@ impl Strip {
     pub(super) fn cheapest_within(&self, indices: Range<usize>) -> Option<(usize, Cell)> {
         let from = indices.start.saturating_sub(self.first).min(self.len());
         let to = indices.end.saturating_sub(self.first).clamp(from, self.len());
-        lowest_ratio(&self.costs[from..to], &self.weights[from..to]).map(|k| {
-            let index = self.first + from + k;
-            (index, self.get(index))
-        })
+        let at = if from == 0 && to == self.len() {
+            self.cheapest_at
+        } else {
+            lowest_finite(KernelSet::active(), &self.normalised[from..to]).map(|k| from + k)
+        };
+        at.map(|k| (self.first + k, self.get(self.first + k)))
     }
 
     pub(super) fn cheapest(&self) -> Option<(usize, Cell)> {
-        self.cheapest_within(0..usize::MAX)
+        self.cheapest_at.map(|k| (self.first + k, self.get(self.first + k)))
     }
 
     /// Makes this strip the successor of `beside` (the previous row for a row, the previous
@@ -196,6 +231,7 @@ impl Strip {
         self.weights.clear();
         self.weights.resize(len, 1.0);
         if len == 0 {
+            self.renormalise();
             return Cell::UNREACHED;
         }
         // Cells before the strip beside starts have nothing beside them; it never starts before
@@ -213,7 +249,9 @@ impl Strip {
                 StripKind::Row => length.reference,
                 StripKind::Column => length.live,
             };
-            for (k, weight) in self.weights.iter_mut().enumerate() {
+            // Counted in i32, which converts to f32 eight at a time; a usize converts one by one.
+            // A strip is at most a band wide, far below i32::MAX.
+            for (k, weight) in (0i32..).zip(self.weights.iter_mut()) {
                 *weight = first_weight + length_along * k as f32;
             }
             if record_entries {
@@ -223,6 +261,7 @@ impl Strip {
             debug_assert_eq!(w, length);
             self.fill_path_weighted(beside, kind, offset, &distances[..len], w);
         }
+        self.renormalise();
         self.get(first + len - 1)
     }
 
@@ -276,19 +315,17 @@ impl Strip {
             StripKind::Row => ENTRY_REFERENCE,
             StripKind::Column => ENTRY_LIVE,
         };
+        // Which entry wins is data, so it is computed arithmetically: a branch on it would be
+        // mispredicted on about every other cell of a strip.
         let choose = |along: f32, across: f32, diagonal: f32| {
             let (live, reference) = match kind {
                 StripKind::Row => (across, along),
                 StripKind::Column => (along, across),
             };
-            let fewer_steps = if live <= reference { live } else { reference };
-            if diagonal <= fewer_steps {
-                ENTRY_DIAGONAL
-            } else if live <= reference {
-                ENTRY_LIVE
-            } else {
-                ENTRY_REFERENCE
-            }
+            let live_wins = live <= reference;
+            let fewer_steps = if live_wins { live } else { reference };
+            let single = ENTRY_REFERENCE - u8::from(live_wins) * (ENTRY_REFERENCE - ENTRY_LIVE);
+            single + u8::from(diagonal <= fewer_steps) * (ENTRY_DIAGONAL - single)
         };
         // Cells with nothing beside them are entered along the strip.
         self.entries.clear();
@@ -352,35 +389,49 @@ impl Strip {
     }
 }
 
-/// The position of the lowest `costs[k] / weights[k]`, the first on ties, or `None` if none is
-/// finite. One pass in eight independent lanes, each keeping its lowest value and where it was
-/// (which vectorises), then the lanes are compared.
-fn lowest_ratio(costs: &[f32], weights: &[f32]) -> Option<usize> {
-    const LANES: usize = 8;
-    let mut lowest = [f32::INFINITY; LANES];
-    let mut lowest_at = [u32::MAX; LANES];
-    let (cost_chunks, weight_chunks) = (costs.chunks_exact(LANES), weights.chunks_exact(LANES));
-    let rest_first = costs.len() - cost_chunks.remainder().len();
-    let rest = cost_chunks.remainder().iter().zip(weight_chunks.remainder());
-    for (chunk_index, (costs, weights)) in cost_chunks.zip(weight_chunks).enumerate() {
-        let first = (chunk_index * LANES) as u32;
-        for lane in 0..LANES {
-            let ratio = costs[lane] / weights[lane];
-            let better = ratio < lowest[lane];
-            lowest[lane] = if better { ratio } else { lowest[lane] };
-            lowest_at[lane] = if better { first + lane as u32 } else { lowest_at[lane] };
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The cheapest of `strip`'s cells in `indices`, cell by cell.
+    fn cheapest_one_by_one(strip: &Strip, indices: Range<usize>) -> Option<(usize, Cell)> {
+        let mut best: Option<(usize, Cell)> = None;
+        for index in indices.start.max(strip.first())..indices.end.min(strip.first() + strip.len()) {
+            let cell = strip.get(index);
+            let value = cell.normalized();
+            if value.is_finite() && best.is_none_or(|(_, b)| value < b.normalized()) {
+                best = Some((index, cell));
+            }
+        }
+        best
+    }
+
+    proptest! {
+        /// The cheapest cell kept up to date across pushes that drop the oldest cell equals the
+        /// cheapest found cell by cell, over the whole strip and any part of it.
+        #[test]
+        fn the_kept_cheapest_cell_is_the_cheapest(
+            cells in proptest::collection::vec((prop_oneof![
+                4 => 0.0f32..10.0,
+                1 => Just(f32::INFINITY),
+                1 => Just(f32::NAN),
+                1 => Just(3.0f32),
+            ], 1.0f32..4.0), 1..60),
+            capacity in 1usize..12,
+            part in (0usize..70, 0usize..70),
+        ) {
+            let mut strip = Strip::single(5, Cell { cost: 2.0, weight: 1.0 });
+            for (cost, weight) in cells {
+                strip.push(Cell { cost, weight }, capacity);
+                let whole = strip.first()..strip.first() + strip.len();
+                prop_assert_eq!(strip.cheapest().map(|(k, _)| k), cheapest_one_by_one(&strip, whole).map(|(k, _)| k));
+                let part = part.0.min(part.1)..part.0.max(part.1);
+                prop_assert_eq!(
+                    strip.cheapest_within(part.clone()).map(|(k, _)| k),
+                    cheapest_one_by_one(&strip, part).map(|(k, _)| k)
+                );
+            }
         }
     }
-    let candidates = lowest.into_iter().zip(lowest_at.map(|at| at as usize)).chain(
-        rest.enumerate()
-            .map(|(k, (&cost, &weight))| (cost / weight, rest_first + k)),
-    );
-    let (value, at) = candidates.fold((f32::INFINITY, usize::MAX), |(value, at), (candidate, candidate_at)| {
-        if candidate < value || (candidate == value && candidate_at < at) {
-            (candidate, candidate_at)
-        } else {
-            (value, at)
-        }
-    });
-    value.is_finite().then_some(at)
 }
