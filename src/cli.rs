@@ -348,7 +348,8 @@ struct FollowArgs {
     /// JSON list of {"id", "ref_s"} (.json); times are reference times.
     #[arg(long, value_name = "FILE", value_parser = parse_cues)]
     cues: Option<CueFile>,
-    /// Features compared: logmel or chroma.
+    /// Features compared: logmel, logmel-flux (log-mel and its rise: more accurate where the
+    /// tempo changes, twice the values, not shared across streams) or chroma.
     #[arg(long, default_value = "logmel", value_parser = parse_features)]
     audio_features: AudioFeatureKind,
     /// A TorchScript audio model (FILE.pt with its contract FILE.toml beside it) whose output is
@@ -437,7 +438,7 @@ struct LocateArgs {
     references: Vec<PathBuf>,
     #[command(flatten)]
     common: CommonArgs,
-    /// Features compared: logmel or chroma.
+    /// Features compared: logmel, logmel-flux or chroma.
     #[arg(long, default_value = "logmel", value_parser = parse_features)]
     audio_features: AudioFeatureKind,
     /// Seconds of the most recent live audio searched for.

@@ -107,7 +107,9 @@ pub struct OltwConfig {
     pub max_run_count: usize,
     /// Local distance between a live and a reference frame.
     pub distance: Distance,
-    /// Number of recent positions the tempo is estimated from.
+    /// Number of recent positions the tempo is estimated from: 35 (0.7 s of 20 ms frames) by
+    /// default, short enough to follow a tempo that changes within a phrase (on the evaluation's
+    /// tempo waves 50 frames lagged behind them), long enough to span a note or two.
     pub tempo_window_frames: usize,
     /// Step weights of the DTW recursion.
     pub step_weights: StepWeights,
@@ -147,7 +149,7 @@ impl Default for OltwConfig {
             band_frames: 500,
             max_run_count: 3,
             distance: Distance::Cosine,
-            tempo_window_frames: 50,
+            tempo_window_frames: 35,
             step_weights: StepWeights::ARZT,
             normalisation: Normalisation::Manhattan,
             rival_exclusion_frames: 10,
