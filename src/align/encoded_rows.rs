@@ -74,6 +74,22 @@ impl<'a> EncodedRows<'a> {
         }
     }
 
+    /// Frame `index`: borrowed where the values are f32, widened into `scratch` otherwise, so
+    /// that a loop over frames allocates nothing.
+    pub(crate) fn frame_in<'s>(&self, index: usize, dim: usize, scratch: &'s mut Vec<f32>) -> &'s [f32]
+    where
+        'a: 's,
+    {
+        match *self {
+            EncodedRows::F32(values) => &values[index * dim..(index + 1) * dim],
+            _ => {
+                scratch.clear();
+                scratch.extend((0..dim).map(|k| self.value(index, dim, k)));
+                scratch
+            }
+        }
+    }
+
     /// All the values, widened.
     pub(crate) fn to_f32(self, dim: usize) -> Vec<f32> {
         match self {
@@ -109,6 +125,7 @@ mod tests {
             assert_eq!(rows.value_count(), 6);
             assert_eq!(rows.to_f32(3), f32s.to_vec(), "{rows:?}");
             assert_eq!(&*rows.frame(1, 3), &f32s[3..], "{rows:?}");
+            assert_eq!(rows.frame_in(1, 3, &mut Vec::new()), &f32s[3..], "{rows:?}");
             assert_eq!(rows.frames(1..2, 3).to_f32(3), f32s[3..].to_vec(), "{rows:?}");
             assert_eq!(matches!(rows.frame(0, 3), Cow::Borrowed(_)), rows.is_f32());
         }

@@ -239,6 +239,12 @@ impl FeatureMatrix {
         self.values.rows().frame(index, self.dim)
     }
 
+    /// Frame `index`, as [`FeatureMatrix::frame`], widened into `scratch` where the values are
+    /// f16 or int8: for loops over many frames, which then allocate nothing.
+    pub fn frame_in<'s>(&'s self, index: usize, scratch: &'s mut Vec<f32>) -> &'s [f32] {
+        self.values.rows().frame_in(index, self.dim, scratch)
+    }
+
     /// `1 / ‖frame index‖` (0 for a zero frame).
     pub fn frame_inverse_norm(&self, index: usize) -> f32 {
         self.inverse_norms[index]

@@ -73,6 +73,8 @@ pub struct Relocator {
     recent: VecDeque<Vec<f32>>,
     live_frames: usize,
     scan: Option<Scan>,
+    /// A reference frame widened from f16 or int8 (see [`FeatureMatrix::frame_in`]).
+    frame_scratch: Vec<f32>,
 }
 
 impl Relocator {
@@ -94,6 +96,7 @@ impl Relocator {
             config,
             live_frames: 0,
             scan: None,
+            frame_scratch: Vec::new(),
         })
     }
 
@@ -137,7 +140,8 @@ impl Relocator {
         let frames_per_step = (self.config.cells_per_frame / self.config.query_frames).max(1);
         let end = (scan.search.frames_seen() + frames_per_step).min(self.reference.len());
         for k in scan.search.frames_seen()..end {
-            scan.search.push_frame(&self.reference.frame(k))?;
+            scan.search
+                .push_frame(self.reference.frame_in(k, &mut self.frame_scratch))?;
         }
         if scan.search.frames_seen() < self.reference.len() {
             return Ok(None);
@@ -153,7 +157,7 @@ impl Relocator {
         let local_end = (tracked_at_query_end + m / 2).min(self.reference.len() - 1);
         let mut local = SubsequenceSearch::new(scan.query, self.config.distance)?;
         for k in local_start..=local_end {
-            local.push_frame(&self.reference.frame(k))?;
+            local.push_frame(self.reference.frame_in(k, &mut self.frame_scratch))?;
         }
         let local_cost = local.best().map_or(f32::INFINITY, |b| b.cost);
         // A match no better than the tracked one, or at the tracked place, is no relocation.

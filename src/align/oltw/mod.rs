@@ -234,6 +234,8 @@ pub struct OnlineTimeWarper {
     scratch: Strip,
     /// Local distances of the current step's cells.
     distances: Vec<f32>,
+    /// A reference frame widened from f16 or int8 (see [`FeatureMatrix::frame_in`]).
+    frame_scratch: Vec<f32>,
     /// The live frames of the column.
     live_frames: LiveWindow,
     live_index: Option<usize>,
@@ -276,6 +278,7 @@ impl OnlineTimeWarper {
             row: Strip::default(),
             column: Strip::default(),
             scratch: Strip::default(),
+            frame_scratch: Vec::new(),
             distances: Vec::with_capacity(band + 1),
             live_frames: LiveWindow::new(dim, band),
             recent_frontier: VecDeque::with_capacity(config.tempo_window_frames + 1),
@@ -408,12 +411,12 @@ impl OnlineTimeWarper {
         }
     }
 
-    fn distance_to_reference(&self, live: &[f32], live_inverse_norm: f32, ref_index: usize) -> f32 {
-        let reference = self.reference.frame(ref_index);
+    fn distance_to_reference(&mut self, live: &[f32], live_inverse_norm: f32, ref_index: usize) -> f32 {
+        let reference = self.reference.frame_in(ref_index, &mut self.frame_scratch);
         self.config.distance.between_with_inverse_norms(
             live,
             live_inverse_norm,
-            &reference,
+            reference,
             self.reference.frame_inverse_norm(ref_index),
         )
     }
@@ -479,10 +482,10 @@ impl OnlineTimeWarper {
     fn add_reference_column(&mut self) {
         let (j, band, weights) = (self.ref_index + 1, self.config.band_frames, self.config.step_weights);
         let lengths = self.config.normalisation.step_lengths(weights);
-        let reference = self.reference.frame(j);
+        let reference = self.reference.frame_in(j, &mut self.frame_scratch);
         let reference_inverse_norm = self.reference.frame_inverse_norm(j);
         self.live_frames.distances_to(
-            &reference,
+            reference,
             reference_inverse_norm,
             self.config.distance,
             &mut self.distances,
@@ -888,9 +891,10 @@ mod tests {
                 let (best_ref, _) = warper.row.cheapest().unwrap();
                 prop_assert!(reported >= before && reported <= warper.ref_index);
                 if reported != best_ref && reported != before {
-                    let distance = |j| warper.distance_to_reference(frame, inverse_norm(frame), j);
+                    let to_reported = warper.distance_to_reference(frame, inverse_norm(frame), reported);
+                    let to_best = warper.distance_to_reference(frame, inverse_norm(frame), best_ref);
                     prop_assert!(
-                        distance(reported) <= distance(best_ref) + margin * warper.reference_spread,
+                        to_reported <= to_best + margin * warper.reference_spread,
                         "frame {reported} is farther from the live frame than the best match {best_ref}"
                     );
                 }

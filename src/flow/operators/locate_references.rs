@@ -126,8 +126,9 @@ fn locate(query: &VecDeque<FeatureFrame>, references: &[NamedReference]) -> Resu
     let mut found = Vec::new();
     for reference in references {
         let mut search = SubsequenceSearch::new(query_features.clone(), Distance::Cosine)?;
+        let mut frame_scratch = Vec::new();
         for k in 0..reference.features.len() {
-            search.push_frame(&reference.features.frame(k))?;
+            search.push_frame(reference.features.frame_in(k, &mut frame_scratch))?;
         }
         if let Some(best) = search.best() {
             let cost = f64::from(best.cost) / query.len() as f64;
