@@ -160,12 +160,11 @@ impl Strip {
         self.costs.push(cell.cost);
         self.weights.push(cell.weight);
         self.normalised.push(cell.normalized());
-        let at = self.costs.len() - 1;
-        // The first on ties: the new last cell wins only if strictly cheaper.
-        self.cheapest_at = match self.cheapest_at {
-            Some(best) if self.normalised[at] >= self.normalised[best] || self.normalised[at].is_nan() => Some(best),
-            _ => lowest_finite(KernelSet::active(), &self.normalised[at..]).map(|_| at),
-        };
+        let (at, value) = (self.costs.len() - 1, cell.normalized());
+        // The first on ties: the new last cell wins only if strictly cheaper (and reached).
+        if value.is_finite() && self.cheapest_at.is_none_or(|best| value < self.normalised[best]) {
+            self.cheapest_at = Some(at);
+        }
         if self.costs.len() > capacity {
             self.costs.remove(0);
             self.weights.remove(0);
