@@ -90,17 +90,24 @@ impl<'a> EncodedRows<'a> {
         }
     }
 
-    /// All the values, widened.
-    pub(crate) fn to_f32(self, dim: usize) -> Vec<f32> {
+    /// All the values, borrowed where they are f32 and widened into a copy otherwise.
+    pub(crate) fn as_f32(self, dim: usize) -> Cow<'a, [f32]> {
         match self {
-            EncodedRows::F32(values) => values.to_vec(),
+            EncodedRows::F32(values) => Cow::Borrowed(values),
             _ => {
                 let frames = self.value_count() / dim;
-                (0..frames)
-                    .flat_map(|frame| (0..dim).map(move |k| self.value(frame, dim, k)))
-                    .collect()
+                Cow::Owned(
+                    (0..frames)
+                        .flat_map(|frame| (0..dim).map(move |k| self.value(frame, dim, k)))
+                        .collect(),
+                )
             }
         }
+    }
+
+    /// All the values, widened, in a vector of their own.
+    pub(crate) fn to_f32(self, dim: usize) -> Vec<f32> {
+        self.as_f32(dim).into_owned()
     }
 }
 
@@ -124,6 +131,7 @@ mod tests {
         for rows in encodings {
             assert_eq!(rows.value_count(), 6);
             assert_eq!(rows.to_f32(3), f32s.to_vec(), "{rows:?}");
+            assert_eq!(matches!(rows.as_f32(3), Cow::Borrowed(_)), rows.is_f32());
             assert_eq!(&*rows.frame(1, 3), &f32s[3..], "{rows:?}");
             assert_eq!(rows.frame_in(1, 3, &mut Vec::new()), &f32s[3..], "{rows:?}");
             assert_eq!(rows.frames(1..2, 3).to_f32(3), f32s[3..].to_vec(), "{rows:?}");

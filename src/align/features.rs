@@ -130,10 +130,11 @@ impl FeatureMatrix {
         let first_panel = first / PANEL_FRAMES;
         let panels = len.div_ceil(PANEL_FRAMES);
         self.inverse_norms.truncate(first_panel * PANEL_FRAMES);
+        let mut frame_scratch = Vec::new();
         self.inverse_norms
             .extend((first_panel * PANEL_FRAMES..panels * PANEL_FRAMES).map(|frame| {
                 if frame < len {
-                    inverse_norm(&rows.frame(frame, dim))
+                    inverse_norm(rows.frame_in(frame, dim, &mut frame_scratch))
                 } else {
                     0.0
                 }

@@ -210,7 +210,8 @@ impl ReferenceFile {
     }
 
     fn data_bytes(&self) -> Vec<u8> {
-        let values = self.features.rows().to_f32(self.features.dim());
+        // Borrowed, not copied, for the f32 features a reference is encoded to.
+        let values = self.features.rows().as_f32(self.features.dim());
         let frames = values.chunks_exact(self.features.dim());
         match self.format {
             SampleFormat::F32 => frames.flatten().flat_map(|v| v.to_le_bytes()).collect(),

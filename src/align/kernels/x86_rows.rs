@@ -214,16 +214,19 @@ fn rows_with<const METRIC: u8, R: LoadRows>(query: Query, rows: R, inverse_norms
     );
     let chunks = dim / LANES;
     let whole = chunks * LANES;
-    let finish_frame = |frame: usize, sum: f32| {
-        let tail: f32 = (whole..dim)
+    // The terms of the dimensions past the last whole chunk of eight.
+    let tail = |frame: usize| -> f32 {
+        (whole..dim)
             .map(|k| scalar_term::<METRIC>(query[k], rows.value(frame, frame * dim + k)))
-            .sum();
+            .sum()
+    };
+    let finish_frame = |frame: usize, sum: f32| {
         let norms = if METRIC == COSINE {
             query_inverse_norm * inverse_norms[frame]
         } else {
             0.0
         };
-        finish_scalar::<METRIC>(sum + tail, norms)
+        finish_scalar::<METRIC>(sum + tail(frame), norms)
     };
     let query_ptr = query.as_ptr();
     let mut frame = 0;
@@ -238,15 +241,10 @@ fn rows_with<const METRIC: u8, R: LoadRows>(query: Query, rows: R, inverse_norms
                 *sum = accumulate::<METRIC>(*sum, q, v);
             }
         }
-        let mut totals = [0.0f32; BLOCK_FRAMES];
-        // SAFETY: `totals` holds 8 values.
-        unsafe { _mm256_storeu_ps(totals.as_mut_ptr(), lane_totals(&sums)) };
+        let mut totals = to_array(lane_totals(&sums));
         if whole < dim {
             for (b, total) in totals.iter_mut().enumerate() {
-                let at = (frame + b) * dim;
-                *total += (whole..dim)
-                    .map(|k| scalar_term::<METRIC>(query[k], rows.value(frame + b, at + k)))
-                    .sum::<f32>();
+                *total += tail(frame + b);
             }
         }
         let norms = if METRIC == COSINE {
