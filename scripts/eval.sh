@@ -3,7 +3,7 @@
 # espeak-ng, music21 and mido), builds the ground-truth cases once into
 # ~/.cache/warpflow/eval-cases, and scores warpflow, matchmaker and offline DTW on them.
 # Usage: ./scripts/eval.sh [FEATURES [FOLLOW OPTIONS...]], e.g. ./scripts/eval.sh chroma
-#        ./scripts/eval.sh logmel --lookahead-frames 10
+#        ./scripts/eval.sh logmel-flux --lookahead-frames 10
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -25,4 +25,4 @@ fi
 
 CASES="${WARPFLOW_EVAL_CASES:-$HOME/.cache/warpflow/eval-cases}"
 "$PY" benches/eval/cases.py "$CASES"
-"$PY" benches/eval/run.py "$CASES" "${@:-logmel}"
+"$PY" benches/eval/run.py "$CASES" "${@:-logmel-flux}"

@@ -348,9 +348,9 @@ struct FollowArgs {
     /// JSON list of {"id", "ref_s"} (.json); times are reference times.
     #[arg(long, value_name = "FILE", value_parser = parse_cues)]
     cues: Option<CueFile>,
-    /// Features compared: logmel, logmel-flux (log-mel and its rise: more accurate where the
-    /// tempo changes, twice the values, not shared across streams) or chroma.
-    #[arg(long, default_value = "logmel", value_parser = parse_features)]
+    /// Features compared: logmel-flux (log-mel and its rise, which times note onsets: the most
+    /// accurate where the tempo changes), logmel (half the values) or chroma (pitch classes).
+    #[arg(long, default_value = "logmel-flux", value_parser = parse_features)]
     audio_features: AudioFeatureKind,
     /// A TorchScript audio model (FILE.pt with its contract FILE.toml beside it) whose output is
     /// compared instead of --audio-features; frame counts stay in frames of 20 ms.
@@ -404,8 +404,8 @@ struct EncodeRefArgs {
     /// The reference file to write (its name must end in .wfr).
     #[arg(short = 'o', long = "output", value_name = "OUT.wfr", value_parser = parse_wfr_path)]
     output: PathBuf,
-    /// Features, as follow's --audio-features: logmel, logmel-flux or chroma.
-    #[arg(long, default_value = "logmel", value_parser = parse_features)]
+    /// Features, as follow's --audio-features: logmel-flux, logmel or chroma.
+    #[arg(long, default_value = "logmel-flux", value_parser = parse_features)]
     audio_features: AudioFeatureKind,
     /// A TorchScript audio model, as follow's --audio-model.
     #[arg(long, value_name = "FILE.pt", value_parser = parse_existing_file)]
@@ -438,8 +438,8 @@ struct LocateArgs {
     references: Vec<PathBuf>,
     #[command(flatten)]
     common: CommonArgs,
-    /// Features compared: logmel, logmel-flux or chroma.
-    #[arg(long, default_value = "logmel", value_parser = parse_features)]
+    /// Features compared: logmel-flux, logmel or chroma.
+    #[arg(long, default_value = "logmel-flux", value_parser = parse_features)]
     audio_features: AudioFeatureKind,
     /// Seconds of the most recent live audio searched for.
     #[arg(long, default_value_t = 30.0, value_parser = parse_positive_seconds)]

@@ -95,7 +95,7 @@ fn reference_files_that_do_not_fit_the_run_are_refused() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     };
     let (chroma_path, live_path) = (chroma.to_str().unwrap_or_default(), live.to_str().unwrap_or_default());
-    // Made with chroma, followed with log-mel.
+    // Made with chroma, followed with the default features.
     refused(
         &[
             "follow",
@@ -106,7 +106,7 @@ fn reference_files_that_do_not_fit_the_run_are_refused() {
             "--pace",
             "fast",
         ],
-        &["chroma.wfr", "'chroma'", "'logmel'", "encode-ref"],
+        &["chroma.wfr", "'chroma'", "'logmel-flux'", "encode-ref"],
     );
     // Cut short, as by an interrupted copy.
     let bytes = std::fs::read(&chroma).expect("the file");

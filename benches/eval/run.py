@@ -75,7 +75,7 @@ def matchmaker_track(folder, dim, hop_s, first_frame_s):
 
 def main():
     cases_dir = sys.argv[1]
-    features = sys.argv[2] if len(sys.argv) > 2 else "logmel"
+    features = sys.argv[2] if len(sys.argv) > 2 else "logmel-flux"
     follow_options = sys.argv[3:]
     subprocess.run(["cargo", "run", "--quiet", "--release", "--example", "eval", "--", cases_dir, features,
                     *follow_options], cwd=REPO, check=True)

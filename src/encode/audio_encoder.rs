@@ -27,6 +27,12 @@ pub trait AudioEncoder: fmt::Debug {
     fn is_stateless(&self) -> bool {
         false
     }
+    /// The encoder in two parts, for one that keeps state: one with no memory of its stream,
+    /// which the streams of a worker may share, and what each stream does to its rows after it;
+    /// `None` when it does not come apart.
+    fn split_for_sharing(&self) -> Result<Option<SharedAndPerStream>, EncodeError> {
+        Ok(None)
+    }
     /// The features of silence: one window of zeros, after which the encoder is reset, so a
     /// recording encoded next starts afresh.
     fn silence(&mut self) -> Result<Vec<f32>, EncodeError> {
@@ -36,6 +42,28 @@ pub trait AudioEncoder: fmt::Debug {
         self.reset()?;
         Ok(features)
     }
+}
+
+/// What one stream does to the rows of an encoder shared with other streams, before they are
+/// its features: the part of an encoder that remembers the stream.
+pub trait StreamRows: fmt::Debug {
+    /// Values per row out.
+    fn dim(&self) -> usize;
+    /// Turns the shared encoder's `rows` (consecutive frames of this stream, across calls) into
+    /// this stream's rows, appended to `out`.
+    fn push_rows(&mut self, rows: &[f32], out: &mut Vec<f32>);
+    /// Forgets the stream so far.
+    fn reset(&mut self);
+}
+
+/// An encoder taken apart for sharing (see [`AudioEncoder::split_for_sharing`]): `shared`
+/// followed by `per_stream` gives the features the whole encoder gives.
+#[derive(Debug)]
+pub struct SharedAndPerStream {
+    /// The stateless part, which several streams may share.
+    pub shared: Box<dyn AudioEncoder>,
+    /// The part each stream keeps, after it.
+    pub per_stream: Box<dyn StreamRows>,
 }
 
 impl AudioEncoder for AudioFeatureEncoder {
@@ -67,6 +95,11 @@ impl AudioEncoder for AudioFeatureEncoder {
     /// All but `logmel-flux`, whose rise looks back at the previous frame.
     fn is_stateless(&self) -> bool {
         self.kind() != AudioFeatureKind::LogMelFlux
+    }
+
+    /// `logmel-flux` comes apart into log-mel bands and each stream's rise.
+    fn split_for_sharing(&self) -> Result<Option<SharedAndPerStream>, EncodeError> {
+        AudioFeatureEncoder::split_for_sharing(self)
     }
 }
 

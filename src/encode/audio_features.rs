@@ -1,27 +1,32 @@
-//! Frame features for following a reference: log-mel or chroma vectors of unit length.
+//! Frame features for following a reference: log-mel (with or without its rise) or chroma
+//! vectors of unit length.
 
 use std::fmt;
 use std::str::FromStr;
 
 use tch::{Device, Tensor};
 
+use super::audio_encoder::{AudioEncoder, SharedAndPerStream, StreamRows};
 use super::chroma::chroma_filterbank;
 use super::device::in_audio_passes;
 use super::error::torch;
+use super::level_and_rise::LevelAndRise;
 use super::mel::LogMel;
+use super::onset::LogMelBands;
 use super::spectrum::PowerSpectrum;
 use super::{AudioFrameParams, EncodeError, LOG_GAIN};
 
 /// Which audio features `follow` compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AudioFeatureKind {
-    /// Log-mel spectrum (timbre and pitch together); the default.
-    #[default]
+    /// Log-mel spectrum (timbre and pitch together).
     LogMel,
     /// Chroma (pitch classes only); robust to instrumentation changes.
     Chroma,
     /// Log-mel spectrum with its rise since the previous frame (the half-wave rectified
-    /// spectral difference Dixon's tracker used), which marks note onsets sharply in time.
+    /// spectral difference Dixon's tracker used), which marks note onsets sharply in time: the
+    /// default, as positions then keep up where the tempo changes.
+    #[default]
     LogMelFlux,
 }
 
@@ -61,7 +66,7 @@ impl fmt::Display for AudioFeatureKind {
 const SILENCE_FLOOR: f64 = 1.0;
 
 /// Weight of the rise against the level in `logmel-flux` features.
-const FLUX_WEIGHT: f64 = 2.0;
+const FLUX_WEIGHT: f32 = 2.0;
 
 /// Number of mel bands of the log-mel features.
 const N_MELS: usize = 64;
@@ -70,16 +75,21 @@ const CHROMA_FMIN_HZ: f64 = 55.0;
 
 #[derive(Debug)]
 enum Projection {
-    LogMel(LogMel),
-    /// Log-mel and its rise; keeps the batch's last log-mel frame for the next batch.
+    /// Features made by tensor ops alone, frame by frame.
+    PerFrame(PerFrameProjection),
+    /// Log-mel bands, then this stream's level and rise (kept apart so that the bands may be
+    /// encoded in a batch shared with other streams, see [`AudioFeatureEncoder::split_for_sharing`]).
     LogMelFlux {
-        log_mel: LogMel,
-        previous: Option<Tensor>,
+        bands: LogMelBands,
+        rise: LevelAndRise,
+        band_rows: Vec<f32>,
     },
-    Chroma {
-        spectrum: PowerSpectrum,
-        filters_t: Tensor,
-    },
+}
+
+#[derive(Debug)]
+enum PerFrameProjection {
+    LogMel(LogMel),
+    Chroma { spectrum: PowerSpectrum, filters_t: Tensor },
 }
 
 /// Encodes audio frames into unit-length feature rows (silence gives the flat row, every value
@@ -97,25 +107,25 @@ impl AudioFeatureEncoder {
     /// An encoder of `kind` features for frames framed by `params`, running on `device`.
     pub fn new(kind: AudioFeatureKind, params: AudioFrameParams, device: Device) -> Result<Self, EncodeError> {
         params.validate()?;
-        let spectrum = PowerSpectrum::new(params.frame_len, device)?;
         let (projection, dim) = match kind {
             AudioFeatureKind::LogMel => {
+                let spectrum = PowerSpectrum::new(params.frame_len, device)?;
                 let log_mel = LogMel::new(spectrum, params.rate_hz, params.frame_len, N_MELS)?;
                 let dim = log_mel.n_mels();
-                (Projection::LogMel(log_mel), dim)
+                (Projection::PerFrame(PerFrameProjection::LogMel(log_mel)), dim)
             }
             AudioFeatureKind::LogMelFlux => {
-                let log_mel = LogMel::new(spectrum, params.rate_hz, params.frame_len, N_MELS)?;
-                let dim = 2 * log_mel.n_mels();
-                (
-                    Projection::LogMelFlux {
-                        log_mel,
-                        previous: None,
-                    },
-                    dim,
-                )
+                let rise = Self::level_and_rise();
+                let dim = rise.dim();
+                let projection = Projection::LogMelFlux {
+                    bands: LogMelBands::new(params, N_MELS, device)?,
+                    rise,
+                    band_rows: Vec::new(),
+                };
+                (projection, dim)
             }
             AudioFeatureKind::Chroma => {
+                let spectrum = PowerSpectrum::new(params.frame_len, device)?;
                 let weights = chroma_filterbank(params.rate_hz, params.frame_len, CHROMA_FMIN_HZ);
                 let filters_t = Tensor::f_from_slice(&weights)
                     .and_then(|t| t.f_view([12, spectrum.bins() as i64]))
@@ -123,7 +133,10 @@ impl AudioFeatureEncoder {
                     .and_then(|t| t.f_contiguous())
                     .map(|t| t.to_device(device))
                     .map_err(torch("building the chroma filterbank"))?;
-                (Projection::Chroma { spectrum, filters_t }, 12)
+                (
+                    Projection::PerFrame(PerFrameProjection::Chroma { spectrum, filters_t }),
+                    12,
+                )
             }
         };
         Ok(Self {
@@ -133,6 +146,10 @@ impl AudioFeatureEncoder {
             dim,
             device,
         })
+    }
+
+    fn level_and_rise() -> LevelAndRise {
+        LevelAndRise::new(N_MELS, FLUX_WEIGHT, SILENCE_FLOOR as f32)
     }
 
     /// Features per frame.
@@ -158,49 +175,48 @@ impl AudioFeatureEncoder {
     /// Forgets the previous frame (features with a time difference start afresh), e.g. before
     /// encoding another recording with the same encoder.
     pub fn reset(&mut self) {
-        if let Projection::LogMelFlux { previous, .. } = &mut self.projection {
-            *previous = None;
+        if let Projection::LogMelFlux { rise, .. } = &mut self.projection {
+            rise.reset();
+        }
+    }
+
+    /// For `logmel-flux`, the encoder in two parts that together give its features: log-mel
+    /// bands, which keep no state and so may be shared by the streams of a worker, and a fresh
+    /// level-and-rise stage for one stream. `None` for the features that keep no state.
+    pub fn split_for_sharing(&self) -> Result<Option<SharedAndPerStream>, EncodeError> {
+        match self.projection {
+            Projection::LogMelFlux { .. } => Ok(Some(SharedAndPerStream {
+                shared: Box::new(LogMelBands::new(self.params, N_MELS, self.device)?),
+                per_stream: Box::new(Self::level_and_rise()),
+            })),
+            Projection::PerFrame(_) => Ok(None),
         }
     }
 
     /// Encodes row-major frames (`frame_len` samples each) into `dim` values per frame,
     /// appended to `features`. Frames are consecutive across calls.
     pub fn encode(&mut self, frames: &[f32], features: &mut Vec<f32>) -> Result<(), EncodeError> {
-        let device = self.device;
-        in_audio_passes(frames, self.params.frame_len, device, |part| {
-            self.encode_pass(part, features)
-        })
+        match &mut self.projection {
+            Projection::PerFrame(projection) => in_audio_passes(frames, self.params.frame_len, self.device, |part| {
+                projection.encode_pass(part, features)
+            }),
+            Projection::LogMelFlux { bands, rise, band_rows } => {
+                band_rows.clear();
+                bands.encode(frames, band_rows)?;
+                rise.push_rows(band_rows, features);
+                Ok(())
+            }
+        }
     }
+}
 
-    fn encode_pass(&mut self, frames: &[f32], features: &mut Vec<f32>) -> Result<(), EncodeError> {
+impl PerFrameProjection {
+    fn encode_pass(&self, frames: &[f32], features: &mut Vec<f32>) -> Result<(), EncodeError> {
         tch::no_grad(|| {
-            let spectrum = match &self.projection {
-                Projection::LogMel(log_mel) | Projection::LogMelFlux { log_mel, .. } => log_mel.spectrum(),
-                Projection::Chroma { spectrum, .. } => spectrum,
-            };
-            let batch = spectrum.frames_tensor(frames)?;
-            let raw = match &mut self.projection {
-                Projection::LogMel(log_mel) => log_mel.log_mel(&batch)?,
-                Projection::LogMelFlux { log_mel, previous } => {
-                    let current = log_mel.log_mel(&batch)?;
-                    let count = current.size()[0];
-                    let before = match previous.take() {
-                        Some(before) => before,
-                        None => current.f_narrow(0, 0, 1).map_err(torch("starting the flux"))?,
-                    };
-                    let rise = Tensor::f_cat(&[&before, &current], 0)
-                        .and_then(|joined| joined.f_diff(1, 0, None::<Tensor>, None::<Tensor>))
-                        .and_then(|delta| delta.f_relu())
-                        .map_err(torch("computing the log-mel rise"))?;
-                    *previous = Some(
-                        current
-                            .f_narrow(0, count - 1, 1)
-                            .map_err(torch("keeping the last frame"))?,
-                    );
-                    Tensor::f_cat(&[&current, &(rise * FLUX_WEIGHT)], 1).map_err(torch("joining log-mel and rise"))?
-                }
-                Projection::Chroma { spectrum, filters_t } => spectrum
-                    .power(&batch)?
+            let raw = match self {
+                Self::LogMel(log_mel) => log_mel.log_mel(&log_mel.spectrum().frames_tensor(frames)?)?,
+                Self::Chroma { spectrum, filters_t } => spectrum
+                    .power(&spectrum.frames_tensor(frames)?)?
                     .f_matmul(filters_t)
                     .and_then(|chroma| (chroma * LOG_GAIN).f_log1p())
                     .map_err(torch("computing chroma"))?,
@@ -255,6 +271,38 @@ mod tests {
                 "{kind}: silence is not flat"
             );
         }
+    }
+
+    #[test]
+    fn logmel_flux_split_for_sharing_gives_the_whole_encoders_rows() {
+        let mut whole = AudioFeatureEncoder::new(AudioFeatureKind::LogMelFlux, PARAMS, Device::Cpu).unwrap();
+        let SharedAndPerStream {
+            mut shared,
+            mut per_stream,
+        } = whole.split_for_sharing().unwrap().expect("logmel-flux comes apart");
+        assert!(shared.is_stateless());
+        assert_eq!(per_stream.dim(), whole.dim());
+        let mut frames = tone(440.0, 2048);
+        frames.extend(tone(660.0, 2048));
+        frames.extend(std::iter::repeat_n(0.0, 2048));
+        let mut expected = Vec::new();
+        whole.encode(&frames, &mut expected).unwrap();
+        // The parts take the frames in other batches: the rise joins them without a seam.
+        let mut parts = Vec::new();
+        for batch in [&frames[..2048], &frames[2048..]] {
+            let mut bands = Vec::new();
+            shared.encode(batch, &mut bands).unwrap();
+            per_stream.push_rows(&bands, &mut parts);
+        }
+        assert_eq!(parts.len(), expected.len());
+        for (part, whole) in parts.iter().zip(&expected) {
+            assert!((part - whole).abs() < 1e-6, "{part} against {whole}");
+        }
+        assert!(AudioFeatureEncoder::new(AudioFeatureKind::LogMel, PARAMS, Device::Cpu)
+            .unwrap()
+            .split_for_sharing()
+            .unwrap()
+            .is_none());
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! ```text
 //! live audio ─ exchange ─ features (log-mel or chroma, 20 ms) ─┬─ job stage ─ write events
 //! live video ─ exchange ─ features (thumbnail, motion…) ─ join ┘   (video only when compared)
-//! (both encoders shared with the worker's other streams where they keep no state)
+//! (both encoders shared with the worker's other streams where they keep no state; `logmel-flux`
+//! shares its log-mel bands, and each stream takes their rise itself)
 //! health ─── exchange ───────────────────────────────────────────────────────┘
 //! ```
 //!
@@ -112,13 +113,20 @@ pub(crate) fn build_live_audio<S: FeatureStage>(
             let framer = AudioFramer::new(encoders.audio.params())?;
             let joiner = encoders.joiner();
             let FollowEncoders { audio, video, .. } = encoders;
+            // An encoder that remembers its stream shares what of it does not.
+            let (audio, per_stream) = match audio.split_for_sharing()? {
+                Some(split) => (split.shared, Some(split.per_stream)),
+                None => (audio, None),
+            };
             let audio = PooledStage {
                 framing: framer,
                 seat: pools.seat(audio, run.batching, &run.metrics, &run.stream, "AudioFeatures"),
+                per_stream,
             };
             let video = video.map(|(encoder, _)| PooledStage {
                 framing: Pictures,
                 seat: pools.seat(encoder, run.batching, &run.metrics, &run.stream, "VideoFeatures"),
+                per_stream: None,
             });
             Some((audio, video, joiner))
         }

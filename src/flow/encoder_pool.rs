@@ -9,9 +9,9 @@
 //! its operator, which sends them on. Encoders that give the same features (the same name,
 //! framing or picture format and device) share one pool when they keep no state between
 //! frames: `follow`'s log-mel and chroma, its luma thumbnails and colour histograms, stateless
-//! models, and `sync`'s log-mel bands (each stream then takes their flux itself). One with a
-//! memory of its stream (the rise of `logmel-flux`, motion energy, a recurrent model) gets a
-//! pool of its own. A shared batch that fails is encoded again seat by seat, so
+//! models, and the log-mel bands of `logmel-flux` and of `sync` (each stream then takes their
+//! rise itself: `encode_pooled`'s per-stream rows). One with a memory of its stream that does
+//! not come apart (motion energy, a recurrent model) gets a pool of its own. A shared batch that fails is encoded again seat by seat, so
 //! that only the stream at fault fails.
 //!
 //! The pools belong to one worker's thread; nothing here crosses threads.

@@ -136,6 +136,7 @@ pub(crate) fn build_sync(
                 bands: PooledStage {
                     framing: AudioFramer::new(ONSET_FRAMES)?,
                     seat,
+                    per_stream: None,
                 },
                 flux: flux_stage(SpectralFlux::default()),
                 speech: speech.map(speech_stage),

@@ -20,7 +20,7 @@ use timely::dataflow::operators::generic::{Operator, OutputBuilderSession};
 use timely::dataflow::operators::Capability;
 use timely::dataflow::StreamVec;
 
-use crate::encode::{AudioFramer, EncodeError};
+use crate::encode::{AudioFramer, EncodeError, StreamRows};
 use crate::flow::encoder_pool::PoolSeat;
 use crate::flow::{FailureSlot, FeatureFrame, FlowError};
 use crate::media::{AudioChunk, VideoFrame};
@@ -90,12 +90,15 @@ impl Framing<VideoFrame> for Pictures {
     }
 }
 
-/// A stream's framing and its seat at an encoder pool.
+/// A stream's framing, its seat at an encoder pool and what it does to the pool's rows.
 pub(crate) struct PooledStage<F, S> {
     /// Turns the stream's records into frames.
     pub framing: F,
     /// Where the frames are encoded.
     pub seat: PoolSeat<S>,
+    /// The part of the stream's encoder that remembers the stream, after the shared part;
+    /// `None` when the pool's rows are the features.
+    pub per_stream: Option<Box<dyn StreamRows>>,
 }
 
 /// A frame left at the pool, waiting for its row.
@@ -132,7 +135,8 @@ impl<'scope, R: Clone + 'static> EncodePooled<'scope, R> for StreamVec<'scope, u
             }
             let mut capability = Some(initial);
             let mut waiting: VecDeque<Waiting> = VecDeque::new();
-            let (mut records, mut frames, mut stamps, mut rows) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let (mut records, mut frames, mut stamps) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut rows, mut stream_rows) = (Vec::new(), Vec::new());
             move |(input, frontier), output| {
                 input.for_each_stamp(|cap, containers| {
                     records.clear();
@@ -158,10 +162,20 @@ impl<'scope, R: Clone + 'static> EncodePooled<'scope, R> for StreamVec<'scope, u
                         stamp,
                     }));
                 });
-                if let Some(stage) = stage.as_ref() {
+                if let Some(stage) = stage.as_mut() {
                     rows.clear();
                     match stage.seat.take(&mut rows) {
-                        Ok(()) => send_rows(&rows, stage.seat.dim(), &mut waiting, capability.as_ref(), output),
+                        Ok(()) => {
+                            let (rows, dim) = match stage.per_stream.as_mut() {
+                                Some(per_stream) => {
+                                    stream_rows.clear();
+                                    per_stream.push_rows(&rows, &mut stream_rows);
+                                    (&stream_rows, per_stream.dim())
+                                }
+                                None => (&rows, stage.seat.dim()),
+                            };
+                            send_rows(rows, dim, &mut waiting, capability.as_ref(), output)
+                        }
                         Err(error) => {
                             failures.record(error);
                             waiting.clear();
@@ -219,6 +233,28 @@ mod tests {
 
     use super::*;
 
+    /// Each row and the running total of the stream's rows so far: rows that need the stream's
+    /// past.
+    #[derive(Debug, Default)]
+    struct RunningTotal {
+        total: f32,
+    }
+
+    impl StreamRows for RunningTotal {
+        fn dim(&self) -> usize {
+            2
+        }
+        fn push_rows(&mut self, rows: &[f32], out: &mut Vec<f32>) {
+            for &value in rows {
+                self.total += value;
+                out.extend([value, self.total]);
+            }
+        }
+        fn reset(&mut self) {
+            self.total = 0.0;
+        }
+    }
+
     #[test]
     fn two_streams_share_one_encoder_call_and_frames_keep_their_capture_times() {
         timely::execute_directly(|worker| {
@@ -226,14 +262,20 @@ mod tests {
             let metrics = EngineMetrics::default();
             let calls = Rc::new(RefCell::new(0));
             let mut streams = Vec::new();
-            for name in ["a", "b"] {
+            // Stream a takes the shared rows on through rows of its own.
+            let own_rows: [Option<Box<dyn StreamRows>>; 2] = [Some(Box::new(RunningTotal::default())), None];
+            for (name, per_stream) in ["a", "b"].into_iter().zip(own_rows) {
                 let encoder: Box<dyn AudioEncoder> = Box::new(FrameMean {
                     calls: calls.clone(),
                     stateless: true,
                 });
                 let framer = AudioFramer::new(encoder.params()).expect("valid framing");
                 let seat = pools.seat(encoder, Batching::default(), &metrics, name, "Mean");
-                let stage = PooledStage { framing: framer, seat };
+                let stage = PooledStage {
+                    framing: framer,
+                    seat,
+                    per_stream,
+                };
                 let (input, captured) = worker.dataflow::<u64, _, _>(|scope| {
                     let (input, chunks) = scope.new_input::<Vec<AudioChunk>>();
                     let captured = chunks
@@ -266,7 +308,7 @@ mod tests {
             while worker.step() {
                 pools.flush();
             }
-            let seen: Vec<Vec<(f32, Instant)>> = outputs
+            let seen: Vec<Vec<(Vec<f32>, Instant)>> = outputs
                 .into_iter()
                 .map(|captured| {
                     captured
@@ -276,12 +318,14 @@ mod tests {
                             timely::dataflow::operators::capture::Event::Progress(_) => None,
                         })
                         .flatten()
-                        .map(|frame| (frame.values[0], frame.captured_at))
+                        .map(|frame| (frame.values, frame.captured_at))
                         .collect()
                 })
                 .collect();
-            assert_eq!(seen[0], vec![(1.0, early), (1.0, early), (2.0, late), (2.0, late)]);
-            assert_eq!(seen[1], vec![(7.0, early), (7.0, early)]);
+            let expected_a = [(1.0, 1.0, early), (1.0, 2.0, early), (2.0, 4.0, late), (2.0, 6.0, late)];
+            let expected_a: Vec<_> = expected_a.map(|(row, total, at)| (vec![row, total], at)).into();
+            assert_eq!(seen[0], expected_a);
+            assert_eq!(seen[1], vec![(vec![7.0], early), (vec![7.0], early)]);
         });
     }
 

@@ -16,7 +16,7 @@ use warpflow::media::{Medium, SupervisionConfig};
 use super::Mode;
 
 pub(super) const DEFAULT_MODE: Mode = Mode::Sync;
-pub(super) const DEFAULT_FEATURES: &str = "logmel";
+pub(super) const DEFAULT_FEATURES: &str = "logmel-flux";
 pub(super) const DEFAULT_DEVICE: &str = "auto";
 /// 0: the mode's own default (sync: a 4 s window; follow: a 10 s band).
 pub(super) const DEFAULT_WINDOW_S: f64 = 0.0;
