@@ -8,6 +8,9 @@
 //! 1000-frame sequences; its throughput is in cells. `lag_estimate`: one A/V offset estimate over a 4 s
 //! window with ±500 ms of lags on a 1 ms grid. `subsequence_push_frame`: one reference frame
 //! through the relocation search for a 150-frame (3 s) live window; its throughput is in cells.
+//! `relocation_push_live`: one live frame through the relocation search as `follow` runs it
+//! (a 150-frame window, the reference scanned again and again), with the default frames pooled
+//! in pairs and 30 000 cells, against single frames and 60 000 cells (the settings before).
 //!
 //! Run with: `cargo bench --bench aligner` (results in `benches/README.md`).
 
@@ -17,8 +20,8 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 use warpflow::align::{
-    dtw_distance, AvLagEstimator, Distance, FeatureMatrix, LagConfig, OltwConfig, OnlineTimeWarper, StepWeights,
-    SubsequenceSearch,
+    dtw_distance, AvLagEstimator, Distance, FeatureMatrix, LagConfig, OltwConfig, OnlineTimeWarper, Relocator,
+    RelocatorConfig, StepWeights, SubsequenceSearch,
 };
 use warpflow::encode::{AudioFrameParams, MappedFile, ReferenceFile, SampleFormat};
 
@@ -168,8 +171,36 @@ fn subsequence_push_frame(c: &mut Criterion) {
     group.finish();
 }
 
+fn relocation_push_live(c: &mut Criterion) {
+    let mut group = c.benchmark_group("relocation_push_live");
+    let single = RelocatorConfig {
+        pooled_frames: 1,
+        cells_per_frame: 60_000,
+        ..RelocatorConfig::default()
+    };
+    for dim in [64usize, 128] {
+        let reference = Arc::new(FeatureMatrix::new(dim, pseudo_random_frames(30_000, dim, 9)).expect("whole frames"));
+        let live = pseudo_random_frames(4_096, dim, 11);
+        for (name, config) in [
+            ("pooled2_30k", RelocatorConfig::default()),
+            ("single_60k", single.clone()),
+        ] {
+            let mut relocator = Relocator::new(reference.clone(), config).expect("valid settings");
+            let mut frames = live.chunks_exact(dim).enumerate().cycle();
+            group.bench_function(BenchmarkId::new(name, format!("d{dim}")), |b| {
+                b.iter(|| {
+                    let (i, frame) = frames.next().unwrap_or((0, &[]));
+                    relocator.push_live(black_box(frame), i).expect("right dimension")
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
+    relocation_push_live,
     oltw_push_frame,
     oltw_push_frame_stored,
     full_dtw,

@@ -7,7 +7,8 @@
 //! (each stream plays the reference itself, so the truth is reference = live).
 //!
 //! `cargo bench --bench follow_pipelines`. FOLLOW_PIPELINES_SECONDS sets the melody's length
-//! (default 20); FOLLOW_PIPELINES_BIN runs another build of warpflow instead, e.g. an earlier
+//! (default 20); FOLLOW_PIPELINES_FEATURES the `--audio-features` compared, one table block
+//! each (default `logmel-flux,logmel`); FOLLOW_PIPELINES_BIN runs another build of warpflow instead, e.g. an earlier
 //! commit's, for a before-and-after on one machine (the batch column needs `/metrics`' shared
 //! encoder, so it stays empty for builds without one).
 
@@ -63,7 +64,7 @@ fn shared_batches(address: &str) -> Option<(f64, f64)> {
     ))
 }
 
-fn run_row(binary: &str, live: &Path, streams: usize, workers: usize) -> Row {
+fn run_row(binary: &str, live: &Path, features: &str, streams: usize, workers: usize) -> Row {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -78,6 +79,8 @@ fn run_row(binary: &str, live: &Path, streams: usize, workers: usize) -> Row {
         live.to_string_lossy().into_owned(),
         "--pace".into(),
         "realtime".into(),
+        "--audio-features".into(),
+        features.to_owned(),
         "--workers".into(),
         workers.to_string(),
         "--serve".into(),
@@ -164,16 +167,18 @@ fn main() {
     );
     println!("{binary}, a {seconds} s melody per stream");
     println!();
+    let features = std::env::var("FOLLOW_PIPELINES_FEATURES").unwrap_or_else(|_| "logmel-flux,logmel".to_owned());
     println!(
-        "| workers | streams | wall | CPU | finished | dropped | latency p50 / p99 | error median / p90 | batch |"
+        "| features | workers | streams | wall | CPU | finished | dropped | latency p50 / p99 | error median / p90 | batch |"
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
-    for (workers, counts) in [(1usize, [1usize, 8, 32, 64].as_slice()), (2, [64].as_slice())] {
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    let rows = [(1usize, [1usize, 8, 32, 64].as_slice()), (2, [64].as_slice())];
+    for (features, (workers, counts)) in features.split(',').flat_map(|f| rows.map(|r| (f, r))) {
         for &streams in counts {
-            let mut row = run_row(&binary, &live, streams, workers);
+            let mut row = run_row(&binary, &live, features, streams, workers);
             let batch = row.mean_batch.map_or("–".to_owned(), |b| format!("{b:.1}"));
             println!(
-                "| {workers} | {streams} | {:.1} s | {:.0}% | {} of {streams} | {} | {:.1} / {:.1} ms | {:.0} / {:.0} ms | {batch} |",
+                "| {features} | {workers} | {streams} | {:.1} s | {:.0}% | {} of {streams} | {} | {:.1} / {:.1} ms | {:.0} / {:.0} ms | {batch} |",
                 row.wall_s,
                 100.0 * row.cpu_s / row.wall_s,
                 row.finished_streams,

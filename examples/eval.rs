@@ -172,6 +172,11 @@ fn run_case(folder: &Path, encoder: &mut AudioFeatureEncoder, options: &Options)
         "tracker_step_p99_us": tracker_us.get(tracker_us.len() * 99 / 100).copied().unwrap_or(0.0),
         "final_lag_median_s": final_lags.get(final_lags.len() / 2).copied().unwrap_or(0.0),
         "relocations": relocations,
+        "relocation_search": options.follower.relocation.as_ref().map(|r| serde_json::json!({
+            "query_frames": r.query_frames,
+            "pooled_frames": r.pooled_frames,
+            "cells_per_frame": r.cells_per_frame,
+        })),
         "transposition_semitones": follower.transposition_semitones(),
     });
     std::fs::write(folder.join("run.json"), run.to_string())?;

@@ -129,7 +129,11 @@ def main():
     print()
     w, m = timings["warpflow"], timings["matchmaker"]
     window_s = w[0]["window_s"]
-    print(f"feature dimension {w[0]['dim']}, {1e3 * w[0]['hop_s']:.0f} ms hop; the relocation search scans the whole reference at 60 000 cells per live frame")
+    search = w[0].get("relocation_search")
+    relocation = ("no relocation search" if search is None else
+                  f"the relocation search scans the whole reference for the last {search['query_frames']} frames, "
+                  f"pooled by {search['pooled_frames']}, at {search['cells_per_frame']} cells per live frame")
+    print(f"feature dimension {w[0]['dim']}, {1e3 * w[0]['hop_s']:.0f} ms hop; {relocation}")
     print()
     print("| method | decision latency | step mean | step p99 (worst case) | real-time factor |")
     print("| --- | --- | --- | --- | --- |")
