@@ -20,6 +20,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use super::transposition::{rotate_down, PITCH_CLASSES};
 use super::{
     inverse_norm, AlignError, Distance, FeatureMatrix, FinalPosition, OltwConfig, OnlineTimeWarper,
     RelocationCandidate, Relocator, RelocatorConfig, TranspositionTracker,
@@ -100,6 +101,8 @@ pub struct Follower {
     start_gate: Option<(Vec<f32>, usize)>,
     /// Distances from the live frame to the reference's first frames.
     gate_distances: Vec<f32>,
+    /// The live frame in another key, for the start gate.
+    gate_frame: Vec<f32>,
 }
 
 /// Live frames between samples of the path (half a second at a 20 ms hop).
@@ -134,6 +137,7 @@ impl Follower {
             path_samples: VecDeque::with_capacity(PATH_SAMPLES + 1),
             start_gate: config.silence.map(|silence| (silence, config.start_gate_frames)),
             gate_distances: Vec::with_capacity(config.start_gate_frames),
+            gate_frame: Vec::new(),
         })
     }
 
@@ -247,20 +251,32 @@ impl Follower {
 
     /// Whether the path has not started and `frame` is silence: strictly nearer to the
     /// encoder's silence than to each of the reference's first frames. The first frame that is
-    /// not starts the path, for good.
+    /// not starts the path, for good. When the live stream's key is estimated, the frame is
+    /// weighed in every key: until the estimate settles, a performance in another key can look
+    /// further from the reference's first frames than silence does (silence has no key).
     fn before_the_reference(&mut self, frame: &[f32]) -> bool {
         let Some((silence, frames)) = self.start_gate.as_ref() else {
             return false;
         };
         let to_silence = self.distance.between(frame, silence);
-        self.reference.distances_to(
-            frame,
-            inverse_norm(frame),
-            0..*frames,
-            self.distance,
-            &mut self.gate_distances,
-        );
-        let waits = !self.gate_distances.is_empty() && self.gate_distances.iter().all(|&d| to_silence < d);
+        let keys = if self.transposition.is_some() { PITCH_CLASSES } else { 1 };
+        let mut in_key = std::mem::take(&mut self.gate_frame);
+        let mut waits = true;
+        for semitones in 0..keys {
+            rotate_down(frame, semitones, &mut in_key);
+            self.reference.distances_to(
+                &in_key,
+                inverse_norm(&in_key),
+                0..*frames,
+                self.distance,
+                &mut self.gate_distances,
+            );
+            if self.gate_distances.is_empty() || self.gate_distances.iter().any(|&d| d <= to_silence) {
+                waits = false;
+                break;
+            }
+        }
+        self.gate_frame = in_key;
         if !waits {
             self.start_gate = None;
         }
@@ -412,6 +428,43 @@ mod tests {
         let settled_error = |f: &FinalPosition| (f.ref_middle() - live[f.live_index] as f64).abs();
         assert!(finals[..390].iter().all(|f| settled_error(f) <= 2.0));
         assert!(finals[at + 10..].iter().all(|f| settled_error(f) <= 2.0));
+    }
+
+    #[test]
+    fn a_performance_in_another_key_opens_the_start_gate_before_its_key_is_known() {
+        let dim = 12;
+        // Chroma over a floor of 0.2 (the flat row is silence); the reference holds pitch class
+        // 0 for its first second. Two semitones up, its first note is pitch class 2, which in
+        // the reference's key lies nearer silence than the reference's first frames.
+        let chord = |class: usize| -> Vec<f32> { (0..dim).map(|k| if k == class { 1.0 } else { 0.2 }).collect() };
+        let values: Vec<f32> = (0..300)
+            .flat_map(|k| chord(if k < 50 { 0 } else { k / 10 % dim }))
+            .collect();
+        let reference = Arc::new(FeatureMatrix::new(dim, values).unwrap());
+        let opens_at_the_first_note = |key_estimated: bool| {
+            let config = FollowerConfig {
+                oltw: OltwConfig {
+                    band_frames: 50,
+                    ..OltwConfig::default()
+                },
+                relocation: None,
+                silence: Some(vec![0.2; dim]),
+                transposition_settle_frames: key_estimated.then_some(150),
+                ..FollowerConfig::default()
+            };
+            let mut follower = Follower::new(reference.clone(), config).unwrap();
+            for _ in 0..10 {
+                follower.push_frame(&vec![0.2; dim]).unwrap();
+            }
+            assert!(follower.start_gate.is_some(), "silence keeps the gate closed");
+            follower.push_frame(&chord(2)).unwrap();
+            follower.start_gate.is_none()
+        };
+        assert!(opens_at_the_first_note(true), "weighed in every key, the note is music");
+        assert!(
+            !opens_at_the_first_note(false),
+            "the premise: in one key it looks like silence"
+        );
     }
 
     #[test]

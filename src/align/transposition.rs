@@ -15,7 +15,7 @@
 use super::{AlignError, FeatureMatrix};
 
 /// Pitch classes in a chroma frame.
-const PITCH_CLASSES: usize = 12;
+pub(super) const PITCH_CLASSES: usize = 12;
 /// How much more correlated another rotation must be before the estimate moves to it.
 const SWITCH_MARGIN: f64 = 0.05;
 /// How consistent the live frames' pitch-class patterns must be (the length of their summed
@@ -76,8 +76,7 @@ impl TranspositionTracker {
         if self.frames >= self.settle_frames {
             self.update_estimate();
         }
-        out.clear();
-        out.extend((0..PITCH_CLASSES).map(|k| frame[(k + self.semitones) % PITCH_CLASSES]));
+        rotate_down(frame, self.semitones, out);
         Ok(())
     }
 
@@ -120,6 +119,13 @@ impl TranspositionTracker {
             self.semitones = best;
         }
     }
+}
+
+/// Writes the chroma `frame` to `out` moved down by `semitones` (pitch class k of `out` is
+/// pitch class k + `semitones` of `frame`).
+pub(super) fn rotate_down(frame: &[f32], semitones: usize, out: &mut Vec<f32>) {
+    out.clear();
+    out.extend((0..frame.len()).map(|k| frame[(k + semitones) % frame.len()]));
 }
 
 /// Adds a chroma frame's pattern (less its mean, at unit length) to `profile`; frames without a
