@@ -1,6 +1,6 @@
 //! Command-line arguments (clap) and their translation into jobs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -12,9 +12,9 @@ use warpflow::encode::{AudioFeatureKind, DeviceChoice, SampleFormat, VideoFeatur
 use warpflow::engine_metrics::EngineMetrics;
 use warpflow::flow::operators::Batching;
 use warpflow::flow::{
-    follow_audio_encoder, is_reference_file, run_follow, run_locate, run_streams, run_streams_in_cluster, run_sync,
-    write_reference_file, ClusterPart, FlowError, FollowEncoders, FollowJob, LocateJob, StopSignal, StreamJob, SyncJob,
-    VideoComparison, VideoSource,
+    follow_audio_encoder, is_reference_file, reference_file_audio_features, run_follow, run_locate, run_streams,
+    run_streams_in_cluster, run_sync, write_reference_file, ClusterPart, FlowError, FollowEncoders, FollowJob,
+    LocateJob, StopSignal, StreamJob, SyncJob, VideoComparison, VideoSource,
 };
 use warpflow::media::SupervisionConfig;
 use warpflow::serve::feed::{CueMark, FeedPublisher, FeedServer, FeedSettings, FeedWriter, RunDescription};
@@ -350,8 +350,9 @@ struct FollowArgs {
     cues: Option<CueFile>,
     /// Features compared: logmel-flux (log-mel and its rise, which times note onsets: the most
     /// accurate where the tempo changes), logmel (half the values) or chroma (pitch classes).
-    #[arg(long, default_value = "logmel-flux", value_parser = parse_features)]
-    audio_features: AudioFeatureKind,
+    /// Default: those a .wfr reference was made with, else logmel-flux.
+    #[arg(long, value_parser = parse_features)]
+    audio_features: Option<AudioFeatureKind>,
     /// A TorchScript audio model (FILE.pt with its contract FILE.toml beside it) whose output is
     /// compared instead of --audio-features; frame counts stay in frames of 20 ms.
     #[arg(long, value_name = "FILE.pt", value_parser = parse_existing_file)]
@@ -477,6 +478,16 @@ fn follow_reference(stream: &NamedStream, reference: Option<&PathBuf>) -> Result
             "--reference REF, or a reference for every stream of the --pipeline file",
         )
     })
+}
+
+/// The audio features a `follow` stream compares: those asked for, else those its `.wfr`
+/// reference was made with (so that a file made under an earlier default still serves), else
+/// the default.
+fn follow_features(asked: Option<AudioFeatureKind>, reference: &Path) -> Result<AudioFeatureKind> {
+    if let Some(features) = asked {
+        return Ok(features);
+    }
+    Ok(reference_file_audio_features(reference)?.unwrap_or_default())
 }
 
 fn bad_value(name: &'static str, value: String, expected: &'static str) -> anyhow::Error {
@@ -687,12 +698,13 @@ impl Cli {
                 let supervision = args.common.supervision();
                 let streams = args.common.streams()?;
                 let first = &streams[0];
+                let reference = follow_reference(first, args.reference.as_ref())?;
                 let job = FollowJob {
-                    reference: follow_reference(first, args.reference.as_ref())?,
+                    features: follow_features(args.audio_features, &reference)?,
+                    reference,
                     live: first.source.clone(),
                     pace: args.common.pace,
                     device: args.common.device,
-                    features: args.audio_features,
                     batching,
                     supervision,
                     half_precision: args.half,
@@ -727,8 +739,10 @@ impl Cli {
                 } else {
                     let mut jobs = Vec::with_capacity(streams.len());
                     for stream in streams {
+                        let reference = follow_reference(&stream, args.reference.as_ref())?;
                         jobs.push(StreamJob::Follow(Box::new(FollowJob {
-                            reference: follow_reference(&stream, args.reference.as_ref())?,
+                            features: follow_features(args.audio_features, &reference)?,
+                            reference,
                             cues: stream
                                 .cues
                                 .or_else(|| args.cues.as_ref().map(|file| file.0.clone()))

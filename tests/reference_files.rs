@@ -78,6 +78,23 @@ fn follow_on_a_reference_file_gives_the_positions_of_the_media_file() {
 }
 
 #[test]
+fn follow_compares_the_features_a_reference_file_was_made_with_unless_told_otherwise() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let (reference, live) = recordings(dir.path());
+    for features in ["logmel", "chroma"] {
+        let wfr = dir.path().join(format!("{features}.wfr"));
+        assert!(encode_ref(&reference, &wfr, &["--audio-features", features])
+            .status
+            .success());
+        // No --audio-features: the file's, the same positions as when they are named.
+        let from_file = provisional_refs(&follow_events(&wfr, &live, &[]));
+        let named = provisional_refs(&follow_events(&wfr, &live, &["--audio-features", features]));
+        assert!(from_file.len() > 500, "{features}: {} positions", from_file.len());
+        assert_eq!(from_file, named, "{features}");
+    }
+}
+
+#[test]
 fn reference_files_that_do_not_fit_the_run_are_refused() {
     let dir = tempfile::tempdir().expect("temporary folder");
     let (reference, live) = recordings(dir.path());
@@ -95,7 +112,7 @@ fn reference_files_that_do_not_fit_the_run_are_refused() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     };
     let (chroma_path, live_path) = (chroma.to_str().unwrap_or_default(), live.to_str().unwrap_or_default());
-    // Made with chroma, followed with the default features.
+    // Made with chroma, followed with log-mel and its rise.
     refused(
         &[
             "follow",
@@ -105,6 +122,8 @@ fn reference_files_that_do_not_fit_the_run_are_refused() {
             live_path,
             "--pace",
             "fast",
+            "--audio-features",
+            "logmel-flux",
         ],
         &["chroma.wfr", "'chroma'", "'logmel-flux'", "encode-ref"],
     );

@@ -284,8 +284,20 @@ struct Layout {
     data: Range<usize>,
 }
 
-impl Layout {
-    /// Checks the header and the data's size and checksum; allocates nothing the header asks for.
+/// The fields before the data, their checksum verified; nothing of the data is read.
+struct Header {
+    format_code: u16,
+    dim: u32,
+    frames: u64,
+    framing: (u32, u32, u32),
+    duration_ns: u64,
+    encoder: String,
+    data_crc: u32,
+    /// Where the data starts.
+    end: usize,
+}
+
+impl Header {
     fn read(bytes: &[u8]) -> Result<Self, ReferenceFileError> {
         let mut reader = Reader { bytes, at: 0 };
         if reader.take(MAGIC.len()) != Some(MAGIC.as_slice()) {
@@ -321,14 +333,40 @@ impl Layout {
                 computed,
             });
         }
+        let encoder = std::str::from_utf8(name)
+            .map_err(|_| bad("encoder name", "is not UTF-8".to_owned()))?
+            .to_owned();
+        Ok(Self {
+            format_code,
+            dim,
+            frames,
+            framing: (rate_hz, frame_len, hop_len),
+            duration_ns,
+            encoder,
+            data_crc,
+            end: reader.at,
+        })
+    }
+}
+
+impl Layout {
+    /// Checks the header and the data's size and checksum; allocates nothing the header asks for.
+    fn read(bytes: &[u8]) -> Result<Self, ReferenceFileError> {
+        let Header {
+            format_code,
+            dim,
+            frames,
+            framing: (rate_hz, frame_len, hop_len),
+            duration_ns,
+            encoder,
+            data_crc,
+            end,
+        } = Header::read(bytes)?;
         let format = SampleFormat::from_code(format_code)
             .ok_or_else(|| bad("format", format!("{format_code} is not 0 (f32), 1 (f16) or 2 (int8)")))?;
         if dim == 0 {
             return Err(bad("dim", "is 0; frames need at least one value".to_owned()));
         }
-        let encoder = std::str::from_utf8(name)
-            .map_err(|_| bad("encoder name", "is not UTF-8".to_owned()))?
-            .to_owned();
         let params = AudioFrameParams {
             rate_hz,
             frame_len: frame_len as usize,
@@ -340,14 +378,14 @@ impl Layout {
         let data_len = format
             .data_len(frames, u64::from(dim))
             .ok_or_else(|| bad("frames", format!("{frames} × {dim} values overflow")))?;
-        let available = (bytes.len() - reader.at) as u64;
+        let available = (bytes.len() - end) as u64;
         if available != data_len {
             return Err(ReferenceFileError::Truncated {
-                expected: reader.at as u64 + data_len,
+                expected: end as u64 + data_len,
                 actual: bytes.len() as u64,
             });
         }
-        let data = reader.at..bytes.len();
+        let data = end..bytes.len();
         let computed = crc32fast::hash(&bytes[data.clone()]);
         if computed != data_crc {
             return Err(ReferenceFileError::Corrupt {
@@ -384,6 +422,12 @@ impl Layout {
 }
 
 impl ReferenceFile {
+    /// The encoder name the header of the reference file `bytes` records (`logmel-flux`,
+    /// `logmel+thumbnail:16*0.5`, `model:NAME:CRC`), the header checked; the data is not read.
+    pub fn encoder_in(bytes: &[u8]) -> Result<String, ReferenceFileError> {
+        Header::read(bytes).map(|header| header.encoder)
+    }
+
     /// Checks that the features were made by encoder `encoder` with framing `params` and
     /// `dim` values per frame, as the run would make them.
     pub fn check_made_like(
@@ -550,6 +594,22 @@ mod tests {
             Err(ReferenceFileError::Corrupt { part: "data", .. })
         ));
         assert_eq!(mapped(b""), Err(ReferenceFileError::NotAReferenceFile));
+    }
+
+    #[test]
+    fn the_encoder_name_is_read_from_the_header_alone() {
+        let file = sample(SampleFormat::F16);
+        let mut bytes = file.to_bytes().unwrap();
+        // Damaged data leaves the header's name readable; a damaged header does not.
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0x40;
+        assert_eq!(ReferenceFile::encoder_in(&bytes), Ok(file.encoder.clone()));
+        bytes[MAGIC.len() + 4] ^= 0x01;
+        assert!(matches!(
+            ReferenceFile::encoder_in(&bytes),
+            Err(ReferenceFileError::Corrupt { part: "header", .. })
+        ));
+        assert_eq!(ReferenceFile::encoder_in(b"WFR"), Err(ReferenceFileError::NotAReferenceFile));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::align::FeatureMatrix;
-use crate::encode::{AudioEncoder, AudioFramer, MappedFile, ReferenceFile, SampleFormat};
+use crate::encode::{AudioEncoder, AudioFeatureKind, AudioFramer, MappedFile, ReferenceFile, SampleFormat};
 use crate::encode::{PixelLayout, VideoEncoder};
 use crate::media::{decode_media_file, VideoNeeds};
 
@@ -175,6 +175,25 @@ fn encode_audio_and_video(
 pub fn is_reference_file(path: &Path) -> bool {
     path.extension()
         .is_some_and(|extension| extension.eq_ignore_ascii_case("wfr"))
+}
+
+/// The built-in audio features the `.wfr` file at `path` was made with (with or without video
+/// beside them); `None` for another file, or one made with a model. Reads the header only.
+pub fn reference_file_audio_features(path: &Path) -> Result<Option<AudioFeatureKind>, FlowError> {
+    if !is_reference_file(path) {
+        return Ok(None);
+    }
+    let mapped = MappedFile::open(path).map_err(|source| FlowError::ReferenceFileIo {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let encoder = ReferenceFile::encoder_in(mapped.bytes()).map_err(|source| FlowError::ReferenceFile {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    // Video features follow the audio's name after a '+' (see `FollowEncoders::name`).
+    let audio = encoder.split('+').next().unwrap_or_default();
+    Ok(audio.parse().ok())
 }
 
 /// The reference at `path`: read from a `.wfr` file made with `encoder`'s settings (memory-mapped;
