@@ -609,7 +609,10 @@ mod tests {
             ReferenceFile::encoder_in(&bytes),
             Err(ReferenceFileError::Corrupt { part: "header", .. })
         ));
-        assert_eq!(ReferenceFile::encoder_in(b"WFR"), Err(ReferenceFileError::NotAReferenceFile));
+        assert_eq!(
+            ReferenceFile::encoder_in(b"WFR"),
+            Err(ReferenceFileError::NotAReferenceFile)
+        );
     }
 
     #[test]

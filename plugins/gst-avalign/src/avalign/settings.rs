@@ -10,13 +10,14 @@ use warpflow::config::{load_cues, Pace, SourceSpec};
 use warpflow::encode::{AudioFeatureKind, DeviceChoice};
 use warpflow::engine_metrics::EngineMetrics;
 use warpflow::flow::operators::Batching;
-use warpflow::flow::{FollowJob, StopSignal, SyncJob, VideoComparison, VideoSource};
+use warpflow::flow::{reference_file_audio_features, FollowJob, StopSignal, SyncJob, VideoComparison, VideoSource};
 use warpflow::media::{Medium, SupervisionConfig};
 
 use super::Mode;
 
 pub(super) const DEFAULT_MODE: Mode = Mode::Sync;
-pub(super) const DEFAULT_FEATURES: &str = "logmel-flux";
+/// The features of a `.wfr` reference, else the built-in default (`logmel-flux`).
+pub(super) const DEFAULT_FEATURES: &str = "auto";
 pub(super) const DEFAULT_DEVICE: &str = "auto";
 /// 0: the mode's own default (sync: a 4 s window; follow: a 10 s band).
 pub(super) const DEFAULT_WINDOW_S: f64 = 0.0;
@@ -121,10 +122,7 @@ impl Settings {
                 if !std::path::Path::new(reference).is_file() {
                     return Err(format!("property 'reference': no file {reference}"));
                 }
-                let features: AudioFeatureKind = self
-                    .features
-                    .parse()
-                    .map_err(|e| format!("property 'features' is '{}': {e}", self.features))?;
+                let features = self.follow_features(reference)?;
                 let cues = match self.cues.as_ref().filter(|c| !c.is_empty()) {
                     Some(path) => load_cues(path.as_ref()).map_err(|e| format!("property 'cues': {e}"))?,
                     None => Vec::new(),
@@ -190,11 +188,40 @@ impl Settings {
                 .map_err(|e| format!("property 'serve' is '{text}', expected HOST:PORT such as 127.0.0.1:8750 ({e})")),
         }
     }
+
+    /// The audio features `follow` compares: the property's, or with `auto` those a `.wfr`
+    /// reference was made with, else the built-in default.
+    fn follow_features(&self, reference: &str) -> Result<AudioFeatureKind, String> {
+        if self.features != DEFAULT_FEATURES {
+            return self
+                .features
+                .parse()
+                .map_err(|e| format!("property 'features' is '{}': {e}", self.features));
+        }
+        reference_file_audio_features(std::path::Path::new(reference))
+            .map(Option::unwrap_or_default)
+            .map_err(|e| format!("property 'reference': {e}"))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn features_are_the_propertys_or_by_default_the_built_in_default() {
+        let settings = |features: &str| Settings {
+            features: features.into(),
+            ..Settings::default()
+        };
+        let media = "reference.wav";
+        assert_eq!(
+            settings("auto").follow_features(media),
+            Ok(AudioFeatureKind::LogMelFlux)
+        );
+        assert_eq!(settings("chroma").follow_features(media), Ok(AudioFeatureKind::Chroma));
+        assert!(matches!(settings("mfcc").follow_features(media), Err(m) if m.contains("'features'")));
+    }
 
     #[test]
     fn follow_without_a_reference_is_refused_naming_the_property() {
