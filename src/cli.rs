@@ -1,6 +1,6 @@
 //! Command-line arguments (clap) and their translation into jobs.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -12,7 +12,7 @@ use warpflow::encode::{AudioFeatureKind, DeviceChoice, SampleFormat, VideoFeatur
 use warpflow::engine_metrics::EngineMetrics;
 use warpflow::flow::operators::Batching;
 use warpflow::flow::{
-    follow_audio_encoder, is_reference_file, reference_file_audio_features, run_follow, run_locate, run_streams,
+    follow_audio_encoder, follow_audio_features, is_reference_file, run_follow, run_locate, run_streams,
     run_streams_in_cluster, run_sync, write_reference_file, ClusterPart, FlowError, FollowEncoders, FollowJob,
     LocateJob, StopSignal, StreamJob, SyncJob, VideoComparison, VideoSource,
 };
@@ -480,16 +480,6 @@ fn follow_reference(stream: &NamedStream, reference: Option<&PathBuf>) -> Result
     })
 }
 
-/// The audio features a `follow` stream compares: those asked for, else those its `.wfr`
-/// reference was made with (so that a file made under an earlier default still serves), else
-/// the default.
-fn follow_features(asked: Option<AudioFeatureKind>, reference: &Path) -> Result<AudioFeatureKind> {
-    if let Some(features) = asked {
-        return Ok(features);
-    }
-    Ok(reference_file_audio_features(reference)?.unwrap_or_default())
-}
-
 fn bad_value(name: &'static str, value: String, expected: &'static str) -> anyhow::Error {
     FlowError::from(ConfigError::BadValue { name, value, expected }).into()
 }
@@ -700,7 +690,7 @@ impl Cli {
                 let first = &streams[0];
                 let reference = follow_reference(first, args.reference.as_ref())?;
                 let job = FollowJob {
-                    features: follow_features(args.audio_features, &reference)?,
+                    features: follow_audio_features(args.audio_features, &reference)?,
                     reference,
                     live: first.source.clone(),
                     pace: args.common.pace,
@@ -741,7 +731,7 @@ impl Cli {
                     for stream in streams {
                         let reference = follow_reference(&stream, args.reference.as_ref())?;
                         jobs.push(StreamJob::Follow(Box::new(FollowJob {
-                            features: follow_features(args.audio_features, &reference)?,
+                            features: follow_audio_features(args.audio_features, &reference)?,
                             reference,
                             cues: stream
                                 .cues

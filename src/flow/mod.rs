@@ -42,7 +42,7 @@ pub use placement::{worker_of, Placement, Role, StreamSite};
 pub(crate) use records::StatusRecord;
 pub use records::{AudioEvidence, EnvelopeSample, FeatureFrame, StreamEvent};
 pub use reference::{
-    encode_followed_reference, encode_reference_file, is_reference_file, load_reference, reference_file_audio_features,
+    encode_followed_reference, encode_reference_file, follow_audio_features, is_reference_file, load_reference,
     write_reference_file, EncodedReference,
 };
 pub use stop::StopSignal;

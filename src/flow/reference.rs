@@ -177,9 +177,19 @@ pub fn is_reference_file(path: &Path) -> bool {
         .is_some_and(|extension| extension.eq_ignore_ascii_case("wfr"))
 }
 
+/// The audio features a `follow` stream compares: `asked`, else the built-in ones its `.wfr`
+/// reference was made with (so that a file made under an earlier default still serves), else
+/// the default. Reads the file's header only.
+pub fn follow_audio_features(asked: Option<AudioFeatureKind>, reference: &Path) -> Result<AudioFeatureKind, FlowError> {
+    match asked {
+        Some(features) => Ok(features),
+        None => Ok(reference_file_audio_features(reference)?.unwrap_or_default()),
+    }
+}
+
 /// The built-in audio features the `.wfr` file at `path` was made with (with or without video
-/// beside them); `None` for another file, or one made with a model. Reads the header only.
-pub fn reference_file_audio_features(path: &Path) -> Result<Option<AudioFeatureKind>, FlowError> {
+/// beside them); `None` for another file, or one made with a model.
+fn reference_file_audio_features(path: &Path) -> Result<Option<AudioFeatureKind>, FlowError> {
     if !is_reference_file(path) {
         return Ok(None);
     }

@@ -10,7 +10,7 @@ use warpflow::config::{load_cues, Pace, SourceSpec};
 use warpflow::encode::{AudioFeatureKind, DeviceChoice};
 use warpflow::engine_metrics::EngineMetrics;
 use warpflow::flow::operators::Batching;
-use warpflow::flow::{reference_file_audio_features, FollowJob, StopSignal, SyncJob, VideoComparison, VideoSource};
+use warpflow::flow::{follow_audio_features, FollowJob, StopSignal, SyncJob, VideoComparison, VideoSource};
 use warpflow::media::{Medium, SupervisionConfig};
 
 use super::Mode;
@@ -192,15 +192,15 @@ impl Settings {
     /// The audio features `follow` compares: the property's, or with `auto` those a `.wfr`
     /// reference was made with, else the built-in default.
     fn follow_features(&self, reference: &str) -> Result<AudioFeatureKind, String> {
-        if self.features != DEFAULT_FEATURES {
-            return self
-                .features
-                .parse()
-                .map_err(|e| format!("property 'features' is '{}': {e}", self.features));
-        }
-        reference_file_audio_features(std::path::Path::new(reference))
-            .map(Option::unwrap_or_default)
-            .map_err(|e| format!("property 'reference': {e}"))
+        let asked = match self.features.as_str() {
+            DEFAULT_FEATURES => None,
+            named => Some(
+                named
+                    .parse()
+                    .map_err(|e| format!("property 'features' is '{named}': {e}"))?,
+            ),
+        };
+        follow_audio_features(asked, std::path::Path::new(reference)).map_err(|e| format!("property 'reference': {e}"))
     }
 }
 
