@@ -65,6 +65,7 @@ fn run_case(folder: &Path, encoder: &mut AudioFeatureEncoder, options: &Options)
     let (ref_timing, live_timing) = (reference.timing, live.timing);
     let config = FollowerConfig {
         silence: Some(encoder.silence()?),
+        pitch_layout: encoder.pitch_layout(),
         ..options.follower.clone()
     };
     let distance = config.oltw.distance;
@@ -110,17 +111,23 @@ fn run_case(folder: &Path, encoder: &mut AudioFeatureEncoder, options: &Options)
         }),
     )?;
 
-    // Offline DTW on the features the tracker compared: rotated back by the transposition it
+    // Offline DTW on the features the tracker compared: moved back by the transposition it
     // settled on, when it estimates one.
-    let semitones = follower.transposition_semitones().unwrap_or(0);
     let dim = live.features.dim();
-    let rotated: Vec<f32> = (0..live.features.len())
-        .flat_map(|i| {
-            let frame = live.features.frame(i);
-            (0..dim).map(move |k| frame[(k + semitones) % dim])
-        })
-        .collect();
-    let live_compared = FeatureMatrix::new(dim, rotated)?;
+    let mut moved = Vec::with_capacity(live.features.len() * dim);
+    let mut frame_moved = Vec::with_capacity(dim);
+    for i in 0..live.features.len() {
+        let frame = live.features.frame(i);
+        match (follower.transposition_semitones(), encoder.pitch_layout()) {
+            (Some(semitones), Some(layout)) => layout.shift_down(&frame, semitones, &mut frame_moved),
+            _ => {
+                frame_moved.clear();
+                frame_moved.extend_from_slice(&frame);
+            }
+        }
+        moved.extend_from_slice(&frame_moved);
+    }
+    let live_compared = FeatureMatrix::new(dim, moved)?;
     let offline = full_dtw(
         &live_compared,
         &reference_features,

@@ -349,8 +349,9 @@ struct FollowArgs {
     #[arg(long, value_name = "FILE", value_parser = parse_cues)]
     cues: Option<CueFile>,
     /// Features compared: logmel-flux (log-mel and its rise, which times note onsets: the most
-    /// accurate where the tempo changes), logmel (half the values) or chroma (pitch classes).
-    /// Default: those a .wfr reference was made with, else logmel-flux.
+    /// accurate where the tempo changes), semitone-flux (the same with a band per semitone: for
+    /// music played on other instruments or in another key), logmel (half the values) or chroma
+    /// (pitch classes). Default: those a .wfr reference was made with, else logmel-flux.
     #[arg(long, value_parser = parse_features)]
     audio_features: Option<AudioFeatureKind>,
     /// A TorchScript audio model (FILE.pt with its contract FILE.toml beside it) whose output is
@@ -385,7 +386,8 @@ struct FollowArgs {
     #[arg(long, default_value_t = 10)]
     lookahead_frames: usize,
     /// Estimate the key the live stream is played in against the reference's and undo it, for
-    /// performances transposed by some semitones (needs --audio-features chroma).
+    /// performances transposed by some semitones (needs --audio-features semitone-flux, the
+    /// more accurate, or chroma).
     #[arg(long)]
     transposition: bool,
     /// Seconds of recent live audio the relocation search looks for in the whole reference
@@ -405,7 +407,7 @@ struct EncodeRefArgs {
     /// The reference file to write (its name must end in .wfr).
     #[arg(short = 'o', long = "output", value_name = "OUT.wfr", value_parser = parse_wfr_path)]
     output: PathBuf,
-    /// Features, as follow's --audio-features: logmel-flux, logmel or chroma.
+    /// Features, as follow's --audio-features: logmel-flux, semitone-flux, logmel or chroma.
     #[arg(long, default_value = "logmel-flux", value_parser = parse_features)]
     audio_features: AudioFeatureKind,
     /// A TorchScript audio model, as follow's --audio-model.
@@ -439,7 +441,7 @@ struct LocateArgs {
     references: Vec<PathBuf>,
     #[command(flatten)]
     common: CommonArgs,
-    /// Features compared: logmel-flux, logmel or chroma.
+    /// Features compared: logmel-flux, semitone-flux, logmel or chroma.
     #[arg(long, default_value = "logmel-flux", value_parser = parse_features)]
     audio_features: AudioFeatureKind,
     /// Seconds of the most recent live audio searched for.

@@ -213,7 +213,7 @@ fn bad_options_are_named() {
 }
 
 #[test]
-fn transposition_without_chroma_is_refused() {
+fn transposition_on_features_without_pitch_is_refused() {
     let dir = tempfile::tempdir().expect("temporary folder");
     let wav = dir.path().join("reference.wav");
     gst_launch(&format!(
@@ -223,7 +223,7 @@ fn transposition_without_chroma_is_refused() {
     let path = wav.to_str().expect("a UTF-8 path");
     assert_refused(
         &["follow", "--reference", path, "--live", path, "--transposition"],
-        &["transposition", "chroma"],
+        &["transposition", "chroma", "semitone-flux"],
     );
 }
 

@@ -20,7 +20,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::transposition::{rotate_down, PITCH_CLASSES};
+use super::transposition::{PitchLayout, PITCH_CLASSES};
 use super::{
     inverse_norm, AlignError, Distance, FeatureMatrix, FinalPosition, OltwConfig, OnlineTimeWarper,
     RelocationCandidate, Relocator, RelocatorConfig, TranspositionTracker,
@@ -35,9 +35,12 @@ pub struct FollowerConfig {
     pub relocation: Option<RelocatorConfig>,
     /// How close (in reference frames) two candidates must be to confirm each other.
     pub agreement_frames: usize,
-    /// Estimate the live stream's transposition and undo it (12-bin chroma features only), after
-    /// this many live frames; `None` compares frames as they come.
+    /// Estimate the live stream's transposition and undo it (features laid out in pitch only,
+    /// see `pitch_layout`), after this many live frames; `None` compares frames as they come.
     pub transposition_settle_frames: Option<usize>,
+    /// How the features lay out pitch, as their encoder says; `None` for features that do not
+    /// (a transposition cannot be estimated on them).
+    pub pitch_layout: Option<PitchLayout>,
     /// The features of silence, as the encoder gives them. Before the path starts, a live
     /// frame strictly nearer to it than to each of the reference's first `start_gate_frames`
     /// frames keeps the position at the reference's start. `None` starts the path at once.
@@ -54,6 +57,7 @@ impl Default for FollowerConfig {
             relocation: Some(RelocatorConfig::default()),
             agreement_frames: 25,
             transposition_settle_frames: None,
+            pitch_layout: None,
             silence: None,
             start_gate_frames: 25,
         }
@@ -115,7 +119,14 @@ impl Follower {
     pub fn new(reference: Arc<FeatureMatrix>, config: FollowerConfig) -> Result<Self, AlignError> {
         let transposition = config
             .transposition_settle_frames
-            .map(|frames| TranspositionTracker::new(&reference, frames))
+            .map(|frames| {
+                let layout = config.pitch_layout.ok_or_else(|| AlignError::BadParameter {
+                    name: "transposition",
+                    expected: "features laid out in pitch (--audio-features chroma or semitone-flux)",
+                    actual: "features without a pitch layout".to_owned(),
+                })?;
+                TranspositionTracker::new(&reference, frames, layout)
+            })
             .transpose()?;
         let relocator = config
             .relocation
@@ -259,11 +270,18 @@ impl Follower {
             return false;
         };
         let to_silence = self.distance.between(frame, silence);
-        let keys = if self.transposition.is_some() { PITCH_CLASSES } else { 1 };
+        let layout = self.transposition.as_ref().map(TranspositionTracker::layout);
+        let keys = if layout.is_some() { PITCH_CLASSES } else { 1 };
         let mut in_key = std::mem::take(&mut self.gate_frame);
         let mut waits = true;
         for semitones in 0..keys {
-            rotate_down(frame, semitones, &mut in_key);
+            match layout {
+                Some(layout) => layout.shift_down(frame, semitones, &mut in_key),
+                None => {
+                    in_key.clear();
+                    in_key.extend_from_slice(frame);
+                }
+            }
             self.reference.distances_to(
                 &in_key,
                 inverse_norm(&in_key),
@@ -450,6 +468,7 @@ mod tests {
                 relocation: None,
                 silence: Some(vec![0.2; dim]),
                 transposition_settle_frames: key_estimated.then_some(150),
+                pitch_layout: Some(PitchLayout::Chroma),
                 ..FollowerConfig::default()
             };
             let mut follower = Follower::new(reference.clone(), config).unwrap();

@@ -32,6 +32,12 @@ pub struct RelocatorConfig {
     pub cells_per_frame: usize,
     /// A candidate must cost at most this fraction of the window aligned at the tracked position.
     pub max_cost_ratio: f32,
+    /// Slowest tempo (reference frames per live frame over the matched window) a candidate may
+    /// imply: a window matched to much less of the reference is a few frames that resemble
+    /// everything (a held chord, a pause), not a place.
+    pub min_tempo: f64,
+    /// Fastest tempo a candidate may imply.
+    pub max_tempo: f64,
     /// Local distance.
     pub distance: Distance,
 }
@@ -47,6 +53,8 @@ impl Default for RelocatorConfig {
             pooled_frames: 2,
             cells_per_frame: 30_000,
             max_cost_ratio: 0.7,
+            min_tempo: 0.5,
+            max_tempo: 2.0,
             distance: Distance::Cosine,
         }
     }
@@ -105,6 +113,14 @@ impl Relocator {
                     "{} frames pooled by {}, {} cells",
                     config.query_frames, config.pooled_frames, config.cells_per_frame
                 ),
+            });
+        }
+        if !(config.min_tempo > 0.0 && config.min_tempo < 1.0 && config.max_tempo > 1.0 && config.max_tempo.is_finite())
+        {
+            return Err(AlignError::BadParameter {
+                name: "relocation tempo bounds",
+                expected: "0 < min_tempo < 1 < max_tempo",
+                actual: format!("{}/{}", config.min_tempo, config.max_tempo),
             });
         }
         config.pooled_frames = config.pooled_frames.min(config.query_frames / 2);
@@ -233,10 +249,11 @@ impl Relocator {
         // A match no better than the tracked one, or at the tracked place, is no relocation.
         let clearly_better = found.cost < self.config.max_cost_ratio * local_cost;
         let elsewhere = found_end.abs_diff(tracked_at_query_end) > m;
-        if !(clearly_better && elsewhere) {
+        let slope = (found_end - found_start + 1) as f64 / m as f64;
+        let playable = (self.config.min_tempo..=self.config.max_tempo).contains(&slope);
+        if !(clearly_better && elsewhere && playable) {
             return Ok(None);
         }
-        let slope = ((found_end - found_start + 1) as f64 / m as f64).clamp(0.5, 2.0);
         let carried = found_end as f64 + slope * (live_index - scan.query_end_live) as f64;
         Ok(Some(RelocationCandidate {
             live_index,
@@ -285,6 +302,47 @@ mod tests {
             live[i]
         );
         assert!(i - 500 < 150, "found {} frames after the jump", i - 500);
+    }
+
+    #[test]
+    fn a_window_matched_to_a_few_frames_is_no_place() {
+        let dim = 12;
+        let reference = Arc::new(FeatureMatrix::new(dim, symbols(1_500, dim, 99)).unwrap());
+        let config = RelocatorConfig {
+            query_frames: 60,
+            ..RelocatorConfig::default()
+        };
+        let candidates = |config: RelocatorConfig| {
+            let mut relocator = Relocator::new(reference.clone(), config).unwrap();
+            // The live stream plays 0..300, then holds reference frame 1000 for 300 frames (a
+            // note far longer than any of the reference's) while the tracker waits at 300.
+            let live = (0..300).chain(std::iter::repeat_n(1_000, 300));
+            let mut found = Vec::new();
+            for (i, r) in live.enumerate() {
+                if let Some(candidate) = relocator.push_live(&reference.frame(r), i.min(300)).unwrap() {
+                    found.push(candidate);
+                }
+            }
+            found
+        };
+        let unbounded = candidates(RelocatorConfig {
+            min_tempo: 1e-6,
+            ..config.clone()
+        });
+        let too_slow = |c: &RelocationCandidate| 2 * (c.ref_end + 1 - c.ref_start) < c.live_end + 1 - c.live_start;
+        assert!(
+            unbounded.iter().any(too_slow),
+            "without the bound, the held frame matches a few frames: {unbounded:?}"
+        );
+        assert_eq!(candidates(config), vec![], "60 live frames on one reference frame");
+        assert!(Relocator::new(
+            reference.clone(),
+            RelocatorConfig {
+                min_tempo: 1.5,
+                ..RelocatorConfig::default()
+            }
+        )
+        .is_err());
     }
 
     /// Symbols held for 2 to 6 frames each, as features hold through a note.

@@ -7,6 +7,7 @@ use tch::Device;
 
 use super::model_contract::ModelContract;
 use super::{AudioFeatureEncoder, AudioFeatureKind, AudioFrameParams, EncodeError, TorchScriptEncoder};
+use crate::align::PitchLayout;
 
 /// An audio encoder as the graph and the reference encoding use it.
 pub trait AudioEncoder: fmt::Debug {
@@ -32,6 +33,11 @@ pub trait AudioEncoder: fmt::Debug {
     /// `None` when it does not come apart.
     fn split_for_sharing(&self) -> Result<Option<SharedAndPerStream>, EncodeError> {
         Ok(None)
+    }
+    /// How the rows lay out pitch, for features on which a transposition can be found and
+    /// undone; `None` for the others.
+    fn pitch_layout(&self) -> Option<PitchLayout> {
+        None
     }
     /// The features of silence: one window of zeros, after which the encoder is reset, so a
     /// recording encoded next starts afresh.
@@ -92,14 +98,21 @@ impl AudioEncoder for AudioFeatureEncoder {
         Ok(())
     }
 
-    /// All but `logmel-flux`, whose rise looks back at the previous frame.
+    /// All but `logmel-flux` and `semitone-flux`, whose rise looks back at the previous frame.
     fn is_stateless(&self) -> bool {
-        self.kind() != AudioFeatureKind::LogMelFlux
+        !matches!(
+            self.kind(),
+            AudioFeatureKind::LogMelFlux | AudioFeatureKind::SemitoneFlux
+        )
     }
 
-    /// `logmel-flux` comes apart into log-mel bands and each stream's rise.
+    /// `logmel-flux` and `semitone-flux` come apart into bands and each stream's rise.
     fn split_for_sharing(&self) -> Result<Option<SharedAndPerStream>, EncodeError> {
         AudioFeatureEncoder::split_for_sharing(self)
+    }
+
+    fn pitch_layout(&self) -> Option<PitchLayout> {
+        AudioFeatureEncoder::pitch_layout(self)
     }
 }
 

@@ -9,7 +9,7 @@
 
 use std::collections::VecDeque;
 
-use crate::align::{AlignError, Distance, Modalities, Modality};
+use crate::align::{AlignError, Distance, Modalities, Modality, PitchLayout};
 use std::path::{Path, PathBuf};
 
 use crate::encode::{
@@ -158,6 +158,12 @@ impl FollowEncoders {
             Some((_, modalities)) => modalities.distance(),
             None => Distance::Cosine,
         }
+    }
+
+    /// How the compared rows lay out pitch (the audio's, which come first), for a
+    /// transposition to be found and undone.
+    pub fn pitch_layout(&self) -> Option<PitchLayout> {
+        self.audio.pitch_layout()
     }
 
     /// The features of silence, which tell the follower when a performance has begun; `None`

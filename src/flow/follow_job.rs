@@ -138,6 +138,7 @@ fn follow_stage(job: &FollowJob, encoders: &mut FollowEncoders) -> Result<Follow
     follower.oltw.band_frames = rescale(follower.oltw.band_frames);
     follower.start_gate_frames = rescale(follower.start_gate_frames);
     follower.silence = encoders.silence()?;
+    follower.pitch_layout = encoders.pitch_layout();
     if let Some(relocation) = follower.relocation.as_mut() {
         relocation.query_frames = rescale(relocation.query_frames);
     }
