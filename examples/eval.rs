@@ -28,7 +28,7 @@ use anyhow::{bail, Context, Result};
 use warpflow::align::{full_dtw, FeatureMatrix, Follower, FollowerConfig, Normalisation, StepWeights};
 use warpflow::encode::{AudioEncoder, AudioFeatureEncoder, AudioFeatureKind};
 use warpflow::flow::operators::ReferenceTiming;
-use warpflow::flow::{encode_reference_file, FOLLOW_FRAMES};
+use warpflow::flow::{encode_reference_file, fit_follower_to_features, FOLLOW_FRAMES};
 
 fn write_track(path: &Path, track: impl Iterator<Item = (f64, f64)>) -> Result<()> {
     let mut out =
@@ -207,6 +207,7 @@ impl Options {
             features: AudioFeatureKind::LogMel,
             follower: FollowerConfig::default(),
         };
+        let mut prediction_margin = None;
         let mut args = args.iter();
         while let Some(arg) = args.next() {
             match arg.as_str() {
@@ -246,14 +247,21 @@ impl Options {
                 }
                 "--prediction-margin" => {
                     let value = args.next().context("--prediction-margin needs a number")?;
-                    options.follower.oltw.prediction_margin = value
-                        .parse()
-                        .with_context(|| format!("--prediction-margin '{value}'"))?;
+                    prediction_margin = Some(
+                        value
+                            .parse()
+                            .with_context(|| format!("--prediction-margin '{value}'"))?,
+                    );
                 }
                 "--no-relocation" => options.follower.relocation = None,
                 "--transposition" => options.follower.transposition_settle_frames = Some(TRANSPOSITION_SETTLE_FRAMES),
                 features => options.features = features.parse()?,
             }
+        }
+        // As `follow` fits the tracker to its features, unless told otherwise here.
+        fit_follower_to_features(&mut options.follower, options.features);
+        if let Some(margin) = prediction_margin {
+            options.follower.oltw.prediction_margin = margin;
         }
         Ok(options)
     }

@@ -23,7 +23,7 @@ use crate::serve::{EventWriter, RunSummary};
 use super::audio_job::{build_live_audio, FeatureStage, LiveAudioRun};
 use super::driver::{local_worker, BuiltStream};
 use super::encoder_pool::EncoderPools;
-use super::follow_features::{follow_audio_encoder, FollowEncoders, VideoComparison};
+use super::follow_features::{fit_follower_to_features, follow_audio_encoder, FollowEncoders, VideoComparison};
 use super::operators::{Batching, FollowEvents, FollowReference, ReferenceTiming};
 use super::placement::StreamSite;
 use super::{load_reference, FailureSlot, FeatureFrame, FlowError, StopSignal, StreamEvent};
@@ -139,6 +139,9 @@ fn follow_stage(job: &FollowJob, encoders: &mut FollowEncoders) -> Result<Follow
     follower.start_gate_frames = rescale(follower.start_gate_frames);
     follower.silence = encoders.silence()?;
     follower.pitch_layout = encoders.pitch_layout();
+    if job.audio_model.is_none() {
+        fit_follower_to_features(&mut follower, job.features);
+    }
     if let Some(relocation) = follower.relocation.as_mut() {
         relocation.query_frames = rescale(relocation.query_frames);
     }
