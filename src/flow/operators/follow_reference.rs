@@ -144,6 +144,7 @@ impl<'scope> FollowReference<'scope> for StreamVec<'scope, u64, FeatureFrame> {
         let mut awaiting: VecDeque<AwaitingFinal> = VecDeque::new();
         let mut finals = Vec::new();
         let mut latest_frame_ns: Option<u64> = None;
+        let mut semitones_told = follower.as_ref().and_then(Follower::transposition_semitones);
         self.unary_frontier(Pipeline, "FollowReference", move |initial, _| {
             // Held at the input frontier, for the final positions given when the input ends.
             let mut capability = Some(initial);
@@ -191,6 +192,21 @@ impl<'scope> FollowReference<'scope> for StreamVec<'scope, u64, FeatureFrame> {
                                 return;
                             }
                         };
+                        // The key estimate has no event of its own: it is told on the log
+                        // (WARPFLOW_LOG=info) when it moves.
+                        let semitones = follower.transposition_semitones();
+                        if semitones != semitones_told {
+                            if let Some(up) = semitones {
+                                tracing::info!(
+                                    stream = %stream,
+                                    live_ns = frame.time_ns,
+                                    "the live stream is estimated {} semitones {} the reference",
+                                    if up < 6 { up } else { 12 - up },
+                                    if up < 6 { "above" } else { "below" }
+                                );
+                            }
+                            semitones_told = semitones;
+                        }
                         if let Some(found) = step.relocation {
                             // Live frames are one hop apart: earlier ones are timed back from this one.
                             let live_ns = |index: usize| {
