@@ -4,18 +4,15 @@
 use std::fmt;
 use std::str::FromStr;
 
-use tch::{Device, Tensor};
+use tch::Device;
 
 use super::audio_encoder::{AudioEncoder, SharedAndPerStream, StreamRows};
-use super::chroma::chroma_filterbank;
 use super::device::in_audio_passes;
 use super::error::torch;
 use super::level_and_rise::LevelAndRise;
-use super::mel::LogMel;
-use super::onset::LogMelBands;
-use super::semitone::{SemitoneBands, SEMITONE_BANDS};
-use super::spectrum::PowerSpectrum;
-use super::{AudioFrameParams, EncodeError, LOG_GAIN};
+use super::log_bands::{Filterbank, LogBands, LogFilterbank};
+use super::semitone::SEMITONE_BANDS;
+use super::{AudioFrameParams, EncodeError};
 use crate::align::PitchLayout;
 
 /// Which audio features `follow` compares.
@@ -84,13 +81,11 @@ const SEMITONE_RISE_WEIGHT: f32 = 4.0;
 
 /// Number of mel bands of the log-mel features.
 const N_MELS: usize = 64;
-/// Lowest frequency that counts towards chroma; below it pitch is not resolved.
-const CHROMA_FMIN_HZ: f64 = 55.0;
 
 #[derive(Debug)]
 enum Projection {
-    /// Features made by tensor ops alone, frame by frame.
-    PerFrame(PerFrameProjection),
+    /// Log filterbank energies scaled to unit length, frame by frame.
+    PerFrame(LogFilterbank),
     /// Bands (log-mel or semitone), then this stream's level and rise (kept apart so that the
     /// bands may be encoded in a batch shared with other streams, see
     /// [`AudioFeatureEncoder::split_for_sharing`]).
@@ -99,12 +94,6 @@ enum Projection {
         rise: LevelAndRise,
         band_rows: Vec<f32>,
     },
-}
-
-#[derive(Debug)]
-enum PerFrameProjection {
-    LogMel(LogMel),
-    Chroma { spectrum: PowerSpectrum, filters_t: Tensor },
 }
 
 /// Encodes audio frames into unit-length feature rows (silence gives the flat row, every value
@@ -123,11 +112,10 @@ impl AudioFeatureEncoder {
     pub fn new(kind: AudioFeatureKind, params: AudioFrameParams, device: Device) -> Result<Self, EncodeError> {
         params.validate()?;
         let (projection, dim) = match kind {
-            AudioFeatureKind::LogMel => {
-                let spectrum = PowerSpectrum::new(params.frame_len, device)?;
-                let log_mel = LogMel::new(spectrum, params.rate_hz, params.frame_len, N_MELS)?;
-                let dim = log_mel.n_mels();
-                (Projection::PerFrame(PerFrameProjection::LogMel(log_mel)), dim)
+            AudioFeatureKind::LogMel | AudioFeatureKind::Chroma => {
+                let filterbank = LogFilterbank::new(Self::filterbank(kind), params, device)?;
+                let dim = filterbank.bands();
+                (Projection::PerFrame(filterbank), dim)
             }
             AudioFeatureKind::LogMelFlux | AudioFeatureKind::SemitoneFlux => {
                 let bands = Self::bands(kind, params, device)?;
@@ -140,20 +128,6 @@ impl AudioFeatureEncoder {
                 };
                 (projection, dim)
             }
-            AudioFeatureKind::Chroma => {
-                let spectrum = PowerSpectrum::new(params.frame_len, device)?;
-                let weights = chroma_filterbank(params.rate_hz, params.frame_len, CHROMA_FMIN_HZ);
-                let filters_t = Tensor::f_from_slice(&weights)
-                    .and_then(|t| t.f_view([12, spectrum.bins() as i64]))
-                    .and_then(|t| t.f_transpose(0, 1))
-                    .and_then(|t| t.f_contiguous())
-                    .map(|t| t.to_device(device))
-                    .map_err(torch("building the chroma filterbank"))?;
-                (
-                    Projection::PerFrame(PerFrameProjection::Chroma { spectrum, filters_t }),
-                    12,
-                )
-            }
         };
         Ok(Self {
             kind,
@@ -164,17 +138,22 @@ impl AudioFeatureEncoder {
         })
     }
 
+    /// The filterbank `kind`'s features are made from.
+    fn filterbank(kind: AudioFeatureKind) -> Filterbank {
+        match kind {
+            AudioFeatureKind::LogMel | AudioFeatureKind::LogMelFlux => Filterbank::Mel { bands: N_MELS },
+            AudioFeatureKind::SemitoneFlux => Filterbank::Semitone,
+            AudioFeatureKind::Chroma => Filterbank::Chroma,
+        }
+    }
+
     /// The stateless bands under `kind`'s level and rise.
     fn bands(
         kind: AudioFeatureKind,
         params: AudioFrameParams,
         device: Device,
     ) -> Result<Box<dyn AudioEncoder>, EncodeError> {
-        Ok(if kind == AudioFeatureKind::SemitoneFlux {
-            Box::new(SemitoneBands::new(params, device)?)
-        } else {
-            Box::new(LogMelBands::new(params, N_MELS, device)?)
-        })
+        Ok(Box::new(LogBands::new(Self::filterbank(kind), params, device)?))
     }
 
     fn level_and_rise(kind: AudioFeatureKind, bands: usize) -> LevelAndRise {
@@ -246,8 +225,8 @@ impl AudioFeatureEncoder {
     /// appended to `features`. Frames are consecutive across calls.
     pub fn encode(&mut self, frames: &[f32], features: &mut Vec<f32>) -> Result<(), EncodeError> {
         match &mut self.projection {
-            Projection::PerFrame(projection) => in_audio_passes(frames, self.params.frame_len, self.device, |part| {
-                projection.encode_pass(part, features)
+            Projection::PerFrame(filterbank) => in_audio_passes(frames, self.params.frame_len, self.device, |part| {
+                unit_rows(filterbank, part, features)
             }),
             Projection::LevelAndRise { bands, rise, band_rows } => {
                 band_rows.clear();
@@ -259,28 +238,20 @@ impl AudioFeatureEncoder {
     }
 }
 
-impl PerFrameProjection {
-    fn encode_pass(&self, frames: &[f32], features: &mut Vec<f32>) -> Result<(), EncodeError> {
-        tch::no_grad(|| {
-            let raw = match self {
-                Self::LogMel(log_mel) => log_mel.log_mel(&log_mel.spectrum().frames_tensor(frames)?)?,
-                Self::Chroma { spectrum, filters_t } => spectrum
-                    .power(&spectrum.frames_tensor(frames)?)?
-                    .f_matmul(filters_t)
-                    .and_then(|chroma| (chroma * LOG_GAIN).f_log1p())
-                    .map_err(torch("computing chroma"))?,
-            };
-            let raw = raw + SILENCE_FLOOR;
-            let rows = raw
-                .f_norm_scalaropt_dim(2.0, [1i64].as_slice(), true)
-                .and_then(|norm| raw.f_div(&norm.clamp_min(1e-6)))
-                .map(|unit| unit.to_device(Device::Cpu))
-                .map_err(torch("normalising feature rows"))?;
-            let values = Vec::<f32>::try_from(&rows.view([-1])).map_err(torch("reading features back"))?;
-            features.extend_from_slice(&values);
-            Ok(())
-        })
-    }
+/// `filterbank`'s log energies of `frames`, each row lifted by the silence floor and scaled to
+/// unit length, appended to `features`.
+fn unit_rows(filterbank: &LogFilterbank, frames: &[f32], features: &mut Vec<f32>) -> Result<(), EncodeError> {
+    tch::no_grad(|| {
+        let raw = filterbank.log_energies(frames)? + SILENCE_FLOOR;
+        let rows = raw
+            .f_norm_scalaropt_dim(2.0, [1i64].as_slice(), true)
+            .and_then(|norm| raw.f_div(&norm.clamp_min(1e-6)))
+            .map(|unit| unit.to_device(Device::Cpu))
+            .map_err(torch("normalising feature rows"))?;
+        let values = Vec::<f32>::try_from(&rows.view([-1])).map_err(torch("reading features back"))?;
+        features.extend_from_slice(&values);
+        Ok(())
+    })
 }
 
 #[cfg(test)]

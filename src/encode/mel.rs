@@ -1,11 +1,5 @@
-//! Mel filterbank (Slaney's formula and area normalisation, as librosa's defaults) and the
-//! log-mel spectrogram built on it.
-
-use tch::{Kind, Tensor};
-
-use super::error::torch;
-use super::spectrum::PowerSpectrum;
-use super::{EncodeError, LOG_GAIN};
+//! Mel filterbank (Slaney's formula and area normalisation, as librosa's defaults), for
+//! `log_bands`.
 
 /// Slaney's mel scale: linear below 1 kHz, logarithmic above.
 fn hz_to_mel(hz: f64) -> f64 {
@@ -51,53 +45,6 @@ pub(crate) fn mel_filterbank(rate_hz: u32, frame_len: usize, n_mels: usize, fmin
         }
     }
     weights
-}
-
-/// `ln(1 + LOG_GAIN · mel power)` for batches of frames.
-#[derive(Debug)]
-pub(crate) struct LogMel {
-    spectrum: PowerSpectrum,
-    filters_t: Tensor,
-    n_mels: usize,
-}
-
-impl LogMel {
-    pub(crate) fn new(
-        spectrum: PowerSpectrum,
-        rate_hz: u32,
-        frame_len: usize,
-        n_mels: usize,
-    ) -> Result<Self, EncodeError> {
-        let weights = mel_filterbank(rate_hz, frame_len, n_mels, 0.0, f64::from(rate_hz) / 2.0);
-        let filters_t = Tensor::f_from_slice(&weights)
-            .and_then(|t| t.f_view([n_mels as i64, spectrum.bins() as i64]))
-            .and_then(|t| t.f_transpose(0, 1))
-            .and_then(|t| t.f_contiguous())
-            .map(|t| t.to_device(spectrum.device()).to_kind(Kind::Float))
-            .map_err(torch("building the mel filterbank"))?;
-        Ok(Self {
-            spectrum,
-            filters_t,
-            n_mels,
-        })
-    }
-
-    pub(crate) fn n_mels(&self) -> usize {
-        self.n_mels
-    }
-
-    pub(crate) fn spectrum(&self) -> &PowerSpectrum {
-        &self.spectrum
-    }
-
-    /// `[count, n_mels]` log-mel values of `[count, frame_len]` frames.
-    pub(crate) fn log_mel(&self, frames: &Tensor) -> Result<Tensor, EncodeError> {
-        let power = self.spectrum.power(frames)?;
-        power
-            .f_matmul(&self.filters_t)
-            .and_then(|mel| (mel * LOG_GAIN).f_log1p())
-            .map_err(torch("computing log-mel energies"))
-    }
 }
 
 #[cfg(test)]

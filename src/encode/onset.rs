@@ -3,77 +3,15 @@
 //! Flux is the sum over mel bands of the increase in log-mel energy since the previous frame;
 //! decreases count as zero, so the envelope rises where sounds start. It comes in two parts,
 //! so that a worker can encode the bands of all the streams it holds in one batch:
-//! [`LogMelBands`], an [`AudioEncoder`] with no memory of its stream, and [`SpectralFlux`],
+//! log-mel [`LogBands`], an [`AudioEncoder`] with no memory of its stream, and [`SpectralFlux`],
 //! which keeps one stream's previous frame (so that consecutive batches join without a seam).
 //! [`OnsetEnvelope`] is the two together, for one stream.
 
 use tch::Device;
 
 use super::audio_encoder::AudioEncoder;
-use super::device::in_audio_passes;
-use super::error::torch;
-use super::mel::LogMel;
-use super::spectrum::PowerSpectrum;
+use super::log_bands::{Filterbank, LogBands};
 use super::{AudioFrameParams, EncodeError};
-
-/// Log-mel energies per frame: the bands the onset envelope compares.
-#[derive(Debug)]
-pub struct LogMelBands {
-    params: AudioFrameParams,
-    log_mel: LogMel,
-}
-
-impl LogMelBands {
-    /// `n_mels` bands for frames framed by `params`, on `device`.
-    pub fn new(params: AudioFrameParams, n_mels: usize, device: Device) -> Result<Self, EncodeError> {
-        params.validate()?;
-        let spectrum = PowerSpectrum::new(params.frame_len, device)?;
-        let log_mel = LogMel::new(spectrum, params.rate_hz, params.frame_len, n_mels)?;
-        Ok(Self { params, log_mel })
-    }
-
-    fn encode_pass(&self, frames: &[f32], rows: &mut Vec<f32>) -> Result<(), EncodeError> {
-        tch::no_grad(|| {
-            let batch = self.log_mel.spectrum().frames_tensor(frames)?;
-            let bands = self.log_mel.log_mel(&batch)?.to_device(Device::Cpu).reshape([-1]);
-            rows.extend(Vec::<f32>::try_from(&bands).map_err(torch("reading log-mel bands back"))?);
-            Ok(())
-        })
-    }
-}
-
-impl AudioEncoder for LogMelBands {
-    fn name(&self) -> String {
-        format!("logmel-bands{}", self.log_mel.n_mels())
-    }
-
-    fn params(&self) -> AudioFrameParams {
-        self.params
-    }
-
-    fn dim(&self) -> usize {
-        self.log_mel.n_mels()
-    }
-
-    fn device(&self) -> Device {
-        self.log_mel.spectrum().device()
-    }
-
-    fn encode(&mut self, frames: &[f32], rows: &mut Vec<f32>) -> Result<(), EncodeError> {
-        let device = self.device();
-        in_audio_passes(frames, self.params.frame_len, device, |part| {
-            self.encode_pass(part, rows)
-        })
-    }
-
-    fn reset(&mut self) -> Result<(), EncodeError> {
-        Ok(())
-    }
-
-    fn is_stateless(&self) -> bool {
-        true
-    }
-}
 
 /// One stream's spectral flux over consecutive rows of log-mel bands.
 #[derive(Debug, Default)]
@@ -104,7 +42,7 @@ impl SpectralFlux {
 /// Streaming log-mel spectral flux of one stream.
 #[derive(Debug)]
 pub struct OnsetEnvelope {
-    bands: LogMelBands,
+    bands: LogBands,
     flux: SpectralFlux,
     rows: Vec<f32>,
 }
@@ -113,7 +51,7 @@ impl OnsetEnvelope {
     /// An onset envelope over `n_mels` bands for frames framed by `params`, on `device`.
     pub fn new(params: AudioFrameParams, n_mels: usize, device: Device) -> Result<Self, EncodeError> {
         Ok(Self {
-            bands: LogMelBands::new(params, n_mels, device)?,
+            bands: LogBands::new(Filterbank::Mel { bands: n_mels }, params, device)?,
             flux: SpectralFlux::default(),
             rows: Vec::new(),
         })
@@ -121,7 +59,7 @@ impl OnsetEnvelope {
 
     /// The framing this envelope expects.
     pub fn params(&self) -> AudioFrameParams {
-        self.bands.params
+        self.bands.params()
     }
 
     /// Forgets the previous frame, e.g. after a gap in the audio.

@@ -1,21 +1,11 @@
-//! Semitone bands: the power spectrum summed in one band per semitone of the piano's range and
-//! log-compressed, one row per frame.
+//! Semitone bands: a filterbank of one band per semitone of the piano's range, for
+//! `log_bands`.
 //!
 //! Mel bands are a few semitones wide above 1 kHz and wider still below it, so two notes a
 //! semitone apart often fall in one band: a passage played on another instrument or voiced
 //! otherwise then looks alike wherever its pitches are alike only. Bands of one semitone keep
 //! every note apart, and a transposition becomes a shift of the row by whole bands, which
-//! `align::transposition` undoes. Like the log-mel bands, these keep no state, so a worker's
-//! streams share one encoder. This module owns the filterbank and the tensor ops; it knows
-//! nothing of streams.
-
-use tch::{Device, Kind, Tensor};
-
-use super::audio_encoder::AudioEncoder;
-use super::device::in_audio_passes;
-use super::error::torch;
-use super::spectrum::PowerSpectrum;
-use super::{AudioFrameParams, EncodeError, LOG_GAIN};
+//! `align::transposition` undoes. This module owns the filterbank's weights alone.
 
 /// MIDI note of the lowest band: C1, 32.7 Hz.
 pub(crate) const LOWEST_MIDI: usize = 24;
@@ -50,110 +40,9 @@ pub(crate) fn semitone_filterbank(rate_hz: u32, frame_len: usize, lowest_midi: u
     weights
 }
 
-/// `ln(1 + LOG_GAIN · power)` in [`SEMITONE_BANDS`] semitone bands per frame.
-#[derive(Debug)]
-pub struct SemitoneBands {
-    params: AudioFrameParams,
-    spectrum: PowerSpectrum,
-    filters_t: Tensor,
-}
-
-impl SemitoneBands {
-    /// Bands for frames framed by `params`, on `device`.
-    pub fn new(params: AudioFrameParams, device: Device) -> Result<Self, EncodeError> {
-        params.validate()?;
-        let spectrum = PowerSpectrum::new(params.frame_len, device)?;
-        let weights = semitone_filterbank(params.rate_hz, params.frame_len, LOWEST_MIDI, SEMITONE_BANDS);
-        let filters_t = Tensor::f_from_slice(&weights)
-            .and_then(|t| t.f_view([SEMITONE_BANDS as i64, spectrum.bins() as i64]))
-            .and_then(|t| t.f_transpose(0, 1))
-            .and_then(|t| t.f_contiguous())
-            .map(|t| t.to_device(device).to_kind(Kind::Float))
-            .map_err(torch("building the semitone filterbank"))?;
-        Ok(Self {
-            params,
-            spectrum,
-            filters_t,
-        })
-    }
-
-    fn encode_pass(&self, frames: &[f32], rows: &mut Vec<f32>) -> Result<(), EncodeError> {
-        tch::no_grad(|| {
-            let power = self.spectrum.power(&self.spectrum.frames_tensor(frames)?)?;
-            let bands = power
-                .f_matmul(&self.filters_t)
-                .and_then(|bands| (bands * LOG_GAIN).f_log1p())
-                .map(|bands| bands.to_device(Device::Cpu).reshape([-1]))
-                .map_err(torch("computing semitone bands"))?;
-            rows.extend(Vec::<f32>::try_from(&bands).map_err(torch("reading semitone bands back"))?);
-            Ok(())
-        })
-    }
-}
-
-impl AudioEncoder for SemitoneBands {
-    fn name(&self) -> String {
-        format!("semitone-bands{SEMITONE_BANDS}")
-    }
-
-    fn params(&self) -> AudioFrameParams {
-        self.params
-    }
-
-    fn dim(&self) -> usize {
-        SEMITONE_BANDS
-    }
-
-    fn device(&self) -> Device {
-        self.spectrum.device()
-    }
-
-    fn encode(&mut self, frames: &[f32], rows: &mut Vec<f32>) -> Result<(), EncodeError> {
-        let device = self.device();
-        in_audio_passes(frames, self.params.frame_len, device, |part| {
-            self.encode_pass(part, rows)
-        })
-    }
-
-    fn reset(&mut self) -> Result<(), EncodeError> {
-        Ok(())
-    }
-
-    fn is_stateless(&self) -> bool {
-        true
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const PARAMS: AudioFrameParams = AudioFrameParams {
-        rate_hz: 22_050,
-        frame_len: 2048,
-        hop_len: 441,
-    };
-
-    fn loudest_band(hz: f32) -> usize {
-        let tone: Vec<f32> = (0..PARAMS.frame_len)
-            .map(|n| 0.5 * (2.0 * std::f32::consts::PI * hz * n as f32 / PARAMS.rate_hz as f32).sin())
-            .collect();
-        let mut rows = Vec::new();
-        SemitoneBands::new(PARAMS, Device::Cpu)
-            .unwrap()
-            .encode(&tone, &mut rows)
-            .unwrap();
-        assert_eq!(rows.len(), SEMITONE_BANDS);
-        rows.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0
-    }
-
-    #[test]
-    fn a_tone_is_loudest_in_its_own_semitone() {
-        // A4 (MIDI 69), its neighbours a semitone either side, and C7 (MIDI 96).
-        for (hz, midi) in [(440.0, 69), (415.3, 68), (466.16, 70), (2093.0, 96)] {
-            assert_eq!(loudest_band(hz), midi - LOWEST_MIDI, "{hz} Hz");
-        }
-    }
 
     #[test]
     fn weights_fall_linearly_to_a_semitone_away() {

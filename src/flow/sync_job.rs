@@ -24,8 +24,8 @@ use timely::worker::Worker;
 use crate::align::{AvLagEstimator, LagConfig, OffsetTracker, OffsetTrackerConfig};
 use crate::config::{Pace, SourceSpec};
 use crate::encode::{
-    AudioEncoder, AudioFrameParams, AudioFramer, AudioModel, BrightnessChange, DeviceChoice, EncodeError, LogMelBands,
-    SpectralFlux, TorchScriptEncoder,
+    AudioEncoder, AudioFrameParams, AudioFramer, AudioModel, BrightnessChange, DeviceChoice, EncodeError, Filterbank,
+    LogBands, SpectralFlux, TorchScriptEncoder,
 };
 use crate::engine_metrics::EngineMetrics;
 use crate::events::{DiscontKind, EventBody};
@@ -125,7 +125,11 @@ pub(crate) fn build_sync(
     let stages = match role.holds {
         true => {
             let device = job.device.resolve()?;
-            let bands: Box<dyn AudioEncoder> = Box::new(LogMelBands::new(ONSET_FRAMES, ONSET_MELS, device)?);
+            let bands: Box<dyn AudioEncoder> = Box::new(LogBands::new(
+                Filterbank::Mel { bands: ONSET_MELS },
+                ONSET_FRAMES,
+                device,
+            )?);
             let seat = pools.seat(bands, job.batching, &job.metrics, &job.stream, "OnsetBands");
             let speech = job
                 .speech_model

@@ -1,0 +1,239 @@
+//! Log-compressed filterbank energies: each frame's power spectrum summed through a filterbank
+//! (mel bands, semitone bands or the twelve pitch classes) and compressed as
+//! `ln(1 + LOG_GAIN · energy)`, one row per frame.
+//!
+//! Every band feature of the project is this one pass with another filterbank, so it lives
+//! here once: [`LogFilterbank`] is the tensor pass, and [`LogBands`] makes it an
+//! [`AudioEncoder`] that keeps no state, so that a worker's streams can share one. This module
+//! owns the filterbank tensors; the filterbanks' weights come from `mel`, `semitone` and
+//! `chroma`, and what is done with the bands (rise, unit length) belongs to the callers.
+
+use tch::{Device, Kind, Tensor};
+
+use super::audio_encoder::AudioEncoder;
+use super::chroma::chroma_filterbank;
+use super::device::in_audio_passes;
+use super::error::torch;
+use super::mel::mel_filterbank;
+use super::semitone::{semitone_filterbank, LOWEST_MIDI, SEMITONE_BANDS};
+use super::spectrum::PowerSpectrum;
+use super::{AudioFrameParams, EncodeError, LOG_GAIN};
+
+/// Lowest frequency that counts towards chroma; below it pitch is not resolved.
+const CHROMA_FMIN_HZ: f64 = 55.0;
+
+/// Which filterbank sums the power spectrum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Filterbank {
+    /// `bands` mel bands (Slaney's scale, unit area) from 0 Hz to the Nyquist frequency.
+    Mel {
+        /// Number of mel bands.
+        bands: usize,
+    },
+    /// One band per semitone, C1 to B7.
+    Semitone,
+    /// The twelve pitch classes, C first, from 55 Hz up.
+    Chroma,
+}
+
+impl Filterbank {
+    /// Number of bands.
+    pub fn bands(self) -> usize {
+        match self {
+            Self::Mel { bands } => bands,
+            Self::Semitone => SEMITONE_BANDS,
+            Self::Chroma => 12,
+        }
+    }
+
+    /// `[bands, frame_len/2 + 1]` row-major weights for frames framed by `params`.
+    fn weights(self, params: AudioFrameParams) -> Vec<f32> {
+        let (rate_hz, frame_len) = (params.rate_hz, params.frame_len);
+        match self {
+            Self::Mel { bands } => mel_filterbank(rate_hz, frame_len, bands, 0.0, f64::from(rate_hz) / 2.0),
+            Self::Semitone => semitone_filterbank(rate_hz, frame_len, LOWEST_MIDI, SEMITONE_BANDS),
+            Self::Chroma => chroma_filterbank(rate_hz, frame_len, CHROMA_FMIN_HZ),
+        }
+    }
+
+    /// The encoder's name: streams whose encoders share a name share their batches.
+    fn encoder_name(self) -> String {
+        match self {
+            Self::Mel { bands } => format!("logmel-bands{bands}"),
+            Self::Semitone => format!("semitone-bands{SEMITONE_BANDS}"),
+            Self::Chroma => "chroma-bands12".to_owned(),
+        }
+    }
+
+    /// What a failing tensor op was computing, for the error.
+    fn computing(self) -> &'static str {
+        match self {
+            Self::Mel { .. } => "computing log-mel energies",
+            Self::Semitone => "computing semitone bands",
+            Self::Chroma => "computing chroma",
+        }
+    }
+}
+
+/// A filterbank on one device, applied to batches of frames.
+#[derive(Debug)]
+pub(crate) struct LogFilterbank {
+    filterbank: Filterbank,
+    spectrum: PowerSpectrum,
+    filters_t: Tensor,
+}
+
+impl LogFilterbank {
+    /// `filterbank` for frames framed by `params`, on `device`.
+    pub(crate) fn new(filterbank: Filterbank, params: AudioFrameParams, device: Device) -> Result<Self, EncodeError> {
+        params.validate()?;
+        let spectrum = PowerSpectrum::new(params.frame_len, device)?;
+        let weights = filterbank.weights(params);
+        let filters_t = Tensor::f_from_slice(&weights)
+            .and_then(|t| t.f_view([filterbank.bands() as i64, spectrum.bins() as i64]))
+            .and_then(|t| t.f_transpose(0, 1))
+            .and_then(|t| t.f_contiguous())
+            .map(|t| t.to_device(device).to_kind(Kind::Float))
+            .map_err(torch("building a filterbank"))?;
+        Ok(Self {
+            filterbank,
+            spectrum,
+            filters_t,
+        })
+    }
+
+    pub(crate) fn bands(&self) -> usize {
+        self.filterbank.bands()
+    }
+
+    pub(crate) fn device(&self) -> Device {
+        self.spectrum.device()
+    }
+
+    /// `[count, bands]` log energies of row-major frames (`frame_len` samples each), on the
+    /// filterbank's device.
+    pub(crate) fn log_energies(&self, frames: &[f32]) -> Result<Tensor, EncodeError> {
+        let power = self.spectrum.power(&self.spectrum.frames_tensor(frames)?)?;
+        power
+            .f_matmul(&self.filters_t)
+            .and_then(|bands| (bands * LOG_GAIN).f_log1p())
+            .map_err(torch(self.filterbank.computing()))
+    }
+}
+
+/// Log filterbank energies as rows of `bands` values per frame: an [`AudioEncoder`] with no
+/// memory of its stream.
+#[derive(Debug)]
+pub struct LogBands {
+    params: AudioFrameParams,
+    filterbank: LogFilterbank,
+}
+
+impl LogBands {
+    /// `filterbank`'s bands for frames framed by `params`, on `device`.
+    pub fn new(filterbank: Filterbank, params: AudioFrameParams, device: Device) -> Result<Self, EncodeError> {
+        Ok(Self {
+            params,
+            filterbank: LogFilterbank::new(filterbank, params, device)?,
+        })
+    }
+
+    fn encode_pass(&self, frames: &[f32], rows: &mut Vec<f32>) -> Result<(), EncodeError> {
+        tch::no_grad(|| {
+            let bands = self
+                .filterbank
+                .log_energies(frames)?
+                .to_device(Device::Cpu)
+                .reshape([-1]);
+            rows.extend(Vec::<f32>::try_from(&bands).map_err(torch("reading filterbank bands back"))?);
+            Ok(())
+        })
+    }
+}
+
+impl AudioEncoder for LogBands {
+    fn name(&self) -> String {
+        self.filterbank.filterbank.encoder_name()
+    }
+
+    fn params(&self) -> AudioFrameParams {
+        self.params
+    }
+
+    fn dim(&self) -> usize {
+        self.filterbank.bands()
+    }
+
+    fn device(&self) -> Device {
+        self.filterbank.device()
+    }
+
+    fn encode(&mut self, frames: &[f32], rows: &mut Vec<f32>) -> Result<(), EncodeError> {
+        let device = self.device();
+        in_audio_passes(frames, self.params.frame_len, device, |part| {
+            self.encode_pass(part, rows)
+        })
+    }
+
+    fn reset(&mut self) -> Result<(), EncodeError> {
+        Ok(())
+    }
+
+    fn is_stateless(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PARAMS: AudioFrameParams = AudioFrameParams {
+        rate_hz: 22_050,
+        frame_len: 2048,
+        hop_len: 441,
+    };
+
+    fn tone(hz: f32) -> Vec<f32> {
+        (0..PARAMS.frame_len)
+            .map(|n| 0.5 * (2.0 * std::f32::consts::PI * hz * n as f32 / PARAMS.rate_hz as f32).sin())
+            .collect()
+    }
+
+    fn loudest_band(filterbank: Filterbank, hz: f32) -> usize {
+        let mut rows = Vec::new();
+        LogBands::new(filterbank, PARAMS, Device::Cpu)
+            .unwrap()
+            .encode(&tone(hz), &mut rows)
+            .unwrap();
+        assert_eq!(rows.len(), filterbank.bands());
+        rows.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0
+    }
+
+    #[test]
+    fn a_tone_is_loudest_in_its_own_semitone() {
+        // A4 (MIDI 69), its neighbours a semitone either side, and C7 (MIDI 96).
+        for (hz, midi) in [(440.0, 69), (415.3, 68), (466.16, 70), (2093.0, 96)] {
+            assert_eq!(loudest_band(Filterbank::Semitone, hz), midi - LOWEST_MIDI, "{hz} Hz");
+        }
+    }
+
+    #[test]
+    fn a_tone_is_loudest_in_its_pitch_class_and_higher_mel_bands_for_higher_tones() {
+        assert_eq!(loudest_band(Filterbank::Chroma, 440.0), 9);
+        assert_eq!(loudest_band(Filterbank::Chroma, 261.63), 0);
+        let mel = Filterbank::Mel { bands: 64 };
+        assert!(loudest_band(mel, 300.0) < loudest_band(mel, 3000.0));
+    }
+
+    #[test]
+    fn silence_gives_zero_in_every_band_and_frames_split_into_rows() {
+        let mut rows = Vec::new();
+        LogBands::new(Filterbank::Mel { bands: 40 }, PARAMS, Device::Cpu)
+            .unwrap()
+            .encode(&vec![0.0; 3 * PARAMS.frame_len], &mut rows)
+            .unwrap();
+        assert_eq!(rows.len(), 3 * 40);
+        assert!(rows.iter().all(|&value| value == 0.0));
+    }
+}
