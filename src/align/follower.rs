@@ -94,6 +94,9 @@ pub struct Follower {
     /// Final positions found and not yet taken, in this follower's frame numbering.
     final_positions: Vec<FinalPosition>,
     transposition: Option<TranspositionTracker>,
+    /// The reference frame the latest live frame was placed at: the transposition estimate
+    /// compares the live stream with the stretch of the reference it has been placed in.
+    placed_at: usize,
     /// The live frame as the aligners see it (rotated back to the reference's key).
     rotated: Vec<f32>,
     /// (live frame, reference frame) every [`PATH_SAMPLE_FRAMES`] frames of the current path,
@@ -144,6 +147,7 @@ impl Follower {
             path_start_frame: 0,
             final_positions: Vec::new(),
             transposition,
+            placed_at: 0,
             rotated: Vec::new(),
             path_samples: VecDeque::with_capacity(PATH_SAMPLES + 1),
             start_gate: config.silence.map(|silence| (silence, config.start_gate_frames)),
@@ -229,10 +233,12 @@ impl Follower {
             return self.follow(frame);
         };
         let mut rotated = std::mem::take(&mut self.rotated);
-        transposition.push_frame(frame, &mut rotated)?;
+        transposition.push_frame(frame, self.placed_at, &mut rotated)?;
         let step = self.follow(&rotated);
         self.rotated = rotated;
-        step
+        let step = step?;
+        self.placed_at = step.ref_index;
+        Ok(step)
     }
 
     /// Follows a frame as the aligners see it.

@@ -35,9 +35,10 @@ const MODEL_MAX_BATCH: usize = 64;
 /// (see `OltwConfig::prediction_margin`) carries `logmel-flux` positions along held notes;
 /// semitone bands with their rise tell most frames of a held chord apart, and there a wide
 /// margin holds positions back. Measured, `semitone-flux --transposition` against the margin:
-/// the eval's performance pairs (`examples/eval.rs`) 39.7% of events within 50 ms at 0.2,
-/// 48.9% at 0.05, 51.9% at 0; the synthetic transposed melody of `tests/follow_files.rs`
-/// 86% at 0.05 to 0.2 and 38% at 0, where single notes are held without a change.
+/// the eval's performance pairs (`examples/eval.rs`) 51.7% of events within 50 ms at 0.1,
+/// 55.1% at 0.05, 58.1% at 0.02, 59.8% at 0; the synthetic transposed melody of
+/// `tests/follow_files.rs`, where single notes are held without a change, 84.5% at 0.05,
+/// 71.1% at 0.02, 61.1% at 0.01 and 43.6% at 0 (positions run ahead along the held notes).
 pub fn fit_follower_to_features(follower: &mut FollowerConfig, features: AudioFeatureKind) {
     if features == AudioFeatureKind::SemitoneFlux {
         follower.oltw.prediction_margin = 0.05;
