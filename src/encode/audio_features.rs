@@ -74,10 +74,12 @@ const SILENCE_FLOOR: f64 = 1.0;
 const LOGMEL_RISE_WEIGHT: f32 = 2.0;
 /// Weight of the rise against the level in `semitone-flux` features. Semitone levels tell
 /// another instrument's notes apart well but change little through a held chord, so the rise
-/// weighs more. Measured (`examples/eval.rs`, `--transposition`), the weight against the share
-/// of events within 50 ms (provisional): 2 → 34.0% on the performance pairs, 90.9% on the
-/// tempo warps; 4 → 39.7%, 89.0%; 8 → 42.9%, 83.7%.
-const SEMITONE_RISE_WEIGHT: f32 = 4.0;
+/// weighs more. Measured (`examples/eval.rs`, `--transposition`, the key compared with the
+/// stretch of the reference reached), the weight against the share of events within 50 ms,
+/// provisional / final / offline DTW on the same features: 3 → 54.3 / 50.9 / 54.3% on the
+/// performance pairs, 90.1% provisional on the tempo warps; 4 → 55.1 / 54.9 / 58.1%, 89.1%;
+/// 6 → 57.7 / 57.9 / 60.7%, 87.6%; 8 → 55.1 / 58.8 / 61.8%, 83.9%.
+const SEMITONE_RISE_WEIGHT: f32 = 6.0;
 
 /// Number of mel bands of the log-mel features.
 const N_MELS: usize = 64;
