@@ -25,7 +25,9 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
-use warpflow::align::{full_dtw, FeatureMatrix, Follower, FollowerConfig, Normalisation, StepWeights};
+use warpflow::align::{
+    full_dtw, FeatureMatrix, Follower, FollowerConfig, Normalisation, StepWeights, TRANSPOSITION_SETTLE_FRAMES,
+};
 use warpflow::encode::{AudioEncoder, AudioFeatureEncoder, AudioFeatureKind};
 use warpflow::flow::operators::ReferenceTiming;
 use warpflow::flow::{encode_reference_file, fit_follower_to_features, FOLLOW_FRAMES};
@@ -189,9 +191,6 @@ fn run_case(folder: &Path, encoder: &mut AudioFeatureEncoder, options: &Options)
     std::fs::write(folder.join("run.json"), run.to_string())?;
     Ok(())
 }
-
-/// Live frames before a transposition estimate may leave 0 (as `follow --transposition`).
-const TRANSPOSITION_SETTLE_FRAMES: usize = 150;
 
 /// What to run: the features and the follower's settings.
 struct Options {

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
-use warpflow::align::{FollowerConfig, LagConfig, OffsetTrackerConfig, OltwConfig, RelocatorConfig};
+use warpflow::align::{
+    FollowerConfig, LagConfig, OffsetTrackerConfig, OltwConfig, RelocatorConfig, TRANSPOSITION_SETTLE_FRAMES,
+};
 use warpflow::config::{load_cues, ConfigError, Cue, Pace, PipelineFile, PipelineStream, SourceSpec};
 use warpflow::encode::{AudioFeatureKind, DeviceChoice, SampleFormat, VideoFeature};
 use warpflow::engine_metrics::EngineMetrics;
@@ -710,8 +712,7 @@ impl Cli {
                             ..OltwConfig::default()
                         },
                         relocation: relocation_config(args.relocation_window_s),
-                        // A key shows after a few seconds of music: 3 s at 20 ms frames.
-                        transposition_settle_frames: args.transposition.then_some(150),
+                        transposition_settle_frames: args.transposition.then_some(TRANSPOSITION_SETTLE_FRAMES),
                         ..FollowerConfig::default()
                     },
                     emit_every_frames: args.emit_every_frames,

@@ -46,4 +46,4 @@ pub use oltw::{
 pub use relocate::{RelocationCandidate, Relocator, RelocatorConfig};
 pub use speech_weights::{SpeechWeights, SpeechWindow};
 pub use subsequence::{SubsequenceMatch, SubsequenceSearch};
-pub use transposition::{PitchLayout, TranspositionTracker};
+pub use transposition::{PitchLayout, TranspositionTracker, TRANSPOSITION_SETTLE_FRAMES};

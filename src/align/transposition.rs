@@ -112,6 +112,15 @@ impl PitchLayout {
     }
 }
 
+/// Live frames `follow --transposition` hears before its key estimate may leave 0: one second
+/// at a 20 ms hop. The live stream is compared with the stretch of the reference it has been
+/// placed in, so a second of music already shows its key against the same second of the
+/// reference; frames compared in the wrong key meanwhile throw the tracker off. Measured
+/// (`examples/eval.rs semitone-flux --transposition`, performance pairs, within 50 ms,
+/// provisional / final): 150 frames 56.6 / 59.6%, 100 frames 57.1 / 59.8%, 50 frames
+/// 57.5 / 60.9%, the right key on every pair and none on speech either way.
+pub const TRANSPOSITION_SETTLE_FRAMES: usize = 50;
+
 /// Reference frames between two stored running sums of the reference's pitch-class patterns:
 /// the profile of a stretch of the reference is known to within half a second at `follow`'s
 /// 20 ms hop, in memory of 1/25 of a pattern per frame.
