@@ -16,7 +16,8 @@
 //! [--band-frames N] [--no-relocation] [--transposition]` (FEATURES as `follow --audio-features`,
 //! default `logmel`; the other options as `follow`'s). For comparing aligner settings `follow`
 //! does not offer: `--step-weights L,R,D`, `--normalisation path-weight|manhattan` and
-//! `--prediction-margin M` (see `OltwConfig`); offline DTW takes the tracker's step weights.
+//! `--prediction-margin M` and `--prediction-margin-behind M` (see `OltwConfig`); offline DTW
+//! takes the tracker's step weights.
 
 use std::io::Write;
 use std::path::Path;
@@ -200,13 +201,14 @@ struct Options {
 
 impl Options {
     /// `[FEATURES] [--lookahead-frames N] [--band-frames N] [--no-relocation] [--transposition]
-    /// [--step-weights L,R,D] [--normalisation path-weight|manhattan] [--prediction-margin M]`.
+    /// [--step-weights L,R,D] [--normalisation path-weight|manhattan] [--prediction-margin M]
+    /// [--prediction-margin-behind M]`.
     fn parse(args: &[String]) -> Result<Self> {
         let mut options = Options {
             features: AudioFeatureKind::LogMel,
             follower: FollowerConfig::default(),
         };
-        let mut prediction_margin = None;
+        let (mut prediction_margin, mut prediction_margin_behind) = (None, None);
         let mut args = args.iter();
         while let Some(arg) = args.next() {
             match arg.as_str() {
@@ -244,13 +246,14 @@ impl Options {
                         other => bail!("--normalisation '{other}': expected path-weight or manhattan"),
                     };
                 }
-                "--prediction-margin" => {
-                    let value = args.next().context("--prediction-margin needs a number")?;
-                    prediction_margin = Some(
-                        value
-                            .parse()
-                            .with_context(|| format!("--prediction-margin '{value}'"))?,
-                    );
+                flag @ ("--prediction-margin" | "--prediction-margin-behind") => {
+                    let value = args.next().with_context(|| format!("{flag} needs a number"))?;
+                    let margin = Some(value.parse().with_context(|| format!("{flag} '{value}'"))?);
+                    if flag == "--prediction-margin" {
+                        prediction_margin = margin;
+                    } else {
+                        prediction_margin_behind = margin;
+                    }
                 }
                 "--no-relocation" => options.follower.relocation = None,
                 "--transposition" => options.follower.transposition_settle_frames = Some(TRANSPOSITION_SETTLE_FRAMES),
@@ -262,6 +265,9 @@ impl Options {
         if let Some(margin) = prediction_margin {
             options.follower.oltw.prediction_margin = margin;
         }
+        if let Some(margin) = prediction_margin_behind {
+            options.follower.oltw.prediction_margin_behind = margin;
+        }
         Ok(options)
     }
 }
@@ -270,7 +276,8 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (cases, rest) = args.split_first().context(
         "usage: eval CASES_DIR [FEATURES] [--lookahead-frames N] [--band-frames N] [--no-relocation] [--transposition] \
-         [--step-weights L,R,D] [--normalisation path-weight|manhattan] [--prediction-margin M]",
+         [--step-weights L,R,D] [--normalisation path-weight|manhattan] [--prediction-margin M] \
+         [--prediction-margin-behind M]",
     )?;
     let options = Options::parse(rest)?;
     let mut encoder = AudioFeatureEncoder::new(options.features, FOLLOW_FRAMES, tch::Device::Cpu)?;
