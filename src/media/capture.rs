@@ -319,7 +319,7 @@ impl Capture {
         match action {
             SupervisorAction::TearDown { reason, retries } => {
                 tracing::warn!(source = %self.source_name, retries, "lost: {reason}");
-                self.tear_down();
+                self.tear_down_in_background();
                 self.statuses.push(SourceStatus::Lost {
                     live_ns: self.stats.latest_running_time_ns(),
                     reason,
@@ -378,6 +378,26 @@ impl Capture {
 
     fn tear_down(&mut self) {
         if let Some(running) = self.running.take() {
+            let _ = running.pipeline.set_state(gst::State::Null);
+        }
+    }
+
+    /// Stops a pipeline that supervision gave up on, on a thread of its own. A source whose
+    /// server went away can hold `set_state(Null)` for a long time (an RTSP source over TCP
+    /// waits on its connection), and the worker that polls this capture drives other streams
+    /// too: a CI run saw a stream on the same worker stop for over a minute right at its
+    /// neighbour's stall timeout, with no `lost` reported. Should no thread start, it stops here.
+    fn tear_down_in_background(&mut self) {
+        let Some(running) = self.running.take() else {
+            return;
+        };
+        let pipeline = running.pipeline.clone();
+        let spawned = std::thread::Builder::new()
+            .name("warpflow-teardown".into())
+            .spawn(move || {
+                let _ = pipeline.set_state(gst::State::Null);
+            });
+        if spawned.is_err() {
             let _ = running.pipeline.set_state(gst::State::Null);
         }
     }
