@@ -282,9 +282,10 @@ impl Follower {
     /// Whether the path has not started and `frame` is to wait at the start: silence (strictly
     /// nearer to the encoder's silence than to each of the reference's first frames), or one
     /// of the first frames of a run of sound shorter than [`GATE_OPENING_FRAMES`]. The frame
-    /// that completes the run starts the path, for good. When the live stream's key is estimated, the frame is
-    /// weighed in every key: until the estimate settles, a performance in another key can look
-    /// further from the reference's first frames than silence does (silence has no key).
+    /// that completes the run starts the path, for good. When the live stream's key is
+    /// estimated, the frame is weighed in every key: until the estimate settles, a performance
+    /// in another key can look further from the reference's first frames than silence does
+    /// (silence has no key).
     fn before_the_reference(&mut self, frame: &[f32]) -> bool {
         let Some((silence, frames)) = self.start_gate.as_ref() else {
             return false;

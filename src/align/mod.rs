@@ -35,7 +35,7 @@ pub use dtw::{dtw_distance, full_dtw, DtwResult};
 pub use encoded_rows::EncodedRows;
 pub use error::AlignError;
 pub use features::{FeatureMatrix, SharedValues};
-pub use follower::{FollowStep, Follower, FollowerConfig};
+pub use follower::{FollowStep, Follower, FollowerConfig, GATE_OPENING_FRAMES};
 pub use kernels::KernelSet;
 pub use lag::{AvLagEstimator, LagConfig, LagEstimate};
 pub use modalities::{Modalities, Modality};

@@ -130,10 +130,10 @@ const PROFILE_STEP_FRAMES: usize = 25;
 ///
 /// On semitone bands, the live profile (its frames' pitch-class patterns summed) is compared
 /// with the profile of the stretch of the reference the live stream has been placed in so far,
-/// not of the whole reference: a piece's first minute need not show the key its whole does. Measured on the
-/// eval's transposed string pairs, the whole piece's profile took a key a major third or a
-/// tritone off for most of the piece (bwv66.6: 8, 4, 8 and the truth, 1, only after 20 s),
-/// while the stretch's profile gives the truth from the first estimate.
+/// not of the whole reference: a piece's first minute need not show the key its whole does.
+/// Measured on the eval's transposed string pairs, the whole piece's profile took a key a major
+/// third or a tritone off for most of the piece (bwv66.6: 8, 4, 8 and the truth, 1, only after
+/// 20 s), while the stretch's profile gives the truth from the first estimate.
 #[derive(Debug, Clone)]
 pub struct TranspositionTracker {
     layout: PitchLayout,
@@ -221,8 +221,8 @@ impl TranspositionTracker {
     /// the earliest to the furthest, widened to whole steps of the stored sums. On chroma, the
     /// whole reference's: chroma positions are too often wrong to say where the live stream
     /// is (measured on the eval's six transposed pairs, the stretch gave the right key for
-    /// three, the whole reference for five; the stretch at least as long as the live stream at
-    /// tempo 1, five, but it lost the semitone-band string pair bwv347 its key for a while).
+    /// three, the whole reference for five; a stretch at least as long as the live stream at
+    /// tempo 1 gave five, but cost the semitone-band pairs 2.7 points within 50 ms).
     fn reached_profile(&self) -> [f64; PITCH_CLASSES] {
         let last = self.reference_sums.len() - 1;
         if self.layout == PitchLayout::Chroma {
