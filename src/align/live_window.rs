@@ -55,9 +55,11 @@ impl LiveWindow {
         }
         let slot = (self.first + self.len - 1) % self.slots;
         let (panel, lane) = (slot / PANEL_FRAMES, slot % PANEL_FRAMES);
-        let panels = self.panels.as_mut_slice();
-        for (k, &value) in frame.iter().enumerate().take(self.dim) {
-            panels[(panel * self.dim + k) * PANEL_FRAMES + lane] = value;
+        let panel_len = self.dim * PANEL_FRAMES;
+        let panel_values = &mut self.panels.as_mut_slice()[panel * panel_len..(panel + 1) * panel_len];
+        // Value k of the frame goes to lane `lane` of the panel's k-th group of eight.
+        for (group, &value) in panel_values.chunks_exact_mut(PANEL_FRAMES).zip(frame) {
+            group[lane] = value;
         }
         self.inverse_norms[slot] = frame_inverse_norm;
     }
