@@ -32,7 +32,7 @@ use super::live_window::LiveWindow;
 use super::{inverse_norm, AlignError, Distance, FeatureMatrix};
 pub use path_history::FinalPosition;
 use path_history::PathHistory;
-use strip::{Cell, Strip, StripKind};
+use strip::{Cell, Strip, StripKind, StripStep};
 
 /// Path-cost margin (in local-distance units) at which the confidence reaches 1 − 1/e.
 const CONFIDENCE_SCALE: f64 = 1.0;
@@ -483,13 +483,15 @@ impl OnlineTimeWarper {
         let record = self.history.is_some();
         let from_reference = row.fill_after(
             &self.row,
-            StripKind::Row,
-            first,
-            &self.distances,
-            weights,
-            lengths,
-            first_weight,
-            record,
+            StripStep {
+                kind: StripKind::Row,
+                first,
+                distances: &self.distances,
+                weights,
+                lengths,
+                first_weight,
+                record_entries: record,
+            },
         );
         self.column.push(from_reference, band);
         if let Some(history) = self.history.as_mut() {
@@ -518,13 +520,15 @@ impl OnlineTimeWarper {
         let first_weight = lengths.live * first as f32 + lengths.reference * (j - self.origin_ref) as f32 + 1.0;
         let from_live = column.fill_after(
             &self.column,
-            StripKind::Column,
-            first,
-            &self.distances,
-            weights,
-            lengths,
-            first_weight,
-            self.history.is_some(),
+            StripStep {
+                kind: StripKind::Column,
+                first,
+                distances: &self.distances,
+                weights,
+                lengths,
+                first_weight,
+                record_entries: self.history.is_some(),
+            },
         );
         self.row.push(from_live, band);
         if let Some(history) = self.history.as_mut() {
