@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 use warpflow::align::{
-    dtw_distance, AvLagEstimator, Distance, FeatureMatrix, LagConfig, OltwConfig, OnlineTimeWarper, Relocator,
-    RelocatorConfig, StepWeights, SubsequenceSearch,
+    dtw_distance, AvLagEstimator, Distance, FeatureMatrix, LagConfig, OltwConfig, OnlineTimeWarper, Precision,
+    Relocator, RelocatorConfig, StepWeights, SubsequenceSearch,
 };
 use warpflow::encode::{AudioFrameParams, MappedFile, ReferenceFile, SampleFormat};
 
@@ -34,10 +34,16 @@ use synthetic::pseudo_random_frames;
 
 /// A warper on `reference` with a band of `band` frames, past the start-up (where every step
 /// advances both sides), and the live frames to go on with.
-fn warper_past_startup(reference: Arc<FeatureMatrix>, band: usize, live: &[f32]) -> OnlineTimeWarper {
+fn warper_past_startup(
+    reference: Arc<FeatureMatrix>,
+    band: usize,
+    precision: Precision,
+    live: &[f32],
+) -> OnlineTimeWarper {
     let dim = reference.dim();
     let config = OltwConfig {
         band_frames: band,
+        precision,
         ..OltwConfig::default()
     };
     let mut warper = OnlineTimeWarper::new(reference, config).expect("valid settings");
@@ -57,17 +63,19 @@ const CHUNK_STEPS: u64 = 256;
 struct TrackingSteps {
     reference: Arc<FeatureMatrix>,
     band: usize,
+    precision: Precision,
     live: Vec<f32>,
     next_live: usize,
     warper: OnlineTimeWarper,
 }
 
 impl TrackingSteps {
-    fn new(reference: Arc<FeatureMatrix>, band: usize, live: Vec<f32>) -> Self {
-        let warper = warper_past_startup(reference.clone(), band, &live);
+    fn new(reference: Arc<FeatureMatrix>, band: usize, precision: Precision, live: Vec<f32>) -> Self {
+        let warper = warper_past_startup(reference.clone(), band, precision, &live);
         Self {
             reference,
             band,
+            precision,
             live,
             next_live: 0,
             warper,
@@ -86,7 +94,7 @@ impl TrackingSteps {
                 .frontier()
                 .is_some_and(|(_, ref_index)| ref_index + margin >= self.reference.len())
             {
-                self.warper = warper_past_startup(self.reference.clone(), self.band, &self.live);
+                self.warper = warper_past_startup(self.reference.clone(), self.band, self.precision, &self.live);
             }
             let chunk = left.min(CHUNK_STEPS);
             let started = Instant::now();
@@ -112,11 +120,17 @@ fn oltw_push_frame(c: &mut Criterion) {
     for dim in [12usize, 128] {
         let reference = Arc::new(FeatureMatrix::new(dim, pseudo_random_frames(30_000, dim, 7)).expect("whole frames"));
         let live = pseudo_random_frames(4_096, dim, 11);
-        for band in [100usize, 500, 2000] {
-            let mut steps = TrackingSteps::new(reference.clone(), band, live.clone());
-            group.bench_with_input(BenchmarkId::new(format!("d{dim}"), band), &band, |b, _| {
-                b.iter_custom(|iters| steps.time(iters))
-            });
+        for precision in [Precision::F32, Precision::Int8] {
+            let suffix = match precision {
+                Precision::F32 => String::new(),
+                Precision::Int8 => "-int8".to_owned(),
+            };
+            for band in [100usize, 500, 2000] {
+                let mut steps = TrackingSteps::new(reference.clone(), band, precision, live.clone());
+                group.bench_with_input(BenchmarkId::new(format!("d{dim}{suffix}"), band), &band, |b, _| {
+                    b.iter_custom(|iters| steps.time(iters))
+                });
+            }
         }
     }
     group.finish();
@@ -154,7 +168,7 @@ fn oltw_push_frame_stored(c: &mut Criterion) {
     let live = pseudo_random_frames(4_096, dim, 11);
     for format in [SampleFormat::F32, SampleFormat::F16, SampleFormat::Int8] {
         let reference = mapped_reference(features.clone(), format, folder.path());
-        let mut steps = TrackingSteps::new(reference, band, live.clone());
+        let mut steps = TrackingSteps::new(reference, band, Precision::F32, live.clone());
         group.bench_function(
             BenchmarkId::new(format!("d{dim}_band{band}"), format!("{format:?}")),
             |b| b.iter_custom(|iters| steps.time(iters)),

@@ -16,8 +16,8 @@
 //! [--band-frames N] [--no-relocation] [--transposition]` (FEATURES as `follow --audio-features`,
 //! default `logmel`; the other options as `follow`'s). For comparing aligner settings `follow`
 //! does not offer: `--step-weights L,R,D`, `--normalisation path-weight|manhattan` and
-//! `--prediction-margin M` and `--prediction-margin-behind M` (see `OltwConfig`); offline DTW
-//! takes the tracker's step weights.
+//! `--prediction-margin M`, `--prediction-margin-behind M` and `--precision f32|int8` (see
+//! `OltwConfig`); offline DTW takes the tracker's step weights.
 
 use std::io::Write;
 use std::path::Path;
@@ -202,7 +202,7 @@ struct Options {
 impl Options {
     /// `[FEATURES] [--lookahead-frames N] [--band-frames N] [--no-relocation] [--transposition]
     /// [--step-weights L,R,D] [--normalisation path-weight|manhattan] [--prediction-margin M]
-    /// [--prediction-margin-behind M]`.
+    /// [--prediction-margin-behind M] [--precision f32|int8]`.
     fn parse(args: &[String]) -> Result<Self> {
         let mut options = Options {
             features: AudioFeatureKind::LogMel,
@@ -255,6 +255,10 @@ impl Options {
                         prediction_margin_behind = margin;
                     }
                 }
+                "--precision" => {
+                    let value = args.next().context("--precision needs f32 or int8")?;
+                    options.follower.oltw.precision = value.parse().map_err(anyhow::Error::msg)?;
+                }
                 "--no-relocation" => options.follower.relocation = None,
                 "--transposition" => options.follower.transposition_settle_frames = Some(TRANSPOSITION_SETTLE_FRAMES),
                 features => options.features = features.parse()?,
@@ -277,7 +281,7 @@ fn main() -> Result<()> {
     let (cases, rest) = args.split_first().context(
         "usage: eval CASES_DIR [FEATURES] [--lookahead-frames N] [--band-frames N] [--no-relocation] [--transposition] \
          [--step-weights L,R,D] [--normalisation path-weight|manhattan] [--prediction-margin M] \
-         [--prediction-margin-behind M]",
+         [--prediction-margin-behind M] [--precision f32|int8]",
     )?;
     let options = Options::parse(rest)?;
     let mut encoder = AudioFeatureEncoder::new(options.features, FOLLOW_FRAMES, tch::Device::Cpu)?;

@@ -16,9 +16,10 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use super::cache_aligned::CacheAligned;
+use super::int8_frames::{Int8Frame, Int8Panels};
 use super::kernels::{panel_distances, row_distances, Frames, KernelSet, Query, Rows, PANEL_FRAMES};
 use super::{inverse_norm, AlignError, Distance, EncodedRows};
 
@@ -72,6 +73,9 @@ pub struct FeatureMatrix {
     /// end are zeros. Empty from [`PANELS_BELOW_DIM`] dimensions on, unless asked for.
     panels: CacheAligned,
     keeps_panels: bool,
+    /// The frames quantised, for aligners whose band runs in int8 ([`super::Precision`]):
+    /// made the first time one asks for them, then kept up as the matrix grows.
+    int8_panels: OnceLock<Int8Panels>,
 }
 
 impl FeatureMatrix {
@@ -107,6 +111,7 @@ impl FeatureMatrix {
             inverse_norms: Vec::new(),
             panels: CacheAligned::default(),
             keeps_panels: dim < PANELS_BELOW_DIM,
+            int8_panels: OnceLock::new(),
         };
         matrix.rebuild_panels_from(0);
         Ok(matrix)
@@ -198,6 +203,47 @@ impl FeatureMatrix {
         out.drain(..skipped);
     }
 
+    /// Writes to `out` the cosine distances from the quantised `query` to each frame in
+    /// `frames` quantised, in order. The first call quantises the whole matrix (a byte a value)
+    /// unless [`FeatureMatrix::int8_panels`] has.
+    pub(crate) fn int8_cosines_to(&self, query: &Int8Frame, frames: Range<usize>, out: &mut Vec<f32>) {
+        let frames = frames.start..frames.end.min(self.len());
+        if frames.is_empty() {
+            out.clear();
+            return;
+        }
+        let panels = self.int8_panels();
+        let first_panel = frames.start / PANEL_FRAMES;
+        panels.cosines_to(query, first_panel..(frames.end - 1) / PANEL_FRAMES + 1, out);
+        let skipped = frames.start - first_panel * PANEL_FRAMES;
+        out.truncate(skipped + frames.len());
+        out.drain(..skipped);
+    }
+
+    /// The cosine distance from the quantised `query` to frame `index` quantised (the value
+    /// [`FeatureMatrix::int8_cosines_to`] gives for it).
+    pub(crate) fn int8_cosine_to(&self, query: &Int8Frame, index: usize) -> f32 {
+        self.int8_panels().cosine_to(query, index)
+    }
+
+    /// The frames quantised, made now if they are not yet.
+    pub(crate) fn int8_panels(&self) -> &Int8Panels {
+        self.int8_panels.get_or_init(|| {
+            let mut panels = Int8Panels::new(self.dim, self.len());
+            self.quantise_from(0, &mut panels);
+            panels
+        })
+    }
+
+    /// Quantises frames `first..` into `panels`' slots of the same numbers.
+    fn quantise_from(&self, first: usize, panels: &mut Int8Panels) {
+        panels.grow_to(self.len());
+        let mut scratch = Vec::new();
+        for frame in first..self.len() {
+            panels.set(frame, self.frame_in(frame, &mut scratch));
+        }
+    }
+
     fn has_panels(&self) -> bool {
         self.keeps_panels
     }
@@ -262,6 +308,10 @@ impl FeatureMatrix {
         let first = self.len();
         self.values.extend_from_slice(rows, self.dim);
         self.rebuild_panels_from(first);
+        if let Some(mut panels) = self.int8_panels.take() {
+            self.quantise_from(first, &mut panels);
+            self.int8_panels = OnceLock::from(panels);
+        }
         Ok(())
     }
 }
@@ -318,6 +368,36 @@ mod tests {
                     let single = distance.between_with_inverse_norms(query, inverse_norm(query), &matrix.frame(k), matrix.frame_inverse_norm(k));
                     prop_assert!((d - single).abs() <= 1e-4 * single.abs().max(1.0), "{distance:?} frame {k}: {d} vs {single}");
                 }
+            }
+        }
+    }
+
+    proptest! {
+        /// Int8 distances over any range equal, bit for bit, those to each frame quantised
+        /// alone, when the matrix grows after it was first quantised too.
+        #[test]
+        fn int8_distances_follow_ranges_and_growth(
+            dim in 1usize..40,
+            len in 1usize..30,
+            extra in 0usize..12,
+            range in (0usize..45, 0usize..45),
+            seed in proptest::collection::vec(-2.0f32..2.0, 45 * 40 + 40),
+        ) {
+            let mut matrix = FeatureMatrix::new(dim, seed[..len * dim].to_vec()).unwrap();
+            let mut query = Int8Frame::new(dim);
+            query.quantise(&seed[seed.len() - dim..]);
+            let mut out = Vec::new();
+            matrix.int8_cosines_to(&query, 0..1, &mut out);
+            matrix.extend_from_rows(&seed[len * dim..(len + extra) * dim]).unwrap();
+            let frames = range.0.min(range.1)..range.0.max(range.1).min(matrix.len());
+            matrix.int8_cosines_to(&query, frames.clone(), &mut out);
+            prop_assert_eq!(out.len(), frames.len());
+            let mut alone = Vec::new();
+            for (k, &d) in frames.zip(&out) {
+                let mut single = Int8Panels::new(dim, 1);
+                single.set(0, &matrix.frame(k));
+                single.cosines_to(&query, 0..1, &mut alone);
+                prop_assert_eq!(d, alone[0], "frame {}", k);
             }
         }
     }

@@ -1,22 +1,37 @@
 //! The online aligner's most recent live frames, kept in panels in a ring, so that the distances
 //! from a new reference frame to all of them run through the same kernels as a row's distances.
 //!
-//! Live frame `i` lives in slot `i mod slots`; slots come in whole panels. The window knows
-//! nothing of the cost matrix: it only stores frames and answers distances, oldest first.
+//! Live frame `i` lives in slot `i mod slots`; slots come in whole panels, of f32 or of
+//! integers ([`Precision`]). The window knows nothing of the cost matrix: it only stores frames
+//! and answers distances, oldest first.
 
 use super::cache_aligned::CacheAligned;
+use super::int8_frames::{Int8Frame, Int8Panels};
 use super::kernels::{panel_distances, Frames, KernelSet, Query, PANEL_FRAMES};
-use super::Distance;
+use super::{Distance, Precision};
+
+/// The frames' values, in the window's precision.
+#[derive(Debug)]
+enum Slots {
+    F32 {
+        /// Slot `s`, value `k` at `((s / 8) · dim + k) · 8 + s mod 8`.
+        panels: CacheAligned,
+        /// Inverse L2 norm per slot.
+        inverse_norms: Vec<f32>,
+    },
+    Int8 {
+        panels: Int8Panels,
+        /// The query of the last distances, quantised.
+        query: Int8Frame,
+    },
+}
 
 #[derive(Debug)]
 pub(crate) struct LiveWindow {
     dim: usize,
     capacity: usize,
     slots: usize,
-    /// Slot `s`, value `k` at `((s / 8) · dim + k) · 8 + s mod 8`.
-    panels: CacheAligned,
-    /// Inverse L2 norm per slot.
-    inverse_norms: Vec<f32>,
+    values: Slots,
     /// Live index of the oldest frame kept.
     first: usize,
     len: usize,
@@ -25,15 +40,24 @@ pub(crate) struct LiveWindow {
 }
 
 impl LiveWindow {
-    /// A window of the last `capacity` frames of `dim` values.
-    pub(crate) fn new(dim: usize, capacity: usize) -> Self {
+    /// A window of the last `capacity` frames of `dim` values, held in `precision`.
+    pub(crate) fn new(dim: usize, capacity: usize, precision: Precision) -> Self {
         let slots = capacity.max(1).next_multiple_of(PANEL_FRAMES);
+        let values = match precision {
+            Precision::F32 => Slots::F32 {
+                panels: CacheAligned::from_vec(vec![0.0; slots * dim]),
+                inverse_norms: vec![0.0; slots],
+            },
+            Precision::Int8 => Slots::Int8 {
+                panels: Int8Panels::new(dim, slots),
+                query: Int8Frame::new(dim),
+            },
+        };
         Self {
             dim,
             capacity: capacity.max(1),
             slots,
-            panels: CacheAligned::from_vec(vec![0.0; slots * dim]),
-            inverse_norms: vec![0.0; slots],
+            values,
             first: 0,
             len: 0,
             by_slot: vec![0.0; slots],
@@ -54,17 +78,24 @@ impl LiveWindow {
             self.len += 1;
         }
         let slot = (self.first + self.len - 1) % self.slots;
-        let (panel, lane) = (slot / PANEL_FRAMES, slot % PANEL_FRAMES);
-        let panel_len = self.dim * PANEL_FRAMES;
-        let panel_values = &mut self.panels.as_mut_slice()[panel * panel_len..(panel + 1) * panel_len];
-        // Value k of the frame goes to lane `lane` of the panel's k-th group of eight.
-        for (group, &value) in panel_values.chunks_exact_mut(PANEL_FRAMES).zip(frame) {
-            group[lane] = value;
+        match &mut self.values {
+            Slots::F32 { panels, inverse_norms } => {
+                let (panel, lane) = (slot / PANEL_FRAMES, slot % PANEL_FRAMES);
+                let panel_len = self.dim * PANEL_FRAMES;
+                let panel_values = &mut panels.as_mut_slice()[panel * panel_len..(panel + 1) * panel_len];
+                // Value k of the frame goes to lane `lane` of the panel's k-th group of eight.
+                for (group, &value) in panel_values.chunks_exact_mut(PANEL_FRAMES).zip(frame) {
+                    group[lane] = value;
+                }
+                inverse_norms[slot] = frame_inverse_norm;
+            }
+            Slots::Int8 { panels, .. } => panels.set(slot, frame),
         }
-        self.inverse_norms[slot] = frame_inverse_norm;
     }
 
-    /// Writes to `out` the distances from `query` to the frames kept, oldest first.
+    /// Writes to `out` the distances from `query` to the frames kept, oldest first (cosine
+    /// distances between the quantised frames, whatever `distance` says, for an int8 window:
+    /// the aligner's settings allow it no other).
     pub(crate) fn distances_to(
         &mut self,
         query: &[f32],
@@ -76,16 +107,27 @@ impl LiveWindow {
         if query.len() != self.dim || self.len == 0 {
             return;
         }
-        let query = Query {
-            values: query,
-            inverse_norm: query_inverse_norm,
-            distance,
-        };
-        let panels = Frames {
-            values: self.panels.as_slice(),
-            inverse_norms: &self.inverse_norms,
-        };
-        panel_distances(KernelSet::active(), query, panels, &mut self.by_slot);
+        match &mut self.values {
+            Slots::F32 { panels, inverse_norms } => {
+                let query = Query {
+                    values: query,
+                    inverse_norm: query_inverse_norm,
+                    distance,
+                };
+                let panels = Frames {
+                    values: panels.as_slice(),
+                    inverse_norms,
+                };
+                panel_distances(KernelSet::active(), query, panels, &mut self.by_slot);
+            }
+            Slots::Int8 {
+                panels,
+                query: quantised,
+            } => {
+                quantised.quantise(query);
+                panels.cosines_to(quantised, 0..self.slots / PANEL_FRAMES, &mut self.by_slot);
+            }
+        }
         let start = self.first % self.slots;
         let until_wrap = (self.slots - start).min(self.len);
         out.extend_from_slice(&self.by_slot[start..start + until_wrap]);
@@ -100,7 +142,7 @@ mod tests {
 
     #[test]
     fn distances_come_oldest_first_across_the_wrap() {
-        let mut window = LiveWindow::new(2, 10);
+        let mut window = LiveWindow::new(2, 10, Precision::F32);
         for i in 0..27 {
             let frame = [i as f32, 1.0];
             window.push(&frame, inverse_norm(&frame));
@@ -113,5 +155,22 @@ mod tests {
         window.push(&[5.0, 1.0], 1.0);
         window.distances_to(&[0.0, 1.0], 1.0, Distance::Manhattan, &mut out);
         assert_eq!(out, vec![5.0]);
+    }
+
+    #[test]
+    fn int8_distances_come_oldest_first_and_near_exact() {
+        let frame = |i: usize| [(i as f32 * 0.7).sin(), (i as f32 * 1.3).cos(), 0.25];
+        let mut window = LiveWindow::new(3, 10, Precision::Int8);
+        for i in 0..27 {
+            window.push(&frame(i), inverse_norm(&frame(i)));
+        }
+        let query = [0.3, -0.2, 0.9];
+        let mut out = Vec::new();
+        window.distances_to(&query, inverse_norm(&query), Distance::Cosine, &mut out);
+        assert_eq!(out.len(), 10);
+        for (got, i) in out.iter().zip(17..27) {
+            let exact = Distance::Cosine.between(&query, &frame(i));
+            assert!((got - exact).abs() < 0.02, "frame {i}: {got} vs {exact}");
+        }
     }
 }

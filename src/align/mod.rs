@@ -14,12 +14,14 @@ mod encoded_rows;
 mod error;
 mod features;
 mod follower;
+mod int8_frames;
 mod kernels;
 mod lag;
 mod live_window;
 mod modalities;
 mod offset_tracker;
 mod oltw;
+mod precision;
 mod relocate;
 mod speech_weights;
 mod subsequence;
@@ -43,6 +45,7 @@ pub use offset_tracker::{OffsetTracker, OffsetTrackerConfig, TrackedOffset};
 pub use oltw::{
     FinalPosition, Normalisation, OltwConfig, OnlineTimeWarper, StepWeights, TrackedPosition, SPREAD_LAG_FRAMES,
 };
+pub use precision::Precision;
 pub use relocate::{RelocationCandidate, Relocator, RelocatorConfig};
 pub use speech_weights::{SpeechWeights, SpeechWindow};
 pub use subsequence::{SubsequenceMatch, SubsequenceSearch};

@@ -1,5 +1,6 @@
 //! The inner loops of every aligner: distances from one vector to many frames (held in panels
-//! for frames of few dimensions, row by row for many, the rows in f32, f16 or int8), the cost of
+//! for frames of few dimensions, row by row for many, the rows in f32, f16 or int8; and cosine
+//! distances between frames quantised to int8, in int8 panels), the cost of
 //! full DTW, the min-plus scan that fills the online aligner's strips and the relocation
 //! search's columns, and the search for a strip's cheapest cell. Each has a portable version and,
 //! on x86-64 processors with AVX2, FMA and F16C, a hand-vectorised one chosen at run time. Plain
@@ -14,6 +15,8 @@
 //! panels ([`super::FeatureMatrix`], the aligner's live window) and keep them.
 
 mod portable;
+#[cfg(target_arch = "x86_64")]
+mod x86_int8;
 #[cfg(target_arch = "x86_64")]
 mod x86_lowest;
 #[cfg(target_arch = "x86_64")]
@@ -33,6 +36,12 @@ use super::{Distance, EncodedRows, FeatureMatrix, StepWeights};
 
 /// Frames per panel.
 pub(crate) const PANEL_FRAMES: usize = 8;
+
+/// Eight frames' integers for four dimensions: frame `f`'s at bytes `4f .. 4f + 4` (the layout
+/// of [`super::int8_frames`]). Aligned so that a group never straddles two cache lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C, align(32))]
+pub(crate) struct Int8Group(pub [i8; 32]);
 
 /// Which implementation of the kernels this process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,6 +173,50 @@ pub(crate) fn row_distances(kernels: KernelSet, query: Query, rows: Rows, out: &
         KernelSet::Avx2Fma if avx2_fma_available() => x86_rows::row_distances(query, rows, out),
         _ => portable::row_distances(query, rows, out),
     }
+}
+
+/// Writes to `out` the cosine distances from the quantised `query` (its integers padded to
+/// whole groups of four, and their inverse norm) to the frames of int8 panels `groups` (as
+/// many groups per panel as the query has, `out.len() / 8` panels), whose integers' inverse
+/// norms are `inverse_norms`. Integer dot products are exact, so both kernel sets give the
+/// same bits.
+pub(crate) fn int8_panel_cosines(
+    kernels: KernelSet,
+    query: &[i8],
+    query_inverse_norm: f32,
+    groups: &[Int8Group],
+    inverse_norms: &[f32],
+    out: &mut [f32],
+) {
+    let per_panel = query.len() / 4;
+    let panels = out.len() / PANEL_FRAMES;
+    assert!(
+        query.len().is_multiple_of(4)
+            && out.len().is_multiple_of(PANEL_FRAMES)
+            && groups.len() >= panels * per_panel
+            && inverse_norms.len() >= out.len(),
+        "int8_panel_cosines: {} outputs from a query of {} integers need whole panels, {} groups and {} norms, got {} and {}",
+        out.len(),
+        query.len(),
+        panels * per_panel,
+        out.len(),
+        groups.len(),
+        inverse_norms.len()
+    );
+    match kernels {
+        #[cfg(target_arch = "x86_64")]
+        KernelSet::Avx2Fma if avx2_fma_available() => {
+            x86_int8::int8_panel_cosines(query, query_inverse_norm, groups, inverse_norms, out)
+        }
+        _ => portable::int8_panel_cosines(query, query_inverse_norm, groups, inverse_norms, out),
+    }
+}
+
+/// The cosine distance from a dot product and the two inverse norms, in the order of
+/// operations every kernel set uses.
+#[inline]
+pub(crate) fn cosine_from_inverse_norms(dot: f32, query_inverse_norm: f32, inverse_norm: f32) -> f32 {
+    (1.0 - dot * (inverse_norm * query_inverse_norm)).clamp(0.0, 2.0)
 }
 
 /// The cost of full DTW of `live` against `reference`, or `None` when this kernel set has no
@@ -334,6 +387,39 @@ mod tests {
                         prop_assert_eq!(&got, &expected, "{:?} {:?} {:?}", kernels, distance, encoded);
                     }
                 }
+            }
+        }
+
+        /// Both kernel sets give, bit for bit, the cosine of the integers' dot product, for
+        /// any number of groups and panels (crossing the four-panel blocks), the extremes ±127
+        /// and zero vectors included.
+        #[test]
+        fn int8_panel_kernels_give_exact_integer_cosines(
+            per_panel in 1usize..40,
+            panels in 1usize..10,
+            bytes in proptest::collection::vec(prop_oneof![4 => -127i8..=127, 1 => Just(127i8), 1 => Just(-127i8), 1 => Just(0i8)], 1..500),
+            norms in proptest::collection::vec(0.0f32..0.1, 1..80),
+        ) {
+            let integer = |k: usize| bytes[(k * 7 + k / bytes.len()) % bytes.len()];
+            let query: Vec<i8> = (0..per_panel * 4).map(|k| integer(k + 999)).collect();
+            let groups: Vec<Int8Group> = (0..panels * per_panel)
+                .map(|g| Int8Group(std::array::from_fn(|b| integer(g * 32 + b))))
+                .collect();
+            let inverse_norms: Vec<f32> = (0..panels * PANEL_FRAMES).map(|k| norms[k % norms.len()]).collect();
+            let query_inverse_norm = norms[0];
+            let expected: Vec<f32> = (0..panels * PANEL_FRAMES)
+                .map(|frame| {
+                    let (panel, lane) = (frame / PANEL_FRAMES, frame % PANEL_FRAMES);
+                    let dot: i32 = (0..per_panel * 4)
+                        .map(|k| i32::from(groups[panel * per_panel + k / 4].0[lane * 4 + k % 4]) * i32::from(query[k]))
+                        .sum();
+                    cosine_from_inverse_norms(dot as f32, query_inverse_norm, inverse_norms[frame])
+                })
+                .collect();
+            for kernels in [KernelSet::Portable, KernelSet::active()] {
+                let mut out = vec![f32::NAN; panels * PANEL_FRAMES];
+                int8_panel_cosines(kernels, &query, query_inverse_norm, &groups, &inverse_norms, &mut out);
+                prop_assert_eq!(&out, &expected, "{:?}", kernels);
             }
         }
 

@@ -2,7 +2,7 @@
 //! whatever target it builds for, row distances, the min-plus scan cell by cell, and the
 //! lowest value's position in eight lanes.
 
-use super::{Frames, Query, Rows, PANEL_FRAMES};
+use super::{cosine_from_inverse_norms, Frames, Int8Group, Query, Rows, PANEL_FRAMES};
 use crate::align::Distance;
 
 /// See [`super::panel_distances`]; the caller has checked the lengths.
@@ -48,6 +48,36 @@ pub(super) fn panel_distances(query: Query, panels: Frames, out: &mut [f32]) {
             }
         }
         lanes_out.copy_from_slice(&lanes);
+    }
+}
+
+/// See [`super::int8_panel_cosines`]; the caller has checked the lengths.
+pub(super) fn int8_panel_cosines(
+    query: &[i8],
+    query_inverse_norm: f32,
+    groups: &[Int8Group],
+    inverse_norms: &[f32],
+    out: &mut [f32],
+) {
+    let per_panel = query.len() / 4;
+    for (panel, lanes_out) in out.chunks_exact_mut(PANEL_FRAMES).enumerate() {
+        let mut dots = [0i32; PANEL_FRAMES];
+        for (group, q) in groups[panel * per_panel..(panel + 1) * per_panel]
+            .iter()
+            .zip(query.chunks_exact(4))
+        {
+            for (dot, values) in dots.iter_mut().zip(group.0.chunks_exact(4)) {
+                *dot += values
+                    .iter()
+                    .zip(q)
+                    .map(|(&v, &q)| i32::from(v) * i32::from(q))
+                    .sum::<i32>();
+            }
+        }
+        let norms = &inverse_norms[panel * PANEL_FRAMES..(panel + 1) * PANEL_FRAMES];
+        for ((distance, &dot), &inverse_norm) in lanes_out.iter_mut().zip(&dots).zip(norms) {
+            *distance = cosine_from_inverse_norms(dot as f32, query_inverse_norm, inverse_norm);
+        }
     }
 }
 
