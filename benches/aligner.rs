@@ -3,7 +3,9 @@
 //! `oltw_push_frame`: one live frame through Dixon's online time warping, for band widths of
 //! 100, 500 and 2000 frames and feature dimensions 12 (chroma) and 128 (a learned embedding), on a
 //! reference of 30 000 frames (10 minutes at 20 ms), every step inside the reference (a new
-//! aligner starts, untimed, before the path reaches its end). `oltw_push_frame_stored`: the same at
+//! aligner starts, untimed, before the path reaches its end), with the band in f32 (`d12`,
+//! `d128`) and in int8 (`d12-int8`, `d128-int8`; the default picks int8 at d = 128).
+//! `oltw_push_frame_stored`: the same at
 //! d = 128, band 500, with the reference read in place from a memory-mapped reference file in
 //! f32, f16 or int8. `full_dtw`: the cost of full DTW of two
 //! 1000-frame sequences; its throughput is in cells. `lag_estimate`: one A/V offset estimate over a 4 s
@@ -121,10 +123,7 @@ fn oltw_push_frame(c: &mut Criterion) {
         let reference = Arc::new(FeatureMatrix::new(dim, pseudo_random_frames(30_000, dim, 7)).expect("whole frames"));
         let live = pseudo_random_frames(4_096, dim, 11);
         for precision in [Precision::F32, Precision::Int8] {
-            let suffix = match precision {
-                Precision::F32 => String::new(),
-                Precision::Int8 => "-int8".to_owned(),
-            };
+            let suffix = if precision == Precision::Int8 { "-int8" } else { "" };
             for band in [100usize, 500, 2000] {
                 let mut steps = TrackingSteps::new(reference.clone(), band, precision, live.clone());
                 group.bench_with_input(BenchmarkId::new(format!("d{dim}{suffix}"), band), &band, |b, _| {

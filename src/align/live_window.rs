@@ -40,11 +40,12 @@ pub(crate) struct LiveWindow {
 }
 
 impl LiveWindow {
-    /// A window of the last `capacity` frames of `dim` values, held in `precision`.
+    /// A window of the last `capacity` frames of `dim` values, held in `precision` (resolved:
+    /// `Auto` is taken as f32).
     pub(crate) fn new(dim: usize, capacity: usize, precision: Precision) -> Self {
         let slots = capacity.max(1).next_multiple_of(PANEL_FRAMES);
         let values = match precision {
-            Precision::F32 => Slots::F32 {
+            Precision::F32 | Precision::Auto => Slots::F32 {
                 panels: CacheAligned::from_vec(vec![0.0; slots * dim]),
                 inverse_norms: vec![0.0; slots],
             },

@@ -45,7 +45,7 @@ pub use offset_tracker::{OffsetTracker, OffsetTrackerConfig, TrackedOffset};
 pub use oltw::{
     FinalPosition, Normalisation, OltwConfig, OnlineTimeWarper, StepWeights, TrackedPosition, SPREAD_LAG_FRAMES,
 };
-pub use precision::Precision;
+pub use precision::{Precision, INT8_FROM_DIM};
 pub use relocate::{RelocationCandidate, Relocator, RelocatorConfig};
 pub use speech_weights::{SpeechWeights, SpeechWindow};
 pub use subsequence::{SubsequenceMatch, SubsequenceSearch};

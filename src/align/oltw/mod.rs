@@ -155,7 +155,8 @@ pub struct OltwConfig {
     /// 0.6).
     pub prediction_margin_behind: f32,
     /// What the band's distances are computed in: [`Precision::Int8`] (cosine only) reads a
-    /// quarter of the bytes, for distances within about `√d / 80` of the exact ones.
+    /// quarter of the bytes, for distances within about `√d / 80` of the exact ones;
+    /// [`Precision::Auto`] (the default) takes it where it is faster.
     pub precision: Precision,
 }
 
@@ -176,7 +177,7 @@ impl Default for OltwConfig {
             prediction_margin_behind: 0.2,
             min_tempo: 0.5,
             max_tempo: 2.0,
-            precision: Precision::F32,
+            precision: Precision::Auto,
         }
     }
 }
@@ -310,7 +311,8 @@ impl OnlineTimeWarper {
         let band = config.band_frames;
         let config_settle_every = config.settle_every_frames;
         let spread = reference_spread(&reference, config.distance);
-        if config.precision == Precision::Int8 {
+        let precision = config.precision.resolve(dim, config.distance);
+        if precision == Precision::Int8 {
             // Now rather than on the first live frame, which would wait for the whole reference.
             reference.int8_panels();
         }
@@ -321,8 +323,8 @@ impl OnlineTimeWarper {
             scratch: Strip::default(),
             frame_scratch: Vec::new(),
             distances: Vec::with_capacity(band + 1),
-            live_frames: LiveWindow::new(dim, band, config.precision),
-            quantised_live: (config.precision == Precision::Int8).then(|| Int8Frame::new(dim)),
+            live_frames: LiveWindow::new(dim, band, precision),
+            quantised_live: (precision == Precision::Int8).then(|| Int8Frame::new(dim)),
             recent_frontier: VecDeque::with_capacity(config.tempo_window_frames + 1),
             recent_positions: VecDeque::with_capacity(config.tempo_window_frames + 1),
             config,
