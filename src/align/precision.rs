@@ -6,8 +6,8 @@ use std::str::FromStr;
 use super::Distance;
 
 /// Frames of at least this many values are aligned in int8 under [`Precision::Auto`]. Measured
-/// (`cargo bench --bench aligner`, one step, bands of 100 to 2000 frames) int8 takes 0.7–0.9 of
-/// the f32 time at 64 values and about 0.6 at 128, but up to 1.3 times it at 12, where the
+/// (`cargo bench --bench aligner`, one step, bands of 100 to 2000 frames) int8 takes 0.7–0.95
+/// of the f32 time at 64 values and 0.5–0.8 at 128, but up to 1.3 times it at 12, where the
 /// distances are a small part of a step and quantising the frames costs more than it saves.
 pub const INT8_FROM_DIM: usize = 64;
 
