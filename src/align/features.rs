@@ -226,6 +226,11 @@ impl FeatureMatrix {
         self.int8_panels().cosine_to(query, index)
     }
 
+    /// Writes frame `index` quantised to `out` (as the int8 distances see it).
+    pub(crate) fn int8_frame(&self, index: usize, out: &mut Int8Frame) {
+        self.int8_panels().get(index, out);
+    }
+
     /// The frames quantised, made now if they are not yet.
     pub(crate) fn int8_panels(&self) -> &Int8Panels {
         self.int8_panels.get_or_init(|| {

@@ -146,10 +146,32 @@ impl Int8Panels {
 
     /// Puts `frame` quantised into slot `slot` (which must be held).
     pub(crate) fn set(&mut self, slot: usize, frame: &[f32]) {
-        self.inverse_norms[slot] = quantise_into(frame, &mut self.scratch);
+        let inverse_norm = quantise_into(frame, &mut self.scratch);
+        Self::spread(&mut self.groups, self.groups_per_panel, slot, &self.scratch);
+        self.inverse_norms[slot] = inverse_norm;
+    }
+
+    /// Puts a frame already quantised into slot `slot` (which must be held).
+    pub(crate) fn set_quantised(&mut self, slot: usize, frame: &Int8Frame) {
+        Self::spread(&mut self.groups, self.groups_per_panel, slot, frame.values());
+        self.inverse_norms[slot] = frame.inverse_norm();
+    }
+
+    /// Writes slot `slot`'s frame, quantised as it is held, to `out`.
+    pub(crate) fn get(&self, slot: usize, out: &mut Int8Frame) {
         let (panel, lane) = (slot / PANEL_FRAMES, slot % PANEL_FRAMES);
-        let groups = &mut self.groups[panel * self.groups_per_panel..(panel + 1) * self.groups_per_panel];
-        for (group, values) in groups.iter_mut().zip(self.scratch.chunks_exact(GROUP_DIMS)) {
+        let groups = &self.groups[panel * self.groups_per_panel..(panel + 1) * self.groups_per_panel];
+        for (values, group) in out.values.chunks_exact_mut(GROUP_DIMS).zip(groups) {
+            values.copy_from_slice(&group.0[lane * GROUP_DIMS..(lane + 1) * GROUP_DIMS]);
+        }
+        out.inverse_norm = self.inverse_norms[slot];
+    }
+
+    /// Writes a frame's integers (`values`, whole groups) into lane `slot mod 8` of its panel.
+    fn spread(groups: &mut [Int8Group], groups_per_panel: usize, slot: usize, values: &[i8]) {
+        let (panel, lane) = (slot / PANEL_FRAMES, slot % PANEL_FRAMES);
+        let groups = &mut groups[panel * groups_per_panel..(panel + 1) * groups_per_panel];
+        for (group, values) in groups.iter_mut().zip(values.chunks_exact(GROUP_DIMS)) {
             group.0[lane * GROUP_DIMS..(lane + 1) * GROUP_DIMS].copy_from_slice(values);
         }
     }
@@ -204,6 +226,22 @@ mod tests {
             assert!((f32::from(v) * step - x).abs() <= step / 2.0 + 1e-6, "{v} for {x}");
         }
         assert!(q.values()[5..].iter().all(|&v| v == 0));
+    }
+
+    #[test]
+    fn frames_read_back_as_they_were_quantised() {
+        let frame = [0.3f32, -1.0, 0.25, 0.5, 0.0, 0.125];
+        let mut quantised = Int8Frame::new(frame.len());
+        quantised.quantise(&frame);
+        let mut panels = Int8Panels::new(frame.len(), 20);
+        panels.set(13, &frame);
+        panels.set_quantised(2, &quantised);
+        for slot in [2, 13] {
+            let mut read = Int8Frame::new(frame.len());
+            panels.get(slot, &mut read);
+            assert_eq!(read.values(), quantised.values(), "slot {slot}");
+            assert_eq!(read.inverse_norm(), quantised.inverse_norm(), "slot {slot}");
+        }
     }
 
     #[test]

@@ -21,7 +21,7 @@ enum Slots {
     },
     Int8 {
         panels: Int8Panels,
-        /// The query of the last distances, quantised.
+        /// A query quantised here, when the caller has not.
         query: Int8Frame,
     },
 }
@@ -71,8 +71,10 @@ impl LiveWindow {
         self.len = 0;
     }
 
-    /// Keeps the next live frame, dropping the oldest when the window is full.
-    pub(crate) fn push(&mut self, frame: &[f32], frame_inverse_norm: f32) {
+    /// Keeps the next live frame, dropping the oldest when the window is full. An int8 window
+    /// takes `quantised` (the frame already quantised) where given, and quantises `frame`
+    /// itself otherwise.
+    pub(crate) fn push(&mut self, frame: &[f32], frame_inverse_norm: f32, quantised: Option<&Int8Frame>) {
         if self.len == self.capacity {
             self.first += 1;
         } else {
@@ -90,7 +92,10 @@ impl LiveWindow {
                 }
                 inverse_norms[slot] = frame_inverse_norm;
             }
-            Slots::Int8 { panels, .. } => panels.set(slot, frame),
+            Slots::Int8 { panels, .. } => match quantised {
+                Some(quantised) => panels.set_quantised(slot, quantised),
+                None => panels.set(slot, frame),
+            },
         }
     }
 
@@ -121,14 +126,28 @@ impl LiveWindow {
                 };
                 panel_distances(KernelSet::active(), query, panels, &mut self.by_slot);
             }
-            Slots::Int8 {
-                panels,
-                query: quantised,
-            } => {
-                quantised.quantise(query);
-                panels.cosines_to(quantised, 0..self.slots / PANEL_FRAMES, &mut self.by_slot);
+            Slots::Int8 { panels, query: scratch } => {
+                scratch.quantise(query);
+                panels.cosines_to(scratch, 0..self.slots / PANEL_FRAMES, &mut self.by_slot);
             }
         }
+        self.oldest_first(out);
+    }
+
+    /// Writes to `out` the cosine distances from `query`, already quantised, to the frames
+    /// kept, oldest first; an f32 window has none to give (`out` stays empty).
+    pub(crate) fn int8_distances_to(&mut self, query: &Int8Frame, out: &mut Vec<f32>) {
+        out.clear();
+        if let Slots::Int8 { panels, .. } = &self.values {
+            if self.len > 0 {
+                panels.cosines_to(query, 0..self.slots / PANEL_FRAMES, &mut self.by_slot);
+                self.oldest_first(out);
+            }
+        }
+    }
+
+    /// Appends the distances in slot order to `out`, put in live order.
+    fn oldest_first(&self, out: &mut Vec<f32>) {
         let start = self.first % self.slots;
         let until_wrap = (self.slots - start).min(self.len);
         out.extend_from_slice(&self.by_slot[start..start + until_wrap]);
@@ -146,14 +165,14 @@ mod tests {
         let mut window = LiveWindow::new(2, 10, Precision::F32);
         for i in 0..27 {
             let frame = [i as f32, 1.0];
-            window.push(&frame, inverse_norm(&frame));
+            window.push(&frame, inverse_norm(&frame), None);
         }
         let mut out = Vec::new();
         window.distances_to(&[0.0, 1.0], 1.0, Distance::Manhattan, &mut out);
         let expected: Vec<f32> = (17..27).map(|i| i as f32).collect();
         assert_eq!(out, expected);
         window.clear();
-        window.push(&[5.0, 1.0], 1.0);
+        window.push(&[5.0, 1.0], 1.0, None);
         window.distances_to(&[0.0, 1.0], 1.0, Distance::Manhattan, &mut out);
         assert_eq!(out, vec![5.0]);
     }
@@ -163,7 +182,10 @@ mod tests {
         let frame = |i: usize| [(i as f32 * 0.7).sin(), (i as f32 * 1.3).cos(), 0.25];
         let mut window = LiveWindow::new(3, 10, Precision::Int8);
         for i in 0..27 {
-            window.push(&frame(i), inverse_norm(&frame(i)));
+            // Every other frame comes quantised by the caller: the same integers either way.
+            let mut quantised = Int8Frame::new(3);
+            quantised.quantise(&frame(i));
+            window.push(&frame(i), inverse_norm(&frame(i)), (i % 2 == 0).then_some(&quantised));
         }
         let query = [0.3, -0.2, 0.9];
         let mut out = Vec::new();
@@ -173,5 +195,10 @@ mod tests {
             let exact = Distance::Cosine.between(&query, &frame(i));
             assert!((got - exact).abs() < 0.02, "frame {i}: {got} vs {exact}");
         }
+        let mut quantised_query = Int8Frame::new(3);
+        quantised_query.quantise(&query);
+        let mut from_quantised = Vec::new();
+        window.int8_distances_to(&quantised_query, &mut from_quantised);
+        assert_eq!(from_quantised, out);
     }
 }

@@ -276,6 +276,8 @@ pub struct OnlineTimeWarper {
     live_frames: LiveWindow,
     /// The live frame being pushed, quantised, when the band runs in int8.
     quantised_live: Option<Int8Frame>,
+    /// The reference frame of a column, as the int8 band holds it.
+    quantised_reference: Option<Int8Frame>,
     live_index: Option<usize>,
     ref_index: usize,
     pending_step: Step,
@@ -325,6 +327,7 @@ impl OnlineTimeWarper {
             distances: Vec::with_capacity(band + 1),
             live_frames: LiveWindow::new(dim, band, precision),
             quantised_live: (precision == Precision::Int8).then(|| Int8Frame::new(dim)),
+            quantised_reference: (precision == Precision::Int8).then(|| Int8Frame::new(dim)),
             recent_frontier: VecDeque::with_capacity(config.tempo_window_frames + 1),
             recent_positions: VecDeque::with_capacity(config.tempo_window_frames + 1),
             config,
@@ -482,7 +485,8 @@ impl OnlineTimeWarper {
         if let Some(history) = self.history.as_mut() {
             history.restart(self.origin_ref);
         }
-        self.live_frames.push(frame, frame_inverse_norm);
+        self.live_frames
+            .push(frame, frame_inverse_norm, self.quantised_live.as_ref());
         self.live_index = Some(0);
         self.ref_index = self.origin_ref;
     }
@@ -532,7 +536,8 @@ impl OnlineTimeWarper {
             history.push_row(t, first, row.entries());
         }
         self.scratch = std::mem::replace(&mut self.row, row);
-        self.live_frames.push(frame, frame_inverse_norm);
+        self.live_frames
+            .push(frame, frame_inverse_norm, self.quantised_live.as_ref());
         self.live_index = self.live_index.map(|t| t + 1);
     }
 
@@ -541,14 +546,22 @@ impl OnlineTimeWarper {
     fn add_reference_column(&mut self) {
         let (j, band, weights) = (self.ref_index + 1, self.config.band_frames, self.config.step_weights);
         let lengths = self.config.normalisation.step_lengths(weights);
-        let reference = self.reference.frame_in(j, &mut self.frame_scratch);
-        let reference_inverse_norm = self.reference.frame_inverse_norm(j);
-        self.live_frames.distances_to(
-            reference,
-            reference_inverse_norm,
-            self.config.distance,
-            &mut self.distances,
-        );
+        match self.quantised_reference.as_mut() {
+            Some(quantised) => {
+                self.reference.int8_frame(j, quantised);
+                self.live_frames.int8_distances_to(quantised, &mut self.distances);
+            }
+            None => {
+                let reference = self.reference.frame_in(j, &mut self.frame_scratch);
+                let reference_inverse_norm = self.reference.frame_inverse_norm(j);
+                self.live_frames.distances_to(
+                    reference,
+                    reference_inverse_norm,
+                    self.config.distance,
+                    &mut self.distances,
+                );
+            }
+        }
         let mut column = std::mem::take(&mut self.scratch);
         let first = self.column.first();
         let first_weight = lengths.live * first as f32 + lengths.reference * (j - self.origin_ref) as f32 + 1.0;
