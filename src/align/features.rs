@@ -12,6 +12,10 @@
 //! reference then costs the process its inverse norms (4 bytes a frame) and pages the kernel may
 //! drop and read again, not a private copy, and an f16 or int8 file is aligned on as it is
 //! stored, at a half or a quarter of the f32 size.
+//!
+//! An aligner whose band runs in int8 ([`super::Precision`]) asks for the frames quantised too:
+//! they are made once, on that first request, laid out for the int8 kernels, and kept up as the
+//! matrix grows.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -85,7 +89,7 @@ impl FeatureMatrix {
     }
 
     /// Reads row-major feature values kept elsewhere, without copying or widening them; the
-    /// matrix keeps the inverse norms (and, below [`PANELS_BELOW_DIM`] values a frame, the
+    /// matrix keeps the inverse norms (and, below `PANELS_BELOW_DIM` values a frame, the
     /// panels, in f32). Int8 rows need one scale per frame.
     pub fn from_shared(dim: usize, values: Arc<dyn SharedValues>) -> Result<Self, AlignError> {
         Self::with_values(dim, Values::Shared(values))

@@ -53,8 +53,8 @@ pub fn encode_reference_file_with_progress(
 }
 
 /// The reference `follow` compares with `encoders`: audio features, or audio features joined
-/// with video features on the audio frames' times (see [`super::follow_features`]); progress
-/// as [`encode_reference_file_with_progress`].
+/// with video features on the audio frames' times (see `flow::follow_features`); progress
+/// as `encode_reference_file_with_progress`.
 pub fn encode_followed_reference(
     path: &Path,
     encoders: &mut FollowEncoders,
@@ -236,7 +236,7 @@ pub fn load_reference(path: &Path, encoders: &mut FollowEncoders) -> Result<Enco
 
 /// Encodes the media file `reference` with `encoder` and writes it to `output` as a `.wfr` file
 /// with values stored as `format`, telling `on_progress` as
-/// [`encode_reference_file_with_progress`] does; returns what was written.
+/// `encode_reference_file_with_progress` does; returns what was written.
 pub fn write_reference_file(
     reference: &Path,
     output: &Path,
