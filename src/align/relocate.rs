@@ -16,7 +16,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::{AlignError, Distance, FeatureMatrix, SubsequenceSearch};
+use super::{AlignError, Distance, FeatureMatrix, Precision, SubsequenceSearch};
 
 /// Settings of relocation.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +40,9 @@ pub struct RelocatorConfig {
     pub max_tempo: f64,
     /// Local distance.
     pub distance: Distance,
+    /// What the search's distances are computed in ([`Precision::Auto`]: int8 for cosine over
+    /// frames of 64 values or more, as the online aligner's band).
+    pub precision: Precision,
 }
 
 impl Default for RelocatorConfig {
@@ -56,6 +59,7 @@ impl Default for RelocatorConfig {
             min_tempo: 0.5,
             max_tempo: 2.0,
             distance: Distance::Cosine,
+            precision: Precision::Auto,
         }
     }
 }
@@ -121,6 +125,13 @@ impl Relocator {
                 name: "relocation tempo bounds",
                 expected: "0 < min_tempo < 1 < max_tempo",
                 actual: format!("{}/{}", config.min_tempo, config.max_tempo),
+            });
+        }
+        if config.precision == Precision::Int8 && config.distance != Distance::Cosine {
+            return Err(AlignError::BadParameter {
+                name: "relocation precision",
+                expected: "f32 for distances other than cosine (int8 measures cosine only)",
+                actual: format!("int8 with {:?}", config.distance),
             });
         }
         config.pooled_frames = config.pooled_frames.min(config.query_frames / 2);
@@ -214,7 +225,7 @@ impl Relocator {
         self.live_frames += 1;
         if self.scan.is_none() && self.recent.len() == self.config.query_frames {
             let query = self.pooled_query()?;
-            let search = SubsequenceSearch::new(query.clone(), self.config.distance)?;
+            let search = SubsequenceSearch::with_precision(query.clone(), self.config.distance, self.config.precision)?;
             self.scan = Some(Scan {
                 search,
                 query_end_live: live_index,

@@ -10,10 +10,12 @@
 //! start and end in the stream.
 //!
 //! `warpflow` feeds the *reference* as the stream and a window of recent *live* frames as the
-//! query: the answer is where in the reference the live stream has just been.
+//! query: the answer is where in the reference the live stream has just been. In int8
+//! ([`Precision`]) the search is exact over the quantised frames.
 
+use super::int8_frames::Int8Frame;
 use super::kernels::{min_plus_scan, KernelSet};
-use super::{inverse_norm, AlignError, Distance, FeatureMatrix};
+use super::{inverse_norm, AlignError, Distance, FeatureMatrix, Precision};
 
 /// The best match found so far.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -31,6 +33,8 @@ pub struct SubsequenceMatch {
 pub struct SubsequenceSearch {
     query: FeatureMatrix,
     distance: Distance,
+    /// The stream frame being taken, quantised, when the search runs in int8.
+    quantised: Option<Int8Frame>,
     /// Path cost ending at (current stream frame, query frame i).
     cost: Vec<f32>,
     /// Stream frame where that path started.
@@ -46,13 +50,28 @@ pub struct SubsequenceSearch {
 }
 
 impl SubsequenceSearch {
-    /// A search for `query` (at least one frame).
+    /// A search for `query` (at least one frame), in f32.
     pub fn new(query: FeatureMatrix, distance: Distance) -> Result<Self, AlignError> {
+        Self::with_precision(query, distance, Precision::F32)
+    }
+
+    /// A search for `query` (at least one frame) whose distances are computed in `precision`
+    /// (int8 for cosine only).
+    pub fn with_precision(query: FeatureMatrix, distance: Distance, precision: Precision) -> Result<Self, AlignError> {
         if query.is_empty() {
             return Err(AlignError::EmptyReference);
         }
+        if precision == Precision::Int8 && distance != Distance::Cosine {
+            return Err(AlignError::BadParameter {
+                name: "precision",
+                expected: "f32 for distances other than cosine (int8 measures cosine only)",
+                actual: format!("int8 with {distance:?}"),
+            });
+        }
         let m = query.len();
+        let int8 = precision.resolve(query.dim(), distance) == Precision::Int8;
         Ok(Self {
+            quantised: int8.then(|| Int8Frame::new(query.dim())),
             query: query.with_panels(),
             distance,
             cost: vec![f32::INFINITY; m],
@@ -86,8 +105,15 @@ impl SubsequenceSearch {
         }
         let t = self.frames_seen;
         let m = self.query.len();
-        self.query
-            .distances_to(frame, inverse_norm(frame), 0..m, self.distance, &mut self.distances);
+        match self.quantised.as_mut() {
+            Some(quantised) => {
+                quantised.quantise(frame);
+                self.query.int8_cosines_to(quantised, 0..m, &mut self.distances);
+            }
+            None => self
+                .query
+                .distances_to(frame, inverse_norm(frame), 0..m, self.distance, &mut self.distances),
+        }
         // Costs first, as a min-plus scan (eight cells at a time where the kernels can): cell i
         // is entered from the previous stream frame (same or previous query frame) or along
         // the query from cell i − 1; the query's first frame may also begin a new path here,
@@ -186,6 +212,55 @@ mod tests {
             let span_cost = full_dtw(&query, &span, Distance::Euclidean, UNIT).unwrap().cost;
             prop_assert!((span_cost - found.cost).abs() <= 1e-4 * exact.max(1.0));
         }
+    }
+
+    proptest! {
+        /// In int8 the search is exact over the quantised frames: it equals brute force with
+        /// cosine distance over the frames' integers.
+        #[test]
+        fn int8_equals_brute_force_over_the_quantised_frames(
+            query_len in 1usize..6,
+            stream_len in 1usize..14,
+            dim in 1usize..6,
+            values in proptest::collection::vec(-1.0f32..1.0, 6 * 20),
+        ) {
+            let query = FeatureMatrix::new(dim, values[..query_len * dim].to_vec()).unwrap();
+            let stream = FeatureMatrix::new(dim, values[values.len() - stream_len * dim..].to_vec()).unwrap();
+            let as_integers = |frames: &FeatureMatrix| {
+                let mut quantised = Int8Frame::new(dim);
+                let values = (0..frames.len())
+                    .flat_map(|k| {
+                        quantised.quantise(&frames.frame(k));
+                        quantised.values()[..dim].iter().map(|&v| f32::from(v)).collect::<Vec<_>>()
+                    })
+                    .collect();
+                FeatureMatrix::new(dim, values).unwrap()
+            };
+            let mut search = SubsequenceSearch::with_precision(query.clone(), Distance::Cosine, Precision::Int8).unwrap();
+            for k in 0..stream.len() {
+                search.push_frame(&stream.frame(k)).unwrap();
+            }
+            let found = search.best().unwrap();
+            let (query, stream) = (as_integers(&query), as_integers(&stream));
+            let mut exact = f32::INFINITY;
+            for a in 0..stream.len() {
+                for b in a..stream.len() {
+                    let rows: Vec<f32> = (a..=b).flat_map(|k| stream.frame(k).to_vec()).collect();
+                    let span = FeatureMatrix::new(dim, rows).unwrap();
+                    exact = exact.min(full_dtw(&query, &span, Distance::Cosine, UNIT).unwrap().cost);
+                }
+            }
+            prop_assert!((found.cost - exact).abs() <= 1e-4 * exact.max(1.0), "streaming {} brute force {exact}", found.cost);
+        }
+    }
+
+    #[test]
+    fn int8_needs_cosine() {
+        let query = FeatureMatrix::new(2, vec![1.0, 0.0]).unwrap();
+        assert!(matches!(
+            SubsequenceSearch::with_precision(query, Distance::Euclidean, Precision::Int8),
+            Err(AlignError::BadParameter { name: "precision", .. })
+        ));
     }
 
     #[test]
