@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::Distance;
+use super::{AlignError, Distance};
 
 /// Frames of at least this many values are aligned in int8 under [`Precision::Auto`]. Measured
 /// (`cargo bench --bench aligner`, one step, bands of 100 to 2000 frames) int8 takes 0.7–0.95
@@ -37,6 +37,19 @@ impl Precision {
             Precision::Auto => Precision::F32,
             chosen => chosen,
         }
+    }
+
+    /// Refuses int8 with a distance other than cosine (the only one it measures); `name` is
+    /// the setting's, for the message.
+    pub fn check_distance(self, distance: Distance, name: &'static str) -> Result<(), AlignError> {
+        if self == Precision::Int8 && distance != Distance::Cosine {
+            return Err(AlignError::BadParameter {
+                name,
+                expected: "f32 for distances other than cosine (int8 measures cosine only)",
+                actual: format!("int8 with {distance:?}"),
+            });
+        }
+        Ok(())
     }
 
     /// The name [`Precision::from_str`] reads.

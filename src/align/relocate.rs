@@ -127,13 +127,9 @@ impl Relocator {
                 actual: format!("{}/{}", config.min_tempo, config.max_tempo),
             });
         }
-        if config.precision == Precision::Int8 && config.distance != Distance::Cosine {
-            return Err(AlignError::BadParameter {
-                name: "relocation precision",
-                expected: "f32 for distances other than cosine (int8 measures cosine only)",
-                actual: format!("int8 with {:?}", config.distance),
-            });
-        }
+        config
+            .precision
+            .check_distance(config.distance, "relocation precision")?;
         config.pooled_frames = config.pooled_frames.min(config.query_frames / 2);
         if reference.is_empty() {
             return Err(AlignError::EmptyReference);

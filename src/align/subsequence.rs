@@ -61,13 +61,7 @@ impl SubsequenceSearch {
         if query.is_empty() {
             return Err(AlignError::EmptyReference);
         }
-        if precision == Precision::Int8 && distance != Distance::Cosine {
-            return Err(AlignError::BadParameter {
-                name: "precision",
-                expected: "f32 for distances other than cosine (int8 measures cosine only)",
-                actual: format!("int8 with {distance:?}"),
-            });
-        }
+        precision.check_distance(distance, "precision")?;
         let m = query.len();
         let int8 = precision.resolve(query.dim(), distance) == Precision::Int8;
         Ok(Self {

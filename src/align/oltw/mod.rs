@@ -189,13 +189,7 @@ impl OltwConfig {
         if self.band_frames < 2 {
             return bad("band_frames", "at least 2", self.band_frames.to_string());
         }
-        if self.precision == Precision::Int8 && self.distance != Distance::Cosine {
-            return bad(
-                "precision",
-                "f32 for distances other than cosine (int8 measures cosine only)",
-                format!("int8 with {:?}", self.distance),
-            );
-        }
+        self.precision.check_distance(self.distance, "precision")?;
         if self.max_run_count < 1 {
             return bad("max_run_count", "at least 1", self.max_run_count.to_string());
         }
