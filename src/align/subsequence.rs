@@ -161,6 +161,7 @@ impl SubsequenceSearch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::align::test_sequences::quantised_as_f32;
     use crate::align::{full_dtw, StepWeights};
     use proptest::prelude::*;
 
@@ -220,22 +221,12 @@ mod tests {
         ) {
             let query = FeatureMatrix::new(dim, values[..query_len * dim].to_vec()).unwrap();
             let stream = FeatureMatrix::new(dim, values[values.len() - stream_len * dim..].to_vec()).unwrap();
-            let as_integers = |frames: &FeatureMatrix| {
-                let mut quantised = Int8Frame::new(dim);
-                let values = (0..frames.len())
-                    .flat_map(|k| {
-                        quantised.quantise(&frames.frame(k));
-                        quantised.values()[..dim].iter().map(|&v| f32::from(v)).collect::<Vec<_>>()
-                    })
-                    .collect();
-                FeatureMatrix::new(dim, values).unwrap()
-            };
             let mut search = SubsequenceSearch::with_precision(query.clone(), Distance::Cosine, Precision::Int8).unwrap();
             for k in 0..stream.len() {
                 search.push_frame(&stream.frame(k)).unwrap();
             }
             let found = search.best().unwrap();
-            let (query, stream) = (as_integers(&query), as_integers(&stream));
+            let (query, stream) = (quantised_as_f32(&query), quantised_as_f32(&stream));
             let mut exact = f32::INFINITY;
             for a in 0..stream.len() {
                 for b in a..stream.len() {

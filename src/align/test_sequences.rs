@@ -13,3 +13,20 @@ pub(crate) fn symbols(len: usize, dim: usize, seed: u64) -> Vec<f32> {
     }
     values
 }
+
+/// `frames` quantised as the int8 band holds them, each integer as an f32: the frames whose
+/// exact (f32) distances the int8 kernels compute.
+pub(crate) fn quantised_as_f32(frames: &super::FeatureMatrix) -> super::FeatureMatrix {
+    let dim = frames.dim();
+    let mut quantised = super::int8_frames::Int8Frame::new(dim);
+    let values = (0..frames.len())
+        .flat_map(|k| {
+            quantised.quantise(&frames.frame(k));
+            quantised.values()[..dim]
+                .iter()
+                .map(|&v| f32::from(v))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    super::FeatureMatrix::new(dim, values).expect("whole frames")
+}

@@ -760,7 +760,7 @@ fn slope(points: &VecDeque<(usize, usize)>) -> f64 {
 mod tests {
     use super::*;
     use crate::align::full_dtw;
-    use crate::align::test_sequences::symbols;
+    use crate::align::test_sequences::{quantised_as_f32, symbols};
     use proptest::prelude::*;
 
     fn matrix(dim: usize, values: Vec<f32>) -> Arc<FeatureMatrix> {
@@ -804,23 +804,13 @@ mod tests {
             let reference = matrix(dim, seed[..len * dim].to_vec());
             let live_values: Vec<f32> = seed[..len * dim].iter().rev().map(|v| v * 0.7 + 0.1).collect();
             let live = FeatureMatrix::new(dim, live_values).unwrap();
-            let as_integers = |frames: &FeatureMatrix| {
-                let mut quantised = crate::align::int8_frames::Int8Frame::new(dim);
-                let values = (0..frames.len())
-                    .flat_map(|i| {
-                        quantised.quantise(&frames.frame(i));
-                        quantised.values()[..dim].iter().map(|&v| f32::from(v)).collect::<Vec<_>>()
-                    })
-                    .collect();
-                FeatureMatrix::new(dim, values).unwrap()
-            };
             let config = OltwConfig { band_frames: len + 1, startup_frames: len + 1, precision: Precision::Int8, ..OltwConfig::default() };
             let mut warper = OnlineTimeWarper::new(reference.clone(), config).unwrap();
             for i in 0..live.len() {
                 warper.push_frame(&live.frame(i)).unwrap();
             }
             prop_assert_eq!(warper.frontier(), Some((len - 1, len - 1)));
-            let exact = full_dtw(&as_integers(&live), &as_integers(&reference), Distance::Cosine, StepWeights::ARZT).unwrap();
+            let exact = full_dtw(&quantised_as_f32(&live), &quantised_as_f32(&reference), Distance::Cosine, StepWeights::ARZT).unwrap();
             let online = warper.frontier_cost().unwrap();
             prop_assert!((online - exact.cost).abs() <= 1e-4 * exact.cost.max(1.0), "online {online} exact {}", exact.cost);
         }
