@@ -156,6 +156,15 @@ impl SubsequenceSearch {
         self.frames_seen += 1;
         Ok(())
     }
+
+    /// Takes every frame of `stream`, first to last: a whole recording searched at once.
+    pub fn push_frames(&mut self, stream: &FeatureMatrix) -> Result<(), AlignError> {
+        let mut scratch = Vec::new();
+        for k in 0..stream.len() {
+            self.push_frame(stream.frame_in(k, &mut scratch))?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -222,9 +231,7 @@ mod tests {
             let query = FeatureMatrix::new(dim, values[..query_len * dim].to_vec()).unwrap();
             let stream = FeatureMatrix::new(dim, values[values.len() - stream_len * dim..].to_vec()).unwrap();
             let mut search = SubsequenceSearch::with_precision(query.clone(), Distance::Cosine, Precision::Int8).unwrap();
-            for k in 0..stream.len() {
-                search.push_frame(&stream.frame(k)).unwrap();
-            }
+            search.push_frames(&stream).unwrap();
             let found = search.best().unwrap();
             let (query, stream) = (quantised_as_f32(&query), quantised_as_f32(&stream));
             let mut exact = f32::INFINITY;
@@ -262,9 +269,7 @@ mod tests {
         let stream = FeatureMatrix::new(1, stream).unwrap();
         let query = FeatureMatrix::new(1, (250..270).map(|k| stream.frame(k)[0]).collect()).unwrap();
         let mut search = SubsequenceSearch::new(query, Distance::Euclidean).unwrap();
-        for k in 0..stream.len() {
-            search.push_frame(&stream.frame(k)).unwrap();
-        }
+        search.push_frames(&stream).unwrap();
         let found = search.best().unwrap();
         assert_eq!((found.start, found.end), (250, 269));
         assert_eq!(found.cost, 0.0);

@@ -1,0 +1,221 @@
+//! How well `locate` finds live snippets: the accuracy harness's cases (built by
+//! `scripts/eval.sh`) searched the way `warpflow locate` searches them.
+//!
+//! Every case's live recording is cut into snippets of each length asked for, starting every
+//! `--every-s` seconds, wherever its ground truth (`truth.csv`) is one continuous stretch:
+//! tempo warps, performance pairs, and the stretches of the jump and repeat cases on either
+//! side of their jump. Each snippet is searched in every distinct reference of the cases (one
+//! per piece, the others acting as wrong answers) with the subsequence search `locate` uses,
+//! ranked by cost per live frame as `locate` ranks its `match` events. A snippet is found when
+//! its own reference ranks first; its error is the larger of the match's start and end errors
+//! against the truth.
+//!
+//! Run with: `cargo run --release --example locate_eval -- CASES_DIR [FEATURES]
+//! [--precision auto|f32|int8] [--query-s 3,5,10] [--every-s 3]` (FEATURES as
+//! `locate --audio-features`, default `logmel-flux`). Prints one table row per snippet length.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+
+use warpflow::align::{Distance, FeatureMatrix, Precision, SubsequenceSearch};
+use warpflow::encode::{AudioFeatureEncoder, AudioFeatureKind};
+use warpflow::flow::{encode_reference_file, EncodedReference, FOLLOW_FRAMES};
+
+/// The ground truth's continuous stretches, each a list of `(live_s, ref_s)` points.
+fn truth_stretches(path: &Path) -> Result<Vec<Vec<(f64, f64)>>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut stretches: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
+    for line in text.lines().skip(1) {
+        let (live, reference) = line
+            .split_once(',')
+            .with_context(|| format!("{}: '{line}' is not live_s,ref_s", path.display()))?;
+        let point: (f64, f64) = (live.parse()?, reference.parse()?);
+        let stretch = stretches.last_mut().context("a stretch")?;
+        // A jump or a repeat: the reference moves back, or far faster than any tempo.
+        let broken = stretch.last().is_some_and(|&(live_s, ref_s)| {
+            let (live_step, ref_step) = (point.0 - live_s, point.1 - ref_s);
+            ref_step < 0.0 || ref_step > 3.0 * live_step + 0.5
+        });
+        if broken {
+            stretches.push(vec![point]);
+        } else {
+            stretch.push(point);
+        }
+    }
+    Ok(stretches)
+}
+
+/// The reference time at `live_s`, interpolated within the stretch holding it.
+fn truth_at(stretch: &[(f64, f64)], live_s: f64) -> Option<f64> {
+    let after = stretch.iter().position(|&(t, _)| t >= live_s)?;
+    let (t1, r1) = stretch[after];
+    if after == 0 {
+        return (t1 == live_s).then_some(r1);
+    }
+    let (t0, r0) = stretch[after - 1];
+    Some(r0 + (r1 - r0) * (live_s - t0) / (t1 - t0))
+}
+
+struct Case {
+    folder: PathBuf,
+    source: String,
+    live: EncodedReference,
+    truth: Vec<Vec<(f64, f64)>>,
+}
+
+/// One snippet length's tally.
+#[derive(Default)]
+struct Tally {
+    snippets: usize,
+    found: usize,
+    errors_s: Vec<f64>,
+    search_s: f64,
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (cases_dir, rest) = args.split_first().context(
+        "usage: locate_eval CASES_DIR [FEATURES] [--precision auto|f32|int8] [--query-s 3,5,10] [--every-s 3]",
+    )?;
+    let mut features = AudioFeatureKind::LogMelFlux;
+    let mut precision = Precision::Auto;
+    let mut query_lengths_s = vec![3.0, 5.0, 10.0];
+    let mut every_s = 3.0;
+    let mut rest = rest.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--precision" => {
+                let value = rest.next().context("--precision needs auto, f32 or int8")?;
+                precision = value.parse().map_err(anyhow::Error::msg)?;
+            }
+            "--query-s" => {
+                let value = rest.next().context("--query-s needs seconds, comma-separated")?;
+                query_lengths_s = value
+                    .split(',')
+                    .map(str::parse)
+                    .collect::<Result<_, _>>()
+                    .with_context(|| format!("--query-s '{value}'"))?;
+            }
+            "--every-s" => {
+                let value = rest.next().context("--every-s needs seconds")?;
+                every_s = value.parse().with_context(|| format!("--every-s '{value}'"))?;
+            }
+            other => features = other.parse()?,
+        }
+    }
+
+    let mut encoder = AudioFeatureEncoder::new(features, FOLLOW_FRAMES, tch::Device::Cpu)?;
+    let mut folders: Vec<PathBuf> = std::fs::read_dir(cases_dir)
+        .with_context(|| format!("reading {cases_dir}"))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.join("case.json").exists())
+        .collect();
+    folders.sort();
+    let mut cases = Vec::new();
+    // One reference per piece: the cases of a piece share its recording.
+    let mut references: Vec<(String, EncodedReference)> = Vec::new();
+    for folder in folders {
+        let case: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(folder.join("case.json"))?)?;
+        let source = case["source"]
+            .as_str()
+            .context("case.json without a source")?
+            .to_owned();
+        if !references.iter().any(|(s, _)| *s == source) {
+            references.push((
+                source.clone(),
+                encode_reference_file(&folder.join("reference.wav"), &mut encoder)?,
+            ));
+        }
+        cases.push(Case {
+            live: encode_reference_file(&folder.join("live.wav"), &mut encoder)?,
+            truth: truth_stretches(&folder.join("truth.csv"))?,
+            folder,
+            source,
+        });
+    }
+    let dim = references.first().context("no cases")?.1.features.dim();
+    println!(
+        "{} cases, {} references, {features:?} (d = {dim}), precision {} ({} in use)",
+        cases.len(),
+        references.len(),
+        precision.name(),
+        precision.resolve(dim, Distance::Cosine).name()
+    );
+    println!(
+        "| snippet | searched | own reference first | within 0.3 s | within 1 s | median error | search per snippet |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    for &query_s in &query_lengths_s {
+        let mut tally = Tally::default();
+        for case in &cases {
+            let live = &case.live;
+            let live_s = |i: usize| live.timing.time_ns(i) as f64 / 1e9;
+            let mut start_s = 0.0;
+            while start_s + query_s <= live_s(live.features.len().saturating_sub(1)) {
+                let end_s = start_s + query_s;
+                let truth = case
+                    .truth
+                    .iter()
+                    .find_map(|stretch| Some((truth_at(stretch, start_s)?, truth_at(stretch, end_s)?)));
+                start_s += every_s;
+                let Some((truth_start_s, truth_end_s)) = truth else {
+                    continue;
+                };
+                let frames: Vec<usize> = (0..live.features.len())
+                    .filter(|&i| (end_s - query_s..=end_s).contains(&live_s(i)))
+                    .collect();
+                let rows: Vec<f32> = frames.iter().flat_map(|&i| live.features.frame(i).to_vec()).collect();
+                let query = FeatureMatrix::new(dim, rows)?;
+                let searched = Instant::now();
+                let mut ranked = Vec::new();
+                for (source, reference) in &references {
+                    let mut search = SubsequenceSearch::with_precision(query.clone(), Distance::Cosine, precision)?;
+                    search.push_frames(&reference.features)?;
+                    let best = search.best().context("an empty reference")?;
+                    ranked.push((
+                        f64::from(best.cost) / frames.len() as f64,
+                        source,
+                        best,
+                        &reference.timing,
+                    ));
+                }
+                tally.search_s += searched.elapsed().as_secs_f64();
+                ranked.sort_by(|a, b| a.0.total_cmp(&b.0));
+                tally.snippets += 1;
+                let (_, source, best, timing) = ranked[0];
+                if *source == case.source {
+                    tally.found += 1;
+                    let start_error_s = (timing.time_ns(best.start) as f64 / 1e9 - truth_start_s).abs();
+                    let end_error_s = (timing.time_ns(best.end) as f64 / 1e9 - truth_end_s).abs();
+                    tally.errors_s.push(start_error_s.max(end_error_s));
+                } else {
+                    eprintln!(
+                        "{} at {:.1} s ({query_s} s): {source} ranked first",
+                        case.folder.display(),
+                        end_s - query_s
+                    );
+                }
+            }
+        }
+        tally.errors_s.sort_by(f64::total_cmp);
+        let share = |count: usize| 100.0 * count as f64 / tally.snippets.max(1) as f64;
+        let within = |limit_s: f64| share(tally.errors_s.iter().filter(|&&e| e <= limit_s).count());
+        println!(
+            "| {query_s} s | {} | {:.1}% | {:.1}% | {:.1}% | {:.0} ms | {:.1} ms |",
+            tally.snippets,
+            share(tally.found),
+            within(0.3),
+            within(1.0),
+            tally
+                .errors_s
+                .get(tally.errors_s.len() / 2)
+                .copied()
+                .unwrap_or(f64::NAN)
+                * 1e3,
+            tally.search_s / tally.snippets.max(1) as f64 * 1e3
+        );
+    }
+    Ok(())
+}
