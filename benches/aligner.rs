@@ -25,7 +25,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 
 use warpflow::align::{
     dtw_distance, AvLagEstimator, Distance, FeatureMatrix, LagConfig, OltwConfig, OnlineTimeWarper, Precision,
-    Relocator, RelocatorConfig, StepWeights, SubsequenceSearch,
+    Relocator, RelocatorConfig, StepWeights, SubsequenceSearch, SubsequenceSteps,
 };
 use warpflow::encode::{AudioFrameParams, MappedFile, ReferenceFile, SampleFormat};
 
@@ -218,19 +218,21 @@ fn subsequence_push_frame(c: &mut Criterion) {
     for dim in [12usize, 128] {
         let query = FeatureMatrix::new(dim, pseudo_random_frames(query_frames, dim, 3)).expect("whole frames");
         let stream = pseudo_random_frames(4_096, dim, 5);
-        let mut search = SubsequenceSearch::new(query, Distance::Cosine).expect("a query");
-        let mut frames = stream.chunks_exact(dim).cycle();
-        group.bench_with_input(
-            BenchmarkId::new(format!("d{dim}"), query_frames),
-            &query_frames,
-            |b, _| {
+        for (name, steps) in [
+            (format!("d{dim}"), SubsequenceSteps::Symmetric),
+            (format!("d{dim}-slope"), SubsequenceSteps::SlopeLimited),
+        ] {
+            let mut search =
+                SubsequenceSearch::with_steps(query.clone(), Distance::Cosine, Precision::F32, steps).expect("a query");
+            let mut frames = stream.chunks_exact(dim).cycle();
+            group.bench_with_input(BenchmarkId::new(name, query_frames), &query_frames, |b, _| {
                 b.iter(|| {
                     search
                         .push_frame(black_box(frames.next().unwrap_or(&[])))
                         .expect("right dimension")
                 })
-            },
-        );
+            });
+        }
     }
     group.finish();
 }

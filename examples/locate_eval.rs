@@ -10,16 +10,18 @@
 //! its own reference ranks first; its error is the larger of the match's start and end errors
 //! against the truth.
 //!
-//! Run with: `cargo run --release --example locate_eval -- CASES_DIR [FEATURES]
-//! [--precision auto|f32|int8] [--query-s 3,5,10] [--every-s 3]` (FEATURES as
-//! `locate --audio-features`, default `logmel-flux`). Prints one table row per snippet length.
+//! Run with: `cargo run --release --example locate_eval -- CASES_DIR [FEATURES] [--transposition]
+//! [--precision auto|f32|int8] [--steps slope-limited|symmetric] [--query-s 3,5,10] [--every-s 3]`
+//! (FEATURES and `--transposition` as `locate`'s, default `logmel-flux`; `--precision` and
+//! `--steps` as `LocateConfig`'s, default `auto` and `slope-limited`). Prints one table row per
+//! snippet length.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
-use warpflow::align::{Distance, FeatureMatrix, Precision, SubsequenceSearch};
+use warpflow::align::{locate_snippet, Distance, FeatureMatrix, LocateConfig, SubsequenceSteps};
 use warpflow::encode::{AudioFeatureEncoder, AudioFeatureKind};
 use warpflow::flow::{encode_reference_file, EncodedReference, FOLLOW_FRAMES};
 
@@ -77,18 +79,27 @@ struct Tally {
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (cases_dir, rest) = args.split_first().context(
-        "usage: locate_eval CASES_DIR [FEATURES] [--precision auto|f32|int8] [--query-s 3,5,10] [--every-s 3]",
+        "usage: locate_eval CASES_DIR [FEATURES] [--transposition] [--precision auto|f32|int8] \
+         [--steps slope-limited|symmetric] [--query-s 3,5,10] [--every-s 3]",
     )?;
     let mut features = AudioFeatureKind::LogMelFlux;
-    let mut precision = Precision::Auto;
+    let mut config = LocateConfig::default();
     let mut query_lengths_s = vec![3.0, 5.0, 10.0];
     let mut every_s = 3.0;
+    let mut with_transposition = false;
     let mut rest = rest.iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
             "--precision" => {
                 let value = rest.next().context("--precision needs auto, f32 or int8")?;
-                precision = value.parse().map_err(anyhow::Error::msg)?;
+                config.precision = value.parse().map_err(anyhow::Error::msg)?;
+            }
+            "--steps" => {
+                config.steps = match rest.next().map(String::as_str) {
+                    Some("slope-limited") => SubsequenceSteps::SlopeLimited,
+                    Some("symmetric") => SubsequenceSteps::Symmetric,
+                    other => bail!("--steps {other:?}: expected slope-limited or symmetric"),
+                };
             }
             "--query-s" => {
                 let value = rest.next().context("--query-s needs seconds, comma-separated")?;
@@ -102,11 +113,19 @@ fn main() -> Result<()> {
                 let value = rest.next().context("--every-s needs seconds")?;
                 every_s = value.parse().with_context(|| format!("--every-s '{value}'"))?;
             }
+            "--transposition" => with_transposition = true,
             other => features = other.parse()?,
         }
     }
 
     let mut encoder = AudioFeatureEncoder::new(features, FOLLOW_FRAMES, tch::Device::Cpu)?;
+    if with_transposition {
+        config.transposition = Some(
+            encoder
+                .pitch_layout()
+                .context("--transposition needs chroma or semitone-flux")?,
+        );
+    }
     let mut folders: Vec<PathBuf> = std::fs::read_dir(cases_dir)
         .with_context(|| format!("reading {cases_dir}"))?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
@@ -137,11 +156,13 @@ fn main() -> Result<()> {
     }
     let dim = references.first().context("no cases")?.1.features.dim();
     println!(
-        "{} cases, {} references, {features:?} (d = {dim}), precision {} ({} in use)",
+        "{} cases, {} references, {features} (d = {dim}), precision {} ({} in use), {:?} steps, transposition {}",
         cases.len(),
         references.len(),
-        precision.name(),
-        precision.resolve(dim, Distance::Cosine).name()
+        config.precision.name(),
+        config.precision.resolve(dim, Distance::Cosine).name(),
+        config.steps,
+        if config.transposition.is_some() { "found" } else { "off" },
     );
     println!(
         "| snippet | searched | own reference first | within 0.3 s | within 1 s | median error | search per snippet |"
@@ -171,15 +192,8 @@ fn main() -> Result<()> {
                 let searched = Instant::now();
                 let mut ranked = Vec::new();
                 for (source, reference) in &references {
-                    let mut search = SubsequenceSearch::with_precision(query.clone(), Distance::Cosine, precision)?;
-                    search.push_frames(&reference.features)?;
-                    let best = search.best().context("an empty reference")?;
-                    ranked.push((
-                        f64::from(best.cost) / frames.len() as f64,
-                        source,
-                        best,
-                        &reference.timing,
-                    ));
+                    let best = locate_snippet(&query, &reference.features, &config)?.context("an empty reference")?;
+                    ranked.push((best.cost_per_frame, source, best.span, &reference.timing));
                 }
                 tally.search_s += searched.elapsed().as_secs_f64();
                 ranked.sort_by(|a, b| a.0.total_cmp(&b.0));

@@ -449,6 +449,11 @@ struct LocateArgs {
     /// Seconds of the most recent live audio searched for.
     #[arg(long, default_value_t = 30.0, value_parser = parse_positive_seconds)]
     max_query_s: f64,
+    /// Find the snippet in another key than a reference's too (transposed by some semitones;
+    /// needs --audio-features semitone-flux, the more accurate, or chroma); each match then
+    /// says by how many semitones.
+    #[arg(long)]
+    transposition: bool,
 }
 
 /// Runs the streams' jobs together (across the cluster, when `common` describes one); the
@@ -820,6 +825,7 @@ impl Cli {
                     batching,
                     supervision,
                     max_query_frames: ((args.max_query_s / 0.02).round() as usize).max(1),
+                    transposition: args.transposition,
                     stream: stream.clone(),
                     progress_every_ns: seconds_to_ns(args.common.progress_interval_s),
                     stop,

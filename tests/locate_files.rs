@@ -1,10 +1,21 @@
-//! `warpflow locate`: a live snippet found in the right reference, at the right place.
+//! `warpflow locate`: a live snippet found in the right reference, at the right place, and
+//! with `--transposition` in another key too.
 
 mod common;
 
-use common::{events, melody, of_type, render, warpflow, write_wav, TimeMap};
+use common::{events, melody, of_type, render, warpflow, write_wav, Note, TimeMap};
 
 const RATE_HZ: u32 = 22_050;
+
+/// 6 s of `samples` from `start_s`, with some noise.
+fn snippet_of(samples: &[f32], start_s: f64) -> Vec<f32> {
+    let rate = f64::from(RATE_HZ);
+    samples[(start_s * rate) as usize..((start_s + 6.0) * rate) as usize]
+        .iter()
+        .enumerate()
+        .map(|(i, s)| s + 0.005 * (((i * 7919) % 1000) as f32 / 500.0 - 1.0))
+        .collect()
+}
 
 #[test]
 fn finds_a_snippet_in_the_right_reference_at_the_right_place() {
@@ -24,12 +35,8 @@ fn finds_a_snippet_in_the_right_reference_at_the_right_place() {
         .collect();
     let other = render(&other_notes, &identity(34.0), RATE_HZ, 34.0, 0.0);
     // The snippet: 6 s of the song from 17 s, with some noise.
-    let (start_s, length_s, rate) = (17.0, 6.0, RATE_HZ as f64);
-    let snippet: Vec<f32> = song[(start_s * rate) as usize..((start_s + length_s) * rate) as usize]
-        .iter()
-        .enumerate()
-        .map(|(i, s)| s + 0.005 * (((i * 7919) % 1000) as f32 / 500.0 - 1.0))
-        .collect();
+    let start_s = 17.0;
+    let snippet = snippet_of(&song, start_s);
     let (song_wav, other_wav, snippet_wav) = (
         dir.path().join("song.wav"),
         dir.path().join("other.wav"),
@@ -73,4 +80,88 @@ fn finds_a_snippet_in_the_right_reference_at_the_right_place() {
         "found at {ref_start_s} s"
     );
     assert!(best["cost"].as_f64() < matches[1]["cost"].as_f64());
+}
+
+#[test]
+fn finds_a_snippet_played_in_another_key_and_tells_the_key() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let identity = TimeMap {
+        points: vec![(0.0, 0.0), (30.0, 30.0)],
+    };
+    let notes = melody(30.0);
+    let song = render(&notes, &identity, RATE_HZ, 30.0, 0.0);
+    // The same song two semitones lower.
+    let lower: Vec<_> = notes.iter().map(|n| Note { midi: n.midi - 2, ..*n }).collect();
+    let start_s = 11.0;
+    let snippet = snippet_of(&render(&lower, &identity, RATE_HZ, 30.0, 0.0), start_s);
+    let other: Vec<_> = melody(34.0)
+        .into_iter()
+        .skip(7)
+        .map(|mut n| {
+            n.midi = 52 + ((u32::from(n.midi) * 7 + 3) % 28) as u8;
+            n
+        })
+        .collect();
+    let other = render(&other, &identity, RATE_HZ, 30.0, 0.0);
+    let paths = ["song.wav", "other.wav", "snippet.wav"].map(|name| dir.path().join(name));
+    for (path, samples) in paths.iter().zip([&song, &other, &snippet]) {
+        write_wav(path, RATE_HZ, samples);
+    }
+    let [song_wav, other_wav, snippet_wav] = paths.map(|p| p.to_str().unwrap_or_default().to_owned());
+    let locate = |extra: &[&str]| {
+        let mut args = vec![
+            "locate",
+            "--reference",
+            &other_wav,
+            "--reference",
+            &song_wav,
+            "--live",
+            &snippet_wav,
+            "--pace",
+            "fast",
+            "--audio-features",
+            "semitone-flux",
+        ];
+        args.extend_from_slice(extra);
+        warpflow(&args)
+    };
+    let output = locate(&["--transposition"]);
+    assert!(
+        output.status.success(),
+        "locate failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let events = events(&output);
+    let matches = of_type(&events, "match");
+    let best = matches[0];
+    let ref_start_s = best["ref_start_ns"].as_f64().unwrap_or(f64::NAN) / 1e9;
+    let live_start_s = best["live_start_ns"].as_f64().unwrap_or(f64::NAN) / 1e9;
+    println!(
+        "found in {} at {ref_start_s:.3} s (truth {:.3} s), {} semitones, cost {} vs {}",
+        best["reference"],
+        start_s + live_start_s,
+        best["semitones"],
+        best["cost"],
+        matches[1]["cost"]
+    );
+    assert_eq!(best["reference"], "song");
+    assert_eq!(best["semitones"], -2, "the snippet is two semitones below: {best}");
+    assert!(
+        (ref_start_s - (start_s + live_start_s)).abs() < 0.1,
+        "found at {ref_start_s} s"
+    );
+    // Features without a pitch layout cannot undo a key: the run says so.
+    let refused = warpflow(&[
+        "locate",
+        "--reference",
+        &song_wav,
+        "--live",
+        &snippet_wav,
+        "--pace",
+        "fast",
+        "--transposition",
+    ]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(stderr.contains("--audio-features logmel-flux"), "{stderr}");
 }

@@ -18,6 +18,7 @@ mod int8_frames;
 mod kernels;
 mod lag;
 mod live_window;
+mod locate;
 mod modalities;
 mod offset_tracker;
 mod oltw;
@@ -40,6 +41,7 @@ pub use features::{FeatureMatrix, SharedValues};
 pub use follower::{FollowStep, Follower, FollowerConfig, GATE_OPENING_FRAMES};
 pub use kernels::KernelSet;
 pub use lag::{AvLagEstimator, LagConfig, LagEstimate};
+pub use locate::{locate_snippet, LocateConfig, SnippetMatch};
 pub use modalities::{Modalities, Modality};
 pub use offset_tracker::{OffsetTracker, OffsetTrackerConfig, TrackedOffset};
 pub use oltw::{
@@ -48,5 +50,5 @@ pub use oltw::{
 pub use precision::{Precision, INT8_FROM_DIM};
 pub use relocate::{RelocationCandidate, Relocator, RelocatorConfig};
 pub use speech_weights::{SpeechWeights, SpeechWindow};
-pub use subsequence::{SubsequenceMatch, SubsequenceSearch};
-pub use transposition::{PitchLayout, TranspositionTracker, TRANSPOSITION_SETTLE_FRAMES};
+pub use subsequence::{SubsequenceMatch, SubsequenceSearch, SubsequenceSteps};
+pub use transposition::{signed_semitones, PitchLayout, TranspositionTracker, TRANSPOSITION_SETTLE_FRAMES};

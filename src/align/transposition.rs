@@ -112,6 +112,17 @@ impl PitchLayout {
     }
 }
 
+/// `semitones` above (0 to 11, as [`TranspositionTracker::semitones`] gives them) told the way
+/// a musician would: up to five above, or up to six below (negative).
+pub fn signed_semitones(semitones: usize) -> i32 {
+    let up = (semitones % PITCH_CLASSES) as i32;
+    if up < PITCH_CLASSES as i32 / 2 {
+        up
+    } else {
+        up - PITCH_CLASSES as i32
+    }
+}
+
 /// Live frames `follow --transposition` hears before its key estimate may leave 0: one second
 /// at a 20 ms hop. The live stream is compared with the stretch of the reference it has been
 /// placed in, so a second of music already shows its key against the same second of the
@@ -312,6 +323,12 @@ mod tests {
             frames.extend_from_slice(&frame);
         }
         frames
+    }
+
+    #[test]
+    fn semitones_are_told_up_to_five_above_or_six_below() {
+        let told: Vec<i32> = (0..12).map(signed_semitones).collect();
+        assert_eq!(told, [0, 1, 2, 3, 4, 5, -6, -5, -4, -3, -2, -1]);
     }
 
     #[test]

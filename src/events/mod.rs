@@ -107,6 +107,10 @@ pub enum EventBody {
         live_end_ns: u64,
         /// Normalised path cost of the match (lower is better).
         cost: f64,
+        /// Semitones the live span sits above the reference (negative: below), where the key
+        /// is estimated (`--transposition`).
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        semitones: Option<i32>,
     },
     /// The watermark moved: nothing before `frontier_ns` will change any more.
     Progress {

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! reference files ─ decode ─ features ───────────────┐ (before the run)
-//! live audio ─ features (log-mel or chroma, 20 ms) ─ locate references (subsequence DTW) ─ write events
+//! live audio ─ features (20 ms) ─ locate references (subsequence DTW, in any key) ─ write events
 //! ```
 
 use std::path::PathBuf;
@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use timely::dataflow::StreamVec;
 
+use crate::align::{AlignError, LocateConfig};
 use crate::config::{Pace, SourceSpec};
 use crate::encode::{AudioFeatureEncoder, AudioFeatureKind, DeviceChoice};
 use crate::engine_metrics::EngineMetrics;
@@ -41,6 +42,9 @@ pub struct LocateJob {
     pub supervision: SupervisionConfig,
     /// Most recent live frames (20 ms each) searched for.
     pub max_query_frames: usize,
+    /// Whether the snippet may be in another key than a reference (features laid out in
+    /// pitch only).
+    pub transposition: bool,
     /// The stream's name in events.
     pub stream: String,
     /// Running time between progress events.
@@ -55,6 +59,18 @@ pub struct LocateJob {
 pub fn run_locate(job: LocateJob, writer: Box<dyn EventWriter + Send>) -> Result<RunSummary, FlowError> {
     let device = job.device.resolve()?;
     let mut encoder = AudioFeatureEncoder::new(job.features, FOLLOW_FRAMES, device)?;
+    let transposition = match (job.transposition, encoder.pitch_layout()) {
+        (false, _) => None,
+        (true, Some(layout)) => Some(layout),
+        (true, None) => {
+            return Err(AlignError::BadParameter {
+                name: "transposition",
+                expected: "features laid out in pitch (--audio-features chroma or semitone-flux)",
+                actual: format!("--audio-features {}", job.features),
+            }
+            .into())
+        }
+    };
     let mut references = Vec::with_capacity(job.references.len());
     for path in &job.references {
         let encoded = encode_reference_file(path, &mut encoder)?;
@@ -67,6 +83,10 @@ pub fn run_locate(job: LocateJob, writer: Box<dyn EventWriter + Send>) -> Result
     let stage = LocateStage {
         references,
         max_query_frames: job.max_query_frames,
+        config: LocateConfig {
+            transposition,
+            ..LocateConfig::default()
+        },
         stream: job.stream.clone(),
     };
     let run = LiveAudioRun {
@@ -87,6 +107,7 @@ pub fn run_locate(job: LocateJob, writer: Box<dyn EventWriter + Send>) -> Result
 struct LocateStage {
     references: Vec<NamedReference>,
     max_query_frames: usize,
+    config: LocateConfig,
     stream: String,
 }
 
@@ -100,8 +121,15 @@ impl FeatureStage for LocateStage {
         let stage = stage.unwrap_or(LocateStage {
             references: Vec::new(),
             max_query_frames: 1,
+            config: LocateConfig::default(),
             stream: String::new(),
         });
-        frames.locate_references(stage.references, stage.max_query_frames, stage.stream, failures.clone())
+        frames.locate_references(
+            stage.references,
+            stage.max_query_frames,
+            stage.config,
+            stage.stream,
+            failures.clone(),
+        )
     }
 }

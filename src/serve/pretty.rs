@@ -87,10 +87,15 @@ fn describe(event: &Event) -> Option<String> {
             reference,
             ref_start_ns,
             cost,
+            semitones,
             ..
         } => {
+            let key = match semitones {
+                Some(up) if *up != 0 => format!(", {up:+} semitones"),
+                _ => String::new(),
+            };
             format!(
-                "{:>8}    {}  matches {reference} at {:.2} s (cost {cost:.3})",
+                "{:>8}    {}  matches {reference} at {:.2} s (cost {cost:.3}{key})",
                 "",
                 event.stream,
                 seconds(*ref_start_ns)

@@ -25,7 +25,7 @@ use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::StreamVec;
 
-use crate::align::{FinalPosition, Follower};
+use crate::align::{signed_semitones, FinalPosition, Follower};
 use crate::config::Cue;
 use crate::engine_metrics::AlignerMetrics;
 use crate::events::EventBody;
@@ -196,13 +196,13 @@ impl<'scope> FollowReference<'scope> for StreamVec<'scope, u64, FeatureFrame> {
                         // (WARPFLOW_LOG=info) when it moves.
                         let semitones = follower.transposition_semitones();
                         if semitones != semitones_told {
-                            if let Some(up) = semitones {
+                            if let Some(up) = semitones.map(signed_semitones) {
                                 tracing::info!(
                                     stream = %stream,
                                     live_ns = frame.time_ns,
                                     "the live stream is estimated {} semitones {} the reference",
-                                    if up < 6 { up } else { 12 - up },
-                                    if up < 6 { "above" } else { "below" }
+                                    up.abs(),
+                                    if up >= 0 { "above" } else { "below" }
                                 );
                             }
                             semitones_told = semitones;
@@ -220,6 +220,7 @@ impl<'scope> FollowReference<'scope> for StreamVec<'scope, u64, FeatureFrame> {
                                 live_start_ns: live_ns(found.live_start),
                                 live_end_ns: live_ns(found.live_end),
                                 cost: f64::from(found.cost_per_frame),
+                                semitones: semitones.map(signed_semitones),
                             };
                             session.give(StreamEvent {
                                 stream: stream.clone(),

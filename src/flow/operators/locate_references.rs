@@ -2,10 +2,9 @@
 //!
 //! The operator keeps the most recent `max_query_frames` feature frames. When its input ends
 //! (the snippet is over, or the run was stopped), it searches every reference for the whole
-//! snippet with an exact subsequence DTW and emits one `match` event per reference, best first.
-//! The search runs in int8 where the frames are wide enough ([`Precision::Auto`]): on the
-//! accuracy harness's cases (`examples/locate_eval.rs`) it finds the same spans as in f32, in
-//! 0.6 of the time.
+//! snippet ([`locate_snippet`]: an exact subsequence DTW, in the reference's key or, where
+//! allowed, in the one the snippet was played in) and emits one `match` event per reference,
+//! best first.
 //! It holds a capability at its input frontier until then, so the matches leave in time order
 //! with everything else.
 
@@ -16,7 +15,7 @@ use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::StreamVec;
 
-use crate::align::{AlignError, Distance, FeatureMatrix, Precision, SubsequenceSearch};
+use crate::align::{locate_snippet, signed_semitones, AlignError, FeatureMatrix, LocateConfig};
 use crate::events::EventBody;
 use crate::flow::operators::ReferenceTiming;
 use crate::flow::{FailureSlot, FeatureFrame, StreamEvent};
@@ -35,7 +34,7 @@ pub struct NamedReference {
 /// Extension trait for locating a stream of live feature frames in references.
 pub trait LocateReferences<'scope> {
     /// Emits, when the input ends, the best match of the latest `max_query_frames` frames in
-    /// each of `references`, best first.
+    /// each of `references`, searched for as `config` says, best first.
     ///
     /// # Examples
     /// ```
@@ -43,7 +42,7 @@ pub trait LocateReferences<'scope> {
     /// use std::sync::atomic::{AtomicUsize, Ordering};
     /// use std::time::Instant;
     /// use timely::dataflow::operators::{Inspect, ToStream};
-    /// use warpflow::align::FeatureMatrix;
+    /// use warpflow::align::{FeatureMatrix, LocateConfig};
     /// use warpflow::flow::{FailureSlot, FeatureFrame};
     /// use warpflow::flow::operators::{LocateReferences, NamedReference, ReferenceTiming};
     ///
@@ -56,7 +55,7 @@ pub trait LocateReferences<'scope> {
     ///     let frames = vec![vec![1.0, 1.0], vec![0.0, 1.0]].into_iter().enumerate()
     ///         .map(|(i, values)| FeatureFrame { time_ns: i as u64 * 20_000_000, values, captured_at: Instant::now() });
     ///     frames.to_stream(scope).container::<Vec<_>>()
-    ///         .locate_references(references, 100, "live0".into(), FailureSlot::default())
+    ///         .locate_references(references, 100, LocateConfig::default(), "live0".into(), FailureSlot::default())
     ///         .inspect(move |_| { counted.fetch_add(1, Ordering::Relaxed); });
     /// });
     /// assert_eq!(matches.load(Ordering::Relaxed), 1);
@@ -65,6 +64,7 @@ pub trait LocateReferences<'scope> {
         self,
         references: Vec<NamedReference>,
         max_query_frames: usize,
+        config: LocateConfig,
         stream: String,
         failures: FailureSlot,
     ) -> StreamVec<'scope, u64, StreamEvent>;
@@ -75,6 +75,7 @@ impl<'scope> LocateReferences<'scope> for StreamVec<'scope, u64, FeatureFrame> {
         self,
         references: Vec<NamedReference>,
         max_query_frames: usize,
+        config: LocateConfig,
         stream: String,
         failures: FailureSlot,
     ) -> StreamVec<'scope, u64, StreamEvent> {
@@ -99,7 +100,7 @@ impl<'scope> LocateReferences<'scope> for StreamVec<'scope, u64, FeatureFrame> {
                     }
                     None => {
                         let Some(cap) = capability.take() else { return };
-                        match locate(&query, &references) {
+                        match locate(&query, &references, &config) {
                             Ok(found) => {
                                 let mut session = output.session(&cap);
                                 for body in found {
@@ -119,28 +120,30 @@ impl<'scope> LocateReferences<'scope> for StreamVec<'scope, u64, FeatureFrame> {
 }
 
 /// The best match of `query` in each reference, as `match` events sorted by cost.
-fn locate(query: &VecDeque<FeatureFrame>, references: &[NamedReference]) -> Result<Vec<EventBody>, AlignError> {
+fn locate(
+    query: &VecDeque<FeatureFrame>,
+    references: &[NamedReference],
+    config: &LocateConfig,
+) -> Result<Vec<EventBody>, AlignError> {
     let (Some(first), Some(last)) = (query.front(), query.back()) else {
         return Ok(Vec::new());
     };
     let dim = first.values.len();
     let rows: Vec<f32> = query.iter().flat_map(|f| f.values.iter().copied()).collect();
-    let query_features = FeatureMatrix::new(dim, rows)?;
+    let snippet = FeatureMatrix::new(dim, rows)?;
     let mut found = Vec::new();
     for reference in references {
-        let mut search = SubsequenceSearch::with_precision(query_features.clone(), Distance::Cosine, Precision::Auto)?;
-        search.push_frames(&reference.features)?;
-        if let Some(best) = search.best() {
-            let cost = f64::from(best.cost) / query.len() as f64;
+        if let Some(best) = locate_snippet(&snippet, &reference.features, config)? {
             found.push((
-                cost,
+                best.cost_per_frame,
                 EventBody::Match {
                     reference: reference.name.clone(),
-                    ref_start_ns: reference.timing.time_ns(best.start),
-                    ref_end_ns: reference.timing.time_ns(best.end),
+                    ref_start_ns: reference.timing.time_ns(best.span.start),
+                    ref_end_ns: reference.timing.time_ns(best.span.end),
                     live_start_ns: first.time_ns,
                     live_end_ns: last.time_ns,
-                    cost,
+                    cost: best.cost_per_frame,
+                    semitones: config.transposition.map(|_| signed_semitones(best.semitones)),
                 },
             ));
         }
