@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The accuracy harness: installs what it needs (the peers of scripts/peers.sh, FluidSynth,
 # espeak-ng, music21 and mido), builds the ground-truth cases once into
-# ~/.cache/warpflow/eval-cases, and scores warpflow, matchmaker and offline DTW on them.
+# ~/.cache/warpflow/eval-cases, scores warpflow, matchmaker and offline DTW on them, and
+# measures `locate` on snippets cut from them (examples/locate_eval.rs).
 # Usage: ./scripts/eval.sh [FEATURES [FOLLOW OPTIONS...]], e.g. ./scripts/eval.sh chroma
 #        ./scripts/eval.sh logmel-flux --lookahead-frames 10
 set -euo pipefail
@@ -26,3 +27,11 @@ fi
 CASES="${WARPFLOW_EVAL_CASES:-$HOME/.cache/warpflow/eval-cases}"
 "$PY" benches/eval/cases.py "$CASES"
 "$PY" benches/eval/run.py "$CASES" "${@:-logmel-flux}"
+# And `locate` on snippets of the same cases, with the same features (and key estimate).
+locate_args=("${1:-logmel-flux}")
+for arg in "$@"; do
+  if [ "$arg" = "--transposition" ]; then
+    locate_args+=(--transposition)
+  fi
+done
+cargo run --quiet --release --example locate_eval -- "$CASES" "${locate_args[@]}"

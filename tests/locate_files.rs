@@ -7,6 +7,25 @@ use common::{events, melody, of_type, render, warpflow, write_wav, Note, TimeMap
 
 const RATE_HZ: u32 = 22_050;
 
+fn identity(length_s: f64) -> TimeMap {
+    TimeMap {
+        points: vec![(0.0, 0.0), (length_s, length_s)],
+    }
+}
+
+/// Another piece, 34 s long: the same kind of melody as `melody`'s, other notes.
+fn other_piece() -> Vec<f32> {
+    let notes: Vec<_> = melody(34.0)
+        .into_iter()
+        .skip(7)
+        .map(|mut n| {
+            n.midi = 52 + ((u32::from(n.midi) * 7 + 3) % 28) as u8;
+            n
+        })
+        .collect();
+    render(&notes, &identity(34.0), RATE_HZ, 34.0, 0.0)
+}
+
 /// 6 s of `samples` from `start_s`, with some noise.
 fn snippet_of(samples: &[f32], start_s: f64) -> Vec<f32> {
     let rate = f64::from(RATE_HZ);
@@ -20,20 +39,8 @@ fn snippet_of(samples: &[f32], start_s: f64) -> Vec<f32> {
 #[test]
 fn finds_a_snippet_in_the_right_reference_at_the_right_place() {
     let dir = tempfile::tempdir().expect("temporary folder");
-    let identity = |s: f64| TimeMap {
-        points: vec![(0.0, 0.0), (s, s)],
-    };
     let song = render(&melody(30.0), &identity(30.0), RATE_HZ, 30.0, 0.0);
-    // Another piece: the same kind of melody, other notes.
-    let other_notes: Vec<_> = melody(34.0)
-        .into_iter()
-        .skip(7)
-        .map(|mut n| {
-            n.midi = 52 + ((u32::from(n.midi) * 7 + 3) % 28) as u8;
-            n
-        })
-        .collect();
-    let other = render(&other_notes, &identity(34.0), RATE_HZ, 34.0, 0.0);
+    let other = other_piece();
     // The snippet: 6 s of the song from 17 s, with some noise.
     let start_s = 17.0;
     let snippet = snippet_of(&song, start_s);
@@ -85,24 +92,13 @@ fn finds_a_snippet_in_the_right_reference_at_the_right_place() {
 #[test]
 fn finds_a_snippet_played_in_another_key_and_tells_the_key() {
     let dir = tempfile::tempdir().expect("temporary folder");
-    let identity = TimeMap {
-        points: vec![(0.0, 0.0), (30.0, 30.0)],
-    };
     let notes = melody(30.0);
-    let song = render(&notes, &identity, RATE_HZ, 30.0, 0.0);
+    let song = render(&notes, &identity(30.0), RATE_HZ, 30.0, 0.0);
     // The same song two semitones lower.
     let lower: Vec<_> = notes.iter().map(|n| Note { midi: n.midi - 2, ..*n }).collect();
     let start_s = 11.0;
-    let snippet = snippet_of(&render(&lower, &identity, RATE_HZ, 30.0, 0.0), start_s);
-    let other: Vec<_> = melody(34.0)
-        .into_iter()
-        .skip(7)
-        .map(|mut n| {
-            n.midi = 52 + ((u32::from(n.midi) * 7 + 3) % 28) as u8;
-            n
-        })
-        .collect();
-    let other = render(&other, &identity, RATE_HZ, 30.0, 0.0);
+    let snippet = snippet_of(&render(&lower, &identity(30.0), RATE_HZ, 30.0, 0.0), start_s);
+    let other = other_piece();
     let paths = ["song.wav", "other.wav", "snippet.wav"].map(|name| dir.path().join(name));
     for (path, samples) in paths.iter().zip([&song, &other, &snippet]) {
         write_wav(path, RATE_HZ, samples);
