@@ -267,8 +267,14 @@ impl Relocator {
         let tracked_at_query_end = tracked_ref.saturating_sub(live_index - scan.query_end_live);
         let local_start = tracked_at_query_end.saturating_sub(2 * m) / group;
         let local_end = (tracked_at_query_end + m / 2).min(last_ref) / group;
-        let mut local =
-            SubsequenceSearch::with_steps(scan.query, self.config.distance, Precision::F32, self.config.steps)?;
+        // In the scan's precision and steps, so that the two costs are of one kind (measured:
+        // the evaluation relocates at the same frames as with this search in f32).
+        let mut local = SubsequenceSearch::with_steps(
+            scan.query,
+            self.config.distance,
+            self.config.precision,
+            self.config.steps,
+        )?;
         self.scan_pooled(&mut local, local_start..local_end + 1)?;
         let local_cost = local.best().map_or(f32::INFINITY, |b| b.cost);
         // A match no better than the tracked one, or at the tracked place, is no relocation.
