@@ -3,6 +3,8 @@
 
 mod common;
 
+use serde_json::Value;
+
 use common::{events, melody, of_type, render, warpflow, write_wav, Note, TimeMap};
 
 const RATE_HZ: u32 = 22_050;
@@ -24,6 +26,24 @@ fn other_piece() -> Vec<f32> {
         })
         .collect();
     render(&notes, &identity(34.0), RATE_HZ, 34.0, 0.0)
+}
+
+/// The `match` events of `warpflow ARGS`, which must succeed, best first.
+fn located(args: &[&str]) -> Vec<Value> {
+    let output = warpflow(args);
+    assert!(
+        output.status.success(),
+        "locate failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    of_type(&events(&output), "match").into_iter().cloned().collect()
+}
+
+/// Where `found` starts in its reference, and where the snippet it matched starts in the
+/// recording it was cut from at `cut_s`, in seconds.
+fn starts_s(found: &Value, cut_s: f64) -> (f64, f64) {
+    let seconds = |field: &str| found[field].as_f64().unwrap_or(f64::NAN) / 1e9;
+    (seconds("ref_start_ns"), cut_s + seconds("live_start_ns"))
 }
 
 /// 6 s of `samples` from `start_s`, with some noise.
@@ -53,7 +73,7 @@ fn finds_a_snippet_in_the_right_reference_at_the_right_place() {
     write_wav(&other_wav, RATE_HZ, &other);
     write_wav(&snippet_wav, RATE_HZ, &snippet);
 
-    let output = warpflow(&[
+    let matches = located(&[
         "locate",
         "--reference",
         other_wav.to_str().unwrap_or_default(),
@@ -64,28 +84,15 @@ fn finds_a_snippet_in_the_right_reference_at_the_right_place() {
         "--pace",
         "fast",
     ]);
-    assert!(
-        output.status.success(),
-        "locate failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let events = events(&output);
-    let matches = of_type(&events, "match");
     assert_eq!(matches.len(), 2, "one match per reference: {matches:?}");
-    let best = matches[0];
+    let best = &matches[0];
     assert_eq!(best["reference"], "song");
-    let ref_start_s = best["ref_start_ns"].as_f64().unwrap_or(f64::NAN) / 1e9;
-    let live_start_s = best["live_start_ns"].as_f64().unwrap_or(f64::NAN) / 1e9;
+    let (found_s, truth_s) = starts_s(best, start_s);
     println!(
-        "snippet found at {ref_start_s:.3} s of the song (truth {:.3} s), cost {} vs {}",
-        start_s + live_start_s,
-        best["cost"],
-        matches[1]["cost"]
+        "snippet found at {found_s:.3} s of the song (truth {truth_s:.3} s), cost {} vs {}",
+        best["cost"], matches[1]["cost"]
     );
-    assert!(
-        (ref_start_s - (start_s + live_start_s)).abs() < 0.1,
-        "found at {ref_start_s} s"
-    );
+    assert!((found_s - truth_s).abs() < 0.1, "found at {found_s} s");
     assert!(best["cost"].as_f64() < matches[1]["cost"].as_f64());
 }
 
@@ -104,48 +111,29 @@ fn finds_a_snippet_played_in_another_key_and_tells_the_key() {
         write_wav(path, RATE_HZ, samples);
     }
     let [song_wav, other_wav, snippet_wav] = paths.map(|p| p.to_str().unwrap_or_default().to_owned());
-    let locate = |extra: &[&str]| {
-        let mut args = vec![
-            "locate",
-            "--reference",
-            &other_wav,
-            "--reference",
-            &song_wav,
-            "--live",
-            &snippet_wav,
-            "--pace",
-            "fast",
-            "--audio-features",
-            "semitone-flux",
-        ];
-        args.extend_from_slice(extra);
-        warpflow(&args)
-    };
-    let output = locate(&["--transposition"]);
-    assert!(
-        output.status.success(),
-        "locate failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let events = events(&output);
-    let matches = of_type(&events, "match");
-    let best = matches[0];
-    let ref_start_s = best["ref_start_ns"].as_f64().unwrap_or(f64::NAN) / 1e9;
-    let live_start_s = best["live_start_ns"].as_f64().unwrap_or(f64::NAN) / 1e9;
+    let matches = located(&[
+        "locate",
+        "--reference",
+        &other_wav,
+        "--reference",
+        &song_wav,
+        "--live",
+        &snippet_wav,
+        "--pace",
+        "fast",
+        "--audio-features",
+        "semitone-flux",
+        "--transposition",
+    ]);
+    let best = &matches[0];
+    let (found_s, truth_s) = starts_s(best, start_s);
     println!(
-        "found in {} at {ref_start_s:.3} s (truth {:.3} s), {} semitones, cost {} vs {}",
-        best["reference"],
-        start_s + live_start_s,
-        best["semitones"],
-        best["cost"],
-        matches[1]["cost"]
+        "found in {} at {found_s:.3} s (truth {truth_s:.3} s), {} semitones, cost {} vs {}",
+        best["reference"], best["semitones"], best["cost"], matches[1]["cost"]
     );
     assert_eq!(best["reference"], "song");
     assert_eq!(best["semitones"], -2, "the snippet is two semitones below: {best}");
-    assert!(
-        (ref_start_s - (start_s + live_start_s)).abs() < 0.1,
-        "found at {ref_start_s} s"
-    );
+    assert!((found_s - truth_s).abs() < 0.1, "found at {found_s} s");
     // Features without a pitch layout cannot undo a key: the run says so.
     let refused = warpflow(&[
         "locate",
