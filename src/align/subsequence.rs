@@ -76,15 +76,9 @@ pub struct SubsequenceSearch {
 }
 
 impl SubsequenceSearch {
-    /// A search for `query` (at least one frame), in f32.
+    /// A search for `query` (at least one frame) along symmetric steps, in f32.
     pub fn new(query: FeatureMatrix, distance: Distance) -> Result<Self, AlignError> {
-        Self::with_precision(query, distance, Precision::F32)
-    }
-
-    /// A search for `query` (at least one frame) whose distances are computed in `precision`
-    /// (int8 for cosine only).
-    pub fn with_precision(query: FeatureMatrix, distance: Distance, precision: Precision) -> Result<Self, AlignError> {
-        Self::with_steps(query, distance, precision, SubsequenceSteps::Symmetric)
+        Self::with_steps(query, distance, Precision::F32, SubsequenceSteps::Symmetric)
     }
 
     /// A search for `query` (at least one frame) along paths of `steps`, whose distances are
@@ -340,7 +334,9 @@ mod tests {
         ) {
             let query = FeatureMatrix::new(dim, values[..query_len * dim].to_vec()).unwrap();
             let stream = FeatureMatrix::new(dim, values[values.len() - stream_len * dim..].to_vec()).unwrap();
-            let mut search = SubsequenceSearch::with_precision(query.clone(), Distance::Cosine, Precision::Int8).unwrap();
+            let mut search =
+                SubsequenceSearch::with_steps(query.clone(), Distance::Cosine, Precision::Int8, SubsequenceSteps::Symmetric)
+                    .unwrap();
             search.push_frames(&stream).unwrap();
             let found = search.best().unwrap();
             let (query, stream) = (quantised_as_f32(&query), quantised_as_f32(&stream));
@@ -443,7 +439,7 @@ mod tests {
     fn int8_needs_cosine() {
         let query = FeatureMatrix::new(2, vec![1.0, 0.0]).unwrap();
         assert!(matches!(
-            SubsequenceSearch::with_precision(query, Distance::Euclidean, Precision::Int8),
+            SubsequenceSearch::with_steps(query, Distance::Euclidean, Precision::Int8, SubsequenceSteps::Symmetric),
             Err(AlignError::BadParameter { name: "precision", .. })
         ));
     }
