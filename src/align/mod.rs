@@ -1,5 +1,6 @@
 //! Alignment algorithms: online time warping (with provisional and final positions), relocation
-//! by streaming subsequence DTW, exact DTW, the A/V lag estimator and offset tracker, costs over
+//! by streaming subsequence DTW, exact DTW, the A/V lag estimators (flashes and beeps, and the
+//! region of the picture that follows the sound) and offset tracker, costs over
 //! several modalities, transposition for chroma, and the distance kernels they share (`kernels`,
 //! with AVX2 versions chosen at run time).
 //!
@@ -23,6 +24,7 @@ mod modalities;
 mod offset_tracker;
 mod oltw;
 mod precision;
+mod region_lag;
 mod relocate;
 mod speech_weights;
 mod subsequence;
@@ -48,6 +50,7 @@ pub use oltw::{
     FinalPosition, Normalisation, OltwConfig, OnlineTimeWarper, StepWeights, TrackedPosition, SPREAD_LAG_FRAMES,
 };
 pub use precision::{Precision, INT8_FROM_DIM};
+pub use region_lag::{BlockGrid, NormalisedBox, RegionEstimate, RegionLagConfig, RegionLagEstimator};
 pub use relocate::{RelocationCandidate, Relocator, RelocatorConfig};
 pub use speech_weights::{SpeechWeights, SpeechWindow};
 pub use subsequence::{SubsequenceMatch, SubsequenceSearch, SubsequenceSteps};
