@@ -6,7 +6,7 @@
 
 use anyhow::{Context, Result};
 
-use warpflow::align::{LagConfig, OffsetTrackerConfig};
+use warpflow::align::{LagConfig, OffsetTrackerConfig, RegionLagConfig};
 use warpflow::config::{Pace, SourceSpec, TestPatternParams};
 use warpflow::encode::DeviceChoice;
 use warpflow::flow::operators::Batching;
@@ -32,6 +32,7 @@ fn main() -> Result<()> {
         stream: "pattern".into(),
         captured_by: None,
         lag: LagConfig::default(),
+        region: RegionLagConfig::default(),
         tracker: OffsetTrackerConfig::default(),
         emit_every_ns: 500_000_000,
         progress_every_ns: 1_000_000_000,

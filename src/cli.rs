@@ -7,7 +7,8 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use warpflow::align::{
-    FollowerConfig, LagConfig, OffsetTrackerConfig, OltwConfig, RelocatorConfig, TRANSPOSITION_SETTLE_FRAMES,
+    FollowerConfig, LagConfig, OffsetTrackerConfig, OltwConfig, RegionLagConfig, RelocatorConfig,
+    TRANSPOSITION_SETTLE_FRAMES,
 };
 use warpflow::config::{load_cues, ConfigError, Cue, Pace, PipelineFile, PipelineStream, SourceSpec};
 use warpflow::encode::{AudioFeatureKind, DeviceChoice, SampleFormat, VideoFeature};
@@ -317,8 +318,10 @@ impl CommonArgs {
 struct SyncArgs {
     #[command(flatten)]
     common: CommonArgs,
-    /// Largest A/V offset searched, in ms (either sign).
-    #[arg(long, default_value_t = 500)]
+    /// Largest A/V offset searched, in ms (either sign); ±1 s covers what broadcast lip-sync
+    /// checks look for. Flash-and-beep patterns, which repeat every second, are searched within
+    /// half that period at most.
+    #[arg(long, default_value_t = 1000)]
     max_lag_ms: u64,
     /// Seconds of video each estimate looks at.
     #[arg(long, default_value_t = 4.0, value_parser = parse_positive_seconds)]
@@ -653,10 +656,14 @@ impl Cli {
                     captured_by: first.captured_by,
                     speech_model: args.speech_model,
                     lag: LagConfig {
-                        max_lag_ns: args.max_lag_ms * 1_000_000,
+                        max_lag_ns: (args.max_lag_ms * 1_000_000).min(LagConfig::default().max_lag_ns),
                         window_ns: seconds_to_ns(args.window_s),
                         non_speech_weight: args.non_speech_weight,
                         ..LagConfig::default()
+                    },
+                    region: RegionLagConfig {
+                        max_lag_ns: args.max_lag_ms * 1_000_000,
+                        ..RegionLagConfig::default()
                     },
                     tracker: OffsetTrackerConfig::default(),
                     emit_every_ns: args.emit_interval_ms.max(1) * 1_000_000,

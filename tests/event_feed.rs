@@ -111,7 +111,7 @@ async fn clients_filter_resume_and_need_the_token() {
         "warpflow_event_latency_seconds_count{stream=\"live0\",type=\"offset\"}",
         "warpflow_aligner_step_seconds_count{stream=\"live0\"}",
         "warpflow_encoder_batch_seconds_count{stream=\"shared\",stage=\"OnsetBands\"}",
-        "warpflow_encoder_batch_records_count{stream=\"live0\",stage=\"BrightnessChange\"}",
+        "warpflow_encoder_batch_records_count{stream=\"live0\",stage=\"PictureChange\"}",
     ] {
         let count: u64 = metrics
             .lines()

@@ -24,7 +24,8 @@ use super::AlignError;
 /// Settings of the lag estimator.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LagConfig {
-    /// Largest |offset| searched.
+    /// Largest |offset| searched. Flash-and-beep patterns repeat, usually every second, and an
+    /// offset beyond half the period reads as one the other way: hence 500 ms by default.
     pub max_lag_ns: u64,
     /// Length of the video span each estimate looks at.
     pub window_ns: u64,

@@ -8,6 +8,7 @@
 //! so it can be tested, fuzzed and benchmarked alone. Its inputs are feature vectors (`&[f32]`)
 //! and envelope samples with times in nanoseconds; its outputs are positions and offsets.
 
+mod av_sync;
 mod cache_aligned;
 mod distance;
 mod dtw;
@@ -32,6 +33,7 @@ mod subsequence;
 mod test_sequences;
 mod transposition;
 
+pub use av_sync::{AvSyncEstimator, SyncEstimate};
 pub use distance::{
     cosine_distance, dot, euclidean_distance, inverse_norm, manhattan_distance, norm, squared_euclidean_distance,
     Distance,

@@ -6,8 +6,14 @@
 //! from the prediction (beyond `gate_sigmas` standard deviations) is set aside as an outlier;
 //! several in a row mean the offset really changed (a re-cut, a new source) and the filter
 //! starts over from the newest. The track is *locked* once the offset's standard deviation is
-//! below `lock_std_ms` after at least `lock_min_estimates` estimates; the time from the first
+//! below `lock_std_ms` after at least `lock_min_estimates` estimates as sure as
+//! `lock_min_confidence`, and while the newest estimate is that sure; the time from the first
 //! estimate to the first locked one is the time-to-lock (the run summary reports it).
+//!
+//! An estimate below `track_min_confidence` is too unsure to move the track: the track is
+//! carried to its time unchanged, and where there is no track yet the estimate is passed on as
+//! it is, unlocked. So chance correlations (another person's speech over a face) neither lock
+//! nor drag a track that sure estimates made.
 
 use super::AlignError;
 
@@ -28,6 +34,10 @@ pub struct OffsetTrackerConfig {
     pub lock_std_ms: f64,
     /// Estimates needed before the track can lock.
     pub lock_min_estimates: u32,
+    /// Confidence an estimate needs to count towards lock, and the newest one to keep it.
+    pub lock_min_confidence: f64,
+    /// Confidence below which an estimate does not move the track at all.
+    pub track_min_confidence: f64,
 }
 
 impl Default for OffsetTrackerConfig {
@@ -40,6 +50,8 @@ impl Default for OffsetTrackerConfig {
             outliers_to_reset: 3,
             lock_std_ms: 4.0,
             lock_min_estimates: 3,
+            lock_min_confidence: 0.5,
+            track_min_confidence: 0.1,
         }
     }
 }
@@ -59,6 +71,18 @@ impl OffsetTrackerConfig {
                 return Err(AlignError::BadParameter {
                     name,
                     expected: "finite and above 0",
+                    actual: value.to_string(),
+                });
+            }
+        }
+        for (name, value) in [
+            ("lock_min_confidence", self.lock_min_confidence),
+            ("track_min_confidence", self.track_min_confidence),
+        ] {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(AlignError::BadParameter {
+                    name,
+                    expected: "between 0 and 1",
                     actual: value.to_string(),
                 });
             }
@@ -90,6 +114,7 @@ pub struct OffsetTracker {
     config: OffsetTrackerConfig,
     /// (time s, offset ms, drift ms/s, covariance [[oo, od], [od, dd]])
     state: Option<(f64, f64, f64, [[f64; 2]; 2])>,
+    /// Estimates in the track as sure as `lock_min_confidence`.
     estimates: u32,
     outliers_in_a_row: u32,
 }
@@ -125,13 +150,17 @@ impl OffsetTracker {
     /// Takes a raw estimate that holds at `time_ns` (for an estimate over a window, its centre)
     /// with `confidence` in [0, 1].
     pub fn update(&mut self, time_ns: u64, raw_offset_ns: i64, confidence: f64) -> TrackedOffset {
+        if confidence < self.config.track_min_confidence {
+            return self.carried_to(time_ns, raw_offset_ns);
+        }
+        let sure = confidence >= self.config.lock_min_confidence;
         let time_s = time_ns as f64 / 1e9;
         let measured_ms = raw_offset_ns as f64 / 1e6;
         let measurement_var = (self.config.measurement_std_ms / confidence.clamp(0.05, 1.0)).powi(2);
 
         let mut outlier = false;
         match self.state {
-            None => self.restart(time_s, measured_ms, measurement_var),
+            None => self.restart(time_s, measured_ms, measurement_var, sure),
             Some((last_s, offset, drift, p)) => {
                 let dt = (time_s - last_s).max(0.0);
                 // Predict with the constant-drift model.
@@ -147,7 +176,7 @@ impl OffsetTracker {
                     outlier = true;
                     self.outliers_in_a_row += 1;
                     if self.outliers_in_a_row >= self.config.outliers_to_reset {
-                        self.restart(time_s, measured_ms, measurement_var);
+                        self.restart(time_s, measured_ms, measurement_var, sure);
                     } else {
                         self.state = Some((time_s, predicted, drift, [[p00, p01], [p01, p11]]));
                     }
@@ -156,7 +185,7 @@ impl OffsetTracker {
                     let (k0, k1) = (p00 / innovation_var, p01 / innovation_var);
                     let covariance = [[(1.0 - k0) * p00, (1.0 - k0) * p01], [(1.0 - k0) * p01, p11 - k1 * p01]];
                     self.state = Some((time_s, predicted + k0 * innovation, drift + k1 * innovation, covariance));
-                    self.estimates += 1;
+                    self.estimates += u32::from(sure);
                 }
             }
         }
@@ -164,7 +193,7 @@ impl OffsetTracker {
             self.state
                 .unwrap_or((time_s, measured_ms, 0.0, [[measurement_var, 0.0], [0.0, 0.0]]));
         let std_ms = p[0][0].max(0.0).sqrt();
-        let locked = self.estimates >= self.config.lock_min_estimates && std_ms < self.config.lock_std_ms;
+        let locked = sure && self.estimates >= self.config.lock_min_estimates && std_ms < self.config.lock_std_ms;
 
         TrackedOffset {
             time_ns,
@@ -176,7 +205,27 @@ impl OffsetTracker {
         }
     }
 
-    fn restart(&mut self, time_s: f64, measured_ms: f64, measurement_var: f64) {
+    /// The track as it stands, carried to `time_ns` by its drift (never locked: the newest
+    /// estimate was unsure); with no track, `raw_offset_ns` itself.
+    fn carried_to(&self, time_ns: u64, raw_offset_ns: i64) -> TrackedOffset {
+        let (offset_ns, drift_ppm, std_ns) = match self.state {
+            Some((last_s, offset, drift, p)) => {
+                let dt = (time_ns as f64 / 1e9 - last_s).max(0.0);
+                ((offset + drift * dt) * 1e6, drift * 1e3, p[0][0].max(0.0).sqrt() * 1e6)
+            }
+            None => (raw_offset_ns as f64, 0.0, f64::INFINITY),
+        };
+        TrackedOffset {
+            time_ns,
+            offset_ns: offset_ns.round() as i64,
+            drift_ppm,
+            std_ns,
+            locked: false,
+            outlier: false,
+        }
+    }
+
+    fn restart(&mut self, time_s: f64, measured_ms: f64, measurement_var: f64, sure: bool) {
         let initial_drift_var = 1.0; // (1 ms/s)²: drift unknown up to 1000 ppm
         self.state = Some((
             time_s,
@@ -184,7 +233,7 @@ impl OffsetTracker {
             0.0,
             [[measurement_var, 0.0], [0.0, initial_drift_var]],
         ));
-        self.estimates = 1;
+        self.estimates = u32::from(sure);
         self.outliers_in_a_row = 0;
     }
 }
@@ -242,6 +291,26 @@ mod tests {
             "offset {} vs {truth}",
             last.offset_ns
         );
+    }
+
+    #[test]
+    fn unsure_estimates_never_lock_and_too_unsure_ones_leave_the_track_alone() {
+        let mut tracker = OffsetTracker::new(OffsetTrackerConfig::default()).unwrap();
+        let first = tracker.update(0, 70 * MS, 0.05);
+        assert_eq!((first.offset_ns, first.locked), (70 * MS, false));
+        for i in 1..20u64 {
+            let tracked = tracker.update(i * 500_000_000, 40 * MS, 0.3);
+            assert!(!tracked.locked, "locked on confidence 0.3");
+        }
+        let before = tracker.update(10_000_000_000, 40 * MS, 0.3).offset_ns;
+        let unsure = tracker.update(10_500_000_000, -300 * MS, 0.01);
+        assert!(!unsure.locked);
+        assert!((unsure.offset_ns - before).abs() < MS, "moved to {}", unsure.offset_ns);
+        for i in 0..6u64 {
+            tracker.update(11_000_000_000 + i * 500_000_000, 40 * MS, 0.9);
+        }
+        assert!(tracker.update(14_000_000_000, 40 * MS, 0.9).locked);
+        assert!(!tracker.update(14_500_000_000, 40 * MS, 0.2).locked);
     }
 
     #[test]

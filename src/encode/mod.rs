@@ -20,11 +20,11 @@ mod mel;
 mod model;
 mod model_contract;
 mod onset;
+mod picture_change;
 mod reference_file;
 mod semitone;
 mod spectral;
 mod spectrum;
-mod video;
 mod video_encoder;
 mod video_features;
 
@@ -39,9 +39,9 @@ pub use mapped_file::MappedFile;
 pub use model::{ModelSettings, TorchScriptEncoder};
 pub use model_contract::{ChannelOrder, ModelContract};
 pub use onset::{OnsetEnvelope, SpectralFlux};
+pub use picture_change::{FrameSize, PictureChange};
 pub use reference_file::{ReferenceFile, ReferenceFileError, SampleFormat};
 pub use spectral::{SpectralEncoder, SpectralFeature};
-pub use video::BrightnessChange;
 pub use video_encoder::{VideoEncoder, VideoModel};
 pub use video_features::{PixelLayout, VideoFeature, VideoFeatureEncoder, VideoFrameFormat};
 

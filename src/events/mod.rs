@@ -80,6 +80,11 @@ pub enum EventBody {
         confidence: f64,
         /// The offset against ITU-R BT.1359.
         band: SyncBand,
+        /// Where in the picture the sound is made, `[x, y, width, height]` in fractions of the
+        /// picture from its top left, when the estimate rests on the part of the picture that
+        /// follows the sound (absent for flashes and beeps, which fill the picture).
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        region: Option<[f64; 4]>,
         /// False while later input could still change this estimate.
         #[serde(rename = "final")]
         is_final: bool,
@@ -181,10 +186,12 @@ mod tests {
                 locked: true,
                 confidence: 0.88,
                 band: SyncBand::from_offset_ns(-80_000_000),
+                region: Some([0.375, 0.5, 0.25, 0.125]),
                 is_final: true,
             },
         };
         let json: serde_json::Value = serde_json::from_str(&event.to_json_line()).unwrap();
+        assert_eq!(json["region"], serde_json::json!([0.375, 0.5, 0.25, 0.125]));
         assert_eq!(json["v"], 1);
         assert_eq!(json["type"], "offset");
         assert_eq!(json["stream"], "live0");

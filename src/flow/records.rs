@@ -8,7 +8,7 @@ use crate::align::SpeechWindow;
 use crate::events::EventBody;
 use crate::media::{AudioChunk, VideoFrame};
 
-/// One value of an event envelope (audio onsets or video changes) at a point in time.
+/// One value of an audio envelope (onset strength or level) at a point in time.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EnvelopeSample {
     /// Running time the value belongs to.
@@ -19,11 +19,26 @@ pub struct EnvelopeSample {
     pub captured_at: Instant,
 }
 
+/// What `sync` reads from one picture.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PictureSample {
+    /// Running time of the frame.
+    pub time_ns: u64,
+    /// How much the picture brightened since the previous frame (luma in [0, 1]).
+    pub rise: f32,
+    /// The mean brightness of each block of the picture's grid, row by row.
+    pub blocks: Vec<f32>,
+    /// When the frame was captured.
+    pub captured_at: Instant,
+}
+
 /// What the audio side of `sync` gives the offset estimator.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum AudioEvidence {
     /// A sample of the onset envelope.
     Onset(EnvelopeSample),
+    /// The level of one hop of audio, in natural-log power.
+    Level(EnvelopeSample),
     /// The probability of speech over a span, from a voice-activity model.
     Speech(SpeechWindow),
     /// The source came back after an outage at this time: estimates start afresh there.

@@ -3,10 +3,10 @@
 //! to itself, or what follows a shared encoder (the flux of a stream's log-mel bands).
 
 use crate::align::SpeechWindow;
-use crate::encode::{AudioEncoder, AudioFramer, BrightnessChange, SpectralFlux};
+use crate::encode::{AudioEncoder, AudioFramer, FrameSize, PictureChange, SpectralFlux};
 use crate::media::{AudioChunk, VideoFrame};
 
-use super::{AudioEvidence, EnvelopeSample, FeatureFrame, FlowError};
+use super::{AudioEvidence, EnvelopeSample, FeatureFrame, FlowError, PictureSample};
 
 /// A voice-activity model (one probability of speech per window) and its framing.
 #[derive(Debug)]
@@ -70,34 +70,75 @@ pub(crate) fn speech_stage(
     }
 }
 
-/// Greyscale frames → video change envelope samples (one per frame).
-pub(crate) fn video_change_stage(
-    mut change: BrightnessChange,
-) -> impl FnMut(&mut Vec<VideoFrame>, &mut Vec<EnvelopeSample>) -> Result<(), FlowError> {
-    let (mut pixels, mut values) = (Vec::new(), Vec::new());
+/// Audio chunks → the level of each window of `framer` (its centre's time), in natural-log
+/// power: `ln(mean(x²))`, with silence at a floor far below any microphone's hiss.
+pub(crate) fn level_stage(
+    mut framer: AudioFramer,
+) -> impl FnMut(&mut Vec<AudioChunk>, &mut Vec<AudioEvidence>) -> Result<(), FlowError> {
+    /// Mean square of digital silence, so that its log stays finite (-120 dB).
+    const SILENCE: f64 = 1e-12;
+    let (mut windows, mut window_times) = (Vec::new(), Vec::new());
+    let frame_len = framer.params().frame_len.max(1);
+    move |chunks, out| {
+        windows.clear();
+        window_times.clear();
+        let mut captured = Vec::new();
+        for chunk in chunks.drain(..) {
+            let before = window_times.len();
+            framer.push(chunk.pts_ns, &chunk.samples, &mut windows, &mut window_times);
+            captured.extend(std::iter::repeat_n(chunk.captured_at, window_times.len() - before));
+        }
+        out.extend(windows.chunks_exact(frame_len).zip(&window_times).zip(captured).map(
+            |((window, &time_ns), captured_at)| {
+                let mean_square = window.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>() / frame_len as f64;
+                AudioEvidence::Level(EnvelopeSample {
+                    time_ns,
+                    value: (mean_square + SILENCE).ln() as f32,
+                    captured_at,
+                })
+            },
+        ));
+        Ok(())
+    }
+}
+
+/// Greyscale frames → one [`PictureSample`] per frame: its brightening and its block
+/// brightness.
+pub(crate) fn picture_stage(
+    mut change: PictureChange,
+) -> impl FnMut(&mut Vec<VideoFrame>, &mut Vec<PictureSample>) -> Result<(), FlowError> {
+    let (mut pixels, mut rise, mut blocks) = (Vec::new(), Vec::new(), Vec::new());
     move |frames, out| {
         frames.sort_by_key(|f| f.pts_ns);
         // Frames of one size go through the encoder together; a size change starts a new run.
         let mut start = 0;
         while start < frames.len() {
-            let size = frames[start].pixels.len();
+            let (width, height) = (frames[start].width, frames[start].height);
             let end = frames[start..]
                 .iter()
-                .position(|f| f.pixels.len() != size)
+                .position(|f| (f.width, f.height) != (width, height))
                 .map_or(frames.len(), |p| start + p);
             pixels.clear();
-            values.clear();
+            rise.clear();
+            blocks.clear();
             for frame in &frames[start..end] {
                 pixels.extend_from_slice(&frame.pixels);
             }
-            change.encode(&pixels, size, &mut values)?;
+            let size = FrameSize {
+                width: width as usize,
+                height: height as usize,
+            };
+            change.encode(&pixels, size, &mut rise, &mut blocks)?;
+            let per_frame = change.blocks().max(1);
             out.extend(
                 frames[start..end]
                     .iter()
-                    .zip(&values)
-                    .map(|(f, &value)| EnvelopeSample {
+                    .zip(&rise)
+                    .zip(blocks.chunks_exact(per_frame))
+                    .map(|((f, &rise), blocks)| PictureSample {
                         time_ns: f.pts_ns,
-                        value,
+                        rise,
+                        blocks: blocks.to_vec(),
                         captured_at: f.captured_at,
                     }),
             );

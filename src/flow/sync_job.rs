@@ -2,9 +2,14 @@
 //!
 //! ```text
 //! audio ─┬─ log-mel bands (5 ms hop, shared encoder) ─ flux ─┐
+//!        ├─ level (5 ms hop) ─────────────────────────────────┤
 //!        └─ [speech probability, 32 ms windows] ─────────────┼─ estimate offset ─ write events
-//! video ─ brightness change (per frame) ─────────────────────┘
+//! video ─ brightening and block brightness (per frame) ──────┘
 //! ```
+//!
+//! The offset comes from flashes against beeps (onsets against brightening) or from the region
+//! of the picture whose brightness follows the loudness of the sound, whichever is surer (see
+//! [`crate::align::AvSyncEstimator`]).
 //!
 //! Audio, video and the source's health enter on the worker that captures the stream and
 //! cross to the one that holds it through an exchange pact (see [`super::placement`]).
@@ -21,11 +26,11 @@ use timely::dataflow::operators::vec::Map;
 use timely::dataflow::operators::{Concat, Exchange, Input};
 use timely::worker::Worker;
 
-use crate::align::{AvLagEstimator, LagConfig, OffsetTracker, OffsetTrackerConfig};
+use crate::align::{AvSyncEstimator, BlockGrid, LagConfig, OffsetTracker, OffsetTrackerConfig, RegionLagConfig};
 use crate::config::{Pace, SourceSpec};
 use crate::encode::{
-    AudioEncoder, AudioFrameParams, AudioFramer, AudioModel, BrightnessChange, DeviceChoice, EncodeError, Filterbank,
-    LogBands, SpectralFlux, TorchScriptEncoder,
+    AudioEncoder, AudioFrameParams, AudioFramer, AudioModel, DeviceChoice, EncodeError, Filterbank, LogBands,
+    PictureChange, SpectralFlux, TorchScriptEncoder,
 };
 use crate::engine_metrics::EngineMetrics;
 use crate::events::{DiscontKind, EventBody};
@@ -39,7 +44,7 @@ use super::held::{held_stage, held_writer};
 use super::ingest::health_events;
 use super::operators::{Batching, EncodeBatches, EncodePooled, EstimateOffset, EventSink, PooledStage, WriteEvents};
 use super::placement::StreamSite;
-use super::stages::{flux_stage, speech_stage, video_change_stage, SpeechDetector};
+use super::stages::{flux_stage, level_stage, picture_stage, speech_stage, SpeechDetector};
 use super::{AudioEvidence, FailureSlot, FlowError, StatusRecord, StopSignal};
 
 /// Framing of the onset envelope: 16 ms windows every 5 ms at 16 kHz, fine enough to time an
@@ -51,12 +56,16 @@ const ONSET_FRAMES: AudioFrameParams = AudioFrameParams {
 };
 /// Mel bands of the onset envelope.
 const ONSET_MELS: usize = 40;
-/// Picture size the change envelope is computed at; brightness changes need no detail.
+/// Picture size the estimators read: brightness changes need no detail, and a mouth at the
+/// size of a face in a shot of the head and shoulders still spans a block of the grid.
 const CHANGE_PICTURE: VideoNeeds = VideoNeeds {
     width: 64,
     height: 48,
     colour: false,
 };
+/// The blocks of the picture the region estimator compares with the sound: 4×4 pixels of
+/// [`CHANGE_PICTURE`] each.
+pub const SYNC_GRID: BlockGrid = BlockGrid { columns: 16, rows: 12 };
 
 /// Settings of a `sync` run.
 #[derive(Debug, Clone)]
@@ -79,8 +88,10 @@ pub struct SyncJob {
     /// A voice-activity model (FILE.pt with its contract): one probability of speech per
     /// window of 16 kHz audio, by which onsets are weighted.
     pub speech_model: Option<PathBuf>,
-    /// Settings of the lag estimator.
+    /// Settings of the estimator from flashes and beeps.
     pub lag: LagConfig,
+    /// Settings of the estimator from the region of the picture that follows the sound.
+    pub region: RegionLagConfig,
     /// Settings of the offset tracker (smoothing, drift, lock).
     pub tracker: OffsetTrackerConfig,
     /// Running time between offset estimates.
@@ -101,10 +112,12 @@ pub fn run_sync(job: SyncJob, writer: Box<dyn EventWriter + Send>) -> Result<Run
 }
 
 /// The holder's encoding stages: audio to log-mel bands at the worker's shared encoder and
-/// their flux, audio to the probability of speech, pictures to brightness change.
-struct SyncStages<F, S, V> {
+/// their flux, audio to its level and to the probability of speech, pictures to their
+/// brightening and block brightness.
+struct SyncStages<F, L, S, V> {
     bands: PooledStage<AudioFramer, f32>,
     flux: F,
+    level: L,
     speech: Option<S>,
     video: V,
 }
@@ -120,7 +133,7 @@ pub(crate) fn build_sync(
     writer: Box<dyn EventWriter + Send>,
 ) -> Result<BuiltStream, FlowError> {
     let role = at.role;
-    let estimator = AvLagEstimator::new(job.lag.clone())?;
+    let estimator = AvSyncEstimator::new(job.lag.clone(), job.region.clone(), SYNC_GRID)?;
     let tracker = OffsetTracker::new(job.tracker.clone())?;
     let stages = match role.holds {
         true => {
@@ -143,20 +156,22 @@ pub(crate) fn build_sync(
                     per_stream: None,
                 },
                 flux: flux_stage(SpectralFlux::default()),
+                level: level_stage(AudioFramer::new(ONSET_FRAMES)?),
                 speech: speech.map(speech_stage),
-                video: video_change_stage(BrightnessChange::new(device)),
+                video: picture_stage(PictureChange::new(device, SYNC_GRID.columns, SYNC_GRID.rows)),
             })
         }
         false => None,
     };
-    let (bands_stage, flux_stage, speech_stage, video_stage) = match stages {
+    let (bands_stage, flux_stage, level_stage, speech_stage, video_stage) = match stages {
         Some(SyncStages {
             bands,
             flux,
+            level,
             speech,
             video,
-        }) => (Some(bands), Some(flux), speech, Some(video)),
-        None => (None, None, None, None),
+        }) => (Some(bands), Some(flux), Some(level), speech, Some(video)),
+        None => (None, None, None, None, None),
     };
     // Only the capturer opens the source: on another machine it may not exist.
     let opened = match role.captures {
@@ -210,6 +225,14 @@ pub(crate) fn build_sync(
                 held_stage(flux_stage, "OnsetFlux"),
             )
             .concat(restarts);
+        let levels = audio.clone().encode_batches_with(
+            "AudioLevel",
+            failures.clone(),
+            Batching::default(),
+            job.metrics.encoder(&job.stream, "AudioLevel"),
+            held_stage(level_stage, "AudioLevel"),
+        );
+        audio_envelope = audio_envelope.concat(levels);
         // Every worker builds the speech branch when the job has a model, so that their
         // dataflows stay alike.
         if job.speech_model.is_some() {
@@ -222,16 +245,16 @@ pub(crate) fn build_sync(
             );
             audio_envelope = audio_envelope.concat(speech);
         }
-        let video_envelope = video.exchange(move |_| holder).encode_batches_with(
-            "BrightnessChange",
+        let pictures = video.exchange(move |_| holder).encode_batches_with(
+            "PictureChange",
             failures.clone(),
             job.batching,
-            job.metrics.encoder(&job.stream, "BrightnessChange"),
-            held_stage(video_stage, "BrightnessChange"),
+            job.metrics.encoder(&job.stream, "PictureChange"),
+            held_stage(video_stage, "PictureChange"),
         );
         audio_envelope
             .estimate_offset(
-                video_envelope,
+                pictures,
                 estimator,
                 tracker,
                 job.emit_every_ns,

@@ -39,15 +39,19 @@ fn describe(event: &Event) -> Option<String> {
             locked,
             confidence,
             band,
+            region,
             ..
         } => format!(
-            "{:>8.2} s  {}  offset {:>+7.1} ms  drift {:>+6.0} ppm  confidence {:.2}  {}{}",
+            "{:>8.2} s  {}  offset {:>+7.1} ms  drift {:>+6.0} ppm  confidence {:.2}  {}{}{}",
             seconds(*live_ns),
             event.stream,
             *av_offset_ns as f64 / 1e6,
             drift_ppm,
             confidence,
             band.as_str(),
+            region.map_or(String::new(), |[x, y, w, h]| format!(
+                "  at x {x:.2} y {y:.2} ({w:.2}×{h:.2})"
+            )),
             if *locked { "" } else { "  (settling)" }
         ),
         EventBody::Position {
@@ -176,12 +180,14 @@ mod tests {
                 locked: true,
                 confidence: 0.9,
                 band: SyncBand::Undetectable,
+                region: Some([0.25, 0.5, 0.125, 0.25]),
                 is_final: true,
             },
         );
         writer.write_event(&event).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("offset   +80.4 ms"), "{text}");
+        assert!(text.contains("at x 0.25 y 0.50 (0.12×0.25)"), "{text}");
         assert!(text.contains("undetectable"), "{text}");
     }
 }

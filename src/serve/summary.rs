@@ -7,6 +7,8 @@ use crate::events::{Event, EventBody, SyncBand};
 pub struct RunSummary {
     offsets_ns: Vec<i64>,
     offset_confidences: Vec<f64>,
+    /// The newest offset and its confidence.
+    last_offset: Option<(i64, f64)>,
     last_drift_ppm: f64,
     first_offset_ns: Option<u64>,
     locked_at_ns: Option<u64>,
@@ -45,6 +47,7 @@ impl RunSummary {
             } => {
                 self.offsets_ns.push(*av_offset_ns);
                 self.offset_confidences.push(*confidence);
+                self.last_offset = Some((*av_offset_ns, *confidence));
                 self.last_drift_ppm = *drift_ppm;
                 let first = *self.first_offset_ns.get_or_insert(*live_ns);
                 if *locked && self.locked_at_ns.is_none() {
@@ -91,12 +94,16 @@ impl RunSummary {
                 Some(ns) => format!("locked {:.1} s after the first estimate", ns as f64 / 1e9),
                 None => "never locked".to_owned(),
             };
+            let (last_ns, last_confidence) = self.last_offset.unwrap_or((offset, 0.0));
             parts.push(format!(
-                "median A/V offset {:+.1} ms ({}) over {} estimates, median confidence {:.2}, drift {:+.0} ppm, {lock}",
+                "median A/V offset {:+.1} ms ({}) over {} estimates, median confidence {:.2}, last {:+.1} ms at \
+                 confidence {:.2}, drift {:+.0} ppm, {lock}",
                 offset as f64 / 1e6,
                 SyncBand::from_offset_ns(offset).as_str(),
                 self.offsets_ns.len(),
                 median(&self.offset_confidences).unwrap_or(0.0),
+                last_ns as f64 / 1e6,
+                last_confidence,
                 self.last_drift_ppm
             ));
         } else if self.positions == 0 {

@@ -39,6 +39,9 @@ pub(super) struct Correlations {
     pub effective_frames: Vec<f64>,
     /// Per lag, its share of the best-covered lag's weight, in [0, 1].
     pub coverage: Vec<f32>,
+    /// Per block, the weighted standard deviation of its signal (over the frames of the
+    /// best-covered lag).
+    pub block_spread: Vec<f32>,
 }
 
 impl LagBlockStats {
@@ -56,11 +59,6 @@ impl LagBlockStats {
             video_squared: vec![0.0; lags * blocks],
             product: vec![0.0; lags * blocks],
         }
-    }
-
-    /// Whether no frame has been added since the sums were made or cleared.
-    pub(super) fn is_empty(&self) -> bool {
-        self.origin_ns.is_none()
     }
 
     /// Adds the frame at `time_ns` with block signals `video`, meeting audio `audio[k]` at lag
@@ -117,7 +115,21 @@ impl LagBlockStats {
         out.values.clear();
         out.effective_frames.clear();
         out.coverage.clear();
+        out.block_spread.clear();
         let best = self.weight.iter().copied().fold(0.0, f64::max);
+        if let Some(k) = self.weight.iter().position(|&w| w == best).filter(|_| best > 0.0) {
+            let row = k * self.blocks..(k + 1) * self.blocks;
+            out.block_spread
+                .extend(
+                    self.video[row.clone()]
+                        .iter()
+                        .zip(&self.video_squared[row])
+                        .map(|(&sum_y, &sum_yy)| {
+                            let mean = sum_y / best;
+                            (sum_yy / best - mean * mean).max(0.0).sqrt() as f32
+                        }),
+                );
+        }
         for k in 0..self.lags {
             let w = self.weight[k];
             let effective = if self.weight_squared[k] > 0.0 {

@@ -57,17 +57,6 @@ impl LevelEnvelope {
         }
     }
 
-    /// Whether the envelope holds any sample.
-    pub(super) fn is_empty(&self) -> bool {
-        self.samples.is_empty()
-    }
-
-    /// The newest sample's end: the envelope is known up to here.
-    pub(super) fn known_until_ns(&self) -> Option<u64> {
-        let hop = self.hop_ns?;
-        self.samples.back().map(|&(t, _)| t + hop / 2)
-    }
-
     /// Adds the level (natural-log power) of the hop centred at `time_ns`; times must rise.
     pub(super) fn push(&mut self, time_ns: u64, log_power: f32) {
         let previous = self.samples.back().map(|&(t, _)| t);

@@ -60,6 +60,10 @@ pub struct RegionLagConfig {
     /// A lag whose data weighs less than this share of the best-covered lag's (at the start and
     /// end of a recording) is not a candidate.
     pub min_lag_coverage: f32,
+    /// The least change (standard deviation of its signal, luma in [0, 1]) the region's
+    /// strongest block must show: below it the picture is still but for coding noise, and
+    /// there is nothing to measure.
+    pub min_block_change: f32,
 }
 
 impl Default for RegionLagConfig {
@@ -73,6 +77,7 @@ impl Default for RegionLagConfig {
             audio_range_db: 40.0,
             min_evidence_ns: 2_000_000_000,
             min_lag_coverage: 0.9,
+            min_block_change: 0.002,
         }
     }
 }
@@ -246,6 +251,11 @@ impl RegionLagEstimator {
         Ok(())
     }
 
+    /// Whether frames are waiting for audio past them.
+    pub fn has_waiting_frames(&self) -> bool {
+        !self.waiting.is_empty()
+    }
+
     /// Adds the waiting frames whose audio is known (up to `complete_until_ns`, which must
     /// include `max_lag` past them; past the end of the stream, `u64::MAX` adds them all), then
     /// estimates from everything added. `None` until there is enough evidence, or while the
@@ -275,7 +285,8 @@ impl RegionLagEstimator {
         let mut order: Vec<usize> = (0..blocks).collect();
         order.sort_by(|&a, &b| strongest[b].0.total_cmp(&strongest[a].0));
         let region = &order[..self.config.region_blocks];
-        if strongest[region[0]].0 <= 0.0 {
+        let change = self.correlations.block_spread.get(region[0]).copied().unwrap_or(0.0);
+        if strongest[region[0]].0 <= 0.0 || change < self.config.min_block_change {
             return None;
         }
         let pooled: Vec<Option<f64>> = (0..lags)

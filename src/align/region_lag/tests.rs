@@ -118,7 +118,7 @@ fn a_shifted_copy_reads_the_shift() {
     // The same picture and sound with the sound moved: the difference of the two readings is
     // the shift, whatever the content's own reading.
     let bursts = syllables(5, 12);
-    let mut reading = |offset_ms| {
+    let reading = |offset_ms| {
         let mut estimator = estimator();
         feed(&mut estimator, &bursts, &bursts, offset_ms, 12);
         estimator.estimate(u64::MAX).expect("an estimate").offset_ns
@@ -252,4 +252,20 @@ fn confidence_rises_with_correlation_and_evidence() {
     assert!(RegionLagConfig::confidence(0.8, 20 * s) > 0.5);
     assert!(RegionLagConfig::confidence(0.8, 20 * s) > RegionLagConfig::confidence(0.8, 8 * s));
     assert!(RegionLagConfig::confidence(0.45, 60 * s) < 0.2);
+}
+
+#[test]
+fn a_still_picture_with_coding_noise_gives_no_estimate() {
+    let bursts = syllables(12, 12);
+    let mut estimator = estimator();
+    let mut noise = Noise(21);
+    for i in 0..360u64 {
+        // Changes of a few thousandths: a compressed still picture, never a repeated frame.
+        let blocks: Vec<f32> = (0..GRID.blocks()).map(|_| 0.5 + 0.002 * noise.next()).collect();
+        estimator.push_video_blocks(i * FRAME_NS, &blocks).unwrap();
+    }
+    for i in 0..2_400u64 {
+        estimator.push_audio_level(i * HOP_NS, -9.0 + 9.0 * opening(&bursts, i * HOP_NS));
+    }
+    assert_eq!(estimator.estimate(u64::MAX), None);
 }

@@ -1,11 +1,12 @@
-//! `estimate_offset`: the A/V lag of one stream from its audio and video envelopes.
+//! `estimate_offset`: the A/V lag of one stream from its audio evidence and its pictures.
 //!
-//! Envelope samples (and speech windows, when a voice-activity model runs) go into an
-//! [`AvLagEstimator`] as they arrive. Every `emit_every_ns` of
-//! running time that both inputs' frontiers have passed, the estimator is asked for an
-//! estimate from the data before that time, which is complete and will not change: the
-//! `offset` event is final. The operator holds a capability at the next estimate's time, so
-//! downstream progress never runs ahead of an estimate still to come.
+//! Audio envelopes (onset strength and level, and speech windows when a voice-activity model
+//! runs) and picture samples go into an [`AvSyncEstimator`] as they arrive. Every
+//! `emit_every_ns` of running time that both inputs' frontiers have passed, the estimator is
+//! asked for an estimate from the data before that time, which is complete and will not
+//! change: the `offset` event is final. When both inputs end, one last estimate takes in the
+//! frames that were still waiting for audio past them. The operator holds a capability at the
+//! next estimate's time, so downstream progress never runs ahead of an estimate still to come.
 //!
 //! A restart (the source came back after an outage) takes effect when the estimates reach its
 //! time: the samples before it are forgotten and the tracker starts afresh, so no estimate
@@ -21,15 +22,15 @@ use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::StreamVec;
 
-use crate::align::{AvLagEstimator, OffsetTracker};
+use crate::align::{AvSyncEstimator, OffsetTracker, SyncEstimate};
 use crate::engine_metrics::AlignerMetrics;
 use crate::events::{EventBody, SyncBand};
-use crate::flow::{AudioEvidence, EnvelopeSample, StreamEvent};
+use crate::flow::{AudioEvidence, PictureSample, StreamEvent};
 
-/// Extension trait for estimating the A/V offset from two envelope streams.
+/// Extension trait for estimating the A/V offset from audio evidence and pictures.
 pub trait EstimateOffset<'scope> {
-    /// `self` is the audio onset envelope (with any speech windows), `video` the video change
-    /// envelope of `stream`.
+    /// `self` is the audio evidence (onset strength, level, speech windows), `video` the
+    /// picture samples of `stream`.
     ///
     /// # Examples
     /// ```
@@ -37,9 +38,9 @@ pub trait EstimateOffset<'scope> {
     /// use std::sync::Arc;
     /// use std::time::Instant;
     /// use timely::dataflow::operators::{Inspect, ToStream};
-    /// use warpflow::align::{AvLagEstimator, LagConfig, OffsetTracker, OffsetTrackerConfig};
+    /// use warpflow::align::{AvSyncEstimator, BlockGrid, LagConfig, OffsetTracker, OffsetTrackerConfig, RegionLagConfig};
     /// use warpflow::engine_metrics::AlignerMetrics;
-    /// use warpflow::flow::{AudioEvidence, EnvelopeSample};
+    /// use warpflow::flow::{AudioEvidence, EnvelopeSample, PictureSample};
     /// use warpflow::flow::operators::EstimateOffset;
     ///
     /// let ms = 1_000_000u64;
@@ -47,17 +48,22 @@ pub trait EstimateOffset<'scope> {
     /// let counted = offsets.clone();
     /// timely::example(move |scope| {
     ///     // A flash at every whole second, a beep 40 ms after each.
-    ///     let video = (1..300u64).map(move |i| EnvelopeSample {
-    ///         time_ns: i * 1_000_000_000 / 30,
-    ///         value: if i % 30 == 0 { 1.0 } else { 0.0 },
-    ///         captured_at: Instant::now(),
+    ///     let video = (1..300u64).map(move |i| {
+    ///         let flash = i % 30 == 0;
+    ///         PictureSample {
+    ///             time_ns: i * 1_000_000_000 / 30,
+    ///             rise: if flash { 1.0 } else { 0.0 },
+    ///             blocks: vec![if flash { 1.0 } else { 0.0 }; 4],
+    ///             captured_at: Instant::now(),
+    ///         }
     ///     });
     ///     let audio = (0..2000u64).map(move |i| AudioEvidence::Onset(EnvelopeSample {
     ///         time_ns: i * 5 * ms,
     ///         value: if (i * 5 * ms) % (1000 * ms) == 40 * ms { 5.0 } else { 0.0 },
     ///         captured_at: Instant::now(),
     ///     }));
-    ///     let estimator = AvLagEstimator::new(LagConfig::default()).unwrap();
+    ///     let grid = BlockGrid { columns: 2, rows: 2 };
+    ///     let estimator = AvSyncEstimator::new(LagConfig::default(), RegionLagConfig::default(), grid).unwrap();
     ///     let tracker = OffsetTracker::new(OffsetTrackerConfig::default()).unwrap();
     ///     audio.to_stream(scope).container::<Vec<_>>()
     ///         .estimate_offset(video.to_stream(scope).container::<Vec<_>>(), estimator, tracker, 500 * ms, "live0".into(),
@@ -68,8 +74,8 @@ pub trait EstimateOffset<'scope> {
     /// ```
     fn estimate_offset(
         self,
-        video: StreamVec<'scope, u64, EnvelopeSample>,
-        estimator: AvLagEstimator,
+        video: StreamVec<'scope, u64, PictureSample>,
+        estimator: AvSyncEstimator,
         tracker: OffsetTracker,
         emit_every_ns: u64,
         stream: String,
@@ -80,8 +86,8 @@ pub trait EstimateOffset<'scope> {
 impl<'scope> EstimateOffset<'scope> for StreamVec<'scope, u64, AudioEvidence> {
     fn estimate_offset(
         self,
-        video: StreamVec<'scope, u64, EnvelopeSample>,
-        mut estimator: AvLagEstimator,
+        video: StreamVec<'scope, u64, PictureSample>,
+        mut estimator: AvSyncEstimator,
         mut tracker: OffsetTracker,
         emit_every_ns: u64,
         stream: String,
@@ -102,8 +108,9 @@ impl<'scope> EstimateOffset<'scope> for StreamVec<'scope, u64, AudioEvidence> {
                             AudioEvidence::Onset(sample) => {
                                 latest_ns = latest_ns.max(sample.time_ns);
                                 pending_captures.push_back((sample.time_ns, sample.captured_at));
-                                estimator.push_audio(sample.time_ns, sample.value);
+                                estimator.push_onset(sample.time_ns, sample.value);
                             }
+                            AudioEvidence::Level(sample) => estimator.push_level(sample.time_ns, sample.value),
                             AudioEvidence::Speech(window) => estimator.push_speech(window),
                             AudioEvidence::Restart { time_ns } => restarts_ns.push(time_ns),
                         }
@@ -113,7 +120,9 @@ impl<'scope> EstimateOffset<'scope> for StreamVec<'scope, u64, AudioEvidence> {
                     for sample in containers.flat_map(|c| c.drain(..)) {
                         latest_ns = latest_ns.max(sample.time_ns);
                         pending_captures.push_back((sample.time_ns, sample.captured_at));
-                        estimator.push_video(sample.time_ns, sample.value);
+                        if let Err(error) = estimator.push_video(sample.time_ns, sample.rise, &sample.blocks) {
+                            tracing::warn!(stream = %stream, %error, "a picture the offset estimator cannot use");
+                        }
                     }
                 });
                 let frontier = [audio_frontier.frontier().first(), video_frontier.frontier().first()]
@@ -136,25 +145,9 @@ impl<'scope> EstimateOffset<'scope> for StreamVec<'scope, u64, AudioEvidence> {
                         let estimated = estimator.estimate(next_emit_ns);
                         metrics.step_seconds.observe_duration(started.elapsed());
                         if let Some(estimate) = estimated {
-                            // A window's estimate holds at its centre; the event reports it at the
-                            // window's end, carried there by the tracked drift.
-                            let centre_ns = estimate.window_start_ns.midpoint(estimate.window_end_ns);
-                            let tracked = tracker.update(centre_ns, estimate.offset_ns, estimate.confidence);
-                            let offset_ns = tracked.offset_at_ns(estimate.window_end_ns);
-                            let body = EventBody::Offset {
-                                live_ns: estimate.window_end_ns,
-                                av_offset_ns: offset_ns,
-                                raw_offset_ns: estimate.offset_ns,
-                                drift_ppm: tracked.drift_ppm,
-                                locked: tracked.locked,
-                                confidence: estimate.confidence,
-                                band: SyncBand::from_offset_ns(offset_ns),
-                                is_final: true,
-                            };
-                            output.session(&*cap).give(StreamEvent {
-                                stream: stream.clone(),
-                                body,
-                            });
+                            output
+                                .session(&*cap)
+                                .give(offset_event(&stream, &mut tracker, estimate));
                             if let Some(captured_at) = newest_capture {
                                 metrics.event_latency.observe_duration(captured_at.elapsed());
                             }
@@ -163,6 +156,12 @@ impl<'scope> EstimateOffset<'scope> for StreamVec<'scope, u64, AudioEvidence> {
                     }
                     if frontier.is_some() {
                         cap.downgrade(&next_emit_ns);
+                    } else if let Some(estimate) = estimator.final_estimate() {
+                        // Both inputs ended: the frames within the lag range of the end meet
+                        // what audio there is.
+                        output
+                            .session(&*cap)
+                            .give(offset_event(&stream, &mut tracker, estimate));
                     }
                 }
                 if frontier.is_none() {
@@ -170,6 +169,28 @@ impl<'scope> EstimateOffset<'scope> for StreamVec<'scope, u64, AudioEvidence> {
                 }
             }
         })
+    }
+}
+
+/// The `offset` event of `estimate`, once `tracker` has taken it. A window's estimate holds at
+/// its centre; the event reports it at the window's end, carried there by the tracked drift.
+fn offset_event(stream: &str, tracker: &mut OffsetTracker, estimate: SyncEstimate) -> StreamEvent {
+    let centre_ns = estimate.window_start_ns.midpoint(estimate.window_end_ns);
+    let tracked = tracker.update(centre_ns, estimate.offset_ns, estimate.confidence);
+    let offset_ns = tracked.offset_at_ns(estimate.window_end_ns);
+    StreamEvent {
+        stream: stream.to_owned(),
+        body: EventBody::Offset {
+            live_ns: estimate.window_end_ns,
+            av_offset_ns: offset_ns,
+            raw_offset_ns: estimate.offset_ns,
+            drift_ppm: tracked.drift_ppm,
+            locked: tracked.locked,
+            confidence: estimate.confidence,
+            band: SyncBand::from_offset_ns(offset_ns),
+            region: estimate.region.map(|r| r.to_array()),
+            is_final: true,
+        },
     }
 }
 

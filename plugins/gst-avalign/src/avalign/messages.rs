@@ -39,6 +39,11 @@ pub(super) fn event_structure(event: &Event) -> gst::Structure {
                 _ => {}
             },
             Value::Null => {}
+            // Arrays of numbers (an offset's region) stay numbers: a GstValueArray of doubles.
+            Value::Array(items) if items.iter().all(Value::is_number) => {
+                let numbers = items.iter().filter_map(Value::as_f64).map(|n| n.to_send_value());
+                structure.set(name.as_str(), gst::Array::new(numbers));
+            }
             other => structure.set(name.as_str(), other.to_string()),
         }
     }
@@ -137,10 +142,14 @@ mod tests {
                 locked: true,
                 confidence: 0.9,
                 band: SyncBand::Undetectable,
+                region: Some([0.25, 0.5, 0.125, 0.25]),
                 is_final: true,
             },
         };
         let structure = event_structure(&event);
+        let region = structure.get::<gst::Array>("region").expect("the region as an array");
+        let region: Vec<f64> = region.iter().filter_map(|v| v.get::<f64>().ok()).collect();
+        assert_eq!(region, vec![0.25, 0.5, 0.125, 0.25]);
         assert_eq!(structure.name(), EVENT_MESSAGE_NAME);
         assert_eq!(structure.get::<&str>("type"), Ok("offset"));
         assert_eq!(structure.get::<&str>("stream"), Ok("cam"));

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use warpflow::align::{FollowerConfig, LagConfig, OffsetTrackerConfig, OltwConfig};
+use warpflow::align::{FollowerConfig, LagConfig, OffsetTrackerConfig, OltwConfig, RegionLagConfig};
 use warpflow::config::{load_cues, Pace, SourceSpec};
 use warpflow::encode::{AudioFeatureKind, DeviceChoice};
 use warpflow::engine_metrics::EngineMetrics;
@@ -106,6 +106,7 @@ impl Settings {
                     supervision: SupervisionConfig::default(),
                     speech_model: None,
                     lag: LagConfig { window_ns, ..defaults },
+                    region: RegionLagConfig::default(),
                     tracker: OffsetTrackerConfig::default(),
                     emit_every_ns,
                     progress_every_ns: 1_000_000_000,
