@@ -7,7 +7,9 @@
 #   - Silero VAD's TorchScript model (silero-vad from PyPI, MIT licence) with its contract, into
 #     ~/.cache/warpflow/models, and espeak-ng, whose speech the VAD test listens to.
 #   - Debian's Chromium and playwright-core (npm, cached beside the venv), with which the
-#     browser test drives the live page.
+#     browser test drives the live page;
+#   - ffmpeg and real recordings of people speaking to a camera (scripts/real_media.sh), which
+#     the lip-sync tests shift by known amounts.
 # Safe to run any number of times; a second run on a set-up machine takes about a second.
 set -euo pipefail
 
@@ -32,6 +34,8 @@ APT_PACKAGES=(
   espeak-ng
   chromium
   nodejs
+  ffmpeg
+  csmash-demosong
 )
 
 missing=()
@@ -102,3 +106,5 @@ if [ ! -f "$MODELS/silero_vad.jit" ]; then
   cp "$(compgen -G "$VENV/lib/python3*/site-packages/silero_vad/data/silero_vad.jit" | head -n 1)" "$MODELS/silero_vad.jit"
 fi
 cp "$(dirname "$0")/../models/silero_vad.toml" "$MODELS/silero_vad.toml"
+
+"$(dirname "$0")/real_media.sh"

@@ -6,7 +6,9 @@
 //! by linear interpolation so the answer is finer than a video frame, and refining the peak
 //! with a parabola. Both envelopes are made zero-mean over the window, so steady signals do not
 //! count as events. When either envelope has no events in the window (silence, a still picture)
-//! it gives no estimate rather than a wrong one.
+//! it gives no estimate rather than a wrong one. Its confidence weighs how far the best lag
+//! stands above its rivals by how much of the picture's brightening a few frames hold: flashes
+//! are few and strong, motion is many and small.
 //!
 //! With speech windows from a voice-activity model ([`AvLagEstimator::push_speech`]), each
 //! audio sample's deviation from the mean is weighted by the probability of speech around it
@@ -223,7 +225,10 @@ impl AvLagEstimator {
             .filter(|(k, _)| k.abs_diff(peak_index) > exclusion)
             .map(|(_, &s)| s)
             .fold(0.0f64, f64::max);
-        let confidence = (1.0 - rival / peak).clamp(0.0, 1.0);
+        // A lone peak among the lags says little if the picture changes all the time (motion
+        // rather than flashes): the confidence is scaled by how much of the window's
+        // brightening its few strongest frames hold.
+        let confidence = (1.0 - rival / peak).clamp(0.0, 1.0) * event_share(&video, self.config.window_ns);
         let refined = peak_index as f64 + parabolic_offset(&self.scores, peak_index);
         let offset_ns = -(max_lag as i64) + (refined * step as f64).round() as i64;
         Some(LagEstimate {
@@ -267,6 +272,37 @@ fn mean_and_range(values: impl Iterator<Item = f32>) -> (f32, f32) {
     } else {
         ((sum / count as f64) as f32, high - low)
     }
+}
+
+/// Events expected per second at most in a flash pattern (a pattern at 1 Hz, with room for one
+/// at 2 Hz).
+const EVENTS_PER_SECOND: f64 = 2.0;
+
+/// Strong frames a window needs before its peak counts fully: one flash meeting one onset may
+/// be chance (a cut on a beat), three in a row seldom are.
+const EVENTS_FOR_FULL_CONFIDENCE: usize = 3;
+
+/// How much the window's picture looks like flashes: the share of the brightening above the
+/// window's median that its strongest frames hold (as many frames as a flash pattern has events
+/// in `window_ns`), near 1 for flashes and small for a picture that moves all the time, and
+/// less where fewer than [`EVENTS_FOR_FULL_CONFIDENCE`] frames stand out (at half the strongest
+/// or more).
+fn event_share(video: &[(u64, f32)], window_ns: u64) -> f64 {
+    let mut values: Vec<f32> = video.iter().map(|s| s.1).collect();
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_by(|a, b| b.total_cmp(a));
+    let median = values[values.len() / 2];
+    let above: Vec<f64> = values.iter().map(|&v| f64::from((v - median).max(0.0))).collect();
+    let total: f64 = above.iter().sum();
+    if total <= 0.0 {
+        return 0.0;
+    }
+    let events = ((window_ns as f64 / 1e9 * EVENTS_PER_SECOND).ceil() as usize).max(1);
+    let strong = above.iter().filter(|&&v| v >= 0.5 * above[0]).count();
+    let repeated = (strong as f64 / EVENTS_FOR_FULL_CONFIDENCE as f64).min(1.0);
+    above.iter().take(events).sum::<f64>() / total * repeated
 }
 
 /// Linear interpolation of an ordered envelope at `time_ns`, where `next` is the first sample

