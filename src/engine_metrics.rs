@@ -5,12 +5,16 @@
 //! them with atomics: the hot path takes no lock and allocates nothing. The feed reads a
 //! rendering at any time. Labels are bounded: stream names come from the run's configuration,
 //! stage names from the graph. This module measures; it never changes what the engine does.
+//! The registry also carries the newest picture of each stream ([`LatestPictures`]), which
+//! travels the same way from the graph to the feed.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use crate::latest_pictures::LatestPictures;
 
 /// Upper bounds (s) for capture-to-event latency.
 const LATENCY_BUCKETS_S: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
@@ -147,6 +151,8 @@ pub struct EngineMetrics {
     batch_seconds: Family<Histogram>,
     aligner_step: Family<Histogram>,
     queue_depth: Family<Gauge>,
+    /// The newest picture of each stream, for the live page.
+    pub pictures: LatestPictures,
 }
 
 fn member<T>(family: &Family<T>, labels: &[&str], make: impl FnOnce() -> T) -> Arc<T> {

@@ -4,7 +4,8 @@
 //! audio windows and video frames with libtorch ([`encode`]) and aligns them online
 //! ([`align`]); the results leave as versioned events ([`events`]) through sinks ([`serve`]).
 //! [`config`] turns command lines and parameters into validated settings; [`engine_metrics`]
-//! holds what the engine measures about itself.
+//! holds what the engine measures about itself, and [`latest_pictures`] the newest picture of
+//! each stream for the live page.
 //!
 //! The contract between these parts (command line, event schema) is `DESIGN.md`.
 
@@ -14,5 +15,6 @@ pub mod encode;
 pub mod engine_metrics;
 pub mod events;
 pub mod flow;
+pub mod latest_pictures;
 pub mod media;
 pub mod serve;

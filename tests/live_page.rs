@@ -28,8 +28,10 @@ fn http_get(addr: SocketAddr, path: &str) -> (String, String) {
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
     )
     .expect("request sent");
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).expect("reply read");
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).expect("reply read");
+    // A picture's body is binary: it is read lossily, only its status line matters.
+    let reply = String::from_utf8_lossy(&bytes);
     let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
     (head.lines().next().unwrap_or_default().to_owned(), body.to_owned())
 }
@@ -104,6 +106,24 @@ fn the_page_of_a_sync_run_draws_the_offset_behind_its_token() {
     assert_eq!(shown["command"], "sync");
     assert!(shown["points"]["offset"].as_u64() > Some(0), "{shown}");
     assert_eq!(shown["errors"], serde_json::json!([]), "the page logged errors");
+}
+
+#[test]
+fn the_page_of_a_sync_run_on_a_talking_head_shows_its_picture_and_where_the_sound_is_made() {
+    // A real clip of a man speaking, played five times over: long enough for the page to load,
+    // lose its connection and come back while the run goes on.
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let clip = common::real_media::looped(&common::real_media::recording("testMovie.mp4"), 5, dir.path());
+    let run = Served::start(&["sync", "--live", &clip.to_string_lossy(), "--serve", "127.0.0.1:0"]);
+    let url = format!("http://{}/", run.addr);
+    let shown = open_in_browser(&url, &artifacts().join("sync_region.png"), "offset,picture");
+    assert!(shown["pictures"].as_u64() >= Some(1), "{shown}");
+    assert!(shown["regions"].as_u64() >= Some(1), "{shown}");
+    assert_eq!(shown["errors"], serde_json::json!([]), "the page logged errors");
+    let (status, _) = http_get(run.addr, "/picture?stream=live0");
+    assert!(status.contains(" 200 "), "GET /picture: {status}");
+    let (status, _) = http_get(run.addr, "/picture?stream=nobody");
+    assert!(status.contains(" 404 "), "GET /picture of an unknown stream: {status}");
 }
 
 #[test]

@@ -2,8 +2,11 @@
 //! [`EncodeBatches`](super::operators::EncodeBatches): framing plus an encoder a stream keeps
 //! to itself, or what follows a shared encoder (the flux of a stream's log-mel bands).
 
+use std::sync::Arc;
+
 use crate::align::SpeechWindow;
 use crate::encode::{AudioEncoder, AudioFramer, FrameSize, PictureChange, SpectralFlux};
+use crate::engine_metrics::EngineMetrics;
 use crate::media::{AudioChunk, VideoFrame};
 
 use super::{AudioEvidence, EnvelopeSample, FeatureFrame, FlowError, PictureSample};
@@ -103,9 +106,11 @@ pub(crate) fn level_stage(
 }
 
 /// Greyscale frames → one [`PictureSample`] per frame: its brightening and its block
-/// brightness.
+/// brightness. The frames are offered to `pictures` as `stream`'s, for the live page.
 pub(crate) fn picture_stage(
     mut change: PictureChange,
+    pictures: Arc<EngineMetrics>,
+    stream: String,
 ) -> impl FnMut(&mut Vec<VideoFrame>, &mut Vec<PictureSample>) -> Result<(), FlowError> {
     let (mut pixels, mut rise, mut blocks) = (Vec::new(), Vec::new(), Vec::new());
     move |frames, out| {
@@ -123,6 +128,10 @@ pub(crate) fn picture_stage(
             blocks.clear();
             for frame in &frames[start..end] {
                 pixels.extend_from_slice(&frame.pixels);
+                if frame.channels == 1 {
+                    let latest = &pictures.pictures;
+                    latest.offer(&stream, frame.pts_ns, frame.width, frame.height, &frame.pixels);
+                }
             }
             let size = FrameSize {
                 width: width as usize,

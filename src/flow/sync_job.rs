@@ -158,7 +158,11 @@ pub(crate) fn build_sync(
                 flux: flux_stage(SpectralFlux::default()),
                 level: level_stage(AudioFramer::new(ONSET_FRAMES)?),
                 speech: speech.map(speech_stage),
-                video: picture_stage(PictureChange::new(device, SYNC_GRID.columns, SYNC_GRID.rows)),
+                video: picture_stage(
+                    PictureChange::new(device, SYNC_GRID.columns, SYNC_GRID.rows),
+                    job.metrics.clone(),
+                    job.stream.clone(),
+                ),
             })
         }
         false => None,

@@ -1,7 +1,8 @@
 // Opens warpflow's live page in headless Chromium, waits until the named plots have points,
 // drops the page's connection and checks that it comes back without missing an event, saves a
 // screenshot and prints what the page showed as one JSON line. PLOT is a canvas id
-// (path, offset, tempo, confidence) or "cue" for the current-cue box.
+// (path, offset, tempo, confidence), "cue" for the current-cue box, or "picture" for a stream's
+// picture with the region of its offset boxed over it.
 //   node live_page.cjs URL SCREENSHOT.png PLOT[,PLOT...] [TIMEOUT_S]
 // Exits 0 when every named plot received points, 1 when one stayed empty, 2 on bad use.
 "use strict";
@@ -39,9 +40,13 @@ const { chromium } = require(modules ? path.join(modules, "playwright-core") : "
         cue: document.getElementById("cue").textContent,
         log_lines: document.getElementById("log").children.length,
         command: document.getElementById("command").textContent,
+        pictures: window.warpflowPage.pictures(),
+        regions: window.warpflowPage.regions(),
       }));
-      // "cue" stands for the cue box: it shows the cue in force.
-      const has = (p) => (p === "cue" ? shown.cue.length > 0 : shown.points[p] > 0);
+      // "cue" stands for the cue box (it shows the cue in force), "picture" for a thumbnail
+      // that loaded with its region shown.
+      const has = (p) => (p === "cue" ? shown.cue.length > 0
+        : p === "picture" ? shown.pictures > 0 && shown.regions > 0 : shown.points[p] > 0);
       if (shown.connected && wanted.every(has)) { ok = true; break; }
       await page.waitForTimeout(250);
     }

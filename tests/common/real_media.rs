@@ -77,6 +77,17 @@ pub fn dubbed(picture: &Path, sound: &Path, sound_from_s: f64, out: &Path) -> Pa
     out.to_path_buf()
 }
 
+/// `clip` played `times` times in a row (picture and sound), into `dir`.
+pub fn looped(clip: &Path, times: u32, dir: &Path) -> PathBuf {
+    let list = dir.join("loop.txt");
+    let line = format!("file '{}'\n", clip.display());
+    std::fs::write(&list, line.repeat(times as usize)).expect("writing the concat list");
+    let out = dir.join("looped.mp4");
+    let (list_str, out_str) = (list.to_string_lossy(), out.to_string_lossy());
+    ffmpeg(&["-f", "concat", "-safe", "0", "-i", &list_str, "-c", "copy", &out_str]);
+    out
+}
+
 /// `clip` with its audio replaced by silence.
 pub fn silenced(clip: &Path, out: &Path) -> PathBuf {
     let (clip, out_str) = (clip.to_string_lossy(), out.to_string_lossy());

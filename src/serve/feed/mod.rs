@@ -10,6 +10,7 @@
 mod hub;
 mod metrics;
 mod page;
+mod picture;
 mod publish;
 mod publisher;
 mod replay;

@@ -1,7 +1,8 @@
 //! The feed's HTTP side: `GET /` (the live page), `GET /run` (what the run is), `GET /events`
-//! (WebSocket), `GET /metrics` (Prometheus text), `GET /healthz`, and on `warpflow serve`
-//! `GET /publish` (runs pushing their events); bearer-token checks, on a tokio runtime of its
-//! own.
+//! (WebSocket), `GET /metrics` (Prometheus text), `GET /picture?stream=NAME` (the stream's
+//! newest picture as the engine read it, a greyscale BMP), `GET /healthz`, and on `warpflow
+//! serve` `GET /publish` (runs pushing their events); bearer-token checks, on a tokio runtime of
+//! its own.
 //!
 //! `/events` takes `stream` and `type` (comma-separated lists), `from_seq` (resume from the
 //! replay buffer; a `replay_truncated` message says when it no longer reaches that far) and
@@ -173,6 +174,7 @@ impl FeedServer {
             .route("/publish", get(publish))
             .route("/events", get(events))
             .route("/metrics", get(metrics))
+            .route("/picture", get(picture))
             .route_layer(middleware::from_fn_with_state(app.clone(), require_token))
             .route("/healthz", get(|| async { "ok" }))
             .with_state(app);
@@ -244,6 +246,24 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
         app.hub.metrics_text() + &app.engine.render(),
     )
         .into_response()
+}
+
+async fn picture(State(app): State<Arc<App>>, Query(params): Query<HashMap<String, String>>) -> Response {
+    let stream = params.get("stream").map(String::as_str);
+    match app.engine.pictures.latest(stream) {
+        Some((_, picture)) => (
+            [(header::CONTENT_TYPE, "image/bmp"), (header::CACHE_CONTROL, "no-store")],
+            super::picture::bmp(&picture),
+        )
+            .into_response(),
+        None => {
+            let reason = match stream {
+                Some(name) => format!("no picture of stream '{name}' yet (sync runs keep one)"),
+                None => "no picture yet (sync runs keep one per stream)".to_owned(),
+            };
+            (StatusCode::NOT_FOUND, reason).into_response()
+        }
+    }
 }
 
 async fn events(
