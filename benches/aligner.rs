@@ -9,7 +9,10 @@
 //! d = 128, band 500, with the reference read in place from a memory-mapped reference file in
 //! f32, f16 or int8. `full_dtw`: the cost of full DTW of two
 //! 1000-frame sequences; its throughput is in cells. `lag_estimate`: one A/V offset estimate over a 4 s
-//! window with ±500 ms of lags on a 1 ms grid. `subsequence_push_frame`: one reference frame
+//! window with ±500 ms of lags on a 1 ms grid. `region_lag`: the region estimator of `sync` with
+//! its defaults (16×12 blocks, ±1 s of lags every 5 ms): one frame added to its sums
+//! (`add_frame`: the frame and 6.7 audio hops, with the frames waiting for audio 1 s past them
+//! added as it comes) and one estimate (`estimate`). `subsequence_push_frame`: one reference frame
 //! through the relocation search for a 150-frame (3 s) live window; its throughput is in cells.
 //! `relocation_push_live`: one live frame through the relocation search as `follow` runs it
 //! (a 150-frame window, the reference scanned again and again), with the default frames pooled
@@ -24,8 +27,9 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 use warpflow::align::{
-    dtw_distance, AvLagEstimator, Distance, FeatureMatrix, LagConfig, OltwConfig, OnlineTimeWarper, Precision,
-    Relocator, RelocatorConfig, StepWeights, SubsequenceSearch, SubsequenceSteps,
+    dtw_distance, AvLagEstimator, BlockGrid, Distance, FeatureMatrix, LagConfig, OltwConfig, OnlineTimeWarper,
+    Precision, RegionLagConfig, RegionLagEstimator, Relocator, RelocatorConfig, StepWeights, SubsequenceSearch,
+    SubsequenceSteps,
 };
 use warpflow::encode::{AudioFrameParams, MappedFile, ReferenceFile, SampleFormat};
 
@@ -264,8 +268,48 @@ fn relocation_push_live(c: &mut Criterion) {
     group.finish();
 }
 
+fn region_lag(c: &mut Criterion) {
+    let ms = 1_000_000u64;
+    let frame_ns = 33_333_333u64;
+    let grid = BlockGrid { columns: 16, rows: 12 };
+    let blocks = |frame: u64| -> Vec<f32> {
+        (0..grid.blocks() as u64)
+            .map(|b| 0.5 + 0.1 * (((frame * 7919 + b * 104_729) % 1000) as f32 / 1000.0))
+            .collect()
+    };
+    let level = |hop: u64| -6.0 + ((hop * 31) % 17) as f32 * 0.3;
+    let mut estimator = RegionLagEstimator::new(RegionLagConfig::default(), grid).expect("valid settings");
+    let (mut frame, mut hop) = (0u64, 0u64);
+    // Twenty seconds of history, as a stream in its stride has.
+    while frame * frame_ns < 20_000 * ms {
+        while hop * 5 * ms <= frame * frame_ns + 1_100 * ms {
+            estimator.push_audio_level(hop * 5 * ms, level(hop));
+            hop += 1;
+        }
+        estimator.push_video_blocks(frame * frame_ns, &blocks(frame)).expect("a frame of the grid");
+        estimator.estimate(hop * 5 * ms);
+        frame += 1;
+    }
+    let mut group = c.benchmark_group("region_lag");
+    group.bench_function("add_frame", |b| {
+        b.iter(|| {
+            while hop * 5 * ms <= frame * frame_ns + 1_100 * ms {
+                estimator.push_audio_level(hop * 5 * ms, level(hop));
+                hop += 1;
+            }
+            estimator.push_video_blocks(frame * frame_ns, &blocks(frame)).expect("a frame of the grid");
+            frame += 1;
+            estimator.add_complete_frames(hop * 5 * ms);
+            black_box(estimator.has_waiting_frames());
+        })
+    });
+    group.bench_function("estimate", |b| b.iter(|| black_box(estimator.estimate(black_box(hop * 5 * ms)))));
+    group.finish();
+}
+
 criterion_group!(
     benches,
+    region_lag,
     relocation_push_live,
     oltw_push_frame,
     oltw_push_frame_stored,

@@ -322,8 +322,10 @@ impl RegionLagEstimator {
         })
     }
 
-    /// Adds every waiting frame whose lag range the audio covers by `complete_until_ns`.
-    fn add_complete_frames(&mut self, complete_until_ns: u64) {
+    /// Adds every waiting frame whose lag range the audio covers by `complete_until_ns` to the
+    /// sums ([`Self::estimate`] does so first; a caller may do it between estimates to spread
+    /// the work).
+    pub fn add_complete_frames(&mut self, complete_until_ns: u64) {
         let Some(period_ns) = self.signals.frame_period_ns() else {
             return;
         };
