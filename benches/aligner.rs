@@ -286,7 +286,9 @@ fn region_lag(c: &mut Criterion) {
             estimator.push_audio_level(hop * 5 * ms, level(hop));
             hop += 1;
         }
-        estimator.push_video_blocks(frame * frame_ns, &blocks(frame)).expect("a frame of the grid");
+        estimator
+            .push_video_blocks(frame * frame_ns, &blocks(frame))
+            .expect("a frame of the grid");
         estimator.estimate(hop * 5 * ms);
         frame += 1;
     }
@@ -297,13 +299,17 @@ fn region_lag(c: &mut Criterion) {
                 estimator.push_audio_level(hop * 5 * ms, level(hop));
                 hop += 1;
             }
-            estimator.push_video_blocks(frame * frame_ns, &blocks(frame)).expect("a frame of the grid");
+            estimator
+                .push_video_blocks(frame * frame_ns, &blocks(frame))
+                .expect("a frame of the grid");
             frame += 1;
             estimator.add_complete_frames(hop * 5 * ms);
             black_box(estimator.has_waiting_frames());
         })
     });
-    group.bench_function("estimate", |b| b.iter(|| black_box(estimator.estimate(black_box(hop * 5 * ms)))));
+    group.bench_function("estimate", |b| {
+        b.iter(|| black_box(estimator.estimate(black_box(hop * 5 * ms))))
+    });
     group.finish();
 }
 

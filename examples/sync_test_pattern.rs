@@ -29,6 +29,7 @@ fn main() -> Result<()> {
         batching: Batching::default(),
         supervision: SupervisionConfig::default(),
         speech_model: None,
+        face_model: None,
         stream: "pattern".into(),
         captured_by: None,
         lag: LagConfig::default(),

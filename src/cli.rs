@@ -337,6 +337,11 @@ struct SyncArgs {
     /// Weight of onsets the speech model hears no speech in (speech weighs 1).
     #[arg(long, default_value_t = 0.25, value_parser = parse_unit_weight, requires = "speech_model")]
     non_speech_weight: f32,
+    /// A face (or mouth) detector (FILE.pt with its video contract FILE.toml, output_dim = 5):
+    /// per picture [x, y, width, height, score], the box in fractions of the picture; the part of
+    /// the picture that follows the sound is sought in the box, which offset events then carry.
+    #[arg(long, value_name = "FILE.pt", value_parser = parse_existing_file)]
+    face_model: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -655,6 +660,7 @@ impl Cli {
                     stream: first.name.clone(),
                     captured_by: first.captured_by,
                     speech_model: args.speech_model,
+                    face_model: args.face_model,
                     lag: LagConfig {
                         max_lag_ns: (args.max_lag_ms * 1_000_000).min(LagConfig::default().max_lag_ns),
                         window_ns: seconds_to_ns(args.window_s),

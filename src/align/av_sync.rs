@@ -23,7 +23,9 @@ pub struct SyncEstimate {
     pub window_start_ns: u64,
     /// End of the video span the estimate is made from.
     pub window_end_ns: u64,
-    /// Where in the picture the sound is made, when the estimate rests on a region.
+    /// Where in the picture the sound is made, when the estimate rests on a region. Such an
+    /// estimate's confidence is calibrated against chance (see [`RegionLagConfig::confidence`]),
+    /// and the offset tracker takes it as such.
     pub region: Option<NormalisedBox>,
 }
 
@@ -79,6 +81,12 @@ impl AvSyncEstimator {
     pub fn push_video(&mut self, time_ns: u64, rise: f32, blocks: &[f32]) -> Result<(), AlignError> {
         self.events.push_video(time_ns, rise);
         self.region.push_video_blocks(time_ns, blocks)
+    }
+
+    /// Says where a face model finds the face in the newest frame, and how sure it is (see
+    /// [`RegionLagEstimator::push_face`]).
+    pub fn push_face(&mut self, face: NormalisedBox, score: f32) {
+        self.region.push_face(face, score);
     }
 
     /// The surer of the two estimators' estimates from everything before `complete_until_ns`

@@ -283,7 +283,7 @@ const EVENTS_PER_SECOND: f64 = 2.0;
 const EVENTS_FOR_FULL_CONFIDENCE: usize = 3;
 
 /// How much the window's picture looks like flashes: the share of the brightening above the
-/// window's median that its strongest frames hold (as many frames as a flash pattern has events
+/// window's median (and above a tenth of the strongest frame's) that its strongest frames hold (as many frames as a flash pattern has events
 /// in `window_ns`), near 1 for flashes and small for a picture that moves all the time, and
 /// less where fewer than [`EVENTS_FOR_FULL_CONFIDENCE`] frames stand out (at half the strongest
 /// or more).
@@ -295,7 +295,10 @@ fn event_share(video: &[(u64, f32)], window_ns: u64) -> f64 {
     values.sort_by(|a, b| b.total_cmp(a));
     let median = values[values.len() / 2];
     let above: Vec<f64> = values.iter().map(|&v| f64::from((v - median).max(0.0))).collect();
-    let total: f64 = above.iter().sum();
+    // Coding noise brightens every frame a little; what is under a tenth of the strongest frame
+    // is no event either way.
+    let floor = 0.1 * above[0];
+    let total: f64 = above.iter().filter(|&&v| v >= floor).sum();
     if total <= 0.0 {
         return 0.0;
     }

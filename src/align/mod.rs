@@ -52,7 +52,7 @@ pub use oltw::{
     FinalPosition, Normalisation, OltwConfig, OnlineTimeWarper, StepWeights, TrackedPosition, SPREAD_LAG_FRAMES,
 };
 pub use precision::{Precision, INT8_FROM_DIM};
-pub use region_lag::{BlockGrid, NormalisedBox, RegionEstimate, RegionLagConfig, RegionLagEstimator};
+pub use region_lag::{BlockGrid, NormalisedBox, RegionEstimate, RegionLagConfig, RegionLagEstimator, FACE_MIN_SCORE};
 pub use relocate::{RelocationCandidate, Relocator, RelocatorConfig};
 pub use speech_weights::{SpeechWeights, SpeechWindow};
 pub use subsequence::{SubsequenceMatch, SubsequenceSearch, SubsequenceSteps};

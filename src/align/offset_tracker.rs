@@ -6,13 +6,17 @@
 //! from the prediction (beyond `gate_sigmas` standard deviations) is set aside as an outlier;
 //! several in a row mean the offset really changed (a re-cut, a new source) and the filter
 //! starts over from the newest. The track is *locked* once the offset's standard deviation is
-//! below `lock_std_ms` after at least `lock_min_estimates` estimates as sure as
-//! `lock_min_confidence`, and while the newest estimate is that sure; the time from the first
+//! below `lock_std_ms` after at least `lock_min_estimates` estimates; the time from the first
 //! estimate to the first locked one is the time-to-lock (the run summary reports it).
 //!
-//! An estimate below `track_min_confidence` is too unsure to move the track: the track is
-//! carried to its time unchanged, and where there is no track yet the estimate is passed on as
-//! it is, unlocked. So chance correlations (another person's speech over a face) neither lock
+//! Estimates come in two kinds. Those of flashes and beeps ([`OffsetTracker::update`]) are
+//! independent window by window, so their agreement is the evidence: their confidence only
+//! weighs them. Those whose confidence is calibrated against chance and that build on one
+//! another (the region estimator's, [`OffsetTracker::update_calibrated`]) must themselves be
+//! sure: only those of `lock_min_confidence` or more count towards lock, and the newest must be
+//! that sure to keep it; one below `track_min_confidence` does not move the track at all (the
+//! track is carried to its time unchanged, and where there is none the estimate is passed on as
+//! it is, unlocked). So chance correlations (another person's speech over a face) neither lock
 //! nor drag a track that sure estimates made.
 
 use super::AlignError;
@@ -34,9 +38,10 @@ pub struct OffsetTrackerConfig {
     pub lock_std_ms: f64,
     /// Estimates needed before the track can lock.
     pub lock_min_estimates: u32,
-    /// Confidence an estimate needs to count towards lock, and the newest one to keep it.
+    /// Confidence a calibrated estimate needs to count towards lock, and the newest one to keep
+    /// it.
     pub lock_min_confidence: f64,
-    /// Confidence below which an estimate does not move the track at all.
+    /// Confidence below which a calibrated estimate does not move the track at all.
     pub track_min_confidence: f64,
 }
 
@@ -150,10 +155,22 @@ impl OffsetTracker {
     /// Takes a raw estimate that holds at `time_ns` (for an estimate over a window, its centre)
     /// with `confidence` in [0, 1].
     pub fn update(&mut self, time_ns: u64, raw_offset_ns: i64, confidence: f64) -> TrackedOffset {
+        self.take(time_ns, raw_offset_ns, confidence, true)
+    }
+
+    /// Takes a raw estimate whose confidence is calibrated against chance (see the module
+    /// docs): it moves the track only from `track_min_confidence`, and counts towards lock only
+    /// from `lock_min_confidence`.
+    pub fn update_calibrated(&mut self, time_ns: u64, raw_offset_ns: i64, confidence: f64) -> TrackedOffset {
         if confidence < self.config.track_min_confidence {
             return self.carried_to(time_ns, raw_offset_ns);
         }
         let sure = confidence >= self.config.lock_min_confidence;
+        self.take(time_ns, raw_offset_ns, confidence, sure)
+    }
+
+    /// Takes an estimate into the filter; `sure` says whether it counts towards lock.
+    fn take(&mut self, time_ns: u64, raw_offset_ns: i64, confidence: f64, sure: bool) -> TrackedOffset {
         let time_s = time_ns as f64 / 1e9;
         let measured_ms = raw_offset_ns as f64 / 1e6;
         let measurement_var = (self.config.measurement_std_ms / confidence.clamp(0.05, 1.0)).powi(2);
@@ -296,21 +313,21 @@ mod tests {
     #[test]
     fn unsure_estimates_never_lock_and_too_unsure_ones_leave_the_track_alone() {
         let mut tracker = OffsetTracker::new(OffsetTrackerConfig::default()).unwrap();
-        let first = tracker.update(0, 70 * MS, 0.05);
+        let first = tracker.update_calibrated(0, 70 * MS, 0.05);
         assert_eq!((first.offset_ns, first.locked), (70 * MS, false));
         for i in 1..20u64 {
-            let tracked = tracker.update(i * 500_000_000, 40 * MS, 0.3);
+            let tracked = tracker.update_calibrated(i * 500_000_000, 40 * MS, 0.3);
             assert!(!tracked.locked, "locked on confidence 0.3");
         }
-        let before = tracker.update(10_000_000_000, 40 * MS, 0.3).offset_ns;
-        let unsure = tracker.update(10_500_000_000, -300 * MS, 0.01);
+        let before = tracker.update_calibrated(10_000_000_000, 40 * MS, 0.3).offset_ns;
+        let unsure = tracker.update_calibrated(10_500_000_000, -300 * MS, 0.01);
         assert!(!unsure.locked);
         assert!((unsure.offset_ns - before).abs() < MS, "moved to {}", unsure.offset_ns);
         for i in 0..6u64 {
-            tracker.update(11_000_000_000 + i * 500_000_000, 40 * MS, 0.9);
+            tracker.update_calibrated(11_000_000_000 + i * 500_000_000, 40 * MS, 0.9);
         }
-        assert!(tracker.update(14_000_000_000, 40 * MS, 0.9).locked);
-        assert!(!tracker.update(14_500_000_000, 40 * MS, 0.2).locked);
+        assert!(tracker.update_calibrated(14_000_000_000, 40 * MS, 0.9).locked);
+        assert!(!tracker.update_calibrated(14_500_000_000, 40 * MS, 0.2).locked);
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub use mapped_file::MappedFile;
 pub use model::{ModelSettings, TorchScriptEncoder};
 pub use model_contract::{ChannelOrder, ModelContract};
 pub use onset::{OnsetEnvelope, SpectralFlux};
-pub use picture_change::{FrameSize, PictureChange};
+pub use picture_change::{FrameSize, PictureChange, PictureRows};
 pub use reference_file::{ReferenceFile, ReferenceFileError, SampleFormat};
 pub use spectral::{SpectralEncoder, SpectralFeature};
 pub use video_encoder::{VideoEncoder, VideoModel};

@@ -41,7 +41,7 @@ pub use locate_job::{run_locate, LocateJob};
 pub use many_streams::{run_streams, run_streams_in_cluster, ClusterPart, SharedWriter, StreamJob, StreamOutcome};
 pub use placement::{worker_of, Placement, Role, StreamSite};
 pub(crate) use records::StatusRecord;
-pub use records::{AudioEvidence, EnvelopeSample, FeatureFrame, PictureSample, StreamEvent};
+pub use records::{AudioEvidence, EnvelopeSample, FeatureFrame, PictureSample, StreamEvent, FACE_OUTPUTS};
 pub use reference::{
     encode_followed_reference, encode_reference_file, follow_audio_features, is_reference_file, load_reference,
     write_reference_file, EncodedReference,

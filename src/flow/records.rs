@@ -28,9 +28,15 @@ pub struct PictureSample {
     pub rise: f32,
     /// The mean brightness of each block of the picture's grid, row by row.
     pub blocks: Vec<f32>,
+    /// What a face model (`--face-model`) found: `[x, y, width, height, score]`, the box in
+    /// fractions of the picture from its top left and the model's score in [0, 1].
+    pub face: Option<[f32; FACE_OUTPUTS]>,
     /// When the frame was captured.
     pub captured_at: Instant,
 }
+
+/// Values a face model gives per frame: a box and a score.
+pub const FACE_OUTPUTS: usize = 5;
 
 /// What the audio side of `sync` gives the offset estimator.
 #[derive(Debug, Clone, Copy, PartialEq)]

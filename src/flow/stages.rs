@@ -5,10 +5,11 @@
 use std::sync::Arc;
 
 use crate::align::SpeechWindow;
-use crate::encode::{AudioEncoder, AudioFramer, FrameSize, PictureChange, SpectralFlux};
+use crate::encode::{AudioEncoder, AudioFramer, FrameSize, PictureChange, PictureRows, SpectralFlux, VideoEncoder};
 use crate::engine_metrics::EngineMetrics;
 use crate::media::{AudioChunk, VideoFrame};
 
+use super::records::FACE_OUTPUTS;
 use super::{AudioEvidence, EnvelopeSample, FeatureFrame, FlowError, PictureSample};
 
 /// A voice-activity model (one probability of speech per window) and its framing.
@@ -105,52 +106,59 @@ pub(crate) fn level_stage(
     }
 }
 
-/// Greyscale frames → one [`PictureSample`] per frame: its brightening and its block
-/// brightness. The frames are offered to `pictures` as `stream`'s, for the live page.
+/// Frames → one [`PictureSample`] per frame: its brightening and block brightness, and the
+/// face box of `face_model` when there is one (a video model of five outputs per frame). Each
+/// frame's working-size picture is offered to `pictures` as `stream`'s, for the live page.
 pub(crate) fn picture_stage(
     mut change: PictureChange,
+    mut face_model: Option<Box<dyn VideoEncoder>>,
     pictures: Arc<EngineMetrics>,
     stream: String,
 ) -> impl FnMut(&mut Vec<VideoFrame>, &mut Vec<PictureSample>) -> Result<(), FlowError> {
-    let (mut pixels, mut rise, mut blocks) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut pixels, mut rows, mut faces) = (Vec::new(), PictureRows::default(), Vec::new());
     move |frames, out| {
         frames.sort_by_key(|f| f.pts_ns);
-        // Frames of one size go through the encoder together; a size change starts a new run.
+        // Frames of one format go through the encoders together; a change starts a new run.
         let mut start = 0;
         while start < frames.len() {
-            let (width, height) = (frames[start].width, frames[start].height);
+            let format = |f: &VideoFrame| (f.width, f.height, f.channels);
+            let first = format(&frames[start]);
             let end = frames[start..]
                 .iter()
-                .position(|f| (f.width, f.height) != (width, height))
+                .position(|f| format(f) != first)
                 .map_or(frames.len(), |p| start + p);
             pixels.clear();
-            rise.clear();
-            blocks.clear();
+            rows.clear();
+            faces.clear();
             for frame in &frames[start..end] {
                 pixels.extend_from_slice(&frame.pixels);
-                if frame.channels == 1 {
-                    let latest = &pictures.pictures;
-                    latest.offer(&stream, frame.pts_ns, frame.width, frame.height, &frame.pixels);
-                }
             }
             let size = FrameSize {
-                width: width as usize,
-                height: height as usize,
+                width: first.0 as usize,
+                height: first.1 as usize,
+                channels: usize::from(first.2),
             };
-            change.encode(&pixels, size, &mut rise, &mut blocks)?;
+            change.encode(&pixels, size, &mut rows)?;
+            if let Some(model) = face_model.as_mut() {
+                model.encode(&pixels, &mut faces)?;
+            }
+            let (width, height) = change.working_size();
             let per_frame = change.blocks().max(1);
-            out.extend(
-                frames[start..end]
-                    .iter()
-                    .zip(&rise)
-                    .zip(blocks.chunks_exact(per_frame))
-                    .map(|((f, &rise), blocks)| PictureSample {
-                        time_ns: f.pts_ns,
-                        rise,
-                        blocks: blocks.to_vec(),
-                        captured_at: f.captured_at,
-                    }),
-            );
+            for (i, frame) in frames[start..end].iter().enumerate() {
+                let grey = &rows.grey[i * width * height..(i + 1) * width * height];
+                pictures
+                    .pictures
+                    .offer(&stream, frame.pts_ns, width as u32, height as u32, grey);
+                out.push(PictureSample {
+                    time_ns: frame.pts_ns,
+                    rise: rows.rise[i],
+                    blocks: rows.blocks[i * per_frame..(i + 1) * per_frame].to_vec(),
+                    face: faces
+                        .get(i * FACE_OUTPUTS..(i + 1) * FACE_OUTPUTS)
+                        .and_then(|face| <[f32; FACE_OUTPUTS]>::try_from(face).ok()),
+                    captured_at: frame.captured_at,
+                });
+            }
             start = end;
         }
         frames.clear();

@@ -29,8 +29,8 @@ use timely::worker::Worker;
 use crate::align::{AvSyncEstimator, BlockGrid, LagConfig, OffsetTracker, OffsetTrackerConfig, RegionLagConfig};
 use crate::config::{Pace, SourceSpec};
 use crate::encode::{
-    AudioEncoder, AudioFrameParams, AudioFramer, AudioModel, DeviceChoice, EncodeError, Filterbank, LogBands,
-    PictureChange, SpectralFlux, TorchScriptEncoder,
+    AudioEncoder, AudioFrameParams, AudioFramer, AudioModel, ChannelOrder, DeviceChoice, EncodeError, Filterbank,
+    LogBands, ModelContract, PictureChange, SpectralFlux, TorchScriptEncoder, VideoEncoder, VideoModel,
 };
 use crate::engine_metrics::EngineMetrics;
 use crate::events::{DiscontKind, EventBody};
@@ -45,7 +45,7 @@ use super::ingest::health_events;
 use super::operators::{Batching, EncodeBatches, EncodePooled, EstimateOffset, EventSink, PooledStage, WriteEvents};
 use super::placement::StreamSite;
 use super::stages::{flux_stage, level_stage, picture_stage, speech_stage, SpeechDetector};
-use super::{AudioEvidence, FailureSlot, FlowError, StatusRecord, StopSignal};
+use super::{AudioEvidence, FailureSlot, FlowError, StatusRecord, StopSignal, FACE_OUTPUTS};
 
 /// Framing of the onset envelope: 16 ms windows every 5 ms at 16 kHz, fine enough to time an
 /// onset well inside one video frame.
@@ -88,6 +88,11 @@ pub struct SyncJob {
     /// A voice-activity model (FILE.pt with its contract): one probability of speech per
     /// window of 16 kHz audio, by which onsets are weighted.
     pub speech_model: Option<PathBuf>,
+    /// A face (or mouth) detector (FILE.pt with its video contract): five values per picture,
+    /// `[x, y, width, height, score]`, the box in fractions of the picture and the model's
+    /// score in [0, 1]; the region of the picture that follows the sound is then sought in the
+    /// box. The capture delivers pictures at the model's size and channels.
+    pub face_model: Option<PathBuf>,
     /// Settings of the estimator from flashes and beeps.
     pub lag: LagConfig,
     /// Settings of the estimator from the region of the picture that follows the sound.
@@ -159,7 +164,17 @@ pub(crate) fn build_sync(
                 level: level_stage(AudioFramer::new(ONSET_FRAMES)?),
                 speech: speech.map(speech_stage),
                 video: picture_stage(
-                    PictureChange::new(device, SYNC_GRID.columns, SYNC_GRID.rows),
+                    PictureChange::new(
+                        device,
+                        CHANGE_PICTURE.width as usize,
+                        CHANGE_PICTURE.height as usize,
+                        SYNC_GRID.columns,
+                        SYNC_GRID.rows,
+                    )?,
+                    job.face_model
+                        .as_deref()
+                        .map(|path| face_detector(path, device))
+                        .transpose()?,
                     job.metrics.clone(),
                     job.stream.clone(),
                 ),
@@ -184,7 +199,7 @@ pub(crate) fn build_sync(
                 audio: Some(AudioNeeds {
                     rate_hz: ONSET_FRAMES.rate_hz,
                 }),
-                video: Some(CHANGE_PICTURE),
+                video: Some(picture_needs(job.face_model.as_deref())?),
             };
             Some(open_capture(&job.source, needs, job.pace, job.supervision)?)
         }
@@ -281,6 +296,48 @@ pub(crate) fn build_sync(
         sink: role.holds.then_some(sink),
         failures,
     })
+}
+
+/// The pictures the capture delivers: what the face model at `face_model` takes, or the
+/// estimators' own picture when there is none.
+fn picture_needs(face_model: Option<&Path>) -> Result<VideoNeeds, FlowError> {
+    let Some(path) = face_model else {
+        return Ok(CHANGE_PICTURE);
+    };
+    match ModelContract::read_for(path)? {
+        ModelContract::Video {
+            width,
+            height,
+            channels,
+            ..
+        } => Ok(VideoNeeds {
+            width: width as u32,
+            height: height as u32,
+            colour: channels != ChannelOrder::Gray,
+        }),
+        ModelContract::Audio { .. } => Err(EncodeError::ModelContract {
+            model: path.to_path_buf(),
+            detail: "a face model takes pictures; its contract declares audio input (kind = \"audio\")".to_owned(),
+        }
+        .into()),
+    }
+}
+
+/// Loads the face model at `path`, which must give five values per picture: a box and a score.
+fn face_detector(path: &Path, device: tch::Device) -> Result<Box<dyn VideoEncoder>, FlowError> {
+    let model = VideoModel::new(TorchScriptEncoder::load(path, model_settings(device, false))?, path)?;
+    if model.dim() != FACE_OUTPUTS {
+        return Err(EncodeError::ModelContract {
+            model: path.to_path_buf(),
+            detail: format!(
+                "a face model gives {FACE_OUTPUTS} values per picture ([x, y, width, height, score]); its contract \
+                 declares output_dim = {}",
+                model.dim()
+            ),
+        }
+        .into());
+    }
+    Ok(Box::new(model))
 }
 
 /// Loads the voice-activity model at `path`, which must give one value per window of audio at

@@ -18,6 +18,8 @@
 //!   and brightens the next), and takes the pooled curve's peak, refined with a parabola.
 //! - Its confidence compares the pooled correlation with the largest that unrelated sound and
 //!   picture reach with as much evidence (see [`RegionLagConfig::confidence`]).
+//! - Where a face model says where the face is ([`RegionLagEstimator::push_face`]), only the
+//!   blocks that overlap its box may make the region, and the box is the region reported.
 //!
 //! Frames wait until the audio is known `max_lag` past them, so an estimate for video time `t`
 //! needs audio up to `t + max_lag`. Memory is bounded: audio is kept only as far back as the
@@ -141,6 +143,9 @@ impl RegionLagConfig {
     }
 }
 
+/// A face box counts from this score of the face model up.
+pub const FACE_MIN_SCORE: f32 = 0.5;
+
 /// What unrelated sound and picture reach with unlimited evidence.
 const NULL_FLOOR: f64 = 0.4;
 /// How much further they reach with little: `NULL_SECONDS / evidence` on top.
@@ -199,6 +204,8 @@ pub struct RegionLagEstimator {
     stats: LagBlockStats,
     first_frame_ns: Option<u64>,
     newest_added_ns: Option<u64>,
+    /// The newest face box a face model was sure of.
+    face: Option<NormalisedBox>,
     /// Scratch: the audio each lag meets, and the correlations.
     lag_audio: Vec<Option<f64>>,
     correlations: Correlations,
@@ -223,6 +230,7 @@ impl RegionLagEstimator {
             stats: LagBlockStats::new(lags, grid.blocks(), config.memory_ns),
             first_frame_ns: None,
             newest_added_ns: None,
+            face: None,
             lag_audio: Vec::with_capacity(lags),
             correlations: Correlations::default(),
             config,
@@ -249,6 +257,14 @@ impl RegionLagEstimator {
             self.waiting.push_back(row);
         }
         Ok(())
+    }
+
+    /// Says where a face model finds the face (or mouth) in the newest frame, with its score in
+    /// [0, 1]; from a score of [`FACE_MIN_SCORE`] up, the region is sought in that box.
+    pub fn push_face(&mut self, face: NormalisedBox, score: f32) {
+        if score >= FACE_MIN_SCORE && face.width > 0.0 && face.height > 0.0 {
+            self.face = Some(face);
+        }
     }
 
     /// Whether frames are waiting for audio past them.
@@ -282,9 +298,15 @@ impl RegionLagEstimator {
                 }
             }
         }
-        let mut order: Vec<usize> = (0..blocks).collect();
+        let mut order: Vec<usize> = match self.face {
+            Some(face) => (0..blocks).filter(|&b| self.block_overlaps(b, face)).collect(),
+            None => (0..blocks).collect(),
+        };
         order.sort_by(|&a, &b| strongest[b].0.total_cmp(&strongest[a].0));
-        let region = &order[..self.config.region_blocks];
+        let region = &order[..self.config.region_blocks.min(order.len())];
+        if region.is_empty() {
+            return None;
+        }
         let change = self.correlations.block_spread.get(region[0]).copied().unwrap_or(0.0);
         if strongest[region[0]].0 <= 0.0 || change < self.config.min_block_change {
             return None;
@@ -316,7 +338,7 @@ impl RegionLagEstimator {
             correlation,
             confidence: RegionLagConfig::confidence(correlation, evidence_ns),
             evidence_ns,
-            region: self.region_box(region),
+            region: self.face.unwrap_or_else(|| self.region_box(region)),
             window_start_ns: first_ns.max(window_end_ns.saturating_sub(self.config.memory_ns)),
             window_end_ns,
         })
@@ -358,6 +380,13 @@ impl RegionLagEstimator {
             .map_or(self.newest_added_ns.unwrap_or(0), |row| row.time_ns)
             .saturating_sub(max_lag + period_ns);
         self.audio.forget_before(oldest_needed);
+    }
+
+    /// Whether block `b` of the grid overlaps `face`.
+    fn block_overlaps(&self, b: usize, face: NormalisedBox) -> bool {
+        let (w, h) = (1.0 / self.grid.columns as f64, 1.0 / self.grid.rows as f64);
+        let (x, y) = ((b % self.grid.columns) as f64 * w, (b / self.grid.columns) as f64 * h);
+        x < face.x + face.width && face.x < x + w && y < face.y + face.height && face.y < y + h
     }
 
     /// The box around the region's blocks, in fractions of the picture.

@@ -269,3 +269,60 @@ fn a_still_picture_with_coding_noise_gives_no_estimate() {
     }
     assert_eq!(estimator.estimate(u64::MAX), None);
 }
+
+#[test]
+fn a_face_box_keeps_the_region_inside_it() {
+    // A louder "mouth" elsewhere follows the sound too, but the face model puts the face
+    // around the real one: the region stays in its box, and the box is what is reported.
+    let bursts = syllables(14, 15);
+    let mut estimator = estimator();
+    let (column, row) = (MOUTH % 8, MOUTH / 8);
+    let face = NormalisedBox {
+        x: (column as f64 - 1.0) / 8.0,
+        y: (row as f64 - 1.0) / 6.0,
+        width: 3.0 / 8.0,
+        height: 3.0 / 6.0,
+    };
+    let mut noise = Noise(5);
+    let mut hop_ns = 0;
+    for frame in 0..15 * 30u64 {
+        let frame_ns = frame * FRAME_NS;
+        while hop_ns <= frame_ns {
+            estimator.push_audio_level(hop_ns, -9.0 + 9.0 * opening(&bursts, hop_ns) + 0.3 * noise.next());
+            hop_ns += HOP_NS;
+        }
+        let mut blocks: Vec<f32> = (0..GRID.blocks()).map(|_| 0.5 + 0.02 * noise.next()).collect();
+        let open = opening(&bursts, frame_ns);
+        blocks[MOUTH] = 0.6 - 0.25 * open + 0.02 * noise.next();
+        // A second moving patch, 200 ms ahead of the sound and stronger, outside the face.
+        blocks[0] = 0.6 - 0.4 * opening(&bursts, frame_ns + 200 * MS);
+        estimator.push_video_blocks(frame_ns, &blocks).unwrap();
+        estimator.push_face(face, 0.9);
+    }
+    let estimate = estimator.estimate(u64::MAX).expect("an estimate");
+    assert_eq!(estimate.region, face);
+    assert!(
+        estimate.offset_ns.abs() <= 5 * MS as i64,
+        "read {} ns",
+        estimate.offset_ns
+    );
+    // An unsure face model changes nothing.
+    let mut unsure = estimator_with_face(0.2);
+    assert!(unsure.face.is_none());
+    unsure.push_face(face, 0.49);
+    assert!(unsure.face.is_none());
+}
+
+fn estimator_with_face(score: f32) -> RegionLagEstimator {
+    let mut estimator = estimator();
+    estimator.push_face(
+        NormalisedBox {
+            x: 0.0,
+            y: 0.0,
+            width: 0.5,
+            height: 0.5,
+        },
+        score,
+    );
+    estimator
+}

@@ -22,7 +22,7 @@ use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::StreamVec;
 
-use crate::align::{AvSyncEstimator, OffsetTracker, SyncEstimate};
+use crate::align::{AvSyncEstimator, NormalisedBox, OffsetTracker, SyncEstimate};
 use crate::engine_metrics::AlignerMetrics;
 use crate::events::{EventBody, SyncBand};
 use crate::flow::{AudioEvidence, PictureSample, StreamEvent};
@@ -54,6 +54,7 @@ pub trait EstimateOffset<'scope> {
     ///             time_ns: i * 1_000_000_000 / 30,
     ///             rise: if flash { 1.0 } else { 0.0 },
     ///             blocks: vec![if flash { 1.0 } else { 0.0 }; 4],
+    ///             face: None,
     ///             captured_at: Instant::now(),
     ///         }
     ///     });
@@ -123,6 +124,17 @@ impl<'scope> EstimateOffset<'scope> for StreamVec<'scope, u64, AudioEvidence> {
                         if let Err(error) = estimator.push_video(sample.time_ns, sample.rise, &sample.blocks) {
                             tracing::warn!(stream = %stream, %error, "a picture the offset estimator cannot use");
                         }
+                        if let Some([x, y, width, height, score]) = sample.face {
+                            let clamp = |v: f32| f64::from(v).clamp(0.0, 1.0);
+                            let (x, y) = (clamp(x), clamp(y));
+                            let face = NormalisedBox {
+                                x,
+                                y,
+                                width: clamp(width).min(1.0 - x),
+                                height: clamp(height).min(1.0 - y),
+                            };
+                            estimator.push_face(face, score);
+                        }
                     }
                 });
                 let frontier = [audio_frontier.frontier().first(), video_frontier.frontier().first()]
@@ -176,7 +188,10 @@ impl<'scope> EstimateOffset<'scope> for StreamVec<'scope, u64, AudioEvidence> {
 /// its centre; the event reports it at the window's end, carried there by the tracked drift.
 fn offset_event(stream: &str, tracker: &mut OffsetTracker, estimate: SyncEstimate) -> StreamEvent {
     let centre_ns = estimate.window_start_ns.midpoint(estimate.window_end_ns);
-    let tracked = tracker.update(centre_ns, estimate.offset_ns, estimate.confidence);
+    let tracked = match estimate.region {
+        Some(_) => tracker.update_calibrated(centre_ns, estimate.offset_ns, estimate.confidence),
+        None => tracker.update(centre_ns, estimate.offset_ns, estimate.confidence),
+    };
     let offset_ns = tracked.offset_at_ns(estimate.window_end_ns);
     StreamEvent {
         stream: stream.to_owned(),

@@ -105,6 +105,7 @@ impl Settings {
                     batching: Batching::default(),
                     supervision: SupervisionConfig::default(),
                     speech_model: None,
+                    face_model: None,
                     lag: LagConfig { window_ns, ..defaults },
                     region: RegionLagConfig::default(),
                     tracker: OffsetTrackerConfig::default(),
