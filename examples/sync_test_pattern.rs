@@ -30,6 +30,7 @@ fn main() -> Result<()> {
         supervision: SupervisionConfig::default(),
         speech_model: None,
         face_model: None,
+        sync_model: None,
         stream: "pattern".into(),
         captured_by: None,
         lag: LagConfig::default(),

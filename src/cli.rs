@@ -342,6 +342,12 @@ struct SyncArgs {
     /// the picture that follows the sound is sought in the box, which offset events then carry.
     #[arg(long, value_name = "FILE.pt", value_parser = parse_existing_file)]
     face_model: Option<PathBuf>,
+    /// A SyncNet-style pair of embedders (FILE.pt with methods embed_audio and embed_video, and
+    /// its sync contract FILE.toml): where their embeddings agree over the lags replaces the
+    /// correlation of the picture's blocks with the sound; it looks at the face model's box when
+    /// there is one.
+    #[arg(long, value_name = "FILE.pt", value_parser = parse_existing_file)]
+    sync_model: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -661,6 +667,7 @@ impl Cli {
                     captured_by: first.captured_by,
                     speech_model: args.speech_model,
                     face_model: args.face_model,
+                    sync_model: args.sync_model,
                     lag: LagConfig {
                         max_lag_ns: (args.max_lag_ms * 1_000_000).min(LagConfig::default().max_lag_ns),
                         window_ns: seconds_to_ns(args.window_s),

@@ -1,12 +1,15 @@
-//! The A/V offset of a stream from its two estimators: events ([`AvLagEstimator`]: flashes
-//! against beeps, cuts against bangs) and the region of the picture that follows the sound
-//! ([`RegionLagEstimator`]: a mouth, hands on an instrument).
+//! The A/V offset of a stream from its estimators: events ([`AvLagEstimator`]: flashes against
+//! beeps, cuts against bangs) and the region of the picture that follows the sound
+//! ([`RegionLagEstimator`]: a mouth, hands on an instrument) or, when the run has a sync model,
+//! the agreement of its embedders ([`EmbeddingLagEstimator`]), which then replaces the region's
+//! correlation.
 //!
-//! Both see every sample; each estimate takes the surer of the two, and events win a tie: a
-//! flash-and-beep pattern is exact to a millisecond, while a region's reading rests on how the
-//! source moves with its sound. An estimate carries its region only when the region estimator
-//! made it.
+//! All see every sample; each estimate takes the surer of the events' and the other's, and
+//! events win a tie: a flash-and-beep pattern is exact to a millisecond, while a region's
+//! reading rests on how the source moves with its sound. An estimate carries its region only
+//! when the region (or the model, looking at the face box or the whole picture) made it.
 
+use super::embedding_lag::{EmbeddingEstimate, EmbeddingLagConfig, EmbeddingLagEstimator};
 use super::lag::{AvLagEstimator, LagConfig};
 use super::region_lag::{BlockGrid, NormalisedBox, RegionEstimate, RegionLagConfig, RegionLagEstimator};
 use super::speech_weights::SpeechWindow;
@@ -46,6 +49,10 @@ impl From<RegionEstimate> for SyncEstimate {
 pub struct AvSyncEstimator {
     events: AvLagEstimator,
     region: RegionLagEstimator,
+    /// A sync model's estimator, which replaces the region's when there is one.
+    embeddings: Option<EmbeddingLagEstimator>,
+    /// The newest face box a face model was sure of: where a sync model looks.
+    face: Option<NormalisedBox>,
     /// The confidence of the newest events estimate, which a final region estimate must beat.
     events_confidence: Option<f64>,
 }
@@ -56,8 +63,33 @@ impl AvSyncEstimator {
         Ok(Self {
             events: AvLagEstimator::new(events)?,
             region: RegionLagEstimator::new(region, grid)?,
+            embeddings: None,
+            face: None,
             events_confidence: None,
         })
+    }
+
+    /// The same, with a sync model's embeddings of `dim` values in place of the region's
+    /// correlation.
+    pub fn with_embeddings(mut self, config: EmbeddingLagConfig, dim: usize) -> Result<Self, AlignError> {
+        self.embeddings = Some(EmbeddingLagEstimator::new(config, dim)?);
+        Ok(self)
+    }
+
+    /// Adds a sync model's audio embedding of the window centred at `time_ns`.
+    pub fn push_audio_embedding(&mut self, time_ns: u64, values: &[f32]) -> Result<(), AlignError> {
+        match self.embeddings.as_mut() {
+            Some(embeddings) => embeddings.push_audio(time_ns, values),
+            None => Ok(()),
+        }
+    }
+
+    /// Adds a sync model's video embedding of the pictures around `time_ns`.
+    pub fn push_video_embedding(&mut self, time_ns: u64, values: &[f32]) -> Result<(), AlignError> {
+        match self.embeddings.as_mut() {
+            Some(embeddings) => embeddings.push_video(time_ns, values),
+            None => Ok(()),
+        }
     }
 
     /// Adds the onset strength (spectral flux) of the audio hop at `time_ns`; times must rise.
@@ -87,6 +119,27 @@ impl AvSyncEstimator {
     /// [`RegionLagEstimator::push_face`]).
     pub fn push_face(&mut self, face: NormalisedBox, score: f32) {
         self.region.push_face(face, score);
+        if score >= super::region_lag::FACE_MIN_SCORE {
+            self.face = Some(face);
+        }
+    }
+
+    /// A sync model's estimate as a [`SyncEstimate`]: it looked at the face box, or at the whole
+    /// picture.
+    fn model_estimate(&self, e: EmbeddingEstimate) -> SyncEstimate {
+        let whole = NormalisedBox {
+            x: 0.0,
+            y: 0.0,
+            width: 1.0,
+            height: 1.0,
+        };
+        SyncEstimate {
+            offset_ns: e.offset_ns,
+            confidence: e.confidence,
+            window_start_ns: e.window_start_ns,
+            window_end_ns: e.window_end_ns,
+            region: Some(self.face.unwrap_or(whole)),
+        }
     }
 
     /// The surer of the two estimators' estimates from everything before `complete_until_ns`
@@ -99,7 +152,13 @@ impl AvSyncEstimator {
             window_end_ns: e.window_end_ns,
             region: None,
         });
-        let region = self.region.estimate(complete_until_ns).map(SyncEstimate::from);
+        let region = match self.embeddings.as_mut() {
+            Some(embeddings) => {
+                let estimate = embeddings.estimate(complete_until_ns);
+                estimate.map(|e| self.model_estimate(e))
+            }
+            None => self.region.estimate(complete_until_ns).map(SyncEstimate::from),
+        };
         if let Some(events) = &events {
             self.events_confidence = Some(events.confidence);
         }
@@ -114,10 +173,14 @@ impl AvSyncEstimator {
     /// for audio past them (those within `max_lag` of the end meet whatever audio there is);
     /// `None` when no frame was waiting, or when the newest events estimate was surer.
     pub fn final_estimate(&mut self) -> Option<SyncEstimate> {
-        if !self.region.has_waiting_frames() {
-            return None;
-        }
-        let estimate = self.region.estimate(u64::MAX).map(SyncEstimate::from)?;
+        let estimate = match self.embeddings.as_mut() {
+            Some(embeddings) => {
+                let estimate = embeddings.estimate(u64::MAX)?;
+                self.model_estimate(estimate)
+            }
+            None if self.region.has_waiting_frames() => self.region.estimate(u64::MAX).map(SyncEstimate::from)?,
+            None => return None,
+        };
         match self.events_confidence {
             Some(events) if events >= estimate.confidence => None,
             _ => Some(estimate),
@@ -128,6 +191,9 @@ impl AvSyncEstimator {
     pub fn forget_before(&mut self, time_ns: u64) {
         self.events.forget_before(time_ns);
         self.region.forget_before(time_ns);
+        if let Some(embeddings) = self.embeddings.as_mut() {
+            embeddings.forget_before(time_ns);
+        }
         self.events_confidence = None;
     }
 }

@@ -12,6 +12,7 @@ mod av_sync;
 mod cache_aligned;
 mod distance;
 mod dtw;
+mod embedding_lag;
 mod encoded_rows;
 mod error;
 mod features;
@@ -39,6 +40,7 @@ pub use distance::{
     Distance,
 };
 pub use dtw::{dtw_distance, full_dtw, DtwResult};
+pub use embedding_lag::{EmbeddingEstimate, EmbeddingLagConfig, EmbeddingLagEstimator};
 pub use encoded_rows::EncodedRows;
 pub use error::AlignError;
 pub use features::{FeatureMatrix, SharedValues};

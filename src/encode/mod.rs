@@ -25,6 +25,7 @@ mod reference_file;
 mod semitone;
 mod spectral;
 mod spectrum;
+mod sync_model;
 mod video_encoder;
 mod video_features;
 
@@ -42,6 +43,7 @@ pub use onset::{OnsetEnvelope, SpectralFlux};
 pub use picture_change::{FrameSize, PictureChange, PictureRows};
 pub use reference_file::{ReferenceFile, ReferenceFileError, SampleFormat};
 pub use spectral::{SpectralEncoder, SpectralFeature};
+pub use sync_model::{SyncModel, SyncModelContract};
 pub use video_encoder::{VideoEncoder, VideoModel};
 pub use video_features::{PixelLayout, VideoFeature, VideoFeatureEncoder, VideoFrameFormat};
 

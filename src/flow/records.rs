@@ -31,6 +31,9 @@ pub struct PictureSample {
     /// What a face model (`--face-model`) found: `[x, y, width, height, score]`, the box in
     /// fractions of the picture from its top left and the model's score in [0, 1].
     pub face: Option<[f32; FACE_OUTPUTS]>,
+    /// A sync model's video embedding (`--sync-model`) of the pictures up to this one, with
+    /// the time it stands for (the middle of those pictures); once enough pictures have come.
+    pub embedding: Option<(u64, Vec<f32>)>,
     /// When the frame was captured.
     pub captured_at: Instant,
 }
@@ -39,7 +42,7 @@ pub struct PictureSample {
 pub const FACE_OUTPUTS: usize = 5;
 
 /// What the audio side of `sync` gives the offset estimator.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum AudioEvidence {
     /// A sample of the onset envelope.
     Onset(EnvelopeSample),
@@ -47,6 +50,13 @@ pub enum AudioEvidence {
     Level(EnvelopeSample),
     /// The probability of speech over a span, from a voice-activity model.
     Speech(SpeechWindow),
+    /// A sync model's audio embedding of the window centred at `time_ns`.
+    Embedding {
+        /// Running time of the window's centre.
+        time_ns: u64,
+        /// The embedding.
+        values: Vec<f32>,
+    },
     /// The source came back after an outage at this time: estimates start afresh there.
     Restart {
         /// Running time of the first record after the outage.

@@ -2,10 +2,14 @@
 //! [`EncodeBatches`](super::operators::EncodeBatches): framing plus an encoder a stream keeps
 //! to itself, or what follows a shared encoder (the flux of a stream's log-mel bands).
 
+use std::collections::VecDeque;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::align::SpeechWindow;
-use crate::encode::{AudioEncoder, AudioFramer, FrameSize, PictureChange, PictureRows, SpectralFlux, VideoEncoder};
+use crate::encode::{
+    AudioEncoder, AudioFramer, FrameSize, PictureChange, PictureRows, SpectralFlux, SyncModel, VideoEncoder,
+};
 use crate::engine_metrics::EngineMetrics;
 use crate::media::{AudioChunk, VideoFrame};
 
@@ -106,16 +110,56 @@ pub(crate) fn level_stage(
     }
 }
 
-/// Frames → one [`PictureSample`] per frame: its brightening and block brightness, and the
-/// face box of `face_model` when there is one (a video model of five outputs per frame). Each
-/// frame's working-size picture is offered to `pictures` as `stream`'s, for the live page.
+/// The video side of a sync model: its pictures of the newest frames, stacked into one input.
+pub(crate) struct SyncVideo {
+    /// The pair of embedders (shared with the audio side).
+    pub model: Rc<SyncModel>,
+    /// The newest frames' times and pictures, up to the contract's `frames`.
+    pub recent: VecDeque<(u64, Vec<f32>)>,
+}
+
+/// Audio chunks → a sync model's embedding of each window of `framer` (framed as its contract
+/// says).
+pub(crate) fn embedding_stage(
+    mut framer: AudioFramer,
+    model: Rc<SyncModel>,
+) -> impl FnMut(&mut Vec<AudioChunk>, &mut Vec<AudioEvidence>) -> Result<(), FlowError> {
+    let (mut windows, mut window_times, mut embeddings) = (Vec::new(), Vec::new(), Vec::new());
+    let dim = model.contract().output_dim.max(1);
+    move |chunks, out| {
+        windows.clear();
+        window_times.clear();
+        embeddings.clear();
+        for chunk in chunks.drain(..) {
+            framer.push(chunk.pts_ns, &chunk.samples, &mut windows, &mut window_times);
+        }
+        model.embed_audio(&windows, &mut embeddings)?;
+        out.extend(
+            window_times
+                .iter()
+                .zip(embeddings.chunks_exact(dim))
+                .map(|(&time_ns, values)| AudioEvidence::Embedding {
+                    time_ns,
+                    values: values.to_vec(),
+                }),
+        );
+        Ok(())
+    }
+}
+
+/// Frames → one [`PictureSample`] per frame: its brightening and block brightness, the face box
+/// of `face_model` when there is one (a video model of five outputs per frame), and the video
+/// embedding of `sync_video` when there is one. Each frame's working-size picture is offered to
+/// `pictures` as `stream`'s, for the live page.
 pub(crate) fn picture_stage(
     mut change: PictureChange,
     mut face_model: Option<Box<dyn VideoEncoder>>,
+    mut sync_video: Option<SyncVideo>,
     pictures: Arc<EngineMetrics>,
     stream: String,
 ) -> impl FnMut(&mut Vec<VideoFrame>, &mut Vec<PictureSample>) -> Result<(), FlowError> {
     let (mut pixels, mut rows, mut faces) = (Vec::new(), PictureRows::default(), Vec::new());
+    let (mut model_pictures, mut stacks, mut embeddings) = (Vec::new(), Vec::new(), Vec::new());
     move |frames, out| {
         frames.sort_by_key(|f| f.pts_ns);
         // Frames of one format go through the encoders together; a change starts a new run.
@@ -142,9 +186,23 @@ pub(crate) fn picture_stage(
             if let Some(model) = face_model.as_mut() {
                 model.encode(&pixels, &mut faces)?;
             }
+            let embedded = match sync_video.as_mut() {
+                Some(video) => {
+                    let boxes: Vec<[f32; FACE_OUTPUTS]> = faces
+                        .chunks_exact(FACE_OUTPUTS)
+                        .filter_map(|face| face.try_into().ok())
+                        .collect();
+                    model_pictures.clear();
+                    let times: Vec<u64> = frames[start..end].iter().map(|f| f.pts_ns).collect();
+                    let face_boxes = face_model.is_some().then_some(boxes.as_slice());
+                    video.model.pictures(&pixels, size, face_boxes, &mut model_pictures)?;
+                    stack_and_embed(video, &times, &model_pictures, &mut stacks, &mut embeddings)?
+                }
+                None => vec![None; end - start],
+            };
             let (width, height) = change.working_size();
             let per_frame = change.blocks().max(1);
-            for (i, frame) in frames[start..end].iter().enumerate() {
+            for (i, (frame, embedding)) in frames[start..end].iter().zip(embedded).enumerate() {
                 let grey = &rows.grey[i * width * height..(i + 1) * width * height];
                 pictures
                     .pictures
@@ -156,6 +214,7 @@ pub(crate) fn picture_stage(
                     face: faces
                         .get(i * FACE_OUTPUTS..(i + 1) * FACE_OUTPUTS)
                         .and_then(|face| <[f32; FACE_OUTPUTS]>::try_from(face).ok()),
+                    embedding,
                     captured_at: frame.captured_at,
                 });
             }
@@ -164,4 +223,46 @@ pub(crate) fn picture_stage(
         frames.clear();
         Ok(())
     }
+}
+
+/// A video embedding and the time it stands for.
+type TimedEmbedding = (u64, Vec<f32>);
+
+/// Adds each frame's picture (`pictures`, one after another, at `times`) to the newest ones
+/// `video` keeps and embeds, for each frame once enough have come, the stack of the newest; the
+/// embedding stands for the time of the stack's middle picture.
+fn stack_and_embed(
+    video: &mut SyncVideo,
+    times: &[u64],
+    pictures: &[f32],
+    stacks: &mut Vec<f32>,
+    embeddings: &mut Vec<f32>,
+) -> Result<Vec<Option<TimedEmbedding>>, FlowError> {
+    let contract = video.model.contract();
+    let frames = contract.frames;
+    let per_picture = contract.channels.channels() * contract.height * contract.width;
+    let dim = contract.output_dim;
+    stacks.clear();
+    embeddings.clear();
+    let mut stacked_at = Vec::with_capacity(times.len());
+    for (&time_ns, picture) in times.iter().zip(pictures.chunks_exact(per_picture.max(1))) {
+        video.recent.push_back((time_ns, picture.to_vec()));
+        while video.recent.len() > frames {
+            video.recent.pop_front();
+        }
+        if video.recent.len() == frames {
+            for (_, picture) in &video.recent {
+                stacks.extend_from_slice(picture);
+            }
+            stacked_at.push(Some(video.recent[frames / 2].0));
+        } else {
+            stacked_at.push(None);
+        }
+    }
+    video.model.embed_video(stacks, embeddings)?;
+    let mut rows = embeddings.chunks_exact(dim.max(1));
+    Ok(stacked_at
+        .into_iter()
+        .map(|at| at.and_then(|time_ns| rows.next().map(|row| (time_ns, row.to_vec()))))
+        .collect())
 }

@@ -18,6 +18,7 @@
 //! than those in music or noise, which the picture does not show.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -26,11 +27,14 @@ use timely::dataflow::operators::vec::Map;
 use timely::dataflow::operators::{Concat, Exchange, Input};
 use timely::worker::Worker;
 
-use crate::align::{AvSyncEstimator, BlockGrid, LagConfig, OffsetTracker, OffsetTrackerConfig, RegionLagConfig};
+use crate::align::{
+    AvSyncEstimator, BlockGrid, EmbeddingLagConfig, LagConfig, OffsetTracker, OffsetTrackerConfig, RegionLagConfig,
+};
 use crate::config::{Pace, SourceSpec};
 use crate::encode::{
     AudioEncoder, AudioFrameParams, AudioFramer, AudioModel, ChannelOrder, DeviceChoice, EncodeError, Filterbank,
-    LogBands, ModelContract, PictureChange, SpectralFlux, TorchScriptEncoder, VideoEncoder, VideoModel,
+    LogBands, ModelContract, PictureChange, SpectralFlux, SyncModel, SyncModelContract, TorchScriptEncoder,
+    VideoEncoder, VideoModel,
 };
 use crate::engine_metrics::EngineMetrics;
 use crate::events::{DiscontKind, EventBody};
@@ -44,7 +48,7 @@ use super::held::{held_stage, held_writer};
 use super::ingest::health_events;
 use super::operators::{Batching, EncodeBatches, EncodePooled, EstimateOffset, EventSink, PooledStage, WriteEvents};
 use super::placement::StreamSite;
-use super::stages::{flux_stage, level_stage, picture_stage, speech_stage, SpeechDetector};
+use super::stages::{embedding_stage, flux_stage, level_stage, picture_stage, speech_stage, SpeechDetector, SyncVideo};
 use super::{AudioEvidence, FailureSlot, FlowError, StatusRecord, StopSignal, FACE_OUTPUTS};
 
 /// Framing of the onset envelope: 16 ms windows every 5 ms at 16 kHz, fine enough to time an
@@ -93,6 +97,10 @@ pub struct SyncJob {
     /// score in [0, 1]; the region of the picture that follows the sound is then sought in the
     /// box. The capture delivers pictures at the model's size and channels.
     pub face_model: Option<PathBuf>,
+    /// A SyncNet-style pair of embedders (FILE.pt with its sync contract): the agreement of its
+    /// audio and video embeddings over the lags replaces the region's correlation. It looks at
+    /// the face model's box when there is one, else at the whole picture.
+    pub sync_model: Option<PathBuf>,
     /// Settings of the estimator from flashes and beeps.
     pub lag: LagConfig,
     /// Settings of the estimator from the region of the picture that follows the sound.
@@ -119,11 +127,12 @@ pub fn run_sync(job: SyncJob, writer: Box<dyn EventWriter + Send>) -> Result<Run
 /// The holder's encoding stages: audio to log-mel bands at the worker's shared encoder and
 /// their flux, audio to its level and to the probability of speech, pictures to their
 /// brightening and block brightness.
-struct SyncStages<F, L, S, V> {
+struct SyncStages<F, L, S, E, V> {
     bands: PooledStage<AudioFramer, f32>,
     flux: F,
     level: L,
     speech: Option<S>,
+    embeddings: Option<E>,
     video: V,
 }
 
@@ -138,7 +147,28 @@ pub(crate) fn build_sync(
     writer: Box<dyn EventWriter + Send>,
 ) -> Result<BuiltStream, FlowError> {
     let role = at.role;
-    let estimator = AvSyncEstimator::new(job.lag.clone(), job.region.clone(), SYNC_GRID)?;
+    let mut estimator = AvSyncEstimator::new(job.lag.clone(), job.region.clone(), SYNC_GRID)?;
+    if let Some(path) = job.sync_model.as_deref() {
+        let contract = SyncModelContract::read_for(path)?;
+        if contract.sample_rate_hz != ONSET_FRAMES.rate_hz {
+            return Err(EncodeError::ModelContract {
+                model: path.to_path_buf(),
+                detail: format!(
+                    "a sync model hears {} Hz audio, as sync captures it; its contract declares sample_rate_hz = {}",
+                    ONSET_FRAMES.rate_hz, contract.sample_rate_hz
+                ),
+            }
+            .into());
+        }
+        let config = EmbeddingLagConfig {
+            max_lag_ns: job.region.max_lag_ns,
+            sure_margin: contract
+                .sure_margin
+                .unwrap_or(EmbeddingLagConfig::default().sure_margin),
+            ..EmbeddingLagConfig::default()
+        };
+        estimator = estimator.with_embeddings(config, contract.output_dim)?;
+    }
     let tracker = OffsetTracker::new(job.tracker.clone())?;
     let stages = match role.holds {
         true => {
@@ -154,6 +184,11 @@ pub(crate) fn build_sync(
                 .as_deref()
                 .map(|path| speech_detector(path, device))
                 .transpose()?;
+            let sync_model = job
+                .sync_model
+                .as_deref()
+                .map(|path| SyncModel::load(path, device).map(Rc::new))
+                .transpose()?;
             Some(SyncStages {
                 bands: PooledStage {
                     framing: AudioFramer::new(ONSET_FRAMES)?,
@@ -163,6 +198,12 @@ pub(crate) fn build_sync(
                 flux: flux_stage(SpectralFlux::default()),
                 level: level_stage(AudioFramer::new(ONSET_FRAMES)?),
                 speech: speech.map(speech_stage),
+                embeddings: sync_model
+                    .clone()
+                    .map(|model| {
+                        AudioFramer::new(model.contract().audio_params()).map(|framer| embedding_stage(framer, model))
+                    })
+                    .transpose()?,
                 video: picture_stage(
                     PictureChange::new(
                         device,
@@ -175,6 +216,10 @@ pub(crate) fn build_sync(
                         .as_deref()
                         .map(|path| face_detector(path, device))
                         .transpose()?,
+                    sync_model.map(|model| SyncVideo {
+                        model,
+                        recent: VecDeque::new(),
+                    }),
                     job.metrics.clone(),
                     job.stream.clone(),
                 ),
@@ -182,15 +227,16 @@ pub(crate) fn build_sync(
         }
         false => None,
     };
-    let (bands_stage, flux_stage, level_stage, speech_stage, video_stage) = match stages {
+    let (bands_stage, flux_stage, level_stage, speech_stage, embedding_stage, video_stage) = match stages {
         Some(SyncStages {
             bands,
             flux,
             level,
             speech,
+            embeddings,
             video,
-        }) => (Some(bands), Some(flux), Some(level), speech, Some(video)),
-        None => (None, None, None, None, None),
+        }) => (Some(bands), Some(flux), Some(level), speech, embeddings, Some(video)),
+        None => (None, None, None, None, None, None),
     };
     // Only the capturer opens the source: on another machine it may not exist.
     let opened = match role.captures {
@@ -199,7 +245,7 @@ pub(crate) fn build_sync(
                 audio: Some(AudioNeeds {
                     rate_hz: ONSET_FRAMES.rate_hz,
                 }),
-                video: Some(picture_needs(job.face_model.as_deref())?),
+                video: Some(picture_needs(job.face_model.as_deref(), job.sync_model.as_deref())?),
             };
             Some(open_capture(&job.source, needs, job.pace, job.supervision)?)
         }
@@ -252,8 +298,18 @@ pub(crate) fn build_sync(
             held_stage(level_stage, "AudioLevel"),
         );
         audio_envelope = audio_envelope.concat(levels);
-        // Every worker builds the speech branch when the job has a model, so that their
-        // dataflows stay alike.
+        // Every worker builds the model branches the job has, so that their dataflows stay
+        // alike.
+        if job.sync_model.is_some() {
+            let embeddings = audio.clone().encode_batches_with(
+                "AudioEmbedding",
+                failures.clone(),
+                job.batching,
+                job.metrics.encoder(&job.stream, "AudioEmbedding"),
+                held_stage(embedding_stage, "AudioEmbedding"),
+            );
+            audio_envelope = audio_envelope.concat(embeddings);
+        }
         if job.speech_model.is_some() {
             let speech = audio.encode_batches_with(
                 "SpeechProbability",
@@ -298,11 +354,21 @@ pub(crate) fn build_sync(
     })
 }
 
-/// The pictures the capture delivers: what the face model at `face_model` takes, or the
-/// estimators' own picture when there is none.
-fn picture_needs(face_model: Option<&Path>) -> Result<VideoNeeds, FlowError> {
+/// The pictures the capture delivers: what the face model at `face_model` takes, else what the
+/// sync model at `sync_model` takes, else the estimators' own picture.
+fn picture_needs(face_model: Option<&Path>, sync_model: Option<&Path>) -> Result<VideoNeeds, FlowError> {
     let Some(path) = face_model else {
-        return Ok(CHANGE_PICTURE);
+        return match sync_model {
+            Some(path) => {
+                let contract = SyncModelContract::read_for(path)?;
+                Ok(VideoNeeds {
+                    width: contract.width as u32,
+                    height: contract.height as u32,
+                    colour: contract.channels != ChannelOrder::Gray,
+                })
+            }
+            None => Ok(CHANGE_PICTURE),
+        };
     };
     match ModelContract::read_for(path)? {
         ModelContract::Video {

@@ -10,6 +10,12 @@ Writes (each NAME.pt with NAME.toml):
 - integers.pt: audio, returns [batch, 2] integers;
 - log_spectrum.pt: audio, 16 kHz windows of 512 samples every 320 (20 ms) -> 32 log band energies;
 - cells.pt: video, 32x24 greyscale -> the means of an 8x6 grid of cells (48 values).
+- face_box.pt: video, 64x48 RGB -> [x, y, width, height, score]: a fixed box around where
+  make_sync_media.py draws the mouth, score 0.9 (a face model's contract, for sync --face-model);
+- sync_pair.pt: a sync model (kind = "sync"): embed_audio hears 0.1 s at 16 kHz every 10 ms and
+  gives the loudness as an angle on the quarter circle; embed_video sees three 16x12 greyscale
+  pictures and gives the middle one's brightness as an angle alike, so the two agree where the
+  loudness and the brightness go together (as in make_sync_media.py's level_picture.mp4).
 """
 
 import os
@@ -46,6 +52,30 @@ class Cells(torch.nn.Module):
         return torch.nn.functional.adaptive_avg_pool2d(x, (6, 8)).flatten(1)
 
 
+class FaceBox(torch.nn.Module):
+    def forward(self, x):
+        box = torch.tensor([0.4375, 0.5, 0.1875, 0.25, 0.9], dtype=x.dtype, device=x.device)
+        return box.expand(x.shape[0], 5)
+
+
+def quarter_circle(level):
+    angle = level.clamp(0.0, 1.0) * (3.141592653589793 / 2)
+    return torch.stack([torch.cos(angle), torch.sin(angle)], 1)
+
+
+class SyncPair(torch.nn.Module):
+    @torch.jit.export
+    def embed_audio(self, x):
+        return quarter_circle((torch.log((x * x).mean(1) + 1e-6) + 12.0) / 10.0)
+
+    @torch.jit.export
+    def embed_video(self, x):
+        return quarter_circle(x[:, x.shape[1] // 2].mean([1, 2]))
+
+    def forward(self, x):
+        return x
+
+
 class Integers(torch.nn.Module):
     def forward(self, x):
         return torch.zeros(x.shape[0], 2, dtype=torch.int64)
@@ -72,6 +102,14 @@ def main():
     save(out, "linear512", torch.nn.Linear(512, 4), AUDIO.format(dim=4))
     save(out, "integers", Integers(), AUDIO.format(dim=2))
     save(out, "cells", Cells(), 'kind = "video"\nwidth = 32\nheight = 24\nchannels = "gray"\noutput_dim = 48\n')
+    save(out, "face_box", FaceBox(),
+         'kind = "video"\nwidth = 64\nheight = 48\nchannels = "rgb"\noutput_dim = 5\n')
+    save(out, "sync_pair", SyncPair(),
+         'kind = "sync"\nsample_rate_hz = 16000\naudio_window_samples = 1600\naudio_hop_samples = 160\n'
+         'width = 16\nheight = 12\nchannels = "gray"\nframes = 3\noutput_dim = 2\nsure_margin = 0.2\n')
+    save(out, "sync_pair_8k", SyncPair(),
+         'kind = "sync"\nsample_rate_hz = 8000\naudio_window_samples = 800\naudio_hop_samples = 80\n'
+         'width = 16\nheight = 12\nchannels = "gray"\nframes = 3\noutput_dim = 2\n')
     save(out, "log_spectrum", LogSpectrum(),
          'kind = "audio"\nsample_rate_hz = 16000\nwindow_samples = 512\nhop_samples = 320\noutput_dim = 32\n')
 

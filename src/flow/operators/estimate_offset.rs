@@ -55,6 +55,7 @@ pub trait EstimateOffset<'scope> {
     ///             rise: if flash { 1.0 } else { 0.0 },
     ///             blocks: vec![if flash { 1.0 } else { 0.0 }; 4],
     ///             face: None,
+    ///             embedding: None,
     ///             captured_at: Instant::now(),
     ///         }
     ///     });
@@ -113,6 +114,11 @@ impl<'scope> EstimateOffset<'scope> for StreamVec<'scope, u64, AudioEvidence> {
                             }
                             AudioEvidence::Level(sample) => estimator.push_level(sample.time_ns, sample.value),
                             AudioEvidence::Speech(window) => estimator.push_speech(window),
+                            AudioEvidence::Embedding { time_ns, values } => {
+                                if let Err(error) = estimator.push_audio_embedding(time_ns, &values) {
+                                    tracing::warn!(stream = %stream, %error, "an audio embedding the estimator cannot use");
+                                }
+                            }
                             AudioEvidence::Restart { time_ns } => restarts_ns.push(time_ns),
                         }
                     }
@@ -123,6 +129,11 @@ impl<'scope> EstimateOffset<'scope> for StreamVec<'scope, u64, AudioEvidence> {
                         pending_captures.push_back((sample.time_ns, sample.captured_at));
                         if let Err(error) = estimator.push_video(sample.time_ns, sample.rise, &sample.blocks) {
                             tracing::warn!(stream = %stream, %error, "a picture the offset estimator cannot use");
+                        }
+                        if let Some((time_ns, values)) = &sample.embedding {
+                            if let Err(error) = estimator.push_video_embedding(*time_ns, values) {
+                                tracing::warn!(stream = %stream, %error, "a video embedding the estimator cannot use");
+                            }
                         }
                         if let Some([x, y, width, height, score]) = sample.face {
                             let clamp = |v: f32| f64::from(v).clamp(0.0, 1.0);

@@ -106,6 +106,7 @@ impl Settings {
                     supervision: SupervisionConfig::default(),
                     speech_model: None,
                     face_model: None,
+                    sync_model: None,
                     lag: LagConfig { window_ns, ..defaults },
                     region: RegionLagConfig::default(),
                     tracker: OffsetTrackerConfig::default(),
