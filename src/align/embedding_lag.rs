@@ -14,6 +14,7 @@
 
 use std::collections::VecDeque;
 
+use super::peak::{parabolic_offset, GrowingWeights};
 use super::AlignError;
 
 /// Settings of the embedding estimator.
@@ -92,7 +93,7 @@ pub struct EmbeddingLagEstimator {
     weight: Vec<f64>,
     weight_squared: f64,
     weight_sum: f64,
-    origin_ns: Option<u64>,
+    weights: GrowingWeights,
     /// The audio embeddings' spacing, once two have come: the lags' grid.
     hop_ns: Option<u64>,
     /// The smallest spacing of the video embeddings: the time each stands for.
@@ -100,9 +101,6 @@ pub struct EmbeddingLagEstimator {
     first_ns: Option<u64>,
     newest_ns: Option<u64>,
 }
-
-/// Weights beyond this are brought back down, sums with them.
-const RESCALE_ABOVE: f64 = 1e100;
 
 impl EmbeddingLagEstimator {
     /// A new estimator for embeddings of `dim` values.
@@ -120,6 +118,7 @@ impl EmbeddingLagEstimator {
 
     fn empty(config: EmbeddingLagConfig, dim: usize) -> Self {
         Self {
+            weights: GrowingWeights::new(config.memory_ns),
             config,
             dim,
             audio: VecDeque::new(),
@@ -128,7 +127,6 @@ impl EmbeddingLagEstimator {
             weight: Vec::new(),
             weight_squared: 0.0,
             weight_sum: 0.0,
-            origin_ns: None,
             hop_ns: None,
             video_period_ns: None,
             first_ns: None,
@@ -236,7 +234,7 @@ impl EmbeddingLagEstimator {
         let mut sorted: Vec<f64> = scores.iter().flatten().copied().collect();
         sorted.sort_by(f64::total_cmp);
         let median = sorted[sorted.len() / 2];
-        let refined = peak as f64 + parabolic_offset(&scores, peak);
+        let refined = peak as f64 + parabolic_offset(|k| scores.get(k).copied().flatten(), peak);
         let first_lag = -(((self.agreement.len() - 1) / 2) as f64) * hop as f64;
         Some(EmbeddingEstimate {
             offset_ns: (first_lag + refined * hop as f64).round() as i64,
@@ -252,14 +250,11 @@ impl EmbeddingLagEstimator {
 
     /// Adds one video embedding's agreement with the audio at every lag.
     fn add(&mut self, time_ns: u64, video: &[f32], hop: u64) {
-        let origin = *self.origin_ns.get_or_insert(time_ns);
-        let mut w = ((time_ns - origin) as f64 / self.config.memory_ns as f64).exp();
-        if w > RESCALE_ABOVE {
-            self.agreement.iter_mut().chain(&mut self.weight).for_each(|s| *s /= w);
-            self.weight_sum /= w;
-            self.weight_squared = self.weight_squared / w / w;
-            self.origin_ns = Some(time_ns);
-            w = 1.0;
+        let (w, rescale) = self.weights.weigh(time_ns);
+        if let Some(by) = rescale {
+            self.agreement.iter_mut().chain(&mut self.weight).for_each(|s| *s /= by);
+            self.weight_sum /= by;
+            self.weight_squared = self.weight_squared / by / by;
         }
         let half = ((self.agreement.len() - 1) / 2) as i64;
         let mut added = false;
@@ -303,23 +298,6 @@ impl EmbeddingLagEstimator {
             fresh.set_grid(b - a);
         }
         *self = fresh;
-    }
-}
-
-/// Sub-step position of the peak from the parabola through it and its neighbours.
-fn parabolic_offset(curve: &[Option<f64>], peak: usize) -> f64 {
-    let (Some(Some(left)), Some(Some(centre)), Some(Some(right))) = (
-        peak.checked_sub(1).map(|k| curve[k]),
-        curve.get(peak),
-        curve.get(peak + 1),
-    ) else {
-        return 0.0;
-    };
-    let curvature = left - 2.0 * centre + right;
-    if curvature >= 0.0 {
-        0.0
-    } else {
-        (0.5 * (left - right) / curvature).clamp(-0.5, 0.5)
     }
 }
 

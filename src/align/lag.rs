@@ -20,6 +20,7 @@
 
 use std::collections::VecDeque;
 
+use super::peak::parabolic_offset;
 use super::speech_weights::{SpeechWeights, SpeechWindow};
 use super::AlignError;
 
@@ -229,7 +230,7 @@ impl AvLagEstimator {
         // rather than flashes): the confidence is scaled by how much of the window's
         // brightening its few strongest frames hold.
         let confidence = (1.0 - rival / peak).clamp(0.0, 1.0) * event_share(&video, self.config.window_ns);
-        let refined = peak_index as f64 + parabolic_offset(&self.scores, peak_index);
+        let refined = peak_index as f64 + parabolic_offset(|k| self.scores.get(k).copied(), peak_index);
         let offset_ns = -(max_lag as i64) + (refined * step as f64).round() as i64;
         Some(LagEstimate {
             offset_ns,
@@ -318,20 +319,6 @@ fn interpolate_at(samples: &[(u64, f32)], next: usize, time_ns: i64) -> Option<f
     let &(t0, v0) = samples.get(next.checked_sub(1)?)?;
     let fraction = (time_ns - t0 as i64) as f32 / (t1 - t0) as f32;
     Some(v0 + (v1 - v0) * fraction)
-}
-
-/// Sub-step position of a peak from the parabola through it and its neighbours, in [-0.5, 0.5].
-fn parabolic_offset(scores: &[f64], peak: usize) -> f64 {
-    if peak == 0 || peak + 1 >= scores.len() {
-        return 0.0;
-    }
-    let (left, centre, right) = (scores[peak - 1], scores[peak], scores[peak + 1]);
-    let curvature = left - 2.0 * centre + right;
-    if curvature >= 0.0 {
-        0.0
-    } else {
-        (0.5 * (left - right) / curvature).clamp(-0.5, 0.5)
-    }
 }
 
 #[cfg(test)]

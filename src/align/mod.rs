@@ -25,6 +25,7 @@ mod locate;
 mod modalities;
 mod offset_tracker;
 mod oltw;
+mod peak;
 mod precision;
 mod region_lag;
 mod relocate;

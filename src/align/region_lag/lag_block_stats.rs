@@ -7,18 +7,15 @@
 //! sum down at every frame; the correlation is a ratio of sums, so the common scale cancels,
 //! and the sums are rescaled before the weights can overflow.
 
-/// Weights beyond this are brought back down (all sums with them), well before the sum of
-/// squared weights could overflow.
-const RESCALE_ABOVE: f64 = 1e100;
+use super::super::peak::GrowingWeights;
 
 /// Weighted sums over frames, per lag and per (lag, block).
 #[derive(Debug, Clone)]
 pub(super) struct LagBlockStats {
     lags: usize,
     blocks: usize,
-    memory_ns: f64,
-    /// Time of the weight 1.
-    origin_ns: Option<u64>,
+    memory_ns: u64,
+    weights: GrowingWeights,
     /// Per lag: Σw, Σw², Σw·x, Σw·x².
     weight: Vec<f64>,
     weight_squared: Vec<f64>,
@@ -49,8 +46,8 @@ impl LagBlockStats {
         Self {
             lags,
             blocks,
-            memory_ns: memory_ns as f64,
-            origin_ns: None,
+            memory_ns,
+            weights: GrowingWeights::new(memory_ns),
             weight: vec![0.0; lags],
             weight_squared: vec![0.0; lags],
             audio: vec![0.0; lags],
@@ -64,12 +61,9 @@ impl LagBlockStats {
     /// Adds the frame at `time_ns` with block signals `video`, meeting audio `audio[k]` at lag
     /// `k` (`None` where the lag has no audio). Times must not decrease.
     pub(super) fn add(&mut self, time_ns: u64, video: &[f32], audio: &[Option<f64>]) {
-        let origin = *self.origin_ns.get_or_insert(time_ns);
-        let mut w = ((time_ns.saturating_sub(origin)) as f64 / self.memory_ns).exp();
-        if w > RESCALE_ABOVE {
-            self.rescale(w);
-            self.origin_ns = Some(time_ns);
-            w = 1.0;
+        let (w, rescale) = self.weights.weigh(time_ns);
+        if let Some(by) = rescale {
+            self.rescale(by);
         }
         for (k, x) in audio.iter().enumerate().take(self.lags) {
             let Some(x) = *x else { continue };
@@ -167,7 +161,7 @@ impl LagBlockStats {
 
     /// Forgets every frame.
     pub(super) fn clear(&mut self) {
-        *self = Self::new(self.lags, self.blocks, self.memory_ns as u64);
+        *self = Self::new(self.lags, self.blocks, self.memory_ns);
     }
 }
 

@@ -33,6 +33,7 @@ use std::collections::VecDeque;
 
 pub use block_signals::BlockGrid;
 
+use super::peak::parabolic_offset;
 use super::AlignError;
 use block_signals::{BlockRow, BlockSignals};
 use lag_block_stats::{Correlations, LagBlockStats};
@@ -327,7 +328,7 @@ impl RegionLagEstimator {
         if correlation <= 0.0 {
             return None;
         }
-        let refined = peak as f64 + parabolic_offset(&pooled, peak);
+        let refined = peak as f64 + parabolic_offset(|k| pooled.get(k).copied().flatten(), peak);
         let step = self.config.lag_step_ns as f64;
         let offset_ns = (refined * step).round() as i64 - self.config.max_lag_ns as i64;
         let evidence_ns = (self.correlations.effective_frames[peak] * period_ns as f64) as u64;
@@ -424,24 +425,6 @@ impl RegionLagEstimator {
     #[cfg(test)]
     fn held(&self) -> (usize, usize) {
         (self.waiting.len(), self.audio.len())
-    }
-}
-
-/// Sub-step position of the peak at `peak` from the parabola through it and its neighbours,
-/// in [-0.5, 0.5]; 0 where a neighbour is missing or the curve is not peaked there.
-fn parabolic_offset(curve: &[Option<f64>], peak: usize) -> f64 {
-    let (Some(Some(left)), Some(Some(centre)), Some(Some(right))) = (
-        peak.checked_sub(1).map(|k| curve[k]),
-        curve.get(peak),
-        curve.get(peak + 1),
-    ) else {
-        return 0.0;
-    };
-    let curvature = left - 2.0 * centre + right;
-    if curvature >= 0.0 {
-        0.0
-    } else {
-        (0.5 * (left - right) / curvature).clamp(-0.5, 0.5)
     }
 }
 
