@@ -359,6 +359,16 @@ impl ObjectImpl for AvAlign {
                     .blurb("A TorchScript video encoder whose output is compared beside the audio in mode=follow")
                     .flags(ready)
                     .build(),
+                glib::ParamSpecString::builder("face-model")
+                    .nick("Face model")
+                    .blurb("A TorchScript face detector (video contract, output_dim 5: box and score) whose box holds the region the offset is measured in, in mode=sync")
+                    .flags(ready)
+                    .build(),
+                glib::ParamSpecString::builder("sync-model")
+                    .nick("Sync model")
+                    .blurb("A SyncNet-style pair of embedders (kind = \"sync\" contract) whose agreement gives the offset in mode=sync")
+                    .flags(ready)
+                    .build(),
                 glib::ParamSpecString::builder("device")
                     .nick("Device")
                     .blurb("Where the encoders run: auto, cpu or cuda[:N]")
@@ -438,6 +448,8 @@ impl ObjectImpl for AvAlign {
             "features" => settings.features = text().unwrap_or_else(|| settings::DEFAULT_FEATURES.into()),
             "audio-model" => settings.audio_model = text(),
             "video-model" => settings.video_model = text(),
+            "face-model" => settings.face_model = text(),
+            "sync-model" => settings.sync_model = text(),
             "device" => settings.device = text().unwrap_or_else(|| settings::DEFAULT_DEVICE.into()),
             "window" => settings.window_s = value.get().unwrap_or(settings::DEFAULT_WINDOW_S),
             "emit-interval" => settings.emit_interval_ms = value.get().unwrap_or(settings::DEFAULT_EMIT_INTERVAL_MS),
@@ -467,6 +479,8 @@ impl ObjectImpl for AvAlign {
             "features" => settings.features.to_value(),
             "audio-model" => settings.audio_model.to_value(),
             "video-model" => settings.video_model.to_value(),
+            "face-model" => settings.face_model.to_value(),
+            "sync-model" => settings.sync_model.to_value(),
             "device" => settings.device.to_value(),
             "window" => settings.window_s.to_value(),
             "emit-interval" => settings.emit_interval_ms.to_value(),
