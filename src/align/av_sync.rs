@@ -51,8 +51,6 @@ pub struct AvSyncEstimator {
     region: RegionLagEstimator,
     /// A sync model's estimator, which replaces the region's when there is one.
     embeddings: Option<EmbeddingLagEstimator>,
-    /// The newest face box a face model was sure of: where a sync model looks.
-    face: Option<NormalisedBox>,
     /// The confidence of the newest events estimate, which a final region estimate must beat.
     events_confidence: Option<f64>,
 }
@@ -64,7 +62,6 @@ impl AvSyncEstimator {
             events: AvLagEstimator::new(events)?,
             region: RegionLagEstimator::new(region, grid)?,
             embeddings: None,
-            face: None,
             events_confidence: None,
         })
     }
@@ -119,9 +116,6 @@ impl AvSyncEstimator {
     /// [`RegionLagEstimator::push_face`]).
     pub fn push_face(&mut self, face: NormalisedBox, score: f32) {
         self.region.push_face(face, score);
-        if score >= super::region_lag::FACE_MIN_SCORE {
-            self.face = Some(face);
-        }
     }
 
     /// A sync model's estimate as a [`SyncEstimate`]: it looked at the face box, or at the whole
@@ -138,7 +132,7 @@ impl AvSyncEstimator {
             confidence: e.confidence,
             window_start_ns: e.window_start_ns,
             window_end_ns: e.window_end_ns,
-            region: Some(self.face.unwrap_or(whole)),
+            region: Some(self.region.face().unwrap_or(whole)),
         }
     }
 
@@ -174,10 +168,11 @@ impl AvSyncEstimator {
     /// `None` when no frame was waiting, or when the newest events estimate was surer.
     pub fn final_estimate(&mut self) -> Option<SyncEstimate> {
         let estimate = match self.embeddings.as_mut() {
-            Some(embeddings) => {
+            Some(embeddings) if embeddings.has_waiting() => {
                 let estimate = embeddings.estimate(u64::MAX)?;
                 self.model_estimate(estimate)
             }
+            Some(_) => return None,
             None if self.region.has_waiting_frames() => self.region.estimate(u64::MAX).map(SyncEstimate::from)?,
             None => return None,
         };

@@ -188,6 +188,11 @@ impl EmbeddingLagEstimator {
         })
     }
 
+    /// Whether video embeddings are waiting for audio past them.
+    pub fn has_waiting(&self) -> bool {
+        !self.waiting.is_empty()
+    }
+
     /// Adds the waiting video embeddings whose lags the audio covers by `complete_until_ns`
     /// (`u64::MAX` at the end of the stream), then estimates; `None` until there is enough
     /// evidence.

@@ -168,6 +168,18 @@ pub struct NormalisedBox {
 }
 
 impl NormalisedBox {
+    /// The box `[x, y, width, height]` a model gives, kept within the picture (NaN counts as 0).
+    pub fn within_picture(x: f32, y: f32, width: f32, height: f32) -> Self {
+        let unit = |v: f32| if v.is_nan() { 0.0 } else { f64::from(v).clamp(0.0, 1.0) };
+        let (x, y) = (unit(x), unit(y));
+        Self {
+            x,
+            y,
+            width: unit(width).min(1.0 - x),
+            height: unit(height).min(1.0 - y),
+        }
+    }
+
     /// `[x, y, width, height]`, as events carry it.
     pub fn to_array(self) -> [f64; 4] {
         [self.x, self.y, self.width, self.height]
@@ -266,6 +278,11 @@ impl RegionLagEstimator {
         if score >= FACE_MIN_SCORE && face.width > 0.0 && face.height > 0.0 {
             self.face = Some(face);
         }
+    }
+
+    /// The newest face box a face model was sure of.
+    pub fn face(&self) -> Option<NormalisedBox> {
+        self.face
     }
 
     /// Whether frames are waiting for audio past them.

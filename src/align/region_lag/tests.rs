@@ -326,3 +326,15 @@ fn estimator_with_face(score: f32) -> RegionLagEstimator {
     );
     estimator
 }
+
+#[test]
+fn a_model_s_box_is_kept_within_the_picture() {
+    let inside = NormalisedBox::within_picture(0.25, 0.5, 0.5, 0.25);
+    assert_eq!(inside.to_array(), [0.25, 0.5, 0.5, 0.25]);
+    let overflowing = NormalisedBox::within_picture(0.75, -0.5, 0.5, f32::NAN);
+    assert_eq!(overflowing.to_array(), [0.75, 0.0, 0.25, 0.0]);
+    // A box of no height is no face.
+    let mut estimator = estimator();
+    estimator.push_face(overflowing, 0.9);
+    assert_eq!(estimator.face(), None);
+}

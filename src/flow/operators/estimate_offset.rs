@@ -136,15 +136,7 @@ impl<'scope> EstimateOffset<'scope> for StreamVec<'scope, u64, AudioEvidence> {
                             }
                         }
                         if let Some([x, y, width, height, score]) = sample.face {
-                            let clamp = |v: f32| f64::from(v).clamp(0.0, 1.0);
-                            let (x, y) = (clamp(x), clamp(y));
-                            let face = NormalisedBox {
-                                x,
-                                y,
-                                width: clamp(width).min(1.0 - x),
-                                height: clamp(height).min(1.0 - y),
-                            };
-                            estimator.push_face(face, score);
+                            estimator.push_face(NormalisedBox::within_picture(x, y, width, height), score);
                         }
                     }
                 });
