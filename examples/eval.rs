@@ -1,7 +1,8 @@
 //! The Rust side of the accuracy harness (`benches/eval/run.py` drives it and scores the
 //! results). For each case folder holding `reference.wav` and `live.wav`, it encodes both with
 //! `follow`'s features, follows the live features frame by frame as `follow` does, and writes:
-//! - `warpflow.csv`: the provisional position of every live frame (what `follow` emits at once);
+//! - `warpflow.csv`: the provisional position of every live frame (what `follow` emits at once),
+//!   with its confidence, tempo and the confidence's evidence (for `benches/eval/calibrate.py`);
 //! - `warpflow_final.csv`: the final positions (what `follow` emits a band later);
 //! - `offline_dtw.csv`: full DTW of the whole live recording against the whole reference, the
 //!   offline yardstick an online tracker is measured against;
@@ -10,11 +11,12 @@
 //! - `run.json`: step times (with the relocation search, and of the tracker alone), real-time
 //!   factor, frame timing, the lag of final positions and the relocations made.
 //!
-//! Tracks are CSV lines `live_s,ref_s`, one per live frame, times in each recording's own clock.
+//! Tracks are CSV lines `live_s,ref_s` (`warpflow.csv` adds `confidence,tempo,margin,
+//! distance_ratio`), one per live frame, times in each recording's own clock.
 //!
 //! Run with: `cargo run --release --example eval -- CASES_DIR [FEATURES] [--lookahead-frames N]
-//! [--band-frames N] [--no-relocation] [--transposition]` (FEATURES as `follow --audio-features`,
-//! default `logmel`; the other options as `follow`'s). For comparing aligner settings `follow`
+//! [--band-frames N] [--no-relocation] [--transposition | --no-transposition]` (FEATURES as
+//! `follow --audio-features`, with the same default; the other options as `follow`'s). For comparing aligner settings `follow`
 //! does not offer: `--step-weights L,R,D`, `--normalisation path-weight|manhattan` and
 //! `--prediction-margin M`, `--prediction-margin-behind M` and `--precision f32|int8` (see
 //! `OltwConfig`); offline DTW takes the tracker's step weights.
@@ -27,11 +29,12 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 
 use warpflow::align::{
-    full_dtw, FeatureMatrix, Follower, FollowerConfig, Normalisation, StepWeights, TRANSPOSITION_SETTLE_FRAMES,
+    full_dtw, FeatureMatrix, FollowStep, Follower, FollowerConfig, Normalisation, StepWeights,
+    TRANSPOSITION_SETTLE_FRAMES,
 };
 use warpflow::encode::{AudioEncoder, AudioFeatureEncoder, AudioFeatureKind};
 use warpflow::flow::operators::ReferenceTiming;
-use warpflow::flow::{encode_reference_file, fit_follower_to_features, FOLLOW_FRAMES};
+use warpflow::flow::{encode_reference_file, fit_follower_to_features, Transposition, FOLLOW_FRAMES};
 
 fn write_track(path: &Path, track: impl Iterator<Item = (f64, f64)>) -> Result<()> {
     let mut out =
@@ -39,6 +42,25 @@ fn write_track(path: &Path, track: impl Iterator<Item = (f64, f64)>) -> Result<(
     writeln!(out, "live_s,ref_s")?;
     for (live_s, ref_s) in track {
         writeln!(out, "{live_s:.4},{ref_s:.4}")?;
+    }
+    Ok(())
+}
+
+/// The provisional track, one line per live frame: times, confidence, tempo, and what the
+/// confidence was made of (NaN before the path starts).
+fn write_steps(path: &Path, steps: &[(f64, f64, FollowStep)]) -> Result<()> {
+    let mut out =
+        std::io::BufWriter::new(std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?);
+    writeln!(out, "live_s,ref_s,confidence,tempo,margin,distance_ratio")?;
+    for (live_s, ref_s, step) in steps {
+        let (margin, ratio) = step
+            .evidence
+            .map_or((f64::NAN, f64::NAN), |e| (e.margin, e.distance_ratio));
+        writeln!(
+            out,
+            "{live_s:.4},{ref_s:.4},{:.3},{:.4},{margin:.4},{ratio:.4}",
+            step.confidence, step.tempo
+        )?;
     }
     Ok(())
 }
@@ -69,6 +91,10 @@ fn run_case(folder: &Path, encoder: &mut AudioFeatureEncoder, options: &Options)
     let config = FollowerConfig {
         silence: Some(encoder.silence()?),
         pitch_layout: encoder.pitch_layout(),
+        transposition_settle_frames: options
+            .transposition
+            .layout_for(encoder.pitch_layout(), &options.features.to_string())?
+            .map(|_| TRANSPOSITION_SETTLE_FRAMES),
         ..options.follower.clone()
     };
     let distance = config.oltw.distance;
@@ -94,6 +120,7 @@ fn run_case(folder: &Path, encoder: &mut AudioFeatureEncoder, options: &Options)
         provisional.push((
             seconds(&live_timing, i as f64),
             seconds(&ref_timing, step.ref_index as f64),
+            step,
         ));
         for settled in follower.drain_final_positions() {
             final_lags.push((i - settled.live_index) as f64 * ref_timing.hop_ns / 1e9);
@@ -103,7 +130,7 @@ fn run_case(folder: &Path, encoder: &mut AudioFeatureEncoder, options: &Options)
     let follow_s = started.elapsed().as_secs_f64();
     follower.finish();
     finals.extend(follower.drain_final_positions());
-    write_track(&folder.join("warpflow.csv"), provisional.into_iter())?;
+    write_steps(&folder.join("warpflow.csv"), &provisional)?;
     write_track(
         &folder.join("warpflow_final.csv"),
         finals.iter().map(|f| {
@@ -197,16 +224,18 @@ fn run_case(folder: &Path, encoder: &mut AudioFeatureEncoder, options: &Options)
 struct Options {
     features: AudioFeatureKind,
     follower: FollowerConfig,
+    transposition: Transposition,
 }
 
 impl Options {
-    /// `[FEATURES] [--lookahead-frames N] [--band-frames N] [--no-relocation] [--transposition]
+    /// `[FEATURES] [--lookahead-frames N] [--band-frames N] [--no-relocation] [--[no-]transposition]
     /// [--step-weights L,R,D] [--normalisation path-weight|manhattan] [--prediction-margin M]
     /// [--prediction-margin-behind M] [--precision f32|int8]`.
     fn parse(args: &[String]) -> Result<Self> {
         let mut options = Options {
-            features: AudioFeatureKind::LogMel,
+            features: AudioFeatureKind::default(),
             follower: FollowerConfig::default(),
+            transposition: Transposition::Auto,
         };
         let (mut prediction_margin, mut prediction_margin_behind) = (None, None);
         let mut args = args.iter();
@@ -260,7 +289,8 @@ impl Options {
                     options.follower.oltw.precision = value.parse().map_err(anyhow::Error::msg)?;
                 }
                 "--no-relocation" => options.follower.relocation = None,
-                "--transposition" => options.follower.transposition_settle_frames = Some(TRANSPOSITION_SETTLE_FRAMES),
+                "--transposition" => options.transposition = Transposition::Required,
+                "--no-transposition" => options.transposition = Transposition::Off,
                 features => options.features = features.parse()?,
             }
         }
@@ -279,7 +309,7 @@ impl Options {
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (cases, rest) = args.split_first().context(
-        "usage: eval CASES_DIR [FEATURES] [--lookahead-frames N] [--band-frames N] [--no-relocation] [--transposition] \
+        "usage: eval CASES_DIR [FEATURES] [--lookahead-frames N] [--band-frames N] [--no-relocation] [--[no-]transposition] \
          [--step-weights L,R,D] [--normalisation path-weight|manhattan] [--prediction-margin M] \
          [--prediction-margin-behind M] [--precision f32|int8]",
     )?;

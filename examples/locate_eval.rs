@@ -10,9 +10,9 @@
 //! its own reference ranks first; its error is the larger of the match's start and end errors
 //! against the truth.
 //!
-//! Run with: `cargo run --release --example locate_eval -- CASES_DIR [FEATURES] [--transposition]
+//! Run with: `cargo run --release --example locate_eval -- CASES_DIR [FEATURES] [--[no-]transposition]
 //! [--precision auto|f32|int8] [--steps slope-limited|symmetric] [--query-s 3,5,10] [--every-s 3]`
-//! (FEATURES and `--transposition` as `locate`'s, default `logmel-flux`; `--precision` and
+//! (FEATURES and the key estimate as `locate`'s, with the same defaults; `--precision` and
 //! `--steps` as `LocateConfig`'s, default `auto` and `slope-limited`). Prints one table row per
 //! snippet length.
 
@@ -23,7 +23,7 @@ use anyhow::{bail, Context, Result};
 
 use warpflow::align::{locate_snippet, Distance, FeatureMatrix, LocateConfig, SubsequenceSteps};
 use warpflow::encode::{AudioFeatureEncoder, AudioFeatureKind};
-use warpflow::flow::{encode_reference_file, EncodedReference, FOLLOW_FRAMES};
+use warpflow::flow::{encode_reference_file, EncodedReference, Transposition, FOLLOW_FRAMES};
 
 /// The ground truth's continuous stretches, each a list of `(live_s, ref_s)` points.
 fn truth_stretches(path: &Path) -> Result<Vec<Vec<(f64, f64)>>> {
@@ -79,14 +79,14 @@ struct Tally {
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (cases_dir, rest) = args.split_first().context(
-        "usage: locate_eval CASES_DIR [FEATURES] [--transposition] [--precision auto|f32|int8] \
+        "usage: locate_eval CASES_DIR [FEATURES] [--[no-]transposition] [--precision auto|f32|int8] \
          [--steps slope-limited|symmetric] [--query-s 3,5,10] [--every-s 3]",
     )?;
-    let mut features = AudioFeatureKind::LogMelFlux;
+    let mut features = AudioFeatureKind::default();
     let mut config = LocateConfig::default();
     let mut query_lengths_s = vec![3.0, 5.0, 10.0];
     let mut every_s = 3.0;
-    let mut with_transposition = false;
+    let mut transposition = Transposition::Auto;
     let mut rest = rest.iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
@@ -113,19 +113,14 @@ fn main() -> Result<()> {
                 let value = rest.next().context("--every-s needs seconds")?;
                 every_s = value.parse().with_context(|| format!("--every-s '{value}'"))?;
             }
-            "--transposition" => with_transposition = true,
+            "--transposition" => transposition = Transposition::Required,
+            "--no-transposition" => transposition = Transposition::Off,
             other => features = other.parse()?,
         }
     }
 
     let mut encoder = AudioFeatureEncoder::new(features, FOLLOW_FRAMES, tch::Device::Cpu)?;
-    if with_transposition {
-        config.transposition = Some(
-            encoder
-                .pitch_layout()
-                .context("--transposition needs chroma or semitone-flux")?,
-        );
-    }
+    config.transposition = transposition.layout_for(encoder.pitch_layout(), &features.to_string())?;
     let mut folders: Vec<PathBuf> = std::fs::read_dir(cases_dir)
         .with_context(|| format!("reading {cases_dir}"))?
         .filter_map(|entry| entry.ok().map(|e| e.path()))

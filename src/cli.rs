@@ -6,10 +6,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
-use warpflow::align::{
-    FollowerConfig, LagConfig, OffsetTrackerConfig, OltwConfig, RegionLagConfig, RelocatorConfig,
-    TRANSPOSITION_SETTLE_FRAMES,
-};
+use warpflow::align::{FollowerConfig, LagConfig, OffsetTrackerConfig, OltwConfig, RegionLagConfig, RelocatorConfig};
 use warpflow::config::{load_cues, ConfigError, Cue, Pace, PipelineFile, PipelineStream, SourceSpec};
 use warpflow::encode::{AudioFeatureKind, DeviceChoice, SampleFormat, VideoFeature};
 use warpflow::engine_metrics::EngineMetrics;
@@ -17,7 +14,7 @@ use warpflow::flow::operators::Batching;
 use warpflow::flow::{
     follow_audio_encoder, follow_audio_features, is_reference_file, run_follow, run_locate, run_streams,
     run_streams_in_cluster, run_sync, write_reference_file, ClusterPart, FlowError, FollowEncoders, FollowJob,
-    LocateJob, StopSignal, StreamJob, SyncJob, VideoComparison, VideoSource,
+    LocateJob, StopSignal, StreamJob, SyncJob, Transposition, VideoComparison, VideoSource,
 };
 use warpflow::media::SupervisionConfig;
 use warpflow::serve::feed::{CueMark, FeedPublisher, FeedServer, FeedSettings, FeedWriter, RunDescription};
@@ -364,10 +361,10 @@ struct FollowArgs {
     /// JSON list of {"id", "ref_s"} (.json); times are reference times.
     #[arg(long, value_name = "FILE", value_parser = parse_cues)]
     cues: Option<CueFile>,
-    /// Features compared: logmel-flux (log-mel and its rise, which times note onsets: the most
-    /// accurate where the tempo changes), semitone-flux (the same with a band per semitone: for
-    /// music played on other instruments or in another key), logmel (half the values) or chroma
-    /// (pitch classes). Default: those a .wfr reference was made with, else logmel-flux.
+    /// Features compared: semitone-flux (a band per semitone with its rise, which times note
+    /// onsets: other singers, instruments and keys still look alike), logmel-flux (mel bands
+    /// with their rise: coarser pitch, the same onsets), logmel (half the values) or chroma
+    /// (pitch classes). Default: those a .wfr reference was made with, else semitone-flux.
     #[arg(long, value_parser = parse_features)]
     audio_features: Option<AudioFeatureKind>,
     /// A TorchScript audio model (FILE.pt with its contract FILE.toml beside it) whose output is
@@ -401,11 +398,8 @@ struct FollowArgs {
     /// alone, which lets them catch up over the next frames).
     #[arg(long, default_value_t = 10)]
     lookahead_frames: usize,
-    /// Estimate the key the live stream is played in against the reference's and undo it, for
-    /// performances transposed by some semitones (needs --audio-features semitone-flux, the
-    /// more accurate, or chroma).
-    #[arg(long)]
-    transposition: bool,
+    #[command(flatten)]
+    transposition: TranspositionArgs,
     /// Seconds of recent live audio the relocation search looks for in the whole reference
     /// (after jumps, skips, repeats); 0 turns relocation off.
     #[arg(long, default_value_t = 3.0, value_parser = parse_non_negative_seconds)]
@@ -413,6 +407,30 @@ struct FollowArgs {
     /// Emit a position for every n-th live frame (1 = every 20 ms).
     #[arg(long, default_value_t = 1)]
     emit_every_frames: usize,
+}
+
+/// Whether the live stream's key is estimated and undone. By default it is wherever the
+/// features lay out pitch (semitone-flux, chroma).
+#[derive(Debug, Args)]
+struct TranspositionArgs {
+    /// Insist on estimating the live stream's key against the reference's and undoing it
+    /// (refused with features that do not lay out pitch). Without either flag the key is
+    /// estimated wherever the features allow.
+    #[arg(long, conflicts_with = "no_transposition")]
+    transposition: bool,
+    /// Compare the live stream in the key it comes in.
+    #[arg(long)]
+    no_transposition: bool,
+}
+
+impl TranspositionArgs {
+    fn choice(&self) -> Transposition {
+        match (self.transposition, self.no_transposition) {
+            (true, _) => Transposition::Required,
+            (_, true) => Transposition::Off,
+            _ => Transposition::Auto,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -423,8 +441,8 @@ struct EncodeRefArgs {
     /// The reference file to write (its name must end in .wfr).
     #[arg(short = 'o', long = "output", value_name = "OUT.wfr", value_parser = parse_wfr_path)]
     output: PathBuf,
-    /// Features, as follow's --audio-features: logmel-flux, semitone-flux, logmel or chroma.
-    #[arg(long, default_value = "logmel-flux", value_parser = parse_features)]
+    /// Features, as follow's --audio-features: semitone-flux, logmel-flux, logmel or chroma.
+    #[arg(long, default_value = "semitone-flux", value_parser = parse_features)]
     audio_features: AudioFeatureKind,
     /// A TorchScript audio model, as follow's --audio-model.
     #[arg(long, value_name = "FILE.pt", value_parser = parse_existing_file)]
@@ -457,17 +475,14 @@ struct LocateArgs {
     references: Vec<PathBuf>,
     #[command(flatten)]
     common: CommonArgs,
-    /// Features compared: logmel-flux, semitone-flux, logmel or chroma.
-    #[arg(long, default_value = "logmel-flux", value_parser = parse_features)]
+    /// Features compared: semitone-flux, logmel-flux, logmel or chroma.
+    #[arg(long, default_value = "semitone-flux", value_parser = parse_features)]
     audio_features: AudioFeatureKind,
     /// Seconds of the most recent live audio searched for.
     #[arg(long, default_value_t = 30.0, value_parser = parse_positive_seconds)]
     max_query_s: f64,
-    /// Find the snippet in another key than a reference's too (transposed by some semitones;
-    /// needs --audio-features semitone-flux, the more accurate, or chroma); each match then
-    /// says by how many semitones.
-    #[arg(long)]
-    transposition: bool,
+    #[command(flatten)]
+    transposition: TranspositionArgs,
 }
 
 /// Runs the streams' jobs together (across the cluster, when `common` describes one); the
@@ -737,9 +752,9 @@ impl Cli {
                             ..OltwConfig::default()
                         },
                         relocation: relocation_config(args.relocation_window_s),
-                        transposition_settle_frames: args.transposition.then_some(TRANSPOSITION_SETTLE_FRAMES),
                         ..FollowerConfig::default()
                     },
+                    transposition: args.transposition.choice(),
                     emit_every_frames: args.emit_every_frames,
                     cues: first
                         .cues
@@ -845,7 +860,7 @@ impl Cli {
                     batching,
                     supervision,
                     max_query_frames: ((args.max_query_s / 0.02).round() as usize).max(1),
-                    transposition: args.transposition,
+                    transposition: args.transposition.choice(),
                     stream: stream.clone(),
                     progress_every_ns: seconds_to_ns(args.common.progress_interval_s),
                     stop,

@@ -222,7 +222,16 @@ fn transposition_on_features_without_pitch_is_refused() {
     ));
     let path = wav.to_str().expect("a UTF-8 path");
     assert_refused(
-        &["follow", "--reference", path, "--live", path, "--transposition"],
+        &[
+            "follow",
+            "--reference",
+            path,
+            "--live",
+            path,
+            "--audio-features",
+            "logmel-flux",
+            "--transposition",
+        ],
         &["transposition", "chroma", "semitone-flux"],
     );
 }

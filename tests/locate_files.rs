@@ -143,6 +143,8 @@ fn finds_a_snippet_played_in_another_key_and_tells_the_key() {
         &snippet_wav,
         "--pace",
         "fast",
+        "--audio-features",
+        "logmel-flux",
         "--transposition",
     ]);
     let stderr = String::from_utf8_lossy(&refused.stderr);

@@ -1,12 +1,11 @@
-//! Following a reference: the local tracker plus relocation, with hysteresis.
+//! Following a reference: the local tracker, relocation decided on evidence, the reported
+//! tempo and the confidence.
 //!
 //! Every live frame goes to the [`OnlineTimeWarper`] and, when relocation is on, to the
-//! [`Relocator`]. A relocation candidate is acted on only when the next scan's candidate agrees
-//! with it (carried forward to the same live frame, within `agreement_frames`) and matches at
-//! least as well: one scan can be fooled by a passing resemblance, two in a row rarely are, and
-//! a match that worsens from one scan to the next is live input that matches nothing well. The
-//! tracker then restarts at the candidate, and the step says so, so the caller can report the
-//! jump.
+//! [`Relocator`]. A relocation candidate is never acted on at once: it starts a hypothesis,
+//! followed beside the tracker until the seconds after it show that it matches the live stream
+//! clearly better than the tracked place (see [`Hypotheses`]). The tracker then restarts where
+//! the hypothesis is, and the step says so, so the caller can report the jump.
 //!
 //! Before the path starts, a live frame nearer to silence (as the encoder encodes it) than to
 //! any of the reference's first frames means the performance has not begun: the position waits
@@ -20,10 +19,12 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use super::oltw::reference_spread;
 use super::transposition::{PitchLayout, PITCH_CLASSES};
 use super::{
-    inverse_norm, AlignError, Distance, FeatureMatrix, FinalPosition, OltwConfig, OnlineTimeWarper,
-    RelocationCandidate, Relocator, RelocatorConfig, TranspositionTracker,
+    inverse_norm, AlignError, ConfidenceEvidence, Distance, FeatureMatrix, FinalPosition, Hypotheses, HypothesisConfig,
+    OltwConfig, OnlineTimeWarper, PositionConfidence, RelocationCandidate, Relocator, RelocatorConfig,
+    TranspositionTracker,
 };
 
 /// Settings of a follower.
@@ -33,8 +34,9 @@ pub struct FollowerConfig {
     pub oltw: OltwConfig,
     /// Relocation, or `None` to follow without it.
     pub relocation: Option<RelocatorConfig>,
-    /// How close (in reference frames) two candidates must be to confirm each other.
-    pub agreement_frames: usize,
+    /// How relocation candidates are weighed against the tracked place before the tracker
+    /// moves (with relocation on).
+    pub hypotheses: HypothesisConfig,
     /// Estimate the live stream's transposition and undo it (features laid out in pitch only,
     /// see `pitch_layout`), after this many live frames; `None` compares frames as they come.
     pub transposition_settle_frames: Option<usize>,
@@ -56,7 +58,7 @@ impl Default for FollowerConfig {
         Self {
             oltw: OltwConfig::default(),
             relocation: Some(RelocatorConfig::default()),
-            agreement_frames: 25,
+            hypotheses: HypothesisConfig::default(),
             transposition_settle_frames: None,
             pitch_layout: None,
             silence: None,
@@ -72,10 +74,13 @@ pub struct FollowStep {
     pub live_index: usize,
     /// Reference frame matching it.
     pub ref_index: usize,
-    /// Reference frames per live frame over the recent path.
+    /// Reference frames per live frame over the last seconds of the path.
     pub tempo: f64,
-    /// How sure the tracker is, in [0, 1].
+    /// The probability that the position is within 50 ms of the truth (calibrated, see
+    /// [`PositionConfidence`]); 0 before the performance has begun.
     pub confidence: f64,
+    /// What the confidence was made of, once the path has started.
+    pub evidence: Option<ConfidenceEvidence>,
     /// Set when this frame relocated the tracker.
     pub relocation: Option<RelocationCandidate>,
 }
@@ -86,9 +91,8 @@ pub struct Follower {
     reference: Arc<FeatureMatrix>,
     distance: Distance,
     warper: OnlineTimeWarper,
-    relocator: Option<Relocator>,
-    pending: Option<RelocationCandidate>,
-    agreement_frames: usize,
+    /// The relocation search and the places it found, followed beside the tracker.
+    relocation: Option<(Relocator, Hypotheses)>,
     frames: usize,
     /// The live frame the tracker's current path started at (0, or just after a relocation).
     path_start_frame: usize,
@@ -113,6 +117,8 @@ pub struct Follower {
     gate_frame: Vec<f32>,
     /// Frames in a row, up to the latest, that were not silence while the gate was closed.
     sounding_frames: usize,
+    /// The evidence behind the positions' confidence.
+    confidence: PositionConfidence,
 }
 
 /// Frames in a row, each nearer the reference's first frames than silence, that start the
@@ -128,6 +134,11 @@ pub const GATE_OPENING_FRAMES: usize = 3;
 const PATH_SAMPLE_FRAMES: usize = 25;
 /// Samples kept: about ten seconds of path.
 const PATH_SAMPLES: usize = 20;
+/// The newest samples the reported tempo is fitted to: five seconds of path. The tracker's own
+/// tempo, from its last steps, swings by tens of percent from note to note; a line through
+/// seconds of positions reads a steady performance as steady and still follows a ritardando
+/// within seconds.
+const TEMPO_SAMPLES: usize = 10;
 
 impl Follower {
     /// A follower of `reference`.
@@ -143,18 +154,23 @@ impl Follower {
                 TranspositionTracker::new(&reference, frames, layout)
             })
             .transpose()?;
-        let relocator = config
+        let relocation = config
             .relocation
-            .map(|r| Relocator::new(reference.clone(), r))
+            .map(|r| {
+                Ok::<_, AlignError>((
+                    Relocator::new(reference.clone(), r)?,
+                    Hypotheses::new(reference.clone(), config.oltw.clone(), config.hypotheses)?,
+                ))
+            })
             .transpose()?;
         let distance = config.oltw.distance;
+        let confidence = PositionConfidence::new(distance, reference_spread(&reference, distance));
         Ok(Self {
+            confidence,
             warper: OnlineTimeWarper::new(reference.clone(), config.oltw)?,
             reference,
             distance,
-            relocator,
-            pending: None,
-            agreement_frames: config.agreement_frames,
+            relocation,
             frames: 0,
             path_start_frame: 0,
             final_positions: Vec::new(),
@@ -207,7 +223,6 @@ impl Follower {
         if missing_frames == 0 {
             return;
         }
-        self.pending = None;
         self.start_gate = None;
         self.warper.finish();
         self.take_final_positions();
@@ -216,10 +231,12 @@ impl Follower {
         let ahead = ((missing_frames + 1) as f64 * tempo).round() as usize;
         self.warper.restart_at(ref_index + ahead);
         self.path_samples.clear();
+        self.confidence.reset();
         self.frames += missing_frames;
         self.path_start_frame = self.frames;
-        if let Some(relocator) = self.relocator.as_mut() {
+        if let Some((relocator, hypotheses)) = self.relocation.as_mut() {
             relocator.skip_live_frames(missing_frames);
+            hypotheses.clear();
         }
     }
 
@@ -238,6 +255,26 @@ impl Follower {
         // Projected from the latest sample to the latest frame.
         let since = self.frames.saturating_sub(last_live + 1) as f64;
         (last_ref + (since * tempo).round() as usize, tempo.max(0.0))
+    }
+
+    /// The tempo (reference frames per live frame) of the line fitted by least squares to the
+    /// newest [`TEMPO_SAMPLES`] path samples; `None` until there are three.
+    fn smoothed_tempo(&self) -> Option<f64> {
+        let samples = self.path_samples.len().min(TEMPO_SAMPLES);
+        if samples < 3 {
+            return None;
+        }
+        let newest = self.path_samples.iter().skip(self.path_samples.len() - samples);
+        let n = samples as f64;
+        let (sum_t, sum_j) = newest.clone().fold((0.0, 0.0), |(t, j), &(live, reference)| {
+            (t + live as f64, j + reference as f64)
+        });
+        let (mean_t, mean_j) = (sum_t / n, sum_j / n);
+        let (covariance, variance) = newest.fold((0.0, 0.0), |(c, v), &(live, reference)| {
+            let dt = live as f64 - mean_t;
+            (c + dt * (reference as f64 - mean_j), v + dt * dt)
+        });
+        (variance > 0.0).then(|| (covariance / variance).max(0.0))
     }
 
     /// Takes the next live frame.
@@ -269,11 +306,15 @@ impl Follower {
             self.path_samples.push_back((live_index, tracked.ref_index));
         }
         self.take_final_positions();
+        let evidence = self
+            .confidence
+            .push(frame, &self.reference, tracked.ref_index, tracked.confidence);
         let step = FollowStep {
             live_index,
             ref_index: tracked.ref_index,
-            tempo: tracked.tempo,
-            confidence: tracked.confidence,
+            tempo: self.smoothed_tempo().unwrap_or(tracked.tempo),
+            confidence: evidence.probability(),
+            evidence: Some(evidence),
             relocation: None,
         };
         self.look_for_a_jump(frame, step)
@@ -340,85 +381,59 @@ impl Follower {
             ref_index: 0,
             tempo: 1.0,
             confidence: 0.0,
+            evidence: None,
             relocation: None,
         };
         self.look_for_a_jump(frame, step)
     }
 
-    /// Gives `frame` to the relocation search, and moves the tracker when two scans in a row
-    /// agree on another place.
+    /// Gives `frame` to the relocation search and to the hypotheses it started, and moves the
+    /// tracker when one of them wins.
     fn look_for_a_jump(&mut self, frame: &[f32], mut step: FollowStep) -> Result<FollowStep, AlignError> {
         let live_index = step.live_index;
-        let Some(relocator) = self.relocator.as_mut() else {
+        let Some((relocator, hypotheses)) = self.relocation.as_mut() else {
             return Ok(step);
         };
-        let Some(candidate) = relocator.push_live(frame, step.ref_index)? else {
-            return Ok(step);
-        };
-        let confirmed = self
-            .pending
-            .is_some_and(|earlier| confirms(&earlier, &candidate, self.agreement_frames));
-        if confirmed {
-            self.pending = None;
-            self.start_gate = None;
-            // The stretch before the jump ends here: its best path is as final as it will get.
-            self.warper.finish();
-            self.take_final_positions();
-            self.warper.restart_at(candidate.ref_index + 1);
-            self.path_start_frame = live_index + 1;
-            self.path_samples.clear();
-            self.path_samples.push_back((live_index, candidate.ref_index));
-            step.ref_index = candidate.ref_index;
-            step.relocation = Some(candidate);
-        } else {
-            self.pending = Some(candidate);
+        let won = hypotheses.push_frame(frame, step.ref_index)?;
+        // A candidate is for this frame: its hypothesis follows from the next one.
+        if let Some(candidate) = relocator.push_live(frame, step.ref_index)? {
+            if won.is_none() {
+                hypotheses.offer(candidate, step.ref_index)?;
+            }
         }
+        let Some(won) = won else {
+            return Ok(step);
+        };
+        self.start_gate = None;
+        // The stretch before the jump ends here: its best path is as final as it will get.
+        self.warper.finish();
+        self.take_final_positions();
+        self.warper.restart_at(won.ref_index + 1);
+        self.path_start_frame = live_index + 1;
+        self.path_samples.clear();
+        self.path_samples.push_back((live_index, won.ref_index));
+        self.confidence.reset();
+        step.ref_index = won.ref_index;
+        step.relocation = Some(RelocationCandidate {
+            live_index,
+            ref_index: won.ref_index,
+            ..won.candidate
+        });
         Ok(step)
     }
-}
-
-/// Whether `later` confirms `earlier`: the same place once carried forward (within
-/// `agreement_frames`), matched at least as well. After a jump the searched window fills with
-/// frames from the new place, so the match gets better scan after scan; live input that matches
-/// nothing well (a noise tail, applause) gets worse, and the place it matches least badly is no
-/// jump.
-fn confirms(earlier: &RelocationCandidate, later: &RelocationCandidate, agreement_frames: usize) -> bool {
-    let carried = earlier.ref_index + (later.live_index - earlier.live_index);
-    carried.abs_diff(later.ref_index) <= agreement_frames && later.cost_per_frame <= earlier.cost_per_frame
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::align::test_sequences::symbols;
-
-    #[test]
-    fn a_candidate_confirms_only_at_the_same_place_and_no_worse() {
-        let earlier = RelocationCandidate {
-            live_index: 100,
-            ref_index: 500,
-            live_start: 50,
-            live_end: 100,
-            ref_start: 450,
-            ref_end: 500,
-            cost_per_frame: 0.3,
-        };
-        let later = |ref_index, cost_per_frame| RelocationCandidate {
-            live_index: 110,
-            ref_index,
-            cost_per_frame,
-            ..earlier
-        };
-        assert!(confirms(&earlier, &later(512, 0.2), 10));
-        assert!(confirms(&earlier, &later(510, 0.3), 10));
-        assert!(!confirms(&earlier, &later(530, 0.2), 10), "another place");
-        assert!(!confirms(&earlier, &later(510, 0.4), 10), "a worsening match");
-    }
+    use crate::align::test_sequences::{spread_frames, symbols};
 
     #[test]
     fn recovers_from_a_jump_and_says_so() {
         let dim = 12;
-        let reference = Arc::new(FeatureMatrix::new(dim, symbols(2_000, dim, 5)).unwrap());
+        // Frames that no neighbour matches exactly: the tracked place is weighed by its best
+        // match nearby, which among one-hot symbols would be exact anywhere.
+        let reference = Arc::new(FeatureMatrix::new(dim, spread_frames(2_000, dim, 5)).unwrap());
         let config = FollowerConfig {
             oltw: OltwConfig {
                 band_frames: 50,
@@ -429,7 +444,6 @@ mod tests {
                 cells_per_frame: 40_000,
                 ..RelocatorConfig::default()
             }),
-            agreement_frames: 10,
             ..FollowerConfig::default()
         };
         let mut follower = Follower::new(reference.clone(), config).unwrap();

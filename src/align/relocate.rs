@@ -11,8 +11,9 @@
 //! ends, its best match is carried forward to the current live frame along the match's own slope and
 //! offered as a candidate — but only if it clearly beats the same window aligned where the
 //! tracker says the stream is (`max_cost_ratio`), which keeps repeated passages (a chorus, a
-//! refrain) from pulling the tracker away. The caller decides with hysteresis what to do with
-//! candidates (see `follow_reference`). Then a new scan starts with the newest window.
+//! refrain) from pulling the tracker away. A candidate is no decision: the follower weighs it
+//! against the tracked place over the following seconds (see [`super::Hypotheses`]). Then a
+//! new scan starts with the newest window.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -426,8 +427,8 @@ mod tests {
                 let (i, candidate) =
                     found.unwrap_or_else(|| panic!("no candidate, pooled {pooled_frames}, to {jump_to}"));
                 // Held symbols let a match end anywhere in the last one's run and stretch at no
-                // cost, which the carried position inherits: within the 25 frames the follower
-                // asks two candidates to agree by, and the tracker takes it from there.
+                // cost, which the carried position inherits: within the 25 frames a hypothesis
+                // is taken as the same place by, and its own tracker takes it from there.
                 assert!(
                     candidate.ref_index.abs_diff(live[i]) <= 25,
                     "pooled {pooled_frames}: candidate {} for truth {}",

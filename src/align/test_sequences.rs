@@ -1,5 +1,11 @@
 //! Feature sequences for the alignment tests.
 
+// The benchmarks' frames in [0, 1): unlike one-hot symbols, no frame near another matches it
+// exactly.
+#[path = "../../benches/common/synthetic.rs"]
+mod synthetic;
+pub(crate) use synthetic::pseudo_random_frames as spread_frames;
+
 /// `len` one-hot frames of `dim` values on pseudo-random symbols (deterministic for a seed):
 /// distinct enough that each short window occurs once.
 pub(crate) fn symbols(len: usize, dim: usize, seed: u64) -> Vec<f32> {

@@ -23,13 +23,15 @@ pub enum AudioFeatureKind {
     /// Chroma (pitch classes only); robust to instrumentation changes.
     Chroma,
     /// Log-mel spectrum with its rise since the previous frame (the half-wave rectified
-    /// spectral difference Dixon's tracker used), which marks note onsets sharply in time: the
-    /// default, as positions then keep up where the tempo changes.
-    #[default]
+    /// spectral difference Dixon's tracker used), which marks note onsets sharply in time, so
+    /// positions keep up where the tempo changes.
     LogMelFlux,
     /// One band per semitone with its rise, as `logmel-flux` with finer pitch: notes a
     /// semitone apart stay apart, so another instrument or voice playing the same notes still
-    /// looks alike, and a transposition is a shift by whole bands that `--transposition` undoes.
+    /// looks alike, and a transposition is a shift by whole bands that the key estimate undoes.
+    /// The default: real performances are by other singers and players, often a semitone or
+    /// two apart.
+    #[default]
     SemitoneFlux,
 }
 

@@ -28,6 +28,41 @@ pub const FOLLOW_PICTURE: VideoNeeds = VideoNeeds {
     colour: false,
 };
 
+/// Whether the live stream's key is estimated against the reference's and undone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Transposition {
+    /// On semitone bands (`semitone-flux`): a performance a semitone or two off the reference
+    /// is the rule among singers and transposing players, and there a key is taken only where
+    /// it stands out from the keys a semitone either side, so material without one (speech) is
+    /// left alone. Chroma, log-compressed, peaks less and has no such test: on a melody in C
+    /// followed at changing tempi its estimate took a wrong key and the tracker lost its place,
+    /// so there the key is estimated only when asked.
+    #[default]
+    Auto,
+    /// Wherever the features lay out pitch (`semitone-flux`, `chroma`); features that do not are
+    /// refused.
+    Required,
+    /// Never: frames are compared as they come.
+    Off,
+}
+
+impl Transposition {
+    /// How the key is estimated on `features` (`layout`: how they lay out pitch, if they do):
+    /// the layout to estimate it on, or `None` for no estimate.
+    pub fn layout_for(self, layout: Option<PitchLayout>, features: &str) -> Result<Option<PitchLayout>, AlignError> {
+        match (self, layout) {
+            (Self::Off, _) => Ok(None),
+            (Self::Auto, layout) => Ok(layout.filter(|l| matches!(l, PitchLayout::SemitoneBlocks { .. }))),
+            (Self::Required, Some(layout)) => Ok(Some(layout)),
+            (Self::Required, None) => Err(AlignError::BadParameter {
+                name: "transposition",
+                expected: "features laid out in pitch (--audio-features chroma or semitone-flux)",
+                actual: format!("--audio-features {features}"),
+            }),
+        }
+    }
+}
+
 /// Windows or frames a TorchScript model is given per forward pass, at most.
 const MODEL_MAX_BATCH: usize = 64;
 

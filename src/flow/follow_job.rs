@@ -12,7 +12,7 @@ use std::sync::Arc;
 use timely::dataflow::StreamVec;
 use timely::worker::Worker;
 
-use crate::align::{Follower, FollowerConfig};
+use crate::align::{Follower, FollowerConfig, TRANSPOSITION_SETTLE_FRAMES};
 use crate::config::Cue;
 use crate::config::{Pace, SourceSpec};
 use crate::encode::{AudioFeatureKind, AudioFrameParams, DeviceChoice};
@@ -23,7 +23,9 @@ use crate::serve::{EventWriter, RunSummary};
 use super::audio_job::{build_live_audio, FeatureStage, LiveAudioRun};
 use super::driver::{local_worker, BuiltStream};
 use super::encoder_pool::EncoderPools;
-use super::follow_features::{fit_follower_to_features, follow_audio_encoder, FollowEncoders, VideoComparison};
+use super::follow_features::{
+    fit_follower_to_features, follow_audio_encoder, FollowEncoders, Transposition, VideoComparison,
+};
 use super::operators::{Batching, FollowEvents, FollowReference, ReferenceTiming};
 use super::placement::StreamSite;
 use super::{load_reference, FailureSlot, FeatureFrame, FlowError, StopSignal, StreamEvent};
@@ -58,8 +60,10 @@ pub struct FollowJob {
     pub half_precision: bool,
     /// Video features compared beside them, if any.
     pub video: Option<VideoComparison>,
-    /// Settings of the tracker and of relocation.
+    /// Settings of the tracker and of relocation (the key estimate is `transposition`'s).
     pub follower: FollowerConfig,
+    /// Whether the live stream's key is estimated and undone.
+    pub transposition: Transposition,
     /// Emit a position for every n-th live frame.
     pub emit_every_frames: usize,
     /// Cues to announce as the live stream reaches them (`--cues`), sorted by time.
@@ -139,6 +143,14 @@ fn follow_stage(job: &FollowJob, encoders: &mut FollowEncoders) -> Result<Follow
     follower.start_gate_frames = rescale(follower.start_gate_frames);
     follower.silence = encoders.silence()?;
     follower.pitch_layout = encoders.pitch_layout();
+    let features_name = match &job.audio_model {
+        Some(model) => model.display().to_string(),
+        None => job.features.to_string(),
+    };
+    follower.transposition_settle_frames = job
+        .transposition
+        .layout_for(follower.pitch_layout, &features_name)?
+        .map(|_| TRANSPOSITION_SETTLE_FRAMES);
     if job.audio_model.is_none() {
         fit_follower_to_features(&mut follower, job.features);
     }

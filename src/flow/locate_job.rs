@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use timely::dataflow::StreamVec;
 
-use crate::align::{AlignError, LocateConfig};
+use crate::align::LocateConfig;
 use crate::config::{Pace, SourceSpec};
 use crate::encode::{AudioFeatureEncoder, AudioFeatureKind, DeviceChoice};
 use crate::engine_metrics::EngineMetrics;
@@ -18,7 +18,7 @@ use crate::media::SupervisionConfig;
 use crate::serve::{EventWriter, RunSummary};
 
 use super::audio_job::{run_live_audio, FeatureStage, LiveAudioRun};
-use super::follow_features::FollowEncoders;
+use super::follow_features::{FollowEncoders, Transposition};
 use super::follow_job::{reference_name, FOLLOW_FRAMES};
 use super::operators::{Batching, LocateReferences, NamedReference};
 use super::{encode_reference_file, FailureSlot, FeatureFrame, FlowError, StopSignal, StreamEvent};
@@ -42,9 +42,8 @@ pub struct LocateJob {
     pub supervision: SupervisionConfig,
     /// Most recent live frames (20 ms each) searched for.
     pub max_query_frames: usize,
-    /// Whether the snippet may be in another key than a reference (features laid out in
-    /// pitch only).
-    pub transposition: bool,
+    /// Whether the snippet may be in another key than a reference.
+    pub transposition: Transposition,
     /// The stream's name in events.
     pub stream: String,
     /// Running time between progress events.
@@ -59,18 +58,9 @@ pub struct LocateJob {
 pub fn run_locate(job: LocateJob, writer: Box<dyn EventWriter + Send>) -> Result<RunSummary, FlowError> {
     let device = job.device.resolve()?;
     let mut encoder = AudioFeatureEncoder::new(job.features, FOLLOW_FRAMES, device)?;
-    let transposition = match (job.transposition, encoder.pitch_layout()) {
-        (false, _) => None,
-        (true, Some(layout)) => Some(layout),
-        (true, None) => {
-            return Err(AlignError::BadParameter {
-                name: "transposition",
-                expected: "features laid out in pitch (--audio-features chroma or semitone-flux)",
-                actual: format!("--audio-features {}", job.features),
-            }
-            .into())
-        }
-    };
+    let transposition = job
+        .transposition
+        .layout_for(encoder.pitch_layout(), &job.features.to_string())?;
     let mut references = Vec::with_capacity(job.references.len());
     for path in &job.references {
         let encoded = encode_reference_file(path, &mut encoder)?;

@@ -33,8 +33,8 @@ mod sync_job;
 pub use error::FlowError;
 pub use failure::FailureSlot;
 pub use follow_features::{
-    fit_follower_to_features, follow_audio_encoder, FollowEncoders, FrameJoiner, VideoComparison, VideoSource,
-    FOLLOW_PICTURE,
+    fit_follower_to_features, follow_audio_encoder, FollowEncoders, FrameJoiner, Transposition, VideoComparison,
+    VideoSource, FOLLOW_PICTURE,
 };
 pub use follow_job::{run_follow, FollowJob, FOLLOW_FRAMES};
 pub use locate_job::{run_locate, LocateJob};

@@ -345,7 +345,7 @@ impl ObjectImpl for AvAlign {
                     .build(),
                 glib::ParamSpecString::builder("features")
                     .nick("Audio features")
-                    .blurb("Audio features compared in mode=follow: auto (a .wfr reference's own, else logmel-flux), logmel-flux, semitone-flux, logmel or chroma")
+                    .blurb("Audio features compared in mode=follow: auto (a .wfr reference's own, else semitone-flux, whose key is estimated and undone), semitone-flux, logmel-flux, logmel or chroma")
                     .default_value(Some(settings::DEFAULT_FEATURES))
                     .flags(ready)
                     .build(),

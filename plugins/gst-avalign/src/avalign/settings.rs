@@ -10,13 +10,15 @@ use warpflow::config::{load_cues, Pace, SourceSpec};
 use warpflow::encode::{AudioFeatureKind, DeviceChoice};
 use warpflow::engine_metrics::EngineMetrics;
 use warpflow::flow::operators::Batching;
-use warpflow::flow::{follow_audio_features, FollowJob, StopSignal, SyncJob, VideoComparison, VideoSource};
+use warpflow::flow::{
+    follow_audio_features, FollowJob, StopSignal, SyncJob, Transposition, VideoComparison, VideoSource,
+};
 use warpflow::media::{Medium, SupervisionConfig};
 
 use super::Mode;
 
 pub(super) const DEFAULT_MODE: Mode = Mode::Sync;
-/// The features of a `.wfr` reference, else the built-in default (`logmel-flux`).
+/// The features of a `.wfr` reference, else the built-in default (`semitone-flux`).
 pub(super) const DEFAULT_FEATURES: &str = "auto";
 pub(super) const DEFAULT_DEVICE: &str = "auto";
 /// 0: the mode's own default (sync: a 4 s window; follow: a 10 s band).
@@ -164,6 +166,7 @@ impl Settings {
                         oltw,
                         ..FollowerConfig::default()
                     },
+                    transposition: Transposition::Auto,
                     emit_every_frames,
                     captured_by: None,
                     cues,
@@ -226,7 +229,7 @@ mod tests {
         let media = "reference.wav";
         assert_eq!(
             settings("auto").follow_features(media),
-            Ok(AudioFeatureKind::LogMelFlux)
+            Ok(AudioFeatureKind::SemitoneFlux)
         );
         assert_eq!(settings("chroma").follow_features(media), Ok(AudioFeatureKind::Chroma));
         assert!(matches!(settings("mfcc").follow_features(media), Err(m) if m.contains("'features'")));

@@ -1,0 +1,361 @@
+//! Relocation hypotheses: a place the relocation search found, followed beside the tracker
+//! until the evidence of the following seconds decides between them.
+//!
+//! One scan's best match is no reason to move: in a strophic song every verse matches the
+//! window as well as the one being played, an introduction matches its postlude, a held chord
+//! matches every other. So a candidate starts a hypothesis, its own [`OnlineTimeWarper`]
+//! restarted at the candidate, and every live frame is weighed at both places: the distance of
+//! the frame to the reference frame each puts it at. The tracker moves to the hypothesis only
+//! when its frames have matched clearly better (`max_cost_ratio`) for long enough: the more
+//! clearly, the sooner (`evidence_frames`) — the any-time tracking of Arzt & Widmer, where
+//! several positions are followed in parallel and chosen on accumulated evidence. A hypothesis that has not won
+//! within `max_frames`, or that runs into the tracker's own place, is dropped.
+//!
+//! This module owns the hypotheses and their evidence; it does not own the tracker (the
+//! [`super::Follower`] passes the tracker's position and acts on what is decided here).
+
+use std::sync::Arc;
+
+use super::{inverse_norm, AlignError, Distance, FeatureMatrix, OltwConfig, OnlineTimeWarper, RelocationCandidate};
+
+/// Added to every frame's distance on both sides of a cost ratio (cosine distances of matching
+/// frames run from about 0.05 to 0.3).
+const COST_FLOOR: f64 = 0.01;
+
+/// How hypotheses are weighed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HypothesisConfig {
+    /// Hypotheses followed at once; a new candidate replaces the one with the least evidence
+    /// for it when all are taken.
+    pub max_hypotheses: usize,
+    /// Live frames a hypothesis is followed before it may win, however clearly it leads.
+    pub min_frames: usize,
+    /// The evidence a hypothesis needs: frames followed × (1 − its cost ratio). At the largest
+    /// ratio allowed this takes `evidence_frames / (1 − max_cost_ratio)` frames; a place that
+    /// matches far better than the tracked one (a real jump) wins sooner.
+    pub evidence_frames: f64,
+    /// Live frames after which a hypothesis that has not won is dropped.
+    pub max_frames: usize,
+    /// A hypothesis wins when its mean distance over the frames it was followed is at most this
+    /// fraction of the tracker's over the same frames.
+    pub max_cost_ratio: f32,
+    /// Reference frames within which a hypothesis is the tracker's own place (dropped), or a
+    /// candidate is a hypothesis already followed (ignored).
+    pub same_place_frames: usize,
+    /// The tracked place is weighed by the best match within this many reference frames of it:
+    /// a tracker a little ahead or behind (as it is while it finds its tempo, or at a fermata)
+    /// is not lost, and a far place must beat where the stream nearly is, not where the tracker
+    /// has strayed to.
+    pub tracked_slack_frames: usize,
+}
+
+impl Default for HypothesisConfig {
+    fn default() -> Self {
+        Self {
+            max_hypotheses: 3,
+            // From 0.4 s to 1 s after the candidate (at a 20 ms hop): with the search window of
+            // seconds that found the candidate, a decision rests on several seconds.
+            min_frames: 15,
+            evidence_frames: 8.0,
+            max_frames: 250,
+            max_cost_ratio: 0.75,
+            same_place_frames: 25,
+            tracked_slack_frames: 50,
+        }
+    }
+}
+
+impl HypothesisConfig {
+    /// Checks the settings, naming the one at fault.
+    pub fn validate(&self) -> Result<(), AlignError> {
+        let bad =
+            |name, expected: &'static str, actual: String| Err(AlignError::BadParameter { name, expected, actual });
+        if self.max_hypotheses == 0 {
+            return bad("max_hypotheses", "at least 1", self.max_hypotheses.to_string());
+        }
+        if self.min_frames == 0 || self.max_frames < self.min_frames {
+            return bad(
+                "hypothesis frames",
+                "0 < min_frames <= max_frames",
+                format!("{} and {}", self.min_frames, self.max_frames),
+            );
+        }
+        if !(self.evidence_frames > 0.0 && self.evidence_frames.is_finite()) {
+            return bad(
+                "hypothesis evidence_frames",
+                "above 0",
+                self.evidence_frames.to_string(),
+            );
+        }
+        if !(self.max_cost_ratio > 0.0 && self.max_cost_ratio < 1.0) {
+            return bad(
+                "hypothesis max_cost_ratio",
+                "within (0, 1)",
+                self.max_cost_ratio.to_string(),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// One place followed beside the tracker.
+#[derive(Debug)]
+struct Hypothesis {
+    warper: OnlineTimeWarper,
+    candidate: RelocationCandidate,
+    /// Where the hypothesis puts the latest live frame.
+    ref_index: usize,
+    frames: usize,
+    /// Distances summed over the frames followed: at the hypothesis's place, at the tracker's.
+    own_cost: f64,
+    tracker_cost: f64,
+}
+
+impl Hypothesis {
+    /// How much better the hypothesis has matched: the tracker's mean distance less its own.
+    fn advantage(&self) -> f64 {
+        (self.tracker_cost - self.own_cost) / self.frames.max(1) as f64
+    }
+
+    /// Its mean distance as a fraction of the tracker's. Both are raised by a small floor, so
+    /// that two places that both match perfectly (a repeat played exactly) weigh the same.
+    fn cost_ratio(&self) -> f64 {
+        let floor = COST_FLOOR * self.frames as f64;
+        (self.own_cost + floor) / (self.tracker_cost + floor)
+    }
+}
+
+/// A hypothesis that won: the tracker is to move there.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WonHypothesis {
+    /// The candidate that started it.
+    pub candidate: RelocationCandidate,
+    /// Where it puts the latest live frame.
+    pub ref_index: usize,
+    /// Live frames it was followed.
+    pub frames: usize,
+    /// Its mean distance over those frames as a fraction of the tracker's.
+    pub cost_ratio: f64,
+}
+
+/// The hypotheses followed beside a tracker.
+#[derive(Debug)]
+pub struct Hypotheses {
+    reference: Arc<FeatureMatrix>,
+    oltw: OltwConfig,
+    config: HypothesisConfig,
+    followed: Vec<Hypothesis>,
+    frame_scratch: Vec<f32>,
+}
+
+impl Hypotheses {
+    /// No hypotheses yet, over `reference`; each is followed by a tracker with `oltw`.
+    pub fn new(reference: Arc<FeatureMatrix>, oltw: OltwConfig, config: HypothesisConfig) -> Result<Self, AlignError> {
+        config.validate()?;
+        oltw.validate()?;
+        Ok(Self {
+            reference,
+            oltw,
+            config,
+            followed: Vec::with_capacity(config.max_hypotheses),
+            frame_scratch: Vec::new(),
+        })
+    }
+
+    /// Hypotheses being followed.
+    pub fn len(&self) -> usize {
+        self.followed.len()
+    }
+
+    /// Whether none is followed.
+    pub fn is_empty(&self) -> bool {
+        self.followed.is_empty()
+    }
+
+    /// Drops every hypothesis (the tracker moved, or the live stream lost frames).
+    pub fn clear(&mut self) {
+        self.followed.clear();
+    }
+
+    /// Starts following `candidate`, unless it is the tracker's place (`tracked_ref`) or a
+    /// hypothesis already followed. With every slot taken, it replaces the hypothesis with the
+    /// least evidence for it, if that one has been followed long enough to be judged.
+    pub fn offer(&mut self, candidate: RelocationCandidate, tracked_ref: usize) -> Result<(), AlignError> {
+        let near = |a: usize, b: usize| a.abs_diff(b) <= self.config.same_place_frames;
+        if near(candidate.ref_index, tracked_ref)
+            || self.followed.iter().any(|h| near(h.ref_index, candidate.ref_index))
+        {
+            return Ok(());
+        }
+        if self.followed.len() == self.config.max_hypotheses {
+            let weakest = self
+                .followed
+                .iter()
+                .enumerate()
+                .filter(|(_, h)| h.frames >= self.config.min_frames)
+                .min_by(|(_, a), (_, b)| a.advantage().total_cmp(&b.advantage()))
+                .map(|(k, _)| k);
+            let Some(weakest) = weakest else {
+                return Ok(());
+            };
+            self.followed.swap_remove(weakest);
+        }
+        let mut warper = OnlineTimeWarper::new(self.reference.clone(), self.oltw.clone())?;
+        warper.restart_at(candidate.ref_index + 1);
+        self.followed.push(Hypothesis {
+            warper,
+            candidate,
+            ref_index: candidate.ref_index,
+            frames: 0,
+            own_cost: 0.0,
+            tracker_cost: 0.0,
+        });
+        Ok(())
+    }
+
+    /// Follows the next live frame at every hypothesis, weighs it there and at `tracked_ref`,
+    /// and returns the hypothesis that won, if one did (the others are dropped then).
+    pub fn push_frame(&mut self, frame: &[f32], tracked_ref: usize) -> Result<Option<WonHypothesis>, AlignError> {
+        if self.followed.is_empty() {
+            return Ok(None);
+        }
+        let distance = self.oltw.distance;
+        let frame_inverse_norm = inverse_norm(frame);
+        let slack = self.config.tracked_slack_frames;
+        let last = self.reference.len() - 1;
+        let tracker_cost = (tracked_ref.saturating_sub(slack).min(last)..=(tracked_ref + slack).min(last))
+            .map(|j| self.distance_at(frame, frame_inverse_norm, j, distance))
+            .fold(f32::INFINITY, f32::min);
+        let tracker_cost = f64::from(tracker_cost);
+        let mut won: Option<WonHypothesis> = None;
+        for k in 0..self.followed.len() {
+            let tracked = self.followed[k].warper.push_frame(frame)?;
+            let own_cost = f64::from(self.distance_at(frame, frame_inverse_norm, tracked.ref_index, distance));
+            let hypothesis = &mut self.followed[k];
+            hypothesis.ref_index = tracked.ref_index;
+            hypothesis.frames += 1;
+            hypothesis.own_cost += own_cost;
+            hypothesis.tracker_cost += tracker_cost;
+            let ratio = hypothesis.cost_ratio();
+            let evidence = hypothesis.frames as f64 * (1.0 - ratio);
+            let judged = hypothesis.frames >= self.config.min_frames && evidence >= self.config.evidence_frames;
+            if judged && ratio <= f64::from(self.config.max_cost_ratio) && won.is_none_or(|w| ratio < w.cost_ratio) {
+                won = Some(WonHypothesis {
+                    candidate: hypothesis.candidate,
+                    ref_index: hypothesis.ref_index,
+                    frames: hypothesis.frames,
+                    cost_ratio: ratio,
+                });
+            }
+        }
+        if won.is_some() {
+            self.followed.clear();
+            return Ok(won);
+        }
+        let (max_frames, same_place) = (self.config.max_frames, self.config.same_place_frames);
+        self.followed
+            .retain(|h| h.frames < max_frames && h.ref_index.abs_diff(tracked_ref) > same_place);
+        Ok(None)
+    }
+
+    fn distance_at(&mut self, frame: &[f32], frame_inverse_norm: f32, ref_index: usize, distance: Distance) -> f32 {
+        let index = ref_index.min(self.reference.len() - 1);
+        let reference_frame = self.reference.frame_in(index, &mut self.frame_scratch);
+        distance.between_with_inverse_norms(
+            frame,
+            frame_inverse_norm,
+            reference_frame,
+            self.reference.frame_inverse_norm(index),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::align::test_sequences::{spread_frames, symbols};
+
+    fn candidate(live_index: usize, ref_index: usize) -> RelocationCandidate {
+        RelocationCandidate {
+            live_index,
+            ref_index,
+            live_start: live_index.saturating_sub(50),
+            live_end: live_index,
+            ref_start: ref_index.saturating_sub(50),
+            ref_end: ref_index,
+            cost_per_frame: 0.1,
+        }
+    }
+
+    fn config() -> (OltwConfig, HypothesisConfig) {
+        (
+            OltwConfig {
+                band_frames: 40,
+                ..OltwConfig::default()
+            },
+            HypothesisConfig::default(),
+        )
+    }
+
+    #[test]
+    fn a_hypothesis_at_the_true_place_wins_after_its_evidence() {
+        let reference = Arc::new(FeatureMatrix::new(12, spread_frames(2_000, 12, 3)).unwrap());
+        let (oltw, hypotheses_config) = config();
+        let mut hypotheses = Hypotheses::new(reference.clone(), oltw, hypotheses_config).unwrap();
+        // The live stream plays from 1 000 on; the tracker thinks it is at 300 and moving.
+        hypotheses.offer(candidate(0, 1_000), 300).unwrap();
+        let mut won_at = None;
+        for k in 0..200 {
+            if let Some(won) = hypotheses.push_frame(&reference.frame(1_001 + k), 301 + k).unwrap() {
+                assert!(won.ref_index.abs_diff(1_001 + k) <= 2, "won at {}", won.ref_index);
+                assert!(won.cost_ratio < 0.75);
+                won_at = Some(k + 1);
+                break;
+            }
+        }
+        assert_eq!(won_at, Some(hypotheses_config.min_frames), "a clear lead wins soon");
+        assert!(hypotheses.is_empty(), "the others go when one wins");
+    }
+
+    #[test]
+    fn a_place_that_matches_as_well_as_the_tracked_one_never_wins() {
+        // A strophic reference: the same 500 frames twice. The live stream plays the first
+        // verse, the tracker is right, and a candidate puts it in the second.
+        let verse = spread_frames(500, 12, 4);
+        let reference = Arc::new(FeatureMatrix::new(12, [verse.clone(), verse].concat()).unwrap());
+        let (oltw, hypotheses_config) = config();
+        let mut hypotheses = Hypotheses::new(reference.clone(), oltw, hypotheses_config).unwrap();
+        hypotheses.offer(candidate(100, 600), 100).unwrap();
+        assert_eq!(hypotheses.len(), 1);
+        for k in 0..300 {
+            let truth = 101 + k;
+            assert_eq!(hypotheses.push_frame(&reference.frame(truth), truth).unwrap(), None);
+        }
+        assert!(hypotheses.is_empty(), "dropped after max_frames");
+    }
+
+    #[test]
+    fn candidates_at_the_tracked_place_or_at_a_followed_one_are_ignored() {
+        let reference = Arc::new(FeatureMatrix::new(12, symbols(2_000, 12, 5)).unwrap());
+        let (oltw, hypotheses_config) = config();
+        let mut hypotheses = Hypotheses::new(reference, oltw, hypotheses_config).unwrap();
+        hypotheses.offer(candidate(10, 510), 500).unwrap();
+        assert!(hypotheses.is_empty(), "the tracker's own place");
+        hypotheses.offer(candidate(10, 900), 500).unwrap();
+        hypotheses.offer(candidate(12, 910), 500).unwrap();
+        assert_eq!(hypotheses.len(), 1, "the same place twice");
+        hypotheses.offer(candidate(12, 1_500), 500).unwrap();
+        assert_eq!(hypotheses.len(), 2);
+    }
+
+    #[test]
+    fn settings_out_of_range_are_refused_by_name() {
+        let reference = Arc::new(FeatureMatrix::new(12, symbols(100, 12, 6)).unwrap());
+        let bad = HypothesisConfig {
+            max_cost_ratio: 1.5,
+            ..HypothesisConfig::default()
+        };
+        let error = Hypotheses::new(reference, OltwConfig::default(), bad).unwrap_err();
+        assert!(error.to_string().contains("max_cost_ratio"), "{error}");
+    }
+}
