@@ -5,8 +5,11 @@
 # `locate` on snippets cut from them (examples/locate_eval.rs), and measures `sync` on talking
 # heads with their audio moved and on mismatched pictures and sounds (benches/eval/sync_eval.py,
 # cases in ~/.cache/warpflow/sync-cases).
-# Usage: ./scripts/eval.sh [FEATURES [FOLLOW OPTIONS...]], e.g. ./scripts/eval.sh chroma
-#        ./scripts/eval.sh logmel-flux --lookahead-frames 10
+# The cases: synthetic ones with exact truth (benches/eval/cases.py) and real performances with
+# measure starts marked by people (benches/eval/real_cases.py, from ./scripts/real_media.sh).
+# Usage: ./scripts/eval.sh [FEATURES [FOLLOW OPTIONS...]] (default: follow's defaults), e.g.
+#        ./scripts/eval.sh logmel-flux --no-transposition
+#        ./scripts/eval.sh semitone-flux --lookahead-frames 10
 #        ./scripts/eval.sh sync        (the sync harness alone)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,26 +31,28 @@ source scripts/env.sh
 PY="$VIRTUAL_ENV/bin/python"
 
 missing=()
-for tool in fluidsynth espeak-ng; do
+for tool in fluidsynth espeak-ng rubberband; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  packages=("${missing[@]/rubberband/rubberband-cli}")
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 fi
 "$PY" -c "import music21, mido" >/dev/null 2>&1 || "$PY" -m pip install --quiet music21 mido
 
 CASES="${WARPFLOW_EVAL_CASES:-$HOME/.cache/warpflow/eval-cases}"
 "$PY" benches/eval/cases.py "$CASES"
-"$PY" benches/eval/run.py "$CASES" "${@:-logmel-flux}"
+"$PY" benches/eval/real_cases.py "$CASES" "${WARPFLOW_CACHE:-$HOME/.cache/warpflow}/media"
+"$PY" benches/eval/run.py "$CASES" "$@"
 # And `locate` on snippets of the same cases, with the same features (and key estimate).
-locate_args=("${1:-logmel-flux}")
+locate_args=()
 for arg in "$@"; do
-  if [ "$arg" = "--transposition" ]; then
-    locate_args+=(--transposition)
-  fi
+  case "$arg" in
+    --transposition | --no-transposition | logmel | logmel-flux | semitone-flux | chroma) locate_args+=("$arg") ;;
+  esac
 done
-cargo run --quiet --release --example locate_eval -- "$CASES" "${locate_args[@]}"
+cargo run --quiet --release --example locate_eval -- "$CASES" ${locate_args[@]+"${locate_args[@]}"}
 sync_harness

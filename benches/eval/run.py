@@ -12,8 +12,8 @@ kind: % of events within 25/50/100/300 ms, median error, miss rate (events more 
 or before any position), and for jumps and repeats the live time from the jump until positions
 are back within 300 ms.
 
-Run with: ./scripts/eval.sh [FEATURES [FOLLOW OPTIONS]]   (it installs what this needs, builds
-the cases and calls this script: `python benches/eval/run.py CASES_DIR FEATURES OPTIONS...`)
+Run with: ./scripts/eval.sh [FEATURES] [FOLLOW OPTIONS]   (it installs what this needs, builds
+the cases and calls this script: `python benches/eval/run.py CASES_DIR [FEATURES] [OPTIONS...]`)
 """
 
 import json
@@ -31,9 +31,38 @@ THRESHOLDS_S = (0.025, 0.05, 0.1, 0.3)
 WINDOW_FRAMES = 500
 
 
+KINDS = ["tempo", "performance", "jump", "repeat", "real", "real held-out", "real room", "real late", "real jump",
+         "real tempo", "real steady"]
+CONFIDENCE_BINS = np.linspace(0.0, 1.0, 11)
+
+
 def read_track(path):
     data = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
     return data[:, 0], data[:, 1]
+
+
+def read_steps(path):
+    """warpflow's provisional track: live s, reference s, confidence, tempo per live frame."""
+    data = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+    return data[:, 0], data[:, 1], data[:, 2], data[:, 3]
+
+
+def causal_values(truth, live, values):
+    """The value a method had given at each truth event's live time (nan before any)."""
+    at = np.searchsorted(live, truth[:, 0] + 1e-9, side="right") - 1
+    out = np.full(len(truth), np.nan)
+    out[at >= 0] = values[at[at >= 0]]
+    return out
+
+
+def tempo_spread(live, tempo, window_s=10.0):
+    """Standard deviation of the tempo over each 10 s of a performance, relative to its mean there."""
+    spreads = []
+    for start in np.arange(live[0], live[-1] - window_s, window_s):
+        inside = tempo[(live >= start) & (live < start + window_s)]
+        if len(inside) and np.mean(inside) > 0:
+            spreads.append(float(np.std(inside) / np.mean(inside)))
+    return spreads
 
 
 def causal_errors(truth, track):
@@ -49,16 +78,15 @@ def causal_errors(truth, track):
 
 
 def relocation_s(truth, errors):
-    """Live seconds from the jump until the next three events are within 300 ms, or inf."""
+    """For each jump: live seconds from it until the next three events are within 300 ms (inf if
+    never before the next jump)."""
     steps = np.diff(truth[:, 1]) - np.diff(truth[:, 0])
-    jumps = np.nonzero(np.abs(steps) > 2.0)[0]
-    if len(jumps) == 0:
-        return None
-    first = jumps[0] + 1
-    for k in range(first, len(truth) - 2):
-        if np.all(errors[k:k + 3] <= 0.3):
-            return truth[k, 0] - truth[first, 0]
-    return float("inf")
+    firsts = list(np.nonzero(np.abs(steps) > 2.0)[0] + 1)
+    seconds = []
+    for first, limit in zip(firsts, firsts[1:] + [len(truth)]):
+        back = [truth[k, 0] - truth[first, 0] for k in range(first, limit - 2) if np.all(errors[k:k + 3] <= 0.3)]
+        seconds.append(back[0] if back else float("inf"))
+    return seconds
 
 
 def matchmaker_track(folder, dim, hop_s, first_frame_s):
@@ -75,26 +103,32 @@ def matchmaker_track(folder, dim, hop_s, first_frame_s):
 
 def main():
     cases_dir = sys.argv[1]
-    features = sys.argv[2] if len(sys.argv) > 2 else "logmel-flux"
-    follow_options = sys.argv[3:]
-    subprocess.run(["cargo", "run", "--quiet", "--release", "--example", "eval", "--", cases_dir, features,
-                    *follow_options], cwd=REPO, check=True)
+    options = sys.argv[2:]
+    subprocess.run(["cargo", "run", "--quiet", "--release", "--example", "eval", "--", cases_dir, *options],
+                   cwd=REPO, check=True)
     methods = ["warpflow", "warpflow final", "matchmaker", "offline DTW"]
     pooled = {}  # (kind, method) -> list of error arrays
     relocations = {}  # (kind, method) -> list of seconds
     timings = {"warpflow": [], "matchmaker": []}
     final_lags = []
+    negatives = {}  # case -> confidences of every position
+    reliability = []  # (confidence at an event, within 50 ms) over every case with truth
+    real_runs = []  # (case, kind, relocations, tempo spreads)
     for case in sorted(os.listdir(cases_dir)):
         folder = os.path.join(cases_dir, case)
         if not os.path.exists(os.path.join(folder, "run.json")):
             continue
         kind = json.load(open(os.path.join(folder, "case.json")))["kind"]
         run = json.load(open(os.path.join(folder, "run.json")))
+        steps = read_steps(os.path.join(folder, "warpflow.csv"))
+        if kind == "negative":
+            negatives[case] = steps[2]
+            continue
         truth = np.loadtxt(os.path.join(folder, "truth.csv"), delimiter=",", skiprows=1, ndmin=2)
         first_frame_s = (run["window_s"] - 1.0 / 22050) / 2.0
         mm_track, mm_timing = matchmaker_track(folder, run["dim"], run["hop_s"], first_frame_s)
         tracks = {
-            "warpflow": read_track(os.path.join(folder, "warpflow.csv")),
+            "warpflow": steps[:2],
             "warpflow final": read_track(os.path.join(folder, "warpflow_final.csv")),
             "matchmaker": mm_track,
             "offline DTW": read_track(os.path.join(folder, "offline_dtw.csv")),
@@ -105,14 +139,21 @@ def main():
         for method, track in tracks.items():
             errors = causal_errors(truth, track)
             pooled.setdefault((kind, method), []).append(errors)
-            if kind in ("jump", "repeat"):
-                relocations.setdefault((kind, method), []).append(relocation_s(truth, errors))
+            if kind in ("jump", "repeat", "real jump"):
+                relocations.setdefault((kind, method), []).extend(relocation_s(truth, errors))
+            if method == "warpflow":
+                confidence = causal_values(truth, steps[0], steps[2])
+                given = ~np.isnan(confidence)
+                reliability += list(zip(confidence[given], errors[given] <= 0.05))
+        if kind.startswith("real"):
+            real_runs.append((case, kind, len(run["relocations"]), tempo_spread(steps[0], steps[3])))
 
-    print(f"features: {features}; follow options: {' '.join(follow_options) or 'defaults'}; cases in {cases_dir}")
+    described = " ".join(options) or "follow's defaults"
+    print(f"options: {described}; cases in {cases_dir}")
     print()
     print("| cases | method | events | ≤ 25 ms | ≤ 50 ms | ≤ 100 ms | ≤ 300 ms | median error | miss rate |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for kind in ["tempo", "performance", "jump", "repeat"]:
+    for kind in KINDS:
         for method in methods:
             if (kind, method) not in pooled:
                 continue
@@ -126,6 +167,30 @@ def main():
     print("| --- | --- | --- |")
     for (kind, method), seconds in sorted(relocations.items()):
         print(f"| {kind} | {method} | " + ", ".join("never" if s == float("inf") else f"{s:.1f}" for s in seconds) + " |")
+    print()
+    print("| real case | relocations | tempo spread over 10 s (median, worst) |")
+    print("| --- | --- | --- |")
+    for case, kind, count, spreads in real_runs:
+        spread = f"{100 * np.median(spreads):.1f}%, {100 * max(spreads):.1f}%" if spreads else ""
+        print(f"| {case} ({kind}) | {count} | {spread} |")
+    print()
+    print("| negative control (not the reference) | positions | confidence ≥ 0.5 | mean confidence |")
+    print("| --- | --- | --- | --- |")
+    for case, confidence in negatives.items():
+        print(f"| {case} | {len(confidence)} | {100 * np.mean(confidence >= 0.5):.1f}% | {np.mean(confidence):.2f} |")
+    print()
+    print("Reliability of warpflow's confidence (every event of every case with truth):")
+    print()
+    print("| confidence | events | within 50 ms |")
+    print("| --- | --- | --- |")
+    if reliability:
+        confidence, hit = (np.array(v) for v in zip(*reliability))
+        bins = np.clip(np.digitize(confidence, CONFIDENCE_BINS) - 1, 0, len(CONFIDENCE_BINS) - 2)
+        for b in range(len(CONFIDENCE_BINS) - 1):
+            inside = bins == b
+            if np.any(inside):
+                print(f"| {CONFIDENCE_BINS[b]:.1f}–{CONFIDENCE_BINS[b + 1]:.1f} | {int(np.sum(inside))} "
+                      f"| {100 * np.mean(hit[inside]):.1f}% |")
     print()
     w, m = timings["warpflow"], timings["matchmaker"]
     window_s = w[0]["window_s"]
