@@ -5,14 +5,16 @@
 //! `--every-s` seconds, wherever its ground truth (`truth.csv`) is one continuous stretch:
 //! tempo warps, performance pairs, and the stretches of the jump and repeat cases on either
 //! side of their jump. Each snippet is searched in every distinct reference of the cases (one
-//! per piece, the others acting as wrong answers) with the subsequence search `locate` uses,
+//! per recording, the others acting as wrong answers; a case whose live stream is a recording
+//! of its own, `live_source` in its `case.json`, leaves that one out, as a library would not
+//! hold the performance being looked up) with the subsequence search `locate` uses,
 //! ranked by cost per live frame as `locate` ranks its `match` events. A snippet is found when
 //! its own reference ranks first; its error is the larger of the match's start and end errors
 //! against the truth.
 //!
 //! Run with: `cargo run --release --example locate_eval -- CASES_DIR [FEATURES] [--[no-]transposition]
 //! [--precision auto|f32|int8] [--steps slope-limited|symmetric] [--query-s 3,5,10] [--every-s 3]`
-//! (FEATURES and the key estimate as `locate`'s, with the same defaults; `--precision` and
+//! (FEATURES and the key estimate as `locate`'s, with the same defaults: chroma, key estimated; `--precision` and
 //! `--steps` as `LocateConfig`'s, default `auto` and `slope-limited`). Prints one table row per
 //! snippet length.
 
@@ -62,7 +64,10 @@ fn truth_at(stretch: &[(f64, f64)], live_s: f64) -> Option<f64> {
 
 struct Case {
     folder: PathBuf,
+    /// The case's kind (`case.json`): each is tallied on its own line.
+    kind: String,
     source: String,
+    live_source: Option<String>,
     live: EncodedReference,
     truth: Vec<Vec<(f64, f64)>>,
 }
@@ -82,7 +87,7 @@ fn main() -> Result<()> {
         "usage: locate_eval CASES_DIR [FEATURES] [--[no-]transposition] [--precision auto|f32|int8] \
          [--steps slope-limited|symmetric] [--query-s 3,5,10] [--every-s 3]",
     )?;
-    let mut features = AudioFeatureKind::default();
+    let mut features = AudioFeatureKind::Chroma;
     let mut config = LocateConfig::default();
     let mut query_lengths_s = vec![3.0, 5.0, 10.0];
     let mut every_s = 3.0;
@@ -120,11 +125,11 @@ fn main() -> Result<()> {
     }
 
     let mut encoder = AudioFeatureEncoder::new(features, FOLLOW_FRAMES, tch::Device::Cpu)?;
-    config.transposition = transposition.layout_for(encoder.pitch_layout(), &features.to_string())?;
+    config.transposition = transposition.locate_layout_for(encoder.pitch_layout(), &features.to_string())?;
     let mut folders: Vec<PathBuf> = std::fs::read_dir(cases_dir)
         .with_context(|| format!("reading {cases_dir}"))?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| path.join("case.json").exists())
+        .filter(|path| path.join("case.json").exists() && path.join("truth.csv").exists())
         .collect();
     folders.sort();
     let mut cases = Vec::new();
@@ -145,6 +150,8 @@ fn main() -> Result<()> {
         cases.push(Case {
             live: encode_reference_file(&folder.join("live.wav"), &mut encoder)?,
             truth: truth_stretches(&folder.join("truth.csv"))?,
+            live_source: case["live_source"].as_str().map(str::to_owned),
+            kind: case["kind"].as_str().unwrap_or("cases").to_owned(),
             folder,
             source,
         });
@@ -160,12 +167,13 @@ fn main() -> Result<()> {
         if config.transposition.is_some() { "found" } else { "off" },
     );
     println!(
-        "| snippet | searched | own reference first | within 0.3 s | within 1 s | median error | search per snippet |"
+        "| snippet | cases | searched | own reference first | within 0.3 s | within 1 s | median error | search per snippet |"
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     for &query_s in &query_lengths_s {
-        let mut tally = Tally::default();
+        let mut tallies: std::collections::BTreeMap<&str, Tally> = std::collections::BTreeMap::new();
         for case in &cases {
+            let tally = tallies.entry(case.kind.as_str()).or_default();
             let live = &case.live;
             let live_s = |i: usize| live.timing.time_ns(i) as f64 / 1e9;
             let mut start_s = 0.0;
@@ -187,6 +195,9 @@ fn main() -> Result<()> {
                 let searched = Instant::now();
                 let mut ranked = Vec::new();
                 for (source, reference) in &references {
+                    if case.live_source.as_ref() == Some(source) {
+                        continue;
+                    }
                     let best = locate_snippet(&query, &reference.features, &config)?.context("an empty reference")?;
                     ranked.push((best.cost_per_frame, source, best.span, &reference.timing));
                 }
@@ -208,23 +219,25 @@ fn main() -> Result<()> {
                 }
             }
         }
-        tally.errors_s.sort_by(f64::total_cmp);
-        let share = |count: usize| 100.0 * count as f64 / tally.snippets.max(1) as f64;
-        let within = |limit_s: f64| share(tally.errors_s.iter().filter(|&&e| e <= limit_s).count());
-        println!(
-            "| {query_s} s | {} | {:.1}% | {:.1}% | {:.1}% | {:.0} ms | {:.1} ms |",
-            tally.snippets,
-            share(tally.found),
-            within(0.3),
-            within(1.0),
-            tally
-                .errors_s
-                .get(tally.errors_s.len() / 2)
-                .copied()
-                .unwrap_or(f64::NAN)
-                * 1e3,
-            tally.search_s / tally.snippets.max(1) as f64 * 1e3
-        );
+        for (kind, mut tally) in tallies {
+            tally.errors_s.sort_by(f64::total_cmp);
+            let share = |count: usize| 100.0 * count as f64 / tally.snippets.max(1) as f64;
+            let within = |limit_s: f64| share(tally.errors_s.iter().filter(|&&e| e <= limit_s).count());
+            println!(
+                "| {query_s} s | {kind} | {} | {:.1}% | {:.1}% | {:.1}% | {:.0} ms | {:.1} ms |",
+                tally.snippets,
+                share(tally.found),
+                within(0.3),
+                within(1.0),
+                tally
+                    .errors_s
+                    .get(tally.errors_s.len() / 2)
+                    .copied()
+                    .unwrap_or(f64::NAN)
+                    * 1e3,
+                tally.search_s / tally.snippets.max(1) as f64 * 1e3
+            );
+        }
     }
     Ok(())
 }

@@ -475,8 +475,9 @@ struct LocateArgs {
     references: Vec<PathBuf>,
     #[command(flatten)]
     common: CommonArgs,
-    /// Features compared: semitone-flux, logmel-flux, logmel or chroma.
-    #[arg(long, default_value = "semitone-flux", value_parser = parse_features)]
+    /// Features compared: chroma (pitch classes: another performance of the same piece looks
+    /// alike, whoever sings or plays it), semitone-flux, logmel-flux or logmel.
+    #[arg(long, default_value = "chroma", value_parser = parse_features)]
     audio_features: AudioFeatureKind,
     /// Seconds of the most recent live audio searched for.
     #[arg(long, default_value_t = 30.0, value_parser = parse_positive_seconds)]

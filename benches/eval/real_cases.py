@@ -131,7 +131,10 @@ def stretched(samples, tmp, ratio):
     return read_audio(target), truth
 
 
-def write_case(out, name, kind, reference, live, truth, source):
+def write_case(out, name, kind, reference, live, truth, source, live_source=None):
+    """A case folder. `source` names the reference recording (cases with the same one share it
+    in `locate`'s library), `live_source` the live one when it is a recording of its own (a
+    library searched for a snippet of it leaves it out)."""
     folder = os.path.join(out, name)
     os.makedirs(folder, exist_ok=True)
     write_wav(os.path.join(folder, "reference.wav"), reference)
@@ -142,7 +145,7 @@ def write_case(out, name, kind, reference, live, truth, source):
             for live_s, ref_s in truth:
                 f.write(f"{live_s:.4f},{ref_s:.4f}\n")
     with open(os.path.join(folder, "case.json"), "w") as f:
-        json.dump({"kind": kind, "source": source}, f)
+        json.dump({"kind": kind, "source": source, **({"live_source": live_source} if live_source else {})}, f)
 
 
 def main():
@@ -159,13 +162,17 @@ def main():
     def wanted(name):
         return not os.path.exists(os.path.join(out, name, "case.json"))
 
-    source = "synctoolbox 1.4.2, Schubert Winterreise"
+    def recording(song, performer):
+        return f"Schubert {song} {performer} (synctoolbox 1.4.2)"
+
     for song, kind in (("D911-01", "real"), ("D911-03", "real held-out")):
         for ref, live in (("HU33", "SC06"), ("SC06", "HU33")):
             name = f"winterreise-{song}-{live}-against-{ref}"
             if wanted(name):
                 write_case(out, name, kind, audio[song, ref], audio[song, live],
-                           measure_truth(marks[song, live], marks[song, ref]), source)
+                           measure_truth(marks[song, live], marks[song, ref]), recording(song, ref),
+                           recording(song, live))
+    source = recording("D911-01", "HU33")
 
     reference, ref_marks = audio["D911-01", "HU33"], marks["D911-01", "HU33"]
     live, live_marks = audio["D911-01", "SC06"], marks["D911-01", "SC06"]
@@ -186,7 +193,7 @@ def main():
             pieces.append(song[round(from_s * RATE_HZ):round(to_s * RATE_HZ)])
             now_s += to_s - from_s
         write_case(out, "set-skip-and-restart", "real jump", np.concatenate([reference, song]),
-                   np.concatenate(pieces), truth, source + "; csmash-demosong")
+                   np.concatenate(pieces), truth, "a set: " + source + " and csmash-demosong")
 
     if wanted("song-tempo-map"):
         mapped, truth = tempo_mapped(song, tmp, rng)

@@ -47,6 +47,20 @@ pub enum Transposition {
 }
 
 impl Transposition {
+    /// As [`Transposition::layout_for`], for `locate`, where `Auto` estimates the key on chroma
+    /// too: a snippet is matched once, its key then estimated against the span it matched and
+    /// searched for again in that key, which holds on chroma (no tracker to lose its place).
+    pub fn locate_layout_for(
+        self,
+        layout: Option<PitchLayout>,
+        features: &str,
+    ) -> Result<Option<PitchLayout>, AlignError> {
+        match self {
+            Self::Auto => Ok(layout),
+            other => other.layout_for(layout, features),
+        }
+    }
+
     /// How the key is estimated on `features` (`layout`: how they lay out pitch, if they do):
     /// the layout to estimate it on, or `None` for no estimate.
     pub fn layout_for(self, layout: Option<PitchLayout>, features: &str) -> Result<Option<PitchLayout>, AlignError> {

@@ -60,7 +60,7 @@ pub fn run_locate(job: LocateJob, writer: Box<dyn EventWriter + Send>) -> Result
     let mut encoder = AudioFeatureEncoder::new(job.features, FOLLOW_FRAMES, device)?;
     let transposition = job
         .transposition
-        .layout_for(encoder.pitch_layout(), &job.features.to_string())?;
+        .locate_layout_for(encoder.pitch_layout(), &job.features.to_string())?;
     let mut references = Vec::with_capacity(job.references.len());
     for path in &job.references {
         let encoded = encode_reference_file(path, &mut encoder)?;
