@@ -47,8 +47,9 @@ struct ServeArgs {
     /// Address to listen on (give 0.0.0.0:PORT to be reached from other machines).
     #[arg(long, default_value = "127.0.0.1:8750")]
     bind: std::net::SocketAddr,
-    /// Every route but /healthz wants 'Authorization: Bearer TOKEN' or ?token=, publishers too.
-    #[arg(long, value_name = "TOKEN")]
+    /// Every route but /healthz wants 'Authorization: Bearer TOKEN' or ?token=, publishers too
+    /// (1 to 256 visible characters, no spaces).
+    #[arg(long, value_name = "TOKEN", value_parser = parse_token)]
     token: Option<String>,
 }
 
@@ -111,20 +112,21 @@ struct CommonArgs {
     /// live1, …, or the pipeline file's ids).
     #[arg(long)]
     stream: Vec<String>,
-    /// Seconds of running time between progress events.
-    #[arg(long, default_value_t = 1.0, value_parser = parse_positive_seconds)]
+    /// Seconds of running time between progress events (above 0, at most 3600).
+    #[arg(long, default_value_t = 1.0, value_parser = |text: &str| seconds_within(text, 0.0, false, 3600.0))]
     progress_interval_s: f64,
     /// Milliseconds input records (audio buffers, video frames) may wait to be encoded together
     /// in one batch, which keeps a GPU busy at the price of that much latency (0: whatever has
-    /// arrived is encoded at once).
-    #[arg(long, default_value_t = 0)]
+    /// arrived is encoded at once; at most 1000: a live event later than that is no longer live).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1000))]
     max_batch_wait_ms: u64,
-    /// Records after which a waiting batch is encoded anyway (with --max-batch-wait-ms).
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Records after which a waiting batch is encoded anyway (with --max-batch-wait-ms; 1 to
+    /// 4096).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
     max_batch: u64,
     /// Seconds without data after which a live source (camera, network stream) is reported
-    /// lost and rebuilt, with growing delays between attempts.
-    #[arg(long, default_value_t = 5.0, value_parser = parse_positive_seconds)]
+    /// lost and rebuilt, with growing delays between attempts (above 0, at most 3600).
+    #[arg(long, default_value_t = 5.0, value_parser = |text: &str| seconds_within(text, 0.0, false, 3600.0))]
     stall_timeout_s: f64,
     /// Serve the events over WebSocket at ws://ADDR/events (e.g. 127.0.0.1:8750; give
     /// 0.0.0.0:PORT to be reached from other machines), with /healthz.
@@ -135,8 +137,9 @@ struct CommonArgs {
     #[arg(long, value_name = "URL")]
     publish: Option<String>,
     /// With --serve: every route but /healthz wants 'Authorization: Bearer TOKEN' or ?token=.
-    /// With --publish: the token of the 'warpflow serve'.
-    #[arg(long, value_name = "TOKEN")]
+    /// With --publish: the token of the 'warpflow serve' (1 to 256 visible characters, no
+    /// spaces).
+    #[arg(long, value_name = "TOKEN", value_parser = parse_token)]
     token: Option<String>,
 }
 
@@ -317,14 +320,14 @@ struct SyncArgs {
     common: CommonArgs,
     /// Largest A/V offset searched, in ms (either sign); ±1 s covers what broadcast lip-sync
     /// checks look for. Flash-and-beep patterns, which repeat every second, are searched within
-    /// half that period at most.
-    #[arg(long, default_value_t = 1000)]
+    /// half that period at most (1 to 5000).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=5000))]
     max_lag_ms: u64,
-    /// Seconds of video each estimate looks at.
-    #[arg(long, default_value_t = 4.0, value_parser = parse_positive_seconds)]
+    /// Seconds of video each estimate looks at (above 0, at most 60).
+    #[arg(long, default_value_t = 4.0, value_parser = |text: &str| seconds_within(text, 0.0, false, 60.0))]
     window_s: f64,
-    /// Milliseconds of running time between offset estimates.
-    #[arg(long, default_value_t = 500)]
+    /// Milliseconds of running time between offset estimates (1 to 60000).
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     emit_interval_ms: u64,
     /// A voice-activity model (FILE.pt with its contract FILE.toml; the set-up installs Silero
     /// VAD as ~/.cache/warpflow/models/silero_vad.jit): onsets in speech, which a face shows,
@@ -380,33 +383,35 @@ struct FollowArgs {
     /// beside the audio instead of --video-features; frames are captured at its declared size.
     #[arg(long, value_name = "FILE.pt", value_parser = parse_existing_file, conflicts_with = "video_features")]
     video_model: Option<PathBuf>,
-    /// Weight of the video's cost against the audio's 1 (with --video-features or --video-model).
+    /// Weight of the video's cost against the audio's 1 (with --video-features or --video-model;
+    /// 0 to 100).
     #[arg(long, default_value_t = 1.0, value_parser = parse_weight)]
     video_weight: f32,
     /// Run TorchScript models (--audio-model, --video-model) in half precision on CUDA: about
     /// twice the throughput, values to about 3 decimal digits (no effect on the CPU).
     #[arg(long)]
     half: bool,
-    /// Width of the aligner's search band, in frames of 20 ms.
-    #[arg(long, default_value_t = 500)]
-    band_frames: usize,
-    /// How many steps in a row the aligner may advance one side alone (bounds the tempo).
-    #[arg(long, default_value_t = 3)]
-    max_run_count: usize,
+    /// Width of the aligner's search band, in frames of 20 ms (2 to 30000: ten minutes).
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(2..=30_000))]
+    band_frames: u64,
+    /// How many steps in a row the aligner may advance one side alone (bounds the tempo; 1 to
+    /// 100).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=100))]
+    max_run_count: u64,
     /// Reference frames the aligner keeps computed ahead of its best match, so that provisional
     /// positions move on at a note onset as soon as the live stream reaches it (0 = Dixon's rule
-    /// alone, which lets them catch up over the next frames).
-    #[arg(long, default_value_t = 10)]
-    lookahead_frames: usize,
+    /// alone, which lets them catch up over the next frames; at most 1000).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=1000))]
+    lookahead_frames: u64,
     #[command(flatten)]
     transposition: TranspositionArgs,
     /// Seconds of recent live audio the relocation search looks for in the whole reference
-    /// (after jumps, skips, repeats); 0 turns relocation off.
-    #[arg(long, default_value_t = 3.0, value_parser = parse_non_negative_seconds)]
+    /// (after jumps, skips, repeats); 0 turns relocation off; at most 60.
+    #[arg(long, default_value_t = 3.0, value_parser = |text: &str| seconds_within(text, 0.0, true, 60.0))]
     relocation_window_s: f64,
-    /// Emit a position for every n-th live frame (1 = every 20 ms).
-    #[arg(long, default_value_t = 1)]
-    emit_every_frames: usize,
+    /// Emit a position for every n-th live frame (1 = every 20 ms; at most 3000, a minute).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=3000))]
+    emit_every_frames: u64,
 }
 
 /// Whether the live stream's key is estimated and undone. By default it is wherever the
@@ -479,8 +484,8 @@ struct LocateArgs {
     /// alike, whoever sings or plays it), semitone-flux, logmel-flux or logmel.
     #[arg(long, default_value = "chroma", value_parser = parse_features)]
     audio_features: AudioFeatureKind,
-    /// Seconds of the most recent live audio searched for.
-    #[arg(long, default_value_t = 30.0, value_parser = parse_positive_seconds)]
+    /// Seconds of the most recent live audio searched for (above 0, at most 600).
+    #[arg(long, default_value_t = 30.0, value_parser = |text: &str| seconds_within(text, 0.0, false, 600.0))]
     max_query_s: f64,
     #[command(flatten)]
     transposition: TranspositionArgs,
@@ -568,8 +573,8 @@ fn parse_video_features(text: &str) -> Result<VideoFeature, warpflow::encode::En
 
 fn parse_weight(text: &str) -> Result<f32, String> {
     match text.parse::<f32>() {
-        Ok(weight) if weight.is_finite() && weight >= 0.0 => Ok(weight),
-        _ => Err(format!("'{text}' is not a weight; expected a number of at least 0")),
+        Ok(weight) if (0.0..=100.0).contains(&weight) => Ok(weight),
+        _ => Err(format!("'{text}' is not a weight; expected a number from 0 to 100")),
     }
 }
 
@@ -617,21 +622,25 @@ fn parse_wfr_path(text: &str) -> Result<PathBuf, String> {
     }
 }
 
-/// A number of seconds, above 0 (or 0 too when `zero_allowed`).
-fn parse_seconds(text: &str, zero_allowed: bool) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(seconds) if seconds.is_finite() && (seconds > 0.0 || (zero_allowed && seconds == 0.0)) => Ok(seconds),
-        _ if zero_allowed => Err(format!("'{text}' is not a number of seconds, 0 or more")),
-        _ => Err(format!("'{text}' is not a positive number of seconds")),
+/// A token: an empty one would let anyone in with an empty `?token=`, and one with spaces or
+/// control characters cannot travel in a bearer header.
+fn parse_token(text: &str) -> Result<String, String> {
+    if (1..=256).contains(&text.len()) && text.chars().all(|c| c.is_ascii_graphic()) {
+        Ok(text.to_owned())
+    } else {
+        Err("a token is 1 to 256 visible ASCII characters, without spaces".to_owned())
     }
 }
 
-fn parse_positive_seconds(text: &str) -> Result<f64, String> {
-    parse_seconds(text, false)
-}
-
-fn parse_non_negative_seconds(text: &str) -> Result<f64, String> {
-    parse_seconds(text, true)
+/// Seconds above `least` (or equal to it, when `least_allowed`) and at most `most`.
+fn seconds_within(text: &str, least: f64, least_allowed: bool, most: f64) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if (seconds > least || (least_allowed && seconds == least)) && seconds <= most => Ok(seconds),
+        _ => Err(format!(
+            "'{text}' is not a number of seconds {} {least} and at most {most}",
+            if least_allowed { "from" } else { "above" }
+        )),
+    }
 }
 
 fn parse_existing_file(text: &str) -> Result<PathBuf, ConfigError> {
@@ -747,16 +756,16 @@ impl Cli {
                     video: video_comparison(args.video_features, args.video_model, args.video_weight),
                     follower: FollowerConfig {
                         oltw: OltwConfig {
-                            band_frames: args.band_frames,
-                            max_run_count: args.max_run_count,
-                            lookahead_frames: args.lookahead_frames,
+                            band_frames: args.band_frames as usize,
+                            max_run_count: args.max_run_count as usize,
+                            lookahead_frames: args.lookahead_frames as usize,
                             ..OltwConfig::default()
                         },
                         relocation: relocation_config(args.relocation_window_s),
                         ..FollowerConfig::default()
                     },
                     transposition: args.transposition.choice(),
-                    emit_every_frames: args.emit_every_frames,
+                    emit_every_frames: args.emit_every_frames as usize,
                     cues: first
                         .cues
                         .clone()

@@ -198,6 +198,12 @@ fn a_bad_cue_file_is_refused_with_the_line_at_fault() {
 fn bad_options_are_named() {
     assert_refused(&["sync", "--live", "test", "--pace", "warp"], &["--pace", "warp"]);
     assert_refused(&["sync", "--live", "test", "--device", "tpu"], &["tpu"]);
+    // An empty token would let in anyone who sends an empty ?token=.
+    assert_refused(
+        &["sync", "--live", "test", "--serve", "127.0.0.1:0", "--token", ""],
+        &["--token"],
+    );
+    assert_refused(&["serve", "--token", "two words"], &["--token"]);
     assert_refused(
         &[
             "follow",
@@ -210,6 +216,49 @@ fn bad_options_are_named() {
         ],
         &["mfcc"],
     );
+}
+
+#[test]
+fn numbers_out_of_their_range_are_refused_naming_the_option() {
+    let huge = "18446744073709551615";
+    let follow = |option: &str, value: &str| {
+        vec![
+            "follow".to_owned(),
+            "--reference".to_owned(),
+            "Cargo.toml".to_owned(),
+            "--live".to_owned(),
+            "test".to_owned(),
+            option.to_owned(),
+            value.to_owned(),
+        ]
+    };
+    let sync = |option: &str, value: &str| {
+        vec![
+            "sync".to_owned(),
+            "--live".to_owned(),
+            "test".to_owned(),
+            option.to_owned(),
+            value.to_owned(),
+        ]
+    };
+    for args in [
+        follow("--band-frames", huge),
+        follow("--band-frames", "4294967296"),
+        follow("--relocation-window-s", "1e15"),
+        follow("--lookahead-frames", huge),
+        follow("--emit-every-frames", "0"),
+        follow("--video-weight", "1e30"),
+        sync("--max-batch-wait-ms", huge),
+        sync("--max-batch", "100000"),
+        sync("--stall-timeout-s", "1e20"),
+        sync("--max-lag-ms", huge),
+        sync("--window-s", "inf"),
+        sync("--progress-interval-s", "NaN"),
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let option = args[args.len() - 2];
+        assert_refused(&args, &[option]);
+    }
 }
 
 #[test]

@@ -80,7 +80,7 @@ struct App {
 }
 
 /// Lets a request through when the feed has no token or the request brings it (as a bearer
-/// header or `?token=`); answers 401 otherwise. Every route but `/healthz` goes through it.
+/// header or `?token=`, once); answers 401 otherwise. Every route but `/healthz` goes through it.
 async fn require_token(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
     let Some(token) = app.token.as_ref() else {
         return next.run(request).await;
@@ -90,16 +90,41 @@ async fn require_token(State(app): State<Arc<App>>, request: Request, next: Next
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "));
-    let query = Query::<HashMap<String, String>>::try_from_uri(request.uri()).map(|Query(params)| params);
-    let in_query = query.is_ok_and(|params| params.get("token") == Some(token));
-    if bearer == Some(token.as_str()) || in_query {
+    let in_query: Vec<String> = Query::<Vec<(String, String)>>::try_from_uri(request.uri())
+        .map(|Query(params)| params)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(name, _)| name == "token")
+        .map(|(_, value)| value)
+        .collect();
+    if offered_token(bearer, &in_query).is_some_and(|offered| tokens_match(token, offered)) {
         return next.run(request).await;
     }
     (
         StatusCode::UNAUTHORIZED,
-        "this feed wants 'Authorization: Bearer TOKEN' or ?token=TOKEN",
+        "this feed wants one token: 'Authorization: Bearer TOKEN' or ?token=TOKEN",
     )
         .into_response()
+}
+
+/// The one token a request offers, in its bearer header or its query; `None` when it offers
+/// none, or more than one (which one would count is no question a request should leave open).
+fn offered_token<'a>(bearer: Option<&'a str>, in_query: &'a [String]) -> Option<&'a str> {
+    match (bearer, in_query) {
+        (Some(bearer), []) => Some(bearer),
+        (None, [only]) => Some(only.as_str()),
+        _ => None,
+    }
+}
+
+/// Whether `offered` is `expected`, in a time that does not depend on where they first differ
+/// (only on the offered token's length), so that timing does not tell a guess how close it is.
+fn tokens_match(expected: &str, offered: &str) -> bool {
+    let (expected, offered) = (expected.as_bytes(), offered.as_bytes());
+    let differences = offered.iter().enumerate().fold(0u8, |acc, (k, byte)| {
+        acc | (byte ^ expected.get(k).copied().unwrap_or(!byte))
+    });
+    differences == 0 && expected.len() == offered.len()
 }
 
 /// What a client asked for.
@@ -362,6 +387,26 @@ async fn serve_client(mut socket: WebSocket, hub: Arc<FeedHub>, filter: Filter) 
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
                 Some(Ok(_)) => {}
             },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_offers_one_token_and_only_the_same_one_matches() {
+        let one = vec!["a".to_owned()];
+        let two = vec!["a".to_owned(), "b".to_owned()];
+        assert_eq!(offered_token(Some("t"), &[]), Some("t"));
+        assert_eq!(offered_token(None, &one), Some("a"));
+        assert_eq!(offered_token(None, &two), None, "?token=a&token=b");
+        assert_eq!(offered_token(Some("t"), &one), None, "a header and a query");
+        assert_eq!(offered_token(None, &[]), None);
+        assert!(tokens_match("secret", "secret"));
+        for wrong in ["", "secre", "secrets", "Secret", "sec\0et"] {
+            assert!(!tokens_match("secret", wrong), "{wrong:?}");
         }
     }
 }
