@@ -134,7 +134,7 @@ struct CommonArgs {
     serve: Option<std::net::SocketAddr>,
     /// Push the events to a 'warpflow serve' at ws://HOST:PORT as well (give each run its own
     /// --stream); the run never waits on it, and a server that is away is retried.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_parser = parse_publish_url)]
     publish: Option<String>,
     /// With --serve: every route but /healthz wants 'Authorization: Bearer TOKEN' or ?token=.
     /// With --publish: the token of the 'warpflow serve' (1 to 256 visible characters, no
@@ -236,6 +236,15 @@ impl CommonArgs {
             ));
         }
         for (index, stream) in streams.iter().enumerate() {
+            // A name goes into one-line summaries, logs and URLs: no line breaks in it.
+            if stream.name.is_empty() || stream.name.chars().count() > 128 || stream.name.chars().any(char::is_control)
+            {
+                return Err(bad_value(
+                    "--stream",
+                    stream.name.escape_debug().to_string(),
+                    "a name of 1 to 128 characters without line breaks or other control characters",
+                ));
+            }
             if streams[..index].iter().any(|other| other.name == stream.name) {
                 return Err(bad_value(
                     "--stream",
@@ -619,6 +628,17 @@ fn parse_wfr_path(text: &str) -> Result<PathBuf, String> {
         Err(format!(
             "'{text}' does not end in .wfr, which follow needs to know it for a reference file"
         ))
+    }
+}
+
+/// A `warpflow serve` to publish to: `ws://HOST[:PORT]` or `wss://…`.
+fn parse_publish_url(text: &str) -> Result<String, String> {
+    let host = text.strip_prefix("ws://").or_else(|| text.strip_prefix("wss://"));
+    match host {
+        Some(rest) if !rest.is_empty() && !rest.starts_with('/') && !rest.chars().any(|c| c.is_whitespace()) => {
+            Ok(text.to_owned())
+        }
+        _ => Err(format!("'{text}' is not a ws://HOST:PORT (or wss://) address")),
     }
 }
 

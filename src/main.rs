@@ -25,8 +25,11 @@ fn error_message(error: &anyhow::Error) -> String {
 }
 
 fn main() -> ExitCode {
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // Colour codes are for a terminal; in a log file they are noise.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("WARPFLOW_LOG").unwrap_or_else(|_| "warn".into()))
         .init();
     let cli = Cli::parse();

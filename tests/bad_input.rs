@@ -163,6 +163,10 @@ fn stream_names_and_pipeline_files_are_checked() {
         &["--stream is 'a'", "a name of its own for each stream"],
     );
     assert_refused(
+        &["sync", "--live", "test", "--stream", "two\nlines"],
+        &["--stream", "without line breaks"],
+    );
+    assert_refused(
         &[
             "locate",
             "--reference",
@@ -204,6 +208,7 @@ fn bad_options_are_named() {
         &["--token"],
     );
     assert_refused(&["serve", "--token", "two words"], &["--token"]);
+    assert_refused(&["sync", "--live", "test", "--publish", "foo"], &["--publish", "ws://"]);
     assert_refused(
         &[
             "follow",

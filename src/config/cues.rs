@@ -82,9 +82,32 @@ fn parse_timed_text(path: &Path, text: &str, webvtt: bool) -> Result<Vec<Cue>, C
             };
         };
         let (number, timing) = taken[timing_at];
-        let start = timing.split("-->").next().unwrap_or_default().trim();
-        let ref_ns = parse_timestamp(start)
-            .ok_or_else(|| bad(path, number, format!("'{start}' is not a time like 00:01:02.500")))?;
+        let mut sides = timing.split("-->");
+        let start = sides.next().unwrap_or_default().trim();
+        // WebVTT may follow the end with cue settings (`align:start`).
+        let end = sides
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .next()
+            .unwrap_or_default();
+        let timestamp = |text: &str| {
+            parse_timestamp(text).ok_or_else(|| {
+                bad(
+                    path,
+                    number,
+                    format!("'{text}' is not a time like 00:01:02.500, of at most {MAX_CUE_HOURS} hours"),
+                )
+            })
+        };
+        let ref_ns = timestamp(start)?;
+        if timestamp(end)? < ref_ns {
+            return Err(bad(
+                path,
+                number,
+                format!("the cue ends ({end}) before it starts ({start})"),
+            ));
+        }
         let text: Vec<&str> = taken[timing_at + 1..].iter().map(|(_, l)| *l).collect();
         let id = match (webvtt, timing_at) {
             (true, 1..) => taken[timing_at - 1].1.to_owned(),
@@ -107,7 +130,12 @@ fn parse_timed_text(path: &Path, text: &str, webvtt: bool) -> Result<Vec<Cue>, C
     Ok(cues)
 }
 
-/// `HH:MM:SS.mmm`, `MM:SS.mmm` or SubRip's `HH:MM:SS,mmm`, in nanoseconds.
+/// The longest reference a cue may be timed in, in hours (far above any performance; it keeps
+/// the times within what nanoseconds can count).
+const MAX_CUE_HOURS: u64 = 1_000;
+
+/// `HH:MM:SS.mmm`, `MM:SS.mmm` or SubRip's `HH:MM:SS,mmm`, in nanoseconds; `None` past
+/// [`MAX_CUE_HOURS`].
 fn parse_timestamp(text: &str) -> Option<u64> {
     let text = text.replace(',', ".");
     let parts: Vec<&str> = text.split(':').collect();
@@ -118,7 +146,7 @@ fn parse_timestamp(text: &str) -> Option<u64> {
     };
     let (whole, fraction) = seconds.split_once('.')?;
     let whole: u64 = whole.parse().ok()?;
-    if minutes >= 60 || whole >= 60 || fraction.is_empty() || fraction.len() > 9 {
+    if hours > MAX_CUE_HOURS || minutes >= 60 || whole >= 60 || fraction.is_empty() || fraction.len() > 9 {
         return None;
     }
     let fraction_ns: u64 = format!("{fraction:0<9}").parse().ok()?;
@@ -215,6 +243,21 @@ mod tests {
             ("a.json", "[{\"id\": \"x\", \"ref_s\": -1}]", "seconds ≥ 0"),
             ("a.txt", "anything", ".vtt (WebVTT)"),
             ("a.srt", "", "no cue"),
+            (
+                "a.srt",
+                "1\n00:00:01,000 --> 00:00:aa,000\nbad end\n",
+                "'00:00:aa,000' is not a time",
+            ),
+            (
+                "a.srt",
+                "1\n9999999999999:00:01,000 --> 9999999999999:00:02,000\ntoo late\n",
+                "at most 1000 hours",
+            ),
+            (
+                "a.vtt",
+                "WEBVTT\n\n00:05.000 --> 00:04.000\nbackwards\n",
+                "ends (00:04.000) before it starts",
+            ),
         ] {
             let error = load(name, text).unwrap_err().to_string();
             assert!(error.contains(name), "{error}");

@@ -375,6 +375,15 @@ impl Layout {
         params
             .validate()
             .map_err(|error| bad("framing", format!("cannot work: {error}")))?;
+        // The frames cover the recording: a duration far past them is no recording's (a second
+        // of slack for whatever the last window left out).
+        let covered_ns = ((frames + 1) as f64 * hop_len as f64 + frame_len as f64) * 1e9 / f64::from(rate_hz) + 1e9;
+        if duration_ns as f64 > covered_ns {
+            return Err(bad(
+                "duration",
+                format!("is {duration_ns} ns, more than the {frames} frames cover ({covered_ns:.0} ns at most)"),
+            ));
+        }
         let data_len = format
             .data_len(frames, u64::from(dim))
             .ok_or_else(|| bad("frames", format!("{frames} × {dim} values overflow")))?;
@@ -662,6 +671,16 @@ mod tests {
             ReferenceFile::parse(&damaged),
             Err(ReferenceFileError::Corrupt { part: "header", .. })
         ));
+    }
+
+    #[test]
+    fn a_duration_the_frames_do_not_cover_is_refused_though_the_checksums_hold() {
+        let file = ReferenceFile {
+            duration_ns: u64::MAX,
+            ..sample(SampleFormat::F32)
+        };
+        let error = ReferenceFile::parse(&file.to_bytes().unwrap()).unwrap_err().to_string();
+        assert!(error.contains("duration"), "{error}");
     }
 
     #[test]
