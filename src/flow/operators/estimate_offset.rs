@@ -8,6 +8,10 @@
 //! frames that were still waiting for audio past them. The operator holds a capability at the
 //! next estimate's time, so downstream progress never runs ahead of an estimate still to come.
 //!
+//! No sample since the last estimate (the source is down, or lost data) means no estimate: one
+//! from the data before would repeat it as if it were news, and an outage would read as a
+//! locked offset.
+//!
 //! A restart (the source came back after an outage) takes effect when the estimates reach its
 //! time: the samples before it are forgotten and the tracker starts afresh, so no estimate
 //! straddles the gap and lock is earned again.
@@ -157,7 +161,7 @@ impl<'scope> EstimateOffset<'scope> for StreamVec<'scope, u64, AudioEvidence> {
                         }
                         let newest_capture = take_captures_until(&mut pending_captures, next_emit_ns);
                         let started = Instant::now();
-                        let estimated = estimator.estimate(next_emit_ns);
+                        let estimated = newest_capture.and_then(|_| estimator.estimate(next_emit_ns));
                         metrics.step_seconds.observe_duration(started.elapsed());
                         if let Some(estimate) = estimated {
                             output
@@ -223,4 +227,85 @@ fn take_captures_until(pending: &mut VecDeque<(u64, Instant)>, until_ns: u64) ->
         !covered
     });
     newest
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use timely::dataflow::operators::{Inspect, ToStream};
+
+    use super::*;
+    use crate::align::{BlockGrid, LagConfig, OffsetTrackerConfig, RegionLagConfig};
+    use crate::flow::EnvelopeSample;
+
+    #[test]
+    fn an_outage_gives_no_estimate_and_repeats_none() {
+        const MS: u64 = 1_000_000;
+        let ms = MS;
+        // Flashes every second and beeps 40 ms after them, for 20 s, with nothing at all from
+        // 8 s to 14 s (the source was down).
+        let delivered = |time_ns: u64| !(8_000 * MS..14_000 * MS).contains(&time_ns);
+        let live_times = Arc::new(Mutex::new(Vec::new()));
+        let seen = live_times.clone();
+        timely::example(move |scope| {
+            let video = (1..600u64)
+                .map(|i| i * 1_000_000_000 / 30)
+                .filter(move |&t| delivered(t))
+                .map(|time_ns| {
+                    let flash = time_ns % (1_000 * MS) < 30 * MS;
+                    PictureSample {
+                        time_ns,
+                        rise: if flash { 1.0 } else { 0.0 },
+                        blocks: vec![if flash { 1.0 } else { 0.0 }; 4],
+                        face: None,
+                        embedding: None,
+                        captured_at: Instant::now(),
+                    }
+                });
+            let audio = (0..4_000u64)
+                .map(|i| i * 5 * MS)
+                .filter(move |&t| delivered(t))
+                .map(|time_ns| {
+                    AudioEvidence::Onset(EnvelopeSample {
+                        time_ns,
+                        value: if time_ns % (1_000 * MS) == 40 * MS { 5.0 } else { 0.0 },
+                        captured_at: Instant::now(),
+                    })
+                });
+            let grid = BlockGrid { columns: 2, rows: 2 };
+            let estimator = AvSyncEstimator::new(LagConfig::default(), RegionLagConfig::default(), grid).unwrap();
+            let tracker = OffsetTracker::new(OffsetTrackerConfig::default()).unwrap();
+            audio
+                .to_stream(scope)
+                .container::<Vec<_>>()
+                .estimate_offset(
+                    video.to_stream(scope).container::<Vec<_>>(),
+                    estimator,
+                    tracker,
+                    500 * MS,
+                    "live0".into(),
+                    AlignerMetrics::detached(),
+                )
+                .inspect(move |event| {
+                    if let EventBody::Offset { live_ns, .. } = event.body {
+                        seen.lock().unwrap().push(live_ns);
+                    }
+                });
+        });
+        let live_times = live_times.lock().unwrap().clone();
+        assert!(
+            live_times.len() > 10,
+            "estimates before and after the outage: {live_times:?}"
+        );
+        assert!(
+            live_times.windows(2).all(|pair| pair[0] < pair[1]),
+            "an estimate repeated, or went back: {live_times:?}"
+        );
+        let during = |t: &u64| (8_500 * ms..14_000 * ms).contains(t);
+        assert!(
+            !live_times.iter().any(during),
+            "estimates in the outage: {live_times:?}"
+        );
+    }
 }
