@@ -207,7 +207,17 @@ impl Capture {
         self.report_discontinuities();
         if !self.finished {
             let frames_in = self.stats.frames_in();
+            let never_started = self.supervisor.as_ref().is_some_and(Supervisor::never_started);
             if let Some(action) = self.supervisor.as_mut().and_then(|s| s.observe(now, frames_in)) {
+                // A source that has never delivered anything is refused, silent or failing
+                // alike: a server that takes the connection and never answers is as wrong an
+                // address as one that refuses it.
+                if let (true, SupervisorAction::TearDown { reason, .. }) = (never_started, &action) {
+                    return Err(MediaError::Unreadable {
+                        source_name: self.source_name.clone(),
+                        detail: format!("it delivered nothing ({reason})"),
+                    });
+                }
                 self.apply(action, now);
             }
         }
