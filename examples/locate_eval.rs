@@ -7,7 +7,8 @@
 //! side of their jump. Each snippet is searched in every distinct reference of the cases (one
 //! per recording, the others acting as wrong answers; a case whose live stream is a recording
 //! of its own, `live_source` in its `case.json`, leaves that one out, as a library would not
-//! hold the performance being looked up) with the subsequence search `locate` uses,
+//! hold the performance being looked up; one marked `"in_library": false` is left out
+//! altogether) with the subsequence search `locate` uses,
 //! ranked by cost per live frame as `locate` ranks its `match` events. A snippet is found when
 //! its own reference ranks first; its error is the larger of the match's start and end errors
 //! against the truth.
@@ -131,6 +132,13 @@ fn main() -> Result<()> {
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|path| path.join("case.json").exists() && path.join("truth.csv").exists())
         .collect();
+    // A case whose reference is made of recordings the library holds already is no lookup.
+    folders.retain(|folder| {
+        std::fs::read_to_string(folder.join("case.json"))
+            .ok()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            .is_none_or(|case| case["in_library"].as_bool() != Some(false))
+    });
     folders.sort();
     let mut cases = Vec::new();
     // One reference per piece: the cases of a piece share its recording.

@@ -131,10 +131,11 @@ def stretched(samples, tmp, ratio):
     return read_audio(target), truth
 
 
-def write_case(out, name, kind, reference, live, truth, source, live_source=None):
+def write_case(out, name, kind, reference, live, truth, source, live_source=None, in_library=True):
     """A case folder. `source` names the reference recording (cases with the same one share it
     in `locate`'s library), `live_source` the live one when it is a recording of its own (a
-    library searched for a snippet of it leaves it out)."""
+    library searched for a snippet of it leaves it out); `in_library` false keeps the case out
+    of `locate`'s evaluation (a reference made of recordings the library holds already)."""
     folder = os.path.join(out, name)
     os.makedirs(folder, exist_ok=True)
     write_wav(os.path.join(folder, "reference.wav"), reference)
@@ -145,7 +146,10 @@ def write_case(out, name, kind, reference, live, truth, source, live_source=None
             for live_s, ref_s in truth:
                 f.write(f"{live_s:.4f},{ref_s:.4f}\n")
     with open(os.path.join(folder, "case.json"), "w") as f:
-        json.dump({"kind": kind, "source": source, **({"live_source": live_source} if live_source else {})}, f)
+        extra = {"live_source": live_source} if live_source else {}
+        if not in_library:
+            extra["in_library"] = False
+        json.dump({"kind": kind, "source": source, **extra}, f)
 
 
 def main():
@@ -178,11 +182,12 @@ def main():
     live, live_marks = audio["D911-01", "SC06"], marks["D911-01", "SC06"]
     if wanted("winterreise-D911-01-room"):
         write_case(out, "winterreise-D911-01-room", "real room", reference, room(live, rng),
-                   measure_truth(live_marks, ref_marks), source)
+                   measure_truth(live_marks, ref_marks), source, recording("D911-01", "SC06"))
     if wanted("winterreise-D911-01-late"):
         late = {m: t - LATE_JOIN_S for m, t in live_marks.items() if t >= LATE_JOIN_S}
         write_case(out, "winterreise-D911-01-late", "real late", reference,
-                   live[round(LATE_JOIN_S * RATE_HZ):], measure_truth(late, ref_marks), source)
+                   live[round(LATE_JOIN_S * RATE_HZ):], measure_truth(late, ref_marks), source,
+                   recording("D911-01", "SC06"))
     song = read_audio(os.path.join(media, "song.ogg"))
     if wanted("set-skip-and-restart"):
         played, played_marks = cut(live, live_marks, [(1.0, 40.0)])
@@ -193,7 +198,8 @@ def main():
             pieces.append(song[round(from_s * RATE_HZ):round(to_s * RATE_HZ)])
             now_s += to_s - from_s
         write_case(out, "set-skip-and-restart", "real jump", np.concatenate([reference, song]),
-                   np.concatenate(pieces), truth, "a set: " + source + " and csmash-demosong")
+                   np.concatenate(pieces), truth, "a set: " + source + " and csmash-demosong",
+                   in_library=False)
 
     if wanted("song-tempo-map"):
         mapped, truth = tempo_mapped(song, tmp, rng)
