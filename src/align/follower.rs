@@ -154,20 +154,21 @@ impl Follower {
                 TranspositionTracker::new(&reference, frames, layout)
             })
             .transpose()?;
+        let distance = config.oltw.distance;
+        // Measured once for the tracker, the hypotheses' trackers and the confidence.
+        let spread = reference_spread(&reference, distance);
         let relocation = config
             .relocation
             .map(|r| {
                 Ok::<_, AlignError>((
                     Relocator::new(reference.clone(), r)?,
-                    Hypotheses::new(reference.clone(), config.oltw.clone(), config.hypotheses)?,
+                    Hypotheses::new(reference.clone(), config.oltw.clone(), spread, config.hypotheses)?,
                 ))
             })
             .transpose()?;
-        let distance = config.oltw.distance;
-        let confidence = PositionConfidence::new(distance, reference_spread(&reference, distance));
         Ok(Self {
-            confidence,
-            warper: OnlineTimeWarper::new(reference.clone(), config.oltw)?,
+            confidence: PositionConfidence::new(distance, spread),
+            warper: OnlineTimeWarper::with_reference_spread(reference.clone(), config.oltw, spread)?,
             reference,
             distance,
             relocation,

@@ -143,19 +143,31 @@ pub struct WonHypothesis {
 pub struct Hypotheses {
     reference: Arc<FeatureMatrix>,
     oltw: OltwConfig,
+    reference_spread: f32,
     config: HypothesisConfig,
     followed: Vec<Hypothesis>,
     frame_scratch: Vec<f32>,
 }
 
 impl Hypotheses {
-    /// No hypotheses yet, over `reference`; each is followed by a tracker with `oltw`.
-    pub fn new(reference: Arc<FeatureMatrix>, oltw: OltwConfig, config: HypothesisConfig) -> Result<Self, AlignError> {
+    /// No hypotheses yet, over `reference` (whose spread is `reference_spread`); each is
+    /// followed by a tracker with `oltw`, without final positions: a hypothesis that wins moves
+    /// the main tracker, which settles its own.
+    pub fn new(
+        reference: Arc<FeatureMatrix>,
+        oltw: OltwConfig,
+        reference_spread: f32,
+        config: HypothesisConfig,
+    ) -> Result<Self, AlignError> {
         config.validate()?;
         oltw.validate()?;
         Ok(Self {
             reference,
-            oltw,
+            oltw: OltwConfig {
+                settle_every_frames: 0,
+                ..oltw
+            },
+            reference_spread,
             config,
             followed: Vec::with_capacity(config.max_hypotheses),
             frame_scratch: Vec::new(),
@@ -200,7 +212,8 @@ impl Hypotheses {
             };
             self.followed.swap_remove(weakest);
         }
-        let mut warper = OnlineTimeWarper::new(self.reference.clone(), self.oltw.clone())?;
+        let mut warper =
+            OnlineTimeWarper::with_reference_spread(self.reference.clone(), self.oltw.clone(), self.reference_spread)?;
         warper.restart_at(candidate.ref_index + 1);
         self.followed.push(Hypothesis {
             warper,
@@ -301,7 +314,7 @@ mod tests {
     fn a_hypothesis_at_the_true_place_wins_after_its_evidence() {
         let reference = Arc::new(FeatureMatrix::new(12, spread_frames(2_000, 12, 3)).unwrap());
         let (oltw, hypotheses_config) = config();
-        let mut hypotheses = Hypotheses::new(reference.clone(), oltw, hypotheses_config).unwrap();
+        let mut hypotheses = Hypotheses::new(reference.clone(), oltw, 0.2, hypotheses_config).unwrap();
         // The live stream plays from 1 000 on; the tracker thinks it is at 300 and moving.
         hypotheses.offer(candidate(0, 1_000), 300).unwrap();
         let mut won_at = None;
@@ -324,7 +337,7 @@ mod tests {
         let verse = spread_frames(500, 12, 4);
         let reference = Arc::new(FeatureMatrix::new(12, [verse.clone(), verse].concat()).unwrap());
         let (oltw, hypotheses_config) = config();
-        let mut hypotheses = Hypotheses::new(reference.clone(), oltw, hypotheses_config).unwrap();
+        let mut hypotheses = Hypotheses::new(reference.clone(), oltw, 0.2, hypotheses_config).unwrap();
         hypotheses.offer(candidate(100, 600), 100).unwrap();
         assert_eq!(hypotheses.len(), 1);
         for k in 0..300 {
@@ -338,7 +351,7 @@ mod tests {
     fn candidates_at_the_tracked_place_or_at_a_followed_one_are_ignored() {
         let reference = Arc::new(FeatureMatrix::new(12, symbols(2_000, 12, 5)).unwrap());
         let (oltw, hypotheses_config) = config();
-        let mut hypotheses = Hypotheses::new(reference, oltw, hypotheses_config).unwrap();
+        let mut hypotheses = Hypotheses::new(reference, oltw, 0.2, hypotheses_config).unwrap();
         hypotheses.offer(candidate(10, 510), 500).unwrap();
         assert!(hypotheses.is_empty(), "the tracker's own place");
         hypotheses.offer(candidate(10, 900), 500).unwrap();
@@ -355,7 +368,7 @@ mod tests {
             max_cost_ratio: 1.5,
             ..HypothesisConfig::default()
         };
-        let error = Hypotheses::new(reference, OltwConfig::default(), bad).unwrap_err();
+        let error = Hypotheses::new(reference, OltwConfig::default(), 0.2, bad).unwrap_err();
         assert!(error.to_string().contains("max_cost_ratio"), "{error}");
     }
 }

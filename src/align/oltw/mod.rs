@@ -299,6 +299,18 @@ pub struct OnlineTimeWarper {
 impl OnlineTimeWarper {
     /// An aligner that will follow live frames along `reference`.
     pub fn new(reference: Arc<FeatureMatrix>, config: OltwConfig) -> Result<Self, AlignError> {
+        let spread = reference_spread(&reference, config.distance);
+        Self::with_reference_spread(reference, config, spread)
+    }
+
+    /// As [`OnlineTimeWarper::new`], with the reference's spread (see [`reference_spread`])
+    /// already measured: aligners started again and again over one reference (relocation
+    /// hypotheses) measure it once.
+    pub(crate) fn with_reference_spread(
+        reference: Arc<FeatureMatrix>,
+        config: OltwConfig,
+        spread: f32,
+    ) -> Result<Self, AlignError> {
         config.validate()?;
         if reference.is_empty() {
             return Err(AlignError::EmptyReference);
@@ -306,7 +318,6 @@ impl OnlineTimeWarper {
         let dim = reference.dim();
         let band = config.band_frames;
         let config_settle_every = config.settle_every_frames;
-        let spread = reference_spread(&reference, config.distance);
         let precision = config.precision.resolve(dim, config.distance);
         if precision == Precision::Int8 {
             // Now rather than on the first live frame, which would wait for the whole reference.
