@@ -537,10 +537,14 @@ fn bad_value(name: &'static str, value: String, expected: &'static str) -> anyho
     FlowError::from(ConfigError::BadValue { name, value, expected }).into()
 }
 
-/// Gives the feed's clients a moment to receive the run's last events before it stops.
-fn linger(feed: Option<FeedServer>) {
-    if feed.is_some() {
-        std::thread::sleep(std::time::Duration::from_millis(300));
+/// How long the feed's clients have, once the run is over, to read its last events and take
+/// the normal close; within the 2 s a run has to end after a signal.
+const FEED_CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Ends the feed (when there is one): its clients read the run's last events and a close.
+fn end_feed(feed: Option<FeedServer>) {
+    if let Some(feed) = feed {
+        feed.finish(FEED_CLOSE_GRACE);
     }
 }
 
@@ -742,7 +746,7 @@ impl Cli {
                     });
                     run_many(jobs.collect(), writer, &args.common)?;
                 }
-                linger(feed);
+                end_feed(feed);
             }
             Command::Follow(args) => {
                 let cues = args.cues.as_ref().map(|file| file.0.as_slice()).unwrap_or_default();
@@ -818,7 +822,7 @@ impl Cli {
                     }
                     run_many(jobs, writer, &args.common)?;
                 }
-                linger(feed);
+                end_feed(feed);
             }
             Command::EncodeRef(args) => {
                 let started = std::time::Instant::now();
@@ -874,6 +878,7 @@ impl Cli {
                 while !stop.is_requested() {
                     std::thread::sleep(std::time::Duration::from_millis(100));
                 }
+                server.finish(FEED_CLOSE_GRACE);
             }
             Command::Locate(args) => {
                 let metrics = Arc::new(EngineMetrics::default());
@@ -897,7 +902,7 @@ impl Cli {
                     metrics,
                 };
                 run_locate(job, writer)?;
-                linger(feed);
+                end_feed(feed);
             }
         }
         Ok(())

@@ -235,3 +235,93 @@ async fn a_slow_client_is_cut_off_and_a_fast_one_keeps_every_event() {
         .await
         .expect("the feed stops");
 }
+
+/// Reads until the connection ends; the events read and the close frame's code and reason.
+async fn read_to_close<S>(socket: &mut S, within: Duration) -> (Vec<Value>, Option<(u16, String)>)
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    let mut events = Vec::new();
+    while let Ok(Some(Ok(message))) = tokio::time::timeout_at(deadline, socket.next()).await {
+        match message {
+            Message::Text(text) => {
+                let value: Value = serde_json::from_str(text.as_str()).expect("JSON");
+                if value["type"] != "heartbeat" {
+                    events.push(value);
+                }
+            }
+            Message::Close(frame) => {
+                return (events, frame.map(|f| (u16::from(f.code), f.reason.to_string())));
+            }
+            _ => {}
+        }
+    }
+    (events, None)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_told_why_and_every_client_hears_the_end_of_the_run() {
+    let server = FeedServer::start(FeedSettings::new("127.0.0.1:0".parse().expect("an address"), None))
+        .expect("the feed starts");
+    let hub = server.hub();
+    let url = format!("ws://{}/events", server.local_addr());
+    let (mut reader, _) = tokio_tungstenite::connect_async(&url).await.expect("connects");
+    let (mut stalled, _) = tokio_tungstenite::connect_async(&url).await.expect("connects");
+    while hub.clients() < 2 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // 3000 bulky events (12 MB) fill the stalled client's socket buffers long before its queue
+    // of 1024: the feed waits 5 s on a send, then cuts it off.
+    const EVENTS: u64 = 3_000;
+    let publisher = {
+        let hub = Arc::clone(&hub);
+        tokio::task::spawn_blocking(move || (0..EVENTS).for_each(|seq| hub.publish(&bulky_cue(seq))))
+    };
+    let (received, _) = tokio::join!(read_events(&mut reader, EVENTS as usize), publisher);
+    assert_eq!(received.len() as u64, EVENTS, "the reading client gets every event");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while hub.clients() > 1 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(hub.clients(), 1, "the stalled client is cut off");
+
+    // Reading again, it finds the close frame behind what its buffers hold.
+    let (held, stalled_close) = read_to_close(&mut stalled, Duration::from_secs(20)).await;
+    let (code, reason) = stalled_close.expect("a close frame telling the stalled client why");
+    assert_eq!(code, 1008, "{reason}");
+    assert!(reason.starts_with("too slow"), "{reason}");
+    assert!((held.len() as u64) < EVENTS, "it was cut off before the end");
+
+    // The run ends: the reading client gets the last events, then a normal close.
+    hub.publish(&bulky_cue(EVENTS));
+    let finished = tokio::task::spawn_blocking(move || server.finish(Duration::from_secs(1)));
+    let (last, run_close) = read_to_close(&mut reader, Duration::from_secs(5)).await;
+    finished.await.expect("the feed finishes");
+    assert_eq!(last.len(), 1, "the last event before the close: {last:?}");
+    assert_eq!(
+        run_close.map(|(code, _)| code),
+        Some(1000),
+        "a normal close after the last event"
+    );
+    println!(
+        "stalled client: {} events, then {code} {reason}; reading client: all {EVENTS}, then 1000",
+        held.len()
+    );
+}
+
+#[tokio::test]
+async fn a_served_run_that_ends_closes_its_clients_normally_after_eos() {
+    let run = Served::start(&["sync", "--live", "test?duration_s=4", "--serve", "127.0.0.1:0"]);
+    let (mut client, _) = tokio_tungstenite::connect_async(events_url(&run, "?from_seq=0"))
+        .await
+        .expect("connects");
+    let (events, close) = read_to_close(&mut client, Duration::from_secs(30)).await;
+    assert_eq!(
+        events.last().map(|e| e["type"].clone()),
+        Some("eos".into()),
+        "eos comes last"
+    );
+    assert_eq!(close.map(|(code, _)| code), Some(1000), "then a normal close");
+}

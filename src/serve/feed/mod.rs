@@ -17,7 +17,7 @@ mod replay;
 mod server;
 mod writer;
 
-pub use hub::{FeedHub, Subscription};
+pub use hub::{ConnectionGuard, FeedHub, Subscription};
 pub use metrics::FeedMetrics;
 pub use page::{CueMark, RunDescription, LIVE_PAGE_HTML};
 pub use publish::Publishers;

@@ -7,8 +7,9 @@
 //! `/events` takes `stream` and `type` (comma-separated lists), `from_seq` (resume from the
 //! replay buffer; a `replay_truncated` message says when it no longer reaches that far) and
 //! `token`. When nothing else was sent for a second, a `heartbeat` message carries each
-//! stream's watermark. A client more than the queue behind gets a close frame (1008, "too
-//! slow …") and is dropped.
+//! stream's watermark. A client more than the queue behind, or that takes no message for
+//! [`SEND_TIMEOUT`], gets a close frame (1008, "too slow …") and is dropped; when the run ends
+//! ([`FeedServer::finish`]) every client reads the last events, then a close frame (1000).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -31,10 +32,18 @@ use super::{FeedEvent, FeedHub, Publishers, ReplayStart, RunDescription, LIVE_PA
 
 /// How often an idle client hears that the run is alive.
 const HEARTBEAT: Duration = Duration::from_secs(1);
-/// How long a message to a client may take before the client counts as gone.
+/// How long a message to a client may take before the client counts as too slow.
 const SEND_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a client cut off for slowness has to take its close frame (it still holds a queue
+/// of events before it) before its connection is dropped without one.
+const TOO_SLOW_CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a client told that the run ended has to take the close frame and answer it: the
+/// run's end waits on this, and a run ends within 2 s of a signal.
+const RUN_ENDED_CLOSE_TIMEOUT: Duration = Duration::from_millis(800);
 /// WebSocket close code for a policy violation: here, reading too slowly.
 const CLOSE_TOO_SLOW: u16 = 1008;
+/// WebSocket close code for a normal end: the run is over.
+const CLOSE_RUN_ENDED: u16 = 1000;
 
 /// How the feed is served.
 #[derive(Debug, Clone)]
@@ -228,6 +237,17 @@ impl FeedServer {
     pub fn hub(&self) -> Arc<FeedHub> {
         self.hub.clone()
     }
+
+    /// Ends the feed after the run's last event: every client reads what it has not yet read
+    /// and gets a normal close (1000), within `grace`; then the server stops. A client still
+    /// reading when `grace` runs out is dropped without it.
+    pub fn finish(self, grace: Duration) {
+        self.hub.close();
+        let deadline = std::time::Instant::now() + grace;
+        while self.hub.open_connections() > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
 }
 
 impl Drop for FeedServer {
@@ -300,95 +320,171 @@ async fn events(
         Ok(filter) => filter,
         Err(reason) => return (StatusCode::BAD_REQUEST, reason).into_response(),
     };
-    upgrade.on_upgrade(move |socket| serve_client(socket, app.hub.clone(), filter))
+    let connection = app.hub.connection_opened();
+    upgrade.on_upgrade(move |socket| async move {
+        serve_client(socket, &app.hub, filter).await;
+        drop(connection);
+    })
 }
 
-/// Sends `text`; false when the client is gone or too slow to take it.
-async fn send(socket: &mut WebSocket, text: String) -> bool {
-    matches!(
-        tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text.into()))).await,
-        Ok(Ok(()))
-    )
+/// What became of a message sent to a client.
+enum Sent {
+    Taken,
+    /// The connection is gone.
+    Gone,
+    /// The client took nothing for [`SEND_TIMEOUT`].
+    TooSlow,
 }
 
-async fn close(socket: &mut WebSocket, code: u16, reason: String) {
+async fn send(socket: &mut WebSocket, text: String) -> Sent {
+    match tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text.into()))).await {
+        Ok(Ok(())) => Sent::Taken,
+        Ok(Err(_)) => Sent::Gone,
+        Err(_) => Sent::TooSlow,
+    }
+}
+
+/// Sends a close frame saying why, and waits (up to `timeout` in all) for the client to take it
+/// and answer, so that the reason reaches a client that reads whatever it still holds.
+async fn close(socket: &mut WebSocket, code: u16, reason: String, timeout: Duration) {
     let frame = CloseFrame {
         code,
         reason: reason.into(),
     };
-    // A client that still reads, however slowly, gets the reason; one that reads nothing is
-    // dropped without it once the send times out.
-    let _ = tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Close(Some(frame)))).await;
+    let _ = tokio::time::timeout(timeout, async {
+        if socket.send(Message::Close(Some(frame))).await.is_err() {
+            return;
+        }
+        while let Some(Ok(message)) = socket.recv().await {
+            if matches!(message, Message::Close(_)) {
+                return;
+            }
+        }
+    })
+    .await;
 }
 
-async fn serve_client(mut socket: WebSocket, hub: Arc<FeedHub>, filter: Filter) {
+/// Why a client's connection ends.
+enum Ending {
+    Gone,
+    TooSlow(String),
+    RunEnded,
+}
+
+impl From<Sent> for Result<(), Ending> {
+    fn from(sent: Sent) -> Self {
+        match sent {
+            Sent::Taken => Ok(()),
+            Sent::Gone => Err(Ending::Gone),
+            Sent::TooSlow => Err(Ending::TooSlow(format!(
+                "no message taken in {} s",
+                SEND_TIMEOUT.as_secs()
+            ))),
+        }
+    }
+}
+
+async fn serve_client(mut socket: WebSocket, hub: &FeedHub, filter: Filter) {
     let subscription = hub.subscribe(filter.from_seq, |event| filter.accepts(event));
-    if let ReplayStart::Truncated { from_seq, oldest_seq } = subscription.start {
+    let mut live = subscription.live;
+    let ending = match replay(&mut socket, subscription.start, subscription.replay).await {
+        Ok(()) => forward_live(&mut socket, &mut live, hub, &filter).await,
+        Err(ending) => ending,
+    };
+    // A client that is cut off or done holds no place in the broadcast queue while it is told.
+    drop(live);
+    match ending {
+        Ending::Gone => {}
+        Ending::TooSlow(why) => {
+            let reason = format!("too slow: {why}; reconnect with from_seq");
+            close(&mut socket, CLOSE_TOO_SLOW, reason, TOO_SLOW_CLOSE_TIMEOUT).await;
+        }
+        Ending::RunEnded => {
+            close(
+                &mut socket,
+                CLOSE_RUN_ENDED,
+                "the run ended".into(),
+                RUN_ENDED_CLOSE_TIMEOUT,
+            )
+            .await;
+        }
+    }
+}
+
+/// Sends the held events a resuming client asked for, saying first when they no longer reach
+/// back that far.
+async fn replay(socket: &mut WebSocket, start: ReplayStart, events: Vec<Arc<FeedEvent>>) -> Result<(), Ending> {
+    if let ReplayStart::Truncated { from_seq, oldest_seq } = start {
         let notice = serde_json::json!({
             "v": crate::events::SCHEMA_VERSION,
             "type": "replay_truncated",
             "from_seq": from_seq,
             "oldest_seq": oldest_seq,
         });
-        if !send(&mut socket, notice.to_string()).await {
-            return;
-        }
+        Result::from(send(socket, notice.to_string()).await)?;
     }
-    for event in subscription.replay {
-        if !send(&mut socket, event.json.clone()).await {
-            return;
-        }
+    for event in events {
+        Result::from(send(socket, event.json.clone()).await)?;
     }
-    let mut live = subscription.live;
+    Ok(())
+}
+
+/// Sends the live events the client wants, and a heartbeat after a second without any, until
+/// the connection ends.
+async fn forward_live(
+    socket: &mut WebSocket,
+    live: &mut tokio::sync::broadcast::Receiver<Arc<FeedEvent>>,
+    hub: &FeedHub,
+    filter: &Filter,
+) -> Ending {
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut sent_since_tick = true;
     loop {
-        tokio::select! {
+        let sent = tokio::select! {
             received = live.recv() => match received {
-                Ok(event) => {
-                    if filter.accepts(&event) {
-                        if !send(&mut socket, event.json.clone()).await {
-                            return;
-                        }
-                        sent_since_tick = true;
-                    }
+                Ok(event) if filter.accepts(&event) => {
+                    sent_since_tick = true;
+                    send(socket, event.json.clone()).await
                 }
-                Err(RecvError::Lagged(missed)) => {
-                    let reason = format!("too slow: {missed} events missed; reconnect with from_seq");
-                    close(&mut socket, CLOSE_TOO_SLOW, reason).await;
-                    return;
-                }
-                Err(RecvError::Closed) => {
-                    close(&mut socket, 1000, "the run ended".into()).await;
-                    return;
-                }
+                Ok(_) => Sent::Taken,
+                Err(RecvError::Lagged(missed)) => return Ending::TooSlow(format!("{missed} events missed")),
+                Err(RecvError::Closed) => return Ending::RunEnded,
             },
             _ = heartbeat.tick() => {
-                if !sent_since_tick {
-                    let frontiers: serde_json::Map<String, serde_json::Value> = hub
-                        .frontiers_ns()
-                        .into_iter()
-                        .filter(|(stream, _)| filter.accepts_stream(stream))
-                        .map(|(stream, ns)| (stream, ns.into()))
-                        .collect();
-                    let beat = serde_json::json!({
-                        "v": crate::events::SCHEMA_VERSION,
-                        "type": "heartbeat",
-                        "frontiers_ns": frontiers,
-                    });
-                    if !send(&mut socket, beat.to_string()).await {
-                        return;
-                    }
-                }
+                let idle = !sent_since_tick;
                 sent_since_tick = false;
+                if idle {
+                    send(socket, heartbeat_message(hub, filter)).await
+                } else {
+                    Sent::Taken
+                }
             }
             incoming = socket.recv() => match incoming {
-                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
-                Some(Ok(_)) => {}
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => Sent::Gone,
+                Some(Ok(_)) => Sent::Taken,
             },
+        };
+        if let Err(ending) = Result::from(sent) {
+            return ending;
         }
     }
+}
+
+/// Each wanted stream's watermark, for a client that has heard nothing for a second.
+fn heartbeat_message(hub: &FeedHub, filter: &Filter) -> String {
+    let frontiers: serde_json::Map<String, serde_json::Value> = hub
+        .frontiers_ns()
+        .into_iter()
+        .filter(|(stream, _)| filter.accepts_stream(stream))
+        .map(|(stream, ns)| (stream, ns.into()))
+        .collect();
+    serde_json::json!({
+        "v": crate::events::SCHEMA_VERSION,
+        "type": "heartbeat",
+        "frontiers_ns": frontiers,
+    })
+    .to_string()
 }
 
 #[cfg(test)]
