@@ -7,7 +7,7 @@
 //! rebuilt — unless the run asked it to end ([`Capture::send_eos`]).
 
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use gst::prelude::*;
 
@@ -25,6 +25,10 @@ const AUDIO_RING_RECORDS: usize = 256;
 const VIDEO_RING_RECORDS: usize = 32;
 /// Jumps this close to the last one reported are the same jump seen by the other medium.
 const SAME_DISCONT_NS: u64 = 1_000_000_000;
+/// How long end-of-stream may take to come through the pipeline once the run asked to end. A
+/// source that is not delivering (a server that has not answered, a stalled camera) never
+/// passes it on; its rings are ended then, so that a run ends within 2 s of a signal.
+const EOS_GRACE: Duration = Duration::from_millis(500);
 
 /// Where a capture stands after looking at its bus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +69,8 @@ pub struct Capture {
     statuses: Vec<SourceStatus>,
     discontinuities: DiscontinuityLog,
     last_discont_ns: Option<u64>,
-    eos_requested: bool,
+    /// When the run asked the source to end.
+    eos_requested_at: Option<Instant>,
     finished: bool,
 }
 
@@ -114,7 +119,7 @@ impl Capture {
             statuses: Vec::new(),
             discontinuities: DiscontinuityLog::default(),
             last_discont_ns: None,
-            eos_requested: false,
+            eos_requested_at: None,
             finished: false,
         };
         capture.running = Some(capture.build()?);
@@ -183,7 +188,7 @@ impl Capture {
         }
         if ended {
             match self.supervisor.as_mut() {
-                Some(supervisor) if !self.eos_requested => {
+                Some(supervisor) if self.eos_requested_at.is_none() => {
                     if let Some(action) = supervisor.on_error(now, "the source ended the stream".into()) {
                         self.apply(action, now);
                     }
@@ -203,6 +208,15 @@ impl Capture {
                 }
                 _ => return Err(error),
             }
+        }
+        if !self.finished
+            && self
+                .eos_requested_at
+                .is_some_and(|asked| now.duration_since(asked) > EOS_GRACE)
+        {
+            tracing::debug!(source = %self.source_name, "end-of-stream did not come through; the rings end here");
+            self.end_rings();
+            self.finished = true;
         }
         self.report_discontinuities();
         if !self.finished {
@@ -251,9 +265,10 @@ impl Capture {
 
     /// Asks the source to end: end-of-stream flows through the pipeline like at the end of a
     /// file, so every record already captured still reaches the rings. A lost source, which
-    /// has no pipeline, ends its rings at once.
+    /// has no pipeline, ends its rings at once, and so does one that has not passed
+    /// end-of-stream on within [`EOS_GRACE`].
     pub fn send_eos(&mut self) {
-        self.eos_requested = true;
+        self.eos_requested_at = Some(Instant::now());
         match &self.running {
             Some(running) => {
                 running.pipeline.send_event(gst::event::Eos::new());
