@@ -368,3 +368,48 @@ fn a_live_pipeline_is_never_held_back() {
         "{taken} records in and {left_out} left out account for fewer than the 2600 buffers pushed"
     );
 }
+
+#[test]
+fn numeric_properties_refuse_values_outside_their_ranges() {
+    init();
+    let element = gst::ElementFactory::make("avalign").build().expect("avalign exists");
+    // GObject checks each value against the property's range (gstreamer-rs panics on a refused
+    // one; gst-launch-1.0 warns) and leaves the property as it was.
+    for (name, refused) in [
+        ("window", "600.5"),
+        ("window", "-1"),
+        ("emit-interval", "0"),
+        ("emit-interval", "60001"),
+    ] {
+        let set = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            element.set_property_from_str(name, refused)
+        }));
+        assert!(set.is_err(), "{name}={refused} is refused");
+    }
+    assert_eq!(
+        element.property::<f64>("window"),
+        0.0,
+        "the refused values left the defaults"
+    );
+    assert_eq!(element.property::<u32>("emit-interval"), 500);
+    element.set_property_from_str("window", "600");
+    assert_eq!(element.property::<f64>("window"), 600.0, "the range's end is taken");
+    // Within the property's range but past sync's: refused when the element starts, naming it.
+    let pipeline = gst::Pipeline::new();
+    element.set_property("window", 120.0f64);
+    pipeline.add(&element).expect("added");
+    assert!(
+        pipeline.set_state(gst::State::Paused).is_err(),
+        "a 120 s sync window: refused"
+    );
+    let bus = pipeline.bus().expect("a pipeline has a bus");
+    let error = bus
+        .iter_timed_filtered(gst::ClockTime::from_seconds(5), &[gst::MessageType::Error])
+        .next()
+        .expect("an error message");
+    let gst::MessageView::Error(error) = error.view() else {
+        panic!("not an error: {error:?}")
+    };
+    assert!(error.error().to_string().contains("'window'"), "{}", error.error());
+    let _ = pipeline.set_state(gst::State::Null);
+}

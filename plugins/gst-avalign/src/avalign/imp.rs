@@ -377,9 +377,9 @@ impl ObjectImpl for AvAlign {
                     .build(),
                 glib::ParamSpecDouble::builder("window")
                     .nick("Window")
-                    .blurb("Seconds of media each result looks at (sync: the offset window; follow: the aligner's band); 0: the mode's default")
+                    .blurb("Seconds of media each result looks at (sync: the offset window, at most 60 s; follow: the aligner's band, at most 600 s); 0: the mode's default")
                     .minimum(0.0)
-                    .maximum(600.0)
+                    .maximum(settings::MAX_FOLLOW_WINDOW_S)
                     .default_value(settings::DEFAULT_WINDOW_S)
                     .flags(ready)
                     .build(),

@@ -29,6 +29,11 @@ pub(super) const DEFAULT_ATTACH_META: bool = true;
 pub(super) const DEFAULT_LOSSLESS: bool = false;
 /// A follow frame is 20 ms.
 const FOLLOW_HOP_S: f64 = 0.02;
+/// The longest offset window in mode=sync, in seconds (as `warpflow sync --window-s`).
+pub(super) const MAX_SYNC_WINDOW_S: f64 = 60.0;
+/// The widest aligner band in mode=follow, in seconds (as `warpflow follow --band-frames`:
+/// 30 000 frames of 20 ms); also the property's own maximum.
+pub(super) const MAX_FOLLOW_WINDOW_S: f64 = 600.0;
 
 /// Everything the properties say.
 #[derive(Debug, Clone, PartialEq)]
@@ -99,6 +104,12 @@ impl Settings {
         let emit_every_ns = u64::from(self.emit_interval_ms.max(1)) * 1_000_000;
         match self.mode {
             Mode::Sync => {
+                if self.window_s > MAX_SYNC_WINDOW_S {
+                    return Err(format!(
+                        "property 'window' is {} s; in mode=sync it is the offset window, above 0 and at most {MAX_SYNC_WINDOW_S} s (0: 4 s)",
+                        self.window_s
+                    ));
+                }
                 let defaults = LagConfig::default();
                 let window_ns = match self.window_s {
                     w if w > 0.0 => (w * 1e9).round() as u64,
@@ -233,6 +244,24 @@ mod tests {
         );
         assert_eq!(settings("chroma").follow_features(media), Ok(AudioFeatureKind::Chroma));
         assert!(matches!(settings("mfcc").follow_features(media), Err(m) if m.contains("'features'")));
+    }
+
+    #[test]
+    fn a_sync_window_past_its_range_is_refused_naming_the_property() {
+        let job = |window_s: f64| {
+            Settings {
+                window_s,
+                ..Settings::default()
+            }
+            .job(
+                SourceSpec::LaunchLine(String::new()),
+                false,
+                StopSignal::default(),
+                Arc::default(),
+            )
+        };
+        assert!(job(MAX_SYNC_WINDOW_S).is_ok());
+        assert!(matches!(job(61.0), Err(m) if m.contains("'window'") && m.contains("at most 60 s")));
     }
 
     #[test]
