@@ -7,6 +7,7 @@
 //! client that falls further behind than the broadcast holds is told so and disconnected;
 //! the others do not notice. This module serves events; it never makes or changes them.
 
+mod event_filter;
 mod hub;
 mod metrics;
 mod page;
@@ -17,6 +18,7 @@ mod replay;
 mod server;
 mod writer;
 
+pub use event_filter::{EventFilter, FeedQueryError};
 pub use hub::{ConnectionGuard, FeedHub, Subscription};
 pub use metrics::FeedMetrics;
 pub use page::{CueMark, RunDescription, LIVE_PAGE_HTML};

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, Request, State};
+use axum::extract::{Query, RawQuery, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
@@ -28,7 +28,7 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::engine_metrics::EngineMetrics;
 
 use super::publish::serve_publisher;
-use super::{FeedEvent, FeedHub, Publishers, ReplayStart, RunDescription, LIVE_PAGE_HTML};
+use super::{EventFilter, FeedEvent, FeedHub, Publishers, ReplayStart, RunDescription, LIVE_PAGE_HTML};
 
 /// How often an idle client hears that the run is alive.
 const HEARTBEAT: Duration = Duration::from_secs(1);
@@ -134,46 +134,6 @@ fn tokens_match(expected: &str, offered: &str) -> bool {
         acc | (byte ^ expected.get(k).copied().unwrap_or(!byte))
     });
     differences == 0 && expected.len() == offered.len()
-}
-
-/// What a client asked for.
-#[derive(Debug, Clone, Default)]
-struct Filter {
-    streams: Option<Vec<String>>,
-    kinds: Option<Vec<String>>,
-    from_seq: Option<u64>,
-}
-
-impl Filter {
-    fn from_params(params: &HashMap<String, String>) -> Result<Self, String> {
-        let list = |name: &str| {
-            params
-                .get(name)
-                .map(|value| value.split(',').map(str::to_owned).collect::<Vec<_>>())
-        };
-        let from_seq = params
-            .get("from_seq")
-            .map(|value| {
-                value
-                    .parse()
-                    .map_err(|_| format!("from_seq is '{value}', expected a whole number ≥ 0"))
-            })
-            .transpose()?;
-        Ok(Self {
-            streams: list("stream"),
-            kinds: list("type"),
-            from_seq,
-        })
-    }
-
-    fn accepts(&self, event: &FeedEvent) -> bool {
-        self.streams.as_ref().is_none_or(|s| s.contains(&event.stream))
-            && self.kinds.as_ref().is_none_or(|k| k.contains(&event.kind))
-    }
-
-    fn accepts_stream(&self, stream: &str) -> bool {
-        self.streams.as_ref().is_none_or(|s| s.iter().any(|x| x == stream))
-    }
 }
 
 /// A running feed server; dropping it stops it.
@@ -311,14 +271,10 @@ async fn picture(State(app): State<Arc<App>>, Query(params): Query<HashMap<Strin
     }
 }
 
-async fn events(
-    upgrade: WebSocketUpgrade,
-    State(app): State<Arc<App>>,
-    Query(params): Query<HashMap<String, String>>,
-) -> Response {
-    let filter = match Filter::from_params(&params) {
+async fn events(upgrade: WebSocketUpgrade, State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> Response {
+    let filter = match EventFilter::from_query(query.as_deref().unwrap_or_default()) {
         Ok(filter) => filter,
-        Err(reason) => return (StatusCode::BAD_REQUEST, reason).into_response(),
+        Err(reason) => return (StatusCode::BAD_REQUEST, reason.to_string()).into_response(),
     };
     let connection = app.hub.connection_opened();
     upgrade.on_upgrade(move |socket| async move {
@@ -384,7 +340,7 @@ impl From<Sent> for Result<(), Ending> {
     }
 }
 
-async fn serve_client(mut socket: WebSocket, hub: &FeedHub, filter: Filter) {
+async fn serve_client(mut socket: WebSocket, hub: &FeedHub, filter: EventFilter) {
     let subscription = hub.subscribe(filter.from_seq, |event| filter.accepts(event));
     let mut live = subscription.live;
     let ending = match replay(&mut socket, subscription.start, subscription.replay).await {
@@ -435,7 +391,7 @@ async fn forward_live(
     socket: &mut WebSocket,
     live: &mut tokio::sync::broadcast::Receiver<Arc<FeedEvent>>,
     hub: &FeedHub,
-    filter: &Filter,
+    filter: &EventFilter,
 ) -> Ending {
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -472,7 +428,7 @@ async fn forward_live(
 }
 
 /// Each wanted stream's watermark, for a client that has heard nothing for a second.
-fn heartbeat_message(hub: &FeedHub, filter: &Filter) -> String {
+fn heartbeat_message(hub: &FeedHub, filter: &EventFilter) -> String {
     let frontiers: serde_json::Map<String, serde_json::Value> = hub
         .frontiers_ns()
         .into_iter()
