@@ -9,7 +9,8 @@
 #   - Debian's Chromium and playwright-core (npm, cached beside the venv), with which the
 #     browser test drives the live page;
 #   - ffmpeg and real recordings of people speaking to a camera (scripts/real_media.sh), which
-#     the lip-sync tests shift by known amounts.
+#     the lip-sync tests shift by known amounts;
+#   - cargo-fuzz (crates.io) and a nightly toolchain, for the fuzzing pass (scripts/fuzz.sh).
 # Safe to run any number of times; a second run on a set-up machine takes about a second.
 set -euo pipefail
 
@@ -106,5 +107,18 @@ if [ ! -f "$MODELS/silero_vad.jit" ]; then
   cp "$(compgen -G "$VENV/lib/python3*/site-packages/silero_vad/data/silero_vad.jit" | head -n 1)" "$MODELS/silero_vad.jit"
 fi
 cp "$(dirname "$0")/../models/silero_vad.toml" "$MODELS/silero_vad.toml"
+
+# cargo fuzz and a nightly toolchain, for the libFuzzer pass over the parsers
+# (scripts/fuzz.sh). Where rustup cannot fetch nightly, that pass is skipped and the stable
+# replay of the corpus (tests/fuzz_corpus.rs) stands alone.
+CARGO_FUZZ_VERSION="0.13.2"
+if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
+  echo "setup: installing cargo-fuzz $CARGO_FUZZ_VERSION" >&2
+  cargo install --quiet --locked "cargo-fuzz@$CARGO_FUZZ_VERSION" || echo "setup: cargo-fuzz could not be installed; the libFuzzer pass will be skipped" >&2
+fi
+if ! cargo +nightly --version >/dev/null 2>&1 && command -v rustup >/dev/null 2>&1; then
+  echo "setup: installing the nightly toolchain for cargo fuzz" >&2
+  rustup toolchain install nightly --profile minimal >/dev/null 2>&1 || echo "setup: no nightly toolchain; the libFuzzer pass will be skipped" >&2
+fi
 
 "$(dirname "$0")/real_media.sh"

@@ -23,14 +23,20 @@ pub struct Cue {
 /// `.srt`, `.json`).
 pub fn load_cues(path: &Path) -> Result<Vec<Cue>, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| bad(path, 0, format!("cannot be read: {e}")))?;
+    parse_cues(path, &text)
+}
+
+/// The cues in `text`, the contents of the cue file `path` (whose extension says the format,
+/// and which errors name), sorted by time.
+pub fn parse_cues(path: &Path, text: &str) -> Result<Vec<Cue>, ConfigError> {
     let extension = path
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
     let mut cues = match extension.as_str() {
-        "vtt" => parse_timed_text(path, &text, true)?,
-        "srt" => parse_timed_text(path, &text, false)?,
-        "json" => parse_json(path, &text)?,
+        "vtt" => parse_timed_text(path, text, true)?,
+        "srt" => parse_timed_text(path, text, false)?,
+        "json" => parse_json(path, text)?,
         _ => {
             return Err(bad(
                 path,

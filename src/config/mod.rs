@@ -11,7 +11,7 @@ mod source;
 mod test_pattern;
 mod webcam;
 
-pub use cues::{load_cues, Cue};
+pub use cues::{load_cues, parse_cues, Cue};
 pub use error::ConfigError;
 pub use pace::Pace;
 pub use pipeline_file::{PipelineFile, PipelineStream};

@@ -74,7 +74,17 @@ impl PipelineFile {
             detail,
         };
         let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot be read: {e}")))?;
-        let raw: RawFile = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        Self::parse(path, &text)
+    }
+
+    /// Checks `text`, the contents of the file at `path` (which errors name, and beside which
+    /// references and cue files are looked for), as [`PipelineFile::load`] does.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        let bad = |detail: String| ConfigError::BadPipelineFile {
+            path: path.to_path_buf(),
+            detail,
+        };
+        let raw: RawFile = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
         if raw.stream.is_empty() {
             return Err(bad(
                 "it describes no stream; expected one or more [[stream]] tables with id and source".into(),
