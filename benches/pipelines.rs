@@ -72,7 +72,7 @@ fn run_row(binary: &str, layout: Layout, streams: usize, seconds: u64, hostfile:
                     "2".into(),
                     "-p".into(),
                     index.to_string(),
-                    "-h".into(),
+                    "--hostfile".into(),
                     hostfile.to_string_lossy().into_owned(),
                 ]
             })

@@ -41,7 +41,7 @@ fn main() -> Result<()> {
         stop: StopSignal::default(),
         metrics: Default::default(),
     };
-    let summary = run_sync(job, event_writer(OutputFormat::JsonLines))?;
+    let summary = run_sync(job, event_writer(OutputFormat::JsonLines, true))?;
     let measured_ms = summary.median_offset_ns().map(|ns| ns as f64 / 1e6);
     println!("made with {av_offset_ms} ms, measured {measured_ms:?} ms");
     Ok(())

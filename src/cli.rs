@@ -88,26 +88,24 @@ struct CommonArgs {
     /// This process's index in the cluster, from 0 (timely's -p).
     #[arg(short = 'p', long, default_value_t = 0)]
     process: u64,
-    /// The cluster's processes, one host:port per line in index order (timely's -h).
-    #[arg(short = 'h', long, value_name = "FILE", requires = "processes")]
+    /// The cluster's processes, one host:port per line in index order (timely's -h; here -h
+    /// is help, as in every command).
+    #[arg(long, value_name = "FILE", requires = "processes")]
     hostfile: Option<PathBuf>,
     /// STREAM=PROCESS: in a cluster run, the process whose machine captures that stream's
     /// source (a camera on its USB port); the stream is still held, and its events written,
     /// by the worker its id hashes to. Give it once per pinned stream.
     #[arg(long, value_name = "STREAM=PROCESS", value_parser = parse_captured_by)]
     captured_by: Vec<(String, usize)>,
-    /// Print help.
-    #[arg(long, action = clap::ArgAction::Help)]
-    help: Option<bool>,
     /// Pace of files and the test pattern: realtime (as if live) or fast (no drops).
     #[arg(long, default_value = "realtime", value_parser = parse_pace)]
     pace: Pace,
     /// Where encoders run: auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto", value_parser = parse_device)]
     device: DeviceChoice,
-    /// Output on stdout: jsonl (one JSON event per line) or pretty (for people).
+    /// How events are written on stdout: jsonl (one JSON event per line) or pretty (for people).
     #[arg(long, default_value = "jsonl", value_parser = parse_output)]
-    output: OutputFormat,
+    format: OutputFormat,
     /// Name of the stream in events, once per --live in the same order (default: live0,
     /// live1, …, or the pipeline file's ids).
     #[arg(long)]
@@ -161,7 +159,7 @@ impl CommonArgs {
         if self.token.is_some() && self.serve.is_none() && self.publish.is_none() {
             anyhow::bail!("--token goes with --serve or --publish");
         }
-        let mut writer = event_writer(self.output);
+        let mut writer = event_writer(self.format, self.pace == Pace::Realtime);
         if let Some(url) = &self.publish {
             writer = Box::new(FeedPublisher::start(writer, url, self.token.clone(), &run)?);
         }
@@ -323,7 +321,6 @@ impl CommonArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(disable_help_flag = true)]
 struct SyncArgs {
     #[command(flatten)]
     common: CommonArgs,
@@ -360,7 +357,6 @@ struct SyncArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(disable_help_flag = true)]
 struct FollowArgs {
     /// The reference recording: a media file with audio, or a .wfr file made by encode-ref with
     /// the same --audio-features. Streams of a --pipeline file that name their own reference
@@ -475,14 +471,13 @@ struct EncodeRefArgs {
     half: bool,
     /// How values are stored: f32 (exact), f16 (half the size) or int8 (a quarter).
     #[arg(long, default_value = "f32", value_parser = parse_sample_format)]
-    format: SampleFormat,
+    sample_format: SampleFormat,
     /// Where the encoder runs: auto, cpu or cuda[:N].
     #[arg(long, default_value = "auto", value_parser = parse_device)]
     device: DeviceChoice,
 }
 
 #[derive(Debug, Args)]
-#[command(disable_help_flag = true)]
 struct LocateArgs {
     /// A reference recording (a media file with audio); give the option once per reference.
     #[arg(long = "reference", value_name = "REF", required = true, value_parser = parse_existing_file)]
@@ -841,7 +836,7 @@ impl Cli {
                     &args.reference,
                     &args.output,
                     &mut encoders,
-                    args.format,
+                    args.sample_format,
                     |done_ns, total_ns| {
                         if let Some(total_ns) = total_ns {
                             progress.set_length(total_ns / 1_000_000);

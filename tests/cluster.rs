@@ -42,7 +42,7 @@ fn two_processes_share_four_streams_and_each_stream_arrives_once() {
     args.extend([
         "-n".into(),
         "2".into(),
-        "-h".into(),
+        "--hostfile".into(),
         hostfile.to_string_lossy().into_owned(),
     ]);
     let processes: Vec<_> = (0..2)

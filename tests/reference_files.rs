@@ -57,7 +57,9 @@ fn follow_on_a_reference_file_gives_the_positions_of_the_media_file() {
 
     // A quarter of the size, and positions within a frame or two of the exact ones.
     let small = dir.path().join("reference-int8.wfr");
-    assert!(encode_ref(&reference, &small, &["--format", "int8"]).status.success());
+    assert!(encode_ref(&reference, &small, &["--sample-format", "int8"])
+        .status
+        .success());
     let size = |path: &Path| std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     assert!(
         size(&small) * 3 < size(&wfr),

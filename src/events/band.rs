@@ -35,6 +35,16 @@ impl SyncBand {
             SyncBand::Unacceptable => "unacceptable",
         }
     }
+
+    /// The band in words for people who do not know BT.1359: "undetectable" on its own reads
+    /// as "nothing was detected".
+    pub fn describe(self) -> &'static str {
+        match self {
+            SyncBand::Undetectable => "too small to notice, by BT.1359",
+            SyncBand::Acceptable => "noticeable but acceptable, by BT.1359",
+            SyncBand::Unacceptable => "unacceptable, by BT.1359",
+        }
+    }
 }
 
 #[cfg(test)]

@@ -60,6 +60,10 @@ pub enum EventBody {
         confidence: f64,
         /// Wall-clock time from capture of the frame to this event.
         latency_ns: u64,
+        /// Semitones the live stream sits above the reference (negative: below), where the key
+        /// is estimated (`--transposition`, or semitone bands by default).
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        semitones: Option<i32>,
         /// False while later input could still change this position.
         #[serde(rename = "final")]
         is_final: bool,
@@ -210,6 +214,7 @@ mod tests {
                 tempo: 1.08,
                 confidence: 0.5,
                 latency_ns: 3,
+                semitones: Some(-2),
                 is_final: true,
             },
             EventBody::Progress {

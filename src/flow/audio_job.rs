@@ -25,7 +25,7 @@ use crate::config::{Pace, SourceSpec};
 use crate::encode::AudioFramer;
 use crate::engine_metrics::EngineMetrics;
 use crate::media::{AudioChunk, AudioNeeds, CaptureStats, MediaNeeds, SupervisionConfig, VideoFrame};
-use crate::serve::{EventWriter, RunSummary};
+use crate::serve::{EventWriter, RunKind, RunSummary};
 
 use super::driver::{local_worker, open_capture, BuiltStream, StreamInputs};
 use super::encoder_pool::EncoderPools;
@@ -51,6 +51,8 @@ pub(crate) trait FeatureStage: Sized {
 
 /// The settings of a live-audio run that are not the stage's.
 pub(crate) struct LiveAudioRun<'a> {
+    /// What the run does (its summary says it).
+    pub kind: RunKind,
     pub live: &'a SourceSpec,
     pub pace: Pace,
     pub stream: String,
@@ -141,6 +143,7 @@ pub(crate) fn build_live_audio<S: FeatureStage>(
     let stats = CaptureStats::default();
     let sink = Rc::new(RefCell::new(EventSink::new(
         held_writer(role, writer),
+        run.kind,
         run.stream.clone(),
         stats.clone(),
         run.reference_duration_ns,

@@ -194,6 +194,9 @@ impl Driven {
     /// The stream's inputs are done (ended, or failed with `outcome`): close them so that its
     /// graph drains and finishes.
     fn end(&mut self, outcome: Result<(), FlowError>) {
+        if outcome.is_err() {
+            self.feed.failures.mark_failed();
+        }
         self.feed.ingest.close();
         self.feed.capture.stop();
         self.outcome = Some(outcome);

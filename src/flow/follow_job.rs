@@ -18,7 +18,7 @@ use crate::config::{Pace, SourceSpec};
 use crate::encode::{AudioFeatureKind, AudioFrameParams, DeviceChoice};
 use crate::engine_metrics::{AlignerMetrics, EngineMetrics};
 use crate::media::SupervisionConfig;
-use crate::serve::{EventWriter, RunSummary};
+use crate::serve::{EventWriter, RunKind, RunSummary};
 
 use super::audio_job::{build_live_audio, FeatureStage, LiveAudioRun};
 use super::driver::{local_worker, BuiltStream};
@@ -118,6 +118,7 @@ pub(crate) fn build_follow(
         None => None,
     };
     let run = LiveAudioRun {
+        kind: RunKind::Follow,
         live: &job.live,
         pace: job.pace,
         stream: job.stream.clone(),

@@ -15,7 +15,7 @@ use crate::config::{Pace, SourceSpec};
 use crate::encode::{AudioFeatureEncoder, AudioFeatureKind, DeviceChoice};
 use crate::engine_metrics::EngineMetrics;
 use crate::media::SupervisionConfig;
-use crate::serve::{EventWriter, RunSummary};
+use crate::serve::{EventWriter, RunKind, RunSummary};
 
 use super::audio_job::{run_live_audio, FeatureStage, LiveAudioRun};
 use super::follow_features::{FollowEncoders, Transposition};
@@ -80,6 +80,7 @@ pub fn run_locate(job: LocateJob, writer: Box<dyn EventWriter + Send>) -> Result
         stream: job.stream.clone(),
     };
     let run = LiveAudioRun {
+        kind: RunKind::Locate,
         live: &job.live,
         pace: job.pace,
         stream: job.stream.clone(),

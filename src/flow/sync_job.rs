@@ -39,7 +39,7 @@ use crate::encode::{
 use crate::engine_metrics::EngineMetrics;
 use crate::events::{DiscontKind, EventBody};
 use crate::media::{AudioChunk, AudioNeeds, CaptureStats, MediaNeeds, SupervisionConfig, VideoFrame, VideoNeeds};
-use crate::serve::{EventWriter, RunSummary};
+use crate::serve::{EventWriter, RunKind, RunSummary};
 
 use super::driver::{local_worker, open_capture, BuiltStream, StreamInputs};
 use super::encoder_pool::EncoderPools;
@@ -256,6 +256,7 @@ pub(crate) fn build_sync(
     let stats = CaptureStats::default();
     let sink = Rc::new(RefCell::new(EventSink::new(
         held_writer(role, writer),
+        RunKind::Sync,
         job.stream.clone(),
         stats.clone(),
         None,

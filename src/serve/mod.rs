@@ -9,5 +9,5 @@ mod summary;
 mod writer;
 
 pub use pretty::PrettyWriter;
-pub use summary::RunSummary;
+pub use summary::{RunKind, RunSummary};
 pub use writer::{event_writer, EventWriter, JsonLinesWriter, OutputFormat};

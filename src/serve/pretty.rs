@@ -13,15 +13,24 @@ const POSITION_EVERY_NS: u64 = 250_000_000;
 pub struct PrettyWriter<W: Write> {
     out: W,
     last_position_ns: Option<u64>,
+    show_latency: bool,
 }
 
 impl<W: Write> PrettyWriter<W> {
-    /// Writes to `out`.
+    /// Writes to `out`, with each position's latency.
     pub fn new(out: W) -> Self {
         Self {
             out,
             last_position_ns: None,
+            show_latency: true,
         }
+    }
+
+    /// Whether positions show their latency: with media read faster than real time
+    /// (`--pace fast`) it only measures how far reading has run ahead, so it is left out.
+    pub fn showing_latency(mut self, show: bool) -> Self {
+        self.show_latency = show;
+        self
     }
 }
 
@@ -30,7 +39,7 @@ fn seconds(ns: u64) -> f64 {
 }
 
 /// The line for one event, or `None` for events not worth a line on their own.
-fn describe(event: &Event) -> Option<String> {
+fn describe(event: &Event, show_latency: bool) -> Option<String> {
     let line = match &event.body {
         EventBody::Offset {
             live_ns,
@@ -48,7 +57,7 @@ fn describe(event: &Event) -> Option<String> {
             *av_offset_ns as f64 / 1e6,
             drift_ppm,
             confidence,
-            band.as_str(),
+            band.describe(),
             region.map_or(String::new(), |[x, y, w, h]| format!(
                 "  at x {x:.2} y {y:.2} ({w:.2}×{h:.2})"
             )),
@@ -62,13 +71,17 @@ fn describe(event: &Event) -> Option<String> {
             latency_ns,
             ..
         } => format!(
-            "{:>8.2} s  {}  at reference {:>8.2} s  tempo {:.2}  confidence {:.2}  latency {:.1} ms",
+            "{:>8.2} s  {}  at reference {:>8.2} s  tempo {:.2}  confidence {:.2}{}",
             seconds(*live_ns),
             event.stream,
             seconds(*ref_ns),
             tempo,
             confidence,
-            *latency_ns as f64 / 1e6
+            if show_latency {
+                format!("  latency {:.1} ms", *latency_ns as f64 / 1e6)
+            } else {
+                String::new()
+            }
         ),
         EventBody::Progress {
             frontier_ns,
@@ -148,7 +161,7 @@ impl<W: Write> EventWriter for PrettyWriter<W> {
             }
             self.last_position_ns = Some(live_ns);
         }
-        if let Some(line) = describe(event) {
+        if let Some(line) = describe(event, self.show_latency) {
             writeln!(self.out, "{line}")?;
             self.out.flush()?;
         }
@@ -188,6 +201,6 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("offset   +80.4 ms"), "{text}");
         assert!(text.contains("at x 0.25 y 0.50 (0.12×0.25)"), "{text}");
-        assert!(text.contains("undetectable"), "{text}");
+        assert!(text.contains("too small to notice, by BT.1359"), "{text}");
     }
 }

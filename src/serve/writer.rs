@@ -27,7 +27,7 @@ impl FromStr for OutputFormat {
             "jsonl" => Ok(Self::JsonLines),
             "pretty" => Ok(Self::Pretty),
             _ => Err(ConfigError::BadValue {
-                name: "--output",
+                name: "--format",
                 value: text.to_owned(),
                 expected: "'jsonl' or 'pretty'",
             }),
@@ -78,9 +78,12 @@ impl<W: Write, N: Write> EventWriter for JsonLinesWriter<W, N> {
 }
 
 /// The writer for `format` on standard output (and standard error for notes).
-pub fn event_writer(format: OutputFormat) -> Box<dyn EventWriter + Send> {
+///
+/// `live_paced`: whether media arrive at their own pace (live sources, `--pace realtime`); only
+/// then is an event's latency a delay people care about, and the pretty view shows it.
+pub fn event_writer(format: OutputFormat, live_paced: bool) -> Box<dyn EventWriter + Send> {
     match format {
         OutputFormat::JsonLines => Box::new(JsonLinesWriter::new(io::stdout(), io::stderr())),
-        OutputFormat::Pretty => Box::new(PrettyWriter::new(io::stdout())),
+        OutputFormat::Pretty => Box::new(PrettyWriter::new(io::stdout()).showing_latency(live_paced)),
     }
 }

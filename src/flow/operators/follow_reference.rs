@@ -121,6 +121,7 @@ struct AwaitingFinal {
     captured_at: Instant,
     tempo: f64,
     confidence: f64,
+    semitones: Option<i32>,
 }
 
 impl<'scope> FollowReference<'scope> for StreamVec<'scope, u64, FeatureFrame> {
@@ -192,7 +193,7 @@ impl<'scope> FollowReference<'scope> for StreamVec<'scope, u64, FeatureFrame> {
                                 return;
                             }
                         };
-                        // The key estimate has no event of its own: it is told on the log
+                        // The key estimate rides on every position, and is told on the log
                         // (WARPFLOW_LOG=info) when it moves.
                         let semitones = follower.transposition_semitones();
                         if semitones != semitones_told {
@@ -250,6 +251,7 @@ impl<'scope> FollowReference<'scope> for StreamVec<'scope, u64, FeatureFrame> {
                                 captured_at: frame.captured_at,
                                 tempo: step.tempo,
                                 confidence: step.confidence,
+                                semitones: semitones.map(signed_semitones),
                             });
                         }
                         if emitted {
@@ -261,6 +263,7 @@ impl<'scope> FollowReference<'scope> for StreamVec<'scope, u64, FeatureFrame> {
                                 tempo: step.tempo,
                                 confidence: step.confidence,
                                 latency_ns: latency.as_nanos() as u64,
+                                semitones: semitones.map(signed_semitones),
                                 is_final: false,
                             };
                             session.give(StreamEvent {
@@ -331,6 +334,7 @@ fn settled_positions(
             tempo: frame.tempo,
             confidence: frame.confidence,
             latency_ns: frame.captured_at.elapsed().as_nanos() as u64,
+            semitones: frame.semitones,
             is_final: true,
         });
     }

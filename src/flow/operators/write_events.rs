@@ -4,7 +4,7 @@
 //! order, so the output is ordered even when operators finish out of order. The frontier is
 //! the watermark: whenever it has moved `progress_every_ns` past the last `progress` event,
 //! a new one says how far the graph has got. When the input closes, a last `progress`
-//! (stage `finished`) and `eos` follow.
+//! (stage `finished`, or `failed` when the stream failed) and `eos` follow.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -17,7 +17,7 @@ use timely::dataflow::StreamVec;
 use crate::events::{EventBody, Sequencer};
 use crate::flow::{FailureSlot, StreamEvent};
 use crate::media::CaptureStats;
-use crate::serve::{EventWriter, RunSummary};
+use crate::serve::{EventWriter, RunKind, RunSummary};
 
 /// The state of the sink: writer, numbering, summary and what progress needs to know.
 pub struct EventSink {
@@ -37,6 +37,7 @@ impl EventSink {
     /// `reference_duration_ns` (for `follow`) the covered fraction of the reference.
     pub fn new(
         writer: Box<dyn EventWriter + Send>,
+        kind: RunKind,
         stream: String,
         stats: CaptureStats,
         reference_duration_ns: Option<u64>,
@@ -45,7 +46,7 @@ impl EventSink {
         Self {
             writer,
             sequencer: Sequencer::default(),
-            summary: RunSummary::default(),
+            summary: RunSummary::new(kind),
             stats,
             stream,
             reference_duration_ns,
@@ -127,7 +128,7 @@ pub trait WriteEvents {
     /// let for_graph = out.clone();
     /// timely::example(move |scope| {
     ///     let writer = Box::new(JsonLinesWriter::new(for_graph, std::io::sink()));
-    ///     let sink = Rc::new(RefCell::new(EventSink::new(writer, "live0".into(), CaptureStats::default(), None, 1_000)));
+    ///     let sink = Rc::new(RefCell::new(EventSink::new(writer, RunKind::Sync, "live0".into(), CaptureStats::default(), None, 1_000)));
     ///     let cue = EventBody::Cue { cue: "scene-2".into(), ref_ns: 5, live_ns: 7 };
     ///     vec![StreamEvent { stream: "live0".into(), body: cue }]
     ///         .to_stream(scope)
@@ -176,8 +177,9 @@ impl WriteEvents for StreamVec<'_, u64, StreamEvent> {
                     let stream = sink.stream.clone();
                     // The graph has seen everything captured: the watermark is the stream's end.
                     let end_ns = last_frontier_ns.max(sink.stats.latest_running_time_ns());
+                    let stage = if failures.has_failed() { "failed" } else { "finished" };
                     written = written
-                        .and_then(|_| sink.progress(end_ns, "finished", true))
+                        .and_then(|_| sink.progress(end_ns, stage, true))
                         .and_then(|_| sink.emit(&stream, EventBody::Eos));
                 }
                 None => {}

@@ -124,6 +124,7 @@ mod tests {
                 tempo: 1.0,
                 confidence: 1.0,
                 latency_ns: latency_ms * 1_000_000,
+                semitones: None,
                 is_final: false,
             };
             metrics.observe(&event(seq, position), "position");

@@ -1,0 +1,103 @@
+//! What a new user meets first on the command line: `-h` is help on every command, each
+//! command's summary speaks of what it does (follow's tempo is where the run ended, not its
+//! last frame's; locate says what it found), a failing run does not say it finished, and the
+//! pretty view under `--pace fast` leaves out latencies that only measure read-ahead.
+
+mod common;
+
+use common::{events, warpflow, write_wav, TimeMap};
+
+/// A two-minute melody as a WAV file in `folder`.
+fn melody_wav(folder: &std::path::Path) -> std::path::PathBuf {
+    let path = folder.join("melody.wav");
+    let map = TimeMap {
+        points: vec![(0.0, 0.0), (60.0, 60.0)],
+    };
+    write_wav(
+        &path,
+        22_050,
+        &common::render(&common::melody(60.0), &map, 22_050, 60.0, 0.0),
+    );
+    path
+}
+
+#[test]
+fn dash_h_is_help_on_every_command() {
+    for command in ["sync", "follow", "locate", "encode-ref", "serve"] {
+        let output = warpflow(&[command, "-h"]);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{command} -h: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            stdout.contains(&format!("Usage: warpflow {command}")),
+            "{command} -h:\n{stdout}"
+        );
+    }
+}
+
+#[test]
+fn summaries_speak_of_what_each_command_does() {
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let melody = melody_wav(folder.path());
+    let melody = melody.to_str().expect("a UTF-8 path");
+
+    let follow = warpflow(&["follow", "--reference", melody, "--live", melody, "--pace", "fast"]);
+    let summary = String::from_utf8_lossy(&follow.stderr);
+    assert!(follow.status.success(), "{summary}");
+    assert!(summary.contains("tempo 1.00 (median of the last 10 s)"), "{summary}");
+    assert!(summary.contains("in the reference's key"), "{summary}");
+    assert!(!summary.contains("A/V offset"), "{summary}");
+
+    let locate = warpflow(&["locate", "--reference", melody, "--live", melody, "--pace", "fast"]);
+    let summary = String::from_utf8_lossy(&locate.stderr);
+    assert!(locate.status.success(), "{summary}");
+    assert!(summary.contains("matches, the closest in"), "{summary}");
+    assert!(!summary.contains("A/V offset"), "{summary}");
+}
+
+#[test]
+fn a_run_that_fails_does_not_say_it_finished() {
+    // identity fails the video branch after 90 frames (3 s).
+    let line = "audiotestsrc num-buffers=300 ! audioconvert ! audioresample ! appsink name=audio \
+                videotestsrc num-buffers=300 ! video/x-raw,width=160,height=120,framerate=30/1 ! \
+                identity error-after=90 ! videoconvert ! videoscale ! appsink name=video";
+    let output = warpflow(&["sync", "--live", line, "--pace", "fast"]);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let written = events(&output);
+    let stages: Vec<&str> = written
+        .iter()
+        .filter(|e| e["type"] == "progress")
+        .filter_map(|e| e["stage"].as_str())
+        .collect();
+    assert_eq!(stages.last(), Some(&"failed"), "{stages:?}");
+    assert!(!stages.contains(&"finished"), "{stages:?}");
+}
+
+#[test]
+fn the_pretty_view_under_pace_fast_leaves_out_latency() {
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let melody = melody_wav(folder.path());
+    let melody = melody.to_str().expect("a UTF-8 path");
+    let output = warpflow(&[
+        "follow",
+        "--reference",
+        melody,
+        "--live",
+        melody,
+        "--pace",
+        "fast",
+        "--format",
+        "pretty",
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("at reference"), "{stdout}");
+    assert!(!stdout.contains("latency"), "{stdout}");
+}
