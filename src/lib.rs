@@ -7,7 +7,8 @@
 //! holds what the engine measures about itself, and [`latest_pictures`] the newest picture of
 //! each stream for the live page.
 //!
-//! The contract between these parts (command line, event schema) is `DESIGN.md`.
+//! The contract between these parts and with users (command line, event schema, HTTP routes,
+//! module boundaries) is `docs/design.md`.
 
 pub mod align;
 pub mod config;

@@ -101,3 +101,27 @@ fn the_pretty_view_under_pace_fast_leaves_out_latency() {
     assert!(stdout.contains("at reference"), "{stdout}");
     assert!(!stdout.contains("latency"), "{stdout}");
 }
+
+#[test]
+fn the_design_lists_every_option_of_every_command() {
+    let design =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/design.md")).expect("docs/design.md");
+    let mut missing = Vec::new();
+    for command in ["sync", "follow", "locate", "encode-ref", "serve"] {
+        let help = String::from_utf8_lossy(&warpflow(&[command, "--help"]).stdout).into_owned();
+        // The options are the lines that start with one (after a short form, if any).
+        let options = help
+            .lines()
+            .map(str::trim_start)
+            .filter(|line| line.starts_with('-'))
+            .filter_map(|line| line.split_whitespace().find(|word| word.starts_with("--")))
+            .map(|word| word.trim_end_matches(','))
+            .filter(|word| *word != "--help");
+        for option in options {
+            if !design.contains(&format!("`{option}")) {
+                missing.push(format!("{command} {option}"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "docs/design.md does not list {missing:?}");
+}
