@@ -10,6 +10,7 @@ use warpflow::align::{FollowerConfig, LagConfig, OffsetTrackerConfig, OltwConfig
 use warpflow::config::{load_cues, ConfigError, Cue, Pace, PipelineFile, PipelineStream, SourceSpec};
 use warpflow::encode::{AudioFeatureKind, DeviceChoice, SampleFormat, VideoFeature};
 use warpflow::engine_metrics::EngineMetrics;
+use warpflow::events::EventWriter;
 use warpflow::flow::operators::Batching;
 use warpflow::flow::{
     follow_audio_encoder, follow_audio_features, is_reference_file, run_follow, run_locate, run_streams,
@@ -18,7 +19,7 @@ use warpflow::flow::{
 };
 use warpflow::media::SupervisionConfig;
 use warpflow::serve::feed::{CueMark, FeedPublisher, FeedServer, FeedSettings, FeedWriter, RunDescription};
-use warpflow::serve::{event_writer, EventWriter, OutputFormat};
+use warpflow::serve::{event_writer, OutputFormat};
 
 /// Streaming alignment of live audio and video.
 #[derive(Debug, Parser)]

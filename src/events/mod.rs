@@ -2,14 +2,19 @@
 //!
 //! Every event carries the schema version `v` (currently [`SCHEMA_VERSION`]), the stream it
 //! belongs to and a per-stream sequence number `seq` that rises by one with no gaps, so a
-//! client can resume from the last event it saw. This module owns the wire format only; it
-//! knows nothing of how events are produced or delivered.
+//! client can resume from the last event it saw. This module owns the wire format, the
+//! interface events leave through ([`EventWriter`]) and the summary gathered from them
+//! ([`RunSummary`]); it knows nothing of how events are produced, nor of where they go.
 
 mod band;
 mod sequencer;
+mod summary;
+mod writer;
 
 pub use band::SyncBand;
 pub use sequencer::Sequencer;
+pub use summary::{RunKind, RunSummary};
+pub use writer::EventWriter;
 
 use serde::{Deserialize, Serialize};
 

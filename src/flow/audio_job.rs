@@ -24,8 +24,8 @@ use timely::worker::Worker;
 use crate::config::{Pace, SourceSpec};
 use crate::encode::AudioFramer;
 use crate::engine_metrics::EngineMetrics;
+use crate::events::{EventWriter, RunKind, RunSummary};
 use crate::media::{AudioChunk, AudioNeeds, CaptureStats, MediaNeeds, SupervisionConfig, VideoFrame};
-use crate::serve::{EventWriter, RunKind, RunSummary};
 
 use super::driver::{local_worker, open_capture, BuiltStream, StreamInputs};
 use super::encoder_pool::EncoderPools;

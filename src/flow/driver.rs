@@ -15,10 +15,10 @@ use std::sync::Arc;
 
 use crate::config::{Pace, SourceSpec};
 use crate::engine_metrics::{EngineMetrics, Gauge};
+use crate::events::RunSummary;
 use crate::media::{
     AudioChunk, Capture, CaptureState, MediaError, MediaNeeds, RecordReceiver, SupervisionConfig, VideoFrame,
 };
-use crate::serve::RunSummary;
 
 use super::encoder_pool::EncoderPools;
 use super::ingest::{Feed, Ingest, RecordInput, StatusFeed};

@@ -17,8 +17,8 @@ use crate::config::Cue;
 use crate::config::{Pace, SourceSpec};
 use crate::encode::{AudioFeatureKind, AudioFrameParams, DeviceChoice};
 use crate::engine_metrics::{AlignerMetrics, EngineMetrics};
+use crate::events::{EventWriter, RunKind, RunSummary};
 use crate::media::SupervisionConfig;
-use crate::serve::{EventWriter, RunKind, RunSummary};
 
 use super::audio_job::{build_live_audio, FeatureStage, LiveAudioRun};
 use super::driver::{local_worker, BuiltStream};

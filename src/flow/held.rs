@@ -8,8 +8,7 @@
 
 use std::io;
 
-use crate::events::Event;
-use crate::serve::{EventWriter, RunSummary};
+use crate::events::{Event, EventWriter, RunSummary};
 
 use super::placement::Role;
 use super::FlowError;

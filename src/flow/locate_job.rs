@@ -14,8 +14,8 @@ use crate::align::LocateConfig;
 use crate::config::{Pace, SourceSpec};
 use crate::encode::{AudioFeatureEncoder, AudioFeatureKind, DeviceChoice};
 use crate::engine_metrics::EngineMetrics;
+use crate::events::{EventWriter, RunKind, RunSummary};
 use crate::media::SupervisionConfig;
-use crate::serve::{EventWriter, RunKind, RunSummary};
 
 use super::audio_job::{run_live_audio, FeatureStage, LiveAudioRun};
 use super::follow_features::{FollowEncoders, Transposition};

@@ -15,8 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use timely::worker::Worker;
 
-use crate::events::Event;
-use crate::serve::{EventWriter, RunSummary};
+use crate::events::{Event, EventWriter, RunSummary};
 
 use super::driver::{drive_streams, BuiltStream};
 use super::encoder_pool::EncoderPools;

@@ -37,9 +37,8 @@ use crate::encode::{
     VideoEncoder, VideoModel,
 };
 use crate::engine_metrics::EngineMetrics;
-use crate::events::{DiscontKind, EventBody};
+use crate::events::{DiscontKind, EventBody, EventWriter, RunKind, RunSummary};
 use crate::media::{AudioChunk, AudioNeeds, CaptureStats, MediaNeeds, SupervisionConfig, VideoFrame, VideoNeeds};
-use crate::serve::{EventWriter, RunKind, RunSummary};
 
 use super::driver::{local_worker, open_capture, BuiltStream, StreamInputs};
 use super::encoder_pool::EncoderPools;

@@ -2,9 +2,7 @@
 
 use std::io::{self, Write};
 
-use crate::events::{Event, EventBody};
-
-use super::{EventWriter, RunSummary};
+use crate::events::{Event, EventBody, EventWriter, RunSummary};
 
 /// Positions arrive at the frame rate; people need only a few lines a second.
 const POSITION_EVERY_NS: u64 = 250_000_000;

@@ -5,9 +5,9 @@ use std::io::{self, Write};
 use std::str::FromStr;
 
 use crate::config::ConfigError;
-use crate::events::Event;
+use crate::events::{Event, EventWriter, RunSummary};
 
-use super::{PrettyWriter, RunSummary};
+use super::PrettyWriter;
 
 /// How events are written to standard output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -42,14 +42,6 @@ impl fmt::Display for OutputFormat {
             Self::Pretty => "pretty",
         })
     }
-}
-
-/// Where finished events go.
-pub trait EventWriter {
-    /// Writes one event.
-    fn write_event(&mut self, event: &Event) -> io::Result<()>;
-    /// Writes the run's closing summary.
-    fn write_summary(&mut self, summary: &RunSummary) -> io::Result<()>;
 }
 
 /// JSON lines on `out`, flushed per event so that a reader sees each one at once; the summary

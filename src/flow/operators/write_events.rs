@@ -14,10 +14,9 @@ use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::StreamVec;
 
-use crate::events::{EventBody, Sequencer};
+use crate::events::{EventBody, EventWriter, RunKind, RunSummary, Sequencer};
 use crate::flow::{FailureSlot, StreamEvent};
 use crate::media::CaptureStats;
-use crate::serve::{EventWriter, RunKind, RunSummary};
 
 /// The state of the sink: writer, numbering, summary and what progress needs to know.
 pub struct EventSink {
@@ -108,7 +107,7 @@ pub trait WriteEvents {
     /// use std::rc::Rc;
     /// use std::sync::{Arc, Mutex};
     /// use timely::dataflow::operators::ToStream;
-    /// use warpflow::events::EventBody;
+    /// use warpflow::events::{EventBody, RunKind};
     /// use warpflow::flow::{FailureSlot, StreamEvent};
     /// use warpflow::flow::operators::{EventSink, WriteEvents};
     /// use warpflow::media::CaptureStats;

@@ -18,8 +18,7 @@ use tungstenite::client::IntoClientRequest;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::Message;
 
-use crate::events::Event;
-use crate::serve::{EventWriter, RunSummary};
+use crate::events::{Event, EventWriter, RunSummary};
 
 use super::RunDescription;
 

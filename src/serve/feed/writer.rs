@@ -3,8 +3,7 @@
 use std::io;
 use std::sync::Arc;
 
-use crate::events::Event;
-use crate::serve::{EventWriter, RunSummary};
+use crate::events::{Event, EventWriter, RunSummary};
 
 use super::FeedHub;
 

@@ -8,9 +8,8 @@ use std::sync::Arc;
 use gst::glib;
 use gst::prelude::*;
 use serde_json::Value;
-use warpflow::events::Event;
+use warpflow::events::{Event, EventWriter, RunSummary};
 use warpflow::serve::feed::FeedHub;
-use warpflow::serve::{EventWriter, RunSummary};
 
 use super::meta::Latest;
 

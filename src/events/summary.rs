@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 
-use crate::events::{Event, EventBody, SyncBand};
+use super::{Event, EventBody, SyncBand};
 
 /// What a run does, which says what its summary reports (and how it says it found nothing).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
