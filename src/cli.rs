@@ -13,9 +13,9 @@ use warpflow::engine_metrics::EngineMetrics;
 use warpflow::events::EventWriter;
 use warpflow::flow::operators::Batching;
 use warpflow::flow::{
-    follow_audio_encoder, follow_audio_features, is_reference_file, run_follow, run_locate, run_streams,
-    run_streams_in_cluster, run_sync, write_reference_file, ClusterPart, FlowError, FollowEncoders, FollowJob,
-    LocateJob, StopSignal, StreamJob, SyncJob, Transposition, VideoComparison, VideoSource,
+    follow_audio_encoder, follow_audio_features, follow_frames_in, is_reference_file, run_follow, run_locate,
+    run_streams, run_streams_in_cluster, run_sync, write_reference_file, ClusterPart, FlowError, FollowEncoders,
+    FollowJob, LocateJob, StopSignal, StreamJob, SyncJob, Transposition, VideoComparison, VideoSource,
 };
 use warpflow::media::SupervisionConfig;
 use warpflow::serve::feed::{CueMark, FeedPublisher, FeedServer, FeedSettings, FeedWriter, RunDescription};
@@ -675,9 +675,9 @@ fn parse_existing_file(text: &str) -> Result<PathBuf, ConfigError> {
     }
 }
 
-/// Relocation settings for a search window of `window_s` seconds of 20 ms frames.
+/// Relocation settings for a search window of `window_s` seconds.
 fn relocation_config(window_s: f64) -> Option<RelocatorConfig> {
-    let query_frames = (window_s / 0.02).round() as usize;
+    let query_frames = follow_frames_in(window_s);
     (query_frames >= 2).then(|| RelocatorConfig {
         query_frames,
         ..RelocatorConfig::default()
@@ -890,7 +890,7 @@ impl Cli {
                     features: args.audio_features,
                     batching,
                     supervision,
-                    max_query_frames: ((args.max_query_s / 0.02).round() as usize).max(1),
+                    max_query_frames: follow_frames_in(args.max_query_s).max(1),
                     transposition: args.transposition.choice(),
                     stream: stream.clone(),
                     progress_every_ns: seconds_to_ns(args.common.progress_interval_s),

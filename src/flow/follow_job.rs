@@ -37,6 +37,12 @@ pub const FOLLOW_FRAMES: AudioFrameParams = AudioFrameParams {
     hop_len: 441,
 };
 
+/// Whole frames of [`FOLLOW_FRAMES`] (one every 20 ms) in `seconds`, rounded: how the command
+/// line and the element turn seconds into the aligner's frame counts.
+pub fn follow_frames_in(seconds: f64) -> usize {
+    (seconds * 1e9 / FOLLOW_FRAMES.hop_ns()).round() as usize
+}
+
 /// Settings of a `follow` run.
 #[derive(Debug, Clone)]
 pub struct FollowJob {

@@ -36,7 +36,7 @@ pub use follow_features::{
     fit_follower_to_features, follow_audio_encoder, FollowEncoders, FrameJoiner, Transposition, VideoComparison,
     VideoSource, FOLLOW_PICTURE,
 };
-pub use follow_job::{run_follow, FollowJob, FOLLOW_FRAMES};
+pub use follow_job::{follow_frames_in, run_follow, FollowJob, FOLLOW_FRAMES};
 pub use locate_job::{run_locate, LocateJob};
 pub use many_streams::{run_streams, run_streams_in_cluster, ClusterPart, SharedWriter, StreamJob, StreamOutcome};
 pub use placement::{worker_of, Placement, Role, StreamSite};

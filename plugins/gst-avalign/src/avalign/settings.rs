@@ -11,7 +11,8 @@ use warpflow::encode::{AudioFeatureKind, DeviceChoice};
 use warpflow::engine_metrics::EngineMetrics;
 use warpflow::flow::operators::Batching;
 use warpflow::flow::{
-    follow_audio_features, FollowJob, StopSignal, SyncJob, Transposition, VideoComparison, VideoSource,
+    follow_audio_features, follow_frames_in, FollowJob, StopSignal, SyncJob, Transposition, VideoComparison,
+    VideoSource,
 };
 use warpflow::media::{Medium, SupervisionConfig};
 
@@ -27,8 +28,6 @@ pub(super) const DEFAULT_EMIT_INTERVAL_MS: u32 = 500;
 pub(super) const DEFAULT_STREAM: &str = "avalign";
 pub(super) const DEFAULT_ATTACH_META: bool = true;
 pub(super) const DEFAULT_LOSSLESS: bool = false;
-/// A follow frame is 20 ms.
-const FOLLOW_HOP_S: f64 = 0.02;
 /// The longest offset window in mode=sync, in seconds (as `warpflow sync --window-s`).
 pub(super) const MAX_SYNC_WINDOW_S: f64 = 60.0;
 /// The widest aligner band in mode=follow, in seconds (as `warpflow follow --band-frames`:
@@ -158,10 +157,9 @@ impl Settings {
                 };
                 let mut oltw = OltwConfig::default();
                 if self.window_s > 0.0 {
-                    oltw.band_frames = ((self.window_s / FOLLOW_HOP_S).round() as usize).max(2);
+                    oltw.band_frames = follow_frames_in(self.window_s).max(2);
                 }
-                // Positions every emit interval: a frame is 20 ms.
-                let emit_every_frames = ((f64::from(self.emit_interval_ms) / 20.0).round() as usize).max(1);
+                let emit_every_frames = follow_frames_in(f64::from(self.emit_interval_ms) / 1e3).max(1);
                 Ok(Job::Follow(Box::new(FollowJob {
                     reference: PathBuf::from(reference),
                     live: source,
