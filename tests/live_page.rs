@@ -84,7 +84,7 @@ fn the_page_of_a_sync_run_draws_the_offset_behind_its_token() {
     let run = Served::start(&[
         "sync",
         "--live",
-        "test?duration_s=120&av_offset_ms=80",
+        "test?duration_s=120&av_offset_ms=-122",
         "--token",
         "s3cret",
         "--serve",
@@ -106,6 +106,17 @@ fn the_page_of_a_sync_run_draws_the_offset_behind_its_token() {
     assert_eq!(shown["command"], "sync");
     assert!(shown["points"]["offset"].as_u64() > Some(0), "{shown}");
     assert_eq!(shown["errors"], serde_json::json!([]), "the page logged errors");
+    // A sync run has no cues and no subtitles: neither the cue bar nor the switch shows.
+    assert_eq!(shown["cue_bar_visible"], false, "{shown}");
+    assert_eq!(shown["subtitle_switch_visible"], false, "{shown}");
+    // The offset's line stays inside its chart, off the edges.
+    let offset_ms = shown["last_offset_ms"].as_f64().expect("an offset was drawn");
+    let range: Vec<f64> = serde_json::from_value(shown["ranges"]["offset"].clone()).expect("the offset chart's range");
+    let from_bottom = (offset_ms - range[0]) / (range[1] - range[0]);
+    assert!(
+        (0.08..=0.92).contains(&from_bottom),
+        "{offset_ms:.1} ms sits at {from_bottom:.2} of the chart's height {range:?}"
+    );
 }
 
 #[test]

@@ -64,6 +64,10 @@ const { chromium } = require(modules ? path.join(modules, "playwright-core") : "
     }
     shown = { ...shown, ...(await page.evaluate(() => ({
       points: window.warpflowPage.points(),
+      ranges: window.warpflowPage.ranges(),
+      last_offset_ms: window.warpflowPage.lastOffset_ms(),
+      cue_bar_visible: window.warpflowPage.visible("cue"),
+      subtitle_switch_visible: window.warpflowPage.visible("subtitle-mode"),
       connections: window.warpflowPage.connections(),
       seq_gaps: window.warpflowPage.seqGaps(),
     }))), errors: messages };
