@@ -10,25 +10,21 @@
 //! it and which holds it, exchange pacts carry its records between the two, and the streams a
 //! worker holds share its stateless encoders.
 
-mod audio_job;
 mod cue_cursor;
 mod driver;
 mod encoder_pool;
 mod error;
 mod failure;
 mod follow_features;
-mod follow_job;
 mod held;
 mod ingest;
-mod locate_job;
-mod many_streams;
+mod jobs;
 pub mod operators;
 mod placement;
 mod records;
 mod reference;
 mod stages;
 mod stop;
-mod sync_job;
 
 pub use error::FlowError;
 pub use failure::FailureSlot;
@@ -36,9 +32,12 @@ pub use follow_features::{
     fit_follower_to_features, follow_audio_encoder, FollowEncoders, FrameJoiner, Transposition, VideoComparison,
     VideoSource, FOLLOW_PICTURE,
 };
-pub use follow_job::{follow_frames_in, run_follow, FollowJob, FOLLOW_FRAMES};
-pub use locate_job::{run_locate, LocateJob};
-pub use many_streams::{run_streams, run_streams_in_cluster, ClusterPart, SharedWriter, StreamJob, StreamOutcome};
+pub use jobs::follow::{follow_frames_in, run_follow, FollowJob, FOLLOW_FRAMES};
+pub use jobs::locate::{run_locate, LocateJob};
+pub use jobs::many_streams::{
+    run_streams, run_streams_in_cluster, ClusterPart, SharedWriter, StreamJob, StreamOutcome,
+};
+pub use jobs::sync::{run_sync, SyncJob};
 pub use placement::{worker_of, Placement, Role, StreamSite};
 pub(crate) use records::StatusRecord;
 pub use records::{AudioEvidence, EnvelopeSample, FeatureFrame, PictureSample, StreamEvent, FACE_OUTPUTS};
@@ -47,4 +46,3 @@ pub use reference::{
     write_reference_file, EncodedReference,
 };
 pub use stop::StopSignal;
-pub use sync_job::{run_sync, SyncJob};

@@ -1,7 +1,7 @@
 //! Many streams in one run, on timely's own workers: `--workers N` threads of one process, or
 //! the processes of a cluster (`-n/-p/-h`), each with its threads.
 //!
-//! Every worker builds every stream's dataflow, as timely wants; [`super::placement`] says
+//! Every worker builds every stream's dataflow, as timely wants; [`crate::flow::placement`] says
 //! which worker holds a stream (by a hash of its id) and which captures it (the holder, or a
 //! worker of the process the stream is pinned to). The capturer feeds the dataflow's inputs,
 //! whose exchange pacts carry every record to the holder; the holder encodes, aligns and writes
@@ -17,12 +17,12 @@ use timely::worker::Worker;
 
 use crate::events::{Event, EventWriter, RunSummary};
 
-use super::driver::{drive_streams, BuiltStream};
-use super::encoder_pool::EncoderPools;
-use super::follow_job::build_follow;
-use super::placement::{Placement, StreamSite};
-use super::sync_job::build_sync;
-use super::{FlowError, FollowJob, SyncJob};
+use super::follow::build_follow;
+use super::sync::build_sync;
+use crate::flow::driver::{drive_streams, BuiltStream};
+use crate::flow::encoder_pool::EncoderPools;
+use crate::flow::placement::{Placement, StreamSite};
+use crate::flow::{FlowError, FollowJob, SyncJob};
 
 /// One stream's job.
 #[derive(Debug, Clone)]

@@ -12,7 +12,7 @@
 //! [`crate::align::AvSyncEstimator`]).
 //!
 //! Audio, video and the source's health enter on the worker that captures the stream and
-//! cross to the one that holds it through an exchange pact (see [`super::placement`]).
+//! cross to the one that holds it through an exchange pact (see [`crate::flow::placement`]).
 //!
 //! With a voice-activity model (`--speech-model`, e.g. Silero VAD), onsets in speech weigh more
 //! than those in music or noise, which the picture does not show.
@@ -40,15 +40,19 @@ use crate::engine_metrics::EngineMetrics;
 use crate::events::{DiscontKind, EventBody, EventWriter, RunKind, RunSummary};
 use crate::media::{AudioChunk, AudioNeeds, CaptureStats, MediaNeeds, SupervisionConfig, VideoFrame, VideoNeeds};
 
-use super::driver::{local_worker, open_capture, BuiltStream, StreamInputs};
-use super::encoder_pool::EncoderPools;
-use super::follow_features::model_settings;
-use super::held::{held_stage, held_writer};
-use super::ingest::health_events;
-use super::operators::{Batching, EncodeBatches, EncodePooled, EstimateOffset, EventSink, PooledStage, WriteEvents};
-use super::placement::StreamSite;
-use super::stages::{embedding_stage, flux_stage, level_stage, picture_stage, speech_stage, SpeechDetector, SyncVideo};
-use super::{AudioEvidence, FailureSlot, FlowError, StatusRecord, StopSignal, FACE_OUTPUTS};
+use crate::flow::driver::{local_worker, open_capture, BuiltStream, StreamInputs};
+use crate::flow::encoder_pool::EncoderPools;
+use crate::flow::follow_features::model_settings;
+use crate::flow::held::{held_stage, held_writer};
+use crate::flow::ingest::health_events;
+use crate::flow::operators::{
+    Batching, EncodeBatches, EncodePooled, EstimateOffset, EventSink, PooledStage, WriteEvents,
+};
+use crate::flow::placement::StreamSite;
+use crate::flow::stages::{
+    embedding_stage, flux_stage, level_stage, picture_stage, speech_stage, SpeechDetector, SyncVideo,
+};
+use crate::flow::{AudioEvidence, FailureSlot, FlowError, StatusRecord, StopSignal, FACE_OUTPUTS};
 
 /// Framing of the onset envelope: 16 ms windows every 5 ms at 16 kHz, fine enough to time an
 /// onset well inside one video frame.

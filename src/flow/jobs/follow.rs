@@ -20,15 +20,15 @@ use crate::engine_metrics::{AlignerMetrics, EngineMetrics};
 use crate::events::{EventWriter, RunKind, RunSummary};
 use crate::media::SupervisionConfig;
 
-use super::audio_job::{build_live_audio, FeatureStage, LiveAudioRun};
-use super::driver::{local_worker, BuiltStream};
-use super::encoder_pool::EncoderPools;
-use super::follow_features::{
+use super::live_audio::{build_live_audio, FeatureStage, LiveAudioRun};
+use crate::flow::driver::{local_worker, BuiltStream};
+use crate::flow::encoder_pool::EncoderPools;
+use crate::flow::follow_features::{
     fit_follower_to_features, follow_audio_encoder, FollowEncoders, Transposition, VideoComparison,
 };
-use super::operators::{Batching, FollowEvents, FollowReference, ReferenceTiming};
-use super::placement::StreamSite;
-use super::{load_reference, FailureSlot, FeatureFrame, FlowError, StopSignal, StreamEvent};
+use crate::flow::operators::{Batching, FollowEvents, FollowReference, ReferenceTiming};
+use crate::flow::placement::StreamSite;
+use crate::flow::{load_reference, FailureSlot, FeatureFrame, FlowError, StopSignal, StreamEvent};
 
 /// Framing of the features: 93 ms windows every 20 ms at 22.05 kHz.
 pub const FOLLOW_FRAMES: AudioFrameParams = AudioFrameParams {

@@ -17,11 +17,11 @@ use crate::engine_metrics::EngineMetrics;
 use crate::events::{EventWriter, RunKind, RunSummary};
 use crate::media::SupervisionConfig;
 
-use super::audio_job::{run_live_audio, FeatureStage, LiveAudioRun};
-use super::follow_features::{FollowEncoders, Transposition};
-use super::follow_job::{reference_name, FOLLOW_FRAMES};
-use super::operators::{Batching, LocateReferences, NamedReference};
-use super::{encode_reference_file, FailureSlot, FeatureFrame, FlowError, StopSignal, StreamEvent};
+use super::follow::{reference_name, FOLLOW_FRAMES};
+use super::live_audio::{run_live_audio, FeatureStage, LiveAudioRun};
+use crate::flow::follow_features::{FollowEncoders, Transposition};
+use crate::flow::operators::{Batching, LocateReferences, NamedReference};
+use crate::flow::{encode_reference_file, FailureSlot, FeatureFrame, FlowError, StopSignal, StreamEvent};
 
 /// Settings of a `locate` run.
 #[derive(Debug, Clone)]

@@ -11,7 +11,7 @@
 //! ```
 //!
 //! The exchanges send every record to the worker that holds the stream (see
-//! [`super::placement`]): the capturing worker only feeds the inputs.
+//! [`crate::flow::placement`]): the capturing worker only feeds the inputs.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -27,16 +27,16 @@ use crate::engine_metrics::EngineMetrics;
 use crate::events::{EventWriter, RunKind, RunSummary};
 use crate::media::{AudioChunk, AudioNeeds, CaptureStats, MediaNeeds, SupervisionConfig, VideoFrame};
 
-use super::driver::{local_worker, open_capture, BuiltStream, StreamInputs};
-use super::encoder_pool::EncoderPools;
-use super::follow_features::FollowEncoders;
-use super::held::held_writer;
-use super::ingest::health_events;
-use super::operators::{
+use crate::flow::driver::{local_worker, open_capture, BuiltStream, StreamInputs};
+use crate::flow::encoder_pool::EncoderPools;
+use crate::flow::follow_features::FollowEncoders;
+use crate::flow::held::held_writer;
+use crate::flow::ingest::health_events;
+use crate::flow::operators::{
     Batching, EncodePooled, EventSink, JoinVideo, Pictures, PooledStage, WriteEvents, LIVE_VIDEO_WAIT_NS,
 };
-use super::placement::StreamSite;
-use super::{FailureSlot, FeatureFrame, FlowError, StatusRecord, StopSignal, StreamEvent};
+use crate::flow::placement::StreamSite;
+use crate::flow::{FailureSlot, FeatureFrame, FlowError, StatusRecord, StopSignal, StreamEvent};
 
 /// The job-specific part of the graph: feature frames in, events out.
 pub(crate) trait FeatureStage: Sized {
