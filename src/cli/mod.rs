@@ -1,0 +1,6 @@
+//! The command line: its schema ([`args`]) and how a parsed command becomes a run ([`jobs`]).
+
+mod args;
+mod jobs;
+
+pub use args::Cli;
