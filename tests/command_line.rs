@@ -125,3 +125,26 @@ fn the_design_lists_every_option_of_every_command() {
     }
     assert!(missing.is_empty(), "docs/design.md does not list {missing:?}");
 }
+
+#[test]
+fn the_pretty_view_reads_in_time_order() {
+    let output = warpflow(&[
+        "sync",
+        "--live",
+        "test?duration_s=6&av_offset_ms=40",
+        "--format",
+        "pretty",
+        "--pace",
+        "fast",
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let times: Vec<f64> = stdout
+        .lines()
+        .filter_map(|line| line.trim_start().split(" s ").next()?.parse().ok())
+        .collect();
+    assert!(times.len() >= 8, "{stdout}");
+    assert!(
+        times.windows(2).all(|pair| pair[0] <= pair[1]),
+        "the time column goes back:\n{stdout}"
+    );
+}

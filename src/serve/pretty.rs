@@ -91,10 +91,13 @@ fn describe(event: &Event, show_latency: bool) -> Option<String> {
             let covered = ref_fraction
                 .map(|f| format!("  reference {:.0}%", f * 100.0))
                 .unwrap_or_default();
+            // Results come out a window after the live time they are about, while the watermark
+            // is now: in the time column it would read out of order, so it is said in words.
             format!(
-                "{:>8.2} s  {}  {stage}: {frames_in} records in, {frames_dropped} dropped{covered}",
-                seconds(*frontier_ns),
-                event.stream
+                "{:>8}    {}  {stage}, read up to {:.2} s: {frames_in} records in, {frames_dropped} dropped{covered}",
+                "",
+                event.stream,
+                seconds(*frontier_ns)
             )
         }
         EventBody::Cue { cue, live_ns, .. } => format!("{:>8.2} s  {}  cue {cue}", seconds(*live_ns), event.stream),
