@@ -18,8 +18,8 @@ use warpflow::flow::{
     LocateJob, StopSignal, StreamJob, SyncJob, VideoComparison, VideoSource,
 };
 use warpflow::media::SupervisionConfig;
-use warpflow::serve::event_writer;
 use warpflow::serve::feed::{CueMark, FeedPublisher, FeedServer, FeedSettings, FeedWriter, RunDescription};
+use warpflow::serve::{event_writer, TerminalProgress};
 
 use super::args::{Cli, Command, CommonArgs};
 
@@ -53,6 +53,13 @@ impl CommonArgs {
             anyhow::bail!("--token goes with --serve or --publish");
         }
         let mut writer = event_writer(self.format, self.pace == Pace::Realtime);
+        // Files read faster than real time with the events sent elsewhere: show how far it got.
+        {
+            use std::io::IsTerminal;
+            if self.pace == Pace::Fast && std::io::stderr().is_terminal() && !std::io::stdout().is_terminal() {
+                writer = Box::new(TerminalProgress::on_stderr(writer, &format!("{} reading", run.command)));
+            }
+        }
         if let Some(url) = &self.publish {
             writer = Box::new(FeedPublisher::start(writer, url, self.token.clone(), &run)?);
         }

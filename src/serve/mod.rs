@@ -5,7 +5,9 @@
 
 pub mod feed;
 mod pretty;
+mod terminal_progress;
 mod writer;
 
 pub use pretty::PrettyWriter;
+pub use terminal_progress::TerminalProgress;
 pub use writer::{event_writer, JsonLinesWriter, OutputFormat};
