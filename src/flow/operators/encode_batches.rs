@@ -19,6 +19,8 @@ use timely::dataflow::StreamVec;
 use crate::engine_metrics::EncoderMetrics;
 use crate::flow::{FailureSlot, FlowError};
 
+use super::held_capability::hold_until;
+
 /// How records are gathered into batches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Batching {
@@ -158,14 +160,7 @@ impl<'scope, D: Clone + 'static> EncodeBatches<'scope, D> for StreamVec<'scope, 
                     batch = rest;
                     first_arrival = None;
                 }
-                match frontier.frontier().first() {
-                    Some(&time) => {
-                        if let Some(cap) = capability.as_mut().filter(|cap| cap.time() < &time) {
-                            cap.downgrade(&time);
-                        }
-                    }
-                    None => capability = None,
-                }
+                hold_until(&mut capability, frontier.frontier().first().copied());
             }
         })
     }

@@ -25,6 +25,8 @@ use crate::flow::encoder_pool::PoolSeat;
 use crate::flow::{FailureSlot, FeatureFrame, FlowError};
 use crate::media::{AudioChunk, VideoFrame};
 
+use super::held_capability::hold_until;
+
 /// How one stream's records become frames of its encoder's input.
 pub(crate) trait Framing<R>: 'static {
     /// One sample of a frame.
@@ -185,14 +187,7 @@ impl<'scope, R: Clone + 'static> EncodePooled<'scope, R> for StreamVec<'scope, u
                 // Held no later than the input frontier and the oldest frame still waiting.
                 let input_ns = frontier.frontier().first().copied();
                 let waiting_ns = waiting.front().map(|w| w.stamp);
-                match input_ns.into_iter().chain(waiting_ns).min() {
-                    Some(time) => {
-                        if let Some(cap) = capability.as_mut().filter(|cap| cap.time() < &time) {
-                            cap.downgrade(&time);
-                        }
-                    }
-                    None => capability = None,
-                }
+                hold_until(&mut capability, input_ns.into_iter().chain(waiting_ns).min());
             }
         })
     }

@@ -32,6 +32,8 @@ use crate::events::EventBody;
 use crate::flow::cue_cursor::CueCursor;
 use crate::flow::{FailureSlot, FeatureFrame, FlowError, StreamEvent};
 
+use super::held_capability::hold_until;
+
 /// How reference frame indices map to reference time.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ReferenceTiming {
@@ -280,25 +282,18 @@ impl<'scope> FollowReference<'scope> for StreamVec<'scope, u64, FeatureFrame> {
                         }
                     }
                 });
-                match frontier.frontier().first() {
-                    Some(&time) => {
-                        if let Some(cap) = capability.as_mut().filter(|cap| cap.time() < &time) {
-                            cap.downgrade(&time);
-                        }
-                    }
-                    None => {
-                        let Some(cap) = capability.take() else { return };
-                        let Some(follower) = follower.as_mut() else { return };
-                        follower.finish();
-                        finals.extend(follower.drain_final_positions());
-                        let mut session = output.session(&cap);
-                        for body in settled_positions(&mut awaiting, &mut finals, timing) {
-                            session.give(StreamEvent {
-                                stream: stream.clone(),
-                                body,
-                            });
-                        }
-                    }
+                let Some(cap) = hold_until(&mut capability, frontier.frontier().first().copied()) else {
+                    return;
+                };
+                let Some(follower) = follower.as_mut() else { return };
+                follower.finish();
+                finals.extend(follower.drain_final_positions());
+                let mut session = output.session(&cap);
+                for body in settled_positions(&mut awaiting, &mut finals, timing) {
+                    session.give(StreamEvent {
+                        stream: stream.clone(),
+                        body,
+                    });
                 }
             }
         })

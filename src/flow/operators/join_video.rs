@@ -22,6 +22,8 @@ use timely::dataflow::StreamVec;
 use crate::flow::follow_features::FrameJoiner;
 use crate::flow::{FailureSlot, FeatureFrame, FlowError};
 
+use super::held_capability::hold_until;
+
 /// In a live run, how far the newest audio frame may run ahead of an audio frame still waiting
 /// for video.
 pub const LIVE_VIDEO_WAIT_NS: u64 = 1_000_000_000;
@@ -110,13 +112,7 @@ impl<'scope> JoinVideo<'scope> for StreamVec<'scope, u64, FeatureFrame> {
 /// and nothing waits: frontiers are shared by all workers, so even a worker that holds no
 /// record must let go.
 fn follow_frontier(capability: &mut Option<Capability<u64>>, frontier: Option<&u64>, drained: bool) {
-    match frontier {
-        Some(&time) => {
-            if let Some(cap) = capability.as_mut().filter(|cap| cap.time() < &time) {
-                cap.downgrade(&time);
-            }
-        }
-        None if drained => *capability = None,
-        None => {}
+    if frontier.is_some() || drained {
+        hold_until(capability, frontier.copied());
     }
 }

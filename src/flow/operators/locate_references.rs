@@ -20,6 +20,8 @@ use crate::events::EventBody;
 use crate::flow::operators::ReferenceTiming;
 use crate::flow::{FailureSlot, FeatureFrame, StreamEvent};
 
+use super::held_capability::hold_until;
+
 /// One reference of a library: its name in events, its features and its framing.
 #[derive(Debug, Clone)]
 pub struct NamedReference {
@@ -92,27 +94,20 @@ impl<'scope> LocateReferences<'scope> for StreamVec<'scope, u64, FeatureFrame> {
                         query.push_back(frame);
                     }
                 });
-                match frontier.frontier().first() {
-                    Some(&time) => {
-                        if let Some(cap) = capability.as_mut() {
-                            cap.downgrade(&time);
+                let Some(cap) = hold_until(&mut capability, frontier.frontier().first().copied()) else {
+                    return;
+                };
+                match locate(&query, &references, &config) {
+                    Ok(found) => {
+                        let mut session = output.session(&cap);
+                        for body in found {
+                            session.give(StreamEvent {
+                                stream: stream.clone(),
+                                body,
+                            });
                         }
                     }
-                    None => {
-                        let Some(cap) = capability.take() else { return };
-                        match locate(&query, &references, &config) {
-                            Ok(found) => {
-                                let mut session = output.session(&cap);
-                                for body in found {
-                                    session.give(StreamEvent {
-                                        stream: stream.clone(),
-                                        body,
-                                    });
-                                }
-                            }
-                            Err(error) => failures.record(error),
-                        }
-                    }
+                    Err(error) => failures.record(error),
                 }
             }
         })

@@ -4,6 +4,7 @@ mod encode_batches;
 mod encode_pooled;
 mod estimate_offset;
 mod follow_reference;
+mod held_capability;
 mod join_video;
 mod locate_references;
 mod write_events;
