@@ -6,15 +6,30 @@
 #[path = "../fuzz/src/lib.rs"]
 mod fuzz_targets;
 
+use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use proptest::prelude::*;
 
 use fuzz_targets::TARGETS;
 
+/// The inputs kept for `target`, read once for all the tests.
+fn kept_inputs(target: &str) -> &'static [(PathBuf, Vec<u8>)] {
+    static KEPT: OnceLock<HashMap<&'static str, Vec<(PathBuf, Vec<u8>)>>> = OnceLock::new();
+    KEPT.get_or_init(|| {
+        TARGETS
+            .iter()
+            .map(|(name, _)| (*name, read_kept_inputs(name)))
+            .collect()
+    })
+    .get(target)
+    .map_or(&[], Vec::as_slice)
+}
+
 /// The inputs kept for `target`: its corpus and its regressions.
-fn kept_inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
+fn read_kept_inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
     ["corpus", "regressions"]
         .iter()
@@ -39,7 +54,7 @@ fn every_kept_input_is_answered_without_a_panic() {
     for (name, run) in TARGETS {
         let inputs = kept_inputs(name);
         assert!(!inputs.is_empty(), "fuzz/corpus/{name} holds no input");
-        for (path, bytes) in &inputs {
+        for (path, bytes) in inputs {
             if panics(*run, bytes) {
                 failures.push(path.display().to_string());
             }
