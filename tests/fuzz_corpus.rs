@@ -15,9 +15,12 @@ use proptest::prelude::*;
 
 use fuzz_targets::TARGETS;
 
+/// A kept input: where it is, and its bytes.
+type KeptInput = (PathBuf, Vec<u8>);
+
 /// The inputs kept for `target`, read once for all the tests.
-fn kept_inputs(target: &str) -> &'static [(PathBuf, Vec<u8>)] {
-    static KEPT: OnceLock<HashMap<&'static str, Vec<(PathBuf, Vec<u8>)>>> = OnceLock::new();
+fn kept_inputs(target: &str) -> &'static [KeptInput] {
+    static KEPT: OnceLock<HashMap<&'static str, Vec<KeptInput>>> = OnceLock::new();
     KEPT.get_or_init(|| {
         TARGETS
             .iter()
@@ -29,7 +32,7 @@ fn kept_inputs(target: &str) -> &'static [(PathBuf, Vec<u8>)] {
 }
 
 /// The inputs kept for `target`: its corpus and its regressions.
-fn read_kept_inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
+fn read_kept_inputs(target: &str) -> Vec<KeptInput> {
     let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
     ["corpus", "regressions"]
         .iter()
