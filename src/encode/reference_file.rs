@@ -377,7 +377,7 @@ impl Layout {
             .map_err(|error| bad("framing", format!("cannot work: {error}")))?;
         // The frames cover the recording: a duration far past them is no recording's (a second
         // of slack for whatever the last window left out).
-        let covered_ns = ((frames + 1) as f64 * hop_len as f64 + frame_len as f64) * 1e9 / f64::from(rate_hz) + 1e9;
+        let covered_ns = ((frames as f64 + 1.0) * hop_len as f64 + frame_len as f64) * 1e9 / f64::from(rate_hz) + 1e9;
         if duration_ns as f64 > covered_ns {
             return Err(bad(
                 "duration",
