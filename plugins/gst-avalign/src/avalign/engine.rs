@@ -20,6 +20,7 @@ use warpflow::serve::feed::{FeedServer, FeedSettings, RunDescription};
 use super::messages::BusWriter;
 use super::meta::Latest;
 use super::settings::{Job, Settings};
+use super::settings_error::SettingsError;
 use super::Mode;
 
 /// A running engine.
@@ -32,7 +33,12 @@ pub(super) struct Engine {
 
 impl Engine {
     /// Starts a job as `settings` say, reading media pushed into [`Engine::inputs`].
-    pub fn start(element: &gst::Element, settings: &Settings, live: bool, latest: Arc<Latest>) -> Result<Self, String> {
+    pub fn start(
+        element: &gst::Element,
+        settings: &Settings,
+        live: bool,
+        latest: Arc<Latest>,
+    ) -> Result<Self, SettingsError> {
         // Small live batches: libtorch's spinning thread pool would only take cores from the
         // pipeline.
         warpflow::encode::encode_on_calling_threads();
@@ -51,8 +57,8 @@ impl Engine {
                     engine: metrics,
                     ..FeedSettings::new(bind, None)
                 };
-                let server = FeedServer::start(feed_settings)
-                    .map_err(|e| format!("property 'serve': cannot listen on {bind}: {e}"))?;
+                let server =
+                    FeedServer::start(feed_settings).map_err(|source| SettingsError::ServeListen { bind, source })?;
                 gst::info!(
                     super::imp::CAT,
                     "event feed and live page at http://{}/",
@@ -86,7 +92,7 @@ impl Engine {
                     }
                 }
             })
-            .map_err(|e| format!("cannot start the engine's thread: {e}"))?;
+            .map_err(|source| SettingsError::EngineThread { source })?;
         Ok(Self {
             inputs,
             stop,

@@ -17,6 +17,7 @@ use warpflow::media::{Medium, PushedInputs};
 
 use super::engine::Engine;
 use super::meta::{self, Latest};
+use super::property;
 use super::settings::{self, Settings};
 use super::Mode;
 
@@ -328,54 +329,54 @@ impl ObjectImpl for AvAlign {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
             let ready = glib::ParamFlags::READWRITE | gst::PARAM_FLAG_MUTABLE_READY;
             vec![
-                glib::ParamSpecEnum::builder_with_default::<Mode>("mode", settings::DEFAULT_MODE)
+                glib::ParamSpecEnum::builder_with_default::<Mode>(property::MODE, settings::DEFAULT_MODE)
                     .nick("Mode")
                     .blurb("sync: the A/V offset of the stream; follow: its position in 'reference'")
                     .flags(ready)
                     .build(),
-                glib::ParamSpecString::builder("reference")
+                glib::ParamSpecString::builder(property::REFERENCE)
                     .nick("Reference")
                     .blurb("The reference recording for mode=follow: a media file, or a .wfr made by 'warpflow encode-ref'")
                     .flags(ready)
                     .build(),
-                glib::ParamSpecString::builder("cues")
+                glib::ParamSpecString::builder(property::CUES)
                     .nick("Cues")
                     .blurb("Cues of the reference (WebVTT, SubRip or JSON), announced as 'cue' events in mode=follow")
                     .flags(ready)
                     .build(),
-                glib::ParamSpecString::builder("features")
+                glib::ParamSpecString::builder(property::FEATURES)
                     .nick("Audio features")
                     .blurb("Audio features compared in mode=follow: auto (a .wfr reference's own, else semitone-flux, whose key is estimated and undone), semitone-flux, logmel-flux, logmel or chroma")
                     .default_value(Some(settings::DEFAULT_FEATURES))
                     .flags(ready)
                     .build(),
-                glib::ParamSpecString::builder("audio-model")
+                glib::ParamSpecString::builder(property::AUDIO_MODEL)
                     .nick("Audio model")
                     .blurb("A TorchScript audio encoder (with its .toml contract) compared instead of the built-in features")
                     .flags(ready)
                     .build(),
-                glib::ParamSpecString::builder("video-model")
+                glib::ParamSpecString::builder(property::VIDEO_MODEL)
                     .nick("Video model")
                     .blurb("A TorchScript video encoder whose output is compared beside the audio in mode=follow")
                     .flags(ready)
                     .build(),
-                glib::ParamSpecString::builder("face-model")
+                glib::ParamSpecString::builder(property::FACE_MODEL)
                     .nick("Face model")
                     .blurb("A TorchScript face detector (video contract, output_dim 5: box and score) whose box holds the region the offset is measured in, in mode=sync")
                     .flags(ready)
                     .build(),
-                glib::ParamSpecString::builder("sync-model")
+                glib::ParamSpecString::builder(property::SYNC_MODEL)
                     .nick("Sync model")
                     .blurb("A SyncNet-style pair of embedders (kind = \"sync\" contract) whose agreement gives the offset in mode=sync")
                     .flags(ready)
                     .build(),
-                glib::ParamSpecString::builder("device")
+                glib::ParamSpecString::builder(property::DEVICE)
                     .nick("Device")
                     .blurb("Where the encoders run: auto, cpu or cuda[:N]")
                     .default_value(Some(settings::DEFAULT_DEVICE))
                     .flags(ready)
                     .build(),
-                glib::ParamSpecDouble::builder("window")
+                glib::ParamSpecDouble::builder(property::WINDOW)
                     .nick("Window")
                     .blurb("Seconds of media each result looks at (sync: the offset window, at most 60 s; follow: the aligner's band, at most 600 s); 0: the mode's default")
                     .minimum(0.0)
@@ -383,7 +384,7 @@ impl ObjectImpl for AvAlign {
                     .default_value(settings::DEFAULT_WINDOW_S)
                     .flags(ready)
                     .build(),
-                glib::ParamSpecUInt::builder("emit-interval")
+                glib::ParamSpecUInt::builder(property::EMIT_INTERVAL)
                     .nick("Emit interval")
                     .blurb("Milliseconds of stream between results (offsets in sync, positions in follow)")
                     .minimum(1)
@@ -391,35 +392,35 @@ impl ObjectImpl for AvAlign {
                     .default_value(settings::DEFAULT_EMIT_INTERVAL_MS)
                     .flags(ready)
                     .build(),
-                glib::ParamSpecString::builder("serve")
+                glib::ParamSpecString::builder(property::SERVE)
                     .nick("Serve")
                     .blurb("HOST:PORT for the WebSocket event feed and live page (e.g. 127.0.0.1:8750); empty: off")
                     .flags(ready)
                     .build(),
-                glib::ParamSpecString::builder("stream")
+                glib::ParamSpecString::builder(property::STREAM)
                     .nick("Stream")
                     .blurb("The stream's name in events")
                     .default_value(Some(settings::DEFAULT_STREAM))
                     .flags(ready)
                     .build(),
-                glib::ParamSpecBoolean::builder("attach-meta")
+                glib::ParamSpecBoolean::builder(property::ATTACH_META)
                     .nick("Attach meta")
                     .blurb("Attach the latest result to video buffers as a WarpflowAlignMeta")
                     .default_value(settings::DEFAULT_ATTACH_META)
                     .flags(glib::ParamFlags::READWRITE | gst::PARAM_FLAG_MUTABLE_PLAYING)
                     .build(),
-                glib::ParamSpecBoolean::builder("lossless")
+                glib::ParamSpecBoolean::builder(property::LOSSLESS)
                     .nick("Lossless")
                     .blurb("Analyse every buffer even in a live pipeline, holding the pipeline back when analysis lags (default: a live pipeline is never held back; analysis drops what it cannot keep up with)")
                     .default_value(settings::DEFAULT_LOSSLESS)
                     .flags(ready)
                     .build(),
-                glib::ParamSpecUInt64::builder("dropped")
+                glib::ParamSpecUInt64::builder(property::DROPPED)
                     .nick("Dropped")
                     .blurb("Buffers of a live pipeline left unanalysed because analysis was behind (they still passed through)")
                     .read_only()
                     .build(),
-                glib::ParamSpecUInt64::builder("analysis-latency")
+                glib::ParamSpecUInt64::builder(property::ANALYSIS_LATENCY)
                     .nick("Analysis latency")
                     .blurb("Nanoseconds by which results trail the media they are about: window, hop and encoder budget (the buffers themselves pass without delay)")
                     .read_only()
@@ -431,7 +432,7 @@ impl ObjectImpl for AvAlign {
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
         let name = pspec.name();
-        if name != "attach-meta" && self.obj().current_state() > gst::State::Ready {
+        if name != property::ATTACH_META && self.obj().current_state() > gst::State::Ready {
             gst::warning!(
                 CAT,
                 imp = self,
@@ -442,29 +443,31 @@ impl ObjectImpl for AvAlign {
         let text = || value.get::<Option<String>>().ok().flatten().filter(|s| !s.is_empty());
         let mut settings = locked(&self.settings);
         match name {
-            "mode" => settings.mode = value.get().unwrap_or(settings::DEFAULT_MODE),
-            "reference" => settings.reference = text(),
-            "cues" => settings.cues = text(),
-            "features" => settings.features = text().unwrap_or_else(|| settings::DEFAULT_FEATURES.into()),
-            "audio-model" => settings.audio_model = text(),
-            "video-model" => settings.video_model = text(),
-            "face-model" => settings.face_model = text(),
-            "sync-model" => settings.sync_model = text(),
-            "device" => settings.device = text().unwrap_or_else(|| settings::DEFAULT_DEVICE.into()),
-            "window" => settings.window_s = value.get().unwrap_or(settings::DEFAULT_WINDOW_S),
-            "emit-interval" => settings.emit_interval_ms = value.get().unwrap_or(settings::DEFAULT_EMIT_INTERVAL_MS),
-            "serve" => settings.serve = text(),
-            "stream" => settings.stream = text().unwrap_or_else(|| settings::DEFAULT_STREAM.into()),
-            "attach-meta" => settings.attach_meta = value.get().unwrap_or(settings::DEFAULT_ATTACH_META),
-            "lossless" => settings.lossless = value.get().unwrap_or(settings::DEFAULT_LOSSLESS),
+            property::MODE => settings.mode = value.get().unwrap_or(settings::DEFAULT_MODE),
+            property::REFERENCE => settings.reference = text(),
+            property::CUES => settings.cues = text(),
+            property::FEATURES => settings.features = text().unwrap_or_else(|| settings::DEFAULT_FEATURES.into()),
+            property::AUDIO_MODEL => settings.audio_model = text(),
+            property::VIDEO_MODEL => settings.video_model = text(),
+            property::FACE_MODEL => settings.face_model = text(),
+            property::SYNC_MODEL => settings.sync_model = text(),
+            property::DEVICE => settings.device = text().unwrap_or_else(|| settings::DEFAULT_DEVICE.into()),
+            property::WINDOW => settings.window_s = value.get().unwrap_or(settings::DEFAULT_WINDOW_S),
+            property::EMIT_INTERVAL => {
+                settings.emit_interval_ms = value.get().unwrap_or(settings::DEFAULT_EMIT_INTERVAL_MS)
+            }
+            property::SERVE => settings.serve = text(),
+            property::STREAM => settings.stream = text().unwrap_or_else(|| settings::DEFAULT_STREAM.into()),
+            property::ATTACH_META => settings.attach_meta = value.get().unwrap_or(settings::DEFAULT_ATTACH_META),
+            property::LOSSLESS => settings.lossless = value.get().unwrap_or(settings::DEFAULT_LOSSLESS),
             other => gst::warning!(CAT, imp = self, "no property '{other}'"),
         }
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         match pspec.name() {
-            "analysis-latency" => return self.analysis_latency().nseconds().to_value(),
-            "dropped" => {
+            property::ANALYSIS_LATENCY => return self.analysis_latency().nseconds().to_value(),
+            property::DROPPED => {
                 let state = locked(&self.state);
                 let current = state.engine.as_ref().map_or(0, |e| e.inputs().dropped());
                 return (state.dropped_before + current).to_value();
@@ -473,21 +476,21 @@ impl ObjectImpl for AvAlign {
         }
         let settings = locked(&self.settings);
         match pspec.name() {
-            "mode" => settings.mode.to_value(),
-            "reference" => settings.reference.to_value(),
-            "cues" => settings.cues.to_value(),
-            "features" => settings.features.to_value(),
-            "audio-model" => settings.audio_model.to_value(),
-            "video-model" => settings.video_model.to_value(),
-            "face-model" => settings.face_model.to_value(),
-            "sync-model" => settings.sync_model.to_value(),
-            "device" => settings.device.to_value(),
-            "window" => settings.window_s.to_value(),
-            "emit-interval" => settings.emit_interval_ms.to_value(),
-            "serve" => settings.serve.to_value(),
-            "stream" => settings.stream.to_value(),
-            "attach-meta" => settings.attach_meta.to_value(),
-            "lossless" => settings.lossless.to_value(),
+            property::MODE => settings.mode.to_value(),
+            property::REFERENCE => settings.reference.to_value(),
+            property::CUES => settings.cues.to_value(),
+            property::FEATURES => settings.features.to_value(),
+            property::AUDIO_MODEL => settings.audio_model.to_value(),
+            property::VIDEO_MODEL => settings.video_model.to_value(),
+            property::FACE_MODEL => settings.face_model.to_value(),
+            property::SYNC_MODEL => settings.sync_model.to_value(),
+            property::DEVICE => settings.device.to_value(),
+            property::WINDOW => settings.window_s.to_value(),
+            property::EMIT_INTERVAL => settings.emit_interval_ms.to_value(),
+            property::SERVE => settings.serve.to_value(),
+            property::STREAM => settings.stream.to_value(),
+            property::ATTACH_META => settings.attach_meta.to_value(),
+            property::LOSSLESS => settings.lossless.to_value(),
             _ => pspec.default_value().clone(),
         }
     }

@@ -18,7 +18,9 @@ mod engine;
 mod imp;
 mod messages;
 mod meta;
+mod property;
 mod settings;
+mod settings_error;
 
 pub use messages::EVENT_MESSAGE_NAME;
 pub use meta::ALIGN_META_NAME;

@@ -16,6 +16,7 @@ use warpflow::flow::{
 };
 use warpflow::media::{Medium, SupervisionConfig};
 
+use super::settings_error::SettingsError;
 use super::Mode;
 
 pub(super) const DEFAULT_MODE: Mode = Mode::Sync;
@@ -94,20 +95,20 @@ impl Settings {
         live: bool,
         stop: StopSignal,
         metrics: Arc<EngineMetrics>,
-    ) -> Result<Job, String> {
-        let device: DeviceChoice = self
-            .device
-            .parse()
-            .map_err(|e| format!("property 'device' is '{}': {e}", self.device))?;
+    ) -> Result<Job, SettingsError> {
+        let device: DeviceChoice = self.device.parse().map_err(|source| SettingsError::Device {
+            value: self.device.clone(),
+            source,
+        })?;
         let pace = if live { Pace::Realtime } else { Pace::Fast };
         let emit_every_ns = u64::from(self.emit_interval_ms.max(1)) * 1_000_000;
         match self.mode {
             Mode::Sync => {
                 if self.window_s > MAX_SYNC_WINDOW_S {
-                    return Err(format!(
-                        "property 'window' is {} s; in mode=sync it is the offset window, above 0 and at most {MAX_SYNC_WINDOW_S} s (0: 4 s)",
-                        self.window_s
-                    ));
+                    return Err(SettingsError::SyncWindow {
+                        window_s: self.window_s,
+                        most_s: MAX_SYNC_WINDOW_S,
+                    });
                 }
                 let defaults = LagConfig::default();
                 let window_ns = match self.window_s {
@@ -139,13 +140,15 @@ impl Settings {
                     .reference
                     .as_ref()
                     .filter(|r| !r.is_empty())
-                    .ok_or("mode=follow needs the property 'reference' (a media file or a .wfr)")?;
+                    .ok_or(SettingsError::NoReference)?;
                 if !std::path::Path::new(reference).is_file() {
-                    return Err(format!("property 'reference': no file {reference}"));
+                    return Err(SettingsError::MissingReference {
+                        path: reference.clone(),
+                    });
                 }
                 let features = self.follow_features(reference)?;
                 let cues = match self.cues.as_ref().filter(|c| !c.is_empty()) {
-                    Some(path) => load_cues(path.as_ref()).map_err(|e| format!("property 'cues': {e}"))?,
+                    Some(path) => load_cues(path.as_ref()).map_err(|source| SettingsError::Cues { source })?,
                     None => Vec::new(),
                 };
                 let video = match &self.video_model {
@@ -200,28 +203,28 @@ impl Settings {
     }
 
     /// Where the feed listens, when `serve` is set.
-    pub fn serve_address(&self) -> Result<Option<std::net::SocketAddr>, String> {
+    pub fn serve_address(&self) -> Result<Option<std::net::SocketAddr>, SettingsError> {
         match self.serve.as_deref().filter(|s| !s.is_empty()) {
             None => Ok(None),
-            Some(text) => text
-                .parse()
-                .map(Some)
-                .map_err(|e| format!("property 'serve' is '{text}', expected HOST:PORT such as 127.0.0.1:8750 ({e})")),
+            Some(text) => text.parse().map(Some).map_err(|source| SettingsError::ServeAddress {
+                value: text.to_owned(),
+                source,
+            }),
         }
     }
 
     /// The audio features `follow` compares: the property's, or with `auto` those a `.wfr`
     /// reference was made with, else the built-in default.
-    fn follow_features(&self, reference: &str) -> Result<AudioFeatureKind, String> {
+    fn follow_features(&self, reference: &str) -> Result<AudioFeatureKind, SettingsError> {
         let asked = match self.features.as_str() {
             DEFAULT_FEATURES => None,
-            named => Some(
-                named
-                    .parse()
-                    .map_err(|e| format!("property 'features' is '{named}': {e}"))?,
-            ),
+            named => Some(named.parse().map_err(|source| SettingsError::Features {
+                value: named.to_owned(),
+                source,
+            })?),
         };
-        follow_audio_features(asked, std::path::Path::new(reference)).map_err(|e| format!("property 'reference': {e}"))
+        follow_audio_features(asked, std::path::Path::new(reference))
+            .map_err(|source| SettingsError::Reference { source })
     }
 }
 
@@ -236,12 +239,15 @@ mod tests {
             ..Settings::default()
         };
         let media = "reference.wav";
-        assert_eq!(
+        assert!(matches!(
             settings("auto").follow_features(media),
             Ok(AudioFeatureKind::SemitoneFlux)
-        );
-        assert_eq!(settings("chroma").follow_features(media), Ok(AudioFeatureKind::Chroma));
-        assert!(matches!(settings("mfcc").follow_features(media), Err(m) if m.contains("'features'")));
+        ));
+        assert!(matches!(
+            settings("chroma").follow_features(media),
+            Ok(AudioFeatureKind::Chroma)
+        ));
+        assert!(matches!(settings("mfcc").follow_features(media), Err(e) if e.to_string().contains("'features'")));
     }
 
     #[test]
@@ -259,7 +265,9 @@ mod tests {
             )
         };
         assert!(job(MAX_SYNC_WINDOW_S).is_ok());
-        assert!(matches!(job(61.0), Err(m) if m.contains("'window'") && m.contains("at most 60 s")));
+        assert!(
+            matches!(job(61.0), Err(e) if e.to_string().contains("'window'") && e.to_string().contains("at most 60 s"))
+        );
     }
 
     #[test]
@@ -274,7 +282,7 @@ mod tests {
             StopSignal::default(),
             Arc::default(),
         );
-        assert!(matches!(refused, Err(message) if message.contains("'reference'")));
+        assert!(matches!(refused, Err(e) if e.to_string().contains("'reference'")));
     }
 
     #[test]
@@ -284,7 +292,7 @@ mod tests {
             ..Settings::default()
         };
         let refused = settings.serve_address();
-        assert!(matches!(refused, Err(message) if message.contains("'localhost'")));
-        assert_eq!(Settings::default().serve_address(), Ok(None));
+        assert!(matches!(refused, Err(e) if e.to_string().contains("'localhost'")));
+        assert!(matches!(Settings::default().serve_address(), Ok(None)));
     }
 }
