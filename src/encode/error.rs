@@ -49,7 +49,15 @@ pub enum EncodeError {
         /// What would be accepted.
         expected: &'static str,
     },
-    /// A model's contract is missing or cannot work.
+    /// A model's contract file is missing, unreadable, or declares what cannot work.
+    #[error("model {}: {source}", model.display())]
+    Contract {
+        /// The model file.
+        model: std::path::PathBuf,
+        /// What is wrong with its contract.
+        source: super::ContractError,
+    },
+    /// A model's contract does not fit the use it is put to.
     #[error("model {}: {detail}", model.display())]
     ModelContract {
         /// The model file.

@@ -9,6 +9,7 @@
 mod audio_encoder;
 mod audio_features;
 mod chroma;
+mod contract_error;
 mod dct;
 mod device;
 mod error;
@@ -31,6 +32,7 @@ mod video_features;
 
 pub use audio_encoder::{AudioEncoder, AudioModel, SharedAndPerStream, StreamRows};
 pub use audio_features::{AudioFeatureEncoder, AudioFeatureKind};
+pub use contract_error::{ContractError, ContractProblem};
 pub use device::{encode_on_calling_threads, DeviceChoice};
 pub use error::EncodeError;
 pub use framing::{AudioFrameParams, AudioFramer};

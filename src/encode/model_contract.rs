@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{AudioFrameParams, EncodeError};
+use super::{AudioFrameParams, ContractError, ContractProblem, EncodeError};
 
 /// Channel order a video model expects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -102,17 +102,31 @@ impl ModelContract {
     /// Reads and checks the contract beside `model`.
     pub fn read_for(model: &Path) -> Result<Self, EncodeError> {
         let path = Self::path_for(model);
-        let bad = |detail: String| EncodeError::ModelContract {
+        Self::read(&path).map_err(|source| EncodeError::Contract {
             model: model.to_path_buf(),
-            detail,
-        };
-        let text = std::fs::read_to_string(&path)
-            .map_err(|error| bad(format!("cannot read its contract {}: {error}", path.display())))?;
-        let contract: ModelContract =
-            toml::from_str(&text).map_err(|error| bad(format!("{}: {}", path.display(), error.message())))?;
-        contract
-            .check()
-            .map_err(|detail| bad(format!("{}: {detail}", path.display())))?;
+            source,
+        })
+    }
+
+    /// Reads and checks the contract file at `path`.
+    fn read(path: &Path) -> Result<Self, ContractError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ContractError::Unreadable {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Checks `text`, the contents of the contract file `path` (which errors name).
+    fn parse(path: &Path, text: &str) -> Result<Self, ContractError> {
+        let contract: ModelContract = toml::from_str(text).map_err(|error| ContractError::NotAContract {
+            path: path.to_path_buf(),
+            message: error.message().to_owned(),
+        })?;
+        contract.check().map_err(|problem| ContractError::Unworkable {
+            path: path.to_path_buf(),
+            problem,
+        })?;
         Ok(contract)
     }
 
@@ -140,14 +154,16 @@ impl ModelContract {
         }
     }
 
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), ContractProblem> {
         if self.output_dim() == 0 {
-            return Err("output_dim is 0; expected at least 1".to_owned());
+            return Err(ContractProblem::NoOutputs);
         }
         match self {
-            ModelContract::Audio { .. } => self
-                .audio_params()
-                .map_or(Ok(()), |params| params.validate().map_err(|error| error.to_string())),
+            ModelContract::Audio { .. } => self.audio_params().map_or(Ok(()), |params| {
+                params
+                    .validate()
+                    .map_err(|error| ContractProblem::Framing(Box::new(error)))
+            }),
             ModelContract::Video {
                 width,
                 height,
@@ -157,21 +173,24 @@ impl ModelContract {
                 ..
             } => {
                 if *width == 0 || *height == 0 || width * height > 4096 * 4096 {
-                    return Err(format!("frame size {width}x{height}; expected 1x1 to 4096x4096"));
+                    return Err(ContractProblem::FrameSize {
+                        width: *width,
+                        height: *height,
+                    });
                 }
                 for (name, values) in [("mean", mean), ("std", std)] {
                     if let Some(values) = values {
                         if values.len() != channels.channels() || values.iter().any(|v| !v.is_finite()) {
-                            return Err(format!(
-                                "{name} has {} values; expected {} finite ones, one per channel",
-                                values.len(),
-                                channels.channels()
-                            ));
+                            return Err(ContractProblem::Normalisation {
+                                name,
+                                given: values.len(),
+                                expected: channels.channels(),
+                            });
                         }
                     }
                 }
                 if std.as_ref().is_some_and(|std| std.contains(&0.0)) {
-                    return Err("std holds a 0; expected divisors other than 0".to_owned());
+                    return Err(ContractProblem::ZeroStd);
                 }
                 Ok(())
             }
@@ -184,9 +203,7 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<ModelContract, String> {
-        let contract: ModelContract = toml::from_str(text).map_err(|e| e.to_string())?;
-        contract.check()?;
-        Ok(contract)
+        ModelContract::parse(Path::new("model.toml"), text).map_err(|error| error.to_string())
     }
 
     #[test]

@@ -25,7 +25,7 @@ use serde::Deserialize;
 use tch::{CModule, Device, Kind, Tensor};
 
 use super::model_contract::{ChannelOrder, ModelContract};
-use super::{AudioFrameParams, EncodeError};
+use super::{AudioFrameParams, ContractError, ContractProblem, EncodeError};
 
 /// The declared contract of a pair of embedders.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -66,38 +66,54 @@ impl SyncModelContract {
     /// Reads and checks the contract beside `model`.
     pub fn read_for(model: &Path) -> Result<Self, EncodeError> {
         let path = ModelContract::path_for(model);
-        let bad = |detail: String| EncodeError::ModelContract {
+        Self::read(&path).map_err(|source| EncodeError::Contract {
             model: model.to_path_buf(),
-            detail: format!("{}: {detail}", path.display()),
-        };
-        let text = std::fs::read_to_string(&path).map_err(|error| bad(format!("cannot read it: {error}")))?;
-        let contract: Self = toml::from_str(&text).map_err(|error| bad(error.message().to_owned()))?;
-        if contract.kind != "sync" {
-            return Err(bad(format!(
-                "kind = \"{}\"; a sync model declares kind = \"sync\"",
-                contract.kind
-            )));
-        }
-        contract
-            .audio_params()
-            .validate()
-            .map_err(|error| bad(error.to_string()))?;
-        if contract.width == 0 || contract.height == 0 || contract.width * contract.height > 4096 * 4096 {
-            return Err(bad(format!(
-                "picture size {}x{}; expected 1x1 to 4096x4096",
-                contract.width, contract.height
-            )));
-        }
-        if contract.frames == 0 || contract.frames > 64 || contract.output_dim == 0 {
-            return Err(bad(format!(
-                "frames = {} and output_dim = {}; expected 1 to 64 frames and at least one value",
-                contract.frames, contract.output_dim
-            )));
-        }
-        if contract.sure_margin.is_some_and(|m| !(m.is_finite() && m > 0.0)) {
-            return Err(bad("sure_margin must be above 0".to_owned()));
-        }
+            source,
+        })
+    }
+
+    /// Reads and checks the sync contract file at `path`.
+    fn read(path: &Path) -> Result<Self, ContractError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ContractError::Unreadable {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let contract: Self = toml::from_str(&text).map_err(|error| ContractError::NotAContract {
+            path: path.to_path_buf(),
+            message: error.message().to_owned(),
+        })?;
+        contract.check().map_err(|problem| ContractError::Unworkable {
+            path: path.to_path_buf(),
+            problem,
+        })?;
         Ok(contract)
+    }
+
+    fn check(&self) -> Result<(), ContractProblem> {
+        if self.kind != "sync" {
+            return Err(ContractProblem::NotSync {
+                kind: self.kind.clone(),
+            });
+        }
+        self.audio_params()
+            .validate()
+            .map_err(|error| ContractProblem::Framing(Box::new(error)))?;
+        if self.width == 0 || self.height == 0 || self.width * self.height > 4096 * 4096 {
+            return Err(ContractProblem::FrameSize {
+                width: self.width,
+                height: self.height,
+            });
+        }
+        if self.frames == 0 || self.frames > 64 || self.output_dim == 0 {
+            return Err(ContractProblem::SyncShape {
+                frames: self.frames,
+                output_dim: self.output_dim,
+            });
+        }
+        if self.sure_margin.is_some_and(|m| !(m.is_finite() && m > 0.0)) {
+            return Err(ContractProblem::SureMargin);
+        }
+        Ok(())
     }
 }
 
