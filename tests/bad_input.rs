@@ -308,15 +308,7 @@ fn a_capture_pinned_to_an_unknown_stream_or_process_is_refused() {
 
 #[test]
 fn a_server_that_takes_the_connection_and_never_answers_is_refused_after_the_stall_timeout() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a local port");
-    let port = listener.local_addr().expect("its address").port();
-    // Accepts every connection and keeps it open without a word.
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming().flatten() {
-            held.push(stream);
-        }
-    });
+    let port = common::rtsp::silent_server();
     let source = format!("rtspt://127.0.0.1:{port}/silent");
     let started = std::time::Instant::now();
     assert_refused(

@@ -123,14 +123,7 @@ fn sync_ends_within_2_s_at_its_largest_waits_and_with_a_feed_client() {
 
 #[test]
 fn a_run_whose_source_has_not_answered_yet_ends_within_2_s() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a local port");
-    let port = listener.local_addr().expect("its address").port();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming().flatten() {
-            held.push(stream);
-        }
-    });
+    let port = common::rtsp::silent_server();
     let source = format!("rtspt://127.0.0.1:{port}/silent");
     ends_on_signal(
         "TERM",

@@ -27,6 +27,7 @@
 
 use std::path::{Path, PathBuf};
 
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use super::{AudioFrameParams, ContractError, ContractProblem, EncodeError};
@@ -110,24 +111,7 @@ impl ModelContract {
 
     /// Reads and checks the contract file at `path`.
     fn read(path: &Path) -> Result<Self, ContractError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ContractError::Unreadable {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::parse(path, &text)
-    }
-
-    /// Checks `text`, the contents of the contract file `path` (which errors name).
-    fn parse(path: &Path, text: &str) -> Result<Self, ContractError> {
-        let contract: ModelContract = toml::from_str(text).map_err(|error| ContractError::NotAContract {
-            path: path.to_path_buf(),
-            message: error.message().to_owned(),
-        })?;
-        contract.check().map_err(|problem| ContractError::Unworkable {
-            path: path.to_path_buf(),
-            problem,
-        })?;
-        Ok(contract)
+        read_contract(path, Self::check)
     }
 
     /// Values per output row.
@@ -198,12 +182,42 @@ impl ModelContract {
     }
 }
 
+/// Reads a contract of type `C` from the file at `path` and checks it with `check`: what every
+/// kind of contract (audio, video, sync) does with its file.
+pub(super) fn read_contract<C: DeserializeOwned>(
+    path: &Path,
+    check: impl Fn(&C) -> Result<(), ContractProblem>,
+) -> Result<C, ContractError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ContractError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_contract(path, &text, check)
+}
+
+/// Parses `text`, the contents of the contract file `path` (which errors name), and checks it.
+fn parse_contract<C: DeserializeOwned>(
+    path: &Path,
+    text: &str,
+    check: impl Fn(&C) -> Result<(), ContractProblem>,
+) -> Result<C, ContractError> {
+    let contract: C = toml::from_str(text).map_err(|error| ContractError::NotAContract {
+        path: path.to_path_buf(),
+        message: error.message().to_owned(),
+    })?;
+    check(&contract).map_err(|problem| ContractError::Unworkable {
+        path: path.to_path_buf(),
+        problem,
+    })?;
+    Ok(contract)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<ModelContract, String> {
-        ModelContract::parse(Path::new("model.toml"), text).map_err(|error| error.to_string())
+        parse_contract(Path::new("model.toml"), text, ModelContract::check).map_err(|error| error.to_string())
     }
 
     #[test]

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use tch::{CModule, Device, Kind, Tensor};
 
-use super::model_contract::{ChannelOrder, ModelContract};
+use super::model_contract::{read_contract, ChannelOrder, ModelContract};
 use super::{AudioFrameParams, ContractError, ContractProblem, EncodeError};
 
 /// The declared contract of a pair of embedders.
@@ -74,19 +74,7 @@ impl SyncModelContract {
 
     /// Reads and checks the sync contract file at `path`.
     fn read(path: &Path) -> Result<Self, ContractError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ContractError::Unreadable {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let contract: Self = toml::from_str(&text).map_err(|error| ContractError::NotAContract {
-            path: path.to_path_buf(),
-            message: error.message().to_owned(),
-        })?;
-        contract.check().map_err(|problem| ContractError::Unworkable {
-            path: path.to_path_buf(),
-            problem,
-        })?;
-        Ok(contract)
+        read_contract(path, Self::check)
     }
 
     fn check(&self) -> Result<(), ContractProblem> {

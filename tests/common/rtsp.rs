@@ -118,3 +118,17 @@ impl RtspServer {
         }
     }
 }
+
+/// A server on 127.0.0.1 that takes every connection and keeps it open without a word (an RTSP
+/// camera that hangs); its port.
+pub fn silent_server() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a local port");
+    let port = listener.local_addr().expect("its address").port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    port
+}

@@ -307,6 +307,24 @@ fn a_gap_upstream_is_reported_as_a_loss_where_it_was() {
     assert_eq!(disconts, [("loss".to_owned(), 3_000_000_000)], "{events:?}");
 }
 
+/// Checks that `pipeline`'s start posted an error naming `property`, then stops it.
+fn assert_start_refused_naming(pipeline: &gst::Pipeline, property: &str) {
+    let bus = pipeline.bus().expect("a pipeline has a bus");
+    let error = bus
+        .iter_timed_filtered(gst::ClockTime::from_seconds(5), &[gst::MessageType::Error])
+        .next()
+        .expect("an error message");
+    let gst::MessageView::Error(error) = error.view() else {
+        panic!("not an error: {error:?}")
+    };
+    assert!(
+        error.error().to_string().contains(&format!("'{property}'")),
+        "{}",
+        error.error()
+    );
+    let _ = pipeline.set_state(gst::State::Null);
+}
+
 #[test]
 fn follow_without_a_reference_is_refused_when_it_starts() {
     init();
@@ -317,16 +335,7 @@ fn follow_without_a_reference_is_refused_when_it_starts() {
         .expect("avalign exists");
     pipeline.add(&element).expect("added");
     assert!(pipeline.set_state(gst::State::Paused).is_err(), "no reference: refused");
-    let bus = pipeline.bus().expect("a pipeline has a bus");
-    let error = bus
-        .iter_timed_filtered(gst::ClockTime::from_seconds(5), &[gst::MessageType::Error])
-        .next()
-        .expect("an error message");
-    let gst::MessageView::Error(error) = error.view() else {
-        panic!("not an error: {error:?}")
-    };
-    assert!(error.error().to_string().contains("'reference'"), "{}", error.error());
-    let _ = pipeline.set_state(gst::State::Null);
+    assert_start_refused_naming(&pipeline, "reference");
 }
 
 #[test]
@@ -402,14 +411,5 @@ fn numeric_properties_refuse_values_outside_their_ranges() {
         pipeline.set_state(gst::State::Paused).is_err(),
         "a 120 s sync window: refused"
     );
-    let bus = pipeline.bus().expect("a pipeline has a bus");
-    let error = bus
-        .iter_timed_filtered(gst::ClockTime::from_seconds(5), &[gst::MessageType::Error])
-        .next()
-        .expect("an error message");
-    let gst::MessageView::Error(error) = error.view() else {
-        panic!("not an error: {error:?}")
-    };
-    assert!(error.error().to_string().contains("'window'"), "{}", error.error());
-    let _ = pipeline.set_state(gst::State::Null);
+    assert_start_refused_naming(&pipeline, "window");
 }
