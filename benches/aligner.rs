@@ -150,16 +150,16 @@ fn mapped_reference(features: FeatureMatrix, format: SampleFormat, folder: &std:
         },
         duration_ns: 0,
         format,
-        features,
+        features: features.into_values(),
     };
     let path = folder.join(format!("{format:?}.wfr"));
     std::fs::write(&path, file.to_bytes().expect("a writable reference")).expect("a writable folder");
     let mapped = MappedFile::open(&path).expect("the file just written");
-    Arc::new(
+    Arc::new(FeatureMatrix::from_values(
         ReferenceFile::from_mapped(Arc::new(mapped))
             .expect("a valid file")
             .features,
-    )
+    ))
 }
 
 fn oltw_push_frame_stored(c: &mut Criterion) {

@@ -51,14 +51,16 @@ fn through_reference_file(features: FeatureMatrix, format: SampleFormat, folder:
         params: FOLLOW_FRAMES,
         duration_ns: 0,
         format,
-        features,
+        features: features.into_values(),
     };
     std::fs::write(&path, file.to_bytes()?).with_context(|| format!("writing {}", path.display()))?;
     drop(file);
     // Resets the peak resident set, so that it counts following the mapped file only.
     std::fs::write("/proc/self/clear_refs", "5").context("resetting the peak resident set")?;
     let mapped = MappedFile::open(&path).with_context(|| format!("mapping {}", path.display()))?;
-    Ok(ReferenceFile::from_mapped(Arc::new(mapped))?.features)
+    Ok(FeatureMatrix::from_values(
+        ReferenceFile::from_mapped(Arc::new(mapped))?.features,
+    ))
 }
 
 fn main() -> Result<()> {

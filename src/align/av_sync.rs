@@ -11,9 +11,10 @@
 
 use super::embedding_lag::{EmbeddingEstimate, EmbeddingLagConfig, EmbeddingLagEstimator};
 use super::lag::{AvLagEstimator, LagConfig};
-use super::region_lag::{BlockGrid, NormalisedBox, RegionEstimate, RegionLagConfig, RegionLagEstimator};
+use super::region_lag::{BlockGrid, RegionEstimate, RegionLagConfig, RegionLagEstimator};
 use super::speech_weights::SpeechWindow;
 use super::AlignError;
+use crate::features::NormalisedBox;
 
 /// One estimate of the A/V offset.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -2,6 +2,8 @@
 
 use thiserror::Error;
 
+use crate::features::FeatureValuesError;
+
 /// What can be wrong with the input of an aligner.
 #[derive(Debug, Error, PartialEq)]
 pub enum AlignError {
@@ -13,22 +15,9 @@ pub enum AlignError {
         /// Dimension it got.
         actual: usize,
     },
-    /// A feature matrix was built from data whose length is not a multiple of the dimension.
-    #[error("feature data of {len} values is not a whole number of {dim}-dimensional frames")]
-    RaggedFeatures {
-        /// Number of values given.
-        len: usize,
-        /// Dimension asked for.
-        dim: usize,
-    },
-    /// Int8 feature data did not come with one scale per frame.
-    #[error("int8 feature data of {frames} frames came with {scales} scales, expected one per frame")]
-    MissingScales {
-        /// Frames in the data.
-        frames: usize,
-        /// Scales given.
-        scales: usize,
-    },
+    /// Feature values were not whole frames.
+    #[error(transparent)]
+    Features(#[from] FeatureValuesError),
     /// The reference has no frames.
     #[error("the reference has no feature frames; it must hold at least one")]
     EmptyReference,

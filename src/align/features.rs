@@ -18,59 +18,22 @@
 //! matrix grows.
 
 use std::borrow::Cow;
-use std::fmt;
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
-use super::cache_aligned::CacheAligned;
 use super::int8_frames::{Int8Frame, Int8Panels};
 use super::kernels::{panel_distances, row_distances, Frames, KernelSet, Query, Rows, PANEL_FRAMES};
-use super::{inverse_norm, AlignError, Distance, EncodedRows};
+use super::{inverse_norm, AlignError, Distance};
+use crate::features::{CacheAligned, EncodedRows, FeatureValues, SharedValues};
 
 /// Frames of at least this many values are not kept in panels.
 pub const PANELS_BELOW_DIM: usize = 32;
-
-/// Feature values kept outside the matrix and only read: a memory-mapped file, for instance.
-pub trait SharedValues: fmt::Debug + Send + Sync {
-    /// The values, row-major, as they are stored.
-    fn rows(&self) -> EncodedRows<'_>;
-}
-
-/// Where a matrix's values live.
-#[derive(Debug, Clone)]
-enum Values {
-    Owned(CacheAligned),
-    Shared(Arc<dyn SharedValues>),
-}
-
-impl Values {
-    fn rows(&self) -> EncodedRows<'_> {
-        match self {
-            Values::Owned(values) => EncodedRows::F32(values.as_slice()),
-            Values::Shared(shared) => shared.rows(),
-        }
-    }
-
-    /// Appends `rows` of `dim` values; shared values are widened into a copy first, as the
-    /// matrix cannot write to them.
-    fn extend_from_slice(&mut self, rows: &[f32], dim: usize) {
-        match self {
-            Values::Owned(values) => values.extend_from_slice(rows),
-            Values::Shared(shared) => {
-                let mut values = CacheAligned::from_vec(shared.rows().to_f32(dim));
-                values.extend_from_slice(rows);
-                *self = Values::Owned(values);
-            }
-        }
-    }
-}
 
 /// `len` frames of `dim` features each, stored contiguously. Each frame's inverse L2 norm is kept
 /// beside it so that cosine distances against it cost one dot product.
 #[derive(Debug, Clone)]
 pub struct FeatureMatrix {
-    dim: usize,
-    values: Values,
+    values: FeatureValues,
     /// One per frame, then zeros up to a whole number of panels.
     inverse_norms: Vec<f32>,
     /// Panel `b`, value `k` of frame `8b + lane`, at `(b · dim + k) · 8 + lane`; frames past the
@@ -85,40 +48,34 @@ pub struct FeatureMatrix {
 impl FeatureMatrix {
     /// Wraps row-major feature values; `values.len()` must be a multiple of `dim`.
     pub fn new(dim: usize, values: Vec<f32>) -> Result<Self, AlignError> {
-        Self::with_values(dim, Values::Owned(CacheAligned::from_vec(values)))
+        Ok(Self::from_values(FeatureValues::new(dim, values)?))
     }
 
     /// Reads row-major feature values kept elsewhere, without copying or widening them; the
     /// matrix keeps the inverse norms (and, below `PANELS_BELOW_DIM` values a frame, the
     /// panels, in f32). Int8 rows need one scale per frame.
     pub fn from_shared(dim: usize, values: Arc<dyn SharedValues>) -> Result<Self, AlignError> {
-        Self::with_values(dim, Values::Shared(values))
+        Ok(Self::from_values(FeatureValues::from_shared(dim, values)?))
     }
 
-    fn with_values(dim: usize, values: Values) -> Result<Self, AlignError> {
-        let rows = values.rows();
-        let len = rows.value_count();
-        if dim == 0 || !len.is_multiple_of(dim) {
-            return Err(AlignError::RaggedFeatures { len, dim });
-        }
-        if let EncodedRows::Int8 { scales, .. } = rows {
-            if scales.len() != len / dim {
-                return Err(AlignError::MissingScales {
-                    frames: len / dim,
-                    scales: scales.len(),
-                });
-            }
-        }
+    /// The matrix over `values` (a reference file's, for instance), with their inverse norms
+    /// and panels computed now.
+    pub fn from_values(values: FeatureValues) -> Self {
+        let keeps_panels = values.dim() < PANELS_BELOW_DIM;
         let mut matrix = Self {
-            dim,
             values,
             inverse_norms: Vec::new(),
             panels: CacheAligned::default(),
-            keeps_panels: dim < PANELS_BELOW_DIM,
+            keeps_panels,
             int8_panels: OnceLock::new(),
         };
         matrix.rebuild_panels_from(0);
-        Ok(matrix)
+        matrix
+    }
+
+    /// The values, without the norms and panels (to write them to a reference file).
+    pub fn into_values(self) -> FeatureValues {
+        self.values
     }
 
     /// The same frames, kept in panels too whatever their dimension: for small matrices that
@@ -134,7 +91,7 @@ impl FeatureMatrix {
 
     /// Rewrites the panels from the one holding frame `first` to the end.
     fn rebuild_panels_from(&mut self, first: usize) {
-        let (dim, len) = (self.dim, self.len());
+        let (dim, len) = (self.dim(), self.len());
         let rows = self.values.rows();
         let first_panel = first / PANEL_FRAMES;
         let panels = len.div_ceil(PANEL_FRAMES);
@@ -176,7 +133,7 @@ impl FeatureMatrix {
     ) {
         out.clear();
         let frames = frames.start..frames.end.min(self.len());
-        if frames.is_empty() || query.len() != self.dim {
+        if frames.is_empty() || query.len() != self.dim() {
             return;
         }
         let query = Query {
@@ -187,7 +144,7 @@ impl FeatureMatrix {
         if !self.has_panels() {
             out.resize(frames.len(), 0.0);
             let rows = Rows {
-                values: self.values.rows().frames(frames.clone(), self.dim),
+                values: self.values.rows().frames(frames.clone(), self.dim()),
                 inverse_norms: &self.inverse_norms[frames.clone()],
             };
             row_distances(KernelSet::active(), query, rows, out);
@@ -195,7 +152,7 @@ impl FeatureMatrix {
         }
         let first_panel = frames.start / PANEL_FRAMES;
         let panels = (frames.end - 1) / PANEL_FRAMES + 1 - first_panel;
-        let panel_len = self.dim * PANEL_FRAMES;
+        let panel_len = self.dim() * PANEL_FRAMES;
         out.resize(panels * PANEL_FRAMES, 0.0);
         let panels = Frames {
             values: &self.panels.as_slice()[first_panel * panel_len..],
@@ -238,7 +195,7 @@ impl FeatureMatrix {
     /// The frames quantised, made now if they are not yet.
     pub(crate) fn int8_panels(&self) -> &Int8Panels {
         self.int8_panels.get_or_init(|| {
-            let mut panels = Int8Panels::new(self.dim, self.len());
+            let mut panels = Int8Panels::new(self.dim(), self.len());
             self.quantise_from(0, &mut panels);
             panels
         })
@@ -260,28 +217,28 @@ impl FeatureMatrix {
     /// Writes panel `index` (frames `8 · index .. 8 · index + 8`, zeros past the last) to `out`,
     /// which must hold `8 · dim` values.
     pub(crate) fn copy_panel(&self, index: usize, out: &mut [f32]) {
-        copy_panel_from(self.values.rows(), self.dim, self.len(), index, out);
+        copy_panel_from(self.values.rows(), self.dim(), self.len(), index, out);
     }
 
     /// Features per frame.
     pub fn dim(&self) -> usize {
-        self.dim
+        self.values.dim()
     }
 
     /// Number of frames.
     pub fn len(&self) -> usize {
-        self.values.rows().value_count() / self.dim
+        self.values.len()
     }
 
     /// True when there are no frames.
     pub fn is_empty(&self) -> bool {
-        self.values.rows().value_count() == 0
+        self.values.is_empty()
     }
 
     /// Whether the values are read from elsewhere ([`FeatureMatrix::from_shared`]) rather than
     /// held by the matrix.
     pub fn is_shared(&self) -> bool {
-        matches!(self.values, Values::Shared(_))
+        self.values.is_shared()
     }
 
     /// The values as they are stored (f32, or f16 or int8 read in place).
@@ -292,13 +249,13 @@ impl FeatureMatrix {
     /// Frame `index`: borrowed where the values are f32, widened into a copy where they are f16
     /// or int8. Panics if out of range, which is a caller bug, not bad input.
     pub fn frame(&self, index: usize) -> Cow<'_, [f32]> {
-        self.values.rows().frame(index, self.dim)
+        self.values.frame(index)
     }
 
     /// Frame `index`, as [`FeatureMatrix::frame`], widened into `scratch` where the values are
     /// f16 or int8: for loops over many frames, which then allocate nothing.
     pub fn frame_in<'s>(&'s self, index: usize, scratch: &'s mut Vec<f32>) -> &'s [f32] {
-        self.values.rows().frame_in(index, self.dim, scratch)
+        self.values.frame_in(index, scratch)
     }
 
     /// `1 / ‖frame index‖` (0 for a zero frame).
@@ -308,14 +265,8 @@ impl FeatureMatrix {
 
     /// Appends frames given row-major.
     pub fn extend_from_rows(&mut self, rows: &[f32]) -> Result<(), AlignError> {
-        if !rows.len().is_multiple_of(self.dim) {
-            return Err(AlignError::RaggedFeatures {
-                len: rows.len(),
-                dim: self.dim,
-            });
-        }
         let first = self.len();
-        self.values.extend_from_slice(rows, self.dim);
+        self.values.extend_from_rows(rows)?;
         self.rebuild_panels_from(first);
         if let Some(mut panels) = self.int8_panels.take() {
             self.quantise_from(first, &mut panels);
@@ -328,9 +279,7 @@ impl FeatureMatrix {
 impl PartialEq for FeatureMatrix {
     /// Equal frames of equal dimension, however each matrix stores them.
     fn eq(&self, other: &Self) -> bool {
-        self.dim == other.dim
-            && self.len() == other.len()
-            && (0..self.len()).all(|frame| self.frame(frame) == other.frame(frame))
+        self.values == other.values
     }
 }
 
@@ -495,7 +444,7 @@ mod tests {
         let short_scales = Encoded::Bytes(vec![1.0; 2], vec![0; 9]);
         assert_eq!(
             FeatureMatrix::from_shared(3, Arc::new(short_scales)).unwrap_err(),
-            AlignError::MissingScales { frames: 3, scales: 2 }
+            AlignError::Features(crate::features::FeatureValuesError::MissingScales { frames: 3, scales: 2 })
         );
     }
 

@@ -20,12 +20,12 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::oltw::reference_spread;
-use super::transposition::{PitchLayout, PITCH_CLASSES};
 use super::{
     inverse_norm, AlignError, ConfidenceEvidence, Distance, FeatureMatrix, FinalPosition, Hypotheses, HypothesisConfig,
     OltwConfig, OnlineTimeWarper, PositionConfidence, RelocationCandidate, Relocator, RelocatorConfig,
     TranspositionTracker,
 };
+use crate::features::{PitchLayout, PITCH_CLASSES};
 
 /// Settings of a follower.
 #[derive(Debug, Clone, PartialEq)]

@@ -5,10 +5,10 @@
 //! integers ([`Precision`]). The window knows nothing of the cost matrix: it only stores frames
 //! and answers distances, oldest first.
 
-use super::cache_aligned::CacheAligned;
 use super::int8_frames::{Int8Frame, Int8Panels};
 use super::kernels::{panel_distances, Frames, KernelSet, Query, PANEL_FRAMES};
 use super::{Distance, Precision};
+use crate::features::CacheAligned;
 
 /// The frames' values, in the window's precision.
 #[derive(Debug)]

@@ -17,9 +17,10 @@
 //! [`TranspositionTracker`](super::TranspositionTracker)'s.
 
 use super::{
-    AlignError, Distance, FeatureMatrix, PitchLayout, Precision, SubsequenceMatch, SubsequenceSearch, SubsequenceSteps,
+    AlignError, Distance, FeatureMatrix, Precision, SubsequenceMatch, SubsequenceSearch, SubsequenceSteps,
     TranspositionTracker,
 };
+use crate::features::PitchLayout;
 
 /// How a snippet is searched for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,11 +9,9 @@
 //! and envelope samples with times in nanoseconds; its outputs are positions and offsets.
 
 mod av_sync;
-mod cache_aligned;
 mod distance;
 mod dtw;
 mod embedding_lag;
-mod encoded_rows;
 mod error;
 mod features;
 mod follower;
@@ -44,9 +42,8 @@ pub use distance::{
 };
 pub use dtw::{dtw_distance, full_dtw, DtwResult};
 pub use embedding_lag::{EmbeddingEstimate, EmbeddingLagConfig, EmbeddingLagEstimator};
-pub use encoded_rows::EncodedRows;
 pub use error::AlignError;
-pub use features::{FeatureMatrix, SharedValues};
+pub use features::FeatureMatrix;
 pub use follower::{FollowStep, Follower, FollowerConfig, GATE_OPENING_FRAMES};
 pub use hypotheses::{Hypotheses, HypothesisConfig, WonHypothesis};
 pub use kernels::KernelSet;
@@ -59,8 +56,8 @@ pub use oltw::{
 };
 pub use position_confidence::{ConfidenceEvidence, PositionConfidence};
 pub use precision::{Precision, INT8_FROM_DIM};
-pub use region_lag::{BlockGrid, NormalisedBox, RegionEstimate, RegionLagConfig, RegionLagEstimator, FACE_MIN_SCORE};
+pub use region_lag::{BlockGrid, RegionEstimate, RegionLagConfig, RegionLagEstimator};
 pub use relocate::{RelocationCandidate, Relocator, RelocatorConfig};
 pub use speech_weights::{SpeechWeights, SpeechWindow};
 pub use subsequence::{SubsequenceMatch, SubsequenceSearch, SubsequenceSteps};
-pub use transposition::{signed_semitones, PitchLayout, TranspositionTracker, TRANSPOSITION_SETTLE_FRAMES};
+pub use transposition::{signed_semitones, TranspositionTracker, TRANSPOSITION_SETTLE_FRAMES};

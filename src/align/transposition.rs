@@ -15,9 +15,8 @@
 //! back and forth and material without a key (speech) is left alone.
 
 use super::{AlignError, FeatureMatrix};
+use crate::features::{PitchLayout, PITCH_CLASSES};
 
-/// Pitch classes in a chroma frame.
-pub(super) const PITCH_CLASSES: usize = 12;
 /// How much more correlated another rotation must be before the estimate moves to it.
 const SWITCH_MARGIN: f64 = 0.05;
 /// How much better the chosen rotation must correlate than the two a semitone either side of
@@ -34,83 +33,6 @@ const MIN_PEAK: f64 = 0.5;
 /// deviations of noise: noise has no key and its patterns cancel out (about 1/√n after n
 /// frames), music's do not (0.2 to 0.6 after a few seconds).
 const MIN_COHERENCE_SIGMAS: f64 = 3.0;
-
-/// How a feature row lays out pitch, so that a transposition can be found and undone. Values
-/// after the ones it covers (another modality's) are left as they are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PitchLayout {
-    /// Twelve pitch classes, C first (chroma): a transposition rotates them.
-    Chroma,
-    /// `blocks` blocks of `bands` bands a semitone apart, lowest first, the lowest a C
-    /// (`semitone-flux`: the level, then the rise). A transposition shifts every block by whole
-    /// bands, up to five semitones up or six down; bands shifted in from beyond the edge take
-    /// the block's quietest value. The first block gives the pitch classes.
-    SemitoneBlocks {
-        /// Bands per block.
-        bands: usize,
-        /// Blocks.
-        blocks: usize,
-    },
-}
-
-impl PitchLayout {
-    /// Values of a row the layout covers.
-    pub fn dim(self) -> usize {
-        match self {
-            Self::Chroma => PITCH_CLASSES,
-            Self::SemitoneBlocks { bands, blocks } => bands * blocks,
-        }
-    }
-
-    /// The frame's weight per pitch class. Semitone bands are log-compressed levels, on which
-    /// every band looks alike (reverb, noise and overtones fill the quiet ones) and the key
-    /// hides; each band counts as the fourth power of its level above the frame's quietest,
-    /// which brings the loudest partials forward again. Measured on the eval's six transposed
-    /// music pairs: the right key in all six, against two on the levels as they are.
-    fn pitch_classes(self, frame: &[f32]) -> [f32; PITCH_CLASSES] {
-        let mut classes = [0.0; PITCH_CLASSES];
-        match self {
-            Self::Chroma => classes.copy_from_slice(&frame[..PITCH_CLASSES]),
-            Self::SemitoneBlocks { bands, .. } => {
-                let levels = &frame[..bands];
-                let quietest = levels.iter().copied().fold(f32::INFINITY, f32::min);
-                for (band, &level) in levels.iter().enumerate() {
-                    classes[band % PITCH_CLASSES] += (level - quietest).powi(4);
-                }
-            }
-        }
-        classes
-    }
-
-    /// Writes `frame` to `out` moved down by `semitones` (0 to 11; for semitone bands, 6 to 11
-    /// are moves up by 12 − `semitones`): value k of `out` is what `frame` holds `semitones`
-    /// above k.
-    pub fn shift_down(self, frame: &[f32], semitones: usize, out: &mut Vec<f32>) {
-        out.clear();
-        let covered = self.dim().min(frame.len());
-        match self {
-            Self::Chroma => out.extend((0..covered).map(|k| frame[(k + semitones) % PITCH_CLASSES])),
-            Self::SemitoneBlocks { bands, .. } => {
-                let up = if semitones < PITCH_CLASSES / 2 {
-                    semitones as isize
-                } else {
-                    semitones as isize - PITCH_CLASSES as isize
-                };
-                for block in frame[..covered].chunks_exact(bands) {
-                    let quietest = block.iter().copied().fold(f32::INFINITY, f32::min);
-                    out.extend((0..bands as isize).map(|k| {
-                        usize::try_from(k + up)
-                            .ok()
-                            .and_then(|from| block.get(from))
-                            .copied()
-                            .unwrap_or(quietest)
-                    }));
-                }
-            }
-        }
-        out.extend_from_slice(&frame[covered..]);
-    }
-}
 
 /// `semitones` above (0 to 11, as [`TranspositionTracker::semitones`] gives them) told the way
 /// a musician would: up to five above, or up to six below (negative).

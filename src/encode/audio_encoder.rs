@@ -7,7 +7,7 @@ use tch::Device;
 
 use super::model_contract::ModelContract;
 use super::{AudioFeatureEncoder, AudioFeatureKind, AudioFrameParams, EncodeError, TorchScriptEncoder};
-use crate::align::PitchLayout;
+use crate::features::PitchLayout;
 
 /// An audio encoder as the graph and the reference encoding use it.
 pub trait AudioEncoder: fmt::Debug {

@@ -13,7 +13,7 @@ use super::level_and_rise::LevelAndRise;
 use super::log_bands::{Filterbank, LogBands, LogFilterbank};
 use super::semitone::SEMITONE_BANDS;
 use super::{AudioFrameParams, EncodeError};
-use crate::align::PitchLayout;
+use crate::features::PitchLayout;
 
 /// Which audio features `follow` compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

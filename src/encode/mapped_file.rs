@@ -13,7 +13,7 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::align::{EncodedRows, SharedValues};
+use crate::features::{EncodedRows, SharedValues};
 
 /// A whole file, mapped read-only.
 #[derive(Debug)]

@@ -37,7 +37,7 @@ use thiserror::Error;
 
 use super::mapped_file::{MappedEncoding, MappedFile, MappedValues};
 use super::AudioFrameParams;
-use crate::align::FeatureMatrix;
+use crate::features::{FeatureValues, FeatureValuesError};
 
 const MAGIC: &[u8; 8] = b"WFREF\r\n\x1a";
 const VERSION: u16 = 2;
@@ -160,6 +160,13 @@ pub enum ReferenceFileError {
         /// What is wrong with it.
         detail: String,
     },
+    /// The data is not the whole frames the header describes.
+    #[error("reference file data: {source}")]
+    BadData {
+        /// What the frames' check found.
+        #[from]
+        source: FeatureValuesError,
+    },
 }
 
 /// A decoded reference file.
@@ -174,7 +181,7 @@ pub struct ReferenceFile {
     /// How the values were stored.
     pub format: SampleFormat,
     /// The features, as 32-bit floats whatever the storage.
-    pub features: FeatureMatrix,
+    pub features: FeatureValues,
 }
 
 impl ReferenceFile {
@@ -242,13 +249,13 @@ impl ReferenceFile {
         let layout = Layout::read(bytes)?;
         let data = &bytes[layout.data.clone()];
         let values = decode_values(layout.format, data, layout.frames, layout.dim);
-        let features = FeatureMatrix::new(layout.dim, values).map_err(|error| bad("data", error.to_string()))?;
+        let features = FeatureValues::new(layout.dim, values)?;
         layout.into_file(features)
     }
 
     /// Reads a memory-mapped reference file, checking everything first as [`Self::parse`]
     /// does. The values are read in place from the mapping in their own encoding, f32, f16 or
-    /// int8 ([`FeatureMatrix::is_shared`]); files of version 1, whose data may not be aligned,
+    /// int8 ([`FeatureValues::is_shared`]); files of version 1, whose data may not be aligned,
     /// are decoded into memory.
     pub fn from_mapped(file: Arc<MappedFile>) -> Result<Self, ReferenceFileError> {
         let layout = Layout::read(file.bytes())?;
@@ -259,16 +266,15 @@ impl ReferenceFile {
         };
         let in_place = MappedValues::new(file.clone(), layout.data.clone(), encoding);
         let features = match in_place {
-            Some(values) => FeatureMatrix::from_shared(layout.dim, Arc::new(values)),
+            Some(values) => FeatureValues::from_shared(layout.dim, Arc::new(values)),
             None => {
                 let data = &file.bytes()[layout.data.clone()];
-                FeatureMatrix::new(
+                FeatureValues::new(
                     layout.dim,
                     decode_values(layout.format, data, layout.frames, layout.dim),
                 )
             }
-        }
-        .map_err(|error| bad("data", error.to_string()))?;
+        }?;
         layout.into_file(features)
     }
 }
@@ -416,7 +422,7 @@ impl Layout {
     }
 
     /// The file, once its features are in hand; refuses values that are not finite.
-    fn into_file(self, features: FeatureMatrix) -> Result<ReferenceFile, ReferenceFileError> {
+    fn into_file(self, features: FeatureValues) -> Result<ReferenceFile, ReferenceFileError> {
         if (0..features.len()).any(|k| features.frame(k).iter().any(|v| !v.is_finite())) {
             return Err(bad("data", "holds values that are not finite".to_owned()));
         }
@@ -551,7 +557,7 @@ mod tests {
             },
             duration_ns: 1_234_567_890,
             format,
-            features: FeatureMatrix::new(5, values).unwrap(),
+            features: FeatureValues::new(5, values).unwrap(),
         }
     }
 

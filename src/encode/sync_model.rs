@@ -197,7 +197,7 @@ impl SyncModel {
                     .map(|t| t.to_kind(Kind::Float) / 255.0)
                     .map_err(torch("reading a frame for the sync model"))?;
                 let (x, y, w, h) = match boxes.and_then(|b| b.get(index)) {
-                    Some(&[x, y, w, h, score]) if score >= crate::align::FACE_MIN_SCORE && w > 0.0 && h > 0.0 => {
+                    Some(&[x, y, w, h, score]) if score >= crate::features::FACE_MIN_SCORE && w > 0.0 && h > 0.0 => {
                         let (fw, fh) = (size.width as f32, size.height as f32);
                         let left = (x.clamp(0.0, 1.0) * fw).floor() as i64;
                         let top = (y.clamp(0.0, 1.0) * fh).floor() as i64;

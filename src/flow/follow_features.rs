@@ -9,7 +9,8 @@
 
 use std::collections::VecDeque;
 
-use crate::align::{AlignError, Distance, FollowerConfig, Modalities, Modality, PitchLayout};
+use crate::align::{AlignError, Distance, FollowerConfig, Modalities, Modality};
+use crate::features::PitchLayout;
 use std::path::{Path, PathBuf};
 
 use crate::encode::{

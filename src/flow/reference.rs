@@ -225,7 +225,7 @@ pub fn load_reference(path: &Path, encoders: &mut FollowEncoders) -> Result<Enco
     file.check_made_like(encoders.name(), params, encoders.dim())
         .map_err(in_file)?;
     Ok(EncodedReference {
-        features: file.features,
+        features: FeatureMatrix::from_values(file.features),
         timing: ReferenceTiming {
             hop_ns: params.hop_ns(),
             first_frame_ns: params.centre_offset_ns(),
@@ -250,7 +250,7 @@ pub fn write_reference_file(
         params: encoders.audio.params(),
         duration_ns: encoded.duration_ns,
         format,
-        features: encoded.features,
+        features: encoded.features.into_values(),
     };
     let bytes = file.to_bytes().map_err(|source| FlowError::ReferenceFile {
         path: output.to_path_buf(),

@@ -32,7 +32,8 @@ mod x86_wide;
 
 use std::sync::OnceLock;
 
-use super::{Distance, EncodedRows, FeatureMatrix, StepWeights};
+use super::{Distance, FeatureMatrix, StepWeights};
+use crate::features::EncodedRows;
 
 /// Frames per panel.
 pub(crate) const PANEL_FRAMES: usize = 8;

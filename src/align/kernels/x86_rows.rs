@@ -20,7 +20,8 @@ use std::arch::x86_64::{
 
 use super::x86_panels::{accumulate, finish, COSINE, EUCLIDEAN, MANHATTAN, SQUARED_EUCLIDEAN};
 use super::{Query, Rows};
-use crate::align::{Distance, EncodedRows};
+use crate::align::Distance;
+use crate::features::EncodedRows;
 
 /// Frames per pass: one register of results.
 const BLOCK_FRAMES: usize = 8;

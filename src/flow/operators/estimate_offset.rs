@@ -26,9 +26,10 @@ use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::StreamVec;
 
-use crate::align::{AvSyncEstimator, NormalisedBox, OffsetTracker, SyncEstimate};
+use crate::align::{AvSyncEstimator, OffsetTracker, SyncEstimate};
 use crate::engine_metrics::AlignerMetrics;
 use crate::events::{EventBody, SyncBand};
+use crate::features::NormalisedBox;
 use crate::flow::{AudioEvidence, PictureSample, StreamEvent};
 
 /// Extension trait for estimating the A/V offset from audio evidence and pictures.
