@@ -5,9 +5,13 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use warpflow::align::{LagConfig, OltwConfig, RegionLagConfig, RelocatorConfig};
 use warpflow::config::{load_cues, ConfigError, Cue, Pace, PipelineFile, SourceSpec};
 use warpflow::encode::{AudioFeatureKind, DeviceChoice, SampleFormat, VideoFeature};
-use warpflow::flow::{is_reference_file, Transposition};
+use warpflow::flow::{
+    follow_seconds_in, is_reference_file, LocateJob, SyncJob, Transposition, VideoComparison, DEFAULT_PROGRESS_EVERY_NS,
+};
+use warpflow::media::SupervisionConfig;
 use warpflow::serve::OutputFormat;
 
 /// Streaming alignment of live audio and video.
@@ -90,7 +94,7 @@ pub(super) struct CommonArgs {
     #[arg(long)]
     pub(super) stream: Vec<String>,
     /// Seconds of running time between progress events (above 0, at most 3600).
-    #[arg(long, default_value_t = 1.0, value_parser = |text: &str| seconds_within(text, 0.0, false, 3600.0))]
+    #[arg(long, default_value_t = DEFAULT_PROGRESS_EVERY_NS as f64 / 1e9, value_parser = |text: &str| seconds_within(text, 0.0, false, 3600.0))]
     pub(super) progress_interval_s: f64,
     /// Milliseconds input records (audio buffers, video frames) may wait to be encoded together
     /// in one batch, which keeps a GPU busy at the price of that much latency (0: whatever has
@@ -103,7 +107,7 @@ pub(super) struct CommonArgs {
     pub(super) max_batch: u64,
     /// Seconds without data after which a live source (camera, network stream) is reported
     /// lost and rebuilt, with growing delays between attempts (above 0, at most 3600).
-    #[arg(long, default_value_t = 5.0, value_parser = |text: &str| seconds_within(text, 0.0, false, 3600.0))]
+    #[arg(long, default_value_t = SupervisionConfig::default().stall_timeout.as_secs_f64(), value_parser = |text: &str| seconds_within(text, 0.0, false, 3600.0))]
     pub(super) stall_timeout_s: f64,
     /// Serve the events over WebSocket at ws://ADDR/events (e.g. 127.0.0.1:8750; give
     /// 0.0.0.0:PORT to be reached from other machines), with /healthz.
@@ -127,13 +131,13 @@ pub(super) struct SyncArgs {
     /// Largest A/V offset searched, in ms (either sign); ±1 s covers what broadcast lip-sync
     /// checks look for. Flash-and-beep patterns, which repeat every second, are searched within
     /// half that period at most (1 to 5000).
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=5000))]
+    #[arg(long, default_value_t = RegionLagConfig::default().max_lag_ns / 1_000_000, value_parser = clap::value_parser!(u64).range(1..=5000))]
     pub(super) max_lag_ms: u64,
     /// Seconds of video each estimate looks at (above 0, at most 60).
-    #[arg(long, default_value_t = 4.0, value_parser = |text: &str| seconds_within(text, 0.0, false, 60.0))]
+    #[arg(long, default_value_t = LagConfig::default().window_ns as f64 / 1e9, value_parser = |text: &str| seconds_within(text, 0.0, false, 60.0))]
     pub(super) window_s: f64,
     /// Milliseconds of running time between offset estimates (1 to 60000).
-    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    #[arg(long, default_value_t = SyncJob::DEFAULT_EMIT_EVERY_NS / 1_000_000, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     pub(super) emit_interval_ms: u64,
     /// A voice-activity model (FILE.pt with its contract FILE.toml; the set-up installs Silero
     /// VAD as ~/.cache/warpflow/models/silero_vad.jit): onsets in speech, which a face shows,
@@ -141,7 +145,7 @@ pub(super) struct SyncArgs {
     #[arg(long, value_name = "FILE.pt", value_parser = parse_existing_file)]
     pub(super) speech_model: Option<PathBuf>,
     /// Weight of onsets the speech model hears no speech in (speech weighs 1).
-    #[arg(long, default_value_t = 0.25, value_parser = parse_unit_weight, requires = "speech_model")]
+    #[arg(long, default_value_t = LagConfig::default().non_speech_weight, value_parser = parse_unit_weight, requires = "speech_model")]
     pub(super) non_speech_weight: f32,
     /// A face (or mouth) detector (FILE.pt with its video contract FILE.toml, output_dim = 5):
     /// per picture [x, y, width, height, score], the box in fractions of the picture; the part of
@@ -190,29 +194,29 @@ pub(super) struct FollowArgs {
     pub(super) video_model: Option<PathBuf>,
     /// Weight of the video's cost against the audio's 1 (with --video-features or --video-model;
     /// 0 to 100).
-    #[arg(long, default_value_t = 1.0, value_parser = parse_weight)]
+    #[arg(long, default_value_t = VideoComparison::DEFAULT_WEIGHT, value_parser = parse_weight)]
     pub(super) video_weight: f32,
     /// Run TorchScript models (--audio-model, --video-model) in half precision on CUDA: about
     /// twice the throughput, values to about 3 decimal digits (no effect on the CPU).
     #[arg(long)]
     pub(super) half: bool,
     /// Width of the aligner's search band, in frames of 20 ms (2 to 30000: ten minutes).
-    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(2..=30_000))]
+    #[arg(long, default_value_t = OltwConfig::default().band_frames as u64, value_parser = clap::value_parser!(u64).range(2..=30_000))]
     pub(super) band_frames: u64,
     /// How many steps in a row the aligner may advance one side alone (bounds the tempo; 1 to
     /// 100).
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=100))]
+    #[arg(long, default_value_t = OltwConfig::default().max_run_count as u64, value_parser = clap::value_parser!(u64).range(1..=100))]
     pub(super) max_run_count: u64,
     /// Reference frames the aligner keeps computed ahead of its best match, so that provisional
     /// positions move on at a note onset as soon as the live stream reaches it (0 = Dixon's rule
     /// alone, which lets them catch up over the next frames; at most 1000).
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=1000))]
+    #[arg(long, default_value_t = OltwConfig::default().lookahead_frames as u64, value_parser = clap::value_parser!(u64).range(0..=1000))]
     pub(super) lookahead_frames: u64,
     #[command(flatten)]
     pub(super) transposition: TranspositionArgs,
     /// Seconds of recent live audio the relocation search looks for in the whole reference
     /// (after jumps, skips, repeats); 0 turns relocation off; at most 60.
-    #[arg(long, default_value_t = 3.0, value_parser = |text: &str| seconds_within(text, 0.0, true, 60.0))]
+    #[arg(long, default_value_t = follow_seconds_in(RelocatorConfig::default().query_frames), value_parser = |text: &str| seconds_within(text, 0.0, true, 60.0))]
     pub(super) relocation_window_s: f64,
     /// Emit a position for every n-th live frame (1 = every 20 ms; at most 3000, a minute).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=3000))]
@@ -252,7 +256,7 @@ pub(super) struct EncodeRefArgs {
     #[arg(short = 'o', long = "output", value_name = "OUT.wfr", value_parser = parse_wfr_path)]
     pub(super) output: PathBuf,
     /// Features, as follow's --audio-features: semitone-flux, logmel-flux, logmel or chroma.
-    #[arg(long, default_value = "semitone-flux", value_parser = parse_features)]
+    #[arg(long, default_value_t = AudioFeatureKind::default(), value_parser = parse_features)]
     pub(super) audio_features: AudioFeatureKind,
     /// A TorchScript audio model, as follow's --audio-model.
     #[arg(long, value_name = "FILE.pt", value_parser = parse_existing_file)]
@@ -264,7 +268,7 @@ pub(super) struct EncodeRefArgs {
     #[arg(long, value_name = "FILE.pt", value_parser = parse_existing_file, conflicts_with = "video_features")]
     pub(super) video_model: Option<PathBuf>,
     /// Weight of the video's cost, as follow's --video-weight.
-    #[arg(long, default_value_t = 1.0, value_parser = parse_weight)]
+    #[arg(long, default_value_t = VideoComparison::DEFAULT_WEIGHT, value_parser = parse_weight)]
     pub(super) video_weight: f32,
     /// Models in half precision on CUDA, as follow's --half.
     #[arg(long)]
@@ -286,10 +290,10 @@ pub(super) struct LocateArgs {
     pub(super) common: CommonArgs,
     /// Features compared: chroma (pitch classes: another performance of the same piece looks
     /// alike, whoever sings or plays it), semitone-flux, logmel-flux or logmel.
-    #[arg(long, default_value = "chroma", value_parser = parse_features)]
+    #[arg(long, default_value_t = LocateJob::DEFAULT_FEATURES, value_parser = parse_features)]
     pub(super) audio_features: AudioFeatureKind,
     /// Seconds of the most recent live audio searched for (above 0, at most 600).
-    #[arg(long, default_value_t = 30.0, value_parser = |text: &str| seconds_within(text, 0.0, false, 600.0))]
+    #[arg(long, default_value_t = LocateJob::DEFAULT_MAX_QUERY_S, value_parser = |text: &str| seconds_within(text, 0.0, false, 600.0))]
     pub(super) max_query_s: f64,
     #[command(flatten)]
     pub(super) transposition: TranspositionArgs,

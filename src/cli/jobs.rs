@@ -6,22 +6,22 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
-use warpflow::align::{FollowerConfig, LagConfig, OffsetTrackerConfig, OltwConfig, RegionLagConfig, RelocatorConfig};
+use warpflow::align::{FollowerConfig, LagConfig, OltwConfig, RegionLagConfig, RelocatorConfig};
 use warpflow::config::{ConfigError, Cue, Pace, PipelineStream, SourceSpec};
 use warpflow::encode::VideoFeature;
 use warpflow::engine_metrics::EngineMetrics;
 use warpflow::events::EventWriter;
 use warpflow::flow::operators::Batching;
 use warpflow::flow::{
-    follow_audio_encoder, follow_audio_features, follow_frames_in, run_follow, run_locate, run_streams,
-    run_streams_in_cluster, run_sync, write_reference_file, ClusterPart, FlowError, FollowEncoders, FollowJob,
-    LocateJob, StopSignal, StreamJob, SyncJob, VideoComparison, VideoSource,
+    follow_audio_encoder, follow_frames_in, run_follow, run_locate, run_streams, run_streams_in_cluster, run_sync,
+    write_reference_file, ClusterPart, FlowError, FollowEncoders, FollowJob, LocateJob, StopSignal, StreamJob, SyncJob,
+    VideoComparison, VideoSource,
 };
 use warpflow::media::SupervisionConfig;
 use warpflow::serve::feed::{CueMark, FeedPublisher, FeedServer, FeedSettings, FeedWriter, RunDescription};
 use warpflow::serve::{event_writer, TerminalProgress};
 
-use super::args::{Cli, Command, CommonArgs};
+use super::args::{Cli, Command, CommonArgs, FollowArgs, LocateArgs, SyncArgs};
 
 /// One stream of a run: where it comes from, its name in events, and (from a pipeline file)
 /// what `follow` follows it along.
@@ -35,10 +35,14 @@ struct NamedStream {
 }
 
 impl CommonArgs {
+    /// Without a wait, whatever has arrived is encoded at once, whatever `--max-batch` says.
     fn batching(&self) -> Batching {
-        Batching {
-            max_records: self.max_batch as usize,
-            max_wait: std::time::Duration::from_millis(self.max_batch_wait_ms),
+        match self.max_batch_wait_ms {
+            0 => Batching::default(),
+            wait_ms => Batching {
+                max_records: self.max_batch as usize,
+                max_wait: std::time::Duration::from_millis(wait_ms),
+            },
         }
     }
 
@@ -220,6 +224,101 @@ impl CommonArgs {
     }
 }
 
+impl SyncArgs {
+    /// The job of one stream of a `sync` run: the library's defaults, changed where the
+    /// options say.
+    fn job(&self, stream: &NamedStream, stop: &StopSignal, metrics: &Arc<EngineMetrics>) -> SyncJob {
+        let defaults = SyncJob::new(stream.source.clone(), stream.name.clone());
+        SyncJob {
+            pace: self.common.pace,
+            device: self.common.device,
+            captured_by: stream.captured_by,
+            batching: self.common.batching(),
+            supervision: self.common.supervision(),
+            speech_model: self.speech_model.clone(),
+            face_model: self.face_model.clone(),
+            sync_model: self.sync_model.clone(),
+            lag: LagConfig {
+                // Flash-and-beep patterns repeat every second: their search stays within half
+                // that period, however wide the region's.
+                max_lag_ns: (self.max_lag_ms * 1_000_000).min(defaults.lag.max_lag_ns),
+                window_ns: seconds_to_ns(self.window_s),
+                non_speech_weight: self.non_speech_weight,
+                ..defaults.lag
+            },
+            region: RegionLagConfig {
+                max_lag_ns: self.max_lag_ms * 1_000_000,
+                ..defaults.region
+            },
+            emit_every_ns: self.emit_interval_ms.max(1) * 1_000_000,
+            progress_every_ns: seconds_to_ns(self.common.progress_interval_s),
+            stop: stop.clone(),
+            metrics: metrics.clone(),
+            ..defaults
+        }
+    }
+}
+
+impl FollowArgs {
+    /// The job of one stream of a `follow` run: the library's defaults for its reference,
+    /// changed where the options (and the pipeline file's stream) say.
+    fn job(&self, stream: &NamedStream, stop: &StopSignal, metrics: &Arc<EngineMetrics>) -> Result<FollowJob> {
+        let reference = follow_reference(stream, self.reference.as_ref())?;
+        let defaults = FollowJob::new(reference, stream.source.clone(), stream.name.clone())?;
+        Ok(FollowJob {
+            features: self.audio_features.unwrap_or(defaults.features),
+            pace: self.common.pace,
+            device: self.common.device,
+            batching: self.common.batching(),
+            supervision: self.common.supervision(),
+            half_precision: self.half,
+            audio_model: self.audio_model.clone(),
+            video: video_comparison(self.video_features, self.video_model.clone(), self.video_weight),
+            follower: FollowerConfig {
+                oltw: OltwConfig {
+                    band_frames: self.band_frames as usize,
+                    max_run_count: self.max_run_count as usize,
+                    lookahead_frames: self.lookahead_frames as usize,
+                    ..defaults.follower.oltw
+                },
+                relocation: relocation_config(self.relocation_window_s),
+                ..defaults.follower
+            },
+            transposition: self.transposition.choice(),
+            emit_every_frames: self.emit_every_frames as usize,
+            cues: stream
+                .cues
+                .clone()
+                .or_else(|| self.cues.as_ref().map(|file| file.0.clone()))
+                .unwrap_or_default(),
+            captured_by: stream.captured_by,
+            progress_every_ns: seconds_to_ns(self.common.progress_interval_s),
+            stop: stop.clone(),
+            metrics: metrics.clone(),
+            ..defaults
+        })
+    }
+}
+
+impl LocateArgs {
+    /// The job of a `locate` run: the library's defaults, changed where the options say.
+    fn job(&self, source: SourceSpec, stream: String, stop: StopSignal, metrics: Arc<EngineMetrics>) -> LocateJob {
+        LocateJob {
+            pace: self.common.pace,
+            device: self.common.device,
+            features: self.audio_features,
+            batching: self.common.batching(),
+            supervision: self.common.supervision(),
+            max_query_frames: follow_frames_in(self.max_query_s).max(1),
+            transposition: self.transposition.choice(),
+            progress_every_ns: seconds_to_ns(self.common.progress_interval_s),
+            stop,
+            metrics,
+            ..LocateJob::new(self.references.clone(), source, stream)
+        }
+    }
+}
+
 /// Runs the streams' jobs together (across the cluster, when `common` describes one); the
 /// first stream to fail fails the run (the others' failures are printed), after every stream
 /// has ended.
@@ -291,48 +390,13 @@ impl Cli {
             Command::Sync(args) => {
                 let metrics = Arc::new(EngineMetrics::default());
                 let (writer, feed) = args.common.output(RunDescription::new("sync"), metrics.clone())?;
-                let batching = args.common.batching();
-                let supervision = args.common.supervision();
                 let streams = args.common.streams()?;
-                let first = &streams[0];
-                let job = SyncJob {
-                    batching,
-                    supervision,
-                    source: first.source.clone(),
-                    pace: args.common.pace,
-                    device: args.common.device,
-                    stream: first.name.clone(),
-                    captured_by: first.captured_by,
-                    speech_model: args.speech_model,
-                    face_model: args.face_model,
-                    sync_model: args.sync_model,
-                    lag: LagConfig {
-                        max_lag_ns: (args.max_lag_ms * 1_000_000).min(LagConfig::default().max_lag_ns),
-                        window_ns: seconds_to_ns(args.window_s),
-                        non_speech_weight: args.non_speech_weight,
-                        ..LagConfig::default()
-                    },
-                    region: RegionLagConfig {
-                        max_lag_ns: args.max_lag_ms * 1_000_000,
-                        ..RegionLagConfig::default()
-                    },
-                    tracker: OffsetTrackerConfig::default(),
-                    emit_every_ns: args.emit_interval_ms.max(1) * 1_000_000,
-                    progress_every_ns: seconds_to_ns(args.common.progress_interval_s),
-                    stop,
-                    metrics,
-                };
                 if streams.len() == 1 && args.common.processes == 1 {
-                    run_sync(job, writer)?;
+                    run_sync(args.job(&streams[0], &stop, &metrics), writer)?;
                 } else {
-                    let jobs = streams.into_iter().map(|stream| {
-                        StreamJob::Sync(Box::new(SyncJob {
-                            source: stream.source,
-                            stream: stream.name,
-                            captured_by: stream.captured_by,
-                            ..job.clone()
-                        }))
-                    });
+                    let jobs = streams
+                        .iter()
+                        .map(|stream| StreamJob::Sync(Box::new(args.job(stream, &stop, &metrics))));
                     run_many(jobs.collect(), writer, &args.common)?;
                 }
                 end_feed(feed);
@@ -351,64 +415,17 @@ impl Cli {
                 };
                 let metrics = Arc::new(EngineMetrics::default());
                 let (writer, feed) = args.common.output(run, metrics.clone())?;
-                let batching = args.common.batching();
-                let supervision = args.common.supervision();
                 let streams = args.common.streams()?;
-                let first = &streams[0];
-                let reference = follow_reference(first, args.reference.as_ref())?;
-                let job = FollowJob {
-                    features: follow_audio_features(args.audio_features, &reference)?,
-                    reference,
-                    live: first.source.clone(),
-                    pace: args.common.pace,
-                    device: args.common.device,
-                    batching,
-                    supervision,
-                    half_precision: args.half,
-                    audio_model: args.audio_model,
-                    video: video_comparison(args.video_features, args.video_model, args.video_weight),
-                    follower: FollowerConfig {
-                        oltw: OltwConfig {
-                            band_frames: args.band_frames as usize,
-                            max_run_count: args.max_run_count as usize,
-                            lookahead_frames: args.lookahead_frames as usize,
-                            ..OltwConfig::default()
-                        },
-                        relocation: relocation_config(args.relocation_window_s),
-                        ..FollowerConfig::default()
-                    },
-                    transposition: args.transposition.choice(),
-                    emit_every_frames: args.emit_every_frames as usize,
-                    cues: first
-                        .cues
-                        .clone()
-                        .or_else(|| args.cues.as_ref().map(|file| file.0.clone()))
-                        .unwrap_or_default(),
-                    stream: first.name.clone(),
-                    captured_by: first.captured_by,
-                    progress_every_ns: seconds_to_ns(args.common.progress_interval_s),
-                    stop,
-                    metrics,
-                };
                 if streams.len() == 1 && args.common.processes == 1 {
-                    run_follow(job, writer)?;
+                    run_follow(args.job(&streams[0], &stop, &metrics)?, writer)?;
                 } else {
-                    let mut jobs = Vec::with_capacity(streams.len());
-                    for stream in streams {
-                        let reference = follow_reference(&stream, args.reference.as_ref())?;
-                        jobs.push(StreamJob::Follow(Box::new(FollowJob {
-                            features: follow_audio_features(args.audio_features, &reference)?,
-                            reference,
-                            cues: stream
-                                .cues
-                                .or_else(|| args.cues.as_ref().map(|file| file.0.clone()))
-                                .unwrap_or_default(),
-                            live: stream.source,
-                            stream: stream.name,
-                            captured_by: stream.captured_by,
-                            ..job.clone()
-                        })));
-                    }
+                    let jobs = streams
+                        .iter()
+                        .map(|stream| {
+                            args.job(stream, &stop, &metrics)
+                                .map(|job| StreamJob::Follow(Box::new(job)))
+                        })
+                        .collect::<Result<Vec<_>>>()?;
                     run_many(jobs, writer, &args.common)?;
                 }
                 end_feed(feed);
@@ -472,24 +489,8 @@ impl Cli {
             Command::Locate(args) => {
                 let metrics = Arc::new(EngineMetrics::default());
                 let (writer, feed) = args.common.output(RunDescription::new("locate"), metrics.clone())?;
-                let batching = args.common.batching();
-                let supervision = args.common.supervision();
                 let (source, stream) = args.common.source_and_stream()?;
-                let job = LocateJob {
-                    references: args.references,
-                    live: source.clone(),
-                    pace: args.common.pace,
-                    device: args.common.device,
-                    features: args.audio_features,
-                    batching,
-                    supervision,
-                    max_query_frames: follow_frames_in(args.max_query_s).max(1),
-                    transposition: args.transposition.choice(),
-                    stream: stream.clone(),
-                    progress_every_ns: seconds_to_ns(args.common.progress_interval_s),
-                    stop,
-                    metrics,
-                };
+                let job = args.job(source, stream, stop, metrics);
                 run_locate(job, writer)?;
                 end_feed(feed);
             }
@@ -506,4 +507,93 @@ fn video_comparison(features: Option<VideoFeature>, model: Option<PathBuf>, weig
         (None, None) => return None,
     };
     Some(VideoComparison { source, weight })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn parsed(words: &[&str]) -> Cli {
+        Cli::try_parse_from(words).unwrap_or_else(|e| panic!("{words:?}: {e}"))
+    }
+
+    /// Every setting of a job, as Debug prints them (fresh stop signals and metrics registries
+    /// print alike).
+    fn described(job: &impl std::fmt::Debug) -> String {
+        format!("{job:?}")
+    }
+
+    #[test]
+    fn a_sync_command_line_without_options_is_the_librarys_default_job() {
+        let Command::Sync(args) = parsed(&["warpflow", "sync", "--live", "test"]).command else {
+            panic!("not sync");
+        };
+        let stream = &args.common.streams().expect("one stream")[0];
+        let (stop, metrics) = (StopSignal::default(), Arc::default());
+        let from_cli = args.job(stream, &stop, &metrics);
+        let library = SyncJob::new(stream.source.clone(), "live0");
+        assert_eq!(described(&from_cli), described(&library));
+    }
+
+    #[test]
+    fn a_follow_command_line_without_options_is_the_librarys_default_job() {
+        let folder = tempfile::tempdir().expect("a temporary folder");
+        let reference = folder.path().join("reference.wav");
+        std::fs::write(&reference, b"").expect("a writable folder");
+        let reference = reference.to_str().expect("a UTF-8 path");
+        let Command::Follow(args) = parsed(&["warpflow", "follow", "--reference", reference, "--live", "test"]).command
+        else {
+            panic!("not follow");
+        };
+        let stream = &args.common.streams().expect("one stream")[0];
+        let (stop, metrics) = (StopSignal::default(), Arc::default());
+        let from_cli = args.job(stream, &stop, &metrics).expect("a job");
+        let library = FollowJob::new(reference, stream.source.clone(), "live0").expect("a job");
+        assert_eq!(described(&from_cli), described(&library));
+    }
+
+    #[test]
+    fn a_locate_command_line_without_options_is_the_librarys_default_job() {
+        let folder = tempfile::tempdir().expect("a temporary folder");
+        let reference = folder.path().join("piece.wav");
+        std::fs::write(&reference, b"").expect("a writable folder");
+        let words = [
+            "warpflow",
+            "locate",
+            "--reference",
+            reference.to_str().expect("UTF-8"),
+            "--live",
+            "test",
+        ];
+        let Command::Locate(args) = parsed(&words).command else {
+            panic!("not locate");
+        };
+        let (source, stream) = args.common.source_and_stream().expect("one stream");
+        let from_cli = args.job(source.clone(), stream, StopSignal::default(), Arc::default());
+        let library = LocateJob::new(vec![reference], source, "live0");
+        assert_eq!(described(&from_cli), described(&library));
+    }
+
+    #[test]
+    fn options_change_the_job() {
+        let words = [
+            "warpflow",
+            "sync",
+            "--live",
+            "test",
+            "--window-s",
+            "2",
+            "--max-lag-ms",
+            "300",
+        ];
+        let Command::Sync(args) = parsed(&words).command else {
+            panic!("not sync");
+        };
+        let stream = &args.common.streams().expect("one stream")[0];
+        let job = args.job(stream, &StopSignal::default(), &Arc::default());
+        assert_eq!(job.lag.window_ns, 2_000_000_000);
+        assert_eq!((job.lag.max_lag_ns, job.region.max_lag_ns), (300_000_000, 300_000_000));
+    }
 }

@@ -144,6 +144,20 @@ pub struct VideoComparison {
     pub weight: f32,
 }
 
+impl VideoComparison {
+    /// The video's weight unless told otherwise: as much as the audio's, so that neither
+    /// modality is favoured before a user knows which one their material carries better.
+    pub const DEFAULT_WEIGHT: f32 = 1.0;
+
+    /// `source` compared at [`Self::DEFAULT_WEIGHT`].
+    pub fn new(source: VideoSource) -> Self {
+        Self {
+            source,
+            weight: Self::DEFAULT_WEIGHT,
+        }
+    }
+}
+
 impl VideoSource {
     fn encoder(&self, device: tch::Device, half: bool) -> Result<Box<dyn VideoEncoder>, FlowError> {
         match self {

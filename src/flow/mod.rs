@@ -32,12 +32,13 @@ pub use follow_features::{
     fit_follower_to_features, follow_audio_encoder, FollowEncoders, FrameJoiner, Transposition, VideoComparison,
     VideoSource, FOLLOW_PICTURE,
 };
-pub use jobs::follow::{follow_frames_in, run_follow, FollowJob, FOLLOW_FRAMES};
+pub use jobs::follow::{follow_frames_in, follow_seconds_in, run_follow, FollowJob, FOLLOW_FRAMES};
 pub use jobs::locate::{run_locate, LocateJob};
 pub use jobs::many_streams::{
     run_streams, run_streams_in_cluster, ClusterPart, SharedWriter, StreamJob, StreamOutcome,
 };
 pub use jobs::sync::{run_sync, SyncJob};
+pub use jobs::DEFAULT_PROGRESS_EVERY_NS;
 pub use placement::{worker_of, Placement, Role, StreamSite};
 pub(crate) use records::StatusRecord;
 pub use records::{AudioEvidence, EnvelopeSample, FeatureFrame, PictureSample, StreamEvent, FACE_OUTPUTS};

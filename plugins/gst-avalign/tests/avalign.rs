@@ -413,3 +413,25 @@ fn numeric_properties_refuse_values_outside_their_ranges() {
     );
     assert_start_refused_naming(&pipeline, "window");
 }
+
+#[test]
+fn features_and_device_take_only_the_values_they_list() {
+    init();
+    let element = gst::ElementFactory::make("avalign").build().expect("avalign exists");
+    let nick = |name: &str| {
+        let value = element.property_value(name);
+        gst::glib::EnumValue::from_value(&value).map(|(_, v)| v.nick().to_owned())
+    };
+    assert_eq!(nick("features").as_deref(), Some("auto"));
+    assert_eq!(nick("device").as_deref(), Some("auto"));
+    element.set_property_from_str("features", "chroma");
+    element.set_property_from_str("device", "cuda");
+    element.set_property("cuda-device-id", 1u32);
+    assert_eq!(nick("features").as_deref(), Some("chroma"));
+    assert_eq!(nick("device").as_deref(), Some("cuda"));
+    assert_eq!(element.property::<u32>("cuda-device-id"), 1);
+    // A launch line naming a value the enum does not list fails as it is parsed.
+    for line in ["avalign features=mfcc", "avalign device=cuda:1", "avalign device=gpu"] {
+        assert!(gst::parse::launch(line).is_err(), "'{line}' is refused");
+    }
+}

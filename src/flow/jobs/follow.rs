@@ -21,6 +21,7 @@ use crate::events::{EventWriter, RunKind, RunSummary};
 use crate::media::SupervisionConfig;
 
 use super::live_audio::{build_live_audio, FeatureStage, LiveAudioRun};
+use super::DEFAULT_PROGRESS_EVERY_NS;
 use crate::flow::driver::{local_worker, BuiltStream};
 use crate::flow::encoder_pool::EncoderPools;
 use crate::flow::follow_features::{
@@ -28,7 +29,9 @@ use crate::flow::follow_features::{
 };
 use crate::flow::operators::{Batching, FollowEvents, FollowReference, ReferenceTiming};
 use crate::flow::placement::StreamSite;
-use crate::flow::{load_reference, FailureSlot, FeatureFrame, FlowError, StopSignal, StreamEvent};
+use crate::flow::{
+    follow_audio_features, load_reference, FailureSlot, FeatureFrame, FlowError, StopSignal, StreamEvent,
+};
 
 /// Framing of the features: 93 ms windows every 20 ms at 22.05 kHz.
 pub const FOLLOW_FRAMES: AudioFrameParams = AudioFrameParams {
@@ -41,6 +44,11 @@ pub const FOLLOW_FRAMES: AudioFrameParams = AudioFrameParams {
 /// line and the element turn seconds into the aligner's frame counts.
 pub fn follow_frames_in(seconds: f64) -> usize {
     (seconds * 1e9 / FOLLOW_FRAMES.hop_ns()).round() as usize
+}
+
+/// Seconds in `frames` frames of [`FOLLOW_FRAMES`]: the inverse of [`follow_frames_in`].
+pub fn follow_seconds_in(frames: usize) -> f64 {
+    frames as f64 * FOLLOW_FRAMES.hop_ns() / 1e9
 }
 
 /// Settings of a `follow` run.
@@ -85,6 +93,40 @@ pub struct FollowJob {
     pub stop: StopSignal,
     /// Where the engine records its timings and queue depths (for `GET /metrics`).
     pub metrics: Arc<EngineMetrics>,
+}
+
+impl FollowJob {
+    /// A job following `live` along `reference`, its events named `stream`, with every other
+    /// setting at its default: paced as if live, encoders where [`DeviceChoice::Auto`] puts
+    /// them, the audio features a `.wfr` reference was made with (else the built-in default),
+    /// no video, the tracker's and relocation's own defaults, the key estimated wherever the
+    /// features lay out pitch, a position every frame (20 ms), progress every
+    /// [`DEFAULT_PROGRESS_EVERY_NS`], no cues. Reads a `.wfr` reference's header, which may
+    /// fail; the command line and the `avalign` element start from it.
+    pub fn new(reference: impl Into<PathBuf>, live: SourceSpec, stream: impl Into<String>) -> Result<Self, FlowError> {
+        let reference = reference.into();
+        Ok(Self {
+            features: follow_audio_features(None, &reference)?,
+            reference,
+            live,
+            pace: Pace::Realtime,
+            device: DeviceChoice::Auto,
+            batching: Batching::default(),
+            supervision: SupervisionConfig::default(),
+            audio_model: None,
+            half_precision: false,
+            video: None,
+            follower: FollowerConfig::default(),
+            transposition: Transposition::Auto,
+            emit_every_frames: 1,
+            cues: Vec::new(),
+            stream: stream.into(),
+            captured_by: None,
+            progress_every_ns: DEFAULT_PROGRESS_EVERY_NS,
+            stop: StopSignal::default(),
+            metrics: Arc::default(),
+        })
+    }
 }
 
 /// Runs `job`, writing its events to `writer`; returns the run's summary.

@@ -17,8 +17,9 @@ use crate::engine_metrics::EngineMetrics;
 use crate::events::{EventWriter, RunKind, RunSummary};
 use crate::media::SupervisionConfig;
 
-use super::follow::{reference_name, FOLLOW_FRAMES};
+use super::follow::{follow_frames_in, reference_name, FOLLOW_FRAMES};
 use super::live_audio::{run_live_audio, FeatureStage, LiveAudioRun};
+use super::DEFAULT_PROGRESS_EVERY_NS;
 use crate::flow::follow_features::{FollowEncoders, Transposition};
 use crate::flow::operators::{Batching, LocateReferences, NamedReference};
 use crate::flow::{encode_reference_file, FailureSlot, FeatureFrame, FlowError, StopSignal, StreamEvent};
@@ -52,6 +53,37 @@ pub struct LocateJob {
     pub stop: StopSignal,
     /// Where the engine records its timings and queue depths (for `GET /metrics`).
     pub metrics: Arc<EngineMetrics>,
+}
+
+impl LocateJob {
+    /// Features compared unless told otherwise: chroma, pitch classes only, so that another
+    /// performance of the same piece looks alike whoever sings or plays it.
+    pub const DEFAULT_FEATURES: AudioFeatureKind = AudioFeatureKind::Chroma;
+    /// Seconds of the most recent live audio searched for unless told otherwise: long enough
+    /// to tell apart passages that begin alike, short enough to answer within a phrase.
+    pub const DEFAULT_MAX_QUERY_S: f64 = 30.0;
+
+    /// A job looking `live` up in `references`, its events named `stream`, with every other
+    /// setting at its default: paced as if live, encoders where [`DeviceChoice::Auto`] puts
+    /// them, [`Self::DEFAULT_FEATURES`], the last [`Self::DEFAULT_MAX_QUERY_S`] searched, the
+    /// key estimated, progress every [`DEFAULT_PROGRESS_EVERY_NS`].
+    pub fn new(references: Vec<PathBuf>, live: SourceSpec, stream: impl Into<String>) -> Self {
+        Self {
+            references,
+            live,
+            pace: Pace::Realtime,
+            device: DeviceChoice::Auto,
+            features: Self::DEFAULT_FEATURES,
+            batching: Batching::default(),
+            supervision: SupervisionConfig::default(),
+            max_query_frames: follow_frames_in(Self::DEFAULT_MAX_QUERY_S),
+            transposition: Transposition::Auto,
+            stream: stream.into(),
+            progress_every_ns: DEFAULT_PROGRESS_EVERY_NS,
+            stop: StopSignal::default(),
+            metrics: Arc::default(),
+        }
+    }
 }
 
 /// Runs `job`, writing its events to `writer`; returns the run's summary.

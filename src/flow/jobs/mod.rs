@@ -8,3 +8,7 @@ pub(crate) mod live_audio;
 pub(crate) mod locate;
 pub(crate) mod many_streams;
 pub(crate) mod sync;
+
+/// Running time between `progress` events unless a job says otherwise: once a second, often
+/// enough for a page's progress bar and a supervisor's heartbeat, rare enough to cost nothing.
+pub const DEFAULT_PROGRESS_EVERY_NS: u64 = 1_000_000_000;

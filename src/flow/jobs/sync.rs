@@ -40,6 +40,7 @@ use crate::engine_metrics::EngineMetrics;
 use crate::events::{DiscontKind, EventBody, EventWriter, RunKind, RunSummary};
 use crate::media::{AudioChunk, AudioNeeds, CaptureStats, MediaNeeds, SupervisionConfig, VideoFrame, VideoNeeds};
 
+use super::DEFAULT_PROGRESS_EVERY_NS;
 use crate::flow::driver::{local_worker, open_capture, BuiltStream, StreamInputs};
 use crate::flow::encoder_pool::EncoderPools;
 use crate::flow::follow_features::model_settings;
@@ -118,6 +119,40 @@ pub struct SyncJob {
     pub stop: StopSignal,
     /// Where the engine records its timings and queue depths (for `GET /metrics`).
     pub metrics: Arc<EngineMetrics>,
+}
+
+impl SyncJob {
+    /// Running time between offset estimates unless told otherwise: twice a second, so a
+    /// monitor's reading follows a change within about a second while each estimate still
+    /// looks at a whole window.
+    pub const DEFAULT_EMIT_EVERY_NS: u64 = 500_000_000;
+
+    /// A job measuring the offset of `source`, its events named `stream`, with every other
+    /// setting at its default: paced as if live, encoders where [`DeviceChoice::Auto`] puts
+    /// them, no models, the estimators' and tracker's own defaults (a 4 s window, ±1 s
+    /// searched), an estimate every [`Self::DEFAULT_EMIT_EVERY_NS`] and progress every
+    /// [`DEFAULT_PROGRESS_EVERY_NS`]. The command line and the `avalign` element start from it.
+    pub fn new(source: SourceSpec, stream: impl Into<String>) -> Self {
+        Self {
+            source,
+            pace: Pace::Realtime,
+            device: DeviceChoice::Auto,
+            stream: stream.into(),
+            captured_by: None,
+            batching: Batching::default(),
+            supervision: SupervisionConfig::default(),
+            speech_model: None,
+            face_model: None,
+            sync_model: None,
+            lag: LagConfig::default(),
+            region: RegionLagConfig::default(),
+            tracker: OffsetTrackerConfig::default(),
+            emit_every_ns: Self::DEFAULT_EMIT_EVERY_NS,
+            progress_every_ns: DEFAULT_PROGRESS_EVERY_NS,
+            stop: StopSignal::default(),
+            metrics: Arc::default(),
+        }
+    }
 }
 
 /// Runs `job`, writing its events to `writer`; returns the run's summary.

@@ -19,7 +19,7 @@ use super::engine::Engine;
 use super::meta::{self, Latest};
 use super::property;
 use super::settings::{self, Settings};
-use super::Mode;
+use super::{Device, Features, Mode};
 
 pub(super) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -344,10 +344,9 @@ impl ObjectImpl for AvAlign {
                     .blurb("Cues of the reference (WebVTT, SubRip or JSON), announced as 'cue' events in mode=follow")
                     .flags(ready)
                     .build(),
-                glib::ParamSpecString::builder(property::FEATURES)
+                glib::ParamSpecEnum::builder_with_default::<Features>(property::FEATURES, settings::DEFAULT_FEATURES)
                     .nick("Audio features")
                     .blurb("Audio features compared in mode=follow: auto (a .wfr reference's own, else semitone-flux, whose key is estimated and undone), semitone-flux, logmel-flux, logmel or chroma")
-                    .default_value(Some(settings::DEFAULT_FEATURES))
                     .flags(ready)
                     .build(),
                 glib::ParamSpecString::builder(property::AUDIO_MODEL)
@@ -370,10 +369,16 @@ impl ObjectImpl for AvAlign {
                     .blurb("A SyncNet-style pair of embedders (kind = \"sync\" contract) whose agreement gives the offset in mode=sync")
                     .flags(ready)
                     .build(),
-                glib::ParamSpecString::builder(property::DEVICE)
+                glib::ParamSpecEnum::builder_with_default::<Device>(property::DEVICE, settings::DEFAULT_DEVICE)
                     .nick("Device")
-                    .blurb("Where the encoders run: auto, cpu or cuda[:N]")
-                    .default_value(Some(settings::DEFAULT_DEVICE))
+                    .blurb("Where the encoders run: auto (the first CUDA GPU, else the CPU), cpu or cuda (the GPU cuda-device-id names)")
+                    .flags(ready)
+                    .build(),
+                glib::ParamSpecUInt::builder(property::CUDA_DEVICE_ID)
+                    .nick("CUDA device ID")
+                    .blurb("The GPU device=cuda runs on, as libtorch numbers them from 0")
+                    .maximum(255)
+                    .default_value(settings::DEFAULT_CUDA_DEVICE_ID)
                     .flags(ready)
                     .build(),
                 glib::ParamSpecDouble::builder(property::WINDOW)
@@ -446,12 +451,15 @@ impl ObjectImpl for AvAlign {
             property::MODE => settings.mode = value.get().unwrap_or(settings::DEFAULT_MODE),
             property::REFERENCE => settings.reference = text(),
             property::CUES => settings.cues = text(),
-            property::FEATURES => settings.features = text().unwrap_or_else(|| settings::DEFAULT_FEATURES.into()),
+            property::FEATURES => settings.features = value.get().unwrap_or(settings::DEFAULT_FEATURES),
             property::AUDIO_MODEL => settings.audio_model = text(),
             property::VIDEO_MODEL => settings.video_model = text(),
             property::FACE_MODEL => settings.face_model = text(),
             property::SYNC_MODEL => settings.sync_model = text(),
-            property::DEVICE => settings.device = text().unwrap_or_else(|| settings::DEFAULT_DEVICE.into()),
+            property::DEVICE => settings.device = value.get().unwrap_or(settings::DEFAULT_DEVICE),
+            property::CUDA_DEVICE_ID => {
+                settings.cuda_device_id = value.get().unwrap_or(settings::DEFAULT_CUDA_DEVICE_ID)
+            }
             property::WINDOW => settings.window_s = value.get().unwrap_or(settings::DEFAULT_WINDOW_S),
             property::EMIT_INTERVAL => {
                 settings.emit_interval_ms = value.get().unwrap_or(settings::DEFAULT_EMIT_INTERVAL_MS)
@@ -485,6 +493,7 @@ impl ObjectImpl for AvAlign {
             property::FACE_MODEL => settings.face_model.to_value(),
             property::SYNC_MODEL => settings.sync_model.to_value(),
             property::DEVICE => settings.device.to_value(),
+            property::CUDA_DEVICE_ID => settings.cuda_device_id.to_value(),
             property::WINDOW => settings.window_s.to_value(),
             property::EMIT_INTERVAL => settings.emit_interval_ms.to_value(),
             property::SERVE => settings.serve.to_value(),

@@ -14,6 +14,7 @@
 use gst::glib;
 use gst::prelude::*;
 
+mod choices;
 mod engine;
 mod imp;
 mod messages;
@@ -22,6 +23,7 @@ mod property;
 mod settings;
 mod settings_error;
 
+pub use choices::{Device, Features, Mode};
 pub use messages::EVENT_MESSAGE_NAME;
 pub use meta::ALIGN_META_NAME;
 
@@ -30,23 +32,11 @@ glib::wrapper! {
     pub struct AvAlign(ObjectSubclass<imp::AvAlign>) @extends gst::Element, gst::Object;
 }
 
-/// What the element measures.
-#[derive(Debug, Default, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, glib::Enum)]
-#[repr(u32)]
-#[enum_type(name = "GstAvAlignMode")]
-pub enum Mode {
-    /// The offset between the audio and the video (lip sync).
-    #[default]
-    #[enum_value(name = "Sync: the offset between the audio and the video", nick = "sync")]
-    Sync = 0,
-    /// Where the stream is in the reference recording, and how fast it goes.
-    #[enum_value(name = "Follow: the position in the reference recording", nick = "follow")]
-    Follow = 1,
-}
-
 /// Registers `avalign` (and its meta) with `plugin`.
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     Mode::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    Features::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    Device::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     meta::register();
     gst::Element::register(Some(plugin), "avalign", gst::Rank::NONE, AvAlign::static_type())
 }

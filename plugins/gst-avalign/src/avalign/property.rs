@@ -19,6 +19,8 @@ pub(super) const FACE_MODEL: &str = "face-model";
 pub(super) const SYNC_MODEL: &str = "sync-model";
 /// `device`.
 pub(super) const DEVICE: &str = "device";
+/// `cuda-device-id`.
+pub(super) const CUDA_DEVICE_ID: &str = "cuda-device-id";
 /// `window`.
 pub(super) const WINDOW: &str = "window";
 /// `emit-interval`.

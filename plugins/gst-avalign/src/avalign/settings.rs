@@ -5,27 +5,25 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use warpflow::align::{FollowerConfig, LagConfig, OffsetTrackerConfig, OltwConfig, RegionLagConfig};
+use warpflow::align::LagConfig;
 use warpflow::config::{load_cues, Pace, SourceSpec};
-use warpflow::encode::{AudioFeatureKind, DeviceChoice};
 use warpflow::engine_metrics::EngineMetrics;
-use warpflow::flow::operators::Batching;
-use warpflow::flow::{
-    follow_audio_features, follow_frames_in, FollowJob, StopSignal, SyncJob, Transposition, VideoComparison,
-    VideoSource,
-};
-use warpflow::media::{Medium, SupervisionConfig};
+use warpflow::flow::{follow_frames_in, FollowJob, StopSignal, SyncJob, VideoComparison, VideoSource};
+use warpflow::media::Medium;
 
 use super::settings_error::SettingsError;
-use super::Mode;
+use super::{Device, Features, Mode};
 
 pub(super) const DEFAULT_MODE: Mode = Mode::Sync;
 /// The features of a `.wfr` reference, else the built-in default (`semitone-flux`).
-pub(super) const DEFAULT_FEATURES: &str = "auto";
-pub(super) const DEFAULT_DEVICE: &str = "auto";
+pub(super) const DEFAULT_FEATURES: Features = Features::Auto;
+pub(super) const DEFAULT_DEVICE: Device = Device::Auto;
+/// The GPU `device=cuda` runs on: the first, as libtorch numbers them.
+pub(super) const DEFAULT_CUDA_DEVICE_ID: u32 = 0;
 /// 0: the mode's own default (sync: a 4 s window; follow: a 10 s band).
 pub(super) const DEFAULT_WINDOW_S: f64 = 0.0;
-pub(super) const DEFAULT_EMIT_INTERVAL_MS: u32 = 500;
+/// As `warpflow sync --emit-interval-ms`.
+pub(super) const DEFAULT_EMIT_INTERVAL_MS: u32 = (SyncJob::DEFAULT_EMIT_EVERY_NS / 1_000_000) as u32;
 pub(super) const DEFAULT_STREAM: &str = "avalign";
 pub(super) const DEFAULT_ATTACH_META: bool = true;
 pub(super) const DEFAULT_LOSSLESS: bool = false;
@@ -41,14 +39,16 @@ pub(super) struct Settings {
     pub mode: Mode,
     pub reference: Option<String>,
     pub cues: Option<String>,
-    pub features: String,
+    pub features: Features,
     pub audio_model: Option<String>,
     pub video_model: Option<String>,
     /// mode=sync: a face detector whose box holds the region.
     pub face_model: Option<String>,
     /// mode=sync: a pair of embedders whose agreement gives the offset.
     pub sync_model: Option<String>,
-    pub device: String,
+    pub device: Device,
+    /// The GPU's number when `device` is CUDA.
+    pub cuda_device_id: u32,
     pub window_s: f64,
     pub emit_interval_ms: u32,
     pub serve: Option<String>,
@@ -64,12 +64,13 @@ impl Default for Settings {
             mode: DEFAULT_MODE,
             reference: None,
             cues: None,
-            features: DEFAULT_FEATURES.into(),
+            features: DEFAULT_FEATURES,
             audio_model: None,
             video_model: None,
             face_model: None,
             sync_model: None,
-            device: DEFAULT_DEVICE.into(),
+            device: DEFAULT_DEVICE,
+            cuda_device_id: DEFAULT_CUDA_DEVICE_ID,
             window_s: DEFAULT_WINDOW_S,
             emit_interval_ms: DEFAULT_EMIT_INTERVAL_MS,
             serve: None,
@@ -87,8 +88,9 @@ pub(super) enum Job {
 }
 
 impl Settings {
-    /// The job these settings describe, reading `source`; a message naming the property at
-    /// fault when they do not make one.
+    /// The job these settings describe, reading `source`: the library's defaults, changed
+    /// where the properties say; an error naming the property at fault when they do not make
+    /// one.
     pub fn job(
         &self,
         source: SourceSpec,
@@ -96,12 +98,8 @@ impl Settings {
         stop: StopSignal,
         metrics: Arc<EngineMetrics>,
     ) -> Result<Job, SettingsError> {
-        let device: DeviceChoice = self.device.parse().map_err(|source| SettingsError::Device {
-            value: self.device.clone(),
-            source,
-        })?;
+        let device = self.device.choice(self.cuda_device_id);
         let pace = if live { Pace::Realtime } else { Pace::Fast };
-        let emit_every_ns = u64::from(self.emit_interval_ms.max(1)) * 1_000_000;
         match self.mode {
             Mode::Sync => {
                 if self.window_s > MAX_SYNC_WINDOW_S {
@@ -110,29 +108,23 @@ impl Settings {
                         most_s: MAX_SYNC_WINDOW_S,
                     });
                 }
-                let defaults = LagConfig::default();
-                let window_ns = match self.window_s {
-                    w if w > 0.0 => (w * 1e9).round() as u64,
-                    _ => defaults.window_ns,
-                };
+                let defaults = SyncJob::new(source, self.stream.clone());
                 Ok(Job::Sync(Box::new(SyncJob {
-                    source,
                     pace,
                     device,
-                    stream: self.stream.clone(),
-                    captured_by: None,
-                    batching: Batching::default(),
-                    supervision: SupervisionConfig::default(),
-                    speech_model: None,
                     face_model: self.face_model.as_ref().filter(|m| !m.is_empty()).map(PathBuf::from),
                     sync_model: self.sync_model.as_ref().filter(|m| !m.is_empty()).map(PathBuf::from),
-                    lag: LagConfig { window_ns, ..defaults },
-                    region: RegionLagConfig::default(),
-                    tracker: OffsetTrackerConfig::default(),
-                    emit_every_ns,
-                    progress_every_ns: 1_000_000_000,
+                    lag: LagConfig {
+                        window_ns: match self.window_s {
+                            w if w > 0.0 => (w * 1e9).round() as u64,
+                            _ => defaults.lag.window_ns,
+                        },
+                        ..defaults.lag
+                    },
+                    emit_every_ns: u64::from(self.emit_interval_ms.max(1)) * 1_000_000,
                     stop,
                     metrics,
+                    ..defaults
                 })))
             }
             Mode::Follow => {
@@ -146,46 +138,33 @@ impl Settings {
                         path: reference.clone(),
                     });
                 }
-                let features = self.follow_features(reference)?;
+                let defaults = FollowJob::new(reference, source, self.stream.clone())
+                    .map_err(|source| SettingsError::Reference { source })?;
                 let cues = match self.cues.as_ref().filter(|c| !c.is_empty()) {
                     Some(path) => load_cues(path.as_ref()).map_err(|source| SettingsError::Cues { source })?,
                     None => Vec::new(),
                 };
-                let video = match &self.video_model {
-                    Some(path) if !path.is_empty() => Some(VideoComparison {
-                        source: VideoSource::Model(PathBuf::from(path)),
-                        weight: 0.5,
-                    }),
-                    _ => None::<VideoComparison>,
-                };
-                let mut oltw = OltwConfig::default();
+                let video = self
+                    .video_model
+                    .as_ref()
+                    .filter(|path| !path.is_empty())
+                    .map(|path| VideoComparison::new(VideoSource::Model(PathBuf::from(path))));
+                let mut follower = defaults.follower.clone();
                 if self.window_s > 0.0 {
-                    oltw.band_frames = follow_frames_in(self.window_s).max(2);
+                    follower.oltw.band_frames = follow_frames_in(self.window_s).max(2);
                 }
-                let emit_every_frames = follow_frames_in(f64::from(self.emit_interval_ms) / 1e3).max(1);
                 Ok(Job::Follow(Box::new(FollowJob {
-                    reference: PathBuf::from(reference),
-                    live: source,
                     pace,
                     device,
-                    features,
-                    batching: Batching::default(),
-                    supervision: SupervisionConfig::default(),
+                    features: self.features.asked().unwrap_or(defaults.features),
                     audio_model: self.audio_model.as_ref().filter(|m| !m.is_empty()).map(PathBuf::from),
-                    half_precision: false,
                     video,
-                    follower: FollowerConfig {
-                        oltw,
-                        ..FollowerConfig::default()
-                    },
-                    transposition: Transposition::Auto,
-                    emit_every_frames,
-                    captured_by: None,
+                    follower,
+                    emit_every_frames: follow_frames_in(f64::from(self.emit_interval_ms) / 1e3).max(1),
                     cues,
-                    stream: self.stream.clone(),
-                    progress_every_ns: 1_000_000_000,
                     stop,
                     metrics,
+                    ..defaults
                 })))
             }
         }
@@ -212,20 +191,6 @@ impl Settings {
             }),
         }
     }
-
-    /// The audio features `follow` compares: the property's, or with `auto` those a `.wfr`
-    /// reference was made with, else the built-in default.
-    fn follow_features(&self, reference: &str) -> Result<AudioFeatureKind, SettingsError> {
-        let asked = match self.features.as_str() {
-            DEFAULT_FEATURES => None,
-            named => Some(named.parse().map_err(|source| SettingsError::Features {
-                value: named.to_owned(),
-                source,
-            })?),
-        };
-        follow_audio_features(asked, std::path::Path::new(reference))
-            .map_err(|source| SettingsError::Reference { source })
-    }
 }
 
 #[cfg(test)]
@@ -233,21 +198,57 @@ mod tests {
     use super::*;
 
     #[test]
-    fn features_are_the_propertys_or_by_default_the_built_in_default() {
-        let settings = |features: &str| Settings {
-            features: features.into(),
+    fn default_settings_make_the_librarys_default_jobs_as_a_pipeline_paces_them() {
+        let source = SourceSpec::LaunchLine(String::new());
+        let job = Settings::default().job(source.clone(), true, StopSignal::default(), Arc::default());
+        let Ok(Job::Sync(job)) = job else {
+            panic!("not a sync job");
+        };
+        assert_eq!(
+            format!("{job:?}"),
+            format!("{:?}", SyncJob::new(source.clone(), DEFAULT_STREAM))
+        );
+
+        let folder = tempfile::tempdir().expect("a temporary folder");
+        let reference = folder.path().join("reference.wav");
+        std::fs::write(&reference, b"").expect("a writable folder");
+        let settings = Settings {
+            mode: Mode::Follow,
+            reference: reference.to_str().map(str::to_owned),
             ..Settings::default()
         };
-        let media = "reference.wav";
-        assert!(matches!(
-            settings("auto").follow_features(media),
-            Ok(AudioFeatureKind::SemitoneFlux)
-        ));
-        assert!(matches!(
-            settings("chroma").follow_features(media),
-            Ok(AudioFeatureKind::Chroma)
-        ));
-        assert!(matches!(settings("mfcc").follow_features(media), Err(e) if e.to_string().contains("'features'")));
+        let Ok(Job::Follow(job)) = settings.job(source.clone(), true, StopSignal::default(), Arc::default()) else {
+            panic!("not a follow job");
+        };
+        let library = FollowJob::new(&reference, source, DEFAULT_STREAM).expect("a job");
+        // The element's results come every emit-interval (500 ms), the command line's every frame.
+        let library = FollowJob {
+            emit_every_frames: follow_frames_in(f64::from(DEFAULT_EMIT_INTERVAL_MS) / 1e3),
+            ..library
+        };
+        assert_eq!(format!("{job:?}"), format!("{library:?}"));
+    }
+
+    #[test]
+    fn features_and_device_reach_the_job() {
+        let folder = tempfile::tempdir().expect("a temporary folder");
+        let reference = folder.path().join("reference.wav");
+        std::fs::write(&reference, b"").expect("a writable folder");
+        let settings = Settings {
+            mode: Mode::Follow,
+            reference: reference.to_str().map(str::to_owned),
+            features: Features::Chroma,
+            device: Device::Cuda,
+            cuda_device_id: 1,
+            ..Settings::default()
+        };
+        let source = SourceSpec::LaunchLine(String::new());
+        let Ok(Job::Follow(job)) = settings.job(source, false, StopSignal::default(), Arc::default()) else {
+            panic!("not a follow job");
+        };
+        assert_eq!(job.features, warpflow::encode::AudioFeatureKind::Chroma);
+        assert_eq!(job.device, warpflow::encode::DeviceChoice::Cuda(1));
+        assert_eq!(job.pace, Pace::Fast);
     }
 
     #[test]

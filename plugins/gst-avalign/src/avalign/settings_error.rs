@@ -3,7 +3,6 @@
 //! thread that the system would not start.
 
 use warpflow::config::ConfigError;
-use warpflow::encode::EncodeError;
 use warpflow::flow::FlowError;
 
 use super::property;
@@ -11,14 +10,6 @@ use super::property;
 /// A property value the element cannot start with.
 #[derive(Debug, thiserror::Error)]
 pub(super) enum SettingsError {
-    /// `device` is not auto, cpu or cuda[:N].
-    #[error("property '{}' is '{value}': {source}", property::DEVICE)]
-    Device {
-        /// The value given.
-        value: String,
-        /// Why the library refused it.
-        source: EncodeError,
-    },
     /// `window` past what the mode takes.
     #[error(
         "property '{}' is {window_s} s; in mode=sync it is the offset window, above 0 and at most {most_s} s (0: 4 s)",
@@ -50,14 +41,6 @@ pub(super) enum SettingsError {
     Cues {
         /// Why.
         source: ConfigError,
-    },
-    /// `features` names no features the library has.
-    #[error("property '{}' is '{value}': {source}", property::FEATURES)]
-    Features {
-        /// The value given.
-        value: String,
-        /// Why the library refused it.
-        source: EncodeError,
     },
     /// `serve` is not HOST:PORT.
     #[error(
