@@ -5,7 +5,7 @@
 
 mod common;
 
-use warpflow::encode::{EncodeError, ModelSettings, TorchScriptEncoder};
+use warpflow::encode::{EncodeError, ModelMisfit, ModelSettings, TorchScriptEncoder};
 
 use common::test_models as models;
 
@@ -32,6 +32,24 @@ fn audio_and_video_models_run_as_their_contracts_say() {
         assert!((rows[2 * k] - value * value).abs() < 1e-6 && (rows[2 * k + 1] - value).abs() < 1e-6);
     }
     assert!(energy.encode_audio(&windows[..399], &mut rows).is_err());
+    // Pictures for an audio model: refused naming the model, its role and its contract.
+    let misfit = energy
+        .encode_video(&[0; 48], &mut rows)
+        .expect_err("an audio model given pictures");
+    assert!(
+        matches!(
+            &misfit,
+            EncodeError::ModelMisfit {
+                misfit: ModelMisfit::OtherInput { declared: "audio", .. },
+                ..
+            }
+        ),
+        "{misfit}"
+    );
+    assert!(
+        misfit.to_string().contains("energy.pt") && misfit.to_string().contains("energy.toml"),
+        "{misfit}"
+    );
 
     // A pure red frame: channel means (1 − 0.5) / 0.25 = 2 for red, −2 for green and blue.
     let red: Vec<u8> = std::iter::repeat_n([255u8, 0, 0], 48).flatten().collect();

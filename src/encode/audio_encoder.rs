@@ -6,7 +6,7 @@ use std::fmt;
 use tch::Device;
 
 use super::model_contract::ModelContract;
-use super::{AudioFeatureEncoder, AudioFeatureKind, AudioFrameParams, EncodeError, TorchScriptEncoder};
+use super::{AudioFeatureEncoder, AudioFeatureKind, AudioFrameParams, EncodeError, ModelMisfit, TorchScriptEncoder};
 use crate::features::PitchLayout;
 
 /// An audio encoder as the graph and the reference encoding use it.
@@ -128,13 +128,13 @@ impl AudioModel {
     pub fn new(model: TorchScriptEncoder, path: &std::path::Path) -> Result<Self, EncodeError> {
         match model.audio_params() {
             Some(params) => Ok(Self { model, params }),
-            None => Err(EncodeError::ModelContract {
+            None => Err(EncodeError::ModelMisfit {
                 model: path.to_path_buf(),
-                detail: format!(
-                    "is given as an audio model, but its contract ({}) declares {}",
-                    ModelContract::path_for(path).display(),
-                    "video input"
-                ),
+                misfit: ModelMisfit::OtherInput {
+                    role: "an audio model",
+                    declared: "video",
+                    contract: ModelContract::path_for(path),
+                },
             }),
         }
     }

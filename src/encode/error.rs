@@ -57,13 +57,31 @@ pub enum EncodeError {
         /// What is wrong with its contract.
         source: super::ContractError,
     },
-    /// A model's contract does not fit the use it is put to.
-    #[error("model {}: {detail}", model.display())]
-    ModelContract {
+    /// A model that does not fit the use it is put to.
+    #[error("model {}: {misfit}", model.display())]
+    ModelMisfit {
         /// The model file.
         model: std::path::PathBuf,
-        /// What is wrong.
-        detail: String,
+        /// How it does not fit.
+        misfit: super::ModelMisfit,
+    },
+    /// A model file that cannot be read.
+    #[error("model {}: cannot read it: {source}", model.display())]
+    ModelUnreadable {
+        /// The model file.
+        model: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The model's `reset_method` failed when called.
+    #[error("model {}: reset_method '{method}' failed: {}", model.display(), first_line(source))]
+    ModelReset {
+        /// The model file.
+        model: std::path::PathBuf,
+        /// The method the contract names.
+        method: String,
+        /// libtorch's own error (its first line is shown; the rest is a C++ backtrace).
+        source: tch::TchError,
     },
     /// A file is not a TorchScript module libtorch can load.
     #[error("model {}: not a TorchScript module libtorch can load ({source}); export it with torch.jit.script or torch.jit.trace and .save()", model.display())]
@@ -98,4 +116,9 @@ pub enum EncodeError {
 /// Tags a libtorch error with what the encoder was doing.
 pub(crate) fn torch(what: &'static str) -> impl FnOnce(tch::TchError) -> EncodeError {
     move |source| EncodeError::Torch { what, source }
+}
+
+/// The first line of libtorch's error: the message, without the C++ backtrace after it.
+fn first_line(error: &tch::TchError) -> String {
+    error.to_string().lines().next().unwrap_or_default().to_owned()
 }

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use tch::{CModule, Device, IValue, Kind, Tensor};
 
 use super::model_contract::{ChannelOrder, ModelContract};
-use super::{AudioFrameParams, EncodeError};
+use super::{AudioFrameParams, EncodeError, ModelMisfit};
 
 /// How a model runs.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -44,9 +44,9 @@ impl TorchScriptEncoder {
     /// Loads the model at `path` with its contract (`path` with `.toml`) and checks it.
     pub fn load(path: &Path, settings: ModelSettings) -> Result<Self, EncodeError> {
         let contract = ModelContract::read_for(path)?;
-        let bytes = std::fs::read(path).map_err(|error| EncodeError::ModelContract {
+        let bytes = std::fs::read(path).map_err(|source| EncodeError::ModelUnreadable {
             model: path.to_path_buf(),
-            detail: format!("cannot read the model: {error}"),
+            source,
         })?;
         let stem = path.file_stem().map_or_else(
             || "model".to_owned(),
@@ -139,12 +139,10 @@ impl TorchScriptEncoder {
         self.module
             .method_is::<IValue>(method, &[])
             .map(|_| ())
-            .map_err(|error| EncodeError::ModelContract {
+            .map_err(|source| EncodeError::ModelReset {
                 model: self.path.clone(),
-                detail: format!(
-                    "reset_method '{method}' failed: {}",
-                    error.to_string().lines().next().unwrap_or_default()
-                ),
+                method: method.clone(),
+                source,
             })
     }
 
@@ -207,7 +205,7 @@ impl TorchScriptEncoder {
     /// Encodes audio windows (`window_samples` each, row-major) into `dim` values per window.
     pub fn encode_audio(&mut self, windows: &[f32], out: &mut Vec<f32>) -> Result<(), EncodeError> {
         let ModelContract::Audio { window_samples, .. } = self.contract else {
-            return Err(self.wrong_kind("audio windows"));
+            return Err(self.given_other_input("an audio model"));
         };
         if !windows.len().is_multiple_of(window_samples) {
             return Err(EncodeError::BadInputSize {
@@ -241,7 +239,7 @@ impl TorchScriptEncoder {
             ..
         } = self.contract
         else {
-            return Err(self.wrong_kind("video frames"));
+            return Err(self.given_other_input("a video model"));
         };
         let frame_bytes = width * height * channels.channels();
         if !pixels.len().is_multiple_of(frame_bytes) {
@@ -282,10 +280,15 @@ impl TorchScriptEncoder {
         Ok(())
     }
 
-    fn wrong_kind(&self, given: &str) -> EncodeError {
-        EncodeError::ModelContract {
+    /// The error for a use as `role` of a model whose contract declares the other input.
+    fn given_other_input(&self, role: &'static str) -> EncodeError {
+        EncodeError::ModelMisfit {
             model: self.path.clone(),
-            detail: format!("was given {given}, but its contract declares {:?} input", self.contract),
+            misfit: ModelMisfit::OtherInput {
+                role,
+                declared: self.contract.input_kind(),
+                contract: ModelContract::path_for(&self.path),
+            },
         }
     }
 }

@@ -95,6 +95,14 @@ pub enum ModelContract {
 }
 
 impl ModelContract {
+    /// The input the contract declares, in a word: "audio" or "video".
+    pub fn input_kind(&self) -> &'static str {
+        match self {
+            ModelContract::Audio { .. } => "audio",
+            ModelContract::Video { .. } => "video",
+        }
+    }
+
     /// Where the contract of the model at `model` is looked for: the same name, `.toml`.
     pub fn path_for(model: &Path) -> PathBuf {
         model.with_extension("toml")

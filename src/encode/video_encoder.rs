@@ -5,7 +5,9 @@ use std::fmt;
 use std::path::Path;
 
 use super::model_contract::{ChannelOrder, ModelContract};
-use super::{EncodeError, PixelLayout, TorchScriptEncoder, VideoFeature, VideoFeatureEncoder, VideoFrameFormat};
+use super::{
+    EncodeError, ModelMisfit, PixelLayout, TorchScriptEncoder, VideoFeature, VideoFeatureEncoder, VideoFrameFormat,
+};
 
 /// A video encoder as the graph and the reference encoding use it.
 pub trait VideoEncoder: fmt::Debug {
@@ -80,12 +82,13 @@ impl VideoModel {
                 },
             },
             ModelContract::Audio { .. } => {
-                return Err(EncodeError::ModelContract {
+                return Err(EncodeError::ModelMisfit {
                     model: path.to_path_buf(),
-                    detail: format!(
-                        "is given as a video model, but its contract ({}) declares audio input",
-                        ModelContract::path_for(path).display()
-                    ),
+                    misfit: ModelMisfit::OtherInput {
+                        role: "a video model",
+                        declared: "audio",
+                        contract: ModelContract::path_for(path),
+                    },
                 })
             }
         };

@@ -33,8 +33,8 @@ use crate::align::{
 use crate::config::{Pace, SourceSpec};
 use crate::encode::{
     AudioEncoder, AudioFrameParams, AudioFramer, AudioModel, ChannelOrder, DeviceChoice, EncodeError, Filterbank,
-    LogBands, ModelContract, PictureChange, SpectralFlux, SyncModel, SyncModelContract, TorchScriptEncoder,
-    VideoEncoder, VideoModel,
+    LogBands, ModelContract, ModelMisfit, PictureChange, SpectralFlux, SyncModel, SyncModelContract,
+    TorchScriptEncoder, VideoEncoder, VideoModel,
 };
 use crate::engine_metrics::EngineMetrics;
 use crate::events::{DiscontKind, EventBody, EventWriter, RunKind, RunSummary};
@@ -189,12 +189,12 @@ pub(crate) fn build_sync(
     if let Some(path) = job.sync_model.as_deref() {
         let contract = SyncModelContract::read_for(path)?;
         if contract.sample_rate_hz != ONSET_FRAMES.rate_hz {
-            return Err(EncodeError::ModelContract {
+            return Err(EncodeError::ModelMisfit {
                 model: path.to_path_buf(),
-                detail: format!(
-                    "a sync model hears {} Hz audio, as sync captures it; its contract declares sample_rate_hz = {}",
-                    ONSET_FRAMES.rate_hz, contract.sample_rate_hz
-                ),
+                misfit: ModelMisfit::SyncRate {
+                    rate_hz: contract.sample_rate_hz,
+                    expected_rate_hz: ONSET_FRAMES.rate_hz,
+                },
             }
             .into());
         }
@@ -420,9 +420,13 @@ fn picture_needs(face_model: Option<&Path>, sync_model: Option<&Path>) -> Result
             height: height as u32,
             colour: channels != ChannelOrder::Gray,
         }),
-        ModelContract::Audio { .. } => Err(EncodeError::ModelContract {
+        ModelContract::Audio { .. } => Err(EncodeError::ModelMisfit {
             model: path.to_path_buf(),
-            detail: "a face model takes pictures; its contract declares audio input (kind = \"audio\")".to_owned(),
+            misfit: ModelMisfit::OtherInput {
+                role: "a face model",
+                declared: "audio",
+                contract: ModelContract::path_for(path),
+            },
         }
         .into()),
     }
@@ -432,13 +436,12 @@ fn picture_needs(face_model: Option<&Path>, sync_model: Option<&Path>) -> Result
 fn face_detector(path: &Path, device: tch::Device) -> Result<Box<dyn VideoEncoder>, FlowError> {
     let model = VideoModel::new(TorchScriptEncoder::load(path, model_settings(device, false))?, path)?;
     if model.dim() != FACE_OUTPUTS {
-        return Err(EncodeError::ModelContract {
+        return Err(EncodeError::ModelMisfit {
             model: path.to_path_buf(),
-            detail: format!(
-                "a face model gives {FACE_OUTPUTS} values per picture ([x, y, width, height, score]); its contract \
-                 declares output_dim = {}",
-                model.dim()
-            ),
+            misfit: ModelMisfit::FaceOutputs {
+                expected: FACE_OUTPUTS,
+                declared: model.dim(),
+            },
         }
         .into());
     }
@@ -451,15 +454,13 @@ fn speech_detector(path: &Path, device: tch::Device) -> Result<SpeechDetector, F
     let model = AudioModel::new(TorchScriptEncoder::load(path, model_settings(device, false))?, path)?;
     let params = model.params();
     if model.dim() != 1 || params.rate_hz != ONSET_FRAMES.rate_hz {
-        return Err(EncodeError::ModelContract {
+        return Err(EncodeError::ModelMisfit {
             model: path.to_path_buf(),
-            detail: format!(
-                "a speech model gives one value per window (the probability of speech) of {} Hz audio; \
-                 its contract declares output_dim = {} and sample_rate_hz = {}",
-                ONSET_FRAMES.rate_hz,
-                model.dim(),
-                params.rate_hz
-            ),
+            misfit: ModelMisfit::SpeechShape {
+                output_dim: model.dim(),
+                rate_hz: params.rate_hz,
+                expected_rate_hz: ONSET_FRAMES.rate_hz,
+            },
         }
         .into());
     }
