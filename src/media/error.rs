@@ -1,4 +1,9 @@
 //! Errors of capture.
+//!
+//! GStreamer's account of a failing source (a bus error's message and debug text) is kept as
+//! text after the source's credentials are taken out of it (`SourceSpec::redact`), not as the
+//! `glib::Error` it came in: those messages quote the URL they failed on, user and password
+//! included, and these errors reach logs, `error` events and the feed's clients.
 
 use std::path::PathBuf;
 
@@ -8,10 +13,10 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum MediaError {
     /// GStreamer itself could not start.
-    #[error("GStreamer could not be initialised: {detail}")]
+    #[error("GStreamer could not be initialised: {source}")]
     Init {
-        /// GStreamer's message.
-        detail: String,
+        /// GStreamer's error.
+        source: gst::glib::Error,
     },
     /// A GStreamer element the pipeline needs is not installed.
     #[error("GStreamer element '{factory}' is missing; install the GStreamer plugins ({hint})")]

@@ -37,5 +37,5 @@ pub use timestamp_watch::DiscontinuityKind;
 
 /// Initialises GStreamer once; every entry point that builds pipelines calls it.
 pub fn init() -> Result<(), MediaError> {
-    gst::init().map_err(|e| MediaError::Init { detail: e.to_string() })
+    gst::init().map_err(|source| MediaError::Init { source })
 }

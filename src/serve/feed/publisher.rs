@@ -20,7 +20,7 @@ use tungstenite::Message;
 
 use crate::events::{Event, EventWriter, RunSummary};
 
-use super::RunDescription;
+use super::{PublishError, Refusal, RunDescription};
 
 /// Events held while the server is slow or away.
 const QUEUE_EVENTS: usize = 10_000;
@@ -34,7 +34,7 @@ struct Outbox {
     queue: ArrayQueue<String>,
     dropped: AtomicU64,
     closing: AtomicBool,
-    refused: Mutex<Option<String>>,
+    refused: Mutex<Option<Refusal>>,
 }
 
 /// Writes each event to `inner` and queues it for the server at `url`.
@@ -52,21 +52,22 @@ impl FeedPublisher {
         url: &str,
         token: Option<String>,
         run: &RunDescription,
-    ) -> io::Result<Self> {
+    ) -> Result<Self, PublishError> {
         let endpoint = format!("{}/publish", url.trim_end_matches('/'));
-        let mut request = endpoint.as_str().into_client_request().map_err(|e| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("--publish {url}: not a ws:// address ({e})"),
-            )
-        })?;
+        let mut request = endpoint
+            .as_str()
+            .into_client_request()
+            .map_err(|source| PublishError::NotAnAddress {
+                url: url.to_owned(),
+                source,
+            })?;
         if let Some(token) = &token {
             let value = format!("Bearer {token}")
                 .parse()
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("--token: {e}")))?;
+                .map_err(|source| PublishError::BadToken { source })?;
             request.headers_mut().insert("Authorization", value);
         }
-        let mut hello = serde_json::to_value(run).map_err(io::Error::other)?;
+        let mut hello = serde_json::to_value(run).map_err(|source| PublishError::Introduction { source })?;
         hello["type"] = "run".into();
         let outbox = Arc::new(Outbox {
             queue: ArrayQueue::new(QUEUE_EVENTS),
@@ -78,7 +79,8 @@ impl FeedPublisher {
         let hello = hello.to_string();
         let sender = std::thread::Builder::new()
             .name("warpflow-publish".into())
-            .spawn(move || send_until_closed(request, hello, &shared))?;
+            .spawn(move || send_until_closed(request, hello, &shared))
+            .map_err(|source| PublishError::Thread { source })?;
         Ok(Self {
             inner,
             outbox,
@@ -86,11 +88,12 @@ impl FeedPublisher {
         })
     }
 
+    /// The server's refusal, once it has refused the run, as the error the next write returns.
     fn refusal(&self) -> Option<io::Error> {
-        let refused = self.outbox.refused.lock().ok()?.clone()?;
+        let refusal = self.outbox.refused.lock().ok()?.clone()?;
         Some(io::Error::new(
             io::ErrorKind::PermissionDenied,
-            format!("the warpflow serve refused this run: {refused}"),
+            PublishError::Refused { refusal },
         ))
     }
 }
@@ -181,7 +184,7 @@ fn send_until_closed(request: tungstenite::handshake::client::Request, hello: St
 
 enum SendFailure {
     /// The server said no; trying again would not help.
-    Refused(String),
+    Refused(Refusal),
     /// The server is away or the connection broke.
     Unreachable(String),
 }
@@ -189,9 +192,7 @@ use SendFailure::{Refused, Unreachable};
 
 fn connect(request: &tungstenite::handshake::client::Request, hello: &str) -> Result<Socket, SendFailure> {
     let (mut socket, _) = tungstenite::connect(request.clone()).map_err(|error| match &error {
-        tungstenite::Error::Http(response) if response.status().as_u16() == 401 => {
-            Refused("the token was not accepted (401)".into())
-        }
+        tungstenite::Error::Http(response) if response.status().as_u16() == 401 => Refused(Refusal::Token),
         _ => Unreachable(format!("cannot reach {}: {error}", request.uri())),
     })?;
     if let tungstenite::stream::MaybeTlsStream::Plain(tcp) = socket.get_mut() {
@@ -255,9 +256,10 @@ fn broken(socket: &mut Socket, error: tungstenite::Error) -> SendFailure {
 /// A refusal when the server closed for a policy or bad data, a loss otherwise.
 fn closed_by_server(frame: Option<tungstenite::protocol::CloseFrame>) -> SendFailure {
     match frame {
-        Some(frame) if matches!(frame.code, CloseCode::Policy | CloseCode::Invalid) => {
-            Refused(frame.reason.to_string())
-        }
+        Some(frame) if matches!(frame.code, CloseCode::Policy | CloseCode::Invalid) => Refused(Refusal::Closed {
+            code: frame.code.into(),
+            reason: frame.reason.to_string(),
+        }),
         Some(frame) => Unreachable(format!("the server closed the connection: {}", frame.reason)),
         None => Unreachable("the server closed the connection".into()),
     }
