@@ -124,10 +124,7 @@ pub struct Follower {
 /// Frames in a row, each nearer the reference's first frames than silence, that start the
 /// path (60 ms at a 20 ms hop). One such frame is not enough: in a noisy lead-in a single
 /// frame of noise can sit nearer a reference frame than digital silence, and a path started
-/// there runs ahead through the rest of the lead-in. Measured on the eval's performance pairs,
-/// whose live recordings open with half a second of noise (20 or 30 dB below the music): the
-/// path started on the first frame for every chorale, positions ran 0.3 to 0.8 s ahead for
-/// the first 2 to 3.5 s.
+/// there runs ahead through the rest of the lead-in.
 pub const GATE_OPENING_FRAMES: usize = 3;
 
 /// Live frames between samples of the path (half a second at a 20 ms hop).

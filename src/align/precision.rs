@@ -5,10 +5,9 @@ use std::str::FromStr;
 
 use super::{AlignError, Distance};
 
-/// Frames of at least this many values are aligned in int8 under [`Precision::Auto`]. Measured
-/// (`cargo bench --bench aligner`, one step, bands of 100 to 2000 frames) int8 takes 0.7–0.95
-/// of the f32 time at 64 values and 0.5–0.8 at 128, but up to 1.3 times it at 12, where the
-/// distances are a small part of a step and quantising the frames costs more than it saves.
+/// Frames of at least this many values are aligned in int8 under [`Precision::Auto`]. Below
+/// it the distances are a small part of a step, and quantising the frames costs more than it
+/// saves (`cargo bench --bench aligner` compares the two).
 pub const INT8_FROM_DIM: usize = 64;
 
 /// What the values of live and reference frames are held in while the online aligner measures

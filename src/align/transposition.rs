@@ -22,11 +22,9 @@ const SWITCH_MARGIN: f64 = 0.05;
 /// How much better the chosen rotation must correlate than the two a semitone either side of
 /// it (their mean), on semitone bands. A key is a sharp peak: moved by a semitone, a scale
 /// shares few of its notes. A smooth spectral envelope without a key (speech, another voice)
-/// correlates about as well a semitone either side. Measured on the eval's pairs with the
-/// bands' profile ([`PitchLayout::pitch_classes`]): about 1.0 for the six music pairs, 0.2 for
-/// the speech pair. A log-compressed profile peaks less (the bands' log levels folded as they
-/// are: 0.49 on bwv269's organ pair, whose key they do find), so chroma, log-compressed too,
-/// keeps the rule it had.
+/// correlates about as well a semitone either side, so the margin sits between music's peaks
+/// and speech's. A log-compressed profile peaks less, so chroma, log-compressed too, is not
+/// held to it.
 const MIN_PEAK: f64 = 0.5;
 /// How consistent the live frames' pitch-class patterns must be (the length of their summed
 /// unit patterns per frame, 1 when all agree) before a rotation is taken at all, in standard
@@ -48,10 +46,8 @@ pub fn signed_semitones(semitones: usize) -> i32 {
 /// Live frames `follow --transposition` hears before its key estimate may leave 0: one second
 /// at a 20 ms hop. The live stream is compared with the stretch of the reference it has been
 /// placed in, so a second of music already shows its key against the same second of the
-/// reference; frames compared in the wrong key meanwhile throw the tracker off. Measured
-/// (`examples/eval.rs semitone-flux --transposition`, performance pairs, within 50 ms,
-/// provisional / final): 150 frames 56.6 / 59.6%, 100 frames 57.1 / 59.8%, 50 frames
-/// 57.5 / 60.9%, the right key on every pair and none on speech either way.
+/// reference; frames compared in the wrong key meanwhile throw the tracker off, so the
+/// estimate may move as soon as a second has shown the key.
 pub const TRANSPOSITION_SETTLE_FRAMES: usize = 50;
 
 /// Reference frames between two stored running sums of the reference's pitch-class patterns:
@@ -63,10 +59,9 @@ const PROFILE_STEP_FRAMES: usize = 25;
 ///
 /// On semitone bands, the live profile (its frames' pitch-class patterns summed) is compared
 /// with the profile of the stretch of the reference the live stream has been placed in so far,
-/// not of the whole reference: a piece's first minute need not show the key its whole does.
-/// Measured on the eval's transposed string pairs, the whole piece's profile took a key a major
-/// third or a tritone off for most of the piece (bwv66.6: 8, 4, 8 and the truth, 1, only after
-/// 20 s), while the stretch's profile gives the truth from the first estimate.
+/// not of the whole reference: a piece's first minute need not show the key its whole does,
+/// and against the whole piece's profile a modulating piece reads a key a third or a tritone
+/// off until much of it has been heard.
 #[derive(Debug, Clone)]
 pub struct TranspositionTracker {
     layout: PitchLayout,
@@ -153,9 +148,7 @@ impl TranspositionTracker {
     /// The summed patterns of the reference frames the live stream has been placed in, from
     /// the earliest to the furthest, widened to whole steps of the stored sums. On chroma, the
     /// whole reference's: chroma positions are too often wrong to say where the live stream
-    /// is (measured on the eval's six transposed pairs, the stretch gave the right key for
-    /// three, the whole reference for five; a stretch at least as long as the live stream at
-    /// tempo 1 gave five, but cost the semitone-band pairs 2.7 points within 50 ms).
+    /// is, and a stretch placed wrongly shows the wrong key.
     fn reached_profile(&self) -> [f64; PITCH_CLASSES] {
         let last = self.reference_sums.len() - 1;
         if self.layout == PitchLayout::Chroma {

@@ -67,20 +67,14 @@ impl fmt::Display for AudioFeatureKind {
 /// Added to every compressed value before a row is scaled to unit length. Silence then points
 /// the flat way (every value alike) instead of being a zero row, which is equally far from
 /// everything: a live pause full of faint noise matches a reference pause of digital silence
-/// better than it matches sound, and quiet passages weigh less than loud ones. Measured with
-/// `./scripts/eval.sh` (logmel): tempo cases 61.8 → 69.0% of events within 50 ms (provisional),
-/// 96.3 → 97.9% (final); 0.3 and 2 to 4 did about as well.
+/// better than it matches sound, and quiet passages weigh less than loud ones.
 const SILENCE_FLOOR: f64 = 1.0;
 
 /// Weight of the rise against the level in `logmel-flux` features.
 const LOGMEL_RISE_WEIGHT: f32 = 2.0;
 /// Weight of the rise against the level in `semitone-flux` features. Semitone levels tell
 /// another instrument's notes apart well but change little through a held chord, so the rise
-/// weighs more. Measured (`examples/eval.rs`, `--transposition`, the key compared with the
-/// stretch of the reference reached), the weight against the share of events within 50 ms,
-/// provisional / final / offline DTW on the same features: 3 → 54.3 / 50.9 / 54.3% on the
-/// performance pairs, 90.1% provisional on the tempo warps; 4 → 55.1 / 54.9 / 58.1%, 89.1%;
-/// 6 → 57.7 / 57.9 / 60.7%, 87.6%; 8 → 55.1 / 58.8 / 61.8%, 83.9%.
+/// weighs more; weighed more still, the tempo warps, where the level carries the match, lose.
 const SEMITONE_RISE_WEIGHT: f32 = 6.0;
 
 /// Number of mel bands of the log-mel features.

@@ -64,7 +64,7 @@ impl DeviceChoice {
 
 /// Input bytes a CPU encoder takes in one pass: a pass's tensors (input, spectrum or floats,
 /// bands) then stay in the core's cache, where a whole batch of 256 audio windows (2 MiB) or of
-/// 64 video frames would not: such passes measured 1.5 to 5 times slower per frame.
+/// 64 video frames would not, and would run several times slower per frame.
 const CPU_PASS_BYTES: usize = 256 * 1024;
 
 /// How many frames of `frame_bytes` input bytes an encoder on `device` takes in one pass: as

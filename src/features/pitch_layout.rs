@@ -35,8 +35,7 @@ impl PitchLayout {
     /// The frame's weight per pitch class. Semitone bands are log-compressed levels, on which
     /// every band looks alike (reverb, noise and overtones fill the quiet ones) and the key
     /// hides; each band counts as the fourth power of its level above the frame's quietest,
-    /// which brings the loudest partials forward again. Measured on the eval's six transposed
-    /// music pairs: the right key in all six, against two on the levels as they are.
+    /// which brings the loudest partials forward again.
     pub(crate) fn pitch_classes(self, frame: &[f32]) -> [f32; PITCH_CLASSES] {
         let mut classes = [0.0; PITCH_CLASSES];
         match self {

@@ -86,12 +86,9 @@ const MODEL_MAX_BATCH: usize = 64;
 /// semitone bands with their rise tell most frames of a held chord apart, and there a wide
 /// margin holds positions back at onsets, while a wide one behind the prediction carries them
 /// through notes another instrument sustains (`OltwConfig::prediction_margin_behind`, 0.6).
-/// On `logmel-flux` a margin of 0.6 behind gave 96.7% on the tempo warps but 19.4% on the
-/// performance pairs (95.2% and 21.2% at 0.2). Measured, `semitone-flux --transposition` against the margin:
-/// the eval's performance pairs (`examples/eval.rs`) 51.7% of events within 50 ms at 0.1,
-/// 55.1% at 0.05, 58.1% at 0.02, 59.8% at 0; the synthetic transposed melody of
-/// `tests/follow_files.rs`, where single notes are held without a change, 84.5% at 0.05,
-/// 71.1% at 0.02, 61.1% at 0.01 and 43.6% at 0 (positions run ahead along the held notes).
+/// Ahead, a small margin rather than none: with none, positions run ahead along single notes
+/// held without a change. Other features keep the tracker's defaults, which the wide margin
+/// behind would cost on other performers.
 pub fn fit_follower_to_features(follower: &mut FollowerConfig, features: AudioFeatureKind) {
     if features == AudioFeatureKind::SemitoneFlux {
         follower.oltw.prediction_margin = 0.05;

@@ -147,12 +147,9 @@ pub struct OltwConfig {
     /// move back, so a best match behind the prediction can only hold the position still; on
     /// another instrument it is mostly a note the live performance sustains where the
     /// reference's decays (the live frame then matches the reference note's louder start),
-    /// while a match ahead is an onset reached. Measured with `semitone-flux --transposition`
-    /// (`examples/eval.rs`, within 50 ms, provisional; ahead 0.05): 0.05 → 57.5% on the
-    /// performance pairs, 86.8% on the tempo warps; 0.4 → 62.4%, 89.0%; 0.6 → 65.0%, 91.5%;
-    /// 1.0 → 67.3%, 95.7%, but the synthetic melody of `tests/follow_files.rs`, whose tempo
-    /// drops at once from 1.25× to 0.8×, then runs on at the old tempo (58% against 88.5% at
-    /// 0.6).
+    /// while a match ahead is an onset reached. A wide margin behind carries positions through
+    /// sustained notes; too wide, and a performance that slows down at once runs on at its
+    /// old tempo.
     pub prediction_margin_behind: f32,
     /// What the band's distances are computed in: [`Precision::Int8`] (cosine only) reads a
     /// quarter of the bytes, for distances within about `√d / 80` of the exact ones;
