@@ -14,10 +14,11 @@
 //! against the truth.
 //!
 //! Run with: `cargo run --release --example locate_eval -- CASES_DIR [FEATURES] [--[no-]transposition]
-//! [--precision auto|f32|int8] [--steps slope-limited|symmetric] [--query-s 3,5,10] [--every-s 3]`
-//! (FEATURES and the key estimate as `locate`'s, with the same defaults: chroma, key estimated; `--precision` and
-//! `--steps` as `LocateConfig`'s, default `auto` and `slope-limited`). Prints one table row per
-//! snippet length.
+//! [--precision auto|f32|int8] [--steps slope-limited|symmetric] [--cens WINDOW,HOP] [--query-s 3,5,10]
+//! [--every-s 3]` (FEATURES and the key estimate as `locate`'s, with the same defaults: chroma, key
+//! estimated; `--precision`, `--steps` and `--cens` as `LocateConfig`'s, default `auto`,
+//! `slope-limited` and the statistics' default window and hop in frames, `0,0` for the frames as
+//! they are). Prints one table row per snippet length and kind of case.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -86,13 +87,14 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (cases_dir, rest) = args.split_first().context(
         "usage: locate_eval CASES_DIR [FEATURES] [--[no-]transposition] [--precision auto|f32|int8] \
-         [--steps slope-limited|symmetric] [--query-s 3,5,10] [--every-s 3]",
+         [--steps slope-limited|symmetric] [--cens WINDOW,HOP] [--query-s 3,5,10] [--every-s 3]",
     )?;
     let mut features = AudioFeatureKind::Chroma;
     let mut config = LocateConfig::default();
     let mut query_lengths_s = vec![3.0, 5.0, 10.0];
     let mut every_s = 3.0;
     let mut transposition = Transposition::Auto;
+    let mut cens = None;
     let mut rest = rest.iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
@@ -119,6 +121,17 @@ fn main() -> Result<()> {
                 let value = rest.next().context("--every-s needs seconds")?;
                 every_s = value.parse().with_context(|| format!("--every-s '{value}'"))?;
             }
+            "--cens" => {
+                let value = rest.next().context("--cens needs WINDOW,HOP frames")?;
+                let (window, hop) = value.split_once(',').context("--cens WINDOW,HOP")?;
+                cens = Some(match (window, hop) {
+                    ("0", "0") => None,
+                    _ => Some(warpflow::align::CensConfig {
+                        window_frames: window.parse()?,
+                        hop_frames: hop.parse()?,
+                    }),
+                });
+            }
             "--transposition" => transposition = Transposition::Required,
             "--no-transposition" => transposition = Transposition::Off,
             other => features = other.parse()?,
@@ -126,7 +139,13 @@ fn main() -> Result<()> {
     }
 
     let mut encoder = AudioFeatureEncoder::new(features, FOLLOW_FRAMES, tch::Device::Cpu)?;
-    config.transposition = transposition.locate_layout_for(encoder.pitch_layout(), &features.to_string())?;
+    config.pitch_layout = encoder.pitch_layout();
+    config.transposition = transposition
+        .locate_layout_for(encoder.pitch_layout(), &features.to_string())?
+        .is_some();
+    if let Some(statistics) = cens {
+        config.cens = statistics;
+    }
     let mut folders: Vec<PathBuf> = std::fs::read_dir(cases_dir)
         .with_context(|| format!("reading {cases_dir}"))?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
@@ -166,13 +185,14 @@ fn main() -> Result<()> {
     }
     let dim = references.first().context("no cases")?.1.features.dim();
     println!(
-        "{} cases, {} references, {features} (d = {dim}), precision {} ({} in use), {:?} steps, transposition {}",
+        "{} cases, {} references, {features} (d = {dim}), precision {} ({} in use), {:?} steps, transposition {}, statistics {:?}",
         cases.len(),
         references.len(),
         config.precision.name(),
         config.precision.resolve(dim, Distance::Cosine).name(),
         config.steps,
-        if config.transposition.is_some() { "found" } else { "off" },
+        if config.transposition { "found" } else { "off" },
+        config.cens.filter(|_| config.pitch_layout.is_some()),
     );
     println!(
         "| snippet | cases | searched | own reference first | within 0.3 s | within 1 s | median error | search per snippet |"

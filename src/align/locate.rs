@@ -1,26 +1,29 @@
 //! Where a snippet sits in one recording, in the recording's key or in another: the search
 //! behind `warpflow locate`.
 //!
-//! The snippet is searched for as it is, with the exact subsequence search along slope-limited
-//! steps. When its features lay out pitch and a transposition is allowed, the key it shows
-//! against the span it matched is estimated; if that is another key, the snippet is moved back
-//! to the reference's key and searched for again, and the cheaper of the two matches wins.
+//! Where the frames lay out pitch, the snippet is found by its CENS statistics ([`super::cens`]:
+//! pitch classes quantised to coarse shares and taken every few frames), which hear the piece
+//! rather than its performers, so that another performance of the same piece outranks another
+//! piece by the same performers. The statistics are searched for in each of the twelve keys
+//! when a transposition is allowed (at a tenth of the frames on each side, all twelve cost
+//! less than one search of the frames), and the snippet's own frames, moved to the key found,
+//! then place it within the span found.
 //!
-//! Measured on the accuracy harness's snippets (`examples/locate_eval.rs`, 3, 5 and 10 s cut
-//! from its 21 cases and searched in its four references), with `semitone-flux`: own reference
-//! first for 78.7 / 79.6 / 79.1% with symmetric steps, 86.4 / 82.2 / 84.5% slope-limited, and
-//! 88.2 / 89.5 / 97.3% with the key found too. Trying all twelve keys instead costs ten times as
-//! much and gains a few points on the short snippets only.
+//! Other frames are searched for as they are, with the exact subsequence search along
+//! slope-limited steps; when they lay out pitch but statistics are not asked for, the key the
+//! snippet shows against the span it matched is estimated, and if it is another, the snippet is
+//! moved back to the reference's key and searched for again.
 //!
-//! This module owns that two-pass search only; the search itself is
-//! [`SubsequenceSearch`](super::SubsequenceSearch)'s and the key estimate
-//! [`TranspositionTracker`](super::TranspositionTracker)'s.
+//! This module owns these searches only; the subsequence search itself is
+//! [`SubsequenceSearch`](super::SubsequenceSearch)'s, the statistics [`super::cens`]'s and the
+//! key estimate [`TranspositionTracker`](super::TranspositionTracker)'s.
 
+use super::cens::{cens, CensConfig};
 use super::{
     AlignError, Distance, FeatureMatrix, Precision, SubsequenceMatch, SubsequenceSearch, SubsequenceSteps,
     TranspositionTracker,
 };
-use crate::features::PitchLayout;
+use crate::features::{PitchLayout, PITCH_CLASSES};
 
 /// How a snippet is searched for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,8 +32,13 @@ pub struct LocateConfig {
     pub precision: Precision,
     /// The steps a match's path may take.
     pub steps: SubsequenceSteps,
-    /// With the layout of pitch in the frames, a snippet played in another key is found too.
-    pub transposition: Option<PitchLayout>,
+    /// How the frames lay out pitch, when they do.
+    pub pitch_layout: Option<PitchLayout>,
+    /// Whether the snippet may be in another key than the recording (with a pitch layout).
+    pub transposition: bool,
+    /// With a pitch layout, the statistics the snippet is found by; `None` searches the
+    /// frames as they are.
+    pub cens: Option<CensConfig>,
 }
 
 impl Default for LocateConfig {
@@ -38,7 +46,9 @@ impl Default for LocateConfig {
         Self {
             precision: Precision::Auto,
             steps: SubsequenceSteps::SlopeLimited,
-            transposition: None,
+            pitch_layout: None,
+            transposition: false,
+            cens: Some(CensConfig::default()),
         }
     }
 }
@@ -46,9 +56,10 @@ impl Default for LocateConfig {
 /// The best match of a snippet in a recording.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SnippetMatch {
-    /// The span of the recording matched, and its path cost.
+    /// The span of the recording matched (frames), and its path cost.
     pub span: SubsequenceMatch,
-    /// The path cost per snippet frame: comparable across recordings and snippets.
+    /// The path cost per snippet frame (per statistic, where the snippet was found by its
+    /// statistics): what recordings are ranked by.
     pub cost_per_frame: f64,
     /// Semitones the snippet sits above the recording (0 to 11): 0 unless a transposition was
     /// allowed and found.
@@ -62,6 +73,20 @@ pub fn locate_snippet(
     reference: &FeatureMatrix,
     config: &LocateConfig,
 ) -> Result<Option<SnippetMatch>, AlignError> {
+    match (config.pitch_layout, config.cens) {
+        (Some(layout), Some(statistics)) => locate_by_statistics(snippet, reference, layout, statistics, config),
+        (layout, _) => locate_by_frames(snippet, reference, layout.filter(|_| config.transposition), config),
+    }
+}
+
+/// The frames of `snippet` searched for as they are and, with `transposition`'s layout, again
+/// in the key they show against the span matched when that is another.
+fn locate_by_frames(
+    snippet: &FeatureMatrix,
+    reference: &FeatureMatrix,
+    transposition: Option<PitchLayout>,
+    config: &LocateConfig,
+) -> Result<Option<SnippetMatch>, AlignError> {
     let Some(as_played) = best_span(snippet.clone(), reference, config)? else {
         return Ok(None);
     };
@@ -71,7 +96,7 @@ pub fn locate_snippet(
         cost_per_frame: f64::from(as_played.cost) / frames,
         semitones: 0,
     };
-    let Some(layout) = config.transposition else {
+    let Some(layout) = transposition else {
         return Ok(Some(as_played));
     };
     // The key is judged against the span matched: a stretch of a piece need not show the key
@@ -88,12 +113,7 @@ pub fn locate_snippet(
     if semitones == 0 {
         return Ok(Some(as_played));
     }
-    let mut moved = Vec::with_capacity(snippet.len() * snippet.dim());
-    for i in 0..snippet.len() {
-        layout.shift_down(snippet.frame_in(i, &mut scratch), semitones, &mut frame_moved);
-        moved.extend_from_slice(&frame_moved);
-    }
-    let in_key = best_span(FeatureMatrix::new(snippet.dim(), moved)?, reference, config)?;
+    let in_key = best_span(moved_to_key(snippet, layout, semitones)?, reference, config)?;
     Ok(Some(match in_key {
         Some(span) if span.cost < as_played.span.cost => SnippetMatch {
             span,
@@ -101,6 +121,71 @@ pub fn locate_snippet(
             semitones,
         },
         _ => as_played,
+    }))
+}
+
+/// `frames` moved down by `semitones` as `layout` moves them.
+fn moved_to_key(frames: &FeatureMatrix, layout: PitchLayout, semitones: usize) -> Result<FeatureMatrix, AlignError> {
+    let mut moved = Vec::with_capacity(frames.len() * frames.dim());
+    let (mut scratch, mut frame_moved) = (Vec::new(), Vec::with_capacity(frames.dim()));
+    for i in 0..frames.len() {
+        layout.shift_down(frames.frame_in(i, &mut scratch), semitones, &mut frame_moved);
+        moved.extend_from_slice(&frame_moved);
+    }
+    FeatureMatrix::new(frames.dim(), moved)
+}
+
+/// The best match of `snippet` in `reference` found by their statistics, in each of the
+/// twelve keys when a transposition is allowed, then placed by the snippet's frames (moved to
+/// the key found) within the span found and two windows of statistics either side.
+fn locate_by_statistics(
+    snippet: &FeatureMatrix,
+    reference: &FeatureMatrix,
+    layout: PitchLayout,
+    statistics: CensConfig,
+    config: &LocateConfig,
+) -> Result<Option<SnippetMatch>, AlignError> {
+    let snippet_statistics = cens(snippet, layout, statistics)?;
+    let reference_statistics = cens(reference, layout, statistics)?;
+    let keys = if config.transposition { PITCH_CLASSES } else { 1 };
+    let mut best: Option<(SubsequenceMatch, usize)> = None;
+    for semitones in 0..keys {
+        let query = moved_to_key(&snippet_statistics, PitchLayout::Chroma, semitones)?;
+        if let Some(span) = best_span(query, &reference_statistics, config)? {
+            if best.is_none_or(|(found, _)| span.cost < found.cost) {
+                best = Some((span, semitones));
+            }
+        }
+    }
+    let Some((coarse, semitones)) = best else {
+        return Ok(None);
+    };
+    let hop = statistics.hop_frames;
+    let margin = 2 * statistics.window_frames.max(hop);
+    let first = (coarse.start * hop).saturating_sub(margin);
+    let last = (coarse.end * hop + margin).min(reference.len() - 1);
+    let mut around = Vec::with_capacity((last + 1 - first) * reference.dim());
+    let mut scratch = Vec::new();
+    for k in first..=last {
+        around.extend_from_slice(reference.frame_in(k, &mut scratch));
+    }
+    let placed = best_span(
+        moved_to_key(snippet, layout, semitones)?,
+        &FeatureMatrix::new(reference.dim(), around)?,
+        config,
+    )?;
+    let (start, end) = match placed {
+        Some(placed) => (first + placed.start, first + placed.end),
+        None => (coarse.start * hop, (coarse.end * hop).min(reference.len() - 1)),
+    };
+    Ok(Some(SnippetMatch {
+        span: SubsequenceMatch {
+            cost: coarse.cost,
+            start,
+            end,
+        },
+        cost_per_frame: f64::from(coarse.cost) / snippet_statistics.len() as f64,
+        semitones,
     }))
 }
 
@@ -141,32 +226,73 @@ mod tests {
         let reference = FeatureMatrix::new(12, tune(&NOTES, 10, 0)).unwrap();
         // Notes 8 to 19, three semitones up and a little faster.
         let snippet = FeatureMatrix::new(12, tune(&NOTES[8..20], 8, 3)).unwrap();
+        for statistics in [None, Some(CensConfig::default())] {
+            let config = LocateConfig {
+                precision: Precision::F32,
+                pitch_layout: Some(PitchLayout::Chroma),
+                transposition: true,
+                cens: statistics,
+                ..LocateConfig::default()
+            };
+            let found = locate_snippet(&snippet, &reference, &config).unwrap().unwrap();
+            assert_eq!(found.semitones, 3, "{statistics:?}");
+            // Within the first note and the last (each held ten frames in the reference).
+            assert!(
+                (80..90).contains(&found.span.start) && (190..200).contains(&found.span.end),
+                "{statistics:?}: {found:?}"
+            );
+            // In the recording's key alone, the same snippet matches far worse.
+            let as_played = LocateConfig {
+                transposition: false,
+                ..config
+            };
+            let as_played = locate_snippet(&snippet, &reference, &as_played).unwrap().unwrap();
+            assert_eq!(as_played.semitones, 0);
+            assert!(
+                as_played.cost_per_frame > 10.0 * found.cost_per_frame,
+                "{statistics:?}: {as_played:?} against {found:?}"
+            );
+        }
+    }
+
+    /// Twelve-band frames of a tune as a performer sounds it: each note's band at 1, its fifth
+    /// and major third (overtones) at `overtones`, every band at least `floor`.
+    fn performed(notes: &[usize], frames_per_note: usize, overtones: f32, floor: f32) -> FeatureMatrix {
+        let mut frames = Vec::new();
+        for &note in notes {
+            for _ in 0..frames_per_note {
+                let mut frame = [floor; 12];
+                frame[note] = 1.0;
+                frame[(note + 7) % 12] = frame[(note + 7) % 12].max(overtones);
+                frame[(note + 4) % 12] = frame[(note + 4) % 12].max(0.6 * overtones);
+                frames.extend_from_slice(&frame);
+            }
+        }
+        FeatureMatrix::new(12, frames).unwrap()
+    }
+
+    #[test]
+    fn statistics_rank_the_piece_above_the_performer() {
+        const OTHER: [usize; 24] = [9, 5, 2, 5, 4, 0, 2, 10, 7, 2, 9, 5, 7, 9, 2, 4, 0, 10, 9, 7, 5, 4, 2, 0];
+        // The snippet: notes 4 to 15 of the tune, by a performer rich in overtones over a
+        // noisy floor; the same piece by a plain performer, and another piece by the snippet's.
+        let snippet = performed(&NOTES[4..16], 9, 0.7, 0.3);
+        let same_piece = performed(&NOTES, 10, 0.1, 0.02);
+        let same_performer = performed(&OTHER, 10, 0.7, 0.3);
         let config = LocateConfig {
             precision: Precision::F32,
-            transposition: Some(PitchLayout::Chroma),
+            pitch_layout: Some(PitchLayout::Chroma),
+            transposition: true,
             ..LocateConfig::default()
         };
-        let found = locate_snippet(&snippet, &reference, &config).unwrap().unwrap();
-        assert_eq!(found.semitones, 3);
-        // Within the first note and the last (each held ten frames in the reference).
+        let piece = locate_snippet(&snippet, &same_piece, &config).unwrap().unwrap();
+        let performer = locate_snippet(&snippet, &same_performer, &config).unwrap().unwrap();
         assert!(
-            (80..90).contains(&found.span.start) && (190..200).contains(&found.span.end),
-            "{found:?}"
+            piece.cost_per_frame < performer.cost_per_frame,
+            "{piece:?} against {performer:?}"
         );
-        assert!(found.cost_per_frame < 0.01, "{found:?}");
-        // Without the transposition the same snippet matches far worse.
-        let as_played = locate_snippet(
-            &snippet,
-            &reference,
-            &LocateConfig {
-                transposition: None,
-                ..config
-            },
-        )
-        .unwrap()
-        .unwrap();
-        assert_eq!(as_played.semitones, 0);
-        assert!(as_played.cost_per_frame > 10.0 * found.cost_per_frame, "{as_played:?}");
+        assert_eq!(piece.semitones, 0);
+        assert!((35..45).contains(&piece.span.start), "{piece:?}");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! and envelope samples with times in nanoseconds; its outputs are positions and offsets.
 
 mod av_sync;
+mod cens;
 mod distance;
 mod dtw;
 mod embedding_lag;
@@ -36,6 +37,7 @@ mod test_sequences;
 mod transposition;
 
 pub use av_sync::{AvSyncEstimator, SyncEstimate};
+pub use cens::{cens, CensConfig};
 pub use distance::{
     cosine_distance, dot, euclidean_distance, inverse_norm, manhattan_distance, norm, squared_euclidean_distance,
     Distance,

@@ -288,8 +288,9 @@ pub(super) struct LocateArgs {
     pub(super) references: Vec<PathBuf>,
     #[command(flatten)]
     pub(super) common: CommonArgs,
-    /// Features compared: chroma (pitch classes: another performance of the same piece looks
-    /// alike, whoever sings or plays it), semitone-flux, logmel-flux or logmel.
+    /// Features compared: semitone-flux or chroma (pitch laid out: a snippet is found by its
+    /// pitch classes' coarse statistics, which hear the piece rather than its performers, in
+    /// any key), logmel-flux or logmel (searched as they are).
     #[arg(long, default_value_t = LocateJob::DEFAULT_FEATURES, value_parser = parse_features)]
     pub(super) audio_features: AudioFeatureKind,
     /// Seconds of the most recent live audio searched for (above 0, at most 600).

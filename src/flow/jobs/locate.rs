@@ -56,9 +56,11 @@ pub struct LocateJob {
 }
 
 impl LocateJob {
-    /// Features compared unless told otherwise: chroma, pitch classes only, so that another
-    /// performance of the same piece looks alike whoever sings or plays it.
-    pub const DEFAULT_FEATURES: AudioFeatureKind = AudioFeatureKind::Chroma;
+    /// Features compared unless told otherwise: bands a semitone apart, whose pitch classes
+    /// (every octave folded onto twelve) give the coarse statistics a snippet is found by, so
+    /// that another performance of the same piece outranks another piece by the same
+    /// performers; their finer pitch then places it.
+    pub const DEFAULT_FEATURES: AudioFeatureKind = AudioFeatureKind::SemitoneFlux;
     /// Seconds of the most recent live audio searched for unless told otherwise: long enough
     /// to tell apart passages that begin alike, short enough to answer within a phrase.
     pub const DEFAULT_MAX_QUERY_S: f64 = 30.0;
@@ -106,7 +108,8 @@ pub fn run_locate(job: LocateJob, writer: Box<dyn EventWriter + Send>) -> Result
         references,
         max_query_frames: job.max_query_frames,
         config: LocateConfig {
-            transposition,
+            pitch_layout: encoder.pitch_layout(),
+            transposition: transposition.is_some(),
             ..LocateConfig::default()
         },
         stream: job.stream.clone(),

@@ -138,7 +138,7 @@ fn locate(
                     live_start_ns: first.time_ns,
                     live_end_ns: last.time_ns,
                     cost: best.cost_per_frame,
-                    semitones: config.transposition.map(|_| signed_semitones(best.semitones)),
+                    semitones: config.transposition.then(|| signed_semitones(best.semitones)),
                 },
             ));
         }
