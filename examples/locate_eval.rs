@@ -15,7 +15,7 @@
 //!
 //! Run with: `cargo run --release --example locate_eval -- CASES_DIR [FEATURES] [--[no-]transposition]
 //! [--precision auto|f32|int8] [--steps slope-limited|symmetric] [--cens WINDOW,HOP] [--query-s 3,5,10]
-//! [--every-s 3]` (FEATURES and the key estimate as `locate`'s, with the same defaults: chroma, key
+//! [--every-s 3]` (FEATURES and the key estimate as `locate`'s, with the same defaults: semitone-flux, key
 //! estimated; `--precision`, `--steps` and `--cens` as `LocateConfig`'s, default `auto`,
 //! `slope-limited` and the statistics' default window and hop in frames, `0,0` for the frames as
 //! they are). Prints one table row per snippet length and kind of case.
@@ -26,8 +26,8 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 
 use warpflow::align::{locate_snippet, Distance, FeatureMatrix, LocateConfig, SubsequenceSteps};
-use warpflow::encode::{AudioFeatureEncoder, AudioFeatureKind};
-use warpflow::flow::{encode_reference_file, EncodedReference, Transposition, FOLLOW_FRAMES};
+use warpflow::encode::AudioFeatureEncoder;
+use warpflow::flow::{encode_reference_file, EncodedReference, LocateJob, Transposition, FOLLOW_FRAMES};
 
 /// The ground truth's continuous stretches, each a list of `(live_s, ref_s)` points.
 fn truth_stretches(path: &Path) -> Result<Vec<Vec<(f64, f64)>>> {
@@ -89,7 +89,7 @@ fn main() -> Result<()> {
         "usage: locate_eval CASES_DIR [FEATURES] [--[no-]transposition] [--precision auto|f32|int8] \
          [--steps slope-limited|symmetric] [--cens WINDOW,HOP] [--query-s 3,5,10] [--every-s 3]",
     )?;
-    let mut features = AudioFeatureKind::Chroma;
+    let mut features = LocateJob::DEFAULT_FEATURES;
     let mut config = LocateConfig::default();
     let mut query_lengths_s = vec![3.0, 5.0, 10.0];
     let mut every_s = 3.0;
