@@ -1,5 +1,6 @@
 //! `warpflow locate`: a live snippet found in the right reference, at the right place, and
-//! with `--transposition` in another key too.
+//! with `--transposition` in another key too; and the library's report of how far the
+//! references are encoded before the run.
 
 mod common;
 
@@ -150,4 +151,64 @@ fn finds_a_snippet_played_in_another_key_and_tells_the_key() {
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(!refused.status.success());
     assert!(stderr.contains("--audio-features logmel-flux"), "{stderr}");
+}
+
+/// Keeps the events nowhere: the test looks at the references' progress only.
+struct Discard;
+
+impl warpflow::events::EventWriter for Discard {
+    fn write_event(&mut self, _: &warpflow::events::Event) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    fn write_summary(&mut self, _: &warpflow::events::RunSummary) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn the_references_progress_is_reported_in_order_each_finished_once() {
+    use std::sync::{Arc, Mutex};
+    use warpflow::config::Pace;
+    use warpflow::flow::{run_locate, LocateJob, ReferenceProgress};
+
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let song = render(&melody(30.0), &identity(30.0), RATE_HZ, 30.0, 0.0);
+    let (song_wav, other_wav, snippet_wav) = (
+        dir.path().join("song.wav"),
+        dir.path().join("other.wav"),
+        dir.path().join("snippet.wav"),
+    );
+    write_wav(&song_wav, RATE_HZ, &song);
+    write_wav(&other_wav, RATE_HZ, &other_piece());
+    write_wav(&snippet_wav, RATE_HZ, &snippet_of(&song, 5.0));
+    let steps = Arc::new(Mutex::new(Vec::new()));
+    let heard = steps.clone();
+    let live = snippet_wav.to_str().unwrap_or_default().parse().expect("a file source");
+    let job = LocateJob {
+        pace: Pace::Fast,
+        reference_progress: Some(ReferenceProgress::new(move |step| {
+            if let Ok(mut steps) = heard.lock() {
+                steps.push((step.index, step.count, step.done_ns, step.finished));
+            }
+        })),
+        ..LocateJob::new(vec![other_wav, song_wav], live, "live0")
+    };
+    run_locate(job, Box::new(Discard)).expect("the run");
+    let steps = steps.lock().expect("the steps").clone();
+    let finished: Vec<(usize, u64)> = steps.iter().filter(|s| s.3).map(|s| (s.0, s.2)).collect();
+    assert_eq!(finished.len(), 2, "each reference finished once: {finished:?}");
+    assert!(finished[0].0 == 0 && finished[1].0 == 1, "{finished:?}");
+    assert!(
+        (finished[0].1 as f64 / 1e9 - 34.0).abs() < 0.1 && (finished[1].1 as f64 / 1e9 - 30.0).abs() < 0.1,
+        "the references' lengths: {finished:?}"
+    );
+    assert!(steps.iter().all(|s| s.1 == 2), "two references");
+    let indices: Vec<usize> = steps.iter().map(|s| s.0).collect();
+    assert!(indices.windows(2).all(|w| w[0] <= w[1]), "in order: {indices:?}");
+    assert!(
+        steps.iter().filter(|s| !s.3).count() >= 2,
+        "reports while encoding: {}",
+        steps.len()
+    );
 }

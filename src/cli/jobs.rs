@@ -22,6 +22,7 @@ use warpflow::serve::feed::{CueMark, FeedPublisher, FeedServer, FeedSettings, Fe
 use warpflow::serve::{event_writer, TerminalProgress};
 
 use super::args::{Cli, Command, CommonArgs, FollowArgs, LocateArgs, SyncArgs};
+use super::reference_bar::reference_bar;
 
 /// One stream of a run: where it comes from, its name in events, and (from a pipeline file)
 /// what `follow` follows it along.
@@ -293,6 +294,7 @@ impl FollowArgs {
                 .unwrap_or_default(),
             captured_by: stream.captured_by,
             progress_every_ns: seconds_to_ns(self.common.progress_interval_s),
+            reference_progress: reference_bar(),
             stop: stop.clone(),
             metrics: metrics.clone(),
             ..defaults
@@ -312,6 +314,7 @@ impl LocateArgs {
             max_query_frames: follow_frames_in(self.max_query_s).max(1),
             transposition: self.transposition.choice(),
             progress_every_ns: seconds_to_ns(self.common.progress_interval_s),
+            reference_progress: reference_bar(),
             stop,
             metrics,
             ..LocateJob::new(self.references.clone(), source, stream)
@@ -549,7 +552,11 @@ mod tests {
         };
         let stream = &args.common.streams().expect("one stream")[0];
         let (stop, metrics) = (StopSignal::default(), Arc::default());
-        let from_cli = args.job(stream, &stop, &metrics).expect("a job");
+        // Its references' progress is drawn only where standard error is a terminal.
+        let from_cli = FollowJob {
+            reference_progress: None,
+            ..args.job(stream, &stop, &metrics).expect("a job")
+        };
         let library = FollowJob::new(reference, stream.source.clone(), "live0").expect("a job");
         assert_eq!(described(&from_cli), described(&library));
     }
@@ -571,7 +578,10 @@ mod tests {
             panic!("not locate");
         };
         let (source, stream) = args.common.source_and_stream().expect("one stream");
-        let from_cli = args.job(source.clone(), stream, StopSignal::default(), Arc::default());
+        let from_cli = LocateJob {
+            reference_progress: None,
+            ..args.job(source.clone(), stream, StopSignal::default(), Arc::default())
+        };
         let library = LocateJob::new(vec![reference], source, "live0");
         assert_eq!(described(&from_cli), described(&library));
     }

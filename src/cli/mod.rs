@@ -2,5 +2,6 @@
 
 mod args;
 mod jobs;
+mod reference_bar;
 
 pub use args::Cli;

@@ -23,6 +23,7 @@ pub mod operators;
 mod placement;
 mod records;
 mod reference;
+mod reference_progress;
 mod stages;
 mod stop;
 
@@ -46,4 +47,5 @@ pub use reference::{
     encode_followed_reference, encode_reference_file, follow_audio_features, is_reference_file, load_reference,
     write_reference_file, EncodedReference,
 };
+pub use reference_progress::{ReferenceProgress, ReferenceStep};
 pub use stop::StopSignal;

@@ -208,9 +208,14 @@ fn reference_file_audio_features(path: &Path) -> Result<Option<AudioFeatureKind>
 
 /// The reference at `path`: read from a `.wfr` file made with `encoder`'s settings (memory-mapped;
 /// f32 features are read in place), or decoded and encoded from a media file.
-pub fn load_reference(path: &Path, encoders: &mut FollowEncoders) -> Result<EncodedReference, FlowError> {
+/// `on_progress` hears how much of a media file's audio is encoded.
+pub fn load_reference(
+    path: &Path,
+    encoders: &mut FollowEncoders,
+    on_progress: impl FnMut(u64, Option<u64>),
+) -> Result<EncodedReference, FlowError> {
     if !is_reference_file(path) {
-        return encode_followed_reference(path, encoders, |_, _| {});
+        return encode_followed_reference(path, encoders, on_progress);
     }
     let in_file = |source| FlowError::ReferenceFile {
         path: path.to_path_buf(),

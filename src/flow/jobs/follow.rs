@@ -30,7 +30,8 @@ use crate::flow::follow_features::{
 use crate::flow::operators::{Batching, FollowEvents, FollowReference, ReferenceTiming};
 use crate::flow::placement::StreamSite;
 use crate::flow::{
-    follow_audio_features, load_reference, FailureSlot, FeatureFrame, FlowError, StopSignal, StreamEvent,
+    follow_audio_features, load_reference, FailureSlot, FeatureFrame, FlowError, ReferenceProgress, ReferenceStep,
+    StopSignal, StreamEvent,
 };
 
 /// Framing of the features: 93 ms windows every 20 ms at 22.05 kHz.
@@ -89,6 +90,8 @@ pub struct FollowJob {
     pub captured_by: Option<usize>,
     /// Running time between progress events.
     pub progress_every_ns: u64,
+    /// Told how far a media reference has been encoded, before the run starts.
+    pub reference_progress: Option<ReferenceProgress>,
     /// Ends the run early and cleanly when requested.
     pub stop: StopSignal,
     /// Where the engine records its timings and queue depths (for `GET /metrics`).
@@ -123,6 +126,7 @@ impl FollowJob {
             stream: stream.into(),
             captured_by: None,
             progress_every_ns: DEFAULT_PROGRESS_EVERY_NS,
+            reference_progress: None,
             stop: StopSignal::default(),
             metrics: Arc::default(),
         })
@@ -183,7 +187,22 @@ pub(crate) fn build_follow(
 
 /// The holder's part of `job`: its reference encoded with `encoders`, and the follower over it.
 fn follow_stage(job: &FollowJob, encoders: &mut FollowEncoders) -> Result<FollowStage, FlowError> {
-    let reference = load_reference(&job.reference, encoders)?;
+    let report = |done_ns, total_ns, finished| {
+        if let Some(progress) = &job.reference_progress {
+            progress.report(ReferenceStep {
+                path: &job.reference,
+                index: 0,
+                count: 1,
+                done_ns,
+                total_ns,
+                finished,
+            });
+        }
+    };
+    let reference = load_reference(&job.reference, encoders, |done_ns, total_ns| {
+        report(done_ns, total_ns, false)
+    })?;
+    report(reference.duration_ns, Some(reference.duration_ns), true);
     let mut follower = job.follower.clone();
     // Frame counts are given in frames of 20 ms; a model's windows may be timed otherwise.
     let frames_per_20ms = FOLLOW_FRAMES.hop_ns() / encoders.audio.params().hop_ns();

@@ -22,7 +22,8 @@ use super::live_audio::{run_live_audio, FeatureStage, LiveAudioRun};
 use super::DEFAULT_PROGRESS_EVERY_NS;
 use crate::flow::follow_features::{FollowEncoders, Transposition};
 use crate::flow::operators::{Batching, LocateReferences, NamedReference};
-use crate::flow::{encode_reference_file, FailureSlot, FeatureFrame, FlowError, StopSignal, StreamEvent};
+use crate::flow::reference::encode_reference_file_with_progress;
+use crate::flow::{FailureSlot, FeatureFrame, FlowError, ReferenceProgress, ReferenceStep, StopSignal, StreamEvent};
 
 /// Settings of a `locate` run.
 #[derive(Debug, Clone)]
@@ -49,6 +50,8 @@ pub struct LocateJob {
     pub stream: String,
     /// Running time between progress events.
     pub progress_every_ns: u64,
+    /// Told how far the references have been encoded, before the run starts.
+    pub reference_progress: Option<ReferenceProgress>,
     /// Ends the run early and cleanly when requested.
     pub stop: StopSignal,
     /// Where the engine records its timings and queue depths (for `GET /metrics`).
@@ -82,6 +85,7 @@ impl LocateJob {
             transposition: Transposition::Auto,
             stream: stream.into(),
             progress_every_ns: DEFAULT_PROGRESS_EVERY_NS,
+            reference_progress: None,
             stop: StopSignal::default(),
             metrics: Arc::default(),
         }
@@ -96,8 +100,23 @@ pub fn run_locate(job: LocateJob, writer: Box<dyn EventWriter + Send>) -> Result
         .transposition
         .locate_layout_for(encoder.pitch_layout(), &job.features.to_string())?;
     let mut references = Vec::with_capacity(job.references.len());
-    for path in &job.references {
-        let encoded = encode_reference_file(path, &mut encoder)?;
+    for (index, path) in job.references.iter().enumerate() {
+        let report = |done_ns, total_ns, finished| {
+            if let Some(progress) = &job.reference_progress {
+                progress.report(ReferenceStep {
+                    path,
+                    index,
+                    count: job.references.len(),
+                    done_ns,
+                    total_ns,
+                    finished,
+                });
+            }
+        };
+        let encoded = encode_reference_file_with_progress(path, &mut encoder, |done_ns, total_ns| {
+            report(done_ns, total_ns, false)
+        })?;
+        report(encoded.duration_ns, Some(encoded.duration_ns), true);
         references.push(NamedReference {
             name: reference_name(path),
             features: Arc::new(encoded.features),
