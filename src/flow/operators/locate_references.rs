@@ -2,9 +2,9 @@
 //!
 //! The operator keeps the most recent `max_query_frames` feature frames. When its input ends
 //! (the snippet is over, or the run was stopped), it searches every reference for the whole
-//! snippet ([`locate_snippet`]: an exact subsequence DTW, in the reference's key or, where
-//! allowed, in the one the snippet was played in) and emits one `match` event per reference,
-//! best first.
+//! snippet ([`locate_snippet`]: by coarse statistics of its pitch classes in any key where the
+//! features lay out pitch, then placed by its frames; otherwise by its frames as they are) and
+//! emits one `match` event per reference, best first.
 //! It holds a capability at its input frontier until then, so the matches leave in time order
 //! with everything else.
 

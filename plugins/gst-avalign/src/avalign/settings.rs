@@ -197,6 +197,20 @@ impl Settings {
 mod tests {
     use super::*;
 
+    /// mode=follow with every other property at its default, and its reference: an empty
+    /// `reference.wav` in the returned folder (a media reference is read only when the job runs).
+    fn follow_settings() -> (tempfile::TempDir, Settings) {
+        let folder = tempfile::tempdir().expect("a temporary folder");
+        let reference = folder.path().join("reference.wav");
+        std::fs::write(&reference, b"").expect("a writable folder");
+        let settings = Settings {
+            mode: Mode::Follow,
+            reference: reference.to_str().map(str::to_owned),
+            ..Settings::default()
+        };
+        (folder, settings)
+    }
+
     #[test]
     fn default_settings_make_the_librarys_default_jobs_as_a_pipeline_paces_them() {
         let source = SourceSpec::LaunchLine(String::new());
@@ -209,14 +223,8 @@ mod tests {
             format!("{:?}", SyncJob::new(source.clone(), DEFAULT_STREAM))
         );
 
-        let folder = tempfile::tempdir().expect("a temporary folder");
+        let (folder, settings) = follow_settings();
         let reference = folder.path().join("reference.wav");
-        std::fs::write(&reference, b"").expect("a writable folder");
-        let settings = Settings {
-            mode: Mode::Follow,
-            reference: reference.to_str().map(str::to_owned),
-            ..Settings::default()
-        };
         let Ok(Job::Follow(job)) = settings.job(source.clone(), true, StopSignal::default(), Arc::default()) else {
             panic!("not a follow job");
         };
@@ -231,16 +239,12 @@ mod tests {
 
     #[test]
     fn features_and_device_reach_the_job() {
-        let folder = tempfile::tempdir().expect("a temporary folder");
-        let reference = folder.path().join("reference.wav");
-        std::fs::write(&reference, b"").expect("a writable folder");
+        let (_folder, settings) = follow_settings();
         let settings = Settings {
-            mode: Mode::Follow,
-            reference: reference.to_str().map(str::to_owned),
             features: Features::Chroma,
             device: Device::Cuda,
             cuda_device_id: 1,
-            ..Settings::default()
+            ..settings
         };
         let source = SourceSpec::LaunchLine(String::new());
         let Ok(Job::Follow(job)) = settings.job(source, false, StopSignal::default(), Arc::default()) else {
