@@ -107,8 +107,17 @@ fn the_design_lists_every_option_of_every_command() {
     let design =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/design.md")).expect("docs/design.md");
     let mut missing = Vec::new();
-    for command in ["sync", "follow", "locate", "encode-ref", "serve"] {
-        let help = String::from_utf8_lossy(&warpflow(&[command, "--help"]).stdout).into_owned();
+    for command in [
+        "sync",
+        "follow",
+        "locate",
+        "encode-ref",
+        "serve",
+        "streams",
+        "streams add",
+    ] {
+        let words: Vec<&str> = command.split(' ').chain(["--help"]).collect();
+        let help = String::from_utf8_lossy(&warpflow(&words).stdout).into_owned();
         // The options are the lines that start with one (after a short form, if any).
         let options = help
             .lines()

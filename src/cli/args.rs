@@ -32,8 +32,60 @@ pub(super) enum Command {
     Locate(LocateArgs),
     /// Encode a reference recording once into a .wfr file, which follow then loads at once.
     EncodeRef(EncodeRefArgs),
-    /// Serve the live page and one event feed for several runs started with --publish.
+    /// Serve the live page and one event feed, for runs started with --publish and for
+    /// streams added while it runs ('warpflow streams add').
     Serve(ServeArgs),
+    /// Add, list or remove the streams of a running 'warpflow serve'.
+    Streams(StreamsArgs),
+}
+
+#[derive(Debug, Args)]
+pub(super) struct StreamsArgs {
+    /// The 'warpflow serve' to talk to, as HOST:PORT.
+    #[arg(long, default_value = "127.0.0.1:8750")]
+    pub(super) server: String,
+    /// The server's token, if it was started with one.
+    #[arg(long, value_name = "TOKEN", value_parser = parse_token)]
+    pub(super) token: Option<String>,
+    #[command(subcommand)]
+    pub(super) action: StreamsAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum StreamsAction {
+    /// Start a stream; prints its description.
+    Add(AddStreamArgs),
+    /// List the streams with their state, counters and watermark.
+    List,
+    /// End a stream (its last events and eos are written); prints how it ended.
+    Remove {
+        /// The stream's id.
+        id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(super) struct AddStreamArgs {
+    /// The stream's id in its events (1 to 64 letters, digits, '-', '_' or '.').
+    pub(super) id: String,
+    /// What to do with it: sync or follow.
+    #[arg(long, value_parser = ["sync", "follow"])]
+    pub(super) job: String,
+    /// The live source: a media file or URI as the server sees it, 'webcam' or 'test'.
+    #[arg(long)]
+    pub(super) source: String,
+    /// follow: the reference, a .wfr file on the server's machine.
+    #[arg(long)]
+    pub(super) reference: Option<String>,
+    /// follow: a cue file on the server's machine.
+    #[arg(long)]
+    pub(super) cues: Option<String>,
+    /// realtime, or fast (files only: read as fast as the engine goes).
+    #[arg(long)]
+    pub(super) pace: Option<String>,
+    /// sync: the largest |offset| searched, in ms (1 to 5000).
+    #[arg(long)]
+    pub(super) max_lag_ms: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -45,6 +97,9 @@ pub(super) struct ServeArgs {
     /// (1 to 256 visible characters, no spaces).
     #[arg(long, value_name = "TOKEN", value_parser = parse_token)]
     pub(super) token: Option<String>,
+    /// How the events of the streams it runs are written on stdout: jsonl or pretty.
+    #[arg(long, default_value = "jsonl", value_parser = parse_output)]
+    pub(super) format: OutputFormat,
 }
 
 /// Options every job has.

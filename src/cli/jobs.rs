@@ -14,8 +14,8 @@ use warpflow::events::EventWriter;
 use warpflow::flow::operators::Batching;
 use warpflow::flow::{
     follow_audio_encoder, follow_frames_in, run_follow, run_locate, run_streams, run_streams_in_cluster, run_sync,
-    write_reference_file, ClusterPart, FlowError, FollowEncoders, FollowJob, LocateJob, StopSignal, StreamJob, SyncJob,
-    VideoComparison, VideoSource,
+    write_reference_file, ClusterPart, FlowError, FollowEncoders, FollowJob, LocateJob, StopSignal, StreamJob,
+    StreamService, SyncJob, VideoComparison, VideoSource,
 };
 use warpflow::media::SupervisionConfig;
 use warpflow::serve::feed::{CueMark, FeedPublisher, FeedServer, FeedSettings, FeedWriter, RunDescription};
@@ -386,7 +386,7 @@ fn seconds_to_ns(seconds: f64) -> u64 {
 impl Cli {
     /// Runs the chosen command.
     pub fn run(self, stop: StopSignal) -> Result<()> {
-        if !matches!(self.command, Command::EncodeRef(_)) {
+        if !matches!(self.command, Command::EncodeRef(_) | Command::Streams(_)) {
             warpflow::encode::encode_on_calling_threads();
         }
         match self.command {
@@ -481,14 +481,22 @@ impl Cli {
                 };
                 let server = FeedServer::start(settings).with_context(|| format!("cannot serve at {}", args.bind))?;
                 let addr = server.local_addr();
+                let writer = Box::new(FeedWriter::new(event_writer(args.format, true), server.hub()));
+                let service = Arc::new(StreamService::start(writer, Arc::new(EngineMetrics::default()))?);
+                if server.serve_streams(service.clone()).is_err() {
+                    anyhow::bail!("the feed at {addr} already serves streams");
+                }
                 eprintln!("warpflow: live page at http://{addr}/");
                 eprintln!("warpflow: events at ws://{addr}/events");
                 eprintln!("warpflow: runs publish with --publish ws://{addr}");
+                eprintln!("warpflow: streams at http://{addr}/streams ('warpflow streams add' adds one)");
                 while !stop.is_requested() {
                     std::thread::sleep(std::time::Duration::from_millis(100));
                 }
+                service.finish();
                 server.finish(FEED_CLOSE_GRACE);
             }
+            Command::Streams(args) => args.run()?,
             Command::Locate(args) => {
                 let metrics = Arc::new(EngineMetrics::default());
                 let (writer, feed) = args.common.output(RunDescription::new("locate"), metrics.clone())?;

@@ -8,11 +8,13 @@
 
 mod band;
 mod sequencer;
+mod stream_control;
 mod summary;
 mod writer;
 
 pub use band::SyncBand;
 pub use sequencer::Sequencer;
+pub use stream_control::{StreamControl, StreamDescription, StreamRefusal, StreamState};
 pub use summary::{RunKind, RunSummary};
 pub use writer::EventWriter;
 
@@ -162,6 +164,11 @@ pub enum EventBody {
         live_ns: u64,
         /// How it broke.
         kind: DiscontKind,
+        /// Why, in words.
+        reason: String,
+    },
+    /// The stream failed (in a service, where the others go on); its `eos` follows.
+    Error {
         /// Why, in words.
         reason: String,
     },

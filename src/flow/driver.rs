@@ -28,7 +28,7 @@ use super::{FailureSlot, FlowError, StatusRecord, StopSignal};
 /// Records moved from a ring per pump: bounds how much enters the graph between steps.
 const PUMP_RECORDS: usize = 64;
 /// How long an idle worker sleeps before looking at the rings again.
-const IDLE_PARK: Duration = Duration::from_millis(1);
+pub(crate) const IDLE_PARK: Duration = Duration::from_millis(1);
 
 /// A single timely worker on the calling thread.
 pub(crate) fn local_worker() -> Worker {
@@ -155,13 +155,65 @@ impl BuiltStream {
 }
 
 /// A stream being driven, and how it ended once it has.
-struct Driven {
+pub(crate) struct Driven {
     feed: StreamFeed,
     eos_sent: bool,
     outcome: Option<Result<(), FlowError>>,
 }
 
 impl Driven {
+    /// Starts `feed`'s capture; a capture that cannot start ends the stream with its error.
+    pub(crate) fn start(feed: StreamFeed) -> Self {
+        let mut driven = Self {
+            feed,
+            eos_sent: false,
+            outcome: None,
+        };
+        if let Err(error) = driven.feed.capture.start() {
+            driven.end(Err(error.into()));
+        }
+        driven
+    }
+
+    /// Whether the stream's inputs have ended (its graph may still be draining).
+    pub(crate) fn has_ended(&self) -> bool {
+        self.outcome.is_some()
+    }
+
+    /// The error its inputs ended with, if they did.
+    pub(crate) fn failure(&self) -> Option<&FlowError> {
+        match &self.outcome {
+            Some(Err(error)) => Some(error),
+            _ => None,
+        }
+    }
+
+    /// How the stream ended: its own error, else one its operators left behind.
+    pub(crate) fn into_outcome(self) -> Result<(), FlowError> {
+        let late = self.feed.failures.take();
+        match (self.outcome, late) {
+            (Some(Err(error)), _) => Err(error),
+            (_, Some(error)) => Err(error),
+            _ => Ok(()),
+        }
+    }
+
+    /// One round: moves records in, watches the bus, and ends the stream when its inputs are
+    /// done or it failed (with the error, for the caller to report). The records moved.
+    pub(crate) fn drive_once(&mut self) -> Result<usize, &FlowError> {
+        match self.feed_once() {
+            Ok(Some(moved)) => Ok(moved),
+            Ok(None) => {
+                self.end(Ok(()));
+                Ok(0)
+            }
+            Err(error) => {
+                self.end(Err(error));
+                self.failure().map_or(Ok(0), Err)
+            }
+        }
+    }
+
     /// One round: moves records in, watches the bus. `Some(moved)` while the stream goes on.
     fn feed_once(&mut self) -> Result<Option<usize>, FlowError> {
         let feed = &mut self.feed;
@@ -212,19 +264,7 @@ pub(crate) fn drive_streams(
     feeds: Vec<StreamFeed>,
     pools: &EncoderPools,
 ) -> Vec<Result<(), FlowError>> {
-    let mut driven: Vec<Driven> = feeds
-        .into_iter()
-        .map(|feed| Driven {
-            feed,
-            eos_sent: false,
-            outcome: None,
-        })
-        .collect();
-    for stream in &mut driven {
-        if let Err(error) = stream.feed.capture.start() {
-            stream.end(Err(error.into()));
-        }
-    }
+    let mut driven: Vec<Driven> = feeds.into_iter().map(Driven::start).collect();
     // How long until a batch waiting in the pools is due.
     let mut batch_due = IDLE_PARK;
     loop {
@@ -255,15 +295,5 @@ pub(crate) fn drive_streams(
             }
         }
     }
-    driven
-        .into_iter()
-        .map(|stream| {
-            let late = stream.feed.failures.take();
-            match (stream.outcome, late) {
-                (Some(Err(error)), _) => Err(error),
-                (_, Some(error)) => Err(error),
-                _ => Ok(()),
-            }
-        })
-        .collect()
+    driven.into_iter().map(Driven::into_outcome).collect()
 }

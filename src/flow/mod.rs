@@ -24,6 +24,7 @@ mod placement;
 mod records;
 mod reference;
 mod reference_progress;
+mod service;
 mod stages;
 mod stop;
 
@@ -48,4 +49,5 @@ pub use reference::{
     write_reference_file, EncodedReference,
 };
 pub use reference_progress::{ReferenceProgress, ReferenceStep};
+pub use service::StreamService;
 pub use stop::StopSignal;

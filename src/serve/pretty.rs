@@ -142,6 +142,7 @@ fn describe(event: &Event, show_latency: bool) -> Option<String> {
             seconds(*live_ns),
             event.stream
         ),
+        EventBody::Error { reason } => format!("{:>8}    {}  FAILED: {reason}", "", event.stream),
         EventBody::Eos => format!("{:>8}    {}  end of stream", "", event.stream),
     };
     Some(line)

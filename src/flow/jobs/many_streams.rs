@@ -51,7 +51,7 @@ impl StreamJob {
     }
 
     /// Adds the job's dataflow to `worker`, with the part `at` gives this worker.
-    fn build(
+    pub(crate) fn build(
         &self,
         worker: &mut Worker,
         at: StreamSite,

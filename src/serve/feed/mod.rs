@@ -17,6 +17,7 @@ mod publish_error;
 mod publisher;
 mod replay;
 mod server;
+mod streams;
 mod writer;
 
 pub use event_filter::{EventFilter, FeedQueryError};

@@ -21,13 +21,15 @@ use axum::extract::{Query, RawQuery, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{delete, get};
 use axum::Router;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::engine_metrics::EngineMetrics;
+use crate::events::StreamControl;
 
 use super::publish::serve_publisher;
+use super::streams::{add_stream, list_streams, remove_stream, StreamSlot};
 use super::{EventFilter, FeedEvent, FeedHub, Publishers, ReplayStart, RunDescription, LIVE_PAGE_HTML};
 
 /// How often an idle client hears that the run is alive.
@@ -141,6 +143,7 @@ pub struct FeedServer {
     runtime: Option<tokio::runtime::Runtime>,
     local_addr: SocketAddr,
     hub: Arc<FeedHub>,
+    streams: Arc<StreamSlot>,
 }
 
 impl FeedServer {
@@ -162,6 +165,11 @@ impl FeedServer {
             engine: settings.engine,
             publishers: settings.accept_publishers.then(Publishers::default),
         });
+        let streams = Arc::new(StreamSlot::new());
+        let stream_routes = Router::new()
+            .route("/streams", get(list_streams).post(add_stream))
+            .route("/streams/{id}", delete(remove_stream))
+            .with_state(streams.clone());
         let router = Router::new()
             .route("/", get(page))
             .route("/run", get(run_description))
@@ -169,6 +177,7 @@ impl FeedServer {
             .route("/events", get(events))
             .route("/metrics", get(metrics))
             .route("/picture", get(picture))
+            .merge(stream_routes)
             .route_layer(middleware::from_fn_with_state(app.clone(), require_token))
             .route("/healthz", get(|| async { "ok" }))
             .with_state(app);
@@ -185,7 +194,14 @@ impl FeedServer {
             runtime: Some(runtime),
             local_addr,
             hub,
+            streams,
         })
+    }
+
+    /// Serves `service`'s streams at `/streams` from now on (until then those routes answer
+    /// 404); a feed serves one service, and a second is refused (handed back).
+    pub fn serve_streams(&self, service: Arc<dyn StreamControl>) -> Result<(), Arc<dyn StreamControl>> {
+        self.streams.set(service)
     }
 
     /// The address it listens on (with the port chosen when 0 was asked for).

@@ -1,0 +1,196 @@
+//! `warpflow serve` as a long-running service: streams added and removed while it runs, through
+//! `warpflow streams add|list|remove`, on real GStreamer test patterns. Each stream's events
+//! are whole (gapless `seq` from 0 to its `eos`), a source that cannot be read ends its own
+//! stream with an `error` event while the others go on, and bad requests are refused with the
+//! status and the field at fault.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use common::served::Served;
+
+const TOKEN: &str = "s3cret";
+
+/// `warpflow streams --server ADDR [--token TOKEN] ARGS…`.
+fn streams(server: SocketAddr, token: Option<&str>, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_warpflow"));
+    command.args(["streams", "--server", &server.to_string()]);
+    if let Some(token) = token {
+        command.args(["--token", token]);
+    }
+    command.args(args).output().expect("the warpflow binary runs")
+}
+
+/// The JSON a successful client call printed.
+fn answer(output: &Output) -> Value {
+    assert!(
+        output.status.success(),
+        "the client failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("the client prints JSON")
+}
+
+/// What a refused client call said.
+fn refusal(output: &Output) -> String {
+    assert!(
+        !output.status.success(),
+        "taken: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The events of `stream` among `events`.
+fn of<'a>(events: &'a [Value], stream: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["stream"] == stream).collect()
+}
+
+/// Reads events until `streams` have all ended.
+fn events_until_ended(lines: &mpsc::Receiver<String>, events: &mut Vec<Value>, streams: &[&str]) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !streams.iter().all(|s| of(events, s).iter().any(|e| e["type"] == "eos")) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = lines
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("{streams:?} did not all end: {} events", events.len()));
+        events.push(serde_json::from_str(&line).expect("JSON lines"));
+    }
+}
+
+fn assert_whole(events: &[Value], stream: &str) {
+    let mine = of(events, stream);
+    let seqs: Vec<u64> = mine.iter().filter_map(|e| e["seq"].as_u64()).collect();
+    assert_eq!(seqs, (0..seqs.len() as u64).collect::<Vec<_>>(), "{stream}'s seq");
+    assert_eq!(
+        mine.last().map(|e| &e["type"]),
+        Some(&Value::from("eos")),
+        "{stream} ends with eos"
+    );
+}
+
+#[test]
+fn streams_come_and_go_while_the_service_runs() {
+    let mut served = Served::start_with(&["serve", "--bind", "127.0.0.1:0", "--token", TOKEN], Stdio::piped());
+    let stdout = served.stdout().expect("piped stdout");
+    let (sender, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let server = served.addr;
+    let token = Some(TOKEN);
+
+    let added = answer(&streams(
+        server,
+        token,
+        &["add", "a", "--job", "sync", "--source", "test?av_offset_ms=40"],
+    ));
+    assert_eq!(
+        (added["id"].as_str(), added["state"].as_str()),
+        (Some("a"), Some("running"))
+    );
+    answer(&streams(
+        server,
+        token,
+        &["add", "b", "--job", "sync", "--source", "test?av_offset_ms=-60"],
+    ));
+    let not_media = tempfile::Builder::new()
+        .suffix(".mp4")
+        .tempfile()
+        .expect("a temporary file");
+    std::fs::write(not_media.path(), "not a media file").expect("written");
+    let path = not_media.path().to_str().expect("a UTF-8 path");
+    answer(&streams(
+        server,
+        token,
+        &["add", "c", "--job", "sync", "--source", path],
+    ));
+
+    let clash = refusal(&streams(
+        server,
+        token,
+        &["add", "a", "--job", "sync", "--source", "test"],
+    ));
+    assert!(clash.contains("409") && clash.contains("'a'"), "{clash}");
+    let bad = refusal(&streams(
+        server,
+        token,
+        &["add", "d", "--job", "sync", "--source", "test", "--max-lag-ms", "0"],
+    ));
+    assert!(bad.contains("400") && bad.contains("max_lag_ms"), "{bad}");
+    let launch_line = refusal(&streams(
+        server,
+        token,
+        &["add", "d", "--job", "sync", "--source", "videotestsrc ! fakesink"],
+    ));
+    assert!(
+        launch_line.contains("400") && launch_line.contains("source"),
+        "{launch_line}"
+    );
+    let no_token = refusal(&streams(server, None, &["list"]));
+    assert!(no_token.contains("401"), "{no_token}");
+
+    // The unreadable source ends its own stream; a and b run on.
+    let mut events = Vec::new();
+    events_until_ended(&lines, &mut events, &["c"]);
+    let c = of(&events, "c");
+    assert!(c
+        .iter()
+        .any(|e| e["type"] == "error" && e["reason"].as_str().is_some_and(|r| r.contains(path))));
+    assert_whole(&events, "c");
+
+    std::thread::sleep(Duration::from_secs(4));
+    let listed = answer(&streams(server, token, &["list"]));
+    let states: Vec<(&str, &str)> = listed
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|s| (s["id"].as_str().unwrap_or(""), s["state"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(states, [("a", "running"), ("b", "running"), ("c", "failed")]);
+    assert!(
+        listed[0]["watermark_ns"].as_u64().is_some_and(|w| w >= 1_000_000_000),
+        "{listed}"
+    );
+
+    let removed = answer(&streams(server, token, &["remove", "a"]));
+    assert_eq!(removed["state"], "ended", "{removed}");
+    events_until_ended(&lines, &mut events, &["a"]);
+    assert_whole(&events, "a");
+    let offsets: Vec<f64> = of(&events, "a")
+        .iter()
+        .filter(|e| e["type"] == "offset")
+        .filter_map(|e| e["av_offset_ns"].as_f64())
+        .collect();
+    let last_ms = offsets.last().copied().unwrap_or(f64::NAN) / 1e6;
+    assert!((last_ms - 40.0).abs() < 10.0, "stream a reads {last_ms} ms");
+    answer(&streams(server, token, &["remove", "c"]));
+    let gone = refusal(&streams(server, token, &["remove", "a"]));
+    assert!(gone.contains("404"), "{gone}");
+
+    // A stream added after others left runs as well, beside b.
+    answer(&streams(
+        server,
+        token,
+        &["add", "a", "--job", "sync", "--source", "test?av_offset_ms=0"],
+    ));
+    std::thread::sleep(Duration::from_secs(3));
+    for id in ["a", "b"] {
+        assert_eq!(answer(&streams(server, token, &["remove", id]))["state"], "ended");
+    }
+    events_until_ended(&lines, &mut events, &["b"]);
+    assert_whole(&events, "b");
+    let listed = answer(&streams(server, token, &["list"]));
+    assert_eq!(listed, Value::Array(Vec::new()));
+}
