@@ -43,9 +43,8 @@ fn artifacts() -> PathBuf {
     dir
 }
 
-/// Opens `url` in headless Chromium until every one of `wanted` has data, saves `screenshot`
-/// and returns what the page showed.
-fn open_in_browser(url: &str, screenshot: &Path, wanted: &str) -> Value {
+/// Runs `tests/browser/SCRIPT` in node with `args`, against the browser set-up installs.
+fn browser_script(script: &str, args: &[&str]) -> std::process::Output {
     let modules = std::env::var_os("WARPFLOW_CACHE")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache/warpflow")))
@@ -55,13 +54,18 @@ fn open_in_browser(url: &str, screenshot: &Path, wanted: &str) -> Value {
         modules.join("playwright-core").is_dir() && Path::new("/usr/bin/chromium").exists(),
         "the browser test needs Chromium and playwright-core: run ./scripts/setup.sh"
     );
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/live_page.cjs");
-    let output = Command::new("node")
-        .arg(script)
-        .args([url, &screenshot.to_string_lossy(), wanted, "60"])
+    Command::new("node")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser").join(script))
+        .args(args)
         .env("WARPFLOW_BROWSER_MODULES", &modules)
         .output()
-        .expect("node runs (./scripts/setup.sh installs it)");
+        .expect("node runs (./scripts/setup.sh installs it)")
+}
+
+/// Opens `url` in headless Chromium until every one of `wanted` has data, saves `screenshot`
+/// and returns what the page showed.
+fn open_in_browser(url: &str, screenshot: &Path, wanted: &str) -> Value {
+    let output = browser_script("live_page.cjs", &[url, &screenshot.to_string_lossy(), wanted, "60"]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     println!("page: {stdout}");
     println!("screenshot: {}", screenshot.display());
@@ -191,4 +195,41 @@ fn the_page_of_a_follow_run_draws_the_path_and_shows_the_cue_in_force() {
         "the cue box shows a cue of the file: {shown}"
     );
     assert_eq!(shown["errors"], serde_json::json!([]), "the page logged errors");
+}
+
+#[test]
+fn the_page_of_a_service_lists_its_streams_as_they_come_and_go() {
+    let service = Served::start(&["serve", "--bind", "127.0.0.1:0", "--token", "s3cret"]);
+    let add = |id: &str, source: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_warpflow"))
+            .args(["streams", "--server", &service.addr.to_string(), "--token", "s3cret"])
+            .args(["add", id, "--job", "sync", "--source", source])
+            .output()
+            .expect("the warpflow binary runs");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    };
+    add("hall", "test?av_offset_ms=40");
+    add("stage", "test");
+    let url = format!("http://{}/?token=s3cret", service.addr);
+    let screenshot = artifacts().join("service.png");
+    // Two cards; one stream removed, its card goes; one added, its card comes.
+    let output = browser_script(
+        "service_page.cjs",
+        &[
+            &url,
+            &screenshot.to_string_lossy(),
+            "expect:hall+stage,remove:hall,expect:stage",
+            "30",
+        ],
+    );
+    let shown = String::from_utf8_lossy(&output.stdout);
+    println!("page: {shown}");
+    assert!(output.status.success(), "the page did not follow the service: {shown}");
+    add("foyer", "test");
+    let output = browser_script(
+        "service_page.cjs",
+        &[&url, &screenshot.to_string_lossy(), "expect:foyer+stage", "30"],
+    );
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "the page did not list the new stream: {shown}");
 }

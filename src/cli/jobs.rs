@@ -475,14 +475,17 @@ impl Cli {
                 eprintln!("encode-ref: wrote {}", args.output.display());
             }
             Command::Serve(args) => {
+                // The service's streams report to the feed's /metrics and /picture.
+                let metrics = Arc::new(EngineMetrics::default());
                 let settings = FeedSettings {
                     accept_publishers: true,
+                    engine: metrics.clone(),
                     ..FeedSettings::new(args.bind, args.token)
                 };
                 let server = FeedServer::start(settings).with_context(|| format!("cannot serve at {}", args.bind))?;
                 let addr = server.local_addr();
                 let writer = Box::new(FeedWriter::new(event_writer(args.format, true), server.hub()));
-                let service = Arc::new(StreamService::start(writer, Arc::new(EngineMetrics::default()))?);
+                let service = Arc::new(StreamService::start(writer, metrics)?);
                 if server.serve_streams(service.clone()).is_err() {
                     anyhow::bail!("the feed at {addr} already serves streams");
                 }

@@ -96,6 +96,11 @@ impl EventWriter for SharedWriter {
         let mut writer = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         writer.write_summary(summary)
     }
+
+    fn forget_stream(&mut self, stream: &str) {
+        let mut writer = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        writer.forget_stream(stream);
+    }
 }
 
 /// How the workers of a run are laid out.

@@ -12,7 +12,9 @@ mod write_events;
 pub use encode_batches::{Batching, EncodeBatches};
 pub(crate) use encode_pooled::{EncodePooled, Pictures, PooledStage};
 pub use estimate_offset::EstimateOffset;
-pub use follow_reference::{FollowEvents, FollowReference, ReferenceTiming};
+pub use follow_reference::{
+    FollowEvents, FollowReference, FollowStreams, FollowedStreams, ReferenceTiming, SharedFrame, StreamKey,
+};
 pub use join_video::{JoinVideo, LIVE_VIDEO_WAIT_NS};
 pub use locate_references::{LocateReferences, NamedReference};
 pub use write_events::{EventSink, WriteEvents};

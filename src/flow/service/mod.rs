@@ -35,6 +35,8 @@ pub struct StreamService {
     /// `None` once the service is finishing: no more streams.
     commands: Mutex<Option<mpsc::Sender<Command>>>,
     table: Arc<StreamTable>,
+    /// The streams' writer, told when a stream is removed for good.
+    writer: SharedWriter,
     metrics: Arc<EngineMetrics>,
     worker: Mutex<Option<JoinHandle<()>>>,
 }
@@ -47,13 +49,15 @@ impl StreamService {
         let writer = SharedWriter::new(Box::new(CountingWriter::new(writer, table.clone())));
         let (commands, received) = mpsc::channel();
         let worker_table = table.clone();
+        let worker_writer = writer.clone();
         let worker = std::thread::Builder::new()
             .name("warpflow-service".into())
-            .spawn(move || serve_streams(received, &worker_table, &writer))
+            .spawn(move || serve_streams(received, &worker_table, &worker_writer))
             .map_err(FlowError::Output)?;
         Ok(Self {
             commands: Mutex::new(Some(commands)),
             table,
+            writer,
             metrics,
             worker: Mutex::new(Some(worker)),
         })
@@ -120,10 +124,12 @@ impl StreamControl for StreamService {
                 return Err(StreamRefusal::NoSuchStream(id.to_owned()));
             };
             if matches!(description.state, StreamState::Ended | StreamState::Failed) {
-                return self
+                let removed = self
                     .table
                     .remove(id)
                     .ok_or_else(|| StreamRefusal::NoSuchStream(id.to_owned()));
+                self.writer.clone().forget_stream(id);
+                return removed;
             }
             if Instant::now() >= deadline {
                 return Ok(description);

@@ -125,6 +125,10 @@ impl EventWriter for CountingWriter {
     fn write_summary(&mut self, summary: &RunSummary) -> std::io::Result<()> {
         self.inner.write_summary(summary)
     }
+
+    fn forget_stream(&mut self, stream: &str) {
+        self.inner.forget_stream(stream);
+    }
 }
 
 #[cfg(test)]

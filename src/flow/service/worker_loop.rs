@@ -49,20 +49,30 @@ pub(super) fn serve_streams(commands: Receiver<Command>, table: &StreamTable, wr
     let mut batch_due = IDLE_PARK;
     let mut closed = false;
     loop {
+        // With nothing to run the worker sleeps until a stream comes (an idle service costs
+        // nothing); otherwise it looks for new streams between rounds.
+        let mut next = if streams.is_empty() {
+            match commands.recv() {
+                Ok(command) => Some(command),
+                Err(_) => return,
+            }
+        } else {
+            None
+        };
         loop {
-            match commands.try_recv() {
-                Ok(Command::Add { job, reply }) => {
-                    let built = add_stream(&mut worker, &pools, writer, table, job);
-                    let answer = built.map(|stream| streams.push(stream));
-                    // The caller may have gone; the stream runs all the same.
-                    let _ = reply.send(answer);
-                }
+            let command = match next.take().map_or_else(|| commands.try_recv(), Ok) {
+                Ok(command) => command,
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
                     closed = true;
                     break;
                 }
-            }
+            };
+            let Command::Add { job, reply } = command;
+            let built = add_stream(&mut worker, &pools, writer, table, job);
+            let answer = built.map(|stream| streams.push(stream));
+            // The caller may have gone; the stream runs all the same.
+            let _ = reply.send(answer);
         }
         let mut moved = 0;
         for stream in streams.iter_mut().filter(|s| !s.driven.has_ended()) {
@@ -109,14 +119,18 @@ fn add_stream(
         reason: e.to_string(),
     })?;
     let first = worker.next_dataflow_index();
-    let built = job
-        .build(worker, StreamSite::new(placement, 0), pools, writer)
-        .map_err(|e| StreamRefusal::NotStarted {
+    let built = job.build(worker, StreamSite::new(placement, 0), pools, writer);
+    let dataflows = first..worker.next_dataflow_index();
+    let built = built.map_err(|e| {
+        // What was built of it before it failed would wait forever on inputs no one feeds.
+        dataflows.clone().for_each(|d| worker.drop_dataflow(d));
+        StreamRefusal::NotStarted {
             id: id.clone(),
             reason: e.to_string(),
-        })?;
-    let dataflows = first..worker.next_dataflow_index();
+        }
+    })?;
     let Some(feed) = built.feed else {
+        dataflows.for_each(|d| worker.drop_dataflow(d));
         return Err(StreamRefusal::NotStarted {
             id,
             reason: "its dataflow has no capture on the service's worker".into(),

@@ -97,6 +97,11 @@ impl ReplayBuffer {
         (replay, start)
     }
 
+    /// Drops every held event of `stream`.
+    pub fn forget_stream(&mut self, stream: &str) {
+        self.events.retain(|event| event.stream != stream);
+    }
+
     /// Events held.
     pub fn len(&self) -> usize {
         self.events.len()
@@ -141,6 +146,23 @@ mod tests {
                 oldest_seq: 2
             }
         );
+    }
+
+    #[test]
+    fn a_forgotten_stream_is_no_longer_replayed_and_the_others_are() {
+        let mut buffer = ReplayBuffer::new(8);
+        for seq in 0..3 {
+            buffer.push(event(seq, "offset"));
+            buffer.push(Arc::new(FeedEvent {
+                stream: "gone".into(),
+                ..(*event(seq, "offset")).clone()
+            }));
+        }
+        buffer.forget_stream("gone");
+        let (replay, start) = buffer.since(0, |_| true);
+        assert!(replay.iter().all(|e| e.stream == "live0"));
+        assert_eq!(replay.iter().map(|e| e.seq).collect::<Vec<_>>(), [0, 1, 2]);
+        assert_eq!(start, ReplayStart::Complete);
     }
 
     #[test]

@@ -29,4 +29,9 @@ impl EventWriter for FeedWriter {
     fn write_summary(&mut self, summary: &RunSummary) -> io::Result<()> {
         self.inner.write_summary(summary)
     }
+
+    fn forget_stream(&mut self, stream: &str) {
+        self.hub.forget_stream(stream);
+        self.inner.forget_stream(stream);
+    }
 }

@@ -31,7 +31,10 @@ use crate::flow::{FailureSlot, FeatureFrame, FlowError, StreamEvent};
 
 use super::held_capability::hold_until;
 
+mod follow_streams;
 mod stream_follower;
+
+pub use follow_streams::{FollowStreams, FollowedStreams, SharedFrame, StreamKey};
 
 use stream_follower::StreamFollower;
 

@@ -1,0 +1,276 @@
+//! Many live follow streams on one core: a dataflow per stream (how `warpflow serve` runs its
+//! streams today), an operator per stream in one dataflow (how `--workers` runs a fixed set),
+//! and one operator for all of them (`follow_streams`: records carry their stream's key, each
+//! stream's state lives in a table), side by side in one run.
+//!
+//! Synthetic feature frames (no capture, no encoding), d = 128, band 500, tracking alone: every
+//! 20 ms tick each stream gets one frame, and the worker steps until every output has passed
+//! the tick. A design keeps real time while its busy time per tick stays under 20 ms (p99).
+//! Streams start over the first ticks of a settling period, as streams of a service start at
+//! different times: started together, every aligner would settle its final positions in the
+//! same tick. "Aligner alone" runs the same followers on the same frames at the same pace
+//! without timely or events; the graph's work per stream-frame is a design's busy time less
+//! that, over the streams.
+//!
+//! `cargo bench --bench shared_streams` (SHARED_STREAMS_SECONDS sets each run's length,
+//! default 5 s; SHARED_STREAMS_COUNTS a comma-separated list of stream counts).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use timely::dataflow::operators::{Input, Probe};
+use timely::dataflow::ProbeHandle;
+use timely::worker::Worker;
+
+use warpflow::align::{FeatureMatrix, Follower, FollowerConfig, OltwConfig};
+use warpflow::engine_metrics::AlignerMetrics;
+use warpflow::flow::operators::{
+    FollowEvents, FollowReference, FollowStreams, FollowedStreams, ReferenceTiming, SharedFrame,
+};
+use warpflow::flow::{FailureSlot, FeatureFrame};
+
+#[path = "common/synthetic.rs"]
+mod synthetic;
+
+use synthetic::pseudo_random_frames;
+
+const HOP: Duration = Duration::from_millis(20);
+const DIM: usize = 128;
+const REFERENCE_FRAMES: usize = 30_000;
+const BAND_FRAMES: usize = 500;
+/// Ticks left out at the start: the aligners' start-up frames are not what a long run sees.
+const WARM_UP_TICKS: usize = 50;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Design {
+    DataflowPerStream,
+    OperatorPerStream,
+    OneOperator,
+}
+
+impl Design {
+    fn name(self) -> &'static str {
+        match self {
+            Design::DataflowPerStream => "a dataflow per stream (serve today)",
+            Design::OperatorPerStream => "an operator per stream",
+            Design::OneOperator => "one operator for all",
+        }
+    }
+}
+
+fn follower(reference: &Arc<FeatureMatrix>) -> Follower {
+    let config = FollowerConfig {
+        oltw: OltwConfig {
+            band_frames: BAND_FRAMES,
+            ..OltwConfig::default()
+        },
+        relocation: None,
+        ..FollowerConfig::default()
+    };
+    Follower::new(reference.clone(), config).expect("valid settings")
+}
+
+const TIMING: ReferenceTiming = ReferenceTiming {
+    hop_ns: 20e6,
+    first_frame_ns: 0.0,
+};
+
+fn events(stream: usize) -> FollowEvents {
+    FollowEvents {
+        emit_every_frames: 1,
+        stream: format!("s{stream}"),
+        reference: "reference".into(),
+        cues: Vec::new(),
+    }
+}
+
+/// The tick at which stream `stream` gets its first frame.
+fn first_tick(stream: usize) -> usize {
+    stream % OltwConfig::default().settle_every_frames.max(1)
+}
+
+/// Stream `stream`'s frame at `tick`: a stretch of the live frames, each stream its own.
+fn live_frame(live: &[f32], stream: usize, tick: usize) -> &[f32] {
+    let offset = (tick + stream * 37) % (live.len() / DIM);
+    &live[offset * DIM..(offset + 1) * DIM]
+}
+
+fn frame(values: &[f32], tick: usize) -> FeatureFrame {
+    FeatureFrame {
+        time_ns: tick as u64 * HOP.as_nanos() as u64,
+        values: values.to_vec(),
+        captured_at: Instant::now(),
+    }
+}
+
+fn quantile(values: &[f64], q: f64) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted
+        .get(((sorted.len().max(1) - 1) as f64 * q).round() as usize)
+        .copied()
+        .unwrap_or(f64::NAN)
+}
+
+/// Feeds `streams` streams for `ticks` ticks of 20 ms in real time through `design`; the busy
+/// time of each tick after the warm-up, in ms.
+fn run(design: Design, reference: &Arc<FeatureMatrix>, live: &[f32], streams: usize, ticks: usize) -> Vec<f64> {
+    let reference = reference.clone();
+    let live = live.to_vec();
+    timely::execute_directly(move |worker| {
+        let probe = ProbeHandle::new();
+        let mut feed = build(design, worker, &reference, streams, &probe);
+        let start = Instant::now();
+        let mut busy_ms = Vec::with_capacity(ticks);
+        for tick in 0..ticks {
+            if let Some(wait) = (start + HOP * tick as u32).checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            let began = Instant::now();
+            let time = tick as u64 + 1;
+            feed(tick, &live, time);
+            while probe.less_than(&time) {
+                worker.step();
+            }
+            busy_ms.push(began.elapsed().as_secs_f64() * 1e3);
+        }
+        busy_ms.split_off(WARM_UP_TICKS.min(busy_ms.len()))
+    })
+}
+
+/// What feeds one tick: every stream's frame, then the inputs advanced past the tick.
+type Feed = Box<dyn FnMut(usize, &[f32], u64)>;
+
+/// Builds `design` for `streams` streams on `worker`, every output into `probe`.
+fn build(
+    design: Design,
+    worker: &mut Worker,
+    reference: &Arc<FeatureMatrix>,
+    streams: usize,
+    probe: &ProbeHandle<u64>,
+) -> Feed {
+    match design {
+        Design::OneOperator => {
+            let followed = FollowedStreams::default();
+            for stream in 0..streams {
+                let metrics = AlignerMetrics::detached();
+                followed.add(stream as u64, follower(reference), TIMING, events(stream), metrics);
+            }
+            let mut input = worker.dataflow::<u64, _, _>(|scope| {
+                let (input, records) = scope.new_input::<Vec<SharedFrame>>();
+                records.follow_streams(followed).probe_with(probe);
+                input
+            });
+            Box::new(move |tick, live, time| {
+                for stream in (0..streams).filter(|&stream| tick >= first_tick(stream)) {
+                    let frame = frame(live_frame(live, stream, tick), tick);
+                    input.send(SharedFrame::Frame {
+                        stream: stream as u64,
+                        frame,
+                    });
+                }
+                input.advance_to(time);
+            })
+        }
+        Design::OperatorPerStream | Design::DataflowPerStream => {
+            let mut inputs = Vec::with_capacity(streams);
+            let mut add = |scope: &timely::dataflow::Scope<'_, u64>, stream: usize| {
+                let (input, frames) = scope.new_input::<Vec<FeatureFrame>>();
+                frames
+                    .follow_reference(
+                        Some(follower(reference)),
+                        TIMING,
+                        events(stream),
+                        AlignerMetrics::detached(),
+                        FailureSlot::default(),
+                    )
+                    .probe_with(probe);
+                inputs.push(input);
+            };
+            if design == Design::OperatorPerStream {
+                worker.dataflow::<u64, _, _>(|scope| (0..streams).for_each(|stream| add(&scope, stream)));
+            } else {
+                for stream in 0..streams {
+                    worker.dataflow::<u64, _, _>(|scope| add(&scope, stream));
+                }
+            }
+            Box::new(move |tick, live, time| {
+                for (stream, input) in inputs.iter_mut().enumerate() {
+                    if tick >= first_tick(stream) {
+                        input.send(frame(live_frame(live, stream, tick), tick));
+                    }
+                    input.advance_to(time);
+                }
+            })
+        }
+    }
+}
+
+/// The same followers on the same frames without timely: busy time per tick after the
+/// warm-up, in ms.
+fn aligner_alone(reference: &Arc<FeatureMatrix>, live: &[f32], streams: usize, ticks: usize) -> Vec<f64> {
+    let mut followers: Vec<Follower> = (0..streams).map(|_| follower(reference)).collect();
+    let mut busy_ms = Vec::with_capacity(ticks);
+    let start = Instant::now();
+    for tick in 0..ticks {
+        if let Some(wait) = (start + HOP * tick as u32).checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        let began = Instant::now();
+        for (stream, follower) in followers.iter_mut().enumerate() {
+            if tick < first_tick(stream) {
+                continue;
+            }
+            let step = follower
+                .push_frame(live_frame(live, stream, tick))
+                .expect("frames of the reference's size");
+            std::hint::black_box(step);
+            follower.drain_final_positions().for_each(drop);
+        }
+        busy_ms.push(began.elapsed().as_secs_f64() * 1e3);
+    }
+    busy_ms.split_off(WARM_UP_TICKS.min(busy_ms.len()))
+}
+
+fn main() {
+    let seconds: usize = std::env::var("SHARED_STREAMS_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let counts: Vec<usize> = std::env::var("SHARED_STREAMS_COUNTS")
+        .ok()
+        .map(|list| list.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![256, 512, 1024, 2048]);
+    let ticks = WARM_UP_TICKS + seconds * 50;
+    let reference =
+        Arc::new(FeatureMatrix::new(DIM, pseudo_random_frames(REFERENCE_FRAMES, DIM, 7)).expect("whole frames"));
+    let live = pseudo_random_frames(4_096, DIM, 11);
+    println!("| design | streams | busy per 20 ms tick: mean | p99 | per stream-frame | graph work per stream-frame | real time |");
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    for streams in counts {
+        let alone = aligner_alone(&reference, &live, streams, ticks);
+        let alone_mean = alone.iter().sum::<f64>() / alone.len().max(1) as f64;
+        let per_frame_us = |mean_ms: f64| mean_ms * 1e3 / streams as f64;
+        println!(
+            "| aligner alone | {streams} | {alone_mean:.2} ms | {:.2} ms | {:.1} µs | — | — |",
+            quantile(&alone, 0.99),
+            per_frame_us(alone_mean)
+        );
+        for design in [
+            Design::DataflowPerStream,
+            Design::OperatorPerStream,
+            Design::OneOperator,
+        ] {
+            let busy = run(design, &reference, &live, streams, ticks);
+            let mean = busy.iter().sum::<f64>() / busy.len().max(1) as f64;
+            let p99 = quantile(&busy, 0.99);
+            println!(
+                "| {} | {streams} | {mean:.2} ms | {p99:.2} ms | {:.1} µs | {:.1} µs | {} |",
+                design.name(),
+                per_frame_us(mean),
+                per_frame_us(mean - alone_mean),
+                if p99 < HOP.as_secs_f64() * 1e3 { "yes" } else { "no" }
+            );
+        }
+    }
+}

@@ -1,0 +1,377 @@
+//! `follow_streams`: one operator follows many streams, each along its own reference, so that a
+//! stream joins or leaves without a new dataflow.
+//!
+//! Records carry their stream's key ([`SharedFrame`]). The followers live in a
+//! [`FollowedStreams`] table on the worker: whoever starts a stream there adds its follower,
+//! and the operator drops it when the stream's [`SharedFrame::End`] passes, after giving its
+//! final positions. A stream's records keep their order through the operator (one input,
+//! pipelined), so its positions come out as [`FollowReference`](super::FollowReference) gives
+//! them. Time in the dataflow is the service's; each stream's own times ride in its frames, and
+//! its watermark is its own progress, not the operator's frontier. A stream whose follower
+//! fails gets an `error` event and is dropped; the others go on.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::StreamVec;
+
+use crate::align::Follower;
+use crate::engine_metrics::AlignerMetrics;
+use crate::events::EventBody;
+use crate::flow::{FeatureFrame, StreamEvent};
+
+use super::stream_follower::StreamFollower;
+use super::{FollowEvents, ReferenceTiming};
+
+/// A stream's key in a shared dataflow.
+pub type StreamKey = u64;
+
+/// One record of a dataflow shared by many streams.
+#[derive(Debug, Clone)]
+pub enum SharedFrame {
+    /// A live feature frame of stream `stream`.
+    Frame {
+        /// Whose frame it is.
+        stream: StreamKey,
+        /// The frame, timed in the stream's own running time.
+        frame: FeatureFrame,
+    },
+    /// Stream `stream` has no more frames.
+    End {
+        /// The stream that ended.
+        stream: StreamKey,
+    },
+}
+
+/// A stream in the table: its follower and where its step times go.
+struct Followed {
+    follower: StreamFollower,
+    metrics: AlignerMetrics,
+    name: String,
+}
+
+/// The streams one worker's `follow_streams` operator follows, by key; shared between the
+/// worker's driver, which adds them, and the operator, which drops them at their end.
+#[derive(Clone, Default)]
+pub struct FollowedStreams {
+    streams: Rc<RefCell<HashMap<StreamKey, Followed>>>,
+}
+
+impl FollowedStreams {
+    /// Follows stream `key` with `follower`, timed by `timing`, its events as `events` says;
+    /// false (and nothing changes) when `key` is already followed.
+    pub fn add(
+        &self,
+        key: StreamKey,
+        follower: Follower,
+        timing: ReferenceTiming,
+        events: FollowEvents,
+        metrics: AlignerMetrics,
+    ) -> bool {
+        let mut streams = self.streams.borrow_mut();
+        if streams.contains_key(&key) {
+            return false;
+        }
+        let name = events.stream.clone();
+        let follower = StreamFollower::new(follower, timing, events);
+        streams.insert(
+            key,
+            Followed {
+                follower,
+                metrics,
+                name,
+            },
+        );
+        true
+    }
+
+    /// Streams followed now.
+    pub fn len(&self) -> usize {
+        self.streams.borrow().len()
+    }
+
+    /// Whether no stream is followed.
+    pub fn is_empty(&self) -> bool {
+        self.streams.borrow().is_empty()
+    }
+
+    /// Whether stream `key` is followed.
+    pub fn contains(&self, key: StreamKey) -> bool {
+        self.streams.borrow().contains_key(&key)
+    }
+}
+
+/// Extension trait for following many streams in one operator.
+pub trait FollowStreams<'scope> {
+    /// Aligns each stream's frames with its follower in `streams` and emits its `position`
+    /// (and `match`, `cue`) events, named by the stream; an `End` gives the stream's final
+    /// positions and drops it. Records of a key not in the table (a stream that failed or was
+    /// never added here) are passed over.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::time::Instant;
+    /// use timely::dataflow::operators::{Inspect, ToStream};
+    /// use warpflow::align::{FeatureMatrix, Follower, FollowerConfig, OltwConfig};
+    /// use warpflow::engine_metrics::AlignerMetrics;
+    /// use warpflow::flow::FeatureFrame;
+    /// use warpflow::flow::operators::{FollowEvents, FollowStreams, FollowedStreams, ReferenceTiming, SharedFrame};
+    ///
+    /// let positions = Arc::new(AtomicUsize::new(0));
+    /// let counted = positions.clone();
+    /// timely::example(move |scope| {
+    ///     let reference = Arc::new(FeatureMatrix::new(2, vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0]).unwrap());
+    ///     let config = FollowerConfig { oltw: OltwConfig { band_frames: 4, ..Default::default() }, relocation: None, ..Default::default() };
+    ///     let timing = ReferenceTiming { hop_ns: 20e6, first_frame_ns: 0.0 };
+    ///     let streams = FollowedStreams::default();
+    ///     for key in [7, 8] {
+    ///         let events = FollowEvents { emit_every_frames: 1, stream: format!("s{key}"), reference: "song".into(), cues: Vec::new() };
+    ///         let follower = Follower::new(reference.clone(), config.clone()).unwrap();
+    ///         assert!(streams.add(key, follower, timing, events, AlignerMetrics::detached()));
+    ///     }
+    ///     let frame = |i: usize, values: Vec<f32>| FeatureFrame { time_ns: i as u64 * 20_000_000, values, captured_at: Instant::now() };
+    ///     let mut records = Vec::new();
+    ///     for (i, values) in [vec![1.0, 0.0], vec![0.0, 1.0], vec![1.0, 1.0]].into_iter().enumerate() {
+    ///         for stream in [7, 8] {
+    ///             records.push(SharedFrame::Frame { stream, frame: frame(i, values.clone()) });
+    ///         }
+    ///     }
+    ///     records.extend([SharedFrame::End { stream: 7 }, SharedFrame::End { stream: 8 }]);
+    ///     records.to_stream(scope).container::<Vec<_>>()
+    ///         .follow_streams(streams)
+    ///         .inspect(move |_| { counted.fetch_add(1, Ordering::Relaxed); });
+    /// });
+    /// // Per stream: three provisional positions, and three final ones at its end.
+    /// assert_eq!(positions.load(Ordering::Relaxed), 12);
+    /// ```
+    fn follow_streams(self, streams: FollowedStreams) -> StreamVec<'scope, u64, StreamEvent>;
+}
+
+impl<'scope> FollowStreams<'scope> for StreamVec<'scope, u64, SharedFrame> {
+    fn follow_streams(self, streams: FollowedStreams) -> StreamVec<'scope, u64, StreamEvent> {
+        self.unary(Pipeline, "FollowStreams", move |_, _| {
+            move |input, output| {
+                input.for_each(|cap, records| {
+                    let mut session = output.session(&cap);
+                    let mut table = streams.streams.borrow_mut();
+                    for record in records.drain(..) {
+                        let (key, frame) = match record {
+                            SharedFrame::Frame { stream, frame } => (stream, Some(frame)),
+                            SharedFrame::End { stream } => (stream, None),
+                        };
+                        let Some(followed) = table.get_mut(&key) else { continue };
+                        let bodies = match &frame {
+                            Some(frame) => followed.follower.push_frame(frame, &followed.metrics),
+                            None => Ok(followed.follower.finish()),
+                        };
+                        let ended = frame.is_none();
+                        let failed = bodies.is_err();
+                        let bodies = bodies.unwrap_or_else(|error| {
+                            vec![EventBody::Error {
+                                reason: error.to_string(),
+                            }]
+                        });
+                        for body in bodies {
+                            session.give(StreamEvent {
+                                stream: followed.name.clone(),
+                                body,
+                            });
+                        }
+                        if ended || failed {
+                            table.remove(&key);
+                        }
+                    }
+                });
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Instant;
+
+    use timely::dataflow::operators::{Inspect, ToStream};
+
+    use super::*;
+    use crate::align::{FeatureMatrix, FollowerConfig, OltwConfig};
+    use crate::flow::operators::FollowReference;
+    use crate::flow::FailureSlot;
+
+    const TIMING: ReferenceTiming = ReferenceTiming {
+        hop_ns: 20e6,
+        first_frame_ns: 0.0,
+    };
+
+    fn reference() -> Arc<FeatureMatrix> {
+        let values = (0..60).flat_map(|i| [(i % 5) as f32, (i % 7) as f32, 1.0]).collect();
+        Arc::new(FeatureMatrix::new(3, values).expect("whole frames"))
+    }
+
+    fn follower() -> Follower {
+        let config = FollowerConfig {
+            oltw: OltwConfig {
+                band_frames: 8,
+                ..OltwConfig::default()
+            },
+            relocation: None,
+            ..FollowerConfig::default()
+        };
+        Follower::new(reference(), config).expect("valid settings")
+    }
+
+    fn events(stream: &str) -> FollowEvents {
+        FollowEvents {
+            emit_every_frames: 1,
+            stream: stream.into(),
+            reference: "ref".into(),
+            cues: Vec::new(),
+        }
+    }
+
+    /// Stream `k`'s frames: the reference from frame `k`, every other frame held twice.
+    fn frames(k: usize) -> Vec<FeatureFrame> {
+        let reference = reference();
+        (k..40)
+            .flat_map(|i| std::iter::repeat_n(i, 1 + i % 2))
+            .enumerate()
+            .map(|(n, i)| FeatureFrame {
+                time_ns: n as u64 * 20_000_000,
+                values: reference.frame(i).to_vec(),
+                captured_at: Instant::now(),
+            })
+            .collect()
+    }
+
+    /// What an event says, apart from its latency (a wall-clock reading).
+    fn said(event: &StreamEvent) -> String {
+        match &event.body {
+            EventBody::Position {
+                live_ns,
+                ref_ns,
+                is_final,
+                ..
+            } => format!("{} position {live_ns} {ref_ns} {is_final}", event.stream),
+            other => format!("{} {other:?}", event.stream),
+        }
+    }
+
+    fn alone(stream: &str, k: usize) -> Vec<String> {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let kept = seen.clone();
+        let (stream, frames) = (stream.to_owned(), frames(k));
+        timely::example(move |scope| {
+            frames
+                .to_stream(scope)
+                .container::<Vec<_>>()
+                .follow_reference(
+                    Some(follower()),
+                    TIMING,
+                    events(&stream),
+                    AlignerMetrics::detached(),
+                    FailureSlot::default(),
+                )
+                .inspect(move |event| kept.lock().unwrap().push(said(event)));
+        });
+        Arc::try_unwrap(seen).unwrap().into_inner().unwrap()
+    }
+
+    /// The events of `records` through one `follow_streams` following `names` by key, and
+    /// how many streams its table still held at the end.
+    fn shared(records: Vec<SharedFrame>, names: &[(StreamKey, &str)]) -> (Vec<String>, usize) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let left = Arc::new(Mutex::new(usize::MAX));
+        let (kept, left_at_end) = (seen.clone(), left.clone());
+        let names: Vec<(StreamKey, String)> = names.iter().map(|&(k, n)| (k, n.to_owned())).collect();
+        timely::example(move |scope| {
+            let streams = FollowedStreams::default();
+            for (key, name) in &names {
+                assert!(streams.add(*key, follower(), TIMING, events(name), AlignerMetrics::detached()));
+                assert!(!streams.add(*key, follower(), TIMING, events(name), AlignerMetrics::detached()));
+            }
+            let table = streams.clone();
+            records
+                .to_stream(scope)
+                .container::<Vec<_>>()
+                .follow_streams(streams)
+                .inspect(move |event| {
+                    kept.lock().unwrap().push(said(event));
+                    *left_at_end.lock().unwrap() = table.len();
+                });
+        });
+        let events = Arc::try_unwrap(seen).unwrap().into_inner().unwrap();
+        let left = *left.lock().unwrap();
+        (events, left)
+    }
+
+    fn interleaved(keys: &[(StreamKey, usize)]) -> Vec<SharedFrame> {
+        let per_stream: Vec<Vec<FeatureFrame>> = keys.iter().map(|&(_, k)| frames(k)).collect();
+        let longest = per_stream.iter().map(Vec::len).max().unwrap_or(0);
+        let mut records = Vec::new();
+        for n in 0..longest {
+            for (&(stream, _), frames) in keys.iter().zip(&per_stream) {
+                if let Some(frame) = frames.get(n) {
+                    records.push(SharedFrame::Frame {
+                        stream,
+                        frame: frame.clone(),
+                    });
+                }
+            }
+        }
+        records.extend(keys.iter().map(|&(stream, _)| SharedFrame::End { stream }));
+        records
+    }
+
+    #[test]
+    fn each_stream_gets_the_events_an_operator_of_its_own_gives() {
+        let (events, left) = shared(interleaved(&[(1, 0), (2, 9)]), &[(1, "a"), (2, "b")]);
+        for (name, k) in [("a", 0), ("b", 9)] {
+            let mine: Vec<String> = events
+                .iter()
+                .filter(|e| e.starts_with(&format!("{name} ")))
+                .cloned()
+                .collect();
+            assert!(mine.len() > 40, "stream {name}: {mine:?}");
+            assert_eq!(mine, alone(name, k), "stream {name}");
+        }
+        assert_eq!(left, 0, "ended streams are dropped");
+    }
+
+    #[test]
+    fn a_stream_that_fails_says_so_and_the_others_go_on() {
+        let mut records = interleaved(&[(2, 0)]);
+        let wrong = FeatureFrame {
+            time_ns: 0,
+            values: vec![1.0; 5],
+            captured_at: Instant::now(),
+        };
+        records.insert(
+            3,
+            SharedFrame::Frame {
+                stream: 1,
+                frame: wrong,
+            },
+        );
+        // A key no stream has is passed over.
+        records.insert(
+            5,
+            SharedFrame::Frame {
+                stream: 9,
+                frame: frames(0)[0].clone(),
+            },
+        );
+        let (events, left) = shared(records, &[(1, "a"), (2, "b")]);
+        let a: Vec<&String> = events.iter().filter(|e| e.starts_with("a ")).collect();
+        assert_eq!(a.len(), 1, "{a:?}");
+        assert!(a[0].contains("Error"), "{a:?}");
+        let b: Vec<String> = events.iter().filter(|e| e.starts_with("b ")).cloned().collect();
+        assert_eq!(b, alone("b", 0));
+        assert_eq!(left, 0);
+    }
+}

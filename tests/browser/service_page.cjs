@@ -1,0 +1,69 @@
+// Opens the live page of a `warpflow serve` in headless Chromium and walks through STEPS while
+// the service runs, printing what the page showed as one JSON line:
+//   expect:NAME[+NAME...]  wait until exactly these streams have cards (sorted; "-" for none)
+//   remove:NAME            DELETE /streams/NAME on the server (with the page's token)
+//   node service_page.cjs URL SCREENSHOT.png STEP[,STEP...] [TIMEOUT_S]
+// Exits 0 when every step held in time, 1 when one did not, 2 on bad use.
+"use strict";
+const path = require("path");
+
+const [url, screenshot, steps, timeout_s = "45"] = process.argv.slice(2);
+if (!url || !screenshot || !steps) {
+  console.error("usage: node service_page.cjs URL SCREENSHOT.png STEP[,STEP...] [TIMEOUT_S]");
+  process.exit(2);
+}
+const modules = process.env.WARPFLOW_BROWSER_MODULES;
+const { chromium } = require(modules ? path.join(modules, "playwright-core") : "playwright-core");
+
+(async () => {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  const done = [];
+  let names = [];
+  let states = {};
+  let ok = true;
+  const messages = [];
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.on("console", (m) => { if (m.type() === "error") messages.push(m.text()); });
+    page.on("pageerror", (e) => messages.push(String(e)));
+    await page.goto(url);
+    const token = new URL(url).searchParams.get("token");
+    for (const step of steps.split(",")) {
+      const [what, arg] = step.split(":");
+      if (what === "remove") {
+        const target = new URL(`/streams/${encodeURIComponent(arg)}`, url);
+        const response = await fetch(target, {
+          method: "DELETE",
+          headers: token ? { Authorization: `Bearer ${token}` } : {},
+        });
+        if (!response.ok) { ok = false; break; }
+        done.push(step);
+        continue;
+      }
+      const wanted = arg === "-" ? "" : arg.split("+").sort().join("+");
+      const deadline = Date.now() + 1000 * Number(timeout_s);
+      let held = false;
+      while (Date.now() < deadline) {
+        ({ names, states } = await page.evaluate(() => ({
+          names: window.warpflowPage.streamNames(),
+          states: Object.fromEntries([...document.querySelectorAll("#streams article")].map((card) =>
+            [card.querySelector("h2").textContent, card.querySelector('dd[data-k="state"]').textContent])),
+        })));
+        if ([...names].sort().join("+") === wanted) { held = true; break; }
+        await page.waitForTimeout(200);
+      }
+      if (!held) { ok = false; break; }
+      done.push(step);
+    }
+    await page.screenshot({ path: screenshot, fullPage: true });
+  } finally {
+    await browser.close();
+  }
+  if (messages.length) ok = false;
+  console.log(JSON.stringify({ ok, done, names, states, errors: messages }));
+  process.exit(ok ? 0 : 1);
+})().catch((error) => { console.error(String(error)); process.exit(1); });
