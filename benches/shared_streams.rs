@@ -16,30 +16,26 @@
 //! default 5 s; SHARED_STREAMS_COUNTS a comma-separated list of stream counts).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use timely::dataflow::operators::{Input, Probe};
 use timely::dataflow::ProbeHandle;
 use timely::worker::Worker;
 
-use warpflow::align::{FeatureMatrix, Follower, FollowerConfig, OltwConfig};
+use warpflow::align::{FeatureMatrix, Follower};
 use warpflow::engine_metrics::AlignerMetrics;
-use warpflow::flow::operators::{
-    FollowEvents, FollowReference, FollowStreams, FollowedStreams, ReferenceTiming, SharedFrame,
-};
+use warpflow::flow::operators::{FollowReference, FollowStreams, FollowedStreams, SharedFrame};
 use warpflow::flow::{FailureSlot, FeatureFrame};
 
+#[path = "common/many_follows.rs"]
+mod many_follows;
 #[path = "common/synthetic.rs"]
 mod synthetic;
 
+use many_follows::{
+    events, first_tick, follower, frame, live_frame, quantile, DIM, HOP, REFERENCE_FRAMES, TIMING, WARM_UP_TICKS,
+};
 use synthetic::pseudo_random_frames;
-
-const HOP: Duration = Duration::from_millis(20);
-const DIM: usize = 128;
-const REFERENCE_FRAMES: usize = 30_000;
-const BAND_FRAMES: usize = 500;
-/// Ticks left out at the start: the aligners' start-up frames are not what a long run sees.
-const WARM_UP_TICKS: usize = 50;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Design {
@@ -56,60 +52,6 @@ impl Design {
             Design::OneOperator => "one operator for all",
         }
     }
-}
-
-fn follower(reference: &Arc<FeatureMatrix>) -> Follower {
-    let config = FollowerConfig {
-        oltw: OltwConfig {
-            band_frames: BAND_FRAMES,
-            ..OltwConfig::default()
-        },
-        relocation: None,
-        ..FollowerConfig::default()
-    };
-    Follower::new(reference.clone(), config).expect("valid settings")
-}
-
-const TIMING: ReferenceTiming = ReferenceTiming {
-    hop_ns: 20e6,
-    first_frame_ns: 0.0,
-};
-
-fn events(stream: usize) -> FollowEvents {
-    FollowEvents {
-        emit_every_frames: 1,
-        stream: format!("s{stream}"),
-        reference: "reference".into(),
-        cues: Vec::new(),
-    }
-}
-
-/// The tick at which stream `stream` gets its first frame.
-fn first_tick(stream: usize) -> usize {
-    stream % OltwConfig::default().settle_every_frames.max(1)
-}
-
-/// Stream `stream`'s frame at `tick`: a stretch of the live frames, each stream its own.
-fn live_frame(live: &[f32], stream: usize, tick: usize) -> &[f32] {
-    let offset = (tick + stream * 37) % (live.len() / DIM);
-    &live[offset * DIM..(offset + 1) * DIM]
-}
-
-fn frame(values: &[f32], tick: usize) -> FeatureFrame {
-    FeatureFrame {
-        time_ns: tick as u64 * HOP.as_nanos() as u64,
-        values: values.to_vec(),
-        captured_at: Instant::now(),
-    }
-}
-
-fn quantile(values: &[f64], q: f64) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted
-        .get(((sorted.len().max(1) - 1) as f64 * q).round() as usize)
-        .copied()
-        .unwrap_or(f64::NAN)
 }
 
 /// Feeds `streams` streams for `ticks` ticks of 20 ms in real time through `design`; the busy

@@ -161,6 +161,12 @@ fn member<T>(family: &Family<T>, labels: &[&str], make: impl FnOnce() -> T) -> A
     members.entry(key).or_insert_with(|| Arc::new(make())).clone()
 }
 
+/// Drops the members of `family` whose first label is `stream`.
+fn forget_members<T>(family: &Family<T>, stream: &str) {
+    let mut members = family.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    members.retain(|labels, _| labels.first().is_none_or(|first| first != stream));
+}
+
 impl EngineMetrics {
     /// The histograms of `stream`'s aligner, whose events of type `kind` (`position`,
     /// `offset`, `match`) carry its results.
@@ -186,6 +192,21 @@ impl EngineMetrics {
     /// Records waiting in `stream`'s capture ring of `medium` (audio or video).
     pub fn queue_depth(&self, stream: &str, medium: &str) -> Arc<Gauge> {
         member(&self.queue_depth, &[stream, medium], Gauge::default)
+    }
+
+    /// Drops every series of `stream` and its picture (a service removed it): a service that
+    /// runs for weeks while streams come and go keeps only its streams' own.
+    pub fn forget_stream(&self, stream: &str) {
+        for family in [
+            &self.event_latency,
+            &self.batch_records,
+            &self.batch_seconds,
+            &self.aligner_step,
+        ] {
+            forget_members(family, stream);
+        }
+        forget_members(&self.queue_depth, stream);
+        self.pictures.forget(stream);
     }
 
     /// The Prometheus text exposition of every family.
@@ -290,6 +311,23 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
         }
+    }
+
+    #[test]
+    fn a_forgotten_stream_leaves_no_series_and_the_others_stay() {
+        let metrics = EngineMetrics::default();
+        for stream in ["gone", "kept"] {
+            metrics.aligner(stream, "offset").step_seconds.observe(0.00002);
+            metrics.encoder(stream, "AudioFeatures").batch_records.observe(1.0);
+            metrics.queue_depth(stream, "audio").set(3);
+            metrics.pictures.offer(stream, 0, 1, 1, &[0]);
+        }
+        metrics.forget_stream("gone");
+        let text = metrics.render();
+        assert!(!text.contains("\"gone\""), "{text}");
+        assert!(text.contains("warpflow_capture_queue_records{stream=\"kept\",medium=\"audio\"} 3"));
+        assert!(metrics.pictures.latest(Some("gone")).is_none());
+        assert!(metrics.pictures.latest(Some("kept")).is_some());
     }
 
     #[test]

@@ -56,6 +56,12 @@ impl LatestPictures {
         }
     }
 
+    /// Drops `stream`'s picture.
+    pub fn forget(&self, stream: &str) {
+        let mut pictures = self.pictures.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        pictures.remove(stream);
+    }
+
     /// The newest picture of `stream`, or of the first stream by name when none is named.
     pub fn latest(&self, stream: Option<&str>) -> Option<(String, Picture)> {
         let pictures = self.pictures.lock().unwrap_or_else(|poisoned| poisoned.into_inner());

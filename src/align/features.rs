@@ -43,6 +43,10 @@ pub struct FeatureMatrix {
     /// The frames quantised, for aligners whose band runs in int8 ([`super::Precision`]):
     /// made the first time one asks for them, then kept up as the matrix grows.
     int8_panels: OnceLock<Int8Panels>,
+    /// The spread of the frames under each [`Distance`] (in declaration order), measured the
+    /// first time an aligner asks: every follower of a shared reference starts from it, and
+    /// measuring costs thousands of distances. Forgotten when the matrix grows.
+    spreads: [OnceLock<f32>; 4],
 }
 
 impl FeatureMatrix {
@@ -68,6 +72,7 @@ impl FeatureMatrix {
             panels: CacheAligned::default(),
             keeps_panels,
             int8_panels: OnceLock::new(),
+            spreads: Default::default(),
         };
         matrix.rebuild_panels_from(0);
         matrix
@@ -272,7 +277,20 @@ impl FeatureMatrix {
             self.quantise_from(first, &mut panels);
             self.int8_panels = OnceLock::from(panels);
         }
+        self.spreads = Default::default();
         Ok(())
+    }
+
+    /// The spread of the frames under `distance`: `measure`'s answer, taken once per matrix
+    /// and distance.
+    pub(crate) fn spread(&self, distance: Distance, measure: impl FnOnce(&Self) -> f32) -> f32 {
+        let slot = match distance {
+            Distance::Cosine => 0,
+            Distance::Euclidean => 1,
+            Distance::SquaredEuclidean => 2,
+            Distance::Manhattan => 3,
+        };
+        *self.spreads[slot].get_or_init(|| measure(self))
     }
 }
 
@@ -446,6 +464,26 @@ mod tests {
             FeatureMatrix::from_shared(3, Arc::new(short_scales)).unwrap_err(),
             AlignError::Features(crate::features::FeatureValuesError::MissingScales { frames: 3, scales: 2 })
         );
+    }
+
+    #[test]
+    fn a_spread_is_measured_once_per_distance_until_the_matrix_grows() {
+        let mut matrix = FeatureMatrix::new(2, vec![0.0, 1.0, 1.0, 0.0]).unwrap();
+        let measured = std::cell::Cell::new(0);
+        let measure = |value: f32| {
+            let measured = &measured;
+            move |_: &FeatureMatrix| {
+                measured.set(measured.get() + 1);
+                value
+            }
+        };
+        assert_eq!(matrix.spread(Distance::Cosine, measure(0.5)), 0.5);
+        assert_eq!(matrix.spread(Distance::Cosine, measure(9.0)), 0.5);
+        assert_eq!(matrix.spread(Distance::Manhattan, measure(2.0)), 2.0);
+        assert_eq!(measured.get(), 2);
+        matrix.extend_from_rows(&[1.0, 1.0]).unwrap();
+        assert_eq!(matrix.spread(Distance::Cosine, measure(0.7)), 0.7);
+        assert_eq!(measured.get(), 3);
     }
 
     #[test]

@@ -742,6 +742,10 @@ const SPREAD_SAMPLES: usize = 4096;
 /// The median distance between frames [`SPREAD_LAG_FRAMES`] apart; 0 for a reference shorter
 /// than that.
 pub(crate) fn reference_spread(reference: &FeatureMatrix, distance: Distance) -> f32 {
+    reference.spread(distance, |reference| measure_spread(reference, distance))
+}
+
+fn measure_spread(reference: &FeatureMatrix, distance: Distance) -> f32 {
     if reference.len() <= SPREAD_LAG_FRAMES {
         return 0.0;
     }

@@ -129,6 +129,7 @@ impl StreamControl for StreamService {
                     .remove(id)
                     .ok_or_else(|| StreamRefusal::NoSuchStream(id.to_owned()));
                 self.writer.clone().forget_stream(id);
+                self.metrics.forget_stream(id);
                 return removed;
             }
             if Instant::now() >= deadline {

@@ -118,12 +118,13 @@ impl FeedHub {
         Subscription { replay, start, live }
     }
 
-    /// Lets `stream` go: its held events and watermark (a service removed it), so that a late
-    /// client does not see it and its name can start afresh.
+    /// Lets `stream` go: its held events, watermark and totals (a service removed it), so that
+    /// a late client does not see it and its name can start afresh.
     pub fn forget_stream(&self, stream: &str) {
         let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         state.frontier_ns.remove(stream);
         state.replay.forget_stream(stream);
+        state.metrics.forget_stream(stream);
     }
 
     /// The latest watermark of each stream (from its `progress` events).

@@ -41,6 +41,11 @@ impl FeedMetrics {
         }
     }
 
+    /// Drops `stream`'s totals (a service removed it).
+    pub fn forget_stream(&mut self, stream: &str) {
+        self.streams.remove(stream);
+    }
+
     /// The Prometheus text exposition, with `clients` connected to the feed.
     pub fn render(&self, clients: usize) -> String {
         let mut out = String::new();

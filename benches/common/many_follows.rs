@@ -1,0 +1,70 @@
+//! What the benchmarks of many follow streams share: synthetic followers at d = 128, band 500,
+//! tracking alone, fed a frame every 20 ms tick, their streams started over a settling period.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use warpflow::align::{FeatureMatrix, Follower, FollowerConfig, OltwConfig};
+use warpflow::flow::operators::{FollowEvents, ReferenceTiming};
+use warpflow::flow::FeatureFrame;
+
+pub const HOP: Duration = Duration::from_millis(20);
+pub const DIM: usize = 128;
+pub const REFERENCE_FRAMES: usize = 30_000;
+pub const BAND_FRAMES: usize = 500;
+/// Ticks left out at the start: the aligners' start-up frames are not what a long run sees.
+pub const WARM_UP_TICKS: usize = 50;
+
+pub fn follower(reference: &Arc<FeatureMatrix>) -> Follower {
+    let config = FollowerConfig {
+        oltw: OltwConfig {
+            band_frames: BAND_FRAMES,
+            ..OltwConfig::default()
+        },
+        relocation: None,
+        ..FollowerConfig::default()
+    };
+    Follower::new(reference.clone(), config).expect("valid settings")
+}
+
+pub const TIMING: ReferenceTiming = ReferenceTiming {
+    hop_ns: 20e6,
+    first_frame_ns: 0.0,
+};
+
+pub fn events(stream: usize) -> FollowEvents {
+    FollowEvents {
+        emit_every_frames: 1,
+        stream: format!("s{stream}"),
+        reference: "reference".into(),
+        cues: Vec::new(),
+    }
+}
+
+/// The tick at which stream `stream` gets its first frame.
+pub fn first_tick(stream: usize) -> usize {
+    stream % OltwConfig::default().settle_every_frames.max(1)
+}
+
+/// Stream `stream`'s frame at `tick`: a stretch of the live frames, each stream its own.
+pub fn live_frame(live: &[f32], stream: usize, tick: usize) -> &[f32] {
+    let offset = (tick + stream * 37) % (live.len() / DIM);
+    &live[offset * DIM..(offset + 1) * DIM]
+}
+
+pub fn frame(values: &[f32], tick: usize) -> FeatureFrame {
+    FeatureFrame {
+        time_ns: tick as u64 * HOP.as_nanos() as u64,
+        values: values.to_vec(),
+        captured_at: Instant::now(),
+    }
+}
+
+pub fn quantile(values: &[f64], q: f64) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted
+        .get(((sorted.len().max(1) - 1) as f64 * q).round() as usize)
+        .copied()
+        .unwrap_or(f64::NAN)
+}
