@@ -168,3 +168,39 @@ fn reference_files_that_do_not_fit_the_run_are_refused() {
         &["out.features", ".wfr"],
     );
 }
+
+#[test]
+fn the_streams_of_one_process_share_a_reference_file_until_it_changes() {
+    use std::sync::Arc;
+    use warpflow::flow::{follow_audio_encoder, follow_audio_features, load_shared_reference, FollowEncoders};
+
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let (reference, _) = recordings(dir.path());
+    let wfr = dir.path().join("reference.wfr");
+    assert!(encode_ref(&reference, &wfr, &[]).status.success());
+    let encoders = |wfr: &Path| {
+        let features = follow_audio_features(None, wfr).expect("the file's features");
+        let audio = follow_audio_encoder(features, None, tch::Device::Cpu, false).expect("an encoder");
+        FollowEncoders::new(audio, None, false).expect("encoders")
+    };
+    let load = |path: &Path| load_shared_reference(path, &mut encoders(path), |_, _| {}).expect("the reference loads");
+
+    let first = load(&wfr);
+    let second = load(&wfr);
+    assert!(
+        Arc::ptr_eq(&first.features, &second.features),
+        "one matrix for both streams"
+    );
+    assert_eq!(first.duration_ns, second.duration_ns);
+
+    // Rewritten (here with other values), the file is loaded afresh.
+    assert!(encode_ref(&reference, &wfr, &["--sample-format", "int8"])
+        .status
+        .success());
+    let rewritten = load(&wfr);
+    assert!(!Arc::ptr_eq(&first.features, &rewritten.features));
+
+    // A media reference is encoded for its stream alone.
+    let from_media = load(&reference);
+    assert!(!Arc::ptr_eq(&load(&reference).features, &from_media.features));
+}

@@ -25,6 +25,7 @@ mod records;
 mod reference;
 mod reference_progress;
 mod service;
+mod shared_references;
 mod stages;
 mod stop;
 
@@ -50,4 +51,5 @@ pub use reference::{
 };
 pub use reference_progress::{ReferenceProgress, ReferenceStep};
 pub use service::StreamService;
+pub use shared_references::{load_shared_reference, SharedReference};
 pub use stop::StopSignal;

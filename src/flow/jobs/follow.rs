@@ -30,8 +30,8 @@ use crate::flow::follow_features::{
 use crate::flow::operators::{Batching, FollowEvents, FollowReference, ReferenceTiming};
 use crate::flow::placement::StreamSite;
 use crate::flow::{
-    follow_audio_features, load_reference, FailureSlot, FeatureFrame, FlowError, ReferenceProgress, ReferenceStep,
-    StopSignal, StreamEvent,
+    follow_audio_features, load_shared_reference, FailureSlot, FeatureFrame, FlowError, ReferenceProgress,
+    ReferenceStep, StopSignal, StreamEvent,
 };
 
 /// Framing of the features: 93 ms windows every 20 ms at 22.05 kHz.
@@ -199,7 +199,8 @@ fn follow_stage(job: &FollowJob, encoders: &mut FollowEncoders) -> Result<Follow
             });
         }
     };
-    let reference = load_reference(&job.reference, encoders, |done_ns, total_ns| {
+    // Streams of one process that follow the same `.wfr` share its matrix.
+    let reference = load_shared_reference(&job.reference, encoders, |done_ns, total_ns| {
         report(done_ns, total_ns, false)
     })?;
     report(reference.duration_ns, Some(reference.duration_ns), true);
@@ -230,7 +231,7 @@ fn follow_stage(job: &FollowJob, encoders: &mut FollowEncoders) -> Result<Follow
         relocation.distance = encoders.distance();
     }
     Ok(FollowStage {
-        follower: Follower::new(Arc::new(reference.features), follower)?,
+        follower: Follower::new(reference.features, follower)?,
         cues: job.cues.clone(),
         timing: reference.timing,
         reference_duration_ns: reference.duration_ns,
