@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use common::served::Served;
+use common::{melody, render, write_wav, TimeMap};
 
 const TOKEN: &str = "s3cret";
 
@@ -193,4 +194,99 @@ fn streams_come_and_go_while_the_service_runs() {
     assert_whole(&events, "b");
     let listed = answer(&streams(server, token, &["list"]));
     assert_eq!(listed, Value::Array(Vec::new()));
+}
+
+#[test]
+fn follow_streams_take_their_options_and_end_whole() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let total_s = 12.0;
+    let identity = TimeMap {
+        points: vec![(0.0, 0.0), (total_s, total_s)],
+    };
+    let reference = dir.path().join("reference.wav");
+    write_wav(
+        &reference,
+        22_050,
+        &render(&melody(total_s), &identity, 22_050, total_s, 0.0),
+    );
+    let wfr = dir.path().join("reference.wfr");
+    let encoded = Command::new(env!("CARGO_BIN_EXE_warpflow"))
+        .args([
+            "encode-ref",
+            reference.to_str().expect("UTF-8"),
+            "-o",
+            wfr.to_str().expect("UTF-8"),
+        ])
+        .output()
+        .expect("the warpflow binary runs");
+    assert!(encoded.status.success(), "{}", String::from_utf8_lossy(&encoded.stderr));
+
+    let mut served = Served::start_with(&["serve", "--bind", "127.0.0.1:0"], Stdio::piped());
+    let stdout = served.stdout().expect("piped stdout");
+    let (sender, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let (server, wav, wfr) = (
+        served.addr,
+        reference.to_str().expect("UTF-8"),
+        wfr.to_str().expect("UTF-8"),
+    );
+    for (id, every) in [("one", "5"), ("two", "1")] {
+        let args = [
+            "add",
+            id,
+            "--job",
+            "follow",
+            "--source",
+            wav,
+            "--reference",
+            wfr,
+            "--pace",
+            "fast",
+            "--relocation-window-s",
+            "0",
+            "--emit-every-frames",
+            every,
+        ];
+        let added = answer(&streams(server, None, &args));
+        assert_eq!(added["reference"].as_str(), Some(wfr));
+    }
+    let refused = refusal(&streams(
+        server,
+        None,
+        &[
+            "add",
+            "three",
+            "--job",
+            "follow",
+            "--source",
+            wav,
+            "--reference",
+            wfr,
+            "--max-lag-ms",
+            "200",
+        ],
+    ));
+    assert!(refused.contains("400") && refused.contains("max_lag_ms"), "{refused}");
+
+    let mut events = Vec::new();
+    events_until_ended(&lines, &mut events, &["one", "two"]);
+    let provisional = |stream: &str| {
+        of(&events, stream)
+            .iter()
+            .filter(|e| e["type"] == "position" && e["final"] == false)
+            .count()
+    };
+    // 12 s of frames of 20 ms: every fifth for one, every one for two.
+    assert!((560..=610).contains(&provisional("two")), "{}", provisional("two"));
+    assert!((110..=125).contains(&provisional("one")), "{}", provisional("one"));
+    for id in ["one", "two"] {
+        assert_whole(&events, id);
+        assert_eq!(answer(&streams(server, None, &["remove", id]))["state"], "ended");
+    }
 }

@@ -54,7 +54,7 @@ pub(super) struct StreamsArgs {
 #[derive(Debug, Subcommand)]
 pub(super) enum StreamsAction {
     /// Start a stream; prints its description.
-    Add(AddStreamArgs),
+    Add(Box<AddStreamArgs>),
     /// List the streams with their state, counters and watermark.
     List,
     /// End a stream (its last events and eos are written); prints how it ended.
@@ -83,9 +83,25 @@ pub(super) struct AddStreamArgs {
     /// realtime, or fast (files only: read as fast as the engine goes).
     #[arg(long)]
     pub(super) pace: Option<String>,
+    /// Seconds of running time between progress events, as a run's option.
+    #[arg(long)]
+    pub(super) progress_interval_s: Option<f64>,
     /// sync: the largest |offset| searched, in ms (1 to 5000).
     #[arg(long)]
     pub(super) max_lag_ms: Option<u64>,
+    /// sync: seconds of video each estimate looks at, as sync's option.
+    #[arg(long)]
+    pub(super) window_s: Option<f64>,
+    /// sync: milliseconds between offset estimates, as sync's option.
+    #[arg(long)]
+    pub(super) emit_interval_ms: Option<u64>,
+    /// follow: seconds of live audio the relocation search looks for (0 turns it off), as
+    /// follow's option.
+    #[arg(long)]
+    pub(super) relocation_window_s: Option<f64>,
+    /// follow: a position every n-th live frame, as follow's option.
+    #[arg(long)]
+    pub(super) emit_every_frames: Option<u64>,
 }
 
 #[derive(Debug, Args)]

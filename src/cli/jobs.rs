@@ -6,16 +6,16 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
-use warpflow::align::{FollowerConfig, LagConfig, OltwConfig, RegionLagConfig, RelocatorConfig};
+use warpflow::align::{FollowerConfig, LagConfig, OltwConfig, RegionLagConfig};
 use warpflow::config::{ConfigError, Cue, Pace, PipelineStream, SourceSpec};
 use warpflow::encode::VideoFeature;
 use warpflow::engine_metrics::EngineMetrics;
 use warpflow::events::EventWriter;
 use warpflow::flow::operators::Batching;
 use warpflow::flow::{
-    follow_audio_encoder, follow_frames_in, run_follow, run_locate, run_streams, run_streams_in_cluster, run_sync,
-    write_reference_file, ClusterPart, FlowError, FollowEncoders, FollowJob, LocateJob, StopSignal, StreamJob,
-    StreamService, SyncJob, VideoComparison, VideoSource,
+    follow_audio_encoder, follow_frames_in, relocation_for_window_s, run_follow, run_locate, run_streams,
+    run_streams_in_cluster, run_sync, write_reference_file, ClusterPart, FlowError, FollowEncoders, FollowJob,
+    LocateJob, StopSignal, StreamJob, StreamService, SyncJob, VideoComparison, VideoSource,
 };
 use warpflow::media::SupervisionConfig;
 use warpflow::serve::feed::{CueMark, FeedPublisher, FeedServer, FeedSettings, FeedWriter, RunDescription};
@@ -282,7 +282,7 @@ impl FollowArgs {
                     lookahead_frames: self.lookahead_frames as usize,
                     ..defaults.follower.oltw
                 },
-                relocation: relocation_config(self.relocation_window_s),
+                relocation: relocation_for_window_s(self.relocation_window_s),
                 ..defaults.follower
             },
             transposition: self.transposition.choice(),
@@ -371,14 +371,6 @@ fn end_feed(feed: Option<FeedServer>) {
 }
 
 /// Relocation settings for a search window of `window_s` seconds.
-fn relocation_config(window_s: f64) -> Option<RelocatorConfig> {
-    let query_frames = follow_frames_in(window_s);
-    (query_frames >= 2).then(|| RelocatorConfig {
-        query_frames,
-        ..RelocatorConfig::default()
-    })
-}
-
 fn seconds_to_ns(seconds: f64) -> u64 {
     (seconds * 1e9).round() as u64
 }

@@ -69,11 +69,17 @@ impl AddStreamArgs {
         request.insert("id".into(), json!(self.id));
         request.insert("job".into(), json!(self.job));
         request.insert("source".into(), json!(self.source));
+        // The server checks the values, and says which one is wrong.
         let optional = [
             ("reference", self.reference.as_ref().map(|v| json!(v))),
             ("cues", self.cues.as_ref().map(|v| json!(v))),
             ("pace", self.pace.as_ref().map(|v| json!(v))),
+            ("progress_interval_s", self.progress_interval_s.map(|v| json!(v))),
             ("max_lag_ms", self.max_lag_ms.map(|v| json!(v))),
+            ("window_s", self.window_s.map(|v| json!(v))),
+            ("emit_interval_ms", self.emit_interval_ms.map(|v| json!(v))),
+            ("relocation_window_s", self.relocation_window_s.map(|v| json!(v))),
+            ("emit_every_frames", self.emit_every_frames.map(|v| json!(v))),
         ];
         for (field, value) in optional {
             if let Some(value) = value {

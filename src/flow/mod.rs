@@ -35,7 +35,9 @@ pub use follow_features::{
     fit_follower_to_features, follow_audio_encoder, FollowEncoders, FrameJoiner, Transposition, VideoComparison,
     VideoSource, FOLLOW_PICTURE,
 };
-pub use jobs::follow::{follow_frames_in, follow_seconds_in, run_follow, FollowJob, FOLLOW_FRAMES};
+pub use jobs::follow::{
+    follow_frames_in, follow_seconds_in, relocation_for_window_s, run_follow, FollowJob, FOLLOW_FRAMES,
+};
 pub use jobs::locate::{run_locate, LocateJob};
 pub use jobs::many_streams::{
     run_streams, run_streams_in_cluster, ClusterPart, SharedWriter, StreamJob, StreamOutcome,

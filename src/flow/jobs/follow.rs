@@ -12,7 +12,7 @@ use std::sync::Arc;
 use timely::dataflow::StreamVec;
 use timely::worker::Worker;
 
-use crate::align::{Follower, FollowerConfig, TRANSPOSITION_SETTLE_FRAMES};
+use crate::align::{Follower, FollowerConfig, RelocatorConfig, TRANSPOSITION_SETTLE_FRAMES};
 use crate::config::Cue;
 use crate::config::{Pace, SourceSpec};
 use crate::encode::{AudioFeatureKind, AudioFrameParams, DeviceChoice};
@@ -45,6 +45,16 @@ pub const FOLLOW_FRAMES: AudioFrameParams = AudioFrameParams {
 /// line and the element turn seconds into the aligner's frame counts.
 pub fn follow_frames_in(seconds: f64) -> usize {
     (seconds * 1e9 / FOLLOW_FRAMES.hop_ns()).round() as usize
+}
+
+/// Relocation that looks for the last `window_s` seconds of live audio in the whole reference;
+/// `None` (no relocation) below two frames, so that 0 turns it off.
+pub fn relocation_for_window_s(window_s: f64) -> Option<RelocatorConfig> {
+    let query_frames = follow_frames_in(window_s);
+    (query_frames >= 2).then(|| RelocatorConfig {
+        query_frames,
+        ..RelocatorConfig::default()
+    })
 }
 
 /// Seconds in `frames` frames of [`FOLLOW_FRAMES`]: the inverse of [`follow_frames_in`].
