@@ -13,7 +13,8 @@
 //! that, over the streams.
 //!
 //! `cargo bench --bench shared_streams` (SHARED_STREAMS_SECONDS sets each run's length,
-//! default 5 s; SHARED_STREAMS_COUNTS a comma-separated list of stream counts).
+//! default 5 s; SHARED_STREAMS_COUNTS a comma-separated list of stream counts;
+//! SHARED_STREAMS_RELOCATION=on turns the default relocation search on).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -80,6 +81,12 @@ fn run(design: Design, reference: &Arc<FeatureMatrix>, live: &[f32], streams: us
     })
 }
 
+/// Whether the followers search for relocations (SHARED_STREAMS_RELOCATION=on).
+fn relocation() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("SHARED_STREAMS_RELOCATION").is_ok_and(|v| v == "on"))
+}
+
 /// What feeds one tick: every stream's frame, then the inputs advanced past the tick.
 type Feed = Box<dyn FnMut(usize, &[f32], u64)>;
 
@@ -96,7 +103,13 @@ fn build(
             let followed = FollowedStreams::default();
             for stream in 0..streams {
                 let metrics = AlignerMetrics::detached();
-                followed.add(stream as u64, follower(reference), TIMING, events(stream), metrics);
+                followed.add(
+                    stream as u64,
+                    follower(reference, relocation()),
+                    TIMING,
+                    events(stream),
+                    metrics,
+                );
             }
             let mut input = worker.dataflow::<u64, _, _>(|scope| {
                 let (input, records) = scope.new_input::<Vec<SharedFrame>>();
@@ -120,7 +133,7 @@ fn build(
                 let (input, frames) = scope.new_input::<Vec<FeatureFrame>>();
                 frames
                     .follow_reference(
-                        Some(follower(reference)),
+                        Some(follower(reference, relocation())),
                         TIMING,
                         events(stream),
                         AlignerMetrics::detached(),
@@ -151,7 +164,7 @@ fn build(
 /// The same followers on the same frames without timely: busy time per tick after the
 /// warm-up, in ms.
 fn aligner_alone(reference: &Arc<FeatureMatrix>, live: &[f32], streams: usize, ticks: usize) -> Vec<f64> {
-    let mut followers: Vec<Follower> = (0..streams).map(|_| follower(reference)).collect();
+    let mut followers: Vec<Follower> = (0..streams).map(|_| follower(reference, relocation())).collect();
     let mut busy_ms = Vec::with_capacity(ticks);
     let start = Instant::now();
     for tick in 0..ticks {
@@ -187,6 +200,14 @@ fn main() {
     let reference =
         Arc::new(FeatureMatrix::new(DIM, pseudo_random_frames(REFERENCE_FRAMES, DIM, 7)).expect("whole frames"));
     let live = pseudo_random_frames(4_096, DIM, 11);
+    println!(
+        "relocation search {}\n",
+        if relocation() {
+            "on (the default)"
+        } else {
+            "off (tracking alone)"
+        }
+    );
     println!("| design | streams | busy per 20 ms tick: mean | p99 | per stream-frame | graph work per stream-frame | real time |");
     println!("| --- | --- | --- | --- | --- | --- | --- |");
     for streams in counts {

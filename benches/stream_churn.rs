@@ -1,15 +1,14 @@
 //! Streams joining and leaving one `follow_streams` operator while others run, and what a
 //! followed stream holds in memory.
 //!
-//! Steady: `CHURN_STEADY` streams (default 500) each get a frame every 20 ms tick. Churn: the
-//! same, while every tick the two oldest streams end and two new ones join (100 streams added
-//! and 100 removed a second); a stream joins by adding its follower to the operator's table on
-//! the worker, and leaves by an end record. Each reports its busy time per tick (p99 against the
+//! First, the memory one follower holds (d = 128, band 500, tracking), from the process's
+//! resident memory before and after 1000 of them, each fed 200 frames. Then, steady:
+//! `CHURN_STEADY` streams (default 500) each get a frame every 20 ms tick; churn: the same,
+//! while every tick the two oldest streams end and two new ones join (100 streams added and 100
+//! removed a second). A stream joins by adding its follower to the operator's table on the
+//! worker, and leaves by an end record. Each run reports its busy time per tick (p99 against the
 //! 20 ms a tick lasts) and whether every frame sent came out as a provisional position and, by
-//! the time its stream ended (all end after the run), as a final one: none dropped. Then the
-//! memory one follower holds (d = 128,
-//! band 500, tracking), from the process's resident memory before and after 1000 of them, each
-//! fed 200 frames.
+//! the time its stream ended (all end after the run), as a final one: none dropped.
 //!
 //! `cargo bench --bench stream_churn` (CHURN_SECONDS sets each run's length, default 10 s).
 
@@ -73,7 +72,7 @@ fn run(reference: &Arc<FeatureMatrix>, live: &[f32], steady: usize, churn: usize
         let join = |stream: usize| {
             followed.add(
                 stream as u64,
-                follower(&reference),
+                follower(&reference, false),
                 TIMING,
                 events(stream),
                 AlignerMetrics::detached(),
@@ -147,7 +146,7 @@ fn resident_bytes() -> u64 {
 fn bytes_per_follower(reference: &Arc<FeatureMatrix>, live: &[f32]) -> f64 {
     const FOLLOWERS: usize = 1000;
     let before = resident_bytes();
-    let mut followers: Vec<_> = (0..FOLLOWERS).map(|_| follower(reference)).collect();
+    let mut followers: Vec<_> = (0..FOLLOWERS).map(|_| follower(reference, false)).collect();
     for tick in 0..200 {
         for (stream, follower) in followers.iter_mut().enumerate() {
             let step = follower
@@ -175,6 +174,11 @@ fn main() {
     let reference =
         Arc::new(FeatureMatrix::new(DIM, pseudo_random_frames(REFERENCE_FRAMES, DIM, 7)).expect("whole frames"));
     let live = pseudo_random_frames(4_096, DIM, 11);
+    // First, while the allocator holds no freed memory that the followers could reuse unseen.
+    println!(
+        "memory one follower holds after 200 frames (d = {DIM}, band 500, beside the shared reference): {:.0} kB\n",
+        bytes_per_follower(&reference, &live) / 1024.0
+    );
     println!("| run | streams | added / removed a second | busy per tick: mean | p99 | frames sent | provisional positions | final positions |");
     println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     for (name, churn) in [("steady", 0usize), ("churn", 2)] {
@@ -190,9 +194,4 @@ fn main() {
             report.finals,
         );
     }
-    println!();
-    println!(
-        "memory one follower holds after 200 frames (d = {DIM}, band 500, beside the shared reference): {:.0} kB",
-        bytes_per_follower(&reference, &live) / 1024.0
-    );
 }

@@ -1,5 +1,6 @@
 //! What the benchmarks of many follow streams share: synthetic followers at d = 128, band 500,
-//! tracking alone, fed a frame every 20 ms tick, their streams started over a settling period.
+//! tracking alone or with the default relocation search, fed a frame every 20 ms tick, their
+//! streams started over a settling period.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,14 +16,16 @@ pub const BAND_FRAMES: usize = 500;
 /// Ticks left out at the start: the aligners' start-up frames are not what a long run sees.
 pub const WARM_UP_TICKS: usize = 50;
 
-pub fn follower(reference: &Arc<FeatureMatrix>) -> Follower {
+/// A follower of `reference`, with the default relocation search where `relocation` says.
+pub fn follower(reference: &Arc<FeatureMatrix>, relocation: bool) -> Follower {
+    let defaults = FollowerConfig::default();
     let config = FollowerConfig {
         oltw: OltwConfig {
             band_frames: BAND_FRAMES,
             ..OltwConfig::default()
         },
-        relocation: None,
-        ..FollowerConfig::default()
+        relocation: defaults.relocation.filter(|_| relocation),
+        ..defaults
     };
     Follower::new(reference.clone(), config).expect("valid settings")
 }
