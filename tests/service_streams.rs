@@ -79,7 +79,10 @@ fn assert_whole(events: &[Value], stream: &str) {
 
 #[test]
 fn streams_come_and_go_while_the_service_runs() {
-    let mut served = Served::start_with(&["serve", "--bind", "127.0.0.1:0", "--token", TOKEN], Stdio::piped());
+    let mut served = Served::start_with(
+        &["serve", "--bind", "127.0.0.1:0", "--token", TOKEN, "--workers", "2"],
+        Stdio::piped(),
+    );
     let stdout = served.stdout().expect("piped stdout");
     let (sender, lines) = mpsc::channel();
     std::thread::spawn(move || {

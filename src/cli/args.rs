@@ -116,6 +116,10 @@ pub(super) struct ServeArgs {
     /// How the events of the streams it runs are written on stdout: jsonl or pretty.
     #[arg(long, default_value = "jsonl", value_parser = parse_output)]
     pub(super) format: OutputFormat,
+    /// Worker threads the streams it runs are shared out to, by a hash of their ids (1 to
+    /// 1024; default: one per core).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub(super) workers: Option<u64>,
 }
 
 /// Options every job has.

@@ -477,7 +477,11 @@ impl Cli {
                 let server = FeedServer::start(settings).with_context(|| format!("cannot serve at {}", args.bind))?;
                 let addr = server.local_addr();
                 let writer = Box::new(FeedWriter::new(event_writer(args.format, true), server.hub()));
-                let service = Arc::new(StreamService::start(writer, metrics)?);
+                let workers = args.workers.map_or_else(
+                    || std::thread::available_parallelism().map_or(1, usize::from),
+                    |n| n as usize,
+                );
+                let service = Arc::new(StreamService::start(writer, metrics, workers)?);
                 if server.serve_streams(service.clone()).is_err() {
                     anyhow::bail!("the feed at {addr} already serves streams");
                 }

@@ -1,10 +1,12 @@
 //! A long-running service: streams added and removed while it runs (`warpflow serve`,
 //! `POST /streams`, `DELETE /streams/{id}`).
 //!
-//! One worker thread holds every stream. A stream added is built as a dataflow of its own on
-//! that worker while the others run, and its capture starts at once; a stream removed gets its
-//! stop, so its source ends, its last events and `eos` are written, and its dataflow, capture
-//! and state are dropped. The table of streams (`table`) is what `GET /streams` lists.
+//! The service's worker threads share out its streams by a hash of their ids ([`worker_of`]);
+//! each thread is a timely worker of its own, since a stream is captured and held by the same
+//! one. A stream added is built as a dataflow of its own on its worker while the others run,
+//! and its capture starts at once; a stream removed gets its stop, so its source ends, its last
+//! events and `eos` are written, and its dataflow, capture and state are dropped. The table of
+//! streams (`table`) is what `GET /streams` lists.
 //!
 //! This module owns the service's life and its worker's loop; requests are read in `request`,
 //! and the HTTP routes that call [`StreamControl`] live in `serve`.
@@ -21,7 +23,7 @@ use crate::engine_metrics::EngineMetrics;
 use crate::events::{EventWriter, StreamControl, StreamDescription, StreamRefusal, StreamState};
 
 use super::jobs::many_streams::SharedWriter;
-use super::FlowError;
+use super::{worker_of, FlowError};
 use table::{CountingWriter, StreamTable};
 use worker_loop::{serve_streams, Command};
 
@@ -32,46 +34,54 @@ const REMOVE_POLL: Duration = Duration::from_millis(10);
 
 /// A running service's streams, and the worker that holds them.
 pub struct StreamService {
-    /// `None` once the service is finishing: no more streams.
-    commands: Mutex<Option<mpsc::Sender<Command>>>,
+    /// One per worker; none once the service is finishing: no more streams.
+    commands: Mutex<Vec<mpsc::Sender<Command>>>,
     table: Arc<StreamTable>,
     /// The streams' writer, told when a stream is removed for good.
     writer: SharedWriter,
     metrics: Arc<EngineMetrics>,
-    worker: Mutex<Option<JoinHandle<()>>>,
+    workers: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl StreamService {
-    /// Starts a service with no streams; their events go to `writer`, their timings and
-    /// queue depths to `metrics`.
-    pub fn start(writer: Box<dyn EventWriter + Send>, metrics: Arc<EngineMetrics>) -> Result<Self, FlowError> {
+    /// Starts a service with no streams on `workers` threads (at least one); their events go to
+    /// `writer`, their timings and queue depths to `metrics`.
+    pub fn start(
+        writer: Box<dyn EventWriter + Send>,
+        metrics: Arc<EngineMetrics>,
+        workers: usize,
+    ) -> Result<Self, FlowError> {
         let table = Arc::new(StreamTable::default());
         let writer = SharedWriter::new(Box::new(CountingWriter::new(writer, table.clone())));
-        let (commands, received) = mpsc::channel();
-        let worker_table = table.clone();
-        let worker_writer = writer.clone();
-        let worker = std::thread::Builder::new()
-            .name("warpflow-service".into())
-            .spawn(move || serve_streams(received, &worker_table, &worker_writer))
-            .map_err(FlowError::Output)?;
-        Ok(Self {
-            commands: Mutex::new(Some(commands)),
+        let service = Self {
+            commands: Mutex::new(Vec::new()),
             table,
             writer,
             metrics,
-            worker: Mutex::new(Some(worker)),
-        })
+            workers: Mutex::new(Vec::new()),
+        };
+        for index in 0..workers.max(1) {
+            let (commands, received) = mpsc::channel();
+            let (table, writer) = (service.table.clone(), service.writer.clone());
+            let worker = std::thread::Builder::new()
+                .name(format!("warpflow-service-{index}"))
+                .spawn(move || serve_streams(received, &table, &writer))
+                .map_err(FlowError::Output)?;
+            lock(&service.commands).push(commands);
+            lock(&service.workers).push(worker);
+        }
+        Ok(service)
     }
 
     /// Ends every stream (their last events and `eos` are written) and the worker; streams
     /// asked for from now on are refused.
     pub fn finish(&self) {
-        // The worker ends once its streams have drained and no one can send it more.
-        lock(&self.commands).take();
+        // A worker ends once its streams have drained and no one can send it more.
+        lock(&self.commands).clear();
         self.table.request_end_all();
-        if let Some(worker) = lock(&self.worker).take() {
+        for worker in lock(&self.workers).drain(..) {
             if worker.join().is_err() {
-                tracing::error!("the service's worker panicked");
+                tracing::error!("a worker of the service panicked");
             }
         }
     }
@@ -98,7 +108,11 @@ impl StreamControl for StreamService {
             job: request.job,
             reply,
         };
-        let sent = lock(&self.commands).as_ref().map(|commands| commands.send(command));
+        let sent = {
+            let commands = lock(&self.commands);
+            let worker = worker_of(&id, commands.len());
+            commands.get(worker).map(|commands| commands.send(command))
+        };
         let outcome = match sent {
             Some(Ok(())) => built.recv().unwrap_or(Err(StreamRefusal::ShuttingDown)),
             _ => Err(StreamRefusal::ShuttingDown),
