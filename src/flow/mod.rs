@@ -8,7 +8,10 @@
 //! until the source ends. With many streams ([`run_streams`], [`run_streams_in_cluster`]) each
 //! stream keeps a dataflow of its own on every worker; [`Placement`] says which worker captures
 //! it and which holds it, exchange pacts carry its records between the two, and the streams a
-//! worker holds share its stateless encoders.
+//! worker holds share its stateless encoders. A [`StreamService`] takes streams while it runs
+//! (`warpflow serve`), each built as a dataflow of its own on the worker thread its id hashes
+//! to. [`operators::FollowStreams`] follows many streams in one operator, their records keyed
+//! by stream, for a dataflow that streams join and leave without being rebuilt.
 
 mod cue_cursor;
 mod driver;

@@ -266,7 +266,7 @@ impl Capture {
     /// Asks the source to end: end-of-stream flows through the pipeline like at the end of a
     /// file, so every record already captured still reaches the rings. A lost source, which
     /// has no pipeline, ends its rings at once, and so does one that has not passed
-    /// end-of-stream on within [`EOS_GRACE`].
+    /// end-of-stream on within `EOS_GRACE`.
     pub fn send_eos(&mut self) {
         self.eos_requested_at = Some(Instant::now());
         match &self.running {
