@@ -34,7 +34,8 @@ mod many_follows;
 mod synthetic;
 
 use many_follows::{
-    events, first_tick, follower, frame, live_frame, quantile, DIM, HOP, REFERENCE_FRAMES, TIMING, WARM_UP_TICKS,
+    events, first_tick, follower, frame, live_frame, quantile, wait_for_tick, DIM, HOP, REFERENCE_FRAMES, TIMING,
+    WARM_UP_TICKS,
 };
 use synthetic::pseudo_random_frames;
 
@@ -66,9 +67,7 @@ fn run(design: Design, reference: &Arc<FeatureMatrix>, live: &[f32], streams: us
         let start = Instant::now();
         let mut busy_ms = Vec::with_capacity(ticks);
         for tick in 0..ticks {
-            if let Some(wait) = (start + HOP * tick as u32).checked_duration_since(Instant::now()) {
-                std::thread::sleep(wait);
-            }
+            wait_for_tick(start, tick);
             let began = Instant::now();
             let time = tick as u64 + 1;
             feed(tick, &live, time);
@@ -168,9 +167,7 @@ fn aligner_alone(reference: &Arc<FeatureMatrix>, live: &[f32], streams: usize, t
     let mut busy_ms = Vec::with_capacity(ticks);
     let start = Instant::now();
     for tick in 0..ticks {
-        if let Some(wait) = (start + HOP * tick as u32).checked_duration_since(Instant::now()) {
-            std::thread::sleep(wait);
-        }
+        wait_for_tick(start, tick);
         let began = Instant::now();
         for (stream, follower) in followers.iter_mut().enumerate() {
             if tick < first_tick(stream) {

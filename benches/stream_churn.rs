@@ -32,7 +32,8 @@ mod many_follows;
 mod synthetic;
 
 use many_follows::{
-    events, first_tick, follower, frame, live_frame, quantile, DIM, HOP, REFERENCE_FRAMES, TIMING, WARM_UP_TICKS,
+    events, first_tick, follower, frame, live_frame, quantile, wait_for_tick, DIM, REFERENCE_FRAMES, TIMING,
+    WARM_UP_TICKS,
 };
 use synthetic::pseudo_random_frames;
 
@@ -84,9 +85,7 @@ fn run(reference: &Arc<FeatureMatrix>, live: &[f32], steady: usize, churn: usize
         let mut busy_ms = Vec::with_capacity(ticks);
         let start = Instant::now();
         for tick in 0..ticks {
-            if let Some(wait) = (start + HOP * tick as u32).checked_duration_since(Instant::now()) {
-                std::thread::sleep(wait);
-            }
+            wait_for_tick(start, tick);
             let began = Instant::now();
             if tick >= WARM_UP_TICKS {
                 for _ in 0..churn {

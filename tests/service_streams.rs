@@ -49,6 +49,20 @@ fn refusal(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// The service's standard output, line by line, read on a thread of its own.
+fn stdout_lines(served: &mut Served) -> mpsc::Receiver<String> {
+    let stdout = served.stdout().expect("piped stdout");
+    let (sender, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    lines
+}
+
 /// The events of `stream` among `events`.
 fn of<'a>(events: &'a [Value], stream: &str) -> Vec<&'a Value> {
     events.iter().filter(|e| e["stream"] == stream).collect()
@@ -83,15 +97,7 @@ fn streams_come_and_go_while_the_service_runs() {
         &["serve", "--bind", "127.0.0.1:0", "--token", TOKEN, "--workers", "2"],
         Stdio::piped(),
     );
-    let stdout = served.stdout().expect("piped stdout");
-    let (sender, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if sender.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let lines = stdout_lines(&mut served);
     let server = served.addr;
     let token = Some(TOKEN);
 
@@ -225,15 +231,7 @@ fn follow_streams_take_their_options_and_end_whole() {
     assert!(encoded.status.success(), "{}", String::from_utf8_lossy(&encoded.stderr));
 
     let mut served = Served::start_with(&["serve", "--bind", "127.0.0.1:0"], Stdio::piped());
-    let stdout = served.stdout().expect("piped stdout");
-    let (sender, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if sender.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let lines = stdout_lines(&mut served);
     let (server, wav, wfr) = (
         served.addr,
         reference.to_str().expect("UTF-8"),

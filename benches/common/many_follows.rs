@@ -71,3 +71,10 @@ pub fn quantile(values: &[f64], q: f64) -> f64 {
         .copied()
         .unwrap_or(f64::NAN)
 }
+
+/// Sleeps until tick `tick` of a run that started at `start` is due (at once if it is late).
+pub fn wait_for_tick(start: Instant, tick: usize) {
+    if let Some(wait) = (start + HOP * tick as u32).checked_duration_since(Instant::now()) {
+        std::thread::sleep(wait);
+    }
+}

@@ -6,23 +6,15 @@
 //   node live_page.cjs URL SCREENSHOT.png PLOT[,PLOT...] [TIMEOUT_S]
 // Exits 0 when every named plot received points, 1 when one stayed empty, 2 on bad use.
 "use strict";
-const path = require("path");
+const { launchChromium } = require("./chromium.cjs");
 
 const [url, screenshot, plots, timeout_s = "45"] = process.argv.slice(2);
 if (!url || !screenshot || !plots) {
   console.error("usage: node live_page.cjs URL SCREENSHOT.png PLOT[,PLOT...] [TIMEOUT_S]");
   process.exit(2);
 }
-const modules = process.env.WARPFLOW_BROWSER_MODULES;
-const { chromium } = require(modules ? path.join(modules, "playwright-core") : "playwright-core");
-
 (async () => {
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    // No sandbox as root; no background networking: the machine has no internet.
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  const browser = await launchChromium();
   const wanted = plots.split(",");
   let shown = { connected: false, points: {} };
   let ok = false;

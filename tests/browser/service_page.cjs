@@ -5,22 +5,15 @@
 //   node service_page.cjs URL SCREENSHOT.png STEP[,STEP...] [TIMEOUT_S]
 // Exits 0 when every step held in time, 1 when one did not, 2 on bad use.
 "use strict";
-const path = require("path");
+const { launchChromium } = require("./chromium.cjs");
 
 const [url, screenshot, steps, timeout_s = "45"] = process.argv.slice(2);
 if (!url || !screenshot || !steps) {
   console.error("usage: node service_page.cjs URL SCREENSHOT.png STEP[,STEP...] [TIMEOUT_S]");
   process.exit(2);
 }
-const modules = process.env.WARPFLOW_BROWSER_MODULES;
-const { chromium } = require(modules ? path.join(modules, "playwright-core") : "playwright-core");
-
 (async () => {
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  const browser = await launchChromium();
   const done = [];
   let names = [];
   let states = {};

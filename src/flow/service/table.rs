@@ -4,6 +4,7 @@
 //! Shared between the threads that take requests and the worker's thread; every access is a
 //! short lock. It does not touch the graph.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::events::{Event, EventBody, EventWriter, RunSummary, StreamDescription, StreamRefusal, StreamState};
@@ -11,18 +12,28 @@ use crate::flow::StopSignal;
 
 /// One stream of the table.
 struct Entry {
+    /// Its place in the order streams were added.
+    added: u64,
     description: StreamDescription,
     stop: StopSignal,
 }
 
-/// The streams of a service, in the order they were added.
+/// The streams of a service by id: every event looks its stream up, so the lookup does not
+/// grow with the streams.
+#[derive(Default)]
+struct Entries {
+    by_id: HashMap<String, Entry>,
+    next_added: u64,
+}
+
+/// The streams of a service; listed in the order they were added.
 #[derive(Default)]
 pub(super) struct StreamTable {
-    entries: Mutex<Vec<Entry>>,
+    entries: Mutex<Entries>,
 }
 
 impl StreamTable {
-    fn lock(&self) -> MutexGuard<'_, Vec<Entry>> {
+    fn lock(&self) -> MutexGuard<'_, Entries> {
         // A panic elsewhere while holding the lock leaves plain data behind: still readable.
         self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -30,29 +41,38 @@ impl StreamTable {
     /// Adds a stream, running; refused when another stream holds its id.
     pub(super) fn insert(&self, description: StreamDescription, stop: StopSignal) -> Result<(), StreamRefusal> {
         let mut entries = self.lock();
-        if entries.iter().any(|e| e.description.id == description.id) {
+        if entries.by_id.contains_key(&description.id) {
             return Err(StreamRefusal::IdInUse(description.id));
         }
-        entries.push(Entry { description, stop });
+        let added = entries.next_added;
+        entries.next_added += 1;
+        entries.by_id.insert(
+            description.id.clone(),
+            Entry {
+                added,
+                description,
+                stop,
+            },
+        );
         Ok(())
     }
 
-    /// Every stream's description.
+    /// Every stream's description, in the order they were added.
     pub(super) fn list(&self) -> Vec<StreamDescription> {
-        self.lock().iter().map(|e| e.description.clone()).collect()
+        let entries = self.lock();
+        let mut listed: Vec<&Entry> = entries.by_id.values().collect();
+        listed.sort_by_key(|e| e.added);
+        listed.into_iter().map(|e| e.description.clone()).collect()
     }
 
     /// The description of `id`.
     pub(super) fn describe(&self, id: &str) -> Option<StreamDescription> {
-        self.lock()
-            .iter()
-            .find(|e| e.description.id == id)
-            .map(|e| e.description.clone())
+        self.lock().by_id.get(id).map(|e| e.description.clone())
     }
 
     /// Changes the description of `id`, if it is there.
     pub(super) fn update(&self, id: &str, change: impl FnOnce(&mut StreamDescription)) {
-        if let Some(entry) = self.lock().iter_mut().find(|e| e.description.id == id) {
+        if let Some(entry) = self.lock().by_id.get_mut(id) {
             change(&mut entry.description);
         }
     }
@@ -61,8 +81,8 @@ impl StreamTable {
     pub(super) fn request_end(&self, id: &str) -> Result<StreamDescription, StreamRefusal> {
         let mut entries = self.lock();
         let entry = entries
-            .iter_mut()
-            .find(|e| e.description.id == id)
+            .by_id
+            .get_mut(id)
             .ok_or_else(|| StreamRefusal::NoSuchStream(id.to_owned()))?;
         if entry.description.state == StreamState::Running {
             entry.description.state = StreamState::Ending;
@@ -73,7 +93,7 @@ impl StreamTable {
 
     /// Asks every stream to end.
     pub(super) fn request_end_all(&self) {
-        for entry in self.lock().iter_mut() {
+        for entry in self.lock().by_id.values_mut() {
             if entry.description.state == StreamState::Running {
                 entry.description.state = StreamState::Ending;
             }
@@ -83,9 +103,7 @@ impl StreamTable {
 
     /// Takes `id` out of the table, returning its last description.
     pub(super) fn remove(&self, id: &str) -> Option<StreamDescription> {
-        let mut entries = self.lock();
-        let index = entries.iter().position(|e| e.description.id == id)?;
-        Some(entries.remove(index).description)
+        self.lock().by_id.remove(id).map(|e| e.description)
     }
 }
 
