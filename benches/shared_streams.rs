@@ -26,7 +26,7 @@ use timely::worker::Worker;
 use warpflow::align::{FeatureMatrix, Follower};
 use warpflow::engine_metrics::AlignerMetrics;
 use warpflow::flow::operators::{FollowReference, FollowStreams, FollowedStreams, SharedFrame};
-use warpflow::flow::{FailureSlot, FeatureFrame};
+use warpflow::flow::{FailureSlot, FeatureFrame, Keyed};
 
 #[path = "common/many_follows.rs"]
 mod many_follows;
@@ -118,9 +118,9 @@ fn build(
             Box::new(move |tick, live, time| {
                 for stream in (0..streams).filter(|&stream| tick >= first_tick(stream)) {
                     let frame = frame(live_frame(live, stream, tick), tick);
-                    input.send(SharedFrame::Frame {
+                    input.send(Keyed::Data {
                         stream: stream as u64,
-                        frame,
+                        data: frame,
                     });
                 }
                 input.advance_to(time);

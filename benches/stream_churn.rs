@@ -25,6 +25,7 @@ use warpflow::align::FeatureMatrix;
 use warpflow::engine_metrics::AlignerMetrics;
 use warpflow::events::EventBody;
 use warpflow::flow::operators::{FollowStreams, FollowedStreams, SharedFrame};
+use warpflow::flow::Keyed;
 
 #[path = "common/many_follows.rs"]
 mod many_follows;
@@ -62,9 +63,15 @@ fn run(reference: &Arc<FeatureMatrix>, live: &[f32], steady: usize, churn: usize
             let (input, records) = scope.new_input::<Vec<SharedFrame>>();
             records
                 .follow_streams(followed.clone())
-                .inspect(move |event| match event.body {
-                    EventBody::Position { is_final: false, .. } => counted.set(counted.get() + 1),
-                    EventBody::Position { is_final: true, .. } => settled.set(settled.get() + 1),
+                .inspect(move |record| match record {
+                    Keyed::Data {
+                        data: EventBody::Position { is_final: false, .. },
+                        ..
+                    } => counted.set(counted.get() + 1),
+                    Keyed::Data {
+                        data: EventBody::Position { is_final: true, .. },
+                        ..
+                    } => settled.set(settled.get() + 1),
                     _ => {}
                 })
                 .probe_with(&probe);
@@ -90,7 +97,7 @@ fn run(reference: &Arc<FeatureMatrix>, live: &[f32], steady: usize, churn: usize
             if tick >= WARM_UP_TICKS {
                 for _ in 0..churn {
                     if let Some((old, _)) = running.pop_front() {
-                        input.send(SharedFrame::End { stream: old as u64 });
+                        input.send(Keyed::End { stream: old as u64 });
                         ended += 1;
                     }
                     assert!(join(next));
@@ -100,9 +107,9 @@ fn run(reference: &Arc<FeatureMatrix>, live: &[f32], steady: usize, churn: usize
                 }
             }
             for &(stream, _) in running.iter().filter(|&&(_, from)| tick >= from) {
-                input.send(SharedFrame::Frame {
+                input.send(Keyed::Data {
                     stream: stream as u64,
-                    frame: frame(live_frame(&live, stream, tick), tick),
+                    data: frame(live_frame(&live, stream, tick), tick),
                 });
                 frames_sent += 1;
             }
@@ -115,7 +122,7 @@ fn run(reference: &Arc<FeatureMatrix>, live: &[f32], steady: usize, churn: usize
         busy_ms.drain(..WARM_UP_TICKS.min(busy_ms.len()));
         // The streams still running end, untimed: each gives the final positions it owes.
         for (stream, _) in running.drain(..) {
-            input.send(SharedFrame::End { stream: stream as u64 });
+            input.send(Keyed::End { stream: stream as u64 });
         }
         drop(input);
         while worker.step_or_park(None) {}

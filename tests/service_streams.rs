@@ -275,8 +275,55 @@ fn follow_streams_take_their_options_and_end_whole() {
     ));
     assert!(refused.contains("400") && refused.contains("max_lag_ms"), "{refused}");
 
+    // A live test source, followed until it is removed; a file that is not media.
+    answer(&streams(
+        server,
+        None,
+        &["add", "live", "--job", "follow", "--source", "test", "--reference", wfr],
+    ));
+    let not_media = tempfile::Builder::new()
+        .suffix(".wav")
+        .tempfile()
+        .expect("a temporary file");
+    std::fs::write(not_media.path(), "not a media file").expect("written");
+    let path = not_media.path().to_str().expect("a UTF-8 path");
+    answer(&streams(
+        server,
+        None,
+        &["add", "broken", "--job", "follow", "--source", path, "--reference", wfr],
+    ));
+
     let mut events = Vec::new();
-    events_until_ended(&lines, &mut events, &["one", "two"]);
+    events_until_ended(&lines, &mut events, &["one", "two", "broken"]);
+    let broken = of(&events, "broken");
+    assert!(broken
+        .iter()
+        .any(|e| e["type"] == "error" && e["reason"].as_str().is_some_and(|r| r.contains(path))));
+    assert!(broken.iter().any(|e| e["type"] == "progress" && e["stage"] == "failed"));
+    assert_whole(&events, "broken");
+    std::thread::sleep(Duration::from_secs(3));
+    let listed = answer(&streams(server, None, &["list"]));
+    let live = listed
+        .as_array()
+        .and_then(|all| all.iter().find(|s| s["id"] == "live"))
+        .expect("live is listed");
+    assert_eq!(live["state"], "running", "{listed}");
+    assert!(
+        live["watermark_ns"].as_u64().is_some_and(|w| w >= 1_000_000_000),
+        "{listed}"
+    );
+    let broken = listed
+        .as_array()
+        .and_then(|all| all.iter().find(|s| s["id"] == "broken"))
+        .expect("broken is listed");
+    assert_eq!(broken["state"], "failed", "{listed}");
+    assert_eq!(answer(&streams(server, None, &["remove", "live"]))["state"], "ended");
+    events_until_ended(&lines, &mut events, &["live"]);
+    assert_whole(&events, "live");
+    let live = of(&events, "live");
+    assert!(live.iter().filter(|e| e["type"] == "position").count() > 100);
+    assert!(live.iter().any(|e| e["type"] == "progress" && e["stage"] == "finished"));
+
     let provisional = |stream: &str| {
         of(&events, stream)
             .iter()
@@ -286,6 +333,27 @@ fn follow_streams_take_their_options_and_end_whole() {
     // 12 s of frames of 20 ms: every fifth for one, every one for two.
     assert!((560..=610).contains(&provisional("two")), "{}", provisional("two"));
     assert!((110..=125).contains(&provisional("one")), "{}", provisional("one"));
+    // The service's streams share one dataflow; each gets the positions a run of its own gives.
+    let positions = |events: &[&Value]| -> Vec<(Value, Value, Value)> {
+        events
+            .iter()
+            .filter(|e| e["type"] == "position")
+            .map(|e| (e["live_ns"].clone(), e["ref_ns"].clone(), e["final"].clone()))
+            .collect()
+    };
+    let alone = Command::new(env!("CARGO_BIN_EXE_warpflow"))
+        .args(["follow", "--reference", wfr, "--live", wav, "--pace", "fast"])
+        .args(["--relocation-window-s", "0"])
+        .output()
+        .expect("the warpflow binary runs");
+    assert!(alone.status.success(), "{}", String::from_utf8_lossy(&alone.stderr));
+    let alone: Vec<Value> = String::from_utf8_lossy(&alone.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("JSON lines"))
+        .collect();
+    let alone = positions(&alone.iter().collect::<Vec<_>>());
+    assert!(alone.len() > 1000, "{}", alone.len());
+    assert_eq!(positions(&of(&events, "two")), alone);
     for id in ["one", "two"] {
         assert_whole(&events, id);
         assert_eq!(answer(&streams(server, None, &["remove", id]))["state"], "ended");

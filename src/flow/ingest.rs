@@ -148,29 +148,7 @@ impl<A: Timestamped + Clone + 'static, V: Timestamped + Clone + 'static> Ingest<
         .max()
         .unwrap_or(0);
         let Some(feed) = self.status.as_mut() else { return };
-        let (time_ns, body) = match status {
-            SourceStatus::Lost {
-                live_ns,
-                reason,
-                retries,
-            } => (
-                live_ns,
-                EventBody::Lost {
-                    live_ns,
-                    reason,
-                    retries,
-                },
-            ),
-            SourceStatus::Recovered { live_ns, retries } => (live_ns, EventBody::Recovered { live_ns, retries }),
-            SourceStatus::Discont { live_ns, kind, reason } => {
-                let kind = match kind {
-                    DiscontinuityKind::Gap => DiscontKind::Gap,
-                    DiscontinuityKind::Reset => DiscontKind::Reset,
-                    DiscontinuityKind::Loss => DiscontKind::Loss,
-                };
-                (live_ns, EventBody::Discont { live_ns, kind, reason })
-            }
-        };
+        let (time_ns, body) = health_event(status);
         let time = if lost { time_ns.max(latest_input) } else { time_ns }.max(*feed.input.time());
         feed.input.advance_to(time);
         feed.input.send(StatusRecord::Health(StreamEvent {
@@ -238,6 +216,33 @@ impl<A: Timestamped + Clone + 'static, V: Timestamped + Clone + 'static> Ingest<
         self.audio = None;
         self.video = None;
         self.status = None;
+    }
+}
+
+/// A change in a source's health as its event, and the running time it happened at.
+pub(crate) fn health_event(status: SourceStatus) -> (u64, EventBody) {
+    match status {
+        SourceStatus::Lost {
+            live_ns,
+            reason,
+            retries,
+        } => (
+            live_ns,
+            EventBody::Lost {
+                live_ns,
+                reason,
+                retries,
+            },
+        ),
+        SourceStatus::Recovered { live_ns, retries } => (live_ns, EventBody::Recovered { live_ns, retries }),
+        SourceStatus::Discont { live_ns, kind, reason } => {
+            let kind = match kind {
+                DiscontinuityKind::Gap => DiscontKind::Gap,
+                DiscontinuityKind::Reset => DiscontKind::Reset,
+                DiscontinuityKind::Loss => DiscontKind::Loss,
+            };
+            (live_ns, EventBody::Discont { live_ns, kind, reason })
+        }
     }
 }
 

@@ -9,9 +9,10 @@
 //! stream keeps a dataflow of its own on every worker; [`Placement`] says which worker captures
 //! it and which holds it, exchange pacts carry its records between the two, and the streams a
 //! worker holds share its stateless encoders. A [`StreamService`] takes streams while it runs
-//! (`warpflow serve`), each built as a dataflow of its own on the worker thread its id hashes
-//! to. [`operators::FollowStreams`] follows many streams in one operator, their records keyed
-//! by stream, for a dataflow that streams join and leave without being rebuilt.
+//! (`warpflow serve`) on the worker thread its id hashes to: its `follow` streams share one
+//! dataflow there, their records [`Keyed`] by stream and each operator keeping per-stream state
+//! in a table ([`operators::FollowStreams`]), so a stream joins and leaves without it being
+//! rebuilt; `sync` streams are built as a dataflow each.
 
 mod cue_cursor;
 mod driver;
@@ -22,6 +23,7 @@ mod follow_features;
 mod held;
 mod ingest;
 mod jobs;
+mod keyed;
 pub mod operators;
 mod placement;
 mod records;
@@ -47,6 +49,7 @@ pub use jobs::many_streams::{
 };
 pub use jobs::sync::{run_sync, SyncJob};
 pub use jobs::DEFAULT_PROGRESS_EVERY_NS;
+pub use keyed::{Keyed, StreamKey, StreamNote};
 pub use placement::{worker_of, Placement, Role, StreamSite};
 pub(crate) use records::StatusRecord;
 pub use records::{AudioEvidence, EnvelopeSample, FeatureFrame, PictureSample, StreamEvent, FACE_OUTPUTS};

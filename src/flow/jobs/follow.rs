@@ -163,11 +163,7 @@ pub(crate) fn build_follow(
     let role = at.role;
     // The capturer needs the encoders to know what to capture; the holder runs them.
     let mut encoders = match role.captures || role.holds {
-        true => {
-            let device = job.device.resolve()?;
-            let audio = follow_audio_encoder(job.features, job.audio_model.as_deref(), device, job.half_precision)?;
-            Some(FollowEncoders::new(audio, job.video.clone(), job.half_precision)?)
-        }
+        true => Some(follow_encoders(job)?),
         false => None,
     };
     let mut reference_duration_ns = None;
@@ -195,8 +191,15 @@ pub(crate) fn build_follow(
     build_live_audio(worker, at, pools, run, encoders, stage, writer)
 }
 
+/// `job`'s encoders, on the device it asks for.
+pub(crate) fn follow_encoders(job: &FollowJob) -> Result<FollowEncoders, FlowError> {
+    let device = job.device.resolve()?;
+    let audio = follow_audio_encoder(job.features, job.audio_model.as_deref(), device, job.half_precision)?;
+    FollowEncoders::new(audio, job.video.clone(), job.half_precision)
+}
+
 /// The holder's part of `job`: its reference encoded with `encoders`, and the follower over it.
-fn follow_stage(job: &FollowJob, encoders: &mut FollowEncoders) -> Result<FollowStage, FlowError> {
+pub(crate) fn follow_stage(job: &FollowJob, encoders: &mut FollowEncoders) -> Result<FollowStage, FlowError> {
     let report = |done_ns, total_ns, finished| {
         if let Some(progress) = &job.reference_progress {
             progress.report(ReferenceStep {
@@ -258,15 +261,29 @@ pub(crate) fn reference_name(path: &Path) -> String {
         .map_or_else(|| "reference".to_owned(), |s| s.to_string_lossy().into_owned())
 }
 
-struct FollowStage {
-    follower: Follower,
-    cues: Vec<Cue>,
-    timing: ReferenceTiming,
-    reference_duration_ns: u64,
-    emit_every_frames: usize,
-    stream: String,
-    reference_name: String,
-    metrics: AlignerMetrics,
+/// What holding a follow stream takes besides its encoders.
+pub(crate) struct FollowStage {
+    pub follower: Follower,
+    pub cues: Vec<Cue>,
+    pub timing: ReferenceTiming,
+    pub reference_duration_ns: u64,
+    pub emit_every_frames: usize,
+    pub stream: String,
+    pub reference_name: String,
+    pub metrics: AlignerMetrics,
+}
+
+impl FollowStage {
+    /// The follower, and how its events are made.
+    pub(crate) fn into_parts(self) -> (Follower, ReferenceTiming, FollowEvents, AlignerMetrics) {
+        let events = FollowEvents {
+            emit_every_frames: self.emit_every_frames,
+            stream: self.stream,
+            reference: self.reference_name,
+            cues: self.cues,
+        };
+        (self.follower, self.timing, events, self.metrics)
+    }
 }
 
 impl FeatureStage for FollowStage {
@@ -289,18 +306,7 @@ impl FeatureStage for FollowStage {
             };
             return frames.follow_reference(None, timing, events, AlignerMetrics::detached(), failures.clone());
         };
-        let events = FollowEvents {
-            emit_every_frames: stage.emit_every_frames,
-            stream: stage.stream,
-            reference: stage.reference_name,
-            cues: stage.cues,
-        };
-        frames.follow_reference(
-            Some(stage.follower),
-            stage.timing,
-            events,
-            stage.metrics,
-            failures.clone(),
-        )
+        let (follower, timing, events, metrics) = stage.into_parts();
+        frames.follow_reference(Some(follower), timing, events, metrics, failures.clone())
     }
 }

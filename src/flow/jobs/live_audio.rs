@@ -22,7 +22,7 @@ use timely::dataflow::StreamVec;
 use timely::worker::Worker;
 
 use crate::config::{Pace, SourceSpec};
-use crate::encode::AudioFramer;
+use crate::encode::{AudioEncoder, AudioFramer};
 use crate::engine_metrics::EngineMetrics;
 use crate::events::{EventWriter, RunKind, RunSummary};
 use crate::media::{AudioChunk, AudioNeeds, CaptureStats, MediaNeeds, SupervisionConfig, VideoFrame};
@@ -83,6 +83,27 @@ pub(crate) fn run_live_audio<S: FeatureStage>(
     built.run_alone(&mut worker, &pools)
 }
 
+/// `stream`'s audio framing and its seat at `pools`' encoder like `audio`: an encoder that
+/// remembers its stream shares what of it does not, and keeps the rest for the stream.
+pub(crate) fn pooled_audio_stage(
+    audio: Box<dyn AudioEncoder>,
+    pools: &EncoderPools,
+    batching: Batching,
+    metrics: &EngineMetrics,
+    stream: &str,
+) -> Result<PooledStage<AudioFramer, f32>, FlowError> {
+    let framing = AudioFramer::new(audio.params())?;
+    let (audio, per_stream) = match audio.split_for_sharing()? {
+        Some(split) => (split.shared, Some(split.per_stream)),
+        None => (audio, None),
+    };
+    Ok(PooledStage {
+        framing,
+        seat: pools.seat(audio, batching, metrics, stream, "AudioFeatures"),
+        per_stream,
+    })
+}
+
 /// Adds the graph of [`run_live_audio`] to `worker` as `at` says: the capture and the inputs it
 /// feeds where the stream is captured, the encoders, `stage` and the sink where it is held.
 /// `encoders` are needed on both (they say what to capture), `stage` where it is held; the
@@ -112,19 +133,9 @@ pub(crate) fn build_live_audio<S: FeatureStage>(
     };
     let held = match encoders.filter(|_| role.holds) {
         Some(encoders) => {
-            let framer = AudioFramer::new(encoders.audio.params())?;
             let joiner = encoders.joiner();
             let FollowEncoders { audio, video, .. } = encoders;
-            // An encoder that remembers its stream shares what of it does not.
-            let (audio, per_stream) = match audio.split_for_sharing()? {
-                Some(split) => (split.shared, Some(split.per_stream)),
-                None => (audio, None),
-            };
-            let audio = PooledStage {
-                framing: framer,
-                seat: pools.seat(audio, run.batching, &run.metrics, &run.stream, "AudioFeatures"),
-                per_stream,
-            };
+            let audio = pooled_audio_stage(audio, pools, run.batching, &run.metrics, &run.stream)?;
             let video = video.map(|(encoder, _)| PooledStage {
                 framing: Pictures,
                 seat: pools.seat(encoder, run.batching, &run.metrics, &run.stream, "VideoFeatures"),

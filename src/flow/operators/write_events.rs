@@ -66,7 +66,7 @@ impl EventSink {
     }
 
     /// Writes a `progress` event at `frontier_ns` if it is due (or `force`d).
-    fn progress(&mut self, frontier_ns: u64, stage: &str, force: bool) -> std::io::Result<()> {
+    pub(crate) fn progress(&mut self, frontier_ns: u64, stage: &str, force: bool) -> std::io::Result<()> {
         let due = self
             .last_progress_ns
             .is_none_or(|last| frontier_ns >= last.saturating_add(self.progress_every_ns));
@@ -87,6 +87,16 @@ impl EventSink {
         };
         let stream = self.stream.clone();
         self.emit(&stream, body)
+    }
+
+    /// The stream whose events the sink writes.
+    pub(crate) fn stream(&self) -> &str {
+        &self.stream
+    }
+
+    /// The latest running time the stream's capture has seen.
+    pub(crate) fn captured_until_ns(&self) -> u64 {
+        self.stats.latest_running_time_ns()
     }
 
     /// Writes the closing summary and hands it back.

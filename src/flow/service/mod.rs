@@ -3,15 +3,17 @@
 //!
 //! The service's worker threads share out its streams by a hash of their ids ([`worker_of`]);
 //! each thread is a timely worker of its own, since a stream is captured and held by the same
-//! one. A stream added is built as a dataflow of its own on its worker while the others run,
-//! and its capture starts at once; a stream removed gets its stop, so its source ends, its last
-//! events and `eos` are written, and its dataflow, capture and state are dropped. The table of
-//! streams (`table`) is what `GET /streams` lists.
+//! one. A `follow` stream added joins its worker's one follow dataflow (`shared_follow`) while
+//! the others run; a `sync` stream is built as a dataflow of its own. Its capture starts at
+//! once; a stream removed gets its stop, so its source ends, its last events and `eos` are
+//! written, and its capture and state (its dataflow, or its entries in the shared one's
+//! tables) are dropped. The table of streams (`table`) is what `GET /streams` lists.
 //!
 //! This module owns the service's life and its worker's loop; requests are read in `request`,
 //! and the HTTP routes that call [`StreamControl`] live in `serve`.
 
 mod request;
+mod shared_follow;
 mod table;
 mod worker_loop;
 

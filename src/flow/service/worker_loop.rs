@@ -1,9 +1,12 @@
-//! The service's worker: builds each stream added while the others run, feeds and steps them
-//! all, and lets each go when its dataflow has finished.
+//! The service's worker: takes each stream added while the others run, feeds and steps them
+//! all, and lets each go when it has ended.
 //!
-//! A stream's dataflow is its own, so its frontier (its watermark in `progress`) is its own
-//! and a stream that fails ends alone. Timely retires a dataflow once its frontier is empty;
-//! the worker then finishes the stream's sink and marks it ended (or failed) in the table.
+//! Follow streams on audio join the worker's one follow dataflow (`shared_follow`), built when
+//! the first of them comes; each carries its own watermark in its records, and one that fails
+//! ends alone. The others (`sync`, and `follow` comparing video) are built as a dataflow of
+//! their own, whose frontier is their watermark; timely retires it once its frontier is empty,
+//! and the worker then finishes the stream's sink. Either way the stream is then marked ended
+//! (or failed) in the table.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -16,9 +19,11 @@ use crate::events::{EventBody, StreamRefusal, StreamState};
 use crate::flow::driver::{local_worker, Driven, IDLE_PARK};
 use crate::flow::encoder_pool::EncoderPools;
 use crate::flow::jobs::many_streams::SharedWriter;
+use crate::flow::operators::EndedStream;
 use crate::flow::operators::EventSink;
 use crate::flow::{FailureSlot, Placement, StreamJob, StreamSite};
 
+use super::shared_follow::SharedFollows;
 use super::table::StreamTable;
 
 /// What the service asks of its worker.
@@ -46,12 +51,17 @@ pub(super) fn serve_streams(commands: Receiver<Command>, table: &StreamTable, wr
     let mut worker = local_worker();
     let pools = EncoderPools::default();
     let mut streams: Vec<ServedStream> = Vec::new();
+    let mut follows: Option<SharedFollows> = None;
     let mut batch_due = IDLE_PARK;
     let mut closed = false;
     loop {
+        let idle = streams.is_empty() && follows.as_ref().is_none_or(SharedFollows::is_empty);
+        if closed && idle {
+            return;
+        }
         // With nothing to run the worker sleeps until a stream comes (an idle service costs
         // nothing); otherwise it looks for new streams between rounds.
-        let mut next = if streams.is_empty() {
+        let mut next = if idle {
             match commands.recv() {
                 Ok(command) => Some(command),
                 Err(_) => return,
@@ -69,12 +79,20 @@ pub(super) fn serve_streams(commands: Receiver<Command>, table: &StreamTable, wr
                 }
             };
             let Command::Add { job, reply } = command;
-            let built = add_stream(&mut worker, &pools, writer, table, job);
-            let answer = built.map(|stream| streams.push(stream));
+            let answer = match job {
+                StreamJob::Follow(job) if job.video.is_none() => {
+                    let shared = follows.get_or_insert_with(|| SharedFollows::build(&mut worker));
+                    shared.add(&job, &pools, writer).map_err(|e| StreamRefusal::NotStarted {
+                        id: job.stream.clone(),
+                        reason: e.to_string(),
+                    })
+                }
+                job => add_stream(&mut worker, &pools, writer, table, job).map(|stream| streams.push(stream)),
+            };
             // The caller may have gone; the stream runs all the same.
             let _ = reply.send(answer);
         }
-        let mut moved = 0;
+        let mut moved = follows.as_mut().map_or(0, SharedFollows::feed_once);
         for stream in streams.iter_mut().filter(|s| !s.driven.has_ended()) {
             let failed = match stream.driven.drive_once() {
                 Ok(records) => {
@@ -90,6 +108,9 @@ pub(super) fn serve_streams(commands: Receiver<Command>, table: &StreamTable, wr
         let park = if moved > 0 { Duration::ZERO } else { IDLE_PARK };
         worker.step_or_park(Some(park.min(batch_due)));
         batch_due = pools.flush().unwrap_or(IDLE_PARK);
+        for ended in follows.iter().flat_map(SharedFollows::take_ended) {
+            finish_shared_stream(ended, table);
+        }
         let installed = worker.installed_dataflows();
         let (finished, running): (Vec<_>, Vec<_>) = streams
             .into_iter()
@@ -97,9 +118,6 @@ pub(super) fn serve_streams(commands: Receiver<Command>, table: &StreamTable, wr
         streams = running;
         for stream in finished {
             finish_stream(stream, table);
-        }
-        if closed && streams.is_empty() {
-            return;
         }
     }
 }
@@ -187,6 +205,17 @@ fn finish_stream(stream: ServedStream, table: &StreamTable) {
         };
         if d.error.is_none() {
             d.error = error;
+        }
+    });
+}
+
+/// A stream of the shared follow dataflow has written its `eos`.
+fn finish_shared_stream(ended: EndedStream, table: &StreamTable) {
+    table.update(&ended.name, |d| match ended.outcome {
+        Ok(_) => d.state = StreamState::Ended,
+        Err(reason) => {
+            d.state = StreamState::Failed;
+            d.error.get_or_insert(reason);
         }
     });
 }

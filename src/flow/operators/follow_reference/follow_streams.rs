@@ -1,14 +1,13 @@
 //! `follow_streams`: one operator follows many streams, each along its own reference, so that a
 //! stream joins or leaves without a new dataflow.
 //!
-//! Records carry their stream's key ([`SharedFrame`]). The followers live in a
-//! [`FollowedStreams`] table on the worker: whoever starts a stream there adds its follower,
-//! and the operator drops it when the stream's [`SharedFrame::End`] passes, after giving its
-//! final positions. A stream's records keep their order through the operator (one input,
-//! pipelined), so its positions come out as [`FollowReference`](super::FollowReference) gives
-//! them. Time in the dataflow is the service's; each stream's own times ride in its frames, and
-//! its watermark is its own progress, not the operator's frontier. A stream whose follower
-//! fails gets an `error` event and is dropped; the others go on.
+//! Records carry their stream's key ([`Keyed`]). The followers live in a [`FollowedStreams`]
+//! table on the worker: whoever starts a stream there adds its follower, and the operator
+//! drops it when the stream's [`Keyed::End`] passes, after giving its final positions. A
+//! stream's records keep their order through the operator (one input, pipelined), so its
+//! positions come out as [`FollowReference`](super::FollowReference) gives them, and its notes
+//! (watermark, health) pass on behind them. A stream whose follower fails is dropped with a
+//! [`StreamNote::Failed`]; the others go on.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -21,36 +20,20 @@ use timely::dataflow::StreamVec;
 use crate::align::Follower;
 use crate::engine_metrics::AlignerMetrics;
 use crate::events::EventBody;
-use crate::flow::{FeatureFrame, StreamEvent};
+use crate::flow::keyed::{Keyed, StreamKey, StreamNote};
+use crate::flow::FeatureFrame;
 
 use super::stream_follower::StreamFollower;
 use super::{FollowEvents, ReferenceTiming};
 
-/// A stream's key in a shared dataflow.
-pub type StreamKey = u64;
-
-/// One record of a dataflow shared by many streams.
-#[derive(Debug, Clone)]
-pub enum SharedFrame {
-    /// A live feature frame of stream `stream`.
-    Frame {
-        /// Whose frame it is.
-        stream: StreamKey,
-        /// The frame, timed in the stream's own running time.
-        frame: FeatureFrame,
-    },
-    /// Stream `stream` has no more frames.
-    End {
-        /// The stream that ended.
-        stream: StreamKey,
-    },
-}
+/// One record of a follow dataflow shared by many streams: a live feature frame, timed in its
+/// stream's own running time, or a note.
+pub type SharedFrame = Keyed<FeatureFrame>;
 
 /// A stream in the table: its follower and where its step times go.
 struct Followed {
     follower: StreamFollower,
     metrics: AlignerMetrics,
-    name: String,
 }
 
 /// The streams one worker's `follow_streams` operator follows, by key; shared between the
@@ -75,16 +58,8 @@ impl FollowedStreams {
         if streams.contains_key(&key) {
             return false;
         }
-        let name = events.stream.clone();
         let follower = StreamFollower::new(follower, timing, events);
-        streams.insert(
-            key,
-            Followed {
-                follower,
-                metrics,
-                name,
-            },
-        );
+        streams.insert(key, Followed { follower, metrics });
         true
     }
 
@@ -106,10 +81,10 @@ impl FollowedStreams {
 
 /// Extension trait for following many streams in one operator.
 pub trait FollowStreams<'scope> {
-    /// Aligns each stream's frames with its follower in `streams` and emits its `position`
-    /// (and `match`, `cue`) events, named by the stream; an `End` gives the stream's final
-    /// positions and drops it. Records of a key not in the table (a stream that failed or was
-    /// never added here) are passed over.
+    /// Aligns each stream's frames with its follower in `streams` and gives its `position`
+    /// (and `match`, `cue`) event bodies, keyed by the stream; an `End` gives the stream's final
+    /// positions and drops it. Frames of a key not in the table (a stream that failed or was
+    /// never added here) are passed over; notes and ends always pass on.
     ///
     /// # Examples
     /// ```
@@ -119,8 +94,8 @@ pub trait FollowStreams<'scope> {
     /// use timely::dataflow::operators::{Inspect, ToStream};
     /// use warpflow::align::{FeatureMatrix, Follower, FollowerConfig, OltwConfig};
     /// use warpflow::engine_metrics::AlignerMetrics;
-    /// use warpflow::flow::FeatureFrame;
-    /// use warpflow::flow::operators::{FollowEvents, FollowStreams, FollowedStreams, ReferenceTiming, SharedFrame};
+    /// use warpflow::flow::{FeatureFrame, Keyed};
+    /// use warpflow::flow::operators::{FollowEvents, FollowStreams, FollowedStreams, ReferenceTiming};
     ///
     /// let positions = Arc::new(AtomicUsize::new(0));
     /// let counted = positions.clone();
@@ -138,52 +113,60 @@ pub trait FollowStreams<'scope> {
     ///     let mut records = Vec::new();
     ///     for (i, values) in [vec![1.0, 0.0], vec![0.0, 1.0], vec![1.0, 1.0]].into_iter().enumerate() {
     ///         for stream in [7, 8] {
-    ///             records.push(SharedFrame::Frame { stream, frame: frame(i, values.clone()) });
+    ///             records.push(Keyed::Data { stream, data: frame(i, values.clone()) });
     ///         }
     ///     }
-    ///     records.extend([SharedFrame::End { stream: 7 }, SharedFrame::End { stream: 8 }]);
+    ///     records.extend([Keyed::End { stream: 7 }, Keyed::End { stream: 8 }]);
     ///     records.to_stream(scope).container::<Vec<_>>()
     ///         .follow_streams(streams)
-    ///         .inspect(move |_| { counted.fetch_add(1, Ordering::Relaxed); });
+    ///         .inspect(move |record| {
+    ///             if let Keyed::Data { .. } = record { counted.fetch_add(1, Ordering::Relaxed); }
+    ///         });
     /// });
     /// // Per stream: three provisional positions, and three final ones at its end.
     /// assert_eq!(positions.load(Ordering::Relaxed), 12);
     /// ```
-    fn follow_streams(self, streams: FollowedStreams) -> StreamVec<'scope, u64, StreamEvent>;
+    fn follow_streams(self, streams: FollowedStreams) -> StreamVec<'scope, u64, Keyed<EventBody>>;
 }
 
 impl<'scope> FollowStreams<'scope> for StreamVec<'scope, u64, SharedFrame> {
-    fn follow_streams(self, streams: FollowedStreams) -> StreamVec<'scope, u64, StreamEvent> {
+    fn follow_streams(self, streams: FollowedStreams) -> StreamVec<'scope, u64, Keyed<EventBody>> {
         self.unary(Pipeline, "FollowStreams", move |_, _| {
             move |input, output| {
                 input.for_each(|cap, records| {
                     let mut session = output.session(&cap);
                     let mut table = streams.streams.borrow_mut();
                     for record in records.drain(..) {
-                        let (key, frame) = match record {
-                            SharedFrame::Frame { stream, frame } => (stream, Some(frame)),
-                            SharedFrame::End { stream } => (stream, None),
-                        };
-                        let Some(followed) = table.get_mut(&key) else { continue };
-                        let bodies = match &frame {
-                            Some(frame) => followed.follower.push_frame(frame, &followed.metrics),
-                            None => Ok(followed.follower.finish()),
-                        };
-                        let ended = frame.is_none();
-                        let failed = bodies.is_err();
-                        let bodies = bodies.unwrap_or_else(|error| {
-                            vec![EventBody::Error {
-                                reason: error.to_string(),
-                            }]
-                        });
-                        for body in bodies {
-                            session.give(StreamEvent {
-                                stream: followed.name.clone(),
-                                body,
-                            });
-                        }
-                        if ended || failed {
-                            table.remove(&key);
+                        match record {
+                            Keyed::Data { stream, data: frame } => {
+                                let Some(followed) = table.get_mut(&stream) else {
+                                    continue;
+                                };
+                                match followed.follower.push_frame(&frame, &followed.metrics) {
+                                    Ok(bodies) => session
+                                        .give_iterator(bodies.into_iter().map(|data| Keyed::Data { stream, data })),
+                                    Err(error) => {
+                                        table.remove(&stream);
+                                        let reason = error.to_string();
+                                        let note = StreamNote::Failed { reason };
+                                        session.give(Keyed::Note { stream, note });
+                                    }
+                                }
+                            }
+                            Keyed::Note { stream, note } => {
+                                // A stream that failed before the follower has nothing more to follow.
+                                if matches!(note, StreamNote::Failed { .. }) {
+                                    table.remove(&stream);
+                                }
+                                session.give(Keyed::Note { stream, note });
+                            }
+                            Keyed::End { stream } => {
+                                if let Some(mut followed) = table.remove(&stream) {
+                                    let last = followed.follower.finish();
+                                    session.give_iterator(last.into_iter().map(|data| Keyed::Data { stream, data }));
+                                }
+                                session.give(Keyed::End { stream });
+                            }
                         }
                     }
                 });
@@ -202,7 +185,7 @@ mod tests {
     use super::*;
     use crate::align::{FeatureMatrix, FollowerConfig, OltwConfig};
     use crate::flow::operators::FollowReference;
-    use crate::flow::FailureSlot;
+    use crate::flow::{FailureSlot, StreamEvent};
 
     const TIMING: ReferenceTiming = ReferenceTiming {
         hop_ns: 20e6,
@@ -296,12 +279,22 @@ mod tests {
                 assert!(!streams.add(*key, follower(), TIMING, events(name), AlignerMetrics::detached()));
             }
             let table = streams.clone();
+            let name_of: HashMap<StreamKey, String> = names.iter().cloned().collect();
             records
                 .to_stream(scope)
                 .container::<Vec<_>>()
                 .follow_streams(streams)
-                .inspect(move |event| {
-                    kept.lock().unwrap().push(said(event));
+                .inspect(move |record| {
+                    let name = name_of.get(&record.stream()).cloned().unwrap_or_default();
+                    let said = match record {
+                        Keyed::Data { data, .. } => said(&StreamEvent {
+                            stream: name,
+                            body: data.clone(),
+                        }),
+                        Keyed::Note { note, .. } => format!("{name} {note:?}"),
+                        Keyed::End { .. } => format!("{name} end"),
+                    };
+                    kept.lock().unwrap().push(said);
                     *left_at_end.lock().unwrap() = table.len();
                 });
         });
@@ -317,26 +310,40 @@ mod tests {
         for n in 0..longest {
             for (&(stream, _), frames) in keys.iter().zip(&per_stream) {
                 if let Some(frame) = frames.get(n) {
-                    records.push(SharedFrame::Frame {
+                    records.push(Keyed::Data {
                         stream,
-                        frame: frame.clone(),
+                        data: frame.clone(),
                     });
                 }
             }
         }
-        records.extend(keys.iter().map(|&(stream, _)| SharedFrame::End { stream }));
+        records.extend(keys.iter().map(|&(stream, _)| Keyed::End { stream }));
         records
     }
 
     #[test]
     fn each_stream_gets_the_events_an_operator_of_its_own_gives() {
-        let (events, left) = shared(interleaved(&[(1, 0), (2, 9)]), &[(1, "a"), (2, "b")]);
+        let mut records = interleaved(&[(1, 0), (2, 9)]);
+        // Stream 1's watermark after its first three frames (the first six records).
+        let note = StreamNote::Watermark { running_ns: 40_000_000 };
+        records.insert(6, Keyed::Note { stream: 1, note });
+        let (events, left) = shared(records, &[(1, "a"), (2, "b")]);
         for (name, k) in [("a", 0), ("b", 9)] {
-            let mine: Vec<String> = events
+            let mut mine: Vec<String> = events
                 .iter()
                 .filter(|e| e.starts_with(&format!("{name} ")))
                 .cloned()
                 .collect();
+            assert_eq!(mine.pop(), Some(format!("{name} end")), "the end passes on last");
+            if name == "a" {
+                // The note passes on behind the positions of the frames before it.
+                let at = mine
+                    .iter()
+                    .position(|e| e.contains("Watermark"))
+                    .expect("the note passes on");
+                assert_eq!(mine.remove(at), "a Watermark { running_ns: 40000000 }");
+                assert!(!mine[..at].iter().any(|e| e.contains("position 60000000 ")), "{mine:?}");
+            }
             assert!(mine.len() > 40, "stream {name}: {mine:?}");
             assert_eq!(mine, alone(name, k), "stream {name}");
         }
@@ -351,26 +358,21 @@ mod tests {
             values: vec![1.0; 5],
             captured_at: Instant::now(),
         };
-        records.insert(
-            3,
-            SharedFrame::Frame {
-                stream: 1,
-                frame: wrong,
-            },
-        );
+        records.insert(3, Keyed::Data { stream: 1, data: wrong });
         // A key no stream has is passed over.
         records.insert(
             5,
-            SharedFrame::Frame {
+            Keyed::Data {
                 stream: 9,
-                frame: frames(0)[0].clone(),
+                data: frames(0)[0].clone(),
             },
         );
         let (events, left) = shared(records, &[(1, "a"), (2, "b")]);
         let a: Vec<&String> = events.iter().filter(|e| e.starts_with("a ")).collect();
         assert_eq!(a.len(), 1, "{a:?}");
-        assert!(a[0].contains("Error"), "{a:?}");
-        let b: Vec<String> = events.iter().filter(|e| e.starts_with("b ")).cloned().collect();
+        assert!(a[0].contains("Failed"), "{a:?}");
+        let mut b: Vec<String> = events.iter().filter(|e| e.starts_with("b ")).cloned().collect();
+        assert_eq!(b.pop().as_deref(), Some("b end"));
         assert_eq!(b, alone("b", 0));
         assert_eq!(left, 0);
     }

@@ -34,7 +34,7 @@ use super::held_capability::hold_until;
 mod follow_streams;
 mod stream_follower;
 
-pub use follow_streams::{FollowStreams, FollowedStreams, SharedFrame, StreamKey};
+pub use follow_streams::{FollowStreams, FollowedStreams, SharedFrame};
 
 use stream_follower::StreamFollower;
 
