@@ -21,9 +21,31 @@ pub(crate) fn make(factory: &'static str, hint: &'static str) -> Result<gst::Ele
         .map_err(|_| MediaError::MissingElement { factory, hint })
 }
 
-/// A leaky-free queue that decouples the branch from its upstream's streaming thread.
-fn queue() -> Result<gst::Element, MediaError> {
-    make("queue", "gstreamer1.0-plugins-base")
+/// How much of its source a branch's queue holds when the source runs ahead of the clock (a
+/// file or the test pattern played in real time): the appsink waits for the clock anyway, so
+/// the queue's default second (up to 10 MB of raw video) would only hold memory, per stream.
+const AHEAD_QUEUE_NS: u64 = 100_000_000;
+
+/// A leaky-free queue that decouples the branch from its upstream's streaming thread; with
+/// `ahead`, bounded to [`AHEAD_QUEUE_NS`] of media.
+fn queue(ahead: bool) -> Result<gst::Element, MediaError> {
+    let queue = make("queue", "gstreamer1.0-plugins-base")?;
+    if ahead {
+        queue.set_property("max-size-time", AHEAD_QUEUE_NS);
+        queue.set_property("max-size-bytes", 0u32);
+        queue.set_property("max-size-buffers", 0u32);
+    }
+    Ok(queue)
+}
+
+/// How a branch's records are paced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BranchPacing {
+    /// The appsink plays in real time, against the pipeline clock.
+    pub sync: bool,
+    /// The source produces faster than real time (a file, the test pattern), so that only the
+    /// appsink's wait for the clock paces it.
+    pub ahead: bool,
 }
 
 fn appsink(caps: &gst::Caps, sync: bool) -> AppSink {
@@ -35,18 +57,18 @@ fn add_branch(
     pipeline: &gst::Pipeline,
     converters: &[&'static str],
     caps: &gst::Caps,
-    sync: bool,
+    pacing: BranchPacing,
 ) -> Result<Branch, MediaError> {
     const PLUGINS: &str = "gstreamer1.0-plugins-base";
     let runtime = |e: gst::glib::BoolError| MediaError::Runtime {
         source_name: "pipeline".into(),
         detail: e.to_string(),
     };
-    let mut elements = vec![queue()?];
+    let mut elements = vec![queue(pacing.sync && pacing.ahead)?];
     for factory in converters {
         elements.push(make(factory, PLUGINS)?);
     }
-    let sink = appsink(caps, sync);
+    let sink = appsink(caps, pacing.sync);
     elements.push(sink.clone().upcast());
     pipeline.add_many(&elements).map_err(runtime)?;
     gst::Element::link_many(&elements).map_err(runtime)?;
@@ -61,11 +83,19 @@ fn add_branch(
 }
 
 /// `queue ! audioconvert ! audioresample ! appsink` producing mono F32 at `needs.rate_hz`.
-pub(crate) fn add_audio_branch(pipeline: &gst::Pipeline, needs: AudioNeeds, sync: bool) -> Result<Branch, MediaError> {
-    add_branch(pipeline, &["audioconvert", "audioresample"], &needs.caps(), sync)
+pub(crate) fn add_audio_branch(
+    pipeline: &gst::Pipeline,
+    needs: AudioNeeds,
+    pacing: BranchPacing,
+) -> Result<Branch, MediaError> {
+    add_branch(pipeline, &["audioconvert", "audioresample"], &needs.caps(), pacing)
 }
 
 /// `queue ! videoconvert ! videoscale ! appsink` producing greyscale frames of the needed size.
-pub(crate) fn add_video_branch(pipeline: &gst::Pipeline, needs: VideoNeeds, sync: bool) -> Result<Branch, MediaError> {
-    add_branch(pipeline, &["videoconvert", "videoscale"], &needs.caps(), sync)
+pub(crate) fn add_video_branch(
+    pipeline: &gst::Pipeline,
+    needs: VideoNeeds,
+    pacing: BranchPacing,
+) -> Result<Branch, MediaError> {
+    add_branch(pipeline, &["videoconvert", "videoscale"], &needs.caps(), pacing)
 }

@@ -7,7 +7,7 @@ use gst_app::AppSink;
 
 use crate::config::{Microphone, SourceSpec, WebcamSpec};
 
-use super::branches::{add_audio_branch, add_video_branch, make, Branch};
+use super::branches::{add_audio_branch, add_video_branch, make, Branch, BranchPacing};
 use super::pushed::{add_pushed_inputs, PushedInputs};
 use super::test_pattern::add_test_pattern;
 use super::{MediaError, MediaNeeds};
@@ -26,9 +26,12 @@ pub(crate) struct BuiltPipeline {
 pub(crate) fn build_pipeline(spec: &SourceSpec, needs: MediaNeeds, sync: bool) -> Result<BuiltPipeline, MediaError> {
     let input_error = Arc::new(Mutex::new(None));
     let name = spec.display_name();
+    // Files and the test pattern produce as fast as they are taken; a launch line may be live.
+    let ahead = matches!(spec, SourceSpec::Test(_) | SourceSpec::File(_));
+    let pacing = BranchPacing { sync, ahead };
     match spec {
         SourceSpec::LaunchLine(line) => launch_line(line, needs, sync, input_error),
-        SourceSpec::Test(params) => with_branches(needs, sync, input_error, |pipeline, audio, video| {
+        SourceSpec::Test(params) => with_branches(needs, pacing, input_error, |pipeline, audio, video| {
             add_test_pattern(pipeline, params, video.as_ref(), audio.as_ref())
         }),
         SourceSpec::File(path) => {
@@ -41,17 +44,17 @@ pub(crate) fn build_pipeline(spec: &SourceSpec, needs: MediaNeeds, sync: bool) -
                     detail,
                 })?;
             let slot = input_error.clone();
-            with_branches(needs, sync, input_error, |pipeline, audio, video| {
+            with_branches(needs, pacing, input_error, |pipeline, audio, video| {
                 add_uri_decoder(pipeline, &uri, name, audio, video, sync, slot)
             })
         }
         SourceSpec::Uri(uri) => {
             let slot = input_error.clone();
-            with_branches(needs, sync, input_error, |pipeline, audio, video| {
+            with_branches(needs, pacing, input_error, |pipeline, audio, video| {
                 add_uri_decoder(pipeline, uri, name, audio, video, sync, slot)
             })
         }
-        SourceSpec::Webcam(webcam) => with_branches(needs, sync, input_error, |pipeline, audio, video| {
+        SourceSpec::Webcam(webcam) => with_branches(needs, pacing, input_error, |pipeline, audio, video| {
             add_webcam(pipeline, webcam, audio, video)
         }),
         SourceSpec::Pushed(pushed) => {
@@ -59,7 +62,7 @@ pub(crate) fn build_pipeline(spec: &SourceSpec, needs: MediaNeeds, sync: bool) -
                 source_name: name.clone(),
                 detail: "the pushed source carries no PushedInputs".into(),
             })?;
-            with_branches(needs, sync, input_error, |pipeline, audio, video| {
+            with_branches(needs, pacing, input_error, |pipeline, audio, video| {
                 add_pushed_inputs(pipeline, &inputs, audio, video)
             })
         }
@@ -70,7 +73,7 @@ pub(crate) fn build_pipeline(spec: &SourceSpec, needs: MediaNeeds, sync: bool) -
 /// links to the branches' sink pads (audio first, then video).
 fn with_branches<F>(
     needs: MediaNeeds,
-    sync: bool,
+    pacing: BranchPacing,
     input_error: Arc<Mutex<Option<MediaError>>>,
     add_source: F,
 ) -> Result<BuiltPipeline, MediaError>
@@ -78,8 +81,14 @@ where
     F: FnOnce(&gst::Pipeline, Option<gst::Pad>, Option<gst::Pad>) -> Result<(), MediaError>,
 {
     let pipeline = gst::Pipeline::new();
-    let audio: Option<Branch> = needs.audio.map(|n| add_audio_branch(&pipeline, n, sync)).transpose()?;
-    let video: Option<Branch> = needs.video.map(|n| add_video_branch(&pipeline, n, sync)).transpose()?;
+    let audio: Option<Branch> = needs
+        .audio
+        .map(|n| add_audio_branch(&pipeline, n, pacing))
+        .transpose()?;
+    let video: Option<Branch> = needs
+        .video
+        .map(|n| add_video_branch(&pipeline, n, pacing))
+        .transpose()?;
     add_source(
         &pipeline,
         audio.as_ref().map(|b| b.sink_pad.clone()),

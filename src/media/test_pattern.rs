@@ -16,6 +16,8 @@ use super::MediaError;
 /// Audio is generated in buffers of this length.
 const AUDIO_CHUNK_MS: u64 = 10;
 const BEEP_AMPLITUDE: f64 = 0.5;
+/// Audio chunks the source holds ready before it waits to be asked for more.
+const AUDIO_CHUNKS_AHEAD: usize = 8;
 
 /// Adds the video appsrc, linked to `video_pad`, and/or the audio appsrc, linked to `audio_pad`.
 pub(crate) fn add_test_pattern(
@@ -107,14 +109,16 @@ fn audio_source(params: &TestPatternParams) -> AppSrc {
         .field("channels", 1i32)
         .field("rate", params.rate_hz as i32)
         .build();
+    let rate = u64::from(params.rate_hz);
+    let chunk = (rate * AUDIO_CHUNK_MS / 1000) as usize;
     let src = AppSrc::builder()
         .name("test-audio")
         .caps(&caps)
         .format(gst::Format::Time)
+        // The pattern is made as fast as it is taken; a few chunks ahead are enough.
+        .max_bytes((AUDIO_CHUNKS_AHEAD * chunk * std::mem::size_of::<f32>()) as u64)
         .build();
     let params = params.clone();
-    let rate = u64::from(params.rate_hz);
-    let chunk = (rate * AUDIO_CHUNK_MS / 1000) as usize;
     let total_samples = (params.duration_s * rate as f64).round() as u64;
     let beep_ns = i64::from(params.beep_ms) * 1_000_000;
     // (next sample index, noise generator state)
