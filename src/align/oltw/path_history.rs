@@ -8,8 +8,8 @@
 //! everything before it can no longer change. That is exact, and it makes finality trail the
 //! live edge by about the band width.
 //!
-//! Each strip's entries are one byte per cell, kept back to the last final cell (no path needs
-//! older ones). While the live stream pauses, the end paths may run side by side for long; when
+//! Each strip's entries are two bits per cell (four ways in), kept back to the last final cell
+//! (no path needs older ones). While the live stream pauses, the end paths may run side by side for long; when
 //! more than `capacity_strips` rows or columns pile up that way, the oldest half of the
 //! currently best path is declared final, which bounds memory at the price of exactness for
 //! pauses longer than that (3 band widths as the aligner sets it).
@@ -24,6 +24,10 @@ pub(super) const ENTRY_LIVE: u8 = 1;
 pub(super) const ENTRY_REFERENCE: u8 = 2;
 /// Entered diagonally.
 pub(super) const ENTRY_DIAGONAL: u8 = 3;
+
+/// Strips kept for reuse at most: a settle every 25 live frames frees a row per frame and
+/// about as many columns.
+const SPARE_STRIPS: usize = 128;
 
 /// Where the final path is at one live frame: no later input can change it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,16 +56,48 @@ impl FinalPosition {
 /// A (live, reference) cell of the cost matrix.
 pub(super) type CellIndex = (usize, usize);
 
-/// The entries of one strip: cell `first + k` was entered by `entries[k]`.
+/// Entries packed in one byte of a strip.
+const ENTRIES_PER_BYTE: usize = 4;
+
+/// The entries of one strip: cell `first + k` was entered by entry `k`, two bits of
+/// `packed[k / 4]` (a stream holds up to 3 band widths of strips: bytes would be four times as
+/// many).
 #[derive(Debug, Default)]
 struct StripEntries {
     first: usize,
-    entries: Vec<u8>,
+    len: usize,
+    packed: Vec<u8>,
 }
 
 impl StripEntries {
     fn get(&self, index: usize) -> Option<u8> {
-        index.checked_sub(self.first).and_then(|k| self.entries.get(k).copied())
+        let k = index.checked_sub(self.first).filter(|&k| k < self.len)?;
+        let byte = self.packed.get(k / ENTRIES_PER_BYTE)?;
+        Some((byte >> (2 * (k % ENTRIES_PER_BYTE))) & 0b11)
+    }
+
+    /// Holds `entries` (each below 4) from cell `first` on, reusing its storage.
+    fn fill(&mut self, first: usize, entries: &[u8]) {
+        self.first = first;
+        self.len = entries.len();
+        self.packed.clear();
+        let pack = |chunk: &[u8]| {
+            chunk
+                .iter()
+                .enumerate()
+                .fold(0u8, |byte, (lane, &entry)| byte | ((entry & 0b11) << (2 * lane)))
+        };
+        let mut whole = entries.chunks_exact(ENTRIES_PER_BYTE);
+        // Whole bytes in straight-line code, which the compiler vectorises.
+        self.packed.extend(
+            whole
+                .by_ref()
+                .map(|c| (c[0] & 0b11) | (c[1] & 0b11) << 2 | (c[2] & 0b11) << 4 | (c[3] & 0b11) << 6),
+        );
+        let rest = whole.remainder();
+        if !rest.is_empty() {
+            self.packed.push(pack(rest));
+        }
     }
 }
 
@@ -100,7 +136,8 @@ impl PathHistory {
 
     /// Starts over with the path's first cell at (0, `origin_ref`).
     pub(super) fn restart(&mut self, origin_ref: usize) {
-        self.spare.extend(self.rows.drain(..).chain(self.columns.drain(..)));
+        let dropped: Vec<StripEntries> = self.rows.drain(..).chain(self.columns.drain(..)).collect();
+        dropped.into_iter().for_each(|strip| self.keep_spare(strip));
         self.first_row = 0;
         self.first_column = origin_ref + 1;
         self.settled = (0, origin_ref);
@@ -125,11 +162,18 @@ impl PathHistory {
         self.enforce_capacity();
     }
 
+    /// Keeps a strip no longer needed for reuse, up to [`SPARE_STRIPS`]: what one settle frees
+    /// in a steady run, so that it allocates nothing, without holding the peak of a long pause
+    /// (up to `capacity_strips` of a band's entries each) for the rest of the stream's life.
+    fn keep_spare(&mut self, strip: StripEntries) {
+        if self.spare.len() < SPARE_STRIPS {
+            self.spare.push(strip);
+        }
+    }
+
     fn recycled(&mut self, first: usize, entries: &[u8]) -> StripEntries {
         let mut strip = self.spare.pop().unwrap_or_default();
-        strip.first = first;
-        strip.entries.clear();
-        strip.entries.extend_from_slice(entries);
+        strip.fill(first, entries);
         strip
     }
 
@@ -137,12 +181,12 @@ impl PathHistory {
     fn forget_before_settled(&mut self) {
         while self.first_row < self.settled.0 {
             let Some(strip) = self.rows.pop_front() else { break };
-            self.spare.push(strip);
+            self.keep_spare(strip);
             self.first_row += 1;
         }
         while self.first_column < self.settled.1 {
             let Some(strip) = self.columns.pop_front() else { break };
-            self.spare.push(strip);
+            self.keep_spare(strip);
             self.first_column += 1;
         }
     }
@@ -293,13 +337,13 @@ impl PathHistory {
         let limit = 2 * self.capacity_strips;
         while self.rows.len() > limit {
             if let Some(strip) = self.rows.pop_front() {
-                self.spare.push(strip);
+                self.keep_spare(strip);
             }
             self.first_row += 1;
         }
         while self.columns.len() > limit {
             if let Some(strip) = self.columns.pop_front() {
-                self.spare.push(strip);
+                self.keep_spare(strip);
             }
             self.first_column += 1;
         }
@@ -325,5 +369,32 @@ impl PathHistory {
             }
         }
         Some(a)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_strip_gives_back_each_entry_it_packed_and_nothing_outside_it() {
+        let entries = [
+            ENTRY_START,
+            ENTRY_LIVE,
+            ENTRY_REFERENCE,
+            ENTRY_DIAGONAL,
+            ENTRY_DIAGONAL,
+            ENTRY_LIVE,
+            ENTRY_REFERENCE,
+        ];
+        let mut strip = StripEntries::default();
+        strip.fill(10, &[ENTRY_DIAGONAL; 40]);
+        strip.fill(10, &entries);
+        assert_eq!(strip.packed.len(), 2);
+        let read: Vec<Option<u8>> = (9..18).map(|cell| strip.get(cell)).collect();
+        let mut expected = vec![None];
+        expected.extend(entries.iter().map(|&e| Some(e)));
+        expected.push(None);
+        assert_eq!(read, expected);
     }
 }
