@@ -47,6 +47,10 @@ pub struct FeatureMatrix {
     /// first time an aligner asks: every follower of a shared reference starts from it, and
     /// measuring costs thousands of distances. Forgotten when the matrix grows.
     spreads: [OnceLock<f32>; 4],
+    /// The frames averaged in groups, and the group size: made the first time a relocation
+    /// search asks (every follower of a shared reference scans the same pooled frames, which
+    /// are then quantised once too). Forgotten when the matrix grows.
+    pooled: OnceLock<(usize, Arc<FeatureMatrix>)>,
 }
 
 impl FeatureMatrix {
@@ -73,6 +77,7 @@ impl FeatureMatrix {
             keeps_panels,
             int8_panels: OnceLock::new(),
             spreads: Default::default(),
+            pooled: OnceLock::new(),
         };
         matrix.rebuild_panels_from(0);
         matrix
@@ -278,7 +283,40 @@ impl FeatureMatrix {
             self.int8_panels = OnceLock::from(panels);
         }
         self.spreads = Default::default();
+        self.pooled = OnceLock::new();
         Ok(())
+    }
+
+    /// The frames averaged in consecutive groups of `group` (the last group may hold fewer):
+    /// kept for the first group size asked, made afresh for another.
+    pub(crate) fn pooled(&self, group: usize) -> Result<Arc<FeatureMatrix>, AlignError> {
+        if let Some((kept, pooled)) = self.pooled.get() {
+            return match *kept == group {
+                true => Ok(pooled.clone()),
+                false => self.pool(group).map(Arc::new),
+            };
+        }
+        let pooled = Arc::new(self.pool(group)?);
+        let (kept, cached) = self.pooled.get_or_init(|| (group, pooled.clone()));
+        Ok(if *kept == group { cached.clone() } else { pooled })
+    }
+
+    fn pool(&self, group: usize) -> Result<FeatureMatrix, AlignError> {
+        let (dim, group) = (self.dim(), group.max(1));
+        let mut rows = Vec::with_capacity(self.len().div_ceil(group) * dim);
+        let mut scratch = Vec::new();
+        for first in (0..self.len()).step_by(group) {
+            let last = (first + group).min(self.len());
+            let start = rows.len();
+            rows.extend_from_slice(self.frame_in(first, &mut scratch));
+            for k in first + 1..last {
+                let frame = self.frame_in(k, &mut scratch);
+                rows[start..].iter_mut().zip(frame).for_each(|(sum, v)| *sum += v);
+            }
+            let count = (last - first) as f32;
+            rows[start..].iter_mut().for_each(|sum| *sum /= count);
+        }
+        FeatureMatrix::new(dim, rows)
     }
 
     /// The spread of the frames under `distance`: `measure`'s answer, taken once per matrix
@@ -316,6 +354,23 @@ fn copy_panel_from(rows: EncodedRows<'_>, dim: usize, len: usize, index: usize, 
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn pooled_frames_are_group_means_kept_for_the_first_group_and_forgotten_when_it_grows() {
+        let mut matrix = FeatureMatrix::new(2, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+        let pooled = matrix.pooled(2).unwrap();
+        assert_eq!(pooled.len(), 2);
+        assert_eq!(&*pooled.frame(0), &[2.0, 3.0]);
+        assert_eq!(&*pooled.frame(1), &[5.0, 6.0], "the last group holds fewer");
+        assert!(Arc::ptr_eq(&pooled, &matrix.pooled(2).unwrap()), "kept");
+        assert_eq!(&*matrix.pooled(3).unwrap().frame(0), &[3.0, 4.0]);
+        assert!(
+            Arc::ptr_eq(&pooled, &matrix.pooled(2).unwrap()),
+            "still the first group's"
+        );
+        matrix.extend_from_rows(&[7.0, 8.0]).unwrap();
+        assert_eq!(&*matrix.pooled(2).unwrap().frame(1), &[6.0, 7.0]);
+    }
 
     proptest! {
         /// Distances over panels (few dimensions) or rows (many) equal one-at-a-time distances,

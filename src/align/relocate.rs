@@ -113,10 +113,6 @@ pub struct Relocator {
     recent: VecDeque<Vec<f32>>,
     live_frames: usize,
     scan: Option<Scan>,
-    /// A reference frame widened from f16 or int8 (see [`FeatureMatrix::frame_in`]).
-    frame_scratch: Vec<f32>,
-    /// The pooled reference frame being compared.
-    pooled: Vec<f32>,
 }
 
 impl Relocator {
@@ -153,8 +149,6 @@ impl Relocator {
             config,
             live_frames: 0,
             scan: None,
-            frame_scratch: Vec::new(),
-            pooled: Vec::new(),
         })
     }
 
@@ -183,27 +177,20 @@ impl Relocator {
         FeatureMatrix::new(self.reference.dim(), rows)
     }
 
-    /// Pooled reference frame `index` into `self.pooled`.
-    fn pool_reference_frame(&mut self, index: usize) {
-        let group = self.config.pooled_frames;
-        let first = index * group;
-        let last = (first + group).min(self.reference.len());
-        self.pooled.clear();
-        self.pooled
-            .extend_from_slice(self.reference.frame_in(first, &mut self.frame_scratch));
-        for k in first + 1..last {
-            let frame = self.reference.frame_in(k, &mut self.frame_scratch);
-            self.pooled.iter_mut().zip(frame).for_each(|(sum, v)| *sum += v);
+    /// The reference as the search compares it: pooled, kept with the reference (shared by
+    /// every follower of it).
+    fn pooled_reference(&self) -> Result<Arc<FeatureMatrix>, AlignError> {
+        match self.config.pooled_frames {
+            0 | 1 => Ok(self.reference.clone()),
+            group => self.reference.pooled(group),
         }
-        let count = (last - first) as f32;
-        self.pooled.iter_mut().for_each(|sum| *sum /= count);
     }
 
     /// Feeds `search` the pooled reference frames `range`.
-    fn scan_pooled(&mut self, search: &mut SubsequenceSearch, range: std::ops::Range<usize>) -> Result<(), AlignError> {
+    fn scan_pooled(&self, search: &mut SubsequenceSearch, range: std::ops::Range<usize>) -> Result<(), AlignError> {
+        let pooled = self.pooled_reference()?;
         for index in range {
-            self.pool_reference_frame(index);
-            search.push_frame(&self.pooled)?;
+            search.push_stored_frame(&pooled, index)?;
         }
         Ok(())
     }

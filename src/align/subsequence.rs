@@ -69,6 +69,8 @@ pub struct SubsequenceSearch {
     previous_distances: Vec<f32>,
     /// Local distances of the current stream frame to each query frame.
     distances: Vec<f32>,
+    /// A stored stream frame widened to f32.
+    frame_scratch: Vec<f32>,
     /// Each cell's cheapest entry from the previous stream frame, plus its local distance.
     entered: Vec<f32>,
     frames_seen: usize,
@@ -108,6 +110,7 @@ impl SubsequenceSearch {
             start_before: vec![0; m],
             previous_distances: vec![f32::INFINITY; m],
             distances: Vec::with_capacity(m),
+            frame_scratch: Vec::new(),
             entered: Vec::with_capacity(m),
             frames_seen: 0,
             best: None,
@@ -133,7 +136,6 @@ impl SubsequenceSearch {
                 actual: frame.len(),
             });
         }
-        let t = self.frames_seen;
         let m = self.query.len();
         match self.quantised.as_mut() {
             Some(quantised) => {
@@ -144,6 +146,42 @@ impl SubsequenceSearch {
                 .query
                 .distances_to(frame, inverse_norm(frame), 0..m, self.distance, &mut self.distances),
         }
+        self.advance();
+        Ok(())
+    }
+
+    /// Takes frame `index` of `stream` as the next stream frame: what [`Self::push_frame`]
+    /// does with it, its quantisation (in int8) and norm read from `stream` rather than
+    /// computed, so that a reference many searches scan is quantised once.
+    pub fn push_stored_frame(&mut self, stream: &FeatureMatrix, index: usize) -> Result<(), AlignError> {
+        if stream.dim() != self.query.dim() {
+            return Err(AlignError::DimensionMismatch {
+                expected: self.query.dim(),
+                actual: stream.dim(),
+            });
+        }
+        let m = self.query.len();
+        match self.quantised.as_mut() {
+            Some(quantised) => {
+                stream.int8_frame(index, quantised);
+                self.query.int8_cosines_to(quantised, 0..m, &mut self.distances);
+            }
+            None => {
+                let frame = stream.frame_in(index, &mut self.frame_scratch);
+                let norm = stream.frame_inverse_norm(index);
+                self.query
+                    .distances_to(frame, norm, 0..m, self.distance, &mut self.distances);
+            }
+        }
+        self.advance();
+        Ok(())
+    }
+
+    /// Moves the paths on to the next stream frame, whose distances to the query frames are
+    /// in `self.distances`.
+    fn advance(&mut self) {
+        let t = self.frames_seen;
+        let m = self.query.len();
         match self.steps {
             SubsequenceSteps::Symmetric => self.advance_symmetric(t),
             SubsequenceSteps::SlopeLimited => self.advance_slope_limited(t),
@@ -157,7 +195,6 @@ impl SubsequenceSearch {
             });
         }
         self.frames_seen += 1;
-        Ok(())
     }
 
     /// Moves the path costs on to stream frame `t` with symmetric steps.
@@ -460,5 +497,54 @@ mod tests {
         let found = search.best().unwrap();
         assert_eq!((found.start, found.end), (250, 269));
         assert_eq!(found.cost, 0.0);
+    }
+
+    #[test]
+    fn a_stored_frame_is_searched_as_the_same_frame_given_whole() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut values = |count: usize| -> Vec<f32> {
+            (0..count)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    (state >> 40) as f32 / (1u64 << 24) as f32
+                })
+                .collect()
+        };
+        let dim = 96;
+        let stream = FeatureMatrix::new(dim, values(300 * dim)).unwrap();
+        let query = FeatureMatrix::new(dim, (120..150).flat_map(|k| stream.frame(k).to_vec()).collect()).unwrap();
+        for (distance, precision) in [
+            (Distance::Cosine, Precision::Int8),
+            (Distance::Cosine, Precision::F32),
+            (Distance::Euclidean, Precision::F32),
+        ] {
+            let search = || {
+                SubsequenceSearch::with_steps(query.clone(), distance, precision, SubsequenceSteps::SlopeLimited)
+                    .unwrap()
+            };
+            let (mut whole, mut stored) = (search(), search());
+            for k in 0..stream.len() {
+                whole.push_frame(&stream.frame(k)).unwrap();
+                stored.push_stored_frame(&stream, k).unwrap();
+                assert_eq!(
+                    whole.distances, stored.distances,
+                    "{distance:?} {precision:?} frame {k}"
+                );
+            }
+            assert_eq!(whole.best(), stored.best());
+            assert_eq!(stored.best().map(|b| (b.start, b.end)), Some((120, 149)));
+        }
+        let other = FeatureMatrix::new(dim + 1, vec![0.0; dim + 1]).unwrap();
+        assert!(search_err(&query, &other));
+    }
+
+    fn search_err(query: &FeatureMatrix, other: &FeatureMatrix) -> bool {
+        let mut search = SubsequenceSearch::new(query.clone(), Distance::Cosine).unwrap();
+        matches!(
+            search.push_stored_frame(other, 0),
+            Err(AlignError::DimensionMismatch { .. })
+        )
     }
 }
