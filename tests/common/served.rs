@@ -43,6 +43,11 @@ impl Served {
         Self { child, addr }
     }
 
+    /// Its process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Its standard output, when it was piped.
     pub fn stdout(&mut self) -> Option<ChildStdout> {
         self.child.stdout.take()

@@ -1,0 +1,95 @@
+//! What the benchmarks of `warpflow serve` share: starting the service on a free port, its
+//! client, a reference to follow, and reading a process's resident memory, open files and
+//! threads from /proc. Builds on the integration tests' helpers (`tests/common`), which the
+//! bench includes as `common`.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::common::served::Served;
+use crate::common::{melody, render, write_wav, TimeMap};
+
+/// `warpflow streams --server ADDR ARGS…`; whether it succeeded.
+pub fn client(server: &str, args: &[&str]) -> bool {
+    Command::new(env!("CARGO_BIN_EXE_warpflow"))
+        .args(["streams", "--server", server])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+/// `warpflow streams --server ADDR list`: each stream's description.
+pub fn list(server: &str) -> Vec<serde_json::Value> {
+    let listed = Command::new(env!("CARGO_BIN_EXE_warpflow"))
+        .args(["streams", "--server", server, "list"])
+        .output()
+        .map(|output| output.stdout)
+        .unwrap_or_default();
+    match serde_json::from_slice(&listed) {
+        Ok(serde_json::Value::Array(streams)) => streams,
+        _ => Vec::new(),
+    }
+}
+
+/// VmRSS in MB, open file descriptors and threads of process `pid`.
+pub fn usage(pid: u32) -> (f64, usize, usize) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let rss_kb: f64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kb| kb.parse().ok())
+        .unwrap_or(f64::NAN);
+    let count = |dir: &str| std::fs::read_dir(format!("/proc/{pid}/{dir}")).map_or(0, |d| d.count());
+    (rss_kb / 1024.0, count("fd"), count("task"))
+}
+
+/// Starts `warpflow serve --bind 127.0.0.1:0` with `options`; its address and the process
+/// (killed when dropped). Each event it writes on stdout goes to `on_event`.
+pub fn start_service(
+    options: &[&str],
+    mut on_event: impl FnMut(serde_json::Value) + Send + 'static,
+) -> (String, Served) {
+    let mut args = vec!["serve", "--bind", "127.0.0.1:0"];
+    args.extend_from_slice(options);
+    let mut served = Served::start_with(&args, Stdio::piped());
+    let stdout = served.stdout().expect("piped stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) {
+                on_event(event);
+            }
+        }
+    });
+    (served.addr.to_string(), served)
+}
+
+/// A `.wfr` reference in `dir`: `seconds` of the tests' synthetic melody, encoded by
+/// `warpflow encode-ref`.
+pub fn reference_wfr(dir: &Path, seconds: f64) -> PathBuf {
+    const RATE_HZ: u32 = 22_050;
+    let identity = TimeMap {
+        points: vec![(0.0, 0.0), (seconds, seconds)],
+    };
+    let wav = dir.join("reference.wav");
+    write_wav(
+        &wav,
+        RATE_HZ,
+        &render(&melody(seconds), &identity, RATE_HZ, seconds, 0.0),
+    );
+    let wfr = dir.join("reference.wfr");
+    let encoded = Command::new(env!("CARGO_BIN_EXE_warpflow"))
+        .args(["encode-ref"])
+        .arg(&wav)
+        .arg("-o")
+        .arg(&wfr)
+        .output()
+        .expect("the warpflow binary runs");
+    assert!(encoded.status.success(), "{}", String::from_utf8_lossy(&encoded.stderr));
+    wfr
+}
