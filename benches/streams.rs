@@ -26,21 +26,21 @@ use timely::dataflow::operators::{Input, Inspect, Probe};
 use timely::dataflow::ProbeHandle;
 use timely::worker::Worker;
 
-use warpflow::align::{FeatureMatrix, Follower, FollowerConfig, OltwConfig};
+use warpflow::align::FeatureMatrix;
 use warpflow::engine_metrics::AlignerMetrics;
 use warpflow::events::EventBody;
-use warpflow::flow::operators::{FollowEvents, FollowReference, ReferenceTiming};
+use warpflow::flow::operators::FollowReference;
 use warpflow::flow::{FailureSlot, FeatureFrame};
 
-const HOP: Duration = Duration::from_millis(20);
-const REFERENCE_FRAMES: usize = 30_000;
-const BAND_FRAMES: usize = 500;
 /// Longest a worker parks while its graph waits (it wakes at once when data comes).
 const PARK: Duration = Duration::from_micros(200);
 
+#[path = "common/many_follows.rs"]
+mod many_follows;
 #[path = "common/synthetic.rs"]
 mod synthetic;
 
+use many_follows::{events, follower, HOP, REFERENCE_FRAMES, TIMING};
 use synthetic::pseudo_random_frames;
 
 /// What one run measured.
@@ -90,26 +90,8 @@ fn follow_streams(
     worker.dataflow::<u64, _, _>(|scope| {
         for stream in 0..streams {
             let (input, frames) = scope.new_input::<Vec<FeatureFrame>>();
-            let defaults = FollowerConfig::default();
-            let config = FollowerConfig {
-                oltw: OltwConfig {
-                    band_frames: BAND_FRAMES,
-                    ..OltwConfig::default()
-                },
-                relocation: defaults.relocation.filter(|_| relocation),
-                ..defaults
-            };
-            let follower = Follower::new(reference.clone(), config).expect("valid settings");
-            let timing = ReferenceTiming {
-                hop_ns: HOP.as_nanos() as f64,
-                first_frame_ns: 0.0,
-            };
-            let events = FollowEvents {
-                emit_every_frames: 1,
-                stream: format!("s{stream}"),
-                reference: "reference".into(),
-                cues: Vec::new(),
-            };
+            let follower = follower(reference, relocation);
+            let (timing, events) = (TIMING, events(stream));
             let seen = latencies.clone();
             frames
                 .follow_reference(

@@ -80,6 +80,24 @@ fn events_until_ended(lines: &mpsc::Receiver<String>, events: &mut Vec<Value>, s
     }
 }
 
+/// A file named like media (ending in `suffix`) that holds none.
+fn not_media(suffix: &str) -> tempfile::NamedTempFile {
+    let file = tempfile::Builder::new()
+        .suffix(suffix)
+        .tempfile()
+        .expect("a temporary file");
+    std::fs::write(file.path(), "not a media file").expect("written");
+    file
+}
+
+/// Stream `id`'s description in a `list` answer.
+fn described<'a>(listed: &'a Value, id: &str) -> &'a Value {
+    listed
+        .as_array()
+        .and_then(|all| all.iter().find(|s| s["id"] == id))
+        .unwrap_or_else(|| panic!("{id} is not listed: {listed}"))
+}
+
 fn assert_whole(events: &[Value], stream: &str) {
     let mine = of(events, stream);
     let seqs: Vec<u64> = mine.iter().filter_map(|e| e["seq"].as_u64()).collect();
@@ -115,11 +133,7 @@ fn streams_come_and_go_while_the_service_runs() {
         token,
         &["add", "b", "--job", "sync", "--source", "test?av_offset_ms=-60"],
     ));
-    let not_media = tempfile::Builder::new()
-        .suffix(".mp4")
-        .tempfile()
-        .expect("a temporary file");
-    std::fs::write(not_media.path(), "not a media file").expect("written");
+    let not_media = not_media(".mp4");
     let path = not_media.path().to_str().expect("a UTF-8 path");
     answer(&streams(
         server,
@@ -281,11 +295,7 @@ fn follow_streams_take_their_options_and_end_whole() {
         None,
         &["add", "live", "--job", "follow", "--source", "test", "--reference", wfr],
     ));
-    let not_media = tempfile::Builder::new()
-        .suffix(".wav")
-        .tempfile()
-        .expect("a temporary file");
-    std::fs::write(not_media.path(), "not a media file").expect("written");
+    let not_media = not_media(".wav");
     let path = not_media.path().to_str().expect("a UTF-8 path");
     answer(&streams(
         server,
@@ -303,19 +313,13 @@ fn follow_streams_take_their_options_and_end_whole() {
     assert_whole(&events, "broken");
     std::thread::sleep(Duration::from_secs(3));
     let listed = answer(&streams(server, None, &["list"]));
-    let live = listed
-        .as_array()
-        .and_then(|all| all.iter().find(|s| s["id"] == "live"))
-        .expect("live is listed");
+    let live = described(&listed, "live");
     assert_eq!(live["state"], "running", "{listed}");
     assert!(
         live["watermark_ns"].as_u64().is_some_and(|w| w >= 1_000_000_000),
         "{listed}"
     );
-    let broken = listed
-        .as_array()
-        .and_then(|all| all.iter().find(|s| s["id"] == "broken"))
-        .expect("broken is listed");
+    let broken = described(&listed, "broken");
     assert_eq!(broken["state"], "failed", "{listed}");
     assert_eq!(answer(&streams(server, None, &["remove", "live"]))["state"], "ended");
     events_until_ended(&lines, &mut events, &["live"]);

@@ -2,6 +2,8 @@
 //! tracking alone or with the default relocation search, fed a frame every 20 ms tick, their
 //! streams started over a settling period.
 
+#![allow(dead_code)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

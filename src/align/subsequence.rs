@@ -130,12 +130,7 @@ impl SubsequenceSearch {
 
     /// Takes the next stream frame.
     pub fn push_frame(&mut self, frame: &[f32]) -> Result<(), AlignError> {
-        if frame.len() != self.query.dim() {
-            return Err(AlignError::DimensionMismatch {
-                expected: self.query.dim(),
-                actual: frame.len(),
-            });
-        }
+        self.check_dim(frame.len())?;
         let m = self.query.len();
         match self.quantised.as_mut() {
             Some(quantised) => {
@@ -154,12 +149,7 @@ impl SubsequenceSearch {
     /// does with it, its quantisation (in int8) and norm read from `stream` rather than
     /// computed, so that a reference many searches scan is quantised once.
     pub fn push_stored_frame(&mut self, stream: &FeatureMatrix, index: usize) -> Result<(), AlignError> {
-        if stream.dim() != self.query.dim() {
-            return Err(AlignError::DimensionMismatch {
-                expected: self.query.dim(),
-                actual: stream.dim(),
-            });
-        }
+        self.check_dim(stream.dim())?;
         let m = self.query.len();
         match self.quantised.as_mut() {
             Some(quantised) => {
@@ -175,6 +165,17 @@ impl SubsequenceSearch {
         }
         self.advance();
         Ok(())
+    }
+
+    /// Stream frames must have the query's dimension.
+    fn check_dim(&self, dim: usize) -> Result<(), AlignError> {
+        match dim == self.query.dim() {
+            true => Ok(()),
+            false => Err(AlignError::DimensionMismatch {
+                expected: self.query.dim(),
+                actual: dim,
+            }),
+        }
     }
 
     /// Moves the paths on to the next stream frame, whose distances to the query frames are
@@ -309,7 +310,7 @@ impl SubsequenceSearch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::align::test_sequences::quantised_as_f32;
+    use crate::align::test_sequences::{quantised_as_f32, spread_frames};
     use crate::align::{full_dtw, StepWeights};
     use proptest::prelude::*;
 
@@ -501,19 +502,8 @@ mod tests {
 
     #[test]
     fn a_stored_frame_is_searched_as_the_same_frame_given_whole() {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut values = |count: usize| -> Vec<f32> {
-            (0..count)
-                .map(|_| {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    (state >> 40) as f32 / (1u64 << 24) as f32
-                })
-                .collect()
-        };
         let dim = 96;
-        let stream = FeatureMatrix::new(dim, values(300 * dim)).unwrap();
+        let stream = FeatureMatrix::new(dim, spread_frames(300, dim, 0x9e37_79b9_7f4a_7c15)).unwrap();
         let query = FeatureMatrix::new(dim, (120..150).flat_map(|k| stream.frame(k).to_vec()).collect()).unwrap();
         for (distance, precision) in [
             (Distance::Cosine, Precision::Int8),

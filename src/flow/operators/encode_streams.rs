@@ -322,6 +322,19 @@ mod tests {
         }
     }
 
+    /// What every record the operator gave says, in order.
+    fn said_all(captured: &std::sync::mpsc::Receiver<Event<u64, Vec<Keyed<FeatureFrame>>>>) -> Vec<String> {
+        captured
+            .try_iter()
+            .filter_map(|event| match event {
+                Event::Messages(_, records) => Some(records),
+                Event::Progress(_) => None,
+            })
+            .flatten()
+            .map(|record| said(&record))
+            .collect()
+    }
+
     #[test]
     fn streams_share_one_encoder_call_and_notes_wait_behind_their_frames() {
         timely::execute_directly(|worker| {
@@ -375,15 +388,7 @@ mod tests {
                 pools.flush();
             }
             assert_eq!(streams.len(), 0, "ended streams leave the table");
-            let seen: Vec<String> = captured
-                .try_iter()
-                .filter_map(|event| match event {
-                    Event::Messages(_, records) => Some(records),
-                    Event::Progress(_) => None,
-                })
-                .flatten()
-                .map(|record| said(&record))
-                .collect();
+            let seen = said_all(&captured);
             let of = |stream: &str| -> Vec<String> {
                 seen.iter()
                     .filter(|s| s.starts_with(&format!("{stream} ")))
@@ -432,15 +437,7 @@ mod tests {
             while worker.step() {
                 pools.flush();
             }
-            let seen: Vec<String> = captured
-                .try_iter()
-                .filter_map(|event| match event {
-                    Event::Messages(_, records) => Some(records),
-                    Event::Progress(_) => None,
-                })
-                .flatten()
-                .map(|record| said(&record))
-                .collect();
+            let seen = said_all(&captured);
             assert_eq!(seen.iter().filter(|s| s.starts_with("1 ")).count(), 2, "{seen:?}");
             assert!(seen[..].iter().any(|s| s.starts_with("1 Failed")), "{seen:?}");
             assert!(seen.contains(&"1 end".to_owned()), "{seen:?}");

@@ -14,7 +14,7 @@ use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::StreamVec;
 
-use crate::events::{EventBody, EventWriter, RunKind, RunSummary, Sequencer};
+use crate::events::{Event, EventBody, EventWriter, RunKind, RunSummary, Sequencer};
 use crate::flow::{FailureSlot, StreamEvent};
 use crate::media::CaptureStats;
 
@@ -57,12 +57,27 @@ impl EventSink {
 
     /// Numbers and writes one event body of `stream`.
     pub fn emit(&mut self, stream: &str, body: EventBody) -> std::io::Result<()> {
-        if let EventBody::Position { ref_ns, .. } = body {
+        self.note_position(&body);
+        let event = self.sequencer.stamp(stream, body);
+        self.write(&event)
+    }
+
+    /// Numbers and writes one event body of the sink's own stream.
+    pub(crate) fn emit_own(&mut self, body: EventBody) -> std::io::Result<()> {
+        self.note_position(&body);
+        let event = self.sequencer.stamp(&self.stream, body);
+        self.write(&event)
+    }
+
+    fn note_position(&mut self, body: &EventBody) {
+        if let EventBody::Position { ref_ns, .. } = *body {
             self.last_ref_ns = ref_ns;
         }
-        let event = self.sequencer.stamp(stream, body);
-        self.summary.observe(&event);
-        self.writer.write_event(&event)
+    }
+
+    fn write(&mut self, event: &Event) -> std::io::Result<()> {
+        self.summary.observe(event);
+        self.writer.write_event(event)
     }
 
     /// Writes a `progress` event at `frontier_ns` if it is due (or `force`d).
@@ -85,8 +100,7 @@ impl EventSink {
             frames_dropped: self.stats.frames_dropped(),
             stage: stage.to_owned(),
         };
-        let stream = self.stream.clone();
-        self.emit(&stream, body)
+        self.emit_own(body)
     }
 
     /// The stream whose events the sink writes.
@@ -94,9 +108,14 @@ impl EventSink {
         &self.stream
     }
 
-    /// The latest running time the stream's capture has seen.
-    pub(crate) fn captured_until_ns(&self) -> u64 {
-        self.stats.latest_running_time_ns()
+    /// The stream has ended: writes its last `progress` (stage `failed` or `finished`) and its
+    /// `eos`. Everything captured has been seen, so the watermark is the later of
+    /// `watermark_ns` and the latest running time its capture saw.
+    pub(crate) fn close_stream(&mut self, watermark_ns: u64, failed: bool) -> std::io::Result<()> {
+        let end_ns = watermark_ns.max(self.stats.latest_running_time_ns());
+        let stage = if failed { "failed" } else { "finished" };
+        self.progress(end_ns, stage, true)?;
+        self.emit_own(EventBody::Eos)
     }
 
     /// Writes the closing summary and hands it back.
@@ -183,13 +202,7 @@ impl WriteEvents for StreamVec<'_, u64, StreamEvent> {
                 }
                 None if !closed => {
                     closed = true;
-                    let stream = sink.stream.clone();
-                    // The graph has seen everything captured: the watermark is the stream's end.
-                    let end_ns = last_frontier_ns.max(sink.stats.latest_running_time_ns());
-                    let stage = if failures.has_failed() { "failed" } else { "finished" };
-                    written = written
-                        .and_then(|_| sink.progress(end_ns, stage, true))
-                        .and_then(|_| sink.emit(&stream, EventBody::Eos));
+                    written = written.and_then(|_| sink.close_stream(last_frontier_ns, failures.has_failed()));
                 }
                 None => {}
             }

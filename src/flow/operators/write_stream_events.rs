@@ -114,27 +114,20 @@ impl WriteStreamEvents for StreamVec<'_, u64, Keyed<EventBody>> {
 
 /// Writes what one record of a stream says.
 fn write_record(sink: &mut Sink, record: Keyed<EventBody>) -> std::io::Result<()> {
-    let stream = sink.sink.stream().to_owned();
     match record {
-        Keyed::Data { data, .. } => sink.sink.emit(&stream, data),
+        Keyed::Data { data, .. } => sink.sink.emit_own(data),
         Keyed::Note { note, .. } => match note {
             StreamNote::Watermark { running_ns } => {
                 sink.watermark_ns = sink.watermark_ns.max(running_ns);
                 sink.sink.progress(sink.watermark_ns, "aligning", false)
             }
-            StreamNote::Health(body) => sink.sink.emit(&stream, body),
+            StreamNote::Health(body) => sink.sink.emit_own(body),
             StreamNote::Failed { reason } => {
                 sink.failure.get_or_insert_with(|| reason.clone());
-                sink.sink.emit(&stream, EventBody::Error { reason })
+                sink.sink.emit_own(EventBody::Error { reason })
             }
         },
-        Keyed::End { .. } => {
-            // Everything captured has come: the watermark is the stream's end.
-            let end_ns = sink.watermark_ns.max(sink.sink.captured_until_ns());
-            let stage = if sink.failure.is_some() { "failed" } else { "finished" };
-            sink.sink.progress(end_ns, stage, true)?;
-            sink.sink.emit(&stream, EventBody::Eos)
-        }
+        Keyed::End { .. } => sink.sink.close_stream(sink.watermark_ns, sink.failure.is_some()),
     }
 }
 
