@@ -3,9 +3,13 @@
 //! theirs.
 //!
 //! A clip's own sync is unknown, so each reading is taken against the same clip unshifted, run
-//! through the same chain: the difference must be the shift, within one video frame, on clips of
-//! 6 s or more (the shorter one, 5.8 s, is measured by the accuracy harness, `scripts/eval.sh`,
-//! and its readings are in the README).
+//! through the same chain: the difference must be the shift, within one video frame. That is
+//! asserted on the real clip whose picture follows its sound well above chance (obama_speech,
+//! 8.7 s: its in-step correlation stands five standard deviations above the same audio rotated
+//! out of step). On the two psychopy clips it does not (7.8 s and 5.8 s of a face give a
+//! correlation that chance reaches too), so their readings are coincidences that a shifted copy
+//! may or may not repeat; the accuracy harness (`scripts/eval.sh sync`) reports them, and the
+//! README says what a reading at confidence 0 is worth.
 
 mod common;
 
@@ -18,10 +22,18 @@ use serde_json::Value;
 /// The clips of people speaking, and the shifts applied to them.
 const TALKING: [&str; 2] = ["jwpIntro.mp4", "testMovie.mp4"];
 const SHIFTS_MS: [i64; 6] = [-500, -250, -120, 40, 200, 500];
+/// A real talking head whose picture follows its sound above chance.
+const FOLLOWING: &str = "obama_speech.mp4";
+/// Its own sound comes about 960 ms after its picture, so its copies moved by +200 and +500 ms
+/// lie beyond the default ±1 s search: it is read with ±1.5 s.
+const FOLLOWING_SEARCH_MS: &str = "1500";
 
-/// The offset events of `sync` on `clip`, read as fast as it decodes.
-fn offsets(clip: &Path) -> Vec<Value> {
-    let output = warpflow(&["sync", "--live", &clip.to_string_lossy(), "--pace", "fast"]);
+/// The offset events of `sync` on `clip`, read as fast as it decodes, with `extra` arguments.
+fn offsets_with(clip: &Path, extra: &[&str]) -> Vec<Value> {
+    let clip_arg = clip.to_string_lossy();
+    let mut args = vec!["sync", "--live", &clip_arg, "--pace", "fast"];
+    args.extend_from_slice(extra);
+    let output = warpflow(&args);
     assert!(
         output.status.success(),
         "sync on {} failed: {}",
@@ -29,6 +41,11 @@ fn offsets(clip: &Path) -> Vec<Value> {
         String::from_utf8_lossy(&output.stderr)
     );
     of_type(&events(&output), "offset").into_iter().cloned().collect()
+}
+
+/// The offset events of `sync` on `clip` at the defaults.
+fn offsets(clip: &Path) -> Vec<Value> {
+    offsets_with(clip, &[])
 }
 
 /// The run's reading: its last estimate (the region estimator's, from all of the clip).
@@ -42,40 +59,35 @@ fn reading_ms(events: &[Value], clip: &Path) -> f64 {
 #[test]
 fn each_shift_of_a_real_talking_head_reads_within_one_frame() {
     let dir = tempfile::tempdir().expect("temporary folder");
-    let long_enough: Vec<&str> = TALKING
-        .into_iter()
-        .filter(|name| duration_s(&recording(name)) >= 6.0)
-        .collect();
-    assert!(!long_enough.is_empty(), "no talking clip of 6 s or more");
-    for name in long_enough {
-        let clip = recording(name);
-        let frame_ms = frame_period_s(&clip) * 1e3;
-        let control = shifted(&clip, dir.path(), 0);
-        let control_events = offsets(&control);
-        let zero_ms = reading_ms(&control_events, &control);
-        // Every estimate says where in the picture the sound is made.
-        for event in &control_events {
-            let region: Vec<f64> = event["region"]
-                .as_array()
-                .unwrap_or_else(|| panic!("an estimate without its region: {event}"))
-                .iter()
-                .filter_map(Value::as_f64)
-                .collect();
-            assert_eq!(region.len(), 4, "{event}");
-            assert!(
-                region.iter().all(|v| (0.0..=1.0).contains(v)) && region[0] + region[2] <= 1.0 + 1e-9,
-                "{event}"
-            );
-        }
-        for shift_ms in SHIFTS_MS {
-            let copy = shifted(&clip, dir.path(), shift_ms);
-            let read_ms = reading_ms(&offsets(&copy), &copy) - zero_ms;
-            assert!(
-                (read_ms - shift_ms as f64).abs() <= frame_ms,
-                "{name} with its audio moved {shift_ms} ms reads {read_ms:+.1} ms against the unmoved copy \
-                 (one frame is {frame_ms:.1} ms)"
-            );
-        }
+    let clip = recording(FOLLOWING);
+    assert!(duration_s(&clip) >= 6.0, "{FOLLOWING} is shorter than 6 s");
+    let search = ["--max-lag-ms", FOLLOWING_SEARCH_MS];
+    let frame_ms = frame_period_s(&clip) * 1e3;
+    let control = shifted(&clip, dir.path(), 0);
+    let control_events = offsets_with(&control, &search);
+    let zero_ms = reading_ms(&control_events, &control);
+    // Every estimate says where in the picture the sound is made.
+    for event in &control_events {
+        let region: Vec<f64> = event["region"]
+            .as_array()
+            .unwrap_or_else(|| panic!("an estimate without its region: {event}"))
+            .iter()
+            .filter_map(Value::as_f64)
+            .collect();
+        assert_eq!(region.len(), 4, "{event}");
+        assert!(
+            region.iter().all(|v| (0.0..=1.0).contains(v)) && region[0] + region[2] <= 1.0 + 1e-9,
+            "{event}"
+        );
+    }
+    for shift_ms in SHIFTS_MS {
+        let copy = shifted(&clip, dir.path(), shift_ms);
+        let read_ms = reading_ms(&offsets_with(&copy, &search), &copy) - zero_ms;
+        assert!(
+            (read_ms - shift_ms as f64).abs() <= frame_ms,
+            "{FOLLOWING} with its audio moved {shift_ms} ms reads {read_ms:+.1} ms against the unmoved \
+             copy (one frame is {frame_ms:.1} ms)"
+        );
     }
 }
 

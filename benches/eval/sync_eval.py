@@ -3,6 +3,8 @@ pictures under sound that is not theirs.
 
     python sync_eval.py WARPFLOW_BINARY MEDIA_DIR CASES_DIR
 
+`SYNC_ARGS` (e.g. `--max-lag-ms 2000`) is passed to every `sync` run, to compare settings.
+
 - Real talking heads (scripts/real_media.sh): each clip's audio moved by ffmpeg; a real clip's
   own sync is unknown, so each reading is taken against the same clip unmoved, through the same
   chain. The error is reading(moved) - reading(unmoved) - shift, in ms and in frames. One clip
@@ -18,6 +20,7 @@ Prints Markdown tables: each case's reading and error, and the confidence of eve
 matched and on mismatched material against the lock threshold.
 """
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -61,7 +64,8 @@ def dubbed(picture, sound, sound_from_s, out):
 
 
 def offsets(binary, clip):
-    run = subprocess.run([binary, "sync", "--live", str(clip), "--pace", "fast"], capture_output=True, text=True)
+    extra = os.environ.get("SYNC_ARGS", "").split()
+    run = subprocess.run([binary, "sync", "--live", str(clip), "--pace", "fast", *extra], capture_output=True, text=True)
     if run.returncode != 0:
         raise SystemExit(f"sync on {clip} failed: {run.stderr}")
     return [e for e in map(json.loads, run.stdout.splitlines()) if e["type"] == "offset"]

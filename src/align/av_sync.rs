@@ -174,7 +174,9 @@ impl AvSyncEstimator {
                 self.model_estimate(estimate)
             }
             Some(_) => return None,
-            None if self.region.has_waiting_frames() => self.region.estimate(u64::MAX).map(SyncEstimate::from)?,
+            None if self.region.add_complete_frames(u64::MAX) > 0 => {
+                self.region.estimate(u64::MAX).map(SyncEstimate::from)?
+            }
             None => return None,
         };
         match self.events_confidence {

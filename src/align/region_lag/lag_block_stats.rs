@@ -18,6 +18,8 @@ pub(super) struct LagBlockStats {
     weights: GrowingWeights,
     /// Per lag: Σw, Σw², Σw·x, Σw·x².
     weight: Vec<f64>,
+    /// Per lag, Σw over the frames that count towards coverage (see [`Self::add`]).
+    covered: Vec<f64>,
     weight_squared: Vec<f64>,
     audio: Vec<f64>,
     audio_squared: Vec<f64>,
@@ -34,7 +36,8 @@ pub(super) struct Correlations {
     pub values: Vec<f32>,
     /// Per lag, the Kish effective number of frames behind it (Σw)²/Σw².
     pub effective_frames: Vec<f64>,
-    /// Per lag, its share of the best-covered lag's weight, in [0, 1].
+    /// Per lag, its share of the best-covered lag's weight, in [0, 1], over the frames that
+    /// count towards coverage.
     pub coverage: Vec<f32>,
     /// Per block, the weighted standard deviation of its signal (over the frames of the
     /// best-covered lag).
@@ -49,6 +52,7 @@ impl LagBlockStats {
             memory_ns,
             weights: GrowingWeights::new(memory_ns),
             weight: vec![0.0; lags],
+            covered: vec![0.0; lags],
             weight_squared: vec![0.0; lags],
             audio: vec![0.0; lags],
             audio_squared: vec![0.0; lags],
@@ -60,7 +64,11 @@ impl LagBlockStats {
 
     /// Adds the frame at `time_ns` with block signals `video`, meeting audio `audio[k]` at lag
     /// `k` (`None` where the lag has no audio). Times must not decrease.
-    pub(super) fn add(&mut self, time_ns: u64, video: &[f32], audio: &[Option<f64>]) {
+    ///
+    /// A frame that does not `count_coverage` adds to the correlations but not to the lags'
+    /// coverage: the frames a stream's end leaves without audio at the higher lags would
+    /// otherwise make those lags look worse covered than they were before the end came.
+    pub(super) fn add(&mut self, time_ns: u64, video: &[f32], audio: &[Option<f64>], count_coverage: bool) {
         let (w, rescale) = self.weights.weigh(time_ns);
         if let Some(by) = rescale {
             self.rescale(by);
@@ -68,6 +76,9 @@ impl LagBlockStats {
         for (k, x) in audio.iter().enumerate().take(self.lags) {
             let Some(x) = *x else { continue };
             self.weight[k] += w;
+            if count_coverage {
+                self.covered[k] += w;
+            }
             self.weight_squared[k] += w * w;
             self.audio[k] += w * x;
             self.audio_squared[k] += w * x * x;
@@ -91,6 +102,7 @@ impl LagBlockStats {
     fn rescale(&mut self, by: f64) {
         for sums in [
             &mut self.weight,
+            &mut self.covered,
             &mut self.audio,
             &mut self.audio_squared,
             &mut self.video,
@@ -111,6 +123,7 @@ impl LagBlockStats {
         out.coverage.clear();
         out.block_spread.clear();
         let best = self.weight.iter().copied().fold(0.0, f64::max);
+        let best_covered = self.covered.iter().copied().fold(0.0, f64::max);
         if let Some(k) = self.weight.iter().position(|&w| w == best).filter(|_| best > 0.0) {
             let row = k * self.blocks..(k + 1) * self.blocks;
             out.block_spread
@@ -132,7 +145,11 @@ impl LagBlockStats {
                 0.0
             };
             out.effective_frames.push(effective);
-            out.coverage.push(if best > 0.0 { (w / best) as f32 } else { 0.0 });
+            out.coverage.push(if best_covered > 0.0 {
+                (self.covered[k] / best_covered) as f32
+            } else {
+                0.0
+            });
             let row = k * self.blocks..(k + 1) * self.blocks;
             if effective < min_frames {
                 out.values.extend(std::iter::repeat_n(0.0, self.blocks));
@@ -197,7 +214,7 @@ mod tests {
             let x0 = f64::from(y[0]) * 0.5 + ((i * 31) % 17) as f64 / 17.0;
             // Lag 1 has no audio for the first 50 frames.
             let x1 = (i >= 50).then_some(((i * 13) % 23) as f64);
-            stats.add(t, &y, &[Some(x0), x1]);
+            stats.add(t, &y, &[Some(x0), x1], true);
             times.push(t);
             xs0.push(x0);
             xs1.push(x1);
@@ -237,7 +254,7 @@ mod tests {
         let mut out = Correlations::default();
         for i in 0..20_000u64 {
             let y = (i % 7) as f32;
-            stats.add(i * 1_000_000, &[y], &[Some(f64::from(y) * 2.0 + 1.0)]);
+            stats.add(i * 1_000_000, &[y], &[Some(f64::from(y) * 2.0 + 1.0)], true);
         }
         stats.correlations(1.0, &mut out);
         assert!((out.values[0] - 1.0).abs() < 1e-5, "{}", out.values[0]);

@@ -251,14 +251,10 @@ impl RegionLagEstimator {
         self.face
     }
 
-    /// Whether frames are waiting for audio past them.
-    pub fn has_waiting_frames(&self) -> bool {
-        !self.waiting.is_empty()
-    }
-
     /// Adds the waiting frames whose audio is known (up to `complete_until_ns`, which must
-    /// include `max_lag` past them; past the end of the stream, `u64::MAX` adds them all), then
-    /// estimates from everything added. `None` until there is enough evidence, or while the
+    /// include `max_lag` past them; past the end of the stream, `u64::MAX` adds them all, and
+    /// those within `max_lag` of the end meet the audio there is), then estimates from
+    /// everything added. `None` until there is enough evidence, or while the
     /// picture or the sound does not change.
     pub fn estimate(&mut self, complete_until_ns: u64) -> Option<RegionEstimate> {
         self.add_complete_frames(complete_until_ns);
@@ -330,11 +326,12 @@ impl RegionLagEstimator {
 
     /// Adds every waiting frame whose lag range the audio covers by `complete_until_ns` to the
     /// sums ([`Self::estimate`] does so first; a caller may do it between estimates to spread
-    /// the work).
-    pub fn add_complete_frames(&mut self, complete_until_ns: u64) {
+    /// the work). Returns how many frames were added.
+    pub fn add_complete_frames(&mut self, complete_until_ns: u64) -> usize {
         let Some(period_ns) = self.signals.frame_period_ns() else {
-            return;
+            return 0;
         };
+        let mut added = 0;
         let max_lag = self.config.max_lag_ns;
         let step = self.config.lag_step_ns as i64;
         while let Some(row) = self.waiting.front() {
@@ -353,8 +350,14 @@ impl RegionLagEstimator {
                     .push(self.audio.average_over(start, start + 2 * half, &mut cursor));
             }
             if self.lag_audio.iter().any(Option::is_some) {
-                self.stats.add(row.time_ns, &row.values, &self.lag_audio);
+                // A frame the audio does not reach `max_lag` past (at the end of a stream)
+                // still tells the lower lags something, but must not make the higher ones
+                // fall under `min_lag_coverage`.
+                let reaches_every_lag = self.lag_audio.last().is_some_and(Option::is_some);
+                self.stats
+                    .add(row.time_ns, &row.values, &self.lag_audio, reaches_every_lag);
                 self.newest_added_ns = Some(row.time_ns);
+                added += 1;
             }
         }
         // Audio older than the oldest waiting frame's lag range is no longer needed.
@@ -364,6 +367,7 @@ impl RegionLagEstimator {
             .map_or(self.newest_added_ns.unwrap_or(0), |row| row.time_ns)
             .saturating_sub(max_lag + period_ns);
         self.audio.forget_before(oldest_needed);
+        added
     }
 
     /// Whether block `b` of the grid overlaps `face`.

@@ -114,6 +114,24 @@ fn finds_known_offsets_within_one_lag_step_and_the_mouth() {
 }
 
 #[test]
+fn the_end_of_a_short_stream_keeps_offsets_near_the_search_edge() {
+    // The frames within `max_lag` of the end meet audio only at the lower lags; adding them must
+    // not push an offset near +max_lag out of the candidates.
+    let bursts = syllables(3, 7);
+    for offset_ms in [880i64, 940] {
+        let mut estimator = estimator();
+        feed(&mut estimator, &bursts, &bursts, offset_ms, 7);
+        let estimate = estimator.estimate(u64::MAX).expect("an estimate");
+        let error_ms = (estimate.offset_ns - offset_ms * MS as i64).abs() as f64 / 1e6;
+        assert!(
+            error_ms <= 5.0,
+            "offset {offset_ms} ms read as {} ns",
+            estimate.offset_ns
+        );
+    }
+}
+
+#[test]
 fn a_shifted_copy_reads_the_shift() {
     // The same picture and sound with the sound moved: the difference of the two readings is
     // the shift, whatever the content's own reading.
