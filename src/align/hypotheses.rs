@@ -5,7 +5,10 @@
 //! window as well as the one being played, an introduction matches its postlude, a held chord
 //! matches every other. So a candidate starts a hypothesis, its own [`OnlineTimeWarper`]
 //! restarted at the candidate, and every live frame is weighed at both places: the distance of
-//! the frame to the reference frame each puts it at. The tracker moves to the hypothesis only
+//! the frame to the reference frame the hypothesis puts it at, and along the best path that
+//! stays within `tracked_slack_frames` of the tracker's place (moving at most one frame a frame
+//! against it, so that the tracker a little off is not lost, but a lost one cannot take each
+//! frame's best match from the music around it). The tracker moves to the hypothesis only
 //! when its frames have matched clearly better (`max_cost_ratio`) for long enough: the more
 //! clearly, the sooner (`evidence_frames`) — the any-time tracking of Arzt & Widmer, where
 //! several positions are followed in parallel and chosen on accumulated evidence. A hypothesis that has not won
@@ -42,10 +45,12 @@ pub struct HypothesisConfig {
     /// Reference frames within which a hypothesis is the tracker's own place (dropped), or a
     /// candidate is a hypothesis already followed (ignored).
     pub same_place_frames: usize,
-    /// The tracked place is weighed by the best match within this many reference frames of it:
-    /// a tracker a little ahead or behind (as it is while it finds its tempo, or at a fermata)
-    /// is not lost, and a far place must beat where the stream nearly is, not where the tracker
-    /// has strayed to.
+    /// The tracked place is weighed along the best path within this many reference frames of
+    /// the tracker's, its shift from the tracker's changing by at most one frame a frame: a
+    /// tracker a little ahead or behind (as it is while it finds its tempo, or at a fermata) is
+    /// not lost, and a far place must beat where the stream nearly is, not where the tracker has
+    /// strayed to. A path, not the best reference frame for each live frame: frame by frame, a
+    /// lost tracker would find some match for every frame in the seconds of music around it.
     pub tracked_slack_frames: usize,
 }
 
@@ -106,9 +111,14 @@ struct Hypothesis {
     /// Where the hypothesis puts the latest live frame.
     ref_index: usize,
     frames: usize,
-    /// Distances summed over the frames followed: at the hypothesis's place, at the tracker's.
+    /// Distances summed over the frames followed: at the hypothesis's place, and along the best
+    /// path near the tracker's.
     own_cost: f64,
     tracker_cost: f64,
+    /// The best sum of distances over the frames followed of a path near the tracker's that
+    /// ends shifted from it by each shift from `-tracked_slack_frames` to
+    /// `+tracked_slack_frames`.
+    shifted_tracker_costs: Vec<f64>,
 }
 
 impl Hypothesis {
@@ -147,6 +157,8 @@ pub struct Hypotheses {
     config: HypothesisConfig,
     followed: Vec<Hypothesis>,
     frame_scratch: Vec<f32>,
+    /// The latest live frame's distance at the tracker's place moved by each shift.
+    shifted_distances: Vec<f32>,
 }
 
 impl Hypotheses {
@@ -171,6 +183,7 @@ impl Hypotheses {
             config,
             followed: Vec::with_capacity(config.max_hypotheses),
             frame_scratch: Vec::new(),
+            shifted_distances: Vec::with_capacity(2 * config.tracked_slack_frames + 1),
         })
     }
 
@@ -222,6 +235,7 @@ impl Hypotheses {
             frames: 0,
             own_cost: 0.0,
             tracker_cost: 0.0,
+            shifted_tracker_costs: vec![0.0; 2 * self.config.tracked_slack_frames + 1],
         });
         Ok(())
     }
@@ -235,11 +249,13 @@ impl Hypotheses {
         let distance = self.oltw.distance;
         let frame_inverse_norm = inverse_norm(frame);
         let slack = self.config.tracked_slack_frames;
-        let last = self.reference.len() - 1;
-        let tracker_cost = (tracked_ref.saturating_sub(slack).min(last)..=(tracked_ref + slack).min(last))
-            .map(|j| self.distance_at(frame, frame_inverse_norm, j, distance))
-            .fold(f32::INFINITY, f32::min);
-        let tracker_cost = f64::from(tracker_cost);
+        let mut shifted = std::mem::take(&mut self.shifted_distances);
+        shifted.clear();
+        // Shifts before the reference's start or past its end weigh its first or last frame.
+        for shift in 0..=2 * slack {
+            let at = (tracked_ref + shift).saturating_sub(slack);
+            shifted.push(self.distance_at(frame, frame_inverse_norm, at, distance));
+        }
         let mut won: Option<WonHypothesis> = None;
         for k in 0..self.followed.len() {
             let tracked = self.followed[k].warper.push_frame(frame)?;
@@ -248,7 +264,12 @@ impl Hypotheses {
             hypothesis.ref_index = tracked.ref_index;
             hypothesis.frames += 1;
             hypothesis.own_cost += own_cost;
-            hypothesis.tracker_cost += tracker_cost;
+            relax_shifts(&mut hypothesis.shifted_tracker_costs, &shifted);
+            hypothesis.tracker_cost = hypothesis
+                .shifted_tracker_costs
+                .iter()
+                .copied()
+                .fold(f64::INFINITY, f64::min);
             let ratio = hypothesis.cost_ratio();
             let evidence = hypothesis.frames as f64 * (1.0 - ratio);
             let judged = hypothesis.frames >= self.config.min_frames && evidence >= self.config.evidence_frames;
@@ -261,6 +282,7 @@ impl Hypotheses {
                 });
             }
         }
+        self.shifted_distances = shifted;
         if won.is_some() {
             self.followed.clear();
             return Ok(won);
@@ -280,6 +302,18 @@ impl Hypotheses {
             reference_frame,
             self.reference.frame_inverse_norm(index),
         )
+    }
+}
+
+/// Adds the latest frame's distances under each shift to the best sums of paths through the
+/// shifts, a path moving at most one shift a frame.
+fn relax_shifts(sums: &mut [f64], distances: &[f32]) {
+    let mut before = f64::INFINITY;
+    for k in 0..sums.len() {
+        let here = sums[k];
+        let after = sums.get(k + 1).copied().unwrap_or(f64::INFINITY);
+        sums[k] = f64::from(distances[k]) + before.min(here).min(after);
+        before = here;
     }
 }
 
@@ -345,6 +379,47 @@ mod tests {
             assert_eq!(hypotheses.push_frame(&reference.frame(truth), truth).unwrap(), None);
         }
         assert!(hypotheses.is_empty(), "dropped after max_frames");
+    }
+
+    #[test]
+    fn a_tracker_drifting_behind_in_a_verse_is_not_lost() {
+        // The same strophic reference; the tracker lags further and further behind the verse
+        // it is right about (a frame every ten), and the second verse matches as well.
+        let verse = spread_frames(500, 12, 4);
+        let reference = Arc::new(FeatureMatrix::new(12, [verse.clone(), verse].concat()).unwrap());
+        let (oltw, hypotheses_config) = config();
+        let mut hypotheses = Hypotheses::new(reference.clone(), oltw, 0.2, hypotheses_config).unwrap();
+        hypotheses.offer(candidate(100, 600), 100).unwrap();
+        for k in 0..300 {
+            let truth = 101 + k;
+            let tracked = truth - k / 10;
+            assert_eq!(hypotheses.push_frame(&reference.frame(truth), tracked).unwrap(), None);
+        }
+    }
+
+    #[test]
+    fn a_stalled_tracker_cannot_pick_each_frame_from_the_music_around_it() {
+        // The passage the live stream plays (at 1 000) also lies, shuffled, around the place the
+        // tracker is stuck at (300): frame by frame the tracker's surroundings match every live
+        // frame exactly, but no path through them plays the passage.
+        let passage = spread_frames(100, 12, 7);
+        let mut frames = spread_frames(2_000, 12, 8);
+        for i in 0..100 {
+            let shuffled = (i * 37) % 100;
+            frames[(250 + i) * 12..(251 + i) * 12].copy_from_slice(&passage[shuffled * 12..(shuffled + 1) * 12]);
+            frames[(1_000 + i) * 12..(1_001 + i) * 12].copy_from_slice(&passage[i * 12..(i + 1) * 12]);
+        }
+        let reference = Arc::new(FeatureMatrix::new(12, frames).unwrap());
+        let (oltw, hypotheses_config) = config();
+        let mut hypotheses = Hypotheses::new(reference.clone(), oltw, 0.2, hypotheses_config).unwrap();
+        hypotheses.offer(candidate(0, 1_000), 300).unwrap();
+        let won = (0..99).find_map(|k| hypotheses.push_frame(&reference.frame(1_001 + k), 300).unwrap());
+        let won = won.expect("the true place wins");
+        assert!(
+            won.frames <= 2 * hypotheses_config.min_frames,
+            "won after {} frames",
+            won.frames
+        );
     }
 
     #[test]
