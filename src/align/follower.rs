@@ -108,6 +108,8 @@ pub struct Follower {
     /// the newest [`PATH_SAMPLES`]: the tempo over the last seconds, steadier than the
     /// tracker's own estimate from the last few steps.
     path_samples: VecDeque<(usize, usize)>,
+    /// The tempo last fitted to the path samples (1, the reference's own, before any).
+    fitted_tempo: f64,
     /// Silence, and how many of the reference's first frames it is weighed against, until the
     /// path starts.
     start_gate: Option<(Vec<f32>, usize)>,
@@ -176,6 +178,7 @@ impl Follower {
             placed_at: 0,
             rotated: Vec::new(),
             path_samples: VecDeque::with_capacity(PATH_SAMPLES + 1),
+            fitted_tempo: 1.0,
             start_gate: config.silence.map(|silence| (silence, config.start_gate_frames)),
             gate_distances: Vec::with_capacity(config.start_gate_frames),
             gate_frame: Vec::new(),
@@ -275,6 +278,25 @@ impl Follower {
         (variance > 0.0).then(|| (covariance / variance).max(0.0))
     }
 
+    /// The tempo reported with live frame `live_index`, placed at `ref_index`: the line through
+    /// the last seconds of the path once it has three samples; before that (the first second of
+    /// a path, at the start or after a jump) the mean slope since the path started once it has
+    /// run [`PATH_SAMPLE_FRAMES`] frames, and until then the tempo last fitted (1, the
+    /// reference's own, at the start). The tracker's own tempo, from its last few steps, swings
+    /// by tens of percent while a path finds its way.
+    fn reported_tempo(&mut self, live_index: usize, ref_index: usize) -> f64 {
+        if let Some(tempo) = self.smoothed_tempo() {
+            self.fitted_tempo = tempo;
+            return tempo;
+        }
+        match self.path_samples.front() {
+            Some(&(first_live, first_ref)) if live_index >= first_live + PATH_SAMPLE_FRAMES => {
+                (ref_index as f64 - first_ref as f64).max(0.0) / (live_index - first_live) as f64
+            }
+            _ => self.fitted_tempo,
+        }
+    }
+
     /// Takes the next live frame.
     pub fn push_frame(&mut self, frame: &[f32]) -> Result<FollowStep, AlignError> {
         let Some(transposition) = self.transposition.as_mut() else {
@@ -310,7 +332,7 @@ impl Follower {
         let step = FollowStep {
             live_index,
             ref_index: tracked.ref_index,
-            tempo: self.smoothed_tempo().unwrap_or(tracked.tempo),
+            tempo: self.reported_tempo(live_index, tracked.ref_index),
             confidence: evidence.probability(),
             evidence: Some(evidence),
             relocation: None,
@@ -429,8 +451,8 @@ mod tests {
     #[test]
     fn recovers_from_a_jump_and_says_so() {
         let dim = 12;
-        // Frames that no neighbour matches exactly: the tracked place is weighed by its best
-        // match nearby, which among one-hot symbols would be exact anywhere.
+        // Frames that no neighbour matches exactly: among one-hot symbols the frames around
+        // the tracked place would match the live stream as well as the true place does.
         let reference = Arc::new(FeatureMatrix::new(dim, spread_frames(2_000, dim, 5)).unwrap());
         let config = FollowerConfig {
             oltw: OltwConfig {
@@ -576,6 +598,37 @@ mod tests {
         assert!(
             ungated[49] > 20,
             "without the gate the lead-in runs into the reference: {ungated:?}"
+        );
+    }
+
+    #[test]
+    fn a_new_path_reports_the_last_tempo_then_its_own_slope() {
+        let dim = 12;
+        let reference = Arc::new(FeatureMatrix::new(dim, spread_frames(2_000, dim, 3)).unwrap());
+        let config = FollowerConfig {
+            oltw: OltwConfig {
+                band_frames: 60,
+                ..OltwConfig::default()
+            },
+            relocation: None,
+            ..FollowerConfig::default()
+        };
+        let mut follower = Follower::new(reference.clone(), config).unwrap();
+        // The live stream plays the reference at 0.8 of its pace.
+        let tempos: Vec<f64> = (0..400)
+            .map(|t| follower.push_frame(&reference.frame(t * 4 / 5)).unwrap().tempo)
+            .collect();
+        assert!(
+            tempos[..PATH_SAMPLE_FRAMES].iter().all(|&tempo| tempo == 1.0),
+            "the reference's own tempo first: {:?}",
+            &tempos[..PATH_SAMPLE_FRAMES]
+        );
+        assert!(
+            tempos[PATH_SAMPLE_FRAMES..]
+                .iter()
+                .all(|&tempo| (tempo - 0.8).abs() <= 0.1),
+            "then the path's: {:?}",
+            &tempos[PATH_SAMPLE_FRAMES..2 * PATH_SAMPLE_FRAMES + 10]
         );
     }
 
