@@ -111,10 +111,8 @@ struct Hypothesis {
     /// Where the hypothesis puts the latest live frame.
     ref_index: usize,
     frames: usize,
-    /// Distances summed over the frames followed: at the hypothesis's place, and along the best
-    /// path near the tracker's.
+    /// Distances summed over the frames followed at the hypothesis's place.
     own_cost: f64,
-    tracker_cost: f64,
     /// The best sum of distances over the frames followed of a path near the tracker's that
     /// ends shifted from it by each shift from `-tracked_slack_frames` to
     /// `+tracked_slack_frames`.
@@ -124,14 +122,19 @@ struct Hypothesis {
 impl Hypothesis {
     /// How much better the hypothesis has matched: the tracker's mean distance less its own.
     fn advantage(&self) -> f64 {
-        (self.tracker_cost - self.own_cost) / self.frames.max(1) as f64
+        (self.tracker_cost() - self.own_cost) / self.frames.max(1) as f64
     }
 
     /// Its mean distance as a fraction of the tracker's. Both are raised by a small floor, so
     /// that two places that both match perfectly (a repeat played exactly) weigh the same.
     fn cost_ratio(&self) -> f64 {
         let floor = COST_FLOOR * self.frames as f64;
-        (self.own_cost + floor) / (self.tracker_cost + floor)
+        (self.own_cost + floor) / (self.tracker_cost() + floor)
+    }
+
+    /// Distances summed over the frames followed along the best path near the tracker's.
+    fn tracker_cost(&self) -> f64 {
+        self.shifted_tracker_costs.iter().copied().fold(f64::INFINITY, f64::min)
     }
 }
 
@@ -234,7 +237,6 @@ impl Hypotheses {
             ref_index: candidate.ref_index,
             frames: 0,
             own_cost: 0.0,
-            tracker_cost: 0.0,
             shifted_tracker_costs: vec![0.0; 2 * self.config.tracked_slack_frames + 1],
         });
         Ok(())
@@ -265,11 +267,6 @@ impl Hypotheses {
             hypothesis.frames += 1;
             hypothesis.own_cost += own_cost;
             relax_shifts(&mut hypothesis.shifted_tracker_costs, &shifted);
-            hypothesis.tracker_cost = hypothesis
-                .shifted_tracker_costs
-                .iter()
-                .copied()
-                .fold(f64::INFINITY, f64::min);
             let ratio = hypothesis.cost_ratio();
             let evidence = hypothesis.frames as f64 * (1.0 - ratio);
             let judged = hypothesis.frames >= self.config.min_frames && evidence >= self.config.evidence_frames;
@@ -364,15 +361,22 @@ mod tests {
         assert!(hypotheses.is_empty(), "the others go when one wins");
     }
 
-    #[test]
-    fn a_place_that_matches_as_well_as_the_tracked_one_never_wins() {
-        // A strophic reference: the same 500 frames twice. The live stream plays the first
-        // verse, the tracker is right, and a candidate puts it in the second.
+    /// A strophic reference (the same 500 frames twice), and hypotheses with one candidate in
+    /// the second verse while the tracker is at frame 100 of the first.
+    fn strophic() -> (Arc<FeatureMatrix>, Hypotheses) {
         let verse = spread_frames(500, 12, 4);
         let reference = Arc::new(FeatureMatrix::new(12, [verse.clone(), verse].concat()).unwrap());
         let (oltw, hypotheses_config) = config();
         let mut hypotheses = Hypotheses::new(reference.clone(), oltw, 0.2, hypotheses_config).unwrap();
         hypotheses.offer(candidate(100, 600), 100).unwrap();
+        (reference, hypotheses)
+    }
+
+    #[test]
+    fn a_place_that_matches_as_well_as_the_tracked_one_never_wins() {
+        // The live stream plays the first verse, the tracker is right, and a candidate puts it
+        // in the second.
+        let (reference, mut hypotheses) = strophic();
         assert_eq!(hypotheses.len(), 1);
         for k in 0..300 {
             let truth = 101 + k;
@@ -383,13 +387,9 @@ mod tests {
 
     #[test]
     fn a_tracker_drifting_behind_in_a_verse_is_not_lost() {
-        // The same strophic reference; the tracker lags further and further behind the verse
-        // it is right about (a frame every ten), and the second verse matches as well.
-        let verse = spread_frames(500, 12, 4);
-        let reference = Arc::new(FeatureMatrix::new(12, [verse.clone(), verse].concat()).unwrap());
-        let (oltw, hypotheses_config) = config();
-        let mut hypotheses = Hypotheses::new(reference.clone(), oltw, 0.2, hypotheses_config).unwrap();
-        hypotheses.offer(candidate(100, 600), 100).unwrap();
+        // The tracker lags further and further behind the verse it is right about (a frame
+        // every ten), and the second verse matches as well.
+        let (reference, mut hypotheses) = strophic();
         for k in 0..300 {
             let truth = 101 + k;
             let tracked = truth - k / 10;

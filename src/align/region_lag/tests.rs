@@ -90,19 +90,26 @@ fn estimator() -> RegionLagEstimator {
     RegionLagEstimator::new(RegionLagConfig::default(), GRID).unwrap()
 }
 
+/// The estimate from all of `seconds` of a picture and sound following `bursts`, the sound
+/// `offset_ms` late, checked to read the offset within 5 ms.
+fn reads_offset(bursts: &[(u64, u64, f32)], offset_ms: i64, seconds: u64) -> RegionEstimate {
+    let mut estimator = estimator();
+    feed(&mut estimator, bursts, bursts, offset_ms, seconds);
+    let estimate = estimator.estimate(u64::MAX).expect("an estimate");
+    let error_ms = (estimate.offset_ns - offset_ms * MS as i64).abs() as f64 / 1e6;
+    assert!(
+        error_ms <= 5.0,
+        "offset {offset_ms} ms read as {} ns",
+        estimate.offset_ns
+    );
+    estimate
+}
+
 #[test]
 fn finds_known_offsets_within_one_lag_step_and_the_mouth() {
     let bursts = syllables(11, 20);
     for offset_ms in [-900i64, -300, -40, 0, 120, 450, 880] {
-        let mut estimator = estimator();
-        feed(&mut estimator, &bursts, &bursts, offset_ms, 20);
-        let estimate = estimator.estimate(u64::MAX).expect("an estimate");
-        let error_ms = (estimate.offset_ns - offset_ms * MS as i64).abs() as f64 / 1e6;
-        assert!(
-            error_ms <= 5.0,
-            "offset {offset_ms} ms read as {} ns",
-            estimate.offset_ns
-        );
+        let estimate = reads_offset(&bursts, offset_ms, 20);
         assert!(estimate.confidence > 0.5, "confidence {}", estimate.confidence);
         let (column, row) = ((MOUTH % 8) as f64 / 8.0, (MOUTH / 8) as f64 / 6.0);
         let region = estimate.region;
@@ -119,15 +126,7 @@ fn the_end_of_a_short_stream_keeps_offsets_near_the_search_edge() {
     // not push an offset near +max_lag out of the candidates.
     let bursts = syllables(3, 7);
     for offset_ms in [880i64, 940] {
-        let mut estimator = estimator();
-        feed(&mut estimator, &bursts, &bursts, offset_ms, 7);
-        let estimate = estimator.estimate(u64::MAX).expect("an estimate");
-        let error_ms = (estimate.offset_ns - offset_ms * MS as i64).abs() as f64 / 1e6;
-        assert!(
-            error_ms <= 5.0,
-            "offset {offset_ms} ms read as {} ns",
-            estimate.offset_ns
-        );
+        reads_offset(&bursts, offset_ms, 7);
     }
 }
 
