@@ -16,9 +16,11 @@
 //! through the relocation search for a 150-frame (3 s) live window; its throughput is in cells.
 //! `relocation_push_live`: one live frame through the relocation search as `follow` runs it
 //! (a 150-frame window, the reference scanned again and again), with the default frames pooled
-//! in pairs and 30 000 cells, against single frames and 60 000 cells (the settings before).
+//! in threes and 15 000 cells, against pairs and 30 000 cells and single frames and 60 000
+//! cells (the settings before).
 //!
-//! Run with: `cargo bench --bench aligner` (results in `benches/README.md`).
+//! Run with: `cargo bench --bench aligner` (results in `benches/RESULTS.md`);
+//! `WARPFLOW_KERNELS=avx2` or `portable` runs the int8 distances without VNNI or AVX2.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -243,6 +245,11 @@ fn subsequence_push_frame(c: &mut Criterion) {
 
 fn relocation_push_live(c: &mut Criterion) {
     let mut group = c.benchmark_group("relocation_push_live");
+    let pairs = RelocatorConfig {
+        pooled_frames: 2,
+        cells_per_frame: 30_000,
+        ..RelocatorConfig::default()
+    };
     let single = RelocatorConfig {
         pooled_frames: 1,
         cells_per_frame: 60_000,
@@ -252,7 +259,8 @@ fn relocation_push_live(c: &mut Criterion) {
         let reference = Arc::new(FeatureMatrix::new(dim, pseudo_random_frames(30_000, dim, 9)).expect("whole frames"));
         let live = pseudo_random_frames(4_096, dim, 11);
         for (name, config) in [
-            ("pooled2_30k", RelocatorConfig::default()),
+            ("pooled3_15k", RelocatorConfig::default()),
+            ("pooled2_30k", pairs.clone()),
             ("single_60k", single.clone()),
         ] {
             let mut relocator = Relocator::new(reference.clone(), config).expect("valid settings");

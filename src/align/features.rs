@@ -49,8 +49,9 @@ pub struct FeatureMatrix {
     spreads: [OnceLock<f32>; 4],
     /// The frames averaged in groups, and the group size: made the first time a relocation
     /// search asks (every follower of a shared reference scans the same pooled frames, which
-    /// are then quantised once too). Forgotten when the matrix grows.
-    pooled: OnceLock<(usize, Arc<FeatureMatrix>)>,
+    /// are then quantised once too), one slot per phase, each filled when first asked.
+    /// Forgotten when the matrix grows.
+    pooled: OnceLock<(usize, PooledPhases)>,
 }
 
 impl FeatureMatrix {
@@ -287,26 +288,34 @@ impl FeatureMatrix {
         Ok(())
     }
 
-    /// The frames averaged in consecutive groups of `group` (the last group may hold fewer):
-    /// kept for the first group size asked, made afresh for another.
-    pub(crate) fn pooled(&self, group: usize) -> Result<Arc<FeatureMatrix>, AlignError> {
-        if let Some((kept, pooled)) = self.pooled.get() {
-            return match *kept == group {
-                true => Ok(pooled.clone()),
-                false => self.pool(group).map(Arc::new),
-            };
+    /// The frames averaged in consecutive groups of `group`, the groups starting at the frames
+    /// that leave `phase` when divided by `group` (so the first and the last group may hold
+    /// fewer): kept for the first group size asked, made afresh for another. A group that ends
+    /// at frame `f` is pooled in phase `(f + 1) % group`, at index [`pooled_index`]`(f, ...)`.
+    pub(crate) fn pooled(&self, group: usize, phase: usize) -> Result<Arc<FeatureMatrix>, AlignError> {
+        let group = group.max(1);
+        let phase = phase % group;
+        let (kept, phases) = self
+            .pooled
+            .get_or_init(|| (group, (0..group).map(|_| OnceLock::new()).collect()));
+        if *kept != group {
+            return self.pool(group, phase).map(Arc::new);
         }
-        let pooled = Arc::new(self.pool(group)?);
-        let (kept, cached) = self.pooled.get_or_init(|| (group, pooled.clone()));
-        Ok(if *kept == group { cached.clone() } else { pooled })
+        if let Some(pooled) = phases[phase].get() {
+            return Ok(pooled.clone());
+        }
+        let pooled = Arc::new(self.pool(group, phase)?);
+        Ok(phases[phase].get_or_init(|| pooled).clone())
     }
 
-    fn pool(&self, group: usize) -> Result<FeatureMatrix, AlignError> {
-        let (dim, group) = (self.dim(), group.max(1));
-        let mut rows = Vec::with_capacity(self.len().div_ceil(group) * dim);
+    fn pool(&self, group: usize, phase: usize) -> Result<FeatureMatrix, AlignError> {
+        let dim = self.dim();
+        let shift = pooling_shift(group, phase);
+        let mut rows = Vec::with_capacity((self.len() + shift).div_ceil(group) * dim);
         let mut scratch = Vec::new();
-        for first in (0..self.len()).step_by(group) {
-            let last = (first + group).min(self.len());
+        for pooled in 0..(self.len() + shift).div_ceil(group) {
+            let first = (pooled * group).saturating_sub(shift);
+            let last = ((pooled + 1) * group - shift).min(self.len());
             let start = rows.len();
             rows.extend_from_slice(self.frame_in(first, &mut scratch));
             for k in first + 1..last {
@@ -330,6 +339,22 @@ impl FeatureMatrix {
         };
         *self.spreads[slot].get_or_init(|| measure(self))
     }
+}
+
+/// The frames pooled in each phase of one group size, each made when first asked for.
+type PooledPhases = Box<[OnceLock<Arc<FeatureMatrix>>]>;
+
+/// Frames a pooling in `phase` puts before frame 0 to start its groups at frames that leave
+/// `phase` when divided by `group` (the first group then holds only the rest).
+fn pooling_shift(group: usize, phase: usize) -> usize {
+    (group - phase % group) % group
+}
+
+/// The index, in the frames pooled by `group` in `phase` ([`FeatureMatrix::pooled`]), of the
+/// group holding frame `frame`.
+pub(crate) fn pooled_index(frame: usize, group: usize, phase: usize) -> usize {
+    let group = group.max(1);
+    (frame + pooling_shift(group, phase)) / group
 }
 
 impl PartialEq for FeatureMatrix {
@@ -358,18 +383,42 @@ mod tests {
     #[test]
     fn pooled_frames_are_group_means_kept_for_the_first_group_and_forgotten_when_it_grows() {
         let mut matrix = FeatureMatrix::new(2, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
-        let pooled = matrix.pooled(2).unwrap();
+        let pooled = matrix.pooled(2, 0).unwrap();
         assert_eq!(pooled.len(), 2);
         assert_eq!(&*pooled.frame(0), &[2.0, 3.0]);
         assert_eq!(&*pooled.frame(1), &[5.0, 6.0], "the last group holds fewer");
-        assert!(Arc::ptr_eq(&pooled, &matrix.pooled(2).unwrap()), "kept");
-        assert_eq!(&*matrix.pooled(3).unwrap().frame(0), &[3.0, 4.0]);
+        assert!(Arc::ptr_eq(&pooled, &matrix.pooled(2, 0).unwrap()), "kept");
+        assert!(Arc::ptr_eq(&pooled, &matrix.pooled(2, 2).unwrap()), "phases wrap");
+        assert_eq!(&*matrix.pooled(3, 0).unwrap().frame(0), &[3.0, 4.0]);
         assert!(
-            Arc::ptr_eq(&pooled, &matrix.pooled(2).unwrap()),
+            Arc::ptr_eq(&pooled, &matrix.pooled(2, 0).unwrap()),
             "still the first group's"
         );
         matrix.extend_from_rows(&[7.0, 8.0]).unwrap();
-        assert_eq!(&*matrix.pooled(2).unwrap().frame(1), &[6.0, 7.0]);
+        assert_eq!(&*matrix.pooled(2, 0).unwrap().frame(1), &[6.0, 7.0]);
+    }
+
+    #[test]
+    fn a_phase_starts_its_groups_at_the_frames_it_names() {
+        let matrix = FeatureMatrix::new(1, (0..8).map(|v| v as f32).collect()).unwrap();
+        // Groups of three starting at frames 1, 4, 7: {0}, {1, 2, 3}, {4, 5, 6}, {7}.
+        let phase_one = matrix.pooled(3, 1).unwrap();
+        let means: Vec<f32> = (0..phase_one.len()).map(|k| phase_one.frame(k)[0]).collect();
+        assert_eq!(means, vec![0.0, 2.0, 5.0, 7.0]);
+        assert!(Arc::ptr_eq(&phase_one, &matrix.pooled(3, 1).unwrap()), "kept");
+        // Groups starting at 2, 5: {0, 1}, {2, 3, 4}, {5, 6, 7}.
+        let phase_two = matrix.pooled(3, 2).unwrap();
+        let means: Vec<f32> = (0..phase_two.len()).map(|k| phase_two.frame(k)[0]).collect();
+        assert_eq!(means, vec![0.5, 3.0, 6.0]);
+        for frame in 0..8 {
+            // The group of three ending at a frame (fewer at the start) is in the phase after it.
+            let phase = (frame + 1) % 3;
+            let pooled = matrix.pooled(3, phase).unwrap();
+            let mean = pooled.frame(pooled_index(frame, 3, phase))[0];
+            let first = frame.saturating_sub(2);
+            let expected = (first..=frame).sum::<usize>() as f32 / (frame + 1 - first) as f32;
+            assert_eq!(mean, expected, "the group ending at {frame}");
+        }
     }
 
     proptest! {

@@ -18,6 +18,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use super::features::pooled_index;
 use super::{AlignError, Distance, FeatureMatrix, Precision, SubsequenceSearch, SubsequenceSteps};
 
 /// Settings of relocation.
@@ -54,12 +55,13 @@ impl Default for RelocatorConfig {
     fn default() -> Self {
         Self {
             query_frames: 150,
-            // Frames of 20 ms from windows of 93 ms: pairs lose little. A scan then covers 400
-            // pooled reference frames (800 frames, 16 s) per live frame, for the work that
-            // 60 000 cells of single frames at half the dimension took: `logmel-flux` (128
-            // values) costs what log-mel (64) did, and scans twice as fast.
-            pooled_frames: 2,
-            cells_per_frame: 30_000,
+            // Frames of 20 ms from windows of 93 ms change little within a group of three, and
+            // each pooled cell then stands for nine pairs of frames: a scan covers 300 pooled
+            // reference frames (900 frames, 18 s) per live frame for half the cells that pairs
+            // needed to cover 800, so a core follows more streams with the search on, and a
+            // jump is found as soon (`benches/RESULTS.md` has the comparison).
+            pooled_frames: 3,
+            cells_per_frame: 15_000,
             max_cost_ratio: 0.7,
             min_tempo: 0.5,
             max_tempo: 2.0,
@@ -177,18 +179,23 @@ impl Relocator {
         FeatureMatrix::new(self.reference.dim(), rows)
     }
 
-    /// The reference as the search compares it: pooled, kept with the reference (shared by
-    /// every follower of it).
-    fn pooled_reference(&self) -> Result<Arc<FeatureMatrix>, AlignError> {
+    /// The reference as the search compares it: pooled in `phase`, kept with the reference
+    /// (shared by every follower of it).
+    fn pooled_reference(&self, phase: usize) -> Result<Arc<FeatureMatrix>, AlignError> {
         match self.config.pooled_frames {
             0 | 1 => Ok(self.reference.clone()),
-            group => self.reference.pooled(group),
+            group => self.reference.pooled(group, phase),
         }
     }
 
-    /// Feeds `search` the pooled reference frames `range`.
-    fn scan_pooled(&self, search: &mut SubsequenceSearch, range: std::ops::Range<usize>) -> Result<(), AlignError> {
-        let pooled = self.pooled_reference()?;
+    /// Feeds `search` the reference frames pooled in `phase`, `range`.
+    fn scan_pooled(
+        &self,
+        search: &mut SubsequenceSearch,
+        phase: usize,
+        range: std::ops::Range<usize>,
+    ) -> Result<(), AlignError> {
+        let pooled = self.pooled_reference(phase)?;
         for index in range {
             search.push_stored_frame(&pooled, index)?;
         }
@@ -239,7 +246,7 @@ impl Relocator {
         let pooled_len = self.pooled_reference_len();
         let per_step = (self.config.cells_per_frame / scan.query.len()).max(1);
         let seen = scan.search.frames_seen();
-        self.scan_pooled(&mut scan.search, seen..(seen + per_step).min(pooled_len))?;
+        self.scan_pooled(&mut scan.search, 0, seen..(seen + per_step).min(pooled_len))?;
         if scan.search.frames_seen() < pooled_len {
             self.scan = Some(scan);
             return Ok(None);
@@ -250,11 +257,14 @@ impl Relocator {
         let group = self.config.pooled_frames;
         let last_ref = self.reference.len() - 1;
         let (found_start, found_end) = (found.start * group, (found.end * group + group - 1).min(last_ref));
-        // The same window aligned around the tracked position, for comparison.
+        // The same window aligned around the tracked position, for comparison, pooled in the
+        // phase whose groups end where the query's do there: a place pooled out of step with
+        // the query can cost more than a repeat of it elsewhere that happens to be in step.
         let m = scan.query.len() * group;
         let tracked_at_query_end = tracked_ref.saturating_sub(live_index - scan.query_end_live);
-        let local_start = tracked_at_query_end.saturating_sub(2 * m) / group;
-        let local_end = (tracked_at_query_end + m / 2).min(last_ref) / group;
+        let phase = (tracked_at_query_end + 1) % group;
+        let local_start = pooled_index(tracked_at_query_end.saturating_sub(2 * m), group, phase);
+        let local_end = pooled_index((tracked_at_query_end + m / 2).min(last_ref), group, phase);
         // In the scan's precision and steps, so that the two costs are of one kind (measured:
         // the evaluation relocates at the same frames as with this search in f32).
         let mut local = SubsequenceSearch::with_steps(
@@ -263,7 +273,7 @@ impl Relocator {
             self.config.precision,
             self.config.steps,
         )?;
-        self.scan_pooled(&mut local, local_start..local_end + 1)?;
+        self.scan_pooled(&mut local, phase, local_start..local_end + 1)?;
         let local_cost = local.best().map_or(f32::INFINITY, |b| b.cost);
         // A match no better than the tracked one, or at the tracked place, is no relocation.
         let clearly_better = found.cost < self.config.max_cost_ratio * local_cost;
@@ -445,20 +455,29 @@ mod tests {
     #[test]
     fn a_repeated_passage_does_not_pull_the_tracker_away() {
         let dim = 12;
-        // The reference plays a passage twice: frames 1000..1400 equal 200..600.
-        let mut values = symbols(2_000, dim, 7);
-        let copy: Vec<f32> = values[200 * dim..600 * dim].to_vec();
-        values[1_000 * dim..1_400 * dim].copy_from_slice(&copy);
-        let reference = Arc::new(FeatureMatrix::new(dim, values).unwrap());
-        let config = RelocatorConfig {
-            query_frames: 60,
-            cells_per_frame: 30_000,
-            ..RelocatorConfig::default()
-        };
-        let mut relocator = Relocator::new(reference.clone(), config).unwrap();
-        for r in 0..700 {
-            let candidate = relocator.push_live(&reference.frame(r), r).unwrap();
-            assert!(candidate.is_none(), "spurious candidate {candidate:?} at {r}");
+        // The reference plays a passage twice: frames 200..600 again from `copy_at`, whatever
+        // the copy's pooling phase against the original's.
+        for copy_at in [1_000, 1_001, 1_002] {
+            let mut values = symbols(2_000, dim, 7);
+            let copy: Vec<f32> = values[200 * dim..600 * dim].to_vec();
+            values[copy_at * dim..(copy_at + 400) * dim].copy_from_slice(&copy);
+            let reference = Arc::new(FeatureMatrix::new(dim, values).unwrap());
+            for pooled_frames in [2, 3] {
+                let config = RelocatorConfig {
+                    query_frames: 60,
+                    pooled_frames,
+                    cells_per_frame: 30_000,
+                    ..RelocatorConfig::default()
+                };
+                let mut relocator = Relocator::new(reference.clone(), config).unwrap();
+                for r in 0..700 {
+                    let candidate = relocator.push_live(&reference.frame(r), r).unwrap();
+                    assert!(
+                        candidate.is_none(),
+                        "pooled {pooled_frames}, copy at {copy_at}: spurious candidate {candidate:?} at {r}"
+                    );
+                }
+            }
         }
     }
 }
