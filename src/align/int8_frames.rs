@@ -16,7 +16,8 @@
 use std::ops::Range;
 
 use super::kernels::{
-    cosine_from_inverse_norms, int8_panel_cosines, vectorised, Int8Group, KernelSet, WideWork, PANEL_FRAMES,
+    cosine_from_inverse_norms, int8_panel_cosines, vectorised, Int8Group, Int8PanelFrames, KernelSet, WideWork,
+    PANEL_FRAMES,
 };
 
 /// Dimensions per group.
@@ -72,6 +73,11 @@ impl WideWork for Quantise<'_> {
     }
 }
 
+/// The sum of a frame's integers.
+fn integer_sum(values: &[i8]) -> i32 {
+    values.iter().map(|&v| i32::from(v)).sum()
+}
+
 /// One vector quantised, padded with zeros to whole groups.
 #[derive(Debug, Clone)]
 pub(crate) struct Int8Frame {
@@ -112,6 +118,8 @@ pub(crate) struct Int8Panels {
     groups: Vec<Int8Group>,
     /// One per slot, 0 for empty slots.
     inverse_norms: Vec<f32>,
+    /// One per slot: the sum of its frame's integers, 0 for empty slots.
+    sums: Vec<i32>,
     /// A frame's integers, before they are spread into the groups.
     scratch: Vec<i8>,
 }
@@ -123,6 +131,7 @@ impl Int8Panels {
             groups_per_panel: dim.div_ceil(GROUP_DIMS),
             groups: Vec::new(),
             inverse_norms: Vec::new(),
+            sums: Vec::new(),
             scratch: vec![0; dim.div_ceil(GROUP_DIMS) * GROUP_DIMS],
         };
         panels.grow_to(slots);
@@ -139,6 +148,7 @@ impl Int8Panels {
         let slots = slots.next_multiple_of(PANEL_FRAMES);
         if slots > self.slots() {
             self.inverse_norms.resize(slots, 0.0);
+            self.sums.resize(slots, 0);
             self.groups
                 .resize(slots / PANEL_FRAMES * self.groups_per_panel, Int8Group([0; 32]));
         }
@@ -149,12 +159,14 @@ impl Int8Panels {
         let inverse_norm = quantise_into(frame, &mut self.scratch);
         Self::spread(&mut self.groups, self.groups_per_panel, slot, &self.scratch);
         self.inverse_norms[slot] = inverse_norm;
+        self.sums[slot] = integer_sum(&self.scratch);
     }
 
     /// Puts a frame already quantised into slot `slot` (which must be held).
     pub(crate) fn set_quantised(&mut self, slot: usize, frame: &Int8Frame) {
         Self::spread(&mut self.groups, self.groups_per_panel, slot, frame.values());
         self.inverse_norms[slot] = frame.inverse_norm();
+        self.sums[slot] = integer_sum(frame.values());
     }
 
     /// Writes slot `slot`'s frame, quantised as it is held, to `out`.
@@ -195,16 +207,13 @@ impl Int8Panels {
     pub(crate) fn cosines_to(&self, query: &Int8Frame, panels: Range<usize>, out: &mut Vec<f32>) {
         out.clear();
         out.resize(panels.len() * PANEL_FRAMES, 0.0);
-        let groups = &self.groups[panels.start * self.groups_per_panel..panels.end * self.groups_per_panel];
-        let norms = &self.inverse_norms[panels.start * PANEL_FRAMES..panels.end * PANEL_FRAMES];
-        int8_panel_cosines(
-            KernelSet::active(),
-            query.values(),
-            query.inverse_norm(),
-            groups,
-            norms,
-            out,
-        );
+        let slots = panels.start * PANEL_FRAMES..panels.end * PANEL_FRAMES;
+        let frames = Int8PanelFrames {
+            groups: &self.groups[panels.start * self.groups_per_panel..panels.end * self.groups_per_panel],
+            inverse_norms: &self.inverse_norms[slots.clone()],
+            sums: &self.sums[slots],
+        };
+        int8_panel_cosines(KernelSet::active(), query.values(), query.inverse_norm(), frames, out);
     }
 }
 

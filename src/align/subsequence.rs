@@ -22,7 +22,7 @@
 //! ([`Precision`]) the search is exact over the quantised frames.
 
 use super::int8_frames::Int8Frame;
-use super::kernels::{min_plus_scan, KernelSet};
+use super::kernels::{min_plus_scan, slope_limited_column, KernelSet, SlopeLimitedColumn};
 use super::{inverse_norm, AlignError, Distance, FeatureMatrix, Precision};
 
 /// The best match found so far.
@@ -57,15 +57,16 @@ pub struct SubsequenceSearch {
     quantised: Option<Int8Frame>,
     /// Path cost ending at (current stream frame, query frame i).
     cost: Vec<f32>,
-    /// Stream frame where that path started.
-    start: Vec<usize>,
+    /// Stream frame where that path started (32 bits, so that a column's choices fill as many
+    /// SIMD lanes as its costs).
+    start: Vec<u32>,
     next_cost: Vec<f32>,
-    next_start: Vec<usize>,
+    next_start: Vec<u32>,
     steps: SubsequenceSteps,
     /// With [`SubsequenceSteps::SlopeLimited`]: path costs, their starts and the local
     /// distances one stream frame further back than `cost`.
     cost_before: Vec<f32>,
-    start_before: Vec<usize>,
+    start_before: Vec<u32>,
     previous_distances: Vec<f32>,
     /// Local distances of the current stream frame to each query frame.
     distances: Vec<f32>,
@@ -130,7 +131,7 @@ impl SubsequenceSearch {
 
     /// Takes the next stream frame.
     pub fn push_frame(&mut self, frame: &[f32]) -> Result<(), AlignError> {
-        self.check_dim(frame.len())?;
+        self.check_frame(frame.len())?;
         let m = self.query.len();
         match self.quantised.as_mut() {
             Some(quantised) => {
@@ -149,7 +150,7 @@ impl SubsequenceSearch {
     /// does with it, its quantisation (in int8) and norm read from `stream` rather than
     /// computed, so that a reference many searches scan is quantised once.
     pub fn push_stored_frame(&mut self, stream: &FeatureMatrix, index: usize) -> Result<(), AlignError> {
-        self.check_dim(stream.dim())?;
+        self.check_frame(stream.dim())?;
         let m = self.query.len();
         match self.quantised.as_mut() {
             Some(quantised) => {
@@ -167,13 +168,21 @@ impl SubsequenceSearch {
         Ok(())
     }
 
-    /// Stream frames must have the query's dimension.
-    fn check_dim(&self, dim: usize) -> Result<(), AlignError> {
-        match dim == self.query.dim() {
-            true => Ok(()),
-            false => Err(AlignError::DimensionMismatch {
+    /// Stream frames must have the query's dimension, and a search takes fewer than 2³² of
+    /// them (more than two years of frames of 20 ms).
+    fn check_frame(&self, dim: usize) -> Result<(), AlignError> {
+        if dim != self.query.dim() {
+            return Err(AlignError::DimensionMismatch {
                 expected: self.query.dim(),
                 actual: dim,
+            });
+        }
+        match u32::try_from(self.frames_seen) {
+            Ok(t) if t < u32::MAX => Ok(()),
+            _ => Err(AlignError::BadParameter {
+                name: "subsequence search stream",
+                expected: "fewer than 2^32 frames",
+                actual: format!("frame {}", self.frames_seen),
             }),
         }
     }
@@ -181,7 +190,8 @@ impl SubsequenceSearch {
     /// Moves the paths on to the next stream frame, whose distances to the query frames are
     /// in `self.distances`.
     fn advance(&mut self) {
-        let t = self.frames_seen;
+        // Below 2³² − 1: every frame passes `check_frame` first.
+        let t = self.frames_seen as u32;
         let m = self.query.len();
         match self.steps {
             SubsequenceSteps::Symmetric => self.advance_symmetric(t),
@@ -191,15 +201,15 @@ impl SubsequenceSearch {
         if self.cost[last].is_finite() && self.best.is_none_or(|b| self.cost[last] < b.cost) {
             self.best = Some(SubsequenceMatch {
                 cost: self.cost[last],
-                start: self.start[last],
-                end: t,
+                start: self.start[last] as usize,
+                end: self.frames_seen,
             });
         }
         self.frames_seen += 1;
     }
 
     /// Moves the path costs on to stream frame `t` with symmetric steps.
-    fn advance_symmetric(&mut self, t: usize) {
+    fn advance_symmetric(&mut self, t: u32) {
         let m = self.query.len();
         // Costs first, as a min-plus scan (eight cells at a time where the kernels can): cell i
         // is entered from the previous stream frame (same or previous query frame) or along
@@ -244,7 +254,7 @@ impl SubsequenceSearch {
     /// on the two stream frames before only, never on its neighbour along the query, so the
     /// loop carries no dependency, and its choices are selects rather than branches (the
     /// criterion bench `subsequence_push_frame` compares it with symmetric steps' scan).
-    fn advance_slope_limited(&mut self, t: usize) {
+    fn advance_slope_limited(&mut self, t: u32) {
         let m = self.query.len();
         self.next_cost[0] = self.distances[0];
         self.next_start[0] = t;
@@ -266,25 +276,20 @@ impl SubsequenceSearch {
             return;
         }
         let n = m - 2;
-        let (diagonal_cost, diagonal_start) = (&self.cost[1..][..n], &self.start[1..][..n]);
-        let (query_cost, query_start, query_through) = (&self.cost[..n], &self.start[..n], &self.distances[1..][..n]);
-        let (stream_cost, stream_start, stream_through) = (
-            &self.cost_before[1..][..n],
-            &self.start_before[1..][..n],
-            &self.previous_distances[2..][..n],
-        );
-        let here = &self.distances[2..][..n];
-        let (next_cost, next_start) = (&mut self.next_cost[2..][..n], &mut self.next_start[2..][..n]);
-        for k in 0..n {
-            let along_query = query_cost[k] + query_through[k];
-            let along_stream = stream_cost[k] + stream_through[k];
-            let take_query = along_query < diagonal_cost[k];
-            let lowest = if take_query { along_query } else { diagonal_cost[k] };
-            let start = if take_query { query_start[k] } else { diagonal_start[k] };
-            let take_stream = along_stream < lowest;
-            next_cost[k] = here[k] + if take_stream { along_stream } else { lowest };
-            next_start[k] = if take_stream { stream_start[k] } else { start };
-        }
+        let cells = SlopeLimitedColumn {
+            diagonal_cost: &self.cost[1..][..n],
+            diagonal_start: &self.start[1..][..n],
+            query_cost: &self.cost[..n],
+            query_start: &self.start[..n],
+            query_through: &self.distances[1..][..n],
+            stream_cost: &self.cost_before[1..][..n],
+            stream_start: &self.start_before[1..][..n],
+            stream_through: &self.previous_distances[2..][..n],
+            here: &self.distances[2..][..n],
+            next_cost: &mut self.next_cost[2..][..n],
+            next_start: &mut self.next_start[2..][..n],
+        };
+        slope_limited_column(KernelSet::active(), cells);
         self.rotate_slope_limited_columns();
     }
 

@@ -10,9 +10,11 @@
 //! each of the 8 frames, then the second, …), so that the distances from one vector to 8 frames
 //! are computed together in eight lanes. Frames past the end of the data are zeros.
 //!
+//! Int8 dot products use AVX-512 VNNI's byte multiply-add where the processor has it.
 //! `WARPFLOW_KERNELS=portable` in the environment forces the portable versions (to compare
-//! them, or on a machine whose AVX2 misbehaves). This module owns no data: callers lay out the
-//! panels ([`super::FeatureMatrix`], the aligner's live window) and keep them.
+//! them, or on a machine whose AVX2 misbehaves), `WARPFLOW_KERNELS=avx2` AVX2 without VNNI.
+//! This module owns no data: callers lay out the panels ([`super::FeatureMatrix`], the
+//! aligner's live window) and keep them.
 
 mod portable;
 #[cfg(target_arch = "x86_64")]
@@ -25,6 +27,8 @@ mod x86_panels;
 mod x86_rows;
 #[cfg(target_arch = "x86_64")]
 mod x86_scan;
+#[cfg(target_arch = "x86_64")]
+mod x86_slope;
 #[cfg(target_arch = "x86_64")]
 mod x86_wavefront;
 #[cfg(target_arch = "x86_64")]
@@ -71,6 +75,7 @@ impl KernelSet {
     pub fn name(self) -> &'static str {
         match self {
             KernelSet::Portable => "portable",
+            KernelSet::Avx2Fma if byte_dot_products_available() => "avx2+fma+vnni",
             KernelSet::Avx2Fma => "avx2+fma",
         }
     }
@@ -119,6 +124,26 @@ pub(crate) struct Rows<'a> {
     pub values: EncodedRows<'a>,
     /// One inverse norm per frame.
     pub inverse_norms: &'a [f32],
+}
+
+/// Whether the int8 kernels of [`KernelSet::Avx2Fma`] multiply and add bytes with AVX-512 VNNI's
+/// one instruction instead of AVX2's three (the relocation search spends most of its time
+/// there): where the processor has it, unless `WARPFLOW_KERNELS=avx2` asks for AVX2 alone.
+fn byte_dot_products_available() -> bool {
+    static AVAILABLE: OnceLock<bool> = OnceLock::new();
+    *AVAILABLE.get_or_init(|| !std::env::var("WARPFLOW_KERNELS").is_ok_and(|v| v == "avx2") && vnni_detected())
+}
+
+/// Whether the processor has AVX-512 VNNI on 256-bit registers.
+fn vnni_detected() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512vnni") && std::arch::is_x86_feature_detected!("avx512vl")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 fn avx2_fma_available() -> bool {
@@ -176,17 +201,27 @@ pub(crate) fn row_distances(kernels: KernelSet, query: Query, rows: Rows, out: &
     }
 }
 
+/// Frames quantised to int8, in panels ([`super::int8_frames`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Int8PanelFrames<'a> {
+    /// The panels' groups of four dimensions.
+    pub groups: &'a [Int8Group],
+    /// One per frame: the inverse L2 norm of its integers.
+    pub inverse_norms: &'a [f32],
+    /// One per frame: the sum of its integers (a kernel that offsets the query's integers to
+    /// make them unsigned takes the offset's products back out with it).
+    pub sums: &'a [i32],
+}
+
 /// Writes to `out` the cosine distances from the quantised `query` (its integers padded to
-/// whole groups of four, and their inverse norm) to the frames of int8 panels `groups` (as
-/// many groups per panel as the query has, `out.len() / 8` panels), whose integers' inverse
-/// norms are `inverse_norms`. Integer dot products are exact, so both kernel sets give the
-/// same bits.
+/// whole groups of four, and their inverse norm) to the frames of int8 panels `frames` (as
+/// many groups per panel as the query has, `out.len() / 8` panels). Integer dot products are
+/// exact, so every kernel set gives the same bits.
 pub(crate) fn int8_panel_cosines(
     kernels: KernelSet,
     query: &[i8],
     query_inverse_norm: f32,
-    groups: &[Int8Group],
-    inverse_norms: &[f32],
+    frames: Int8PanelFrames<'_>,
     out: &mut [f32],
 ) {
     let per_panel = query.len() / 4;
@@ -194,22 +229,28 @@ pub(crate) fn int8_panel_cosines(
     assert!(
         query.len().is_multiple_of(4)
             && out.len().is_multiple_of(PANEL_FRAMES)
-            && groups.len() >= panels * per_panel
-            && inverse_norms.len() >= out.len(),
-        "int8_panel_cosines: {} outputs from a query of {} integers need whole panels, {} groups and {} norms, got {} and {}",
+            && frames.groups.len() >= panels * per_panel
+            && frames.inverse_norms.len() >= out.len()
+            && frames.sums.len() >= out.len(),
+        "int8_panel_cosines: {} outputs from a query of {} integers need whole panels, {} groups, and {} norms and sums, got {}, {} and {}",
         out.len(),
         query.len(),
         panels * per_panel,
         out.len(),
-        groups.len(),
-        inverse_norms.len()
+        frames.groups.len(),
+        frames.inverse_norms.len(),
+        frames.sums.len()
     );
     match kernels {
         #[cfg(target_arch = "x86_64")]
         KernelSet::Avx2Fma if avx2_fma_available() => {
-            x86_int8::int8_panel_cosines(query, query_inverse_norm, groups, inverse_norms, out)
+            let products = match byte_dot_products_available() {
+                true => x86_int8::ByteProducts::Vnni,
+                false => x86_int8::ByteProducts::Avx2,
+            };
+            x86_int8::int8_panel_cosines(products, query, query_inverse_norm, frames, out)
         }
-        _ => portable::int8_panel_cosines(query, query_inverse_norm, groups, inverse_norms, out),
+        _ => portable::int8_panel_cosines(query, query_inverse_norm, frames, out),
     }
 }
 
@@ -253,6 +294,54 @@ pub(crate) fn min_plus_scan(kernels: KernelSet, entered: &[f32], step: &[f32], o
         #[cfg(target_arch = "x86_64")]
         KernelSet::Avx2Fma if avx2_fma_available() => x86_scan::min_plus_scan(entered, step, out),
         _ => portable::min_plus_scan(entered, step, out),
+    }
+}
+
+/// Cells 2.. of a column of the relocation search's slope-limited paths ([`super::subsequence`]),
+/// each at the same offset `k` in every slice: the cell is entered diagonally
+/// (`diagonal_cost`), two cells along the query through the cell between (`query_cost` plus
+/// `query_through`) or two along the stream likewise (`stream_cost` plus `stream_through`), the
+/// cheapest strictly (the diagonal, then the query, on ties); `here` is its own distance, and
+/// each path's start goes with its cost.
+#[derive(Debug)]
+pub(crate) struct SlopeLimitedColumn<'a> {
+    pub diagonal_cost: &'a [f32],
+    pub diagonal_start: &'a [u32],
+    pub query_cost: &'a [f32],
+    pub query_start: &'a [u32],
+    pub query_through: &'a [f32],
+    pub stream_cost: &'a [f32],
+    pub stream_start: &'a [u32],
+    pub stream_through: &'a [f32],
+    pub here: &'a [f32],
+    pub next_cost: &'a mut [f32],
+    pub next_start: &'a mut [u32],
+}
+
+/// Fills `column.next_cost` and `column.next_start`. Every choice is a compare, so both kernel
+/// sets give the same bits.
+pub(crate) fn slope_limited_column(kernels: KernelSet, column: SlopeLimitedColumn<'_>) {
+    let n = column.next_cost.len();
+    let inputs = [
+        column.diagonal_cost.len(),
+        column.diagonal_start.len(),
+        column.query_cost.len(),
+        column.query_start.len(),
+        column.query_through.len(),
+        column.stream_cost.len(),
+        column.stream_start.len(),
+        column.stream_through.len(),
+        column.here.len(),
+        column.next_start.len(),
+    ];
+    assert!(
+        inputs.iter().all(|&len| len == n),
+        "slope_limited_column: {n} cells need every slice of that length, got {inputs:?}"
+    );
+    match kernels {
+        #[cfg(target_arch = "x86_64")]
+        KernelSet::Avx2Fma if avx2_fma_available() => x86_slope::slope_limited_column(column),
+        _ => portable::slope_limited_column(column, 0),
     }
 }
 
@@ -407,6 +496,17 @@ mod tests {
                 .map(|g| Int8Group(std::array::from_fn(|b| integer(g * 32 + b))))
                 .collect();
             let inverse_norms: Vec<f32> = (0..panels * PANEL_FRAMES).map(|k| norms[k % norms.len()]).collect();
+            let sums: Vec<i32> = (0..panels * PANEL_FRAMES)
+                .map(|frame| {
+                    let (panel, lane) = (frame / PANEL_FRAMES, frame % PANEL_FRAMES);
+                    groups[panel * per_panel..(panel + 1) * per_panel]
+                        .iter()
+                        .flat_map(|group| &group.0[lane * 4..lane * 4 + 4])
+                        .map(|&v| i32::from(v))
+                        .sum()
+                })
+                .collect();
+            let frames = Int8PanelFrames { groups: &groups, inverse_norms: &inverse_norms, sums: &sums };
             let query_inverse_norm = norms[0];
             let expected: Vec<f32> = (0..panels * PANEL_FRAMES)
                 .map(|frame| {
@@ -419,8 +519,22 @@ mod tests {
                 .collect();
             for kernels in [KernelSet::Portable, KernelSet::active()] {
                 let mut out = vec![f32::NAN; panels * PANEL_FRAMES];
-                int8_panel_cosines(kernels, &query, query_inverse_norm, &groups, &inverse_norms, &mut out);
+                int8_panel_cosines(kernels, &query, query_inverse_norm, frames, &mut out);
                 prop_assert_eq!(&out, &expected, "{:?}", kernels);
+            }
+            // AVX2's instructions where the active set uses VNNI's, and the other way.
+            #[cfg(target_arch = "x86_64")]
+            if avx2_fma_available() {
+                for (products, available) in [
+                    (x86_int8::ByteProducts::Avx2, true),
+                    (x86_int8::ByteProducts::Vnni, vnni_detected()),
+                ] {
+                    if available {
+                        let mut out = vec![f32::NAN; panels * PANEL_FRAMES];
+                        x86_int8::int8_panel_cosines(products, &query, query_inverse_norm, frames, &mut out);
+                        prop_assert_eq!(&out, &expected, "{:?}", products);
+                    }
+                }
             }
         }
 
@@ -443,6 +557,42 @@ mod tests {
             for kernels in [KernelSet::Portable, KernelSet::active()] {
                 prop_assert_eq!(lowest_finite(kernels, &values), expected, "{:?}", kernels);
             }
+        }
+
+        /// The eight-lane slope-limited column equals the cell-by-cell one bit for bit, for any
+        /// length, with unreachable cells and ties.
+        #[test]
+        fn slope_limited_columns_agree(
+            cells in proptest::collection::vec(
+                (proptest::collection::vec(prop_oneof![4 => 0.0f32..5.0, 1 => Just(1.0f32), 1 => Just(f32::INFINITY)], 6), 0u32..1_000, 0u32..1_000, 0u32..1_000),
+                0..40,
+            ),
+        ) {
+            let value = |which: usize| -> Vec<f32> { cells.iter().map(|(v, ..)| v[which]).collect() };
+            let (diagonal_cost, query_cost, query_through) = (value(0), value(1), value(2));
+            let (stream_cost, stream_through, here) = (value(3), value(4), value(5));
+            let diagonal_start: Vec<u32> = cells.iter().map(|c| c.1).collect();
+            let query_start: Vec<u32> = cells.iter().map(|c| c.2).collect();
+            let stream_start: Vec<u32> = cells.iter().map(|c| c.3).collect();
+            let n = cells.len();
+            let run = |kernels: KernelSet| {
+                let (mut next_cost, mut next_start) = (vec![f32::NAN; n], vec![u32::MAX; n]);
+                slope_limited_column(kernels, SlopeLimitedColumn {
+                    diagonal_cost: &diagonal_cost,
+                    diagonal_start: &diagonal_start,
+                    query_cost: &query_cost,
+                    query_start: &query_start,
+                    query_through: &query_through,
+                    stream_cost: &stream_cost,
+                    stream_start: &stream_start,
+                    stream_through: &stream_through,
+                    here: &here,
+                    next_cost: &mut next_cost,
+                    next_start: &mut next_start,
+                });
+                (next_cost.iter().map(|c| c.to_bits()).collect::<Vec<_>>(), next_start)
+            };
+            prop_assert_eq!(run(KernelSet::active()), run(KernelSet::Portable));
         }
 
         /// The eight-lane scan equals the cell-by-cell one (up to rounding: it adds in another

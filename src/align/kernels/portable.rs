@@ -2,7 +2,7 @@
 //! whatever target it builds for, row distances, the min-plus scan cell by cell, and the
 //! lowest value's position in eight lanes.
 
-use super::{cosine_from_inverse_norms, Frames, Int8Group, Query, Rows, PANEL_FRAMES};
+use super::{cosine_from_inverse_norms, Frames, Int8PanelFrames, Query, Rows, SlopeLimitedColumn, PANEL_FRAMES};
 use crate::align::Distance;
 
 /// See [`super::panel_distances`]; the caller has checked the lengths.
@@ -52,13 +52,10 @@ pub(super) fn panel_distances(query: Query, panels: Frames, out: &mut [f32]) {
 }
 
 /// See [`super::int8_panel_cosines`]; the caller has checked the lengths.
-pub(super) fn int8_panel_cosines(
-    query: &[i8],
-    query_inverse_norm: f32,
-    groups: &[Int8Group],
-    inverse_norms: &[f32],
-    out: &mut [f32],
-) {
+pub(super) fn int8_panel_cosines(query: &[i8], query_inverse_norm: f32, frames: Int8PanelFrames<'_>, out: &mut [f32]) {
+    let Int8PanelFrames {
+        groups, inverse_norms, ..
+    } = frames;
     let per_panel = query.len() / 4;
     for (panel, lanes_out) in out.chunks_exact_mut(PANEL_FRAMES).enumerate() {
         let mut dots = [0i32; PANEL_FRAMES];
@@ -88,6 +85,33 @@ pub(super) fn min_plus_scan(entered: &[f32], step: &[f32], out: &mut [f32]) {
         let along = previous + step;
         previous = if along < entered { along } else { entered };
         *value = previous;
+    }
+}
+
+/// See [`super::slope_limited_column`]: cells `from..` (the lengths checked by the caller).
+pub(super) fn slope_limited_column(column: SlopeLimitedColumn<'_>, from: usize) {
+    let SlopeLimitedColumn {
+        diagonal_cost,
+        diagonal_start,
+        query_cost,
+        query_start,
+        query_through,
+        stream_cost,
+        stream_start,
+        stream_through,
+        here,
+        next_cost,
+        next_start,
+    } = column;
+    for k in from..next_cost.len() {
+        let along_query = query_cost[k] + query_through[k];
+        let along_stream = stream_cost[k] + stream_through[k];
+        let take_query = along_query < diagonal_cost[k];
+        let lowest = if take_query { along_query } else { diagonal_cost[k] };
+        let start = if take_query { query_start[k] } else { diagonal_start[k] };
+        let take_stream = along_stream < lowest;
+        next_cost[k] = here[k] + if take_stream { along_stream } else { lowest };
+        next_start[k] = if take_stream { stream_start[k] } else { start };
     }
 }
 

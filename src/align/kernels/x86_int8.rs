@@ -3,54 +3,74 @@
 //! by signed bytes, so the query's magnitudes multiply the panel's integers with the query's
 //! signs moved onto them (no product is lost: both sides stay within ±127, and a pair of
 //! products within ±32 258 fits the 16-bit sums), and `vpmaddwd` adds the pairs of each frame
-//! into its 32-bit lane. Four panels share each broadcast.
+//! into its 32-bit lane. Up to four panels share each broadcast. Where the processor has
+//! AVX-512 VNNI, `vpdpbusd` multiplies and adds in one instruction (see [`ByteProducts::Vnni`]).
 //!
-//! Unsafe code is limited to loads from groups inside a slice bounds-checked once per block,
-//! and to calling the `target_feature` functions after the dispatcher has detected AVX2.
+//! Unsafe code is limited to loads from groups and sums inside slices bounds-checked once per
+//! block, and to calling the `target_feature` functions after the dispatcher has detected AVX2
+//! (and VNNI for its block).
 #![allow(unsafe_code)]
 
 use std::arch::x86_64::{
-    __m256i, _mm256_abs_epi8, _mm256_add_epi32, _mm256_cvtepi32_ps, _mm256_load_si256, _mm256_loadu_ps,
-    _mm256_madd_epi16, _mm256_maddubs_epi16, _mm256_max_ps, _mm256_min_ps, _mm256_mul_ps, _mm256_set1_epi16,
-    _mm256_set1_epi32, _mm256_set1_ps, _mm256_setzero_ps, _mm256_setzero_si256, _mm256_sign_epi8, _mm256_storeu_ps,
-    _mm256_sub_ps,
+    __m256i, _mm256_abs_epi8, _mm256_add_epi32, _mm256_cvtepi32_ps, _mm256_dpbusd_epi32, _mm256_load_si256,
+    _mm256_loadu_ps, _mm256_loadu_si256, _mm256_madd_epi16, _mm256_maddubs_epi16, _mm256_max_ps, _mm256_min_ps,
+    _mm256_mul_ps, _mm256_set1_epi16, _mm256_set1_epi32, _mm256_set1_ps, _mm256_setzero_ps, _mm256_setzero_si256,
+    _mm256_sign_epi8, _mm256_slli_epi32, _mm256_storeu_ps, _mm256_sub_epi32, _mm256_sub_ps,
 };
 
-use super::{Int8Group, PANEL_FRAMES};
+use super::{Int8PanelFrames, PANEL_FRAMES};
 
-/// See [`super::int8_panel_cosines`]; the caller has checked the lengths and the processor.
+/// The instructions that multiply the bytes and add the products into each frame's lane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ByteProducts {
+    /// `vpmaddubsw` into 16-bit pairs, `vpmaddwd` into 32 bits, then an add: three instructions.
+    Avx2,
+    /// `vpdpbusd` (AVX-512 VNNI on 256-bit registers): the query's integers offset by 128 to
+    /// make them unsigned, multiplied by the panel's and added into each lane in one
+    /// instruction, with no 16-bit step between; 128 times each frame's sum of integers is
+    /// taken back out at the end.
+    Vnni,
+}
+
+/// See [`super::int8_panel_cosines`]; the caller has checked the lengths and the processor
+/// (AVX2, and AVX-512 VNNI with VL for [`ByteProducts::Vnni`]).
 pub(super) fn int8_panel_cosines(
+    products: ByteProducts,
     query: &[i8],
     query_inverse_norm: f32,
-    groups: &[Int8Group],
-    inverse_norms: &[f32],
+    frames: Int8PanelFrames<'_>,
     out: &mut [f32],
 ) {
     let panels = out.len() / PANEL_FRAMES;
-    let mut panel = 0;
-    // SAFETY (all three calls): the dispatcher calls this only after detecting AVX2.
-    while panel + 4 <= panels {
-        unsafe { panel_block::<4>(query, query_inverse_norm, groups, inverse_norms, panel, out) };
-        panel += 4;
-    }
-    while panel < panels {
-        unsafe { panel_block::<1>(query, query_inverse_norm, groups, inverse_norms, panel, out) };
-        panel += 1;
+    // Four panels share each broadcast of the query's integers; the last one to three panels go
+    // in one block too, rather than broadcasting again for each.
+    for first in (0..panels).step_by(4) {
+        // SAFETY (every call): the dispatcher calls this only after detecting AVX2, and asks
+        // for VNNI only after detecting it too.
+        let args = (query, query_inverse_norm, frames, first);
+        match (products, (panels - first).min(4)) {
+            (ByteProducts::Avx2, 4) => unsafe { panel_block::<4>(args, out) },
+            (ByteProducts::Avx2, 3) => unsafe { panel_block::<3>(args, out) },
+            (ByteProducts::Avx2, 2) => unsafe { panel_block::<2>(args, out) },
+            (ByteProducts::Avx2, _) => unsafe { panel_block::<1>(args, out) },
+            (ByteProducts::Vnni, 4) => unsafe { panel_block_vnni::<4, 2>(args, out) },
+            (ByteProducts::Vnni, 3) => unsafe { panel_block_vnni::<3, 2>(args, out) },
+            (ByteProducts::Vnni, 2) => unsafe { panel_block_vnni::<2, 3>(args, out) },
+            (ByteProducts::Vnni, _) => unsafe { panel_block_vnni::<1, 4>(args, out) },
+        }
     }
 }
 
+/// What a block reads: the query's integers and inverse norm, the panels, and the block's first
+/// panel.
+type BlockArgs<'a> = (&'a [i8], f32, Int8PanelFrames<'a>, usize);
+
 /// Distances for panels `first .. first + BLOCK`.
 #[target_feature(enable = "avx2")]
-fn panel_block<const BLOCK: usize>(
-    query: &[i8],
-    query_inverse_norm: f32,
-    groups: &[Int8Group],
-    inverse_norms: &[f32],
-    first: usize,
-    out: &mut [f32],
-) {
+fn panel_block<const BLOCK: usize>(args: BlockArgs<'_>, out: &mut [f32]) {
+    let (query, query_inverse_norm, frames, first) = args;
     let per_panel = query.len() / 4;
-    let block_groups = &groups[first * per_panel..(first + BLOCK) * per_panel];
+    let block_groups = &frames.groups[first * per_panel..(first + BLOCK) * per_panel];
     let pairs_to_words = _mm256_set1_epi16(1);
     let mut dots = [_mm256_setzero_si256(); BLOCK];
     for (g, q) in query.chunks_exact(4).take(per_panel).enumerate() {
@@ -65,6 +85,65 @@ fn panel_block<const BLOCK: usize>(
             *dot = _mm256_add_epi32(*dot, _mm256_madd_epi16(pairs, pairs_to_words));
         }
     }
+    store_cosines(&dots, query_inverse_norm, frames.inverse_norms, first, out);
+}
+
+/// [`panel_block`] with `vpdpbusd`, which multiplies unsigned bytes by signed ones: the query's
+/// integers plus 128 (a flip of the top bit) by the panel's, so that one instruction does the
+/// work of the sign, the multiplication and both additions. It adds into its own accumulator,
+/// so one sum per panel would make each group wait for the one before (several cycles):
+/// `CHAINS` sums per panel take the groups in turn and are added at the end, less the offset's
+/// share, 128 times each frame's sum of integers.
+#[target_feature(enable = "avx2,avx512vnni,avx512vl")]
+fn panel_block_vnni<const BLOCK: usize, const CHAINS: usize>(args: BlockArgs<'_>, out: &mut [f32]) {
+    let (query, query_inverse_norm, frames, first) = args;
+    let per_panel = query.len() / 4;
+    let block_groups = &frames.groups[first * per_panel..(first + BLOCK) * per_panel];
+    let mut chains = [[_mm256_setzero_si256(); BLOCK]; CHAINS];
+    let add_group = |sums: &mut [__m256i; BLOCK], g: usize| {
+        let q = &query[4 * g..4 * g + 4];
+        let offset = u32::from_le_bytes([q[0] as u8, q[1] as u8, q[2] as u8, q[3] as u8]) ^ 0x8080_8080;
+        let unsigned = _mm256_set1_epi32(offset as i32);
+        for (b, sum) in sums.iter_mut().enumerate() {
+            // SAFETY: as in `panel_block`: b < BLOCK and g < per_panel.
+            let values = unsafe { _mm256_load_si256(block_groups.as_ptr().add(b * per_panel + g).cast::<__m256i>()) };
+            *sum = _mm256_dpbusd_epi32(*sum, unsigned, values);
+        }
+    };
+    let rounds = per_panel / CHAINS;
+    for round in 0..rounds {
+        for (c, sums) in chains.iter_mut().enumerate() {
+            add_group(sums, round * CHAINS + c);
+        }
+    }
+    for g in rounds * CHAINS..per_panel {
+        add_group(&mut chains[0], g);
+    }
+    let mut dots = chains[0];
+    for sums in &chains[1..] {
+        for (dot, &sum) in dots.iter_mut().zip(sums) {
+            *dot = _mm256_add_epi32(*dot, sum);
+        }
+    }
+    for (b, dot) in dots.iter_mut().enumerate() {
+        let sums = &frames.sums[(first + b) * PANEL_FRAMES..(first + b + 1) * PANEL_FRAMES];
+        // SAFETY: `sums` holds 8 values.
+        let sums = unsafe { _mm256_loadu_si256(sums.as_ptr().cast::<__m256i>()) };
+        *dot = _mm256_sub_epi32(*dot, _mm256_slli_epi32::<7>(sums));
+    }
+    store_cosines(&dots, query_inverse_norm, frames.inverse_norms, first, out);
+}
+
+/// Writes the cosine distances of the integer dot products `dots` (eight frames each, panels
+/// `first ..`) to `out`.
+#[target_feature(enable = "avx2")]
+fn store_cosines<const BLOCK: usize>(
+    dots: &[__m256i; BLOCK],
+    query_inverse_norm: f32,
+    inverse_norms: &[f32],
+    first: usize,
+    out: &mut [f32],
+) {
     let query_norm = _mm256_set1_ps(query_inverse_norm);
     for (b, &dot) in dots.iter().enumerate() {
         let at = (first + b) * PANEL_FRAMES;
