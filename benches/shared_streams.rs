@@ -12,6 +12,9 @@
 //! without timely or events; the graph's work per stream-frame is a design's busy time less
 //! that, over the streams.
 //!
+//! With the relocation search on, the ticks before every stream's first scan are left out with
+//! the warm-up: a stream scans only once it has a whole window of live frames.
+//!
 //! `cargo bench --bench shared_streams` (SHARED_STREAMS_SECONDS sets each run's length,
 //! default 5 s; SHARED_STREAMS_COUNTS a comma-separated list of stream counts;
 //! SHARED_STREAMS_RELOCATION=on turns the default relocation search on).
@@ -34,8 +37,8 @@ mod many_follows;
 mod synthetic;
 
 use many_follows::{
-    events, first_tick, follower, frame, live_frame, quantile, wait_for_tick, DIM, HOP, REFERENCE_FRAMES, TIMING,
-    WARM_UP_TICKS,
+    events, first_tick, follower, frame, live_frame, quantile, wait_for_tick, warm_up_ticks, DIM, HOP,
+    REFERENCE_FRAMES, TIMING,
 };
 use synthetic::pseudo_random_frames;
 
@@ -76,7 +79,7 @@ fn run(design: Design, reference: &Arc<FeatureMatrix>, live: &[f32], streams: us
             }
             busy_ms.push(began.elapsed().as_secs_f64() * 1e3);
         }
-        busy_ms.split_off(WARM_UP_TICKS.min(busy_ms.len()))
+        busy_ms.split_off(warm_up_ticks(relocation()).min(busy_ms.len()))
     })
 }
 
@@ -181,7 +184,7 @@ fn aligner_alone(reference: &Arc<FeatureMatrix>, live: &[f32], streams: usize, t
         }
         busy_ms.push(began.elapsed().as_secs_f64() * 1e3);
     }
-    busy_ms.split_off(WARM_UP_TICKS.min(busy_ms.len()))
+    busy_ms.split_off(warm_up_ticks(relocation()).min(busy_ms.len()))
 }
 
 fn main() {
@@ -193,7 +196,7 @@ fn main() {
         .ok()
         .map(|list| list.split(',').filter_map(|n| n.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![256, 512, 1024, 2048]);
-    let ticks = WARM_UP_TICKS + seconds * 50;
+    let ticks = warm_up_ticks(relocation()) + seconds * 50;
     let reference =
         Arc::new(FeatureMatrix::new(DIM, pseudo_random_frames(REFERENCE_FRAMES, DIM, 7)).expect("whole frames"));
     let live = pseudo_random_frames(4_096, DIM, 11);

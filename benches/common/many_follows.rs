@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use warpflow::align::{FeatureMatrix, Follower, FollowerConfig, OltwConfig};
+use warpflow::align::{FeatureMatrix, Follower, FollowerConfig, OltwConfig, RelocatorConfig};
 use warpflow::flow::operators::{FollowEvents, ReferenceTiming};
 use warpflow::flow::FeatureFrame;
 
@@ -17,6 +17,17 @@ pub const REFERENCE_FRAMES: usize = 30_000;
 pub const BAND_FRAMES: usize = 500;
 /// Ticks left out at the start: the aligners' start-up frames are not what a long run sees.
 pub const WARM_UP_TICKS: usize = 50;
+
+/// Ticks left out at the start of a run of followers with the relocation search on where
+/// `relocation` says: its scans start once a stream has a whole window of live frames, the last
+/// stream a settling period after the first, and the ticks before are not what a long run sees.
+pub fn warm_up_ticks(relocation: bool) -> usize {
+    let search_starts = match relocation {
+        true => RelocatorConfig::default().query_frames + OltwConfig::default().settle_every_frames,
+        false => 0,
+    };
+    WARM_UP_TICKS + search_starts
+}
 
 /// A follower of `reference`, with the default relocation search where `relocation` says.
 pub fn follower(reference: &Arc<FeatureMatrix>, relocation: bool) -> Follower {
