@@ -256,17 +256,14 @@ fn relocation_push_live(c: &mut Criterion) {
         ..RelocatorConfig::default()
     };
     for dim in [64usize, 128] {
+        let reference = Arc::new(FeatureMatrix::new(dim, pseudo_random_frames(30_000, dim, 9)).expect("whole frames"));
         let live = pseudo_random_frames(4_096, dim, 11);
         for (name, config) in [
             ("pooled3_15k", RelocatorConfig::default()),
             ("pooled2_30k", pairs.clone()),
             ("single_60k", single.clone()),
         ] {
-            // A reference of its own for each setting: a reference keeps its frames pooled for
-            // the first group size asked only.
-            let reference =
-                Arc::new(FeatureMatrix::new(dim, pseudo_random_frames(30_000, dim, 9)).expect("whole frames"));
-            let mut relocator = Relocator::new(reference, config).expect("valid settings");
+            let mut relocator = Relocator::new(reference.clone(), config).expect("valid settings");
             let mut frames = live.chunks_exact(dim).enumerate().cycle();
             group.bench_function(BenchmarkId::new(name, format!("d{dim}")), |b| {
                 b.iter(|| {

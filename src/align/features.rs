@@ -47,11 +47,11 @@ pub struct FeatureMatrix {
     /// first time an aligner asks: every follower of a shared reference starts from it, and
     /// measuring costs thousands of distances. Forgotten when the matrix grows.
     spreads: [OnceLock<f32>; 4],
-    /// The frames averaged in groups, and the group size: made the first time a relocation
-    /// search asks (every follower of a shared reference scans the same pooled frames, which
-    /// are then quantised once too), one slot per phase, each filled when first asked.
-    /// Forgotten when the matrix grows.
-    pooled: OnceLock<(usize, PooledPhases)>,
+    /// The frames averaged in groups of 2 to [`KEPT_POOLING_GROUPS`] (at `group − 2`), in each
+    /// phase: made the first time a relocation search asks (every follower of a shared
+    /// reference scans the same pooled frames, which are then quantised once too, whatever its
+    /// window), each phase when first asked. Forgotten when the matrix grows.
+    pooled: [OnceLock<PooledPhases>; KEPT_POOLING_GROUPS - 1],
 }
 
 impl FeatureMatrix {
@@ -78,7 +78,7 @@ impl FeatureMatrix {
             keeps_panels,
             int8_panels: OnceLock::new(),
             spreads: Default::default(),
-            pooled: OnceLock::new(),
+            pooled: Default::default(),
         };
         matrix.rebuild_panels_from(0);
         matrix
@@ -284,23 +284,22 @@ impl FeatureMatrix {
             self.int8_panels = OnceLock::from(panels);
         }
         self.spreads = Default::default();
-        self.pooled = OnceLock::new();
+        self.pooled = Default::default();
         Ok(())
     }
 
     /// The frames averaged in consecutive groups of `group`, the groups starting at the frames
     /// that leave `phase` when divided by `group` (so the first and the last group may hold
-    /// fewer): kept for the first group size asked, made afresh for another. A group that ends
-    /// at frame `f` is pooled in phase `(f + 1) % group`, at index [`pooled_index`]`(f, ...)`.
+    /// fewer): kept for groups of 2 to [`KEPT_POOLING_GROUPS`], made afresh for others. A group
+    /// that ends at frame `f` is pooled in phase `(f + 1) % group`, at index
+    /// [`pooled_index`]`(f, ...)`.
     pub(crate) fn pooled(&self, group: usize, phase: usize) -> Result<Arc<FeatureMatrix>, AlignError> {
         let group = group.max(1);
         let phase = phase % group;
-        let (kept, phases) = self
-            .pooled
-            .get_or_init(|| (group, (0..group).map(|_| OnceLock::new()).collect()));
-        if *kept != group {
+        let Some(slot) = group.checked_sub(2).and_then(|k| self.pooled.get(k)) else {
             return self.pool(group, phase).map(Arc::new);
-        }
+        };
+        let phases = slot.get_or_init(|| (0..group).map(|_| OnceLock::new()).collect());
         if let Some(pooled) = phases[phase].get() {
             return Ok(pooled.clone());
         }
@@ -340,6 +339,10 @@ impl FeatureMatrix {
         *self.spreads[slot].get_or_init(|| measure(self))
     }
 }
+
+/// The largest group of frames whose pooling a matrix keeps (a relocation search pools by 3,
+/// fewer for windows of under six frames).
+const KEPT_POOLING_GROUPS: usize = 8;
 
 /// The frames pooled in each phase of one group size, each made when first asked for.
 type PooledPhases = Box<[OnceLock<Arc<FeatureMatrix>>]>;
@@ -381,7 +384,7 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
-    fn pooled_frames_are_group_means_kept_for_the_first_group_and_forgotten_when_it_grows() {
+    fn pooled_frames_are_group_means_kept_for_each_group_and_forgotten_when_it_grows() {
         let mut matrix = FeatureMatrix::new(2, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
         let pooled = matrix.pooled(2, 0).unwrap();
         assert_eq!(pooled.len(), 2);
@@ -389,10 +392,18 @@ mod tests {
         assert_eq!(&*pooled.frame(1), &[5.0, 6.0], "the last group holds fewer");
         assert!(Arc::ptr_eq(&pooled, &matrix.pooled(2, 0).unwrap()), "kept");
         assert!(Arc::ptr_eq(&pooled, &matrix.pooled(2, 2).unwrap()), "phases wrap");
-        assert_eq!(&*matrix.pooled(3, 0).unwrap().frame(0), &[3.0, 4.0]);
+        let threes = matrix.pooled(3, 0).unwrap();
+        assert_eq!(&*threes.frame(0), &[3.0, 4.0]);
         assert!(
-            Arc::ptr_eq(&pooled, &matrix.pooled(2, 0).unwrap()),
-            "still the first group's"
+            Arc::ptr_eq(&threes, &matrix.pooled(3, 0).unwrap()),
+            "another group kept too"
+        );
+        assert!(Arc::ptr_eq(&pooled, &matrix.pooled(2, 0).unwrap()), "beside the first");
+        let nines = matrix.pooled(9, 0).unwrap();
+        assert_eq!(&*nines.frame(0), &[3.0, 4.0]);
+        assert!(
+            !Arc::ptr_eq(&nines, &matrix.pooled(9, 0).unwrap()),
+            "made afresh past 8"
         );
         matrix.extend_from_rows(&[7.0, 8.0]).unwrap();
         assert_eq!(&*matrix.pooled(2, 0).unwrap().frame(1), &[6.0, 7.0]);
