@@ -192,6 +192,29 @@ impl FeatureMatrix {
         out.drain(..skipped);
     }
 
+    /// [`FeatureMatrix::int8_cosines_to`] from frame `index` of `stream` quantised, read where
+    /// `stream` holds it (which quantises `stream` the first time, as the frames here).
+    pub(crate) fn int8_cosines_to_stored(
+        &self,
+        stream: &FeatureMatrix,
+        index: usize,
+        frames: Range<usize>,
+        out: &mut Vec<f32>,
+    ) {
+        let frames = frames.start..frames.end.min(self.len());
+        if frames.is_empty() {
+            out.clear();
+            return;
+        }
+        let first_panel = frames.start / PANEL_FRAMES;
+        let panels = first_panel..(frames.end - 1) / PANEL_FRAMES + 1;
+        self.int8_panels()
+            .cosines_to_stored(stream.int8_panels(), index, panels, out);
+        let skipped = frames.start - first_panel * PANEL_FRAMES;
+        out.truncate(skipped + frames.len());
+        out.drain(..skipped);
+    }
+
     /// The cosine distance from the quantised `query` to frame `index` quantised (the value
     /// [`FeatureMatrix::int8_cosines_to`] gives for it).
     pub(crate) fn int8_cosine_to(&self, query: &Int8Frame, index: usize) -> f32 {

@@ -16,8 +16,8 @@
 use std::ops::Range;
 
 use super::kernels::{
-    cosine_from_inverse_norms, int8_panel_cosines, vectorised, Int8Group, Int8PanelFrames, KernelSet, WideWork,
-    PANEL_FRAMES,
+    cosine_from_inverse_norms, int8_panel_cosines, vectorised, Int8Group, Int8PanelFrames, Int8QueryGroups, KernelSet,
+    PanelLane, WideWork, PANEL_FRAMES,
 };
 
 /// Dimensions per group.
@@ -205,7 +205,28 @@ impl Int8Panels {
     /// Writes to `out` the cosine distances from `query` to the frames of panels `panels`
     /// (8 per panel, empty slots included: they are 1 away, as from a zero vector).
     pub(crate) fn cosines_to(&self, query: &Int8Frame, panels: Range<usize>, out: &mut Vec<f32>) {
-        out.clear();
+        self.cosines_to_groups(query.values(), query.inverse_norm(), panels, out);
+    }
+
+    /// [`Int8Panels::cosines_to`] from the frame in slot `slot` of `stored` (of the same
+    /// dimension), read where it is held.
+    pub(crate) fn cosines_to_stored(&self, stored: &Int8Panels, slot: usize, panels: Range<usize>, out: &mut Vec<f32>) {
+        let panel = slot / PANEL_FRAMES;
+        let query = PanelLane {
+            groups: &stored.groups[panel * stored.groups_per_panel..(panel + 1) * stored.groups_per_panel],
+            lane: slot % PANEL_FRAMES,
+        };
+        self.cosines_to_groups(query, stored.inverse_norms[slot], panels, out);
+    }
+
+    fn cosines_to_groups<Q: Int8QueryGroups>(
+        &self,
+        query: Q,
+        query_inverse_norm: f32,
+        panels: Range<usize>,
+        out: &mut Vec<f32>,
+    ) {
+        // Every value is written by the kernel: only a new length needs filling.
         out.resize(panels.len() * PANEL_FRAMES, 0.0);
         let slots = panels.start * PANEL_FRAMES..panels.end * PANEL_FRAMES;
         let frames = Int8PanelFrames {
@@ -213,7 +234,7 @@ impl Int8Panels {
             inverse_norms: &self.inverse_norms[slots.clone()],
             sums: &self.sums[slots],
         };
-        int8_panel_cosines(KernelSet::active(), query.values(), query.inverse_norm(), frames, out);
+        int8_panel_cosines(KernelSet::active(), query, query_inverse_norm, frames, out);
     }
 }
 
@@ -297,6 +318,13 @@ mod tests {
             for &empty in &out[frames..] {
                 prop_assert_eq!(empty, Distance::Cosine.between(&[0.0], &[0.0]));
             }
+            // A frame read where other panels hold it gives the distances of the same frame
+            // read out first.
+            let mut stored = Int8Panels::new(dim, 12);
+            stored.set(11, &live);
+            let mut in_place = Vec::new();
+            panels.cosines_to_stored(&stored, 11, 0..panels.slots() / PANEL_FRAMES, &mut in_place);
+            prop_assert_eq!(&in_place, &out);
         }
     }
 }

@@ -152,11 +152,10 @@ impl SubsequenceSearch {
     pub fn push_stored_frame(&mut self, stream: &FeatureMatrix, index: usize) -> Result<(), AlignError> {
         self.check_frame(stream.dim())?;
         let m = self.query.len();
-        match self.quantised.as_mut() {
-            Some(quantised) => {
-                stream.int8_frame(index, quantised);
-                self.query.int8_cosines_to(quantised, 0..m, &mut self.distances);
-            }
+        match self.quantised {
+            Some(_) => self
+                .query
+                .int8_cosines_to_stored(stream, index, 0..m, &mut self.distances),
             None => {
                 let frame = stream.frame_in(index, &mut self.frame_scratch);
                 let norm = stream.frame_inverse_norm(index);

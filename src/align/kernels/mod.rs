@@ -213,28 +213,72 @@ pub(crate) struct Int8PanelFrames<'a> {
     pub sums: &'a [i32],
 }
 
-/// Writes to `out` the cosine distances from the quantised `query` (its integers padded to
-/// whole groups of four, and their inverse norm) to the frames of int8 panels `frames` (as
-/// many groups per panel as the query has, `out.len() / 8` panels). Integer dot products are
-/// exact, so every kernel set gives the same bits.
-pub(crate) fn int8_panel_cosines(
+/// A quantised query's integers, read four at a time (one group) by the int8 kernels: a
+/// vector of its own (`&[i8]`, padded to whole groups) or a frame stored in int8 panels, read
+/// in place ([`PanelLane`]) rather than copied out first.
+pub(crate) trait Int8QueryGroups: Copy {
+    /// Groups of four integers.
+    fn group_count(&self) -> usize;
+    /// Group `g`'s integers, the first in the low byte.
+    fn group(&self, g: usize) -> u32;
+}
+
+impl Int8QueryGroups for &[i8] {
+    #[inline(always)]
+    fn group_count(&self) -> usize {
+        self.len() / 4
+    }
+
+    #[inline(always)]
+    fn group(&self, g: usize) -> u32 {
+        let q = &self[4 * g..4 * g + 4];
+        u32::from_le_bytes([q[0] as u8, q[1] as u8, q[2] as u8, q[3] as u8])
+    }
+}
+
+/// Frame `lane` of one int8 panel (its groups), as a query.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PanelLane<'a> {
+    /// The panel's groups.
+    pub groups: &'a [Int8Group],
+    /// The frame's lane, below [`PANEL_FRAMES`].
+    pub lane: usize,
+}
+
+impl Int8QueryGroups for PanelLane<'_> {
+    #[inline(always)]
+    fn group_count(&self) -> usize {
+        self.groups.len()
+    }
+
+    #[inline(always)]
+    fn group(&self, g: usize) -> u32 {
+        let q = &self.groups[g].0[4 * self.lane..4 * self.lane + 4];
+        u32::from_le_bytes([q[0] as u8, q[1] as u8, q[2] as u8, q[3] as u8])
+    }
+}
+
+/// Writes to `out` the cosine distances from the quantised `query` (and its integers' inverse
+/// norm) to the frames of int8 panels `frames` (as many groups per panel as the query has,
+/// `out.len() / 8` panels). Integer dot products are exact, so every kernel set gives the
+/// same bits.
+pub(crate) fn int8_panel_cosines<Q: Int8QueryGroups>(
     kernels: KernelSet,
-    query: &[i8],
+    query: Q,
     query_inverse_norm: f32,
     frames: Int8PanelFrames<'_>,
     out: &mut [f32],
 ) {
-    let per_panel = query.len() / 4;
+    let per_panel = query.group_count();
     let panels = out.len() / PANEL_FRAMES;
     assert!(
-        query.len().is_multiple_of(4)
-            && out.len().is_multiple_of(PANEL_FRAMES)
+        out.len().is_multiple_of(PANEL_FRAMES)
             && frames.groups.len() >= panels * per_panel
             && frames.inverse_norms.len() >= out.len()
             && frames.sums.len() >= out.len(),
-        "int8_panel_cosines: {} outputs from a query of {} integers need whole panels, {} groups, and {} norms and sums, got {}, {} and {}",
+        "int8_panel_cosines: {} outputs from a query of {} groups need whole panels, {} groups, and {} norms and sums, got {}, {} and {}",
         out.len(),
-        query.len(),
+        per_panel,
         panels * per_panel,
         out.len(),
         frames.groups.len(),
@@ -519,7 +563,7 @@ mod tests {
                 .collect();
             for kernels in [KernelSet::Portable, KernelSet::active()] {
                 let mut out = vec![f32::NAN; panels * PANEL_FRAMES];
-                int8_panel_cosines(kernels, &query, query_inverse_norm, frames, &mut out);
+                int8_panel_cosines(kernels, query.as_slice(), query_inverse_norm, frames, &mut out);
                 prop_assert_eq!(&out, &expected, "{:?}", kernels);
             }
             // AVX2's instructions where the active set uses VNNI's, and the other way.
@@ -531,7 +575,7 @@ mod tests {
                 ] {
                     if available {
                         let mut out = vec![f32::NAN; panels * PANEL_FRAMES];
-                        x86_int8::int8_panel_cosines(products, &query, query_inverse_norm, frames, &mut out);
+                        x86_int8::int8_panel_cosines(products, query.as_slice(), query_inverse_norm, frames, &mut out);
                         prop_assert_eq!(&out, &expected, "{:?}", products);
                     }
                 }

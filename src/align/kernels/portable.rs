@@ -2,7 +2,9 @@
 //! whatever target it builds for, row distances, the min-plus scan cell by cell, and the
 //! lowest value's position in eight lanes.
 
-use super::{cosine_from_inverse_norms, Frames, Int8PanelFrames, Query, Rows, SlopeLimitedColumn, PANEL_FRAMES};
+use super::{
+    cosine_from_inverse_norms, Frames, Int8PanelFrames, Int8QueryGroups, Query, Rows, SlopeLimitedColumn, PANEL_FRAMES,
+};
 use crate::align::Distance;
 
 /// See [`super::panel_distances`]; the caller has checked the lengths.
@@ -52,22 +54,25 @@ pub(super) fn panel_distances(query: Query, panels: Frames, out: &mut [f32]) {
 }
 
 /// See [`super::int8_panel_cosines`]; the caller has checked the lengths.
-pub(super) fn int8_panel_cosines(query: &[i8], query_inverse_norm: f32, frames: Int8PanelFrames<'_>, out: &mut [f32]) {
+pub(super) fn int8_panel_cosines<Q: Int8QueryGroups>(
+    query: Q,
+    query_inverse_norm: f32,
+    frames: Int8PanelFrames<'_>,
+    out: &mut [f32],
+) {
     let Int8PanelFrames {
         groups, inverse_norms, ..
     } = frames;
-    let per_panel = query.len() / 4;
+    let per_panel = query.group_count();
     for (panel, lanes_out) in out.chunks_exact_mut(PANEL_FRAMES).enumerate() {
         let mut dots = [0i32; PANEL_FRAMES];
-        for (group, q) in groups[panel * per_panel..(panel + 1) * per_panel]
-            .iter()
-            .zip(query.chunks_exact(4))
-        {
+        for (g, group) in groups[panel * per_panel..(panel + 1) * per_panel].iter().enumerate() {
+            let q = query.group(g).to_le_bytes();
             for (dot, values) in dots.iter_mut().zip(group.0.chunks_exact(4)) {
                 *dot += values
                     .iter()
                     .zip(q)
-                    .map(|(&v, &q)| i32::from(v) * i32::from(q))
+                    .map(|(&v, q)| i32::from(v) * i32::from(q as i8))
                     .sum::<i32>();
             }
         }

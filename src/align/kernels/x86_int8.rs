@@ -18,7 +18,7 @@ use std::arch::x86_64::{
     _mm256_sign_epi8, _mm256_slli_epi32, _mm256_storeu_ps, _mm256_sub_epi32, _mm256_sub_ps,
 };
 
-use super::{Int8PanelFrames, PANEL_FRAMES};
+use super::{Int8PanelFrames, Int8QueryGroups, PANEL_FRAMES};
 
 /// The instructions that multiply the bytes and add the products into each frame's lane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,9 +34,9 @@ pub(super) enum ByteProducts {
 
 /// See [`super::int8_panel_cosines`]; the caller has checked the lengths and the processor
 /// (AVX2, and AVX-512 VNNI with VL for [`ByteProducts::Vnni`]).
-pub(super) fn int8_panel_cosines(
+pub(super) fn int8_panel_cosines<Q: Int8QueryGroups>(
     products: ByteProducts,
-    query: &[i8],
+    query: Q,
     query_inverse_norm: f32,
     frames: Int8PanelFrames<'_>,
     out: &mut [f32],
@@ -49,32 +49,32 @@ pub(super) fn int8_panel_cosines(
         // for VNNI only after detecting it too.
         let args = (query, query_inverse_norm, frames, first);
         match (products, (panels - first).min(4)) {
-            (ByteProducts::Avx2, 4) => unsafe { panel_block::<4>(args, out) },
-            (ByteProducts::Avx2, 3) => unsafe { panel_block::<3>(args, out) },
-            (ByteProducts::Avx2, 2) => unsafe { panel_block::<2>(args, out) },
-            (ByteProducts::Avx2, _) => unsafe { panel_block::<1>(args, out) },
-            (ByteProducts::Vnni, 4) => unsafe { panel_block_vnni::<4, 2>(args, out) },
-            (ByteProducts::Vnni, 3) => unsafe { panel_block_vnni::<3, 2>(args, out) },
-            (ByteProducts::Vnni, 2) => unsafe { panel_block_vnni::<2, 3>(args, out) },
-            (ByteProducts::Vnni, _) => unsafe { panel_block_vnni::<1, 4>(args, out) },
+            (ByteProducts::Avx2, 4) => unsafe { panel_block::<4, Q>(args, out) },
+            (ByteProducts::Avx2, 3) => unsafe { panel_block::<3, Q>(args, out) },
+            (ByteProducts::Avx2, 2) => unsafe { panel_block::<2, Q>(args, out) },
+            (ByteProducts::Avx2, _) => unsafe { panel_block::<1, Q>(args, out) },
+            (ByteProducts::Vnni, 4) => unsafe { panel_block_vnni::<4, 2, Q>(args, out) },
+            (ByteProducts::Vnni, 3) => unsafe { panel_block_vnni::<3, 2, Q>(args, out) },
+            (ByteProducts::Vnni, 2) => unsafe { panel_block_vnni::<2, 3, Q>(args, out) },
+            (ByteProducts::Vnni, _) => unsafe { panel_block_vnni::<1, 4, Q>(args, out) },
         }
     }
 }
 
 /// What a block reads: the query's integers and inverse norm, the panels, and the block's first
 /// panel.
-type BlockArgs<'a> = (&'a [i8], f32, Int8PanelFrames<'a>, usize);
+type BlockArgs<'a, Q> = (Q, f32, Int8PanelFrames<'a>, usize);
 
 /// Distances for panels `first .. first + BLOCK`.
 #[target_feature(enable = "avx2")]
-fn panel_block<const BLOCK: usize>(args: BlockArgs<'_>, out: &mut [f32]) {
+fn panel_block<const BLOCK: usize, Q: Int8QueryGroups>(args: BlockArgs<'_, Q>, out: &mut [f32]) {
     let (query, query_inverse_norm, frames, first) = args;
-    let per_panel = query.len() / 4;
+    let per_panel = query.group_count();
     let block_groups = &frames.groups[first * per_panel..(first + BLOCK) * per_panel];
     let pairs_to_words = _mm256_set1_epi16(1);
     let mut dots = [_mm256_setzero_si256(); BLOCK];
-    for (g, q) in query.chunks_exact(4).take(per_panel).enumerate() {
-        let signs = _mm256_set1_epi32(i32::from_le_bytes([q[0] as u8, q[1] as u8, q[2] as u8, q[3] as u8]));
+    for g in 0..per_panel {
+        let signs = _mm256_set1_epi32(query.group(g) as i32);
         let magnitudes = _mm256_abs_epi8(signs);
         for (b, dot) in dots.iter_mut().enumerate() {
             // SAFETY: b < BLOCK and g < per_panel, so the group lies in `block_groups`, whose
@@ -95,15 +95,16 @@ fn panel_block<const BLOCK: usize>(args: BlockArgs<'_>, out: &mut [f32]) {
 /// `CHAINS` sums per panel take the groups in turn and are added at the end, less the offset's
 /// share, 128 times each frame's sum of integers.
 #[target_feature(enable = "avx2,avx512vnni,avx512vl")]
-fn panel_block_vnni<const BLOCK: usize, const CHAINS: usize>(args: BlockArgs<'_>, out: &mut [f32]) {
+fn panel_block_vnni<const BLOCK: usize, const CHAINS: usize, Q: Int8QueryGroups>(
+    args: BlockArgs<'_, Q>,
+    out: &mut [f32],
+) {
     let (query, query_inverse_norm, frames, first) = args;
-    let per_panel = query.len() / 4;
+    let per_panel = query.group_count();
     let block_groups = &frames.groups[first * per_panel..(first + BLOCK) * per_panel];
     let mut chains = [[_mm256_setzero_si256(); BLOCK]; CHAINS];
     let add_group = |sums: &mut [__m256i; BLOCK], g: usize| {
-        let q = &query[4 * g..4 * g + 4];
-        let offset = u32::from_le_bytes([q[0] as u8, q[1] as u8, q[2] as u8, q[3] as u8]) ^ 0x8080_8080;
-        let unsigned = _mm256_set1_epi32(offset as i32);
+        let unsigned = _mm256_set1_epi32((query.group(g) ^ 0x8080_8080) as i32);
         for (b, sum) in sums.iter_mut().enumerate() {
             // SAFETY: as in `panel_block`: b < BLOCK and g < per_panel.
             let values = unsafe { _mm256_load_si256(block_groups.as_ptr().add(b * per_panel + g).cast::<__m256i>()) };
