@@ -179,17 +179,7 @@ impl FeatureMatrix {
     /// `frames` quantised, in order. The first call quantises the whole matrix (a byte a value)
     /// unless [`FeatureMatrix::int8_panels`] has.
     pub(crate) fn int8_cosines_to(&self, query: &Int8Frame, frames: Range<usize>, out: &mut Vec<f32>) {
-        let frames = frames.start..frames.end.min(self.len());
-        if frames.is_empty() {
-            out.clear();
-            return;
-        }
-        let panels = self.int8_panels();
-        let first_panel = frames.start / PANEL_FRAMES;
-        panels.cosines_to(query, first_panel..(frames.end - 1) / PANEL_FRAMES + 1, out);
-        let skipped = frames.start - first_panel * PANEL_FRAMES;
-        out.truncate(skipped + frames.len());
-        out.drain(..skipped);
+        self.int8_cosines_over(frames, out, |panels, range, out| panels.cosines_to(query, range, out));
     }
 
     /// [`FeatureMatrix::int8_cosines_to`] from frame `index` of `stream` quantised, read where
@@ -201,15 +191,30 @@ impl FeatureMatrix {
         frames: Range<usize>,
         out: &mut Vec<f32>,
     ) {
+        self.int8_cosines_over(frames, out, |panels, range, out| {
+            panels.cosines_to_stored(stream.int8_panels(), index, range, out)
+        });
+    }
+
+    /// Runs `cosines` over the panels holding `frames` (within the matrix), then keeps in
+    /// `out` the distances of those frames alone.
+    fn int8_cosines_over(
+        &self,
+        frames: Range<usize>,
+        out: &mut Vec<f32>,
+        cosines: impl FnOnce(&Int8Panels, Range<usize>, &mut Vec<f32>),
+    ) {
         let frames = frames.start..frames.end.min(self.len());
         if frames.is_empty() {
             out.clear();
             return;
         }
         let first_panel = frames.start / PANEL_FRAMES;
-        let panels = first_panel..(frames.end - 1) / PANEL_FRAMES + 1;
-        self.int8_panels()
-            .cosines_to_stored(stream.int8_panels(), index, panels, out);
+        cosines(
+            self.int8_panels(),
+            first_panel..(frames.end - 1) / PANEL_FRAMES + 1,
+            out,
+        );
         let skipped = frames.start - first_panel * PANEL_FRAMES;
         out.truncate(skipped + frames.len());
         out.drain(..skipped);
