@@ -215,21 +215,26 @@ fn flush_all<E: PooledEncoder>(pools: &RefCell<Vec<Pool<E>>>) -> Option<Duration
 impl<E: PooledEncoder> Pool<E> {
     fn flush(&mut self) -> Option<Duration> {
         self.seats.retain(|seat| seat.strong_count() > 0);
-        let seats: Vec<_> = self.seats.iter().filter_map(Weak::upgrade).collect();
         let frame_len = self.encoder.frame_len().max(1);
-        let counts: Vec<usize> = seats.iter().map(|s| s.borrow().waiting.len() / frame_len).collect();
-        let waiting: usize = counts.iter().sum();
+        // The worker asks between every two steps: deciding to wait allocates nothing.
+        let (mut waiting, mut oldest) = (0, None::<Instant>);
+        for seat in self.seats.iter().filter_map(Weak::upgrade) {
+            let seat = seat.borrow();
+            waiting += seat.waiting.len() / frame_len;
+            oldest = match (oldest, seat.waiting_since) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
         if waiting == 0 {
             return None;
         }
-        let waited = seats
-            .iter()
-            .filter_map(|s| s.borrow().waiting_since)
-            .min()
-            .map_or(Duration::ZERO, |since| since.elapsed());
+        let waited = oldest.map_or(Duration::ZERO, |since| since.elapsed());
         if waiting < self.batching.max_records && waited < self.batching.max_wait {
             return Some(self.batching.max_wait - waited);
         }
+        let seats: Vec<_> = self.seats.iter().filter_map(Weak::upgrade).collect();
+        let counts: Vec<usize> = seats.iter().map(|s| s.borrow().waiting.len() / frame_len).collect();
         self.frames.clear();
         for seat in &seats {
             let mut seat = seat.borrow_mut();
