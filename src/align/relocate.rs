@@ -15,7 +15,6 @@
 //! against the tracked place over the following seconds (see [`super::Hypotheses`]). Then a
 //! new scan starts with the newest window.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::features::pooled_index;
@@ -101,10 +100,67 @@ pub struct RelocationCandidate {
 
 #[derive(Debug)]
 struct Scan {
+    /// The search of the pooled query, which holds the query.
     search: SubsequenceSearch,
     query_end_live: usize,
-    /// The pooled query.
-    query: FeatureMatrix,
+}
+
+/// The newest live frames, up to a fixed count, in one block of memory: a follower keeps them
+/// for as long as it runs, and a frame a hop must not cost an allocation.
+#[derive(Debug)]
+struct RecentFrames {
+    dim: usize,
+    capacity_frames: usize,
+    /// Frame slots, `capacity_frames` of `dim` values once full; the oldest frame at `oldest`.
+    values: Vec<f32>,
+    oldest: usize,
+    len: usize,
+}
+
+impl RecentFrames {
+    fn new(dim: usize, capacity_frames: usize) -> Self {
+        Self {
+            dim,
+            capacity_frames,
+            // Exactly the window: grown by doubling it could hold nearly twice that for good.
+            values: Vec::with_capacity(dim * capacity_frames),
+            oldest: 0,
+            len: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Keeps `frame` (of `dim` values), forgetting the oldest when full.
+    fn push(&mut self, frame: &[f32]) {
+        if self.len < self.capacity_frames {
+            let slot = (self.oldest + self.len) % self.capacity_frames;
+            if slot * self.dim == self.values.len() {
+                self.values.extend_from_slice(frame);
+            } else {
+                self.values[slot * self.dim..(slot + 1) * self.dim].copy_from_slice(frame);
+            }
+            self.len += 1;
+        } else {
+            let slot = self.oldest;
+            self.values[slot * self.dim..(slot + 1) * self.dim].copy_from_slice(frame);
+            self.oldest = (self.oldest + 1) % self.capacity_frames;
+        }
+    }
+
+    /// Frame `k`, counted from the oldest kept.
+    fn frame(&self, k: usize) -> &[f32] {
+        let slot = (self.oldest + k) % self.capacity_frames;
+        &self.values[slot * self.dim..(slot + 1) * self.dim]
+    }
+
+    /// Forgets every frame (the storage is kept).
+    fn clear(&mut self) {
+        self.oldest = 0;
+        self.len = 0;
+    }
 }
 
 /// Budgeted whole-reference search for the recent live window.
@@ -112,7 +168,7 @@ struct Scan {
 pub struct Relocator {
     reference: Arc<FeatureMatrix>,
     config: RelocatorConfig,
-    recent: VecDeque<Vec<f32>>,
+    recent: RecentFrames,
     live_frames: usize,
     scan: Option<Scan>,
 }
@@ -146,8 +202,8 @@ impl Relocator {
             return Err(AlignError::EmptyReference);
         }
         Ok(Self {
+            recent: RecentFrames::new(reference.dim(), config.query_frames),
             reference,
-            recent: VecDeque::with_capacity(config.query_frames + 1),
             config,
             live_frames: 0,
             scan: None,
@@ -162,16 +218,16 @@ impl Relocator {
     /// The query: the recent frames pooled, the newest group ending with the newest frame.
     fn pooled_query(&self) -> Result<FeatureMatrix, AlignError> {
         let group = self.config.pooled_frames;
-        let used = self.recent.len() / group * group;
+        let len = self.recent.len();
+        let used = len / group * group;
         let mut rows = Vec::with_capacity(used / group * self.reference.dim());
-        let frames: Vec<&Vec<f32>> = self.recent.iter().skip(self.recent.len() - used).collect();
-        for members in frames.chunks_exact(group) {
+        for first in (len - used..len).step_by(group) {
             let start = rows.len();
-            rows.extend_from_slice(members[0]);
-            for member in &members[1..] {
+            rows.extend_from_slice(self.recent.frame(first));
+            for member in first + 1..first + group {
                 rows[start..]
                     .iter_mut()
-                    .zip(member.iter())
+                    .zip(self.recent.frame(member))
                     .for_each(|(sum, v)| *sum += v);
             }
             rows[start..].iter_mut().for_each(|sum| *sum /= group as f32);
@@ -220,31 +276,23 @@ impl Relocator {
                 actual: frame.len(),
             });
         }
-        if self.recent.len() == self.config.query_frames {
-            self.recent.pop_front();
-        }
-        self.recent.push_back(frame.to_vec());
+        self.recent.push(frame);
         let live_index = self.live_frames;
         self.live_frames += 1;
         if self.scan.is_none() && self.recent.len() == self.config.query_frames {
             let query = self.pooled_query()?;
-            let search = SubsequenceSearch::with_steps(
-                query.clone(),
-                self.config.distance,
-                self.config.precision,
-                self.config.steps,
-            )?;
+            let search =
+                SubsequenceSearch::with_steps(query, self.config.distance, self.config.precision, self.config.steps)?;
             self.scan = Some(Scan {
                 search,
                 query_end_live: live_index,
-                query,
             });
         }
         let Some(mut scan) = self.scan.take() else {
             return Ok(None);
         };
         let pooled_len = self.pooled_reference_len();
-        let per_step = (self.config.cells_per_frame / scan.query.len()).max(1);
+        let per_step = (self.config.cells_per_frame / scan.search.query_len()).max(1);
         let seen = scan.search.frames_seen();
         self.scan_pooled(&mut scan.search, 0, seen..(seen + per_step).min(pooled_len))?;
         if scan.search.frames_seen() < pooled_len {
@@ -260,7 +308,7 @@ impl Relocator {
         // The same window aligned around the tracked position, for comparison, pooled in the
         // phase whose groups end where the query's do there: a place pooled out of step with
         // the query can cost more than a repeat of it elsewhere that happens to be in step.
-        let m = scan.query.len() * group;
+        let m = scan.search.query_len() * group;
         let tracked_at_query_end = tracked_ref.saturating_sub(live_index - scan.query_end_live);
         let phase = (tracked_at_query_end + 1) % group;
         let local_start = pooled_index(tracked_at_query_end.saturating_sub(2 * m), group, phase);
@@ -268,7 +316,7 @@ impl Relocator {
         // In the scan's precision and steps, so that the two costs are of one kind (measured:
         // the evaluation relocates at the same frames as with this search in f32).
         let mut local = SubsequenceSearch::with_steps(
-            scan.query,
+            scan.search.into_query(),
             self.config.distance,
             self.config.precision,
             self.config.steps,
@@ -300,6 +348,26 @@ impl Relocator {
 mod tests {
     use super::*;
     use crate::align::test_sequences::symbols;
+
+    #[test]
+    fn recent_frames_keep_the_newest_in_order_across_wraps_and_clears() {
+        let mut recent = RecentFrames::new(2, 3);
+        let kept = |recent: &RecentFrames| (0..recent.len()).map(|k| recent.frame(k)[0]).collect::<Vec<_>>();
+        for v in 1..=5 {
+            recent.push(&[v as f32, -(v as f32)]);
+        }
+        assert_eq!(kept(&recent), [3.0, 4.0, 5.0]);
+        assert_eq!(recent.frame(2), [5.0, -5.0]);
+        recent.clear();
+        assert_eq!(recent.len(), 0);
+        recent.push(&[7.0, -7.0]);
+        recent.push(&[8.0, -8.0]);
+        assert_eq!(kept(&recent), [7.0, 8.0]);
+        for v in 9..=10 {
+            recent.push(&[v as f32, -(v as f32)]);
+        }
+        assert_eq!(kept(&recent), [8.0, 9.0, 10.0]);
+    }
 
     #[test]
     fn finds_the_stream_after_a_jump() {

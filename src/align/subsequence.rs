@@ -118,6 +118,16 @@ impl SubsequenceSearch {
         })
     }
 
+    /// Frames in the query.
+    pub fn query_len(&self) -> usize {
+        self.query.len()
+    }
+
+    /// Ends the search and gives back its query (with its panels), for another search of it.
+    pub fn into_query(self) -> FeatureMatrix {
+        self.query
+    }
+
     /// Stream frames taken so far.
     pub fn frames_seen(&self) -> usize {
         self.frames_seen

@@ -38,6 +38,13 @@ use strip::{Cell, Strip, StripKind, StripStep};
 /// Path-cost margin (in local-distance units) at which the confidence reaches 1 − 1/e.
 const CONFIDENCE_SCALE: f64 = 1.0;
 
+/// Band widths of rows (and of columns) the path history may hold before the oldest half of the
+/// best path is declared final: the frontier's end paths meet within about one band width when
+/// the stream follows the reference, so only a pause or input unlike the reference fills it. A
+/// stream holds this much for as long as it is unlike its reference (a service's idle stream),
+/// so it is kept to what following needs.
+const HISTORY_BANDS: usize = 1;
+
 /// How much a step of the warping path costs, as multiples of the local distance.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StepWeights {
@@ -128,8 +135,9 @@ pub struct OltwConfig {
     /// Fastest tempo the path may take over the tempo window.
     pub max_tempo: f64,
     /// How often (in live frames) to look for positions that have become final; 0 never does,
-    /// and spares the aligner the bookkeeping (one byte per computed cell, kept back to the
-    /// last final position, at most about 3 band widths). Each look walks the paths back to
+    /// and spares the aligner the bookkeeping (two bits per computed cell, kept back to the
+    /// last final position, at most about a band width of rows and of columns past that before
+    /// the oldest half is settled along the best path). Each look walks the paths back to
     /// where they meet, about two band widths of cells.
     pub settle_every_frames: usize,
     /// How far (in reference frames) the frontier is kept ahead of the best match, so that the
@@ -342,7 +350,8 @@ impl OnlineTimeWarper {
             final_floor: 0,
             reference_spread: spread,
             origin_ref: 0,
-            history: (config_settle_every > 0).then(|| PathHistory::new(3 * band + 2 * config_settle_every)),
+            history: (config_settle_every > 0)
+                .then(|| PathHistory::new(HISTORY_BANDS * band + 2 * config_settle_every)),
             final_positions: Vec::new(),
         })
     }
@@ -1218,7 +1227,7 @@ mod tests {
             finals += warper.drain_final_positions().count();
         }
         let kept = warper.history.as_ref().unwrap().strips_kept();
-        assert!(kept <= 4 * (3 * 50 + 2 * 25), "{kept} strips kept");
+        assert!(kept <= 4 * (HISTORY_BANDS * 50 + 2 * 25), "{kept} strips kept");
         assert!(finals > 0);
     }
 

@@ -12,7 +12,7 @@
 //! (no path needs older ones). While the live stream pauses, the end paths may run side by side for long; when
 //! more than `capacity_strips` rows or columns pile up that way, the oldest half of the
 //! currently best path is declared final, which bounds memory at the price of exactness for
-//! pauses longer than that (3 band widths as the aligner sets it).
+//! pauses longer than that (a band width and two settle intervals as the aligner sets it).
 
 use std::collections::VecDeque;
 
@@ -60,8 +60,8 @@ pub(super) type CellIndex = (usize, usize);
 const ENTRIES_PER_BYTE: usize = 4;
 
 /// The entries of one strip: cell `first + k` was entered by entry `k`, two bits of
-/// `packed[k / 4]` (a stream holds up to 3 band widths of strips: bytes would be four times as
-/// many).
+/// `packed[k / 4]` (a stream holds up to a band width of strips each way, and every stream
+/// that is unlike its reference holds that many: bytes would be four times as much).
 #[derive(Debug, Default)]
 struct StripEntries {
     first: usize,
