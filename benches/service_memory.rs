@@ -10,7 +10,8 @@
 //! says whether every stream still ran in real time: running, and no frame dropped. A last row
 //! opens the same captures in this process alone (a `follow` stream's: the test pattern's
 //! audio at 22.05 kHz, taken from its ring as the service does), so that what a stream costs
-//! the engine is the difference.
+//! the engine is the difference; and the last starts threads that only wait, since every
+//! thread a stream adds costs the process its copy of the libraries' thread-local storage.
 //!
 //! `cargo bench --bench service_memory` (MEMORY_FOLLOW_STREAMS, default 50;
 //! MEMORY_SYNC_STREAMS, default 20; MEMORY_SETTLE_S, default 10).
@@ -113,6 +114,40 @@ fn captures_alone(count: usize, settle: Duration) -> Row {
     }
 }
 
+/// Starts `count` threads in this process that do nothing but wait, one first: what a thread
+/// costs before it does any work (its stack's first pages and a copy of the static
+/// thread-local storage of every library loaded, which libtorch's CUDA libraries make large).
+fn idle_threads(count: usize, settle: Duration) -> Row {
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let stopped = std::sync::Arc::new(std::sync::Mutex::new(stopped));
+    let spawn = || {
+        let stopped = stopped.clone();
+        std::thread::spawn(move || {
+            let _ = stopped.lock().map(|receiver| receiver.recv());
+        })
+    };
+    let pid = std::process::id();
+    let mut threads = vec![spawn()];
+    std::thread::sleep(settle / 10);
+    let first = usage(pid);
+    threads.extend((1..count).map(|_| spawn()));
+    std::thread::sleep(settle / 10);
+    let all = usage(pid);
+    drop(stop);
+    let running = threads.len();
+    threads.into_iter().for_each(|thread| {
+        let _ = thread.join();
+    });
+    Row {
+        job: "a thread that only waits, in the bench's process",
+        streams: count,
+        first,
+        all,
+        running,
+        dropped: 0,
+    }
+}
+
 fn main() {
     let settle = Duration::from_secs(setting("MEMORY_SETTLE_S", 10));
     let dir = tempfile::tempdir().expect("a temporary folder");
@@ -123,6 +158,7 @@ fn main() {
         measure("follow", follows, &["--reference", wfr], settle),
         measure("sync", setting("MEMORY_SYNC_STREAMS", 20) as usize, &[], settle),
         captures_alone(follows, settle),
+        idle_threads(follows, settle),
     ];
     println!("| job | streams | resident memory, 1 stream | all streams | per stream added | threads per stream | running, frames dropped |");
     println!("| --- | --- | --- | --- | --- | --- | --- |");
