@@ -111,7 +111,7 @@ struct Scan {
 struct RecentFrames {
     dim: usize,
     capacity_frames: usize,
-    /// Frame slots, `capacity_frames` of `dim` values once full; the oldest frame at `oldest`.
+    /// `capacity_frames` slots of `dim` values; the oldest frame at slot `oldest`.
     values: Vec<f32>,
     oldest: usize,
     len: usize,
@@ -122,8 +122,7 @@ impl RecentFrames {
         Self {
             dim,
             capacity_frames,
-            // Exactly the window: grown by doubling it could hold nearly twice that for good.
-            values: Vec::with_capacity(dim * capacity_frames),
+            values: vec![0.0; dim * capacity_frames],
             oldest: 0,
             len: 0,
         }
@@ -135,17 +134,11 @@ impl RecentFrames {
 
     /// Keeps `frame` (of `dim` values), forgetting the oldest when full.
     fn push(&mut self, frame: &[f32]) {
+        let slot = (self.oldest + self.len) % self.capacity_frames;
+        self.values[slot * self.dim..(slot + 1) * self.dim].copy_from_slice(frame);
         if self.len < self.capacity_frames {
-            let slot = (self.oldest + self.len) % self.capacity_frames;
-            if slot * self.dim == self.values.len() {
-                self.values.extend_from_slice(frame);
-            } else {
-                self.values[slot * self.dim..(slot + 1) * self.dim].copy_from_slice(frame);
-            }
             self.len += 1;
         } else {
-            let slot = self.oldest;
-            self.values[slot * self.dim..(slot + 1) * self.dim].copy_from_slice(frame);
             self.oldest = (self.oldest + 1) % self.capacity_frames;
         }
     }

@@ -221,10 +221,7 @@ impl<E: PooledEncoder> Pool<E> {
         for seat in self.seats.iter().filter_map(Weak::upgrade) {
             let seat = seat.borrow();
             waiting += seat.waiting.len() / frame_len;
-            oldest = match (oldest, seat.waiting_since) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            oldest = oldest.into_iter().chain(seat.waiting_since).min();
         }
         if waiting == 0 {
             return None;
