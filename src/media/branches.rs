@@ -21,38 +21,31 @@ pub(crate) fn make(factory: &'static str, hint: &'static str) -> Result<gst::Ele
         .map_err(|_| MediaError::MissingElement { factory, hint })
 }
 
-/// How much of its source a branch's queue holds when the source runs ahead of the clock (a
-/// file or the test pattern played in real time): the appsink waits for the clock anyway, so
-/// the queue's default second (up to 10 MB of raw video) would only hold memory, per stream.
-const AHEAD_QUEUE_NS: u64 = 100_000_000;
-
-/// A leaky-free queue that decouples the branch from its upstream's streaming thread; with
-/// `ahead`, bounded to [`AHEAD_QUEUE_NS`] of media.
-fn queue(ahead: bool) -> Result<gst::Element, MediaError> {
-    let queue = make("queue", "gstreamer1.0-plugins-base")?;
-    if ahead {
-        queue.set_property("max-size-time", AHEAD_QUEUE_NS);
-        queue.set_property("max-size-bytes", 0u32);
-        queue.set_property("max-size-buffers", 0u32);
-    }
-    Ok(queue)
-}
-
 /// How a branch's records are paced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct BranchPacing {
     /// The appsink plays in real time, against the pipeline clock.
     pub sync: bool,
-    /// The source produces faster than real time (a file, the test pattern), so that only the
-    /// appsink's wait for the clock paces it.
-    pub ahead: bool,
+}
+
+impl BranchPacing {
+    /// Whether the branch starts with a queue of its own. Read as fast as it is taken (a file
+    /// turned into a reference, an analysis), the queue lets the source decode on one core
+    /// while the branch converts on another. Paced by the clock, a queue buys nothing: every
+    /// source part already pushes each medium from a streaming thread of its own (an appsrc,
+    /// a capture device, decodebin's multiqueue, rtspsrc's jitterbuffers), and the queue's
+    /// thread would cost each stream of a service its stack and its copy of the libraries'
+    /// thread-local storage.
+    fn queued(self) -> bool {
+        !self.sync
+    }
 }
 
 fn appsink(caps: &gst::Caps, sync: bool) -> AppSink {
     AppSink::builder().caps(caps).sync(sync).max_buffers(4).build()
 }
 
-/// `queue ! converters… ! appsink(caps)`, added to `pipeline` and linked.
+/// `[queue !] converters… ! appsink(caps)`, added to `pipeline` and linked.
 fn add_branch(
     pipeline: &gst::Pipeline,
     converters: &[&'static str],
@@ -64,7 +57,10 @@ fn add_branch(
         source_name: "pipeline".into(),
         detail: e.to_string(),
     };
-    let mut elements = vec![queue(pacing.sync && pacing.ahead)?];
+    let mut elements = Vec::with_capacity(converters.len() + 2);
+    if pacing.queued() {
+        elements.push(make("queue", PLUGINS)?);
+    }
     for factory in converters {
         elements.push(make(factory, PLUGINS)?);
     }
@@ -72,9 +68,9 @@ fn add_branch(
     elements.push(sink.clone().upcast());
     pipeline.add_many(&elements).map_err(runtime)?;
     gst::Element::link_many(&elements).map_err(runtime)?;
-    let sink_pad = elements[0].static_pad("sink").ok_or(MediaError::MissingElement {
-        factory: "queue",
-        hint: PLUGINS,
+    let sink_pad = elements[0].static_pad("sink").ok_or_else(|| MediaError::Runtime {
+        source_name: "pipeline".into(),
+        detail: format!("the branch's first element ({}) has no sink pad", elements[0].name()),
     })?;
     Ok(Branch {
         sink_pad,
@@ -82,7 +78,7 @@ fn add_branch(
     })
 }
 
-/// `queue ! audioconvert ! audioresample ! appsink` producing mono F32 at `needs.rate_hz`.
+/// `[queue !] audioconvert ! audioresample ! appsink` producing mono F32 at `needs.rate_hz`.
 pub(crate) fn add_audio_branch(
     pipeline: &gst::Pipeline,
     needs: AudioNeeds,
@@ -91,7 +87,7 @@ pub(crate) fn add_audio_branch(
     add_branch(pipeline, &["audioconvert", "audioresample"], &needs.caps(), pacing)
 }
 
-/// `queue ! videoconvert ! videoscale ! appsink` producing greyscale frames of the needed size.
+/// `[queue !] videoconvert ! videoscale ! appsink` producing greyscale frames of the needed size.
 pub(crate) fn add_video_branch(
     pipeline: &gst::Pipeline,
     needs: VideoNeeds,

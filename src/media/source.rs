@@ -26,9 +26,7 @@ pub(crate) struct BuiltPipeline {
 pub(crate) fn build_pipeline(spec: &SourceSpec, needs: MediaNeeds, sync: bool) -> Result<BuiltPipeline, MediaError> {
     let input_error = Arc::new(Mutex::new(None));
     let name = spec.display_name();
-    // Files and the test pattern produce as fast as they are taken; a launch line may be live.
-    let ahead = matches!(spec, SourceSpec::Test(_) | SourceSpec::File(_));
-    let pacing = BranchPacing { sync, ahead };
+    let pacing = BranchPacing { sync };
     match spec {
         SourceSpec::LaunchLine(line) => launch_line(line, needs, sync, input_error),
         SourceSpec::Test(params) => with_branches(needs, pacing, input_error, |pipeline, audio, video| {
