@@ -21,24 +21,14 @@ pub(crate) fn make(factory: &'static str, hint: &'static str) -> Result<gst::Ele
         .map_err(|_| MediaError::MissingElement { factory, hint })
 }
 
-/// How a branch's records are paced.
+/// How a branch's records are paced, and whether the branch has a thread of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct BranchPacing {
     /// The appsink plays in real time, against the pipeline clock.
     pub sync: bool,
-}
-
-impl BranchPacing {
-    /// Whether the branch starts with a queue of its own. Read as fast as it is taken (a file
-    /// turned into a reference, an analysis), the queue lets the source decode on one core
-    /// while the branch converts on another. Paced by the clock, a queue buys nothing: every
-    /// source part already pushes each medium from a streaming thread of its own (an appsrc,
-    /// a capture device, decodebin's multiqueue, rtspsrc's jitterbuffers), and the queue's
-    /// thread would cost each stream of a service its stack and its copy of the libraries'
-    /// thread-local storage.
-    fn queued(self) -> bool {
-        !self.sync
-    }
+    /// The branch starts with a queue, which decouples it from its source's streaming thread
+    /// (see `source::build_pipeline` for where it is needed).
+    pub queued: bool,
 }
 
 fn appsink(caps: &gst::Caps, sync: bool) -> AppSink {
@@ -58,7 +48,7 @@ fn add_branch(
         detail: e.to_string(),
     };
     let mut elements = Vec::with_capacity(converters.len() + 2);
-    if pacing.queued() {
+    if pacing.queued {
         elements.push(make("queue", PLUGINS)?);
     }
     for factory in converters {

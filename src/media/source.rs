@@ -26,7 +26,10 @@ pub(crate) struct BuiltPipeline {
 pub(crate) fn build_pipeline(spec: &SourceSpec, needs: MediaNeeds, sync: bool) -> Result<BuiltPipeline, MediaError> {
     let input_error = Arc::new(Mutex::new(None));
     let name = spec.display_name();
-    let pacing = BranchPacing { sync };
+    let pacing = BranchPacing {
+        sync,
+        queued: needs_branch_queue(spec, sync),
+    };
     match spec {
         SourceSpec::LaunchLine(line) => launch_line(line, needs, sync, input_error),
         SourceSpec::Test(params) => with_branches(needs, pacing, input_error, |pipeline, audio, video| {
@@ -65,6 +68,18 @@ pub(crate) fn build_pipeline(spec: &SourceSpec, needs: MediaNeeds, sync: bool) -
             })
         }
     }
+}
+
+/// Whether `spec`'s branches start with a queue. Read as fast as it is taken (a file turned into
+/// a reference, an analysis), a queue lets the source decode on one core while the branch
+/// converts on another. Paced by the clock, a queue buys nothing where the source part pushes
+/// each medium from a streaming thread of its own that pausing leaves running (an appsrc, a
+/// file's decodebin): its thread would only cost each stream of a service its stack and its
+/// copy of the libraries' thread-local storage. Network sources and cameras keep it: rtspsrc
+/// stops its jitterbuffers' threads when the pipeline pauses on its way down, and a thread held
+/// in an appsink waiting to preroll never stops (seen: `sync` over RTSP hung on Ctrl-C).
+fn needs_branch_queue(spec: &SourceSpec, sync: bool) -> bool {
+    !sync || matches!(spec, SourceSpec::Uri(_) | SourceSpec::Webcam(_))
 }
 
 /// A new pipeline with the branches `needs` asks for, whose source part `add_source` adds and
