@@ -321,3 +321,17 @@ fn a_server_that_takes_the_connection_and_never_answers_is_refused_after_the_sta
         started.elapsed()
     );
 }
+
+#[test]
+fn a_camera_without_video_is_refused_naming_the_missing_medium() {
+    gst::init().expect("GStreamer initialises");
+    common::rtsp::run_main_context();
+    let server = common::rtsp::RtspServer::serve(
+        "( audiotestsrc is-live=true ! audioconvert ! opusenc ! rtpopuspay name=pay0 pt=97 )",
+        0,
+    );
+    for scheme in ["rtspt", "rtspu"] {
+        let source = format!("{scheme}://127.0.0.1:{}/x", server.port);
+        assert_refused(&["sync", "--live", &source], &[&source, "has no video stream"]);
+    }
+}

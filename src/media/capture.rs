@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gst::prelude::*;
+use gst_app::AppSink;
 
 use crate::config::{Pace, SourceSpec};
 
@@ -44,6 +45,8 @@ struct Running {
     pipeline: gst::Pipeline,
     bus: gst::Bus,
     input_error: Arc<Mutex<Option<MediaError>>>,
+    audio_sink: Option<AppSink>,
+    video_sink: Option<AppSink>,
 }
 
 /// One source's pipeline, from GStreamer to the rings.
@@ -225,12 +228,15 @@ impl Capture {
             if let Some(action) = self.supervisor.as_mut().and_then(|s| s.observe(now, frames_in)) {
                 // A source that has never delivered anything is refused, silent or failing
                 // alike: a server that takes the connection and never answers is as wrong an
-                // address as one that refuses it.
+                // address as one that refuses it. One whose media reached the pipeline is the
+                // right address on a bad first connection: it is connected again.
                 if let (true, SupervisorAction::TearDown { reason, .. }) = (never_started, &action) {
-                    return Err(MediaError::Unreadable {
-                        source_name: self.source_name.clone(),
-                        detail: format!("it delivered nothing ({reason})"),
-                    });
+                    if !self.reached_a_branch() {
+                        return Err(MediaError::Unreadable {
+                            source_name: self.source_name.clone(),
+                            detail: format!("it delivered nothing ({reason})"),
+                        });
+                    }
                 }
                 self.apply(action, now);
             }
@@ -305,6 +311,8 @@ impl Capture {
             pipeline: built.pipeline,
             bus,
             input_error: built.input_error,
+            audio_sink: built.audio_sink,
+            video_sink: built.video_sink,
         })
     }
 
@@ -438,6 +446,20 @@ impl Capture {
                 sender.end();
             }
         }
+    }
+
+    /// Whether media reached one of the branches, though none may have been delivered: an
+    /// RTSP source whose first connection held back the pad of a stream it was offered (see
+    /// `source::RtspStreams`; the media that came wait for the one that did not).
+    fn reached_a_branch(&self) -> bool {
+        let Some(running) = &self.running else {
+            return false;
+        };
+        [&running.audio_sink, &running.video_sink]
+            .into_iter()
+            .flatten()
+            .filter_map(|sink| sink.static_pad("sink"))
+            .any(|pad| pad.current_caps().is_some())
     }
 
     /// Says whose fault an error is: the input's when a handler found the input unusable or

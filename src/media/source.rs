@@ -1,5 +1,6 @@
 //! Building a pipeline for each form of `SOURCE`, ending in the conversion branches.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use gst::prelude::*;
@@ -117,7 +118,8 @@ where
 
 /// `uridecodebin` for files and network URIs: each decoded pad goes to its branch, or to a
 /// fakesink when the run does not need that medium. When all pads are known and a needed
-/// medium is missing, the input is refused.
+/// medium is missing, the input is refused — unless it is an RTSP stream whose pad is still to
+/// come (see [`RtspStreams`]).
 fn add_uri_decoder(
     pipeline: &gst::Pipeline,
     uri: &str,
@@ -134,9 +136,11 @@ fn add_uri_decoder(
         detail: e.to_string(),
     })?;
 
-    decoder.connect("source-setup", false, |values| {
+    let rtsp_streams = Arc::new(RtspStreams::default());
+    let streams_of_source = rtsp_streams.clone();
+    decoder.connect("source-setup", false, move |values| {
         if let Some(source) = values.get(1).and_then(|v| v.get::<gst::Element>().ok()) {
-            configure_network_source(&source);
+            configure_network_source(&source, streams_of_source.clone());
         }
         None
     });
@@ -169,7 +173,8 @@ fn add_uri_decoder(
         let missing = [("audio", &audio_pad), ("video", &video_pad)]
             .into_iter()
             .find(|(_, pad)| pad.as_ref().is_some_and(|p| !p.is_linked()))
-            .map(|(kind, _)| kind);
+            .map(|(kind, _)| kind)
+            .filter(|kind| !rtsp_streams.on_its_way(kind));
         if let Some(kind) = missing {
             if let Ok(mut slot) = input_error.lock() {
                 slot.get_or_insert(MediaError::MissingStream {
@@ -187,17 +192,74 @@ fn add_uri_decoder(
     Ok(())
 }
 
+/// The streams an RTSP source was offered, and those whose pads it has added. rtspsrc marks a
+/// stream added before it adds the stream's pad, each stream from a thread of its own, so it
+/// can say it has no more pads while one is still on its way (seen under load at a camera's
+/// first connection, that pad held up for seconds). A medium offered whose pad has not come is
+/// therefore not missing yet: should the pad not come, the source delivers nothing and the
+/// capture connects again. One whose pad came and was not decoded is missing.
+#[derive(Debug, Default)]
+struct RtspStreams {
+    offered: MediaFlags,
+    arrived: MediaFlags,
+}
+
+/// One flag for audio and one for video.
+#[derive(Debug, Default)]
+struct MediaFlags {
+    audio: AtomicBool,
+    video: AtomicBool,
+}
+
+impl MediaFlags {
+    /// Sets the flag of the medium that RTP `caps` carry (their `media` field).
+    fn set_from(&self, caps: &gst::Caps) {
+        match caps.structure(0).and_then(|s| s.get::<&str>("media").ok()) {
+            Some("audio") => self.audio.store(true, Ordering::Relaxed),
+            Some("video") => self.video.store(true, Ordering::Relaxed),
+            _ => {}
+        }
+    }
+
+    fn get(&self, kind: &str) -> bool {
+        match kind {
+            "audio" => self.audio.load(Ordering::Relaxed),
+            "video" => self.video.load(Ordering::Relaxed),
+            _ => false,
+        }
+    }
+}
+
+impl RtspStreams {
+    /// Whether the pad of a `kind` stream the source was offered is still to come.
+    fn on_its_way(&self, kind: &str) -> bool {
+        self.offered.get(kind) && !self.arrived.get(kind)
+    }
+}
+
 /// Jitterbuffer latency of RTSP sources: rtspsrc's default of 2 s would delay every event by
 /// that much; packets later than this are dropped rather than let latency grow.
 const RTSP_LATENCY_MS: u32 = 200;
 
 /// Settles an RTSP source for live use: a short, bounded jitterbuffer, so that latency stays
 /// the same after a reconnect. The transport follows the scheme (`rtspt://` TCP, `rtspu://`
-/// UDP, `rtsp://` UDP falling back to TCP), as rtspsrc has it.
-fn configure_network_source(source: &gst::Element) {
+/// UDP, `rtsp://` UDP falling back to TCP), as rtspsrc has it. Takes every stream the server
+/// offers, noting in `streams` which media were offered and whose pads came.
+fn configure_network_source(source: &gst::Element, streams: Arc<RtspStreams>) {
     if source.factory().is_some_and(|f| f.name() == "rtspsrc") {
         source.set_property("latency", RTSP_LATENCY_MS);
         source.set_property("drop-on-latency", true);
+        let offered_to = streams.clone();
+        source.connect("select-stream", false, move |values| {
+            if let Some(caps) = values.get(2).and_then(|v| v.get::<gst::Caps>().ok()) {
+                offered_to.offered.set_from(&caps);
+            }
+            Some(true.to_value())
+        });
+        source.connect_pad_added(move |_, pad| {
+            let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+            streams.arrived.set_from(&caps);
+        });
     }
 }
 

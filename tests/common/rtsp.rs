@@ -82,17 +82,26 @@ pub struct RtspServer {
 impl RtspServer {
     /// Serves on `port` (0: any free port) of 127.0.0.1.
     pub fn start(file: &Path, port: u16) -> Self {
+        Self::serve(
+            &format!(
+                "( filesrc location={} ! matroskademux name=d \
+                   d.video_0 ! queue ! videoconvert ! video/x-raw,format=I420 ! openh264enc ! h264parse ! \
+                   rtph264pay name=pay0 pt=96 config-interval=1 \
+                   d.audio_0 ! queue ! audioconvert ! audioresample ! opusenc ! rtpopuspay name=pay1 pt=97 )",
+                file.display()
+            ),
+            port,
+        )
+    }
+
+    /// Serves the media of `launch` (gst-rtsp-server's form: payloaders named `pay0`, `pay1`…)
+    /// on `port` (0: any free port) of 127.0.0.1.
+    pub fn serve(launch: &str, port: u16) -> Self {
         let server = gst_rtsp_server::RTSPServer::new();
         server.set_address("127.0.0.1");
         server.set_service(&port.to_string());
         let factory = gst_rtsp_server::RTSPMediaFactory::new();
-        factory.set_launch(&format!(
-            "( filesrc location={} ! matroskademux name=d \
-               d.video_0 ! queue ! videoconvert ! video/x-raw,format=I420 ! openh264enc ! h264parse ! \
-               rtph264pay name=pay0 pt=96 config-interval=1 \
-               d.audio_0 ! queue ! audioconvert ! audioresample ! opusenc ! rtpopuspay name=pay1 pt=97 )",
-            file.display()
-        ));
+        factory.set_launch(launch);
         server
             .mount_points()
             .expect("the server has mount points")
