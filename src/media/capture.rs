@@ -228,10 +228,10 @@ impl Capture {
             if let Some(action) = self.supervisor.as_mut().and_then(|s| s.observe(now, frames_in)) {
                 // A source that has never delivered anything is refused, silent or failing
                 // alike: a server that takes the connection and never answers is as wrong an
-                // address as one that refuses it. One whose media reached the pipeline is the
-                // right address on a bad first connection: it is connected again.
+                // address as one that refuses it. One whose media came but wait for another
+                // is the right address on a bad first connection: it is connected again.
                 if let (true, SupervisorAction::TearDown { reason, .. }) = (never_started, &action) {
-                    if !self.reached_a_branch() {
+                    if !self.held_back_by_a_medium() {
                         return Err(MediaError::Unreadable {
                             source_name: self.source_name.clone(),
                             detail: format!("it delivered nothing ({reason})"),
@@ -448,18 +448,20 @@ impl Capture {
         }
     }
 
-    /// Whether media reached one of the branches, though none may have been delivered: an
-    /// RTSP source whose first connection held back the pad of a stream it was offered (see
-    /// `source::RtspStreams`; the media that came wait for the one that did not).
-    fn reached_a_branch(&self) -> bool {
+    /// Whether one medium reached its branch and another did not, so that nothing was
+    /// delivered: the media that came wait in preroll for the one held back, as when an RTSP
+    /// source's first connection keeps back the pad of a stream it was offered (see
+    /// `source::RtspStreams`). A source in this state is the right address.
+    fn held_back_by_a_medium(&self) -> bool {
         let Some(running) = &self.running else {
             return false;
         };
-        [&running.audio_sink, &running.video_sink]
+        let reached: Vec<bool> = [&running.audio_sink, &running.video_sink]
             .into_iter()
             .flatten()
-            .filter_map(|sink| sink.static_pad("sink"))
-            .any(|pad| pad.current_caps().is_some())
+            .map(|sink| sink.static_pad("sink").is_some_and(|pad| pad.current_caps().is_some()))
+            .collect();
+        reached.contains(&true) && reached.contains(&false)
     }
 
     /// Says whose fault an error is: the input's when a handler found the input unusable or
