@@ -117,9 +117,20 @@ pub(super) struct ServeArgs {
     #[arg(long, default_value = "jsonl", value_parser = parse_output)]
     pub(super) format: OutputFormat,
     /// Worker threads the streams it runs are shared out to, by a hash of their ids (1 to
-    /// 1024; default: one per core).
+    /// 1024; default: one per core; in a cluster: per process, the same in every process).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub(super) workers: Option<u64>,
+    /// Processes of a service that spans a cluster (timely's -n): a stream added on any of
+    /// them is held, and its events written, by the process whose worker its id hashes to.
+    #[arg(short = 'n', long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub(super) processes: u64,
+    /// This process's index in the cluster, from 0 (timely's -p).
+    #[arg(short = 'p', long, default_value_t = 0)]
+    pub(super) process: u64,
+    /// The cluster's processes, one host:port per line in index order (timely's -h; here -h
+    /// is help, as in every command); the service's own address is --bind.
+    #[arg(long, value_name = "FILE", requires = "processes")]
+    pub(super) hostfile: Option<PathBuf>,
 }
 
 /// Options every job has.

@@ -10,12 +10,12 @@ use warpflow::align::{FollowerConfig, LagConfig, OltwConfig, RegionLagConfig};
 use warpflow::config::{ConfigError, Cue, Pace, PipelineStream, SourceSpec};
 use warpflow::encode::VideoFeature;
 use warpflow::engine_metrics::EngineMetrics;
-use warpflow::events::EventWriter;
+use warpflow::events::{EventWriter, StreamControl};
 use warpflow::flow::operators::Batching;
 use warpflow::flow::{
     follow_audio_encoder, follow_frames_in, relocation_for_window_s, run_follow, run_locate, run_streams,
-    run_streams_in_cluster, run_sync, write_reference_file, ClusterPart, FlowError, FollowEncoders, FollowJob,
-    LocateJob, StopSignal, StreamJob, StreamService, SyncJob, VideoComparison, VideoSource,
+    run_streams_in_cluster, run_sync, write_reference_file, ClusterPart, ClusteredService, FlowError, FollowEncoders,
+    FollowJob, LocateJob, StopSignal, StreamJob, StreamService, SyncJob, VideoComparison, VideoSource,
 };
 use warpflow::media::SupervisionConfig;
 use warpflow::serve::feed::{CueMark, FeedPublisher, FeedServer, FeedSettings, FeedWriter, RunDescription};
@@ -161,47 +161,12 @@ impl CommonArgs {
 
     /// This process's part of a cluster run, when -n asks for one.
     fn cluster_part(&self) -> Result<Option<ClusterPart>> {
-        if self.processes == 1 {
-            return Ok(None);
-        }
-        let Some(hostfile) = &self.hostfile else {
-            return Err(bad_value(
-                "-n",
-                self.processes.to_string(),
-                "-h HOSTFILE too: one host:port per process",
-            ));
-        };
-        let text = std::fs::read_to_string(hostfile).map_err(|e| {
-            bad_value(
-                "-h",
-                format!("{} ({e})", hostfile.display()),
-                "a readable hostfile of host:port lines",
-            )
-        })?;
-        let addresses: Vec<String> = text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .map(str::to_owned)
-            .collect();
-        if addresses.len() != self.processes as usize || self.process >= self.processes {
-            return Err(bad_value(
-                "the hostfile",
-                format!(
-                    "{} ({} addresses, -n {}, -p {})",
-                    hostfile.display(),
-                    addresses.len(),
-                    self.processes,
-                    self.process
-                ),
-                "one host:port line per process, and -p below -n",
-            ));
-        }
-        Ok(Some(ClusterPart {
-            threads: self.workers as usize,
-            process: self.process as usize,
-            addresses,
-        }))
+        cluster_part(
+            self.processes,
+            self.process,
+            self.hostfile.as_deref(),
+            self.workers as usize,
+        )
     }
 
     /// The one stream of a command that takes one.
@@ -320,6 +285,57 @@ impl LocateArgs {
             ..LocateJob::new(self.references.clone(), source, stream)
         }
     }
+}
+
+/// This process's part of a cluster of `processes` processes of `threads` workers each, from
+/// timely's -n, -p and -h options; `None` for a run of one process.
+fn cluster_part(
+    processes: u64,
+    process: u64,
+    hostfile: Option<&std::path::Path>,
+    threads: usize,
+) -> Result<Option<ClusterPart>> {
+    if processes == 1 {
+        return Ok(None);
+    }
+    let Some(hostfile) = hostfile else {
+        return Err(bad_value(
+            "-n",
+            processes.to_string(),
+            "-h HOSTFILE too: one host:port per process",
+        ));
+    };
+    let text = std::fs::read_to_string(hostfile).map_err(|e| {
+        bad_value(
+            "-h",
+            format!("{} ({e})", hostfile.display()),
+            "a readable hostfile of host:port lines",
+        )
+    })?;
+    let addresses: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect();
+    if addresses.len() != processes as usize || process >= processes {
+        return Err(bad_value(
+            "the hostfile",
+            format!(
+                "{} ({} addresses, -n {}, -p {})",
+                hostfile.display(),
+                addresses.len(),
+                processes,
+                process
+            ),
+            "one host:port line per process, and -p below -n",
+        ));
+    }
+    Ok(Some(ClusterPart {
+        threads,
+        process: process as usize,
+        addresses,
+    }))
 }
 
 /// Runs the streams' jobs together (across the cluster, when `common` describes one); the
@@ -481,8 +497,18 @@ impl Cli {
                     || std::thread::available_parallelism().map_or(1, usize::from),
                     |n| n as usize,
                 );
-                let service = Arc::new(StreamService::start(writer, metrics, workers)?);
-                if server.serve_streams(service.clone()).is_err() {
+                let (service, finish_service): (Arc<dyn StreamControl>, Box<dyn Fn()>) =
+                    match cluster_part(args.processes, args.process, args.hostfile.as_deref(), workers)? {
+                        Some(part) => {
+                            let service = Arc::new(ClusteredService::start(writer, metrics, part)?);
+                            (service.clone(), Box::new(move || service.finish()))
+                        }
+                        None => {
+                            let service = Arc::new(StreamService::start(writer, metrics, workers)?);
+                            (service.clone(), Box::new(move || service.finish()))
+                        }
+                    };
+                if server.serve_streams(service).is_err() {
                     anyhow::bail!("the feed at {addr} already serves streams");
                 }
                 eprintln!("warpflow: live page at http://{addr}/");
@@ -492,7 +518,7 @@ impl Cli {
                 while !stop.is_requested() {
                     std::thread::sleep(std::time::Duration::from_millis(100));
                 }
-                service.finish();
+                finish_service();
                 server.finish(FEED_CLOSE_GRACE);
             }
             Command::Streams(args) => args.run()?,

@@ -6,11 +6,11 @@
 //! [`StreamControl`]. Neither knows the other: they share these types, as they share
 //! [`super::EventWriter`].
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// Where a stream of a service is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StreamState {
     /// Its capture is starting or running, and its events are being written.
@@ -24,7 +24,7 @@ pub enum StreamState {
 }
 
 /// What `GET /streams` says about one stream.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StreamDescription {
     /// The stream's id, as its events carry it.
     pub id: String,
@@ -70,7 +70,7 @@ impl StreamDescription {
 }
 
 /// Why a request about streams was refused.
-#[derive(Debug, Error, PartialEq)]
+#[derive(Debug, Error, PartialEq, Serialize, Deserialize)]
 pub enum StreamRefusal {
     /// The request's field `field` is missing or wrong.
     #[error("field '{field}' of the stream request: {problem}")]
@@ -100,6 +100,16 @@ pub enum StreamRefusal {
     /// The service is shutting down.
     #[error("the service is shutting down and takes no more streams")]
     ShuttingDown,
+    /// The stream is held by another process of the cluster, which did not answer.
+    #[error("stream '{id}' is held by process {process} of the cluster, which did not answer: {reason}")]
+    HolderAway {
+        /// The stream's id.
+        id: String,
+        /// The process its id hashes to.
+        process: usize,
+        /// What went wrong on the way.
+        reason: String,
+    },
 }
 
 /// A service whose streams can be added and removed while it runs. Calls may block (a stream

@@ -12,7 +12,8 @@
 //! (`warpflow serve`) on the worker thread its id hashes to: its `follow` streams share one
 //! dataflow there, their records [`Keyed`] by stream and each operator keeping per-stream state
 //! in a table ([`operators::FollowStreams`]), so a stream joins and leaves without it being
-//! rebuilt; `sync` streams are built as a dataflow each.
+//! rebuilt; `sync` streams are built as a dataflow each. A [`ClusteredService`] spans the
+//! processes of a cluster, each holding the streams that hash to its workers.
 
 mod cue_cursor;
 mod driver;
@@ -58,6 +59,6 @@ pub use reference::{
     write_reference_file, EncodedReference,
 };
 pub use reference_progress::{ReferenceProgress, ReferenceStep};
-pub use service::StreamService;
+pub use service::{ClusteredService, StreamService};
 pub use shared_references::{load_shared_reference, SharedReference};
 pub use stop::StopSignal;

@@ -9,9 +9,15 @@
 //! written, and its capture and state (its dataflow, or its entries in the shared one's
 //! tables) are dropped. The table of streams (`table`) is what `GET /streams` lists.
 //!
+//! Over the processes of a cluster, each process runs one such service for the streams its
+//! workers hold, and [`ClusteredService`] sends each request to the process that holds its
+//! stream (`clustered`, over `cluster_link`).
+//!
 //! This module owns the service's life and its worker's loop; requests are read in `request`,
 //! and the HTTP routes that call [`StreamControl`] live in `serve`.
 
+mod cluster_link;
+mod clustered;
 mod request;
 mod shared_follow;
 mod table;
@@ -28,6 +34,8 @@ use super::jobs::many_streams::SharedWriter;
 use super::{worker_of, FlowError};
 use table::{CountingWriter, StreamTable};
 use worker_loop::{serve_streams, Command};
+
+pub use clustered::ClusteredService;
 
 /// How long `remove` waits for a stream's last events before answering with it still ending.
 const REMOVE_WAIT: Duration = Duration::from_secs(10);

@@ -2,7 +2,8 @@
 //! its description), `DELETE /streams/{id}` ends one (200 once its `eos` is written, 202 while
 //! it is still ending). Refusals answer with `{"error": "…"}`: 400 for a request that names a
 //! wrong field or a stream that cannot start, 404 for an id no stream has, 409 for an id in use,
-//! 503 once the service is shutting down.
+//! 503 once the service is shutting down, 502 when the process of a cluster that holds the
+//! stream does not answer.
 //!
 //! The routes only translate HTTP to [`StreamControl`] calls, which block, so they run on
 //! tokio's blocking threads.
@@ -40,6 +41,7 @@ fn refused(refusal: &StreamRefusal) -> Response {
         StreamRefusal::IdInUse(_) => StatusCode::CONFLICT,
         StreamRefusal::NoSuchStream(_) => StatusCode::NOT_FOUND,
         StreamRefusal::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+        StreamRefusal::HolderAway { .. } => StatusCode::BAD_GATEWAY,
     };
     json(
         status,
