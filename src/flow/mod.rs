@@ -25,6 +25,7 @@ mod held;
 mod ingest;
 mod jobs;
 mod keyed;
+mod offset_estimation;
 pub mod operators;
 mod placement;
 mod records;

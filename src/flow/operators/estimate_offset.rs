@@ -1,35 +1,18 @@
 //! `estimate_offset`: the A/V lag of one stream from its audio evidence and its pictures.
 //!
-//! Audio envelopes (onset strength and level, and speech windows when a voice-activity model
-//! runs) and picture samples go into an [`AvSyncEstimator`] as they arrive. Every
-//! `emit_every_ns` of running time that both inputs' frontiers have passed, the estimator is
-//! asked for an estimate from the data before that time, which is complete and will not
-//! change: the `offset` event is final. When both inputs end, one last estimate takes in the
-//! frames that were still waiting for audio past them. The operator holds a capability at the
-//! next estimate's time, so downstream progress never runs ahead of an estimate still to come.
-//!
-//! No sample since the last estimate (the source is down, or lost data) means no estimate: one
-//! from the data before would repeat it as if it were news, and an outage would read as a
-//! locked offset.
-//!
-//! A restart (the source came back after an outage) takes effect when the estimates reach its
-//! time: the samples before it are forgotten and the tracker starts afresh, so no estimate
-//! straddles the gap and lock is earned again.
-//!
-//! Each estimate's time goes to the aligner's step histogram, and the time from the capture of
-//! the newest sample it uses to its event to the latency histogram.
-
-use std::collections::VecDeque;
-use std::time::Instant;
+//! Audio envelopes (onset strength and level, speech windows, embeddings) and picture samples
+//! go into the stream's [`OffsetEstimation`] as they arrive; every estimate due before both
+//! inputs' frontiers is made and given, and when both inputs end the last. The operator holds
+//! a capability at the next estimate's time, so downstream progress never runs ahead of an
+//! estimate still to come.
 
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::StreamVec;
 
-use crate::align::{AvSyncEstimator, OffsetTracker, SyncEstimate};
+use crate::align::{AvSyncEstimator, OffsetTracker};
 use crate::engine_metrics::AlignerMetrics;
-use crate::events::{EventBody, SyncBand};
-use crate::features::NormalisedBox;
+use crate::flow::offset_estimation::OffsetEstimation;
 use crate::flow::{AudioEvidence, PictureSample, StreamEvent};
 
 /// Extension trait for estimating the A/V offset from audio evidence and pictures.
@@ -94,55 +77,24 @@ impl<'scope> EstimateOffset<'scope> for StreamVec<'scope, u64, AudioEvidence> {
     fn estimate_offset(
         self,
         video: StreamVec<'scope, u64, PictureSample>,
-        mut estimator: AvSyncEstimator,
-        mut tracker: OffsetTracker,
+        estimator: AvSyncEstimator,
+        tracker: OffsetTracker,
         emit_every_ns: u64,
         stream: String,
         metrics: AlignerMetrics,
     ) -> StreamVec<'scope, u64, StreamEvent> {
-        let emit_every_ns = emit_every_ns.max(1);
+        let mut estimation = OffsetEstimation::new(estimator, tracker, emit_every_ns, stream.clone(), metrics);
         self.binary_frontier(video, Pipeline, Pipeline, "EstimateOffset", move |initial, _| {
-            let mut next_emit_ns = emit_every_ns;
             let mut capability = Some(initial);
-            let mut latest_ns = 0u64;
-            let mut restarts_ns: Vec<u64> = Vec::new();
-            // Capture instants of the samples not yet covered by an estimate.
-            let mut pending_captures: VecDeque<(u64, Instant)> = VecDeque::new();
             move |(audio_input, audio_frontier), (video_input, video_frontier), output| {
                 audio_input.for_each_stamp(|_, containers| {
                     for evidence in containers.flat_map(|c| c.drain(..)) {
-                        match evidence {
-                            AudioEvidence::Onset(sample) => {
-                                latest_ns = latest_ns.max(sample.time_ns);
-                                pending_captures.push_back((sample.time_ns, sample.captured_at));
-                                estimator.push_onset(sample.time_ns, sample.value);
-                            }
-                            AudioEvidence::Level(sample) => estimator.push_level(sample.time_ns, sample.value),
-                            AudioEvidence::Speech(window) => estimator.push_speech(window),
-                            AudioEvidence::Embedding { time_ns, values } => {
-                                if let Err(error) = estimator.push_audio_embedding(time_ns, &values) {
-                                    tracing::warn!(stream = %stream, %error, "an audio embedding the estimator cannot use");
-                                }
-                            }
-                            AudioEvidence::Restart { time_ns } => restarts_ns.push(time_ns),
-                        }
+                        estimation.push_audio(evidence);
                     }
                 });
                 video_input.for_each_stamp(|_, containers| {
                     for sample in containers.flat_map(|c| c.drain(..)) {
-                        latest_ns = latest_ns.max(sample.time_ns);
-                        pending_captures.push_back((sample.time_ns, sample.captured_at));
-                        if let Err(error) = estimator.push_video(sample.time_ns, sample.rise, &sample.blocks) {
-                            tracing::warn!(stream = %stream, %error, "a picture the offset estimator cannot use");
-                        }
-                        if let Some((time_ns, values)) = &sample.embedding {
-                            if let Err(error) = estimator.push_video_embedding(*time_ns, values) {
-                                tracing::warn!(stream = %stream, %error, "a video embedding the estimator cannot use");
-                            }
-                        }
-                        if let Some([x, y, width, height, score]) = sample.face {
-                            estimator.push_face(NormalisedBox::within_picture(x, y, width, height), score);
-                        }
+                        estimation.push_picture(sample);
                     }
                 });
                 let frontier = [audio_frontier.frontier().first(), video_frontier.frontier().first()]
@@ -150,94 +102,45 @@ impl<'scope> EstimateOffset<'scope> for StreamVec<'scope, u64, AudioEvidence> {
                     .flatten()
                     .min()
                     .copied();
-                // Once both inputs are closed, everything up to the last sample is complete.
-                let complete_until_ns = frontier.unwrap_or(latest_ns.saturating_add(1));
-                if let Some(cap) = capability.as_mut() {
-                    while next_emit_ns <= complete_until_ns {
-                        cap.downgrade(&next_emit_ns);
-                        if let Some(restart_ns) = restarts_ns.iter().copied().filter(|&t| t <= next_emit_ns).max() {
-                            restarts_ns.retain(|&t| t > next_emit_ns);
-                            estimator.forget_before(restart_ns);
-                            tracker.forget();
-                        }
-                        let newest_capture = take_captures_until(&mut pending_captures, next_emit_ns);
-                        let started = Instant::now();
-                        let estimated = newest_capture.and_then(|_| estimator.estimate(next_emit_ns));
-                        metrics.step_seconds.observe_duration(started.elapsed());
-                        if let Some(estimate) = estimated {
-                            output
-                                .session(&*cap)
-                                .give(offset_event(&stream, &mut tracker, estimate));
-                            if let Some(captured_at) = newest_capture {
-                                metrics.event_latency.observe_duration(captured_at.elapsed());
-                            }
-                        }
-                        next_emit_ns += emit_every_ns;
+                let Some(cap) = capability.as_mut() else {
+                    return;
+                };
+                let mut give = |time_ns: u64, body| {
+                    if *cap.time() < time_ns {
+                        cap.downgrade(&time_ns);
                     }
-                    if frontier.is_some() {
-                        cap.downgrade(&next_emit_ns);
-                    } else if let Some(estimate) = estimator.final_estimate() {
-                        // Both inputs ended: the frames within the lag range of the end meet
-                        // what audio there is.
-                        output
-                            .session(&*cap)
-                            .give(offset_event(&stream, &mut tracker, estimate));
+                    let event = StreamEvent {
+                        stream: stream.clone(),
+                        body,
+                    };
+                    output.session(&*cap).give(event);
+                };
+                match frontier {
+                    Some(complete_until_ns) => {
+                        estimation.estimate_until(complete_until_ns, &mut give);
+                        cap.downgrade(&estimation.next_estimate_ns());
                     }
-                }
-                if frontier.is_none() {
-                    capability = None;
+                    // Both inputs ended.
+                    None => {
+                        estimation.finish(&mut give);
+                        capability = None;
+                    }
                 }
             }
         })
     }
 }
 
-/// The `offset` event of `estimate`, once `tracker` has taken it. A window's estimate holds at
-/// its centre; the event reports it at the window's end, carried there by the tracked drift.
-fn offset_event(stream: &str, tracker: &mut OffsetTracker, estimate: SyncEstimate) -> StreamEvent {
-    let centre_ns = estimate.window_start_ns.midpoint(estimate.window_end_ns);
-    let tracked = match estimate.region {
-        Some(_) => tracker.update_calibrated(centre_ns, estimate.offset_ns, estimate.confidence),
-        None => tracker.update(centre_ns, estimate.offset_ns, estimate.confidence),
-    };
-    let offset_ns = tracked.offset_at_ns(estimate.window_end_ns);
-    StreamEvent {
-        stream: stream.to_owned(),
-        body: EventBody::Offset {
-            live_ns: estimate.window_end_ns,
-            av_offset_ns: offset_ns,
-            raw_offset_ns: estimate.offset_ns,
-            drift_ppm: tracked.drift_ppm,
-            locked: tracked.locked,
-            confidence: estimate.confidence,
-            band: SyncBand::from_offset_ns(offset_ns),
-            region: estimate.region.map(|r| r.to_array()),
-            is_final: true,
-        },
-    }
-}
-
-/// Removes the captures of samples at or before `until_ns` and returns the newest of them.
-fn take_captures_until(pending: &mut VecDeque<(u64, Instant)>, until_ns: u64) -> Option<Instant> {
-    let mut newest: Option<Instant> = None;
-    pending.retain(|&(time_ns, captured_at)| {
-        let covered = time_ns <= until_ns;
-        if covered {
-            newest = Some(newest.map_or(captured_at, |n| n.max(captured_at)));
-        }
-        !covered
-    });
-    newest
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};
+    use std::time::Instant;
 
     use timely::dataflow::operators::{Inspect, ToStream};
 
     use super::*;
     use crate::align::{BlockGrid, LagConfig, OffsetTrackerConfig, RegionLagConfig};
+    use crate::events::EventBody;
     use crate::flow::EnvelopeSample;
 
     #[test]
