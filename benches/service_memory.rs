@@ -6,7 +6,7 @@
 //! other streams are added and, once they have run a while, read again. The difference over
 //! the streams added is what one stream costs, its capture (a GStreamer pipeline on a live test
 //! pattern) included. `follow` streams share one reference (a `.wfr` of 60 s) and join the
-//! worker's one follow dataflow; `sync` streams are built as a dataflow each. The table also
+//! worker's one follow dataflow; `sync` streams its one sync dataflow. The table also
 //! says whether every stream still ran in real time: running, and no frame dropped. A last row
 //! opens the same captures in this process alone (a `follow` stream's: the test pattern's
 //! audio at 22.05 kHz, taken from its ring as the service does), so that what a stream costs
@@ -14,7 +14,8 @@
 //! thread a stream adds costs the process its copy of the libraries' thread-local storage.
 //!
 //! `cargo bench --bench service_memory` (MEMORY_FOLLOW_STREAMS, default 50;
-//! MEMORY_SYNC_STREAMS, default 20; MEMORY_SETTLE_S, default 10).
+//! MEMORY_SYNC_STREAMS, default 20; MEMORY_SETTLE_S, default 10; SERVICE_BENCH_BIN, another
+//! build as the service).
 
 use std::str::FromStr;
 use std::time::{Duration, Instant};

@@ -50,14 +50,17 @@ pub fn usage(pid: u32) -> (f64, usize, usize) {
 }
 
 /// Starts `warpflow serve --bind 127.0.0.1:0` with `options`; its address and the process
-/// (killed when dropped). Each event it writes on stdout goes to `on_event`.
+/// (killed when dropped). Each event it writes on stdout goes to `on_event`. SERVICE_BENCH_BIN
+/// runs another build of warpflow as the service (an earlier commit's, for a before-and-after
+/// on one machine); the client is this build's.
 pub fn start_service(
     options: &[&str],
     mut on_event: impl FnMut(serde_json::Value) + Send + 'static,
 ) -> (String, Served) {
     let mut args = vec!["serve", "--bind", "127.0.0.1:0"];
     args.extend_from_slice(options);
-    let mut served = Served::start_with(&args, Stdio::piped());
+    let binary = std::env::var("SERVICE_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_warpflow").to_owned());
+    let mut served = Served::start_binary(&binary, &args, Stdio::piped());
     let stdout = served.stdout().expect("piped stdout");
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {

@@ -12,8 +12,9 @@
 //! (`warpflow serve`) on the worker thread its id hashes to: its `follow` streams share one
 //! dataflow there, their records [`Keyed`] by stream and each operator keeping per-stream state
 //! in a table ([`operators::FollowStreams`]), so a stream joins and leaves without it being
-//! rebuilt; `sync` streams are built as a dataflow each. A [`ClusteredService`] spans the
-//! processes of a cluster, each holding the streams that hash to its workers.
+//! rebuilt; its `sync` streams share another the same way (`operators::sync_streams`). A
+//! [`ClusteredService`] spans the processes of a cluster, each holding the streams that hash
+//! to its workers.
 
 mod cue_cursor;
 mod driver;

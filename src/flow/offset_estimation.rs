@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use crate::align::{AvSyncEstimator, OffsetTracker, SyncEstimate};
 use crate::engine_metrics::AlignerMetrics;
-use crate::events::{EventBody, SyncBand};
+use crate::events::{DiscontKind, EventBody, SyncBand};
 use crate::features::NormalisedBox;
 
 use super::{AudioEvidence, PictureSample};
@@ -139,6 +139,20 @@ impl OffsetEstimation {
         if let Some(estimate) = self.estimator.final_estimate() {
             give(self.next_emit_ns, offset_event(&mut self.tracker, estimate));
         }
+    }
+}
+
+/// Where the estimate starts afresh after a change in the source's health: after an outage
+/// or a jump; a loss the source announced leaves the time axis, and so the estimate, as it was.
+pub(crate) fn restart_at(health: &EventBody) -> Option<u64> {
+    match health {
+        EventBody::Recovered { live_ns, .. }
+        | EventBody::Discont {
+            live_ns,
+            kind: DiscontKind::Gap | DiscontKind::Reset,
+            ..
+        } => Some(*live_ns),
+        _ => None,
     }
 }
 

@@ -42,6 +42,39 @@ pub(crate) fn flux_stage(
     }
 }
 
+/// Audio chunks → one row of `encoder`'s features per window of `framer` (a stream that keeps
+/// its encoder to itself, where the dataflow has no pool to share it through).
+pub(crate) fn bands_stage(
+    mut framer: AudioFramer,
+    mut encoder: Box<dyn AudioEncoder>,
+) -> impl FnMut(&mut Vec<AudioChunk>, &mut Vec<FeatureFrame>) -> Result<(), FlowError> {
+    let (mut windows, mut window_times, mut values) = (Vec::new(), Vec::new(), Vec::new());
+    let dim = encoder.dim().max(1);
+    move |chunks, out| {
+        windows.clear();
+        window_times.clear();
+        values.clear();
+        let mut captured = Vec::new();
+        for chunk in chunks.drain(..) {
+            let before = window_times.len();
+            framer.push(chunk.pts_ns, &chunk.samples, &mut windows, &mut window_times);
+            captured.extend(std::iter::repeat_n(chunk.captured_at, window_times.len() - before));
+        }
+        if window_times.is_empty() {
+            return Ok(());
+        }
+        encoder.encode(&windows, &mut values)?;
+        out.extend(window_times.iter().zip(values.chunks_exact(dim)).zip(captured).map(
+            |((&time_ns, row), captured_at)| FeatureFrame {
+                time_ns,
+                values: row.to_vec(),
+                captured_at,
+            },
+        ));
+        Ok(())
+    }
+}
+
 /// Audio chunks → the probability of speech per window of the `detector`'s model.
 pub(crate) fn speech_stage(
     mut detector: SpeechDetector,

@@ -21,7 +21,13 @@ impl Served {
 
     /// [`Served::start`] with standard output going to `stdout`.
     pub fn start_with(args: &[&str], stdout: Stdio) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_warpflow"))
+        Self::start_binary(env!("CARGO_BIN_EXE_warpflow"), args, stdout)
+    }
+
+    /// [`Served::start_with`] of another build of warpflow, at `binary` (a bench's
+    /// before-and-after on one machine).
+    pub fn start_binary(binary: &str, args: &[&str], stdout: Stdio) -> Self {
+        let mut child = Command::new(binary)
             .args(args)
             .stdout(stdout)
             .stderr(Stdio::piped())

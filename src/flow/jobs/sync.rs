@@ -37,7 +37,7 @@ use crate::encode::{
     TorchScriptEncoder, VideoEncoder, VideoModel,
 };
 use crate::engine_metrics::EngineMetrics;
-use crate::events::{DiscontKind, EventBody, EventWriter, RunKind, RunSummary};
+use crate::events::{EventWriter, RunKind, RunSummary};
 use crate::media::{AudioChunk, AudioNeeds, CaptureStats, MediaNeeds, SupervisionConfig, VideoFrame, VideoNeeds};
 
 use super::DEFAULT_PROGRESS_EVERY_NS;
@@ -46,12 +46,14 @@ use crate::flow::encoder_pool::EncoderPools;
 use crate::flow::follow_features::model_settings;
 use crate::flow::held::{held_stage, held_writer};
 use crate::flow::ingest::health_events;
+use crate::flow::offset_estimation::{restart_at, OffsetEstimation};
 use crate::flow::operators::{
-    Batching, EncodeBatches, EncodePooled, EstimateOffset, EventSink, PooledStage, WriteEvents,
+    AudioStage, Batching, EncodeBatches, EncodePooled, EstimateOffset, EventSink, PooledStage, SyncEncoding,
+    WriteEvents,
 };
 use crate::flow::placement::StreamSite;
 use crate::flow::stages::{
-    embedding_stage, flux_stage, level_stage, picture_stage, speech_stage, SpeechDetector, SyncVideo,
+    bands_stage, embedding_stage, flux_stage, level_stage, picture_stage, speech_stage, SpeechDetector, SyncVideo,
 };
 use crate::flow::{AudioEvidence, FailureSlot, FlowError, StatusRecord, StopSignal, FACE_OUTPUTS};
 
@@ -185,48 +187,17 @@ pub(crate) fn build_sync(
     writer: Box<dyn EventWriter + Send>,
 ) -> Result<BuiltStream, FlowError> {
     let role = at.role;
-    let mut estimator = AvSyncEstimator::new(job.lag.clone(), job.region.clone(), SYNC_GRID)?;
-    if let Some(path) = job.sync_model.as_deref() {
-        let contract = SyncModelContract::read_for(path)?;
-        if contract.sample_rate_hz != ONSET_FRAMES.rate_hz {
-            return Err(EncodeError::ModelMisfit {
-                model: path.to_path_buf(),
-                misfit: ModelMisfit::SyncRate {
-                    rate_hz: contract.sample_rate_hz,
-                    expected_rate_hz: ONSET_FRAMES.rate_hz,
-                },
-            }
-            .into());
-        }
-        let config = EmbeddingLagConfig {
-            max_lag_ns: job.region.max_lag_ns,
-            sure_margin: contract
-                .sure_margin
-                .unwrap_or(EmbeddingLagConfig::default().sure_margin),
-            ..EmbeddingLagConfig::default()
-        };
-        estimator = estimator.with_embeddings(config, contract.output_dim)?;
-    }
-    let tracker = OffsetTracker::new(job.tracker.clone())?;
+    let (estimator, tracker) = sync_estimation(job)?;
     let stages = match role.holds {
         true => {
-            let device = job.device.resolve()?;
-            let bands: Box<dyn AudioEncoder> = Box::new(LogBands::new(
-                Filterbank::Mel { bands: ONSET_MELS },
-                ONSET_FRAMES,
-                device,
-            )?);
+            let SyncEncoders {
+                bands,
+                speech,
+                sync_model,
+                face,
+                change,
+            } = sync_encoders(job)?;
             let seat = pools.seat(bands, job.batching, &job.metrics, &job.stream, "OnsetBands");
-            let speech = job
-                .speech_model
-                .as_deref()
-                .map(|path| speech_detector(path, device))
-                .transpose()?;
-            let sync_model = job
-                .sync_model
-                .as_deref()
-                .map(|path| SyncModel::load(path, device).map(Rc::new))
-                .transpose()?;
             Some(SyncStages {
                 bands: PooledStage {
                     framing: AudioFramer::new(ONSET_FRAMES)?,
@@ -243,17 +214,8 @@ pub(crate) fn build_sync(
                     })
                     .transpose()?,
                 video: picture_stage(
-                    PictureChange::new(
-                        device,
-                        CHANGE_PICTURE.width as usize,
-                        CHANGE_PICTURE.height as usize,
-                        SYNC_GRID.columns,
-                        SYNC_GRID.rows,
-                    )?,
-                    job.face_model
-                        .as_deref()
-                        .map(|path| face_detector(path, device))
-                        .transpose()?,
+                    change,
+                    face,
                     sync_model.map(|model| SyncVideo {
                         model,
                         recent: VecDeque::new(),
@@ -278,15 +240,7 @@ pub(crate) fn build_sync(
     };
     // Only the capturer opens the source: on another machine it may not exist.
     let opened = match role.captures {
-        true => {
-            let needs = MediaNeeds {
-                audio: Some(AudioNeeds {
-                    rate_hz: ONSET_FRAMES.rate_hz,
-                }),
-                video: Some(picture_needs(job.face_model.as_deref(), job.sync_model.as_deref())?),
-            };
-            Some(open_capture(&job.source, needs, job.pace, job.supervision)?)
-        }
+        true => Some(open_capture(&job.source, sync_needs(job)?, job.pace, job.supervision)?),
         false => None,
     };
 
@@ -306,17 +260,9 @@ pub(crate) fn build_sync(
         let (video_in, video) = scope.new_input::<Vec<VideoFrame>>();
         let (status_in, status) = scope.new_input::<Vec<StatusRecord>>();
         let health = health_events(status.exchange(move |_| holder), stats);
-        // After an outage or a jump the estimate starts afresh from the data after it; a loss
-        // the source announced leaves the time axis, and so the estimate, as they were.
-        let restarts = health.clone().flat_map(|event| match event.body {
-            EventBody::Recovered { live_ns, .. }
-            | EventBody::Discont {
-                live_ns,
-                kind: DiscontKind::Gap | DiscontKind::Reset,
-                ..
-            } => Some(AudioEvidence::Restart { time_ns: live_ns }),
-            _ => None,
-        });
+        let restarts = health
+            .clone()
+            .flat_map(|event| restart_at(&event.body).map(|time_ns| AudioEvidence::Restart { time_ns }));
         let audio = audio.exchange(move |_| holder);
         let mut audio_envelope = audio
             .clone()
@@ -390,6 +336,140 @@ pub(crate) fn build_sync(
         feed,
         sink: role.holds.then_some(sink),
         failures,
+    })
+}
+
+/// The encoders of a stream's holder: the log-mel bands of its onsets, and those the job's
+/// models and picture need.
+pub(crate) struct SyncEncoders {
+    /// Log-mel bands for the onset envelope.
+    pub bands: Box<dyn AudioEncoder>,
+    /// The voice-activity model, if the job has one.
+    pub speech: Option<SpeechDetector>,
+    /// The sync model's pair of embedders, if the job has one.
+    pub sync_model: Option<Rc<SyncModel>>,
+    /// The face detector, if the job has one.
+    pub face: Option<Box<dyn VideoEncoder>>,
+    /// The pictures' brightening and block brightness.
+    pub change: PictureChange,
+}
+
+/// Loads what the holder of `job`'s stream encodes with, on the job's device.
+pub(crate) fn sync_encoders(job: &SyncJob) -> Result<SyncEncoders, FlowError> {
+    let device = job.device.resolve()?;
+    let bands: Box<dyn AudioEncoder> = Box::new(LogBands::new(
+        Filterbank::Mel { bands: ONSET_MELS },
+        ONSET_FRAMES,
+        device,
+    )?);
+    let speech = job
+        .speech_model
+        .as_deref()
+        .map(|path| speech_detector(path, device))
+        .transpose()?;
+    let sync_model = job
+        .sync_model
+        .as_deref()
+        .map(|path| SyncModel::load(path, device).map(Rc::new))
+        .transpose()?;
+    let face = job
+        .face_model
+        .as_deref()
+        .map(|path| face_detector(path, device))
+        .transpose()?;
+    let change = PictureChange::new(
+        device,
+        CHANGE_PICTURE.width as usize,
+        CHANGE_PICTURE.height as usize,
+        SYNC_GRID.columns,
+        SYNC_GRID.rows,
+    )?;
+    Ok(SyncEncoders {
+        bands,
+        speech,
+        sync_model,
+        face,
+        change,
+    })
+}
+
+/// What a stream of a dataflow many `sync` streams share is measured with: its encoders as
+/// stages of its own (the log-mel bands included: no pool to share them through) and its
+/// offset estimation.
+pub(crate) fn sync_stream_parts(job: &SyncJob) -> Result<(SyncEncoding, OffsetEstimation), FlowError> {
+    let (estimator, tracker) = sync_estimation(job)?;
+    let SyncEncoders {
+        bands,
+        speech,
+        sync_model,
+        face,
+        change,
+    } = sync_encoders(job)?;
+    let mut audio: Vec<AudioStage> = vec![Box::new(level_stage(AudioFramer::new(ONSET_FRAMES)?))];
+    if let Some(speech) = speech {
+        audio.push(Box::new(speech_stage(speech)));
+    }
+    if let Some(model) = sync_model.clone() {
+        let framer = AudioFramer::new(model.contract().audio_params())?;
+        audio.push(Box::new(embedding_stage(framer, model)));
+    }
+    let sync_video = sync_model.map(|model| SyncVideo {
+        model,
+        recent: VecDeque::new(),
+    });
+    let encoding = SyncEncoding {
+        bands: Box::new(bands_stage(AudioFramer::new(ONSET_FRAMES)?, bands)),
+        flux: Box::new(flux_stage(SpectralFlux::default())),
+        audio,
+        pictures: Box::new(picture_stage(
+            change,
+            face,
+            sync_video,
+            job.metrics.clone(),
+            job.stream.clone(),
+        )),
+    };
+    let metrics = job.metrics.aligner(&job.stream, "offset");
+    let estimation = OffsetEstimation::new(estimator, tracker, job.emit_every_ns, job.stream.clone(), metrics);
+    Ok((encoding, estimation))
+}
+
+/// The offset estimator `job` asks for (with the sync model's agreement in place of the
+/// region's correlation, when it has one) and its tracker.
+pub(crate) fn sync_estimation(job: &SyncJob) -> Result<(AvSyncEstimator, OffsetTracker), FlowError> {
+    let mut estimator = AvSyncEstimator::new(job.lag.clone(), job.region.clone(), SYNC_GRID)?;
+    if let Some(path) = job.sync_model.as_deref() {
+        let contract = SyncModelContract::read_for(path)?;
+        if contract.sample_rate_hz != ONSET_FRAMES.rate_hz {
+            return Err(EncodeError::ModelMisfit {
+                model: path.to_path_buf(),
+                misfit: ModelMisfit::SyncRate {
+                    rate_hz: contract.sample_rate_hz,
+                    expected_rate_hz: ONSET_FRAMES.rate_hz,
+                },
+            }
+            .into());
+        }
+        let config = EmbeddingLagConfig {
+            max_lag_ns: job.region.max_lag_ns,
+            sure_margin: contract
+                .sure_margin
+                .unwrap_or(EmbeddingLagConfig::default().sure_margin),
+            ..EmbeddingLagConfig::default()
+        };
+        estimator = estimator.with_embeddings(config, contract.output_dim)?;
+    }
+    Ok((estimator, OffsetTracker::new(job.tracker.clone())?))
+}
+
+/// The media `job`'s capture delivers: audio at the onset envelope's rate, and pictures as
+/// [`picture_needs`] says.
+pub(crate) fn sync_needs(job: &SyncJob) -> Result<MediaNeeds, FlowError> {
+    Ok(MediaNeeds {
+        audio: Some(AudioNeeds {
+            rate_hz: ONSET_FRAMES.rate_hz,
+        }),
+        video: Some(picture_needs(job.face_model.as_deref(), job.sync_model.as_deref())?),
     })
 }
 

@@ -8,6 +8,7 @@ mod follow_reference;
 mod held_capability;
 mod join_video;
 mod locate_references;
+mod sync_streams;
 mod write_events;
 mod write_stream_events;
 
@@ -20,5 +21,6 @@ pub use follow_reference::{
 };
 pub use join_video::{JoinVideo, LIVE_VIDEO_WAIT_NS};
 pub use locate_references::{LocateReferences, NamedReference};
+pub(crate) use sync_streams::{AudioStage, SyncEncoding, SyncRecord, SyncStreams, SyncedStreams};
 pub use write_events::{EventSink, WriteEvents};
 pub(crate) use write_stream_events::{EndedStream, StreamSinks, WriteStreamEvents};

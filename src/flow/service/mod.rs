@@ -3,11 +3,11 @@
 //!
 //! The service's worker threads share out its streams by a hash of their ids ([`worker_of`]);
 //! each thread is a timely worker of its own, since a stream is captured and held by the same
-//! one. A `follow` stream added joins its worker's one follow dataflow (`shared_follow`) while
-//! the others run; a `sync` stream is built as a dataflow of its own. Its capture starts at
-//! once; a stream removed gets its stop, so its source ends, its last events and `eos` are
-//! written, and its capture and state (its dataflow, or its entries in the shared one's
-//! tables) are dropped. The table of streams (`table`) is what `GET /streams` lists.
+//! one. A stream added joins its worker's one dataflow for its job (`shared_follow`,
+//! `shared_sync`) while the others run; only a `follow` stream that compares video is built as
+//! a dataflow of its own. Its capture starts at once; a stream removed gets its stop, so its
+//! source ends, its last events and `eos` are written, and its capture and state (its entries
+//! in the shared dataflow's tables, or its own dataflow) are dropped. The table of streams (`table`) is what `GET /streams` lists.
 //!
 //! Over the processes of a cluster, each process runs one such service for the streams its
 //! workers hold, and [`ClusteredService`] sends each request to the process that holds its
@@ -18,8 +18,10 @@
 
 mod cluster_link;
 mod clustered;
+mod keyed_feeds;
 mod request;
 mod shared_follow;
+mod shared_sync;
 mod table;
 mod worker_loop;
 
