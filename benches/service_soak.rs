@@ -3,10 +3,11 @@
 //!
 //! Every `SOAK_PERIOD_S` (default 3 s) a new stream on a test pattern is added with
 //! `warpflow streams add` (each under an id of its own, so that nothing kept per id can hide),
-//! its job taken in turn from `SOAK_JOBS` (default `sync,follow`: a `sync` stream, built as a
-//! dataflow of its own, then a `follow` stream of a 60 s `.wfr`, which joins the worker's
-//! shared follow dataflow), and, once `SOAK_STREAMS` (default 6) run, the oldest is removed. Each minute the service's
-//! resident memory (VmRSS), open file descriptors and threads are read from /proc. At the end
+//! its job taken in turn from `SOAK_JOBS` (default `sync,follow`: a `sync` stream, which joins
+//! the worker's shared sync dataflow, then a `follow` stream of a 60 s `.wfr`, which joins its
+//! shared follow dataflow), and, once `SOAK_STREAMS` (default 6) run, the oldest is removed.
+//! Each minute the service's resident memory (VmRSS), open file descriptors and threads are
+//! read from /proc. At the end
 //! every stream is removed and each one's events are checked: `seq` from 0 with no gap, ending
 //! with `eos`.
 //!

@@ -23,6 +23,7 @@ use crate::media::{
 use super::encoder_pool::EncoderPools;
 use super::ingest::{Feed, Ingest, RecordInput, StatusFeed};
 use super::operators::EventSink;
+use super::shared::{EndedShared, SharedStreams};
 use super::{FailureSlot, FlowError, StatusRecord, StopSignal};
 
 /// Records moved from a ring per pump: bounds how much enters the graph between steps.
@@ -142,7 +143,7 @@ impl BuiltStream {
     /// Drives the stream on `worker`, its only worker, with the encoders of `pools`, and
     /// finishes its sink.
     pub(crate) fn run_alone(self, worker: &mut Worker, pools: &EncoderPools) -> Result<RunSummary, FlowError> {
-        let driven = drive_streams(worker, self.feed.into_iter().collect(), pools);
+        let (driven, _) = drive_streams(worker, self.feed.into_iter().collect(), SharedStreams::default(), pools);
         driven.into_iter().try_for_each(|outcome| outcome)?;
         if let Some(error) = self.failures.take() {
             return Err(error);
@@ -256,20 +257,22 @@ impl Driven {
 }
 
 /// Starts every stream's capture and runs the worker until each stream's inputs have ended and
-/// the dataflows are done, encoding what waits in `pools` after every step. A stream that
-/// fails ends alone, with its error as its outcome; the others go on. Outcomes come in the
-/// order of `feeds`.
+/// the dataflows are done, encoding what waits in `pools` after every step; the captures that
+/// feed the `shared` dataflows run alongside. A stream that fails ends alone, with its error
+/// as its outcome; the others go on. Outcomes come in the order of `feeds`, then the shared
+/// dataflows' streams, as their sinks ended them.
 pub(crate) fn drive_streams(
     worker: &mut Worker,
     feeds: Vec<StreamFeed>,
+    mut shared: SharedStreams,
     pools: &EncoderPools,
-) -> Vec<Result<(), FlowError>> {
+) -> (Vec<Result<(), FlowError>>, Vec<EndedShared>) {
     let mut driven: Vec<Driven> = feeds.into_iter().map(Driven::start).collect();
     // How long until a batch waiting in the pools is due.
     let mut batch_due = IDLE_PARK;
     loop {
-        let mut moved = 0;
-        let mut feeding = false;
+        let mut moved = shared.feed_once();
+        let mut feeding = shared.is_feeding();
         for stream in driven.iter_mut().filter(|s| s.outcome.is_none()) {
             match stream.feed_once() {
                 Ok(Some(records)) => {
@@ -287,6 +290,7 @@ pub(crate) fn drive_streams(
         worker.step_or_park(Some(park.min(batch_due)));
         batch_due = pools.flush().unwrap_or(IDLE_PARK);
     }
+    let closed = shared.close();
     while worker.step_or_park(Some(batch_due)) {
         batch_due = pools.flush().unwrap_or(IDLE_PARK);
         for stream in &mut driven {
@@ -295,5 +299,6 @@ pub(crate) fn drive_streams(
             }
         }
     }
-    driven.into_iter().map(Driven::into_outcome).collect()
+    let outcomes = driven.into_iter().map(Driven::into_outcome).collect();
+    (outcomes, closed.take_ended())
 }

@@ -33,6 +33,12 @@ pub enum FlowError {
         /// What is wrong.
         source: ReferenceFileError,
     },
+    /// A stream of a dataflow many streams share failed (its source, its encoder, its aligner).
+    #[error("{reason}")]
+    SharedStream {
+        /// What its `error` event said, naming the input at fault.
+        reason: String,
+    },
     /// Records reached an operator on a worker that does not hold their stream: a fault of the
     /// run's placement, never of the input.
     #[error("records reached {operator} on a worker that does not hold their stream")]
@@ -57,7 +63,7 @@ impl FlowError {
             FlowError::Config(_) | FlowError::Align(_) => true,
             FlowError::Media(error) => error.is_bad_input(),
             FlowError::Encode(error) => !matches!(error, EncodeError::Torch { .. }),
-            FlowError::Output(_) | FlowError::NotHeld { .. } => false,
+            FlowError::Output(_) | FlowError::NotHeld { .. } | FlowError::SharedStream { .. } => false,
             FlowError::ReferenceFile { .. } | FlowError::ReferenceFileIo { .. } => true,
         }
     }

@@ -5,10 +5,11 @@
 //! event sink turns that frontier into `progress` events. Each job ([`run_sync`],
 //! [`run_follow`], [`run_locate`]) wires capture ([`crate::media`]), encoders ([`crate::encode`]) and
 //! aligners ([`crate::align`]) into one graph of operators from [`operators`] and drives it
-//! until the source ends. With many streams ([`run_streams`], [`run_streams_in_cluster`]) each
-//! stream keeps a dataflow of its own on every worker; [`Placement`] says which worker captures
-//! it and which holds it, exchange pacts carry its records between the two, and the streams a
-//! worker holds share its stateless encoders. A [`StreamService`] takes streams while it runs
+//! until the source ends. With many streams ([`run_streams`], [`run_streams_in_cluster`])
+//! [`Placement`] says which worker captures a stream and which holds it: a stream captured by
+//! its holder joins the holder's shared dataflow for its job (`shared`), and one pinned to
+//! another process's capture keeps a dataflow of its own, exchange pacts carrying its records
+//! between the two; the streams a worker holds share its stateless encoders. A [`StreamService`] takes streams while it runs
 //! (`warpflow serve`) on the worker thread its id hashes to: its `follow` streams share one
 //! dataflow there, their records [`Keyed`] by stream and each operator keeping per-stream state
 //! in a table ([`operators::FollowStreams`]), so a stream joins and leaves without it being
@@ -33,6 +34,7 @@ mod records;
 mod reference;
 mod reference_progress;
 mod service;
+mod shared;
 mod shared_references;
 mod stages;
 mod stop;

@@ -1,12 +1,15 @@
 //! Many streams in one run, on timely's own workers: `--workers N` threads of one process, or
 //! the processes of a cluster (`-n/-p/-h`), each with its threads.
 //!
-//! Every worker builds every stream's dataflow, as timely wants; [`crate::flow::placement`] says
-//! which worker holds a stream (by a hash of its id) and which captures it (the holder, or a
-//! worker of the process the stream is pinned to). The capturer feeds the dataflow's inputs,
-//! whose exchange pacts carry every record to the holder; the holder encodes, aligns and writes
-//! the stream's events. Each stream keeps a dataflow of its own, so its frontier is its own:
-//! streams on one worker never wait on each other, and a stream that fails ends alone. Events
+//! [`crate::flow::placement`] says which worker holds a stream (by a hash of its id) and which
+//! captures it (the holder, or a worker of the process the stream is pinned to). A stream
+//! captured by its holder joins the holder's shared dataflow for its job
+//! ([`crate::flow::shared`]), which every worker builds: its records never leave the worker,
+//! and its watermark travels in them. A stream pinned to another process's capture (or a
+//! `follow` stream comparing video) keeps a dataflow of its own, which every worker builds, as
+//! timely wants: the capturer feeds its inputs, whose exchange pacts carry every record to the
+//! holder, which encodes, aligns and writes the stream's events. Either way a stream's
+//! progress is its own, and a stream that fails ends alone. Events
 //! of all streams go to one writer per process, each carrying its stream's id and numbered per
 //! stream.
 
@@ -22,6 +25,7 @@ use super::sync::build_sync;
 use crate::flow::driver::{drive_streams, BuiltStream};
 use crate::flow::encoder_pool::EncoderPools;
 use crate::flow::placement::{Placement, StreamSite};
+use crate::flow::shared::SharedStreams;
 use crate::flow::{FlowError, FollowJob, SyncJob};
 
 /// One stream's job.
@@ -47,6 +51,15 @@ impl StreamJob {
         match self {
             StreamJob::Sync(job) => job.captured_by,
             StreamJob::Follow(job) => job.captured_by,
+        }
+    }
+
+    /// Whether its stream can join a dataflow that streams of its job share on the worker
+    /// that holds it (all but `follow` streams that compare video).
+    pub(crate) fn shares_a_dataflow(&self) -> bool {
+        match self {
+            StreamJob::Sync(_) => true,
+            StreamJob::Follow(job) => job.video.is_none(),
         }
     }
 
@@ -234,8 +247,34 @@ fn run_on_worker(worker: &mut Worker, placed: &[(StreamJob, Placement)], writer:
     let mut parts = Vec::new();
     let mut captured = Vec::new();
     let mut held = Vec::new();
+    // A stream captured where it is held joins that worker's shared dataflow for its job; the
+    // others (pinned to another process's capture, or comparing video) keep a dataflow each.
+    let shared_by =
+        |job: &StreamJob, placement: &Placement| placement.capturer == placement.holder && job.shares_a_dataflow();
+    let any = |sync: bool| {
+        placed
+            .iter()
+            .any(|(job, placement)| shared_by(job, placement) && matches!(job, StreamJob::Sync(_)) == sync)
+    };
+    // Every worker builds the same shared dataflows, whichever streams it holds.
+    let mut shared = SharedStreams::build(worker, any(false), any(true));
     for (job, placement) in placed {
         let stream = job.stream().to_owned();
+        if shared_by(job, placement) {
+            if placement.holder == index {
+                let added = match job {
+                    StreamJob::Follow(job) => shared.follows.as_mut().map(|f| f.add(job, &pools, writer)),
+                    StreamJob::Sync(job) => shared.syncs.as_mut().map(|s| s.add(job, writer)),
+                };
+                if let Some(Err(error)) = added {
+                    parts.push(StreamPart {
+                        stream,
+                        result: Err(error),
+                    });
+                }
+            }
+            continue;
+        }
         let at = StreamSite::new(*placement, index);
         let built = job.build(worker, at, &pools, writer).or_else(|error| {
             // The dataflow must exist on every worker all the same.
@@ -262,7 +301,13 @@ fn run_on_worker(worker: &mut Worker, placed: &[(StreamJob, Placement)], writer:
         }
     }
     let (streams, feeds): (Vec<String>, Vec<_>) = captured.into_iter().unzip();
-    let driven = drive_streams(worker, feeds, &pools);
+    let (driven, ended) = drive_streams(worker, feeds, shared, &pools);
+    for (stream, result) in ended {
+        parts.push(StreamPart {
+            stream,
+            result: result.map(Some),
+        });
+    }
     let mut failed_captures = Vec::new();
     for (stream, driven) in streams.into_iter().zip(driven) {
         match driven {

@@ -3,8 +3,8 @@
 //!
 //! The service's worker threads share out its streams by a hash of their ids ([`worker_of`]);
 //! each thread is a timely worker of its own, since a stream is captured and held by the same
-//! one. A stream added joins its worker's one dataflow for its job (`shared_follow`,
-//! `shared_sync`) while the others run; only a `follow` stream that compares video is built as
+//! one. A stream added joins its worker's one dataflow for its job ([`super::shared`]) while
+//! the others run; only a `follow` stream that compares video is built as
 //! a dataflow of its own. Its capture starts at once; a stream removed gets its stop, so its
 //! source ends, its last events and `eos` are written, and its capture and state (its entries
 //! in the shared dataflow's tables, or its own dataflow) are dropped. The table of streams (`table`) is what `GET /streams` lists.
@@ -18,10 +18,7 @@
 
 mod cluster_link;
 mod clustered;
-mod keyed_feeds;
 mod request;
-mod shared_follow;
-mod shared_sync;
 mod table;
 mod worker_loop;
 

@@ -1,9 +1,8 @@
 //! The service's worker: takes each stream added while the others run, feeds and steps them
 //! all, and lets each go when it has ended.
 //!
-//! Follow streams on audio join the worker's one follow dataflow (`shared_follow`), and `sync`
-//! streams its one sync dataflow (`shared_sync`), each built when the first of its streams
-//! comes; each stream carries its own watermark in its records, and one that fails ends alone.
+//! Follow streams on audio join the worker's one follow dataflow, and `sync` streams its one
+//! sync dataflow ([`crate::flow::shared`]), each built when the first of its streams comes; each stream carries its own watermark in its records, and one that fails ends alone.
 //! Follow streams that compare video are built as a dataflow of their own, whose frontier is
 //! their watermark; timely retires it once its frontier is empty, and the worker then finishes
 //! the stream's sink. Either way the stream is then marked ended (or failed) in the table.
@@ -23,9 +22,8 @@ use crate::flow::operators::EndedStream;
 use crate::flow::operators::EventSink;
 use crate::flow::{FailureSlot, Placement, StreamJob, StreamSite};
 
-use super::shared_follow::SharedFollows;
-use super::shared_sync::SharedSyncs;
 use super::table::StreamTable;
+use crate::flow::shared::{SharedFollows, SharedSyncs};
 
 /// What the service asks of its worker.
 pub(super) enum Command {

@@ -23,11 +23,12 @@ use crate::flow::operators::{
     EndedStream, EventSink, StreamSinks, SyncRecord, SyncStreams, SyncedStreams, WriteStreamEvents,
 };
 use crate::flow::{FlowError, Keyed, SyncJob};
+use crate::media::MediaError;
 
 use super::keyed_feeds::KeyedFeeds;
 
 /// The worker's `sync` streams and their one dataflow.
-pub(super) struct SharedSyncs {
+pub(crate) struct SharedSyncs {
     feeds: KeyedFeeds<SyncRecord>,
     synced: SyncedStreams,
     sinks: StreamSinks,
@@ -35,7 +36,7 @@ pub(super) struct SharedSyncs {
 
 impl SharedSyncs {
     /// Builds the dataflow on `worker`, with no stream yet.
-    pub(super) fn build(worker: &mut Worker) -> Self {
+    pub(crate) fn build(worker: &mut Worker) -> Self {
         let synced = SyncedStreams::default();
         let sinks = StreamSinks::default();
         let input = worker.dataflow::<u64, _, _>(|scope| {
@@ -52,7 +53,7 @@ impl SharedSyncs {
 
     /// Adds `job`'s stream: its encoders, estimation and capture are made ready and its capture
     /// started. A capture that cannot start ends the stream at once, its events saying why.
-    pub(super) fn add(&mut self, job: &SyncJob, writer: &SharedWriter) -> Result<(), FlowError> {
+    pub(crate) fn add(&mut self, job: &SyncJob, writer: &SharedWriter) -> Result<(), FlowError> {
         let (encoding, estimation) = sync_stream_parts(job)?;
         let opened = open_capture(&job.source, sync_needs(job)?, job.pace, job.supervision)?;
         let sink = EventSink::new(
@@ -72,17 +73,28 @@ impl SharedSyncs {
     }
 
     /// One round: moves what every capture has into the graph. Returns records moved.
-    pub(super) fn feed_once(&mut self) -> usize {
+    pub(crate) fn feed_once(&mut self) -> usize {
         self.feeds.feed_once()
     }
 
     /// The streams whose `eos` was written since the last call.
-    pub(super) fn take_ended(&self) -> Vec<EndedStream> {
+    pub(crate) fn take_ended(&self) -> Vec<EndedStream> {
         self.sinks.take_ended()
     }
 
+    /// Whether a capture still feeds the dataflow.
+    pub(crate) fn is_feeding(&self) -> bool {
+        !self.feeds.is_empty()
+    }
+
+    /// Closes the dataflow's input (no capture may feed it any more); its sinks, which list
+    /// its streams as they end, and the errors of the captures that failed, by stream name.
+    pub(crate) fn close(mut self) -> (StreamSinks, Vec<(String, MediaError)>) {
+        (self.sinks, self.feeds.take_failures())
+    }
+
     /// Whether no stream is captured or still in the graph.
-    pub(super) fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.feeds.is_empty() && self.sinks.len() == 0 && self.synced.len() == 0
     }
 }

@@ -5,10 +5,11 @@
 //! order they came, followed by the stream's watermark: the running time before which
 //! everything it captured has come, the least of its media's. When a capture ends, or fails,
 //! the stream's end follows (after a `Failed` note). Time in the dataflow is the worker's
-//! clock; each stream's own times ride in its records.
+//! clock, moved after each round that sent something; each stream's own times ride in its
+//! records.
 //!
 //! This module only feeds; what the dataflow does with the records is its builder's
-//! (`shared_follow`, `shared_sync`).
+//! (`follows`, `syncs`).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,14 +19,14 @@ use crate::flow::driver::OpenedCapture;
 use crate::flow::ingest::{health_event, RecordInput};
 use crate::flow::operators::SyncRecord;
 use crate::flow::{Keyed, StopSignal, StreamKey, StreamNote};
-use crate::media::{AudioChunk, Capture, CaptureState, RecordReceiver, SourceStatus, VideoFrame};
+use crate::media::{AudioChunk, Capture, CaptureState, MediaError, RecordReceiver, SourceStatus, VideoFrame};
 
 /// Records moved from one ring per round: bounds how much of one stream enters the graph
 /// between steps, so that a stream read fast from a file does not starve the others.
 const PUMP_RECORDS: usize = 64;
 
 /// A record of a shared dataflow, made from a stream's captured media.
-pub(super) trait SharedRecord: Clone + 'static {
+pub(crate) trait SharedRecord: Clone + 'static {
     /// A chunk of the stream's audio.
     fn from_audio(chunk: AudioChunk) -> Self;
     /// A frame of the stream's video; `None` where the dataflow takes none (its streams'
@@ -74,6 +75,8 @@ impl<D> Medium<D> {
 /// One stream's capture.
 struct KeyedFeed {
     key: StreamKey,
+    /// Its name in events.
+    stream: String,
     capture: Capture,
     audio: Option<Medium<AudioChunk>>,
     video: Option<Medium<VideoFrame>>,
@@ -106,26 +109,32 @@ enum Fed {
 }
 
 /// The captures feeding one shared input of records `R`.
-pub(super) struct KeyedFeeds<R: SharedRecord> {
+pub(crate) struct KeyedFeeds<R: SharedRecord> {
     input: RecordInput<Keyed<R>>,
     feeds: Vec<KeyedFeed>,
+    /// The captures that failed, by stream name, with their errors as they were.
+    failures: Vec<(String, MediaError)>,
+    /// Whether anything was sent since the input's time last moved.
+    sent: bool,
     next_key: StreamKey,
     clock: Instant,
 }
 
 impl<R: SharedRecord> KeyedFeeds<R> {
     /// Feeds `input`, with no stream yet.
-    pub(super) fn new(input: RecordInput<Keyed<R>>) -> Self {
+    pub(crate) fn new(input: RecordInput<Keyed<R>>) -> Self {
         Self {
             input,
             feeds: Vec::new(),
+            failures: Vec::new(),
+            sent: false,
             next_key: 0,
             clock: Instant::now(),
         }
     }
 
     /// A key no stream of this input has had.
-    pub(super) fn new_key(&mut self) -> StreamKey {
+    pub(crate) fn new_key(&mut self) -> StreamKey {
         let key = self.next_key;
         self.next_key += 1;
         key
@@ -134,7 +143,7 @@ impl<R: SharedRecord> KeyedFeeds<R> {
     /// Starts `opened`'s capture, feeding its records under `key` until it ends or `stop` is
     /// asked; its rings' depths go to `metrics` under `stream`. A capture that cannot start
     /// ends its stream at once, its failure first.
-    pub(super) fn start(
+    pub(crate) fn start(
         &mut self,
         key: StreamKey,
         opened: OpenedCapture,
@@ -144,6 +153,7 @@ impl<R: SharedRecord> KeyedFeeds<R> {
     ) {
         let mut feed = KeyedFeed {
             key,
+            stream: stream.to_owned(),
             capture: opened.capture,
             audio: opened
                 .audio
@@ -159,16 +169,20 @@ impl<R: SharedRecord> KeyedFeeds<R> {
             Ok(()) => self.feeds.push(feed),
             Err(error) => {
                 feed.capture.stop();
-                self.advance_clock();
                 self.send_failure(key, error.to_string());
+                self.failures.push((feed.stream, error));
             }
         }
     }
 
+    /// The captures that failed since the last call: each stream's name and error.
+    pub(crate) fn take_failures(&mut self) -> Vec<(String, MediaError)> {
+        std::mem::take(&mut self.failures)
+    }
+
     /// One round: moves what every capture has into the graph, each stream's watermark after
     /// its records, and ends the streams whose capture ended or failed. Returns records moved.
-    pub(super) fn feed_once(&mut self) -> usize {
-        self.advance_clock();
+    pub(crate) fn feed_once(&mut self) -> usize {
         let mut moved = 0;
         let mut feeds = std::mem::take(&mut self.feeds);
         feeds.retain_mut(|feed| match self.feed(feed) {
@@ -179,20 +193,32 @@ impl<R: SharedRecord> KeyedFeeds<R> {
             Fed::Ended => false,
         });
         self.feeds = feeds;
+        if self.sent || moved > 0 {
+            self.sent = false;
+            self.advance_clock();
+        }
         moved
     }
 
     /// Whether no capture is running.
-    pub(super) fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.feeds.is_empty()
     }
 
     /// Ends stream `key` with `reason`, before its capture started.
-    pub(super) fn send_failure(&mut self, stream: StreamKey, reason: String) {
+    pub(crate) fn send_failure(&mut self, stream: StreamKey, reason: String) {
         self.send_note(stream, StreamNote::Failed { reason });
+        self.send_end(stream);
+    }
+
+    fn send_end(&mut self, stream: StreamKey) {
+        self.sent = true;
         self.input.send(Keyed::End { stream });
     }
 
+    /// Moves the input's time to the worker's clock, which pushes what was sent on. Only a
+    /// round that sent something moves it: a time that moved with nothing sent would still be
+    /// work for every operator at every step, and the worker would never rest.
     fn advance_clock(&mut self) {
         let now_ns = u64::try_from(self.clock.elapsed().as_nanos()).unwrap_or(u64::MAX);
         if now_ns > *self.input.time() {
@@ -212,6 +238,7 @@ impl<R: SharedRecord> KeyedFeeds<R> {
             Err(error) => {
                 feed.capture.stop();
                 self.send_failure(feed.key, error.to_string());
+                self.failures.push((feed.stream.clone(), error));
                 return Fed::Ended;
             }
         };
@@ -228,7 +255,7 @@ impl<R: SharedRecord> KeyedFeeds<R> {
             // End-of-stream reached the bus: whatever the appsinks had is in the rings.
             self.pump(feed, usize::MAX);
             feed.capture.stop();
-            self.input.send(Keyed::End { stream: feed.key });
+            self.send_end(feed.key);
             return Fed::Ended;
         }
         Fed::Moved(moved)
@@ -261,6 +288,7 @@ impl<R: SharedRecord> KeyedFeeds<R> {
     }
 
     fn send_note(&mut self, stream: StreamKey, note: StreamNote) {
+        self.sent = true;
         self.input.send(Keyed::Note { stream, note });
     }
 }

@@ -12,7 +12,7 @@
 //! the one input (`keyed_feeds`); when it ends, or fails, each operator drops the stream as its
 //! end passes.
 //!
-//! Follow streams that compare video keep a dataflow of their own (`worker_loop`).
+//! Follow streams that compare video keep a dataflow of their own.
 
 use timely::dataflow::operators::Input;
 use timely::worker::Worker;
@@ -34,7 +34,7 @@ use crate::media::{AudioChunk, AudioNeeds, MediaError, MediaNeeds};
 use super::keyed_feeds::KeyedFeeds;
 
 /// The worker's follow streams and their one dataflow.
-pub(super) struct SharedFollows {
+pub(crate) struct SharedFollows {
     feeds: KeyedFeeds<AudioChunk>,
     encoded: EncodedStreams<AudioFramer, f32>,
     followed: FollowedStreams,
@@ -43,7 +43,7 @@ pub(super) struct SharedFollows {
 
 impl SharedFollows {
     /// Builds the dataflow on `worker`, with no stream yet.
-    pub(super) fn build(worker: &mut Worker) -> Self {
+    pub(crate) fn build(worker: &mut Worker) -> Self {
         let encoded = EncodedStreams::default();
         let followed = FollowedStreams::default();
         let sinks = StreamSinks::default();
@@ -65,7 +65,7 @@ impl SharedFollows {
 
     /// Adds `job`'s stream: its reference, encoders and capture are made ready and its capture
     /// started. A capture that cannot start ends the stream at once, its events saying why.
-    pub(super) fn add(
+    pub(crate) fn add(
         &mut self,
         job: &FollowJob,
         pools: &EncoderPools,
@@ -109,17 +109,28 @@ impl SharedFollows {
     }
 
     /// One round: moves what every capture has into the graph. Returns records moved.
-    pub(super) fn feed_once(&mut self) -> usize {
+    pub(crate) fn feed_once(&mut self) -> usize {
         self.feeds.feed_once()
     }
 
     /// The streams whose `eos` was written since the last call.
-    pub(super) fn take_ended(&self) -> Vec<EndedStream> {
+    pub(crate) fn take_ended(&self) -> Vec<EndedStream> {
         self.sinks.take_ended()
     }
 
+    /// Whether a capture still feeds the dataflow.
+    pub(crate) fn is_feeding(&self) -> bool {
+        !self.feeds.is_empty()
+    }
+
+    /// Closes the dataflow's input (no capture may feed it any more); its sinks, which list
+    /// its streams as they end, and the errors of the captures that failed, by stream name.
+    pub(crate) fn close(mut self) -> (StreamSinks, Vec<(String, MediaError)>) {
+        (self.sinks, self.feeds.take_failures())
+    }
+
     /// Whether no stream is captured or still in the graph.
-    pub(super) fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.feeds.is_empty() && self.sinks.len() == 0
     }
 }
