@@ -8,17 +8,16 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use warpflow::flow::worker_of;
 
+use common::melody_reference;
 use common::served::Served;
-use common::{melody, render, write_wav, TimeMap};
+use common::streams_client::{answer, streams};
 
 const THREADS: usize = 2;
 const PROCESSES: usize = 2;
@@ -26,38 +25,6 @@ const PROCESSES: usize = 2;
 /// The process whose worker holds stream `id`.
 fn holder(id: &str) -> usize {
     worker_of(id, THREADS * PROCESSES) / THREADS
-}
-
-/// `warpflow streams --server ADDR ARGS…`.
-fn streams(server: SocketAddr, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_warpflow"))
-        .args(["streams", "--server", &server.to_string()])
-        .args(args)
-        .output()
-        .expect("the warpflow binary runs")
-}
-
-fn answer(output: &Output) -> Value {
-    assert!(
-        output.status.success(),
-        "the client failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("the client prints JSON")
-}
-
-/// A process's standard output, line by line, on a thread of its own.
-fn stdout_lines(served: &mut Served) -> mpsc::Receiver<String> {
-    let stdout = served.stdout().expect("piped stdout");
-    let (sender, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if sender.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    lines
 }
 
 /// The ids of a listing.
@@ -70,31 +37,6 @@ fn listed_ids(listed: &Value) -> Vec<String> {
         .collect();
     ids.sort();
     ids
-}
-
-/// A reference for the follow streams: a 6 s melody as WAV, and its `.wfr`.
-fn follow_reference(dir: &std::path::Path) -> (String, String) {
-    let total_s = 6.0;
-    let identity = TimeMap {
-        points: vec![(0.0, 0.0), (total_s, total_s)],
-    };
-    let wav = dir.join("reference.wav");
-    write_wav(&wav, 22_050, &render(&melody(total_s), &identity, 22_050, total_s, 0.0));
-    let wfr = dir.join("reference.wfr");
-    let encoded = Command::new(env!("CARGO_BIN_EXE_warpflow"))
-        .args([
-            "encode-ref",
-            wav.to_str().expect("UTF-8"),
-            "-o",
-            wfr.to_str().expect("UTF-8"),
-        ])
-        .output()
-        .expect("the warpflow binary runs");
-    assert!(encoded.status.success(), "{}", String::from_utf8_lossy(&encoded.stderr));
-    (
-        wav.to_str().expect("UTF-8").to_owned(),
-        wfr.to_str().expect("UTF-8").to_owned(),
-    )
 }
 
 #[test]
@@ -128,9 +70,11 @@ fn streams_added_and_removed_on_either_process_arrive_once_from_their_holder() {
             )
         })
         .collect();
-    let lines: Vec<_> = served.iter_mut().map(stdout_lines).collect();
+    let lines: Vec<_> = served.iter_mut().map(Served::stdout_lines).collect();
     let servers: Vec<SocketAddr> = served.iter().map(|s| s.addr).collect();
-    let (wav, wfr) = follow_reference(dir.path());
+    let wfr = melody_reference(dir.path(), 6.0);
+    let wav = dir.path().join("reference.wav").to_str().expect("UTF-8").to_owned();
+    let wfr = wfr.to_str().expect("UTF-8").to_owned();
 
     // Short streams end on their own; long ones are removed. Each is added through the
     // process after the one that holds it, so that every add crosses the cluster.
@@ -147,13 +91,14 @@ fn streams_added_and_removed_on_either_process_arrive_once_from_their_holder() {
     for (i, id) in short.iter().enumerate() {
         let source = format!("test?duration_s=4&av_offset_ms={}", offsets_ms[i]);
         let via = servers[(holder(id) + 1) % PROCESSES];
-        let added = answer(&streams(via, &["add", id, "--job", "sync", "--source", &source]));
+        let added = answer(&streams(via, None, &["add", id, "--job", "sync", "--source", &source]));
         assert_eq!(added["id"].as_str(), Some(id.as_str()));
     }
     for id in &long {
         let via = servers[(holder(id) + 1) % PROCESSES];
         answer(&streams(
             via,
+            None,
             &["add", id, "--job", "sync", "--source", "test?duration_s=600"],
         ));
     }
@@ -171,10 +116,11 @@ fn streams_added_and_removed_on_either_process_arrive_once_from_their_holder() {
             "--pace",
             "fast",
         ];
-        answer(&streams(via, &args));
+        answer(&streams(via, None, &args));
     }
     let clash = streams(
         servers[holder(&long[0])],
+        None,
         &["add", &long[0], "--job", "sync", "--source", "test"],
     );
     assert!(!clash.status.success());
@@ -187,14 +133,22 @@ fn streams_added_and_removed_on_either_process_arrive_once_from_their_holder() {
     let mut expected: Vec<String> = all.iter().map(|id| id.to_string()).collect();
     expected.sort();
     for server in &servers {
-        let listed = listed_ids(&answer(&streams(*server, &["list"])));
-        assert_eq!(listed, expected, "{server} lists every process's streams");
+        let listed = answer(&streams(*server, None, &["list"]));
+        assert_eq!(listed_ids(&listed), expected, "{server} lists every process's streams");
+        for description in listed.as_array().expect("a list") {
+            let id = description["id"].as_str().expect("an id");
+            assert_eq!(
+                description["process"].as_u64(),
+                Some(holder(id) as u64),
+                "{id}'s holder"
+            );
+        }
     }
 
     std::thread::sleep(Duration::from_secs(2));
     for id in &long {
         let via = servers[(holder(id) + 1) % PROCESSES];
-        let removed = answer(&streams(via, &["remove", id]));
+        let removed = answer(&streams(via, None, &["remove", id]));
         assert_eq!(
             removed["state"].as_str(),
             Some("ended"),
@@ -276,7 +230,7 @@ fn streams_added_and_removed_on_either_process_arrive_once_from_their_holder() {
         .find(|id| holder(id) == 1)
         .expect("an id held by 1");
     let started = Instant::now();
-    let refused = streams(servers[0], &["add", &away, "--job", "sync", "--source", "test"]);
+    let refused = streams(servers[0], None, &["add", &away, "--job", "sync", "--source", "test"]);
     assert!(!refused.status.success());
     let said = String::from_utf8_lossy(&refused.stderr);
     assert!(said.contains("502") && said.contains("left the cluster"), "{said}");
@@ -287,6 +241,7 @@ fn streams_added_and_removed_on_either_process_arrive_once_from_their_holder() {
         .expect("an id held by 0");
     answer(&streams(
         servers[0],
+        None,
         &["add", &here, "--job", "sync", "--source", "test?duration_s=1"],
     ));
     drop(leaving);

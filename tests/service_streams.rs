@@ -6,62 +6,17 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use common::melody_reference;
 use common::served::Served;
-use common::{melody, render, write_wav, TimeMap};
+use common::streams_client::{answer, refusal, streams};
 
 const TOKEN: &str = "s3cret";
-
-/// `warpflow streams --server ADDR [--token TOKEN] ARGS…`.
-fn streams(server: SocketAddr, token: Option<&str>, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_warpflow"));
-    command.args(["streams", "--server", &server.to_string()]);
-    if let Some(token) = token {
-        command.args(["--token", token]);
-    }
-    command.args(args).output().expect("the warpflow binary runs")
-}
-
-/// The JSON a successful client call printed.
-fn answer(output: &Output) -> Value {
-    assert!(
-        output.status.success(),
-        "the client failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("the client prints JSON")
-}
-
-/// What a refused client call said.
-fn refusal(output: &Output) -> String {
-    assert!(
-        !output.status.success(),
-        "taken: {}",
-        String::from_utf8_lossy(&output.stdout)
-    );
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// The service's standard output, line by line, read on a thread of its own.
-fn stdout_lines(served: &mut Served) -> mpsc::Receiver<String> {
-    let stdout = served.stdout().expect("piped stdout");
-    let (sender, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if sender.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    lines
-}
 
 /// The events of `stream` among `events`.
 fn of<'a>(events: &'a [Value], stream: &str) -> Vec<&'a Value> {
@@ -115,7 +70,7 @@ fn streams_come_and_go_while_the_service_runs() {
         &["serve", "--bind", "127.0.0.1:0", "--token", TOKEN, "--workers", "2"],
         Stdio::piped(),
     );
-    let lines = stdout_lines(&mut served);
+    let lines = served.stdout_lines();
     let server = served.addr;
     let token = Some(TOKEN);
 
@@ -222,30 +177,11 @@ fn streams_come_and_go_while_the_service_runs() {
 #[test]
 fn follow_streams_take_their_options_and_end_whole() {
     let dir = tempfile::tempdir().expect("temporary folder");
-    let total_s = 12.0;
-    let identity = TimeMap {
-        points: vec![(0.0, 0.0), (total_s, total_s)],
-    };
+    let wfr = melody_reference(dir.path(), 12.0);
     let reference = dir.path().join("reference.wav");
-    write_wav(
-        &reference,
-        22_050,
-        &render(&melody(total_s), &identity, 22_050, total_s, 0.0),
-    );
-    let wfr = dir.path().join("reference.wfr");
-    let encoded = Command::new(env!("CARGO_BIN_EXE_warpflow"))
-        .args([
-            "encode-ref",
-            reference.to_str().expect("UTF-8"),
-            "-o",
-            wfr.to_str().expect("UTF-8"),
-        ])
-        .output()
-        .expect("the warpflow binary runs");
-    assert!(encoded.status.success(), "{}", String::from_utf8_lossy(&encoded.stderr));
 
     let mut served = Served::start_with(&["serve", "--bind", "127.0.0.1:0"], Stdio::piped());
-    let lines = stdout_lines(&mut served);
+    let lines = served.stdout_lines();
     let (server, wav, wfr) = (
         served.addr,
         reference.to_str().expect("UTF-8"),

@@ -6,11 +6,10 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+pub use crate::common::melody_reference as reference_wfr;
 use crate::common::served::Served;
-use crate::common::{melody, render, write_wav, TimeMap};
 
 /// `warpflow streams --server ADDR ARGS…`; whether it succeeded.
 pub fn client(server: &str, args: &[&str]) -> bool {
@@ -70,29 +69,4 @@ pub fn start_service(
         }
     });
     (served.addr.to_string(), served)
-}
-
-/// A `.wfr` reference in `dir`: `seconds` of the tests' synthetic melody, encoded by
-/// `warpflow encode-ref`.
-pub fn reference_wfr(dir: &Path, seconds: f64) -> PathBuf {
-    const RATE_HZ: u32 = 22_050;
-    let identity = TimeMap {
-        points: vec![(0.0, 0.0), (seconds, seconds)],
-    };
-    let wav = dir.join("reference.wav");
-    write_wav(
-        &wav,
-        RATE_HZ,
-        &render(&melody(seconds), &identity, RATE_HZ, seconds, 0.0),
-    );
-    let wfr = dir.join("reference.wfr");
-    let encoded = Command::new(env!("CARGO_BIN_EXE_warpflow"))
-        .args(["encode-ref"])
-        .arg(&wav)
-        .arg("-o")
-        .arg(&wfr)
-        .output()
-        .expect("the warpflow binary runs");
-    assert!(encoded.status.success(), "{}", String::from_utf8_lossy(&encoded.stderr));
-    wfr
 }

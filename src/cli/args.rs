@@ -120,15 +120,22 @@ pub(super) struct ServeArgs {
     /// 1024; default: one per core; in a cluster: per process, the same in every process).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub(super) workers: Option<u64>,
-    /// Processes of a service that spans a cluster (timely's -n): a stream added on any of
-    /// them is held, and its events written, by the process whose worker its id hashes to.
+    #[command(flatten)]
+    pub(super) cluster: ClusterArgs,
+}
+
+/// This process's place in a cluster (timely's -n, -p and -h).
+#[derive(Debug, Args)]
+pub(super) struct ClusterArgs {
+    /// Processes of a cluster (timely's -n): each stream is held, and its events written, by
+    /// the process whose worker its id hashes to.
     #[arg(short = 'n', long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub(super) processes: u64,
     /// This process's index in the cluster, from 0 (timely's -p).
     #[arg(short = 'p', long, default_value_t = 0)]
     pub(super) process: u64,
-    /// The cluster's processes, one host:port per line in index order (timely's -h; here -h
-    /// is help, as in every command); the service's own address is --bind.
+    /// The cluster's processes, one host:port per line in index order, for their own
+    /// connections (timely's -h; here -h is help, as in every command).
     #[arg(long, value_name = "FILE", requires = "processes")]
     pub(super) hostfile: Option<PathBuf>,
 }
@@ -150,17 +157,9 @@ pub(super) struct CommonArgs {
     /// cluster: per process).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=256))]
     pub(super) workers: u64,
-    /// Processes of a cluster run (timely's -n); each process is given the same streams and
-    /// holds those that hash to its workers.
-    #[arg(short = 'n', long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1024))]
-    pub(super) processes: u64,
-    /// This process's index in the cluster, from 0 (timely's -p).
-    #[arg(short = 'p', long, default_value_t = 0)]
-    pub(super) process: u64,
-    /// The cluster's processes, one host:port per line in index order (timely's -h; here -h
-    /// is help, as in every command).
-    #[arg(long, value_name = "FILE", requires = "processes")]
-    pub(super) hostfile: Option<PathBuf>,
+    // In a cluster run every process is given the same streams.
+    #[command(flatten)]
+    pub(super) cluster: ClusterArgs,
     /// STREAM=PROCESS: in a cluster run, the process whose machine captures that stream's
     /// source (a camera on its USB port); the stream is still held, and its events written,
     /// by the worker its id hashes to. Give it once per pinned stream.

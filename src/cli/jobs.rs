@@ -21,7 +21,7 @@ use warpflow::media::SupervisionConfig;
 use warpflow::serve::feed::{CueMark, FeedPublisher, FeedServer, FeedSettings, FeedWriter, RunDescription};
 use warpflow::serve::{event_writer, TerminalProgress};
 
-use super::args::{Cli, Command, CommonArgs, FollowArgs, LocateArgs, SyncArgs};
+use super::args::{Cli, ClusterArgs, Command, CommonArgs, FollowArgs, LocateArgs, SyncArgs};
 use super::reference_bar::reference_bar;
 
 /// One stream of a run: where it comes from, its name in events, and (from a pipeline file)
@@ -128,10 +128,10 @@ impl CommonArgs {
                 "the name of a stream of the run (--stream or the pipeline file's ids)",
             ));
         }
-        if let Some(stream) = streams
-            .iter()
-            .find(|s| s.captured_by.is_some_and(|process| process as u64 >= self.processes))
-        {
+        if let Some(stream) = streams.iter().find(|s| {
+            s.captured_by
+                .is_some_and(|process| process as u64 >= self.cluster.processes)
+        }) {
             return Err(bad_value(
                 "--captured-by",
                 format!("{}={}", stream.name, stream.captured_by.unwrap_or_default()),
@@ -161,12 +161,7 @@ impl CommonArgs {
 
     /// This process's part of a cluster run, when -n asks for one.
     fn cluster_part(&self) -> Result<Option<ClusterPart>> {
-        cluster_part(
-            self.processes,
-            self.process,
-            self.hostfile.as_deref(),
-            self.workers as usize,
-        )
+        cluster_part(&self.cluster, self.workers as usize)
     }
 
     /// The one stream of a command that takes one.
@@ -287,18 +282,14 @@ impl LocateArgs {
     }
 }
 
-/// This process's part of a cluster of `processes` processes of `threads` workers each, from
-/// timely's -n, -p and -h options; `None` for a run of one process.
-fn cluster_part(
-    processes: u64,
-    process: u64,
-    hostfile: Option<&std::path::Path>,
-    threads: usize,
-) -> Result<Option<ClusterPart>> {
+/// This process's part of the cluster `cluster` describes, of `threads` workers in each
+/// process; `None` for a run of one process.
+fn cluster_part(cluster: &ClusterArgs, threads: usize) -> Result<Option<ClusterPart>> {
+    let (processes, process) = (cluster.processes, cluster.process);
     if processes == 1 {
         return Ok(None);
     }
-    let Some(hostfile) = hostfile else {
+    let Some(hostfile) = cluster.hostfile.as_deref() else {
         return Err(bad_value(
             "-n",
             processes.to_string(),
@@ -402,7 +393,7 @@ impl Cli {
                 let metrics = Arc::new(EngineMetrics::default());
                 let (writer, feed) = args.common.output(RunDescription::new("sync"), metrics.clone())?;
                 let streams = args.common.streams()?;
-                if streams.len() == 1 && args.common.processes == 1 {
+                if streams.len() == 1 && args.common.cluster.processes == 1 {
                     run_sync(args.job(&streams[0], &stop, &metrics), writer)?;
                 } else {
                     let jobs = streams
@@ -427,7 +418,7 @@ impl Cli {
                 let metrics = Arc::new(EngineMetrics::default());
                 let (writer, feed) = args.common.output(run, metrics.clone())?;
                 let streams = args.common.streams()?;
-                if streams.len() == 1 && args.common.processes == 1 {
+                if streams.len() == 1 && args.common.cluster.processes == 1 {
                     run_follow(args.job(&streams[0], &stop, &metrics)?, writer)?;
                 } else {
                     let jobs = streams
@@ -498,7 +489,7 @@ impl Cli {
                     |n| n as usize,
                 );
                 let (service, finish_service): (Arc<dyn StreamControl>, Box<dyn Fn()>) =
-                    match cluster_part(args.processes, args.process, args.hostfile.as_deref(), workers)? {
+                    match cluster_part(&args.cluster, workers)? {
                         Some(part) => {
                             let service = Arc::new(ClusteredService::start(writer, metrics, part)?);
                             (service.clone(), Box::new(move || service.finish()))

@@ -49,6 +49,10 @@ pub struct StreamDescription {
     /// Why it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// In a service that spans a cluster, the process that holds the stream (and writes its
+    /// events).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub process: Option<usize>,
 }
 
 impl StreamDescription {
@@ -65,6 +69,7 @@ impl StreamDescription {
             frames_in: 0,
             frames_dropped: 0,
             error: None,
+            process: None,
         }
     }
 }

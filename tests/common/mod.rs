@@ -7,6 +7,7 @@ pub mod feed_load;
 pub mod real_media;
 pub mod rtsp;
 pub mod served;
+pub mod streams_client;
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -279,4 +280,29 @@ pub fn follow_events(reference: &Path, live: &Path, extra: &[&str]) -> Vec<Value
         String::from_utf8_lossy(&output.stderr)
     );
     events(&output)
+}
+
+/// A `.wfr` reference in `dir`: `seconds` of the tests' synthetic melody, written as
+/// `reference.wav` there and encoded by `warpflow encode-ref`.
+pub fn melody_reference(dir: &Path, seconds: f64) -> std::path::PathBuf {
+    const RATE_HZ: u32 = 22_050;
+    let identity = TimeMap {
+        points: vec![(0.0, 0.0), (seconds, seconds)],
+    };
+    let wav = dir.join("reference.wav");
+    write_wav(
+        &wav,
+        RATE_HZ,
+        &render(&melody(seconds), &identity, RATE_HZ, seconds, 0.0),
+    );
+    let wfr = dir.join("reference.wfr");
+    let encoded = Command::new(env!("CARGO_BIN_EXE_warpflow"))
+        .args(["encode-ref"])
+        .arg(&wav)
+        .arg("-o")
+        .arg(&wfr)
+        .output()
+        .expect("the warpflow binary runs");
+    assert!(encoded.status.success(), "{}", String::from_utf8_lossy(&encoded.stderr));
+    wfr
 }

@@ -4,6 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
 
 /// A running `warpflow` with a feed.
 pub struct Served {
@@ -57,6 +58,20 @@ impl Served {
     /// Its standard output, when it was piped.
     pub fn stdout(&mut self) -> Option<ChildStdout> {
         self.child.stdout.take()
+    }
+
+    /// Its piped standard output, line by line, read on a thread of its own.
+    pub fn stdout_lines(&mut self) -> mpsc::Receiver<String> {
+        let stdout = self.stdout().expect("piped stdout");
+        let (sender, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        lines
     }
 }
 

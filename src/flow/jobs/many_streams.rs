@@ -262,11 +262,7 @@ fn run_on_worker(worker: &mut Worker, placed: &[(StreamJob, Placement)], writer:
         let stream = job.stream().to_owned();
         if shared_by(job, placement) {
             if placement.holder == index {
-                let added = match job {
-                    StreamJob::Follow(job) => shared.follows.as_mut().map(|f| f.add(job, &pools, writer)),
-                    StreamJob::Sync(job) => shared.syncs.as_mut().map(|s| s.add(job, writer)),
-                };
-                if let Some(Err(error)) = added {
+                if let Err(error) = shared.add(worker, job, &pools, writer) {
                     parts.push(StreamPart {
                         stream,
                         result: Err(error),

@@ -117,11 +117,6 @@ impl SyncedStreams {
         streams.insert(key, synced);
         true
     }
-
-    /// Streams measured now.
-    pub(crate) fn len(&self) -> usize {
-        self.streams.borrow().len()
-    }
 }
 
 /// Extension trait for measuring many streams' offsets in one operator.

@@ -88,7 +88,24 @@ impl ClusteredService {
         described
             .into_iter()
             .next()
+            .map(|d| held_by(d, to))
             .ok_or_else(|| away("it answered with no description".into()))
+    }
+
+    /// Asks this process's own service, whose answers say it holds the stream.
+    fn local_one(
+        &self,
+        call: impl FnOnce(&StreamService) -> Result<StreamDescription, StreamRefusal>,
+    ) -> Result<StreamDescription, StreamRefusal> {
+        call(&self.local).map(|d| held_by(d, self.process))
+    }
+}
+
+/// `description`, saying that `process` holds its stream.
+fn held_by(description: StreamDescription, process: usize) -> StreamDescription {
+    StreamDescription {
+        process: Some(process),
+        ..description
     }
 }
 
@@ -102,10 +119,10 @@ fn requested_id(body: &[u8]) -> Option<String> {
 impl StreamControl for ClusteredService {
     fn add(&self, body: &[u8]) -> Result<StreamDescription, StreamRefusal> {
         let Some(id) = requested_id(body) else {
-            return self.local.add(body);
+            return self.local_one(|local| local.add(body));
         };
         match self.holder_of(&id) {
-            holder if holder == self.process => self.local.add(body),
+            holder if holder == self.process => self.local_one(|local| local.add(body)),
             holder => self.ask_for_one(&id, holder, Request::Add(body.to_vec()), ADD_WAIT),
         }
     }
@@ -114,11 +131,11 @@ impl StreamControl for ClusteredService {
         let mut listed = Vec::new();
         for process in 0..self.processes {
             if process == self.process {
-                listed.extend(self.local.list());
+                listed.extend(self.local.list().into_iter().map(|d| held_by(d, process)));
                 continue;
             }
             match self.link.ask(process, Request::List, LIST_WAIT) {
-                Ok(Ok(streams)) => listed.extend(streams),
+                Ok(Ok(streams)) => listed.extend(streams.into_iter().map(|d| held_by(d, process))),
                 Ok(Err(refusal)) => tracing::warn!("process {process} did not list its streams: {refusal}"),
                 Err(reason) => tracing::warn!("process {process} did not list its streams: {reason}"),
             }
@@ -128,7 +145,7 @@ impl StreamControl for ClusteredService {
 
     fn remove(&self, id: &str) -> Result<StreamDescription, StreamRefusal> {
         match self.holder_of(id) {
-            holder if holder == self.process => self.local.remove(id),
+            holder if holder == self.process => self.local_one(|local| local.remove(id)),
             holder => self.ask_for_one(id, holder, Request::Remove(id.to_owned()), REMOVE_WAIT),
         }
     }

@@ -2,7 +2,8 @@
 //! all, and lets each go when it has ended.
 //!
 //! Follow streams on audio join the worker's one follow dataflow, and `sync` streams its one
-//! sync dataflow ([`crate::flow::shared`]), each built when the first of its streams comes; each stream carries its own watermark in its records, and one that fails ends alone.
+//! sync dataflow ([`crate::flow::shared`]), each built when the first of its streams comes;
+//! each stream carries its own watermark in its records, and one that fails ends alone.
 //! Follow streams that compare video are built as a dataflow of their own, whose frontier is
 //! their watermark; timely retires it once its frontier is empty, and the worker then finishes
 //! the stream's sink. Either way the stream is then marked ended (or failed) in the table.
@@ -23,7 +24,7 @@ use crate::flow::operators::EventSink;
 use crate::flow::{FailureSlot, Placement, StreamJob, StreamSite};
 
 use super::table::StreamTable;
-use crate::flow::shared::{SharedFollows, SharedSyncs};
+use crate::flow::shared::SharedStreams;
 
 /// What the service asks of its worker.
 pub(super) enum Command {
@@ -50,14 +51,11 @@ pub(super) fn serve_streams(commands: Receiver<Command>, table: &StreamTable, wr
     let mut worker = local_worker();
     let pools = EncoderPools::default();
     let mut streams: Vec<ServedStream> = Vec::new();
-    let mut follows: Option<SharedFollows> = None;
-    let mut syncs: Option<SharedSyncs> = None;
+    let mut shared = SharedStreams::default();
     let mut batch_due = IDLE_PARK;
     let mut closed = false;
     loop {
-        let idle = streams.is_empty()
-            && follows.as_ref().is_none_or(SharedFollows::is_empty)
-            && syncs.as_ref().is_none_or(SharedSyncs::is_empty);
+        let idle = streams.is_empty() && shared.is_empty();
         if closed && idle {
             return;
         }
@@ -82,27 +80,20 @@ pub(super) fn serve_streams(commands: Receiver<Command>, table: &StreamTable, wr
             };
             let Command::Add { job, reply } = command;
             let answer = match job {
-                StreamJob::Follow(job) if job.video.is_none() => {
-                    let shared = follows.get_or_insert_with(|| SharedFollows::build(&mut worker));
-                    shared.add(&job, &pools, writer).map_err(|e| StreamRefusal::NotStarted {
-                        id: job.stream.clone(),
-                        reason: e.to_string(),
-                    })
-                }
-                StreamJob::Sync(job) => {
-                    let shared = syncs.get_or_insert_with(|| SharedSyncs::build(&mut worker));
-                    shared.add(&job, writer).map_err(|e| StreamRefusal::NotStarted {
-                        id: job.stream.clone(),
-                        reason: e.to_string(),
-                    })
+                job if job.shares_a_dataflow() => {
+                    shared
+                        .add(&mut worker, &job, &pools, writer)
+                        .map_err(|e| StreamRefusal::NotStarted {
+                            id: job.stream().to_owned(),
+                            reason: e.to_string(),
+                        })
                 }
                 job => add_stream(&mut worker, &pools, writer, table, job).map(|stream| streams.push(stream)),
             };
             // The caller may have gone; the stream runs all the same.
             let _ = reply.send(answer);
         }
-        let mut moved =
-            follows.as_mut().map_or(0, SharedFollows::feed_once) + syncs.as_mut().map_or(0, SharedSyncs::feed_once);
+        let mut moved = shared.feed_once();
         for stream in streams.iter_mut().filter(|s| !s.driven.has_ended()) {
             let failed = match stream.driven.drive_once() {
                 Ok(records) => {
@@ -118,8 +109,7 @@ pub(super) fn serve_streams(commands: Receiver<Command>, table: &StreamTable, wr
         let park = if moved > 0 { Duration::ZERO } else { IDLE_PARK };
         worker.step_or_park(Some(park.min(batch_due)));
         batch_due = pools.flush().unwrap_or(IDLE_PARK);
-        let ended_follows = follows.iter().flat_map(SharedFollows::take_ended);
-        for ended in ended_follows.chain(syncs.iter().flat_map(SharedSyncs::take_ended)) {
+        for ended in shared.take_ended() {
             finish_shared_stream(ended, table);
         }
         let installed = worker.installed_dataflows();

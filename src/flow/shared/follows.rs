@@ -25,25 +25,23 @@ use crate::flow::jobs::follow::{follow_encoders, follow_stage};
 use crate::flow::jobs::live_audio::pooled_audio_stage;
 use crate::flow::jobs::many_streams::SharedWriter;
 use crate::flow::operators::{
-    EncodeStreams, EncodedStreams, EndedStream, EventSink, FollowStreams, FollowedStreams, StreamSinks,
-    WriteStreamEvents,
+    EncodeStreams, EncodedStreams, EventSink, FollowStreams, FollowedStreams, StreamSinks, WriteStreamEvents,
 };
 use crate::flow::{FlowError, FollowJob, Keyed};
 use crate::media::{AudioChunk, AudioNeeds, MediaError, MediaNeeds};
 
-use super::keyed_feeds::KeyedFeeds;
+use super::keyed_feeds::FedDataflow;
 
 /// The worker's follow streams and their one dataflow.
-pub(crate) struct SharedFollows {
-    feeds: KeyedFeeds<AudioChunk>,
+pub(super) struct SharedFollows {
+    pub(super) fed: FedDataflow<AudioChunk>,
     encoded: EncodedStreams<AudioFramer, f32>,
     followed: FollowedStreams,
-    sinks: StreamSinks,
 }
 
 impl SharedFollows {
     /// Builds the dataflow on `worker`, with no stream yet.
-    pub(crate) fn build(worker: &mut Worker) -> Self {
+    pub(super) fn build(worker: &mut Worker) -> Self {
         let encoded = EncodedStreams::default();
         let followed = FollowedStreams::default();
         let sinks = StreamSinks::default();
@@ -56,16 +54,15 @@ impl SharedFollows {
             input
         });
         Self {
-            feeds: KeyedFeeds::new(input),
+            fed: FedDataflow::new(input, sinks),
             encoded,
             followed,
-            sinks,
         }
     }
 
     /// Adds `job`'s stream: its reference, encoders and capture are made ready and its capture
     /// started. A capture that cannot start ends the stream at once, its events saying why.
-    pub(crate) fn add(
+    pub(super) fn add(
         &mut self,
         job: &FollowJob,
         pools: &EncoderPools,
@@ -98,39 +95,12 @@ impl SharedFollows {
             Some(stage.reference_duration_ns),
             job.progress_every_ns,
         );
-        let key = self.feeds.new_key();
+        let key = self.fed.new_key();
         let (follower, timing, events, metrics) = stage.into_parts();
         self.encoded.add(key, encoding);
         self.followed.add(key, follower, timing, events, metrics);
-        self.sinks.add(key, sink);
-        self.feeds
-            .start(key, opened, job.stop.clone(), &job.metrics, &job.stream);
+        self.fed
+            .start(key, sink, opened, job.stop.clone(), &job.metrics, &job.stream);
         Ok(())
-    }
-
-    /// One round: moves what every capture has into the graph. Returns records moved.
-    pub(crate) fn feed_once(&mut self) -> usize {
-        self.feeds.feed_once()
-    }
-
-    /// The streams whose `eos` was written since the last call.
-    pub(crate) fn take_ended(&self) -> Vec<EndedStream> {
-        self.sinks.take_ended()
-    }
-
-    /// Whether a capture still feeds the dataflow.
-    pub(crate) fn is_feeding(&self) -> bool {
-        !self.feeds.is_empty()
-    }
-
-    /// Closes the dataflow's input (no capture may feed it any more); its sinks, which list
-    /// its streams as they end, and the errors of the captures that failed, by stream name.
-    pub(crate) fn close(mut self) -> (StreamSinks, Vec<(String, MediaError)>) {
-        (self.sinks, self.feeds.take_failures())
-    }
-
-    /// Whether no stream is captured or still in the graph.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.feeds.is_empty() && self.sinks.len() == 0
     }
 }

@@ -17,7 +17,7 @@ use std::time::Instant;
 use crate::engine_metrics::{EngineMetrics, Gauge};
 use crate::flow::driver::OpenedCapture;
 use crate::flow::ingest::{health_event, RecordInput};
-use crate::flow::operators::SyncRecord;
+use crate::flow::operators::{EndedStream, EventSink, StreamSinks, SyncRecord};
 use crate::flow::{Keyed, StopSignal, StreamKey, StreamNote};
 use crate::media::{AudioChunk, Capture, CaptureState, MediaError, RecordReceiver, SourceStatus, VideoFrame};
 
@@ -109,7 +109,7 @@ enum Fed {
 }
 
 /// The captures feeding one shared input of records `R`.
-pub(crate) struct KeyedFeeds<R: SharedRecord> {
+struct KeyedFeeds<R: SharedRecord> {
     input: RecordInput<Keyed<R>>,
     feeds: Vec<KeyedFeed>,
     /// The captures that failed, by stream name, with their errors as they were.
@@ -122,7 +122,7 @@ pub(crate) struct KeyedFeeds<R: SharedRecord> {
 
 impl<R: SharedRecord> KeyedFeeds<R> {
     /// Feeds `input`, with no stream yet.
-    pub(crate) fn new(input: RecordInput<Keyed<R>>) -> Self {
+    fn new(input: RecordInput<Keyed<R>>) -> Self {
         Self {
             input,
             feeds: Vec::new(),
@@ -134,7 +134,7 @@ impl<R: SharedRecord> KeyedFeeds<R> {
     }
 
     /// A key no stream of this input has had.
-    pub(crate) fn new_key(&mut self) -> StreamKey {
+    fn new_key(&mut self) -> StreamKey {
         let key = self.next_key;
         self.next_key += 1;
         key
@@ -143,7 +143,7 @@ impl<R: SharedRecord> KeyedFeeds<R> {
     /// Starts `opened`'s capture, feeding its records under `key` until it ends or `stop` is
     /// asked; its rings' depths go to `metrics` under `stream`. A capture that cannot start
     /// ends its stream at once, its failure first.
-    pub(crate) fn start(
+    fn start(
         &mut self,
         key: StreamKey,
         opened: OpenedCapture,
@@ -176,13 +176,13 @@ impl<R: SharedRecord> KeyedFeeds<R> {
     }
 
     /// The captures that failed since the last call: each stream's name and error.
-    pub(crate) fn take_failures(&mut self) -> Vec<(String, MediaError)> {
+    fn take_failures(&mut self) -> Vec<(String, MediaError)> {
         std::mem::take(&mut self.failures)
     }
 
     /// One round: moves what every capture has into the graph, each stream's watermark after
     /// its records, and ends the streams whose capture ended or failed. Returns records moved.
-    pub(crate) fn feed_once(&mut self) -> usize {
+    fn feed_once(&mut self) -> usize {
         let mut moved = 0;
         let mut feeds = std::mem::take(&mut self.feeds);
         feeds.retain_mut(|feed| match self.feed(feed) {
@@ -201,12 +201,12 @@ impl<R: SharedRecord> KeyedFeeds<R> {
     }
 
     /// Whether no capture is running.
-    pub(crate) fn is_empty(&self) -> bool {
+    fn is_empty(&self) -> bool {
         self.feeds.is_empty()
     }
 
     /// Ends stream `key` with `reason`, before its capture started.
-    pub(crate) fn send_failure(&mut self, stream: StreamKey, reason: String) {
+    fn send_failure(&mut self, stream: StreamKey, reason: String) {
         self.send_note(stream, StreamNote::Failed { reason });
         self.send_end(stream);
     }
@@ -314,4 +314,67 @@ fn pump_medium<D, R: SharedRecord>(
     }
     medium.depth.set(medium.ring.len() as u64);
     moved
+}
+
+/// A shared dataflow's two ends: the captures that feed its input, and the sinks that write its
+/// streams' events.
+pub(crate) struct FedDataflow<R: SharedRecord> {
+    feeds: KeyedFeeds<R>,
+    sinks: StreamSinks,
+}
+
+impl<R: SharedRecord> FedDataflow<R> {
+    /// The ends of a dataflow whose input is `input` and whose events go to `sinks`.
+    pub(crate) fn new(input: RecordInput<Keyed<R>>, sinks: StreamSinks) -> Self {
+        Self {
+            feeds: KeyedFeeds::new(input),
+            sinks,
+        }
+    }
+
+    /// A key no stream of this dataflow has had, for its entries in the operators' tables.
+    pub(crate) fn new_key(&mut self) -> StreamKey {
+        self.feeds.new_key()
+    }
+
+    /// Writes stream `key`'s events to `sink` and starts `opened`'s capture feeding it (see
+    /// [`KeyedFeeds::start`]).
+    pub(crate) fn start(
+        &mut self,
+        key: StreamKey,
+        sink: EventSink,
+        opened: OpenedCapture,
+        stop: StopSignal,
+        metrics: &EngineMetrics,
+        stream: &str,
+    ) {
+        self.sinks.add(key, sink);
+        self.feeds.start(key, opened, stop, metrics, stream);
+    }
+
+    /// One round of every capture; records moved.
+    pub(crate) fn feed_once(&mut self) -> usize {
+        self.feeds.feed_once()
+    }
+
+    /// The streams whose `eos` was written since the last call.
+    pub(crate) fn take_ended(&self) -> Vec<EndedStream> {
+        self.sinks.take_ended()
+    }
+
+    /// Whether a capture still feeds the dataflow.
+    pub(crate) fn is_feeding(&self) -> bool {
+        !self.feeds.is_empty()
+    }
+
+    /// Whether no stream is captured or still in the graph.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.feeds.is_empty() && self.sinks.len() == 0
+    }
+
+    /// Closes the dataflow's input (no capture may feed it any more); its sinks, which list
+    /// its streams as they end, and the errors of the captures that failed, by stream name.
+    pub(crate) fn close(mut self) -> (StreamSinks, Vec<(String, MediaError)>) {
+        (self.sinks, self.feeds.take_failures())
+    }
 }

@@ -14,27 +14,28 @@ mod follows;
 mod keyed_feeds;
 mod syncs;
 
-pub(crate) use follows::SharedFollows;
-pub(crate) use syncs::SharedSyncs;
-
 use timely::worker::Worker;
 
 use crate::events::RunSummary;
+use crate::flow::encoder_pool::EncoderPools;
+use crate::flow::jobs::many_streams::SharedWriter;
 use crate::flow::operators::{EndedStream, StreamSinks};
-use crate::flow::FlowError;
+use crate::flow::{FlowError, StreamJob};
 use crate::media::MediaError;
 
-/// The shared dataflows a run of many streams built on one worker, and the streams it feeds
-/// into them.
+use follows::SharedFollows;
+use syncs::SharedSyncs;
+
+/// A worker's shared dataflows and the streams it feeds into them.
 #[derive(Default)]
 pub(crate) struct SharedStreams {
-    pub follows: Option<SharedFollows>,
-    pub syncs: Option<SharedSyncs>,
+    follows: Option<SharedFollows>,
+    syncs: Option<SharedSyncs>,
 }
 
 impl SharedStreams {
-    /// Builds on `worker` the dataflows `follows` and `syncs` ask for; every worker of a run
-    /// must build the same.
+    /// Builds on `worker`, before any stream comes, the dataflows `follows` and `syncs` ask for:
+    /// every worker of a run must build the same.
     pub(crate) fn build(worker: &mut Worker, follows: bool, syncs: bool) -> Self {
         Self {
             follows: follows.then(|| SharedFollows::build(worker)),
@@ -42,30 +43,62 @@ impl SharedStreams {
         }
     }
 
+    /// Adds `job`'s stream (one that [`StreamJob::shares_a_dataflow`]) to the dataflow of its
+    /// job, built on `worker` if it is the first of its kind there; its capture starts at once.
+    pub(crate) fn add(
+        &mut self,
+        worker: &mut Worker,
+        job: &StreamJob,
+        pools: &EncoderPools,
+        writer: &SharedWriter,
+    ) -> Result<(), FlowError> {
+        match job {
+            StreamJob::Follow(job) => self
+                .follows
+                .get_or_insert_with(|| SharedFollows::build(worker))
+                .add(job, pools, writer),
+            StreamJob::Sync(job) => self
+                .syncs
+                .get_or_insert_with(|| SharedSyncs::build(worker))
+                .add(job, writer),
+        }
+    }
+
     /// One round of every capture feeding them; records moved.
     pub(crate) fn feed_once(&mut self) -> usize {
-        self.follows.as_mut().map_or(0, SharedFollows::feed_once)
-            + self.syncs.as_mut().map_or(0, SharedSyncs::feed_once)
+        self.follows.as_mut().map_or(0, |f| f.fed.feed_once()) + self.syncs.as_mut().map_or(0, |s| s.fed.feed_once())
     }
 
     /// Whether a capture still feeds them.
     pub(crate) fn is_feeding(&self) -> bool {
-        self.follows.as_ref().is_some_and(SharedFollows::is_feeding)
-            || self.syncs.as_ref().is_some_and(SharedSyncs::is_feeding)
+        self.follows.as_ref().is_some_and(|f| f.fed.is_feeding())
+            || self.syncs.as_ref().is_some_and(|s| s.fed.is_feeding())
+    }
+
+    /// Whether no stream is captured or still in their graphs.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.follows.as_ref().is_none_or(|f| f.fed.is_empty()) && self.syncs.as_ref().is_none_or(|s| s.fed.is_empty())
+    }
+
+    /// The streams whose `eos` was written since the last call.
+    pub(crate) fn take_ended(&self) -> Vec<EndedStream> {
+        let follows = self.follows.iter().flat_map(|f| f.fed.take_ended());
+        follows
+            .chain(self.syncs.iter().flat_map(|s| s.fed.take_ended()))
+            .collect()
     }
 
     /// Closes their inputs once no capture feeds them, so that the dataflows can complete.
     pub(crate) fn close(self) -> ClosedStreams {
-        let follows = self.follows.map(SharedFollows::close);
+        let follows = self.follows.map(|f| f.fed.close());
         let mut closed = ClosedStreams::default();
-        for (sinks, failures) in follows.into_iter().chain(self.syncs.map(SharedSyncs::close)) {
+        for (sinks, failures) in follows.into_iter().chain(self.syncs.map(|s| s.fed.close())) {
             closed.sinks.push(sinks);
             closed.failures.extend(failures);
         }
         closed
     }
 }
-
 /// A stream of a shared dataflow that has ended: its name, and its summary or its error.
 pub(crate) type EndedShared = (String, Result<RunSummary, FlowError>);
 
