@@ -221,7 +221,11 @@ impl ClusterLink {
         };
         if lock(&self.outgoing).send(envelope).is_err() {
             self.pending.close(ticket);
-            return Err("this process's cluster link has stopped".into());
+            return Err(
+                "this process's cluster link has stopped: a process of the cluster was lost without leaving \
+                        (killed, or its connection broke)"
+                    .into(),
+            );
         }
         let answer = answered.recv_timeout(wait);
         self.pending.close(ticket);
