@@ -45,6 +45,8 @@ const LINK_PARK: Duration = Duration::from_millis(2);
 const LEAVE_WAIT: Duration = Duration::from_secs(2);
 /// How often a process that is not up yet is tried again.
 const CONNECT_RETRY: Duration = Duration::from_millis(200);
+/// How long a process that took a connection may take to greet back.
+const GREETING_WAIT: Duration = Duration::from_secs(30);
 
 /// A message between two processes' services.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -55,9 +57,6 @@ struct Envelope {
     from: usize,
     /// The sender's number for the request, which its answer carries back.
     ticket: u64,
-    /// The sender's worker threads: processes that count them differently would place streams
-    /// differently.
-    threads: usize,
     body: Body,
 }
 
@@ -137,7 +136,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// This process's end of the cluster's link.
 pub(super) struct ClusterLink {
     process: usize,
-    threads: usize,
     outgoing: Mutex<Sender<Envelope>>,
     pending: Arc<Pending>,
     stop: Arc<AtomicBool>,
@@ -161,7 +159,6 @@ impl ClusterLink {
         let worker_side = LinkWorker {
             process,
             closed: closed.clone(),
-            threads,
             to_send,
             answers: outgoing.clone(),
             pending: pending.clone(),
@@ -173,7 +170,9 @@ impl ClusterLink {
             .spawn(move || {
                 // Dropped when this thread ends: after the connections have closed.
                 let _leaving = leaving;
-                let run = join_cluster(&part.addresses, process, &worker_side.stop).and_then(|(builders, guard)| {
+                let (closed, pending) = (worker_side.closed.clone(), worker_side.pending.clone());
+                let joined = join_cluster(&part.addresses, process, threads, &worker_side.stop);
+                let run = joined.and_then(|(builders, guard)| {
                     timely::execute::execute_from(builders, guard, timely::WorkerConfig::default(), move |worker| {
                         worker_side.run(worker)
                     })
@@ -186,13 +185,17 @@ impl ClusterLink {
                             }
                         }
                     }
-                    Err(reason) => tracing::error!("the cluster link did not start: {reason}"),
+                    Err(reason) => {
+                        tracing::error!("the cluster link did not start: {reason}");
+                        // Requests for other processes are refused at once from now on.
+                        closed.close(format!("the cluster link did not start: {reason}"));
+                        pending.close_all();
+                    }
                 }
             })
             .map_err(FlowError::Output)?;
         Ok(Self {
             process,
-            threads,
             outgoing: Mutex::new(outgoing),
             pending,
             stop,
@@ -216,7 +219,6 @@ impl ClusterLink {
             to,
             from: self.process,
             ticket,
-            threads: self.threads,
             body,
         };
         if lock(&self.outgoing).send(envelope).is_err() {
@@ -253,7 +255,6 @@ impl ClusterLink {
 /// What the link's timely worker needs.
 struct LinkWorker {
     process: usize,
-    threads: usize,
     /// Envelopes to send; taken by the one worker this process runs.
     to_send: Arc<Mutex<Option<Receiver<Envelope>>>>,
     /// Where answers made on other threads are put to be sent.
@@ -335,7 +336,6 @@ impl LinkWorker {
             to,
             from: self.process,
             ticket,
-            threads: self.threads,
             body,
         }
     }
@@ -343,13 +343,7 @@ impl LinkWorker {
     /// An answer goes to whoever waits on its ticket; a request is answered by the local
     /// service on a thread of its own.
     fn receive(&self, envelope: Envelope) {
-        let Envelope {
-            from,
-            ticket,
-            threads,
-            body,
-            ..
-        } = envelope;
+        let Envelope { from, ticket, body, .. } = envelope;
         let request = match body {
             Body::Answer(json) => {
                 let answer = serde_json::from_str::<Answer>(&json).unwrap_or_else(|error| {
@@ -369,25 +363,15 @@ impl LinkWorker {
         };
         let local = self.local.clone();
         let answers = self.answers.clone();
-        let (process, own_threads) = (self.process, self.threads);
-        let misplaced = (threads != own_threads).then(|| StreamRefusal::NotStarted {
-            id: String::new(),
-            reason: format!(
-                "process {from} runs {threads} workers and process {process} {own_threads}: every process of a \
-                 cluster must run the same --workers, or they place streams differently"
-            ),
-        });
+        let process = self.process;
         let answering = std::thread::Builder::new()
             .name("warpflow-cluster-request".into())
             .spawn(move || {
-                let answer: Answer = match (request, misplaced) {
-                    (_, Some(refusal)) => Err(refusal),
-                    (request, None) => match request {
-                        Body::Add(body) => local.add(&body).map(|described| vec![described]),
-                        Body::Remove(id) => local.remove(&id).map(|described| vec![described]),
-                        Body::List => Ok(local.list()),
-                        Body::Answer(_) | Body::Leaving => return,
-                    },
+                let answer: Answer = match request {
+                    Body::Add(body) => local.add(&body).map(|described| vec![described]),
+                    Body::Remove(id) => local.remove(&id).map(|described| vec![described]),
+                    Body::List => Ok(local.list()),
+                    Body::Answer(_) | Body::Leaving => return,
                 };
                 // Descriptions and refusals are plain data: an empty answer, which the asker
                 // reports as not understood, is only for a failure that cannot happen.
@@ -396,7 +380,6 @@ impl LinkWorker {
                     to: from,
                     from: process,
                     ticket,
-                    threads: own_threads,
                     body: Body::Answer(json),
                 };
                 // The link has stopped: the asker gives up on its own.
@@ -411,10 +394,13 @@ impl LinkWorker {
 /// Connects to every other process of the cluster (to those listed before this one, which
 /// listen; from those after it, which connect) and builds this process's one worker on those
 /// connections. timely's own way prints its progress on standard output, which carries the
-/// service's events; this one retries quietly until every process is up, or `stop`.
+/// service's events; this one retries quietly until every process is up, or `stop`. Each pair
+/// of processes first tells each other their worker threads: processes that count them
+/// differently would place streams differently, so they do not join.
 fn join_cluster(
     addresses: &[String],
     process: usize,
+    threads: usize,
     stop: &AtomicBool,
 ) -> Result<(Vec<AllocatorBuilder>, Box<dyn std::any::Any + Send>), String> {
     let refused = |what: &str, error: std::io::Error| format!("{what}: {error}");
@@ -439,10 +425,16 @@ fn join_cluster(
                 }
             }
         };
+        let greeting = [process as u64, threads as u64].map(u64::to_be_bytes).concat();
+        let mut theirs = [0u8; 8];
         socket
             .set_nodelay(true)
-            .and_then(|()| socket.write_all(&(process as u64).to_be_bytes()))
+            .and_then(|()| socket.set_read_timeout(Some(GREETING_WAIT)))
+            .and_then(|()| socket.write_all(&greeting))
+            .and_then(|()| socket.read_exact(&mut theirs))
+            .and_then(|()| socket.set_read_timeout(None))
             .map_err(|e| refused(&format!("greeting process {index} at {address}"), e))?;
+        same_threads(index, u64::from_be_bytes(theirs), threads)?;
         sockets.push(Some(socket));
     }
     sockets.push(None);
@@ -456,13 +448,18 @@ fn join_cluster(
         }
         match listener.accept() {
             Ok((mut socket, peer)) => {
-                let mut index = [0u8; 8];
+                let (mut index, mut theirs) = ([0u8; 8], [0u8; 8]);
                 socket
                     .set_nonblocking(false)
                     .and_then(|()| socket.set_nodelay(true))
+                    .and_then(|()| socket.set_read_timeout(Some(GREETING_WAIT)))
                     .and_then(|()| socket.read_exact(&mut index))
+                    .and_then(|()| socket.read_exact(&mut theirs))
+                    .and_then(|()| socket.write_all(&(threads as u64).to_be_bytes()))
+                    .and_then(|()| socket.set_read_timeout(None))
                     .map_err(|e| refused(&format!("a connection from {peer}"), e))?;
                 let index = u64::from_be_bytes(index) as usize;
+                same_threads(index, u64::from_be_bytes(theirs), threads)?;
                 match index.checked_sub(process + 1).and_then(|slot| later.get_mut(slot)) {
                     Some(slot) => *slot = Some(socket),
                     None => tracing::warn!("{peer} greeted as process {index}, which should not connect here"),
@@ -480,5 +477,16 @@ fn join_cluster(
     Ok((
         builders.into_iter().map(AllocatorBuilder::Tcp).collect(),
         Box::new(guard),
+    ))
+}
+
+/// Refuses to join a process that runs `theirs` worker threads where this one runs `ours`.
+fn same_threads(process: usize, theirs: u64, ours: usize) -> Result<(), String> {
+    if theirs == ours as u64 {
+        return Ok(());
+    }
+    Err(format!(
+        "process {process} runs --workers {theirs} and this one --workers {ours}: every process of a cluster \
+         must run the same, or they would place streams differently"
     ))
 }
