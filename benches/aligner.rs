@@ -13,7 +13,8 @@
 //! its defaults (16×12 blocks, ±1 s of lags every 5 ms): one frame added to its sums
 //! (`add_frame`: the frame and 6.7 audio hops, with the frames waiting for audio 1 s past them
 //! added as it comes) and one estimate (`estimate`). `subsequence_push_frame`: one reference frame
-//! through the relocation search for a 150-frame (3 s) live window; its throughput is in cells.
+//! through the relocation search for a 150-frame (3 s) live window, with symmetric,
+//! slope-limited and tempo-neutral steps (`locate`'s); its throughput is in cells.
 //! `relocation_push_live`: one live frame through the relocation search as `follow` runs it
 //! (a 150-frame window, the reference scanned again and again), with the default frames pooled
 //! in threes and 15 000 cells, against pairs and 30 000 cells and single frames and 60 000
@@ -227,6 +228,7 @@ fn subsequence_push_frame(c: &mut Criterion) {
         for (name, steps) in [
             (format!("d{dim}"), SubsequenceSteps::Symmetric),
             (format!("d{dim}-slope"), SubsequenceSteps::SlopeLimited),
+            (format!("d{dim}-tempo-neutral"), SubsequenceSteps::TempoNeutral),
         ] {
             let mut search =
                 SubsequenceSearch::with_steps(query.clone(), Distance::Cosine, Precision::F32, steps).expect("a query");

@@ -14,10 +14,10 @@
 //! against the truth.
 //!
 //! Run with: `cargo run --release --example locate_eval -- CASES_DIR [FEATURES] [--[no-]transposition]
-//! [--precision auto|f32|int8] [--steps slope-limited|symmetric] [--cens WINDOW,HOP] [--query-s 3,5,10]
+//! [--precision auto|f32|int8] [--steps tempo-neutral|slope-limited|symmetric] [--cens WINDOW,HOP] [--query-s 3,5,10]
 //! [--every-s 3]` (FEATURES and the key estimate as `locate`'s, with the same defaults: semitone-flux, key
 //! estimated; `--precision`, `--steps` and `--cens` as `LocateConfig`'s, default `auto`,
-//! `slope-limited` and the statistics' default window and hop in frames, `0,0` for the frames as
+//! `tempo-neutral` and the statistics' default window and hop in frames, `0,0` for the frames as
 //! they are). Prints one table row per snippet length and kind of case.
 
 use std::path::{Path, PathBuf};
@@ -87,7 +87,7 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (cases_dir, rest) = args.split_first().context(
         "usage: locate_eval CASES_DIR [FEATURES] [--[no-]transposition] [--precision auto|f32|int8] \
-         [--steps slope-limited|symmetric] [--cens WINDOW,HOP] [--query-s 3,5,10] [--every-s 3]",
+         [--steps tempo-neutral|slope-limited|symmetric] [--cens WINDOW,HOP] [--query-s 3,5,10] [--every-s 3]",
     )?;
     let mut features = LocateJob::DEFAULT_FEATURES;
     let mut config = LocateConfig::default();
@@ -104,9 +104,10 @@ fn main() -> Result<()> {
             }
             "--steps" => {
                 config.steps = match rest.next().map(String::as_str) {
+                    Some("tempo-neutral") => SubsequenceSteps::TempoNeutral,
                     Some("slope-limited") => SubsequenceSteps::SlopeLimited,
                     Some("symmetric") => SubsequenceSteps::Symmetric,
-                    other => bail!("--steps {other:?}: expected slope-limited or symmetric"),
+                    other => bail!("--steps {other:?}: expected tempo-neutral, slope-limited or symmetric"),
                 };
             }
             "--query-s" => {

@@ -30,7 +30,9 @@ use crate::features::{PitchLayout, PITCH_CLASSES};
 pub struct LocateConfig {
     /// Precision of the distances (cosine).
     pub precision: Precision,
-    /// The steps a match's path may take.
+    /// The steps a match's path may take: by default tempo-neutral ones (see
+    /// [`SubsequenceSteps::TempoNeutral`]), under which a match spans what the snippet played
+    /// rather than less of it.
     pub steps: SubsequenceSteps,
     /// How the frames lay out pitch, when they do.
     pub pitch_layout: Option<PitchLayout>,
@@ -45,7 +47,7 @@ impl Default for LocateConfig {
     fn default() -> Self {
         Self {
             precision: Precision::Auto,
-            steps: SubsequenceSteps::SlopeLimited,
+            steps: SubsequenceSteps::TempoNeutral,
             pitch_layout: None,
             transposition: false,
             cens: Some(CensConfig::default()),

@@ -13,16 +13,19 @@
 //! query's: each step advances the stream by one frame and the query by one or two, or the
 //! stream by two and the query by one, passing through (and paying for) the cell between.
 //! Without the limit a whole query may collapse onto a few stream frames that resemble it on
-//! average (a held chord). Measured on the accuracy harness's snippets of 3, 5 and 10 s
-//! (`examples/locate_eval.rs`, `semitone-flux`), the match lies within 1 s of the truth for
-//! 76.3 / 77.6 / 79.1% of them slope-limited, 63.9 / 62.5 / 58.2% with symmetric steps.
+//! average (a held chord). A slower match then passes more cells than a faster one of the same
+//! fit and costs more, so matches come out short of the span really played: with
+//! [`SubsequenceSteps::TempoNeutral`] one query frame held over two stream frames pays the mean
+//! of the two, every path pays one distance per query frame, and the span found is the one
+//! played (`locate` places snippets so; the relocation search, whose thresholds weigh its
+//! costs, keeps the cells counted once).
 //!
 //! `warpflow` feeds the *reference* as the stream and a window of recent *live* frames as the
 //! query: the answer is where in the reference the live stream has just been. In int8
 //! ([`Precision`]) the search is exact over the quantised frames.
 
 use super::int8_frames::Int8Frame;
-use super::kernels::{min_plus_scan, slope_limited_column, KernelSet, SlopeLimitedColumn};
+use super::kernels::{min_plus_scan, slope_limited_column, HeldQueryFrame, KernelSet, SlopeLimitedColumn};
 use super::{inverse_norm, AlignError, Distance, FeatureMatrix, Precision};
 
 /// The best match found so far.
@@ -44,8 +47,13 @@ pub enum SubsequenceSteps {
     #[default]
     Symmetric,
     /// Diagonally, or two cells along one sequence for one along the other: a tempo between
-    /// half and twice the query's, every cell passed through counted once.
+    /// half and twice the query's, every cell passed through counted once (so a slower match
+    /// pays for more cells than a faster one).
     SlopeLimited,
+    /// The steps of [`SubsequenceSteps::SlopeLimited`], one distance paid per query frame: a
+    /// query frame held over two stream frames pays their mean, so that no tempo is favoured
+    /// and a match spans the stream as it was played.
+    TempoNeutral,
 }
 
 /// Streaming subsequence search of one query.
@@ -204,7 +212,8 @@ impl SubsequenceSearch {
         let m = self.query.len();
         match self.steps {
             SubsequenceSteps::Symmetric => self.advance_symmetric(t),
-            SubsequenceSteps::SlopeLimited => self.advance_slope_limited(t),
+            SubsequenceSteps::SlopeLimited => self.advance_slope_limited(t, HeldQueryFrame::PaysBoth),
+            SubsequenceSteps::TempoNeutral => self.advance_slope_limited(t, HeldQueryFrame::PaysMean),
         }
         let last = m - 1;
         if self.cost[last].is_finite() && self.best.is_none_or(|b| self.cost[last] < b.cost) {
@@ -263,15 +272,26 @@ impl SubsequenceSearch {
     /// on the two stream frames before only, never on its neighbour along the query, so the
     /// loop carries no dependency, and its choices are selects rather than branches (the
     /// criterion bench `subsequence_push_frame` compares it with symmetric steps' scan).
-    fn advance_slope_limited(&mut self, t: u32) {
+    fn advance_slope_limited(&mut self, t: u32, held: HeldQueryFrame) {
         let m = self.query.len();
         self.next_cost[0] = self.distances[0];
         self.next_start[0] = t;
         if m >= 2 {
             // Cell 1 has no cell two along the query before it.
-            let along_stream = self.cost_before[0] + self.previous_distances[1];
-            let take_stream = along_stream < self.cost[0];
-            self.next_cost[1] = self.distances[1] + if take_stream { along_stream } else { self.cost[0] };
+            let here = self.distances[1];
+            let (diagonal, along_stream) = match held {
+                HeldQueryFrame::PaysBoth => (self.cost[0], self.cost_before[0] + self.previous_distances[1]),
+                HeldQueryFrame::PaysMean => (
+                    self.cost[0] + here,
+                    self.cost_before[0] + 0.5 * (self.previous_distances[1] + here),
+                ),
+            };
+            let take_stream = along_stream < diagonal;
+            let cheapest = if take_stream { along_stream } else { diagonal };
+            self.next_cost[1] = match held {
+                HeldQueryFrame::PaysBoth => here + cheapest,
+                HeldQueryFrame::PaysMean => cheapest,
+            };
             self.next_start[1] = if take_stream {
                 self.start_before[0]
             } else {
@@ -286,6 +306,7 @@ impl SubsequenceSearch {
         }
         let n = m - 2;
         let cells = SlopeLimitedColumn {
+            held,
             diagonal_cost: &self.cost[1..][..n],
             diagonal_start: &self.start[1..][..n],
             query_cost: &self.cost[..n],
@@ -403,8 +424,10 @@ mod tests {
     }
 
     /// DTW of `query` against all of `span` with slope-limited steps, path from first cells to
-    /// last, every cell passed through counted once.
-    fn slope_limited_dtw(query: &FeatureMatrix, span: &FeatureMatrix, distance: Distance) -> f32 {
+    /// last, every cell passed through counted once or, `tempo_neutral`, the two cells of a
+    /// step along the span at half weight each.
+    fn slope_limited_dtw(query: &FeatureMatrix, span: &FeatureMatrix, distance: Distance, tempo_neutral: bool) -> f32 {
+        let held_weight = if tempo_neutral { 0.5 } else { 1.0 };
         let (m, n) = (query.len(), span.len());
         let d = |i: usize, j: usize| distance.between(&query.frame(i), &span.frame(j));
         let mut cost = vec![vec![f32::INFINITY; n]; m];
@@ -415,10 +438,11 @@ mod tests {
                 if i >= 2 {
                     lowest = lowest.min(cost[i - 2][j - 1] + d(i - 1, j));
                 }
+                let mut lowest = d(i, j) + lowest;
                 if j >= 2 {
-                    lowest = lowest.min(cost[i - 1][j - 2] + d(i, j - 1));
+                    lowest = lowest.min(cost[i - 1][j - 2] + held_weight * (d(i, j - 1) + d(i, j)));
                 }
-                cost[i][j] = d(i, j) + lowest;
+                cost[i][j] = lowest;
             }
         }
         cost[m - 1][n - 1]
@@ -426,19 +450,22 @@ mod tests {
 
     proptest! {
         /// Slope-limited, the search equals brute force: the cheapest slope-limited DTW over
-        /// every span of the stream, in f32 and, over the quantised frames, in int8.
+        /// every span of the stream, in f32 and, over the quantised frames, in int8, with cells
+        /// counted once or tempo-neutral.
         #[test]
         fn slope_limited_equals_brute_force(
             query_len in 1usize..7,
             stream_len in 1usize..16,
             dim in 1usize..4,
             int8 in any::<bool>(),
+            tempo_neutral in any::<bool>(),
             values in proptest::collection::vec(-1.0f32..1.0, 4 * 22),
         ) {
+            let steps = if tempo_neutral { SubsequenceSteps::TempoNeutral } else { SubsequenceSteps::SlopeLimited };
             let query = FeatureMatrix::new(dim, values[..query_len * dim].to_vec()).unwrap();
             let stream = FeatureMatrix::new(dim, values[values.len() - stream_len * dim..].to_vec()).unwrap();
             let (distance, precision) = if int8 { (Distance::Cosine, Precision::Int8) } else { (Distance::Euclidean, Precision::F32) };
-            let mut search = SubsequenceSearch::with_steps(query.clone(), distance, precision, SubsequenceSteps::SlopeLimited).unwrap();
+            let mut search = SubsequenceSearch::with_steps(query.clone(), distance, precision, steps).unwrap();
             search.push_frames(&stream).unwrap();
             let (query, stream) = if int8 { (quantised_as_f32(&query), quantised_as_f32(&stream)) } else { (query, stream) };
             let span = |a: usize, b: usize| {
@@ -447,14 +474,14 @@ mod tests {
             let mut exact = f32::INFINITY;
             for a in 0..stream.len() {
                 for b in a..stream.len() {
-                    exact = exact.min(slope_limited_dtw(&query, &span(a, b), distance));
+                    exact = exact.min(slope_limited_dtw(&query, &span(a, b), distance, tempo_neutral));
                 }
             }
             if exact.is_finite() {
                 let found = search.best().unwrap();
                 prop_assert!((found.cost - exact).abs() <= 1e-4 * exact.max(1.0), "streaming {} brute force {exact}", found.cost);
                 // The reported span itself achieves the cost.
-                let span_cost = slope_limited_dtw(&query, &span(found.start, found.end), distance);
+                let span_cost = slope_limited_dtw(&query, &span(found.start, found.end), distance, tempo_neutral);
                 prop_assert!((span_cost - found.cost).abs() <= 1e-4 * exact.max(1.0));
             } else {
                 // The query is more than twice the stream: no path fits.
@@ -483,6 +510,57 @@ mod tests {
         let limited = search(SubsequenceSteps::SlopeLimited);
         assert!(limited.end - limited.start >= 4, "{limited:?}");
         assert!(limited.cost > 0.0);
+    }
+
+    #[test]
+    fn a_tempo_neutral_match_spans_a_faster_rendition_as_played() {
+        // Slowly changing frames (as features of 93 ms windows every 20 ms are), and a snippet of
+        // stream frames 300..600 played 1.5 times as fast by another instrument (noise of its
+        // own on every value, so that every cell costs something, the right ones least).
+        // Counting every cell passed, a step over two stream frames pays two distances for one
+        // snippet frame, and the match sheds stream frames at its ends; paying per snippet
+        // frame, it spans what was played.
+        let dim = 8;
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut centred_uniform = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % 1_000) as f32 / 1_000.0 - 0.5
+        };
+        let mut walk = vec![0.0f32; dim];
+        let mut stream = Vec::new();
+        for _ in 0..1_000 {
+            for value in &mut walk {
+                *value = 0.995 * *value + 0.1 * centred_uniform();
+            }
+            stream.extend(walk.iter().map(|v| v + 4.0));
+        }
+        let mut snippet = Vec::new();
+        for i in 0..200 {
+            let at = 300.0 + 1.5 * i as f32;
+            let (k, fraction) = (at as usize, at.fract());
+            for d in 0..dim {
+                let (a, b) = (stream[k * dim + d], stream[(k + 1) * dim + d]);
+                snippet.push(a + fraction * (b - a) + 0.5 * centred_uniform());
+            }
+        }
+        let stream = FeatureMatrix::new(dim, stream).unwrap();
+        let snippet = FeatureMatrix::new(dim, snippet).unwrap();
+        let span = |steps| {
+            let mut search =
+                SubsequenceSearch::with_steps(snippet.clone(), Distance::Cosine, Precision::F32, steps).unwrap();
+            search.push_frames(&stream).unwrap();
+            let found = search.best().unwrap();
+            (found.start, found.end)
+        };
+        let (start, end) = span(SubsequenceSteps::TempoNeutral);
+        assert!(
+            start.abs_diff(300) <= 3 && end.abs_diff(599) <= 3,
+            "tempo-neutral {start}..{end}"
+        );
+        let (start, end) = span(SubsequenceSteps::SlopeLimited);
+        assert!(end - start < 290, "cells counted once {start}..{end}");
     }
 
     #[test]

@@ -341,14 +341,27 @@ pub(crate) fn min_plus_scan(kernels: KernelSet, entered: &[f32], step: &[f32], o
     }
 }
 
+/// What a slope-limited step along the stream (one query frame held over two stream frames)
+/// pays for its two cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HeldQueryFrame {
+    /// Both distances in full: every cell passed through counts once.
+    PaysBoth,
+    /// Their mean: every path pays one distance per query frame, whatever its tempo.
+    PaysMean,
+}
+
 /// Cells 2.. of a column of the relocation search's slope-limited paths ([`super::subsequence`]),
 /// each at the same offset `k` in every slice: the cell is entered diagonally
 /// (`diagonal_cost`), two cells along the query through the cell between (`query_cost` plus
 /// `query_through`) or two along the stream likewise (`stream_cost` plus `stream_through`), the
 /// cheapest strictly (the diagonal, then the query, on ties); `here` is its own distance, and
-/// each path's start goes with its cost.
+/// each path's start goes with its cost. With [`HeldQueryFrame::PaysMean`] the candidates are
+/// compared with `here` in them, the stream's two cells (`stream_through` and `here`) at half
+/// weight.
 #[derive(Debug)]
 pub(crate) struct SlopeLimitedColumn<'a> {
+    pub held: HeldQueryFrame,
     pub diagonal_cost: &'a [f32],
     pub diagonal_start: &'a [u32],
     pub query_cost: &'a [f32],
@@ -604,14 +617,16 @@ mod tests {
         }
 
         /// The eight-lane slope-limited column equals the cell-by-cell one bit for bit, for any
-        /// length, with unreachable cells and ties.
+        /// length, with unreachable cells and ties, whatever a held query frame pays.
         #[test]
         fn slope_limited_columns_agree(
             cells in proptest::collection::vec(
                 (proptest::collection::vec(prop_oneof![4 => 0.0f32..5.0, 1 => Just(1.0f32), 1 => Just(f32::INFINITY)], 6), 0u32..1_000, 0u32..1_000, 0u32..1_000),
                 0..40,
             ),
+            pays_mean in any::<bool>(),
         ) {
+            let held = if pays_mean { HeldQueryFrame::PaysMean } else { HeldQueryFrame::PaysBoth };
             let value = |which: usize| -> Vec<f32> { cells.iter().map(|(v, ..)| v[which]).collect() };
             let (diagonal_cost, query_cost, query_through) = (value(0), value(1), value(2));
             let (stream_cost, stream_through, here) = (value(3), value(4), value(5));
@@ -622,6 +637,7 @@ mod tests {
             let run = |kernels: KernelSet| {
                 let (mut next_cost, mut next_start) = (vec![f32::NAN; n], vec![u32::MAX; n]);
                 slope_limited_column(kernels, SlopeLimitedColumn {
+                    held,
                     diagonal_cost: &diagonal_cost,
                     diagonal_start: &diagonal_start,
                     query_cost: &query_cost,

@@ -3,7 +3,8 @@
 //! lowest value's position in eight lanes.
 
 use super::{
-    cosine_from_inverse_norms, Frames, Int8PanelFrames, Int8QueryGroups, Query, Rows, SlopeLimitedColumn, PANEL_FRAMES,
+    cosine_from_inverse_norms, Frames, HeldQueryFrame, Int8PanelFrames, Int8QueryGroups, Query, Rows,
+    SlopeLimitedColumn, PANEL_FRAMES,
 };
 use crate::align::Distance;
 
@@ -96,6 +97,7 @@ pub(super) fn min_plus_scan(entered: &[f32], step: &[f32], out: &mut [f32]) {
 /// See [`super::slope_limited_column`]: cells `from..` (the lengths checked by the caller).
 pub(super) fn slope_limited_column(column: SlopeLimitedColumn<'_>, from: usize) {
     let SlopeLimitedColumn {
+        held,
         diagonal_cost,
         diagonal_start,
         query_cost,
@@ -109,13 +111,27 @@ pub(super) fn slope_limited_column(column: SlopeLimitedColumn<'_>, from: usize) 
         next_start,
     } = column;
     for k in from..next_cost.len() {
-        let along_query = query_cost[k] + query_through[k];
-        let along_stream = stream_cost[k] + stream_through[k];
-        let take_query = along_query < diagonal_cost[k];
-        let lowest = if take_query { along_query } else { diagonal_cost[k] };
+        let (diagonal, along_query, along_stream) = match held {
+            HeldQueryFrame::PaysBoth => (
+                diagonal_cost[k],
+                query_cost[k] + query_through[k],
+                stream_cost[k] + stream_through[k],
+            ),
+            HeldQueryFrame::PaysMean => (
+                diagonal_cost[k] + here[k],
+                query_cost[k] + query_through[k] + here[k],
+                stream_cost[k] + 0.5 * (stream_through[k] + here[k]),
+            ),
+        };
+        let take_query = along_query < diagonal;
+        let lowest = if take_query { along_query } else { diagonal };
         let start = if take_query { query_start[k] } else { diagonal_start[k] };
         let take_stream = along_stream < lowest;
-        next_cost[k] = here[k] + if take_stream { along_stream } else { lowest };
+        let cheapest = if take_stream { along_stream } else { lowest };
+        next_cost[k] = match held {
+            HeldQueryFrame::PaysBoth => here[k] + cheapest,
+            HeldQueryFrame::PaysMean => cheapest,
+        };
         next_start[k] = if take_stream { stream_start[k] } else { start };
     }
 }
