@@ -1,7 +1,9 @@
-//! Many live follow streams on one core: a dataflow per stream (how `warpflow serve` runs its
-//! streams today), an operator per stream in one dataflow (how `--workers` runs a fixed set),
-//! and one operator for all of them (`follow_streams`: records carry their stream's key, each
-//! stream's state lives in a table), side by side in one run.
+//! Many live follow streams on one core: a dataflow per stream (how `warpflow serve` ran its
+//! streams at first, and how a stream pinned to another process by `--captured-by` still runs),
+//! an operator per stream in one dataflow (how `--workers` ran a fixed set at first), and one
+//! operator for all of them (`follow_streams`: records carry their stream's key, each stream's
+//! state lives in a table; how `serve` and runs of many streams run them now), side by side in
+//! one run.
 //!
 //! Synthetic feature frames (no capture, no encoding), d = 128, band 500, tracking alone: every
 //! 20 ms tick each stream gets one frame, and the worker steps until every output has passed
@@ -52,9 +54,9 @@ enum Design {
 impl Design {
     fn name(self) -> &'static str {
         match self {
-            Design::DataflowPerStream => "a dataflow per stream (serve today)",
+            Design::DataflowPerStream => "a dataflow per stream",
             Design::OperatorPerStream => "an operator per stream",
-            Design::OneOperator => "one operator for all",
+            Design::OneOperator => "one operator for all (serve now)",
         }
     }
 }
