@@ -18,10 +18,10 @@
 //!
 //! Run with: `cargo run --release --example locate_eval -- CASES_DIR [FEATURES] [--[no-]transposition]
 //! [--precision auto|f32|int8] [--steps tempo-neutral|slope-limited|symmetric] [--cens WINDOW,HOP] [--query-s 3,5,10]
-//! [--every-s 3]` (FEATURES and the key estimate as `locate`'s, with the same defaults: semitone-flux, key
-//! estimated; `--precision`, `--steps` and `--cens` as `LocateConfig`'s, default `auto`,
-//! `tempo-neutral` and the statistics' default window and hop in frames, `0,0` for the frames as
-//! they are). Prints one table row per snippet length and kind of case.
+//! [--every-s 3] [--cost-per-semitone 0.03]` (FEATURES and the key estimate as `locate`'s, with the same
+//! defaults: semitone-flux, key estimated; `--precision`, `--steps`, `--cens` and
+//! `--cost-per-semitone` as `LocateConfig`'s, default `auto`, `tempo-neutral`, the statistics'
+//! default window and hop in frames (`0,0` for the frames as they are) and 0.03). Prints one table row per snippet length and kind of case.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -140,7 +140,8 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (cases_dir, rest) = args.split_first().context(
         "usage: locate_eval CASES_DIR [FEATURES] [--[no-]transposition] [--precision auto|f32|int8] \
-         [--steps tempo-neutral|slope-limited|symmetric] [--cens WINDOW,HOP] [--query-s 3,5,10] [--every-s 3]",
+         [--steps tempo-neutral|slope-limited|symmetric] [--cens WINDOW,HOP] [--query-s 3,5,10] [--every-s 3] \
+         [--cost-per-semitone 0.03]",
     )?;
     let mut features = LocateJob::DEFAULT_FEATURES;
     let mut config = LocateConfig::default();
@@ -170,6 +171,12 @@ fn main() -> Result<()> {
                     .map(str::parse)
                     .collect::<Result<_, _>>()
                     .with_context(|| format!("--query-s '{value}'"))?;
+            }
+            "--cost-per-semitone" => {
+                let value = rest.next().context("--cost-per-semitone needs a share of the cost")?;
+                config.cost_per_semitone = value
+                    .parse()
+                    .with_context(|| format!("--cost-per-semitone '{value}'"))?;
             }
             "--every-s" => {
                 let value = rest.next().context("--every-s needs seconds")?;
@@ -294,7 +301,7 @@ fn main() -> Result<()> {
                         continue;
                     }
                     let best = locate_snippet(&query, &reference.features, &config)?.context("an empty reference")?;
-                    ranked.push((best.cost_per_frame, source, best.span, &reference.timing));
+                    ranked.push((best.ranked_cost, source, best.span, &reference.timing));
                 }
                 tally.search_s += searched.elapsed().as_secs_f64();
                 ranked.sort_by(|a, b| a.0.total_cmp(&b.0));

@@ -26,7 +26,7 @@ use super::{
 use crate::features::{PitchLayout, PITCH_CLASSES};
 
 /// How a snippet is searched for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LocateConfig {
     /// Precision of the distances (cosine).
     pub precision: Precision,
@@ -41,6 +41,11 @@ pub struct LocateConfig {
     /// With a pitch layout, the statistics the snippet is found by; `None` searches the
     /// frames as they are.
     pub cens: Option<CensConfig>,
+    /// The share of a match's cost added, when recordings are ranked, for each semitone the
+    /// snippet was moved to match (up or down, the nearer way): performances are likelier in
+    /// the recording's key or near it than a tritone away, and a search in twelve keys gives
+    /// another piece twelve chances to resemble a few seconds of the snippet.
+    pub cost_per_semitone: f64,
 }
 
 impl Default for LocateConfig {
@@ -51,6 +56,9 @@ impl Default for LocateConfig {
             pitch_layout: None,
             transposition: false,
             cens: Some(CensConfig::default()),
+            // Chosen on the accuracy harness's real song and its room recording, and the
+            // synthetic performance pairs (`benches/RESULTS.md`, 2026-12-06).
+            cost_per_semitone: 0.03,
         }
     }
 }
@@ -61,11 +69,26 @@ pub struct SnippetMatch {
     /// The span of the recording matched (frames), and its path cost.
     pub span: SubsequenceMatch,
     /// The path cost per snippet frame (per statistic, where the snippet was found by its
-    /// statistics): what recordings are ranked by.
+    /// statistics).
     pub cost_per_frame: f64,
     /// Semitones the snippet sits above the recording (0 to 11): 0 unless a transposition was
     /// allowed and found.
     pub semitones: usize,
+    /// What recordings are ranked by, lowest first: `cost_per_frame` raised by
+    /// [`LocateConfig::cost_per_semitone`] for each semitone the snippet was moved.
+    pub ranked_cost: f64,
+}
+
+impl SnippetMatch {
+    fn new(span: SubsequenceMatch, cost_per_frame: f64, semitones: usize, config: &LocateConfig) -> Self {
+        let moved = semitones.min(PITCH_CLASSES - semitones) as f64;
+        Self {
+            span,
+            cost_per_frame,
+            semitones,
+            ranked_cost: cost_per_frame * (1.0 + config.cost_per_semitone * moved),
+        }
+    }
 }
 
 /// The best match of `snippet` in `reference` by cosine distance. `None` when no path fits:
@@ -93,11 +116,7 @@ fn locate_by_frames(
         return Ok(None);
     };
     let frames = snippet.len() as f64;
-    let as_played = SnippetMatch {
-        span: as_played,
-        cost_per_frame: f64::from(as_played.cost) / frames,
-        semitones: 0,
-    };
+    let as_played = SnippetMatch::new(as_played, f64::from(as_played.cost) / frames, 0, config);
     let Some(layout) = transposition else {
         return Ok(Some(as_played));
     };
@@ -117,11 +136,9 @@ fn locate_by_frames(
     }
     let in_key = best_span(moved_to_key(snippet, layout, semitones)?, reference, config)?;
     Ok(Some(match in_key {
-        Some(span) if span.cost < as_played.span.cost => SnippetMatch {
-            span,
-            cost_per_frame: f64::from(span.cost) / frames,
-            semitones,
-        },
+        Some(span) if span.cost < as_played.span.cost => {
+            SnippetMatch::new(span, f64::from(span.cost) / frames, semitones, config)
+        }
         _ => as_played,
     }))
 }
@@ -180,15 +197,13 @@ fn locate_by_statistics(
         Some(placed) => (first + placed.start, first + placed.end),
         None => (coarse.start * hop, (coarse.end * hop).min(reference.len() - 1)),
     };
-    Ok(Some(SnippetMatch {
-        span: SubsequenceMatch {
-            cost: coarse.cost,
-            start,
-            end,
-        },
-        cost_per_frame: f64::from(coarse.cost) / snippet_statistics.len() as f64,
-        semitones,
-    }))
+    let span = SubsequenceMatch {
+        cost: coarse.cost,
+        start,
+        end,
+    };
+    let cost_per_frame = f64::from(coarse.cost) / snippet_statistics.len() as f64;
+    Ok(Some(SnippetMatch::new(span, cost_per_frame, semitones, config)))
 }
 
 /// The subsequence search's best match of `query` over the whole of `reference`.
@@ -295,6 +310,31 @@ mod tests {
         );
         assert_eq!(piece.semitones, 0);
         assert!((35..45).contains(&piece.span.start), "{piece:?}");
+    }
+
+    #[test]
+    fn a_recording_in_the_snippets_key_outranks_one_as_alike_a_tritone_away() {
+        // The same tune recorded in the snippet's key and six semitones up: searched in every
+        // key, both match alike, and the key moved breaks the tie.
+        let snippet = FeatureMatrix::new(12, tune(&NOTES[6..18], 10, 0)).unwrap();
+        let config = LocateConfig {
+            precision: Precision::F32,
+            pitch_layout: Some(PitchLayout::Chroma),
+            transposition: true,
+            ..LocateConfig::default()
+        };
+        let found = |transpose| {
+            let reference = FeatureMatrix::new(12, tune(&NOTES, 10, transpose)).unwrap();
+            locate_snippet(&snippet, &reference, &config).unwrap().unwrap()
+        };
+        let (in_key, tritone) = (found(0), found(6));
+        assert_eq!((in_key.semitones, tritone.semitones), (0, 6));
+        assert!((in_key.cost_per_frame - tritone.cost_per_frame).abs() <= 1e-6 * in_key.cost_per_frame.max(1e-9));
+        assert!(
+            in_key.ranked_cost < tritone.ranked_cost,
+            "{in_key:?} against {tritone:?}"
+        );
+        assert!((tritone.ranked_cost - tritone.cost_per_frame * (1.0 + 6.0 * config.cost_per_semitone)).abs() < 1e-9);
     }
 
     #[test]

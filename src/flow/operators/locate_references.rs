@@ -130,14 +130,14 @@ fn locate(
     for reference in references {
         if let Some(best) = locate_snippet(&snippet, &reference.features, config)? {
             found.push((
-                best.cost_per_frame,
+                best.ranked_cost,
                 EventBody::Match {
                     reference: reference.name.clone(),
                     ref_start_ns: reference.timing.time_ns(best.span.start),
                     ref_end_ns: reference.timing.time_ns(best.span.end),
                     live_start_ns: first.time_ns,
                     live_end_ns: last.time_ns,
-                    cost: best.cost_per_frame,
+                    cost: best.ranked_cost,
                     semitones: config.transposition.then(|| signed_semitones(best.semitones)),
                 },
             ));
