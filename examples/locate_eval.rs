@@ -91,16 +91,6 @@ struct Tally {
     placed_where_unique: usize,
 }
 
-/// Frames `range` of `matrix`, as a matrix of their own.
-fn frames_of(matrix: &FeatureMatrix, range: Range<usize>) -> Result<FeatureMatrix> {
-    let mut scratch = Vec::new();
-    let mut rows = Vec::with_capacity(range.len() * matrix.dim());
-    for k in range {
-        rows.extend_from_slice(matrix.frame_in(k, &mut scratch));
-    }
-    Ok(FeatureMatrix::new(matrix.dim(), rows)?)
-}
-
 /// Whether the reference's passage `passage` (frames) returns elsewhere in it, so that no
 /// search can tell where a snippet of it was played: the passage's own frames match a stretch
 /// that does not overlap it as well as `snippet` (the passage played by others) matches the
@@ -114,10 +104,10 @@ fn music_returns(
 ) -> Result<bool> {
     let pad = passage.len() / 10;
     let around = passage.start.saturating_sub(pad)..(passage.end + pad).min(reference.len());
-    let Some(played) = locate_snippet(snippet, &frames_of(reference, around)?, config)? else {
+    let Some(played) = locate_snippet(snippet, &reference.frames(around)?, config)? else {
         return Ok(false);
     };
-    let own = frames_of(reference, passage.clone())?;
+    let own = reference.frames(passage.clone())?;
     let elsewhere = [
         0..passage.start.saturating_sub(passage.len()),
         (passage.end + passage.len()).min(reference.len())..reference.len(),
@@ -127,7 +117,7 @@ fn music_returns(
         if 2 * stretch.len() < own.len() {
             continue;
         }
-        if let Some(found) = locate_snippet(&own, &frames_of(reference, stretch)?, config)? {
+        if let Some(found) = locate_snippet(&own, &reference.frames(stretch)?, config)? {
             if found.cost_per_frame <= played.cost_per_frame {
                 return Ok(true);
             }

@@ -297,6 +297,17 @@ impl FeatureMatrix {
         self.values.frame_in(index, scratch)
     }
 
+    /// Frames `range` as a matrix of their own, in f32 (a stretch of a recording searched
+    /// apart). Panics if the range runs past the end, which is a caller bug, not bad input.
+    pub fn frames(&self, range: Range<usize>) -> Result<FeatureMatrix, AlignError> {
+        let mut scratch = Vec::new();
+        let mut rows = Vec::with_capacity(range.len() * self.dim());
+        for k in range {
+            rows.extend_from_slice(self.frame_in(k, &mut scratch));
+        }
+        FeatureMatrix::new(self.dim(), rows)
+    }
+
     /// `1 / ‖frame index‖` (0 for a zero frame).
     pub fn frame_inverse_norm(&self, index: usize) -> f32 {
         self.inverse_norms[index]

@@ -183,14 +183,9 @@ fn locate_by_statistics(
     let margin = 2 * statistics.window_frames.max(hop);
     let first = (coarse.start * hop).saturating_sub(margin);
     let last = (coarse.end * hop + margin).min(reference.len() - 1);
-    let mut around = Vec::with_capacity((last + 1 - first) * reference.dim());
-    let mut scratch = Vec::new();
-    for k in first..=last {
-        around.extend_from_slice(reference.frame_in(k, &mut scratch));
-    }
     let placed = best_span(
         moved_to_key(snippet, layout, semitones)?,
-        &FeatureMatrix::new(reference.dim(), around)?,
+        &reference.frames(first..last + 1)?,
         config,
     )?;
     let (start, end) = match placed {
