@@ -52,12 +52,7 @@ impl Options {
                     let value = args.next().context("--device needs cuda or cpu")?;
                     device = Some(match value.as_str() {
                         "cpu" => tch::Device::Cpu,
-                        "cuda" => {
-                            if !tch::Cuda::is_available() {
-                                bail!("--device cuda: libtorch sees no CUDA device (is libtorch_cuda.so loaded?)");
-                            }
-                            tch::Device::Cuda(0)
-                        }
+                        "cuda" => warpflow::encode::DeviceChoice::Cuda(0).resolve()?,
                         other => bail!("--device '{other}': expected cuda or cpu"),
                     });
                 }

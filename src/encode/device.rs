@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::EncodeError;
+use super::{cuda_library, EncodeError};
 
 /// The `--device` choice: `auto` takes the first CUDA GPU libtorch sees, else the CPU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -46,11 +46,24 @@ impl fmt::Display for DeviceChoice {
 
 impl DeviceChoice {
     /// The libtorch device to use; refuses a CUDA index libtorch does not see.
+    ///
+    /// Opens libtorch's CUDA library first where it may be needed (`cuda_library`): for `auto`
+    /// only where the NVIDIA driver is installed, so that a machine without one runs on the CPU
+    /// without loading CUDA at all.
     pub fn resolve(self) -> Result<tch::Device, EncodeError> {
         match self {
-            DeviceChoice::Auto => Ok(tch::Device::cuda_if_available()),
+            DeviceChoice::Auto => {
+                if !cuda_library::nvidia_driver_present() {
+                    return Ok(tch::Device::Cpu);
+                }
+                if let Err(why) = cuda_library::open_libtorch_cuda() {
+                    tracing::warn!(%why, "the NVIDIA driver is installed, but libtorch's CUDA library did not open: encoding on the CPU");
+                }
+                Ok(tch::Device::cuda_if_available())
+            }
             DeviceChoice::Cpu => Ok(tch::Device::Cpu),
             DeviceChoice::Cuda(index) => {
+                cuda_library::open_libtorch_cuda().map_err(|why| EncodeError::CudaLibraryUnopened { index, why })?;
                 let available = tch::Cuda::device_count().max(0) as usize;
                 if index < available {
                     Ok(tch::Device::Cuda(index))

@@ -29,6 +29,16 @@ pub enum EncodeError {
         /// How many devices libtorch sees.
         available: usize,
     },
+    /// CUDA was asked for but libtorch's CUDA library did not open.
+    #[error(
+        "device cuda:{index} was asked for, but libtorch's CUDA library did not open ({why}); a CPU-only libtorch has none: use --device cpu or auto"
+    )]
+    CudaLibraryUnopened {
+        /// The index asked for.
+        index: usize,
+        /// The loader's reason.
+        why: String,
+    },
     /// Input data whose size does not match the encoder's settings.
     #[error("{what} has {actual} values, expected a multiple of {expected}")]
     BadInputSize {

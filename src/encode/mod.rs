@@ -10,6 +10,7 @@ mod audio_encoder;
 mod audio_features;
 mod chroma;
 mod contract_error;
+mod cuda_library;
 mod dct;
 mod device;
 mod error;

@@ -306,3 +306,26 @@ pub fn melody_reference(dir: &Path, seconds: f64) -> std::path::PathBuf {
     assert!(encoded.status.success(), "{}", String::from_utf8_lossy(&encoded.stderr));
     wfr
 }
+
+/// The files of the shared libraries this process has mapped (from `/proc/self/maps`).
+pub fn mapped_libraries() -> Vec<String> {
+    let maps = std::fs::read_to_string("/proc/self/maps").expect("/proc/self/maps is readable on Linux");
+    let mut paths: Vec<String> = maps
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(5))
+        .filter(|path| path.contains(".so"))
+        .map(str::to_owned)
+        .collect();
+    paths.dedup();
+    paths
+}
+
+/// The folder of the `libtorch_cpu.so` this process has loaded (libtorch touched first, so
+/// that it is mapped).
+pub fn libtorch_lib_folder() -> Option<std::path::PathBuf> {
+    let _ = tch::Tensor::zeros([1], (tch::Kind::Float, tch::Device::Cpu));
+    mapped_libraries()
+        .into_iter()
+        .find(|path| path.ends_with("/libtorch_cpu.so"))
+        .and_then(|path| Path::new(&path).parent().map(Path::to_path_buf))
+}
