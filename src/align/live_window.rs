@@ -2,8 +2,10 @@
 //! from a new reference frame to all of them run through the same kernels as a row's distances.
 //!
 //! Live frame `i` lives in slot `i mod slots`; slots come in whole panels, of f32 or of
-//! integers ([`Precision`]). The window knows nothing of the cost matrix: it only stores frames
-//! and answers distances, oldest first.
+//! integers ([`Precision`]). They are added as frames come, doubling up to the capacity's: a
+//! window that has seen few frames (a stream just started, a relocation hypothesis, which lives
+//! a few seconds) holds and scans only those, not a whole band of empty slots. The window knows
+//! nothing of the cost matrix: it only stores frames and answers distances, oldest first.
 
 use super::int8_frames::{Int8Frame, Int8Panels};
 use super::kernels::{panel_distances, Frames, KernelSet, Query, PANEL_FRAMES};
@@ -30,7 +32,10 @@ enum Slots {
 pub(crate) struct LiveWindow {
     dim: usize,
     capacity: usize,
+    /// Slots held now: whole panels, at least `len`, at most `full_slots`.
     slots: usize,
+    /// Slots once the window has held `capacity` frames.
+    full_slots: usize,
     values: Slots,
     /// Live index of the oldest frame kept.
     first: usize,
@@ -43,7 +48,8 @@ impl LiveWindow {
     /// A window of the last `capacity` frames of `dim` values, held in `precision` (resolved:
     /// `Auto` is taken as f32).
     pub(crate) fn new(dim: usize, capacity: usize, precision: Precision) -> Self {
-        let slots = capacity.max(1).next_multiple_of(PANEL_FRAMES);
+        let full_slots = capacity.max(1).next_multiple_of(PANEL_FRAMES);
+        let slots = PANEL_FRAMES.min(full_slots);
         let values = match precision {
             Precision::F32 | Precision::Auto => Slots::F32 {
                 panels: CacheAligned::from_vec(vec![0.0; slots * dim]),
@@ -58,6 +64,7 @@ impl LiveWindow {
             dim,
             capacity: capacity.max(1),
             slots,
+            full_slots,
             values,
             first: 0,
             len: 0,
@@ -79,6 +86,9 @@ impl LiveWindow {
             self.first += 1;
         } else {
             self.len += 1;
+            if self.len > self.slots {
+                self.grow();
+            }
         }
         let slot = (self.first + self.len - 1) % self.slots;
         match &mut self.values {
@@ -97,6 +107,22 @@ impl LiveWindow {
                 None => panels.set(slot, frame),
             },
         }
+    }
+
+    /// Doubles the slots held, up to `full_slots`. Only while the window is filling for the
+    /// first time since it was made or cleared: frames are then in slots `0..len`, which keep
+    /// their numbers, and the panels added come after them.
+    fn grow(&mut self) {
+        debug_assert_eq!(self.first, 0, "a window grows only before it drops a frame");
+        self.slots = (2 * self.slots).min(self.full_slots);
+        match &mut self.values {
+            Slots::F32 { panels, inverse_norms } => {
+                panels.resize(self.slots * self.dim, 0.0);
+                inverse_norms.resize(self.slots, 0.0);
+            }
+            Slots::Int8 { panels, .. } => panels.grow_to(self.slots),
+        }
+        self.by_slot.resize(self.slots, 0.0);
     }
 
     /// Writes to `out` the distances from `query` to the frames kept, oldest first (cosine
@@ -175,6 +201,33 @@ mod tests {
         window.push(&[5.0, 1.0], 1.0, None);
         window.distances_to(&[0.0, 1.0], 1.0, Distance::Manhattan, &mut out);
         assert_eq!(out, vec![5.0]);
+    }
+
+    #[test]
+    fn slots_are_added_as_frames_come_and_keep_the_frames_in_order() {
+        let frame = |i: usize| [(i as f32 * 0.37).sin() + 2.0, (i as f32 * 0.11).cos(), 0.5];
+        for precision in [Precision::F32, Precision::Int8] {
+            let mut window = LiveWindow::new(3, 100, precision);
+            assert_eq!(window.slots, 8);
+            let mut out = Vec::new();
+            for i in 0..250 {
+                window.push(&frame(i), inverse_norm(&frame(i)), None);
+                let held = (i + 1).min(100);
+                let expected_slots = (i + 1).next_power_of_two().clamp(8, 104);
+                assert_eq!(window.slots, expected_slots, "{precision:?} after {} frames", i + 1);
+                let query = [0.4, -0.3, 1.0];
+                window.distances_to(&query, inverse_norm(&query), Distance::Cosine, &mut out);
+                assert_eq!(out.len(), held);
+                for (got, k) in out.iter().zip(i + 1 - held..=i) {
+                    let exact = Distance::Cosine.between(&query, &frame(k));
+                    let tolerance = if precision == Precision::F32 { 1e-5 } else { 0.02 };
+                    assert!(
+                        (got - exact).abs() < tolerance,
+                        "{precision:?}, frame {k} of {i}: {got} vs {exact}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

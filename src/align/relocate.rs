@@ -17,6 +17,8 @@
 
 use std::sync::Arc;
 
+use half::f16;
+
 use super::features::pooled_index;
 use super::{AlignError, Distance, FeatureMatrix, Precision, SubsequenceSearch, SubsequenceSteps};
 
@@ -106,13 +108,18 @@ struct Scan {
 }
 
 /// The newest live frames, up to a fixed count, in one block of memory: a follower keeps them
-/// for as long as it runs, and a frame a hop must not cost an allocation.
+/// for as long as it runs, and a frame a hop must not cost an allocation. The block is taken
+/// with the first frame (a stream waiting for its source holds none), and holds the values as
+/// f16: they are only ever pooled into the search's query, which the search then quantises to
+/// 8 bits (or, in f32, compares by cosine), so half-precision steps of 1/2048 of a value are
+/// far below what the comparison resolves, and the block is half the size.
 #[derive(Debug)]
 struct RecentFrames {
     dim: usize,
     capacity_frames: usize,
-    /// `capacity_frames` slots of `dim` values; the oldest frame at slot `oldest`.
-    values: Vec<f32>,
+    /// `capacity_frames` slots of `dim` values once the first frame came, empty before; the
+    /// oldest frame at slot `oldest`.
+    values: Vec<f16>,
     oldest: usize,
     len: usize,
 }
@@ -122,7 +129,7 @@ impl RecentFrames {
         Self {
             dim,
             capacity_frames,
-            values: vec![0.0; dim * capacity_frames],
+            values: Vec::new(),
             oldest: 0,
             len: 0,
         }
@@ -134,8 +141,14 @@ impl RecentFrames {
 
     /// Keeps `frame` (of `dim` values), forgetting the oldest when full.
     fn push(&mut self, frame: &[f32]) {
+        if self.values.is_empty() {
+            self.values = vec![f16::ZERO; self.dim * self.capacity_frames];
+        }
         let slot = (self.oldest + self.len) % self.capacity_frames;
-        self.values[slot * self.dim..(slot + 1) * self.dim].copy_from_slice(frame);
+        self.values[slot * self.dim..(slot + 1) * self.dim]
+            .iter_mut()
+            .zip(frame)
+            .for_each(|(kept, &value)| *kept = f16::from_f32(value));
         if self.len < self.capacity_frames {
             self.len += 1;
         } else {
@@ -143,10 +156,12 @@ impl RecentFrames {
         }
     }
 
-    /// Frame `k`, counted from the oldest kept.
-    fn frame(&self, k: usize) -> &[f32] {
+    /// Adds frame `k`, counted from the oldest kept, to `sums` (`dim` values).
+    fn add_frame_to(&self, k: usize, sums: &mut [f32]) {
         let slot = (self.oldest + k) % self.capacity_frames;
-        &self.values[slot * self.dim..(slot + 1) * self.dim]
+        sums.iter_mut()
+            .zip(&self.values[slot * self.dim..(slot + 1) * self.dim])
+            .for_each(|(sum, value)| *sum += value.to_f32());
     }
 
     /// Forgets every frame (the storage is kept).
@@ -213,17 +228,13 @@ impl Relocator {
         let group = self.config.pooled_frames;
         let len = self.recent.len();
         let used = len / group * group;
-        let mut rows = Vec::with_capacity(used / group * self.reference.dim());
-        for first in (len - used..len).step_by(group) {
-            let start = rows.len();
-            rows.extend_from_slice(self.recent.frame(first));
-            for member in first + 1..first + group {
-                rows[start..]
-                    .iter_mut()
-                    .zip(self.recent.frame(member))
-                    .for_each(|(sum, v)| *sum += v);
+        let dim = self.reference.dim();
+        let mut rows = vec![0.0; used / group * dim];
+        for (row, first) in rows.chunks_exact_mut(dim).zip((len - used..len).step_by(group)) {
+            for member in first..first + group {
+                self.recent.add_frame_to(member, row);
             }
-            rows[start..].iter_mut().for_each(|sum| *sum /= group as f32);
+            row.iter_mut().for_each(|sum| *sum /= group as f32);
         }
         FeatureMatrix::new(self.reference.dim(), rows)
     }
@@ -345,12 +356,18 @@ mod tests {
     #[test]
     fn recent_frames_keep_the_newest_in_order_across_wraps_and_clears() {
         let mut recent = RecentFrames::new(2, 3);
-        let kept = |recent: &RecentFrames| (0..recent.len()).map(|k| recent.frame(k)[0]).collect::<Vec<_>>();
+        assert!(recent.values.is_empty(), "no storage before the first frame");
+        let frame = |recent: &RecentFrames, k| {
+            let mut values = [0.0; 2];
+            recent.add_frame_to(k, &mut values);
+            values
+        };
+        let kept = |recent: &RecentFrames| (0..recent.len()).map(|k| frame(recent, k)[0]).collect::<Vec<_>>();
         for v in 1..=5 {
             recent.push(&[v as f32, -(v as f32)]);
         }
         assert_eq!(kept(&recent), [3.0, 4.0, 5.0]);
-        assert_eq!(recent.frame(2), [5.0, -5.0]);
+        assert_eq!(frame(&recent, 2), [5.0, -5.0]);
         recent.clear();
         assert_eq!(recent.len(), 0);
         recent.push(&[7.0, -7.0]);
