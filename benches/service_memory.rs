@@ -14,7 +14,7 @@
 //! thread a stream adds costs the process its copy of the libraries' thread-local storage.
 //!
 //! `cargo bench --bench service_memory` (MEMORY_FOLLOW_STREAMS, default 50;
-//! MEMORY_SYNC_STREAMS, default 20; MEMORY_SETTLE_S, default 10; SERVICE_BENCH_BIN, another
+//! MEMORY_SYNC_STREAMS, default 20; MEMORY_SETTLE_S, default 30; SERVICE_BENCH_BIN, another
 //! build as the service).
 
 use std::str::FromStr;
@@ -150,7 +150,9 @@ fn idle_threads(count: usize, settle: Duration) -> Row {
 }
 
 fn main() {
-    let settle = Duration::from_secs(setting("MEMORY_SETTLE_S", 10));
+    // A stream's memory grows for its first half minute (its band, its path history and the
+    // frames awaiting a final position fill up), and the whole process's with it.
+    let settle = Duration::from_secs(setting("MEMORY_SETTLE_S", 30));
     let dir = tempfile::tempdir().expect("a temporary folder");
     let wfr = reference_wfr(dir.path(), 60.0);
     let wfr = wfr.to_str().expect("a UTF-8 path");

@@ -108,7 +108,9 @@ impl SubsequenceSearch {
         let int8 = precision.resolve(query.dim(), distance) == Precision::Int8;
         Ok(Self {
             quantised: int8.then(|| Int8Frame::new(query.dim())),
-            query: query.with_panels(),
+            // In int8 the distances come from the query's quantised panels alone; f32 panels
+            // would be a second copy of every value, made again for every scan.
+            query: if int8 { query } else { query.with_panels() },
             distance,
             cost: vec![f32::INFINITY; m],
             start: vec![0; m],

@@ -35,14 +35,16 @@ fn appsink(caps: &gst::Caps, sync: bool) -> AppSink {
     AppSink::builder().caps(caps).sync(sync).max_buffers(4).build()
 }
 
+/// Package of the elements of every branch.
+const PLUGINS: &str = "gstreamer1.0-plugins-base";
+
 /// `[queue !] converters… ! appsink(caps)`, added to `pipeline` and linked.
 fn add_branch(
     pipeline: &gst::Pipeline,
-    converters: &[&'static str],
+    converters: Vec<gst::Element>,
     caps: &gst::Caps,
     pacing: BranchPacing,
 ) -> Result<Branch, MediaError> {
-    const PLUGINS: &str = "gstreamer1.0-plugins-base";
     let runtime = |e: gst::glib::BoolError| MediaError::Runtime {
         source_name: "pipeline".into(),
         detail: e.to_string(),
@@ -51,9 +53,7 @@ fn add_branch(
     if pacing.queued {
         elements.push(make("queue", PLUGINS)?);
     }
-    for factory in converters {
-        elements.push(make(factory, PLUGINS)?);
-    }
+    elements.extend(converters);
     let sink = appsink(caps, pacing.sync);
     elements.push(sink.clone().upcast());
     pipeline.add_many(&elements).map_err(runtime)?;
@@ -74,7 +74,18 @@ pub(crate) fn add_audio_branch(
     needs: AudioNeeds,
     pacing: BranchPacing,
 ) -> Result<Branch, MediaError> {
-    add_branch(pipeline, &["audioconvert", "audioresample"], &needs.caps(), pacing)
+    let converters = vec![make("audioconvert", PLUGINS)?, resampler()?];
+    add_branch(pipeline, converters, &needs.caps(), pacing)
+}
+
+/// `audioresample` with its filter's taps interpolated from an oversampled table rather than
+/// tabulated for every phase. A 48 kHz microphone taken to 22.05 kHz has 147 phases, and
+/// their table was most of what a stream's capture allocates (about 90 kB of a `follow`
+/// stream's megabyte); interpolating costs about 0.1% of a core a stream, for the same filter.
+fn resampler() -> Result<gst::Element, MediaError> {
+    let resampler = make("audioresample", PLUGINS)?;
+    resampler.set_property_from_str("sinc-filter-mode", "interpolated");
+    Ok(resampler)
 }
 
 /// `[queue !] videoconvert ! videoscale ! appsink` producing greyscale frames of the needed size.
@@ -83,5 +94,6 @@ pub(crate) fn add_video_branch(
     needs: VideoNeeds,
     pacing: BranchPacing,
 ) -> Result<Branch, MediaError> {
-    add_branch(pipeline, &["videoconvert", "videoscale"], &needs.caps(), pacing)
+    let converters = vec![make("videoconvert", PLUGINS)?, make("videoscale", PLUGINS)?];
+    add_branch(pipeline, converters, &needs.caps(), pacing)
 }
