@@ -13,8 +13,8 @@ use warpflow::flow::StopSignal;
 
 /// jemalloc for the engine's own allocations. A service's worker allocates and frees buffers
 /// of every size for every stream it holds, and glibc's malloc keeps the holes that leaves
-/// behind resident: with 40 `follow` streams on one worker, about half a megabyte a stream more
-/// than jemalloc (`cargo bench --bench service_memory`). GStreamer's and libtorch's own
+/// behind resident, which made up a large share of what a stream cost (`cargo bench --bench
+/// service_memory`; the figures are in `benches/RESULTS.md`). GStreamer's and libtorch's own
 /// allocations stay with the C library's malloc.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;

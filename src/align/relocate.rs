@@ -236,7 +236,7 @@ impl Relocator {
             }
             row.iter_mut().for_each(|sum| *sum /= group as f32);
         }
-        FeatureMatrix::new(self.reference.dim(), rows)
+        FeatureMatrix::new(dim, rows)
     }
 
     /// The reference as the search compares it: pooled in `phase`, kept with the reference

@@ -79,9 +79,10 @@ pub(crate) fn add_audio_branch(
 }
 
 /// `audioresample` with its filter's taps interpolated from an oversampled table rather than
-/// tabulated for every phase. A 48 kHz microphone taken to 22.05 kHz has 147 phases, and
-/// their table was most of what a stream's capture allocates (about 90 kB of a `follow`
-/// stream's megabyte); interpolating costs about 0.1% of a core a stream, for the same filter.
+/// tabulated for every phase. A 48 kHz microphone taken to 22.05 kHz has 147 phases, and a
+/// table of all of them is the largest thing a stream's capture allocates; interpolating the
+/// same filter's taps costs a little more arithmetic per sample, a small share of what
+/// decoding takes.
 fn resampler() -> Result<gst::Element, MediaError> {
     let resampler = make("audioresample", PLUGINS)?;
     resampler.set_property_from_str("sinc-filter-mode", "interpolated");
