@@ -6,7 +6,11 @@
 //! one run.
 //!
 //! Synthetic feature frames (no capture, no encoding), d = 128, band 500, tracking alone: every
-//! 20 ms tick each stream gets one frame, and the worker steps until every output has passed
+//! 20 ms tick each stream gets one frame. The streams play the reference from its first frame,
+//! each with noise of its own (about 0.09 in cosine distance from the reference's frame, where
+//! unrelated frames are 0.25 apart), as performances of it would; with
+//! SHARED_STREAMS_LIVE=unrelated they play frames unrelated to the reference, which no
+//! relocation scan can rule out early (see [`warpflow::align::SubsequenceSearch::with_cost_limit`])., and the worker steps until every output has passed
 //! the tick. A design keeps real time while its busy time per tick stays under 20 ms (p99).
 //! Streams start over the first ticks of a settling period, as streams of a service start at
 //! different times: started together, every aligner would settle its final positions in the
@@ -19,7 +23,8 @@
 //!
 //! `cargo bench --bench shared_streams` (SHARED_STREAMS_SECONDS sets each run's length,
 //! default 5 s; SHARED_STREAMS_COUNTS a comma-separated list of stream counts;
-//! SHARED_STREAMS_RELOCATION=on turns the default relocation search on).
+//! SHARED_STREAMS_RELOCATION=on turns the default relocation search on;
+//! SHARED_STREAMS_LIVE=unrelated plays unrelated frames).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -42,6 +47,57 @@ use many_follows::{
     events, first_tick, follower, frame, live_frame, quantile, wait_for_tick, warm_up_ticks, DIM, HOP,
     REFERENCE_FRAMES, TIMING,
 };
+
+/// Frames in the table the streams play from (and in their noise).
+const LIVE_FRAMES: usize = 4_096;
+/// The noise's range: uniform in ± half of it, against frames uniform in [0, 1).
+const NOISE_RANGE: f32 = 2.0;
+
+/// What the streams play.
+struct LiveFrames {
+    /// The reference's first frames (playing) or unrelated ones.
+    frames: Vec<f32>,
+    /// Noise added to the reference's frames, each stream from its own place in it; `None`
+    /// for unrelated frames.
+    noise: Option<Vec<f32>>,
+}
+
+impl LiveFrames {
+    /// What SHARED_STREAMS_LIVE asks for: the reference played with noise, or unrelated frames.
+    fn new(reference: &FeatureMatrix) -> Self {
+        match std::env::var("SHARED_STREAMS_LIVE").as_deref() {
+            Ok("unrelated") => Self {
+                frames: pseudo_random_frames(LIVE_FRAMES, DIM, 11),
+                noise: None,
+            },
+            _ => Self {
+                frames: (0..LIVE_FRAMES).flat_map(|k| reference.frame(k).into_owned()).collect(),
+                noise: Some(pseudo_random_frames(LIVE_FRAMES, DIM, 13)),
+            },
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self.noise {
+            Some(_) => "the reference from its start, with noise",
+            None => "frames unrelated to the reference",
+        }
+    }
+
+    /// Stream `stream`'s frame at `tick`.
+    fn frame(&self, stream: usize, tick: usize) -> Vec<f32> {
+        let Some(noise) = &self.noise else {
+            return live_frame(&self.frames, stream, tick).to_vec();
+        };
+        let played = (tick - first_tick(stream)) % LIVE_FRAMES;
+        let noise = live_frame(noise, stream, played);
+        self.frames[played * DIM..(played + 1) * DIM]
+            .iter()
+            .zip(noise)
+            .map(|(value, noise)| value + NOISE_RANGE * (noise - 0.5))
+            .collect()
+    }
+}
 use synthetic::pseudo_random_frames;
 
 #[derive(Clone, Copy, PartialEq)]
@@ -63,9 +119,15 @@ impl Design {
 
 /// Feeds `streams` streams for `ticks` ticks of 20 ms in real time through `design`; the busy
 /// time of each tick after the warm-up, in ms.
-fn run(design: Design, reference: &Arc<FeatureMatrix>, live: &[f32], streams: usize, ticks: usize) -> Vec<f64> {
+fn run(
+    design: Design,
+    reference: &Arc<FeatureMatrix>,
+    live: &Arc<LiveFrames>,
+    streams: usize,
+    ticks: usize,
+) -> Vec<f64> {
     let reference = reference.clone();
-    let live = live.to_vec();
+    let live = live.clone();
     timely::execute_directly(move |worker| {
         let probe = ProbeHandle::new();
         let mut feed = build(design, worker, &reference, streams, &probe);
@@ -92,7 +154,7 @@ fn relocation() -> bool {
 }
 
 /// What feeds one tick: every stream's frame, then the inputs advanced past the tick.
-type Feed = Box<dyn FnMut(usize, &[f32], u64)>;
+type Feed = Box<dyn FnMut(usize, &LiveFrames, u64)>;
 
 /// Builds `design` for `streams` streams on `worker`, every output into `probe`.
 fn build(
@@ -122,7 +184,7 @@ fn build(
             });
             Box::new(move |tick, live, time| {
                 for stream in (0..streams).filter(|&stream| tick >= first_tick(stream)) {
-                    let frame = frame(live_frame(live, stream, tick), tick);
+                    let frame = frame(&live.frame(stream, tick), tick);
                     input.send(Keyed::Data {
                         stream: stream as u64,
                         data: frame,
@@ -156,7 +218,7 @@ fn build(
             Box::new(move |tick, live, time| {
                 for (stream, input) in inputs.iter_mut().enumerate() {
                     if tick >= first_tick(stream) {
-                        input.send(frame(live_frame(live, stream, tick), tick));
+                        input.send(frame(&live.frame(stream, tick), tick));
                     }
                     input.advance_to(time);
                 }
@@ -167,7 +229,7 @@ fn build(
 
 /// The same followers on the same frames without timely: busy time per tick after the
 /// warm-up, in ms.
-fn aligner_alone(reference: &Arc<FeatureMatrix>, live: &[f32], streams: usize, ticks: usize) -> Vec<f64> {
+fn aligner_alone(reference: &Arc<FeatureMatrix>, live: &LiveFrames, streams: usize, ticks: usize) -> Vec<f64> {
     let mut followers: Vec<Follower> = (0..streams).map(|_| follower(reference, relocation())).collect();
     let mut busy_ms = Vec::with_capacity(ticks);
     let start = Instant::now();
@@ -179,7 +241,7 @@ fn aligner_alone(reference: &Arc<FeatureMatrix>, live: &[f32], streams: usize, t
                 continue;
             }
             let step = follower
-                .push_frame(live_frame(live, stream, tick))
+                .push_frame(&live.frame(stream, tick))
                 .expect("frames of the reference's size");
             std::hint::black_box(step);
             follower.drain_final_positions().for_each(drop);
@@ -201,14 +263,15 @@ fn main() {
     let ticks = warm_up_ticks(relocation()) + seconds * 50;
     let reference =
         Arc::new(FeatureMatrix::new(DIM, pseudo_random_frames(REFERENCE_FRAMES, DIM, 7)).expect("whole frames"));
-    let live = pseudo_random_frames(4_096, DIM, 11);
+    let live = Arc::new(LiveFrames::new(&reference));
     println!(
-        "relocation search {}\n",
+        "relocation search {}; the streams play {}\n",
         if relocation() {
             "on (the default)"
         } else {
             "off (tracking alone)"
-        }
+        },
+        live.name()
     );
     println!("| design | streams | busy per 20 ms tick: mean | p99 | per stream-frame | graph work per stream-frame | real time |");
     println!("| --- | --- | --- | --- | --- | --- | --- |");

@@ -7,11 +7,13 @@
 //! whose analysis window spans several hops change little from one frame to the next, so a
 //! window of seconds is found as surely, and each pooling by 2 makes a scan a quarter of the
 //! cells. Its paths keep a tempo between half and twice the reference's (slope-limited
-//! steps), so a window is not matched to a few frames that resemble it on average. When a scan
-//! ends, its best match is carried forward to the current live frame along the match's own slope and
-//! offered as a candidate — but only if it clearly beats the same window aligned where the
-//! tracker says the stream is (`max_cost_ratio`), which keeps repeated passages (a chorus, a
-//! refrain) from pulling the tracker away. A candidate is no decision: the follower weighs it
+//! steps), so a window is not matched to a few frames that resemble it on average. A scan
+//! looks only for matches that clearly beat the same window aligned where the tracker placed
+//! it (`max_cost_ratio`), which keeps repeated passages (a chorus, a refrain) from pulling the
+//! tracker away, and lets the scan drop every path as soon as it costs more than that (where
+//! the tracker is right, most paths die early in the window, and the scan's distances with
+//! them). When a scan ends, its best match is carried forward to the current live frame along
+//! the match's own slope and offered as a candidate. A candidate is no decision: the follower weighs it
 //! against the tracked place over the following seconds (see [`super::Hypotheses`]). Then a
 //! new scan starts with the newest window.
 
@@ -105,6 +107,8 @@ struct Scan {
     /// The search of the pooled query, which holds the query.
     search: SubsequenceSearch,
     query_end_live: usize,
+    /// Where the tracker placed the query's newest frame.
+    tracked_at_query_end: usize,
 }
 
 /// The newest live frames, up to a fixed count, in one block of memory: a follower keeps them
@@ -262,6 +266,41 @@ impl Relocator {
         Ok(())
     }
 
+    /// A scan of the whole reference for the recent frames, the newest of which is live frame
+    /// `live_index` and placed by the tracker at `tracked_ref`. First the same window is aligned
+    /// around the tracked place, pooled in the phase whose groups end where the query's do
+    /// there (a place pooled out of step with the query can cost more than a repeat of it
+    /// elsewhere that happens to be in step), and in the scan's precision and steps, so that
+    /// the two costs are of one kind: the scan then looks only for what costs less than
+    /// `max_cost_ratio` of that, which keeps repeated passages (a chorus, a refrain) from
+    /// pulling the tracker away and spares the scan the paths that cannot.
+    fn start_scan(&self, live_index: usize, tracked_ref: usize) -> Result<Scan, AlignError> {
+        let query = self.pooled_query()?;
+        let group = self.config.pooled_frames;
+        let m = query.len() * group;
+        let last_ref = self.reference.len() - 1;
+        let tracked_at_query_end = tracked_ref.min(last_ref);
+        let phase = (tracked_at_query_end + 1) % group;
+        let local_start = pooled_index(tracked_at_query_end.saturating_sub(2 * m), group, phase);
+        let local_end = pooled_index((tracked_at_query_end + m / 2).min(last_ref), group, phase);
+        let mut local =
+            SubsequenceSearch::with_steps(query, self.config.distance, self.config.precision, self.config.steps)?;
+        self.scan_pooled(&mut local, phase, local_start..local_end + 1)?;
+        let local_cost = local.best().map_or(f32::INFINITY, |b| b.cost);
+        let search = SubsequenceSearch::with_steps(
+            local.into_query(),
+            self.config.distance,
+            self.config.precision,
+            self.config.steps,
+        )?
+        .with_cost_limit(self.config.max_cost_ratio * local_cost);
+        Ok(Scan {
+            search,
+            query_end_live: live_index,
+            tracked_at_query_end,
+        })
+    }
+
     /// The live stream skipped `missing_frames` frames (an outage, a gap): the recent frames
     /// and the scan over them are dropped, since a query spanning the gap would be no stretch
     /// the stream really played.
@@ -284,13 +323,7 @@ impl Relocator {
         let live_index = self.live_frames;
         self.live_frames += 1;
         if self.scan.is_none() && self.recent.len() == self.config.query_frames {
-            let query = self.pooled_query()?;
-            let search =
-                SubsequenceSearch::with_steps(query, self.config.distance, self.config.precision, self.config.steps)?;
-            self.scan = Some(Scan {
-                search,
-                query_end_live: live_index,
-            });
+            self.scan = Some(self.start_scan(live_index, tracked_ref)?);
         }
         let Some(mut scan) = self.scan.take() else {
             return Ok(None);
@@ -303,36 +336,19 @@ impl Relocator {
             self.scan = Some(scan);
             return Ok(None);
         }
+        // The search reports only matches below its limit: clearly better than the tracked place.
         let Some(found) = scan.search.best() else {
             return Ok(None);
         };
         let group = self.config.pooled_frames;
         let last_ref = self.reference.len() - 1;
         let (found_start, found_end) = (found.start * group, (found.end * group + group - 1).min(last_ref));
-        // The same window aligned around the tracked position, for comparison, pooled in the
-        // phase whose groups end where the query's do there: a place pooled out of step with
-        // the query can cost more than a repeat of it elsewhere that happens to be in step.
         let m = scan.search.query_len() * group;
-        let tracked_at_query_end = tracked_ref.saturating_sub(live_index - scan.query_end_live);
-        let phase = (tracked_at_query_end + 1) % group;
-        let local_start = pooled_index(tracked_at_query_end.saturating_sub(2 * m), group, phase);
-        let local_end = pooled_index((tracked_at_query_end + m / 2).min(last_ref), group, phase);
-        // In the scan's precision and steps, so that the two costs are of one kind (measured:
-        // the evaluation relocates at the same frames as with this search in f32).
-        let mut local = SubsequenceSearch::with_steps(
-            scan.search.into_query(),
-            self.config.distance,
-            self.config.precision,
-            self.config.steps,
-        )?;
-        self.scan_pooled(&mut local, phase, local_start..local_end + 1)?;
-        let local_cost = local.best().map_or(f32::INFINITY, |b| b.cost);
-        // A match no better than the tracked one, or at the tracked place, is no relocation.
-        let clearly_better = found.cost < self.config.max_cost_ratio * local_cost;
-        let elsewhere = found_end.abs_diff(tracked_at_query_end) > m;
+        // A match at the tracked place is no relocation.
+        let elsewhere = found_end.abs_diff(scan.tracked_at_query_end) > m;
         let slope = (found_end - found_start + 1) as f64 / m as f64;
         let playable = (self.config.min_tempo..=self.config.max_tempo).contains(&slope);
-        if !(clearly_better && elsewhere && playable) {
+        if !(elsewhere && playable) {
             return Ok(None);
         }
         let carried = found_end as f64 + slope * (live_index - scan.query_end_live) as f64;

@@ -23,9 +23,18 @@
 //! `warpflow` feeds the *reference* as the stream and a window of recent *live* frames as the
 //! query: the answer is where in the reference the live stream has just been. In int8
 //! ([`Precision`]) the search is exact over the quantised frames.
+//!
+//! A search may be told that only matches below a cost matter ([`SubsequenceSearch::with_cost_limit`]):
+//! the relocation search wants nothing that does not clearly beat the tracked place. Costs only
+//! grow along a path, so a path at the limit is abandoned, and with slope-limited steps (at most
+//! two query frames a stream frame) the query frames no living path can reach need no
+//! distances: where the query matches poorly, paths die a fraction of the way along it, and so
+//! does the work.
 
 use super::int8_frames::Int8Frame;
-use super::kernels::{min_plus_scan, slope_limited_column, HeldQueryFrame, KernelSet, SlopeLimitedColumn};
+use super::kernels::{
+    min_plus_scan, slope_limited_column, HeldQueryFrame, KernelSet, SlopeLimitedColumn, PANEL_FRAMES,
+};
 use super::{inverse_norm, AlignError, Distance, FeatureMatrix, Precision};
 
 /// The best match found so far.
@@ -84,6 +93,11 @@ pub struct SubsequenceSearch {
     entered: Vec<f32>,
     frames_seen: usize,
     best: Option<SubsequenceMatch>,
+    /// Paths costing this or more are of no interest (infinite: every path is).
+    cost_limit: f32,
+    /// The furthest query frame a path below the limit reached at the latest stream frame,
+    /// and at the one before (`None`: no path did, or no frame yet).
+    reach: [Option<usize>; 2],
 }
 
 impl SubsequenceSearch {
@@ -125,7 +139,20 @@ impl SubsequenceSearch {
             entered: Vec::with_capacity(m),
             frames_seen: 0,
             best: None,
+            cost_limit: f32::INFINITY,
+            reach: [None; 2],
         })
+    }
+
+    /// The same search, reporting only matches that cost less than `limit`: [`Self::best`] is
+    /// then the best match below `limit`, exactly as without one, or `None` where there is
+    /// none. With slope-limited steps, distances are computed only for the query frames a
+    /// path below the limit can reach at each stream frame (in whole panels of eight); with
+    /// symmetric ones a path may run along the whole query within one stream frame, and every
+    /// distance is computed.
+    pub fn with_cost_limit(mut self, limit: f32) -> Self {
+        self.cost_limit = limit;
+        self
     }
 
     /// Frames in the query.
@@ -152,17 +179,21 @@ impl SubsequenceSearch {
     /// Takes the next stream frame.
     pub fn push_frame(&mut self, frame: &[f32]) -> Result<(), AlignError> {
         self.check_frame(frame.len())?;
-        let m = self.query.len();
+        let reachable = self.reachable_query_frames();
         match self.quantised.as_mut() {
             Some(quantised) => {
                 quantised.quantise(frame);
-                self.query.int8_cosines_to(quantised, 0..m, &mut self.distances);
+                self.query.int8_cosines_to(quantised, 0..reachable, &mut self.distances);
             }
-            None => self
-                .query
-                .distances_to(frame, inverse_norm(frame), 0..m, self.distance, &mut self.distances),
+            None => self.query.distances_to(
+                frame,
+                inverse_norm(frame),
+                0..reachable,
+                self.distance,
+                &mut self.distances,
+            ),
         }
-        self.advance();
+        self.advance(reachable);
         Ok(())
     }
 
@@ -171,20 +202,35 @@ impl SubsequenceSearch {
     /// computed, so that a reference many searches scan is quantised once.
     pub fn push_stored_frame(&mut self, stream: &FeatureMatrix, index: usize) -> Result<(), AlignError> {
         self.check_frame(stream.dim())?;
-        let m = self.query.len();
+        let reachable = self.reachable_query_frames();
         match self.quantised {
             Some(_) => self
                 .query
-                .int8_cosines_to_stored(stream, index, 0..m, &mut self.distances),
+                .int8_cosines_to_stored(stream, index, 0..reachable, &mut self.distances),
             None => {
                 let frame = stream.frame_in(index, &mut self.frame_scratch);
                 let norm = stream.frame_inverse_norm(index);
                 self.query
-                    .distances_to(frame, norm, 0..m, self.distance, &mut self.distances);
+                    .distances_to(frame, norm, 0..reachable, self.distance, &mut self.distances);
             }
         }
-        self.advance();
+        self.advance(reachable);
         Ok(())
+    }
+
+    /// How many query frames, from the first, the next stream frame needs distances to: all of
+    /// them without a limit or with symmetric steps; with slope-limited ones, up to the
+    /// furthest a path below the limit can reach (two past the latest reach, one past the
+    /// reach before: the steps that enter a cell), in whole panels. A path starts at the first
+    /// frame at every stream frame, so that one is always needed.
+    fn reachable_query_frames(&self) -> usize {
+        let m = self.query.len();
+        if self.cost_limit == f32::INFINITY || self.steps == SubsequenceSteps::Symmetric {
+            return m;
+        }
+        let [latest, before] = self.reach;
+        let furthest = latest.map_or(0, |r| r + 2).max(before.map_or(0, |r| r + 1));
+        (furthest + 1).next_multiple_of(PANEL_FRAMES).min(m)
     }
 
     /// Stream frames must have the query's dimension, and a search takes fewer than 2³² of
@@ -206,21 +252,28 @@ impl SubsequenceSearch {
         }
     }
 
-    /// Moves the paths on to the next stream frame, whose distances to the query frames are
-    /// in `self.distances`.
-    fn advance(&mut self) {
+    /// Moves the paths on to the next stream frame, whose distances to the first `reachable`
+    /// query frames are in `self.distances` (the others are infinitely far: no path below the
+    /// limit enters them).
+    fn advance(&mut self, reachable: usize) {
         // Below 2³² − 1: every frame passes `check_frame` first.
         let t = self.frames_seen as u32;
         let m = self.query.len();
+        self.distances.resize(m, f32::INFINITY);
         match self.steps {
             SubsequenceSteps::Symmetric => self.advance_symmetric(t),
-            SubsequenceSteps::SlopeLimited => self.advance_slope_limited(t, HeldQueryFrame::PaysBoth),
-            SubsequenceSteps::TempoNeutral => self.advance_slope_limited(t, HeldQueryFrame::PaysMean),
+            SubsequenceSteps::SlopeLimited => self.advance_slope_limited(t, HeldQueryFrame::PaysBoth, reachable),
+            SubsequenceSteps::TempoNeutral => self.advance_slope_limited(t, HeldQueryFrame::PaysMean, reachable),
+        }
+        if self.cost_limit < f32::INFINITY {
+            let below_limit = self.cost[..reachable].iter().rposition(|&cost| cost < self.cost_limit);
+            self.reach = [below_limit, self.reach[0]];
         }
         let last = m - 1;
-        if self.cost[last].is_finite() && self.best.is_none_or(|b| self.cost[last] < b.cost) {
+        let cost = self.cost[last];
+        if cost.is_finite() && cost < self.cost_limit && self.best.is_none_or(|b| cost < b.cost) {
             self.best = Some(SubsequenceMatch {
-                cost: self.cost[last],
+                cost,
                 start: self.start[last] as usize,
                 end: self.frames_seen,
             });
@@ -270,11 +323,12 @@ impl SubsequenceSearch {
         std::mem::swap(&mut self.start, &mut self.next_start);
     }
 
-    /// Moves the path costs on to stream frame `t` with slope-limited steps. Each cell depends
-    /// on the two stream frames before only, never on its neighbour along the query, so the
-    /// loop carries no dependency, and its choices are selects rather than branches (the
+    /// Moves the path costs on to stream frame `t` with slope-limited steps, for the first
+    /// `reachable` query frames (the rest are out of reach: infinitely costly). Each cell
+    /// depends on the two stream frames before only, never on its neighbour along the query, so
+    /// the loop carries no dependency, and its choices are selects rather than branches (the
     /// criterion bench `subsequence_push_frame` compares it with symmetric steps' scan).
-    fn advance_slope_limited(&mut self, t: u32, held: HeldQueryFrame) {
+    fn advance_slope_limited(&mut self, t: u32, held: HeldQueryFrame, reachable: usize) {
         let m = self.query.len();
         self.next_cost[0] = self.distances[0];
         self.next_start[0] = t;
@@ -306,7 +360,10 @@ impl SubsequenceSearch {
             self.rotate_slope_limited_columns();
             return;
         }
-        let n = m - 2;
+        // Whole registers of eight cells where the query has them: a cell past the reachable
+        // ones is as cheap to compute (infinite) as to fill, and a shorter tail is scalar.
+        let n = (reachable.max(2) - 2).next_multiple_of(8).min(m - 2);
+        self.next_cost[2 + n..].fill(f32::INFINITY);
         let cells = SlopeLimitedColumn {
             held,
             diagonal_cost: &self.cost[1..][..n],
@@ -490,6 +547,67 @@ mod tests {
                 prop_assert!(search.best().is_none());
             }
         }
+    }
+
+    proptest! {
+        /// With a cost limit the search reports the best match exactly as without one where
+        /// that costs less than the limit, and nothing otherwise, whatever the steps and the
+        /// precision; queries longer than a panel, so that whole panels go uncomputed.
+        #[test]
+        fn a_cost_limit_keeps_every_match_below_it(
+            query_len in 1usize..30,
+            stream_len in 1usize..60,
+            dim in 1usize..5,
+            steps in prop_oneof![
+                Just(SubsequenceSteps::Symmetric),
+                Just(SubsequenceSteps::SlopeLimited),
+                Just(SubsequenceSteps::TempoNeutral),
+            ],
+            int8 in any::<bool>(),
+            limit_ratio in 0.3f32..2.0,
+            values in proptest::collection::vec(-1.0f32..1.0, 5 * 90),
+        ) {
+            let query = FeatureMatrix::new(dim, values[..query_len * dim].to_vec()).unwrap();
+            let stream = FeatureMatrix::new(dim, values[values.len() - stream_len * dim..].to_vec()).unwrap();
+            let (distance, precision) = if int8 { (Distance::Cosine, Precision::Int8) } else { (Distance::Euclidean, Precision::F32) };
+            let mut unlimited = SubsequenceSearch::with_steps(query.clone(), distance, precision, steps).unwrap();
+            unlimited.push_frames(&stream).unwrap();
+            let Some(best) = unlimited.best() else {
+                return Ok(());
+            };
+            // Limits above and below the best match, and one at it (which excludes it).
+            for limit in [best.cost * limit_ratio + 1e-3, best.cost] {
+                let mut limited = SubsequenceSearch::with_steps(query.clone(), distance, precision, steps)
+                    .unwrap()
+                    .with_cost_limit(limit);
+                limited.push_frames(&stream).unwrap();
+                let expected = (best.cost < limit).then_some(best);
+                prop_assert_eq!(limited.best(), expected, "limit {}", limit);
+            }
+        }
+    }
+
+    #[test]
+    fn paths_at_the_limit_leave_the_rest_of_the_query_uncomputed() {
+        // A query of one direction against a stream of the opposite one: every distance is 2,
+        // so a path dies within a few query frames of a limit of 5.
+        let dim = 4;
+        let query = FeatureMatrix::new(dim, [1.0, 0.0, 0.0, 0.0].repeat(40)).unwrap();
+        let stream = FeatureMatrix::new(dim, [-1.0, 0.0, 0.0, 0.0].repeat(100)).unwrap();
+        for steps in [SubsequenceSteps::SlopeLimited, SubsequenceSteps::TempoNeutral] {
+            let mut search = SubsequenceSearch::with_steps(query.clone(), Distance::Cosine, Precision::Int8, steps)
+                .unwrap()
+                .with_cost_limit(5.0);
+            search.push_frames(&stream).unwrap();
+            assert_eq!(search.reachable_query_frames(), PANEL_FRAMES, "{steps:?}");
+            assert_eq!(search.best(), None);
+        }
+        // Symmetric steps can cross the whole query in one stream frame: all of it is computed.
+        let search =
+            SubsequenceSearch::with_steps(query, Distance::Cosine, Precision::Int8, SubsequenceSteps::Symmetric)
+                .unwrap()
+                .with_cost_limit(5.0);
+        assert_eq!(search.reachable_query_frames(), 40);
     }
 
     #[test]
