@@ -13,9 +13,9 @@
 //! tracker away, and lets the scan drop every path as soon as it costs more than that (where
 //! the tracker is right, most paths die early in the window, and the scan's distances with
 //! them). When a scan ends, its best match is carried forward to the current live frame along
-//! the match's own slope and offered as a candidate. A candidate is no decision: the follower weighs it
-//! against the tracked place over the following seconds (see [`super::Hypotheses`]). Then a
-//! new scan starts with the newest window.
+//! the match's own slope and offered as a candidate. A candidate is no decision: the follower
+//! weighs it against the tracked place over the following seconds (see
+//! [`super::Hypotheses`]). Then a new scan starts with the newest window.
 
 use std::sync::Arc;
 

@@ -5,9 +5,9 @@
 //! so the work per stream frame is O(m·d) and the memory O(m) whatever the stream's length.
 //! Every path may start at any stream frame (the query's first cell costs nothing to enter),
 //! and the best match is the cheapest path reaching the query's last frame. With
-//! [`SubsequenceSteps::Symmetric`] (the relocation search's) steps are the symmetric ones (each
-//! cell's distance counted once, whichever way the path enters it), so the result equals [`full_dtw`](super::full_dtw) with unit weights, minimised over every
-//! start and end in the stream.
+//! [`SubsequenceSteps::Symmetric`] steps are the symmetric ones (each cell's distance counted
+//! once, whichever way the path enters it), so the result equals [`full_dtw`](super::full_dtw)
+//! with unit weights, minimised over every start and end in the stream.
 //!
 //! With [`SubsequenceSteps::SlopeLimited`] the path keeps a tempo between half and twice the
 //! query's: each step advances the stream by one frame and the query by one or two, or the
