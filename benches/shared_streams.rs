@@ -188,7 +188,7 @@ fn build(
             });
             Box::new(move |tick, live, time| {
                 for stream in (0..streams).filter(|&stream| tick >= first_tick(stream)) {
-                    let frame = frame(&live.frame(stream, tick), tick);
+                    let frame = frame(live.frame(stream, tick), tick);
                     input.send(Keyed::Data {
                         stream: stream as u64,
                         data: frame,
@@ -222,7 +222,7 @@ fn build(
             Box::new(move |tick, live, time| {
                 for (stream, input) in inputs.iter_mut().enumerate() {
                     if tick >= first_tick(stream) {
-                        input.send(frame(&live.frame(stream, tick), tick));
+                        input.send(frame(live.frame(stream, tick), tick));
                     }
                     input.advance_to(time);
                 }

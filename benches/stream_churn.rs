@@ -109,7 +109,7 @@ fn run(reference: &Arc<FeatureMatrix>, live: &[f32], steady: usize, churn: usize
             for &(stream, _) in running.iter().filter(|&&(_, from)| tick >= from) {
                 input.send(Keyed::Data {
                     stream: stream as u64,
-                    data: frame(live_frame(&live, stream, tick), tick),
+                    data: frame(live_frame(&live, stream, tick).to_vec(), tick),
                 });
                 frames_sent += 1;
             }

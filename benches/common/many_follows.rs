@@ -68,10 +68,10 @@ pub fn live_frame(live: &[f32], stream: usize, tick: usize) -> &[f32] {
     &live[offset * DIM..(offset + 1) * DIM]
 }
 
-pub fn frame(values: &[f32], tick: usize) -> FeatureFrame {
+pub fn frame(values: Vec<f32>, tick: usize) -> FeatureFrame {
     FeatureFrame {
         time_ns: tick as u64 * HOP.as_nanos() as u64,
-        values: values.to_vec(),
+        values,
         captured_at: Instant::now(),
     }
 }

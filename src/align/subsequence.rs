@@ -33,7 +33,7 @@
 
 use super::int8_frames::Int8Frame;
 use super::kernels::{
-    min_plus_scan, slope_limited_column, HeldQueryFrame, KernelSet, SlopeLimitedColumn, PANEL_FRAMES,
+    min_plus_scan, slope_limited_column, HeldQueryFrame, KernelSet, SlopeLimitedColumn, COLUMN_LANES, PANEL_FRAMES,
 };
 use super::{inverse_norm, AlignError, Distance, FeatureMatrix, Precision};
 
@@ -149,8 +149,10 @@ impl SubsequenceSearch {
     /// none. With slope-limited steps, distances are computed only for the query frames a
     /// path below the limit can reach at each stream frame (in whole panels of eight); with
     /// symmetric ones a path may run along the whole query within one stream frame, and every
-    /// distance is computed.
+    /// distance is computed. Given before the first stream frame: the reach of paths taken
+    /// without a limit is not known.
     pub fn with_cost_limit(mut self, limit: f32) -> Self {
+        debug_assert_eq!(self.frames_seen, 0, "a cost limit is set before the search starts");
         self.cost_limit = limit;
         self
     }
@@ -360,9 +362,9 @@ impl SubsequenceSearch {
             self.rotate_slope_limited_columns();
             return;
         }
-        // Whole registers of eight cells where the query has them: a cell past the reachable
-        // ones is as cheap to compute (infinite) as to fill, and a shorter tail is scalar.
-        let n = (reachable.max(2) - 2).next_multiple_of(8).min(m - 2);
+        // Whole registers of cells where the query has them: a cell past the reachable ones is
+        // as cheap to compute (infinite) as to fill, and a shorter tail is scalar.
+        let n = (reachable.max(2) - 2).next_multiple_of(COLUMN_LANES).min(m - 2);
         self.next_cost[2 + n..].fill(f32::INFINITY);
         let cells = SlopeLimitedColumn {
             held,

@@ -42,6 +42,10 @@ use crate::features::EncodedRows;
 /// Frames per panel.
 pub(crate) const PANEL_FRAMES: usize = 8;
 
+/// Cells of a slope-limited column ([`slope_limited_column`]) computed together: a column whose
+/// length is a multiple of it has no scalar tail.
+pub(crate) const COLUMN_LANES: usize = 8;
+
 /// Eight frames' integers for four dimensions: frame `f`'s at bytes `4f .. 4f + 4` (the layout
 /// of [`super::int8_frames`]). Aligned so that a group never straddles two cache lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,9 +14,7 @@ use std::arch::x86_64::{
     _mm256_loadu_si256, _mm256_mul_ps, _mm256_set1_ps, _mm256_storeu_ps, _mm256_storeu_si256, _CMP_LT_OQ,
 };
 
-use super::{portable, HeldQueryFrame, SlopeLimitedColumn};
-
-const LANES: usize = 8;
+use super::{portable, HeldQueryFrame, SlopeLimitedColumn, COLUMN_LANES as LANES};
 
 /// See [`super::slope_limited_column`]; the caller has checked the lengths and the processor.
 pub(super) fn slope_limited_column(mut column: SlopeLimitedColumn<'_>) {
