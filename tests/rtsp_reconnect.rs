@@ -12,9 +12,16 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
+use common::hang::{interrupt_and_wait, Watchdog};
 use common::rtsp::{flash_and_beep_file, run_main_context, RtspServer, FRAME_MS, OFFSET_MS};
 use common::{event_lines, median};
 use serde_json::Value;
+
+/// How long a run may take to end after Ctrl-C (it ends in about 2 s; a stuck source's
+/// pipeline is left after 5 s).
+const ENDS_WITHIN: Duration = Duration::from_secs(30);
+/// Bounds each test whatever it waits on: the longest, twenty outages, takes under 3 minutes.
+const TEST_LIMIT: Duration = Duration::from_secs(420);
 
 /// A running `warpflow`, killed if the test fails before it ends.
 struct Run(Option<Child>);
@@ -148,6 +155,7 @@ impl Server {
 /// Runs `sync` on a server over `scheme` (rtspt: TCP, rtspu: UDP), takes the server down once
 /// locked, starts it again, and checks the events and the offsets on both sides of the outage.
 fn survives_the_server_going_down_and_coming_back(scheme: &str, shutdown: Shutdown) {
+    let _watchdog = Watchdog::arm("survives_the_server_going_down_and_coming_back", TEST_LIMIT);
     gst::init().expect("GStreamer initialises");
     let dir = tempfile::tempdir().expect("temporary folder");
     let file = flash_and_beep_file(dir.path(), 60);
@@ -195,17 +203,9 @@ fn survives_the_server_going_down_and_coming_back(scheme: &str, shutdown: Shutdo
     });
     assert!(settled, "no offsets 10 s after recovering: {seen:?}");
 
-    let child = run.0.take().expect("the run");
-    let signal = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
-    assert!(signal.is_ok_and(|s| s.success()), "could not send SIGINT");
-    let output = child.wait_with_output().expect("warpflow ends");
+    let ended = interrupt_and_wait(run.0.take().expect("the run"), ENDS_WITHIN);
     server.go_down();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_eq!(ended.status.code(), Some(0), "{}", ended.stderr);
 
     let lost_event = seen.iter().find(|e| e["type"] == "lost").expect("lost");
     let lost_ns = lost_event["live_ns"].as_u64().expect("lost.live_ns");
@@ -250,6 +250,7 @@ fn outages_ns(events: &[Value]) -> Vec<(u64, u64)> {
 
 #[test]
 fn sync_over_rtsp_gives_no_stale_or_wrong_locked_offset_across_20_outages_at_random_moments() {
+    let _watchdog = Watchdog::arm("the test of 20 outages", TEST_LIMIT);
     gst::init().expect("GStreamer initialises");
     let dir = tempfile::tempdir().expect("temporary folder");
     let file = flash_and_beep_file(dir.path(), 60);
@@ -293,18 +294,10 @@ fn sync_over_rtsp_gives_no_stale_or_wrong_locked_offset_across_20_outages_at_ran
     let relocked = collect_until(&events, &mut seen, Duration::from_secs(60), |e| {
         e["type"] == "offset" && e["locked"] == true
     });
-    let child = run.0.take().expect("the run");
-    let signal = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
-    assert!(signal.is_ok_and(|s| s.success()), "could not send SIGINT");
-    let output = child.wait_with_output().expect("warpflow ends");
+    let ended = interrupt_and_wait(run.0.take().expect("the run"), ENDS_WITHIN);
     server.go_down();
     seen.extend(events.try_iter());
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_eq!(ended.status.code(), Some(0), "{}", ended.stderr);
 
     let outages = outages_ns(&seen);
     let results: Vec<&Value> = seen

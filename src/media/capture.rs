@@ -30,6 +30,8 @@ const SAME_DISCONT_NS: u64 = 1_000_000_000;
 /// source that is not delivering (a server that has not answered, a stalled camera) never
 /// passes it on; its rings are ended then, so that a run ends within 2 s of a signal.
 const EOS_GRACE: Duration = Duration::from_millis(500);
+/// How long a run waits for a source's pipeline to stop once its rings have ended.
+const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// Where a capture stands after looking at its bus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -409,29 +411,33 @@ impl Capture {
         }
     }
 
+    /// Stops the pipeline, waiting at most `STOP_GRACE` for it. The rings are closed by then,
+    /// so nothing it might still produce reaches the run; a source stuck in its own shutdown
+    /// (an RTSP source waiting on a server that neither answers nor closes) is left to finish
+    /// on its thread, and the run ends instead of hanging after the user asked it to.
     fn tear_down(&mut self) {
-        if let Some(running) = self.running.take() {
-            let _ = running.pipeline.set_state(gst::State::Null);
-        }
-    }
-
-    /// Stops a pipeline that supervision gave up on, on a thread of its own. A source whose
-    /// server went away can hold `set_state(Null)` for a long time (an RTSP source over TCP
-    /// waits on its connection), and the worker that polls this capture drives other streams
-    /// too: a CI run saw a stream on the same worker stop for over a minute right at its
-    /// neighbour's stall timeout, with no `lost` reported. Should no thread start, it stops here.
-    fn tear_down_in_background(&mut self) {
         let Some(running) = self.running.take() else {
             return;
         };
-        let pipeline = running.pipeline.clone();
-        let spawned = std::thread::Builder::new()
-            .name("warpflow-teardown".into())
-            .spawn(move || {
-                let _ = pipeline.set_state(gst::State::Null);
-            });
-        if spawned.is_err() {
-            let _ = running.pipeline.set_state(gst::State::Null);
+        if let Some(stopped) = stop_on_a_thread(running.pipeline) {
+            if stopped.recv_timeout(STOP_GRACE).is_err() {
+                tracing::warn!(
+                    source = %self.source_name,
+                    "the source did not stop within {} s; the run ends without waiting for it",
+                    STOP_GRACE.as_secs()
+                );
+            }
+        }
+    }
+
+    /// Stops a pipeline that supervision gave up on without waiting for it. A source whose
+    /// server went away can hold `set_state(Null)` for a long time (an RTSP source over TCP
+    /// waits on its connection), and the worker that polls this capture drives other streams
+    /// too: a CI run saw a stream on the same worker stop for over a minute right at its
+    /// neighbour's stall timeout, with no `lost` reported.
+    fn tear_down_in_background(&mut self) {
+        if let Some(running) = self.running.take() {
+            stop_on_a_thread(running.pipeline);
         }
     }
 
@@ -495,6 +501,26 @@ impl Capture {
                 source_name: self.source_name.clone(),
                 detail,
             }
+        }
+    }
+}
+
+/// Sets `pipeline` to `Null` on a thread of its own; the receiver hears when it has. Should no
+/// thread start, it is stopped here and `None` comes back.
+fn stop_on_a_thread(pipeline: gst::Pipeline) -> Option<std::sync::mpsc::Receiver<()>> {
+    let (stopped, done) = std::sync::mpsc::channel();
+    let on_thread = pipeline.clone();
+    let spawned = std::thread::Builder::new()
+        .name("warpflow-teardown".into())
+        .spawn(move || {
+            let _ = on_thread.set_state(gst::State::Null);
+            let _ = stopped.send(());
+        });
+    match spawned {
+        Ok(_) => Some(done),
+        Err(_) => {
+            let _ = pipeline.set_state(gst::State::Null);
+            None
         }
     }
 }

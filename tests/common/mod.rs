@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod feed_load;
+pub mod hang;
 pub mod real_media;
 pub mod rtsp;
 pub mod served;
@@ -67,7 +68,12 @@ pub fn warpflow(args: &[&str]) -> Output {
 
 /// The JSON events on a run's standard output.
 pub fn events(output: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&output.stdout)
+    events_in(&String::from_utf8_lossy(&output.stdout))
+}
+
+/// The JSON events in what a run wrote on its standard output.
+pub fn events_in(stdout: &str) -> Vec<Value> {
+    stdout
         .lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON event: {line}: {e}")))
         .collect()

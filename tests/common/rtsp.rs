@@ -115,15 +115,29 @@ impl RtspServer {
         }
     }
 
-    /// Stops listening and cuts every client and session, as a server going down does.
+    /// Stops listening and cuts every client and session, as a server going down does. It
+    /// happens on the main context the server runs on, as gst-rtsp-server expects of calls
+    /// that close its clients and sessions; a server that has not stopped within 30 s fails
+    /// the test.
     pub fn stop(mut self) {
-        if let Some(source) = self.source.take() {
-            source.remove();
-        }
-        self.server
-            .client_filter(Some(&mut |_, _| gst_rtsp_server::RTSPFilterResult::Remove));
-        if let Some(pool) = self.server.session_pool() {
-            pool.filter(Some(&mut |_, _| gst_rtsp_server::RTSPFilterResult::Remove));
+        let source = self.source.take();
+        let server = self.server.clone();
+        let (stopped, done) = std::sync::mpsc::channel();
+        glib::MainContext::default().invoke(move || {
+            if let Some(source) = source {
+                source.remove();
+            }
+            server.client_filter(Some(&mut |_, _| gst_rtsp_server::RTSPFilterResult::Remove));
+            if let Some(pool) = server.session_pool() {
+                pool.filter(Some(&mut |_, _| gst_rtsp_server::RTSPFilterResult::Remove));
+            }
+            let _ = stopped.send(());
+        });
+        if done.recv_timeout(std::time::Duration::from_secs(30)).is_err() {
+            panic!(
+                "the RTSP server did not stop within 30 s; this process's threads:\n{}",
+                super::hang::thread_stacks(std::process::id())
+            );
         }
     }
 }

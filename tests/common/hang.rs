@@ -1,0 +1,129 @@
+//! Bounded waits for tests that drive live runs and servers: a `warpflow` that does not end
+//! after Ctrl-C, or a test that does not end at all, fails with the stacks of its threads
+//! instead of holding the CI run until its own time limit cuts it off without a word.
+
+use std::io::{Read, Write};
+use std::process::{Child, Command, ExitStatus};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The stacks of every thread of process `pid`, as gdb prints them (gdb is on the machines
+/// this project's CI runs on); the reason when they cannot be had.
+pub fn thread_stacks(pid: u32) -> String {
+    let output = Command::new("timeout")
+        .args([
+            "60",
+            "gdb",
+            "-p",
+            &pid.to_string(),
+            "-batch",
+            "-ex",
+            "thread apply all bt",
+        ])
+        .output();
+    match output {
+        Ok(output) if output.status.success() => String::from_utf8_lossy(&output.stdout).into_owned(),
+        Ok(output) => format!(
+            "(gdb on {pid} ended with {}: {})",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ),
+        Err(error) => format!("(no gdb to show the stacks of {pid}: {error})"),
+    }
+}
+
+/// How a run that was asked to end ended, and what it wrote on the outputs the test had not
+/// taken.
+pub struct Ended {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Reads `pipe` to its end on a thread of its own; what was read before an error still counts.
+fn read_in_background(mut pipe: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = pipe.read_to_end(&mut text);
+        let _ = sender.send(String::from_utf8_lossy(&text).into_owned());
+    });
+    receiver
+}
+
+fn text_of(pipe: Option<mpsc::Receiver<String>>, within: Duration) -> String {
+    pipe.and_then(|r| r.recv_timeout(within).ok()).unwrap_or_default()
+}
+
+/// Sends `child` SIGINT (Ctrl-C) and waits at most `within` for it to end. One that is still
+/// running then fails the test with its threads' stacks and its standard error so far (it
+/// is killed first).
+pub fn interrupt_and_wait(mut child: Child, within: Duration) -> Ended {
+    let pid = child.id();
+    let stdout = child.stdout.take().map(read_in_background);
+    let stderr = child.stderr.take().map(read_in_background);
+    let sent = Command::new("kill").args(["-INT", &pid.to_string()]).status();
+    assert!(sent.is_ok_and(|s| s.success()), "could not send SIGINT to {pid}");
+    let deadline = Instant::now() + within;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("the run's status") {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let Some(status) = status else {
+        let stacks = thread_stacks(pid);
+        let _ = child.kill();
+        let _ = child.wait();
+        let stderr = text_of(stderr, Duration::from_secs(5));
+        panic!("warpflow ({pid}) still ran {within:?} after SIGINT; its stderr:\n{stderr}\nits threads:\n{stacks}")
+    };
+    Ended {
+        status,
+        stdout: text_of(stdout, Duration::from_secs(10)),
+        stderr: text_of(stderr, Duration::from_secs(10)),
+    }
+}
+
+/// Aborts the test process, with the stacks of its threads and of its children on standard
+/// error, if it is still alive `limit` after `Watchdog::arm` and the watchdog has not been
+/// dropped. A test armed with one fails in bounded time whatever it waits on.
+pub struct Watchdog {
+    disarm: mpsc::Sender<()>,
+}
+
+impl Watchdog {
+    pub fn arm(test: &'static str, limit: Duration) -> Self {
+        let (disarm, disarmed) = mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            if disarmed.recv_timeout(limit) != Err(mpsc::RecvTimeoutError::Timeout) {
+                return;
+            }
+            let own = std::process::id();
+            let mut report = format!("\n{test} still ran after {limit:?}; the stacks of its process ({own}):\n");
+            report.push_str(&thread_stacks(own));
+            let children = Command::new("pgrep")
+                .args(["-P", &own.to_string()])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            for child in children.split_whitespace().filter_map(|p| p.parse::<u32>().ok()) {
+                report.push_str(&format!("\nchild {child}:\n{}", thread_stacks(child)));
+            }
+            // Straight to the file descriptor: the test harness's capture of `eprintln!` is
+            // lost when the process aborts.
+            let _ = std::io::stderr().write_all(report.as_bytes());
+            std::process::abort();
+        });
+        Self { disarm }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        let _ = self.disarm.send(());
+    }
+}
