@@ -93,6 +93,31 @@ fn an_undecodable_file_is_named() {
 }
 
 #[test]
+fn a_stream_without_a_decoder_is_named_apart_from_a_missing_one() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let clip = dir.path().join("h264.mkv");
+    gst_launch(&format!(
+        "videotestsrc num-buffers=30 ! openh264enc ! h264parse ! mux. \
+         audiotestsrc num-buffers=30 ! audioconvert ! vorbisenc ! mux. \
+         matroskamux name=mux ! filesink location={}",
+        clip.display()
+    ));
+    let path = clip.to_str().unwrap_or_default();
+    // This machine's H.264 decoders, ranked out of decodebin's reach as on one without them.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_warpflow"))
+        .args(["sync", "--live", path, "--pace", "fast"])
+        .env("GST_PLUGIN_FEATURE_RANK", "avdec_h264:NONE,openh264dec:NONE")
+        .output()
+        .expect("the warpflow binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(path) && stderr.contains("video stream has no decoder"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_launch_line_without_the_needed_appsink_is_refused() {
     assert_refused(
         &["sync", "--live", "videotestsrc ! appsink name=video"],

@@ -457,7 +457,7 @@ impl Capture {
     /// Whether one medium reached its branch and another did not, so that nothing was
     /// delivered: the media that came wait in preroll for the one held back, as when an RTSP
     /// source's first connection keeps back the pad of a stream it was offered (see
-    /// `source::RtspStreams`). A source in this state is the right address.
+    /// `source::add_uri_decoder`). A source in this state is the right address.
     fn held_back_by_a_medium(&self) -> bool {
         let Some(running) = &self.running else {
             return false;

@@ -118,8 +118,8 @@ where
 
 /// `uridecodebin` for files and network URIs: each decoded pad goes to its branch, or to a
 /// fakesink when the run does not need that medium. When all pads are known and a needed
-/// medium is missing, the input is refused — unless it is an RTSP stream whose pad is still to
-/// come (see [`RtspStreams`]).
+/// medium is missing, the input is refused — unless it is a medium an RTSP server offered and
+/// that can be decoded, whose pad may still be on its way.
 fn add_uri_decoder(
     pipeline: &gst::Pipeline,
     uri: &str,
@@ -136,11 +136,19 @@ fn add_uri_decoder(
         detail: e.to_string(),
     })?;
 
-    let rtsp_streams = Arc::new(RtspStreams::default());
-    let streams_of_source = rtsp_streams.clone();
+    let offered = Arc::new(MediaFlags::default());
+    let offered_by_source = offered.clone();
     decoder.connect("source-setup", false, move |values| {
         if let Some(source) = values.get(1).and_then(|v| v.get::<gst::Element>().ok()) {
-            configure_network_source(&source, streams_of_source.clone());
+            configure_network_source(&source, offered_by_source.clone());
+        }
+        None
+    });
+    let undecodable = Arc::new(MediaFlags::default());
+    let undecodable_found = undecodable.clone();
+    decoder.connect("unknown-type", false, move |values| {
+        if let Some(caps) = values.get(2).and_then(|v| v.get::<gst::Caps>().ok()) {
+            undecodable_found.set_from(&caps);
         }
         None
     });
@@ -169,39 +177,41 @@ fn add_uri_decoder(
         }
     });
 
+    // An RTSP source adds each stream's pad from a thread of its own and can say it has no
+    // more pads while one is still on its way; uridecodebin stops listening for the source's
+    // pads at that moment, so that pad may never be decoded on this connection (seen under
+    // load at a camera's first connection). A medium the server offered is therefore not
+    // missing unless it cannot be decoded: should its pad not come, the media that came wait
+    // in preroll, nothing is delivered, and the capture connects again at the stall timeout.
     decoder.connect_no_more_pads(move |decoder| {
         let missing = [("audio", &audio_pad), ("video", &video_pad)]
             .into_iter()
             .find(|(_, pad)| pad.as_ref().is_some_and(|p| !p.is_linked()))
             .map(|(kind, _)| kind)
-            .filter(|kind| !rtsp_streams.on_its_way(kind));
+            .filter(|kind| undecodable.get(kind) || !offered.get(kind));
         if let Some(kind) = missing {
-            if let Ok(mut slot) = input_error.lock() {
-                slot.get_or_insert(MediaError::MissingStream {
+            let error = if undecodable.get(kind) {
+                MediaError::Unreadable {
+                    source_name: source_name.clone(),
+                    detail: format!(
+                        "its {kind} stream has no decoder on this machine \
+                         (gstreamer1.0-libav and the plugins good, bad and ugly have most)"
+                    ),
+                }
+            } else {
+                MediaError::MissingStream {
                     source_name: source_name.clone(),
                     kind,
-                });
+                }
+            };
+            let text = error.to_string();
+            if let Ok(mut slot) = input_error.lock() {
+                slot.get_or_insert(error);
             }
-            gst::element_error!(
-                decoder,
-                gst::StreamError::WrongType,
-                ["{} has no {} stream", source_name, kind]
-            );
+            gst::element_error!(decoder, gst::StreamError::WrongType, ["{}", text]);
         }
     });
     Ok(())
-}
-
-/// The streams an RTSP source was offered, and those whose pads it has added. rtspsrc marks a
-/// stream added before it adds the stream's pad, each stream from a thread of its own, so it
-/// can say it has no more pads while one is still on its way (seen under load at a camera's
-/// first connection, that pad held up for seconds). A medium offered whose pad has not come is
-/// therefore not missing yet: should the pad not come, the source delivers nothing and the
-/// capture connects again. One whose pad came and was not decoded is missing.
-#[derive(Debug, Default)]
-struct RtspStreams {
-    offered: MediaFlags,
-    arrived: MediaFlags,
 }
 
 /// One flag for audio and one for video.
@@ -212,9 +222,17 @@ struct MediaFlags {
 }
 
 impl MediaFlags {
-    /// Sets the flag of the medium that RTP `caps` carry (their `media` field).
+    /// Sets the flag of the medium `caps` carry: RTP caps say it in their `media` field,
+    /// others in their name (`video/x-h265`).
     fn set_from(&self, caps: &gst::Caps) {
-        match caps.structure(0).and_then(|s| s.get::<&str>("media").ok()) {
+        let Some(structure) = caps.structure(0) else {
+            return;
+        };
+        let media = structure
+            .get::<&str>("media")
+            .ok()
+            .or_else(|| structure.name().split('/').next());
+        match media {
             Some("audio") => self.audio.store(true, Ordering::Relaxed),
             Some("video") => self.video.store(true, Ordering::Relaxed),
             _ => {}
@@ -230,13 +248,6 @@ impl MediaFlags {
     }
 }
 
-impl RtspStreams {
-    /// Whether the pad of a `kind` stream the source was offered is still to come.
-    fn on_its_way(&self, kind: &str) -> bool {
-        self.offered.get(kind) && !self.arrived.get(kind)
-    }
-}
-
 /// Jitterbuffer latency of RTSP sources: rtspsrc's default of 2 s would delay every event by
 /// that much; packets later than this are dropped rather than let latency grow.
 const RTSP_LATENCY_MS: u32 = 200;
@@ -244,21 +255,16 @@ const RTSP_LATENCY_MS: u32 = 200;
 /// Settles an RTSP source for live use: a short, bounded jitterbuffer, so that latency stays
 /// the same after a reconnect. The transport follows the scheme (`rtspt://` TCP, `rtspu://`
 /// UDP, `rtsp://` UDP falling back to TCP), as rtspsrc has it. Takes every stream the server
-/// offers, noting in `streams` which media were offered and whose pads came.
-fn configure_network_source(source: &gst::Element, streams: Arc<RtspStreams>) {
+/// offers, noting in `offered` which media they are.
+fn configure_network_source(source: &gst::Element, offered: Arc<MediaFlags>) {
     if source.factory().is_some_and(|f| f.name() == "rtspsrc") {
         source.set_property("latency", RTSP_LATENCY_MS);
         source.set_property("drop-on-latency", true);
-        let offered_to = streams.clone();
         source.connect("select-stream", false, move |values| {
             if let Some(caps) = values.get(2).and_then(|v| v.get::<gst::Caps>().ok()) {
-                offered_to.offered.set_from(&caps);
+                offered.set_from(&caps);
             }
             Some(true.to_value())
-        });
-        source.connect_pad_added(move |_, pad| {
-            let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
-            streams.arrived.set_from(&caps);
         });
     }
 }
@@ -377,4 +383,26 @@ fn launch_line(
         video_sink,
         input_error,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_medium_of_caps_is_read_from_rtp_caps_and_from_codec_caps() {
+        gst::init().unwrap();
+        let flags = MediaFlags::default();
+        flags.set_from(&gst::Caps::builder("application/x-rtp").field("media", "video").build());
+        assert!(flags.get("video") && !flags.get("audio"));
+        flags.set_from(
+            &gst::Caps::builder("application/x-rtp")
+                .field("media", "application")
+                .build(),
+        );
+        flags.set_from(&gst::Caps::new_empty_simple("application/x-subtitle"));
+        assert!(!flags.get("audio"));
+        flags.set_from(&gst::Caps::new_empty_simple("audio/x-opus"));
+        assert!(flags.get("audio"));
+    }
 }
