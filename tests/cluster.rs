@@ -5,8 +5,11 @@
 //! process that does not hold them: their media cross between the processes through the
 //! exchange pact, and their events still come, complete and right, from the holder.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use serde_json::Value;
 use warpflow::flow::worker_of;
@@ -58,7 +61,7 @@ fn two_processes_share_four_streams_and_each_stream_arrives_once() {
         .collect();
     let outputs: Vec<_> = processes
         .into_iter()
-        .map(|process| process.wait_with_output().expect("the process ends"))
+        .map(|process| common::hang::ends_within(process, Duration::from_secs(300)))
         .collect();
 
     let mut owner: BTreeMap<String, usize> = BTreeMap::new();

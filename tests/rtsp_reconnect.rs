@@ -205,7 +205,12 @@ fn survives_the_server_going_down_and_coming_back(scheme: &str, shutdown: Shutdo
 
     let ended = interrupt_and_wait(run.0.take().expect("the run"), ENDS_WITHIN);
     server.go_down();
-    assert_eq!(ended.status.code(), Some(0), "{}", ended.stderr);
+    assert_eq!(
+        ended.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ended.stderr)
+    );
 
     let lost_event = seen.iter().find(|e| e["type"] == "lost").expect("lost");
     let lost_ns = lost_event["live_ns"].as_u64().expect("lost.live_ns");
@@ -297,7 +302,12 @@ fn sync_over_rtsp_gives_no_stale_or_wrong_locked_offset_across_20_outages_at_ran
     let ended = interrupt_and_wait(run.0.take().expect("the run"), ENDS_WITHIN);
     server.go_down();
     seen.extend(events.try_iter());
-    assert_eq!(ended.status.code(), Some(0), "{}", ended.stderr);
+    assert_eq!(
+        ended.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ended.stderr)
+    );
 
     let outages = outages_ns(&seen);
     let results: Vec<&Value> = seen

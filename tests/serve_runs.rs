@@ -37,8 +37,9 @@ fn publishing_run(server: SocketAddr, stream: &str, av_offset_ms: i32, token: &s
         .expect("the warpflow binary starts")
 }
 
+/// The run's end: its test source lasts 8 s.
 fn finished(child: Child) -> Output {
-    child.wait_with_output().expect("the run ends")
+    common::hang::ends_within(child, Duration::from_secs(120))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

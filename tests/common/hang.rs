@@ -1,9 +1,9 @@
-//! Bounded waits for tests that drive live runs and servers: a `warpflow` that does not end
-//! after Ctrl-C, or a test that does not end at all, fails with the stacks of its threads
+//! Bounded waits for tests that drive runs and servers: a `warpflow` that does not end (after
+//! Ctrl-C, or by itself), or a test that does not end at all, fails with the stacks of its threads
 //! instead of holding the CI run until its own time limit cuts it off without a word.
 
 use std::io::{Read, Write};
-use std::process::{Child, Command, ExitStatus};
+use std::process::{Child, Command, Output};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -32,38 +32,28 @@ pub fn thread_stacks(pid: u32) -> String {
     }
 }
 
-/// How a run that was asked to end ended, and what it wrote on the outputs the test had not
-/// taken.
-pub struct Ended {
-    pub status: ExitStatus,
-    pub stdout: String,
-    pub stderr: String,
-}
-
 /// Reads `pipe` to its end on a thread of its own; what was read before an error still counts.
-fn read_in_background(mut pipe: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+fn read_in_background(mut pipe: impl Read + Send + 'static) -> mpsc::Receiver<Vec<u8>> {
     let (sender, receiver) = mpsc::channel();
     std::thread::spawn(move || {
-        let mut text = Vec::new();
-        let _ = pipe.read_to_end(&mut text);
-        let _ = sender.send(String::from_utf8_lossy(&text).into_owned());
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        let _ = sender.send(bytes);
     });
     receiver
 }
 
-fn text_of(pipe: Option<mpsc::Receiver<String>>, within: Duration) -> String {
+fn bytes_of(pipe: Option<mpsc::Receiver<Vec<u8>>>, within: Duration) -> Vec<u8> {
     pipe.and_then(|r| r.recv_timeout(within).ok()).unwrap_or_default()
 }
 
-/// Sends `child` SIGINT (Ctrl-C) and waits at most `within` for it to end. One that is still
-/// running then fails the test with its threads' stacks and its standard error so far (it
-/// is killed first).
-pub fn interrupt_and_wait(mut child: Child, within: Duration) -> Ended {
+/// Waits at most `within` for `child` to end, and gives what `wait_with_output` would (the
+/// outputs the test has not taken). One still running then fails the test with its threads'
+/// stacks and its standard error so far (it is killed first).
+pub fn ends_within(mut child: Child, within: Duration) -> Output {
     let pid = child.id();
     let stdout = child.stdout.take().map(read_in_background);
     let stderr = child.stderr.take().map(read_in_background);
-    let sent = Command::new("kill").args(["-INT", &pid.to_string()]).status();
-    assert!(sent.is_ok_and(|s| s.success()), "could not send SIGINT to {pid}");
     let deadline = Instant::now() + within;
     let status = loop {
         if let Some(status) = child.try_wait().expect("the run's status") {
@@ -78,14 +68,25 @@ pub fn interrupt_and_wait(mut child: Child, within: Duration) -> Ended {
         let stacks = thread_stacks(pid);
         let _ = child.kill();
         let _ = child.wait();
-        let stderr = text_of(stderr, Duration::from_secs(5));
-        panic!("warpflow ({pid}) still ran {within:?} after SIGINT; its stderr:\n{stderr}\nits threads:\n{stacks}")
+        let stderr = String::from_utf8_lossy(&bytes_of(stderr, Duration::from_secs(5))).into_owned();
+        panic!("warpflow ({pid}) still ran after {within:?}; its stderr:\n{stderr}\nits threads:\n{stacks}")
     };
-    Ended {
+    Output {
         status,
-        stdout: text_of(stdout, Duration::from_secs(10)),
-        stderr: text_of(stderr, Duration::from_secs(10)),
+        stdout: bytes_of(stdout, Duration::from_secs(10)),
+        stderr: bytes_of(stderr, Duration::from_secs(10)),
     }
+}
+
+/// Sends `child` SIGINT (Ctrl-C) and gives [`ends_within`]'s account of its end.
+pub fn interrupt_and_wait(child: Child, within: Duration) -> Output {
+    let sent = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    assert!(
+        sent.is_ok_and(|s| s.success()),
+        "could not send SIGINT to {}",
+        child.id()
+    );
+    ends_within(child, within)
 }
 
 /// Aborts the test process, with the stacks of its threads and of its children on standard

@@ -68,12 +68,7 @@ pub fn warpflow(args: &[&str]) -> Output {
 
 /// The JSON events on a run's standard output.
 pub fn events(output: &Output) -> Vec<Value> {
-    events_in(&String::from_utf8_lossy(&output.stdout))
-}
-
-/// The JSON events in what a run wrote on its standard output.
-pub fn events_in(stdout: &str) -> Vec<Value> {
-    stdout
+    String::from_utf8_lossy(&output.stdout)
         .lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON event: {line}: {e}")))
         .collect()
