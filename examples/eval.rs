@@ -15,7 +15,7 @@
 //! distance_ratio`), one per live frame, times in each recording's own clock.
 //!
 //! Run with: `cargo run --release --example eval -- CASES_DIR [FEATURES] [--lookahead-frames N]
-//! [--band-frames N] [--no-relocation] [--transposition | --no-transposition]` (FEATURES as
+//! [--band-frames N] [--no-relocation] [--join-at-s S] [--transposition | --no-transposition]` (FEATURES as
 //! `follow --audio-features`, with the same default; the other options as `follow`'s). For comparing aligner settings `follow`
 //! does not offer: `--step-weights L,R,D`, `--normalisation path-weight|manhattan` and
 //! `--prediction-margin M`, `--prediction-margin-behind M` and `--precision f32|int8` (see
@@ -34,7 +34,7 @@ use warpflow::align::{
 };
 use warpflow::encode::{AudioEncoder, AudioFeatureEncoder, AudioFeatureKind};
 use warpflow::flow::operators::ReferenceTiming;
-use warpflow::flow::{encode_reference_file, fit_follower_to_features, Transposition, FOLLOW_FRAMES};
+use warpflow::flow::{encode_reference_file, fit_follower_to_features, follow_frames_in, Transposition, FOLLOW_FRAMES};
 
 fn write_track(path: &Path, track: impl Iterator<Item = (f64, f64)>) -> Result<()> {
     let mut out =
@@ -289,6 +289,11 @@ impl Options {
                     options.follower.oltw.precision = value.parse().map_err(anyhow::Error::msg)?;
                 }
                 "--no-relocation" => options.follower.relocation = None,
+                "--join-at-s" => {
+                    let value = args.next().context("--join-at-s needs a number of seconds")?;
+                    let seconds: f64 = value.parse().with_context(|| format!("--join-at-s '{value}'"))?;
+                    options.follower.join_at_ref_frame = Some(follow_frames_in(seconds));
+                }
                 "--transposition" => options.transposition = Transposition::Required,
                 "--no-transposition" => options.transposition = Transposition::Off,
                 features => options.features = features.parse()?,

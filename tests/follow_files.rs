@@ -152,6 +152,58 @@ fn follows_an_mp3_rendition_against_an_ogg_reference() {
 }
 
 #[test]
+fn a_stream_joined_late_is_placed_where_the_user_says_from_its_first_second() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let total_ref_s = 40.0;
+    let notes = melody(total_ref_s);
+    let identity = TimeMap {
+        points: vec![(0.0, 0.0), (total_ref_s, total_ref_s)],
+    };
+    let reference = render(&notes, &identity, RATE_HZ, total_ref_s, 0.0);
+    // The stream joins a performance 20 s in.
+    let join_s = 20.0;
+    let live = reference[(join_s * RATE_HZ as f64) as usize..(32.0 * RATE_HZ as f64) as usize].to_vec();
+    let reference_wav = dir.path().join("reference.wav");
+    let live_wav = dir.path().join("live.wav");
+    write_wav(&reference_wav, RATE_HZ, &reference);
+    write_wav(&live_wav, RATE_HZ, &live);
+
+    // The errors of the positions over the stream's first 2 s.
+    let early_errors_s = |extra: &[&str]| {
+        let events = follow_events(&reference_wav, &live_wav, extra);
+        let early: Vec<f64> = positions(&events, false)
+            .iter()
+            .filter_map(|p| {
+                let live_s = p["live_ns"].as_f64()? / 1e9;
+                let ref_s = p["ref_ns"].as_f64()? / 1e9;
+                (live_s < 2.0).then(|| (ref_s - (live_s + join_s)).abs())
+            })
+            .collect();
+        assert!(!early.is_empty(), "positions over the first 2 s");
+        early
+    };
+    let share =
+        |errors: &[f64], within_s: f64| errors.iter().filter(|&&e| e <= within_s).count() as f64 / errors.len() as f64;
+    let (told, untold) = (early_errors_s(&["--join-at-s", "20"]), early_errors_s(&[]));
+    println!(
+        "first 2 s of a stream joined 20 s in: {:.0}% within 100 ms and the worst {:.0} ms with --join-at-s; \
+         {:.0}% within 1 s without",
+        share(&told, 0.1) * 100.0,
+        told.iter().fold(0.0f64, |a, &b| a.max(b)) * 1e3,
+        share(&untold, 1.0) * 100.0
+    );
+    // The tracker finds its tempo over its first half second.
+    assert!(
+        share(&told, 0.1) >= 0.8 && share(&told, 0.5) == 1.0,
+        "with --join-at-s: {told:?}"
+    );
+    assert!(
+        share(&untold, 1.0) <= 0.5,
+        "without it the stream starts at the reference's start"
+    );
+}
+
+#[test]
 fn relocates_after_the_live_stream_jumps_ahead() {
     let dir = tempfile::tempdir().expect("temporary folder");
     let total_ref_s = 40.0;

@@ -51,6 +51,13 @@ pub struct FollowerConfig {
     /// How many of the reference's first frames a live frame is compared with before the
     /// path starts.
     pub start_gate_frames: usize,
+    /// The reference frame the live stream joins at, when the user knows it (a performance
+    /// already under way); `None` starts at the reference's start. In music that repeats (the
+    /// verses of a strophic song) a join cannot be placed from the sound alone until the
+    /// repeats part ways, which can take tens of seconds; this places it at once, and
+    /// relocation still corrects a wrong guess. The path starts with the first frame there:
+    /// the start gate, which waits for the reference's beginning, does not apply.
+    pub join_at_ref_frame: Option<usize>,
 }
 
 impl Default for FollowerConfig {
@@ -63,6 +70,7 @@ impl Default for FollowerConfig {
             pitch_layout: None,
             silence: None,
             start_gate_frames: 25,
+            join_at_ref_frame: None,
         }
     }
 }
@@ -165,9 +173,24 @@ impl Follower {
                 ))
             })
             .transpose()?;
+        let mut warper = OnlineTimeWarper::with_reference_spread(reference.clone(), config.oltw, spread)?;
+        let start_gate = match config.join_at_ref_frame {
+            Some(join) if join >= reference.len() => {
+                return Err(AlignError::BadParameter {
+                    name: "join position (--join-at-s)",
+                    expected: "within the reference",
+                    actual: format!("frame {join} of a reference of {} frames", reference.len()),
+                })
+            }
+            Some(join) => {
+                warper.restart_at(join);
+                None
+            }
+            None => config.silence.map(|silence| (silence, config.start_gate_frames)),
+        };
         Ok(Self {
             confidence: PositionConfidence::new(distance, spread),
-            warper: OnlineTimeWarper::with_reference_spread(reference.clone(), config.oltw, spread)?,
+            warper,
             reference,
             distance,
             relocation,
@@ -175,11 +198,11 @@ impl Follower {
             path_start_frame: 0,
             final_positions: Vec::new(),
             transposition,
-            placed_at: 0,
+            placed_at: config.join_at_ref_frame.unwrap_or(0),
             rotated: Vec::new(),
             path_samples: VecDeque::with_capacity(PATH_SAMPLES + 1),
             fitted_tempo: 1.0,
-            start_gate: config.silence.map(|silence| (silence, config.start_gate_frames)),
+            start_gate,
             gate_distances: Vec::with_capacity(config.start_gate_frames),
             gate_frame: Vec::new(),
             sounding_frames: 0,
@@ -447,6 +470,41 @@ impl Follower {
 mod tests {
     use super::*;
     use crate::align::test_sequences::{spread_frames, symbols};
+
+    #[test]
+    fn a_stream_joined_where_the_user_says_is_placed_from_its_first_frame() {
+        let dim = 12;
+        let reference = Arc::new(FeatureMatrix::new(dim, spread_frames(2_000, dim, 7)).unwrap());
+        let joined = |join_at_ref_frame| {
+            let config = FollowerConfig {
+                oltw: OltwConfig {
+                    band_frames: 50,
+                    ..OltwConfig::default()
+                },
+                relocation: None,
+                join_at_ref_frame,
+                ..FollowerConfig::default()
+            };
+            let mut follower = Follower::new(reference.clone(), config).unwrap();
+            (1_200..1_400)
+                .map(|truth| {
+                    follower
+                        .push_frame(&reference.frame(truth))
+                        .unwrap()
+                        .ref_index
+                        .abs_diff(truth)
+                })
+                .max()
+                .unwrap_or(usize::MAX)
+        };
+        assert!(joined(Some(1_200)) <= 2, "joined where it is: {}", joined(Some(1_200)));
+        assert!(joined(None) > 100, "started at the reference's start instead");
+        let beyond = FollowerConfig {
+            join_at_ref_frame: Some(2_000),
+            ..FollowerConfig::default()
+        };
+        assert!(Follower::new(reference.clone(), beyond).is_err());
+    }
 
     #[test]
     fn recovers_from_a_jump_and_says_so() {

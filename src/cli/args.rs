@@ -99,6 +99,9 @@ pub(super) struct AddStreamArgs {
     /// follow's option.
     #[arg(long)]
     pub(super) relocation_window_s: Option<f64>,
+    /// follow: where in the reference the stream joins, in seconds, as follow's option.
+    #[arg(long)]
+    pub(super) join_at_s: Option<f64>,
     /// follow: a position every n-th live frame, as follow's option.
     #[arg(long)]
     pub(super) emit_every_frames: Option<u64>,
@@ -303,6 +306,12 @@ pub(super) struct FollowArgs {
     /// (after jumps, skips, repeats); 0 turns relocation off; at most 60.
     #[arg(long, default_value_t = follow_seconds_in(RelocatorConfig::default().query_frames), value_parser = |text: &str| seconds_within(text, 0.0, true, 60.0))]
     pub(super) relocation_window_s: f64,
+    /// Where in the reference the live stream joins, in seconds, for a performance already
+    /// under way. Without it a late join is found by relocation, which cannot tell verses on
+    /// the same music apart until they part ways; with it the stream is placed at once, and
+    /// relocation still corrects a wrong guess. Default: the reference's start.
+    #[arg(long, value_parser = |text: &str| seconds_within(text, 0.0, true, 86_400.0))]
+    pub(super) join_at_s: Option<f64>,
     /// Emit a position for every n-th live frame (1 = every 20 ms; at most 3000, a minute).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=3000))]
     pub(super) emit_every_frames: u64,

@@ -243,6 +243,7 @@ impl FollowArgs {
                     ..defaults.follower.oltw
                 },
                 relocation: relocation_for_window_s(self.relocation_window_s),
+                join_at_ref_frame: self.join_at_s.map(follow_frames_in),
                 ..defaults.follower
             },
             transposition: self.transposition.choice(),
@@ -629,5 +630,28 @@ mod tests {
         let job = args.job(stream, &StopSignal::default(), &Arc::default());
         assert_eq!(job.lag.window_ns, 2_000_000_000);
         assert_eq!((job.lag.max_lag_ns, job.region.max_lag_ns), (300_000_000, 300_000_000));
+
+        let folder = tempfile::tempdir().expect("a temporary folder");
+        let reference = folder.path().join("reference.wav");
+        std::fs::write(&reference, b"").expect("a writable folder");
+        let reference = reference.to_str().expect("a UTF-8 path");
+        let words = [
+            "warpflow",
+            "follow",
+            "--reference",
+            reference,
+            "--live",
+            "test",
+            "--join-at-s",
+            "12.5",
+        ];
+        let Command::Follow(args) = parsed(&words).command else {
+            panic!("not follow");
+        };
+        let stream = &args.common.streams().expect("one stream")[0];
+        let job = args
+            .job(stream, &StopSignal::default(), &Arc::default())
+            .expect("a job");
+        assert_eq!(job.follower.join_at_ref_frame, Some(625));
     }
 }

@@ -79,6 +79,7 @@ impl AddStreamArgs {
             ("window_s", self.window_s.map(|v| json!(v))),
             ("emit_interval_ms", self.emit_interval_ms.map(|v| json!(v))),
             ("relocation_window_s", self.relocation_window_s.map(|v| json!(v))),
+            ("join_at_s", self.join_at_s.map(|v| json!(v))),
             ("emit_every_frames", self.emit_every_frames.map(|v| json!(v))),
         ];
         for (field, value) in optional {

@@ -3,7 +3,7 @@
 //! The request is a JSON object: `id`, `job` (`sync` or `follow`), `source`, and for `follow`
 //! a `reference` (a `.wfr` file); optional, as the command line's options of the same names
 //! and ranges: `pace` (`realtime` or `fast`), `progress_interval_s`; for `sync` `max_lag_ms`,
-//! `window_s`, `emit_interval_ms`; for `follow` `cues`, `relocation_window_s`,
+//! `window_s`, `emit_interval_ms`; for `follow` `cues`, `relocation_window_s`, `join_at_s`,
 //! `emit_every_frames`. Everything else starts from the library's defaults, as the command line
 //! does. Every refusal names the field at fault and what it should be.
 //!
@@ -21,14 +21,20 @@ use serde_json::{Map, Value};
 use crate::config::{load_cues, Pace, SourceSpec};
 use crate::engine_metrics::EngineMetrics;
 use crate::events::{StreamDescription, StreamRefusal};
-use crate::flow::{relocation_for_window_s, FollowJob, StopSignal, StreamJob, SyncJob};
+use crate::flow::{follow_frames_in, relocation_for_window_s, FollowJob, StopSignal, StreamJob, SyncJob};
 
 /// The fields a request may have.
 const FIELDS: &str = "id, job, source, reference, cues, pace, progress_interval_s, max_lag_ms, window_s, \
-                      emit_interval_ms, relocation_window_s, emit_every_frames";
+                      emit_interval_ms, relocation_window_s, join_at_s, emit_every_frames";
 /// The fields only one job has.
 const SYNC_FIELDS: [&str; 3] = ["max_lag_ms", "window_s", "emit_interval_ms"];
-const FOLLOW_FIELDS: [&str; 4] = ["reference", "cues", "relocation_window_s", "emit_every_frames"];
+const FOLLOW_FIELDS: [&str; 5] = [
+    "reference",
+    "cues",
+    "relocation_window_s",
+    "join_at_s",
+    "emit_every_frames",
+];
 /// The longest id: ids appear in URLs and in every event.
 const MAX_ID_CHARS: usize = 64;
 /// The widest `max_lag_ms` (the command line's `--max-lag-ms` range).
@@ -246,6 +252,9 @@ fn follow_job(
         let window_ns = seconds(request, "relocation_window_s", true, 60.0)?.unwrap_or(0);
         follower.relocation = relocation_for_window_s(window_ns as f64 / 1e9);
     }
+    if let Some(join_ns) = seconds(request, "join_at_s", true, 86_400.0)? {
+        follower.join_at_ref_frame = Some(follow_frames_in(join_ns as f64 / 1e9));
+    }
     let emit_every_frames =
         whole(request, "emit_every_frames", 1..=3000)?.map_or(job.emit_every_frames, |n| n as usize);
     let cues = match text(request, "cues")? {
@@ -353,6 +362,10 @@ mod tests {
             (
                 r#"{"id": "x", "job": "sync", "source": "test", "emit_every_frames": 2}"#,
                 "emit_every_frames",
+            ),
+            (
+                r#"{"id": "x", "job": "sync", "source": "test", "join_at_s": 30}"#,
+                "join_at_s",
             ),
             (
                 r#"{"id": "x", "job": "follow", "source": "test", "reference": "a.wfr", "window_s": 2}"#,
