@@ -151,15 +151,19 @@ fn follows_an_mp3_rendition_against_an_ogg_reference() {
     assert!(median_error < 0.1, "median error {median_error} s");
 }
 
+/// The test melody rendered for `total_s` seconds at its written tempo, without noise.
+fn melody_as_written(total_s: f64) -> Vec<f32> {
+    let identity = TimeMap {
+        points: vec![(0.0, 0.0), (total_s, total_s)],
+    };
+    render(&melody(total_s), &identity, RATE_HZ, total_s, 0.0)
+}
+
 #[test]
 fn a_stream_joined_late_is_placed_where_the_user_says_from_its_first_second() {
     let dir = tempfile::tempdir().expect("temporary folder");
     let total_ref_s = 40.0;
-    let notes = melody(total_ref_s);
-    let identity = TimeMap {
-        points: vec![(0.0, 0.0), (total_ref_s, total_ref_s)],
-    };
-    let reference = render(&notes, &identity, RATE_HZ, total_ref_s, 0.0);
+    let reference = melody_as_written(total_ref_s);
     // The stream joins a performance 20 s in.
     let join_s = 20.0;
     let live = reference[(join_s * RATE_HZ as f64) as usize..(32.0 * RATE_HZ as f64) as usize].to_vec();
@@ -207,11 +211,7 @@ fn a_stream_joined_late_is_placed_where_the_user_says_from_its_first_second() {
 fn relocates_after_the_live_stream_jumps_ahead() {
     let dir = tempfile::tempdir().expect("temporary folder");
     let total_ref_s = 40.0;
-    let notes = melody(total_ref_s);
-    let identity = TimeMap {
-        points: vec![(0.0, 0.0), (total_ref_s, total_ref_s)],
-    };
-    let reference = render(&notes, &identity, RATE_HZ, total_ref_s, 0.0);
+    let reference = melody_as_written(total_ref_s);
     // The performance skips from 12 s to 22 s of the reference.
     let (jump_live_s, jump_to_s, rate) = (12.0, 22.0, RATE_HZ as f64);
     let mut live: Vec<f32> = reference[..(jump_live_s * rate) as usize].to_vec();

@@ -471,6 +471,15 @@ mod tests {
     use super::*;
     use crate::align::test_sequences::{spread_frames, symbols};
 
+    /// How far `follower` places frame `truth` of `reference`, played live, from where it is.
+    fn placed_off_by(follower: &mut Follower, reference: &FeatureMatrix, truth: usize) -> usize {
+        follower
+            .push_frame(&reference.frame(truth))
+            .unwrap()
+            .ref_index
+            .abs_diff(truth)
+    }
+
     #[test]
     fn a_stream_joined_where_the_user_says_is_placed_from_its_first_frame() {
         let dim = 12;
@@ -487,13 +496,7 @@ mod tests {
             };
             let mut follower = Follower::new(reference.clone(), config).unwrap();
             (1_200..1_400)
-                .map(|truth| {
-                    follower
-                        .push_frame(&reference.frame(truth))
-                        .unwrap()
-                        .ref_index
-                        .abs_diff(truth)
-                })
+                .map(|truth| placed_off_by(&mut follower, &reference, truth))
                 .max()
                 .unwrap_or(usize::MAX)
         };
@@ -633,13 +636,7 @@ mod tests {
                 .map(|k| follower.push_frame(&lead_in(k)).unwrap().ref_index)
                 .collect();
             let errors: Vec<usize> = (1..300)
-                .map(|truth| {
-                    follower
-                        .push_frame(&reference.frame(truth))
-                        .unwrap()
-                        .ref_index
-                        .abs_diff(truth)
-                })
+                .map(|truth| placed_off_by(&mut follower, &reference, truth))
                 .collect();
             follower.finish();
             let finals: Vec<FinalPosition> = follower.drain_final_positions().collect();
