@@ -17,7 +17,8 @@ use crate::config::{Pace, SourceSpec};
 use crate::engine_metrics::{EngineMetrics, Gauge};
 use crate::events::RunSummary;
 use crate::media::{
-    AudioChunk, Capture, CaptureState, MediaError, MediaNeeds, RecordReceiver, SupervisionConfig, VideoFrame,
+    AudioChunk, Capture, CaptureState, MediaError, MediaNeeds, RecordReceiver, StoppingPipelines, SupervisionConfig,
+    VideoFrame,
 };
 
 use super::encoder_pool::EncoderPools;
@@ -160,6 +161,9 @@ pub(crate) struct Driven {
     feed: StreamFeed,
     eos_sent: bool,
     outcome: Option<Result<(), FlowError>>,
+    /// Its capture's pipeline once its inputs ended, still stopping: the worker's other streams
+    /// go on meanwhile.
+    stopping: StoppingPipelines,
 }
 
 impl Driven {
@@ -169,6 +173,7 @@ impl Driven {
             feed,
             eos_sent: false,
             outcome: None,
+            stopping: StoppingPipelines::default(),
         };
         if let Err(error) = driven.feed.capture.start() {
             driven.end(Err(error.into()));
@@ -189,8 +194,10 @@ impl Driven {
         }
     }
 
-    /// How the stream ended: its own error, else one its operators left behind.
-    pub(crate) fn into_outcome(self) -> Result<(), FlowError> {
+    /// How the stream ended: its own error, else one its operators left behind. Its pipeline,
+    /// if still stopping, joins `stopping`, which the worker waits on where it ends.
+    pub(crate) fn into_outcome(mut self, stopping: &mut StoppingPipelines) -> Result<(), FlowError> {
+        stopping.append(std::mem::take(&mut self.stopping));
         let late = self.feed.failures.take();
         match (self.outcome, late) {
             (Some(Err(error)), _) => Err(error),
@@ -251,7 +258,7 @@ impl Driven {
             self.feed.failures.mark_failed();
         }
         self.feed.ingest.close();
-        self.feed.capture.stop();
+        self.stopping.append(self.feed.capture.stop_without_waiting());
         self.outcome = Some(outcome);
     }
 }
@@ -299,6 +306,10 @@ pub(crate) fn drive_streams(
             }
         }
     }
-    let outcomes = driven.into_iter().map(Driven::into_outcome).collect();
+    let mut stopping = StoppingPipelines::default();
+    let outcomes = driven
+        .into_iter()
+        .map(|stream| stream.into_outcome(&mut stopping))
+        .collect();
     (outcomes, closed.take_ended())
 }

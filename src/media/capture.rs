@@ -17,6 +17,7 @@ use crate::config::{Pace, SourceSpec};
 use super::appsink::{connect_audio, connect_video, DiscontinuityLog};
 use super::ring::{record_ring, RingCloser, SharedSender};
 use super::source::build_pipeline;
+use super::stopping::StoppingPipelines;
 use super::supervision::{SourceStatus, SupervisionConfig, Supervisor, SupervisorAction};
 use super::{AudioChunk, CaptureStats, MediaError, MediaNeeds, RecordReceiver, VideoFrame};
 
@@ -30,8 +31,6 @@ const SAME_DISCONT_NS: u64 = 1_000_000_000;
 /// source that is not delivering (a server that has not answered, a stalled camera) never
 /// passes it on; its rings are ended then, so that a run ends within 2 s of a signal.
 const EOS_GRACE: Duration = Duration::from_millis(500);
-/// How long a run waits for a source's pipeline to stop once its rings have ended.
-const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// Where a capture stands after looking at its bus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +59,9 @@ pub struct Capture {
     source_name: String,
     live: bool,
     running: Option<Running>,
+    /// Pipelines torn down and still on their way to `Null`: those supervision gave up on,
+    /// then the one that ran.
+    stopping: StoppingPipelines,
     audio_sender: Option<SharedSender<AudioChunk>>,
     video_sender: Option<SharedSender<VideoFrame>>,
     audio: Option<RecordReceiver<AudioChunk>>,
@@ -112,6 +114,7 @@ impl Capture {
             source_name: spec.display_name(),
             live,
             running: None,
+            stopping: StoppingPipelines::default(),
             audio_sender,
             video_sender,
             audio,
@@ -288,12 +291,23 @@ impl Capture {
         }
     }
 
-    /// Stops the pipeline; streaming threads waiting on a full ring give up first.
+    /// Stops the pipeline and waits for it, at most [`STOP_GRACE`](super::STOP_GRACE); streaming
+    /// threads waiting on a full ring give up first. The rings are closed by then, so nothing
+    /// the pipeline might still produce reaches the run, and a source stuck in its own
+    /// shutdown (an RTSP source waiting on a server that neither answers nor closes) is left to
+    /// finish on its thread instead of holding the run after the user asked it to end.
     pub fn stop(&mut self) {
+        self.stop_without_waiting().wait();
+    }
+
+    /// Starts stopping the pipeline as [`Self::stop`] does, without waiting: what comes back
+    /// is still stopping, for a worker that drives other streams to wait on where it ends.
+    pub fn stop_without_waiting(&mut self) -> StoppingPipelines {
         for closer in &self.closers {
             closer.close();
         }
         self.tear_down();
+        std::mem::take(&mut self.stopping)
     }
 
     /// Builds a pipeline for the source, feeding the capture's rings.
@@ -354,7 +368,7 @@ impl Capture {
         match action {
             SupervisorAction::TearDown { reason, retries } => {
                 tracing::warn!(source = %self.source_name, retries, "lost: {reason}");
-                self.tear_down_in_background();
+                self.tear_down();
                 self.statuses.push(SourceStatus::Lost {
                     live_ns: self.stats.latest_running_time_ns(),
                     reason,
@@ -411,33 +425,10 @@ impl Capture {
         }
     }
 
-    /// Stops the pipeline, waiting at most `STOP_GRACE` for it. The rings are closed by then,
-    /// so nothing it might still produce reaches the run; a source stuck in its own shutdown
-    /// (an RTSP source waiting on a server that neither answers nor closes) is left to finish
-    /// on its thread, and the run ends instead of hanging after the user asked it to.
+    /// Starts stopping the running pipeline, if any.
     fn tear_down(&mut self) {
-        let Some(running) = self.running.take() else {
-            return;
-        };
-        if let Some(stopped) = stop_on_a_thread(running.pipeline) {
-            if stopped.recv_timeout(STOP_GRACE).is_err() {
-                tracing::warn!(
-                    source = %self.source_name,
-                    "the source did not stop within {} s; the run ends without waiting for it",
-                    STOP_GRACE.as_secs()
-                );
-            }
-        }
-    }
-
-    /// Stops a pipeline that supervision gave up on without waiting for it. A source whose
-    /// server went away can hold `set_state(Null)` for a long time (an RTSP source over TCP
-    /// waits on its connection), and the worker that polls this capture drives other streams
-    /// too: a CI run saw a stream on the same worker stop for over a minute right at its
-    /// neighbour's stall timeout, with no `lost` reported.
-    fn tear_down_in_background(&mut self) {
         if let Some(running) = self.running.take() {
-            stop_on_a_thread(running.pipeline);
+            self.stopping.stop(running.pipeline, &self.source_name);
         }
     }
 
@@ -501,26 +492,6 @@ impl Capture {
                 source_name: self.source_name.clone(),
                 detail,
             }
-        }
-    }
-}
-
-/// Sets `pipeline` to `Null` on a thread of its own; the receiver hears when it has. Should no
-/// thread start, it is stopped here and `None` comes back.
-fn stop_on_a_thread(pipeline: gst::Pipeline) -> Option<std::sync::mpsc::Receiver<()>> {
-    let (stopped, done) = std::sync::mpsc::channel();
-    let on_thread = pipeline.clone();
-    let spawned = std::thread::Builder::new()
-        .name("warpflow-teardown".into())
-        .spawn(move || {
-            let _ = on_thread.set_state(gst::State::Null);
-            let _ = stopped.send(());
-        });
-    match spawned {
-        Ok(_) => Some(done),
-        Err(_) => {
-            let _ = pipeline.set_state(gst::State::Null);
-            None
         }
     }
 }

@@ -20,6 +20,7 @@ mod record;
 mod ring;
 mod source;
 mod stats;
+mod stopping;
 mod supervision;
 mod test_pattern;
 mod timestamp_watch;
@@ -32,6 +33,7 @@ pub use pushed::{Medium, PushedInputs};
 pub use record::{AudioChunk, VideoFrame};
 pub use ring::RecordReceiver;
 pub use stats::CaptureStats;
+pub use stopping::{StoppingPipelines, STOP_GRACE};
 pub use supervision::{SourceStatus, SupervisionConfig};
 pub use timestamp_watch::DiscontinuityKind;
 

@@ -22,6 +22,7 @@ use crate::flow::jobs::many_streams::SharedWriter;
 use crate::flow::operators::EndedStream;
 use crate::flow::operators::EventSink;
 use crate::flow::{FailureSlot, Placement, StreamJob, StreamSite};
+use crate::media::StoppingPipelines;
 
 use super::table::StreamTable;
 use crate::flow::shared::SharedStreams;
@@ -54,6 +55,8 @@ pub(super) fn serve_streams(commands: Receiver<Command>, table: &StreamTable, wr
     let mut shared = SharedStreams::default();
     let mut batch_due = IDLE_PARK;
     let mut closed = false;
+    // Pipelines of ended streams still stopping; waited on (bounded) when the service ends.
+    let mut stopping = StoppingPipelines::default();
     loop {
         let idle = streams.is_empty() && shared.is_empty();
         if closed && idle {
@@ -118,7 +121,7 @@ pub(super) fn serve_streams(commands: Receiver<Command>, table: &StreamTable, wr
             .partition(|s| s.driven.has_ended() && !s.dataflows.clone().any(|d| installed.contains(&d)));
         streams = running;
         for stream in finished {
-            finish_stream(stream, table);
+            finish_stream(stream, table, &mut stopping);
         }
     }
 }
@@ -188,10 +191,11 @@ fn report_failure(stream: &ServedStream, table: &StreamTable, reason: &str) {
     });
 }
 
-/// The stream's dataflow has finished: its summary is written and its state dropped.
-fn finish_stream(stream: ServedStream, table: &StreamTable) {
+/// The stream's dataflow has finished: its summary is written and its state dropped; its
+/// pipeline, if still stopping, joins `stopping`.
+fn finish_stream(stream: ServedStream, table: &StreamTable, stopping: &mut StoppingPipelines) {
     let late = stream.failures.take().map(|e| e.to_string());
-    let outcome = stream.driven.into_outcome().err().map(|e| e.to_string());
+    let outcome = stream.driven.into_outcome(stopping).err().map(|e| e.to_string());
     let summary = stream.sink.map(|sink| sink.borrow_mut().finish());
     let written = match summary {
         Some(Err(error)) => Some(format!("its summary could not be written: {error}")),

@@ -19,7 +19,9 @@ use crate::flow::driver::OpenedCapture;
 use crate::flow::ingest::{health_event, RecordInput};
 use crate::flow::operators::{EndedStream, EventSink, StreamSinks, SyncRecord};
 use crate::flow::{Keyed, StopSignal, StreamKey, StreamNote};
-use crate::media::{AudioChunk, Capture, CaptureState, MediaError, RecordReceiver, SourceStatus, VideoFrame};
+use crate::media::{
+    AudioChunk, Capture, CaptureState, MediaError, RecordReceiver, SourceStatus, StoppingPipelines, VideoFrame,
+};
 
 /// Records moved from one ring per round: bounds how much of one stream enters the graph
 /// between steps, so that a stream read fast from a file does not starve the others.
@@ -118,6 +120,9 @@ struct KeyedFeeds<R: SharedRecord> {
     sent: bool,
     next_key: StreamKey,
     clock: Instant,
+    /// The pipelines of ended captures still stopping: the others' feeding does not wait on
+    /// them; the worker does, once feeding is over (when this is dropped).
+    stopping: StoppingPipelines,
 }
 
 impl<R: SharedRecord> KeyedFeeds<R> {
@@ -130,6 +135,7 @@ impl<R: SharedRecord> KeyedFeeds<R> {
             sent: false,
             next_key: 0,
             clock: Instant::now(),
+            stopping: StoppingPipelines::default(),
         }
     }
 
@@ -168,7 +174,7 @@ impl<R: SharedRecord> KeyedFeeds<R> {
         match feed.capture.start() {
             Ok(()) => self.feeds.push(feed),
             Err(error) => {
-                feed.capture.stop();
+                self.stopping.append(feed.capture.stop_without_waiting());
                 self.send_failure(key, error.to_string());
                 self.failures.push((feed.stream, error));
             }
@@ -236,7 +242,7 @@ impl<R: SharedRecord> KeyedFeeds<R> {
         let state = match feed.capture.poll() {
             Ok(state) => state,
             Err(error) => {
-                feed.capture.stop();
+                self.stopping.append(feed.capture.stop_without_waiting());
                 self.send_failure(feed.key, error.to_string());
                 self.failures.push((feed.stream.clone(), error));
                 return Fed::Ended;
@@ -254,7 +260,7 @@ impl<R: SharedRecord> KeyedFeeds<R> {
         if finished {
             // End-of-stream reached the bus: whatever the appsinks had is in the rings.
             self.pump(feed, usize::MAX);
-            feed.capture.stop();
+            self.stopping.append(feed.capture.stop_without_waiting());
             self.send_end(feed.key);
             return Fed::Ended;
         }
