@@ -11,6 +11,8 @@ event: the live time and the reference time of the same note onset or word, in s
   dynamics and articulation, reverb, transposition by 1-2 semitones and timing that varies note
   by note (rubato), on top of a tempo curve; for speech, another voice, pitch and rate;
 - `jump` and `repeat`: the live stream skips a passage, or plays one twice.
+- `late`: the `performance` (strings) joined 45% of the way in, its first line (which the chorale
+  repeats) behind it: how soon a stream joined late is placed.
 
 Run with the venv's python: `python benches/eval/cases.py OUT_DIR` (skips cases already there).
 """
@@ -185,6 +187,24 @@ def music_cases(out, tmp):
                 json.dump({"kind": kind, "source": piece}, f)
 
 
+def late_cases(out):
+    """Each chorale's strings performance joined 45% of the way in (cut from its case)."""
+    for piece in PIECES:
+        name = piece.replace("/", "-")
+        source, folder = os.path.join(out, f"{name}-performance-strings"), os.path.join(out, f"{name}-late")
+        if os.path.exists(os.path.join(folder, "case.json")):
+            continue
+        live = read_wav(os.path.join(source, "live.wav"))
+        join_s = 0.45 * len(live) / RATE_HZ
+        truth = np.loadtxt(os.path.join(source, "truth.csv"), delimiter=",", skiprows=1, ndmin=2)
+        os.makedirs(folder, exist_ok=True)
+        write_wav(os.path.join(folder, "reference.wav"), read_wav(os.path.join(source, "reference.wav")))
+        write_wav(os.path.join(folder, "live.wav"), live[round(join_s * RATE_HZ):])
+        write_truth(folder, [(live_s - join_s, ref_s) for live_s, ref_s in truth if live_s >= join_s])
+        with open(os.path.join(folder, "case.json"), "w") as f:
+            json.dump({"kind": "late", "source": piece}, f)
+
+
 def speak(word, voice, rate_wpm, pitch, tmp):
     path = os.path.join(tmp, "word.wav")
     subprocess.run(["espeak-ng", "-v", voice, "-s", str(rate_wpm), "-p", str(pitch), "-w", path, word],
@@ -242,6 +262,7 @@ def main():
     tmp = os.path.join(out, ".tmp")
     os.makedirs(tmp, exist_ok=True)
     music_cases(out, tmp)
+    late_cases(out)
     speech_cases(out, tmp)
     print(f"cases in {out}: {len([d for d in os.listdir(out) if not d.startswith('.')])}")
 

@@ -15,6 +15,9 @@ Kinds (the harness pools and reports each on its own line):
 - `real late`: D911-01 joined 4 minutes into the performance, in its fourth verse (the one in
   the major). Joined in one of the first three, no follower can tell which: they are the same
   music, and the reference's first verse is as good a place as the right one.
+- `real late held-out`: D911-03 joined 50 s into the performance (SC06 against HU33), a
+  passage whose music does not come back: here a late join can be told from the start, so the
+  harness measures how soon it is placed. D911-03 stays out of all tuning.
 - `real jump`: a set whose reference is D911-01 followed by a real song (Debian's
   csmash-demosong): the live stream leaves D911-01 after its first verse for the song 10 s in
   (a skip to the next number), then goes back to the song's 10th second from its 60th (a
@@ -44,6 +47,7 @@ import soundfile
 
 RATE_HZ = 22050
 LATE_JOIN_S = 240.0
+LATE_JOIN_HELD_OUT_S = 50.0
 
 
 def read_audio(path):
@@ -188,6 +192,13 @@ def main():
         write_case(out, "winterreise-D911-01-late", "real late", reference,
                    live[round(LATE_JOIN_S * RATE_HZ):], measure_truth(late, ref_marks), source,
                    recording("D911-01", "SC06"))
+    if wanted("winterreise-D911-03-late"):
+        held_marks = marks["D911-03", "SC06"]
+        late = {m: t - LATE_JOIN_HELD_OUT_S for m, t in held_marks.items() if t >= LATE_JOIN_HELD_OUT_S}
+        write_case(out, "winterreise-D911-03-late", "real late held-out", audio["D911-03", "HU33"],
+                   audio["D911-03", "SC06"][round(LATE_JOIN_HELD_OUT_S * RATE_HZ):],
+                   measure_truth(late, marks["D911-03", "HU33"]), recording("D911-03", "HU33"),
+                   recording("D911-03", "SC06"))
     song = read_audio(os.path.join(media, "song.ogg"))
     if wanted("set-skip-and-restart"):
         played, played_marks = cut(live, live_marks, [(1.0, 40.0)])
