@@ -1,8 +1,8 @@
 //! Several streams in one run (`--live` given more than once, `--workers`, a `--streams`
 //! file): each stream's events are whole and numbered on their own, each measures its own
 //! offset or follows its own reference with its own cues, a stream that fails ends alone while
-//! the others finish, and a camera that stalls on the same worker does not stop the others'
-//! events.
+//! the others finish, and a camera that stalls on the same worker, or a source slow to stop,
+//! does not stop the others' events.
 
 mod common;
 
@@ -105,6 +105,73 @@ fn a_failing_stream_ends_alone() {
     assert!(
         (measured - 80.0).abs() < 1_000.0 / 30.0,
         "the other stream went on: {measured} ms"
+    );
+}
+
+/// A stream whose source takes seconds to stop fails while another follows on the same worker:
+/// the other's events go on meanwhile, for the failed pipeline stops on a thread of its own.
+/// Its audio comes in buffers of 8.2 s, each held 8 s in `identity` (the streaming thread
+/// asleep, as a source stuck on a server that neither answers nor closes); its picture fails
+/// 9 s in, while its first buffer is held, so that its pipeline cannot reach `Null` for 7 s. A
+/// worker that waited for it (at most 5 s) held the other stream's progress that long.
+#[test]
+fn a_stream_whose_source_is_slow_to_stop_does_not_hold_back_the_others() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let reference = common::melody_reference(dir.path(), 20.0);
+    let slow = "audiotestsrc is-live=true samplesperbuffer=180810 ! audio/x-raw,rate=22050 ! \
+                identity sleep-time=8000000 ! appsink name=audio \
+                videotestsrc is-live=true ! identity error-after=270 ! fakesink";
+    let mut child = Command::new(env!("CARGO_BIN_EXE_warpflow"))
+        .args(["follow", "--reference", &reference.to_string_lossy()])
+        .args([
+            "--pace",
+            "realtime",
+            "--relocation-window-s",
+            "0",
+            "--stall-timeout-s",
+            "30",
+        ])
+        .args(["--live", slow, "--stream", "slow"])
+        .args(["--live", "test?duration_s=20", "--stream", "steady"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the warpflow binary starts");
+    let receiver = event_lines(&mut child);
+    let mut seen: Vec<(Instant, Value)> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        let Ok(event) = receiver.recv_timeout(left) else { break };
+        let ended = event["stream"] == "steady" && event["type"] == "eos";
+        seen.push((Instant::now(), event));
+        if ended {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        seen.iter().any(|(_, e)| e["stream"] == "slow" && e["type"] == "error"),
+        "the slow stream failed as its launch line says"
+    );
+    let steady: Vec<Instant> = seen
+        .iter()
+        .filter(|(_, e)| e["stream"] == "steady" && e["type"] == "progress" && e["stage"] == "aligning")
+        .map(|(at, _)| *at)
+        .collect();
+    assert!(
+        steady.len() >= 15,
+        "the steady stream ran its 20 s: {} progress events",
+        steady.len()
+    );
+    let longest_wait_s = steady
+        .windows(2)
+        .map(|pair| (pair[1] - pair[0]).as_secs_f64())
+        .fold(0.0, f64::max);
+    println!("steady: the longest wait between progress events {longest_wait_s:.2} s");
+    assert!(
+        longest_wait_s < 3.0,
+        "the steady stream waited {longest_wait_s:.1} s between progress events while the slow one stopped"
     );
 }
 
