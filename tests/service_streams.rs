@@ -187,16 +187,14 @@ fn follow_streams_take_their_options_and_end_whole() {
         reference.to_str().expect("UTF-8"),
         wfr.to_str().expect("UTF-8"),
     );
+    // `warpflow streams add ID --job follow` of the melody against its reference, with `extra`.
+    let add_follow = |id: &str, extra: &[&str]| {
+        let mut args = vec!["add", id, "--job", "follow", "--source", wav, "--reference", wfr];
+        args.extend_from_slice(extra);
+        streams(server, None, &args)
+    };
     for (id, every) in [("one", "5"), ("two", "1")] {
-        let args = [
-            "add",
-            id,
-            "--job",
-            "follow",
-            "--source",
-            wav,
-            "--reference",
-            wfr,
+        let extra = [
             "--pace",
             "fast",
             "--relocation-window-s",
@@ -204,43 +202,13 @@ fn follow_streams_take_their_options_and_end_whole() {
             "--emit-every-frames",
             every,
         ];
-        let added = answer(&streams(server, None, &args));
+        let added = answer(&add_follow(id, &extra));
         assert_eq!(added["reference"].as_str(), Some(wfr));
     }
-    let refused = refusal(&streams(
-        server,
-        None,
-        &[
-            "add",
-            "three",
-            "--job",
-            "follow",
-            "--source",
-            wav,
-            "--reference",
-            wfr,
-            "--max-lag-ms",
-            "200",
-        ],
-    ));
+    let refused = refusal(&add_follow("three", &["--max-lag-ms", "200"]));
     assert!(refused.contains("400") && refused.contains("max_lag_ms"), "{refused}");
     // A join past the reference's end is the request's fault, told before anything runs.
-    let refused = refusal(&streams(
-        server,
-        None,
-        &[
-            "add",
-            "late",
-            "--job",
-            "follow",
-            "--source",
-            wav,
-            "--reference",
-            wfr,
-            "--join-at-s",
-            "60",
-        ],
-    ));
+    let refused = refusal(&add_follow("late", &["--join-at-s", "60"]));
     assert!(refused.contains("400") && refused.contains("--join-at-s"), "{refused}");
 
     // A live test source, followed until it is removed; a file that is not media.
