@@ -209,7 +209,7 @@ fn follow_streams_take_their_options_and_end_whole() {
     assert!(refused.contains("400") && refused.contains("max_lag_ms"), "{refused}");
     // A join past the reference's end is the request's fault, told before anything runs.
     let refused = refusal(&add_follow("late", &["--join-at-s", "60"]));
-    assert!(refused.contains("400") && refused.contains("--join-at-s"), "{refused}");
+    assert!(refused.contains("400") && refused.contains("join_at_s"), "{refused}");
 
     // A live test source, followed until it is removed; a file that is not media.
     answer(&streams(

@@ -177,7 +177,7 @@ impl Follower {
         let start_gate = match config.join_at_ref_frame {
             Some(join) if join >= reference.len() => {
                 return Err(AlignError::BadParameter {
-                    name: "join position (--join-at-s)",
+                    name: "join position (--join-at-s, or join_at_s in a stream request)",
                     expected: "within the reference",
                     actual: format!("frame {join} of a reference of {} frames", reference.len()),
                 })
