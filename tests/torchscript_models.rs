@@ -128,6 +128,28 @@ fn follow_runs_on_a_models_features_and_refuses_a_broken_model() {
     println!("follow on log_spectrum.pt features: median error {median_ms:.1} ms");
     assert!(median_ms < 60.0, "median error {median_ms} ms");
 
+    // A join is given in seconds, whatever a model's frames: energy.pt's are 25 ms, and the
+    // first position is where the user said.
+    let energy = dir.path().join("energy.pt");
+    let joined = follow_events(
+        &reference,
+        &live,
+        &[
+            "--audio-model",
+            energy.to_str().unwrap_or_default(),
+            "--join-at-s",
+            "11",
+        ],
+    );
+    let first_ref_s = positions(&joined, false)
+        .first()
+        .and_then(|p| p["ref_ns"].as_f64())
+        .map_or(f64::NAN, |ns| ns / 1e9);
+    assert!(
+        (first_ref_s - 11.0).abs() < 0.2,
+        "joined at 11 s, first placed at {first_ref_s} s"
+    );
+
     let echo = dir.path().join("echo.pt");
     let refused = common::warpflow(&[
         "follow",

@@ -223,6 +223,9 @@ pub(crate) fn follow_stage(job: &FollowJob, encoders: &mut FollowEncoders) -> Re
     let rescale = |frames: usize| ((frames as f64 * frames_per_20ms).round() as usize).max(2);
     follower.oltw.band_frames = rescale(follower.oltw.band_frames);
     follower.start_gate_frames = rescale(follower.start_gate_frames);
+    follower.join_at_ref_frame = follower
+        .join_at_ref_frame
+        .map(|frames| (frames as f64 * frames_per_20ms).round() as usize);
     follower.silence = encoders.silence()?;
     follower.pitch_layout = encoders.pitch_layout();
     let features_name = match &job.audio_model {
