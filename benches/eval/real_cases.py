@@ -18,6 +18,9 @@ Kinds (the harness pools and reports each on its own line):
 - `real late held-out`: D911-03 joined 50 s into the performance (SC06 against HU33), a
   passage whose music does not come back: here a late join can be told from the start, so the
   harness measures how soon it is placed. D911-03 stays out of all tuning.
+- `real late check`: D911-03 joined 30 s and 90 s into the other performance (HU33 against
+  SC06), where its music does not come back either: joins that no setting was chosen on, to
+  check what was chosen with the held-out join in view.
 - `real jump`: a set whose reference is D911-01 followed by a real song (Debian's
   csmash-demosong): the live stream leaves D911-01 after its first verse for the song 10 s in
   (a skip to the next number), then goes back to the song's 10th second from its 60th (a
@@ -29,8 +32,9 @@ Kinds (the harness pools and reports each on its own line):
 - `real steady`: the same song played 10% slower throughout (rubberband), whose tempo should
   read steady.
 - `negative`: a live stream that is not the reference at all: a LibriVox reading, and another
-  song by other performers, against D911-01. No truth; the harness reports how often the
-  confidence says 0.5 or more.
+  song by other performers, against D911-01; the reading again against D911-03, and D911-03
+  against D911-01 by the same singer and pianist (the features must hear the piece, not the
+  performers). No truth; the harness reports how often the confidence says 0.5 or more.
 
 Run with the venv's python: `python benches/eval/real_cases.py OUT_DIR MEDIA_DIR` (skips cases
 already there).
@@ -48,6 +52,7 @@ import soundfile
 RATE_HZ = 22050
 LATE_JOIN_S = 240.0
 LATE_JOIN_HELD_OUT_S = 50.0
+LATE_JOIN_CHECK_S = (30.0, 90.0)
 
 
 def read_audio(path):
@@ -199,6 +204,15 @@ def main():
                    audio["D911-03", "SC06"][round(LATE_JOIN_HELD_OUT_S * RATE_HZ):],
                    measure_truth(late, marks["D911-03", "HU33"]), recording("D911-03", "HU33"),
                    recording("D911-03", "SC06"))
+    for join_s in LATE_JOIN_CHECK_S:
+        name = f"winterreise-D911-03-late-{join_s:.0f}s"
+        if wanted(name):
+            check_marks = marks["D911-03", "HU33"]
+            late = {m: t - join_s for m, t in check_marks.items() if t >= join_s}
+            write_case(out, name, "real late check", audio["D911-03", "SC06"],
+                       audio["D911-03", "HU33"][round(join_s * RATE_HZ):],
+                       measure_truth(late, marks["D911-03", "SC06"]), recording("D911-03", "SC06"),
+                       recording("D911-03", "HU33"))
     song = read_audio(os.path.join(media, "song.ogg"))
     if wanted("set-skip-and-restart"):
         played, played_marks = cut(live, live_marks, [(1.0, 40.0)])
@@ -220,10 +234,13 @@ def main():
         slower, truth = stretched(song, tmp, 1.1)
         write_case(out, "song-steady", "real steady", song, slower, truth, "csmash-demosong")
 
-    for name, other in (("negative-reading", read_audio(os.path.join(media, "librivox_speech.wav"))),
-                        ("negative-other-song", audio["D911-03", "SC06"])):
+    reading = read_audio(os.path.join(media, "librivox_speech.wav"))
+    for name, against, other in (("negative-reading", reference, reading),
+                                 ("negative-other-song", reference, audio["D911-03", "SC06"]),
+                                 ("negative-reading-D911-03", audio["D911-03", "SC06"], reading),
+                                 ("negative-same-performers", reference, audio["D911-03", "HU33"])):
         if wanted(name):
-            write_case(out, name, "negative", reference, other, None, "not the reference")
+            write_case(out, name, "negative", against, other, None, "not the reference")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ WINDOW_FRAMES = 500
 
 
 KINDS = ["tempo", "performance", "jump", "repeat", "late", "real", "real held-out", "real room", "real late",
-         "real late held-out", "real jump", "real tempo", "real steady"]
+         "real late held-out", "real late check", "real jump", "real tempo", "real steady"]
 CONFIDENCE_BINS = np.linspace(0.0, 1.0, 11)
 
 
