@@ -7,6 +7,11 @@
 //! clearly better than the tracked place (see [`Hypotheses`]). The tracker then restarts where
 //! the hypothesis is, and the step says so, so the caller can report the jump.
 //!
+//! A stream that is not told where it joins is assumed to start at the reference's start, but
+//! it may join a performance already under way: until the tracker's place is confirmed (its
+//! confidence at 0.5 or more for `confirming_frames` in a row, or a relocation won), the
+//! relocator and the hypotheses take places that beat the assumed one less clearly.
+//!
 //! Before the path starts, a live frame nearer to silence (as the encoder encodes it) than to
 //! any of the reference's first frames means the performance has not begun: the position waits
 //! at the reference's start, where the tracker would otherwise take the silence for the first
@@ -101,6 +106,11 @@ pub struct Follower {
     warper: OnlineTimeWarper,
     /// The relocation search and the places it found, followed beside the tracker.
     relocation: Option<(Relocator, Hypotheses)>,
+    /// Whether the tracker's place is confirmed rather than assumed (see the module's doc).
+    place_confirmed: bool,
+    /// Live frames in a row, up to the latest, at a confidence of 0.5 or more while the place
+    /// is assumed.
+    confident_frames: usize,
     frames: usize,
     /// The live frame the tracker's current path started at (0, or just after a relocation).
     path_start_frame: usize,
@@ -164,13 +174,17 @@ impl Follower {
         let distance = config.oltw.distance;
         // Measured once for the tracker, the hypotheses' trackers and the confidence.
         let spread = reference_spread(&reference, distance);
+        // A join the user gave is a place told, not assumed.
+        let place_confirmed = config.join_at_ref_frame.is_some();
         let relocation = config
             .relocation
             .map(|r| {
-                Ok::<_, AlignError>((
-                    Relocator::new(reference.clone(), r)?,
-                    Hypotheses::new(reference.clone(), config.oltw.clone(), spread, config.hypotheses)?,
-                ))
+                let mut relocator = Relocator::new(reference.clone(), r)?;
+                let mut hypotheses =
+                    Hypotheses::new(reference.clone(), config.oltw.clone(), spread, config.hypotheses)?;
+                relocator.set_tracked_place_confirmed(place_confirmed);
+                hypotheses.set_tracked_place_confirmed(place_confirmed);
+                Ok::<_, AlignError>((relocator, hypotheses))
             })
             .transpose()?;
         let mut warper = OnlineTimeWarper::with_reference_spread(reference.clone(), config.oltw, spread)?;
@@ -189,6 +203,8 @@ impl Follower {
             None => config.silence.map(|silence| (silence, config.start_gate_frames)),
         };
         Ok(Self {
+            place_confirmed,
+            confident_frames: 0,
             confidence: PositionConfidence::new(distance, spread),
             warper,
             reference,
@@ -437,6 +453,18 @@ impl Follower {
         let Some((relocator, hypotheses)) = self.relocation.as_mut() else {
             return Ok(step);
         };
+        if !self.place_confirmed {
+            self.confident_frames = if step.confidence >= 0.5 {
+                self.confident_frames + 1
+            } else {
+                0
+            };
+            if self.confident_frames >= hypotheses.confirming_frames() {
+                self.place_confirmed = true;
+                relocator.set_tracked_place_confirmed(true);
+                hypotheses.set_tracked_place_confirmed(true);
+            }
+        }
         let won = hypotheses.push_frame(frame, step.ref_index)?;
         // A candidate is for this frame: its hypothesis follows from the next one.
         if let Some(candidate) = relocator.push_live(frame, step.ref_index)? {
@@ -448,6 +476,11 @@ impl Follower {
             return Ok(step);
         };
         self.start_gate = None;
+        if !self.place_confirmed {
+            self.place_confirmed = true;
+            relocator.set_tracked_place_confirmed(true);
+            hypotheses.set_tracked_place_confirmed(true);
+        }
         // The stretch before the jump ends here: its best path is as final as it will get.
         self.warper.finish();
         self.take_final_positions();

@@ -38,6 +38,11 @@ pub struct RelocatorConfig {
     pub cells_per_frame: usize,
     /// A candidate must cost at most this fraction of the window aligned at the tracked position.
     pub max_cost_ratio: f32,
+    /// The same bound while the tracked place is only assumed, not confirmed (see
+    /// [`Relocator::set_tracked_place_confirmed`]): a stream's start taken for the reference's
+    /// start has no claim to be kept against a place that matches somewhat better, so more
+    /// candidates are offered then; the hypotheses decide on them as before.
+    pub unconfirmed_max_cost_ratio: f32,
     /// Slowest tempo (reference frames per live frame over the matched window) a candidate may
     /// imply: a window matched to much less of the reference is a few frames that resemble
     /// everything (a held chord, a pause), not a place. Slope-limited steps keep a match
@@ -66,6 +71,7 @@ impl Default for RelocatorConfig {
             pooled_frames: 3,
             cells_per_frame: 15_000,
             max_cost_ratio: 0.7,
+            unconfirmed_max_cost_ratio: 0.9,
             min_tempo: 0.5,
             max_tempo: 2.0,
             distance: Distance::Cosine,
@@ -183,6 +189,9 @@ pub struct Relocator {
     recent: RecentFrames,
     live_frames: usize,
     scan: Option<Scan>,
+    /// Whether the tracker's place has been confirmed (see
+    /// [`Relocator::set_tracked_place_confirmed`]).
+    tracked_place_confirmed: bool,
 }
 
 impl Relocator {
@@ -196,6 +205,15 @@ impl Relocator {
                     "{} frames pooled by {}, {} cells",
                     config.query_frames, config.pooled_frames, config.cells_per_frame
                 ),
+            });
+        }
+        if !(config.max_cost_ratio > 0.0 && config.max_cost_ratio <= config.unconfirmed_max_cost_ratio)
+            || config.unconfirmed_max_cost_ratio >= 1.0
+        {
+            return Err(AlignError::BadParameter {
+                name: "relocation max_cost_ratio",
+                expected: "0 < max_cost_ratio <= unconfirmed_max_cost_ratio < 1",
+                actual: format!("{} and {}", config.max_cost_ratio, config.unconfirmed_max_cost_ratio),
             });
         }
         if !(config.min_tempo > 0.0 && config.min_tempo < 1.0 && config.max_tempo > 1.0 && config.max_tempo.is_finite())
@@ -219,6 +237,7 @@ impl Relocator {
             config,
             live_frames: 0,
             scan: None,
+            tracked_place_confirmed: true,
         })
     }
 
@@ -293,12 +312,27 @@ impl Relocator {
             self.config.precision,
             self.config.steps,
         )?
-        .with_cost_limit(self.config.max_cost_ratio * local_cost);
+        .with_cost_limit(self.max_cost_ratio() * local_cost);
         Ok(Scan {
             search,
             query_end_live: live_index,
             tracked_at_query_end,
         })
+    }
+
+    /// Says whether the tracker's place is confirmed (the default) or only assumed: while it
+    /// is assumed, scans started from then on offer candidates up to
+    /// `unconfirmed_max_cost_ratio` of the tracked place's cost.
+    pub fn set_tracked_place_confirmed(&mut self, confirmed: bool) {
+        self.tracked_place_confirmed = confirmed;
+    }
+
+    fn max_cost_ratio(&self) -> f32 {
+        if self.tracked_place_confirmed {
+            self.config.max_cost_ratio
+        } else {
+            self.config.unconfirmed_max_cost_ratio
+        }
     }
 
     /// The live stream skipped `missing_frames` frames (an outage, a gap): the recent frames
@@ -367,7 +401,7 @@ impl Relocator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::align::test_sequences::symbols;
+    use crate::align::test_sequences::{blurred_and_true_passage, symbols};
 
     #[test]
     fn recent_frames_keep_the_newest_in_order_across_wraps_and_clears() {
@@ -425,6 +459,36 @@ mod tests {
             live[i]
         );
         assert!(i - 500 < 150, "found {} frames after the jump", i - 500);
+    }
+
+    #[test]
+    fn an_assumed_place_is_searched_beyond_with_a_laxer_ratio() {
+        // The live stream matches the reference's second half at about 0.83 of the cost of the
+        // first half's frames where the tracker has it.
+        let (reference, live) = blurred_and_true_passage(0.25, 0.5);
+        let reference = Arc::new(reference);
+        let candidates = |confirmed: bool| {
+            let config = RelocatorConfig {
+                query_frames: 100,
+                cells_per_frame: 30_000,
+                ..RelocatorConfig::default()
+            };
+            let mut relocator = Relocator::new(reference.clone(), config).unwrap();
+            relocator.set_tracked_place_confirmed(confirmed);
+            live.iter()
+                .enumerate()
+                .filter_map(|(k, frame)| relocator.push_live(frame, 100 + k).unwrap())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(candidates(true), [], "a confirmed place is beaten only clearly");
+        let found = candidates(false);
+        assert!(!found.is_empty(), "an assumed place is searched beyond");
+        for candidate in found {
+            assert!(
+                candidate.ref_index.abs_diff(600 + candidate.live_index) <= 5,
+                "{candidate:?}"
+            );
+        }
     }
 
     #[test]
@@ -533,6 +597,12 @@ mod tests {
             ..RelocatorConfig::default()
         };
         assert!(Relocator::new(reference.clone(), refused).is_err());
+        let stricter_when_assumed = RelocatorConfig {
+            unconfirmed_max_cost_ratio: 0.5,
+            ..RelocatorConfig::default()
+        };
+        let error = Relocator::new(reference.clone(), stricter_when_assumed).unwrap_err();
+        assert!(error.to_string().contains("max_cost_ratio"), "{error}");
         let too_short = RelocatorConfig {
             query_frames: 1,
             ..RelocatorConfig::default()

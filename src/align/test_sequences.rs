@@ -36,3 +36,29 @@ pub(crate) fn quantised_as_f32(frames: &super::FeatureMatrix) -> super::FeatureM
         .collect();
     super::FeatureMatrix::new(dim, values).expect("whole frames")
 }
+
+/// A reference of two halves, 500 frames each: a passage blurred by `blur` times other frames,
+/// then the passage itself; and a live stream playing the passage from its 100th frame with
+/// `noise` times noise added. Live frame k is reference frame 600 + k, and the first half's
+/// frame 100 + k is a place that matches it less well by a margin `blur` and `noise` set.
+/// Values are centred on 0, so that unrelated frames are far apart (cosine distance near 1).
+pub(crate) fn blurred_and_true_passage(blur: f32, noise: f32) -> (super::FeatureMatrix, Vec<Vec<f32>>) {
+    let dim = 12;
+    let centred = |seed| {
+        spread_frames(500, dim, seed)
+            .into_iter()
+            .map(|v| v - 0.5)
+            .collect::<Vec<_>>()
+    };
+    let (passage, other, noise_frames) = (centred(41), centred(42), centred(45));
+    let blurred: Vec<f32> = passage.iter().zip(&other).map(|(p, o)| p + blur * o).collect();
+    let reference = super::FeatureMatrix::new(dim, [blurred, passage.clone()].concat()).expect("whole frames");
+    let live = (100..500)
+        .map(|k| {
+            (0..dim)
+                .map(|i| passage[k * dim + i] + noise * noise_frames[k * dim + i])
+                .collect()
+        })
+        .collect();
+    (reference, live)
+}
