@@ -12,7 +12,9 @@
 //! when its frames have matched clearly better (`max_cost_ratio`) for long enough: the more
 //! clearly, the sooner (`evidence_frames`) — the any-time tracking of Arzt & Widmer, where
 //! several positions are followed in parallel and chosen on accumulated evidence. A hypothesis that has not won
-//! within `max_frames`, or that runs into the tracker's own place, is dropped.
+//! within `max_frames`, or that runs into the tracker's own place, is dropped. While the
+//! tracker's place is only assumed (a stream's start, before anything confirmed it), a place
+//! that matches as a performance matches its reference wins on a laxer ratio.
 //!
 //! This module owns the hypotheses and their evidence; it does not own the tracker (the
 //! [`super::Follower`] passes the tracker's position and acts on what is decided here).
@@ -76,8 +78,8 @@ impl Default for HypothesisConfig {
             evidence_frames: 8.0,
             max_frames: 250,
             max_cost_ratio: 0.75,
-            // Chosen with `benches/eval/run.py` on late joins of the held-out song, and checked
-            // on two more joins and four negative controls (`benches/RESULTS.md`, 2026-12-07).
+            // Chosen with `benches/eval/run.py` on the harness's late joins and negative
+            // controls (`benches/RESULTS.md`, 2026-12-07, says which were in view).
             unconfirmed_max_cost_ratio: 0.9,
             unconfirmed_max_mean_distance: 0.2,
             // Two seconds at a 20 ms hop.
