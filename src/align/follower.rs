@@ -106,10 +106,8 @@ pub struct Follower {
     warper: OnlineTimeWarper,
     /// The relocation search and the places it found, followed beside the tracker.
     relocation: Option<(Relocator, Hypotheses)>,
-    /// Whether the tracker's place is confirmed rather than assumed (see the module's doc).
-    place_confirmed: bool,
-    /// Live frames in a row, up to the latest, at a confidence of 0.5 or more while the place
-    /// is assumed.
+    /// Live frames in a row, up to the latest, at a confidence of 0.5 or more while the
+    /// tracker's place is assumed (see the module's doc).
     confident_frames: usize,
     frames: usize,
     /// The live frame the tracker's current path started at (0, or just after a relocation).
@@ -203,7 +201,6 @@ impl Follower {
             None => config.silence.map(|silence| (silence, config.start_gate_frames)),
         };
         Ok(Self {
-            place_confirmed,
             confident_frames: 0,
             confidence: PositionConfidence::new(distance, spread),
             warper,
@@ -453,16 +450,14 @@ impl Follower {
         let Some((relocator, hypotheses)) = self.relocation.as_mut() else {
             return Ok(step);
         };
-        if !self.place_confirmed {
+        if !hypotheses.tracked_place_confirmed() {
             self.confident_frames = if step.confidence >= 0.5 {
                 self.confident_frames + 1
             } else {
                 0
             };
             if self.confident_frames >= hypotheses.confirming_frames() {
-                self.place_confirmed = true;
-                relocator.set_tracked_place_confirmed(true);
-                hypotheses.set_tracked_place_confirmed(true);
+                confirm_tracked_place(relocator, hypotheses);
             }
         }
         let won = hypotheses.push_frame(frame, step.ref_index)?;
@@ -476,11 +471,7 @@ impl Follower {
             return Ok(step);
         };
         self.start_gate = None;
-        if !self.place_confirmed {
-            self.place_confirmed = true;
-            relocator.set_tracked_place_confirmed(true);
-            hypotheses.set_tracked_place_confirmed(true);
-        }
+        confirm_tracked_place(relocator, hypotheses);
         // The stretch before the jump ends here: its best path is as final as it will get.
         self.warper.finish();
         self.take_final_positions();
@@ -497,6 +488,13 @@ impl Follower {
         });
         Ok(step)
     }
+}
+
+/// Tells the relocation search and the hypotheses that the tracker's place is confirmed, no
+/// longer assumed: from then on a place must beat it clearly.
+fn confirm_tracked_place(relocator: &mut Relocator, hypotheses: &mut Hypotheses) {
+    relocator.set_tracked_place_confirmed(true);
+    hypotheses.set_tracked_place_confirmed(true);
 }
 
 #[cfg(test)]

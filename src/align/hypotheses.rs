@@ -245,6 +245,11 @@ impl Hypotheses {
         self.tracked_place_confirmed = confirmed;
     }
 
+    /// Whether the tracker's place is confirmed (see `unconfirmed_max_cost_ratio`).
+    pub fn tracked_place_confirmed(&self) -> bool {
+        self.tracked_place_confirmed
+    }
+
     /// The frames in a row at a confidence of 0.5 or more that confirm the tracker's place.
     pub fn confirming_frames(&self) -> usize {
         self.config.confirming_frames
