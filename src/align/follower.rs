@@ -24,6 +24,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use super::frame_scale::frames_in_time;
 use super::oltw::reference_spread;
 use super::{
     inverse_norm, AlignError, ConfidenceEvidence, Distance, FeatureMatrix, FinalPosition, Hypotheses, HypothesisConfig,
@@ -51,7 +52,7 @@ pub struct FollowerConfig {
     /// The features of silence, as the encoder gives them. Before the path starts, a live
     /// frame strictly nearer to it than to each of the reference's first `start_gate_frames`
     /// frames keeps the position at the reference's start, and the path starts with the
-    /// [`GATE_OPENING_FRAMES`]th frame in a row that is not. `None` starts the path at once.
+    /// `gate_opening_frames`th frame in a row that is not. `None` starts the path at once.
     pub silence: Option<Vec<f32>>,
     /// How many of the reference's first frames a live frame is compared with before the
     /// path starts.
@@ -63,6 +64,15 @@ pub struct FollowerConfig {
     /// relocation still corrects a wrong guess. The path starts with the first frame there:
     /// the start gate, which waits for the reference's beginning, does not apply.
     pub join_at_ref_frame: Option<usize>,
+    /// Frames in a row, each nearer the reference's first frames than silence, that start the
+    /// path ([`GATE_OPENING_FRAMES`] by default).
+    pub gate_opening_frames: usize,
+    /// Live frames between the samples of the path that the reported tempo is a line through
+    /// (half a second of 20 ms frames by default).
+    pub tempo_sample_frames: usize,
+    /// Live frames over which the confidence's evidence is averaged (a second of 20 ms frames
+    /// by default, the averaging the confidence was calibrated with).
+    pub confidence_frames: usize,
 }
 
 impl Default for FollowerConfig {
@@ -76,6 +86,33 @@ impl Default for FollowerConfig {
             silence: None,
             start_gate_frames: 25,
             join_at_ref_frame: None,
+            gate_opening_frames: GATE_OPENING_FRAMES,
+            tempo_sample_frames: 25,
+            confidence_frames: 50,
+        }
+    }
+}
+
+impl FollowerConfig {
+    /// These settings for live and reference frames `factor` times as many per second as the
+    /// ones they were given for: `follow`'s defaults count frames of 20 ms, and a model that
+    /// frames its features every 10 ms takes them scaled by 2, so that every stretch of time
+    /// they stand for (the band, the windows, how long a hypothesis is weighed, how long a
+    /// place takes to confirm, where a join is placed) stays as long.
+    pub fn scaled_in_time(&self, factor: f64) -> Self {
+        Self {
+            oltw: self.oltw.scaled_in_time(factor),
+            relocation: self.relocation.as_ref().map(|r| r.scaled_in_time(factor)),
+            hypotheses: self.hypotheses.scaled_in_time(factor),
+            transposition_settle_frames: self
+                .transposition_settle_frames
+                .map(|frames| frames_in_time(frames, factor, 1)),
+            start_gate_frames: frames_in_time(self.start_gate_frames, factor, 1),
+            join_at_ref_frame: self.join_at_ref_frame.map(|frame| frames_in_time(frame, factor, 0)),
+            gate_opening_frames: frames_in_time(self.gate_opening_frames, factor, 1),
+            tempo_sample_frames: frames_in_time(self.tempo_sample_frames, factor, 1),
+            confidence_frames: frames_in_time(self.confidence_frames, factor, 1),
+            ..self.clone()
         }
     }
 }
@@ -120,7 +157,7 @@ pub struct Follower {
     placed_at: usize,
     /// The live frame as the aligners see it (rotated back to the reference's key).
     rotated: Vec<f32>,
-    /// (live frame, reference frame) every [`PATH_SAMPLE_FRAMES`] frames of the current path,
+    /// (live frame, reference frame) every `tempo_sample_frames` frames of the current path,
     /// the newest [`PATH_SAMPLES`]: the tempo over the last seconds, steadier than the
     /// tracker's own estimate from the last few steps.
     path_samples: VecDeque<(usize, usize)>,
@@ -137,6 +174,10 @@ pub struct Follower {
     sounding_frames: usize,
     /// The evidence behind the positions' confidence.
     confidence: PositionConfidence,
+    /// See [`FollowerConfig::gate_opening_frames`].
+    gate_opening_frames: usize,
+    /// See [`FollowerConfig::tempo_sample_frames`].
+    tempo_sample_frames: usize,
 }
 
 /// Frames in a row, each nearer the reference's first frames than silence, that start the
@@ -145,8 +186,6 @@ pub struct Follower {
 /// there runs ahead through the rest of the lead-in.
 pub const GATE_OPENING_FRAMES: usize = 3;
 
-/// Live frames between samples of the path (half a second at a 20 ms hop).
-const PATH_SAMPLE_FRAMES: usize = 25;
 /// Samples kept: about ten seconds of path.
 const PATH_SAMPLES: usize = 20;
 /// The newest samples the reported tempo is fitted to: five seconds of path. The tracker's own
@@ -158,6 +197,18 @@ const TEMPO_SAMPLES: usize = 10;
 impl Follower {
     /// A follower of `reference`.
     pub fn new(reference: Arc<FeatureMatrix>, config: FollowerConfig) -> Result<Self, AlignError> {
+        let counts = [
+            config.gate_opening_frames,
+            config.tempo_sample_frames,
+            config.confidence_frames,
+        ];
+        if counts.contains(&0) {
+            return Err(AlignError::BadParameter {
+                name: "gate_opening_frames, tempo_sample_frames, confidence_frames",
+                expected: "at least 1 each",
+                actual: format!("{counts:?}"),
+            });
+        }
         let transposition = config
             .transposition_settle_frames
             .map(|frames| {
@@ -202,7 +253,9 @@ impl Follower {
         };
         Ok(Self {
             confident_frames: 0,
-            confidence: PositionConfidence::new(distance, spread),
+            confidence: PositionConfidence::new(distance, spread, config.confidence_frames),
+            gate_opening_frames: config.gate_opening_frames,
+            tempo_sample_frames: config.tempo_sample_frames,
             warper,
             reference,
             distance,
@@ -285,7 +338,7 @@ impl Follower {
         else {
             return (0, 1.0);
         };
-        if last_live < first_live + 2 * PATH_SAMPLE_FRAMES {
+        if last_live < first_live + 2 * self.tempo_sample_frames {
             return (last_ref, 1.0);
         }
         let tempo = (last_ref as f64 - first_ref as f64) / (last_live - first_live) as f64;
@@ -317,7 +370,7 @@ impl Follower {
     /// The tempo reported with live frame `live_index`, placed at `ref_index`: the line through
     /// the last seconds of the path once it has three samples; before that (the first second of
     /// a path, at the start or after a jump) the mean slope since the path started once it has
-    /// run [`PATH_SAMPLE_FRAMES`] frames, and until then the tempo last fitted (1, the
+    /// run `tempo_sample_frames` frames, and until then the tempo last fitted (1, the
     /// reference's own, at the start). The tracker's own tempo, from its last few steps, swings
     /// by tens of percent while a path finds its way.
     fn reported_tempo(&mut self, live_index: usize, ref_index: usize) -> f64 {
@@ -326,7 +379,7 @@ impl Follower {
             return tempo;
         }
         match self.path_samples.front() {
-            Some(&(first_live, first_ref)) if live_index >= first_live + PATH_SAMPLE_FRAMES => {
+            Some(&(first_live, first_ref)) if live_index >= first_live + self.tempo_sample_frames => {
                 (ref_index as f64 - first_ref as f64).max(0.0) / (live_index - first_live) as f64
             }
             _ => self.fitted_tempo,
@@ -355,7 +408,7 @@ impl Follower {
             return self.wait_at_the_start(live_index, frame);
         }
         let tracked = self.warper.push_frame(frame)?;
-        if live_index.is_multiple_of(PATH_SAMPLE_FRAMES) || self.path_samples.is_empty() {
+        if live_index.is_multiple_of(self.tempo_sample_frames) || self.path_samples.is_empty() {
             if self.path_samples.len() == PATH_SAMPLES {
                 self.path_samples.pop_front();
             }
@@ -378,7 +431,7 @@ impl Follower {
 
     /// Whether the path has not started and `frame` is to wait at the start: silence (strictly
     /// nearer to the encoder's silence than to each of the reference's first frames), or one
-    /// of the first frames of a run of sound shorter than [`GATE_OPENING_FRAMES`]. The frame
+    /// of the first frames of a run of sound shorter than `gate_opening_frames`. The frame
     /// that completes the run starts the path, for good. When the live stream's key is
     /// estimated, the frame is weighed in every key: until the estimate settles, a performance
     /// in another key can look further from the reference's first frames than silence does
@@ -414,7 +467,7 @@ impl Follower {
         }
         self.gate_frame = in_key;
         self.sounding_frames = if waits { 0 } else { self.sounding_frames + 1 };
-        if self.sounding_frames < GATE_OPENING_FRAMES {
+        if self.sounding_frames < self.gate_opening_frames {
             return true;
         }
         self.start_gate = None;
@@ -501,6 +554,102 @@ fn confirm_tracked_place(relocator: &mut Relocator, hypotheses: &mut Hypotheses)
 mod tests {
     use super::*;
     use crate::align::test_sequences::{spread_frames, symbols};
+
+    #[test]
+    fn settings_scaled_in_time_keep_every_stretch_of_time_and_no_other_count() {
+        let given = FollowerConfig {
+            transposition_settle_frames: Some(50),
+            join_at_ref_frame: Some(1_000),
+            ..FollowerConfig::default()
+        };
+        assert_eq!(
+            given.scaled_in_time(1.0),
+            given,
+            "frames of the length the settings are for"
+        );
+
+        // Frames of 10 ms where the settings count frames of 20 ms.
+        let finer = given.scaled_in_time(2.0);
+        let (oltw, scaled_oltw) = (&given.oltw, &finer.oltw);
+        for (name, before, after) in [
+            ("band", oltw.band_frames, scaled_oltw.band_frames),
+            (
+                "tempo window",
+                oltw.tempo_window_frames,
+                scaled_oltw.tempo_window_frames,
+            ),
+            (
+                "rival exclusion",
+                oltw.rival_exclusion_frames,
+                scaled_oltw.rival_exclusion_frames,
+            ),
+            ("start-up", oltw.startup_frames, scaled_oltw.startup_frames),
+            ("settling", oltw.settle_every_frames, scaled_oltw.settle_every_frames),
+            ("lookahead", oltw.lookahead_frames, scaled_oltw.lookahead_frames),
+            ("start gate", given.start_gate_frames, finer.start_gate_frames),
+            ("gate opening", given.gate_opening_frames, finer.gate_opening_frames),
+            ("tempo samples", given.tempo_sample_frames, finer.tempo_sample_frames),
+            ("confidence", given.confidence_frames, finer.confidence_frames),
+        ] {
+            assert_eq!(after, 2 * before, "{name}");
+        }
+        assert_eq!(finer.transposition_settle_frames, Some(100));
+        assert_eq!(finer.join_at_ref_frame, Some(2_000));
+        let (hypotheses, scaled_hypotheses) = (&given.hypotheses, &finer.hypotheses);
+        for (name, before, after) in [
+            ("min", hypotheses.min_frames, scaled_hypotheses.min_frames),
+            ("max", hypotheses.max_frames, scaled_hypotheses.max_frames),
+            (
+                "confirming",
+                hypotheses.confirming_frames,
+                scaled_hypotheses.confirming_frames,
+            ),
+            (
+                "same place",
+                hypotheses.same_place_frames,
+                scaled_hypotheses.same_place_frames,
+            ),
+            (
+                "slack",
+                hypotheses.tracked_slack_frames,
+                scaled_hypotheses.tracked_slack_frames,
+            ),
+        ] {
+            assert_eq!(after, 2 * before, "hypotheses' {name} frames");
+        }
+        assert_eq!(scaled_hypotheses.evidence_frames, 2.0 * hypotheses.evidence_frames);
+        let (relocation, scaled_relocation) = (
+            given.relocation.as_ref().expect("relocation on by default"),
+            finer.relocation.as_ref().expect("still on"),
+        );
+        assert_eq!(scaled_relocation.query_frames, 2 * relocation.query_frames);
+        assert_eq!(scaled_relocation.pooled_frames, 2 * relocation.pooled_frames);
+        assert_eq!(
+            2 * scaled_relocation.cells_per_frame,
+            relocation.cells_per_frame,
+            "the same scan, as long"
+        );
+
+        // Counts that are no stretch of time stay.
+        assert_eq!(scaled_oltw.max_run_count, oltw.max_run_count);
+        assert_eq!(scaled_hypotheses.max_hypotheses, hypotheses.max_hypotheses);
+        assert_eq!(scaled_relocation.max_cost_ratio, relocation.max_cost_ratio);
+        let reference = || Arc::new(FeatureMatrix::new(8, symbols(3_000, 8, 5)).expect("a reference"));
+        let without_key = |config: FollowerConfig| FollowerConfig {
+            transposition_settle_frames: None,
+            ..config
+        };
+        Follower::new(reference(), without_key(finer)).expect("scaled settings are valid");
+
+        // Frames of 200 ms: no count the aligner needs falls below what it accepts.
+        let coarse = given.scaled_in_time(0.1);
+        assert!(coarse.oltw.band_frames >= 2 && coarse.oltw.tempo_window_frames >= 2);
+        assert!(coarse
+            .relocation
+            .as_ref()
+            .is_some_and(|r| r.query_frames >= 2 && r.pooled_frames >= 1));
+        Follower::new(reference(), without_key(coarse)).expect("scaled settings are valid");
+    }
 
     /// How far `follower` places frame `truth` of `reference`, played live, from where it is.
     fn placed_off_by(follower: &mut Follower, reference: &FeatureMatrix, truth: usize) -> usize {
@@ -699,22 +848,21 @@ mod tests {
             relocation: None,
             ..FollowerConfig::default()
         };
+        let sample = config.tempo_sample_frames;
         let mut follower = Follower::new(reference.clone(), config).unwrap();
         // The live stream plays the reference at 0.8 of its pace.
         let tempos: Vec<f64> = (0..400)
             .map(|t| follower.push_frame(&reference.frame(t * 4 / 5)).unwrap().tempo)
             .collect();
         assert!(
-            tempos[..PATH_SAMPLE_FRAMES].iter().all(|&tempo| tempo == 1.0),
+            tempos[..sample].iter().all(|&tempo| tempo == 1.0),
             "the reference's own tempo first: {:?}",
-            &tempos[..PATH_SAMPLE_FRAMES]
+            &tempos[..sample]
         );
         assert!(
-            tempos[PATH_SAMPLE_FRAMES..]
-                .iter()
-                .all(|&tempo| (tempo - 0.8).abs() <= 0.1),
+            tempos[sample..].iter().all(|&tempo| (tempo - 0.8).abs() <= 0.1),
             "then the path's: {:?}",
-            &tempos[PATH_SAMPLE_FRAMES..2 * PATH_SAMPLE_FRAMES + 10]
+            &tempos[sample..2 * sample + 10]
         );
     }
 

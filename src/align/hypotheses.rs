@@ -21,6 +21,7 @@
 
 use std::sync::Arc;
 
+use super::frame_scale::frames_in_time;
 use super::{inverse_norm, AlignError, Distance, FeatureMatrix, OltwConfig, OnlineTimeWarper, RelocationCandidate};
 
 /// Added to every frame's distance on both sides of a cost ratio (cosine distances of matching
@@ -91,6 +92,22 @@ impl Default for HypothesisConfig {
 }
 
 impl HypothesisConfig {
+    /// These settings for frames `factor` times as many per second (see
+    /// [`super::FollowerConfig::scaled_in_time`]): a hypothesis is followed, weighed and
+    /// confirmed over as much time, and places as near in time count as one.
+    pub fn scaled_in_time(&self, factor: f64) -> Self {
+        let min_frames = frames_in_time(self.min_frames, factor, 1);
+        Self {
+            min_frames,
+            evidence_frames: self.evidence_frames * factor,
+            max_frames: frames_in_time(self.max_frames, factor, min_frames),
+            confirming_frames: frames_in_time(self.confirming_frames, factor, 1),
+            same_place_frames: frames_in_time(self.same_place_frames, factor, 0),
+            tracked_slack_frames: frames_in_time(self.tracked_slack_frames, factor, 0),
+            ..*self
+        }
+    }
+
     /// Checks the settings, naming the one at fault.
     pub fn validate(&self) -> Result<(), AlignError> {
         let bad =

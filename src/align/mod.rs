@@ -16,6 +16,7 @@ mod embedding_lag;
 mod error;
 mod features;
 mod follower;
+mod frame_scale;
 mod hypotheses;
 mod int8_frames;
 mod kernels;

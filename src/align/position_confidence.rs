@@ -18,9 +18,6 @@
 
 use super::{inverse_norm, Distance, FeatureMatrix};
 
-/// Live frames over which the evidence is averaged (exponentially): a second at a 20 ms hop.
-const AVERAGE_FRAMES: f64 = 50.0;
-
 /// The calibration: probability = 1 / (1 + e^−(INTERCEPT + MARGIN_WEIGHT × margin +
 /// DISTANCE_WEIGHT × ln(distance ratio))), fitted by `benches/eval/calibrate.py`.
 const INTERCEPT: f64 = -0.802;
@@ -51,6 +48,8 @@ pub struct PositionConfidence {
     distance: Distance,
     /// The median distance of the reference's frames half a second apart.
     spread: f64,
+    /// The averages' rate: one over the live frames they are taken over (exponentially).
+    rate: f64,
     margin: f64,
     distance_ratio: f64,
     /// How much of the averages is filled (1 − (1 − 1/AVERAGE_FRAMES)^frames): they start at
@@ -60,11 +59,13 @@ pub struct PositionConfidence {
 }
 
 impl PositionConfidence {
-    /// No evidence yet; `spread` is the reference's (see `oltw::reference_spread`).
-    pub fn new(distance: Distance, spread: f32) -> Self {
+    /// No evidence yet; `spread` is the reference's (see `oltw::reference_spread`), and the
+    /// evidence is averaged over about `average_frames` live frames (at least 1).
+    pub fn new(distance: Distance, spread: f32, average_frames: usize) -> Self {
         Self {
             distance,
             spread: f64::from(spread).max(1e-6),
+            rate: 1.0 / average_frames.max(1) as f64,
             margin: 0.0,
             distance_ratio: 0.0,
             filled: 0.0,
@@ -96,7 +97,7 @@ impl PositionConfidence {
             placed,
             reference.frame_inverse_norm(index),
         );
-        let rate = 1.0 / AVERAGE_FRAMES;
+        let rate = self.rate;
         self.margin += rate * (margin - self.margin);
         self.distance_ratio += rate * (f64::from(distance) / self.spread - self.distance_ratio);
         self.filled += rate * (1.0 - self.filled);
@@ -132,7 +133,7 @@ mod tests {
     #[test]
     fn the_averages_count_the_first_frames_fully_and_follow_the_evidence() {
         let reference = FeatureMatrix::new(2, vec![1.0, 0.0, 0.0, 1.0]).unwrap();
-        let mut confidence = PositionConfidence::new(Distance::Cosine, 0.5);
+        let mut confidence = PositionConfidence::new(Distance::Cosine, 0.5, 50);
         let first = confidence.push(&[1.0, 0.0], &reference, 1, 0.8);
         assert!((first.margin - 0.8).abs() < 1e-9, "{first:?}");
         assert!(

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use half::f16;
 
 use super::features::pooled_index;
+use super::frame_scale::frames_in_time;
 use super::{AlignError, Distance, FeatureMatrix, Precision, SubsequenceSearch, SubsequenceSteps};
 
 /// Settings of relocation.
@@ -84,6 +85,21 @@ impl Default for RelocatorConfig {
             // `logmel-flux` 92.2 / 92.1% against 92.2 / 91.7%; tempo warps and performance
             // pairs the same.
             steps: SubsequenceSteps::SlopeLimited,
+        }
+    }
+}
+
+impl RelocatorConfig {
+    /// These settings for frames `factor` times as many per second (see
+    /// [`super::FollowerConfig::scaled_in_time`]): the window and the pooled groups cover as
+    /// much time, so a scan compares as many pooled frames as before, and the budget per live
+    /// frame is divided by `factor`, so that a scan takes as long and as much of a core.
+    pub fn scaled_in_time(&self, factor: f64) -> Self {
+        Self {
+            query_frames: frames_in_time(self.query_frames, factor, 2),
+            pooled_frames: frames_in_time(self.pooled_frames, factor, 1),
+            cells_per_frame: frames_in_time(self.cells_per_frame, 1.0 / factor, 1),
+            ..self.clone()
         }
     }
 }

@@ -268,7 +268,8 @@ pub(super) struct FollowArgs {
     #[arg(long, value_parser = parse_features)]
     pub(super) audio_features: Option<AudioFeatureKind>,
     /// A TorchScript audio model (FILE.pt with its contract FILE.toml beside it) whose output is
-    /// compared instead of --audio-features; frame counts stay in frames of 20 ms.
+    /// compared instead of --audio-features; frame counts are given in frames of 20 ms, and
+    /// every stretch of time the aligner weighs is kept whatever the model's frames.
     #[arg(long, value_name = "FILE.pt", value_parser = parse_existing_file)]
     pub(super) audio_model: Option<PathBuf>,
     /// Video features compared beside the audio: thumbnail[:SIDE] (the picture's layout),

@@ -28,6 +28,7 @@ use std::sync::Arc;
 mod path_history;
 mod strip;
 
+use super::frame_scale::frames_in_time;
 use super::int8_frames::Int8Frame;
 use super::live_window::LiveWindow;
 use super::{inverse_norm, AlignError, Distance, FeatureMatrix, Precision};
@@ -188,6 +189,26 @@ impl Default for OltwConfig {
 }
 
 impl OltwConfig {
+    /// These settings for frames `factor` times as many per second (see
+    /// [`super::FollowerConfig::scaled_in_time`]): the band, the tempo window, the rivals'
+    /// exclusion, the start-up, the settling interval and the lookahead cover as much time.
+    pub fn scaled_in_time(&self, factor: f64) -> Self {
+        let scaled = |frames, at_least| frames_in_time(frames, factor, at_least);
+        Self {
+            band_frames: scaled(self.band_frames, 2),
+            tempo_window_frames: scaled(self.tempo_window_frames, 2),
+            rival_exclusion_frames: scaled(self.rival_exclusion_frames, 0),
+            startup_frames: scaled(self.startup_frames, 0),
+            // 0 means never, and stays so.
+            settle_every_frames: match self.settle_every_frames {
+                0 => 0,
+                frames => scaled(frames, 1),
+            },
+            lookahead_frames: scaled(self.lookahead_frames, 0),
+            ..self.clone()
+        }
+    }
+
     /// Checks that the settings can work.
     pub fn validate(&self) -> Result<(), AlignError> {
         let bad = |name, expected, actual: String| Err(AlignError::BadParameter { name, expected, actual });

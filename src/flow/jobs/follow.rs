@@ -218,14 +218,6 @@ pub(crate) fn follow_stage(job: &FollowJob, encoders: &mut FollowEncoders) -> Re
     })?;
     report(reference.duration_ns, Some(reference.duration_ns), true);
     let mut follower = job.follower.clone();
-    // Frame counts are given in frames of 20 ms; a model's windows may be timed otherwise.
-    let frames_per_20ms = FOLLOW_FRAMES.hop_ns() / encoders.audio.params().hop_ns();
-    let rescale = |frames: usize| ((frames as f64 * frames_per_20ms).round() as usize).max(2);
-    follower.oltw.band_frames = rescale(follower.oltw.band_frames);
-    follower.start_gate_frames = rescale(follower.start_gate_frames);
-    follower.join_at_ref_frame = follower
-        .join_at_ref_frame
-        .map(|frames| (frames as f64 * frames_per_20ms).round() as usize);
     follower.silence = encoders.silence()?;
     follower.pitch_layout = encoders.pitch_layout();
     let features_name = match &job.audio_model {
@@ -239,9 +231,8 @@ pub(crate) fn follow_stage(job: &FollowJob, encoders: &mut FollowEncoders) -> Re
     if job.audio_model.is_none() {
         fit_follower_to_features(&mut follower, job.features);
     }
-    if let Some(relocation) = follower.relocation.as_mut() {
-        relocation.query_frames = rescale(relocation.query_frames);
-    }
+    // Frame counts are given in frames of 20 ms; a model's windows may be timed otherwise.
+    let mut follower = follower.scaled_in_time(FOLLOW_FRAMES.hop_ns() / encoders.audio.params().hop_ns());
     follower.oltw.distance = encoders.distance();
     if let Some(relocation) = follower.relocation.as_mut() {
         relocation.distance = encoders.distance();
