@@ -43,10 +43,11 @@ pub struct FeatureMatrix {
     /// The frames quantised, for aligners whose band runs in int8 ([`super::Precision`]):
     /// made the first time one asks for them, then kept up as the matrix grows.
     int8_panels: OnceLock<Int8Panels>,
-    /// The spread of the frames under each [`Distance`] (in declaration order), measured the
-    /// first time an aligner asks: every follower of a shared reference starts from it, and
-    /// measuring costs thousands of distances. Forgotten when the matrix grows.
-    spreads: [OnceLock<f32>; 4],
+    /// The spread of the frames under each [`Distance`] (in declaration order), with the lag it
+    /// was measured at, measured the first time an aligner asks: every follower of a shared
+    /// reference starts from it, and measuring costs thousands of distances. Forgotten when the
+    /// matrix grows.
+    spreads: [OnceLock<(usize, f32)>; 4],
     /// The frames averaged in groups of 2 to [`KEPT_POOLING_GROUPS`] (at `group − 2`), in each
     /// phase: made the first time a relocation search asks (every follower of a shared
     /// reference scans the same pooled frames, which are then quantised once too, whatever its
@@ -366,16 +367,22 @@ impl FeatureMatrix {
         FeatureMatrix::new(dim, rows)
     }
 
-    /// The spread of the frames under `distance`: `measure`'s answer, taken once per matrix
-    /// and distance.
-    pub(crate) fn spread(&self, distance: Distance, measure: impl FnOnce(&Self) -> f32) -> f32 {
+    /// The spread of the frames under `distance` at `lag_frames`: `measure`'s answer, kept for
+    /// the first lag asked of each distance (a matrix's frames have one length, so its
+    /// followers ask one lag; another is measured each time).
+    pub(crate) fn spread(&self, distance: Distance, lag_frames: usize, measure: impl Fn(&Self) -> f32) -> f32 {
         let slot = match distance {
             Distance::Cosine => 0,
             Distance::Euclidean => 1,
             Distance::SquaredEuclidean => 2,
             Distance::Manhattan => 3,
         };
-        *self.spreads[slot].get_or_init(|| measure(self))
+        let &(kept_lag, spread) = self.spreads[slot].get_or_init(|| (lag_frames, measure(self)));
+        if kept_lag == lag_frames {
+            spread
+        } else {
+            measure(self)
+        }
     }
 }
 
@@ -631,13 +638,16 @@ mod tests {
                 value
             }
         };
-        assert_eq!(matrix.spread(Distance::Cosine, measure(0.5)), 0.5);
-        assert_eq!(matrix.spread(Distance::Cosine, measure(9.0)), 0.5);
-        assert_eq!(matrix.spread(Distance::Manhattan, measure(2.0)), 2.0);
+        assert_eq!(matrix.spread(Distance::Cosine, 25, measure(0.5)), 0.5);
+        assert_eq!(matrix.spread(Distance::Cosine, 25, measure(9.0)), 0.5);
+        assert_eq!(matrix.spread(Distance::Manhattan, 25, measure(2.0)), 2.0);
         assert_eq!(measured.get(), 2);
-        matrix.extend_from_rows(&[1.0, 1.0]).unwrap();
-        assert_eq!(matrix.spread(Distance::Cosine, measure(0.7)), 0.7);
+        assert_eq!(matrix.spread(Distance::Cosine, 50, measure(0.6)), 0.6, "another lag");
+        assert_eq!(matrix.spread(Distance::Cosine, 25, measure(9.0)), 0.5, "the first kept");
         assert_eq!(measured.get(), 3);
+        matrix.extend_from_rows(&[1.0, 1.0]).unwrap();
+        assert_eq!(matrix.spread(Distance::Cosine, 25, measure(0.7)), 0.7);
+        assert_eq!(measured.get(), 4);
     }
 
     #[test]

@@ -222,7 +222,7 @@ impl Follower {
             .transpose()?;
         let distance = config.oltw.distance;
         // Measured once for the tracker, the hypotheses' trackers and the confidence.
-        let spread = reference_spread(&reference, distance);
+        let spread = reference_spread(&reference, distance, config.oltw.spread_lag_frames);
         // A join the user gave is a place told, not assumed.
         let place_confirmed = config.join_at_ref_frame.is_some();
         let relocation = config
@@ -586,6 +586,7 @@ mod tests {
             ("start-up", oltw.startup_frames, scaled_oltw.startup_frames),
             ("settling", oltw.settle_every_frames, scaled_oltw.settle_every_frames),
             ("lookahead", oltw.lookahead_frames, scaled_oltw.lookahead_frames),
+            ("spread lag", oltw.spread_lag_frames, scaled_oltw.spread_lag_frames),
             ("start gate", given.start_gate_frames, finer.start_gate_frames),
             ("gate opening", given.gate_opening_frames, finer.gate_opening_frames),
             ("tempo samples", given.tempo_sample_frames, finer.tempo_sample_frames),

@@ -52,7 +52,7 @@ pub struct PositionConfidence {
     rate: f64,
     margin: f64,
     distance_ratio: f64,
-    /// How much of the averages is filled (1 − (1 − 1/AVERAGE_FRAMES)^frames): they start at
+    /// How much of the averages is filled (1 − (1 − rate)^frames): they start at
     /// 0 and are divided by it, so the first frames count fully.
     filled: f64,
     frame_scratch: Vec<f32>,

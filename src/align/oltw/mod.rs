@@ -148,7 +148,7 @@ pub struct OltwConfig {
     /// predicts than from the best match, with the prediction still reported (the features
     /// cannot tell the two apart, as along a held note or a pause, and the tempo can): a
     /// fraction of the reference's spread, the median distance between its frames
-    /// [`SPREAD_LAG_FRAMES`] apart, so that it means the same for features that differ much
+    /// `spread_lag_frames` apart, so that it means the same for features that differ much
     /// (log-mel) or little (chroma) from one note to the next. 0 reports the best match alone.
     /// This margin holds where the best match lies ahead of the prediction.
     pub prediction_margin: f32,
@@ -164,6 +164,10 @@ pub struct OltwConfig {
     /// quarter of the bytes, for distances within about `√d / 80` of the exact ones;
     /// [`Precision::Auto`] (the default) takes it where it is faster.
     pub precision: Precision,
+    /// Frames apart whose distance measures how much the reference changes (its spread, the
+    /// unit of the prediction margins and of the confidence's distance ratio):
+    /// [`SPREAD_LAG_FRAMES`] by default.
+    pub spread_lag_frames: usize,
 }
 
 impl Default for OltwConfig {
@@ -184,6 +188,7 @@ impl Default for OltwConfig {
             min_tempo: 0.5,
             max_tempo: 2.0,
             precision: Precision::Auto,
+            spread_lag_frames: SPREAD_LAG_FRAMES,
         }
     }
 }
@@ -191,7 +196,8 @@ impl Default for OltwConfig {
 impl OltwConfig {
     /// These settings for frames `factor` times as many per second (see
     /// [`super::FollowerConfig::scaled_in_time`]): the band, the tempo window, the rivals'
-    /// exclusion, the start-up, the settling interval and the lookahead cover as much time.
+    /// exclusion, the start-up, the settling interval, the lookahead and the spread's lag cover
+    /// as much time.
     pub fn scaled_in_time(&self, factor: f64) -> Self {
         let scaled = |frames, at_least| frames_in_time(frames, factor, at_least);
         Self {
@@ -205,6 +211,7 @@ impl OltwConfig {
                 frames => scaled(frames, 1),
             },
             lookahead_frames: scaled(self.lookahead_frames, 0),
+            spread_lag_frames: scaled(self.spread_lag_frames, 1),
             ..self.clone()
         }
     }
@@ -218,6 +225,9 @@ impl OltwConfig {
         self.precision.check_distance(self.distance, "precision")?;
         if self.max_run_count < 1 {
             return bad("max_run_count", "at least 1", self.max_run_count.to_string());
+        }
+        if self.spread_lag_frames < 1 {
+            return bad("spread_lag_frames", "at least 1", self.spread_lag_frames.to_string());
         }
         if self.tempo_window_frames < 2 {
             return bad(
@@ -325,7 +335,7 @@ pub struct OnlineTimeWarper {
 impl OnlineTimeWarper {
     /// An aligner that will follow live frames along `reference`.
     pub fn new(reference: Arc<FeatureMatrix>, config: OltwConfig) -> Result<Self, AlignError> {
-        let spread = reference_spread(&reference, config.distance);
+        let spread = reference_spread(&reference, config.distance, config.spread_lag_frames);
         Self::with_reference_spread(reference, config, spread)
     }
 
@@ -769,21 +779,23 @@ pub const SPREAD_LAG_FRAMES: usize = 25;
 /// Pairs of frames the spread is measured on, at most (spread evenly over the reference).
 const SPREAD_SAMPLES: usize = 4096;
 
-/// The median distance between frames [`SPREAD_LAG_FRAMES`] apart; 0 for a reference shorter
-/// than that.
-pub(crate) fn reference_spread(reference: &FeatureMatrix, distance: Distance) -> f32 {
-    reference.spread(distance, |reference| measure_spread(reference, distance))
+/// The median distance between frames `lag_frames` apart ([`OltwConfig::spread_lag_frames`]);
+/// 0 for a reference shorter than that.
+pub(crate) fn reference_spread(reference: &FeatureMatrix, distance: Distance, lag_frames: usize) -> f32 {
+    reference.spread(distance, lag_frames, |reference| {
+        measure_spread(reference, distance, lag_frames)
+    })
 }
 
-fn measure_spread(reference: &FeatureMatrix, distance: Distance) -> f32 {
-    if reference.len() <= SPREAD_LAG_FRAMES {
+fn measure_spread(reference: &FeatureMatrix, distance: Distance, lag_frames: usize) -> f32 {
+    if reference.len() <= lag_frames {
         return 0.0;
     }
-    let pairs = reference.len() - SPREAD_LAG_FRAMES;
+    let pairs = reference.len() - lag_frames;
     let stride = (pairs / SPREAD_SAMPLES).max(1);
     let mut distances: Vec<f32> = (0..pairs)
         .step_by(stride)
-        .map(|k| distance.between(&reference.frame(k), &reference.frame(k + SPREAD_LAG_FRAMES)))
+        .map(|k| distance.between(&reference.frame(k), &reference.frame(k + lag_frames)))
         .collect();
     let middle = distances.len() / 2;
     distances.select_nth_unstable_by(middle, f32::total_cmp);
@@ -1187,12 +1199,16 @@ mod tests {
         let cycling: Vec<f32> = (0..300)
             .flat_map(|k| (0..3).map(move |d| f32::from(u8::from(k % 3 == d))))
             .collect();
-        let spread = reference_spread(&FeatureMatrix::new(3, cycling).unwrap(), Distance::Euclidean);
+        let spread = reference_spread(
+            &FeatureMatrix::new(3, cycling).unwrap(),
+            Distance::Euclidean,
+            SPREAD_LAG_FRAMES,
+        );
         assert!((spread - 2f32.sqrt()).abs() < 1e-6, "spread {spread}");
         let constant = FeatureMatrix::new(3, vec![1.0; 3 * 300]).unwrap();
-        assert_eq!(reference_spread(&constant, Distance::Euclidean), 0.0);
+        assert_eq!(reference_spread(&constant, Distance::Euclidean, SPREAD_LAG_FRAMES), 0.0);
         let short = FeatureMatrix::new(3, vec![1.0; 3 * 10]).unwrap();
-        assert_eq!(reference_spread(&short, Distance::Euclidean), 0.0);
+        assert_eq!(reference_spread(&short, Distance::Euclidean, SPREAD_LAG_FRAMES), 0.0);
     }
 
     #[test]
