@@ -128,6 +128,32 @@ fn follow_runs_on_a_models_features_and_refuses_a_broken_model() {
     println!("follow on log_spectrum.pt features: median error {median_ms:.1} ms");
     assert!(median_ms < 60.0, "median error {median_ms} ms");
 
+    // A model framed every 10 ms follows as well, and its positions come every 20 ms as
+    // --emit-every-frames 1 says: frame counts are given in frames of 20 ms.
+    let finer = dir.path().join("log_spectrum_10ms.pt");
+    let events = follow_events(
+        &reference,
+        &live,
+        &["--audio-model", finer.to_str().unwrap_or_default()],
+    );
+    let live_s: Vec<f64> = positions(&events, false)
+        .iter()
+        .filter_map(|p| Some(p["live_ns"].as_f64()? / 1e9))
+        .collect();
+    let mut steps_ms: Vec<f64> = live_s.windows(2).map(|w| 1e3 * (w[1] - w[0])).collect();
+    assert!(steps_ms.len() > 500, "{} positions", steps_ms.len());
+    let step_ms = common::median(&mut steps_ms);
+    assert!((step_ms - 20.0).abs() < 1.0, "a position every {step_ms} ms");
+    let mut errors_ms: Vec<f64> = positions(&events, false)
+        .iter()
+        .filter_map(|p| Some((p["live_ns"].as_f64()? / 1e9, p["ref_ns"].as_f64()? / 1e9)))
+        .filter(|(live_s, _)| *live_s > 2.0)
+        .map(|(live_s, ref_s)| 1e3 * (ref_s - faster.ref_of(live_s)).abs())
+        .collect();
+    let median_ms = common::median(&mut errors_ms);
+    println!("follow on log_spectrum_10ms.pt features: median error {median_ms:.1} ms");
+    assert!(median_ms < 60.0, "median error {median_ms} ms");
+
     // A join is given in seconds, whatever a model's frames: energy.pt's are 25 ms, and the
     // first position is where the user said.
     let energy = dir.path().join("energy.pt");

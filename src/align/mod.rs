@@ -48,6 +48,7 @@ pub use embedding_lag::{EmbeddingEstimate, EmbeddingLagConfig, EmbeddingLagEstim
 pub use error::AlignError;
 pub use features::FeatureMatrix;
 pub use follower::{FollowStep, Follower, FollowerConfig, GATE_OPENING_FRAMES};
+pub(crate) use frame_scale::frames_in_time;
 pub use hypotheses::{Hypotheses, HypothesisConfig, WonHypothesis};
 pub use kernels::KernelSet;
 pub use lag::{AvLagEstimator, LagConfig, LagEstimate};

@@ -9,6 +9,7 @@ Writes (each NAME.pt with NAME.toml):
 - linear512.pt: audio, a Linear(512, 4) declared with 400-sample windows;
 - integers.pt: audio, returns [batch, 2] integers;
 - log_spectrum.pt: audio, 16 kHz windows of 512 samples every 320 (20 ms) -> 32 log band energies;
+- log_spectrum_10ms.pt: the same model framed every 160 samples (10 ms);
 - cells.pt: video, 32x24 greyscale -> the means of an 8x6 grid of cells (48 values).
 - face_box.pt: video, 64x48 RGB -> [x, y, width, height, score]: a fixed box around where
   make_sync_media.py draws the mouth, score 0.9 (a face model's contract, for sync --face-model);
@@ -112,6 +113,8 @@ def main():
          'width = 16\nheight = 12\nchannels = "gray"\nframes = 3\noutput_dim = 2\n')
     save(out, "log_spectrum", LogSpectrum(),
          'kind = "audio"\nsample_rate_hz = 16000\nwindow_samples = 512\nhop_samples = 320\noutput_dim = 32\n')
+    save(out, "log_spectrum_10ms", LogSpectrum(),
+         'kind = "audio"\nsample_rate_hz = 16000\nwindow_samples = 512\nhop_samples = 160\noutput_dim = 32\n')
 
 
 if __name__ == "__main__":

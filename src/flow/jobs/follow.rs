@@ -12,7 +12,7 @@ use std::sync::Arc;
 use timely::dataflow::StreamVec;
 use timely::worker::Worker;
 
-use crate::align::{Follower, FollowerConfig, RelocatorConfig, TRANSPOSITION_SETTLE_FRAMES};
+use crate::align::{frames_in_time, Follower, FollowerConfig, RelocatorConfig, TRANSPOSITION_SETTLE_FRAMES};
 use crate::config::Cue;
 use crate::config::{Pace, SourceSpec};
 use crate::encode::{AudioFeatureKind, AudioFrameParams, DeviceChoice};
@@ -89,7 +89,8 @@ pub struct FollowJob {
     pub follower: FollowerConfig,
     /// Whether the live stream's key is estimated and undone.
     pub transposition: Transposition,
-    /// Emit a position for every n-th live frame.
+    /// Emit a position for every n-th live frame, counted in frames of 20 ms (a model's frames
+    /// of another length take as long).
     pub emit_every_frames: usize,
     /// Cues to announce as the live stream reaches them (`--cues`), sorted by time.
     pub cues: Vec<Cue>,
@@ -232,7 +233,8 @@ pub(crate) fn follow_stage(job: &FollowJob, encoders: &mut FollowEncoders) -> Re
         fit_follower_to_features(&mut follower, job.features);
     }
     // Frame counts are given in frames of 20 ms; a model's windows may be timed otherwise.
-    let mut follower = follower.scaled_in_time(FOLLOW_FRAMES.hop_ns() / encoders.audio.params().hop_ns());
+    let frames_per_20ms = FOLLOW_FRAMES.hop_ns() / encoders.audio.params().hop_ns();
+    let mut follower = follower.scaled_in_time(frames_per_20ms);
     follower.oltw.distance = encoders.distance();
     if let Some(relocation) = follower.relocation.as_mut() {
         relocation.distance = encoders.distance();
@@ -242,7 +244,7 @@ pub(crate) fn follow_stage(job: &FollowJob, encoders: &mut FollowEncoders) -> Re
         cues: job.cues.clone(),
         timing: reference.timing,
         reference_duration_ns: reference.duration_ns,
-        emit_every_frames: job.emit_every_frames,
+        emit_every_frames: frames_in_time(job.emit_every_frames, frames_per_20ms, 1),
         stream: job.stream.clone(),
         reference_name: reference_name(&job.reference),
         metrics: job.metrics.aligner(&job.stream, "position"),
