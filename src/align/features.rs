@@ -23,6 +23,7 @@ use std::sync::{Arc, OnceLock};
 
 use super::int8_frames::{Int8Frame, Int8Panels};
 use super::kernels::{panel_distances, row_distances, Frames, KernelSet, Query, Rows, PANEL_FRAMES};
+use super::projection::ProjectedFrames;
 use super::{inverse_norm, AlignError, Distance};
 use crate::features::{CacheAligned, EncodedRows, FeatureValues, SharedValues};
 
@@ -53,6 +54,9 @@ pub struct FeatureMatrix {
     /// reference scans the same pooled frames, which are then quantised once too, whatever its
     /// window), each phase when first asked. Forgotten when the matrix grows.
     pooled: [OnceLock<PooledPhases>; KEPT_POOLING_GROUPS - 1],
+    /// The frames projected onto their strongest directions, at the size first asked (see
+    /// [`FeatureMatrix::projected`]). Forgotten when the matrix grows.
+    projected: OnceLock<Arc<ProjectedFrames>>,
 }
 
 impl FeatureMatrix {
@@ -80,6 +84,7 @@ impl FeatureMatrix {
             int8_panels: OnceLock::new(),
             spreads: Default::default(),
             pooled: Default::default(),
+            projected: OnceLock::new(),
         };
         matrix.rebuild_panels_from(0);
         matrix
@@ -325,6 +330,7 @@ impl FeatureMatrix {
         }
         self.spreads = Default::default();
         self.pooled = Default::default();
+        self.projected = OnceLock::new();
         Ok(())
     }
 
@@ -365,6 +371,22 @@ impl FeatureMatrix {
             rows[start..].iter_mut().for_each(|sum| *sum /= count);
         }
         FeatureMatrix::new(dim, rows)
+    }
+
+    /// The frames projected onto their `output_dim` strongest directions, with the projection
+    /// (for the live frames compared with them): made the first time a relocation search asks
+    /// and kept for that size, since every follower of a shared reference searches the same
+    /// projected frames (and their poolings, kept by the projected matrix); another size is
+    /// made afresh.
+    pub(crate) fn projected(&self, output_dim: usize) -> Result<Arc<ProjectedFrames>, AlignError> {
+        if let Some(kept) = self.projected.get() {
+            if kept.projection.output_dim() == output_dim {
+                return Ok(kept.clone());
+            }
+            return ProjectedFrames::of(self, output_dim).map(Arc::new);
+        }
+        let made = Arc::new(ProjectedFrames::of(self, output_dim)?);
+        Ok(self.projected.get_or_init(|| made).clone())
     }
 
     /// The spread of the frames under `distance` at `lag_frames`: `measure`'s answer, kept for

@@ -29,6 +29,7 @@ mod oltw;
 mod peak;
 mod position_confidence;
 mod precision;
+mod projection;
 mod region_lag;
 mod relocate;
 mod speech_weights;
@@ -60,6 +61,7 @@ pub use oltw::{
 };
 pub use position_confidence::{ConfidenceEvidence, PositionConfidence};
 pub use precision::{Precision, INT8_FROM_DIM};
+pub use projection::Projection;
 pub use region_lag::{BlockGrid, RegionEstimate, RegionLagConfig, RegionLagEstimator};
 pub use relocate::{RelocationCandidate, Relocator, RelocatorConfig};
 pub use speech_weights::{SpeechWeights, SpeechWindow};

@@ -6,7 +6,9 @@
 //! pooled in groups of `pooled_frames` consecutive ones (their mean), on both sides: features
 //! whose analysis window spans several hops change little from one frame to the next, so a
 //! window of seconds is found as surely, and each pooling by 2 makes a scan a quarter of the
-//! cells. Its paths keep a tempo between half and twice the reference's (slope-limited
+//! cells; and it compares frames projected onto the reference's few strongest directions
+//! (see [`RelocatorConfig::search_dims`]), a fraction of the values, then checks the match it
+//! found with whole frames. Its paths keep a tempo between half and twice the reference's (slope-limited
 //! steps), so a window is not matched to a few frames that resemble it on average. A scan
 //! looks only for matches that clearly beat the same window aligned where the tracker placed
 //! it (`max_cost_ratio`), which keeps repeated passages (a chorus, a refrain) from pulling the
@@ -17,13 +19,15 @@
 //! weighs it against the tracked place over the following seconds (see
 //! [`super::Hypotheses`]). Then a new scan starts with the newest window.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use half::f16;
 
 use super::features::pooled_index;
 use super::frame_scale::frames_in_time;
-use super::{AlignError, Distance, FeatureMatrix, Precision, SubsequenceSearch, SubsequenceSteps};
+use super::projection::ProjectedFrames;
+use super::{AlignError, Distance, FeatureMatrix, Precision, SubsequenceMatch, SubsequenceSearch, SubsequenceSteps};
 
 /// Settings of relocation.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,6 +55,14 @@ pub struct RelocatorConfig {
     pub min_tempo: f64,
     /// Fastest tempo a candidate may imply.
     pub max_tempo: f64,
+    /// Values per frame the scan compares: frames of more values are projected onto the
+    /// reference's `search_dims` strongest directions first ([`super::Projection`]), live and
+    /// reference alike, which keeps most of what tells places apart (the bands of a spectrum
+    /// move together) for a fraction of the work a distance costs. What the scan finds is then
+    /// aligned again with whole frames, and offered only if it beats the tracked place
+    /// (aligned with whole frames too) by `max_cost_ratio` there: the projection narrows the
+    /// search, it does not decide. 0 scans whole frames.
+    pub search_dims: usize,
     /// Local distance.
     pub distance: Distance,
     /// What the search's distances are computed in ([`Precision::Auto`]: int8 for cosine over
@@ -75,6 +87,7 @@ impl Default for RelocatorConfig {
             unconfirmed_max_cost_ratio: 0.9,
             min_tempo: 0.5,
             max_tempo: 2.0,
+            search_dims: 32,
             distance: Distance::Cosine,
             precision: Precision::Auto,
             // Measured on the evaluation's jumps and repeats (`examples/eval.rs`, three feature
@@ -124,10 +137,24 @@ pub struct RelocationCandidate {
     pub cost_per_frame: f32,
 }
 
+/// Which of the reference's frames a search compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Frames {
+    /// The frames as they are.
+    Whole,
+    /// The frames the scan compares: projected where `search_dims` asks it, whole otherwise.
+    Scanned,
+}
+
 #[derive(Debug)]
 struct Scan {
-    /// The search of the pooled query, which holds the query.
+    /// The search of the pooled query (projected where the scan compares projected frames),
+    /// which holds the query.
     search: SubsequenceSearch,
+    /// Where the scan compares projected frames: the pooled query whole, to check its match.
+    whole_query: Option<FeatureMatrix>,
+    /// A match must cost less than this share of the window aligned at the tracked place.
+    ratio: f32,
     query_end_live: usize,
     /// Where the tracker placed the query's newest frame.
     tracked_at_query_end: usize,
@@ -201,6 +228,9 @@ impl RecentFrames {
 #[derive(Debug)]
 pub struct Relocator {
     reference: Arc<FeatureMatrix>,
+    /// The reference projected onto its strongest directions, and the projection, where the
+    /// scan compares projected frames (see `search_dims`).
+    projected: Option<Arc<ProjectedFrames>>,
     config: RelocatorConfig,
     recent: RecentFrames,
     live_frames: usize,
@@ -247,9 +277,18 @@ impl Relocator {
         if reference.is_empty() {
             return Err(AlignError::EmptyReference);
         }
+        let projected = if config.search_dims > 0 && config.search_dims < reference.dim() {
+            // Chosen for the frames as they come: projected ones are as fit for int8 (each is
+            // quantised on its own scale), and the projection is what makes them few.
+            config.precision = config.precision.resolve(reference.dim(), config.distance);
+            Some(reference.projected(config.search_dims)?)
+        } else {
+            None
+        };
         Ok(Self {
             recent: RecentFrames::new(reference.dim(), config.query_frames),
             reference,
+            projected,
             config,
             live_frames: 0,
             scan: None,
@@ -278,62 +317,133 @@ impl Relocator {
         FeatureMatrix::new(dim, rows)
     }
 
-    /// The reference as the search compares it: pooled in `phase`, kept with the reference
-    /// (shared by every follower of it).
-    fn pooled_reference(&self, phase: usize) -> Result<Arc<FeatureMatrix>, AlignError> {
+    /// The reference pooled in `phase`, whole or as the scan compares them, kept with it (shared
+    /// by every follower of it).
+    fn pooled_reference(&self, frames: Frames, phase: usize) -> Result<Arc<FeatureMatrix>, AlignError> {
+        let matrix = match (frames, &self.projected) {
+            (Frames::Scanned, Some(projected)) => &projected.frames,
+            _ => &self.reference,
+        };
         match self.config.pooled_frames {
-            0 | 1 => Ok(self.reference.clone()),
-            group => self.reference.pooled(group, phase),
+            0 | 1 => Ok(matrix.clone()),
+            group => matrix.pooled(group, phase),
         }
     }
 
-    /// Feeds `search` the reference frames pooled in `phase`, `range`.
+    /// Feeds `search` the reference frames pooled in `phase`, `range`, whole or projected.
     fn scan_pooled(
         &self,
         search: &mut SubsequenceSearch,
+        frames: Frames,
         phase: usize,
-        range: std::ops::Range<usize>,
+        range: Range<usize>,
     ) -> Result<(), AlignError> {
-        let pooled = self.pooled_reference(phase)?;
+        let pooled = self.pooled_reference(frames, phase)?;
         for index in range {
             search.push_stored_frame(&pooled, index)?;
         }
         Ok(())
     }
 
+    /// The cost of `query`'s best match among the reference's pooled frames `range` in
+    /// `phase` (infinite if none), and the search that found it.
+    fn aligned_in(
+        &self,
+        query: FeatureMatrix,
+        frames: Frames,
+        phase: usize,
+        range: Range<usize>,
+    ) -> Result<(f32, SubsequenceSearch), AlignError> {
+        let mut search =
+            SubsequenceSearch::with_steps(query, self.config.distance, self.config.precision, self.config.steps)?;
+        self.scan_pooled(&mut search, frames, phase, range)?;
+        Ok((search.best().map_or(f32::INFINITY, |b| b.cost), search))
+    }
+
     /// A scan of the whole reference for the recent frames, the newest of which is live frame
     /// `live_index` and placed by the tracker at `tracked_ref`. First the same window is aligned
     /// around the tracked place, pooled in the phase whose groups end where the query's do
     /// there (a place pooled out of step with the query can cost more than a repeat of it
-    /// elsewhere that happens to be in step), and in the scan's precision and steps, so that
-    /// the two costs are of one kind: the scan then looks only for what costs less than
+    /// elsewhere that happens to be in step), in the scan's frames, precision and steps, so
+    /// that the two costs are of one kind: the scan then looks only for what costs less than
     /// `max_cost_ratio` of that, which keeps repeated passages (a chorus, a refrain) from
     /// pulling the tracker away and spares the scan the paths that cannot.
     fn start_scan(&self, live_index: usize, tracked_ref: usize) -> Result<Scan, AlignError> {
         let query = self.pooled_query()?;
-        let group = self.config.pooled_frames;
-        let m = query.len() * group;
-        let last_ref = self.reference.len() - 1;
-        let tracked_at_query_end = tracked_ref.min(last_ref);
-        let phase = (tracked_at_query_end + 1) % group;
-        let local_start = pooled_index(tracked_at_query_end.saturating_sub(2 * m), group, phase);
-        let local_end = pooled_index((tracked_at_query_end + m / 2).min(last_ref), group, phase);
-        let mut local =
-            SubsequenceSearch::with_steps(query, self.config.distance, self.config.precision, self.config.steps)?;
-        self.scan_pooled(&mut local, phase, local_start..local_end + 1)?;
-        let local_cost = local.best().map_or(f32::INFINITY, |b| b.cost);
+        let tracked_at_query_end = tracked_ref.min(self.reference.len() - 1);
+        let (phase, local) = self.tracked_stretch(tracked_at_query_end, query.len());
+        let ratio = self.max_cost_ratio();
+        // Projected frames only narrow the search: their costs are those of whole frames with
+        // the residual energy left out, so a match that whole frames put below `ratio` may
+        // sit above it projected. Their scan keeps what costs less than halfway between
+        // `ratio` and the tracked place itself, and the check with whole frames applies
+        // `ratio` (see `confirmed_with_whole_frames`).
+        let (query, whole_query, scan_ratio) = match &self.projected {
+            None => (query, None, ratio),
+            Some(projected) => (
+                projected.projection.project_matrix(&query)?,
+                Some(query),
+                (1.0 + ratio) / 2.0,
+            ),
+        };
+        let (local_cost, local) = self.aligned_in(query, Frames::Scanned, phase, local)?;
         let search = SubsequenceSearch::with_steps(
             local.into_query(),
             self.config.distance,
             self.config.precision,
             self.config.steps,
         )?
-        .with_cost_limit(self.max_cost_ratio() * local_cost);
+        .with_cost_limit(scan_ratio * local_cost);
         Ok(Scan {
             search,
+            whole_query,
+            ratio,
             query_end_live: live_index,
             tracked_at_query_end,
         })
+    }
+
+    /// Where a query of `query_len` pooled frames ending at reference frame
+    /// `tracked_at_query_end` is aligned: the phase whose groups end where the query's do
+    /// there, and the pooled frames from two query lengths before to half of one after.
+    fn tracked_stretch(&self, tracked_at_query_end: usize, query_len: usize) -> (usize, Range<usize>) {
+        let group = self.config.pooled_frames;
+        let m = query_len * group;
+        let last_ref = self.reference.len() - 1;
+        let phase = (tracked_at_query_end + 1) % group;
+        let start = pooled_index(tracked_at_query_end.saturating_sub(2 * m), group, phase);
+        let end = pooled_index((tracked_at_query_end + m / 2).min(last_ref), group, phase);
+        (phase, start..end + 1)
+    }
+
+    /// The scan's match `found` (of the projected query) checked with whole frames: the
+    /// whole query aligned over the match's stretch and a query's length either side must cost
+    /// less than `ratio` of the whole query aligned at the tracked place, as a scan of whole
+    /// frames asks. Returns the match with whole frames if so. The margin lets the match move
+    /// to where whole frames place it best: a projected match just beyond the tracked place
+    /// may be, with whole frames, the tracked place itself, which a scan of whole frames
+    /// would have found best and offered nothing for.
+    fn confirmed_with_whole_frames(
+        &self,
+        whole: &FeatureMatrix,
+        found: SubsequenceMatch,
+        ratio: f32,
+        tracked_at_query_end: usize,
+    ) -> Result<Option<SubsequenceMatch>, AlignError> {
+        let margin = whole.len();
+        let stretch = found.start.saturating_sub(margin)..(found.end + margin + 1).min(self.pooled_reference_len());
+        let offset = stretch.start;
+        let (phase, local) = self.tracked_stretch(tracked_at_query_end, whole.len());
+        let (local_cost, local) = self.aligned_in(whole.clone(), Frames::Whole, phase, local)?;
+        let (cost, search) = self.aligned_in(local.into_query(), Frames::Whole, 0, stretch)?;
+        Ok(search
+            .best()
+            .filter(|_| cost < ratio * local_cost)
+            .map(|best| SubsequenceMatch {
+                start: best.start + offset,
+                end: best.end + offset,
+                ..best
+            }))
     }
 
     /// Says whether the tracker's place is confirmed (the default) or only assumed: while it
@@ -381,7 +491,12 @@ impl Relocator {
         let pooled_len = self.pooled_reference_len();
         let per_step = (self.config.cells_per_frame / scan.search.query_len()).max(1);
         let seen = scan.search.frames_seen();
-        self.scan_pooled(&mut scan.search, 0, seen..(seen + per_step).min(pooled_len))?;
+        self.scan_pooled(
+            &mut scan.search,
+            Frames::Scanned,
+            0,
+            seen..(seen + per_step).min(pooled_len),
+        )?;
         if scan.search.frames_seen() < pooled_len {
             self.scan = Some(scan);
             return Ok(None);
@@ -389,6 +504,24 @@ impl Relocator {
         // The search reports only matches below its limit: clearly better than the tracked place.
         let Some(found) = scan.search.best() else {
             return Ok(None);
+        };
+        let found = match scan.whole_query {
+            None => found,
+            Some(whole) => {
+                let runner_up = scan.search.runner_up();
+                let confirmed =
+                    self.confirmed_with_whole_frames(&whole, found, scan.ratio, scan.tracked_at_query_end)?;
+                let confirmed = match (confirmed, runner_up) {
+                    (None, Some(runner_up)) => {
+                        self.confirmed_with_whole_frames(&whole, runner_up, scan.ratio, scan.tracked_at_query_end)?
+                    }
+                    (confirmed, _) => confirmed,
+                };
+                match confirmed {
+                    Some(found) => found,
+                    None => return Ok(None),
+                }
+            }
         };
         let group = self.config.pooled_frames;
         let last_ref = self.reference.len() - 1;
@@ -475,6 +608,42 @@ mod tests {
             live[i]
         );
         assert!(i - 500 < 150, "found {} frames after the jump", i - 500);
+    }
+
+    #[test]
+    fn frames_projected_for_the_scan_find_the_jump_whole_frames_find() {
+        // One-hot frames over 96 values: projected onto the 32 most frequent, a third of the
+        // frames keep their symbol and the rest become silence, so the scan narrows and the
+        // check with whole frames places the match.
+        let dim = 96;
+        let reference = Arc::new(FeatureMatrix::new(dim, symbols(1_500, dim, 99)).unwrap());
+        let live: Vec<usize> = (0..500).chain(1_100..1_400).collect();
+        let first_after_jump = |search_dims| {
+            let config = RelocatorConfig {
+                query_frames: 60,
+                cells_per_frame: 30_000,
+                search_dims,
+                ..RelocatorConfig::default()
+            };
+            let mut relocator = Relocator::new(reference.clone(), config).unwrap();
+            live.iter()
+                .enumerate()
+                .find_map(|(i, &r)| {
+                    let tracked = if i < 500 { r } else { 500 };
+                    let candidate = relocator.push_live(&reference.frame(r), tracked).unwrap()?;
+                    (candidate.live_start >= 500).then_some((i, candidate))
+                })
+                .expect("a candidate after the jump")
+        };
+        let (i, projected) = first_after_jump(32);
+        assert!(
+            projected.ref_index.abs_diff(live[i]) <= 3,
+            "{projected:?} for truth {}",
+            live[i]
+        );
+        assert!(i - 500 < 150, "found {} frames after the jump", i - 500);
+        let (whole_i, whole) = first_after_jump(0);
+        assert_eq!((i, projected.ref_index), (whole_i, whole.ref_index), "{whole:?}");
     }
 
     #[test]

@@ -93,6 +93,9 @@ pub struct SubsequenceSearch {
     entered: Vec<f32>,
     frames_seen: usize,
     best: Option<SubsequenceMatch>,
+    /// The best match ending more than a query's length (in stream frames) from where `best`
+    /// ends, as far as a streaming search can tell (see [`SubsequenceSearch::runner_up`]).
+    runner_up: Option<SubsequenceMatch>,
     /// Paths costing this or more are of no interest (infinite: every path is).
     cost_limit: f32,
     /// The furthest query frame a path below the limit reached at the latest stream frame,
@@ -139,6 +142,7 @@ impl SubsequenceSearch {
             entered: Vec::with_capacity(m),
             frames_seen: 0,
             best: None,
+            runner_up: None,
             cost_limit: f32::INFINITY,
             reach: [None; 2],
         })
@@ -176,6 +180,15 @@ impl SubsequenceSearch {
     /// slope-limited steps, not before half the query's length in stream frames).
     pub fn best(&self) -> Option<SubsequenceMatch> {
         self.best
+    }
+
+    /// The best match found elsewhere than [`SubsequenceSearch::best`]: ending more than the
+    /// query's length in stream frames from it. Kept as the search streams: a match that was
+    /// runner-up to an earlier best and falls near a later one is dropped, not replaced by
+    /// the next best elsewhere, which the search no longer knows. For searches whose best can
+    /// be turned down by a closer check (the relocation scan over projected frames).
+    pub fn runner_up(&self) -> Option<SubsequenceMatch> {
+        self.runner_up
     }
 
     /// Takes the next stream frame.
@@ -254,6 +267,25 @@ impl SubsequenceSearch {
         }
     }
 
+    /// Keeps `found` as the best match or the runner-up if it beats them.
+    fn keep_match(&mut self, found: SubsequenceMatch) {
+        let apart = |a: SubsequenceMatch, b: SubsequenceMatch| a.end.abs_diff(b.end) > self.query.len();
+        match self.best {
+            Some(best) if found.cost >= best.cost => {
+                if apart(found, best) && self.runner_up.is_none_or(|r| found.cost < r.cost) {
+                    self.runner_up = Some(found);
+                }
+            }
+            best => {
+                let runners = [best, self.runner_up].into_iter().flatten();
+                self.runner_up = runners
+                    .filter(|&r| apart(r, found))
+                    .min_by(|a, b| a.cost.total_cmp(&b.cost));
+                self.best = Some(found);
+            }
+        }
+    }
+
     /// Moves the paths on to the next stream frame, whose distances to the first `reachable`
     /// query frames are in `self.distances` (the others are infinitely far: no path below the
     /// limit enters them).
@@ -273,8 +305,8 @@ impl SubsequenceSearch {
         }
         let last = m - 1;
         let cost = self.cost[last];
-        if cost.is_finite() && cost < self.cost_limit && self.best.is_none_or(|b| cost < b.cost) {
-            self.best = Some(SubsequenceMatch {
+        if cost.is_finite() && cost < self.cost_limit {
+            self.keep_match(SubsequenceMatch {
                 cost,
                 start: self.start[last] as usize,
                 end: self.frames_seen,
@@ -712,6 +744,36 @@ mod tests {
         let found = search.best().unwrap();
         assert_eq!((found.start, found.end), (250, 269));
         assert_eq!(found.cost, 0.0);
+    }
+
+    #[test]
+    fn the_runner_up_is_the_best_match_elsewhere() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut values: Vec<f32> = (0..400)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 40) as f32 / (1u64 << 24) as f32
+            })
+            .collect();
+        let passage: Vec<f32> = values[250..270].to_vec();
+        // A copy a little off at 100, an exact one at 250: the exact one is best, the other the
+        // best match more than a query's length away from it.
+        for (k, &v) in passage.iter().enumerate() {
+            values[100 + k] = v + 0.01;
+        }
+        let stream = FeatureMatrix::new(1, values).unwrap();
+        let mut search = SubsequenceSearch::new(FeatureMatrix::new(1, passage).unwrap(), Distance::Euclidean).unwrap();
+        search.push_frames(&stream).unwrap();
+        let best = search.best().unwrap();
+        let runner_up = search.runner_up().unwrap();
+        assert_eq!((best.start, best.end), (250, 269));
+        assert_eq!((runner_up.start, runner_up.end), (100, 119));
+        assert!(runner_up.cost > best.cost);
+        let mut once = SubsequenceSearch::new(FeatureMatrix::new(1, vec![0.5]).unwrap(), Distance::Euclidean).unwrap();
+        once.push_frame(&[0.5]).unwrap();
+        assert_eq!(once.runner_up(), None, "no match elsewhere yet");
     }
 
     #[test]
