@@ -4,8 +4,8 @@
 //! The directions are the leading eigenvectors of the frames' second-moment matrix `XᵀX / n`
 //! (uncentred: the mean frame is the strongest direction of non-negative features, and a
 //! cosine needs it). A frame's projection keeps its dot products with every other frame up to
-//! the energy both have outside those directions, which for spectra, whose bands move together,
-//! is a few percent with a quarter of the values. A distance then costs a quarter of the work.
+//! the energy both have outside those directions, which is small for spectra, whose bands move
+//! together; a distance over a quarter of the values costs a quarter of the arithmetic.
 //!
 //! This module owns the fitting (a cyclic Jacobi eigensolver, exact to f64 rounding, run once
 //! per reference) and the mapping; which search uses it, and at what size, is the caller's.
