@@ -8,8 +8,8 @@
 //! window of seconds is found as surely, and each pooling by 2 makes a scan a quarter of the
 //! cells; and it compares frames projected onto the reference's few strongest directions
 //! (see [`RelocatorConfig::search_dims`]), a fraction of the values, then checks the match it
-//! found with whole frames. Its paths keep a tempo between half and twice the reference's (slope-limited
-//! steps), so a window is not matched to a few frames that resemble it on average. A scan
+//! found with whole frames. Its paths keep a tempo between half and twice the reference's
+//! (slope-limited steps), so a window is not matched to a few frames that resemble it on average. A scan
 //! looks only for matches that clearly beat the same window aligned where the tracker placed
 //! it (`max_cost_ratio`), which keeps repeated passages (a chorus, a refrain) from pulling the
 //! tracker away, and lets the scan drop every path as soon as it costs more than that (where
@@ -416,34 +416,35 @@ impl Relocator {
         (phase, start..end + 1)
     }
 
-    /// The scan's match `found` (of the projected query) checked with whole frames: the
-    /// whole query aligned over the match's stretch and a query's length either side must cost
-    /// less than `ratio` of the whole query aligned at the tracked place, as a scan of whole
-    /// frames asks. Returns the match with whole frames if so. The margin lets the match move
-    /// to where whole frames place it best: a projected match just beyond the tracked place
-    /// may be, with whole frames, the tracked place itself, which a scan of whole frames
-    /// would have found best and offered nothing for.
+    /// The ended scan's matches (of the projected query: its best, then its runner-up
+    /// elsewhere) checked with whole frames: the first whose stretch, and a query's length
+    /// either side, holds a match of the whole query costing less than `ratio` of the whole
+    /// query aligned at the tracked place, as a scan of whole frames asks. Returns that match
+    /// with whole frames. The margin lets a match move to where whole frames place it best: a
+    /// projected match just beyond the tracked place may be, with whole frames, the tracked
+    /// place itself, which a scan of whole frames would have found best and offered nothing for.
     fn confirmed_with_whole_frames(
         &self,
-        whole: &FeatureMatrix,
-        found: SubsequenceMatch,
-        ratio: f32,
-        tracked_at_query_end: usize,
+        scan: &Scan,
+        whole: FeatureMatrix,
     ) -> Result<Option<SubsequenceMatch>, AlignError> {
+        let (phase, local) = self.tracked_stretch(scan.tracked_at_query_end, whole.len());
+        let (local_cost, local) = self.aligned_in(whole, Frames::Whole, phase, local)?;
+        let whole = local.into_query();
         let margin = whole.len();
-        let stretch = found.start.saturating_sub(margin)..(found.end + margin + 1).min(self.pooled_reference_len());
-        let offset = stretch.start;
-        let (phase, local) = self.tracked_stretch(tracked_at_query_end, whole.len());
-        let (local_cost, local) = self.aligned_in(whole.clone(), Frames::Whole, phase, local)?;
-        let (cost, search) = self.aligned_in(local.into_query(), Frames::Whole, 0, stretch)?;
-        Ok(search
-            .best()
-            .filter(|_| cost < ratio * local_cost)
-            .map(|best| SubsequenceMatch {
-                start: best.start + offset,
-                end: best.end + offset,
-                ..best
-            }))
+        for found in [scan.search.best(), scan.search.runner_up()].into_iter().flatten() {
+            let stretch = found.start.saturating_sub(margin)..(found.end + margin + 1).min(self.pooled_reference_len());
+            let offset = stretch.start;
+            let (cost, search) = self.aligned_in(whole.clone(), Frames::Whole, 0, stretch)?;
+            if let Some(best) = search.best().filter(|_| cost < scan.ratio * local_cost) {
+                return Ok(Some(SubsequenceMatch {
+                    start: best.start + offset,
+                    end: best.end + offset,
+                    ..best
+                }));
+            }
+        }
+        Ok(None)
     }
 
     /// Says whether the tracker's place is confirmed (the default) or only assumed: while it
@@ -501,27 +502,17 @@ impl Relocator {
             self.scan = Some(scan);
             return Ok(None);
         }
-        // The search reports only matches below its limit: clearly better than the tracked place.
+        // The search reports only matches below its limit, clearly better than the tracked place
+        // (with projected frames, once checked with whole frames).
         let Some(found) = scan.search.best() else {
             return Ok(None);
         };
-        let found = match scan.whole_query {
+        let found = match scan.whole_query.take() {
             None => found,
-            Some(whole) => {
-                let runner_up = scan.search.runner_up();
-                let confirmed =
-                    self.confirmed_with_whole_frames(&whole, found, scan.ratio, scan.tracked_at_query_end)?;
-                let confirmed = match (confirmed, runner_up) {
-                    (None, Some(runner_up)) => {
-                        self.confirmed_with_whole_frames(&whole, runner_up, scan.ratio, scan.tracked_at_query_end)?
-                    }
-                    (confirmed, _) => confirmed,
-                };
-                match confirmed {
-                    Some(found) => found,
-                    None => return Ok(None),
-                }
-            }
+            Some(whole) => match self.confirmed_with_whole_frames(&scan, whole)? {
+                Some(found) => found,
+                None => return Ok(None),
+            },
         };
         let group = self.config.pooled_frames;
         let last_ref = self.reference.len() - 1;

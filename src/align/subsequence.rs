@@ -726,18 +726,22 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn finds_a_planted_copy() {
+    /// `len` values uniform in [0, 1), the same every call.
+    fn uniform_values(len: usize) -> Vec<f32> {
         let mut state = 0x2545_f491_4f6c_dd1du64;
-        let stream: Vec<f32> = (0..400)
+        (0..len)
             .map(|_| {
                 state ^= state << 13;
                 state ^= state >> 7;
                 state ^= state << 17;
                 (state >> 40) as f32 / (1u64 << 24) as f32
             })
-            .collect();
-        let stream = FeatureMatrix::new(1, stream).unwrap();
+            .collect()
+    }
+
+    #[test]
+    fn finds_a_planted_copy() {
+        let stream = FeatureMatrix::new(1, uniform_values(400)).unwrap();
         let query = FeatureMatrix::new(1, (250..270).map(|k| stream.frame(k)[0]).collect()).unwrap();
         let mut search = SubsequenceSearch::new(query, Distance::Euclidean).unwrap();
         search.push_frames(&stream).unwrap();
@@ -748,15 +752,7 @@ mod tests {
 
     #[test]
     fn the_runner_up_is_the_best_match_elsewhere() {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut values: Vec<f32> = (0..400)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state >> 40) as f32 / (1u64 << 24) as f32
-            })
-            .collect();
+        let mut values = uniform_values(400);
         let passage: Vec<f32> = values[250..270].to_vec();
         // A copy a little off at 100, an exact one at 250: the exact one is best, the other the
         // best match more than a query's length away from it.
