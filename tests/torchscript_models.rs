@@ -111,18 +111,22 @@ fn follow_runs_on_a_models_features_and_refuses_a_broken_model() {
     write_wav(&reference, rate_hz, &render(&notes, &identity, rate_hz, total_s, 0.0));
     write_wav(&live, rate_hz, &render(&notes, &faster, rate_hz, total_s / 1.1, 0.01));
 
+    // Each position's distance from the truth, past the first 2 s.
+    let errors_of = |events: &[serde_json::Value]| -> Vec<f64> {
+        positions(events, false)
+            .iter()
+            .filter_map(|p| Some((p["live_ns"].as_f64()? / 1e9, p["ref_ns"].as_f64()? / 1e9)))
+            .filter(|(live_s, _)| *live_s > 2.0)
+            .map(|(live_s, ref_s)| 1e3 * (ref_s - faster.ref_of(live_s)).abs())
+            .collect()
+    };
     let model = dir.path().join("log_spectrum.pt");
     let events = follow_events(
         &reference,
         &live,
         &["--audio-model", model.to_str().unwrap_or_default()],
     );
-    let mut errors_ms: Vec<f64> = positions(&events, false)
-        .iter()
-        .filter_map(|p| Some((p["live_ns"].as_f64()? / 1e9, p["ref_ns"].as_f64()? / 1e9)))
-        .filter(|(live_s, _)| *live_s > 2.0)
-        .map(|(live_s, ref_s)| 1e3 * (ref_s - faster.ref_of(live_s)).abs())
-        .collect();
+    let mut errors_ms = errors_of(&events);
     assert!(errors_ms.len() > 500, "{} positions", errors_ms.len());
     let median_ms = common::median(&mut errors_ms);
     println!("follow on log_spectrum.pt features: median error {median_ms:.1} ms");
@@ -144,12 +148,7 @@ fn follow_runs_on_a_models_features_and_refuses_a_broken_model() {
     assert!(steps_ms.len() > 500, "{} positions", steps_ms.len());
     let step_ms = common::median(&mut steps_ms);
     assert!((step_ms - 20.0).abs() < 1.0, "a position every {step_ms} ms");
-    let mut errors_ms: Vec<f64> = positions(&events, false)
-        .iter()
-        .filter_map(|p| Some((p["live_ns"].as_f64()? / 1e9, p["ref_ns"].as_f64()? / 1e9)))
-        .filter(|(live_s, _)| *live_s > 2.0)
-        .map(|(live_s, ref_s)| 1e3 * (ref_s - faster.ref_of(live_s)).abs())
-        .collect();
+    let mut errors_ms = errors_of(&events);
     let median_ms = common::median(&mut errors_ms);
     println!("follow on log_spectrum_10ms.pt features: median error {median_ms:.1} ms");
     assert!(median_ms < 60.0, "median error {median_ms} ms");
