@@ -202,6 +202,17 @@ impl FeatureMatrix {
         });
     }
 
+    /// Writes to `out` the cosine distances from each of this matrix's frames (and the empty
+    /// slots after them, up to a multiple of eight) to each of the eight frames of `stream`'s
+    /// int8 panel `panel` (frames `8 · panel ..`, which `stream` must hold), by `stream`'s
+    /// frames: `out[c · len8 + i]`, with `len8` this matrix's length rounded up to eight, is
+    /// frame `i` against `stream`'s frame `8 · panel + c`, as [`Self::int8_cosines_to_stored`]
+    /// gives it.
+    pub(crate) fn int8_cosines_to_stored_panel(&self, stream: &FeatureMatrix, panel: usize, out: &mut Vec<f32>) {
+        self.int8_panels()
+            .lanes_to_stored_panel(self.len().div_ceil(PANEL_FRAMES), stream.int8_panels(), panel, out);
+    }
+
     /// Runs `cosines` over the panels holding `frames` (within the matrix), then keeps in
     /// `out` the distances of those frames alone.
     fn int8_cosines_over(

@@ -16,8 +16,8 @@
 use std::ops::Range;
 
 use super::kernels::{
-    cosine_from_inverse_norms, int8_panel_cosines, vectorised, Int8Group, Int8PanelFrames, Int8QueryGroups, KernelSet,
-    PanelLane, WideWork, PANEL_FRAMES,
+    cosine_from_inverse_norms, int8_lanes_to_panel, int8_panel_cosines, vectorised, Int8Group, Int8PanelFrames,
+    Int8QueryGroups, KernelSet, PanelLane, WideWork, PANEL_FRAMES,
 };
 
 /// Dimensions per group.
@@ -217,6 +217,32 @@ impl Int8Panels {
             lane: slot % PANEL_FRAMES,
         };
         self.cosines_to_groups(query, stored.inverse_norms[slot], panels, out);
+    }
+
+    /// Writes to `out` the cosine distances from every frame of this store's first
+    /// `lane_panels` panels to each frame of panel `panel` of `stored` (of the same dimension),
+    /// by `stored`'s frames: `out[c · 8 · lane_panels + i]` is frame `i` against `stored`'s slot
+    /// `8 · panel + c`, as [`Int8Panels::cosines_to_stored`] gives it.
+    pub(crate) fn lanes_to_stored_panel(
+        &self,
+        lane_panels: usize,
+        stored: &Int8Panels,
+        panel: usize,
+        out: &mut Vec<f32>,
+    ) {
+        out.resize(lane_panels * PANEL_FRAMES * PANEL_FRAMES, 0.0);
+        let slots = panel * PANEL_FRAMES..(panel + 1) * PANEL_FRAMES;
+        let panel = Int8PanelFrames {
+            groups: &stored.groups[panel * stored.groups_per_panel..(panel + 1) * stored.groups_per_panel],
+            inverse_norms: &stored.inverse_norms[slots.clone()],
+            sums: &stored.sums[slots],
+        };
+        let lanes = Int8PanelFrames {
+            groups: &self.groups,
+            inverse_norms: &self.inverse_norms,
+            sums: &self.sums,
+        };
+        int8_lanes_to_panel(KernelSet::active(), lanes, lane_panels, panel, out);
     }
 
     fn cosines_to_groups<Q: Int8QueryGroups>(

@@ -339,10 +339,7 @@ impl Relocator {
         range: Range<usize>,
     ) -> Result<(), AlignError> {
         let pooled = self.pooled_reference(frames, phase)?;
-        for index in range {
-            search.push_stored_frame(&pooled, index)?;
-        }
-        Ok(())
+        search.push_stored_frames(&pooled, range)
     }
 
     /// The cost of `query`'s best match among the reference's pooled frames `range` in

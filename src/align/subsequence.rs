@@ -31,6 +31,8 @@
 //! distances: where the query matches poorly, paths die a fraction of the way along it, and so
 //! does the work.
 
+use std::ops::Range;
+
 use super::int8_frames::Int8Frame;
 use super::kernels::{
     min_plus_scan, slope_limited_column, HeldQueryFrame, KernelSet, SlopeLimitedColumn, COLUMN_LANES, PANEL_FRAMES,
@@ -89,6 +91,9 @@ pub struct SubsequenceSearch {
     distances: Vec<f32>,
     /// A stored stream frame widened to f32.
     frame_scratch: Vec<f32>,
+    /// In int8, the distances of every query frame to one panel of eight stored stream frames
+    /// (see [`SubsequenceSearch::push_stored_frames`]).
+    panel_distances: Vec<f32>,
     /// Each cell's cheapest entry from the previous stream frame, plus its local distance.
     entered: Vec<f32>,
     frames_seen: usize,
@@ -139,6 +144,7 @@ impl SubsequenceSearch {
             previous_distances: vec![f32::INFINITY; m],
             distances: Vec::with_capacity(m),
             frame_scratch: Vec::new(),
+            panel_distances: Vec::new(),
             entered: Vec::with_capacity(m),
             frames_seen: 0,
             best: None,
@@ -230,6 +236,42 @@ impl SubsequenceSearch {
             }
         }
         self.advance(reachable);
+        Ok(())
+    }
+
+    /// Takes frames `frames` of `stream` as the next stream frames, one by one as
+    /// [`Self::push_stored_frame`] takes them, with the same result. In int8, where the paths
+    /// below the limit reach (nearly) the whole query, the distances of eight stored frames
+    /// that share an int8 panel are computed together, every query frame against the panel,
+    /// which spares seven of the eight setups of the per-frame kernel.
+    pub fn push_stored_frames(&mut self, stream: &FeatureMatrix, frames: Range<usize>) -> Result<(), AlignError> {
+        let mut index = frames.start;
+        while index < frames.end {
+            let whole_panel =
+                index.is_multiple_of(PANEL_FRAMES) && index + PANEL_FRAMES <= frames.end.min(stream.len());
+            let m = self.query.len();
+            // A panel costs every query frame's distance for each of its frames: worth it only
+            // where the reachable ones are within a panel of all of them.
+            if !(whole_panel && self.quantised.is_some() && self.reachable_query_frames() + PANEL_FRAMES >= m) {
+                self.push_stored_frame(stream, index)?;
+                index += 1;
+                continue;
+            }
+            self.check_frame(stream.dim())?;
+            let mut panel_distances = std::mem::take(&mut self.panel_distances);
+            self.query
+                .int8_cosines_to_stored_panel(stream, index / PANEL_FRAMES, &mut panel_distances);
+            let column_len = m.next_multiple_of(PANEL_FRAMES);
+            for column in panel_distances.chunks_exact(column_len) {
+                self.check_frame(stream.dim())?;
+                let reachable = self.reachable_query_frames();
+                self.distances.clear();
+                self.distances.extend_from_slice(&column[..reachable]);
+                self.advance(reachable);
+            }
+            self.panel_distances = panel_distances;
+            index += PANEL_FRAMES;
+        }
         Ok(())
     }
 
@@ -800,6 +842,44 @@ mod tests {
         }
         let other = FeatureMatrix::new(dim + 1, vec![0.0; dim + 1]).unwrap();
         assert!(search_err(&query, &other));
+    }
+
+    proptest! {
+        /// Stored frames taken a range at a time (eight sharing a panel at once where the
+        /// paths reach far enough) leave every cost, match and reach as one at a time does.
+        #[test]
+        fn stored_frames_in_a_range_are_searched_as_one_by_one(
+            seed in any::<u64>(),
+            query_start in 0usize..200,
+            query_len in 2usize..40,
+            limit in prop_oneof![Just(f32::INFINITY), 0.5f32..20.0],
+            cuts in proptest::collection::vec(0usize..300, 0..6),
+        ) {
+            let dim = 68;
+            let stream = FeatureMatrix::new(dim, spread_frames(300, dim, seed)).unwrap();
+            let query = FeatureMatrix::new(
+                dim,
+                (query_start..query_start + query_len).flat_map(|k| stream.frame(k).to_vec()).collect(),
+            )
+            .unwrap();
+            let search = || {
+                SubsequenceSearch::with_steps(query.clone(), Distance::Cosine, Precision::Int8, SubsequenceSteps::SlopeLimited)
+                    .unwrap()
+                    .with_cost_limit(limit)
+            };
+            let (mut one_by_one, mut ranges) = (search(), search());
+            (0..stream.len()).try_for_each(|k| one_by_one.push_stored_frame(&stream, k)).unwrap();
+            let mut bounds: Vec<usize> = cuts.into_iter().chain([0, stream.len()]).collect();
+            bounds.sort_unstable();
+            for range in bounds.windows(2) {
+                ranges.push_stored_frames(&stream, range[0]..range[1]).unwrap();
+            }
+            prop_assert_eq!(one_by_one.best(), ranges.best());
+            prop_assert_eq!(one_by_one.runner_up(), ranges.runner_up());
+            prop_assert_eq!(&one_by_one.cost, &ranges.cost);
+            prop_assert_eq!(one_by_one.reach, ranges.reach);
+            prop_assert_eq!(one_by_one.frames_seen(), ranges.frames_seen());
+        }
     }
 
     fn search_err(query: &FeatureMatrix, other: &FeatureMatrix) -> bool {

@@ -302,6 +302,61 @@ pub(crate) fn int8_panel_cosines<Q: Int8QueryGroups>(
     }
 }
 
+/// Writes to `out` the cosine distances from every frame of the first `lane_panels` int8
+/// panels of `lanes` to each of the eight frames of the single panel `panel`, by the panel's
+/// columns: `out[c · 8 · lane_panels + i]` is frame `i` of `lanes` against the panel's frame
+/// `c`, the value [`int8_panel_cosines`] gives for the same pair either way round. One call
+/// covers what would otherwise take one call per frame of the panel, each with its own setup
+/// and its own blocks, and each column comes out in one piece.
+pub(crate) fn int8_lanes_to_panel(
+    kernels: KernelSet,
+    lanes: Int8PanelFrames<'_>,
+    lane_panels: usize,
+    panel: Int8PanelFrames<'_>,
+    out: &mut [f32],
+) {
+    let per_panel = panel.groups.len();
+    let frames = lane_panels * PANEL_FRAMES;
+    assert!(
+        out.len() == frames * PANEL_FRAMES
+            && lanes.groups.len() >= lane_panels * per_panel
+            && lanes.inverse_norms.len() >= frames
+            && panel.inverse_norms.len() == PANEL_FRAMES
+            && panel.sums.len() == PANEL_FRAMES,
+        "int8_lanes_to_panel: {lane_panels} panels of lanes against one panel of {per_panel} groups need {} outputs, {} lane groups, {frames} lane norms and 8 panel norms and sums, got {}, {}, {}, {} and {}",
+        frames * PANEL_FRAMES,
+        lane_panels * per_panel,
+        out.len(),
+        lanes.groups.len(),
+        lanes.inverse_norms.len(),
+        panel.inverse_norms.len(),
+        panel.sums.len()
+    );
+    match kernels {
+        #[cfg(target_arch = "x86_64")]
+        KernelSet::Avx2Fma if avx2_fma_available() => {
+            let products = match byte_dot_products_available() {
+                true => x86_int8::ByteProducts::Vnni,
+                false => x86_int8::ByteProducts::Avx2,
+            };
+            x86_int8::int8_lanes_to_panel(products, lanes, lane_panels, panel, out)
+        }
+        _ => {
+            let mut lane_out = [0.0; PANEL_FRAMES];
+            for i in 0..frames {
+                let lane = PanelLane {
+                    groups: &lanes.groups[i / PANEL_FRAMES * per_panel..(i / PANEL_FRAMES + 1) * per_panel],
+                    lane: i % PANEL_FRAMES,
+                };
+                portable::int8_panel_cosines(lane, lanes.inverse_norms[i], panel, &mut lane_out);
+                for (c, &distance) in lane_out.iter().enumerate() {
+                    out[c * frames + i] = distance;
+                }
+            }
+        }
+    }
+}
+
 /// The cosine distance from a dot product and the two inverse norms, in the order of
 /// operations every kernel set uses.
 #[inline]
@@ -594,6 +649,43 @@ mod tests {
                         let mut out = vec![f32::NAN; panels * PANEL_FRAMES];
                         x86_int8::int8_panel_cosines(products, query.as_slice(), query_inverse_norm, frames, &mut out);
                         prop_assert_eq!(&out, &expected, "{:?}", products);
+                    }
+                }
+            }
+            // Every frame as a lane against the last panel's eight frames, by the panel's columns.
+            let last = panels - 1;
+            let lane_panels = (bytes.len() % panels).max(1);
+            let panel = Int8PanelFrames {
+                groups: &groups[last * per_panel..],
+                inverse_norms: &inverse_norms[last * PANEL_FRAMES..],
+                sums: &sums[last * PANEL_FRAMES..],
+            };
+            let value = |frame: usize, k: usize| {
+                i32::from(groups[frame / PANEL_FRAMES * per_panel + k / 4].0[frame % PANEL_FRAMES * 4 + k % 4])
+            };
+            let rows = lane_panels * PANEL_FRAMES;
+            let expected: Vec<f32> = (0..rows * PANEL_FRAMES)
+                .map(|cell| {
+                    let (column, lane) = (last * PANEL_FRAMES + cell / rows, cell % rows);
+                    let dot: i32 = (0..per_panel * 4).map(|k| value(lane, k) * value(column, k)).sum();
+                    cosine_from_inverse_norms(dot as f32, inverse_norms[lane], inverse_norms[column])
+                })
+                .collect();
+            for kernels in [KernelSet::Portable, KernelSet::active()] {
+                let mut out = vec![f32::NAN; rows * PANEL_FRAMES];
+                int8_lanes_to_panel(kernels, frames, lane_panels, panel, &mut out);
+                prop_assert_eq!(&out, &expected, "lanes to a panel, {:?}", kernels);
+            }
+            #[cfg(target_arch = "x86_64")]
+            if avx2_fma_available() {
+                for (products, available) in [
+                    (x86_int8::ByteProducts::Avx2, true),
+                    (x86_int8::ByteProducts::Vnni, vnni_detected()),
+                ] {
+                    if available {
+                        let mut out = vec![f32::NAN; rows * PANEL_FRAMES];
+                        x86_int8::int8_lanes_to_panel(products, frames, lane_panels, panel, &mut out);
+                        prop_assert_eq!(&out, &expected, "lanes to a panel, {:?}", products);
                     }
                 }
             }
