@@ -150,6 +150,15 @@ fn vnni_detected() -> bool {
     }
 }
 
+/// The instructions the x86 int8 kernels multiply bytes with on this processor.
+#[cfg(target_arch = "x86_64")]
+fn byte_products() -> x86_int8::ByteProducts {
+    match byte_dot_products_available() {
+        true => x86_int8::ByteProducts::Vnni,
+        false => x86_int8::ByteProducts::Avx2,
+    }
+}
+
 fn avx2_fma_available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
@@ -292,11 +301,7 @@ pub(crate) fn int8_panel_cosines<Q: Int8QueryGroups>(
     match kernels {
         #[cfg(target_arch = "x86_64")]
         KernelSet::Avx2Fma if avx2_fma_available() => {
-            let products = match byte_dot_products_available() {
-                true => x86_int8::ByteProducts::Vnni,
-                false => x86_int8::ByteProducts::Avx2,
-            };
-            x86_int8::int8_panel_cosines(products, query, query_inverse_norm, frames, out)
+            x86_int8::int8_panel_cosines(byte_products(), query, query_inverse_norm, frames, out)
         }
         _ => portable::int8_panel_cosines(query, query_inverse_norm, frames, out),
     }
@@ -335,11 +340,7 @@ pub(crate) fn int8_lanes_to_panel(
     match kernels {
         #[cfg(target_arch = "x86_64")]
         KernelSet::Avx2Fma if avx2_fma_available() => {
-            let products = match byte_dot_products_available() {
-                true => x86_int8::ByteProducts::Vnni,
-                false => x86_int8::ByteProducts::Avx2,
-            };
-            x86_int8::int8_lanes_to_panel(products, lanes, lane_panels, panel, out)
+            x86_int8::int8_lanes_to_panel(byte_products(), lanes, lane_panels, panel, out)
         }
         _ => {
             let mut lane_out = [0.0; PANEL_FRAMES];
@@ -513,6 +514,19 @@ mod tests {
         FeatureMatrix::new(dim, values).unwrap()
     }
 
+    /// The x86 int8 kernels' byte products this processor runs: AVX2's, and VNNI's where it has
+    /// them (none without AVX2).
+    #[cfg(target_arch = "x86_64")]
+    fn byte_products_here() -> Vec<x86_int8::ByteProducts> {
+        [
+            (x86_int8::ByteProducts::Avx2, avx2_fma_available()),
+            (x86_int8::ByteProducts::Vnni, avx2_fma_available() && vnni_detected()),
+        ]
+        .into_iter()
+        .filter_map(|(products, available)| available.then_some(products))
+        .collect()
+    }
+
     proptest! {
         /// Both kernel sets give the distances `Distance::between_with_inverse_norms` gives.
         #[test]
@@ -640,17 +654,10 @@ mod tests {
             }
             // AVX2's instructions where the active set uses VNNI's, and the other way.
             #[cfg(target_arch = "x86_64")]
-            if avx2_fma_available() {
-                for (products, available) in [
-                    (x86_int8::ByteProducts::Avx2, true),
-                    (x86_int8::ByteProducts::Vnni, vnni_detected()),
-                ] {
-                    if available {
-                        let mut out = vec![f32::NAN; panels * PANEL_FRAMES];
-                        x86_int8::int8_panel_cosines(products, query.as_slice(), query_inverse_norm, frames, &mut out);
-                        prop_assert_eq!(&out, &expected, "{:?}", products);
-                    }
-                }
+            for products in byte_products_here() {
+                let mut out = vec![f32::NAN; panels * PANEL_FRAMES];
+                x86_int8::int8_panel_cosines(products, query.as_slice(), query_inverse_norm, frames, &mut out);
+                prop_assert_eq!(&out, &expected, "{:?}", products);
             }
             // Every frame as a lane against the last panel's eight frames, by the panel's columns.
             let last = panels - 1;
@@ -677,17 +684,10 @@ mod tests {
                 prop_assert_eq!(&out, &expected, "lanes to a panel, {:?}", kernels);
             }
             #[cfg(target_arch = "x86_64")]
-            if avx2_fma_available() {
-                for (products, available) in [
-                    (x86_int8::ByteProducts::Avx2, true),
-                    (x86_int8::ByteProducts::Vnni, vnni_detected()),
-                ] {
-                    if available {
-                        let mut out = vec![f32::NAN; rows * PANEL_FRAMES];
-                        x86_int8::int8_lanes_to_panel(products, frames, lane_panels, panel, &mut out);
-                        prop_assert_eq!(&out, &expected, "lanes to a panel, {:?}", products);
-                    }
-                }
+            for products in byte_products_here() {
+                let mut out = vec![f32::NAN; rows * PANEL_FRAMES];
+                x86_int8::int8_lanes_to_panel(products, frames, lane_panels, panel, &mut out);
+                prop_assert_eq!(&out, &expected, "lanes to a panel, {:?}", products);
             }
         }
 
