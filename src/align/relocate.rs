@@ -9,14 +9,14 @@
 //! cells; and it compares frames projected onto the reference's few strongest directions
 //! (see [`RelocatorConfig::search_dims`]), a fraction of the values, then checks the match it
 //! found with whole frames. Its paths keep a tempo between half and twice the reference's
-//! (slope-limited steps), so a window is not matched to a few frames that resemble it on average. A scan
-//! looks only for matches that clearly beat the same window aligned where the tracker placed
-//! it (`max_cost_ratio`), which keeps repeated passages (a chorus, a refrain) from pulling the
-//! tracker away, and lets the scan drop every path as soon as it costs more than that (where
-//! the tracker is right, most paths die early in the window, and the scan's distances with
-//! them). When a scan ends, its best match is carried forward to the current live frame along
-//! the match's own slope and offered as a candidate. A candidate is no decision: the follower
-//! weighs it against the tracked place over the following seconds (see
+//! (slope-limited steps), so a window is not matched to a few frames that resemble it on
+//! average. A scan looks only for matches that clearly beat the same window aligned where the
+//! tracker placed it (`max_cost_ratio`), which keeps repeated passages (a chorus, a refrain)
+//! from pulling the tracker away, and lets the scan drop every path as soon as it costs more
+//! than that (where the tracker is right, most paths die early in the window, and the scan's
+//! distances with them). When a scan ends, its best match is carried forward to the current
+//! live frame along the match's own slope and offered as a candidate. A candidate is no
+//! decision: the follower weighs it against the tracked place over the following seconds (see
 //! [`super::Hypotheses`]). Then a new scan starts with the newest window.
 
 use std::ops::Range;

@@ -226,6 +226,18 @@ pub(crate) struct Int8PanelFrames<'a> {
     pub sums: &'a [i32],
 }
 
+impl<'a> Int8PanelFrames<'a> {
+    /// Frame `frame` of these panels (of `per_panel` groups each) as a query, read in place.
+    #[inline(always)]
+    pub(crate) fn lane(&self, per_panel: usize, frame: usize) -> PanelLane<'a> {
+        let panel = frame / PANEL_FRAMES;
+        PanelLane {
+            groups: &self.groups[panel * per_panel..(panel + 1) * per_panel],
+            lane: frame % PANEL_FRAMES,
+        }
+    }
+}
+
 /// A quantised query's integers, read four at a time (one group) by the int8 kernels: a
 /// vector of its own (`&[i8]`, padded to whole groups) or a frame stored in int8 panels, read
 /// in place ([`PanelLane`]) rather than copied out first.
@@ -345,11 +357,7 @@ pub(crate) fn int8_lanes_to_panel(
         _ => {
             let mut lane_out = [0.0; PANEL_FRAMES];
             for i in 0..frames {
-                let lane = PanelLane {
-                    groups: &lanes.groups[i / PANEL_FRAMES * per_panel..(i / PANEL_FRAMES + 1) * per_panel],
-                    lane: i % PANEL_FRAMES,
-                };
-                portable::int8_panel_cosines(lane, lanes.inverse_norms[i], panel, &mut lane_out);
+                portable::int8_panel_cosines(lanes.lane(per_panel, i), lanes.inverse_norms[i], panel, &mut lane_out);
                 for (c, &distance) in lane_out.iter().enumerate() {
                     out[c * frames + i] = distance;
                 }

@@ -19,7 +19,7 @@ use std::arch::x86_64::{
     _mm256_sub_ps, _mm256_unpackhi_ps, _mm256_unpacklo_ps,
 };
 
-use super::{Int8PanelFrames, Int8QueryGroups, PanelLane, PANEL_FRAMES};
+use super::{Int8PanelFrames, Int8QueryGroups, PANEL_FRAMES};
 
 /// The instructions that multiply the bytes and add the products into each frame's lane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,7 +161,7 @@ fn lanes_to_panel(lanes: Int8PanelFrames<'_>, lane_panels: usize, panel: Int8Pan
     for lane_panel in 0..lane_panels {
         let mut dots = [_mm256_setzero_si256(); PANEL_FRAMES];
         for (lane, dot) in dots.iter_mut().enumerate() {
-            let query = lane_of(&lanes, &panel, lane_panel, lane);
+            let query = lanes.lane(panel.groups.len(), lane_panel * PANEL_FRAMES + lane);
             for (g, group) in panel.groups.iter().enumerate() {
                 let signs = _mm256_set1_epi32(query.group(g) as i32);
                 // SAFETY: a group is 32 bytes aligned on 32.
@@ -186,7 +186,7 @@ fn lanes_to_panel_vnni(lanes: Int8PanelFrames<'_>, lane_panels: usize, panel: In
             // SAFETY: a group is 32 bytes aligned on 32.
             let values = unsafe { _mm256_load_si256(group.0.as_ptr().cast::<__m256i>()) };
             for (lane, dot) in dots.iter_mut().enumerate() {
-                let query = lane_of(&lanes, &panel, lane_panel, lane);
+                let query = lanes.lane(panel.groups.len(), lane_panel * PANEL_FRAMES + lane);
                 let unsigned = _mm256_set1_epi32((query.group(g) ^ 0x8080_8080) as i32);
                 *dot = _mm256_dpbusd_epi32(*dot, unsigned, values);
             }
@@ -195,21 +195,6 @@ fn lanes_to_panel_vnni(lanes: Int8PanelFrames<'_>, lane_panels: usize, panel: In
             *dot = _mm256_sub_epi32(*dot, offsets);
         }
         store_columns(&dots, &lanes, &panel, lane_panel, lane_panels, out);
-    }
-}
-
-/// Lane `lane` of panel `lane_panel` of `lanes` (of as many groups as `panel`) as a query.
-#[inline(always)]
-fn lane_of<'a>(
-    lanes: &Int8PanelFrames<'a>,
-    panel: &Int8PanelFrames<'_>,
-    lane_panel: usize,
-    lane: usize,
-) -> PanelLane<'a> {
-    let per_panel = panel.groups.len();
-    PanelLane {
-        groups: &lanes.groups[lane_panel * per_panel..(lane_panel + 1) * per_panel],
-        lane,
     }
 }
 
