@@ -18,7 +18,9 @@
 //! `relocation_push_live`: one live frame through the relocation search as `follow` runs it
 //! (a 150-frame window, the reference scanned again and again), with the default frames pooled
 //! in threes and 15 000 cells, against pairs and 30 000 cells and single frames and 60 000
-//! cells (the settings before).
+//! cells (the settings before), on live frames unrelated to the reference; `pooled3_15k_playing`
+//! runs the default search on live frames that play the reference with noise, tracked where
+//! they play, whose scans drop many paths early in the window.
 //!
 //! Run with: `cargo bench --bench aligner` (results in `benches/RESULTS.md`);
 //! `WARPFLOW_KERNELS=avx2` or `portable` runs the int8 distances without VNNI or AVX2.
@@ -274,6 +276,21 @@ fn relocation_push_live(c: &mut Criterion) {
                 })
             });
         }
+        // The noise the `shared_streams` bench's streams play with.
+        let noise = pseudo_random_frames(4_096, dim, 13);
+        let playing: Vec<f32> = (0..4_096)
+            .flat_map(|k| reference.frame(k).into_owned())
+            .zip(&noise)
+            .map(|(value, noise)| value + 2.0 * (noise - 0.5))
+            .collect();
+        let mut relocator = Relocator::new(reference.clone(), RelocatorConfig::default()).expect("valid settings");
+        let mut frames = playing.chunks_exact(dim).enumerate().cycle();
+        group.bench_function(BenchmarkId::new("pooled3_15k_playing", format!("d{dim}")), |b| {
+            b.iter(|| {
+                let (i, frame) = frames.next().unwrap_or((0, &[]));
+                relocator.push_live(black_box(frame), i).expect("right dimension")
+            })
+        });
     }
     group.finish();
 }

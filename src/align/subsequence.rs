@@ -241,7 +241,7 @@ impl SubsequenceSearch {
 
     /// Takes frames `frames` of `stream` as the next stream frames, one by one as
     /// [`Self::push_stored_frame`] takes them, with the same result. In int8, where the paths
-    /// below the limit reach (nearly) the whole query, the distances of eight stored frames
+    /// below the limit reach at least half of the query, the distances of eight stored frames
     /// that share an int8 panel are computed together, every query frame against the panel,
     /// which spares seven of the eight setups of the per-frame kernel.
     pub fn push_stored_frames(&mut self, stream: &FeatureMatrix, frames: Range<usize>) -> Result<(), AlignError> {
@@ -250,9 +250,10 @@ impl SubsequenceSearch {
             let whole_panel =
                 index.is_multiple_of(PANEL_FRAMES) && index + PANEL_FRAMES <= frames.end.min(stream.len());
             let m = self.query.len();
-            // A panel costs every query frame's distance for each of its frames: worth it only
-            // where the reachable ones are within a panel of all of them.
-            if !(whole_panel && self.quantised.is_some() && self.reachable_query_frames() + PANEL_FRAMES >= m) {
+            // A panel costs every query frame's distance for each of its frames, but a distance
+            // computed there costs about half as much as in one frame's column: worth it where
+            // at least half of the query is reachable.
+            if !(whole_panel && self.quantised.is_some() && 2 * self.reachable_query_frames() >= m) {
                 self.push_stored_frame(stream, index)?;
                 index += 1;
                 continue;
