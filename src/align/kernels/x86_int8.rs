@@ -12,14 +12,14 @@
 #![allow(unsafe_code)]
 
 use std::arch::x86_64::{
-    __m256, __m256i, _mm256_abs_epi8, _mm256_add_epi32, _mm256_cvtepi32_ps, _mm256_dpbusd_epi32, _mm256_load_si256,
+    __m256i, _mm256_abs_epi8, _mm256_add_epi32, _mm256_cvtepi32_ps, _mm256_dpbusd_epi32, _mm256_load_si256,
     _mm256_loadu_ps, _mm256_loadu_si256, _mm256_madd_epi16, _mm256_maddubs_epi16, _mm256_max_ps, _mm256_min_ps,
-    _mm256_mul_ps, _mm256_permute2f128_ps, _mm256_set1_epi16, _mm256_set1_epi32, _mm256_set1_ps, _mm256_setzero_ps,
-    _mm256_setzero_si256, _mm256_shuffle_ps, _mm256_sign_epi8, _mm256_slli_epi32, _mm256_storeu_ps, _mm256_sub_epi32,
-    _mm256_sub_ps, _mm256_unpackhi_ps, _mm256_unpacklo_ps,
+    _mm256_mul_ps, _mm256_set1_epi16, _mm256_set1_epi32, _mm256_set1_epi8, _mm256_set1_ps, _mm256_setzero_ps,
+    _mm256_setzero_si256, _mm256_sign_epi8, _mm256_slli_epi32, _mm256_storeu_ps, _mm256_sub_epi32, _mm256_sub_ps,
+    _mm256_xor_si256,
 };
 
-use super::{Int8PanelFrames, Int8QueryGroups, PANEL_FRAMES};
+use super::{Int8Group, Int8PanelFrames, Int8QueryGroups, PANEL_FRAMES};
 
 /// The instructions that multiply the bytes and add the products into each frame's lane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,21 +152,25 @@ pub(super) fn int8_lanes_to_panel(
     }
 }
 
-/// The lanes of each panel of `lanes` against the panel with `vpmaddubsw` and `vpmaddwd`, as
-/// [`panel_block`] does for one query, eight at a time, turned into the panel's columns.
+/// The lanes of each panel of `lanes` against the panel with `vpmaddubsw` and `vpmaddwd`, by the
+/// panel's columns: a group of lanes (eight frames' four integers) is one vector, and each of
+/// the panel's frames is broadcast against it, so every sum already holds one column's eight
+/// lanes, in the order `out` keeps them.
 #[target_feature(enable = "avx2")]
 fn lanes_to_panel(lanes: Int8PanelFrames<'_>, lane_panels: usize, panel: Int8PanelFrames<'_>, out: &mut [f32]) {
+    let per_panel = panel.groups.len();
     let pairs_to_words = _mm256_set1_epi16(1);
     // Loops rather than closures: a closure would not take this function's target features.
     for lane_panel in 0..lane_panels {
+        let lane_groups = &lanes.groups[lane_panel * per_panel..(lane_panel + 1) * per_panel];
         let mut dots = [_mm256_setzero_si256(); PANEL_FRAMES];
-        for (lane, dot) in dots.iter_mut().enumerate() {
-            let query = lanes.lane(panel.groups.len(), lane_panel * PANEL_FRAMES + lane);
-            for (g, group) in panel.groups.iter().enumerate() {
-                let signs = _mm256_set1_epi32(query.group(g) as i32);
-                // SAFETY: a group is 32 bytes aligned on 32.
-                let values = unsafe { _mm256_load_si256(group.0.as_ptr().cast::<__m256i>()) };
-                let pairs = _mm256_maddubs_epi16(_mm256_abs_epi8(signs), _mm256_sign_epi8(values, signs));
+        for (lane_group, group) in lane_groups.iter().zip(panel.groups) {
+            // SAFETY: a group is 32 bytes aligned on 32.
+            let lane_values = unsafe { _mm256_load_si256(lane_group.0.as_ptr().cast::<__m256i>()) };
+            let magnitudes = _mm256_abs_epi8(lane_values);
+            for (column, dot) in dots.iter_mut().enumerate() {
+                let values = _mm256_set1_epi32(column_group(group, column));
+                let pairs = _mm256_maddubs_epi16(magnitudes, _mm256_sign_epi8(values, lane_values));
                 *dot = _mm256_add_epi32(*dot, _mm256_madd_epi16(pairs, pairs_to_words));
             }
         }
@@ -174,34 +178,44 @@ fn lanes_to_panel(lanes: Int8PanelFrames<'_>, lane_panels: usize, panel: Int8Pan
     }
 }
 
-/// [`lanes_to_panel`] with `vpdpbusd` (see [`panel_block_vnni`]).
+/// [`lanes_to_panel`] with `vpdpbusd`: the lanes' integers offset by 128 (one flip of the top
+/// bits per group of lanes, shared by the panel's eight frames) against each frame's integers,
+/// broadcast from where the panel holds them; 128 times each frame's sum of integers is taken
+/// back out at the end.
 #[target_feature(enable = "avx2,avx512vnni,avx512vl")]
 fn lanes_to_panel_vnni(lanes: Int8PanelFrames<'_>, lane_panels: usize, panel: Int8PanelFrames<'_>, out: &mut [f32]) {
-    // SAFETY: `panel.sums` holds 8 values (checked by the dispatcher).
-    let offsets = _mm256_slli_epi32::<7>(unsafe { _mm256_loadu_si256(panel.sums.as_ptr().cast::<__m256i>()) });
+    let per_panel = panel.groups.len();
+    let top_bits = _mm256_set1_epi8(i8::MIN);
+    let offsets: [__m256i; PANEL_FRAMES] = std::array::from_fn(|column| _mm256_set1_epi32(panel.sums[column] << 7));
     for lane_panel in 0..lane_panels {
+        let lane_groups = &lanes.groups[lane_panel * per_panel..(lane_panel + 1) * per_panel];
         let mut dots = [_mm256_setzero_si256(); PANEL_FRAMES];
-        // The group loop outside: eight lanes' sums advance together, none waiting on another.
-        for (g, group) in panel.groups.iter().enumerate() {
+        // Eight columns' sums advance together, none waiting on another.
+        for (lane_group, group) in lane_groups.iter().zip(panel.groups) {
             // SAFETY: a group is 32 bytes aligned on 32.
-            let values = unsafe { _mm256_load_si256(group.0.as_ptr().cast::<__m256i>()) };
-            for (lane, dot) in dots.iter_mut().enumerate() {
-                let query = lanes.lane(panel.groups.len(), lane_panel * PANEL_FRAMES + lane);
-                let unsigned = _mm256_set1_epi32((query.group(g) ^ 0x8080_8080) as i32);
-                *dot = _mm256_dpbusd_epi32(*dot, unsigned, values);
+            let lane_values = unsafe { _mm256_load_si256(lane_group.0.as_ptr().cast::<__m256i>()) };
+            let unsigned = _mm256_xor_si256(lane_values, top_bits);
+            for (column, dot) in dots.iter_mut().enumerate() {
+                *dot = _mm256_dpbusd_epi32(*dot, unsigned, _mm256_set1_epi32(column_group(group, column)));
             }
         }
-        for dot in &mut dots {
-            *dot = _mm256_sub_epi32(*dot, offsets);
+        for (dot, offset) in dots.iter_mut().zip(offsets) {
+            *dot = _mm256_sub_epi32(*dot, offset);
         }
         store_columns(&dots, &lanes, &panel, lane_panel, lane_panels, out);
     }
 }
 
-/// Writes the cosine distances of `dots` (lane `l` of `lane_panel` against the panel's eight
-/// frames in `dots[l]`) to `out` by the panel's columns: column `c`'s values for the panel of
-/// lanes at `out[c · 8 · lane_panels + 8 · lane_panel ..]`, eight in a row. The eight vectors
-/// of lanes become eight of columns by the usual transposition in registers.
+/// Frame `column`'s four integers in `group`, the first in the low byte.
+#[inline(always)]
+fn column_group(group: &Int8Group, column: usize) -> i32 {
+    let at = column * 4;
+    i32::from_le_bytes([group.0[at], group.0[at + 1], group.0[at + 2], group.0[at + 3]].map(|v| v as u8))
+}
+
+/// Writes the cosine distances of `dots` (the eight lanes of `lane_panel` against the panel's
+/// frame `c` in `dots[c]`) to `out`: column `c`'s at `out[c · 8 · lane_panels + 8 · lane_panel
+/// ..]`, eight in a row.
 #[target_feature(enable = "avx2")]
 fn store_columns(
     dots: &[__m256i; PANEL_FRAMES],
@@ -213,41 +227,18 @@ fn store_columns(
 ) {
     let first = lane_panel * PANEL_FRAMES;
     let lane_norms = &lanes.inverse_norms[first..first + PANEL_FRAMES];
-    // SAFETY: `panel.inverse_norms` holds 8 values (checked by the dispatcher).
-    let panel_norms = unsafe { _mm256_loadu_ps(panel.inverse_norms.as_ptr()) };
-    let rows: [__m256; PANEL_FRAMES] = std::array::from_fn(|lane| {
-        // The two norms multiplied first, as every kernel set does.
-        let norms = _mm256_mul_ps(panel_norms, _mm256_set1_ps(lane_norms[lane]));
-        let cosine = _mm256_sub_ps(
-            _mm256_set1_ps(1.0),
-            _mm256_mul_ps(_mm256_cvtepi32_ps(dots[lane]), norms),
-        );
-        _mm256_min_ps(_mm256_max_ps(cosine, _mm256_setzero_ps()), _mm256_set1_ps(2.0))
-    });
-    let [r0, r1, r2, r3, r4, r5, r6, r7] = rows;
-    let (t0, t1) = (_mm256_unpacklo_ps(r0, r1), _mm256_unpackhi_ps(r0, r1));
-    let (t2, t3) = (_mm256_unpacklo_ps(r2, r3), _mm256_unpackhi_ps(r2, r3));
-    let (t4, t5) = (_mm256_unpacklo_ps(r4, r5), _mm256_unpackhi_ps(r4, r5));
-    let (t6, t7) = (_mm256_unpacklo_ps(r6, r7), _mm256_unpackhi_ps(r6, r7));
-    let (s0, s1) = (_mm256_shuffle_ps::<0x44>(t0, t2), _mm256_shuffle_ps::<0xEE>(t0, t2));
-    let (s2, s3) = (_mm256_shuffle_ps::<0x44>(t1, t3), _mm256_shuffle_ps::<0xEE>(t1, t3));
-    let (s4, s5) = (_mm256_shuffle_ps::<0x44>(t4, t6), _mm256_shuffle_ps::<0xEE>(t4, t6));
-    let (s6, s7) = (_mm256_shuffle_ps::<0x44>(t5, t7), _mm256_shuffle_ps::<0xEE>(t5, t7));
-    let columns = [
-        _mm256_permute2f128_ps::<0x20>(s0, s4),
-        _mm256_permute2f128_ps::<0x20>(s1, s5),
-        _mm256_permute2f128_ps::<0x20>(s2, s6),
-        _mm256_permute2f128_ps::<0x20>(s3, s7),
-        _mm256_permute2f128_ps::<0x31>(s0, s4),
-        _mm256_permute2f128_ps::<0x31>(s1, s5),
-        _mm256_permute2f128_ps::<0x31>(s2, s6),
-        _mm256_permute2f128_ps::<0x31>(s3, s7),
-    ];
+    // SAFETY: `lane_norms` holds 8 values.
+    let lane_norms = unsafe { _mm256_loadu_ps(lane_norms.as_ptr()) };
     let stride = lane_panels * PANEL_FRAMES;
-    for (c, column) in columns.into_iter().enumerate() {
+    for (c, &dot) in dots.iter().enumerate() {
+        // The two norms multiplied first, as every kernel set does (the order of a product's
+        // factors does not change it).
+        let norms = _mm256_mul_ps(lane_norms, _mm256_set1_ps(panel.inverse_norms[c]));
+        let cosine = _mm256_sub_ps(_mm256_set1_ps(1.0), _mm256_mul_ps(_mm256_cvtepi32_ps(dot), norms));
+        let clamped = _mm256_min_ps(_mm256_max_ps(cosine, _mm256_setzero_ps()), _mm256_set1_ps(2.0));
         let column_out = &mut out[c * stride + first..c * stride + first + PANEL_FRAMES];
         // SAFETY: `column_out` holds 8 values.
-        unsafe { _mm256_storeu_ps(column_out.as_mut_ptr(), column) };
+        unsafe { _mm256_storeu_ps(column_out.as_mut_ptr(), clamped) };
     }
 }
 
