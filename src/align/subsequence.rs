@@ -87,7 +87,8 @@ pub struct SubsequenceSearch {
     cost_before: Vec<f32>,
     start_before: Vec<u32>,
     previous_distances: Vec<f32>,
-    /// Local distances of the current stream frame to each query frame.
+    /// The next stream frame's distances to each query frame, where a frame's distances are
+    /// computed on their own (a panel's stay where the panel's kernel wrote them).
     distances: Vec<f32>,
     /// A stored stream frame widened to f32.
     frame_scratch: Vec<f32>,
@@ -214,7 +215,7 @@ impl SubsequenceSearch {
                 &mut self.distances,
             ),
         }
-        self.advance(reachable);
+        self.advance_by_own_distances(reachable);
         Ok(())
     }
 
@@ -235,7 +236,7 @@ impl SubsequenceSearch {
                     .distances_to(frame, norm, 0..reachable, self.distance, &mut self.distances);
             }
         }
-        self.advance(reachable);
+        self.advance_by_own_distances(reachable);
         Ok(())
     }
 
@@ -263,14 +264,28 @@ impl SubsequenceSearch {
             self.query
                 .int8_cosines_to_stored_panel(stream, index / PANEL_FRAMES, &mut panel_distances);
             let column_len = m.next_multiple_of(PANEL_FRAMES);
-            for column in panel_distances.chunks_exact(column_len) {
-                self.check_frame(stream.dim())?;
+            // Each column is advanced where the panel's distances hold it, the one before it
+            // read there too; the last is kept as the one before the next stream frame.
+            let mut previous = std::mem::take(&mut self.previous_distances);
+            let mut outcome = Ok(());
+            let mut last_column: Option<&[f32]> = None;
+            for column in panel_distances.chunks_exact_mut(column_len) {
+                if let Err(error) = self.check_frame(stream.dim()) {
+                    outcome = Err(error);
+                    break;
+                }
                 let reachable = self.reachable_query_frames();
-                self.distances.clear();
-                self.distances.extend_from_slice(&column[..reachable]);
-                self.advance(reachable);
+                let column = &mut column[..m];
+                column[reachable..].fill(f32::INFINITY);
+                self.advance(reachable, column, last_column.unwrap_or(&previous));
+                last_column = Some(column);
             }
+            if let Some(last) = last_column {
+                previous.copy_from_slice(last);
+            }
+            self.previous_distances = previous;
             self.panel_distances = panel_distances;
+            outcome?;
             index += PANEL_FRAMES;
         }
         Ok(())
@@ -329,18 +344,32 @@ impl SubsequenceSearch {
         }
     }
 
-    /// Moves the paths on to the next stream frame, whose distances to the first `reachable`
-    /// query frames are in `self.distances` (the others are infinitely far: no path below the
-    /// limit enters them).
-    fn advance(&mut self, reachable: usize) {
+    /// [`Self::advance`] with the distances in `self.distances` (the first `reachable`), which
+    /// then become the previous stream frame's.
+    fn advance_by_own_distances(&mut self, reachable: usize) {
+        let mut distances = std::mem::take(&mut self.distances);
+        let previous = std::mem::take(&mut self.previous_distances);
+        distances.resize(self.query.len(), f32::INFINITY);
+        self.advance(reachable, &distances, &previous);
+        self.previous_distances = distances;
+        self.distances = previous;
+    }
+
+    /// Moves the paths on to the next stream frame, whose distances to each query frame are
+    /// `distances` (infinite from `reachable` on: no path below the limit enters those), the
+    /// stream frame before's `previous`.
+    fn advance(&mut self, reachable: usize, distances: &[f32], previous: &[f32]) {
         // Below 2³² − 1: every frame passes `check_frame` first.
         let t = self.frames_seen as u32;
         let m = self.query.len();
-        self.distances.resize(m, f32::INFINITY);
         match self.steps {
-            SubsequenceSteps::Symmetric => self.advance_symmetric(t),
-            SubsequenceSteps::SlopeLimited => self.advance_slope_limited(t, HeldQueryFrame::PaysBoth, reachable),
-            SubsequenceSteps::TempoNeutral => self.advance_slope_limited(t, HeldQueryFrame::PaysMean, reachable),
+            SubsequenceSteps::Symmetric => self.advance_symmetric(t, distances),
+            SubsequenceSteps::SlopeLimited => {
+                self.advance_slope_limited(t, HeldQueryFrame::PaysBoth, reachable, distances, previous)
+            }
+            SubsequenceSteps::TempoNeutral => {
+                self.advance_slope_limited(t, HeldQueryFrame::PaysMean, reachable, distances, previous)
+            }
         }
         if self.cost_limit < f32::INFINITY {
             let below_limit = self.cost[..reachable].iter().rposition(|&cost| cost < self.cost_limit);
@@ -359,21 +388,21 @@ impl SubsequenceSearch {
     }
 
     /// Moves the path costs on to stream frame `t` with symmetric steps.
-    fn advance_symmetric(&mut self, t: u32) {
+    fn advance_symmetric(&mut self, t: u32, distances: &[f32]) {
         let m = self.query.len();
         // Costs first, as a min-plus scan (eight cells at a time where the kernels can): cell i
         // is entered from the previous stream frame (same or previous query frame) or along
         // the query from cell i − 1; the query's first frame may also begin a new path here,
         // for free, which no path undercuts.
         self.entered.clear();
-        self.entered.push(self.distances[0]);
+        self.entered.push(distances[0]);
         self.entered.extend(
-            self.distances[1..]
+            distances[1..]
                 .iter()
                 .zip(self.cost[1..].iter().zip(&self.cost[..m - 1]))
                 .map(|(&d, (&up, &diagonal))| d + if up < diagonal { up } else { diagonal }),
         );
-        min_plus_scan(KernelSet::active(), &self.entered, &self.distances, &mut self.next_cost);
+        min_plus_scan(KernelSet::active(), &self.entered, distances, &mut self.next_cost);
         // Then where each path started, following the same choices (the previous stream frame
         // first, then along the query, then diagonally, each only when strictly cheaper). Only
         // the start carries from cell to cell here: a conditional move, no branch.
@@ -405,19 +434,23 @@ impl SubsequenceSearch {
     /// depends on the two stream frames before only, never on its neighbour along the query, so
     /// the loop carries no dependency, and its choices are selects rather than branches (the
     /// criterion bench `subsequence_push_frame` compares it with symmetric steps' scan).
-    fn advance_slope_limited(&mut self, t: u32, held: HeldQueryFrame, reachable: usize) {
+    fn advance_slope_limited(
+        &mut self,
+        t: u32,
+        held: HeldQueryFrame,
+        reachable: usize,
+        distances: &[f32],
+        previous: &[f32],
+    ) {
         let m = self.query.len();
-        self.next_cost[0] = self.distances[0];
+        self.next_cost[0] = distances[0];
         self.next_start[0] = t;
         if m >= 2 {
             // Cell 1 has no cell two along the query before it.
-            let here = self.distances[1];
+            let here = distances[1];
             let (diagonal, along_stream) = match held {
-                HeldQueryFrame::PaysBoth => (self.cost[0], self.cost_before[0] + self.previous_distances[1]),
-                HeldQueryFrame::PaysMean => (
-                    self.cost[0] + here,
-                    self.cost_before[0] + 0.5 * (self.previous_distances[1] + here),
-                ),
+                HeldQueryFrame::PaysBoth => (self.cost[0], self.cost_before[0] + previous[1]),
+                HeldQueryFrame::PaysMean => (self.cost[0] + here, self.cost_before[0] + 0.5 * (previous[1] + here)),
             };
             let take_stream = along_stream < diagonal;
             let cheapest = if take_stream { along_stream } else { diagonal };
@@ -447,11 +480,11 @@ impl SubsequenceSearch {
             diagonal_start: &self.start[1..][..n],
             query_cost: &self.cost[..n],
             query_start: &self.start[..n],
-            query_through: &self.distances[1..][..n],
+            query_through: &distances[1..][..n],
             stream_cost: &self.cost_before[1..][..n],
             stream_start: &self.start_before[1..][..n],
-            stream_through: &self.previous_distances[2..][..n],
-            here: &self.distances[2..][..n],
+            stream_through: &previous[2..][..n],
+            here: &distances[2..][..n],
             next_cost: &mut self.next_cost[2..][..n],
             next_start: &mut self.next_start[2..][..n],
         };
@@ -465,7 +498,6 @@ impl SubsequenceSearch {
         std::mem::swap(&mut self.start_before, &mut self.start);
         std::mem::swap(&mut self.cost, &mut self.next_cost);
         std::mem::swap(&mut self.start, &mut self.next_start);
-        std::mem::swap(&mut self.previous_distances, &mut self.distances);
     }
 
     /// Takes every frame of `stream`, first to last: a whole recording searched at once.

@@ -444,7 +444,9 @@ pub(crate) struct SlopeLimitedColumn<'a> {
 }
 
 /// Fills `column.next_cost` and `column.next_start`. Every choice is a compare, so both kernel
-/// sets give the same bits.
+/// sets give the same bits. Inlined, so that its checks of the lengths fold into the caller's
+/// slicing, which fixes them already: it runs once per stream frame for a few registers.
+#[inline]
 pub(crate) fn slope_limited_column(kernels: KernelSet, column: SlopeLimitedColumn<'_>) {
     let n = column.next_cost.len();
     let inputs = [

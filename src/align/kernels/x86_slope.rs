@@ -17,6 +17,7 @@ use std::arch::x86_64::{
 use super::{portable, HeldQueryFrame, SlopeLimitedColumn, COLUMN_LANES as LANES};
 
 /// See [`super::slope_limited_column`]; the caller has checked the lengths and the processor.
+#[inline]
 pub(super) fn slope_limited_column(mut column: SlopeLimitedColumn<'_>) {
     // SAFETY: the dispatcher calls this only after detecting AVX2.
     let done = unsafe {
