@@ -7,8 +7,8 @@
 //! AVX-512 VNNI, `vpdpbusd` multiplies and adds in one instruction (see [`ByteProducts::Vnni`]).
 //!
 //! Unsafe code is limited to loads from groups and sums inside slices bounds-checked once per
-//! block, and to calling the `target_feature` functions after the dispatcher has detected AVX2
-//! (and VNNI for its block).
+//! block, and to calling the `target_feature` functions (and the store that is compiled into
+//! two of them) after the dispatcher has detected AVX2 (and VNNI for its block).
 #![allow(unsafe_code)]
 
 use std::arch::x86_64::{
@@ -174,7 +174,8 @@ fn lanes_to_panel(lanes: Int8PanelFrames<'_>, lane_panels: usize, panel: Int8Pan
                 *dot = _mm256_add_epi32(*dot, _mm256_madd_epi16(pairs, pairs_to_words));
             }
         }
-        store_columns(&dots, &lanes, &panel, lane_panel, lane_panels, out);
+        // SAFETY: this kernel runs only where the dispatcher has detected AVX2.
+        unsafe { store_columns(&dots, &lanes, &panel, lane_panel, lane_panels, out) };
     }
 }
 
@@ -202,7 +203,8 @@ fn lanes_to_panel_vnni(lanes: Int8PanelFrames<'_>, lane_panels: usize, panel: In
         for (dot, offset) in dots.iter_mut().zip(offsets) {
             *dot = _mm256_sub_epi32(*dot, offset);
         }
-        store_columns(&dots, &lanes, &panel, lane_panel, lane_panels, out);
+        // SAFETY: this kernel runs only where the dispatcher has detected AVX2.
+        unsafe { store_columns(&dots, &lanes, &panel, lane_panel, lane_panels, out) };
     }
 }
 
@@ -216,8 +218,14 @@ fn column_group(group: &Int8Group, column: usize) -> i32 {
 /// Writes the cosine distances of `dots` (the eight lanes of `lane_panel` against the panel's
 /// frame `c` in `dots[c]`) to `out`: column `c`'s at `out[c · 8 · lane_panels + 8 · lane_panel
 /// ..]`, eight in a row.
-#[target_feature(enable = "avx2")]
-fn store_columns(
+///
+/// # Safety
+///
+/// The processor has AVX2. Compiled into its callers (the two kernels above), whose AVX2 it
+/// then runs with: a `target_feature` function of its own is not inlined into them, and its
+/// call passes the eight sums through memory once per panel of lanes.
+#[inline(always)]
+unsafe fn store_columns(
     dots: &[__m256i; PANEL_FRAMES],
     lanes: &Int8PanelFrames<'_>,
     panel: &Int8PanelFrames<'_>,
