@@ -444,8 +444,8 @@ pub(crate) struct SlopeLimitedColumn<'a> {
 }
 
 /// Fills `column.next_cost` and `column.next_start`. Every choice is a compare, so both kernel
-/// sets give the same bits. Inlined, so that its checks of the lengths fold into the caller's
-/// slicing, which fixes them already: it runs once per stream frame for a few registers.
+/// sets give the same bits. Marked for inlining: it runs once per stream frame for a few
+/// registers of cells, and its caller's slicing already fixes the lengths it checks.
 #[inline]
 pub(crate) fn slope_limited_column(kernels: KernelSet, column: SlopeLimitedColumn<'_>) {
     let n = column.next_cost.len();

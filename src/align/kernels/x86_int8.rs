@@ -160,7 +160,6 @@ pub(super) fn int8_lanes_to_panel(
 fn lanes_to_panel(lanes: Int8PanelFrames<'_>, lane_panels: usize, panel: Int8PanelFrames<'_>, out: &mut [f32]) {
     let per_panel = panel.groups.len();
     let pairs_to_words = _mm256_set1_epi16(1);
-    // Loops rather than closures: a closure would not take this function's target features.
     for lane_panel in 0..lane_panels {
         let lane_groups = &lanes.groups[lane_panel * per_panel..(lane_panel + 1) * per_panel];
         let mut dots = [_mm256_setzero_si256(); PANEL_FRAMES];
