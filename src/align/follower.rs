@@ -280,6 +280,14 @@ impl Follower {
         self.transposition.as_ref().map(TranspositionTracker::semitones)
     }
 
+    /// Lets the relocation scan spend `share` of its budget per live frame (see
+    /// [`Relocator::set_scan_budget_share`]); nothing to do without relocation.
+    pub fn set_relocation_budget_share(&mut self, share: f64) {
+        if let Some((relocator, _)) = self.relocation.as_mut() {
+            relocator.set_scan_budget_share(share);
+        }
+    }
+
     /// Whether the tracker reports final positions (see [`OnlineTimeWarper::drain_final_positions`]).
     pub fn settles_positions(&self) -> bool {
         self.warper.settles_positions()

@@ -238,6 +238,9 @@ pub struct Relocator {
     /// Whether the tracker's place has been confirmed (see
     /// [`Relocator::set_tracked_place_confirmed`]).
     tracked_place_confirmed: bool,
+    /// The share of `cells_per_frame` a live frame may spend (see
+    /// [`Relocator::set_scan_budget_share`]).
+    scan_budget_share: f64,
 }
 
 impl Relocator {
@@ -293,6 +296,7 @@ impl Relocator {
             live_frames: 0,
             scan: None,
             tracked_place_confirmed: true,
+            scan_budget_share: 1.0,
         })
     }
 
@@ -451,6 +455,14 @@ impl Relocator {
         self.tracked_place_confirmed = confirmed;
     }
 
+    /// Lets each live frame spend `share` of `cells_per_frame` (1, all of it, by default;
+    /// clamped to (0, 1]): a worker short of time for its streams lowers it, so that a scan
+    /// takes longer to cover the reference (a jump is found later) and the trackers keep up.
+    /// The scan under way goes on at the new pace; what it finds is the same.
+    pub fn set_scan_budget_share(&mut self, share: f64) {
+        self.scan_budget_share = if share > 0.0 { share.min(1.0) } else { f64::MIN_POSITIVE };
+    }
+
     fn max_cost_ratio(&self) -> f32 {
         if self.tracked_place_confirmed {
             self.config.max_cost_ratio
@@ -487,7 +499,8 @@ impl Relocator {
             return Ok(None);
         };
         let pooled_len = self.pooled_reference_len();
-        let per_step = (self.config.cells_per_frame / scan.search.query_len()).max(1);
+        let cells = (self.config.cells_per_frame as f64 * self.scan_budget_share) as usize;
+        let per_step = (cells / scan.search.query_len()).max(1);
         let seen = scan.search.frames_seen();
         self.scan_pooled(
             &mut scan.search,
@@ -632,6 +645,46 @@ mod tests {
         assert!(i - 500 < 150, "found {} frames after the jump", i - 500);
         let (whole_i, whole) = first_after_jump(0);
         assert_eq!((i, projected.ref_index), (whole_i, whole.ref_index), "{whole:?}");
+    }
+
+    #[test]
+    fn a_smaller_share_of_the_budget_finds_the_same_jump_later() {
+        let dim = 12;
+        let reference = Arc::new(FeatureMatrix::new(dim, symbols(1_500, dim, 99)).unwrap());
+        let live: Vec<usize> = (0..500).chain(1_100..1_400).collect();
+        // 500 pooled reference frames, 100 a live frame: a scan takes 5 live frames at the
+        // whole budget.
+        let first_after_jump = |share| {
+            let config = RelocatorConfig {
+                query_frames: 60,
+                cells_per_frame: 2_000,
+                ..RelocatorConfig::default()
+            };
+            let mut relocator = Relocator::new(reference.clone(), config).unwrap();
+            relocator.set_scan_budget_share(share);
+            live.iter()
+                .enumerate()
+                .find_map(|(i, &r)| {
+                    let tracked = if i < 500 { r } else { 500 };
+                    let candidate = relocator.push_live(&reference.frame(r), tracked).unwrap()?;
+                    (candidate.live_start >= 500).then_some((i, candidate))
+                })
+                .expect("a candidate after the jump")
+        };
+        let (whole_i, whole) = first_after_jump(1.0);
+        for share in [0.5, 0.1] {
+            let (i, candidate) = first_after_jump(share);
+            assert!(
+                i > whole_i,
+                "share {share}: found at {i}, the whole budget at {whole_i}"
+            );
+            assert!(
+                candidate.ref_index.abs_diff(live[i]) <= 3,
+                "share {share}: {candidate:?} for truth {}",
+                live[i]
+            );
+        }
+        assert!(whole.ref_index.abs_diff(live[whole_i]) <= 3, "{whole:?}");
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub(crate) use encode_pooled::{EncodePooled, Pictures, PooledStage};
 pub(crate) use encode_streams::{EncodeStreams, EncodedStreams};
 pub use estimate_offset::EstimateOffset;
 pub use follow_reference::{
-    FollowEvents, FollowReference, FollowStreams, FollowedStreams, ReferenceTiming, SharedFrame,
+    FollowEvents, FollowReference, FollowStreams, FollowedStreams, ReferenceTiming, ScanBudgetPolicy, SharedFrame,
 };
 pub use join_video::{JoinVideo, LIVE_VIDEO_WAIT_NS};
 pub use locate_references::{LocateReferences, NamedReference};

@@ -7,11 +7,14 @@
 //! stream's records keep their order through the operator (one input, pipelined), so its
 //! positions come out as [`FollowReference`](super::FollowReference) gives them, and its notes
 //! (watermark, health) pass on behind them. A stream whose follower fails is dropped with a
-//! [`StreamNote::Failed`]; the others go on.
+//! [`StreamNote::Failed`]; the others go on. The operator times its streams' steps and, when
+//! they would take more of the core in real time than the table's [`ScanBudgetPolicy`] allows,
+//! slows every stream's relocation scan down (see [`super::scan_budget`]).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::time::Instant;
 
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
@@ -23,6 +26,7 @@ use crate::events::EventBody;
 use crate::flow::keyed::{Keyed, StreamKey, StreamNote};
 use crate::flow::FeatureFrame;
 
+use super::scan_budget::{ScanBudget, ScanBudgetPolicy};
 use super::stream_follower::StreamFollower;
 use super::{FollowEvents, ReferenceTiming};
 
@@ -38,12 +42,35 @@ struct Followed {
 
 /// The streams one worker's `follow_streams` operator follows, by key; shared between the
 /// worker's driver, which adds them, and the operator, which drops them at their end.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct FollowedStreams {
     streams: Rc<RefCell<HashMap<StreamKey, Followed>>>,
+    /// The share of their relocation budget the streams may spend; `None` spends it all.
+    scan_budget: Option<Rc<RefCell<ScanBudget>>>,
+}
+
+impl Default for FollowedStreams {
+    /// A table whose scans yield to the trackers as [`ScanBudgetPolicy::default`] says.
+    fn default() -> Self {
+        Self::new(Some(ScanBudgetPolicy::default()))
+    }
 }
 
 impl FollowedStreams {
+    /// An empty table whose streams' scans yield to their trackers as `scan_budget` says, or
+    /// always spend their whole budget (`None`).
+    pub fn new(scan_budget: Option<ScanBudgetPolicy>) -> Self {
+        Self {
+            streams: Rc::default(),
+            scan_budget: scan_budget.map(|policy| Rc::new(RefCell::new(ScanBudget::new(policy)))),
+        }
+    }
+
+    /// The share of its relocation budget each stream may spend now (1: all of it).
+    pub fn scan_budget_share(&self) -> f64 {
+        self.scan_budget.as_ref().map_or(1.0, |budget| budget.borrow().share())
+    }
+
     /// Follows stream `key` with `follower`, timed by `timing`, its events as `events` says;
     /// false (and nothing changes) when `key` is already followed.
     pub fn add(
@@ -58,7 +85,8 @@ impl FollowedStreams {
         if streams.contains_key(&key) {
             return false;
         }
-        let follower = StreamFollower::new(follower, timing, events);
+        let mut follower = StreamFollower::new(follower, timing, events);
+        follower.set_relocation_budget_share(self.scan_budget_share());
         streams.insert(key, Followed { follower, metrics });
         true
     }
@@ -133,6 +161,8 @@ impl<'scope> FollowStreams<'scope> for StreamVec<'scope, u64, SharedFrame> {
     fn follow_streams(self, streams: FollowedStreams) -> StreamVec<'scope, u64, Keyed<EventBody>> {
         self.unary(Pipeline, "FollowStreams", move |_, _| {
             move |input, output| {
+                let started = Instant::now();
+                let mut frames_followed = 0;
                 input.for_each(|cap, records| {
                     let mut session = output.session(&cap);
                     let mut table = streams.streams.borrow_mut();
@@ -142,6 +172,7 @@ impl<'scope> FollowStreams<'scope> for StreamVec<'scope, u64, SharedFrame> {
                                 let Some(followed) = table.get_mut(&stream) else {
                                     continue;
                                 };
+                                frames_followed += 1;
                                 match followed.follower.push_frame(&frame, &followed.metrics) {
                                     Ok(bodies) => session
                                         .give_iterator(bodies.into_iter().map(|data| Keyed::Data { stream, data })),
@@ -170,8 +201,31 @@ impl<'scope> FollowStreams<'scope> for StreamVec<'scope, u64, SharedFrame> {
                         }
                     }
                 });
+                if frames_followed > 0 {
+                    streams.budget_scans(started, frames_followed);
+                }
             }
         })
+    }
+}
+
+impl FollowedStreams {
+    /// Counts `frames` followed since `started` into the scan budget's load, and hands a new
+    /// share to every stream when the budget changes it.
+    fn budget_scans(&self, started: Instant, frames: usize) {
+        let Some(budget) = self.scan_budget.as_ref() else {
+            return;
+        };
+        let mut budget = budget.borrow_mut();
+        let now = Instant::now();
+        budget.record(now.duration_since(started), frames);
+        let mut table = self.streams.borrow_mut();
+        let frames_per_second = || table.values().map(|s| s.follower.frames_per_second()).sum();
+        if let Some(share) = budget.update(now, frames_per_second) {
+            for followed in table.values_mut() {
+                followed.follower.set_relocation_budget_share(share);
+            }
+        }
     }
 }
 
@@ -348,6 +402,50 @@ mod tests {
             assert_eq!(mine, alone(name, k), "stream {name}");
         }
         assert_eq!(left, 0, "ended streams are dropped");
+    }
+
+    #[test]
+    fn streams_that_take_more_of_the_core_than_allowed_slow_their_scans() {
+        let share_after = |policy: Option<ScanBudgetPolicy>| {
+            let share = Arc::new(Mutex::new(f64::NAN));
+            let seen = share.clone();
+            timely::example(move |scope| {
+                let streams = FollowedStreams::new(policy);
+                for key in [1, 2] {
+                    assert!(streams.add(key, follower(), TIMING, events("s"), AlignerMetrics::detached()));
+                }
+                let table = streams.clone();
+                // Without their ends: the load counts the frames a second of the streams still
+                // followed.
+                let mut records = interleaved(&[(1, 0), (2, 3)]);
+                records.retain(|record| matches!(record, Keyed::Data { .. }));
+                records
+                    .to_stream(scope)
+                    .container::<Vec<_>>()
+                    .follow_streams(streams)
+                    .inspect(move |_| *seen.lock().unwrap() = table.scan_budget_share());
+            });
+            let share = *share.lock().unwrap();
+            share
+        };
+        // Any step takes more than a billionth of a core's time in real time.
+        let strict = ScanBudgetPolicy {
+            target_core_share: 1e-9,
+            update_every: std::time::Duration::ZERO,
+            ..ScanBudgetPolicy::default()
+        };
+        let share = share_after(Some(strict));
+        assert!((strict.min_budget_share..1.0).contains(&share), "{share}");
+        assert_eq!(
+            share_after(None),
+            1.0,
+            "without a policy the scans spend their whole budget"
+        );
+        assert_eq!(
+            share_after(Some(ScanBudgetPolicy::default())),
+            1.0,
+            "two streams are light"
+        );
     }
 
     #[test]

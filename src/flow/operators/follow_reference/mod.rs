@@ -32,9 +32,11 @@ use crate::flow::{FailureSlot, FeatureFrame, FlowError, StreamEvent};
 use super::held_capability::hold_until;
 
 mod follow_streams;
+mod scan_budget;
 mod stream_follower;
 
 pub use follow_streams::{FollowStreams, FollowedStreams, SharedFrame};
+pub use scan_budget::ScanBudgetPolicy;
 
 use stream_follower::StreamFollower;
 

@@ -59,6 +59,17 @@ impl StreamFollower {
         }
     }
 
+    /// Lets the follower's relocation scan spend `share` of its budget (see
+    /// [`Follower::set_relocation_budget_share`]).
+    pub(crate) fn set_relocation_budget_share(&mut self, share: f64) {
+        self.follower.set_relocation_budget_share(share);
+    }
+
+    /// Live frames a second the stream brings in real time.
+    pub(crate) fn frames_per_second(&self) -> f64 {
+        1e9 / self.timing.hop_ns
+    }
+
     /// Aligns one live frame (frames come in time order) and returns the events it makes.
     pub(crate) fn push_frame(
         &mut self,
