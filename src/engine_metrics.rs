@@ -1,5 +1,6 @@
 //! What the engine measures about itself while it runs, for `GET /metrics`: capture-to-event
-//! latency, encoder batch sizes and times, aligner step times and capture queue depths.
+//! latency, encoder batch sizes and times, aligner step times, capture queue depths and the
+//! share of its relocation budget each `follow` stream may spend.
 //!
 //! Operators take their histograms and gauges once, when the graph is built, and record into
 //! them with atomics: the hot path takes no lock and allocates nothing. The feed reads a
@@ -102,6 +103,28 @@ impl Gauge {
     }
 }
 
+/// A gauge holding a share (0 to 1), unset (and not rendered) until first set.
+#[derive(Debug)]
+pub struct ShareGauge(AtomicU64);
+
+impl Default for ShareGauge {
+    fn default() -> Self {
+        Self(AtomicU64::new(f64::NAN.to_bits()))
+    }
+}
+
+impl ShareGauge {
+    /// Sets the current share.
+    pub fn set(&self, share: f64) {
+        self.0.store(share.to_bits(), Ordering::Relaxed);
+    }
+
+    /// The current share, once set.
+    pub fn get(&self) -> Option<f64> {
+        Some(f64::from_bits(self.0.load(Ordering::Relaxed))).filter(|share| !share.is_nan())
+    }
+}
+
 /// One encoder stage's histograms.
 #[derive(Debug, Clone)]
 pub struct EncoderMetrics {
@@ -128,6 +151,9 @@ pub struct AlignerMetrics {
     pub step_seconds: Arc<Histogram>,
     /// Capture-to-event latency (s) of the events it emits as data arrives.
     pub event_latency: Arc<Histogram>,
+    /// The share of its relocation search's budget a `follow` stream may spend per frame
+    /// (below 1 while its worker's core is full); unset for other aligners.
+    pub relocation_budget_share: Arc<ShareGauge>,
 }
 
 impl AlignerMetrics {
@@ -136,6 +162,7 @@ impl AlignerMetrics {
         Self {
             step_seconds: Arc::new(Histogram::new(STEP_BUCKETS_S)),
             event_latency: Arc::new(Histogram::new(LATENCY_BUCKETS_S)),
+            relocation_budget_share: Arc::default(),
         }
     }
 }
@@ -151,6 +178,7 @@ pub struct EngineMetrics {
     batch_seconds: Family<Histogram>,
     aligner_step: Family<Histogram>,
     queue_depth: Family<Gauge>,
+    relocation_budget_share: Family<ShareGauge>,
     /// The newest picture of each stream, for the live page.
     pub pictures: LatestPictures,
 }
@@ -176,6 +204,7 @@ impl EngineMetrics {
             event_latency: member(&self.event_latency, &[stream, kind], || {
                 Histogram::new(LATENCY_BUCKETS_S)
             }),
+            relocation_budget_share: member(&self.relocation_budget_share, &[stream], ShareGauge::default),
         }
     }
 
@@ -206,6 +235,7 @@ impl EngineMetrics {
             forget_members(family, stream);
         }
         forget_members(&self.queue_depth, stream);
+        forget_members(&self.relocation_budget_share, stream);
         self.pictures.forget(stream);
     }
 
@@ -249,6 +279,23 @@ impl EngineMetrics {
         for (labels, gauge) in gauges.iter() {
             let labels = label_text(&["stream", "medium"], labels);
             let _ = writeln!(out, "warpflow_capture_queue_records{{{labels}}} {}", gauge.get());
+        }
+        drop(gauges);
+        let _ = writeln!(
+            out,
+            "# HELP warpflow_relocation_budget_share Share of its relocation search's budget a follow \
+             stream may spend per frame (below 1 while its worker's core is full).\n\
+             # TYPE warpflow_relocation_budget_share gauge"
+        );
+        let shares = self
+            .relocation_budget_share
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (labels, gauge) in shares.iter() {
+            if let Some(share) = gauge.get() {
+                let labels = label_text(&["stream"], labels);
+                let _ = writeln!(out, "warpflow_relocation_budget_share{{{labels}}} {share}");
+            }
         }
         out
     }
@@ -294,7 +341,12 @@ mod tests {
         aligner.step_seconds.observe(0.00002);
         aligner.event_latency.observe(0.004);
         metrics.queue_depth("live0", "video").set(7);
+        metrics.aligner("song", "position").relocation_budget_share.set(0.5);
         let text = metrics.render();
+        assert!(
+            !text.contains("warpflow_relocation_budget_share{stream=\"live0\"}"),
+            "unset: {text}"
+        );
         for line in [
             "# TYPE warpflow_encoder_batch_records histogram",
             "warpflow_encoder_batch_records_bucket{stream=\"live0\",stage=\"AudioFeatures\",le=\"1\"} 1",
@@ -308,6 +360,8 @@ mod tests {
             "warpflow_aligner_step_seconds_bucket{stream=\"live0\",le=\"0.000025\"} 1",
             "warpflow_event_latency_seconds_bucket{stream=\"live0\",type=\"offset\",le=\"0.005\"} 1",
             "warpflow_capture_queue_records{stream=\"live0\",medium=\"video\"} 7",
+            "# TYPE warpflow_relocation_budget_share gauge",
+            "warpflow_relocation_budget_share{stream=\"song\"} 0.5",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
         }
@@ -318,6 +372,7 @@ mod tests {
         let metrics = EngineMetrics::default();
         for stream in ["gone", "kept"] {
             metrics.aligner(stream, "offset").step_seconds.observe(0.00002);
+            metrics.aligner(stream, "position").relocation_budget_share.set(1.0);
             metrics.encoder(stream, "AudioFeatures").batch_records.observe(1.0);
             metrics.queue_depth(stream, "audio").set(3);
             metrics.pictures.offer(stream, 0, 1, 1, &[0]);

@@ -40,6 +40,14 @@ struct Followed {
     metrics: AlignerMetrics,
 }
 
+impl Followed {
+    /// Lets the stream's scan spend `share` of its budget, and says so in its metrics.
+    fn set_relocation_budget_share(&mut self, share: f64) {
+        self.follower.set_relocation_budget_share(share);
+        self.metrics.relocation_budget_share.set(share);
+    }
+}
+
 /// The streams one worker's `follow_streams` operator follows, by key; shared between the
 /// worker's driver, which adds them, and the operator, which drops them at their end.
 #[derive(Clone)]
@@ -85,9 +93,12 @@ impl FollowedStreams {
         if streams.contains_key(&key) {
             return false;
         }
-        let mut follower = StreamFollower::new(follower, timing, events);
-        follower.set_relocation_budget_share(self.scan_budget_share());
-        streams.insert(key, Followed { follower, metrics });
+        let mut followed = Followed {
+            follower: StreamFollower::new(follower, timing, events),
+            metrics,
+        };
+        followed.set_relocation_budget_share(self.scan_budget_share());
+        streams.insert(key, followed);
         true
     }
 
@@ -223,7 +234,7 @@ impl FollowedStreams {
         let frames_per_second = || table.values().map(|s| s.follower.frames_per_second()).sum();
         if let Some(share) = budget.update(now, frames_per_second) {
             for followed in table.values_mut() {
-                followed.follower.set_relocation_budget_share(share);
+                followed.set_relocation_budget_share(share);
             }
         }
     }
@@ -409,11 +420,12 @@ mod tests {
         let share_after = |policy: Option<ScanBudgetPolicy>| {
             let share = Arc::new(Mutex::new(f64::NAN));
             let seen = share.clone();
+            let metrics = AlignerMetrics::detached();
+            let gauge = metrics.relocation_budget_share.clone();
             timely::example(move |scope| {
                 let streams = FollowedStreams::new(policy);
-                for key in [1, 2] {
-                    assert!(streams.add(key, follower(), TIMING, events("s"), AlignerMetrics::detached()));
-                }
+                assert!(streams.add(1, follower(), TIMING, events("s"), metrics));
+                assert!(streams.add(2, follower(), TIMING, events("t"), AlignerMetrics::detached()));
                 let table = streams.clone();
                 // Without their ends: the load counts the frames a second of the streams still
                 // followed.
@@ -426,6 +438,7 @@ mod tests {
                     .inspect(move |_| *seen.lock().unwrap() = table.scan_budget_share());
             });
             let share = *share.lock().unwrap();
+            assert_eq!(gauge.get(), Some(share), "the stream's metrics say what it may spend");
             share
         };
         // Any step takes more than a billionth of a core's time in real time.
