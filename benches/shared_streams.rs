@@ -12,7 +12,8 @@
 //! different times: started together, every aligner would settle its final positions in the
 //! same tick. "Aligner alone" runs the same followers on the same frames at the same pace
 //! without timely or events; the graph's work per stream-frame is a design's busy time less
-//! that, over the streams.
+//! that, over the streams (for the design whose scans yield, less also the scan work it left
+//! undone, so it can read below zero).
 //!
 //! With the relocation search on, the ticks before every stream's first scan are left out with
 //! the warm-up (a stream scans only once it has a whole window of live frames), and so are the

@@ -26,7 +26,7 @@ use crate::events::EventBody;
 use crate::flow::keyed::{Keyed, StreamKey, StreamNote};
 use crate::flow::FeatureFrame;
 
-use super::scan_budget::{ScanBudget, ScanBudgetPolicy};
+use super::scan_budget::{real_time_rate, ScanBudget, ScanBudgetPolicy};
 use super::stream_follower::StreamFollower;
 use super::{FollowEvents, ReferenceTiming};
 
@@ -34,10 +34,12 @@ use super::{FollowEvents, ReferenceTiming};
 /// stream's own running time, or a note.
 pub type SharedFrame = Keyed<FeatureFrame>;
 
-/// A stream in the table: its follower and where its step times go.
+/// A stream in the table: its follower, where its step times go, and the frames it brought
+/// since the scan budget last measured the load.
 struct Followed {
     follower: StreamFollower,
     metrics: AlignerMetrics,
+    frames_in_window: u64,
 }
 
 impl Followed {
@@ -96,6 +98,7 @@ impl FollowedStreams {
         let mut followed = Followed {
             follower: StreamFollower::new(follower, timing, events),
             metrics,
+            frames_in_window: 0,
         };
         followed.set_relocation_budget_share(self.scan_budget_share());
         streams.insert(key, followed);
@@ -184,6 +187,7 @@ impl<'scope> FollowStreams<'scope> for StreamVec<'scope, u64, SharedFrame> {
                                     continue;
                                 };
                                 frames_followed += 1;
+                                followed.frames_in_window += 1;
                                 match followed.follower.push_frame(&frame, &followed.metrics) {
                                     Ok(bodies) => session
                                         .give_iterator(bodies.into_iter().map(|data| Keyed::Data { stream, data })),
@@ -222,7 +226,8 @@ impl<'scope> FollowStreams<'scope> for StreamVec<'scope, u64, SharedFrame> {
 
 impl FollowedStreams {
     /// Counts `frames` followed since `started` into the scan budget's load, and hands a new
-    /// share to every stream when the budget changes it.
+    /// share to every stream when the budget changes it. A stream that brought no frames in the
+    /// window (a stalled camera) adds nothing to the load.
     fn budget_scans(&self, started: Instant, frames: usize) {
         let Some(budget) = self.scan_budget.as_ref() else {
             return;
@@ -231,7 +236,15 @@ impl FollowedStreams {
         let now = Instant::now();
         budget.record(now.duration_since(started), frames);
         let mut table = self.streams.borrow_mut();
-        let frames_per_second = || table.values().map(|s| s.follower.frames_per_second()).sum();
+        let frames_per_second = |window| {
+            table
+                .values_mut()
+                .map(|s| {
+                    let frames = std::mem::take(&mut s.frames_in_window);
+                    real_time_rate(s.follower.frames_per_second(), frames, window)
+                })
+                .sum()
+        };
         if let Some(share) = budget.update(now, frames_per_second) {
             for followed in table.values_mut() {
                 followed.set_relocation_budget_share(share);

@@ -52,6 +52,15 @@ const RAISE_FACTOR: f64 = 1.25;
 /// share before it falls again.
 const MAX_FALL: f64 = 0.5;
 
+/// The frames a second a stream brings in real time, as the load counts them: its own rate
+/// (`nominal_fps`), or the `frames` it brought over `window` where that is fewer (a camera that
+/// stalled, a stream that joined late in the window), and never more (a file played as fast as
+/// the machine allows asks no more of the core in real time than live).
+pub fn real_time_rate(nominal_fps: f64, frames: u64, window: Duration) -> f64 {
+    let seen_fps = frames as f64 / window.as_secs_f64().max(f64::MIN_POSITIVE);
+    seen_fps.min(nominal_fps)
+}
+
 /// The measured load and the share of the scan budget it allows.
 #[derive(Debug, Clone)]
 pub struct ScanBudget {
@@ -85,12 +94,14 @@ impl ScanBudget {
         self.window_frames += frames as u64;
     }
 
-    /// At `now`, with the streams bringing `frames_per_second()` live frames a second between
-    /// them: once a window of [`ScanBudgetPolicy::update_every`] has passed with frames in it,
-    /// measures its load and returns the new share when it changed.
-    pub fn update(&mut self, now: Instant, frames_per_second: impl FnOnce() -> f64) -> Option<f64> {
+    /// At `now`, with the streams bringing `frames_per_second(window)` live frames a second
+    /// between them in real time over the window just ended (see [`real_time_rate`]): once a
+    /// window of [`ScanBudgetPolicy::update_every`] has passed with frames in it, measures its
+    /// load and returns the new share when it changed.
+    pub fn update(&mut self, now: Instant, frames_per_second: impl FnOnce(Duration) -> f64) -> Option<f64> {
         let started = *self.window_started.get_or_insert(now);
-        if now.duration_since(started) < self.policy.update_every {
+        let window = now.duration_since(started);
+        if window < self.policy.update_every {
             return None;
         }
         let (busy, frames) = (self.window_busy, self.window_frames);
@@ -100,7 +111,7 @@ impl ScanBudget {
         if frames == 0 {
             return None;
         }
-        let load = busy.as_secs_f64() / frames as f64 * frames_per_second();
+        let load = busy.as_secs_f64() / frames as f64 * frames_per_second(window);
         let target = self.policy.target_core_share;
         let share = if load > target {
             // Aimed inside the band where the share holds; the tracker's part of the load does
@@ -135,7 +146,7 @@ mod tests {
         for window in 0..=windows {
             let busy = Duration::from_secs_f64(busy_per_frame_us(budget.share()) * 1e-6 * frames as f64);
             budget.record(busy, frames);
-            budget.update(start + FRAME * 10_000 * window as u32, || 2_500.0);
+            budget.update(start + FRAME * 10_000 * window as u32, |_| 2_500.0);
             seen.push(budget.share());
         }
         seen
@@ -169,7 +180,7 @@ mod tests {
         let start = Instant::now();
         let at = |budget: &mut ScanBudget, window: u32, busy_us: u64| {
             budget.record(Duration::from_micros(busy_us * 1_000), 1_000);
-            budget.update(start + FRAME * 10_000 * window, || 2_500.0)
+            budget.update(start + FRAME * 10_000 * window, |_| 2_500.0)
         };
         at(&mut budget, 0, 0);
         // Tracking alone takes the whole core: the share falls to its floor and stays.
@@ -185,15 +196,35 @@ mod tests {
     }
 
     #[test]
+    fn a_stream_counts_at_its_own_rate_or_what_it_brought() {
+        let second = Duration::from_secs(1);
+        assert_eq!(real_time_rate(50.0, 50, second), 50.0);
+        assert_eq!(real_time_rate(50.0, 0, second), 0.0, "stalled");
+        assert_eq!(real_time_rate(50.0, 10, second / 2), 20.0, "joined late");
+        assert_eq!(real_time_rate(50.0, 5_000, second), 50.0, "played fast");
+        // The load is measured over the window's own length.
+        let mut budget = ScanBudget::new(ScanBudgetPolicy::default());
+        let start = Instant::now();
+        budget.update(start, |_| unreachable!("no window yet"));
+        budget.record(Duration::from_millis(1), 100);
+        let mut seen = None;
+        budget.update(start + Duration::from_millis(700), |window| {
+            seen = Some(window);
+            0.0
+        });
+        assert_eq!(seen, Some(Duration::from_millis(700)));
+    }
+
+    #[test]
     fn no_frames_or_a_short_window_change_nothing() {
         let mut budget = ScanBudget::new(ScanBudgetPolicy::default());
         let start = Instant::now();
-        assert_eq!(budget.update(start, || 2_500.0), None);
+        assert_eq!(budget.update(start, |_| 2_500.0), None);
         budget.record(Duration::from_secs(1), 10);
-        assert_eq!(budget.update(start + Duration::from_millis(100), || 2_500.0), None);
-        assert_eq!(budget.update(start + Duration::from_secs(1), || 2_500.0), Some(0.5));
+        assert_eq!(budget.update(start + Duration::from_millis(100), |_| 2_500.0), None);
+        assert_eq!(budget.update(start + Duration::from_secs(1), |_| 2_500.0), Some(0.5));
         // A window without frames measures nothing.
-        assert_eq!(budget.update(start + Duration::from_secs(2), || 2_500.0), None);
+        assert_eq!(budget.update(start + Duration::from_secs(2), |_| 2_500.0), None);
         assert_eq!(budget.share(), 0.5);
     }
 }
