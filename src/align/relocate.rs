@@ -611,6 +611,24 @@ mod tests {
         assert!(i - 500 < 150, "found {} frames after the jump", i - 500);
     }
 
+    /// The live stream plays `live` (0..500, then a jump) while the tracker, lost after the
+    /// jump, still believes in frame 500: the first candidate for a window after the jump, and
+    /// the live frame it came at.
+    fn first_candidate_after_the_jump(
+        relocator: &mut Relocator,
+        reference: &FeatureMatrix,
+        live: &[usize],
+    ) -> (usize, RelocationCandidate) {
+        live.iter()
+            .enumerate()
+            .find_map(|(i, &r)| {
+                let tracked = if i < 500 { r } else { 500 };
+                let candidate = relocator.push_live(&reference.frame(r), tracked).unwrap()?;
+                (candidate.live_start >= 500).then_some((i, candidate))
+            })
+            .expect("a candidate after the jump")
+    }
+
     #[test]
     fn frames_projected_for_the_scan_find_the_jump_whole_frames_find() {
         // One-hot frames over 96 values: projected onto the 32 most frequent, a third of the
@@ -627,14 +645,7 @@ mod tests {
                 ..RelocatorConfig::default()
             };
             let mut relocator = Relocator::new(reference.clone(), config).unwrap();
-            live.iter()
-                .enumerate()
-                .find_map(|(i, &r)| {
-                    let tracked = if i < 500 { r } else { 500 };
-                    let candidate = relocator.push_live(&reference.frame(r), tracked).unwrap()?;
-                    (candidate.live_start >= 500).then_some((i, candidate))
-                })
-                .expect("a candidate after the jump")
+            first_candidate_after_the_jump(&mut relocator, &reference, &live)
         };
         let (i, projected) = first_after_jump(32);
         assert!(
@@ -662,14 +673,7 @@ mod tests {
             };
             let mut relocator = Relocator::new(reference.clone(), config).unwrap();
             relocator.set_scan_budget_share(share);
-            live.iter()
-                .enumerate()
-                .find_map(|(i, &r)| {
-                    let tracked = if i < 500 { r } else { 500 };
-                    let candidate = relocator.push_live(&reference.frame(r), tracked).unwrap()?;
-                    (candidate.live_start >= 500).then_some((i, candidate))
-                })
-                .expect("a candidate after the jump")
+            first_candidate_after_the_jump(&mut relocator, &reference, &live)
         };
         let (whole_i, whole) = first_after_jump(1.0);
         for share in [0.5, 0.1] {
