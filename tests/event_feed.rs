@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +15,7 @@ use tokio_tungstenite::tungstenite::Message;
 use warpflow::events::{Event, EventBody};
 use warpflow::serve::feed::{FeedServer, FeedSettings};
 
+use common::http_get;
 use common::served::Served;
 
 /// A `warpflow sync --serve 127.0.0.1:0` run on the test pattern, with `extra` arguments.
@@ -120,22 +119,6 @@ async fn clients_filter_resume_and_need_the_token() {
             .unwrap_or_else(|| panic!("no {counted} in {metrics}"));
         assert!(count > 0, "{counted} is {count}");
     }
-}
-
-/// A plain HTTP/1.1 GET of `path`, with a bearer `token` if given; the whole reply.
-fn http_get(addr: SocketAddr, path: &str, token: Option<&str>) -> String {
-    let mut http = std::net::TcpStream::connect(addr).expect("connects");
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        http,
-        "GET {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"
-    )
-    .expect("request sent");
-    let mut reply = String::new();
-    http.read_to_string(&mut reply).expect("reply read");
-    reply
 }
 
 /// A cue event of about 4 KiB, so that a client that stops reading fills its socket buffers

@@ -6,28 +6,17 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use common::melody_reference;
 use common::served::Served;
 use common::streams_client::{answer, refusal, streams};
+use common::{http_get, melody_reference};
 
 const TOKEN: &str = "s3cret";
-
-/// The service's `GET /metrics` reply (no token).
-fn metrics_of(server: SocketAddr) -> String {
-    let mut http = TcpStream::connect(server).expect("connects");
-    write!(http, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("request sent");
-    let mut reply = String::new();
-    http.read_to_string(&mut reply).expect("reply read");
-    reply
-}
 
 /// The events of `stream` among `events`.
 fn of<'a>(events: &'a [Value], stream: &str) -> Vec<&'a Value> {
@@ -255,7 +244,7 @@ fn follow_streams_take_their_options_and_end_whole() {
     let broken = described(&listed, "broken");
     assert_eq!(broken["state"], "failed", "{listed}");
     // One stream on its worker leaves the core nearly idle: its scan spends its whole budget.
-    let metrics = metrics_of(server);
+    let metrics = http_get(server, "/metrics", None);
     assert!(
         metrics
             .lines()

@@ -10,6 +10,8 @@ pub mod rtsp;
 pub mod served;
 pub mod streams_client;
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -329,4 +331,20 @@ pub fn libtorch_lib_folder() -> Option<std::path::PathBuf> {
         .into_iter()
         .find(|path| path.ends_with("/libtorch_cpu.so"))
         .and_then(|path| Path::new(&path).parent().map(Path::to_path_buf))
+}
+
+/// A plain HTTP/1.1 GET of `path`, with a bearer `token` if given; the whole reply.
+pub fn http_get(addr: SocketAddr, path: &str, token: Option<&str>) -> String {
+    let mut http = TcpStream::connect(addr).expect("connects");
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        http,
+        "GET {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .expect("request sent");
+    let mut reply = String::new();
+    http.read_to_string(&mut reply).expect("reply read");
+    reply
 }
