@@ -152,6 +152,7 @@ fn mapped_reference(features: FeatureMatrix, format: SampleFormat, folder: &std:
             rate_hz: 22_050,
             frame_len: 2048,
             hop_len: 441,
+            history_len: 0,
         },
         duration_ns: 0,
         format,

@@ -30,6 +30,7 @@ const PARAMS: AudioFrameParams = AudioFrameParams {
     rate_hz: 22_050,
     frame_len: 2048,
     hop_len: 512,
+    history_len: 0,
 };
 const AUDIO_S: usize = 60;
 const VIDEO: VideoFrameFormat = VideoFrameFormat {

@@ -146,11 +146,13 @@ fn spectral_encoders_match_librosa() {
         rate_hz: 22_050,
         frame_len: 2048,
         hop_len: 512,
+        history_len: 0,
     };
     let speech = AudioFrameParams {
         rate_hz: 16_000,
         frame_len: 512,
         hop_len: 160,
+        history_len: 0,
     };
     for setting in [
         Setting {

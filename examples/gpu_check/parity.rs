@@ -28,6 +28,7 @@ pub const ONSET_FRAMES: AudioFrameParams = AudioFrameParams {
     rate_hz: 16_000,
     frame_len: 256,
     hop_len: 80,
+    history_len: 0,
 };
 pub const ONSET_MELS: usize = 40;
 

@@ -262,9 +262,11 @@ pub(super) struct FollowArgs {
     #[arg(long, value_name = "FILE", value_parser = parse_cues)]
     pub(super) cues: Option<CueFile>,
     /// Features compared: semitone-flux (a band per semitone with its rise, which times note
-    /// onsets: other singers, instruments and keys still look alike), logmel-flux (mel bands
-    /// with their rise: coarser pitch, the same onsets), logmel (half the values) or chroma
-    /// (pitch classes). Default: those a .wfr reference was made with, else semitone-flux.
+    /// onsets: other singers, instruments and keys still look alike), semitone-flux-lows (the
+    /// same, the bands below C4 from a 372 ms window that ends with the frame: low notes a
+    /// semitone apart kept apart), logmel-flux (mel bands with their rise: coarser pitch, the
+    /// same onsets), logmel (half the values) or chroma (pitch classes). Default: those a .wfr
+    /// reference was made with, else semitone-flux.
     #[arg(long, value_parser = parse_features)]
     pub(super) audio_features: Option<AudioFeatureKind>,
     /// A TorchScript audio model (FILE.pt with its contract FILE.toml beside it) whose output is
@@ -350,7 +352,8 @@ pub(super) struct EncodeRefArgs {
     /// The reference file to write (its name must end in .wfr).
     #[arg(short = 'o', long = "output", value_name = "OUT.wfr", value_parser = parse_wfr_path)]
     pub(super) output: PathBuf,
-    /// Features, as follow's --audio-features: semitone-flux, logmel-flux, logmel or chroma.
+    /// Features, as follow's --audio-features: semitone-flux, semitone-flux-lows, logmel-flux,
+    /// logmel or chroma.
     #[arg(long, default_value_t = AudioFeatureKind::default(), value_parser = parse_features)]
     pub(super) audio_features: AudioFeatureKind,
     /// A TorchScript audio model, as follow's --audio-model.
@@ -383,9 +386,9 @@ pub(super) struct LocateArgs {
     pub(super) references: Vec<PathBuf>,
     #[command(flatten)]
     pub(super) common: CommonArgs,
-    /// Features compared: semitone-flux or chroma (pitch laid out: a snippet is found by its
-    /// pitch classes' coarse statistics, which hear the piece rather than its performers, in
-    /// any key), logmel-flux or logmel (searched as they are).
+    /// Features compared: semitone-flux, semitone-flux-lows or chroma (pitch laid out: a
+    /// snippet is found by its pitch classes' coarse statistics, which hear the piece rather
+    /// than its performers, in any key), logmel-flux or logmel (searched as they are).
     #[arg(long, default_value_t = LocateJob::DEFAULT_FEATURES, value_parser = parse_features)]
     pub(super) audio_features: AudioFeatureKind,
     /// Seconds of the most recent live audio searched for (above 0, at most 600).

@@ -42,7 +42,7 @@ pub trait AudioEncoder: fmt::Debug {
     /// The features of silence: one window of zeros, after which the encoder is reset, so a
     /// recording encoded next starts afresh.
     fn silence(&mut self) -> Result<Vec<f32>, EncodeError> {
-        let window = vec![0.0; self.params().frame_len];
+        let window = vec![0.0; self.params().span_len()];
         let mut features = Vec::with_capacity(self.dim());
         self.encode(&window, &mut features)?;
         self.reset()?;
@@ -98,15 +98,16 @@ impl AudioEncoder for AudioFeatureEncoder {
         Ok(())
     }
 
-    /// All but `logmel-flux` and `semitone-flux`, whose rise looks back at the previous frame.
+    /// All but `logmel-flux` and the semitone fluxes, whose rise looks back at the previous
+    /// frame.
     fn is_stateless(&self) -> bool {
         !matches!(
             self.kind(),
-            AudioFeatureKind::LogMelFlux | AudioFeatureKind::SemitoneFlux
+            AudioFeatureKind::LogMelFlux | AudioFeatureKind::SemitoneFlux | AudioFeatureKind::SemitoneFluxLows
         )
     }
 
-    /// `logmel-flux` and `semitone-flux` come apart into bands and each stream's rise.
+    /// `logmel-flux` and the semitone fluxes come apart into bands and each stream's rise.
     fn split_for_sharing(&self) -> Result<Option<SharedAndPerStream>, EncodeError> {
         AudioFeatureEncoder::split_for_sharing(self)
     }

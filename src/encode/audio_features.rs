@@ -33,6 +33,11 @@ pub enum AudioFeatureKind {
     /// two apart.
     #[default]
     SemitoneFlux,
+    /// `semitone-flux` with the bands below C4 taken from a window of four frames (372 ms)
+    /// that ends where the frame ends: the low voice and the bass resolved to a semitone, and
+    /// bands that move on through a held note, which a causal tracker uses to tell how far into
+    /// it the stream is. No frame comes later than `semitone-flux`'s.
+    SemitoneFluxLows,
 }
 
 impl FromStr for AudioFeatureKind {
@@ -44,10 +49,11 @@ impl FromStr for AudioFeatureKind {
             "chroma" => Ok(Self::Chroma),
             "logmel-flux" => Ok(Self::LogMelFlux),
             "semitone-flux" => Ok(Self::SemitoneFlux),
+            "semitone-flux-lows" => Ok(Self::SemitoneFluxLows),
             _ => Err(EncodeError::BadParameter {
                 name: "--audio-features",
                 value: text.to_owned(),
-                expected: "'logmel', 'logmel-flux', 'semitone-flux' or 'chroma'",
+                expected: "'logmel', 'logmel-flux', 'semitone-flux', 'semitone-flux-lows' or 'chroma'",
             }),
         }
     }
@@ -60,6 +66,7 @@ impl fmt::Display for AudioFeatureKind {
             Self::Chroma => "chroma",
             Self::LogMelFlux => "logmel-flux",
             Self::SemitoneFlux => "semitone-flux",
+            Self::SemitoneFluxLows => "semitone-flux-lows",
         })
     }
 }
@@ -106,8 +113,10 @@ pub struct AudioFeatureEncoder {
 }
 
 impl AudioFeatureEncoder {
-    /// An encoder of `kind` features for frames framed by `params`, running on `device`.
+    /// An encoder of `kind` features for frames framed by `params` (with the history `kind`
+    /// takes, see [`Self::params`]), running on `device`.
     pub fn new(kind: AudioFeatureKind, params: AudioFrameParams, device: Device) -> Result<Self, EncodeError> {
+        let params = Self::filterbank(kind).framing(params);
         params.validate()?;
         let (projection, dim) = match kind {
             AudioFeatureKind::LogMel | AudioFeatureKind::Chroma => {
@@ -115,7 +124,7 @@ impl AudioFeatureEncoder {
                 let dim = filterbank.bands();
                 (Projection::PerFrame(filterbank), dim)
             }
-            AudioFeatureKind::LogMelFlux | AudioFeatureKind::SemitoneFlux => {
+            AudioFeatureKind::LogMelFlux | AudioFeatureKind::SemitoneFlux | AudioFeatureKind::SemitoneFluxLows => {
                 let bands = Self::bands(kind, params, device)?;
                 let rise = Self::level_and_rise(kind, bands.dim());
                 let dim = rise.dim();
@@ -141,6 +150,7 @@ impl AudioFeatureEncoder {
         match kind {
             AudioFeatureKind::LogMel | AudioFeatureKind::LogMelFlux => Filterbank::Mel { bands: N_MELS },
             AudioFeatureKind::SemitoneFlux => Filterbank::Semitone,
+            AudioFeatureKind::SemitoneFluxLows => Filterbank::SemitoneLows,
             AudioFeatureKind::Chroma => Filterbank::Chroma,
         }
     }
@@ -155,7 +165,10 @@ impl AudioFeatureEncoder {
     }
 
     fn level_and_rise(kind: AudioFeatureKind, bands: usize) -> LevelAndRise {
-        let rise_weight = if kind == AudioFeatureKind::SemitoneFlux {
+        let rise_weight = if matches!(
+            kind,
+            AudioFeatureKind::SemitoneFlux | AudioFeatureKind::SemitoneFluxLows
+        ) {
             SEMITONE_RISE_WEIGHT
         } else {
             LOGMEL_RISE_WEIGHT
@@ -178,7 +191,8 @@ impl AudioFeatureEncoder {
         self.device
     }
 
-    /// The framing these features expect.
+    /// The framing these features expect: the one they were made with, and for
+    /// `semitone-flux-lows` the history its low bands' window takes.
     pub fn params(&self) -> AudioFrameParams {
         self.params
     }
@@ -211,7 +225,7 @@ impl AudioFeatureEncoder {
     pub fn pitch_layout(&self) -> Option<PitchLayout> {
         match self.kind {
             AudioFeatureKind::Chroma => Some(PitchLayout::Chroma),
-            AudioFeatureKind::SemitoneFlux => Some(PitchLayout::SemitoneBlocks {
+            AudioFeatureKind::SemitoneFlux | AudioFeatureKind::SemitoneFluxLows => Some(PitchLayout::SemitoneBlocks {
                 bands: SEMITONE_BANDS,
                 blocks: 2,
             }),
@@ -219,11 +233,11 @@ impl AudioFeatureEncoder {
         }
     }
 
-    /// Encodes row-major frames (`frame_len` samples each) into `dim` values per frame,
+    /// Encodes row-major frames (`span_len` samples each) into `dim` values per frame,
     /// appended to `features`. Frames are consecutive across calls.
     pub fn encode(&mut self, frames: &[f32], features: &mut Vec<f32>) -> Result<(), EncodeError> {
         match &mut self.projection {
-            Projection::PerFrame(filterbank) => in_audio_passes(frames, self.params.frame_len, self.device, |part| {
+            Projection::PerFrame(filterbank) => in_audio_passes(frames, self.params.span_len(), self.device, |part| {
                 unit_rows(filterbank, part, features)
             }),
             Projection::LevelAndRise { bands, rise, band_rows } => {
@@ -260,6 +274,7 @@ mod tests {
         rate_hz: 22_050,
         frame_len: 2048,
         hop_len: 441,
+        history_len: 0,
     };
 
     fn tone(hz: f32, len: usize) -> Vec<f32> {
@@ -274,11 +289,13 @@ mod tests {
             AudioFeatureKind::LogMel,
             AudioFeatureKind::LogMelFlux,
             AudioFeatureKind::SemitoneFlux,
+            AudioFeatureKind::SemitoneFluxLows,
             AudioFeatureKind::Chroma,
         ] {
             let mut encoder = AudioFeatureEncoder::new(kind, PARAMS, Device::Cpu).unwrap();
-            let mut frames = tone(440.0, 2048);
-            frames.extend(std::iter::repeat_n(0.0, 2048));
+            let span_len = encoder.params().span_len();
+            let mut frames = tone(440.0, span_len);
+            frames.extend(std::iter::repeat_n(0.0, span_len));
             let mut features = Vec::new();
             encoder.encode(&frames, &mut features).unwrap();
             assert_eq!(features.len(), 2 * encoder.dim());
@@ -294,22 +311,27 @@ mod tests {
 
     #[test]
     fn flux_features_split_for_sharing_give_the_whole_encoders_rows() {
-        for kind in [AudioFeatureKind::LogMelFlux, AudioFeatureKind::SemitoneFlux] {
+        for kind in [
+            AudioFeatureKind::LogMelFlux,
+            AudioFeatureKind::SemitoneFlux,
+            AudioFeatureKind::SemitoneFluxLows,
+        ] {
             let mut whole = AudioFeatureEncoder::new(kind, PARAMS, Device::Cpu).unwrap();
+            let span_len = whole.params().span_len();
             let SharedAndPerStream {
                 mut shared,
                 mut per_stream,
             } = whole.split_for_sharing().unwrap().expect("flux features come apart");
             assert!(shared.is_stateless());
             assert_eq!(per_stream.dim(), whole.dim());
-            let mut frames = tone(440.0, 2048);
-            frames.extend(tone(660.0, 2048));
-            frames.extend(std::iter::repeat_n(0.0, 2048));
+            let mut frames = tone(440.0, span_len);
+            frames.extend(tone(660.0, span_len));
+            frames.extend(std::iter::repeat_n(0.0, span_len));
             let mut expected = Vec::new();
             whole.encode(&frames, &mut expected).unwrap();
             // The parts take the frames in other batches: the rise joins them without a seam.
             let mut parts = Vec::new();
-            for batch in [&frames[..2048], &frames[2048..]] {
+            for batch in [&frames[..span_len], &frames[span_len..]] {
                 let mut bands = Vec::new();
                 shared.encode(batch, &mut bands).unwrap();
                 per_stream.push_rows(&bands, &mut parts);

@@ -3,7 +3,9 @@
 //! Frame `k` of a run of contiguous samples starts `k · hop` samples after the run's first
 //! sample and is timed at its centre sample. A gap or jump in the input timestamps (more than
 //! half a hop away from where the next sample was expected) starts a new run, so frames never
-//! straddle a discontinuity.
+//! straddle a discontinuity. An encoder whose lowest bands need a longer window than the
+//! frame's asks for history: each frame then comes with the samples before it (zeros before
+//! its run's first sample), and is timed and counted as without it, so no frame comes later.
 
 use super::EncodeError;
 
@@ -16,6 +18,9 @@ pub struct AudioFrameParams {
     pub frame_len: usize,
     /// Samples between the starts of consecutive frames.
     pub hop_len: usize,
+    /// Samples before each frame that come with it, for encoders that look further back than
+    /// one frame (0 for most): a frame carries [`Self::span_len`] samples, its own last.
+    pub history_len: usize,
 }
 
 impl AudioFrameParams {
@@ -36,6 +41,17 @@ impl AudioFrameParams {
             return Err(bad("hop_len", self.hop_len, "between 1 and the frame length"));
         }
         Ok(())
+    }
+
+    /// Samples each frame carries: its history, then the frame.
+    pub fn span_len(&self) -> usize {
+        self.history_len + self.frame_len
+    }
+
+    /// True when frames framed by `self` and by `other` are cut and timed alike, history aside
+    /// (which the encoder that asks for it implies).
+    pub fn windows_match(&self, other: &Self) -> bool {
+        (self.rate_hz, self.frame_len, self.hop_len) == (other.rate_hz, other.frame_len, other.hop_len)
     }
 
     /// Time between consecutive frames.
@@ -78,7 +94,8 @@ impl AudioFramer {
     }
 
     /// Adds `samples` whose first sample plays at `start_ns`, and appends every frame that is now
-    /// complete to `frames` (row-major, `frame_len` values each) and its centre time to `times_ns`.
+    /// complete to `frames` (row-major, `span_len` values each: its history, then the frame) and
+    /// its centre time to `times_ns`.
     pub fn push(&mut self, start_ns: u64, samples: &[f32], frames: &mut Vec<f32>, times_ns: &mut Vec<u64>) {
         let rate = f64::from(self.params.rate_hz);
         let half_hop_ns = (self.params.hop_ns() / 2.0) as u64;
@@ -86,17 +103,21 @@ impl AudioFramer {
             .expected_next_ns
             .is_some_and(|expected| expected.abs_diff(start_ns) <= half_hop_ns);
         if !continuous {
+            // A run's first frames look back at silence.
             self.pending.clear();
+            self.pending.resize(self.params.history_len, 0.0);
             self.run_start_ns = start_ns;
             self.samples_consumed = 0;
         }
         self.pending.extend_from_slice(samples);
         self.expected_next_ns = Some(start_ns + (samples.len() as f64 * 1e9 / rate).round() as u64);
 
-        let (frame_len, hop) = (self.params.frame_len, self.params.hop_len);
+        // `pending` starts with the history before the run's first sample, so a span starting at
+        // `offset` holds the frame whose first sample is the run's `samples_consumed + offset`.
+        let (span_len, hop) = (self.params.span_len(), self.params.hop_len);
         let mut offset = 0;
-        while offset + frame_len <= self.pending.len() {
-            frames.extend_from_slice(&self.pending[offset..offset + frame_len]);
+        while offset + span_len <= self.pending.len() {
+            frames.extend_from_slice(&self.pending[offset..offset + span_len]);
             let first_sample = self.samples_consumed + offset as u64;
             let time = self.run_start_ns as f64 + first_sample as f64 * 1e9 / rate + self.params.centre_offset_ns();
             times_ns.push(time.round() as u64);
@@ -115,6 +136,7 @@ mod tests {
         rate_hz: 1_000,
         frame_len: 4,
         hop_len: 2,
+        history_len: 0,
     };
 
     #[test]
@@ -139,12 +161,35 @@ mod tests {
     }
 
     #[test]
+    fn history_comes_before_each_frame_without_moving_it() {
+        let mut framer = AudioFramer::new(AudioFrameParams {
+            history_len: 3,
+            ..PARAMS
+        })
+        .unwrap();
+        let (mut frames, mut times) = (Vec::new(), Vec::new());
+        framer.push(0, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &mut frames, &mut times);
+        assert_eq!(
+            frames,
+            vec![0.0, 0.0, 0.0, 1.0, 2.0, 3.0, 4.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+        );
+        assert_eq!(times, vec![1_500_000, 3_500_000], "timed as frames without history");
+        // A gap: the new run's first frame looks back at silence, not at the old run.
+        frames.clear();
+        times.clear();
+        framer.push(100_000_000, &[7.0, 8.0, 9.0, 10.0], &mut frames, &mut times);
+        assert_eq!(frames, vec![0.0, 0.0, 0.0, 7.0, 8.0, 9.0, 10.0]);
+        assert_eq!(times, vec![101_500_000]);
+    }
+
+    #[test]
     fn bad_settings_are_refused() {
         assert!(AudioFramer::new(AudioFrameParams { hop_len: 0, ..PARAMS }).is_err());
         assert!(AudioFramer::new(AudioFrameParams {
             frame_len: 4,
             hop_len: 8,
-            rate_hz: 1
+            rate_hz: 1,
+            history_len: 0,
         })
         .is_err());
     }

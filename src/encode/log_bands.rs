@@ -15,7 +15,10 @@ use super::chroma::chroma_filterbank;
 use super::device::in_audio_passes;
 use super::error::torch;
 use super::mel::mel_filterbank;
-use super::semitone::{semitone_filterbank, LOWEST_MIDI, SEMITONE_BANDS};
+use super::semitone::{
+    semitone_filterbank, semitone_filterbank_part, LONG_WINDOW_BELOW_MIDI, LONG_WINDOW_FRAMES, LOWEST_MIDI,
+    SEMITONE_BANDS,
+};
 use super::spectrum::PowerSpectrum;
 use super::{AudioFrameParams, EncodeError, LOG_GAIN};
 
@@ -32,6 +35,9 @@ pub enum Filterbank {
     },
     /// One band per semitone, C1 to B7.
     Semitone,
+    /// One band per semitone, C1 to B7, those below C4 from a window
+    /// [`LONG_WINDOW_FRAMES`] frames long that ends with the frame (see `semitone`).
+    SemitoneLows,
     /// The twelve pitch classes, C first, from 55 Hz up.
     Chroma,
 }
@@ -41,8 +47,24 @@ impl Filterbank {
     pub fn bands(self) -> usize {
         match self {
             Self::Mel { bands } => bands,
-            Self::Semitone => SEMITONE_BANDS,
+            Self::Semitone | Self::SemitoneLows => SEMITONE_BANDS,
             Self::Chroma => 12,
+        }
+    }
+
+    /// Samples before each frame of `frame_len` that the filterbank also takes.
+    pub fn history_len(self, frame_len: usize) -> usize {
+        match self {
+            Self::SemitoneLows => (LONG_WINDOW_FRAMES - 1) * frame_len,
+            Self::Mel { .. } | Self::Semitone | Self::Chroma => 0,
+        }
+    }
+
+    /// `params` with the history this filterbank takes.
+    pub fn framing(self, params: AudioFrameParams) -> AudioFrameParams {
+        AudioFrameParams {
+            history_len: self.history_len(params.frame_len),
+            ..params
         }
     }
 
@@ -52,8 +74,32 @@ impl Filterbank {
         match self {
             Self::Mel { bands } => mel_filterbank(rate_hz, frame_len, bands, 0.0, f64::from(rate_hz) / 2.0),
             Self::Semitone => semitone_filterbank(rate_hz, frame_len, LOWEST_MIDI, SEMITONE_BANDS),
+            Self::SemitoneLows => {
+                semitone_filterbank_part(rate_hz, frame_len, Self::first_short_band()..SEMITONE_BANDS, 1.0)
+            }
             Self::Chroma => chroma_filterbank(rate_hz, frame_len, CHROMA_FMIN_HZ),
         }
+    }
+
+    /// `[bands, span_len/2 + 1]` weights over the whole span's spectrum, for the bands that
+    /// take it; `None` for filterbanks of the frame alone. A tone's power summed over its bins
+    /// grows with the window's length, so the weights are scaled back to the frame's.
+    fn span_weights(self, params: AudioFrameParams) -> Option<Vec<f32>> {
+        let span_len = params.span_len();
+        match self {
+            Self::SemitoneLows => Some(semitone_filterbank_part(
+                params.rate_hz,
+                span_len,
+                0..Self::first_short_band(),
+                (params.frame_len as f64 / span_len as f64) as f32,
+            )),
+            Self::Mel { .. } | Self::Semitone | Self::Chroma => None,
+        }
+    }
+
+    /// The lowest band `SemitoneLows` takes from the frame's own window.
+    fn first_short_band() -> usize {
+        LONG_WINDOW_BELOW_MIDI - LOWEST_MIDI
     }
 
     /// The encoder's name: streams whose encoders share a name share their batches.
@@ -61,6 +107,7 @@ impl Filterbank {
         match self {
             Self::Mel { bands } => format!("logmel-bands{bands}"),
             Self::Semitone => format!("semitone-bands{SEMITONE_BANDS}"),
+            Self::SemitoneLows => format!("semitone-bands{SEMITONE_BANDS}-lows{LONG_WINDOW_FRAMES}"),
             Self::Chroma => "chroma-bands12".to_owned(),
         }
     }
@@ -69,7 +116,7 @@ impl Filterbank {
     fn computing(self) -> &'static str {
         match self {
             Self::Mel { .. } => "computing log-mel energies",
-            Self::Semitone => "computing semitone bands",
+            Self::Semitone | Self::SemitoneLows => "computing semitone bands",
             Self::Chroma => "computing chroma",
         }
     }
@@ -79,26 +126,47 @@ impl Filterbank {
 #[derive(Debug)]
 pub(crate) struct LogFilterbank {
     filterbank: Filterbank,
+    /// The frame's own window, and the spectrum over each frame's whole span when some bands
+    /// take it.
     spectrum: PowerSpectrum,
     filters_t: Tensor,
+    span: Option<(PowerSpectrum, Tensor)>,
+    frame_len: usize,
+}
+
+/// `[bins, bands]` on `device` from `[bands, bins]` row-major `weights`.
+fn filters_tensor(weights: &[f32], bands: usize, bins: usize, device: Device) -> Result<Tensor, EncodeError> {
+    Tensor::f_from_slice(weights)
+        .and_then(|t| t.f_view([bands as i64, bins as i64]))
+        .and_then(|t| t.f_transpose(0, 1))
+        .and_then(|t| t.f_contiguous())
+        .map(|t| t.to_device(device).to_kind(Kind::Float))
+        .map_err(torch("building a filterbank"))
 }
 
 impl LogFilterbank {
-    /// `filterbank` for frames framed by `params`, on `device`.
+    /// `filterbank` for frames framed by `params` (with the history it takes, whatever
+    /// `params` says), on `device`.
     pub(crate) fn new(filterbank: Filterbank, params: AudioFrameParams, device: Device) -> Result<Self, EncodeError> {
+        let params = filterbank.framing(params);
         params.validate()?;
+        let bands = filterbank.bands();
         let spectrum = PowerSpectrum::new(params.frame_len, device)?;
-        let weights = filterbank.weights(params);
-        let filters_t = Tensor::f_from_slice(&weights)
-            .and_then(|t| t.f_view([filterbank.bands() as i64, spectrum.bins() as i64]))
-            .and_then(|t| t.f_transpose(0, 1))
-            .and_then(|t| t.f_contiguous())
-            .map(|t| t.to_device(device).to_kind(Kind::Float))
-            .map_err(torch("building a filterbank"))?;
+        let filters_t = filters_tensor(&filterbank.weights(params), bands, spectrum.bins(), device)?;
+        let span = match filterbank.span_weights(params) {
+            Some(weights) => {
+                let span_spectrum = PowerSpectrum::new(params.span_len(), device)?;
+                let span_filters_t = filters_tensor(&weights, bands, span_spectrum.bins(), device)?;
+                Some((span_spectrum, span_filters_t))
+            }
+            None => None,
+        };
         Ok(Self {
             filterbank,
             spectrum,
             filters_t,
+            span,
+            frame_len: params.frame_len,
         })
     }
 
@@ -110,12 +178,28 @@ impl LogFilterbank {
         self.spectrum.device()
     }
 
-    /// `[count, bands]` log energies of row-major frames (`frame_len` samples each), on the
-    /// filterbank's device.
+    /// `[count, bands]` log energies of row-major frames (each its history, then the frame:
+    /// `span_len` samples), on the filterbank's device.
     pub(crate) fn log_energies(&self, frames: &[f32]) -> Result<Tensor, EncodeError> {
-        let power = self.spectrum.power(&self.spectrum.frames_tensor(frames)?)?;
-        power
-            .f_matmul(&self.filters_t)
+        let energies = match &self.span {
+            None => {
+                let power = self.spectrum.power(&self.spectrum.frames_tensor(frames)?)?;
+                power.f_matmul(&self.filters_t)
+            }
+            Some((span_spectrum, span_filters_t)) => {
+                let spans = span_spectrum.frames_tensor(frames)?;
+                let span_len = spans.size()[1];
+                let own = spans
+                    .f_narrow(1, span_len - self.frame_len as i64, self.frame_len as i64)
+                    .map_err(torch("taking each frame from its span"))?;
+                let own_power = self.spectrum.power(&own)?;
+                let span_power = span_spectrum.power(&spans)?;
+                own_power
+                    .f_matmul(&self.filters_t)
+                    .and_then(|bands| Ok(bands + span_power.f_matmul(span_filters_t)?))
+            }
+        };
+        energies
             .and_then(|bands| (bands * LOG_GAIN).f_log1p())
             .map_err(torch(self.filterbank.computing()))
     }
@@ -130,10 +214,11 @@ pub struct LogBands {
 }
 
 impl LogBands {
-    /// `filterbank`'s bands for frames framed by `params`, on `device`.
+    /// `filterbank`'s bands for frames framed by `params` (with the history the filterbank
+    /// takes), on `device`.
     pub fn new(filterbank: Filterbank, params: AudioFrameParams, device: Device) -> Result<Self, EncodeError> {
         Ok(Self {
-            params,
+            params: filterbank.framing(params),
             filterbank: LogFilterbank::new(filterbank, params, device)?,
         })
     }
@@ -170,7 +255,7 @@ impl AudioEncoder for LogBands {
 
     fn encode(&mut self, frames: &[f32], rows: &mut Vec<f32>) -> Result<(), EncodeError> {
         let device = self.device();
-        in_audio_passes(frames, self.params.frame_len, device, |part| {
+        in_audio_passes(frames, self.params.span_len(), device, |part| {
             self.encode_pass(part, rows)
         })
     }
@@ -192,20 +277,25 @@ mod tests {
         rate_hz: 22_050,
         frame_len: 2048,
         hop_len: 441,
+        history_len: 0,
     };
 
-    fn tone(hz: f32) -> Vec<f32> {
-        (0..PARAMS.frame_len)
+    fn tone(hz: f32, len: usize) -> Vec<f32> {
+        (0..len)
             .map(|n| 0.5 * (2.0 * std::f32::consts::PI * hz * n as f32 / PARAMS.rate_hz as f32).sin())
             .collect()
     }
 
-    fn loudest_band(filterbank: Filterbank, hz: f32) -> usize {
+    fn bands_of_tone(filterbank: Filterbank, hz: f32) -> Vec<f32> {
         let mut rows = Vec::new();
-        LogBands::new(filterbank, PARAMS, Device::Cpu)
-            .unwrap()
-            .encode(&tone(hz), &mut rows)
-            .unwrap();
+        let mut bands = LogBands::new(filterbank, PARAMS, Device::Cpu).unwrap();
+        let span_len = bands.params().span_len();
+        bands.encode(&tone(hz, span_len), &mut rows).unwrap();
+        rows
+    }
+
+    fn loudest_band(filterbank: Filterbank, hz: f32) -> usize {
+        let rows = bands_of_tone(filterbank, hz);
         assert_eq!(rows.len(), filterbank.bands());
         rows.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0
     }
@@ -215,6 +305,36 @@ mod tests {
         // A4 (MIDI 69), its neighbours a semitone either side, and C7 (MIDI 96).
         for (hz, midi) in [(440.0, 69), (415.3, 68), (466.16, 70), (2093.0, 96)] {
             assert_eq!(loudest_band(Filterbank::Semitone, hz), midi - LOWEST_MIDI, "{hz} Hz");
+        }
+    }
+
+    #[test]
+    fn the_long_window_parts_low_notes_a_semitone_apart() {
+        // G2 and A♭2 (MIDI 43 and 44), 6 Hz apart, where the frame's own bins are 10.8 Hz
+        // apart: its bands two semitones above the note hold nearly the note's level, the long
+        // window's far less, and each note is loudest in its own band.
+        for (hz, midi) in [(98.0, 43), (103.83, 44)] {
+            let band = midi - LOWEST_MIDI;
+            let own = bands_of_tone(Filterbank::Semitone, hz);
+            let long = bands_of_tone(Filterbank::SemitoneLows, hz);
+            assert!(
+                own[band] - own[band + 2] < 3.0,
+                "{hz} Hz, own window: {:?}",
+                &own[band - 2..=band + 2]
+            );
+            assert!(
+                long[band] - long[band + 2] > 6.0,
+                "{hz} Hz, long window: {:?}",
+                &long[band - 2..=band + 2]
+            );
+            assert_eq!(loudest_band(Filterbank::SemitoneLows, hz), band, "{hz} Hz");
+        }
+        for (hz, midi) in [(440.0, 69), (2093.0, 96), (196.0, 55)] {
+            assert_eq!(
+                loudest_band(Filterbank::SemitoneLows, hz),
+                midi - LOWEST_MIDI,
+                "{hz} Hz"
+            );
         }
     }
 

@@ -141,6 +141,7 @@ impl ModelContract {
                 rate_hz: sample_rate_hz,
                 frame_len: window_samples,
                 hop_len: hop_samples.unwrap_or(window_samples),
+                history_len: 0,
             }),
             ModelContract::Video { .. } => None,
         }
@@ -236,7 +237,8 @@ mod tests {
             Some(AudioFrameParams {
                 rate_hz: 16_000,
                 frame_len: 512,
-                hop_len: 512
+                hop_len: 512,
+                history_len: 0,
             })
         );
         let video = parse(

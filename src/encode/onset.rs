@@ -88,6 +88,7 @@ mod tests {
             rate_hz: 16_000,
             frame_len: 256,
             hop_len: 80,
+            history_len: 0,
         };
         let mut envelope = OnsetEnvelope::new(params, 40, Device::Cpu).unwrap();
         let mut framer = AudioFramer::new(params).unwrap();

@@ -13,6 +13,17 @@ pub(crate) const LOWEST_MIDI: usize = 24;
 /// overtones of tonal music lie.
 pub(crate) const SEMITONE_BANDS: usize = 84;
 
+/// For `semitone-flux-lows`: the bands below this MIDI note (C4, 262 Hz) come from a longer
+/// window. A frame of 2048 samples at 22.05 kHz has bins 10.8 Hz apart, wider than a semitone
+/// below about 180 Hz, so a low voice and a piano's left hand fall into bands they share, or
+/// between bands that take no bin at all.
+pub(crate) const LONG_WINDOW_BELOW_MIDI: usize = 60;
+/// The longer window, in frames: four (8192 samples, 372 ms at 22.05 kHz) give bins 2.7 Hz
+/// apart, which part semitones down to about 90 Hz. It ends where the frame ends, so it makes
+/// no frame later; its bands then hold the last third of a second, and move on through a held
+/// note where a frame's own bands stand still.
+pub(crate) const LONG_WINDOW_FRAMES: usize = 4;
+
 fn hz_to_midi(hz: f64) -> f64 {
     69.0 + 12.0 * (hz / 440.0).log2()
 }
@@ -36,6 +47,22 @@ pub(crate) fn semitone_filterbank(rate_hz: u32, frame_len: usize, lowest_midi: u
                 weights[band as usize * bins + k] = weight as f32;
             }
         }
+    }
+    weights
+}
+
+/// [`semitone_filterbank`] with the bands outside `kept` silent, each weight times `scale`.
+pub(crate) fn semitone_filterbank_part(
+    rate_hz: u32,
+    frame_len: usize,
+    kept: std::ops::Range<usize>,
+    scale: f32,
+) -> Vec<f32> {
+    let bins = frame_len / 2 + 1;
+    let mut weights = semitone_filterbank(rate_hz, frame_len, LOWEST_MIDI, SEMITONE_BANDS);
+    for (band, row) in weights.chunks_exact_mut(bins).enumerate() {
+        let factor = if kept.contains(&band) { scale } else { 0.0 };
+        row.iter_mut().for_each(|weight| *weight *= factor);
     }
     weights
 }

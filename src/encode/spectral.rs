@@ -197,7 +197,7 @@ impl SpectralEncoder {
     /// appended to `features`. Frames are consecutive across calls.
     pub fn encode(&mut self, frames: &[f32], features: &mut Vec<f32>) -> Result<(), EncodeError> {
         let device = self.spectrum.device();
-        in_audio_passes(frames, self.params.frame_len, device, |part| {
+        in_audio_passes(frames, self.params.span_len(), device, |part| {
             self.encode_pass(part, features)
         })
     }
@@ -302,6 +302,7 @@ mod tests {
         rate_hz: 22_050,
         frame_len: 1024,
         hop_len: 256,
+        history_len: 0,
     };
 
     fn tone(hz: f32, len: usize) -> Vec<f32> {

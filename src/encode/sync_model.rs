@@ -60,6 +60,7 @@ impl SyncModelContract {
             rate_hz: self.sample_rate_hz,
             frame_len: self.audio_window_samples,
             hop_len: self.audio_hop_samples,
+            history_len: 0,
         }
     }
 

@@ -52,7 +52,7 @@ impl PooledEncoder for Box<dyn AudioEncoder> {
     type Sample = f32;
 
     fn frame_len(&self) -> usize {
-        self.params().frame_len
+        self.params().span_len()
     }
 
     fn row_len(&self) -> usize {
@@ -67,11 +67,12 @@ impl PooledEncoder for Box<dyn AudioEncoder> {
         let params = self.params();
         self.is_stateless().then(|| {
             format!(
-                "{}/{}/{}/{}/{:?}",
+                "{}/{}/{}/{}/{}/{:?}",
                 self.name(),
                 params.rate_hz,
                 params.frame_len,
                 params.hop_len,
+                params.history_len,
                 self.device()
             )
         })
@@ -337,6 +338,7 @@ pub(crate) mod tests {
                 rate_hz: 1000,
                 frame_len: 2,
                 hop_len: 2,
+                history_len: 0,
             }
         }
         fn dim(&self) -> usize {

@@ -90,7 +90,10 @@ const MODEL_MAX_BATCH: usize = 64;
 /// held without a change. Other features keep the tracker's defaults, which the wide margin
 /// behind would cost on other performers.
 pub fn fit_follower_to_features(follower: &mut FollowerConfig, features: AudioFeatureKind) {
-    if features == AudioFeatureKind::SemitoneFlux {
+    if matches!(
+        features,
+        AudioFeatureKind::SemitoneFlux | AudioFeatureKind::SemitoneFluxLows
+    ) {
         follower.oltw.prediction_margin = 0.05;
         follower.oltw.prediction_margin_behind = 0.6;
     }

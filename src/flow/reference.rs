@@ -141,7 +141,7 @@ fn encode_audio_and_video(
             on_progress((samples_seen as f64 * 1e9 / rate).round() as u64, total_ns);
             framer.push(start_ns, samples, &mut frames, &mut times);
             times.clear();
-            if frames.len() >= BATCH_FRAMES * params.frame_len {
+            if frames.len() >= BATCH_FRAMES * params.span_len() {
                 encode_frames(&mut frames, &mut features)?;
             }
             Ok(())

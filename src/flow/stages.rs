@@ -119,7 +119,7 @@ pub(crate) fn level_stage(
     /// Mean square of digital silence, so that its log stays finite (-120 dB).
     const SILENCE: f64 = 1e-12;
     let (mut windows, mut window_times) = (Vec::new(), Vec::new());
-    let frame_len = framer.params().frame_len.max(1);
+    let (span_len, frame_len) = (framer.params().span_len().max(1), framer.params().frame_len.max(1));
     move |chunks, out| {
         windows.clear();
         window_times.clear();
@@ -129,8 +129,9 @@ pub(crate) fn level_stage(
             framer.push(chunk.pts_ns, &chunk.samples, &mut windows, &mut window_times);
             captured.extend(std::iter::repeat_n(chunk.captured_at, window_times.len() - before));
         }
-        out.extend(windows.chunks_exact(frame_len).zip(&window_times).zip(captured).map(
-            |((window, &time_ns), captured_at)| {
+        out.extend(windows.chunks_exact(span_len).zip(&window_times).zip(captured).map(
+            |((span, &time_ns), captured_at)| {
+                let window = &span[span_len - frame_len..];
                 let mean_square = window.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>() / frame_len as f64;
                 AudioEvidence::Level(EnvelopeSample {
                     time_ns,

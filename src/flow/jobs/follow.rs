@@ -39,6 +39,7 @@ pub const FOLLOW_FRAMES: AudioFrameParams = AudioFrameParams {
     rate_hz: 22_050,
     frame_len: 2048,
     hop_len: 441,
+    history_len: 0,
 };
 
 /// Whole frames of [`FOLLOW_FRAMES`] (one every 20 ms) in `seconds`, rounded: how the command

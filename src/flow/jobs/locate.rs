@@ -62,8 +62,10 @@ impl LocateJob {
     /// Features compared unless told otherwise: bands a semitone apart, whose pitch classes
     /// (every octave folded onto twelve) give the coarse statistics a snippet is found by, so
     /// that another performance of the same piece outranks another piece by the same
-    /// performers; their finer pitch then places it.
-    pub const DEFAULT_FEATURES: AudioFeatureKind = AudioFeatureKind::SemitoneFlux;
+    /// performers; their finer pitch then places it. The low bands come from a longer window
+    /// (`semitone-flux-lows`): a bass line and a low voice then count in their own pitch
+    /// classes, where a frame's own window spreads them over several.
+    pub const DEFAULT_FEATURES: AudioFeatureKind = AudioFeatureKind::SemitoneFluxLows;
     /// Seconds of the most recent live audio searched for unless told otherwise: long enough
     /// to tell apart passages that begin alike, short enough to answer within a phrase.
     pub const DEFAULT_MAX_QUERY_S: f64 = 30.0;

@@ -63,6 +63,7 @@ const ONSET_FRAMES: AudioFrameParams = AudioFrameParams {
     rate_hz: 16_000,
     frame_len: 256,
     hop_len: 80,
+    history_len: 0,
 };
 /// Mel bands of the onset envelope.
 const ONSET_MELS: usize = 40;

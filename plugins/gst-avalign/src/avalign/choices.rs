@@ -43,6 +43,12 @@ pub enum Features {
     /// Pitch classes.
     #[enum_value(name = "Chroma: pitch classes", nick = "chroma")]
     Chroma = 4,
+    /// Semitone bands with their rise, the low ones from a longer window.
+    #[enum_value(
+        name = "Semitone bands with their rise, those below C4 from a 372 ms window",
+        nick = "semitone-flux-lows"
+    )]
+    SemitoneFluxLows = 5,
 }
 
 impl Features {
@@ -54,6 +60,7 @@ impl Features {
             Features::LogmelFlux => Some(AudioFeatureKind::LogMelFlux),
             Features::Logmel => Some(AudioFeatureKind::LogMel),
             Features::Chroma => Some(AudioFeatureKind::Chroma),
+            Features::SemitoneFluxLows => Some(AudioFeatureKind::SemitoneFluxLows),
         }
     }
 }
@@ -97,6 +104,7 @@ mod tests {
             Features::LogmelFlux,
             Features::Logmel,
             Features::Chroma,
+            Features::SemitoneFluxLows,
         ] {
             let nick = glib::EnumValue::from_value(&gst::prelude::ToValue::to_value(&features))
                 .map(|(_, value)| value.nick().to_owned());
