@@ -35,7 +35,7 @@ pub(crate) const SHARED_STREAM: &str = "shared";
 pub(crate) trait PooledEncoder: Sized + 'static {
     /// One sample of a frame: an audio sample, or a byte of a picture.
     type Sample: Copy + 'static;
-    /// Samples per frame.
+    /// Samples per frame as the framer hands them over (an audio frame's history included).
     fn frame_len(&self) -> usize;
     /// Values per row.
     fn row_len(&self) -> usize;
