@@ -21,9 +21,9 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 
 use warpflow::encode::{
-    AudioFeatureEncoder, AudioFeatureKind, AudioFrameParams, ChannelOrder, DeviceChoice, ModelContract, ModelSettings,
-    PixelLayout, SpectralEncoder, SpectralFeature, TorchScriptEncoder, VideoFeature, VideoFeatureEncoder,
-    VideoFrameFormat,
+    AudioFeatureEncoder, AudioFeatureKind, AudioFrameParams, AudioFramer, ChannelOrder, DeviceChoice, ModelContract,
+    ModelSettings, PixelLayout, SpectralEncoder, SpectralFeature, TorchScriptEncoder, VideoFeature,
+    VideoFeatureEncoder, VideoFrameFormat,
 };
 
 const PARAMS: AudioFrameParams = AudioFrameParams {
@@ -167,11 +167,17 @@ fn main() -> Result<()> {
     for kind in [
         AudioFeatureKind::LogMel,
         AudioFeatureKind::LogMelFlux,
+        AudioFeatureKind::SemitoneFlux,
+        AudioFeatureKind::SemitoneFluxLows,
         AudioFeatureKind::Chroma,
     ] {
         for batch in [1, 16, 256] {
             let mut encoder = AudioFeatureEncoder::new(kind, PARAMS, device)?;
-            let (rate, ms) = measure(&frames, PARAMS.frame_len, batch, |chunk, out| {
+            // Framed as a run frames them: with the history the features take, if any.
+            let params = encoder.params();
+            let (mut spans, mut times) = (Vec::new(), Vec::new());
+            AudioFramer::new(params)?.push(0, &samples, &mut spans, &mut times);
+            let (rate, ms) = measure(&spans, params.span_len(), batch, |chunk, out| {
                 Ok(encoder.encode(chunk, out)?)
             })?;
             println!(
