@@ -52,20 +52,13 @@ impl Filterbank {
         }
     }
 
-    /// Samples before each frame of `frame_len` that the filterbank also takes.
-    pub fn history_len(self, frame_len: usize) -> usize {
-        match self {
-            Self::SemitoneLows => (LONG_WINDOW_FRAMES - 1) * frame_len,
-            Self::Mel { .. } | Self::Semitone | Self::Chroma => 0,
-        }
-    }
-
-    /// `params` with the history this filterbank takes.
+    /// `params` with the samples before each frame that this filterbank also takes.
     pub fn framing(self, params: AudioFrameParams) -> AudioFrameParams {
-        AudioFrameParams {
-            history_len: self.history_len(params.frame_len),
-            ..params
-        }
+        let history_len = match self {
+            Self::SemitoneLows => (LONG_WINDOW_FRAMES - 1) * params.frame_len,
+            Self::Mel { .. } | Self::Semitone | Self::Chroma => 0,
+        };
+        AudioFrameParams { history_len, ..params }
     }
 
     /// `[bands, frame_len/2 + 1]` row-major weights for frames framed by `params`.
@@ -130,8 +123,47 @@ pub(crate) struct LogFilterbank {
     /// take it.
     spectrum: PowerSpectrum,
     filters_t: Tensor,
-    span: Option<(PowerSpectrum, Tensor)>,
+    span: Option<SpanPass>,
     frame_len: usize,
+}
+
+/// The bands taken from each frame's whole span: its spectrum up to the highest bin they
+/// weigh (a few hundred hertz of a spectrum to the Nyquist frequency), and their weights there.
+#[derive(Debug)]
+struct SpanPass {
+    spectrum: PowerSpectrum,
+    bins: usize,
+    filters_t: Tensor,
+}
+
+impl SpanPass {
+    /// From `[bands, span_len/2 + 1]` row-major `weights`.
+    fn new(weights: &[f32], bands: usize, span_len: usize, device: Device) -> Result<Self, EncodeError> {
+        let spectrum = PowerSpectrum::new(span_len, device)?;
+        let all_bins = spectrum.bins();
+        let bins = weights
+            .chunks_exact(all_bins)
+            .filter_map(|row| row.iter().rposition(|&weight| weight != 0.0))
+            .max()
+            .map_or(1, |last| last + 1);
+        let kept: Vec<f32> = weights
+            .chunks_exact(all_bins)
+            .flat_map(|row| row[..bins].iter().copied())
+            .collect();
+        Ok(Self {
+            filters_t: filters_tensor(&kept, bands, bins, device)?,
+            spectrum,
+            bins,
+        })
+    }
+
+    /// `[count, bands]` energies of `[count, span_len]` spans.
+    fn energies(&self, spans: &Tensor) -> Result<Tensor, EncodeError> {
+        self.spectrum
+            .power_below(spans, self.bins)?
+            .f_matmul(&self.filters_t)
+            .map_err(torch("computing semitone bands over the span"))
+    }
 }
 
 /// `[bins, bands]` on `device` from `[bands, bins]` row-major `weights`.
@@ -154,11 +186,7 @@ impl LogFilterbank {
         let spectrum = PowerSpectrum::new(params.frame_len, device)?;
         let filters_t = filters_tensor(&filterbank.weights(params), bands, spectrum.bins(), device)?;
         let span = match filterbank.span_weights(params) {
-            Some(weights) => {
-                let span_spectrum = PowerSpectrum::new(params.span_len(), device)?;
-                let span_filters_t = filters_tensor(&weights, bands, span_spectrum.bins(), device)?;
-                Some((span_spectrum, span_filters_t))
-            }
+            Some(weights) => Some(SpanPass::new(&weights, bands, params.span_len(), device)?),
             None => None,
         };
         Ok(Self {
@@ -186,17 +214,17 @@ impl LogFilterbank {
                 let power = self.spectrum.power(&self.spectrum.frames_tensor(frames)?)?;
                 power.f_matmul(&self.filters_t)
             }
-            Some((span_spectrum, span_filters_t)) => {
-                let spans = span_spectrum.frames_tensor(frames)?;
+            Some(span) => {
+                let spans = span.spectrum.frames_tensor(frames)?;
                 let span_len = spans.size()[1];
                 let own = spans
                     .f_narrow(1, span_len - self.frame_len as i64, self.frame_len as i64)
                     .map_err(torch("taking each frame from its span"))?;
-                let own_power = self.spectrum.power(&own)?;
-                let span_power = span_spectrum.power(&spans)?;
-                own_power
+                let span_energies = span.energies(&spans)?;
+                self.spectrum
+                    .power(&own)?
                     .f_matmul(&self.filters_t)
-                    .and_then(|bands| Ok(bands + span_power.f_matmul(span_filters_t)?))
+                    .and_then(|bands| bands.f_add(&span_energies))
             }
         };
         energies

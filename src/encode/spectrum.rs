@@ -52,9 +52,15 @@ impl PowerSpectrum {
 
     /// `|rfft(window · frame)|²` for each row of a `[count, frame_len]` tensor.
     pub(crate) fn power(&self, frames: &Tensor) -> Result<Tensor, EncodeError> {
+        self.power_below(frames, self.bins())
+    }
+
+    /// [`Self::power`] of the lowest `bins` bins only, for filters that weigh no bin above.
+    pub(crate) fn power_below(&self, frames: &Tensor, bins: usize) -> Result<Tensor, EncodeError> {
         frames
             .f_mul(&self.window)
             .and_then(|windowed| windowed.f_fft_rfft(None::<i64>, -1, "backward"))
+            .and_then(|spectrum| spectrum.f_narrow(-1, 0, bins.min(self.bins()) as i64))
             .and_then(|spectrum| spectrum.f_abs())
             .and_then(|magnitude| magnitude.f_square())
             .map_err(torch("computing power spectra"))
