@@ -9,8 +9,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -20,18 +19,10 @@ use serde_json::Value;
 
 const RATE_HZ: u32 = 22_050;
 
-/// The status line and body of a plain HTTP GET.
+/// The status line and body of a plain HTTP GET (a picture's body is read lossily: only its
+/// status line matters).
 fn http_get(addr: SocketAddr, path: &str) -> (String, String) {
-    let mut stream = TcpStream::connect(addr).expect("the feed accepts connections");
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("request sent");
-    let mut bytes = Vec::new();
-    stream.read_to_end(&mut bytes).expect("reply read");
-    // A picture's body is binary: it is read lossily, only its status line matters.
-    let reply = String::from_utf8_lossy(&bytes);
+    let reply = common::http_get(addr, path, None);
     let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
     (head.lines().next().unwrap_or_default().to_owned(), body.to_owned())
 }

@@ -333,7 +333,8 @@ pub fn libtorch_lib_folder() -> Option<std::path::PathBuf> {
         .and_then(|path| Path::new(&path).parent().map(Path::to_path_buf))
 }
 
-/// A plain HTTP/1.1 GET of `path`, with a bearer `token` if given; the whole reply.
+/// A plain HTTP/1.1 GET of `path`, with a bearer `token` if given; the whole reply (a binary
+/// body, such as a picture's, read lossily).
 pub fn http_get(addr: SocketAddr, path: &str, token: Option<&str>) -> String {
     let mut http = TcpStream::connect(addr).expect("connects");
     let auth = token
@@ -344,7 +345,7 @@ pub fn http_get(addr: SocketAddr, path: &str, token: Option<&str>) -> String {
         "GET {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"
     )
     .expect("request sent");
-    let mut reply = String::new();
-    http.read_to_string(&mut reply).expect("reply read");
-    reply
+    let mut bytes = Vec::new();
+    http.read_to_end(&mut bytes).expect("reply read");
+    String::from_utf8_lossy(&bytes).into_owned()
 }
