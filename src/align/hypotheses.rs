@@ -40,6 +40,12 @@ pub struct HypothesisConfig {
     /// ratio allowed this takes `evidence_frames / (1 − max_cost_ratio)` frames; a place that
     /// matches far better than the tracked one (a real jump) wins sooner.
     pub evidence_frames: f64,
+    /// The evidence a hypothesis needs while the tracker's place is only assumed (see
+    /// `unconfirmed_max_cost_ratio`); as much as `evidence_frames` unless the features ask more.
+    /// With features that tell a song's verses apart less than they tell it from other music,
+    /// another verse can beat an assumed start clearly over a few frames, and only seconds of
+    /// evidence tell the verse played from the others.
+    pub unconfirmed_evidence_frames: f64,
     /// Live frames after which a hypothesis that has not won is dropped.
     pub max_frames: usize,
     /// A hypothesis wins when its mean distance over the frames it was followed is at most this
@@ -77,6 +83,7 @@ impl Default for HypothesisConfig {
             // seconds that found the candidate, a decision rests on several seconds.
             min_frames: 15,
             evidence_frames: 8.0,
+            unconfirmed_evidence_frames: 8.0,
             max_frames: 250,
             max_cost_ratio: 0.75,
             // Chosen with `benches/eval/run.py` on the harness's late joins and negative
@@ -100,6 +107,7 @@ impl HypothesisConfig {
         Self {
             min_frames,
             evidence_frames: self.evidence_frames * factor,
+            unconfirmed_evidence_frames: self.unconfirmed_evidence_frames * factor,
             max_frames: frames_in_time(self.max_frames, factor, min_frames),
             confirming_frames: frames_in_time(self.confirming_frames, factor, 1),
             same_place_frames: frames_in_time(self.same_place_frames, factor, 0),
@@ -122,12 +130,16 @@ impl HypothesisConfig {
                 format!("{} and {}", self.min_frames, self.max_frames),
             );
         }
-        if !(self.evidence_frames > 0.0 && self.evidence_frames.is_finite()) {
-            return bad(
-                "hypothesis evidence_frames",
-                "above 0",
-                self.evidence_frames.to_string(),
-            );
+        for (name, frames) in [
+            ("hypothesis evidence_frames", self.evidence_frames),
+            (
+                "hypothesis unconfirmed_evidence_frames",
+                self.unconfirmed_evidence_frames,
+            ),
+        ] {
+            if !(frames > 0.0 && frames.is_finite()) {
+                return bad(name, "above 0", frames.to_string());
+            }
         }
         if !(self.max_cost_ratio > 0.0
             && self.max_cost_ratio <= self.unconfirmed_max_cost_ratio
@@ -341,7 +353,12 @@ impl Hypotheses {
             relax_shifts(&mut hypothesis.shifted_tracker_costs, &shifted);
             let ratio = hypothesis.cost_ratio();
             let evidence = hypothesis.frames as f64 * (1.0 - ratio);
-            let judged = hypothesis.frames >= self.config.min_frames && evidence >= self.config.evidence_frames;
+            let evidence_needed = if self.tracked_place_confirmed {
+                self.config.evidence_frames
+            } else {
+                self.config.unconfirmed_evidence_frames
+            };
+            let judged = hypothesis.frames >= self.config.min_frames && evidence >= evidence_needed;
             let clearly_better = ratio <= f64::from(self.config.max_cost_ratio)
                 || (!self.tracked_place_confirmed
                     && ratio <= f64::from(self.config.unconfirmed_max_cost_ratio)
@@ -534,6 +551,33 @@ mod tests {
     }
 
     #[test]
+    fn an_assumed_place_asks_the_evidence_set_for_it_and_a_confirmed_one_the_usual() {
+        // The second half about 0.83 of the first's cost: about 0.17 frames of evidence a frame.
+        let (reference, live) = blurred_and_true_passage(0.25, 0.5);
+        let reference = Arc::new(reference);
+        let usual = HypothesisConfig::default();
+        let patient = HypothesisConfig {
+            unconfirmed_evidence_frames: 3.0 * usual.evidence_frames,
+            ..usual
+        };
+        let evidence = |won: &WonHypothesis| won.frames as f64 * (1.0 - won.cost_ratio);
+        let sooner = follow_the_second_half(&reference, &live, false, usual).expect("wins on the usual evidence");
+        let later = follow_the_second_half(&reference, &live, false, patient).expect("wins on more evidence");
+        assert!(evidence(&sooner) < patient.unconfirmed_evidence_frames, "{sooner:?}");
+        assert!(evidence(&later) >= patient.unconfirmed_evidence_frames, "{later:?}");
+        assert!(later.frames >= 2 * sooner.frames, "{sooner:?} then {later:?}");
+        let clear = HypothesisConfig {
+            max_cost_ratio: 0.9,
+            ..patient
+        };
+        let confirmed = follow_the_second_half(&reference, &live, true, clear).expect("a clear lead wins");
+        assert_eq!(
+            confirmed.frames, sooner.frames,
+            "a confirmed place asks evidence_frames"
+        );
+    }
+
+    #[test]
     fn a_place_matched_worse_than_a_performance_matches_its_reference_never_wins_on_the_laxer_ratio() {
         // As above, the second half about 0.83 of the first's cost, but at a mean distance
         // near 0.27: a live stream that resembles the reference, not a performance of it.
@@ -576,7 +620,13 @@ mod tests {
             unconfirmed_max_cost_ratio: 0.6,
             ..HypothesisConfig::default()
         };
-        let error = Hypotheses::new(reference, OltwConfig::default(), 0.2, stricter_when_assumed).unwrap_err();
+        let error = Hypotheses::new(reference.clone(), OltwConfig::default(), 0.2, stricter_when_assumed).unwrap_err();
         assert!(error.to_string().contains("unconfirmed_max_cost_ratio"), "{error}");
+        let no_evidence = HypothesisConfig {
+            unconfirmed_evidence_frames: 0.0,
+            ..HypothesisConfig::default()
+        };
+        let error = Hypotheses::new(reference, OltwConfig::default(), 0.2, no_evidence).unwrap_err();
+        assert!(error.to_string().contains("unconfirmed_evidence_frames"), "{error}");
     }
 }

@@ -89,6 +89,12 @@ const MODEL_MAX_BATCH: usize = 64;
 /// Ahead, a small margin rather than none: with none, positions run ahead along single notes
 /// held without a change. Other features keep the tracker's defaults, which the wide margin
 /// behind would cost on other performers.
+///
+/// `semitone-flux-lows` measures smaller distances (a reference's frames half a second apart are
+/// about half as far apart as with `semitone-flux`), and at a strophic song's start another
+/// verse beats the assumed start by a ratio a hypothesis wins on within a second: until the
+/// stream's place is confirmed, a hypothesis needs three times the evidence
+/// (`HypothesisConfig::unconfirmed_evidence_frames`).
 pub fn fit_follower_to_features(follower: &mut FollowerConfig, features: AudioFeatureKind) {
     if matches!(
         features,
@@ -96,6 +102,9 @@ pub fn fit_follower_to_features(follower: &mut FollowerConfig, features: AudioFe
     ) {
         follower.oltw.prediction_margin = 0.05;
         follower.oltw.prediction_margin_behind = 0.6;
+    }
+    if features == AudioFeatureKind::SemitoneFluxLows {
+        follower.hypotheses.unconfirmed_evidence_frames = 3.0 * follower.hypotheses.evidence_frames;
     }
 }
 
@@ -341,6 +350,28 @@ mod tests {
         ])
         .unwrap();
         FrameJoiner::new(modalities, 1)
+    }
+
+    #[test]
+    fn only_the_long_low_bands_ask_more_evidence_of_an_assumed_start() {
+        let fitted = |features| {
+            let mut follower = FollowerConfig::default();
+            fit_follower_to_features(&mut follower, features);
+            follower.hypotheses
+        };
+        let lows = fitted(AudioFeatureKind::SemitoneFluxLows);
+        assert_eq!(lows.unconfirmed_evidence_frames, 3.0 * lows.evidence_frames);
+        for features in [
+            AudioFeatureKind::SemitoneFlux,
+            AudioFeatureKind::LogMelFlux,
+            AudioFeatureKind::Chroma,
+        ] {
+            let hypotheses = fitted(features);
+            assert_eq!(
+                hypotheses.unconfirmed_evidence_frames, hypotheses.evidence_frames,
+                "{features}"
+            );
+        }
     }
 
     #[test]
