@@ -7,7 +7,7 @@ truth event (the position given at the event's live time, and whether it was wit
 from the negative controls (a live stream that is not the reference: no position is right), one
 sample every half second. It fits a logistic regression of the outcome on the margin and the
 logarithm of the distance ratio, each case weighing the same whatever its length, the held-out
-real pair left out, and prints the weights and a reliability table on the cases fitted and on
+song's cases (every kind with `held-out` in its name) left out, and prints the weights and a reliability table on the cases fitted and on
 the held-out ones.
 
 Run with: python benches/eval/calibrate.py CASES_DIR   (after ./scripts/eval.sh or run.py)
@@ -19,7 +19,7 @@ import sys
 
 import numpy as np
 
-HELD_OUT = "real held-out"
+HELD_OUT = "held-out"  # in a kind's name: the held-out song's cases, none fitted
 WITHIN_S = 0.05
 NEGATIVE_EVERY_FRAMES = 25
 
@@ -78,7 +78,7 @@ def main():
         margin, log_ratio, hit = samples(folder, kind)
         if len(hit) == 0:
             continue
-        (held_out if kind == HELD_OUT else fitted).append((margin, log_ratio, hit))
+        (held_out if HELD_OUT in kind.split() else fitted).append((margin, log_ratio, hit))
 
     def stack(groups):
         x = np.concatenate([np.column_stack([m, r]) for m, r, _ in groups])
@@ -96,7 +96,7 @@ def main():
     reliability("cases fitted", probability(x), y)
     if held_out:
         hx, hy, _ = stack(held_out)
-        reliability("held-out real pair (not fitted)", probability(hx), hy)
+        reliability("held-out song's cases (not fitted)", probability(hx), hy)
 
 
 if __name__ == "__main__":

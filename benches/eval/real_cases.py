@@ -15,12 +15,17 @@ Kinds (the harness pools and reports each on its own line):
 - `real late`: D911-01 joined 4 minutes into the performance, in its fourth verse (the one in
   the major). Joined in one of the first three, no follower can tell which: they are the same
   music, and the reference's first verse is as good a place as the right one.
-- `real late held-out`: D911-03 joined 50 s into the performance (SC06 against HU33), a
-  passage whose music does not come back: here a late join can be told from the start, so the
-  harness measures how soon it is placed. D911-03 stays out of all tuning.
+- `real late held-out`: D911-03 joined 50 s into the performance (SC06 against HU33). D911-03
+  stays out of all tuning.
 - `real late check`: D911-03 joined 30 s and 90 s into the other performance (HU33 against
-  SC06), where its music does not come back either: joins that no setting was chosen on, to
-  check what was chosen with the held-out join in view.
+  SC06): joins that no setting was chosen on, to check what was chosen with the held-out join
+  in view.
+- `real late held-out sweep`: D911-03 joined every 10 s from 15 s in, each performance against
+  the other (21 joins). One join says little: much of the song's music comes back in its last
+  stanza (a passage's own frames match a stretch 25-50 s later as well as the other
+  performance matches the passage), so where a join lands is decided by which stretch the
+  search happens to find first. The sweep gives how often a join is placed within 5 s, and how
+  soon, over the whole song.
 - `real jump`: a set whose reference is D911-01 followed by a real song (Debian's
   csmash-demosong): the live stream leaves D911-01 after its first verse for the song 10 s in
   (a skip to the next number), then goes back to the song's 10th second from its 60th (a
@@ -53,6 +58,10 @@ RATE_HZ = 22050
 LATE_JOIN_S = 240.0
 LATE_JOIN_HELD_OUT_S = 50.0
 LATE_JOIN_CHECK_S = (30.0, 90.0)
+LATE_JOIN_SWEEP_FIRST_S = 15
+LATE_JOIN_SWEEP_EVERY_S = 10
+# A join's stream lasts at least this long, so that it has time to be placed.
+LATE_JOIN_SWEEP_MIN_LEFT_S = 30
 
 
 def read_audio(path):
@@ -213,6 +222,17 @@ def main():
                        audio["D911-03", "HU33"][round(join_s * RATE_HZ):],
                        measure_truth(late, marks["D911-03", "SC06"]), recording("D911-03", "SC06"),
                        recording("D911-03", "HU33"))
+    for ref, live in (("HU33", "SC06"), ("SC06", "HU33")):
+        left_s = len(audio["D911-03", live]) / RATE_HZ - LATE_JOIN_SWEEP_MIN_LEFT_S
+        for join_s in range(LATE_JOIN_SWEEP_FIRST_S, int(left_s), LATE_JOIN_SWEEP_EVERY_S):
+            name = f"winterreise-D911-03-{live}-joined-{join_s:03d}s"
+            if wanted(name):
+                live_marks = marks["D911-03", live]
+                late = {m: t - join_s for m, t in live_marks.items() if t >= join_s}
+                write_case(out, name, "real late held-out sweep", audio["D911-03", ref],
+                           audio["D911-03", live][round(join_s * RATE_HZ):],
+                           measure_truth(late, marks["D911-03", ref]), recording("D911-03", ref),
+                           recording("D911-03", live))
     song = read_audio(os.path.join(media, "song.ogg"))
     if wanted("set-skip-and-restart"):
         played, played_marks = cut(live, live_marks, [(1.0, 40.0)])
