@@ -19,7 +19,7 @@
 //! Run with: `cargo run --release --example locate_eval -- CASES_DIR [FEATURES] [--[no-]transposition]
 //! [--precision auto|f32|int8] [--steps tempo-neutral|slope-limited|symmetric] [--cens WINDOW,HOP] [--query-s 3,5,10]
 //! [--every-s 3] [--cost-per-semitone 0.03]` (FEATURES and the key estimate as `locate`'s, with the same
-//! defaults: semitone-flux, key estimated; `--precision`, `--steps`, `--cens` and
+//! defaults: semitone-flux-lows, key estimated; `--precision`, `--steps`, `--cens` and
 //! `--cost-per-semitone` as `LocateConfig`'s, default `auto`, `tempo-neutral`, the statistics'
 //! default window and hop in frames (`0,0` for the frames as they are) and 0.03). Prints one table row per snippet length and kind of case.
 

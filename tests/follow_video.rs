@@ -133,7 +133,7 @@ fn video_places_what_audio_alone_cannot() {
     assert_eq!(refused.status.code(), Some(2));
     let message = String::from_utf8_lossy(&refused.stderr);
     assert!(
-        message.contains("semitone-flux+thumbnail:8*1") && message.contains("'semitone-flux'"),
+        message.contains("semitone-flux-lows+thumbnail:8*1") && message.contains("'semitone-flux-lows'"),
         "{message}"
     );
 }

@@ -266,7 +266,7 @@ pub(super) struct FollowArgs {
     /// same, the bands below C4 from a 372 ms window that ends with the frame: low notes a
     /// semitone apart kept apart), logmel-flux (mel bands with their rise: coarser pitch, the
     /// same onsets), logmel (half the values) or chroma (pitch classes). Default: those a .wfr
-    /// reference was made with, else semitone-flux.
+    /// reference was made with, else semitone-flux-lows.
     #[arg(long, value_parser = parse_features)]
     pub(super) audio_features: Option<AudioFeatureKind>,
     /// A TorchScript audio model (FILE.pt with its contract FILE.toml beside it) whose output is

@@ -28,15 +28,16 @@ pub enum AudioFeatureKind {
     LogMelFlux,
     /// One band per semitone with its rise, as `logmel-flux` with finer pitch: notes a
     /// semitone apart stay apart, so another instrument or voice playing the same notes still
-    /// looks alike, and a transposition is a shift by whole bands that the key estimate undoes.
-    /// The default: real performances are by other singers and players, often a semitone or
-    /// two apart.
-    #[default]
+    /// looks alike, and a transposition is a shift by whole bands that the key estimate undoes:
+    /// real performances are by other singers and players, often a semitone or two apart.
     SemitoneFlux,
     /// `semitone-flux` with the bands below C4 taken from a window of four frames (372 ms)
     /// that ends where the frame ends: the low voice and the bass resolved to a semitone, and
     /// bands that move on through a held note, which a causal tracker uses to tell how far into
-    /// it the stream is. No frame comes later than `semitone-flux`'s.
+    /// it the stream is. No frame comes later than `semitone-flux`'s. The default: on real
+    /// performance pairs it places more beats and measures within 50 ms than `semitone-flux`,
+    /// by the tracker alone and with relocation, heard clean or through a room.
+    #[default]
     SemitoneFluxLows,
 }
 

@@ -27,7 +27,7 @@ pub enum Features {
     /// A `.wfr` reference's own features, else the library's default.
     #[default]
     #[enum_value(
-        name = "Auto: a .wfr reference's own features, else semitone-flux (key estimated and undone)",
+        name = "Auto: a .wfr reference's own features, else semitone-flux-lows (key estimated and undone)",
         nick = "auto"
     )]
     Auto = 0,

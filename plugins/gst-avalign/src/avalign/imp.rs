@@ -346,7 +346,7 @@ impl ObjectImpl for AvAlign {
                     .build(),
                 glib::ParamSpecEnum::builder_with_default::<Features>(property::FEATURES, settings::DEFAULT_FEATURES)
                     .nick("Audio features")
-                    .blurb("Audio features compared in mode=follow: auto (a .wfr reference's own, else semitone-flux, whose key is estimated and undone), semitone-flux, semitone-flux-lows, logmel-flux, logmel or chroma")
+                    .blurb("Audio features compared in mode=follow: auto (a .wfr reference's own, else semitone-flux-lows, whose key is estimated and undone), semitone-flux, semitone-flux-lows, logmel-flux, logmel or chroma")
                     .flags(ready)
                     .build(),
                 glib::ParamSpecString::builder(property::AUDIO_MODEL)

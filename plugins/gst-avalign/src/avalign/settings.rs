@@ -15,7 +15,7 @@ use super::settings_error::SettingsError;
 use super::{Device, Features, Mode};
 
 pub(super) const DEFAULT_MODE: Mode = Mode::Sync;
-/// The features of a `.wfr` reference, else the built-in default (`semitone-flux`).
+/// The features of a `.wfr` reference, else the built-in default (`semitone-flux-lows`).
 pub(super) const DEFAULT_FEATURES: Features = Features::Auto;
 pub(super) const DEFAULT_DEVICE: Device = Device::Auto;
 /// The GPU `device=cuda` runs on: the first, as libtorch numbers them.
