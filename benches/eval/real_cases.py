@@ -170,6 +170,17 @@ def write_case(out, name, kind, reference, live, truth, source, live_source=None
         json.dump({"kind": kind, "source": source, **extra}, f)
 
 
+def recording(song, performer):
+    return f"Schubert {song} {performer} (synctoolbox 1.4.2)"
+
+
+def write_late_join(out, name, kind, audio, marks, song, ref, live, join_s):
+    """`live`'s performance of `song` joined `join_s` seconds in, followed against `ref`'s."""
+    late = {m: t - join_s for m, t in marks[song, live].items() if t >= join_s}
+    write_case(out, name, kind, audio[song, ref], audio[song, live][round(join_s * RATE_HZ):],
+               measure_truth(late, marks[song, ref]), recording(song, ref), recording(song, live))
+
+
 def main():
     out, media = sys.argv[1], sys.argv[2]
     tmp = os.path.join(out, ".tmp")
@@ -183,9 +194,6 @@ def main():
 
     def wanted(name):
         return not os.path.exists(os.path.join(out, name, "case.json"))
-
-    def recording(song, performer):
-        return f"Schubert {song} {performer} (synctoolbox 1.4.2)"
 
     for song, kind in (("D911-01", "real"), ("D911-03", "real held-out")):
         for ref, live in (("HU33", "SC06"), ("SC06", "HU33")):
@@ -202,37 +210,22 @@ def main():
         write_case(out, "winterreise-D911-01-room", "real room", reference, room(live, rng),
                    measure_truth(live_marks, ref_marks), source, recording("D911-01", "SC06"))
     if wanted("winterreise-D911-01-late"):
-        late = {m: t - LATE_JOIN_S for m, t in live_marks.items() if t >= LATE_JOIN_S}
-        write_case(out, "winterreise-D911-01-late", "real late", reference,
-                   live[round(LATE_JOIN_S * RATE_HZ):], measure_truth(late, ref_marks), source,
-                   recording("D911-01", "SC06"))
+        write_late_join(out, "winterreise-D911-01-late", "real late", audio, marks, "D911-01", "HU33", "SC06",
+                        LATE_JOIN_S)
     if wanted("winterreise-D911-03-late"):
-        held_marks = marks["D911-03", "SC06"]
-        late = {m: t - LATE_JOIN_HELD_OUT_S for m, t in held_marks.items() if t >= LATE_JOIN_HELD_OUT_S}
-        write_case(out, "winterreise-D911-03-late", "real late held-out", audio["D911-03", "HU33"],
-                   audio["D911-03", "SC06"][round(LATE_JOIN_HELD_OUT_S * RATE_HZ):],
-                   measure_truth(late, marks["D911-03", "HU33"]), recording("D911-03", "HU33"),
-                   recording("D911-03", "SC06"))
+        write_late_join(out, "winterreise-D911-03-late", "real late held-out", audio, marks, "D911-03", "HU33",
+                        "SC06", LATE_JOIN_HELD_OUT_S)
     for join_s in LATE_JOIN_CHECK_S:
         name = f"winterreise-D911-03-late-{join_s:.0f}s"
         if wanted(name):
-            check_marks = marks["D911-03", "HU33"]
-            late = {m: t - join_s for m, t in check_marks.items() if t >= join_s}
-            write_case(out, name, "real late check", audio["D911-03", "SC06"],
-                       audio["D911-03", "HU33"][round(join_s * RATE_HZ):],
-                       measure_truth(late, marks["D911-03", "SC06"]), recording("D911-03", "SC06"),
-                       recording("D911-03", "HU33"))
-    for ref, live in (("HU33", "SC06"), ("SC06", "HU33")):
-        left_s = len(audio["D911-03", live]) / RATE_HZ - LATE_JOIN_SWEEP_MIN_LEFT_S
+            write_late_join(out, name, "real late check", audio, marks, "D911-03", "SC06", "HU33", join_s)
+    for ref_performer, live_performer in (("HU33", "SC06"), ("SC06", "HU33")):
+        left_s = len(audio["D911-03", live_performer]) / RATE_HZ - LATE_JOIN_SWEEP_MIN_LEFT_S
         for join_s in range(LATE_JOIN_SWEEP_FIRST_S, int(left_s), LATE_JOIN_SWEEP_EVERY_S):
-            name = f"winterreise-D911-03-{live}-joined-{join_s:03d}s"
+            name = f"winterreise-D911-03-{live_performer}-joined-{join_s:03d}s"
             if wanted(name):
-                live_marks = marks["D911-03", live]
-                late = {m: t - join_s for m, t in live_marks.items() if t >= join_s}
-                write_case(out, name, "real late held-out sweep", audio["D911-03", ref],
-                           audio["D911-03", live][round(join_s * RATE_HZ):],
-                           measure_truth(late, marks["D911-03", ref]), recording("D911-03", ref),
-                           recording("D911-03", live))
+                write_late_join(out, name, "real late held-out sweep", audio, marks, "D911-03", ref_performer,
+                                live_performer, join_s)
     song = read_audio(os.path.join(media, "song.ogg"))
     if wanted("set-skip-and-restart"):
         played, played_marks = cut(live, live_marks, [(1.0, 40.0)])
